@@ -1,0 +1,50 @@
+//! `ecrlink-core`: the protocol core that links an electronic cash register (ECR, a till or ERP)
+//! to a card payment terminal. `no_std`, no heap, sans-IO: it never reads a clock or a socket;
+//! the caller feeds it bytes and the current time and gets bytes, events and deadlines back.
+//!
+//! # Layers (one module folder each)
+//! - [`link`] — the byte layer of the till dialects: STX…ETX(+LRC) frames, ACK/NAK/ENQ/EOT,
+//!   a fixed-capacity frame accumulator and a half-duplex link session with retransmission
+//!   and deadlines.
+//! - [`txn`] — the transaction model every dialect maps to: [`txn::Request`], [`txn::Response`],
+//!   [`txn::Outcome`], exact money ([`txn::Money`]: minor units + ISO 4217 currency), masked PANs.
+//! - [`dialect`] — one module per till protocol, bytes ⇄ [`txn`]: Concert V2, ČSOB "B".
+//! - [`session`] — the dialect-neutral sans-IO sessions the agent (terminal side) and the
+//!   host simulator (till side) drive: `handle_bytes`, `handle_timeout`, `poll_transmit`,
+//!   `poll_event`, `poll_timeout`.
+//! - [`emv`] — BER-TLV parse/emit and the EMV tags a receipt shows.
+//! - [`bank`] — ISO 8583 (1987, ASCII) messages of the acquirer link and its length-prefix framing.
+//! - [`receipt`] — receipt layout into any [`core::fmt::Write`].
+//! - [`journal`] — the records the agent persists, in a length + CRC-32 envelope.
+//! - [`io`] — blocking and async drivers over `embedded-io` for firmware.
+//!
+//! Every parser returns a complete value, "need more bytes", or a typed [`Error`]; none panics
+//! or allocates. Capacities are constants documented where they are declared.
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable
+    )
+)]
+
+pub mod bank;
+pub mod dialect;
+pub mod emv;
+mod error;
+pub mod io;
+pub mod journal;
+pub mod link;
+pub mod receipt;
+pub mod session;
+pub mod time;
+pub mod txn;
+
+pub use error::{Error, Result};
+pub use time::Instant;

@@ -1,0 +1,340 @@
+//! A fixed-capacity frame accumulator: feed it bytes as they arrive, in any split, and it
+//! yields stand-alone control bytes and complete, checked frames.
+//!
+//! Promises: it never panics and never holds more than `N` payload bytes; a longer frame is
+//! [`Error::LinkFrameTooLong`] and is skipped up to its ETX. Bytes outside a frame that are not
+//! control bytes (line noise, garbage before STX) are skipped and counted in
+//! [`FrameAccumulator::discarded`]. An STX inside a frame abandons the partial frame
+//! ([`Error::LinkMalformedFrame`]) and starts a new one, so one lost ETX costs one frame.
+
+use heapless::Vec;
+
+use super::control::{Control, ETX, STX};
+use super::frame::{Checksum, lrc};
+use crate::{Error, Result};
+
+/// What one call to [`FrameAccumulator::feed`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feed<'a> {
+    /// All input was consumed and no item is complete yet.
+    NeedMore,
+    /// A control byte outside a frame.
+    Control(Control),
+    /// A complete frame whose checksum matched: the payload between STX and ETX.
+    Frame(&'a [u8]),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Between frames.
+    Idle,
+    /// After STX, collecting payload.
+    Payload,
+    /// After ETX, waiting for the LRC byte.
+    Lrc,
+    /// Skipping the rest of an over-long frame up to its ETX (and LRC).
+    Skip,
+    /// Skipping the LRC byte of an over-long frame.
+    SkipLrc,
+}
+
+/// Accumulates frames of at most `N` payload bytes.
+#[derive(Debug)]
+pub struct FrameAccumulator<const N: usize> {
+    buf: Vec<u8, N>,
+    state: State,
+    checksum: Checksum,
+    /// The previous call returned a frame borrowed from `buf`; clear it before reading more.
+    delivered: bool,
+    discarded: u64,
+}
+
+impl<const N: usize> FrameAccumulator<N> {
+    /// An empty accumulator for frames with the given checksum.
+    pub const fn new(checksum: Checksum) -> Self {
+        FrameAccumulator {
+            buf: Vec::new(),
+            state: State::Idle,
+            checksum,
+            delivered: false,
+            discarded: 0,
+        }
+    }
+
+    /// Bytes skipped so far outside frames (noise, garbage before STX).
+    pub fn discarded(&self) -> u64 {
+        self.discarded
+    }
+
+    /// Whether a frame is partly received (useful for an inter-byte timeout).
+    pub fn in_frame(&self) -> bool {
+        !matches!(self.state, State::Idle)
+    }
+
+    /// Drops any partial frame.
+    pub fn reset(&mut self) {
+        self.buf.clear();
+        self.state = State::Idle;
+        self.delivered = false;
+    }
+
+    /// Consumes bytes from `input` up to and including the first complete item and returns it
+    /// with the number of bytes consumed. Call again with `&input[consumed..]` until all is
+    /// consumed. An error also reports its consumed count; the accumulator stays usable.
+    pub fn feed<'a>(&'a mut self, input: &[u8]) -> (Result<Feed<'a>>, usize) {
+        if self.delivered {
+            self.buf.clear();
+            self.delivered = false;
+        }
+        let mut i = 0;
+        while let Some(&b) = input.get(i) {
+            i += 1;
+            match self.state {
+                State::Idle => {
+                    if b == STX {
+                        self.buf.clear();
+                        self.state = State::Payload;
+                    } else if let Some(c) = Control::from_byte(b) {
+                        return (Ok(Feed::Control(c)), i);
+                    } else {
+                        self.discarded += 1;
+                    }
+                }
+                State::Payload => {
+                    // Copy the run up to the next STX/ETX in one go.
+                    let start = i - 1;
+                    let rest = input.get(start..).unwrap_or_default();
+                    let run = rest
+                        .iter()
+                        .position(|&x| x == ETX || x == STX)
+                        .unwrap_or(rest.len());
+                    let chunk = rest.get(..run).unwrap_or_default();
+                    i = start + run;
+                    if self.buf.extend_from_slice(chunk).is_err() {
+                        self.buf.clear();
+                        self.state = State::Skip;
+                        return (Err(Error::LinkFrameTooLong), i);
+                    }
+                    match input.get(i) {
+                        Some(&ETX) => {
+                            i += 1;
+                            match self.checksum {
+                                Checksum::Lrc => self.state = State::Lrc,
+                                Checksum::None => {
+                                    self.state = State::Idle;
+                                    self.delivered = true;
+                                    return (Ok(Feed::Frame(&self.buf)), i);
+                                }
+                            }
+                        }
+                        Some(_) => {
+                            // An STX inside a frame: abandon this one, let the STX start the next.
+                            self.buf.clear();
+                            self.state = State::Idle;
+                            return (Err(Error::LinkMalformedFrame), i);
+                        }
+                        None => {}
+                    }
+                }
+                State::Lrc => {
+                    self.state = State::Idle;
+                    let computed = lrc(&self.buf) ^ ETX;
+                    if computed != b {
+                        self.buf.clear();
+                        return (
+                            Err(Error::LinkBadLrc {
+                                computed,
+                                received: b,
+                            }),
+                            i,
+                        );
+                    }
+                    self.delivered = true;
+                    return (Ok(Feed::Frame(&self.buf)), i);
+                }
+                State::Skip => {
+                    if b == ETX {
+                        self.state = match self.checksum {
+                            Checksum::Lrc => State::SkipLrc,
+                            Checksum::None => State::Idle,
+                        };
+                    } else if b == STX {
+                        self.state = State::Payload;
+                    }
+                }
+                State::SkipLrc => self.state = State::Idle,
+            }
+        }
+        (Ok(Feed::NeedMore), i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::vec::Vec as StdVec;
+
+    use super::*;
+    use crate::link::frame::encode_frame;
+    use proptest::prelude::*;
+
+    #[derive(Debug, PartialEq, Eq, Clone)]
+    enum Item {
+        Ctl(Control),
+        Frame(StdVec<u8>),
+        Err(Error),
+    }
+
+    fn drain<const N: usize>(
+        acc: &mut FrameAccumulator<N>,
+        mut input: &[u8],
+        out: &mut StdVec<Item>,
+    ) {
+        loop {
+            let (r, used) = acc.feed(input);
+            input = &input[used..];
+            match r {
+                Ok(Feed::NeedMore) => {
+                    assert!(input.is_empty());
+                    return;
+                }
+                Ok(Feed::Control(c)) => out.push(Item::Ctl(c)),
+                Ok(Feed::Frame(p)) => out.push(Item::Frame(p.to_vec())),
+                Err(e) => out.push(Item::Err(e)),
+            }
+            if input.is_empty() {
+                return;
+            }
+        }
+    }
+
+    fn frame(payload: &[u8]) -> StdVec<u8> {
+        let mut out = [0u8; 512];
+        let n = encode_frame(payload, Checksum::Lrc, &mut out).unwrap();
+        out[..n].to_vec()
+    }
+
+    #[test]
+    fn one_byte_at_a_time() {
+        let bytes = [&[0x05][..], &frame(b"HELLO"), &[0x04]].concat();
+        let mut acc = FrameAccumulator::<64>::new(Checksum::Lrc);
+        let mut items = StdVec::new();
+        for b in &bytes {
+            drain(&mut acc, core::slice::from_ref(b), &mut items);
+        }
+        assert_eq!(
+            items,
+            [
+                Item::Ctl(Control::Enq),
+                Item::Frame(b"HELLO".to_vec()),
+                Item::Ctl(Control::Eot)
+            ]
+        );
+    }
+
+    #[test]
+    fn many_frames_in_one_read_with_garbage() {
+        let bytes = [
+            &b"garbage"[..],
+            &frame(b"A"),
+            &[0x06],
+            &frame(b"BC"),
+            &b"zz"[..],
+        ]
+        .concat();
+        let mut acc = FrameAccumulator::<64>::new(Checksum::Lrc);
+        let mut items = StdVec::new();
+        drain(&mut acc, &bytes, &mut items);
+        assert_eq!(
+            items,
+            [
+                Item::Frame(b"A".to_vec()),
+                Item::Ctl(Control::Ack),
+                Item::Frame(b"BC".to_vec())
+            ]
+        );
+        assert_eq!(acc.discarded(), 9);
+    }
+
+    #[test]
+    fn bad_lrc_and_overflow_are_errors_then_recovery() {
+        let mut bad = frame(b"DATA");
+        *bad.last_mut().unwrap() ^= 0xFF;
+        let long = frame(&[b'x'; 100]);
+        let bytes = [&bad[..], &long, &frame(b"OK")].concat();
+        let mut acc = FrameAccumulator::<16>::new(Checksum::Lrc);
+        let mut items = StdVec::new();
+        drain(&mut acc, &bytes, &mut items);
+        assert!(matches!(items[0], Item::Err(Error::LinkBadLrc { .. })));
+        assert_eq!(items[1], Item::Err(Error::LinkFrameTooLong));
+        assert_eq!(items[2], Item::Frame(b"OK".to_vec()));
+        assert_eq!(items.len(), 3);
+    }
+
+    #[test]
+    fn stx_inside_a_frame_restarts() {
+        let bytes = [&b"\x02HALF"[..], &frame(b"FULL")].concat();
+        let mut acc = FrameAccumulator::<16>::new(Checksum::Lrc);
+        let mut items = StdVec::new();
+        drain(&mut acc, &bytes, &mut items);
+        assert_eq!(
+            items,
+            [
+                Item::Err(Error::LinkMalformedFrame),
+                Item::Frame(b"FULL".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn no_checksum_mode() {
+        let mut acc = FrameAccumulator::<16>::new(Checksum::None);
+        let mut items = StdVec::new();
+        drain(&mut acc, b"\x02B0\x1cT00\x03\x02X\x03", &mut items);
+        assert_eq!(
+            items,
+            [
+                Item::Frame(b"B0\x1cT00".to_vec()),
+                Item::Frame(b"X".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn ten_thousand_bytes_without_stx_stay_bounded() {
+        let mut acc = FrameAccumulator::<16>::new(Checksum::Lrc);
+        let mut items = StdVec::new();
+        drain(&mut acc, &[b'A'; 10_000], &mut items);
+        assert!(items.is_empty());
+        assert_eq!(acc.discarded(), 10_000);
+        assert!(!acc.in_frame());
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600), lrc in any::<bool>()) {
+            let mut acc = FrameAccumulator::<64>::new(if lrc { Checksum::Lrc } else { Checksum::None });
+            let mut items = StdVec::new();
+            drain(&mut acc, &bytes, &mut items);
+        }
+
+        #[test]
+        fn any_split_gives_the_same_frames(
+            payloads in proptest::collection::vec(proptest::collection::vec(0x20u8..0x7f, 0..40), 1..6),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let stream: StdVec<u8> = payloads.iter().flat_map(|p| frame(p)).collect();
+            let mut points: StdVec<usize> = cuts.iter().map(|c| c.index(stream.len() + 1)).collect();
+            points.sort_unstable();
+            let mut acc = FrameAccumulator::<64>::new(Checksum::Lrc);
+            let mut items = StdVec::new();
+            let mut last = 0;
+            for p in points.into_iter().chain(core::iter::once(stream.len())) {
+                drain(&mut acc, &stream[last..p], &mut items);
+                last = p;
+            }
+            let expected: StdVec<Item> = payloads.into_iter().map(Item::Frame).collect();
+            prop_assert_eq!(items, expected);
+        }
+    }
+}

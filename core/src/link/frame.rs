@@ -1,0 +1,187 @@
+//! `STX payload ETX [LRC]` frames.
+//!
+//! Byte layout (offsets from the frame start):
+//! - `0`: STX (0x02)
+//! - `1 .. 1+n`: payload, `n` bytes, none of them STX or ETX
+//! - `1+n`: ETX (0x03)
+//! - `2+n`: LRC, only with [`Checksum::Lrc`]: XOR of every byte after STX up to and
+//!   including ETX (Concert; source: the public Concert notes in DESIGN.md).
+
+use nom::{
+    IResult, Parser,
+    bytes::streaming::{tag, take, take_till},
+};
+
+use super::control::{ETX, STX};
+use crate::{Error, Result};
+
+/// Whether a checksum byte follows ETX.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Checksum {
+    /// One LRC byte (XOR of payload and ETX) follows ETX. Concert.
+    Lrc,
+    /// Nothing follows ETX. ČSOB "B" over TCP.
+    None,
+}
+
+impl Checksum {
+    /// Bytes a frame adds around its payload.
+    pub const fn overhead(self) -> usize {
+        match self {
+            Checksum::Lrc => 3,
+            Checksum::None => 2,
+        }
+    }
+}
+
+/// XOR of `bytes` (the LRC of a Concert frame is `lrc(payload) ^ ETX`).
+pub fn lrc(bytes: &[u8]) -> u8 {
+    bytes.iter().fold(0, |acc, b| acc ^ b)
+}
+
+/// Writes `STX payload ETX [LRC]` into `out` and returns the frame length.
+///
+/// A payload byte equal to STX or ETX is [`Error::LinkPayloadByte`]; an `out` too small is
+/// [`Error::BufferTooSmall`] and leaves `out` untouched.
+pub fn encode_frame(payload: &[u8], checksum: Checksum, out: &mut [u8]) -> Result<usize> {
+    if let Some(&byte) = payload.iter().find(|&&b| b == STX || b == ETX) {
+        return Err(Error::LinkPayloadByte { byte });
+    }
+    let len = payload.len() + checksum.overhead();
+    let frame = out
+        .get_mut(..len)
+        .ok_or(Error::BufferTooSmall { needed: len })?;
+    let (head, rest) = frame.split_at_mut(1);
+    let (body, tail) = rest.split_at_mut(payload.len());
+    head.fill(STX);
+    body.copy_from_slice(payload);
+    if let Some((etx, lrc_slot)) = tail.split_first_mut() {
+        *etx = ETX;
+        if let Some(slot) = lrc_slot.first_mut() {
+            *slot = lrc(payload) ^ ETX;
+        }
+    }
+    Ok(len)
+}
+
+/// A decoded frame: a view of the payload inside the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameView<'a> {
+    /// Bytes between STX and ETX.
+    pub payload: &'a [u8],
+    /// The LRC byte received (with [`Checksum::Lrc`]); it matched the computed one.
+    pub lrc: Option<u8>,
+    /// Total bytes the frame took from the input.
+    pub len: usize,
+}
+
+fn frame_parts(input: &[u8]) -> IResult<&[u8], &[u8]> {
+    let (rest, (_, payload, _)) = (
+        tag(&[STX][..]),
+        take_till(|b| b == ETX || b == STX),
+        tag(&[ETX][..]),
+    )
+        .parse(input)?;
+    Ok((rest, payload))
+}
+
+/// Decodes one complete frame at the start of `input` (a captured frame, a test vector).
+///
+/// Errors: [`Error::Truncated`] if the frame is not complete, [`Error::LinkMalformedFrame`] if it
+/// does not start with STX or has an STX inside, [`Error::LinkBadLrc`] on a checksum mismatch.
+/// Bytes after the frame are left (see [`FrameView::len`]).
+pub fn decode_frame(input: &[u8], checksum: Checksum) -> Result<FrameView<'_>> {
+    let (rest, payload) = frame_parts(input).map_err(|e| match e {
+        nom::Err::Incomplete(_) => Error::Truncated { what: "frame" },
+        _ => Error::LinkMalformedFrame,
+    })?;
+    let lrc_byte = match checksum {
+        Checksum::None => None,
+        Checksum::Lrc => {
+            let (_, b) = take::<_, _, nom::error::Error<&[u8]>>(1usize)(rest)
+                .map_err(|_| Error::Truncated { what: "LRC" })?;
+            let received = b.first().copied().ok_or(Error::Truncated { what: "LRC" })?;
+            let computed = lrc(payload) ^ ETX;
+            if computed != received {
+                return Err(Error::LinkBadLrc { computed, received });
+            }
+            Some(received)
+        }
+    };
+    Ok(FrameView {
+        payload,
+        lrc: lrc_byte,
+        len: payload.len() + checksum.overhead(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Concert example request from DESIGN.md (POS 01, 12.50 EUR, full answer, card, debit).
+    pub(crate) const CONCERT_EXAMPLE: [u8; 37] = [
+        0x02, 0x30, 0x31, 0x30, 0x30, 0x30, 0x30, 0x31, 0x32, 0x35, 0x30, 0x31, 0x31, 0x30, 0x39,
+        0x37, 0x38, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x41, 0x30, 0x31,
+        0x30, 0x42, 0x30, 0x31, 0x30, 0x03, 0x01,
+    ];
+
+    #[test]
+    fn example_frame_decodes_and_reencodes() {
+        let f = decode_frame(&CONCERT_EXAMPLE, Checksum::Lrc).unwrap();
+        assert_eq!(f.payload, b"0100001250110978          A010B010");
+        assert_eq!(f.lrc, Some(0x01));
+        assert_eq!(f.len, 37);
+        let mut out = [0u8; 64];
+        let n = encode_frame(f.payload, Checksum::Lrc, &mut out).unwrap();
+        assert_eq!(&out[..n], &CONCERT_EXAMPLE[..]);
+    }
+
+    #[test]
+    fn encode_errors_leave_output_untouched() {
+        let mut out = [0xAAu8; 4];
+        assert_eq!(
+            encode_frame(b"abc", Checksum::Lrc, &mut out),
+            Err(Error::BufferTooSmall { needed: 6 })
+        );
+        assert_eq!(out, [0xAA; 4]);
+        assert_eq!(
+            encode_frame(b"a\x03", Checksum::None, &mut [0; 16]),
+            Err(Error::LinkPayloadByte { byte: ETX })
+        );
+        let mut out = [0u8; 8];
+        assert_eq!(encode_frame(b"AB", Checksum::None, &mut out), Ok(4));
+        assert_eq!(&out[..4], b"\x02AB\x03");
+    }
+
+    #[test]
+    fn decode_errors() {
+        let mut bad = CONCERT_EXAMPLE;
+        bad[5] ^= 0x01;
+        assert!(matches!(
+            decode_frame(&bad, Checksum::Lrc),
+            Err(Error::LinkBadLrc { received: 0x01, .. })
+        ));
+        assert_eq!(
+            decode_frame(&CONCERT_EXAMPLE[..36], Checksum::Lrc),
+            Err(Error::Truncated { what: "LRC" })
+        );
+        assert_eq!(
+            decode_frame(&CONCERT_EXAMPLE[..20], Checksum::Lrc),
+            Err(Error::Truncated { what: "frame" })
+        );
+        assert_eq!(
+            decode_frame(b"x\x02a\x03", Checksum::None),
+            Err(Error::LinkMalformedFrame)
+        );
+        assert_eq!(
+            decode_frame(b"\x02a\x02b\x03", Checksum::None),
+            Err(Error::LinkMalformedFrame)
+        );
+        assert_eq!(
+            decode_frame(b"", Checksum::None),
+            Err(Error::Truncated { what: "frame" })
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Placeholder: the half-duplex link session (filled in by the foundation issue).

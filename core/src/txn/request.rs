@@ -1,0 +1,285 @@
+//! What a till asks the terminal.
+
+use core::fmt;
+
+use heapless::String;
+use serde::{Deserialize, Serialize};
+
+use super::{Amount, Money};
+use crate::{Error, Result};
+
+macro_rules! bounded_text {
+    ($(#[$doc:meta])* $name:ident, $cap:literal, $serde_ty:literal, $err_len:expr, $err_char:expr, $ok:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+        #[serde(try_from = $serde_ty, into = $serde_ty)]
+        pub struct $name(String<{ $cap }>);
+
+        impl $name {
+            /// Maximum length in characters.
+            pub const CAPACITY: usize = $cap;
+
+            /// Validates and copies `text`.
+            pub fn new(text: &str) -> Result<Self> {
+                if text.is_empty() || text.len() > $cap {
+                    return Err($err_len);
+                }
+                let ok: fn(u8) -> bool = $ok;
+                if !text.bytes().all(ok) {
+                    return Err($err_char);
+                }
+                let mut s = String::new();
+                s.push_str(text).map_err(|_| $err_len)?;
+                Ok($name(s))
+            }
+
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String<{ $cap }>> for $name {
+            type Error = Error;
+            fn try_from(s: String<{ $cap }>) -> Result<Self> {
+                $name::new(&s)
+            }
+        }
+
+        impl From<$name> for String<{ $cap }> {
+            fn from(v: $name) -> Self {
+                v.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+bounded_text!(
+    /// A till's reference for a transaction (variable symbol, invoice number): 1–20 printable
+    /// ASCII characters (the ČSOB reference field holds 20, ISO 8583 field 37 twelve).
+    Reference,
+    20,
+    "String<20>",
+    Error::ReferenceTooLong,
+    Error::ReferenceInvalid,
+    |b| (0x20..0x7f).contains(&b)
+);
+
+bounded_text!(
+    /// An approval (authorization / verification) code: 1–8 ASCII letters or digits
+    /// (ISO 8583 field 38 carries six).
+    ApprovalCode,
+    8,
+    "String<8>",
+    Error::ApprovalCodeInvalid,
+    Error::ApprovalCodeInvalid,
+    |b| b.is_ascii_alphanumeric()
+);
+
+bounded_text!(
+    /// A terminal identifier: 1–8 printable ASCII characters (ISO 8583 field 41 is ans8).
+    TerminalId,
+    8,
+    "String<8>",
+    Error::TerminalIdInvalid,
+    Error::TerminalIdInvalid,
+    |b| (0x21..0x7f).contains(&b)
+);
+
+/// A till's request. Amount-carrying variants are validated on construction of [`Money`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Request {
+    /// Payment of `amount`.
+    Sale {
+        /// Amount to charge.
+        amount: Money,
+        /// Till's reference (variable symbol).
+        reference: Option<Reference>,
+    },
+    /// Payment of `amount` (goods + cashback) of which `cashback` is paid out in cash.
+    SaleWithCashback {
+        /// Total charged to the card, cashback included.
+        amount: Money,
+        /// Cash handed out, in the same currency; less than `amount`.
+        cashback: Amount,
+        /// Till's reference.
+        reference: Option<Reference>,
+    },
+    /// Reversal (void) of the last transaction, identified by its approval code and amount.
+    Reversal {
+        /// Amount of the transaction to reverse.
+        amount: Money,
+        /// Approval (verification) code of the transaction to reverse.
+        code: ApprovalCode,
+        /// Till's reference.
+        reference: Option<Reference>,
+    },
+    /// Refund of `amount` to the card.
+    Refund {
+        /// Amount credited to the card.
+        amount: Money,
+        /// Till's reference.
+        reference: Option<Reference>,
+    },
+    /// Close totals (end of day): reconcile with the bank and reset the batch.
+    CloseTotals,
+    /// Check that the terminal answers (no bank involved).
+    TestTerminal,
+    /// Check the terminal's connection to the bank.
+    TestBank,
+    /// Print the last receipt again.
+    Reprint,
+    /// Status of the last transaction.
+    LastTransaction,
+    /// Abort the transaction waiting for a card.
+    Abort,
+}
+
+/// The kind of a [`Request`], without its data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum RequestKind {
+    /// [`Request::Sale`].
+    Sale,
+    /// [`Request::SaleWithCashback`].
+    SaleWithCashback,
+    /// [`Request::Reversal`].
+    Reversal,
+    /// [`Request::Refund`].
+    Refund,
+    /// [`Request::CloseTotals`].
+    CloseTotals,
+    /// [`Request::TestTerminal`].
+    TestTerminal,
+    /// [`Request::TestBank`].
+    TestBank,
+    /// [`Request::Reprint`].
+    Reprint,
+    /// [`Request::LastTransaction`].
+    LastTransaction,
+    /// [`Request::Abort`].
+    Abort,
+}
+
+impl RequestKind {
+    /// A lower-case name (`sale`, `cashback`, `reversal`, …) for logs and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            RequestKind::Sale => "sale",
+            RequestKind::SaleWithCashback => "cashback",
+            RequestKind::Reversal => "reversal",
+            RequestKind::Refund => "refund",
+            RequestKind::CloseTotals => "close-totals",
+            RequestKind::TestTerminal => "test-terminal",
+            RequestKind::TestBank => "test-bank",
+            RequestKind::Reprint => "reprint",
+            RequestKind::LastTransaction => "last",
+            RequestKind::Abort => "abort",
+        }
+    }
+
+    /// Whether the kind moves money (and so is authorized at the bank and journaled).
+    pub fn moves_money(self) -> bool {
+        matches!(
+            self,
+            RequestKind::Sale
+                | RequestKind::SaleWithCashback
+                | RequestKind::Reversal
+                | RequestKind::Refund
+        )
+    }
+}
+
+impl Request {
+    /// A sale with cashback; the cashback must be less than the total.
+    pub fn sale_with_cashback(
+        amount: Money,
+        cashback: Amount,
+        reference: Option<Reference>,
+    ) -> Result<Self> {
+        if cashback >= amount.amount {
+            return Err(Error::AmountTooLarge);
+        }
+        Ok(Request::SaleWithCashback {
+            amount,
+            cashback,
+            reference,
+        })
+    }
+
+    /// The kind of the request.
+    pub fn kind(&self) -> RequestKind {
+        match self {
+            Request::Sale { .. } => RequestKind::Sale,
+            Request::SaleWithCashback { .. } => RequestKind::SaleWithCashback,
+            Request::Reversal { .. } => RequestKind::Reversal,
+            Request::Refund { .. } => RequestKind::Refund,
+            Request::CloseTotals => RequestKind::CloseTotals,
+            Request::TestTerminal => RequestKind::TestTerminal,
+            Request::TestBank => RequestKind::TestBank,
+            Request::Reprint => RequestKind::Reprint,
+            Request::LastTransaction => RequestKind::LastTransaction,
+            Request::Abort => RequestKind::Abort,
+        }
+    }
+
+    /// The money the request moves, if any.
+    pub fn amount(&self) -> Option<Money> {
+        match self {
+            Request::Sale { amount, .. }
+            | Request::SaleWithCashback { amount, .. }
+            | Request::Reversal { amount, .. }
+            | Request::Refund { amount, .. } => Some(*amount),
+            _ => None,
+        }
+    }
+
+    /// The till's reference, if any.
+    pub fn reference(&self) -> Option<&Reference> {
+        match self {
+            Request::Sale { reference, .. }
+            | Request::SaleWithCashback { reference, .. }
+            | Request::Reversal { reference, .. }
+            | Request::Refund { reference, .. } => reference.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::txn::Currency;
+
+    #[test]
+    fn texts_validate() {
+        assert!(Reference::new("2024000123").is_ok());
+        assert_eq!(Reference::new(""), Err(Error::ReferenceTooLong));
+        assert_eq!(
+            Reference::new("123456789012345678901"),
+            Err(Error::ReferenceTooLong)
+        );
+        assert_eq!(Reference::new("ab\u{1}"), Err(Error::ReferenceInvalid));
+        assert_eq!(ApprovalCode::new("A1B2C3").unwrap().as_str(), "A1B2C3");
+        assert_eq!(ApprovalCode::new("A1 B2"), Err(Error::ApprovalCodeInvalid));
+        assert_eq!(TerminalId::new("123456789"), Err(Error::TerminalIdInvalid));
+    }
+
+    #[test]
+    fn cashback_must_be_less_than_total() {
+        let total = Money::new(1000, Currency::CZK).unwrap();
+        assert!(Request::sale_with_cashback(total, Amount::new(999).unwrap(), None).is_ok());
+        assert_eq!(
+            Request::sale_with_cashback(total, Amount::new(1000).unwrap(), None),
+            Err(Error::AmountTooLarge)
+        );
+    }
+}

@@ -1,0 +1,40 @@
+//! The `ecrlink-sim` command line.
+
+use clap::{Parser, Subcommand};
+
+use crate::decode;
+
+/// Exit status for a usage or input error (bad hex, bad frame, bad amount).
+pub const EXIT_USAGE: i32 = 2;
+
+/// ecrlink-sim: a till (ECR) simulator, a bank simulator and a frame decoder for developers
+/// who connect a cash register to a card terminal.
+#[derive(Debug, Parser)]
+#[command(name = "ecrlink-sim", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decode one captured frame (hex) of any dialect and print it as JSON.
+    Decode(decode::DecodeArgs),
+}
+
+/// Runs the command line and returns the process exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Decode(args) => decode::run(&args),
+    }
+}

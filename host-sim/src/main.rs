@@ -1,0 +1,5 @@
+//! The `ecrlink-sim` binary.
+
+fn main() {
+    std::process::exit(ecrlink_host_sim::cli::main());
+}
