@@ -80,7 +80,9 @@ impl<const N: usize> FrameAccumulator<N> {
 
     /// Consumes bytes from `input` up to and including the first complete item and returns it
     /// with the number of bytes consumed. Call again with `&input[consumed..]` until all is
-    /// consumed. An error also reports its consumed count; the accumulator stays usable.
+    /// consumed. An error also reports its consumed count; the accumulator stays usable. A call
+    /// on non-empty input consumes at least one byte, except when it reports an error at the
+    /// first byte (an STX that abandons a partial frame), in which case the next call consumes.
     pub fn feed<'a>(&'a mut self, input: &[u8]) -> (Result<Feed<'a>>, usize) {
         if self.delivered {
             self.buf.clear();
