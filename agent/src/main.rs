@@ -1,6 +1,5 @@
 //! The `ecrlink-agent` binary.
 
 fn main() {
-    eprintln!("ecrlink-agent: not yet implemented");
-    std::process::exit(2);
+    std::process::exit(ecrlink_agent::cli::main());
 }

@@ -1,0 +1,6 @@
+//! The agent binary, built inside the tests package so that end-to-end tests can spawn it as a
+//! real process through `env!("CARGO_BIN_EXE_ecrlink-agent-e2e")`.
+
+fn main() {
+    std::process::exit(ecrlink_agent::cli::main());
+}
