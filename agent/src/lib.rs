@@ -2,3 +2,4 @@
 //! requests against the bank link (see the crate README and DESIGN).
 
 pub mod cli;
+pub mod printer;
