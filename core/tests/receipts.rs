@@ -258,6 +258,7 @@ fn every_rendering() -> Vec<(String, usize, String)> {
 fn no_line_exceeds_the_width() {
     for (what, width, text) in every_rendering() {
         assert!(text.ends_with('\n'), "{what}");
+        assert!(text.len() <= receipt::MAX_RECEIPT_BYTES, "{what}: {} bytes", text.len());
         for line in text.lines() {
             assert!(
                 line.chars().count() <= width,
@@ -338,5 +339,78 @@ fn failed_and_offline_outcomes_render_in_every_language() {
             let text = render(&r, 24, lang, CopyKind::Customer, false);
             assert_ne!(text, approved, "{outcome:?} {lang:?}");
         }
+    }
+}
+
+#[test]
+fn emv_block_and_signature_line() {
+    let merchant = render(&sale(), 32, Lang::En, CopyKind::Merchant, false);
+    let customer = render(&sale(), 32, Lang::En, CopyKind::Customer, false);
+    for text in [&merchant, &customer] {
+        for (label, value) in [
+            ("AID", "A000000003 1010"),
+            ("Application", "VISA DEBIT"),
+            ("TVR", "0000008000"),
+            ("IAD", "06010A03 A00000"),
+            ("TSI", "E800"),
+            ("ARC", "00"),
+            ("ATC", "0027"),
+        ] {
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with(label) && l.ends_with(value)),
+                "{label} {value}\n{text}"
+            );
+        }
+    }
+    // 9F34 = 1E 03 00 asks for a signature: only the merchant copy has the line.
+    assert!(merchant.contains("Cardholder signature"), "{merchant}");
+    assert!(!customer.contains("Cardholder signature"));
+    // PIN verified online, or no CVM: no signature line.
+    for r in [cashback(), decline(), refund()] {
+        let t = render(&r, 32, Lang::En, CopyKind::Merchant, false);
+        assert!(!t.contains("Cardholder signature"), "{t}");
+    }
+    // A declined transaction never asks for a signature, whatever the CVM.
+    let mut declined = sale();
+    declined.outcome = Outcome::Declined {
+        code: DeclineCode::new("05").unwrap(),
+    };
+    let t = render(&declined, 32, Lang::En, CopyKind::Merchant, false);
+    assert!(!t.contains("Cardholder signature") && t.contains("Do not honour"));
+}
+
+#[test]
+fn malformed_emv_data_still_prints_the_receipt() {
+    let mut r = sale();
+    r.emv.clear();
+    r.emv.extend_from_slice(&[0x9F, 0x10, 0x20, 0x01]).unwrap();
+    let t = render(&r, 32, Lang::Cs, CopyKind::Merchant, false);
+    assert!(t.contains("SCHVÁLENO") && !t.contains("IAD"), "{t}");
+    assert!(!t.contains("Podpis"));
+}
+
+#[test]
+fn an_overlong_iad_wraps_inside_the_width() {
+    let mut r = sale();
+    r.emv.clear();
+    r.emv.extend_from_slice(&[0x9F, 0x10, 0x20]).unwrap();
+    r.emv.extend_from_slice(&[0xAB; 32]).unwrap();
+    for width in WIDTHS {
+        let t = render(&r, width, Lang::En, CopyKind::Merchant, false);
+        let joined: String = t
+            .lines()
+            .skip_while(|l| !l.starts_with("IAD"))
+            .skip(1)
+            .take_while(|l| l.trim_start().starts_with("AB"))
+            .flat_map(str::split_whitespace)
+            .collect();
+        let one_line = t.lines().find(|l| l.starts_with("IAD")).unwrap();
+        let hex = if joined.is_empty() {
+            one_line.trim_start_matches("IAD").replace(' ', "")
+        } else {
+            joined
+        };
+        assert_eq!(hex, "AB".repeat(32), "{width}\n{t}");
     }
 }

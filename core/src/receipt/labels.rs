@@ -62,7 +62,6 @@ pub(crate) struct Labels {
     pub reference: &'static str,
     pub trace: &'static str,
     pub code: &'static str,
-    #[allow(dead_code)] // printed by the EMV block once `core::emv` parses TLV
     pub app_label: &'static str,
     pub signature: &'static str,
     pub footer_customer: &'static str,

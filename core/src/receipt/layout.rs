@@ -195,6 +195,34 @@ impl<const N: usize> Cell<N> {
     }
 }
 
+impl<const N: usize> Cell<N> {
+    /// `bytes` in upper-case hex. A value longer than [`GROUP_ABOVE`] bytes is split by spaces
+    /// after `first` bytes and then every `every` bytes (so it wraps at group boundaries and
+    /// never forms a long run of digits); past `max` bytes it ends with `…`.
+    pub(crate) fn hex(bytes: &[u8], first: usize, every: usize, max: usize) -> Result<Self> {
+        let full = |_| Error::CapacityExceeded {
+            what: "receipt cell",
+        };
+        let mut cell = Self::new();
+        let grouped = bytes.len() > GROUP_ABOVE;
+        for (i, b) in bytes.iter().enumerate() {
+            if i >= max {
+                cell.write_char('…').map_err(full)?;
+                break;
+            }
+            let boundary = i == first || (i > first && every > 0 && (i - first) % every == 0);
+            if grouped && i > 0 && boundary {
+                cell.write_char(' ').map_err(full)?;
+            }
+            write!(cell, "{b:02X}").map_err(full)?;
+        }
+        Ok(cell)
+    }
+}
+
+/// Hex values up to this many bytes print as one word (TVR, TSI, ATC, ARC).
+pub(crate) const GROUP_ABOVE: usize = 6;
+
 impl<const N: usize> Write for Cell<N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.buf.push_str(s).map_err(|_| fmt::Error)

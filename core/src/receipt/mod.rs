@@ -47,6 +47,7 @@ pub use labels::Lang;
 use labels::{DateStyle, Labels};
 use layout::{Align, Cell, Lines};
 
+use crate::emv::ReceiptTags;
 use crate::txn::{
     CardScheme, Currency, Money, Outcome, RequestKind, Response, SchemeTotals, Timestamp, Totals,
 };
@@ -336,15 +337,77 @@ fn result<W: Write>(lines: &mut Lines<'_, W>, l: &Labels, r: &Response) -> Resul
     lines.rule('-')
 }
 
-/// The EMV block: filled in once `core::emv` parses the TLV data (see the receipts issue).
-fn emv_block<W: Write>(_lines: &mut Lines<'_, W>, _l: &Labels, _r: &Response) -> Result<()> {
+/// The EMV block of a chip or contactless transaction: AID, application label (or preferred
+/// name), TVR, IAD, TSI, ARC and ATC, each when the data carries it. Data that does not parse
+/// as BER-TLV prints no block: the receipt of a valid payment must still come out.
+fn emv_block<W: Write>(lines: &mut Lines<'_, W>, l: &Labels, r: &Response) -> Result<()> {
+    let Ok(tags) = ReceiptTags::from_tlv(&r.emv) else {
+        return Ok(());
+    };
+    let mut any = false;
+    // AID: registered application provider id (5 bytes), then the proprietary extension.
+    any |= hex_row(lines, "AID", tags.aid, 5, 16)?;
+    if let Some(name) = tags.label_text().or_else(|| tags.preferred_name_text()) {
+        lines.pair(l.app_label, name)?;
+        any = true;
+    }
+    any |= hex_row(lines, "TVR", tags.tvr, 4, 4)?;
+    any |= hex_row(lines, "IAD", tags.iad, 4, 4)?;
+    any |= hex_row(lines, "TSI", tags.tsi, 4, 4)?;
+    match tags.arc_text() {
+        Some(arc) => {
+            lines.pair("ARC", arc)?;
+            any = true;
+        }
+        None => any |= hex_row(lines, "ARC", tags.arc, 4, 4)?,
+    }
+    any |= hex_row(lines, "ATC", tags.atc, 4, 4)?;
+    if any {
+        lines.rule('-')?;
+    }
     Ok(())
 }
 
-/// Whether the merchant copy needs a signature line: see the EMV block.
-fn needs_signature(_r: &Response) -> bool {
-    false
+/// `label` and `value` in hex (grouped as [`Cell::hex`] does after `first` bytes, then every
+/// `every` bytes), when there is a value; whether a row was written.
+fn hex_row<W: Write>(
+    lines: &mut Lines<'_, W>,
+    label: &str,
+    value: Option<&[u8]>,
+    first: usize,
+    every: usize,
+) -> Result<bool> {
+    let Some(value) = value else {
+        return Ok(false);
+    };
+    let hex = Cell::<{ 3 * MAX_EMV_HEX_BYTES + 4 }>::hex(value, first, every, MAX_EMV_HEX_BYTES)?;
+    lines.pair(label, hex.as_str())?;
+    Ok(true)
 }
+
+/// The longest EMV value the block prints whole, in bytes: IAD (`9F10`) is at most 32; a
+/// longer (non-conforming) value is shortened and ends with `…`.
+const MAX_EMV_HEX_BYTES: usize = 32;
+
+/// CVM codes (EMV Book 3, Annex C3, byte 1 bits 6–1 of the CVM results) that ask for the
+/// cardholder's signature: plaintext PIN + signature, enciphered PIN + signature, signature.
+const SIGNATURE_CVMS: [u8; 3] = [0x03, 0x05, 0x1E];
+
+/// Whether the CVM results (`9F34`) ask for a signature (and the CVM did not fail).
+fn needs_signature(r: &Response) -> bool {
+    let Ok(tags) = ReceiptTags::from_tlv(&r.emv) else {
+        return false;
+    };
+    match tags.cvm_results {
+        Some([performed, _condition, result]) => {
+            SIGNATURE_CVMS.contains(&(performed & 0x3F)) && *result != CVM_FAILED
+        }
+        _ => false,
+    }
+}
+
+/// CVM result byte 3: `01` failed (`00` unknown, `02` successful).
+const CVM_FAILED: u8 = 0x01;
 
 fn signature<W: Write>(
     lines: &mut Lines<'_, W>,
