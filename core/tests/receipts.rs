@@ -258,7 +258,11 @@ fn every_rendering() -> Vec<(String, usize, String)> {
 fn no_line_exceeds_the_width() {
     for (what, width, text) in every_rendering() {
         assert!(text.ends_with('\n'), "{what}");
-        assert!(text.len() <= receipt::MAX_RECEIPT_BYTES, "{what}: {} bytes", text.len());
+        assert!(
+            text.len() <= receipt::MAX_RECEIPT_BYTES,
+            "{what}: {} bytes",
+            text.len()
+        );
         for line in text.lines() {
             assert!(
                 line.chars().count() <= width,
