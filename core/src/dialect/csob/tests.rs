@@ -1327,3 +1327,15 @@ fn wall_clock_rolls_over_months_and_years() {
         Timestamp::new(2024, 2, 29, 12, 0, 0).unwrap()
     );
 }
+
+#[test]
+fn sessions_are_send_and_object_safe() {
+    fn send<T: Send>(_: &T) {}
+    let t = CsobTerminal::new(CsobConfig::new(tid()));
+    let e = CsobEcr::new(CsobConfig::new(tid()));
+    send(&t);
+    send(&e);
+    let t: &dyn TerminalSide = &t;
+    let e: &dyn EcrSide = &e;
+    assert!(!t.is_busy() && !e.is_busy());
+}
