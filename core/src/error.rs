@@ -79,6 +79,11 @@ pub enum Error {
     LinkTooManyNaks,
     /// The peer stopped sending in the middle of an exchange.
     LinkTimeout,
+    /// A frame or byte the exchange does not expect at this point; it was ignored.
+    LinkUnexpected {
+        /// What arrived.
+        what: &'static str,
+    },
 
     // ----- dialects -----
     /// A Concert frame payload of a length that is neither a request nor a short/full answer.
@@ -148,6 +153,22 @@ pub enum Error {
         /// Field number.
         field: u8,
     },
+    /// The message ended inside a field (its length prefix or value).
+    IsoTruncated {
+        /// Field number.
+        field: u8,
+    },
+    /// Bytes left after the last field the bitmap announces.
+    IsoTrailingData {
+        /// Number of bytes left over.
+        len: u16,
+    },
+    /// A TCP length prefix outside what the accumulator accepts (above its capacity); the
+    /// message is skipped.
+    IsoFrameLength {
+        /// Length the prefix declares.
+        len: u16,
+    },
 
     // ----- journal -----
     /// A journal envelope whose CRC-32 does not match (torn or corrupt record).
@@ -196,6 +217,7 @@ impl fmt::Display for Error {
             LinkNoAck => f.write_str("link: no acknowledgement from the peer"),
             LinkTooManyNaks => f.write_str("link: peer refused the frame too many times (NAK)"),
             LinkTimeout => f.write_str("link: peer went silent"),
+            LinkUnexpected { what } => write!(f, "link: unexpected {what}"),
             ConcertLength { len } => write!(f, "concert: unexpected message length {len}"),
             ConcertField { field } => write!(f, "concert: invalid field {field}"),
             CsobHeader { field } => write!(f, "csob: invalid header {field}"),
@@ -216,6 +238,16 @@ impl fmt::Display for Error {
             IsoUnknownField { field } => write!(f, "iso8583: unknown field {field}"),
             IsoField { field } => write!(f, "iso8583: invalid field {field}"),
             IsoMissingField { field } => write!(f, "iso8583: missing field {field}"),
+            IsoTruncated { field } => write!(f, "iso8583: message ends inside field {field}"),
+            IsoTrailingData { len } => {
+                write!(f, "iso8583: {len} bytes after the last field")
+            }
+            IsoFrameLength { len } => {
+                write!(
+                    f,
+                    "iso8583: length prefix {len} exceeds the message capacity"
+                )
+            }
             JournalCrc => f.write_str("journal: CRC mismatch (torn or corrupt record)"),
             JournalRecord => f.write_str("journal: record does not decode"),
             ReceiptWidth => f.write_str("receipt: width must be 24, 32, 42 or 48"),
