@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod i18n;
+pub mod load;
 pub mod log;
 pub mod output;
 pub mod till;

@@ -393,3 +393,32 @@ fn exit_codes() {
         1
     );
 }
+
+#[tokio::test]
+async fn load_runs_every_transaction_across_terminals() {
+    let script: Script = Arc::new(|l: &str| {
+        let f: Vec<&str> = l.split(' ').collect();
+        // Decline 1.07 to see the counts split.
+        let outcome = if f[2] == "107" { "decl:05" } else { "ok" };
+        Some(format!("RES {outcome} sale {} -\n", f[2]))
+    });
+    let (a, seen_a) = fake_terminal(script.clone()).await;
+    let (b, seen_b) = fake_terminal(script).await;
+    let terminals = vec![till(&a, 2000).opts, till(&b, 2000).opts];
+    let plan = crate::load::LoadPlan {
+        tills: 3,
+        transactions: 20,
+        currency: Currency::CZK,
+    };
+    let report = bounded(crate::load::run(&plan, &terminals)).await;
+    assert_eq!(report.transactions, 20);
+    assert_eq!(report.approved, 19);
+    assert_eq!(report.declined, 1);
+    assert_eq!(report.other, 0);
+    assert!(report.latency.p50_us <= report.latency.p99_us);
+    assert!(report.latency.p99_us <= report.latency.max_us);
+    // Tills 0 and 2 share terminal a: 7 + 6 transactions; till 1 runs 7 on b.
+    assert_eq!(seen_a.lock().unwrap().len(), 13);
+    assert_eq!(seen_b.lock().unwrap().len(), 7);
+    assert!(report.to_text().contains("20 transactions"));
+}
