@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod config;
 pub mod decode;
+pub mod demo;
 pub mod i18n;
 pub mod load;
 pub mod log;
