@@ -44,7 +44,7 @@ fn vs(text: &str) -> Result<Option<Reference>, TillError> {
 /// The day: amounts in `currency`. The decline uses an amount ending in .51, which the bank
 /// simulator's default rules decline with code 51.
 pub fn shop_day(currency: Currency) -> Result<Vec<Step>, TillError> {
-    let cashback_total = money(150_00, currency)?;
+    let cashback_total = money(15000, currency)?;
     Ok(vec![
         Step {
             title: "morning: is the terminal there?",
@@ -61,7 +61,7 @@ pub fn shop_day(currency: Currency) -> Result<Vec<Step>, TillError> {
         Step {
             title: "coffee and a croissant",
             request: Request::Sale {
-                amount: money(89_90, currency)?,
+                amount: money(8990, currency)?,
                 reference: vs("2026-0001")?,
             },
             reverses: None,
@@ -70,7 +70,7 @@ pub fn shop_day(currency: Currency) -> Result<Vec<Step>, TillError> {
         Step {
             title: "weekly shopping",
             request: Request::Sale {
-                amount: money(1_249_00, currency)?,
+                amount: money(124900, currency)?,
                 reference: vs("2026-0002")?,
             },
             reverses: None,
@@ -79,7 +79,7 @@ pub fn shop_day(currency: Currency) -> Result<Vec<Step>, TillError> {
         Step {
             title: "a card without funds",
             request: Request::Sale {
-                amount: money(320_51, currency)?,
+                amount: money(32051, currency)?,
                 reference: vs("2026-0003")?,
             },
             reverses: None,
@@ -89,7 +89,7 @@ pub fn shop_day(currency: Currency) -> Result<Vec<Step>, TillError> {
             title: "groceries with cash back",
             request: Request::sale_with_cashback(
                 cashback_total,
-                Amount::new(100_00)?,
+                Amount::new(10000)?,
                 vs("2026-0004")?,
             )?,
             reverses: None,
@@ -109,7 +109,7 @@ pub fn shop_day(currency: Currency) -> Result<Vec<Step>, TillError> {
         Step {
             title: "a returned item",
             request: Request::Refund {
-                amount: money(45_00, currency)?,
+                amount: money(4500, currency)?,
                 reference: vs("2026-0005")?,
             },
             reverses: None,
