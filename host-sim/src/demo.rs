@@ -208,8 +208,8 @@ pub fn summary_table(rows: &[Row]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:>2}  {:<14} {:>14}  {:<14} {:<8} {:>7}  {}",
-        "#", "command", "amount", "outcome", "approval", "ms", "ok"
+        "{:>2}  {:<14} {:>14}  {:<14} {:<8} {:>7}  ok",
+        "#", "command", "amount", "outcome", "approval", "ms"
     );
     for (i, r) in rows.iter().enumerate() {
         let amount = r
