@@ -1,0 +1,14 @@
+//! The dialect sessions the agent can run, by name.
+
+use ecrlink_core::session::{Dialect, TerminalSide};
+
+use crate::config::Config;
+
+/// A fresh terminal-side session of `dialect`.
+pub fn terminal_session(
+    dialect: Dialect,
+    cfg: &Config,
+) -> anyhow::Result<Box<dyn TerminalSide + Send>> {
+    let _ = cfg;
+    anyhow::bail!("dialect {} is not available yet", dialect.name())
+}
