@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::decode;
+use crate::tillcli;
 
 /// Exit status for a usage or input error (bad hex, bad frame, bad amount).
 pub const EXIT_USAGE: i32 = 2;
@@ -20,6 +21,26 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Payment: `sale --amount 12.50 --currency CZK [--vs SYMBOL]`.
+    Sale(tillcli::MoneyCmd),
+    /// Payment with cash back: `cashback --amount 50 --cashback 20 --currency CZK`.
+    Cashback(tillcli::CashbackCmd),
+    /// Reversal (void) of a transaction by its approval code.
+    Reversal(tillcli::ReversalCmd),
+    /// Refund to the card.
+    Refund(tillcli::MoneyCmd),
+    /// Close totals (end of day) with the bank.
+    CloseTotals(tillcli::TillArgs),
+    /// Check that the terminal answers.
+    TestTerminal(tillcli::TillArgs),
+    /// Check the terminal's connection to the bank.
+    TestBank(tillcli::TillArgs),
+    /// Print the last receipt again.
+    Reprint(tillcli::TillArgs),
+    /// The terminal's last transaction.
+    Last(tillcli::TillArgs),
+    /// List the configured terminals and which one this computer/user gets.
+    Terminals(tillcli::TerminalsArgs),
     /// Decode one captured frame (hex) of any dialect and print it as JSON.
     Decode(decode::DecodeArgs),
 }
@@ -36,5 +57,7 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Decode(args) => decode::run(&args),
+        Command::Terminals(args) => tillcli::terminals(&args),
+        other => tillcli::run(other),
     }
 }

@@ -1,5 +1,18 @@
 //! `ecrlink-host-sim`: what till/ERP developers run. A till simulator, a bank (acquirer)
 //! simulator, a frame decoder and a one-command demo.
+//!
+//! - [`till`]: the till library — one call per till command ([`till::Till`],
+//!   [`till::BlockingTill`]) returning a typed [`till::TillResult`];
+//! - [`config`]: the terminals of a shop and which one this computer or user gets;
+//! - [`i18n`]: localized result texts (cs, en, fr);
+//! - [`log`]: the session log files (`~/PointOfSale/YYYY-MM-DD_hh-mm-ss.log`, PAN masked);
+//! - [`cli`]: the `ecrlink-sim` command line on top.
 
 pub mod cli;
+pub mod config;
 pub mod decode;
+pub mod i18n;
+pub mod log;
+pub mod output;
+pub mod till;
+pub mod tillcli;

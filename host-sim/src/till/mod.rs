@@ -1,0 +1,684 @@
+//! The till (ECR) library: one call per till command, like the script object an ERP uses.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use ecrlink_core::session::Dialect;
+//! use ecrlink_core::txn::{Currency, Money};
+//! use ecrlink_host_sim::till::{Target, Till, TillOptions};
+//!
+//! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut opts = TillOptions::new(Target::parse("127.0.0.1:2050"), Dialect::Csob);
+//! opts.timeout = Duration::from_secs(60);
+//! let till = Till::new(opts);
+//! let result = till.sale(Money::parse_decimal("12.50", Currency::CZK)?, None).await?;
+//! println!("{} (exit status {})", result.message, result.exit_code());
+//! # Ok(()) }
+//! ```
+//!
+//! Each call connects (3 s limit: past it the terminal is offline), sends the request, waits
+//! up to [`TillOptions::timeout`] for the answer, and returns a [`TillResult`]. After a
+//! timeout or a dropped connection during a money-moving request it connects again and asks
+//! the terminal for its last transaction, so the result says what really happened; when the
+//! dialect cannot ask (Concert) or the terminal does not answer that either, the result says
+//! the outcome is unknown. [`BlockingTill`] offers the same calls synchronously.
+
+mod driver;
+mod progress;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ecrlink_core::session::{Dialect, EcrSide};
+use ecrlink_core::txn::{
+    Amount, ApprovalCode, Money, Outcome, Reference, Request, RequestKind, Response,
+};
+use serde::Serialize;
+
+pub use driver::{Clock, End, Io, describe_outcome, exchange};
+pub use progress::Progress;
+
+use crate::i18n::{self, Lang};
+use crate::log::SessionLog;
+
+/// Exit status: approved / done.
+pub const EXIT_OK: i32 = 0;
+/// Exit status: declined or refused.
+pub const EXIT_DECLINED: i32 = 1;
+/// Exit status: usage or input error.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit status: no answer in time (outcome unknown or not made, see the message).
+pub const EXIT_TIMEOUT: i32 = 3;
+/// Exit status: the terminal cannot be reached.
+pub const EXIT_TERMINAL_OFFLINE: i32 = 4;
+/// Exit status: the terminal cannot reach the bank.
+pub const EXIT_BANK_UNAVAILABLE: i32 = 5;
+/// Exit status: cancelled.
+pub const EXIT_CANCELLED: i32 = 6;
+
+/// The exit status of an outcome.
+pub fn exit_code(outcome: &Outcome) -> i32 {
+    match outcome {
+        Outcome::Approved => EXIT_OK,
+        Outcome::Declined { .. } | Outcome::Failed { .. } => EXIT_DECLINED,
+        Outcome::Timeout => EXIT_TIMEOUT,
+        Outcome::TerminalOffline => EXIT_TERMINAL_OFFLINE,
+        Outcome::BankUnavailable => EXIT_BANK_UNAVAILABLE,
+        Outcome::Cancelled => EXIT_CANCELLED,
+    }
+}
+
+/// Where the terminal is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Target {
+    /// TCP `HOST:PORT`.
+    Tcp {
+        /// `HOST:PORT`.
+        address: String,
+    },
+    /// A serial device, 8N1.
+    Serial {
+        /// `/dev/ttyUSB0`, `COM3`, …
+        path: String,
+        /// Bits per second (Concert: 9600).
+        baud: u32,
+    },
+}
+
+impl Target {
+    /// Default serial speed (Concert's 9600 bit/s).
+    pub const DEFAULT_BAUD: u32 = 9600;
+
+    /// `serial:PATH`, a path starting with `/` or `\`, or `COMn` is a serial device; anything
+    /// else is a TCP `HOST:PORT`.
+    pub fn parse(text: &str) -> Self {
+        let serial = |path: &str| Target::Serial {
+            path: path.to_string(),
+            baud: Self::DEFAULT_BAUD,
+        };
+        if let Some(path) = text.strip_prefix("serial:") {
+            return serial(path);
+        }
+        let upper = text.to_ascii_uppercase();
+        let com = upper
+            .strip_prefix("COM")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if text.starts_with('/') || text.starts_with('\\') || com {
+            serial(text)
+        } else {
+            Target::Tcp {
+                address: text.to_string(),
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Tcp { address } => f.write_str(address),
+            Target::Serial { path, baud } => write!(f, "{path} ({baud} bit/s)"),
+        }
+    }
+}
+
+/// Makes a fresh till-side session for each connection.
+pub type EcrFactory = Arc<dyn Fn() -> Result<Box<dyn EcrSide + Send>, TillError> + Send + Sync>;
+
+/// How a [`Till`] reaches its terminal and how it waits.
+#[derive(Clone)]
+pub struct TillOptions {
+    /// Where the terminal is.
+    pub target: Target,
+    /// Its dialect.
+    pub dialect: Dialect,
+    /// Limit for the terminal's answer (60 s by default).
+    pub timeout: Duration,
+    /// Limit for the TCP connection (3 s by default); past it the terminal is offline.
+    pub connect_timeout: Duration,
+    /// Limit for the last-transaction question after a timeout (15 s by default, never more
+    /// than `timeout`).
+    pub recovery_timeout: Duration,
+    /// Language of [`TillResult::message`].
+    pub lang: Lang,
+    /// Ask for the receipt text after the answer (dialects that transfer it: ČSOB).
+    pub receipt: bool,
+    /// Show a progress bar on stderr while waiting (only drawn on a terminal).
+    pub progress: bool,
+    /// Session log.
+    pub log: SessionLog,
+    /// Terminal id for dialects that put one in requests (ČSOB).
+    pub terminal_id: Option<String>,
+    /// Overrides the session each dialect would use (tests, other dialects).
+    pub ecr_factory: Option<EcrFactory>,
+    /// A name for the terminal (the config alias), shown in results.
+    pub alias: Option<String>,
+}
+
+impl std::fmt::Debug for TillOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TillOptions")
+            .field("target", &self.target)
+            .field("dialect", &self.dialect)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("lang", &self.lang)
+            .field("receipt", &self.receipt)
+            .field("alias", &self.alias)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TillOptions {
+    /// Options with the defaults: 60 s answer limit, 3 s connect limit, English, no progress
+    /// bar, no receipt, no log.
+    pub fn new(target: Target, dialect: Dialect) -> Self {
+        TillOptions {
+            target,
+            dialect,
+            timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(3),
+            recovery_timeout: Duration::from_secs(15),
+            lang: Lang::En,
+            receipt: false,
+            progress: false,
+            log: SessionLog::disabled(),
+            terminal_id: None,
+            ecr_factory: None,
+            alias: None,
+        }
+    }
+}
+
+/// A till that cannot run at all (set-up errors; transaction outcomes are in [`TillResult`]).
+#[derive(Debug, thiserror::Error)]
+pub enum TillError {
+    /// The dialect's till side is not available in this build.
+    #[error("the {0} dialect is not available in this build")]
+    DialectUnavailable(&'static str),
+    /// The core refused a value (terminal id, amount, …).
+    #[error("{0}")]
+    Core(#[from] ecrlink_core::Error),
+}
+
+/// What asking for the last transaction after a timeout found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", content = "detail", rename_all = "kebab-case")]
+pub enum Recovery {
+    /// The terminal's last transaction is this one: its outcome is the result.
+    Matched,
+    /// The terminal's last transaction is another one: this request was not carried out.
+    Different,
+    /// The dialect cannot ask for the last transaction (Concert).
+    Unsupported,
+    /// Asking failed (offline, no answer); the outcome stays unknown.
+    Failed(String),
+}
+
+/// The typed result of one till command.
+#[derive(Clone, Debug, Serialize)]
+pub struct TillResult {
+    /// What was asked.
+    pub request: Request,
+    /// How it ended (after recovery, if there was one).
+    pub outcome: Outcome,
+    /// The terminal's answer (for a recovered timeout: its last-transaction answer).
+    pub response: Option<Response>,
+    /// Set when a timeout or dropped connection made the till ask for the last transaction.
+    pub recovery: Option<Recovery>,
+    /// True when the outcome could not be established: check the last transaction.
+    pub unknown: bool,
+    /// The localized result text.
+    pub message: String,
+    /// Technical detail (connection error, …), not localized.
+    pub detail: Option<String>,
+    /// Receipt text parts the terminal transferred (with [`TillOptions::receipt`]).
+    pub receipt: Vec<String>,
+    /// Time from the call to the result.
+    pub elapsed: Duration,
+}
+
+impl TillResult {
+    /// The process exit status of this result.
+    pub fn exit_code(&self) -> i32 {
+        exit_code(&self.outcome)
+    }
+
+    /// The request kind.
+    pub fn kind(&self) -> RequestKind {
+        self.request.kind()
+    }
+}
+
+/// A till connected to one terminal. Cheap to clone; each call opens its own connection.
+#[derive(Clone, Debug)]
+pub struct Till {
+    opts: TillOptions,
+}
+
+impl Till {
+    /// A till with these options.
+    pub fn new(opts: TillOptions) -> Self {
+        Till { opts }
+    }
+
+    /// Its options.
+    pub fn options(&self) -> &TillOptions {
+        &self.opts
+    }
+
+    /// Payment of `amount`.
+    pub async fn sale(
+        &self,
+        amount: Money,
+        reference: Option<Reference>,
+    ) -> Result<TillResult, TillError> {
+        self.run(Request::Sale { amount, reference }).await
+    }
+
+    /// Payment of `amount` (total) of which `cashback` is handed out in cash.
+    pub async fn cashback(
+        &self,
+        amount: Money,
+        cashback: Amount,
+        reference: Option<Reference>,
+    ) -> Result<TillResult, TillError> {
+        self.run(Request::sale_with_cashback(amount, cashback, reference)?)
+            .await
+    }
+
+    /// Reversal of the transaction with approval code `code` and `amount`.
+    pub async fn reversal(
+        &self,
+        amount: Money,
+        code: ApprovalCode,
+        reference: Option<Reference>,
+    ) -> Result<TillResult, TillError> {
+        self.run(Request::Reversal {
+            amount,
+            code,
+            reference,
+        })
+        .await
+    }
+
+    /// Refund of `amount` to the card.
+    pub async fn refund(
+        &self,
+        amount: Money,
+        reference: Option<Reference>,
+    ) -> Result<TillResult, TillError> {
+        self.run(Request::Refund { amount, reference }).await
+    }
+
+    /// Close totals (end of day).
+    pub async fn close_totals(&self) -> Result<TillResult, TillError> {
+        self.run(Request::CloseTotals).await
+    }
+
+    /// Check the terminal answers.
+    pub async fn test_terminal(&self) -> Result<TillResult, TillError> {
+        self.run(Request::TestTerminal).await
+    }
+
+    /// Check the terminal's link to the bank.
+    pub async fn test_bank(&self) -> Result<TillResult, TillError> {
+        self.run(Request::TestBank).await
+    }
+
+    /// Print the last receipt again.
+    pub async fn reprint(&self) -> Result<TillResult, TillError> {
+        self.run(Request::Reprint).await
+    }
+
+    /// The terminal's last transaction.
+    pub async fn last(&self) -> Result<TillResult, TillError> {
+        self.run(Request::LastTransaction).await
+    }
+
+    /// Runs any request.
+    pub async fn run(&self, request: Request) -> Result<TillResult, TillError> {
+        let o = &self.opts;
+        let started = tokio::time::Instant::now();
+        let log = &o.log;
+        log.line(&format!(
+            "--- {} to {} ({}){}: {}",
+            request.kind().name(),
+            o.target,
+            o.dialect.name(),
+            o.alias
+                .as_ref()
+                .map(|a| format!(" alias '{a}'"))
+                .unwrap_or_default(),
+            describe_request(&request)
+        ));
+        let mut ecr = self.new_ecr()?;
+        let progress = Progress::start(o.progress, i18n::waiting_text(o.lang));
+
+        let finish = |outcome: Outcome,
+                      response: Option<Response>,
+                      recovery: Option<Recovery>,
+                      detail: Option<String>,
+                      receipt: Vec<String>| {
+            let unknown = matches!(recovery, Some(Recovery::Unsupported | Recovery::Failed(_)));
+            let mut message = i18n::outcome_text(o.lang, request.kind(), &outcome);
+            match &recovery {
+                Some(Recovery::Matched) => {
+                    message = format!("{message} ({})", i18n::recovered_text(o.lang))
+                }
+                Some(Recovery::Different) => {
+                    message = format!("{message}: {}", i18n::not_done_text(o.lang))
+                }
+                _ if unknown => message = format!("{message}: {}", i18n::unknown_text(o.lang)),
+                _ => {}
+            }
+            let result = TillResult {
+                request: request.clone(),
+                outcome,
+                response,
+                recovery,
+                unknown,
+                message,
+                detail,
+                receipt,
+                elapsed: started.elapsed(),
+            };
+            log.line(&format!(
+                "outcome: {}{} in {} ms: {}",
+                describe_outcome(&result.outcome),
+                if result.unknown { " (unknown)" } else { "" },
+                result.elapsed.as_millis(),
+                result.message
+            ));
+            result
+        };
+
+        let mut io = match self.connect().await {
+            Ok(io) => io,
+            Err(why) => {
+                progress.finish();
+                return Ok(finish(
+                    Outcome::TerminalOffline,
+                    None,
+                    None,
+                    Some(why),
+                    vec![],
+                ));
+            }
+        };
+        let clock = Clock::start();
+        let deadline = started + o.timeout;
+        let end = exchange(
+            io.as_mut(),
+            ecr.as_mut(),
+            &request,
+            deadline,
+            o.receipt,
+            log,
+            &clock,
+        )
+        .await;
+        drop(io);
+        let result = match end {
+            End::Response { response, receipt } => {
+                let outcome = response.outcome.clone();
+                finish(outcome, Some(response), None, None, receipt)
+            }
+            End::NotDelivered(e) => {
+                let detail = format!("request not delivered: {e}");
+                match e {
+                    ecrlink_core::Error::Unsupported { .. } => finish(
+                        Outcome::Failed {
+                            reason: ecrlink_core::txn::FailReason::NotSupported,
+                        },
+                        None,
+                        None,
+                        Some(detail),
+                        vec![],
+                    ),
+                    _ => finish(Outcome::TerminalOffline, None, None, Some(detail), vec![]),
+                }
+            }
+            End::TimedOut | End::Dropped(_) => {
+                let detail = match &end {
+                    End::Dropped(why) => why.clone(),
+                    _ => format!("no answer within {} s", o.timeout.as_secs_f32()),
+                };
+                if request.kind().moves_money() {
+                    progress.set_message(i18n::asking_last_text(o.lang));
+                    let (outcome, response, recovery) = self.recover(&request).await;
+                    finish(outcome, response, Some(recovery), Some(detail), vec![])
+                } else {
+                    finish(Outcome::Timeout, None, None, Some(detail), vec![])
+                }
+            }
+        };
+        progress.finish();
+        Ok(result)
+    }
+
+    /// After a timeout: asks for the last transaction and compares it with `original`.
+    async fn recover(&self, original: &Request) -> (Outcome, Option<Response>, Recovery) {
+        let o = &self.opts;
+        let log = &o.log;
+        if o.dialect == Dialect::Concert && o.ecr_factory.is_none() {
+            log.line("recovery: Concert cannot ask for the last transaction");
+            return (Outcome::Timeout, None, Recovery::Unsupported);
+        }
+        log.line("recovery: asking the terminal for its last transaction");
+        let mut ecr = match self.new_ecr() {
+            Ok(ecr) => ecr,
+            Err(e) => return (Outcome::Timeout, None, Recovery::Failed(e.to_string())),
+        };
+        let mut io = match self.connect().await {
+            Ok(io) => io,
+            Err(why) => return (Outcome::Timeout, None, Recovery::Failed(why)),
+        };
+        let clock = Clock::start();
+        let limit = o.recovery_timeout.min(o.timeout);
+        let deadline = tokio::time::Instant::now() + limit;
+        let end = exchange(
+            io.as_mut(),
+            ecr.as_mut(),
+            &Request::LastTransaction,
+            deadline,
+            false,
+            log,
+            &clock,
+        )
+        .await;
+        match end {
+            End::Response { response, .. } => {
+                if is_same_transaction(original, &response) {
+                    log.line("recovery: the last transaction is this one");
+                    (response.outcome.clone(), Some(response), Recovery::Matched)
+                } else {
+                    log.line("recovery: the last transaction is another one");
+                    (Outcome::Timeout, Some(response), Recovery::Different)
+                }
+            }
+            End::NotDelivered(ecrlink_core::Error::Unsupported { .. }) => {
+                (Outcome::Timeout, None, Recovery::Unsupported)
+            }
+            End::NotDelivered(e) => (Outcome::Timeout, None, Recovery::Failed(e.to_string())),
+            End::TimedOut => (
+                Outcome::Timeout,
+                None,
+                Recovery::Failed("no answer to the last-transaction question".into()),
+            ),
+            End::Dropped(why) => (Outcome::Timeout, None, Recovery::Failed(why)),
+        }
+    }
+
+    fn new_ecr(&self) -> Result<Box<dyn EcrSide + Send>, TillError> {
+        match &self.opts.ecr_factory {
+            Some(f) => f(),
+            None => default_ecr(self.opts.dialect, self.opts.terminal_id.as_deref()),
+        }
+    }
+
+    async fn connect(&self) -> Result<Box<dyn Io>, String> {
+        let o = &self.opts;
+        let log = &o.log;
+        let t0 = tokio::time::Instant::now();
+        let result: Result<Box<dyn Io>, String> = match &o.target {
+            Target::Tcp { address } => {
+                match tokio::time::timeout(
+                    o.connect_timeout,
+                    tokio::net::TcpStream::connect(address.as_str()),
+                )
+                .await
+                {
+                    Ok(Ok(stream)) => {
+                        let _ = stream.set_nodelay(true);
+                        Ok(Box::new(stream))
+                    }
+                    Ok(Err(e)) => Err(format!("cannot connect to {address}: {e}")),
+                    Err(_) => Err(format!(
+                        "cannot connect to {address}: no answer within {} s",
+                        o.connect_timeout.as_secs_f32()
+                    )),
+                }
+            }
+            Target::Serial { path, baud } => {
+                use tokio_serial::SerialPortBuilderExt;
+                match tokio_serial::new(path.as_str(), *baud).open_native_async() {
+                    Ok(port) => Ok(Box::new(port)),
+                    Err(e) => Err(format!("cannot open {path}: {e}")),
+                }
+            }
+        };
+        match &result {
+            Ok(_) => log.line(&format!(
+                "connected to {} in {} ms",
+                o.target,
+                t0.elapsed().as_millis()
+            )),
+            Err(e) => log.line(e),
+        }
+        result
+    }
+}
+
+/// Whether the terminal's last-transaction answer describes `original`: same amount, same
+/// reference when both carry one, and the same kind when the answer names one.
+pub fn is_same_transaction(original: &Request, last: &Response) -> bool {
+    let kind_ok = last.kind == original.kind() || last.kind == RequestKind::LastTransaction;
+    let amount_ok = match (original.amount(), last.amount) {
+        (Some(a), Some(b)) => a == b,
+        (_, None) => true,
+        (None, Some(_)) => false,
+    };
+    let refs = (original.reference(), last.reference.as_ref());
+    let ref_ok = match refs {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    };
+    let evidence = last.amount.is_some() || matches!(refs, (Some(_), Some(_)));
+    kind_ok && amount_ok && ref_ok && evidence
+}
+
+/// The request in one line for the log (nothing secret in a request).
+pub fn describe_request(r: &Request) -> String {
+    let mut s = r.kind().name().to_string();
+    match r {
+        Request::Sale { amount, .. } | Request::Refund { amount, .. } => {
+            s.push_str(&format!(" {amount}"));
+        }
+        Request::SaleWithCashback {
+            amount, cashback, ..
+        } => {
+            let mut c = String::new();
+            let _ = Money::fmt_decimal(cashback.minor(), amount.currency, &mut c);
+            s.push_str(&format!(" {amount} cashback {c}"));
+        }
+        Request::Reversal { amount, code, .. } => s.push_str(&format!(" {amount} code {code}")),
+        _ => {}
+    }
+    if let Some(reference) = r.reference() {
+        s.push_str(&format!(" ref {reference}"));
+    }
+    s
+}
+
+/// The till side of `dialect` as this build provides it.
+pub fn default_ecr(
+    dialect: Dialect,
+    terminal_id: Option<&str>,
+) -> Result<Box<dyn EcrSide + Send>, TillError> {
+    let _ = terminal_id;
+    Err(TillError::DialectUnavailable(dialect.name()))
+}
+
+/// The same calls as [`Till`], blocking the calling thread (an ERP's synchronous script call).
+#[derive(Debug)]
+pub struct BlockingTill {
+    till: Till,
+    runtime: tokio::runtime::Runtime,
+}
+
+macro_rules! blocking {
+    ($(#[$doc:meta])* $name:ident ( $($arg:ident : $ty:ty),* )) => {
+        $(#[$doc])*
+        pub fn $name(&self $(, $arg: $ty)*) -> Result<TillResult, TillError> {
+            self.runtime.block_on(self.till.$name($($arg),*))
+        }
+    };
+}
+
+impl BlockingTill {
+    /// A blocking till with its own single-threaded runtime.
+    pub fn new(opts: TillOptions) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(BlockingTill {
+            till: Till::new(opts),
+            runtime,
+        })
+    }
+
+    blocking!(
+        /// Payment of `amount`.
+        sale(amount: Money, reference: Option<Reference>)
+    );
+    blocking!(
+        /// Payment with cashback.
+        cashback(amount: Money, cashback: Amount, reference: Option<Reference>)
+    );
+    blocking!(
+        /// Reversal by approval code.
+        reversal(amount: Money, code: ApprovalCode, reference: Option<Reference>)
+    );
+    blocking!(
+        /// Refund.
+        refund(amount: Money, reference: Option<Reference>)
+    );
+    blocking!(
+        /// Close totals.
+        close_totals()
+    );
+    blocking!(
+        /// Terminal check.
+        test_terminal()
+    );
+    blocking!(
+        /// Bank link check.
+        test_bank()
+    );
+    blocking!(
+        /// Reprint the last receipt.
+        reprint()
+    );
+    blocking!(
+        /// The last transaction.
+        last()
+    );
+    blocking!(
+        /// Any request.
+        run(request: Request)
+    );
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,395 @@
+//! The till driver and recovery logic against a toy line dialect and a scripted fake terminal.
+//! (The real dialects are exercised end to end in `tests/tests/till_*.rs`.)
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ecrlink_core::session::{EcrEvent, EcrSide};
+use ecrlink_core::txn::{
+    Currency, DeclineCode, Money, Outcome, Reference, Request, RequestKind, Response,
+};
+use ecrlink_core::{Error, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+use super::*;
+
+/// A toy till-side session: one text line per message.
+/// Till: `REQ <kind> <minor> <ref|->`, `RCPT`. Terminal: `ACC`, `RES <outcome> <kind> <minor>
+/// <ref|->`, `PART <0|1> <text>`.
+#[derive(Default)]
+struct LineEcr {
+    out: Vec<u8>,
+    inbuf: Vec<u8>,
+    events: std::collections::VecDeque<EcrEvent>,
+    busy: bool,
+    currency: Option<Currency>,
+}
+
+fn kind_from(name: &str) -> RequestKind {
+    [
+        RequestKind::Sale,
+        RequestKind::SaleWithCashback,
+        RequestKind::Reversal,
+        RequestKind::Refund,
+        RequestKind::CloseTotals,
+        RequestKind::TestTerminal,
+        RequestKind::TestBank,
+        RequestKind::Reprint,
+        RequestKind::LastTransaction,
+    ]
+    .into_iter()
+    .find(|k| k.name() == name)
+    .unwrap()
+}
+
+impl EcrSide for LineEcr {
+    fn start(&mut self, _now: Instant, request: &Request) -> ecrlink_core::Result<()> {
+        if self.busy {
+            return Err(Error::LinkBusy);
+        }
+        self.busy = true;
+        self.currency = request.amount().map(|m| m.currency).or(self.currency);
+        let minor = request.amount().map(|m| m.minor()).unwrap_or(0);
+        let r = request.reference().map(|r| r.as_str()).unwrap_or("-");
+        self.out
+            .extend(format!("REQ {} {minor} {r}\n", request.kind().name()).bytes());
+        Ok(())
+    }
+    fn request_receipt(&mut self, _now: Instant) -> ecrlink_core::Result<()> {
+        self.busy = true;
+        self.out.extend(b"RCPT\n");
+        Ok(())
+    }
+    fn handle_bytes(&mut self, _now: Instant, bytes: &[u8]) {
+        self.inbuf.extend_from_slice(bytes);
+        while let Some(pos) = self.inbuf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.inbuf.drain(..=pos).collect();
+            let line = String::from_utf8_lossy(&line).trim().to_string();
+            let mut parts = line.splitn(5, ' ');
+            match parts.next() {
+                Some("ACC") => self.events.push_back(EcrEvent::Accepted),
+                Some("RES") => {
+                    let outcome = match parts.next().unwrap() {
+                        "ok" => Outcome::Approved,
+                        "cancel" => Outcome::Cancelled,
+                        "bank" => Outcome::BankUnavailable,
+                        d => Outcome::Declined {
+                            code: DeclineCode::new(d.trim_start_matches("decl:")).unwrap(),
+                        },
+                    };
+                    let mut r = Response::new(kind_from(parts.next().unwrap()), outcome);
+                    let minor: u64 = parts.next().unwrap().parse().unwrap();
+                    if minor > 0 {
+                        r.amount = Some(
+                            Money::new(minor, self.currency.unwrap_or(Currency::CZK)).unwrap(),
+                        );
+                    }
+                    match parts.next() {
+                        Some("-") | None => {}
+                        Some(x) => r.reference = Some(Reference::new(x).unwrap()),
+                    }
+                    self.busy = false;
+                    self.events.push_back(EcrEvent::Response(r));
+                }
+                Some("PART") => {
+                    let more = parts.next() == Some("1");
+                    let text = parts.collect::<Vec<_>>().join(" ");
+                    let mut t = heapless::String::new();
+                    t.push_str(&text).unwrap();
+                    self.busy = more;
+                    self.events
+                        .push_back(EcrEvent::ReceiptPart { text: t, more });
+                }
+                _ => self
+                    .events
+                    .push_back(EcrEvent::ProtocolError(Error::LinkMalformedFrame)),
+            }
+        }
+    }
+    fn handle_timeout(&mut self, _now: Instant) {}
+    fn poll_transmit(&mut self, buf: &mut [u8]) -> ecrlink_core::Result<Option<usize>> {
+        if self.out.is_empty() {
+            return Ok(None);
+        }
+        let n = self.out.len();
+        if buf.len() < n {
+            return Err(Error::BufferTooSmall { needed: n });
+        }
+        buf[..n].copy_from_slice(&self.out);
+        self.out.clear();
+        Ok(Some(n))
+    }
+    fn poll_event(&mut self) -> Option<EcrEvent> {
+        self.events.pop_front()
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    fn is_busy(&self) -> bool {
+        self.busy
+    }
+}
+
+/// What the fake terminal does with one request line: `Some(reply)` (may be several lines;
+/// `CLOSE` drops the connection), `None` stays silent.
+type Script = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+async fn fake_terminal(script: Script) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            let script = script.clone();
+            let seen = seen2.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut lines = BufReader::new(r).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    seen.lock().unwrap().push(line.clone());
+                    match script(&line) {
+                        Some(reply) if reply == "CLOSE" => return,
+                        Some(reply) if w.write_all(reply.as_bytes()).await.is_err() => return,
+                        _ => {}
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+fn till(addr: &str, timeout_ms: u64) -> Till {
+    let mut o = TillOptions::new(Target::parse(addr), ecrlink_core::session::Dialect::Csob);
+    o.timeout = Duration::from_millis(timeout_ms);
+    o.ecr_factory = Some(Arc::new(|| {
+        Ok(Box::new(LineEcr::default()) as Box<dyn EcrSide + Send>)
+    }));
+    Till::new(o)
+}
+
+fn czk(text: &str) -> Money {
+    Money::parse_decimal(text, Currency::CZK).unwrap()
+}
+
+async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), f)
+        .await
+        .expect("test took too long")
+}
+
+#[tokio::test]
+async fn approved_sale_and_log() {
+    let (addr, seen) = fake_terminal(Arc::new(|l: &str| {
+        let f: Vec<&str> = l.split(' ').collect();
+        Some(format!("ACC\nRES ok {} {} {}\n", f[1], f[2], f[3]))
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = till(&addr, 2000);
+    t.opts.log = SessionLog::open(dir.path()).unwrap();
+    let r = bounded(t.sale(czk("12.50"), Some(Reference::new("INV42").unwrap())))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Approved);
+    assert_eq!(r.exit_code(), 0);
+    assert_eq!(r.message, "Payment approved");
+    assert!(r.recovery.is_none() && !r.unknown);
+    assert_eq!(r.response.unwrap().amount.unwrap().minor(), 1250);
+    assert_eq!(seen.lock().unwrap().as_slice(), ["REQ sale 1250 INV42"]);
+    let log = std::fs::read_to_string(t.opts.log.path().unwrap()).unwrap();
+    assert!(log.contains("--- sale to 127.0.0.1:"), "{log}");
+    assert!(log.contains("till -> terminal 20 bytes: 52 45 51"), "{log}");
+    assert!(log.contains("outcome: approved"), "{log}");
+}
+
+#[tokio::test]
+async fn decline_is_exit_1_with_code() {
+    let (addr, _) =
+        fake_terminal(Arc::new(|_: &str| Some("RES decl:51 sale 100 -\n".into()))).await;
+    let r = bounded(till(&addr, 2000).sale(czk("1"), None))
+        .await
+        .unwrap();
+    assert_eq!(r.exit_code(), 1);
+    assert_eq!(r.message, "Declined (code 51): insufficient funds");
+}
+
+#[tokio::test]
+async fn refused_connection_is_terminal_offline() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let r = bounded(till(&addr, 2000).test_terminal()).await.unwrap();
+    assert_eq!(r.outcome, Outcome::TerminalOffline);
+    assert_eq!(r.exit_code(), 4);
+    assert!(r.detail.unwrap().contains("cannot connect"));
+}
+
+#[tokio::test]
+async fn timeout_then_last_transaction_reports_the_real_outcome() {
+    // Silent on the sale; the last transaction is that sale, approved.
+    let (addr, seen) = fake_terminal(Arc::new(|l: &str| {
+        if l.starts_with("REQ last") {
+            Some("RES ok sale 990 VS7\n".into())
+        } else {
+            None
+        }
+    }))
+    .await;
+    let r = bounded(till(&addr, 300).sale(czk("9.90"), Some(Reference::new("VS7").unwrap())))
+        .await
+        .unwrap();
+    assert_eq!(r.recovery, Some(Recovery::Matched));
+    assert_eq!(r.outcome, Outcome::Approved);
+    assert_eq!(r.exit_code(), 0);
+    assert!(r.message.contains("read back"), "{}", r.message);
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        ["REQ sale 990 VS7", "REQ last 0 -"]
+    );
+}
+
+#[tokio::test]
+async fn dropped_connection_then_other_last_transaction_means_not_made() {
+    let (addr, _) = fake_terminal(Arc::new(|l: &str| {
+        if l.starts_with("REQ last") {
+            Some("RES ok sale 500 OTHER\n".into())
+        } else {
+            Some("CLOSE".into())
+        }
+    }))
+    .await;
+    let r = bounded(till(&addr, 2000).sale(czk("9.90"), Some(Reference::new("VS7").unwrap())))
+        .await
+        .unwrap();
+    assert_eq!(r.recovery, Some(Recovery::Different));
+    assert_eq!(r.outcome, Outcome::Timeout);
+    assert_eq!(r.exit_code(), 3);
+    assert!(!r.unknown);
+    assert!(r.detail.unwrap().contains("closed"));
+    assert!(r.message.contains("not made"), "{}", r.message);
+}
+
+#[tokio::test]
+async fn silent_terminal_leaves_the_outcome_unknown() {
+    let (addr, seen) = fake_terminal(Arc::new(|_: &str| None)).await;
+    let r = bounded(till(&addr, 200).refund(czk("3"), None))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Timeout);
+    assert!(r.unknown);
+    assert!(matches!(r.recovery, Some(Recovery::Failed(_))));
+    assert!(
+        r.message.ends_with("Unknown — check last transaction"),
+        "{}",
+        r.message
+    );
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        2,
+        "asked for the last transaction"
+    );
+}
+
+#[tokio::test]
+async fn non_money_timeout_does_not_ask_for_the_last_transaction() {
+    let (addr, seen) = fake_terminal(Arc::new(|_: &str| None)).await;
+    let r = bounded(till(&addr, 200).test_bank()).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Timeout);
+    assert!(r.recovery.is_none());
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn receipt_parts_are_collected() {
+    let parts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (addr, _) = fake_terminal(Arc::new(move |l: &str| {
+        Some(match l {
+            "RCPT" => match parts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                0 => "PART 1 first\n".to_string(),
+                _ => "PART 0 second\n".to_string(),
+            },
+            _ => "RES ok sale 100 -\n".to_string(),
+        })
+    }))
+    .await;
+    let mut t = till(&addr, 2000);
+    t.opts.receipt = true;
+    let r = bounded(t.sale(czk("1"), None)).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Approved);
+    assert_eq!(r.receipt, vec!["first".to_string(), "second".to_string()]);
+}
+
+#[test]
+fn blocking_till_works_without_a_runtime() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (addr, _) = rt.block_on(fake_terminal(Arc::new(|_: &str| {
+        Some("RES bank test-bank 0 -\n".into())
+    })));
+    let t = till(&addr, 2000);
+    let b = BlockingTill::new(t.opts.clone()).unwrap();
+    let r = b.test_bank().unwrap();
+    assert_eq!(r.outcome, Outcome::BankUnavailable);
+    assert_eq!(r.exit_code(), 5);
+    drop(rt);
+}
+
+#[test]
+fn targets() {
+    assert_eq!(
+        Target::parse("10.0.0.1:2050"),
+        Target::Tcp {
+            address: "10.0.0.1:2050".into()
+        }
+    );
+    assert!(matches!(
+        Target::parse("/dev/ttyUSB0"),
+        Target::Serial { baud: 9600, .. }
+    ));
+    assert!(matches!(Target::parse("COM3"), Target::Serial { .. }));
+    assert!(matches!(
+        Target::parse("serial:ttyS1"),
+        Target::Serial { .. }
+    ));
+    assert!(matches!(Target::parse("combox:1"), Target::Tcp { .. }));
+}
+
+#[test]
+fn same_transaction_rules() {
+    let sale = Request::Sale {
+        amount: czk("10"),
+        reference: Some(Reference::new("A").unwrap()),
+    };
+    let mut last = Response::new(RequestKind::LastTransaction, Outcome::Approved);
+    assert!(!is_same_transaction(&sale, &last), "no evidence");
+    last.amount = Some(czk("10"));
+    assert!(is_same_transaction(&sale, &last));
+    last.reference = Some(Reference::new("B").unwrap());
+    assert!(!is_same_transaction(&sale, &last));
+    last.reference = None;
+    last.amount = Some(czk("11"));
+    assert!(!is_same_transaction(&sale, &last));
+    last.amount = Some(czk("10"));
+    last.kind = RequestKind::Refund;
+    assert!(!is_same_transaction(&sale, &last));
+}
+
+#[test]
+fn exit_codes() {
+    assert_eq!(exit_code(&Outcome::Approved), 0);
+    assert_eq!(exit_code(&Outcome::Timeout), 3);
+    assert_eq!(exit_code(&Outcome::TerminalOffline), 4);
+    assert_eq!(exit_code(&Outcome::BankUnavailable), 5);
+    assert_eq!(exit_code(&Outcome::Cancelled), 6);
+    assert_eq!(
+        exit_code(&Outcome::Failed {
+            reason: ecrlink_core::txn::FailReason::CardError
+        }),
+        1
+    );
+}
