@@ -142,6 +142,22 @@ pub enum Error {
         /// Field number.
         field: u8,
     },
+    /// The message ended inside a field (its length prefix or value).
+    IsoTruncated {
+        /// Field number.
+        field: u8,
+    },
+    /// Bytes left after the last field the bitmap announces.
+    IsoTrailingData {
+        /// Number of bytes left over.
+        len: u16,
+    },
+    /// A TCP length prefix outside what the accumulator accepts (above its capacity); the
+    /// message is skipped.
+    IsoFrameLength {
+        /// Length the prefix declares.
+        len: u16,
+    },
 
     // ----- journal -----
     /// A journal envelope whose CRC-32 does not match (torn or corrupt record).
@@ -211,6 +227,16 @@ impl fmt::Display for Error {
             IsoUnknownField { field } => write!(f, "iso8583: unknown field {field}"),
             IsoField { field } => write!(f, "iso8583: invalid field {field}"),
             IsoMissingField { field } => write!(f, "iso8583: missing field {field}"),
+            IsoTruncated { field } => write!(f, "iso8583: message ends inside field {field}"),
+            IsoTrailingData { len } => {
+                write!(f, "iso8583: {len} bytes after the last field")
+            }
+            IsoFrameLength { len } => {
+                write!(
+                    f,
+                    "iso8583: length prefix {len} exceeds the message capacity"
+                )
+            }
             JournalCrc => f.write_str("journal: CRC mismatch (torn or corrupt record)"),
             JournalRecord => f.write_str("journal: record does not decode"),
             JournalEnvelope => f.write_str("journal: bad envelope (magic or length)"),
