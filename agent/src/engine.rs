@@ -104,6 +104,8 @@ pub struct Engine {
     stan_next: u32,
     stan_reserved: u32,
     last_response: Option<Response>,
+    /// Card numbers of reversals queued in this run (never journaled), by (batch, trace).
+    pans: std::collections::HashMap<(u32, u32), ecrlink_core::txn::Pan>,
 }
 
 #[allow(clippy::large_enum_variant)]
@@ -139,6 +141,7 @@ impl Engine {
             stan_next,
             stan_reserved: stan_next,
             last_response,
+            pans: std::collections::HashMap::new(),
         }
     }
 
@@ -430,6 +433,7 @@ impl Engine {
                 tracing::warn!(stan, error = %e, "authorization without bank answer");
                 if e.maybe_delivered() {
                     if let Some(p) = ecrlink_core::journal::state::reversal_for(&auth) {
+                        self.pans.insert((p.batch, p.original.stan), card.pan.clone());
                         self.append(&Record::ReversalQueued(PendingReversal {
                             reason: ReversalReason::BankTimeout,
                             ..p
@@ -522,6 +526,7 @@ impl Engine {
             stan,
             original,
             transmitted,
+            pan: None,
         });
         match self.bank.exchange(req, wait).await {
             Ok(answer) if answer.approved() => resp.outcome = Outcome::Approved,
@@ -697,10 +702,12 @@ impl Engine {
                 stan,
                 original: p.original,
                 transmitted: clock::timestamp(),
+                pan: self.pans.get(&(p.batch, p.original.stan)).cloned(),
             });
             match self.bank.exchange(req, self.cfg.bank_timeout).await {
                 Ok(a) => {
                     tracing::info!(original = p.original.stan, code = %a.code, "reversal acknowledged by the bank");
+                    self.pans.remove(&(p.batch, p.original.stan));
                     self.append(&Record::ReversalAcked {
                         batch: p.batch,
                         original_stan: p.original.stan,

@@ -132,6 +132,14 @@ impl Agent {
                 initial: cfg.backoff_initial,
                 max: cfg.backoff_max,
             },
+            crate::bank::codec::Identity {
+                terminal_id: ecrlink_core::txn::TerminalId::new(&cfg.terminal_id)
+                    .map_err(|e| anyhow::anyhow!("terminal id: {e}"))?,
+                merchant_id: Some(
+                    ecrlink_core::bank::MerchantId::new(&cfg.merchant_id)
+                        .map_err(|e| anyhow::anyhow!("merchant id: {e}"))?,
+                ),
+            },
         );
         let shared = Arc::new(Shared::default());
         shared.touch();

@@ -9,6 +9,7 @@ pub mod msg;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use ecrlink_core::bank::framing;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -17,8 +18,6 @@ pub use msg::{AuthKind, AuthRequest, BankAnswer, BankRequest, ReconcileRequest, 
 
 use crate::hex::Hex;
 
-/// Largest bank message accepted; a longer length prefix drops the connection.
-pub const MAX_BANK_MESSAGE: usize = 8192;
 /// Time allowed for a TCP connect to the bank.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -133,7 +132,7 @@ pub struct BankLink {
 impl BankLink {
     /// Starts the link task. With `addr` `None` every exchange fails with
     /// [`BankError::NotConnected`].
-    pub fn start(addr: Option<String>, backoff: Backoff) -> Self {
+    pub fn start(addr: Option<String>, backoff: Backoff, id: codec::Identity) -> Self {
         let (tx, rx) = mpsc::channel(64);
         let initial = if addr.is_some() {
             LinkStatus::Connecting { attempt: 0 }
@@ -141,7 +140,7 @@ impl BankLink {
             LinkStatus::NoBank
         };
         let (status_tx, status) = watch::channel(initial);
-        tokio::spawn(run(addr, backoff, rx, status_tx));
+        tokio::spawn(run(addr, backoff, id, rx, status_tx));
         BankLink { tx, status }
     }
 
@@ -193,6 +192,7 @@ type Pending = HashMap<u32, oneshot::Sender<Result<BankAnswer, BankError>>>;
 async fn run(
     addr: Option<String>,
     backoff: Backoff,
+    id: codec::Identity,
     mut rx: mpsc::Receiver<Cmd>,
     status: watch::Sender<LinkStatus>,
 ) {
@@ -231,7 +231,7 @@ async fn run(
                 tracing::info!(bank = %addr, "bank link connected");
                 attempt = 0;
                 status.send_replace(LinkStatus::Connected);
-                match connected(stream, &mut rx).await {
+                match connected(stream, &mut rx, &id).await {
                     Next::Sleep => asleep = true,
                     Next::Reconnect => {}
                     Next::Stop => return,
@@ -274,10 +274,14 @@ enum Next {
     Stop,
 }
 
-async fn connected(mut stream: TcpStream, rx: &mut mpsc::Receiver<Cmd>) -> Next {
+async fn connected(
+    mut stream: TcpStream,
+    rx: &mut mpsc::Receiver<Cmd>,
+    id: &codec::Identity,
+) -> Next {
     let mut pending: Pending = HashMap::new();
     let mut buf = vec![0u8; 4096];
-    let mut acc: Vec<u8> = Vec::new();
+    let mut acc = framing::Accumulator::<{ framing::MAX_MESSAGE_LEN }>::new();
     let next = loop {
         tokio::select! {
             r = stream.read(&mut buf) => {
@@ -285,11 +289,13 @@ async fn connected(mut stream: TcpStream, rx: &mut mpsc::Receiver<Cmd>) -> Next 
                     Ok(0) | Err(_) => break Next::Reconnect,
                     Ok(n) => n,
                 };
-                acc.extend_from_slice(&buf[..n]);
-                loop {
-                    match codec::take_frame(&acc) {
-                        Ok(Some((body, used))) => {
-                            tracing::debug!(frame = %Hex(&acc[..used]), "bank <-");
+                let mut input = &buf[..n];
+                while !input.is_empty() {
+                    let (res, used) = acc.feed(input);
+                    input = &input[used..];
+                    match res {
+                        Ok(framing::Feed::Message(body)) => {
+                            tracing::debug!(frame = %Hex(body), "bank <-");
                             match codec::decode(body) {
                                 Ok(answer) => match pending.remove(&answer.stan) {
                                     Some(tx) => { let _ = tx.send(Ok(answer)); }
@@ -297,18 +303,10 @@ async fn connected(mut stream: TcpStream, rx: &mut mpsc::Receiver<Cmd>) -> Next 
                                 },
                                 Err(e) => tracing::warn!(error = %e, "bank message does not decode, ignored"),
                             }
-                            acc.drain(..used);
                         }
-                        Ok(None) => break,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "bank framing error, reconnecting");
-                            acc.clear();
-                            break;
-                        }
+                        Ok(framing::Feed::NeedMore) => {}
+                        Err(e) => tracing::warn!(error = %e, "bank framing error; message skipped"),
                     }
-                }
-                if acc.len() > MAX_BANK_MESSAGE + 2 {
-                    break Next::Reconnect;
                 }
             }
             cmd = rx.recv() => match cmd {
@@ -317,7 +315,7 @@ async fn connected(mut stream: TcpStream, rx: &mut mpsc::Receiver<Cmd>) -> Next 
                 Some(Cmd::Reconnect) => break Next::Reconnect,
                 Some(Cmd::Wake) => {}
                 Some(Cmd::Exchange { req, reply }) => {
-                    let frame = match codec::encode(&req) {
+                    let frame = match codec::encode(&req, id) {
                         Ok(f) => f,
                         Err(e) => { let _ = reply.send(Err(e)); continue; }
                     };

@@ -45,6 +45,8 @@ pub struct ReversalRequest {
     pub stan: u32,
     /// The authorization reversed (field 90 carries its MTI, trace and time).
     pub original: Original,
+    /// The card number, when still in memory (never after a restart: it is not journaled).
+    pub pan: Option<Pan>,
     /// Transmission date and time.
     pub transmitted: Timestamp,
 }
@@ -100,6 +102,7 @@ impl BankRequest {
     pub fn pan(&self) -> Option<&Pan> {
         match self {
             BankRequest::Auth(a) => Some(&a.pan),
+            BankRequest::Reversal(r) => r.pan.as_ref(),
             _ => None,
         }
     }
