@@ -79,6 +79,11 @@ pub enum Error {
     LinkTooManyNaks,
     /// The peer stopped sending in the middle of an exchange.
     LinkTimeout,
+    /// A frame or byte the exchange does not expect at this point; it was ignored.
+    LinkUnexpected {
+        /// What arrived.
+        what: &'static str,
+    },
 
     // ----- dialects -----
     /// A Concert frame payload of a length that is neither a request nor a short/full answer.
@@ -208,6 +213,7 @@ impl fmt::Display for Error {
             LinkNoAck => f.write_str("link: no acknowledgement from the peer"),
             LinkTooManyNaks => f.write_str("link: peer refused the frame too many times (NAK)"),
             LinkTimeout => f.write_str("link: peer went silent"),
+            LinkUnexpected { what } => write!(f, "link: unexpected {what}"),
             ConcertLength { len } => write!(f, "concert: unexpected message length {len}"),
             ConcertField { field } => write!(f, "concert: invalid field {field}"),
             CsobHeader { field } => write!(f, "csob: invalid header {field}"),

@@ -5,8 +5,14 @@ use ecrlink_core::link::{Checksum, Feed, FrameAccumulator};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&split, rest)) = data.split_first() else { return };
-    let mut acc = FrameAccumulator::<256>::new(if split & 1 == 0 { Checksum::Lrc } else { Checksum::None });
+    let Some((&split, rest)) = data.split_first() else {
+        return;
+    };
+    let mut acc = FrameAccumulator::<256>::new(if split & 1 == 0 {
+        Checksum::Lrc
+    } else {
+        Checksum::None
+    });
     let step = usize::from(split >> 1).max(1);
     for chunk in rest.chunks(step) {
         let mut input = chunk;

@@ -1,1 +1,1013 @@
-//! Placeholder: the half-duplex link session (filled in by the foundation issue).
+//! The half-duplex link session of the Concert byte layer, sans-IO, for both ends of the line.
+//!
+//! One exchange carries one frame, from the side that wants to talk (the *sender*) to the
+//! other (the *receiver*):
+//!
+//! ```text
+//! sender   ENQ ─────────────▶            STX payload ETX LRC ─────────▶            EOT ──▶
+//! receiver          ◀───────── ACK                              ◀──── ACK (or NAK)
+//! ```
+//!
+//! The same [`LinkSession`] type plays both parts: [`LinkSession::send`] starts an exchange as
+//! the sender; an ENQ from the peer makes it the receiver. Concert runs two exchanges per
+//! transaction: the till sends the request, then the terminal sends the answer (sources:
+//! `akretion/pypostelium` `pypostelium.py` `transaction_start`, `Ousret/pyTeliumManager`
+//! `telium/manager.py` `ask` / `verify`).
+//!
+//! Recovery, all driven by the caller's clock ([`LinkSession::poll_timeout`] /
+//! [`LinkSession::handle_timeout`]):
+//! - ENQ without ACK: EOT, a pause, ENQ again, [`LinkConfig::enq_tries`] times in all (the
+//!   public clients send ENQ three times, 1 s apart, and EOT after each failed try), then
+//!   [`LinkEvent::Failed`] with [`Error::LinkNoAck`].
+//! - frame answered by NAK or not answered: the frame is sent again, [`LinkConfig::frame_tries`]
+//!   times in all, then [`Error::LinkTooManyNaks`] / [`Error::LinkNoAck`].
+//! - a received frame with a bad LRC (or too long for [`MAX_PAYLOAD`]) is answered NAK; a
+//!   frame that stops in the middle for [`LinkConfig::inter_byte_timeout`] is dropped and
+//!   answered NAK; no frame at all within [`LinkConfig::frame_timeout`] of our ACK ends the
+//!   exchange with [`LinkEvent::ProtocolError`] ([`Error::LinkTimeout`]).
+//! - a frame received again after our ACK was lost (the sender retransmits the same bytes
+//!   without a new ENQ) is ACKed again and not reported twice.
+//! - both ends sending ENQ at once: the [`LinkRole::Terminal`] end yields (ACKs the till's
+//!   ENQ, receives, then starts its own exchange again); the till end ignores the terminal's
+//!   ENQ while it waits for its ACK.
+//!
+//! Garbage between exchanges (line noise) is skipped by the [`FrameAccumulator`].
+
+use core::time::Duration;
+
+use heapless::{Deque, Vec};
+
+use super::accumulator::{Feed, FrameAccumulator};
+use super::control::{ACK, Control, ENQ, EOT, NAK};
+use super::frame::{Checksum, encode_frame};
+use crate::time::earliest;
+use crate::{Error, Instant, Result};
+
+/// Largest frame payload the link session sends or receives, in bytes. Concert's longest
+/// message, the full answer, has 80; a longer frame is refused with NAK
+/// ([`Error::LinkFrameTooLong`]).
+pub const MAX_PAYLOAD: usize = 128;
+
+/// Bytes the transmit queue holds: one frame plus a few control bytes. A buffer of this size
+/// is always large enough for [`LinkSession::poll_transmit`].
+pub const TX_CAPACITY: usize = MAX_PAYLOAD + 3 + 5;
+
+/// Events the session holds until [`LinkSession::poll_event`] takes them; when the driver lets
+/// more pile up, new events are dropped and counted in [`LinkSession::dropped_events`].
+pub const EVENT_CAPACITY: usize = 8;
+
+/// Which end of the line the session is (it decides who yields when both send ENQ at once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LinkRole {
+    /// The cash register: never yields.
+    Ecr,
+    /// The payment terminal: yields to the till's ENQ.
+    Terminal,
+}
+
+/// Timers and retry counts of a [`LinkSession`]. [`LinkConfig::default`] documents each value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LinkConfig {
+    /// How long the sender waits for ACK (or NAK) after ENQ or after the frame. Default 3 s:
+    /// pypostelium reads the terminal's one-byte answers with a 3 s serial timeout ("the
+    /// Telium spec says we have to wait up to 3 seconds").
+    pub ack_timeout: Duration,
+    /// ENQs sent before giving up with [`Error::LinkNoAck`]. Default 3 (pypostelium's
+    /// `initialize_msg`). At least 1 is always sent.
+    pub enq_tries: u8,
+    /// Pause after an unanswered ENQ (and its EOT) before the next ENQ. Default 1 s
+    /// (pypostelium: "wait 1 sec between each attempt").
+    pub enq_retry_delay: Duration,
+    /// Times the frame is sent before giving up on NAKs ([`Error::LinkTooManyNaks`]) or missing
+    /// ACKs ([`Error::LinkNoAck`]). Default 3. At least 1 is always sent.
+    pub frame_tries: u8,
+    /// How long the receiver waits, after ACKing the ENQ (or NAKing a damaged frame), for the
+    /// frame. Default 10 s: longer than the sender's three tries of 3 s each, so that a frame
+    /// lost on the wire is still taken when the sender sends it again.
+    pub frame_timeout: Duration,
+    /// Longest silence inside a frame before the partial frame is dropped and NAKed.
+    /// Default 1 s (83 bytes take 87 ms at 9600 baud).
+    pub inter_byte_timeout: Duration,
+    /// How long the receiver waits for EOT after ACKing the frame (a retransmission within
+    /// this time is recognised as a duplicate as well). Default 3 s.
+    pub eot_timeout: Duration,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            ack_timeout: Duration::from_secs(3),
+            enq_tries: 3,
+            enq_retry_delay: Duration::from_secs(1),
+            frame_tries: 3,
+            frame_timeout: Duration::from_secs(10),
+            inter_byte_timeout: Duration::from_secs(1),
+            eot_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// A frame payload as the link carries it.
+pub type Payload = Vec<u8, MAX_PAYLOAD>;
+
+/// What the link session reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LinkEvent {
+    /// The peer sent a frame and we acknowledged it: its payload (reported once, even if the
+    /// peer sends it again).
+    Received(Payload),
+    /// The frame given to [`LinkSession::send`] was acknowledged by the peer.
+    Sent,
+    /// The frame given to [`LinkSession::send`] could not be delivered:
+    /// [`Error::LinkNoAck`] or [`Error::LinkTooManyNaks`].
+    Failed(Error),
+    /// Bytes the session rejected or did not expect (bad LRC, over-long frame, a frame that
+    /// stopped halfway, a frame outside an exchange). The session went on.
+    ProtocolError(Error),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// No exchange.
+    Idle,
+    /// We sent ENQ (try `tries`) and wait for ACK.
+    EnqSent { tries: u8, deadline: Instant },
+    /// ENQ try `tries` failed; the next ENQ goes at `until`.
+    EnqPause { tries: u8, until: Instant },
+    /// We sent the frame (try `tries`) and wait for ACK or NAK.
+    FrameSent { tries: u8, deadline: Instant },
+    /// We ACKed the peer's ENQ and wait for its frame.
+    AwaitFrame { deadline: Instant },
+    /// We ACKed the peer's frame and wait for its EOT.
+    AwaitEot { deadline: Instant },
+}
+
+/// The sans-IO half-duplex link session. Feed it bytes and timeouts; take bytes, events and
+/// deadlines out. It never blocks, allocates or panics.
+#[derive(Debug)]
+pub struct LinkSession {
+    role: LinkRole,
+    config: LinkConfig,
+    state: State,
+    acc: FrameAccumulator<MAX_PAYLOAD>,
+    /// When the last byte of a partial frame arrived (for the inter-byte timer).
+    last_rx: Instant,
+    /// The frame we are sending (or will send after yielding to the peer).
+    outgoing: Option<Payload>,
+    /// The last frame we received and ACKed, to recognise its retransmission.
+    last_received: Option<Payload>,
+    tx: Vec<u8, TX_CAPACITY>,
+    events: Deque<LinkEvent, EVENT_CAPACITY>,
+    dropped_events: u32,
+}
+
+impl LinkSession {
+    /// A session for `role` with `config`.
+    pub fn new(role: LinkRole, config: LinkConfig) -> Self {
+        LinkSession {
+            role,
+            config,
+            state: State::Idle,
+            acc: FrameAccumulator::new(Checksum::Lrc),
+            last_rx: Instant::ZERO,
+            outgoing: None,
+            last_received: None,
+            tx: Vec::new(),
+            events: Deque::new(),
+            dropped_events: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LinkConfig {
+        &self.config
+    }
+
+    /// The role given at construction.
+    pub fn role(&self) -> LinkRole {
+        self.role
+    }
+
+    /// Whether an exchange is under way or a frame waits to be sent.
+    pub fn is_busy(&self) -> bool {
+        self.state != State::Idle || self.outgoing.is_some()
+    }
+
+    /// Events dropped because the driver did not take them (see [`EVENT_CAPACITY`]).
+    pub fn dropped_events(&self) -> u32 {
+        self.dropped_events
+    }
+
+    /// Line-noise bytes skipped outside frames so far.
+    pub fn discarded_bytes(&self) -> u64 {
+        self.acc.discarded()
+    }
+
+    /// Starts an exchange that delivers `payload` (ENQ first). [`LinkEvent::Sent`] or
+    /// [`LinkEvent::Failed`] follows. While the peer's exchange is still under way (its EOT
+    /// not yet received) the frame waits and goes as soon as the line is free.
+    ///
+    /// Errors: [`Error::LinkBusy`] while another frame of ours is under way,
+    /// [`Error::CapacityExceeded`] for a payload over [`MAX_PAYLOAD`],
+    /// [`Error::LinkPayloadByte`] for a payload holding STX or ETX.
+    pub fn send(&mut self, now: Instant, payload: &[u8]) -> Result<()> {
+        if self.outgoing.is_some() {
+            return Err(Error::LinkBusy);
+        }
+        // Validates the bytes (STX/ETX) without keeping the result.
+        let mut probe = [0u8; MAX_PAYLOAD + 3];
+        if payload.len() > MAX_PAYLOAD {
+            return Err(Error::CapacityExceeded {
+                what: "link payload",
+            });
+        }
+        encode_frame(payload, Checksum::Lrc, &mut probe)?;
+        let mut out = Payload::new();
+        out.extend_from_slice(payload)
+            .map_err(|_| Error::CapacityExceeded {
+                what: "link payload",
+            })?;
+        self.outgoing = Some(out);
+        if self.state == State::Idle {
+            self.start_enq(now, 1);
+        }
+        Ok(())
+    }
+
+    /// Feeds bytes received from the peer, in any split.
+    pub fn handle_bytes(&mut self, now: Instant, mut bytes: &[u8]) {
+        if !bytes.is_empty() && self.acc.in_frame() {
+            self.last_rx = now;
+        }
+        while !bytes.is_empty() {
+            let was_in_frame = self.acc.in_frame();
+            let (result, used) = self.acc.feed(bytes);
+            // Copy what the accumulator found so that `self` is free again.
+            let item = match result {
+                Ok(Feed::NeedMore) => Item::Nothing,
+                Ok(Feed::Control(c)) => Item::Control(c),
+                Ok(Feed::Frame(p)) => {
+                    let mut v = Payload::new();
+                    // Cannot fail: the accumulator holds at most MAX_PAYLOAD bytes.
+                    let _ = v.extend_from_slice(p);
+                    Item::Frame(v)
+                }
+                Err(e) => Item::Error(e),
+            };
+            bytes = bytes.get(used..).unwrap_or_default();
+            if !was_in_frame && self.acc.in_frame() {
+                self.last_rx = now;
+            }
+            match item {
+                Item::Nothing => {}
+                Item::Control(c) => self.on_control(now, c),
+                Item::Frame(p) => self.on_frame(now, p),
+                Item::Error(e) => self.on_frame_error(now, e),
+            }
+        }
+    }
+
+    /// Runs the timers that are due at `now`. Calling it early does nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.acc.in_frame() && now >= self.inter_byte_deadline() {
+            self.acc.reset();
+            self.push_event(LinkEvent::ProtocolError(Error::LinkTimeout));
+            if matches!(
+                self.state,
+                State::AwaitFrame { .. } | State::AwaitEot { .. }
+            ) {
+                self.queue(&[NAK]);
+                self.refresh_receive_deadline(now);
+            }
+        }
+        match self.state {
+            State::Idle => {}
+            State::EnqSent { tries, deadline } if now >= deadline => {
+                self.queue(&[EOT]);
+                if tries < self.config.enq_tries {
+                    self.state = State::EnqPause {
+                        tries,
+                        until: now.saturating_add(self.config.enq_retry_delay),
+                    };
+                } else {
+                    self.fail(now, Error::LinkNoAck);
+                }
+            }
+            State::EnqPause { tries, until } if now >= until => {
+                self.start_enq(now, tries.saturating_add(1));
+            }
+            State::FrameSent { tries, deadline } if now >= deadline => {
+                if tries < self.config.frame_tries {
+                    self.send_frame(now, tries.saturating_add(1));
+                } else {
+                    self.queue(&[EOT]);
+                    self.fail(now, Error::LinkNoAck);
+                }
+            }
+            State::AwaitFrame { deadline } if now >= deadline => {
+                self.acc.reset();
+                self.push_event(LinkEvent::ProtocolError(Error::LinkTimeout));
+                self.go_idle(now);
+            }
+            State::AwaitEot { deadline } if now >= deadline => self.go_idle(now),
+            _ => {}
+        }
+    }
+
+    /// Writes the bytes to send into `buf` and returns their count, `Ok(None)` when there is
+    /// nothing to send. A `buf` shorter than the queued bytes is [`Error::BufferTooSmall`] and
+    /// keeps them queued ([`TX_CAPACITY`] bytes always suffice).
+    #[must_use = "bytes to send are lost if not written"]
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
+        if self.tx.is_empty() {
+            return Ok(None);
+        }
+        let n = self.tx.len();
+        let dst = buf
+            .get_mut(..n)
+            .ok_or(Error::BufferTooSmall { needed: n })?;
+        dst.copy_from_slice(&self.tx);
+        self.tx.clear();
+        Ok(Some(n))
+    }
+
+    /// The next event, if any.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<LinkEvent> {
+        self.events.pop_front()
+    }
+
+    /// The earliest instant at which [`LinkSession::handle_timeout`] has work to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let state = match self.state {
+            State::Idle => None,
+            State::EnqSent { deadline, .. }
+            | State::FrameSent { deadline, .. }
+            | State::AwaitFrame { deadline }
+            | State::AwaitEot { deadline } => Some(deadline),
+            State::EnqPause { until, .. } => Some(until),
+        };
+        let inter_byte = self.acc.in_frame().then(|| self.inter_byte_deadline());
+        earliest(state, inter_byte)
+    }
+
+    // ----- internals -----
+
+    fn inter_byte_deadline(&self) -> Instant {
+        self.last_rx.saturating_add(self.config.inter_byte_timeout)
+    }
+
+    fn on_control(&mut self, now: Instant, c: Control) {
+        match (c, self.state) {
+            // The peer opens an exchange (or opens it again because our ACK was lost).
+            (Control::Enq, State::Idle | State::AwaitFrame { .. } | State::AwaitEot { .. }) => {
+                self.accept_enq(now)
+            }
+            (Control::Enq, State::EnqPause { .. }) => self.accept_enq(now),
+            (Control::Enq, State::EnqSent { .. }) => match self.role {
+                LinkRole::Terminal => self.accept_enq(now),
+                LinkRole::Ecr => {}
+            },
+            (Control::Ack, State::EnqSent { .. }) => self.send_frame(now, 1),
+            (Control::Ack, State::FrameSent { .. }) => {
+                self.queue(&[EOT]);
+                self.outgoing = None;
+                self.push_event(LinkEvent::Sent);
+                self.go_idle(now);
+            }
+            (Control::Nak, State::FrameSent { tries, .. }) => {
+                if tries < self.config.frame_tries {
+                    self.send_frame(now, tries.saturating_add(1));
+                } else {
+                    self.queue(&[EOT]);
+                    self.fail(now, Error::LinkTooManyNaks);
+                }
+            }
+            // A NAK to our ENQ: the peer cannot take a frame now; count it as a failed try.
+            (Control::Nak, State::EnqSent { tries, .. }) => {
+                self.state = State::EnqSent {
+                    tries,
+                    deadline: now,
+                };
+                self.handle_timeout(now);
+            }
+            (Control::Eot, State::AwaitEot { .. } | State::AwaitFrame { .. }) => {
+                self.acc.reset();
+                self.go_idle(now);
+            }
+            // Stray control bytes (a late ACK, an EOT after we gave up) change nothing.
+            _ => {}
+        }
+    }
+
+    fn on_frame(&mut self, now: Instant, payload: Payload) {
+        match self.state {
+            State::AwaitFrame { .. } => {
+                self.queue(&[ACK]);
+                self.last_received = Some(payload.clone());
+                self.push_event(LinkEvent::Received(payload));
+                self.state = State::AwaitEot {
+                    deadline: now.saturating_add(self.config.eot_timeout),
+                };
+            }
+            State::AwaitEot { .. } | State::Idle
+                if self.last_received.as_ref() == Some(&payload) =>
+            {
+                // Our ACK was lost and the sender tried again: acknowledge, report nothing.
+                self.queue(&[ACK]);
+                if let State::AwaitEot { .. } = self.state {
+                    self.state = State::AwaitEot {
+                        deadline: now.saturating_add(self.config.eot_timeout),
+                    };
+                }
+            }
+            _ => self.push_event(LinkEvent::ProtocolError(Error::LinkUnexpected {
+                what: "frame outside an exchange",
+            })),
+        }
+    }
+
+    fn on_frame_error(&mut self, now: Instant, e: Error) {
+        let receiving = matches!(
+            self.state,
+            State::AwaitFrame { .. } | State::AwaitEot { .. }
+        );
+        if receiving && matches!(e, Error::LinkBadLrc { .. } | Error::LinkFrameTooLong) {
+            self.queue(&[NAK]);
+            self.refresh_receive_deadline(now);
+        }
+        self.push_event(LinkEvent::ProtocolError(e));
+    }
+
+    fn refresh_receive_deadline(&mut self, now: Instant) {
+        if let State::AwaitFrame { .. } = self.state {
+            self.state = State::AwaitFrame {
+                deadline: now.saturating_add(self.config.frame_timeout),
+            };
+        }
+    }
+
+    fn accept_enq(&mut self, now: Instant) {
+        self.acc.reset();
+        self.queue(&[ACK]);
+        self.state = State::AwaitFrame {
+            deadline: now.saturating_add(self.config.frame_timeout),
+        };
+    }
+
+    fn start_enq(&mut self, now: Instant, tries: u8) {
+        self.queue(&[ENQ]);
+        self.state = State::EnqSent {
+            tries,
+            deadline: now.saturating_add(self.config.ack_timeout),
+        };
+    }
+
+    fn send_frame(&mut self, now: Instant, tries: u8) {
+        let mut frame = [0u8; MAX_PAYLOAD + 3];
+        let encoded = self
+            .outgoing
+            .as_ref()
+            .map(|p| encode_frame(p, Checksum::Lrc, &mut frame));
+        match encoded {
+            Some(Ok(n)) => {
+                self.queue(frame.get(..n).unwrap_or_default());
+                self.state = State::FrameSent {
+                    tries,
+                    deadline: now.saturating_add(self.config.ack_timeout),
+                };
+            }
+            // `send` checked the payload; nothing to send means the exchange is over.
+            Some(Err(e)) => {
+                self.queue(&[EOT]);
+                self.fail(now, e);
+            }
+            None => self.go_idle(now),
+        }
+    }
+
+    fn fail(&mut self, now: Instant, e: Error) {
+        self.outgoing = None;
+        self.push_event(LinkEvent::Failed(e));
+        self.go_idle(now);
+    }
+
+    /// Ends the exchange; a frame that waited for the line (we yielded) starts now.
+    fn go_idle(&mut self, now: Instant) {
+        self.state = State::Idle;
+        if self.outgoing.is_some() {
+            self.start_enq(now, 1);
+        }
+    }
+
+    /// Queues bytes to send. The line is half-duplex: bytes still queued when the driver has
+    /// not sent them by the next step are stale, so a full queue is emptied first.
+    fn queue(&mut self, bytes: &[u8]) {
+        if self.tx.extend_from_slice(bytes).is_err() {
+            self.tx.clear();
+            let _ = self.tx.extend_from_slice(bytes);
+        }
+    }
+
+    fn push_event(&mut self, e: LinkEvent) {
+        if self.events.push_back(e).is_err() {
+            self.dropped_events = self.dropped_events.saturating_add(1);
+        }
+    }
+}
+
+enum Item {
+    Nothing,
+    Control(Control),
+    Frame(Payload),
+    Error(Error),
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::vec::Vec as StdVec;
+
+    use super::*;
+
+    const T0: Instant = Instant::ZERO;
+
+    fn ms(n: u64) -> Instant {
+        Instant::from_millis(n)
+    }
+
+    fn out(s: &mut LinkSession) -> StdVec<u8> {
+        let mut buf = [0u8; TX_CAPACITY];
+        match s.poll_transmit(&mut buf).unwrap() {
+            Some(n) => buf[..n].to_vec(),
+            None => StdVec::new(),
+        }
+    }
+
+    fn events(s: &mut LinkSession) -> StdVec<LinkEvent> {
+        core::iter::from_fn(|| s.poll_event()).collect()
+    }
+
+    fn frame(p: &[u8]) -> StdVec<u8> {
+        let mut b = [0u8; 200];
+        let n = encode_frame(p, Checksum::Lrc, &mut b).unwrap();
+        b[..n].to_vec()
+    }
+
+    fn payload(p: &[u8]) -> Payload {
+        Payload::from_slice(p).unwrap()
+    }
+
+    type Tamper = std::boxed::Box<dyn FnMut(bool, usize, &mut StdVec<u8>)>;
+
+    /// Two sessions joined by a wire that can lose or damage bytes, on a fake clock.
+    struct Pair {
+        a: LinkSession,
+        b: LinkSession,
+        now: Instant,
+        /// Everything that went over the wire, (from a?, bytes), for assertions.
+        trace: StdVec<(bool, StdVec<u8>)>,
+        /// Called on each chunk before delivery: may change or drop it.
+        tamper: Tamper,
+        chunks: usize,
+    }
+
+    impl Pair {
+        fn new(a: LinkRole, b: LinkRole) -> Self {
+            Pair {
+                a: LinkSession::new(a, LinkConfig::default()),
+                b: LinkSession::new(b, LinkConfig::default()),
+                now: T0,
+                trace: StdVec::new(),
+                tamper: std::boxed::Box::new(|_, _, _| {}),
+                chunks: 0,
+            }
+        }
+
+        /// Moves bytes until both are quiet, then jumps the clock to the next deadline; stops
+        /// when no deadline is left or after `limit` ms.
+        fn run(&mut self, limit: u64) -> (StdVec<LinkEvent>, StdVec<LinkEvent>) {
+            let (mut ea, mut eb) = (StdVec::new(), StdVec::new());
+            loop {
+                let mut moved = false;
+                for from_a in [true, false] {
+                    let (src, dst) = if from_a {
+                        (&mut self.a, &mut self.b)
+                    } else {
+                        (&mut self.b, &mut self.a)
+                    };
+                    let mut bytes = out(src);
+                    if bytes.is_empty() {
+                        continue;
+                    }
+                    moved = true;
+                    self.trace.push((from_a, bytes.clone()));
+                    (self.tamper)(from_a, self.chunks, &mut bytes);
+                    self.chunks += 1;
+                    dst.handle_bytes(self.now, &bytes);
+                }
+                ea.extend(events(&mut self.a));
+                eb.extend(events(&mut self.b));
+                if moved {
+                    continue;
+                }
+                let next = earliest(self.a.poll_timeout(), self.b.poll_timeout());
+                match next {
+                    Some(t) if t.as_millis() <= limit => {
+                        self.now = self.now.max(t);
+                        self.a.handle_timeout(self.now);
+                        self.b.handle_timeout(self.now);
+                    }
+                    _ => return (ea, eb),
+                }
+            }
+        }
+
+        fn wire(&self) -> StdVec<(bool, StdVec<u8>)> {
+            self.trace.clone()
+        }
+    }
+
+    #[test]
+    fn happy_path_bytes_in_order() {
+        let mut p = Pair::new(LinkRole::Ecr, LinkRole::Terminal);
+        p.a.send(T0, b"HELLO").unwrap();
+        assert!(p.a.is_busy());
+        assert_eq!(p.a.send(T0, b"X"), Err(Error::LinkBusy));
+        assert_eq!(p.a.poll_timeout(), Some(ms(3000)));
+        let (ea, eb) = p.run(100_000);
+        assert_eq!(ea, [LinkEvent::Sent]);
+        assert_eq!(eb, [LinkEvent::Received(payload(b"HELLO"))]);
+        assert_eq!(
+            p.wire(),
+            [
+                (true, vec![ENQ]),
+                (false, vec![ACK]),
+                (true, frame(b"HELLO")),
+                (false, vec![ACK]),
+                (true, vec![EOT]),
+            ]
+        );
+        assert!(!p.a.is_busy() && !p.b.is_busy());
+        assert_eq!(p.now, T0, "no timer needed on the happy path");
+        // And the other way round: the terminal sends the answer leg.
+        p.b.send(p.now, b"ANSWER").unwrap();
+        let (ea, eb) = p.run(100_000);
+        assert_eq!(ea, [LinkEvent::Received(payload(b"ANSWER"))]);
+        assert_eq!(eb, [LinkEvent::Sent]);
+    }
+
+    #[test]
+    fn nak_then_success() {
+        let mut p = Pair::new(LinkRole::Ecr, LinkRole::Terminal);
+        // Damage the first frame (chunk 2: ENQ, ACK, frame).
+        p.tamper = std::boxed::Box::new(|from_a, n, bytes| {
+            if from_a && n == 2 {
+                bytes[3] ^= 0x01;
+            }
+        });
+        p.a.send(T0, b"PAYLOAD").unwrap();
+        let (ea, eb) = p.run(100_000);
+        assert_eq!(ea, [LinkEvent::Sent]);
+        assert!(matches!(
+            eb[..],
+            [
+                LinkEvent::ProtocolError(Error::LinkBadLrc { .. }),
+                LinkEvent::Received(ref x)
+            ] if x == &payload(b"PAYLOAD")
+        ));
+        let w = p.wire();
+        assert_eq!(w[3], (false, vec![NAK]));
+        assert_eq!(w[4], (true, frame(b"PAYLOAD")));
+        assert_eq!(w[5], (false, vec![ACK]));
+        assert_eq!(p.now, T0, "NAK retransmits at once");
+    }
+
+    #[test]
+    fn lost_ack_then_retransmit_is_not_reported_twice() {
+        let mut p = Pair::new(LinkRole::Ecr, LinkRole::Terminal);
+        // Lose the terminal's ACK of the frame (chunk 3).
+        p.tamper = std::boxed::Box::new(|from_a, n, bytes| {
+            if !from_a && n == 3 {
+                bytes.clear();
+            }
+        });
+        p.a.send(T0, b"ONCE").unwrap();
+        let (ea, eb) = p.run(100_000);
+        assert_eq!(ea, [LinkEvent::Sent]);
+        assert_eq!(eb, [LinkEvent::Received(payload(b"ONCE"))]);
+        let w = p.wire();
+        assert_eq!(w[4], (true, frame(b"ONCE")), "retransmitted");
+        assert_eq!(w[5], (false, vec![ACK]), "duplicate acknowledged");
+        assert_eq!(p.now, ms(3000), "after the ACK timeout");
+    }
+
+    #[test]
+    fn duplicate_after_eot_window_is_still_acked_once_idle() {
+        let mut b = LinkSession::new(LinkRole::Terminal, LinkConfig::default());
+        b.handle_bytes(T0, &[ENQ]);
+        b.handle_bytes(T0, &frame(b"DUP"));
+        assert_eq!(out(&mut b), [ACK, ACK]);
+        b.handle_timeout(ms(3000));
+        assert!(!b.is_busy());
+        b.handle_bytes(ms(3500), &frame(b"DUP"));
+        assert_eq!(out(&mut b), [ACK]);
+        assert_eq!(events(&mut b), [LinkEvent::Received(payload(b"DUP"))]);
+        // A different frame outside an exchange is refused quietly.
+        b.handle_bytes(ms(3600), &frame(b"OTHER"));
+        assert_eq!(out(&mut b), []);
+        assert!(matches!(
+            events(&mut b)[..],
+            [LinkEvent::ProtocolError(Error::LinkUnexpected { .. })]
+        ));
+        // The same bytes in a new exchange (after ENQ) are a new frame.
+        b.handle_bytes(ms(4000), &[ENQ]);
+        b.handle_bytes(ms(4000), &frame(b"DUP"));
+        assert_eq!(events(&mut b), [LinkEvent::Received(payload(b"DUP"))]);
+    }
+
+    #[test]
+    fn gives_up_after_max_naks() {
+        let mut a = LinkSession::new(LinkRole::Ecr, LinkConfig::default());
+        a.send(T0, b"X").unwrap();
+        assert_eq!(out(&mut a), [ENQ]);
+        a.handle_bytes(T0, &[ACK]);
+        assert_eq!(out(&mut a), frame(b"X"));
+        a.handle_bytes(T0, &[NAK]);
+        assert_eq!(out(&mut a), frame(b"X"));
+        a.handle_bytes(T0, &[NAK]);
+        assert_eq!(out(&mut a), frame(b"X"));
+        a.handle_bytes(T0, &[NAK]);
+        assert_eq!(out(&mut a), [EOT]);
+        assert_eq!(events(&mut a), [LinkEvent::Failed(Error::LinkTooManyNaks)]);
+        assert!(!a.is_busy());
+        assert_eq!(a.poll_timeout(), None);
+    }
+
+    #[test]
+    fn gives_up_after_max_missing_acks_of_the_frame() {
+        let mut a = LinkSession::new(LinkRole::Ecr, LinkConfig::default());
+        a.send(T0, b"X").unwrap();
+        let _ = out(&mut a);
+        a.handle_bytes(T0, &[ACK]);
+        let _ = out(&mut a);
+        for i in 1..=2 {
+            assert_eq!(a.poll_timeout(), Some(ms(3000 * i)));
+            a.handle_timeout(ms(3000 * i - 1));
+            assert_eq!(out(&mut a), [], "not yet due");
+            a.handle_timeout(ms(3000 * i));
+            assert_eq!(out(&mut a), frame(b"X"));
+        }
+        a.handle_timeout(ms(9000));
+        assert_eq!(out(&mut a), [EOT]);
+        assert_eq!(events(&mut a), [LinkEvent::Failed(Error::LinkNoAck)]);
+    }
+
+    #[test]
+    fn enq_is_tried_three_times_one_second_apart() {
+        let mut a = LinkSession::new(LinkRole::Ecr, LinkConfig::default());
+        a.send(T0, b"X").unwrap();
+        let mut wire = StdVec::new();
+        let mut now = T0;
+        loop {
+            let bytes = out(&mut a);
+            if !bytes.is_empty() {
+                wire.push((now.as_millis(), bytes));
+            }
+            match a.poll_timeout() {
+                Some(t) => {
+                    now = t;
+                    a.handle_timeout(now);
+                }
+                None => break,
+            }
+        }
+        assert_eq!(
+            wire,
+            [
+                (0, vec![ENQ]),
+                (3000, vec![EOT]),
+                (4000, vec![ENQ]),
+                (7000, vec![EOT]),
+                (8000, vec![ENQ]),
+                (11000, vec![EOT]),
+            ]
+        );
+        assert_eq!(events(&mut a), [LinkEvent::Failed(Error::LinkNoAck)]);
+    }
+
+    #[test]
+    fn nak_to_enq_counts_as_a_failed_try() {
+        let mut a = LinkSession::new(LinkRole::Ecr, LinkConfig::default());
+        a.send(T0, b"X").unwrap();
+        let _ = out(&mut a);
+        a.handle_bytes(ms(10), &[NAK]);
+        assert_eq!(out(&mut a), [EOT]);
+        assert_eq!(a.poll_timeout(), Some(ms(1010)));
+    }
+
+    #[test]
+    fn garbage_and_split_input() {
+        let mut b = LinkSession::new(LinkRole::Terminal, LinkConfig::default());
+        let stream = [
+            &b"\xffnoise"[..],
+            &[ENQ],
+            &b"zz"[..],
+            &frame(b"0100001250110978"),
+            &[EOT],
+        ]
+        .concat();
+        for (i, byte) in stream.iter().enumerate() {
+            b.handle_bytes(ms(i as u64), core::slice::from_ref(byte));
+        }
+        assert_eq!(out(&mut b), [ACK, ACK]);
+        assert_eq!(
+            events(&mut b),
+            [LinkEvent::Received(payload(b"0100001250110978"))]
+        );
+        assert!(!b.is_busy());
+        assert_eq!(b.discarded_bytes(), 8);
+    }
+
+    #[test]
+    fn frame_stopping_halfway_is_nakked_after_the_inter_byte_timeout() {
+        let mut b = LinkSession::new(LinkRole::Terminal, LinkConfig::default());
+        b.handle_bytes(T0, &[ENQ]);
+        let f = frame(b"HALFWAY");
+        b.handle_bytes(ms(100), &f[..4]);
+        assert_eq!(out(&mut b), [ACK]);
+        assert_eq!(b.poll_timeout(), Some(ms(1100)));
+        b.handle_bytes(ms(600), &f[4..5]);
+        assert_eq!(
+            b.poll_timeout(),
+            Some(ms(1600)),
+            "each byte restarts the timer"
+        );
+        b.handle_timeout(ms(1600));
+        assert_eq!(out(&mut b), [NAK]);
+        assert_eq!(
+            events(&mut b),
+            [LinkEvent::ProtocolError(Error::LinkTimeout)]
+        );
+        // The sender's retransmission is then taken whole.
+        b.handle_bytes(ms(2000), &f);
+        assert_eq!(out(&mut b), [ACK]);
+        assert_eq!(events(&mut b), [LinkEvent::Received(payload(b"HALFWAY"))]);
+    }
+
+    #[test]
+    fn no_frame_after_enq_times_out() {
+        let mut b = LinkSession::new(LinkRole::Terminal, LinkConfig::default());
+        b.handle_bytes(T0, &[ENQ]);
+        assert_eq!(out(&mut b), [ACK]);
+        assert_eq!(b.poll_timeout(), Some(ms(10_000)));
+        b.handle_timeout(ms(9_999));
+        assert!(b.is_busy());
+        b.handle_timeout(ms(10_000));
+        assert_eq!(
+            events(&mut b),
+            [LinkEvent::ProtocolError(Error::LinkTimeout)]
+        );
+        assert!(!b.is_busy());
+        assert_eq!(b.poll_timeout(), None);
+    }
+
+    #[test]
+    fn too_long_frame_is_nakked() {
+        let mut b = LinkSession::new(LinkRole::Terminal, LinkConfig::default());
+        b.handle_bytes(T0, &[ENQ]);
+        let _ = out(&mut b);
+        b.handle_bytes(T0, &frame(&[b'9'; MAX_PAYLOAD + 1]));
+        assert_eq!(out(&mut b), [NAK]);
+        assert_eq!(
+            events(&mut b),
+            [LinkEvent::ProtocolError(Error::LinkFrameTooLong)]
+        );
+    }
+
+    #[test]
+    fn enq_collision_the_terminal_yields() {
+        let mut p = Pair::new(LinkRole::Ecr, LinkRole::Terminal);
+        p.a.send(T0, b"REQUEST").unwrap();
+        p.b.send(T0, b"ANSWER").unwrap();
+        let (ea, eb) = p.run(100_000);
+        assert_eq!(
+            ea,
+            [LinkEvent::Sent, LinkEvent::Received(payload(b"ANSWER"))]
+        );
+        assert_eq!(
+            eb,
+            [LinkEvent::Received(payload(b"REQUEST")), LinkEvent::Sent]
+        );
+    }
+
+    #[test]
+    fn send_while_receiving_waits_for_the_eot() {
+        let mut b = LinkSession::new(LinkRole::Terminal, LinkConfig::default());
+        b.handle_bytes(T0, &[ENQ]);
+        b.handle_bytes(T0, &frame(b"REQ"));
+        assert_eq!(out(&mut b), [ACK, ACK]);
+        b.send(ms(5), b"ANS").unwrap();
+        assert_eq!(out(&mut b), [], "the line is still the peer's");
+        assert_eq!(b.send(ms(5), b"ANS"), Err(Error::LinkBusy));
+        b.handle_bytes(ms(10), &[EOT]);
+        assert_eq!(out(&mut b), [ENQ]);
+        // Without an EOT the frame goes when the EOT timer ends the exchange.
+        let mut b = LinkSession::new(LinkRole::Terminal, LinkConfig::default());
+        b.handle_bytes(T0, &[ENQ]);
+        b.handle_bytes(T0, &frame(b"REQ"));
+        let _ = out(&mut b);
+        b.send(ms(5), b"ANS").unwrap();
+        b.handle_timeout(ms(3000));
+        assert_eq!(out(&mut b), [ENQ]);
+    }
+
+    #[test]
+    fn send_validates_the_payload() {
+        let mut a = LinkSession::new(LinkRole::Ecr, LinkConfig::default());
+        assert_eq!(
+            a.send(T0, b"a\x03b"),
+            Err(Error::LinkPayloadByte { byte: 0x03 })
+        );
+        assert!(matches!(
+            a.send(T0, &[b'a'; MAX_PAYLOAD + 1]),
+            Err(Error::CapacityExceeded { .. })
+        ));
+        assert!(!a.is_busy());
+        a.send(T0, &[b'a'; MAX_PAYLOAD]).unwrap();
+        let _ = out(&mut a);
+        a.handle_bytes(T0, &[ACK]);
+        let mut small = [0u8; 10];
+        assert_eq!(
+            a.poll_transmit(&mut small),
+            Err(Error::BufferTooSmall {
+                needed: MAX_PAYLOAD + 3
+            })
+        );
+        assert_eq!(out(&mut a).len(), MAX_PAYLOAD + 3, "still queued");
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Arbitrary bytes and timer calls never panic and never grow the queues past
+            /// their capacities; the session always ends idle once its timers have run.
+            #[test]
+            fn never_panics(
+                chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..20),
+                role in any::<bool>(),
+                send_at in proptest::option::of(0usize..20),
+            ) {
+                let role = if role { LinkRole::Ecr } else { LinkRole::Terminal };
+                let mut s = LinkSession::new(role, LinkConfig::default());
+                let mut now = T0;
+                for (i, c) in chunks.iter().enumerate() {
+                    if send_at == Some(i) {
+                        let _ = s.send(now, b"0100001250110978");
+                    }
+                    s.handle_bytes(now, c);
+                    now = ms(now.as_millis() + 700);
+                    s.handle_timeout(now);
+                    let _ = out(&mut s);
+                    let _ = events(&mut s);
+                }
+                for _ in 0..100 {
+                    match s.poll_timeout() {
+                        Some(t) => { now = now.max(t); s.handle_timeout(now); let _ = out(&mut s); }
+                        None => break,
+                    }
+                }
+                prop_assert!(!s.is_busy());
+            }
+
+            /// Any damage to one byte on the wire still delivers the frame exactly once, or
+            /// reports a failure; never twice.
+            #[test]
+            fn one_damaged_byte_never_duplicates(pos in 0usize..60, flip in 1u8..=255) {
+                let mut p = Pair::new(LinkRole::Ecr, LinkRole::Terminal);
+                p.a.send(T0, b"0100001250110978          A010B010").unwrap();
+                // Damage the byte at absolute wire offset `pos` (across chunks).
+                let mut seen = 0usize;
+                p.tamper = std::boxed::Box::new(move |_, _, bytes| {
+                    if (seen..seen + bytes.len()).contains(&pos) {
+                        bytes[pos - seen] ^= flip;
+                    }
+                    seen += bytes.len();
+                });
+                let (ea, eb) = p.run(1_000_000);
+                let received = eb.iter().filter(|e| matches!(e, LinkEvent::Received(_))).count();
+                let sent = ea.contains(&LinkEvent::Sent);
+                prop_assert!(received <= 1, "{eb:?}");
+                if sent {
+                    prop_assert_eq!(received, 1, "sent but not received: {:?} {:?}", ea, eb);
+                }
+                prop_assert!(!p.a.is_busy() && !p.b.is_busy());
+            }
+        }
+    }
+}

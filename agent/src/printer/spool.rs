@@ -1,0 +1,153 @@
+//! The receipt side of a transaction: lay both copies out with `ecrlink_core::receipt`, print
+//! them, and keep the last response so the receipt can be printed again (marked duplicate)
+//! after a paper jam or a printer error, or sent to the till as text.
+
+use ecrlink_core::receipt::{self, Lang, Merchant, ReceiptOptions};
+use ecrlink_core::txn::Response;
+
+use super::{Copy, PrintError, PrintJob, Printer};
+
+/// The merchant's header and the layout of every receipt the agent prints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiptSettings {
+    /// Shop name (first line, centred, bold on ESC/POS printers).
+    pub merchant_name: String,
+    /// Address lines under the name.
+    pub address: Vec<String>,
+    /// Terminal id; empty: the response's terminal id.
+    pub terminal_id: String,
+    /// Merchant id at the acquirer; empty: not printed.
+    pub merchant_id: String,
+    /// Columns: 24, 32, 42 or 48.
+    pub width: usize,
+    /// Language of the labels.
+    pub lang: Lang,
+}
+
+impl Default for ReceiptSettings {
+    /// No header, 42 columns (80 mm paper), English.
+    fn default() -> Self {
+        ReceiptSettings {
+            merchant_name: String::new(),
+            address: Vec::new(),
+            terminal_id: String::new(),
+            merchant_id: String::new(),
+            width: 42,
+            lang: Lang::En,
+        }
+    }
+}
+
+impl ReceiptSettings {
+    /// The text of one copy of `response`'s receipt.
+    pub fn render(
+        &self,
+        response: &Response,
+        copy: Copy,
+        duplicate: bool,
+    ) -> Result<String, ecrlink_core::Error> {
+        let address: Vec<&str> = self.address.iter().map(String::as_str).collect();
+        let options = ReceiptOptions {
+            width: self.width,
+            lang: self.lang,
+            copy,
+            duplicate,
+            merchant: Merchant {
+                name: &self.merchant_name,
+                address: &address,
+                terminal_id: &self.terminal_id,
+                merchant_id: &self.merchant_id,
+            },
+        };
+        let mut text = String::new();
+        receipt::render(response, &options, &mut text)?;
+        Ok(text)
+    }
+
+    /// The print job of one copy.
+    pub fn job(
+        &self,
+        response: &Response,
+        copy: Copy,
+        duplicate: bool,
+    ) -> Result<PrintJob, PrintError> {
+        Ok(PrintJob {
+            text: self
+                .render(response, copy, duplicate)
+                .map_err(PrintError::Layout)?,
+            width: self.width,
+            copy,
+        })
+    }
+}
+
+/// Prints receipts and keeps the last one for a reprint.
+#[derive(Debug, Default)]
+pub struct ReceiptSpool {
+    settings: ReceiptSettings,
+    last: Option<Response>,
+}
+
+/// The copies printed for each transaction, in order.
+pub const COPIES: [Copy; 2] = [Copy::Merchant, Copy::Customer];
+
+impl ReceiptSpool {
+    /// A spool laying receipts out with `settings`.
+    pub fn new(settings: ReceiptSettings) -> Self {
+        ReceiptSpool {
+            settings,
+            last: None,
+        }
+    }
+
+    /// The layout settings.
+    pub fn settings(&self) -> &ReceiptSettings {
+        &self.settings
+    }
+
+    /// The response of the last receipt (printed or not).
+    pub fn last(&self) -> Option<&Response> {
+        self.last.as_ref()
+    }
+
+    /// Remembers `response` as the last receipt, then prints the merchant and the customer
+    /// copy. The receipt is remembered even when printing fails, so [`ReceiptSpool::reprint`]
+    /// can print it once the printer works again. Returns the jobs printed.
+    pub fn print(
+        &mut self,
+        printer: &mut dyn Printer,
+        response: &Response,
+    ) -> Result<Vec<PrintJob>, PrintError> {
+        self.last = Some(response.clone());
+        self.print_last(printer, false)
+    }
+
+    /// Prints the last receipt again, both copies marked duplicate.
+    /// [`PrintError::NothingToReprint`] when no receipt was printed yet.
+    pub fn reprint(&mut self, printer: &mut dyn Printer) -> Result<Vec<PrintJob>, PrintError> {
+        self.print_last(printer, true)
+    }
+
+    /// The text of one copy of the last receipt, e.g. for the till (ČSOB B3/B4 transfer).
+    pub fn last_text(&self, copy: Copy, duplicate: bool) -> Result<String, PrintError> {
+        let last = self.last.as_ref().ok_or(PrintError::NothingToReprint)?;
+        self.settings
+            .render(last, copy, duplicate)
+            .map_err(PrintError::Layout)
+    }
+
+    fn print_last(
+        &mut self,
+        printer: &mut dyn Printer,
+        duplicate: bool,
+    ) -> Result<Vec<PrintJob>, PrintError> {
+        let last = self.last.as_ref().ok_or(PrintError::NothingToReprint)?;
+        let mut printed = Vec::new();
+        for copy in COPIES {
+            let job = self.settings.job(last, copy, duplicate)?;
+            printer.print(&job)?;
+            printed.push(job);
+        }
+        Ok(printed)
+    }
+}

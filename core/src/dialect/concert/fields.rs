@@ -1,0 +1,462 @@
+//! The one-character and fixed-width fields of Concert V2 messages, as typed values.
+//!
+//! Codes and meanings come from the public client libraries: `Ousret/pyTeliumManager`
+//! `telium/constant.py` (answer flag, transaction type, payment mode, delay, authorization,
+//! result) and `akretion/pypostelium` `pypostelium.py` (`prepare_data_to_send`).
+
+use crate::{Error, Result};
+
+/// Which answer the till asks for (request byte 10; `TERMINAL_ANSWER_SET_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum AnswerForm {
+    /// `'0'`: the short answer (25-byte payload, 28-byte frame) without card data.
+    Short,
+    /// `'1'`: the full answer (80-byte payload, 83-byte frame) with the 55-character field
+    /// that carries the card number.
+    Full,
+}
+
+impl AnswerForm {
+    /// The byte on the wire.
+    pub const fn code(self) -> u8 {
+        match self {
+            AnswerForm::Short => b'0',
+            AnswerForm::Full => b'1',
+        }
+    }
+
+    /// The form for a wire byte.
+    pub fn from_code(b: u8) -> Result<Self> {
+        match b {
+            b'0' => Ok(AnswerForm::Short),
+            b'1' => Ok(AnswerForm::Full),
+            _ => Err(Error::ConcertField {
+                field: "answer_flag",
+            }),
+        }
+    }
+
+    /// `short` or `full`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            AnswerForm::Short => "short",
+            AnswerForm::Full => "full",
+        }
+    }
+}
+
+/// The transaction the till asks for (request byte 12; pyTeliumManager
+/// `TERMINAL_MODE_PAYMENT_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TransactionType {
+    /// `'0'` debit: a payment (pypostelium always sends this).
+    Debit,
+    /// `'1'` credit: money credited to the card.
+    Credit,
+    /// `'2'` refund (`TERMINAL_MODE_PAYMENT_REFUND`).
+    Refund,
+    /// `'4'` auto (`TERMINAL_MODE_PAYMENT_AUTO`): the public sources do not say more.
+    Auto,
+}
+
+impl TransactionType {
+    /// The byte on the wire.
+    pub const fn code(self) -> u8 {
+        match self {
+            TransactionType::Debit => b'0',
+            TransactionType::Credit => b'1',
+            TransactionType::Refund => b'2',
+            TransactionType::Auto => b'4',
+        }
+    }
+
+    /// The type for a wire byte.
+    pub fn from_code(b: u8) -> Result<Self> {
+        match b {
+            b'0' => Ok(TransactionType::Debit),
+            b'1' => Ok(TransactionType::Credit),
+            b'2' => Ok(TransactionType::Refund),
+            b'4' => Ok(TransactionType::Auto),
+            _ => Err(Error::ConcertField {
+                field: "transaction_type",
+            }),
+        }
+    }
+
+    /// `debit`, `credit`, `refund` or `auto`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TransactionType::Debit => "debit",
+            TransactionType::Credit => "credit",
+            TransactionType::Refund => "refund",
+            TransactionType::Auto => "auto",
+        }
+    }
+}
+
+/// How the customer pays (request byte 11, answer byte 11; pyTeliumManager
+/// `TERMINAL_TYPE_PAYMENT_*`, pypostelium: `'1'` card, `'C'` cheque).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PaymentMode {
+    /// `'1'` bank card.
+    Card,
+    /// `'C'` cheque.
+    Cheque,
+    /// `'2'` American Express.
+    Amex,
+    /// `'3'` Cetelem.
+    Cetelem,
+    /// `'5'` Cofinoga.
+    Cofinoga,
+    /// `'6'` Diners.
+    Diners,
+    /// `'8'` Franfinance.
+    Franfinance,
+    /// `'9'` JCB.
+    Jcb,
+    /// `'A'` Accord Finance.
+    AccordFinance,
+    /// `'O'` Moneo (electronic purse).
+    Moneo,
+    /// `'U'` China UnionPay.
+    Cup,
+    /// `'F'` Fintrax EMV.
+    FintraxEmv,
+    /// `'0'` other.
+    Other,
+    /// Another letter or digit the public sources do not name; kept as received.
+    Unknown(u8),
+}
+
+const PAYMENT_MODES: &[(u8, PaymentMode, &str)] = &[
+    (b'1', PaymentMode::Card, "card"),
+    (b'C', PaymentMode::Cheque, "cheque"),
+    (b'2', PaymentMode::Amex, "amex"),
+    (b'3', PaymentMode::Cetelem, "cetelem"),
+    (b'5', PaymentMode::Cofinoga, "cofinoga"),
+    (b'6', PaymentMode::Diners, "diners"),
+    (b'8', PaymentMode::Franfinance, "franfinance"),
+    (b'9', PaymentMode::Jcb, "jcb"),
+    (b'A', PaymentMode::AccordFinance, "accord-finance"),
+    (b'O', PaymentMode::Moneo, "moneo"),
+    (b'U', PaymentMode::Cup, "cup"),
+    (b'F', PaymentMode::FintraxEmv, "fintrax-emv"),
+    (b'0', PaymentMode::Other, "other"),
+];
+
+impl PaymentMode {
+    /// The byte on the wire. [`PaymentMode::Unknown`] gives its byte back unchecked; the
+    /// emitters check it with [`PaymentMode::validate`].
+    pub fn code(self) -> u8 {
+        match self {
+            PaymentMode::Unknown(b) => b,
+            known => PAYMENT_MODES
+                .iter()
+                .find(|(_, m, _)| *m == known)
+                .map_or(b'0', |(c, _, _)| *c),
+        }
+    }
+
+    /// The mode for a wire byte: a named one, or [`PaymentMode::Unknown`] for another ASCII
+    /// letter or digit.
+    pub fn from_code(b: u8) -> Result<Self> {
+        if let Some((_, m, _)) = PAYMENT_MODES.iter().find(|(c, _, _)| *c == b) {
+            return Ok(*m);
+        }
+        if b.is_ascii_alphanumeric() {
+            Ok(PaymentMode::Unknown(b))
+        } else {
+            Err(Error::ConcertField {
+                field: "payment_mode",
+            })
+        }
+    }
+
+    /// Checks that an [`PaymentMode::Unknown`] byte is a letter or digit that no named mode
+    /// uses (so that it reads back as itself).
+    pub fn validate(self) -> Result<Self> {
+        match PaymentMode::from_code(self.code()) {
+            Ok(m) if m == self => Ok(self),
+            _ => Err(Error::ConcertField {
+                field: "payment_mode",
+            }),
+        }
+    }
+
+    /// A lower-case name (`card`, `cheque`, …, `unknown`).
+    pub fn name(self) -> &'static str {
+        PAYMENT_MODES
+            .iter()
+            .find(|(_, m, _)| *m == self)
+            .map_or("unknown", |(_, _, n)| *n)
+    }
+}
+
+/// When the terminal answers (request bytes 26–29; `TERMINAL_REQUEST_ANSWER_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Delay {
+    /// `A010`: after the transaction, with its result.
+    AfterTransaction,
+    /// `A011`: at once, without a valid result (pyTeliumManager: "Instant answer won't contain
+    /// a valid transaction status").
+    Immediate,
+}
+
+impl Delay {
+    /// The four bytes on the wire.
+    pub const fn code(self) -> &'static [u8; 4] {
+        match self {
+            Delay::AfterTransaction => b"A010",
+            Delay::Immediate => b"A011",
+        }
+    }
+
+    /// The delay for its four wire bytes.
+    pub fn from_code(b: &[u8]) -> Result<Self> {
+        match b {
+            b"A010" => Ok(Delay::AfterTransaction),
+            b"A011" => Ok(Delay::Immediate),
+            _ => Err(Error::ConcertField { field: "delay" }),
+        }
+    }
+
+    /// `after-transaction` or `immediate`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Delay::AfterTransaction => "after-transaction",
+            Delay::Immediate => "immediate",
+        }
+    }
+}
+
+/// Whether the terminal must ask the bank (request bytes 30–33;
+/// `TERMINAL_FORCE_AUTHORIZATION_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Authorization {
+    /// `B010`: the terminal decides.
+    Normal,
+    /// `B011`: authorization at the bank forced.
+    Forced,
+}
+
+impl Authorization {
+    /// The four bytes on the wire.
+    pub const fn code(self) -> &'static [u8; 4] {
+        match self {
+            Authorization::Normal => b"B010",
+            Authorization::Forced => b"B011",
+        }
+    }
+
+    /// The authorization for its four wire bytes.
+    pub fn from_code(b: &[u8]) -> Result<Self> {
+        match b {
+            b"B010" => Ok(Authorization::Normal),
+            b"B011" => Ok(Authorization::Forced),
+            _ => Err(Error::ConcertField {
+                field: "authorization",
+            }),
+        }
+    }
+
+    /// `normal` or `forced`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Authorization::Normal => "normal",
+            Authorization::Forced => "forced",
+        }
+    }
+}
+
+/// The result of the transaction (answer byte 2; pyTeliumManager `TERMINAL_PAYMENT_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Status {
+    /// `'0'`: success.
+    Success,
+    /// `'7'`: rejected.
+    Rejected,
+    /// `'9'`: not verified (the answer does not carry a valid result, e.g. after `A011`).
+    NotVerified,
+    /// Another digit or letter; the public sources name only the three above.
+    Unknown(u8),
+}
+
+impl Status {
+    /// The byte on the wire.
+    pub const fn code(self) -> u8 {
+        match self {
+            Status::Success => b'0',
+            Status::Rejected => b'7',
+            Status::NotVerified => b'9',
+            Status::Unknown(b) => b,
+        }
+    }
+
+    /// The status for a wire byte (an ASCII letter or digit).
+    pub fn from_code(b: u8) -> Result<Self> {
+        match b {
+            b'0' => Ok(Status::Success),
+            b'7' => Ok(Status::Rejected),
+            b'9' => Ok(Status::NotVerified),
+            b if b.is_ascii_alphanumeric() => Ok(Status::Unknown(b)),
+            _ => Err(Error::ConcertField { field: "status" }),
+        }
+    }
+
+    /// Checks that an [`Status::Unknown`] byte reads back as itself.
+    pub fn validate(self) -> Result<Self> {
+        match Status::from_code(self.code()) {
+            Ok(s) if s == self => Ok(self),
+            _ => Err(Error::ConcertField { field: "status" }),
+        }
+    }
+
+    /// `success`, `rejected`, `not-verified` or `unknown`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::Rejected => "rejected",
+            Status::NotVerified => "not-verified",
+            Status::Unknown(_) => "unknown",
+        }
+    }
+}
+
+/// The 10-character private field: free text the till sends and the terminal echoes
+/// (pypostelium checks the echo; pyTeliumManager reads the answer's copy as a transaction id).
+/// Printable ASCII, left-aligned, padded with spaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct PrivateData([u8; PrivateData::LEN]);
+
+impl PrivateData {
+    /// Width of the field.
+    pub const LEN: usize = 10;
+    /// Ten spaces (what the public clients send).
+    pub const BLANK: PrivateData = PrivateData([b' '; PrivateData::LEN]);
+
+    /// The field holding `text` (at most 10 printable ASCII characters), padded with spaces.
+    pub fn from_text(text: &str) -> Result<Self> {
+        let mut raw = [b' '; Self::LEN];
+        if text.len() > Self::LEN {
+            return Err(Error::ConcertField { field: "private" });
+        }
+        for (dst, src) in raw.iter_mut().zip(text.bytes()) {
+            *dst = src;
+        }
+        Self::from_bytes(&raw)
+    }
+
+    /// The field from its 10 wire bytes (printable ASCII).
+    pub fn from_bytes(raw: &[u8]) -> Result<Self> {
+        let arr: [u8; Self::LEN] = raw
+            .try_into()
+            .map_err(|_| Error::ConcertField { field: "private" })?;
+        if !arr.iter().all(|b| (0x20..0x7f).contains(b)) {
+            return Err(Error::ConcertField { field: "private" });
+        }
+        Ok(PrivateData(arr))
+    }
+
+    /// The 10 wire bytes.
+    pub fn as_bytes(&self) -> &[u8; Self::LEN] {
+        &self.0
+    }
+
+    /// The field as text, padding included.
+    pub fn as_str(&self) -> &str {
+        // Printable ASCII by construction.
+        core::str::from_utf8(&self.0).unwrap_or("")
+    }
+
+    /// The text without its trailing spaces.
+    pub fn trimmed(&self) -> &str {
+        self.as_str().trim_end_matches(' ')
+    }
+}
+
+impl Default for PrivateData {
+    fn default() -> Self {
+        PrivateData::BLANK
+    }
+}
+
+/// Parses a fixed-width run of ASCII digits.
+pub(crate) fn digits(b: &[u8], field: &'static str) -> Result<u64> {
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+        return Err(Error::ConcertField { field });
+    }
+    Ok(b.iter().fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0')))
+}
+
+/// Writes `value` as zero-padded digits filling `out`; too large a value is `err`.
+pub(crate) fn put_digits(out: &mut [u8], mut value: u64, err: Error) -> Result<()> {
+    for slot in out.iter_mut().rev() {
+        // `value % 10` is below 10.
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    if value == 0 { Ok(()) } else { Err(err) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for b in 0u8..=255 {
+            if let Ok(m) = PaymentMode::from_code(b) {
+                assert_eq!(m.code(), b);
+                assert_eq!(m.validate(), Ok(m));
+            }
+            if let Ok(s) = Status::from_code(b) {
+                assert_eq!(s.code(), b);
+            }
+            if let Ok(t) = TransactionType::from_code(b) {
+                assert_eq!(t.code(), b);
+            }
+            if let Ok(a) = AnswerForm::from_code(b) {
+                assert_eq!(a.code(), b);
+            }
+        }
+        assert_eq!(PaymentMode::from_code(b'1'), Ok(PaymentMode::Card));
+        assert_eq!(PaymentMode::from_code(b'C'), Ok(PaymentMode::Cheque));
+        assert!(PaymentMode::from_code(b' ').is_err());
+        assert!(PaymentMode::Unknown(b'1').validate().is_err());
+        assert!(Status::Unknown(b'0').validate().is_err());
+        assert_eq!(Delay::from_code(b"A011"), Ok(Delay::Immediate));
+        assert!(Delay::from_code(b"A012").is_err());
+        assert_eq!(Authorization::from_code(b"B011"), Ok(Authorization::Forced));
+    }
+
+    #[test]
+    fn private_data() {
+        let p = PrivateData::from_text("INV42").unwrap();
+        assert_eq!(p.as_bytes(), b"INV42     ");
+        assert_eq!(p.trimmed(), "INV42");
+        assert!(PrivateData::from_text("12345678901").is_err());
+        assert!(PrivateData::from_bytes(b"abc\x01      ").is_err());
+        assert_eq!(PrivateData::default().trimmed(), "");
+    }
+
+    #[test]
+    fn digit_fields() {
+        let mut out = [0u8; 8];
+        put_digits(&mut out, 1250, Error::AmountTooLarge).unwrap();
+        assert_eq!(&out, b"00001250");
+        assert_eq!(
+            put_digits(&mut out, 100_000_000, Error::AmountTooLarge),
+            Err(Error::AmountTooLarge)
+        );
+        assert_eq!(digits(b"00001250", "amount"), Ok(1250));
+        assert!(digits(b"0000 250", "amount").is_err());
+        assert!(digits(b"", "amount").is_err());
+    }
+}
