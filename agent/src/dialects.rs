@@ -1,5 +1,6 @@
 //! The dialect sessions the agent can run, by name.
 
+use ecrlink_core::dialect::concert::{ConcertTerminal, ConcertTerminalConfig};
 use ecrlink_core::session::{Dialect, TerminalSide};
 
 use crate::config::Config;
@@ -10,5 +11,10 @@ pub fn terminal_session(
     cfg: &Config,
 ) -> anyhow::Result<Box<dyn TerminalSide + Send>> {
     let _ = cfg;
-    anyhow::bail!("dialect {} is not available yet", dialect.name())
+    match dialect {
+        Dialect::Concert => Ok(Box::new(ConcertTerminal::new(
+            ConcertTerminalConfig::default(),
+        ))),
+        Dialect::Csob => anyhow::bail!("dialect csob is not available yet"),
+    }
 }

@@ -320,9 +320,10 @@ async fn connected(
                         Err(e) => { let _ = reply.send(Err(e)); continue; }
                     };
                     if tracing::enabled!(tracing::Level::DEBUG) {
+                        let body = frame.get(framing::PREFIX_LEN..).unwrap_or_default();
                         let shown = match req.pan() {
-                            Some(p) => msg::mask_pan_in(&frame, p.digits()),
-                            None => frame.clone(),
+                            Some(p) => msg::mask_pan_in(body, p.digits()),
+                            None => body.to_vec(),
                         };
                         tracing::debug!(stan = req.stan(), msg = req.name(), frame = %Hex(&shown), "bank ->");
                     }
