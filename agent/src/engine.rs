@@ -433,7 +433,8 @@ impl Engine {
                 tracing::warn!(stan, error = %e, "authorization without bank answer");
                 if e.maybe_delivered() {
                     if let Some(p) = ecrlink_core::journal::state::reversal_for(&auth) {
-                        self.pans.insert((p.batch, p.original.stan), card.pan.clone());
+                        self.pans
+                            .insert((p.batch, p.original.stan), card.pan.clone());
                         self.append(&Record::ReversalQueued(PendingReversal {
                             reason: ReversalReason::BankTimeout,
                             ..p

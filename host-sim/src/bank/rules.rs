@@ -84,10 +84,10 @@ impl Rule {
         };
         let times_ok = self.times.is_none_or(|t| self.used < t);
         let amount_ok = self.amount.is_none_or(|a| f.amount == Some(a));
-        let ends_ok = self.amount_ends_with.as_deref().is_none_or(|e| {
-            f.amount
-                .is_some_and(|a| format!("{a:02}").ends_with(e))
-        });
+        let ends_ok = self
+            .amount_ends_with
+            .as_deref()
+            .is_none_or(|e| f.amount.is_some_and(|a| format!("{a:02}").ends_with(e)));
         let pan_ok = self.pan.as_deref().is_none_or(|p| f.pan == Some(p));
         let prefix_ok = self
             .pan_prefix
@@ -199,10 +199,20 @@ impl Rules {
                 used: 0,
                 action: Action {
                     decline: e.decline,
-                    delay: e.delay.as_deref().map(duration).transpose().with_context(ctx)?,
+                    delay: e
+                        .delay
+                        .as_deref()
+                        .map(duration)
+                        .transpose()
+                        .with_context(ctx)?,
                     drop: e.drop,
                     close: e.close,
-                    offline: e.offline.as_deref().map(duration).transpose().with_context(ctx)?,
+                    offline: e
+                        .offline
+                        .as_deref()
+                        .map(duration)
+                        .transpose()
+                        .with_context(ctx)?,
                 },
             });
         }

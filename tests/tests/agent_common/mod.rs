@@ -80,18 +80,28 @@ impl Bank {
     }
 
     pub fn auths(&self) -> Vec<serde_json::Value> {
-        self.ledger()["auths"].as_array().cloned().unwrap_or_default()
+        self.ledger()["auths"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Waits until `pred` holds on the ledger (10 s at most).
-    pub fn wait_for(&self, what: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    pub fn wait_for(
+        &self,
+        what: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let l = self.ledger();
             if pred(&l) {
                 return l;
             }
-            assert!(Instant::now() < deadline, "bank ledger never showed {what}: {l:#}");
+            assert!(
+                Instant::now() < deadline,
+                "bank ledger never showed {what}: {l:#}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -183,7 +193,14 @@ impl Drop for Agent {
 pub fn till(dialect: &str, addr: SocketAddr, cmd: &[&str]) -> (i32, serde_json::Value) {
     let out = Command::new(SIM)
         .args(cmd)
-        .args(["--terminal", &addr.to_string(), "--dialect", dialect, "--json", "--no-log"])
+        .args([
+            "--terminal",
+            &addr.to_string(),
+            "--dialect",
+            dialect,
+            "--json",
+            "--no-log",
+        ])
         .args(["--timeout", "30"])
         .stdin(Stdio::null())
         .output()
@@ -212,6 +229,7 @@ pub struct Ecr {
 }
 
 /// How a till exchange ended.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum EcrEnd {
     /// The terminal answered.
