@@ -115,6 +115,12 @@ pub enum Error {
     },
     /// A ČSOB CRC field other than the expected value (only under `CrcPolicy::Expect`).
     CsobCrcMismatch,
+    /// A ČSOB message or call that does not fit the session's state (a B2 nobody waits for,
+    /// a response with no request pending, a receipt part nobody asked for).
+    CsobUnexpected {
+        /// What was unexpected.
+        what: &'static str,
+    },
     /// A message type or transaction code this side does not handle.
     Unsupported {
         /// What was not supported.
@@ -169,6 +175,8 @@ pub enum Error {
     JournalCrc,
     /// A journal record that postcard cannot decode or encode.
     JournalRecord,
+    /// A journal envelope whose magic bytes or length field are invalid (corrupt, not torn).
+    JournalEnvelope,
 
     // ----- receipt -----
     /// A receipt width other than 24, 32, 42 or 48 columns.
@@ -223,6 +231,7 @@ impl fmt::Display for Error {
                 )
             }
             CsobCrcMismatch => f.write_str("csob: CRC field differs from the expected value"),
+            CsobUnexpected { what } => write!(f, "csob: unexpected {what}"),
             Unsupported { what } => write!(f, "unsupported: {what}"),
             TlvMalformed => f.write_str("tlv: malformed tag or length"),
             TlvTooDeep => f.write_str("tlv: templates nested too deep"),
@@ -243,6 +252,7 @@ impl fmt::Display for Error {
             }
             JournalCrc => f.write_str("journal: CRC mismatch (torn or corrupt record)"),
             JournalRecord => f.write_str("journal: record does not decode"),
+            JournalEnvelope => f.write_str("journal: bad envelope (magic or length)"),
             ReceiptWidth => f.write_str("receipt: width must be 24, 32, 42 or 48"),
             ReceiptWrite => f.write_str("receipt: output refused text"),
         }

@@ -8,10 +8,13 @@
 //! - [`log`]: the session log files (`~/PointOfSale/YYYY-MM-DD_hh-mm-ss.log`, PAN masked);
 //! - [`cli`]: the `ecrlink-sim` command line on top.
 
+pub mod bank;
 pub mod cli;
 pub mod config;
 pub mod decode;
+pub mod demo;
 pub mod i18n;
+pub mod load;
 pub mod log;
 pub mod output;
 pub mod till;
