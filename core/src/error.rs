@@ -115,6 +115,12 @@ pub enum Error {
     },
     /// A ČSOB CRC field other than the expected value (only under `CrcPolicy::Expect`).
     CsobCrcMismatch,
+    /// A ČSOB message or call that does not fit the session's state (a B2 nobody waits for,
+    /// a response with no request pending, a receipt part nobody asked for).
+    CsobUnexpected {
+        /// What was unexpected.
+        what: &'static str,
+    },
     /// A message type or transaction code this side does not handle.
     Unsupported {
         /// What was not supported.
@@ -146,6 +152,22 @@ pub enum Error {
     IsoMissingField {
         /// Field number.
         field: u8,
+    },
+    /// The message ended inside a field (its length prefix or value).
+    IsoTruncated {
+        /// Field number.
+        field: u8,
+    },
+    /// Bytes left after the last field the bitmap announces.
+    IsoTrailingData {
+        /// Number of bytes left over.
+        len: u16,
+    },
+    /// A TCP length prefix outside what the accumulator accepts (above its capacity); the
+    /// message is skipped.
+    IsoFrameLength {
+        /// Length the prefix declares.
+        len: u16,
     },
 
     // ----- journal -----
@@ -207,6 +229,7 @@ impl fmt::Display for Error {
                 )
             }
             CsobCrcMismatch => f.write_str("csob: CRC field differs from the expected value"),
+            CsobUnexpected { what } => write!(f, "csob: unexpected {what}"),
             Unsupported { what } => write!(f, "unsupported: {what}"),
             TlvMalformed => f.write_str("tlv: malformed tag or length"),
             TlvTooDeep => f.write_str("tlv: templates nested too deep"),
@@ -215,6 +238,16 @@ impl fmt::Display for Error {
             IsoUnknownField { field } => write!(f, "iso8583: unknown field {field}"),
             IsoField { field } => write!(f, "iso8583: invalid field {field}"),
             IsoMissingField { field } => write!(f, "iso8583: missing field {field}"),
+            IsoTruncated { field } => write!(f, "iso8583: message ends inside field {field}"),
+            IsoTrailingData { len } => {
+                write!(f, "iso8583: {len} bytes after the last field")
+            }
+            IsoFrameLength { len } => {
+                write!(
+                    f,
+                    "iso8583: length prefix {len} exceeds the message capacity"
+                )
+            }
             JournalCrc => f.write_str("journal: CRC mismatch (torn or corrupt record)"),
             JournalRecord => f.write_str("journal: record does not decode"),
             ReceiptWidth => f.write_str("receipt: width must be 24, 32, 42 or 48"),

@@ -25,8 +25,8 @@ fn merchant() -> Merchant<'static> {
 }
 
 /// BER-TLV of a chip transaction as the bank link returns it (tags in the order terminals
-/// usually send them). `cvm` is the three bytes of 9F34.
-fn emv(aid: &[u8], label: &str, cvm: [u8; 3]) -> ecrlink_core::txn::EmvData {
+/// usually send them). `cvm` is the three bytes of 9F34, `arc` the issuer's answer (8A).
+fn emv(aid: &[u8], label: &str, cvm: [u8; 3], arc: &[u8; 2]) -> ecrlink_core::txn::EmvData {
     let mut v = ecrlink_core::txn::EmvData::new();
     let mut tlv = |tag: &[u8], value: &[u8]| {
         v.extend_from_slice(tag).unwrap();
@@ -38,7 +38,7 @@ fn emv(aid: &[u8], label: &str, cvm: [u8; 3]) -> ecrlink_core::txn::EmvData {
     tlv(&[0x95], &[0x00, 0x00, 0x00, 0x80, 0x00]);
     tlv(&[0x9F, 0x10], &[0x06, 0x01, 0x0A, 0x03, 0xA0, 0x00, 0x00]);
     tlv(&[0x9B], &[0xE8, 0x00]);
-    tlv(&[0x8A], b"00");
+    tlv(&[0x8A], arc);
     tlv(&[0x9F, 0x36], &[0x00, 0x27]);
     tlv(
         &[0x9F, 0x26],
@@ -76,7 +76,7 @@ fn sale() -> Response {
     r.terminal_id = Some(TerminalId::new("T0000042").unwrap());
     r.timestamp = at(9, 41);
     r.trace = Some(1017);
-    r.emv = emv(VISA_AID, "VISA DEBIT", CVM_SIGNATURE);
+    r.emv = emv(VISA_AID, "VISA DEBIT", CVM_SIGNATURE, b"00");
     r
 }
 
@@ -88,7 +88,7 @@ fn cashback() -> Response {
     r.approval_code = Some(ApprovalCode::new("774411").unwrap());
     r.timestamp = at(10, 2);
     r.trace = Some(1018);
-    r.emv = emv(MC_AID, "Mastercard", CVM_ONLINE_PIN);
+    r.emv = emv(MC_AID, "Mastercard", CVM_ONLINE_PIN, b"00");
     r
 }
 
@@ -100,7 +100,7 @@ fn refund() -> Response {
     r.reference = Some(Reference::new("VRATKA-17").unwrap());
     r.timestamp = at(11, 30);
     r.trace = Some(1019);
-    r.emv = emv(VISA_AID, "VISA DEBIT", CVM_NONE);
+    r.emv = emv(VISA_AID, "VISA DEBIT", CVM_NONE, b"00");
     r
 }
 
@@ -130,7 +130,7 @@ fn decline() -> Response {
     );
     r.timestamp = at(13, 15);
     r.trace = Some(1021);
-    r.emv = emv(MC_AID, "Mastercard", CVM_NONE);
+    r.emv = emv(MC_AID, "Mastercard", CVM_NONE, b"51");
     r
 }
 

@@ -11,7 +11,9 @@
 pub mod cli;
 pub mod config;
 pub mod decode;
+pub mod demo;
 pub mod i18n;
+pub mod load;
 pub mod log;
 pub mod output;
 pub mod till;

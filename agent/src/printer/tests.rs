@@ -318,3 +318,46 @@ fn specs_build_printers() {
         assert!(matches!(spec(bad), Err(PrintError::Spec(_))), "{bad}");
     }
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::super::escpos::{Item, decode, encode_job, text_of};
+    use super::super::{CodePage, codepage};
+
+    proptest! {
+        /// Whatever the text, the job decodes: one initialize, one code page, one cut at the
+        /// end, no other command; the text is the text with unprintable characters replaced.
+        #[test]
+        fn any_text_encodes_to_a_decodable_job(text in "\\PC{0,200}|[\\x00-\\x7f]{0,200}", cp852 in any::<bool>()) {
+            let page = if cp852 { CodePage::Cp852 } else { CodePage::Cp858 };
+            let job = encode_job(&text, page);
+            let items = decode(&job.bytes).unwrap();
+            prop_assert_eq!(&items[..2], &[Item::Initialize, Item::SelectCodePage(page.escpos_number())]);
+            let commands = items.iter().filter(|i| !matches!(i, Item::Text(_) | Item::Bold(_))).count();
+            prop_assert_eq!(commands, 4, "init, page, feed, cut: {:?}", items);
+            let ends_with_cut = matches!(items.last(), Some(Item::Cut { .. }));
+            prop_assert!(ends_with_cut);
+            let (decoded, _) = text_of(&items);
+            let encoded = codepage::encode(&text, page).bytes;
+            let mut expected: String = encoded
+                .iter()
+                .map(|&b| if b == b'\n' { '\n' } else { page.decode_byte(b).unwrap_or('\u{fffd}') })
+                .collect();
+            if !expected.ends_with('\n') {
+                expected.push('\n');
+            }
+            prop_assert_eq!(decoded, expected);
+        }
+
+        /// Text made only of characters the page has comes back unchanged.
+        #[test]
+        fn printable_text_round_trips(text in "[a-zA-Z0-9 .,:áéíóúýčďěňřšťůžÁČĎÉĚÍŇÓŘŠŤÚŮÝŽ\n]{0,200}") {
+            let job = encode_job(&text, CodePage::Cp852);
+            prop_assert!(job.replaced.is_empty());
+            let (decoded, _) = text_of(&decode(&job.bytes).unwrap());
+            let expected = if text.ends_with('\n') { text.clone() } else { format!("{text}\n") };
+            prop_assert_eq!(decoded, expected);
+        }
+    }
+}

@@ -199,6 +199,14 @@ pub enum TillError {
     /// The core refused a value (terminal id, amount, …).
     #[error("{0}")]
     Core(#[from] ecrlink_core::Error),
+    /// The dialect cannot carry this request (Concert has no close totals, …).
+    #[error("the {dialect} dialect cannot send this request: {error}")]
+    Request {
+        /// The dialect.
+        dialect: &'static str,
+        /// Why, from the dialect.
+        error: ecrlink_core::Error,
+    },
 }
 
 /// What asking for the last transaction after a timeout found.
@@ -353,6 +361,20 @@ impl Till {
             describe_request(&request)
         ));
         let mut ecr = self.new_ecr()?;
+        // A dry run on a throwaway session: a request the dialect cannot carry is an input
+        // error, found before any connection.
+        self.new_ecr()?
+            .start(ecrlink_core::Instant::ZERO, &request)
+            .map_err(|e| {
+                log.line(&format!(
+                    "request refused by the {} dialect: {e}",
+                    o.dialect.name()
+                ));
+                TillError::Request {
+                    dialect: o.dialect.name(),
+                    error: e,
+                }
+            })?;
         let progress = Progress::start(o.progress, i18n::waiting_text(o.lang));
 
         let finish = |outcome: Outcome,
@@ -513,7 +535,7 @@ impl Till {
     fn new_ecr(&self) -> Result<Box<dyn EcrSide + Send>, TillError> {
         match &self.opts.ecr_factory {
             Some(f) => f(),
-            None => default_ecr(self.opts.dialect, self.opts.terminal_id.as_deref()),
+            None => default_ecr(&self.opts),
         }
     }
 
@@ -601,13 +623,20 @@ pub fn describe_request(r: &Request) -> String {
     s
 }
 
-/// The till side of `dialect` as this build provides it.
-pub fn default_ecr(
-    dialect: Dialect,
-    terminal_id: Option<&str>,
-) -> Result<Box<dyn EcrSide + Send>, TillError> {
-    let _ = terminal_id;
-    Err(TillError::DialectUnavailable(dialect.name()))
+/// The till side of the options' dialect, its response limit set to [`TillOptions::timeout`]
+/// (the driver's own limit, which starts earlier, ends the wait first).
+pub fn default_ecr(opts: &TillOptions) -> Result<Box<dyn EcrSide + Send>, TillError> {
+    match opts.dialect {
+        Dialect::Concert => {
+            use ecrlink_core::dialect::concert::{ConcertEcr, ConcertEcrConfig};
+            let config = ConcertEcrConfig {
+                response_timeout: opts.timeout,
+                ..ConcertEcrConfig::default()
+            };
+            Ok(Box::new(ConcertEcr::new(config)))
+        }
+        Dialect::Csob => Err(TillError::DialectUnavailable(opts.dialect.name())),
+    }
 }
 
 /// The same calls as [`Till`], blocking the calling thread (an ERP's synchronous script call).

@@ -393,3 +393,158 @@ fn exit_codes() {
         1
     );
 }
+
+#[tokio::test]
+async fn load_runs_every_transaction_across_terminals() {
+    let script: Script = Arc::new(|l: &str| {
+        let f: Vec<&str> = l.split(' ').collect();
+        // Decline 1.07 to see the counts split.
+        let outcome = if f[2] == "107" { "decl:05" } else { "ok" };
+        Some(format!("RES {outcome} sale {} -\n", f[2]))
+    });
+    let (a, seen_a) = fake_terminal(script.clone()).await;
+    let (b, seen_b) = fake_terminal(script).await;
+    let terminals = vec![till(&a, 2000).opts, till(&b, 2000).opts];
+    let plan = crate::load::LoadPlan {
+        tills: 3,
+        transactions: 20,
+        currency: Currency::CZK,
+    };
+    let report = bounded(crate::load::run(&plan, &terminals)).await;
+    assert_eq!(report.transactions, 20);
+    assert_eq!(report.approved, 19);
+    assert_eq!(report.declined, 1);
+    assert_eq!(report.other, 0);
+    assert!(report.latency.p50_us <= report.latency.p99_us);
+    assert!(report.latency.p99_us <= report.latency.max_us);
+    // Tills 0 and 2 share terminal a: 7 + 6 transactions; till 1 runs 7 on b.
+    assert_eq!(seen_a.lock().unwrap().len(), 13);
+    assert_eq!(seen_b.lock().unwrap().len(), 7);
+    assert!(report.to_text().contains("20 transactions"));
+}
+
+// ----- against real dialect sessions: a tiny in-process terminal over TCP -----
+
+use ecrlink_core::session::{TerminalEvent, TerminalSide};
+
+type Answer = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+
+/// Serves terminal sessions made by `make` on a loopback port, answering every request with
+/// `answer`. Returns the address.
+async fn serve_terminal(
+    make: Arc<dyn Fn() -> Box<dyn TerminalSide + Send> + Send + Sync>,
+    answer: Answer,
+) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let mut term = make();
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let clock = Clock::start();
+                let mut buf = vec![0u8; 4096];
+                let mut tx = vec![0u8; ecrlink_core::session::MAX_TRANSMIT];
+                loop {
+                    while let Some(ev) = term.poll_event() {
+                        if let TerminalEvent::Request(req) = ev {
+                            let r = answer(&req);
+                            term.respond(clock.now(), &r).unwrap();
+                        }
+                    }
+                    while let Ok(Some(n)) = term.poll_transmit(&mut tx) {
+                        if sock.write_all(&tx[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                    let wake = term
+                        .poll_timeout()
+                        .map(|t| clock.to_tokio(t))
+                        .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(60));
+                    tokio::select! {
+                        r = sock.read(&mut buf) => match r {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => term.handle_bytes(clock.now(), &buf[..n]),
+                        },
+                        () = tokio::time::sleep_until(wake) => term.handle_timeout(clock.now()),
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn approve_all() -> Answer {
+    Arc::new(|req: &Request| {
+        let mut r = Response::new(req.kind(), Outcome::Approved);
+        r.amount = req.amount();
+        r.reference = req.reference().cloned();
+        r.pan = Some(ecrlink_core::txn::MaskedPan::parse("476173******0119").unwrap());
+        r
+    })
+}
+
+fn concert_terminal() -> Arc<dyn Fn() -> Box<dyn TerminalSide + Send> + Send + Sync> {
+    use ecrlink_core::dialect::concert::{ConcertTerminal, ConcertTerminalConfig};
+    Arc::new(|| Box::new(ConcertTerminal::new(ConcertTerminalConfig::default())))
+}
+
+fn real_till(addr: &str, dialect: ecrlink_core::session::Dialect) -> Till {
+    let mut o = TillOptions::new(Target::parse(addr), dialect);
+    o.timeout = Duration::from_secs(5);
+    Till::new(o)
+}
+
+#[tokio::test]
+async fn concert_sale_and_refund_against_a_concert_terminal() {
+    let addr = serve_terminal(concert_terminal(), approve_all()).await;
+    let till = real_till(&addr, ecrlink_core::session::Dialect::Concert);
+    let eur = |t: &str| Money::parse_decimal(t, Currency::EUR).unwrap();
+    let r = bounded(till.sale(eur("12.50"), Some(Reference::new("INV1").unwrap())))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+    let resp = r.response.unwrap();
+    assert_eq!(resp.amount, Some(eur("12.50")));
+    assert_eq!(resp.pan.unwrap().to_string(), "476173******0119");
+    let r = bounded(till.refund(eur("3"), None)).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Approved);
+}
+
+#[tokio::test]
+async fn concert_cannot_close_totals_an_input_error_before_connecting() {
+    // Nothing listens there: the error must come before any connection.
+    let till = real_till("127.0.0.1:9", ecrlink_core::session::Dialect::Concert);
+    let e = bounded(till.close_totals()).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            TillError::Request {
+                dialect: "concert",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn concert_timeout_cannot_be_recovered_and_says_so() {
+    let (addr, _) = fake_terminal(Arc::new(|_: &str| None)).await;
+    let mut till = real_till(&addr, ecrlink_core::session::Dialect::Concert);
+    till.opts.timeout = Duration::from_millis(300);
+    let r = bounded(till.sale(czk("5"), None)).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Timeout);
+    assert_eq!(r.recovery, Some(Recovery::Unsupported));
+    assert!(r.unknown);
+    assert!(
+        r.message.contains("Unknown — check last transaction"),
+        "{}",
+        r.message
+    );
+}

@@ -1,0 +1,507 @@
+//! The field-level ISO 8583 message: MTI, bitmaps and the values of the present fields.
+
+use core::fmt;
+
+use nom::IResult;
+use nom::bytes::complete::take;
+use nom::error::{ErrorKind, ParseError};
+
+use super::field::{self, Charset, FIELDS, FieldSpec, Length, OFFSETS, STORAGE};
+use crate::txn::Pan;
+use crate::{Error, Result};
+
+/// A message type indicator: four ASCII digits (version, class, function, origin).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Mti([u8; 4]);
+
+impl Mti {
+    /// 0200 financial transaction request (sale, cashback, refund).
+    pub const FINANCIAL_REQUEST: Mti = Mti(*b"0200");
+    /// 0210 financial transaction response.
+    pub const FINANCIAL_RESPONSE: Mti = Mti(*b"0210");
+    /// 0400 reversal request.
+    pub const REVERSAL_REQUEST: Mti = Mti(*b"0400");
+    /// 0410 reversal response.
+    pub const REVERSAL_RESPONSE: Mti = Mti(*b"0410");
+    /// 0500 reconciliation request (close totals).
+    pub const RECONCILIATION_REQUEST: Mti = Mti(*b"0500");
+    /// 0510 reconciliation response.
+    pub const RECONCILIATION_RESPONSE: Mti = Mti(*b"0510");
+    /// 0800 network management request (echo test, sign-on).
+    pub const NETWORK_REQUEST: Mti = Mti(*b"0800");
+    /// 0810 network management response.
+    pub const NETWORK_RESPONSE: Mti = Mti(*b"0810");
+
+    /// An MTI from four ASCII digits; anything else is [`Error::IsoMti`].
+    pub fn new(digits: &[u8]) -> Result<Self> {
+        match digits {
+            [a, b, c, d] if digits.iter().all(u8::is_ascii_digit) => Ok(Mti([*a, *b, *c, *d])),
+            _ => Err(Error::IsoMti),
+        }
+    }
+
+    /// The four digits.
+    pub fn as_bytes(&self) -> &[u8; 4] {
+        &self.0
+    }
+
+    /// The four digits as text.
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.0).unwrap_or("????")
+    }
+
+    /// The MTI of the answer to this request (function digit + 1: 0200 → 0210), or `None`
+    /// when this is not a request (function digit not even).
+    pub fn response(self) -> Option<Mti> {
+        let [a, b, c, d] = self.0;
+        if (c - b'0') % 2 == 0 {
+            Some(Mti([a, b, c + 1, d]))
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Debug for Mti {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Mti({})", self.as_str())
+    }
+}
+
+impl fmt::Display for Mti {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An ISO 8583 (1987, ASCII) message at field level: the MTI and the value of every present
+/// field, held in fixed storage (no heap; about 650 bytes).
+///
+/// Wire form: 4-digit ASCII MTI; primary bitmap as 16 upper-case hex characters, then the
+/// secondary bitmap the same way when a field above 64 is present (parse accepts lower case
+/// too); then each present field in order: fixed fields as their characters, LLVAR/LLLVAR as
+/// 2/3 ASCII length digits and the characters. Field 55 (ICC data) goes as upper-case hex
+/// characters, its LLL prefix counting hex characters (at most 510, so 255 bytes of EMV data);
+/// [`IsoMessage::get`] returns it as binary. Fields are as [`FIELDS`] defines; a bitmap
+/// bit for any other field is [`Error::IsoUnknownField`], never skipped.
+///
+/// Values set or parsed are always valid for their field: right length, right characters.
+/// `Debug` and `Display` mask field 2 (first 6 / last 4).
+#[derive(Clone, PartialEq, Eq)]
+pub struct IsoMessage {
+    mti: Mti,
+    /// Bit `i` set: `FIELDS[i]` is present.
+    present: u32,
+    lens: [u16; FIELDS.len()],
+    data: [u8; STORAGE],
+}
+
+/// nom's error for this parser: carries the core error that explains the failure.
+struct PErr(Error);
+
+impl ParseError<&[u8]> for PErr {
+    fn from_error_kind(_: &[u8], _: ErrorKind) -> Self {
+        PErr(Error::Truncated { what: "iso8583" })
+    }
+    fn append(_: &[u8], _: ErrorKind, other: Self) -> Self {
+        other
+    }
+}
+
+type PResult<'a, T> = IResult<&'a [u8], T, PErr>;
+
+fn fail<T>(e: Error) -> PResult<'static, T> {
+    Err(nom::Err::Error(PErr(e)))
+}
+
+/// `n` bytes, or `err` when fewer remain.
+fn take_or(n: usize, err: Error) -> impl Fn(&[u8]) -> PResult<'_, &[u8]> {
+    move |i| take::<_, _, PErr>(n)(i).map_err(|_| nom::Err::Error(PErr(err)))
+}
+
+fn mti(i: &[u8]) -> PResult<'_, Mti> {
+    let (i, d) = take_or(4, Error::IsoMti)(i)?;
+    match Mti::new(d) {
+        Ok(m) => Ok((i, m)),
+        Err(e) => fail(e),
+    }
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    }
+}
+
+fn bitmap(i: &[u8]) -> PResult<'_, u64> {
+    let (i, d) = take_or(16, Error::IsoBitmap)(i)?;
+    let mut v = 0u64;
+    for &b in d {
+        match hex_value(b) {
+            Some(h) => v = (v << 4) | u64::from(h),
+            None => return fail(Error::IsoBitmap),
+        }
+    }
+    Ok((i, v))
+}
+
+fn decimal(digits: &[u8]) -> Option<usize> {
+    digits.iter().try_fold(0usize, |v, &b| {
+        b.is_ascii_digit().then(|| v * 10 + usize::from(b - b'0'))
+    })
+}
+
+/// One field's wire characters (after its length prefix).
+fn field_chars<'a>(i: &'a [u8], spec: &FieldSpec) -> PResult<'a, &'a [u8]> {
+    let truncated = Error::IsoTruncated { field: spec.number };
+    let bad = Error::IsoField { field: spec.number };
+    let (i, len) = match spec.length {
+        Length::Fixed(n) => (i, usize::from(n)),
+        Length::LlVar(_) | Length::LllVar(_) => {
+            let (i, d) = take_or(spec.prefix_digits(), truncated)(i)?;
+            match decimal(d) {
+                Some(n) if n <= spec.max_wire() => (i, n),
+                _ => return fail(bad),
+            }
+        }
+    };
+    let (i, chars) = take_or(len, truncated)(i)?;
+    if !chars.iter().all(|&b| spec.charset.allows(b)) {
+        return fail(bad);
+    }
+    if spec.charset == Charset::BinaryAsHex && len % 2 != 0 {
+        return fail(bad);
+    }
+    Ok((i, chars))
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+impl IsoMessage {
+    /// The most bytes a message can take on the wire (every known field at its longest is
+    /// 880 bytes; 1024 leaves room). A buffer this size always fits [`IsoMessage::emit`].
+    pub const MAX_LEN: usize = 1024;
+
+    /// An empty message of type `mti`.
+    pub const fn new(mti: Mti) -> Self {
+        IsoMessage {
+            mti,
+            present: 0,
+            lens: [0; FIELDS.len()],
+            data: [0; STORAGE],
+        }
+    }
+
+    /// The message type.
+    pub fn mti(&self) -> Mti {
+        self.mti
+    }
+
+    /// Changes the message type.
+    pub fn set_mti(&mut self, mti: Mti) {
+        self.mti = mti;
+    }
+
+    fn slot(index: usize) -> (usize, usize) {
+        let start = OFFSETS.get(index).copied().unwrap_or(0);
+        let end = OFFSETS.get(index + 1).copied().unwrap_or(start);
+        (start, end)
+    }
+
+    /// Sets field `number` to `value`: characters for text fields, binary for field 55.
+    /// A fixed-length field needs exactly its length (callers pad); a variable one at most its
+    /// maximum. Errors: [`Error::IsoUnknownField`], [`Error::IsoField`] (length, characters).
+    pub fn set(&mut self, number: u8, value: &[u8]) -> Result<()> {
+        let (index, spec) =
+            field::lookup(number).ok_or(Error::IsoUnknownField { field: number })?;
+        let bad = Error::IsoField { field: number };
+        let ok_len = match (spec.length, spec.charset) {
+            (_, Charset::BinaryAsHex) => value.len() <= spec.max_value(),
+            (Length::Fixed(n), _) => value.len() == usize::from(n),
+            _ => value.len() <= spec.max_value(),
+        };
+        if !ok_len {
+            return Err(bad);
+        }
+        if spec.charset != Charset::BinaryAsHex && !value.iter().all(|&b| spec.charset.allows(b)) {
+            return Err(bad);
+        }
+        let (start, end) = Self::slot(index);
+        let region = self.data.get_mut(start..end).ok_or(bad)?;
+        let (dst, rest) = region.split_at_mut_checked(value.len()).ok_or(bad)?;
+        dst.copy_from_slice(value);
+        rest.fill(0);
+        if let Some(l) = self.lens.get_mut(index) {
+            *l = value.len() as u16;
+        }
+        self.present |= 1 << index;
+        Ok(())
+    }
+
+    /// [`IsoMessage::set`] with text.
+    pub fn set_str(&mut self, number: u8, value: &str) -> Result<()> {
+        self.set(number, value.as_bytes())
+    }
+
+    /// Removes field `number` (nothing happens if it is absent or unknown).
+    pub fn remove(&mut self, number: u8) {
+        if let Some((index, _)) = field::lookup(number) {
+            self.present &= !(1 << index);
+            let (start, end) = Self::slot(index);
+            if let Some(r) = self.data.get_mut(start..end) {
+                r.fill(0);
+            }
+            if let Some(l) = self.lens.get_mut(index) {
+                *l = 0;
+            }
+        }
+    }
+
+    fn value_at(&self, index: usize) -> Option<&[u8]> {
+        if self.present & (1 << index) == 0 {
+            return None;
+        }
+        let (start, _) = Self::slot(index);
+        let len = usize::from(*self.lens.get(index)?);
+        self.data.get(start..start + len)
+    }
+
+    /// The value of field `number`, if present (binary for field 55, characters otherwise).
+    pub fn get(&self, number: u8) -> Option<&[u8]> {
+        let (index, _) = field::lookup(number)?;
+        self.value_at(index)
+    }
+
+    /// The value of a text field as `&str` (every field but 55 holds ASCII).
+    pub fn get_str(&self, number: u8) -> Option<&str> {
+        if number == 55 {
+            return None;
+        }
+        self.get(number).and_then(|v| core::str::from_utf8(v).ok())
+    }
+
+    /// Whether field `number` is present.
+    pub fn has(&self, number: u8) -> bool {
+        self.get(number).is_some()
+    }
+
+    /// The present fields in ascending order: (number, value).
+    pub fn fields(&self) -> impl Iterator<Item = (u8, &[u8])> + '_ {
+        FIELDS
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| self.value_at(i).map(|v| (s.number, v)))
+    }
+
+    /// The bitmaps the message needs (primary, secondary; bit 1 of the primary set when a
+    /// field above 64 is present).
+    pub fn bitmaps(&self) -> (u64, u64) {
+        let (mut primary, mut secondary) = (0u64, 0u64);
+        for (n, _) in self.fields() {
+            if n <= 64 {
+                primary |= 1 << (64 - u32::from(n));
+            } else {
+                secondary |= 1 << (128 - u32::from(n));
+            }
+        }
+        if secondary != 0 {
+            primary |= 1 << 63;
+        }
+        (primary, secondary)
+    }
+
+    /// Bytes [`IsoMessage::emit`] writes.
+    pub fn encoded_len(&self) -> usize {
+        let (_, secondary) = self.bitmaps();
+        let mut len = 4 + 16 + if secondary != 0 { 16 } else { 0 };
+        for (i, spec) in FIELDS.iter().enumerate() {
+            if let Some(v) = self.value_at(i) {
+                let chars = if spec.charset == Charset::BinaryAsHex {
+                    v.len() * 2
+                } else {
+                    v.len()
+                };
+                len += spec.prefix_digits() + chars;
+            }
+        }
+        len
+    }
+
+    /// Writes the message into `buf` and returns the bytes written. A buffer shorter than
+    /// [`IsoMessage::encoded_len`] is [`Error::BufferTooSmall`] and is left untouched.
+    pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        let needed = self.encoded_len();
+        let out = buf
+            .get_mut(..needed)
+            .ok_or(Error::BufferTooSmall { needed })?;
+        let mut w = Writer { out, pos: 0 };
+        w.put(&self.mti.0);
+        let (primary, secondary) = self.bitmaps();
+        w.hex_u64(primary);
+        if secondary != 0 {
+            w.hex_u64(secondary);
+        }
+        for (i, spec) in FIELDS.iter().enumerate() {
+            let Some(v) = self.value_at(i) else { continue };
+            let chars = if spec.charset == Charset::BinaryAsHex {
+                v.len() * 2
+            } else {
+                v.len()
+            };
+            match spec.prefix_digits() {
+                2 => w.put(&[b'0' + (chars / 10 % 10) as u8, b'0' + (chars % 10) as u8]),
+                3 => w.put(&[
+                    b'0' + (chars / 100 % 10) as u8,
+                    b'0' + (chars / 10 % 10) as u8,
+                    b'0' + (chars % 10) as u8,
+                ]),
+                _ => {}
+            }
+            if spec.charset == Charset::BinaryAsHex {
+                for &b in v {
+                    w.put(&[hex_digit(b >> 4), hex_digit(b & 0x0F)]);
+                }
+            } else {
+                w.put(v);
+            }
+        }
+        Ok(w.pos)
+    }
+
+    /// Parses one whole message (without TCP length prefix). Every bitmap bit must be a field
+    /// of [`FIELDS`]; the input must end with the last field.
+    pub fn parse(input: &[u8]) -> Result<Self> {
+        match Self::parser(input) {
+            Ok((&[], msg)) => Ok(msg),
+            Ok((rest, _)) => Err(Error::IsoTrailingData {
+                len: u16::try_from(rest.len()).unwrap_or(u16::MAX),
+            }),
+            Err(nom::Err::Error(PErr(e)) | nom::Err::Failure(PErr(e))) => Err(e),
+            Err(nom::Err::Incomplete(_)) => Err(Error::Truncated { what: "iso8583" }),
+        }
+    }
+
+    fn parser(i: &[u8]) -> PResult<'_, Self> {
+        let (i, mti) = mti(i)?;
+        let (mut i, primary) = bitmap(i)?;
+        let secondary = if primary & (1 << 63) != 0 {
+            let (rest, s) = bitmap(i)?;
+            i = rest;
+            s
+        } else {
+            0
+        };
+        let mut msg = IsoMessage::new(mti);
+        for number in 2u8..=128 {
+            let set = if number <= 64 {
+                primary & (1 << (64 - u32::from(number))) != 0
+            } else {
+                secondary & (1 << (128 - u32::from(number))) != 0
+            };
+            if !set {
+                continue;
+            }
+            let Some((_, spec)) = field::lookup(number) else {
+                return fail(Error::IsoUnknownField { field: number });
+            };
+            let (rest, chars) = field_chars(i, spec)?;
+            i = rest;
+            let stored = if spec.charset == Charset::BinaryAsHex {
+                let mut bin = [0u8; 255];
+                let mut n = 0;
+                for pair in chars.chunks_exact(2) {
+                    let (Some(&h), Some(&l)) = (pair.first(), pair.get(1)) else {
+                        return fail(Error::IsoField { field: number });
+                    };
+                    let v = hex_value(h).zip(hex_value(l)).map(|(h, l)| h << 4 | l);
+                    match (v, bin.get_mut(n)) {
+                        (Some(v), Some(slot)) => *slot = v,
+                        _ => return fail(Error::IsoField { field: number }),
+                    }
+                    n += 1;
+                }
+                msg.set(number, bin.get(..n).unwrap_or_default())
+            } else {
+                msg.set(number, chars)
+            };
+            if let Err(e) = stored {
+                return fail(e);
+            }
+        }
+        Ok((i, msg))
+    }
+
+    /// Writes the 2-byte big-endian length prefix and the message into `buf` (see
+    /// [`super::framing`]); returns the bytes written. Errors as [`IsoMessage::emit`].
+    pub fn emit_prefixed(&self, buf: &mut [u8]) -> Result<usize> {
+        let len = self.encoded_len();
+        let needed = len + 2;
+        let out = buf
+            .get_mut(..needed)
+            .ok_or(Error::BufferTooSmall { needed })?;
+        let (prefix, body) = out.split_at_mut(2);
+        prefix.copy_from_slice(&(len as u16).to_be_bytes());
+        self.emit(body)?;
+        Ok(needed)
+    }
+
+    /// The PAN of field 2, masked, for display (`None` when absent or not a PAN).
+    fn masked_pan(&self) -> Option<crate::txn::MaskedPan> {
+        Pan::new(self.get_str(2)?).ok().map(|p| p.masked())
+    }
+}
+
+fn hex_digit(n: u8) -> u8 {
+    HEX.get(usize::from(n & 0x0F)).copied().unwrap_or(b'0')
+}
+
+struct Writer<'b> {
+    out: &'b mut [u8],
+    pos: usize,
+}
+
+impl Writer<'_> {
+    /// Callers sized `out` with [`IsoMessage::encoded_len`]; a write past it is dropped (and
+    /// would show as a wrong length in tests), never a panic.
+    fn put(&mut self, bytes: &[u8]) {
+        if let Some(dst) = self.out.get_mut(self.pos..self.pos + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+        self.pos += bytes.len();
+    }
+
+    fn hex_u64(&mut self, v: u64) {
+        for shift in (0..16).rev() {
+            self.put(&[hex_digit((v >> (shift * 4)) as u8)]);
+        }
+    }
+}
+
+impl fmt::Display for IsoMessage {
+    /// One line for logs: `0800 7=1125171300 11=000001 70=301`; field 2 masked, field 55 hex.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.mti.as_str())?;
+        for (n, v) in self.fields() {
+            write!(f, " {n}=")?;
+            match n {
+                2 => match self.masked_pan() {
+                    Some(m) => write!(f, "{m}")?,
+                    None => f.write_str("(hidden)")?,
+                },
+                55 => v.iter().try_for_each(|b| write!(f, "{b:02X}"))?,
+                _ => f.write_str(core::str::from_utf8(v).unwrap_or("?"))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for IsoMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IsoMessage({self})")
+    }
+}

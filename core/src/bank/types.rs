@@ -1,0 +1,463 @@
+//! Typed values of individual fields.
+
+use core::fmt;
+
+use heapless::String;
+
+use super::message::Mti;
+use crate::txn::Timestamp;
+use crate::{Error, Result};
+
+/// `v` as exactly `N` zero-padded ASCII digits, `None` if it has more digits.
+pub(super) fn digits<const N: usize>(mut v: u64) -> Option<[u8; N]> {
+    let mut out = [b'0'; N];
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    (v == 0).then_some(out)
+}
+
+/// The number written by ASCII digits (1–19 of them).
+pub(super) fn number(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 19 {
+        return None;
+    }
+    text.iter().try_fold(0u64, |v, &b| {
+        b.is_ascii_digit().then(|| v * 10 + u64::from(b - b'0'))
+    })
+}
+
+/// The kind of transaction in the first two digits of the processing code (field 3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ProcessingKind {
+    /// `00` goods and services (sale).
+    Purchase,
+    /// `09` goods and services with cash back.
+    PurchaseWithCashback,
+    /// `20` returns (refund).
+    Refund,
+}
+
+impl ProcessingKind {
+    fn code(self) -> u8 {
+        match self {
+            ProcessingKind::Purchase => 0,
+            ProcessingKind::PurchaseWithCashback => 9,
+            ProcessingKind::Refund => 20,
+        }
+    }
+}
+
+/// Field 3, n6: transaction type (2 digits), from-account type (2), to-account type (2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ProcessingCode {
+    /// Transaction type.
+    pub kind: ProcessingKind,
+    /// From-account type, 0–99 (`00` default/unspecified).
+    pub from_account: u8,
+    /// To-account type, 0–99.
+    pub to_account: u8,
+}
+
+impl ProcessingCode {
+    /// `000000` sale.
+    pub const SALE: ProcessingCode = ProcessingCode::new(ProcessingKind::Purchase);
+    /// `090000` sale with cashback.
+    pub const CASHBACK: ProcessingCode = ProcessingCode::new(ProcessingKind::PurchaseWithCashback);
+    /// `200000` refund.
+    pub const REFUND: ProcessingCode = ProcessingCode::new(ProcessingKind::Refund);
+
+    /// `kind` with both account types `00`.
+    pub const fn new(kind: ProcessingKind) -> Self {
+        ProcessingCode {
+            kind,
+            from_account: 0,
+            to_account: 0,
+        }
+    }
+
+    /// The six digits.
+    pub fn to_digits(self) -> Result<[u8; 6]> {
+        let v = u64::from(self.kind.code()) * 10_000
+            + u64::from(self.from_account) * 100
+            + u64::from(self.to_account);
+        if self.from_account > 99 || self.to_account > 99 {
+            return Err(Error::IsoField { field: 3 });
+        }
+        digits::<6>(v).ok_or(Error::IsoField { field: 3 })
+    }
+
+    /// Parses six digits; a transaction type other than 00, 09, 20 is [`Error::IsoField`].
+    pub fn parse(text: &[u8]) -> Result<Self> {
+        let bad = Error::IsoField { field: 3 };
+        let v = match text.len() {
+            6 => number(text).ok_or(bad)?,
+            _ => return Err(bad),
+        };
+        let kind = match v / 10_000 {
+            0 => ProcessingKind::Purchase,
+            9 => ProcessingKind::PurchaseWithCashback,
+            20 => ProcessingKind::Refund,
+            _ => return Err(bad),
+        };
+        Ok(ProcessingCode {
+            kind,
+            from_account: (v / 100 % 100) as u8,
+            to_account: (v % 100) as u8,
+        })
+    }
+}
+
+/// Field 39, an2: the host's answer (`00` approved, `05` do not honour, `51` insufficient
+/// funds, `91` issuer unavailable, …).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ResponseCode([u8; 2]);
+
+impl ResponseCode {
+    /// `00` approved.
+    pub const APPROVED: ResponseCode = ResponseCode(*b"00");
+    /// `05` do not honour.
+    pub const DO_NOT_HONOUR: ResponseCode = ResponseCode(*b"05");
+    /// `12` invalid transaction.
+    pub const INVALID_TRANSACTION: ResponseCode = ResponseCode(*b"12");
+    /// `13` invalid amount.
+    pub const INVALID_AMOUNT: ResponseCode = ResponseCode(*b"13");
+    /// `14` invalid card number.
+    pub const INVALID_CARD: ResponseCode = ResponseCode(*b"14");
+    /// `25` unable to locate record (e.g. nothing to reverse).
+    pub const NO_RECORD: ResponseCode = ResponseCode(*b"25");
+    /// `51` insufficient funds.
+    pub const INSUFFICIENT_FUNDS: ResponseCode = ResponseCode(*b"51");
+    /// `54` expired card.
+    pub const EXPIRED_CARD: ResponseCode = ResponseCode(*b"54");
+    /// `68` response received too late (reason code of a timeout reversal).
+    pub const TOO_LATE: ResponseCode = ResponseCode(*b"68");
+    /// `91` issuer or switch inoperative.
+    pub const ISSUER_UNAVAILABLE: ResponseCode = ResponseCode(*b"91");
+    /// `96` system malfunction.
+    pub const SYSTEM_MALFUNCTION: ResponseCode = ResponseCode(*b"96");
+
+    /// Two letters or digits; anything else is [`Error::IsoField`] (39).
+    pub fn new(code: &[u8]) -> Result<Self> {
+        match code {
+            [a, b] if a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric() => {
+                Ok(ResponseCode([*a, *b]))
+            }
+            _ => Err(Error::IsoField { field: 39 }),
+        }
+    }
+
+    /// The two characters.
+    pub fn as_bytes(&self) -> &[u8; 2] {
+        &self.0
+    }
+
+    /// The two characters as text.
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.0).unwrap_or("??")
+    }
+
+    /// Whether the code approves: `00`, `08` (honour with identification) or `11` (approved,
+    /// VIP). `10` (partial approval) is not: this link never asks for partial amounts.
+    pub fn is_approved(&self) -> bool {
+        matches!(&self.0, b"00" | b"08" | b"11")
+    }
+}
+
+impl fmt::Debug for ResponseCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ResponseCode({})", self.as_str())
+    }
+}
+
+impl fmt::Display for ResponseCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A month, day and time without year: field 7 (MMDDhhmmss), or fields 13 (MMDD) and
+/// 12 (hhmmss) together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct MonthDayTime {
+    /// 1–12.
+    pub month: u8,
+    /// 1–31.
+    pub day: u8,
+    /// 0–23.
+    pub hour: u8,
+    /// 0–59.
+    pub minute: u8,
+    /// 0–59.
+    pub second: u8,
+}
+
+impl MonthDayTime {
+    /// A validated value (ranges as on the fields).
+    pub fn new(month: u8, day: u8, hour: u8, minute: u8, second: u8) -> Result<Self> {
+        let v = MonthDayTime {
+            month,
+            day,
+            hour,
+            minute,
+            second,
+        };
+        if v.valid() {
+            Ok(v)
+        } else {
+            Err(Error::IsoField { field: 7 })
+        }
+    }
+
+    fn valid(&self) -> bool {
+        (1..=12).contains(&self.month)
+            && (1..=31).contains(&self.day)
+            && self.hour < 24
+            && self.minute < 60
+            && self.second < 60
+    }
+
+    /// `MMDDhhmmss` (field 7).
+    pub fn to_field7(self) -> [u8; 10] {
+        let mut out = [b'0'; 10];
+        let parts = [self.month, self.day, self.hour, self.minute, self.second];
+        for (pair, v) in out.chunks_exact_mut(2).zip(parts) {
+            pair.copy_from_slice(&digits::<2>(u64::from(v % 100)).unwrap_or(*b"00"));
+        }
+        out
+    }
+
+    /// Parses `MMDDhhmmss`; a bad value is [`Error::IsoField`] naming `field`.
+    pub fn parse_field7(text: &[u8], field: u8) -> Result<Self> {
+        let bad = Error::IsoField { field };
+        if text.len() != 10 {
+            return Err(bad);
+        }
+        let mut p = [0u8; 5];
+        for (slot, pair) in p.iter_mut().zip(text.chunks_exact(2)) {
+            *slot = number(pair).ok_or(bad)? as u8;
+        }
+        let [month, day, hour, minute, second] = p;
+        MonthDayTime::new(month, day, hour, minute, second).map_err(|_| bad)
+    }
+
+    /// `hhmmss` (field 12).
+    pub fn to_field12(self) -> [u8; 6] {
+        let f7 = self.to_field7();
+        let mut out = [0u8; 6];
+        out.copy_from_slice(f7.get(4..).unwrap_or(b"000000"));
+        out
+    }
+
+    /// `MMDD` (field 13).
+    pub fn to_field13(self) -> [u8; 4] {
+        let f7 = self.to_field7();
+        let mut out = [0u8; 4];
+        out.copy_from_slice(f7.get(..4).unwrap_or(b"0101"));
+        out
+    }
+
+    /// Joins field 13 (`MMDD`) and field 12 (`hhmmss`).
+    pub fn parse_fields_13_12(date: &[u8], time: &[u8]) -> Result<Self> {
+        if date.len() != 4 {
+            return Err(Error::IsoField { field: 13 });
+        }
+        if time.len() != 6 {
+            return Err(Error::IsoField { field: 12 });
+        }
+        let mut f7 = [0u8; 10];
+        let (d, t) = f7.split_at_mut(4);
+        d.copy_from_slice(date);
+        t.copy_from_slice(time);
+        MonthDayTime::parse_field7(&f7, 13)
+    }
+}
+
+impl From<Timestamp> for MonthDayTime {
+    fn from(t: Timestamp) -> Self {
+        MonthDayTime {
+            month: t.month,
+            day: t.day,
+            hour: t.hour,
+            minute: t.minute,
+            second: t.second,
+        }
+    }
+}
+
+impl fmt::Display for MonthDayTime {
+    /// `11-25 17:13:00`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:02}-{:02} {:02}:{:02}:{:02}",
+            self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
+}
+
+/// Field 42, ans15: the card acceptor (merchant) id, 1–15 printable ASCII characters without
+/// leading or trailing space; sent right-padded with spaces.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct MerchantId(String<15>);
+
+impl MerchantId {
+    /// Validates and copies `text`.
+    pub fn new(text: &str) -> Result<Self> {
+        let bad = Error::IsoField { field: 42 };
+        if text.is_empty()
+            || text.starts_with(' ')
+            || text.ends_with(' ')
+            || !text.bytes().all(|b| (0x20..0x7F).contains(&b))
+        {
+            return Err(bad);
+        }
+        let mut s = String::new();
+        s.push_str(text).map_err(|_| bad)?;
+        Ok(MerchantId(s))
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MerchantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Field 37, an12: the retrieval reference number the host (or acquirer) assigns: exactly 12
+/// letters, digits or spaces.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Rrn([u8; 12]);
+
+impl Rrn {
+    /// Twelve `an` characters; anything else is [`Error::IsoField`] (37).
+    pub fn new(text: &[u8]) -> Result<Self> {
+        match <[u8; 12]>::try_from(text) {
+            Ok(a) if a.iter().all(|b| b.is_ascii_alphanumeric() || *b == b' ') => Ok(Rrn(a)),
+            _ => Err(Error::IsoField { field: 37 }),
+        }
+    }
+
+    /// `n` as twelve zero-padded digits.
+    pub fn from_number(n: u64) -> Result<Self> {
+        digits::<12>(n)
+            .map(Rrn)
+            .ok_or(Error::IsoField { field: 37 })
+    }
+
+    /// The twelve characters.
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.0).unwrap_or("????????????")
+    }
+}
+
+impl fmt::Debug for Rrn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Rrn({})", self.as_str())
+    }
+}
+
+impl fmt::Display for Rrn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Field 70, n3: what a network management message (0800) asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum NetworkCode {
+    /// `001` sign-on.
+    SignOn,
+    /// `002` sign-off.
+    SignOff,
+    /// `301` echo test: is the host there?
+    EchoTest,
+}
+
+impl NetworkCode {
+    /// The three digits.
+    pub fn to_digits(self) -> [u8; 3] {
+        match self {
+            NetworkCode::SignOn => *b"001",
+            NetworkCode::SignOff => *b"002",
+            NetworkCode::EchoTest => *b"301",
+        }
+    }
+
+    /// Parses the three digits; other codes are [`Error::IsoField`] (70).
+    pub fn parse(text: &[u8]) -> Result<Self> {
+        match text {
+            b"001" => Ok(NetworkCode::SignOn),
+            b"002" => Ok(NetworkCode::SignOff),
+            b"301" => Ok(NetworkCode::EchoTest),
+            _ => Err(Error::IsoField { field: 70 }),
+        }
+    }
+}
+
+/// Field 90, n42: what identifies the original of a reversal: its MTI (4), STAN (6),
+/// transmission date and time (10), acquiring (11) and forwarding (11) institution ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct OriginalData {
+    /// MTI of the original (normally 0200).
+    pub mti: Mti,
+    /// STAN of the original.
+    pub stan: u32,
+    /// Field 7 of the original.
+    pub transmission: MonthDayTime,
+    /// Acquiring institution id code of the original, 0 when not used.
+    pub acquirer: u64,
+    /// Forwarding institution id code of the original, 0 when not used.
+    pub forwarder: u64,
+}
+
+impl OriginalData {
+    /// The 42 digits.
+    pub fn to_digits(&self) -> Result<[u8; 42]> {
+        let bad = Error::IsoField { field: 90 };
+        let mut out = [0u8; 42];
+        let (mti, rest) = out.split_at_mut(4);
+        let (stan, rest) = rest.split_at_mut(6);
+        let (tx, rest) = rest.split_at_mut(10);
+        let (acq, fwd) = rest.split_at_mut(11);
+        mti.copy_from_slice(self.mti.as_bytes());
+        stan.copy_from_slice(&digits::<6>(u64::from(self.stan)).ok_or(bad)?);
+        tx.copy_from_slice(&self.transmission.to_field7());
+        acq.copy_from_slice(&digits::<11>(self.acquirer).ok_or(bad)?);
+        fwd.copy_from_slice(&digits::<11>(self.forwarder).ok_or(bad)?);
+        Ok(out)
+    }
+
+    /// Parses the 42 digits.
+    pub fn parse(text: &[u8]) -> Result<Self> {
+        let bad = Error::IsoField { field: 90 };
+        if text.len() != 42 {
+            return Err(bad);
+        }
+        let (mti, rest) = text.split_at(4);
+        let (stan, rest) = rest.split_at(6);
+        let (tx, rest) = rest.split_at(10);
+        let (acq, fwd) = rest.split_at(11);
+        Ok(OriginalData {
+            mti: Mti::new(mti).map_err(|_| bad)?,
+            stan: number(stan).ok_or(bad)? as u32,
+            transmission: MonthDayTime::parse_field7(tx, 90)?,
+            acquirer: number(acq).ok_or(bad)?,
+            forwarder: number(fwd).ok_or(bad)?,
+        })
+    }
+}

@@ -1,0 +1,300 @@
+//! `demo`: a short shop day run by the till library against a terminal — terminal and bank
+//! checks, sales, a decline, a cashback sale and its reversal, a refund and the close of
+//! totals — printing each receipt and a summary table.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use ecrlink_core::txn::{
+    Amount, ApprovalCode, Currency, Money, Outcome, Reference, Request, RequestKind,
+};
+
+use crate::till::{Till, TillError, TillResult, describe_outcome};
+
+/// What a step expects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// Approved / done.
+    Approved,
+    /// Declined by the bank.
+    Declined,
+}
+
+/// One step of the day.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// What the shop assistant does, in words.
+    pub title: &'static str,
+    /// The request; a reversal's code is filled in from the step it reverses.
+    pub request: Request,
+    /// Index of the step whose approval code this reversal needs.
+    pub reverses: Option<usize>,
+    /// What should happen.
+    pub expect: Expect,
+}
+
+fn money(minor: u64, currency: Currency) -> Result<Money, TillError> {
+    Ok(Money::new(minor, currency)?)
+}
+
+fn vs(text: &str) -> Result<Option<Reference>, TillError> {
+    Ok(Some(Reference::new(text)?))
+}
+
+/// The day: amounts in `currency`. The decline uses an amount ending in .51, which the bank
+/// simulator's default rules decline with code 51.
+pub fn shop_day(currency: Currency) -> Result<Vec<Step>, TillError> {
+    let cashback_total = money(15000, currency)?;
+    Ok(vec![
+        Step {
+            title: "morning: is the terminal there?",
+            request: Request::TestTerminal,
+            reverses: None,
+            expect: Expect::Approved,
+        },
+        Step {
+            title: "morning: can it reach the bank?",
+            request: Request::TestBank,
+            reverses: None,
+            expect: Expect::Approved,
+        },
+        Step {
+            title: "coffee and a croissant",
+            request: Request::Sale {
+                amount: money(8990, currency)?,
+                reference: vs("2026-0001")?,
+            },
+            reverses: None,
+            expect: Expect::Approved,
+        },
+        Step {
+            title: "weekly shopping",
+            request: Request::Sale {
+                amount: money(124900, currency)?,
+                reference: vs("2026-0002")?,
+            },
+            reverses: None,
+            expect: Expect::Approved,
+        },
+        Step {
+            title: "a card without funds",
+            request: Request::Sale {
+                amount: money(32051, currency)?,
+                reference: vs("2026-0003")?,
+            },
+            reverses: None,
+            expect: Expect::Declined,
+        },
+        Step {
+            title: "groceries with cash back",
+            request: Request::sale_with_cashback(
+                cashback_total,
+                Amount::new(10000)?,
+                vs("2026-0004")?,
+            )?,
+            reverses: None,
+            expect: Expect::Approved,
+        },
+        Step {
+            title: "wrong card: void the cash-back sale",
+            request: Request::Reversal {
+                amount: cashback_total,
+                // Replaced by the approval code of step 6 when the day runs.
+                code: ApprovalCode::new("0")?,
+                reference: vs("2026-0004")?,
+            },
+            reverses: Some(5),
+            expect: Expect::Approved,
+        },
+        Step {
+            title: "a returned item",
+            request: Request::Refund {
+                amount: money(4500, currency)?,
+                reference: vs("2026-0005")?,
+            },
+            reverses: None,
+            expect: Expect::Approved,
+        },
+        Step {
+            title: "evening: close totals",
+            request: Request::CloseTotals,
+            reverses: None,
+            expect: Expect::Approved,
+        },
+    ])
+}
+
+/// One row of the summary.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// Step title.
+    pub title: &'static str,
+    /// Command name.
+    pub command: &'static str,
+    /// The result.
+    pub result: TillResult,
+    /// Whether it went as expected.
+    pub as_expected: bool,
+}
+
+/// Runs `steps` through `till`, writing a block per step (result and receipt) to `out` as it
+/// goes. Returns the rows for [`summary_table`].
+pub async fn run_day(
+    till: &Till,
+    steps: Vec<Step>,
+    out: &mut dyn FnMut(&str),
+) -> Result<Vec<Row>, TillError> {
+    let total = steps.len();
+    let mut rows: Vec<Row> = Vec::with_capacity(total);
+    for (i, mut step) in steps.into_iter().enumerate() {
+        if let (Some(j), Request::Reversal { code, .. }) = (step.reverses, &mut step.request) {
+            if let Some(c) = rows
+                .get(j)
+                .and_then(|r| r.result.response.as_ref())
+                .and_then(|r| r.approval_code.clone())
+            {
+                *code = c;
+            }
+        }
+        let result = till.run(step.request.clone()).await?;
+        let as_expected = match step.expect {
+            Expect::Approved => result.outcome == Outcome::Approved,
+            Expect::Declined => matches!(result.outcome, Outcome::Declined { .. }),
+        };
+        let mut block = String::new();
+        let _ = writeln!(
+            block,
+            "[{}/{}] {} — {}",
+            i + 1,
+            total,
+            step.title,
+            crate::till::describe_request(&step.request)
+        );
+        let _ = writeln!(
+            block,
+            "      {}{}",
+            result.message,
+            if as_expected {
+                ""
+            } else {
+                "   <-- NOT AS EXPECTED"
+            }
+        );
+        if let Some(code) = result
+            .response
+            .as_ref()
+            .and_then(|r| r.approval_code.as_ref())
+        {
+            let _ = writeln!(block, "      approval code {code}");
+        }
+        for part in &result.receipt {
+            for line in part.lines() {
+                let _ = writeln!(block, "      | {line}");
+            }
+        }
+        out(&block);
+        rows.push(Row {
+            title: step.title,
+            command: step.request.kind().name(),
+            result,
+            as_expected,
+        });
+    }
+    Ok(rows)
+}
+
+/// The summary table of a day.
+pub fn summary_table(rows: &[Row]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:>2}  {:<14} {:>14}  {:<14} {:<8} {:>7}  ok",
+        "#", "command", "amount", "outcome", "approval", "ms"
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let amount = r
+            .result
+            .request
+            .amount()
+            .map(|m| m.to_string())
+            .unwrap_or_default();
+        let approval = r
+            .result
+            .response
+            .as_ref()
+            .and_then(|x| x.approval_code.as_ref())
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "{:>2}  {:<14} {:>14}  {:<14} {:<8} {:>7}  {}",
+            i + 1,
+            r.command,
+            amount,
+            describe_outcome(&r.result.outcome),
+            approval,
+            r.result.elapsed.as_millis(),
+            if r.as_expected { "yes" } else { "NO" }
+        );
+    }
+    let approved: u64 = rows
+        .iter()
+        .filter(|r| r.result.outcome == Outcome::Approved)
+        .filter(|r| {
+            matches!(
+                r.result.kind(),
+                RequestKind::Sale | RequestKind::SaleWithCashback
+            )
+        })
+        .filter_map(|r| r.result.request.amount())
+        .map(|m| m.minor())
+        .sum();
+    let currency = rows
+        .iter()
+        .find_map(|r| r.result.request.amount())
+        .map(|m| m.currency);
+    if let Some(c) = currency {
+        let mut t = String::new();
+        let _ = Money::fmt_decimal(approved, c, &mut t);
+        let _ = writeln!(s, "approved sales before reversals and refunds: {t} {c}");
+    }
+    let total: Duration = rows.iter().map(|r| r.result.elapsed).sum();
+    let _ = writeln!(
+        s,
+        "{} steps, {} as expected, {:.2} s at the terminal",
+        rows.len(),
+        rows.iter().filter(|r| r.as_expected).count(),
+        total.as_secs_f64()
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_day_is_well_formed() {
+        let steps = shop_day(Currency::CZK).unwrap();
+        assert_eq!(steps.len(), 9);
+        let kinds: Vec<&str> = steps.iter().map(|s| s.request.kind().name()).collect();
+        for k in [
+            "sale",
+            "cashback",
+            "reversal",
+            "refund",
+            "test-terminal",
+            "test-bank",
+            "close-totals",
+        ] {
+            assert!(kinds.contains(&k), "{k}");
+        }
+        // The decline amount ends in .51; the reversal points at the cash-back sale, same amount.
+        let decline = steps.iter().find(|s| s.expect == Expect::Declined).unwrap();
+        assert_eq!(decline.request.amount().unwrap().minor() % 100, 51);
+        let rev = steps.iter().find(|s| s.reverses.is_some()).unwrap();
+        let target = &steps[rev.reverses.unwrap()];
+        assert_eq!(target.request.kind(), RequestKind::SaleWithCashback);
+        assert_eq!(rev.request.amount(), target.request.amount());
+    }
+}

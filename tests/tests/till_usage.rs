@@ -1,0 +1,152 @@
+//! Till commands as a real process: input errors exit 2 with one line on stderr, before any
+//! connection is tried.
+
+use std::process::Command;
+
+fn sim(args: &[&str]) -> (i32, String, String) {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ecrlink-sim-e2e"))
+        .args(args)
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .env_remove("ECRLINK_CONFIG")
+        .env_remove("ECRLINK_LOG_DIR")
+        .output()
+        .expect("spawn ecrlink-sim");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+// Port 9 (discard) on loopback: nothing listens there in tests, and none of these reaches it.
+const T: &str = "127.0.0.1:9";
+
+#[test]
+fn too_many_decimals_is_exit_2() {
+    let (code, out, err) = sim(&[
+        "sale",
+        "--amount",
+        "12.345",
+        "--currency",
+        "EUR",
+        "--terminal",
+        T,
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: invalid amount '12.345' for EUR"),
+        "{err}"
+    );
+}
+
+#[test]
+fn negative_and_malformed_amounts_are_exit_2() {
+    for bad in ["-5", "1e3", "1,50", "", "0", "abc"] {
+        let (code, _, err) = sim(&[
+            "sale",
+            "--amount",
+            bad,
+            "--currency",
+            "CZK",
+            "--terminal",
+            T,
+        ]);
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(err.starts_with("error: invalid amount"), "{bad}: {err}");
+    }
+    // JPY has no minor unit.
+    let (code, _, err) = sim(&[
+        "refund",
+        "--amount",
+        "1.5",
+        "--currency",
+        "JPY",
+        "--terminal",
+        T,
+    ]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn currency_is_required_and_checked() {
+    let (code, _, err) = sim(&["sale", "--amount", "1", "--terminal", T]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--currency is required"), "{err}");
+    let (code, _, err) = sim(&[
+        "sale",
+        "--amount",
+        "1",
+        "--currency",
+        "XYZ",
+        "--terminal",
+        T,
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown currency 'XYZ'"), "{err}");
+}
+
+#[test]
+fn cashback_must_be_less_than_the_total() {
+    let (code, _, err) = sim(&[
+        "cashback",
+        "--amount",
+        "10",
+        "--cashback",
+        "10",
+        "--currency",
+        "CZK",
+        "--terminal",
+        T,
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--cashback must be less"), "{err}");
+}
+
+#[test]
+fn bad_reference_and_code_are_exit_2() {
+    let (code, _, err) = sim(&[
+        "sale",
+        "--amount",
+        "1",
+        "--currency",
+        "CZK",
+        "--vs",
+        "this-reference-is-far-too-long",
+        "--terminal",
+        T,
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid --vs"), "{err}");
+    let (code, _, err) = sim(&[
+        "reversal",
+        "--amount",
+        "1",
+        "--currency",
+        "CZK",
+        "--code",
+        "AB-12",
+        "--terminal",
+        T,
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid --code"), "{err}");
+}
+
+#[test]
+fn no_terminal_and_no_config_is_exit_2() {
+    let (code, _, err) = sim(&["test-terminal"]);
+    assert_eq!(code, 2);
+    assert!(err.starts_with("error: no terminal"), "{err}");
+}
+
+#[test]
+fn bad_timeout_is_exit_2() {
+    let (code, _, err) = sim(&["test-terminal", "--terminal", T, "--timeout", "-1"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, _) = sim(&["test-terminal", "--terminal", T, "--timeout", "soon"]);
+    assert_eq!(code, 2);
+}
