@@ -1111,3 +1111,34 @@ fn csob_cut_frame_closed_by_a_stray_etx_is_undetectable() {
         o.violations
     );
 }
+
+/// Fuzz find (`session_drive`): one read holding many bad frames filled the link session's
+/// event queue with protocol errors, and the `Sent` that followed in the same read was
+/// dropped: the Concert till stayed "sending" forever, with no deadline left to end it.
+#[test]
+fn a_flood_of_bad_frames_in_one_read_never_hides_the_link_outcome() {
+    let mut ecr = ConcertEcr::new(ConcertEcrConfig::default());
+    let mut buf = [0u8; MAX_TRANSMIT];
+    let t = Instant::ZERO;
+    ecr.start(t, &sale_request(0)).unwrap();
+    assert_eq!(ecr.poll_transmit(&mut buf).unwrap(), Some(1), "ENQ");
+    // ACK to the ENQ; the till sends its frame.
+    ecr.handle_bytes(t, &[0x06]);
+    while ecr.poll_transmit(&mut buf).unwrap().is_some() {}
+    // Twelve frames with a bad LRC, then the ACK of the till's frame, all in one read.
+    let mut flood = Vec::new();
+    for _ in 0..12 {
+        flood.extend_from_slice(&[0x02, b'X', 0x03, 0x00]);
+    }
+    flood.push(0x06);
+    ecr.handle_bytes(t, &flood);
+    let mut events = Vec::new();
+    while let Some(e) = ecr.poll_event() {
+        events.push(e);
+    }
+    assert!(events.contains(&EcrEvent::Accepted), "{events:?}");
+    assert!(
+        ecr.poll_timeout().is_some(),
+        "a busy session always has a deadline"
+    );
+}
