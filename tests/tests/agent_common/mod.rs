@@ -402,7 +402,10 @@ pub fn start_agent(bank: &Bank, listen: &[&str], extra: &[&str]) -> (Agent, temp
         args.push("--listen");
         args.push(l);
     }
-    args.extend_from_slice(&["--bank", &bank_addr, "--card-delay", "20ms"]);
+    args.extend_from_slice(&["--bank", &bank_addr]);
+    if !extra.contains(&"--card-delay") {
+        args.extend_from_slice(&["--card-delay", "20ms"]);
+    }
     args.extend_from_slice(extra);
     let agent = Agent::spawn(&args, &dir.path().join("journal"));
     (agent, dir)
