@@ -51,10 +51,14 @@ pub struct Bank {
 
 impl Bank {
     pub fn spawn(rules: Option<&str>) -> Bank {
+        Self::spawn_at("127.0.0.1:0", rules)
+    }
+
+    pub fn spawn_at(listen: &str, rules: Option<&str>) -> Bank {
         let dir = tempfile::tempdir().unwrap();
         let ledger_path = dir.path().join("ledger.json");
         let mut cmd = Command::new(SIM);
-        cmd.args(["bank", "--listen", "127.0.0.1:0", "--ledger"])
+        cmd.args(["bank", "--listen", listen, "--ledger"])
             .arg(&ledger_path)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
