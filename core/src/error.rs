@@ -115,6 +115,12 @@ pub enum Error {
     },
     /// A ČSOB CRC field other than the expected value (only under `CrcPolicy::Expect`).
     CsobCrcMismatch,
+    /// A ČSOB message or call that does not fit the session's state (a B2 nobody waits for,
+    /// a response with no request pending, a receipt part nobody asked for).
+    CsobUnexpected {
+        /// What was unexpected.
+        what: &'static str,
+    },
     /// A message type or transaction code this side does not handle.
     Unsupported {
         /// What was not supported.
@@ -223,6 +229,7 @@ impl fmt::Display for Error {
                 )
             }
             CsobCrcMismatch => f.write_str("csob: CRC field differs from the expected value"),
+            CsobUnexpected { what } => write!(f, "csob: unexpected {what}"),
             Unsupported { what } => write!(f, "unsupported: {what}"),
             TlvMalformed => f.write_str("tlv: malformed tag or length"),
             TlvTooDeep => f.write_str("tlv: templates nested too deep"),

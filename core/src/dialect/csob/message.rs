@@ -1,0 +1,667 @@
+//! Typed messages B0–B4: parse from a frame payload, emit a whole frame into a caller buffer.
+//!
+//! Frame: `STX` + 36-character [`Header`] + data + `ETX`, nothing after ETX (the public
+//! client's `bytesToMessage` cuts a message from STX to ETX inclusive; over TCP there is no LRC).
+//! Data: fields `FS tag value` (see [`super::fields`]).
+//!
+//! Field order written (the parser accepts any order, first occurrence wins):
+//! - B1: `T`, `F`, `B`, `C`, `9`(`S`), `E` — a sale is `T00 B… 9S… E203` and a reversal
+//!   `T10 F…` exactly as `Payment.java` writes them;
+//! - B2: `T`, `R` first (the older `Response.java` reads block 1 as T and block 2 as R), then
+//!   `F`, `B`, `C`, `E`, `9`(`S`), `P`, `g`, `Y`…, `Z`…;
+//! - B3: `9`(`t`);
+//! - B4: one `T` field per receipt line (`T` + attribute digit + text; the public client reads
+//!   lines starting `T0`…`T3` and drops those two characters), then `t1` if another part follows.
+//!
+//! *ecrlink conventions* (not in the public source; the public client neither sends nor reads
+//! them): cashback amount `C`; masked PAN `P`; totals of a close `Y` (per currency: sub-fields
+//! `E` currency, `d`/`D` debit count/sum, `c`/`C` credit count/sum, `r` reversal count) and `Z`
+//! (per scheme: `s` scheme name, `E` currency, `n` count, `N` signed net sum).
+
+use heapless::String;
+use nom::{
+    Parser,
+    bytes::complete::tag as ntag,
+    character::complete::digit1,
+    combinator::{all_consuming, opt},
+};
+
+use super::codes::{Flags, MessageType, ReceiptSelector, ResultCode, TxnCode};
+use super::fields::{Field, FieldsView, tag};
+use super::header::{
+    Counter, CrcPolicy, HEADER_LEN, Header, LengthPolicy, Sink, SliceWriter, emit_header,
+    parse_header,
+};
+use super::text;
+use crate::link::control::{ETX, FS, GS, STX};
+use crate::link::{Checksum, decode_frame};
+use crate::session::RECEIPT_PART_CAPACITY;
+use crate::txn::{
+    Amount, ApprovalCode, CardScheme, CurrencyTotals, MaskedPan, Reference, SchemeTotals, Totals,
+};
+use crate::{Error, Result};
+
+/// Largest frame (STX … ETX) this codec builds or the sessions accept: the size of
+/// [`crate::session::MAX_TRANSMIT`].
+pub const MAX_FRAME: usize = crate::session::MAX_TRANSMIT;
+/// Largest payload (between STX and ETX).
+pub const MAX_PAYLOAD: usize = MAX_FRAME - 2;
+/// Capacity of the `g` response text (the size of [`crate::txn::Response::text`]).
+pub const MESSAGE_TEXT_CAPACITY: usize = 64;
+/// Capacity of a receipt part's text in UTF-8 ([`crate::session::RECEIPT_PART_CAPACITY`]).
+pub const RECEIPT_TEXT_CAPACITY: usize = RECEIPT_PART_CAPACITY;
+/// Attribute character written before each receipt line (`T0…`: plain text).
+pub const RECEIPT_LINE_ATTRIBUTE: u8 = b'0';
+/// Most digits of an amount field (the twelve of [`Amount::MAX_MINOR`]).
+pub const AMOUNT_DIGITS: usize = 12;
+
+/// How to parse: what to do with the CRC and data-length fields.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ParseOptions {
+    /// CRC field policy (default [`CrcPolicy::Ignore`]).
+    pub crc: CrcPolicy,
+    /// Data-length policy (default [`LengthPolicy::Lenient`]).
+    pub length: LengthPolicy,
+}
+
+/// B1: what the ECR asks. Amounts are minor units as on the wire; validation into
+/// [`crate::txn`] types happens in the mapping ([`super::map`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TransactionRequest {
+    /// `T`.
+    pub code: TxnCode,
+    /// `B`: amount in minor units (for a cashback sale: the total).
+    pub amount: Option<u64>,
+    /// `C`: cashback in minor units (ecrlink convention).
+    pub cashback: Option<u64>,
+    /// `E`: ISO 4217 numeric currency.
+    pub currency: Option<u16>,
+    /// `9`/`S`: the ECR's reference.
+    pub reference: Option<Reference>,
+    /// `F`: approval code of the transaction to reverse.
+    pub approval_code: Option<ApprovalCode>,
+}
+
+impl TransactionRequest {
+    /// A request of `code` with no fields but `T`.
+    pub fn new(code: TxnCode) -> Self {
+        TransactionRequest {
+            code,
+            amount: None,
+            cashback: None,
+            currency: None,
+            reference: None,
+            approval_code: None,
+        }
+    }
+}
+
+/// B2: the terminal's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TransactionResponse {
+    /// `T`: the code of the request answered.
+    pub code: TxnCode,
+    /// `R`.
+    pub result: ResultCode,
+    /// `B`: amount in minor units.
+    pub amount: Option<u64>,
+    /// `C`: cashback in minor units (ecrlink convention).
+    pub cashback: Option<u64>,
+    /// `E`: ISO 4217 numeric currency.
+    pub currency: Option<u16>,
+    /// `9`/`S`: the reference, echoed.
+    pub reference: Option<Reference>,
+    /// `F`: approval code.
+    pub approval_code: Option<ApprovalCode>,
+    /// `P`: masked PAN (ecrlink convention).
+    pub pan: Option<MaskedPan>,
+    /// `g`: response message text.
+    pub text: Option<String<MESSAGE_TEXT_CAPACITY>>,
+    /// `Y`/`Z`: totals of a close (ecrlink convention).
+    pub totals: Option<Totals>,
+}
+
+impl TransactionResponse {
+    /// An answer with `code` and `result` and nothing else.
+    pub fn new(code: TxnCode, result: ResultCode) -> Self {
+        TransactionResponse {
+            code,
+            result,
+            amount: None,
+            cashback: None,
+            currency: None,
+            reference: None,
+            approval_code: None,
+            pan: None,
+            text: None,
+            totals: None,
+        }
+    }
+}
+
+/// B3: a request for (a part of) a receipt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TicketRequest {
+    /// `9`/`t`: which copy, or the next part.
+    pub selector: ReceiptSelector,
+}
+
+/// B4: one part of a receipt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TicketResponse {
+    /// The lines of this part joined by `\n` (UTF-8; ISO-8859-2 on the wire).
+    pub text: String<RECEIPT_TEXT_CAPACITY>,
+    /// `t1`: another part follows (ask with a B3 selecting [`ReceiptSelector::Next`]).
+    pub more: bool,
+}
+
+/// What a message carries, by type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[allow(clippy::large_enum_variant)]
+pub enum Body {
+    /// B0 (its fields, if any, are not kept).
+    Activity,
+    /// B1.
+    Request(TransactionRequest),
+    /// B2.
+    Response(TransactionResponse),
+    /// B3.
+    TicketRequest(TicketRequest),
+    /// B4.
+    TicketResponse(TicketResponse),
+}
+
+impl Body {
+    /// The message type of this body.
+    pub fn message_type(&self) -> MessageType {
+        match self {
+            Body::Activity => MessageType::Activity,
+            Body::Request(_) => MessageType::TransactionRequest,
+            Body::Response(_) => MessageType::TransactionResponse,
+            Body::TicketRequest(_) => MessageType::TicketRequest,
+            Body::TicketResponse(_) => MessageType::TicketResponse,
+        }
+    }
+}
+
+/// A whole message. On emit the message type written is the body's and the length field is
+/// the actual data length; the header's flags, terminal id, timestamp and CRC field are
+/// written as they are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Message {
+    /// Header.
+    pub header: Header,
+    /// Fields, typed.
+    pub body: Body,
+}
+
+/// A parsed header and the checked raw fields, before typing (what `decode` prints).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageView<'a> {
+    /// Header.
+    pub header: Header,
+    /// Fields as received.
+    pub fields: FieldsView<'a>,
+}
+
+impl<'a> MessageView<'a> {
+    /// Parses a payload (the bytes between STX and ETX).
+    pub fn parse(payload: &'a [u8], opts: &ParseOptions) -> Result<Self> {
+        let (header, data) = parse_header(payload, opts.crc, opts.length)?;
+        Ok(MessageView {
+            header,
+            fields: FieldsView::new(data)?,
+        })
+    }
+}
+
+// ----- value parsers -----
+
+fn digits(value: &[u8], max: usize, field: &'static str) -> Result<u64> {
+    let err = Error::CsobField { field };
+    let (_, d) = all_consuming(digit1::<_, nom::error::Error<&[u8]>>)
+        .parse(value)
+        .map_err(|_| err)?;
+    if d.len() > max {
+        return Err(err);
+    }
+    d.iter().try_fold(0u64, |acc, &b| {
+        acc.checked_mul(10)
+            .and_then(|a| a.checked_add(u64::from(b - b'0')))
+            .ok_or(err)
+    })
+}
+
+fn signed(value: &[u8], field: &'static str) -> Result<i64> {
+    let err = Error::CsobField { field };
+    let (rest, minus) = opt(ntag::<_, _, nom::error::Error<&[u8]>>(&b"-"[..]))
+        .parse(value)
+        .map_err(|_| err)?;
+    let n = digits(rest, 20, field)?;
+    if minus.is_some() {
+        0i64.checked_sub_unsigned(n).ok_or(err)
+    } else {
+        i64::try_from(n).map_err(|_| err)
+    }
+}
+
+fn u32_of(value: &[u8], field: &'static str) -> Result<u32> {
+    u32::try_from(digits(value, 10, field)?).map_err(|_| Error::CsobField { field })
+}
+
+fn currency(value: &[u8], field: &'static str) -> Result<u16> {
+    if value.len() != 3 {
+        return Err(Error::CsobField { field });
+    }
+    u16::try_from(digits(value, 3, field)?).map_err(|_| Error::CsobField { field })
+}
+
+fn ascii<'a>(value: &'a [u8], field: &'static str) -> Result<&'a str> {
+    core::str::from_utf8(value).map_err(|_| Error::CsobField { field })
+}
+
+fn reference(f: &FieldsView<'_>) -> Result<Option<Reference>> {
+    match f
+        .first(tag::SUB)
+        .and_then(|nine| nine.subfield(tag::SUB_REFERENCE))
+    {
+        None | Some(b"") => Ok(None),
+        Some(v) => Reference::new(ascii(v, "9/S")?).map(Some),
+    }
+}
+
+fn approval(f: &FieldsView<'_>) -> Result<Option<ApprovalCode>> {
+    match f.first(tag::APPROVAL).map(|x| x.value) {
+        None | Some(b"") => Ok(None),
+        Some(v) => ApprovalCode::new(ascii(v, "F")?).map(Some),
+    }
+}
+
+fn opt_digits(f: &FieldsView<'_>, t: u8, field: &'static str) -> Result<Option<u64>> {
+    f.first(t)
+        .map(|x| digits(x.value, AMOUNT_DIGITS, field))
+        .transpose()
+}
+
+fn txn_code(f: &FieldsView<'_>) -> Result<TxnCode> {
+    TxnCode::parse(
+        f.first(tag::TXN)
+            .ok_or(Error::CsobField { field: "T" })?
+            .value,
+    )
+}
+
+fn currency_totals(y: &Field<'_>) -> Result<CurrencyTotals> {
+    let mut t = CurrencyTotals {
+        currency: currency(
+            y.subfield(b'E').ok_or(Error::CsobField { field: "Y/E" })?,
+            "Y/E",
+        )?,
+        ..CurrencyTotals::default()
+    };
+    for s in y.subfields() {
+        match s.tag {
+            b'd' => t.debit_count = u32_of(s.value, "Y/d")?,
+            b'D' => t.debit_minor = digits(s.value, 20, "Y/D")?,
+            b'c' => t.credit_count = u32_of(s.value, "Y/c")?,
+            b'C' => t.credit_minor = digits(s.value, 20, "Y/C")?,
+            b'r' => t.reversal_count = u32_of(s.value, "Y/r")?,
+            _ => {}
+        }
+    }
+    Ok(t)
+}
+
+fn scheme_of(name: &[u8]) -> Result<CardScheme> {
+    [
+        CardScheme::Visa,
+        CardScheme::Mastercard,
+        CardScheme::Maestro,
+        CardScheme::Amex,
+        CardScheme::Other,
+    ]
+    .into_iter()
+    .find(|s| s.name().as_bytes() == name)
+    .ok_or(Error::CsobField { field: "Z/s" })
+}
+
+fn scheme_totals(z: &Field<'_>) -> Result<SchemeTotals> {
+    Ok(SchemeTotals {
+        scheme: scheme_of(z.subfield(b's').ok_or(Error::CsobField { field: "Z/s" })?)?,
+        currency: currency(
+            z.subfield(b'E').ok_or(Error::CsobField { field: "Z/E" })?,
+            "Z/E",
+        )?,
+        count: z
+            .subfield(b'n')
+            .map(|v| u32_of(v, "Z/n"))
+            .transpose()?
+            .unwrap_or(0),
+        net_minor: z
+            .subfield(b'N')
+            .map(|v| signed(v, "Z/N"))
+            .transpose()?
+            .unwrap_or(0),
+    })
+}
+
+fn totals(f: &FieldsView<'_>) -> Result<Option<Totals>> {
+    let cap = Error::CapacityExceeded {
+        what: "csob totals",
+    };
+    let mut t = Totals::default();
+    let mut any = false;
+    for field in f.iter() {
+        match field.tag {
+            tag::CURRENCY_TOTALS => {
+                t.currencies
+                    .push(currency_totals(&field)?)
+                    .map_err(|_| cap)?;
+                any = true;
+            }
+            tag::SCHEME_TOTALS => {
+                t.schemes.push(scheme_totals(&field)?).map_err(|_| cap)?;
+                any = true;
+            }
+            _ => {}
+        }
+    }
+    Ok(any.then_some(t))
+}
+
+impl Message {
+    /// Types a checked view.
+    pub fn from_view(view: &MessageView<'_>) -> Result<Self> {
+        let f = &view.fields;
+        let body = match view.header.message_type {
+            MessageType::Activity => Body::Activity,
+            MessageType::TransactionRequest => Body::Request(TransactionRequest {
+                code: txn_code(f)?,
+                amount: opt_digits(f, tag::AMOUNT, "B")?,
+                cashback: opt_digits(f, tag::CASHBACK, "C")?,
+                currency: f
+                    .first(tag::CURRENCY)
+                    .map(|x| currency(x.value, "E"))
+                    .transpose()?,
+                reference: reference(f)?,
+                approval_code: approval(f)?,
+            }),
+            MessageType::TransactionResponse => Body::Response(TransactionResponse {
+                code: txn_code(f)?,
+                result: ResultCode::parse(
+                    f.first(tag::RESULT)
+                        .ok_or(Error::CsobField { field: "R" })?
+                        .value,
+                )?,
+                amount: opt_digits(f, tag::AMOUNT, "B")?,
+                cashback: opt_digits(f, tag::CASHBACK, "C")?,
+                currency: f
+                    .first(tag::CURRENCY)
+                    .map(|x| currency(x.value, "E"))
+                    .transpose()?,
+                reference: reference(f)?,
+                approval_code: approval(f)?,
+                pan: f
+                    .first(tag::PAN)
+                    .map(|x| MaskedPan::parse(ascii(x.value, "P")?))
+                    .transpose()?,
+                text: f
+                    .first(tag::MESSAGE)
+                    .map(|x| text::decode(x.value, "csob g text"))
+                    .transpose()?,
+                totals: totals(f)?,
+            }),
+            MessageType::TicketRequest => {
+                let sel = f
+                    .first(tag::SUB)
+                    .and_then(|nine| nine.subfield(tag::SUB_TICKET))
+                    .ok_or(Error::CsobField { field: "9/t" })?;
+                match sel {
+                    [b] => Body::TicketRequest(TicketRequest {
+                        selector: ReceiptSelector::from_byte(*b)?,
+                    }),
+                    _ => return Err(Error::CsobField { field: "9/t" }),
+                }
+            }
+            MessageType::TicketResponse => {
+                let mut text: String<RECEIPT_TEXT_CAPACITY> = String::new();
+                let mut more = false;
+                let mut first = true;
+                for field in f.iter() {
+                    match field.tag {
+                        tag::TXN => {
+                            if !first {
+                                text.push('\n').map_err(|_| Error::CapacityExceeded {
+                                    what: "csob receipt part",
+                                })?;
+                            }
+                            first = false;
+                            // The first byte is the line attribute (`0`…`3`).
+                            let line = field.value.get(1..).unwrap_or_default();
+                            text::decode_into(line, &mut text, "csob receipt part")?;
+                        }
+                        tag::RECEIPT_MORE => more = field.value == b"1",
+                        tag::SUB if field.subfield(tag::SUB_TICKET) == Some(b"1") => more = true,
+                        _ => {}
+                    }
+                }
+                Body::TicketResponse(TicketResponse { text, more })
+            }
+        };
+        Ok(Message {
+            header: view.header.clone(),
+            body,
+        })
+    }
+
+    /// Parses a payload (the bytes between STX and ETX, as the link accumulator yields them).
+    pub fn parse_payload(payload: &[u8], opts: &ParseOptions) -> Result<Self> {
+        Message::from_view(&MessageView::parse(payload, opts)?)
+    }
+
+    /// Parses a whole frame `STX … ETX` at the start of `bytes`; returns the message and the
+    /// bytes the frame took. An incomplete frame is [`Error::Truncated`].
+    pub fn parse_frame(bytes: &[u8], opts: &ParseOptions) -> Result<(Self, usize)> {
+        let frame = decode_frame(bytes, Checksum::None)?;
+        Ok((Message::parse_payload(frame.payload, opts)?, frame.len))
+    }
+
+    fn write_data(&self, s: &mut impl Sink) -> Result<()> {
+        match &self.body {
+            Body::Activity => {}
+            Body::Request(r) => {
+                put_field(s, tag::TXN, &r.code.digits());
+                if let Some(code) = &r.approval_code {
+                    put_field(s, tag::APPROVAL, code.as_str().as_bytes());
+                }
+                put_number(s, tag::AMOUNT, r.amount, "B")?;
+                put_number(s, tag::CASHBACK, r.cashback, "C")?;
+                put_reference(s, r.reference.as_ref());
+                put_currency(s, &[FS], tag::CURRENCY, r.currency, "E")?;
+            }
+            Body::Response(r) => {
+                put_field(s, tag::TXN, &r.code.digits());
+                put_field(s, tag::RESULT, r.result.text().as_bytes());
+                if let Some(code) = &r.approval_code {
+                    put_field(s, tag::APPROVAL, code.as_str().as_bytes());
+                }
+                put_number(s, tag::AMOUNT, r.amount, "B")?;
+                put_number(s, tag::CASHBACK, r.cashback, "C")?;
+                put_currency(s, &[FS], tag::CURRENCY, r.currency, "E")?;
+                put_reference(s, r.reference.as_ref());
+                if let Some(pan) = &r.pan {
+                    s.put(&[FS, tag::PAN]);
+                    put_display(s, pan);
+                }
+                if let Some(t) = &r.text {
+                    text::encoded_len(t, "g")?;
+                    s.put(&[FS, tag::MESSAGE]);
+                    text::for_each_byte(t, |b| s.put(&[b]));
+                }
+                if let Some(t) = &r.totals {
+                    put_totals(s, t)?;
+                }
+            }
+            Body::TicketRequest(t) => {
+                s.put(&[FS, tag::SUB, GS, tag::SUB_TICKET, t.selector.byte()]);
+            }
+            Body::TicketResponse(t) => {
+                if !t.text.is_empty() {
+                    for line in t.text.split('\n') {
+                        text::encoded_len(line, "T (receipt line)")?;
+                        s.put(&[FS, tag::TXN, RECEIPT_LINE_ATTRIBUTE]);
+                        text::for_each_byte(line, |b| s.put(&[b]));
+                    }
+                }
+                if t.more {
+                    s.put(&[FS, tag::RECEIPT_MORE, b'1']);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Length of the frame [`Message::emit`] writes.
+    pub fn frame_len(&self) -> Result<usize> {
+        let mut c = Counter::default();
+        self.write_data(&mut c)?;
+        Ok(c.0 + HEADER_LEN + 2)
+    }
+
+    /// Writes the whole frame `STX header fields ETX` into `out` and returns its length.
+    ///
+    /// Errors: a value the wire cannot carry ([`Error::CsobField`] naming it, e.g. a character
+    /// outside ISO-8859-2 or an amount over twelve digits); [`Error::BufferTooSmall`] if `out`
+    /// is too small, in which case `out` is untouched.
+    pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
+        let total = self.frame_len()?;
+        let data_len =
+            u16::try_from(total - HEADER_LEN - 2).map_err(|_| Error::CapacityExceeded {
+                what: "csob data length",
+            })?;
+        let buf = out
+            .get_mut(..total)
+            .ok_or(Error::BufferTooSmall { needed: total })?;
+        let mut w = SliceWriter { buf, pos: 0 };
+        w.put(&[STX]);
+        emit_header(&self.header, self.body.message_type(), data_len, &mut w);
+        self.write_data(&mut w)?;
+        w.put(&[ETX]);
+        Ok(total)
+    }
+
+    /// The header's flags.
+    pub fn flags(&self) -> Flags {
+        self.header.flags
+    }
+}
+
+// ----- value writers -----
+
+fn put_field(s: &mut impl Sink, t: u8, value: &[u8]) {
+    s.put(&[FS, t]);
+    s.put(value);
+}
+
+fn put_u64(s: &mut impl Sink, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        if let Some(slot) = buf.get_mut(i) {
+            *slot = b'0' + (v % 10) as u8;
+        }
+        v /= 10;
+        if v == 0 || i == 0 {
+            break;
+        }
+    }
+    s.put(buf.get(i..).unwrap_or_default());
+}
+
+fn put_number(s: &mut impl Sink, t: u8, v: Option<u64>, field: &'static str) -> Result<()> {
+    if let Some(v) = v {
+        if v > Amount::MAX_MINOR {
+            return Err(Error::CsobField { field });
+        }
+        s.put(&[FS, t]);
+        put_u64(s, v);
+    }
+    Ok(())
+}
+
+fn put_currency(
+    s: &mut impl Sink,
+    prefix: &[u8],
+    t: u8,
+    v: Option<u16>,
+    field: &'static str,
+) -> Result<()> {
+    if let Some(v) = v {
+        if v > 999 {
+            return Err(Error::CsobField { field });
+        }
+        s.put(prefix);
+        s.put(&[
+            t,
+            b'0' + (v / 100) as u8,
+            b'0' + (v / 10 % 10) as u8,
+            b'0' + (v % 10) as u8,
+        ]);
+    }
+    Ok(())
+}
+
+fn put_reference(s: &mut impl Sink, r: Option<&Reference>) {
+    if let Some(r) = r {
+        s.put(&[FS, tag::SUB, GS, tag::SUB_REFERENCE]);
+        s.put(r.as_str().as_bytes());
+    }
+}
+
+fn put_display(s: &mut impl Sink, v: &impl core::fmt::Display) {
+    struct W<'a, S: Sink>(&'a mut S);
+    impl<S: Sink> core::fmt::Write for W<'_, S> {
+        fn write_str(&mut self, t: &str) -> core::fmt::Result {
+            self.0.put(t.as_bytes());
+            Ok(())
+        }
+    }
+    let _ = core::fmt::write(&mut W(s), format_args!("{v}"));
+}
+
+fn put_sub_u64(s: &mut impl Sink, t: u8, v: u64) {
+    s.put(&[GS, t]);
+    put_u64(s, v);
+}
+
+fn put_totals(s: &mut impl Sink, t: &Totals) -> Result<()> {
+    for c in &t.currencies {
+        s.put(&[FS, tag::CURRENCY_TOTALS]);
+        put_currency(s, &[GS], b'E', Some(c.currency), "Y/E")?;
+        put_sub_u64(s, b'd', u64::from(c.debit_count));
+        put_sub_u64(s, b'D', c.debit_minor);
+        put_sub_u64(s, b'c', u64::from(c.credit_count));
+        put_sub_u64(s, b'C', c.credit_minor);
+        put_sub_u64(s, b'r', u64::from(c.reversal_count));
+    }
+    for z in &t.schemes {
+        s.put(&[FS, tag::SCHEME_TOTALS, GS, b's']);
+        s.put(z.scheme.name().as_bytes());
+        put_currency(s, &[GS], b'E', Some(z.currency), "Z/E")?;
+        put_sub_u64(s, b'n', u64::from(z.count));
+        s.put(&[GS, b'N']);
+        if z.net_minor < 0 {
+            s.put(b"-");
+        }
+        put_u64(s, z.net_minor.unsigned_abs());
+    }
+    Ok(())
+}

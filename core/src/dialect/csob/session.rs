@@ -1,0 +1,784 @@
+//! The ČSOB sessions, sans-IO: [`CsobTerminal`] (the terminal's side, driven by the agent or
+//! firmware) and [`CsobEcr`] (the till's side, driven by the host simulator).
+//!
+//! The exchange (source: the comments and `waitForPayment` / `getRecipes` in `Payment.java` and
+//! `ProcessMessage.java` of `l1zard/react-native-enigoo-terminal`):
+//! 1. ECR → B1 (transaction request);
+//! 2. terminal → B0 at once (request taken);
+//! 3. terminal → B2 when done (the ECR waits up to 60 s; any B0 in between is activity);
+//! 4. ECR → B0 within 5 s to confirm the B2;
+//! 5. optionally, for each receipt part: ECR → B3 (`9 GS tM`, `tC` or `t-`), terminal → B4,
+//!    ECR → B0; a B4 ending with `t1` means another part follows.
+//!
+//! After a lost B2 the public client sends T81 (passivate) then T82 (last transaction) and
+//! compares the reference; [`CsobEcr`] reports [`EcrEvent::TimedOut`] and leaves that to its
+//! driver (`start(Abort)`, then `start(LastTransaction)`).
+//!
+//! All timers are deadlines reported by `poll_timeout`; nothing here reads a clock. The header
+//! timestamp is local wall-clock time: give it with `set_wall_clock` (an anchor pair of
+//! [`Instant`] and [`Timestamp`]); until then the sessions count from 2000-01-01 00:00:00.
+
+use core::time::Duration;
+
+use heapless::{Deque, String, Vec};
+
+use super::codes::{Flags, MessageType, ReceiptSelector, ResultCode, TxnCode};
+use super::header::{CrcField, Header};
+use super::map::request_kind;
+use super::message::{
+    Body, MAX_FRAME, MAX_PAYLOAD, Message, ParseOptions, TicketRequest, TicketResponse,
+    TransactionRequest, TransactionResponse,
+};
+use crate::link::{Checksum, Feed, FrameAccumulator};
+use crate::session::{EcrEvent, EcrSide, TerminalEvent, TerminalSide};
+use crate::time::earliest;
+use crate::txn::{
+    ApprovalCode, Currency, Money, Request, RequestKind, Response, TerminalId, Timestamp,
+};
+use crate::{Error, Instant, Result};
+
+/// Bytes of frames a session can hold before they are polled out (two full frames).
+pub const OUTBOX_CAPACITY: usize = 2 * MAX_FRAME;
+/// Frames a session can hold before they are polled out.
+pub const OUTBOX_FRAMES: usize = 8;
+/// Events a terminal session holds until polled; past that the oldest is dropped and counted
+/// ([`CsobTerminal::dropped_events`]). Drivers poll after every call, so a few suffice.
+pub const TERMINAL_EVENTS: usize = 8;
+/// Events a till session holds until polled (they are large: a receipt part is 1 KiB); past
+/// that the oldest is dropped and counted ([`CsobEcr::dropped_events`]).
+pub const ECR_EVENTS: usize = 4;
+
+/// Settings shared by both sides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CsobConfig {
+    /// Terminal id written in every header (the ECR writes the id of the terminal it talks to,
+    /// as the public client writes its configured `deviceId`).
+    pub terminal_id: TerminalId,
+    /// CRC field written in every header (default `A5A5`, what the public client sends).
+    pub crc: CrcField,
+    /// How received messages are parsed (CRC and data-length policies).
+    pub parse: ParseOptions,
+    /// Currency of an amount that comes without an `E` field (default CZK).
+    pub default_currency: Currency,
+    /// Till: how long to wait for the B2 after the B1 or after the last B0 (default 60 s).
+    pub response_timeout: Duration,
+    /// Terminal: how long to wait for the till's confirming B0 after a B2 (default 5 s).
+    pub confirm_timeout: Duration,
+    /// Till: how long to wait for a B4 after a B3 (default 5 s, as the public client).
+    pub receipt_timeout: Duration,
+    /// Terminal: set the receipt-ready flag in B2 answers to sales, cashback sales, refunds,
+    /// reversals and close totals (default true).
+    pub announce_receipts: bool,
+}
+
+impl CsobConfig {
+    /// Defaults for a terminal id.
+    pub fn new(terminal_id: TerminalId) -> Self {
+        CsobConfig {
+            terminal_id,
+            crc: CrcField::PUBLIC_CLIENT,
+            parse: ParseOptions::default(),
+            default_currency: Currency::CZK,
+            response_timeout: Duration::from_secs(60),
+            confirm_timeout: Duration::from_secs(5),
+            receipt_timeout: Duration::from_secs(5),
+            announce_receipts: true,
+        }
+    }
+}
+
+// ----- wall clock -----
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `t` plus `secs` seconds in the proleptic Gregorian calendar.
+fn add_seconds(t: Timestamp, secs: u64) -> Timestamp {
+    let days = days_from_civil(i64::from(t.year), i64::from(t.month), i64::from(t.day));
+    let base =
+        days * 86_400 + i64::from(t.hour) * 3600 + i64::from(t.minute) * 60 + i64::from(t.second);
+    let total = base.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX / 2));
+    let (y, m, d) = civil_from_days(total.div_euclid(86_400));
+    let s = total.rem_euclid(86_400);
+    Timestamp::new(
+        u16::try_from(y).unwrap_or(u16::MAX),
+        m as u8,
+        d as u8,
+        (s / 3600) as u8,
+        (s / 60 % 60) as u8,
+        (s % 60) as u8,
+    )
+    .unwrap_or(t)
+}
+
+#[derive(Clone, Copy, Debug)]
+struct WallClock {
+    anchor: Instant,
+    wall: Timestamp,
+}
+
+impl WallClock {
+    const START: WallClock = WallClock {
+        anchor: Instant::ZERO,
+        wall: Timestamp {
+            year: 2000,
+            month: 1,
+            day: 1,
+            hour: 0,
+            minute: 0,
+            second: 0,
+        },
+    };
+
+    fn at(&self, now: Instant) -> Timestamp {
+        add_seconds(
+            self.wall,
+            now.saturating_duration_since(self.anchor).as_secs(),
+        )
+    }
+}
+
+// ----- shared link plumbing -----
+
+/// Frame accumulation, the outbox and header building, shared by both sides.
+struct Wire {
+    config: CsobConfig,
+    acc: FrameAccumulator<MAX_PAYLOAD>,
+    outbox: Vec<u8, OUTBOX_CAPACITY>,
+    frames: Deque<usize, OUTBOX_FRAMES>,
+    clock: WallClock,
+}
+
+impl Wire {
+    fn new(config: CsobConfig) -> Self {
+        Wire {
+            config,
+            acc: FrameAccumulator::new(Checksum::None),
+            outbox: Vec::new(),
+            frames: Deque::new(),
+            clock: WallClock::START,
+        }
+    }
+
+    fn header(&self, now: Instant, ty: MessageType, flags: u16) -> Header {
+        let mut h = Header::new(ty, self.config.terminal_id.clone(), self.clock.at(now));
+        h.crc = self.config.crc;
+        h.flags = Flags(flags);
+        h
+    }
+
+    /// Emits `body` as a frame into the outbox; the outbox is unchanged on error.
+    fn send(&mut self, now: Instant, flags: u16, body: Body) -> Result<()> {
+        let msg = Message {
+            header: self.header(now, body.message_type(), flags),
+            body,
+        };
+        let len = msg.frame_len()?;
+        if len > MAX_FRAME {
+            return Err(Error::CapacityExceeded { what: "csob frame" });
+        }
+        let full = Error::CapacityExceeded {
+            what: "csob outbox",
+        };
+        if self.frames.is_full() || self.outbox.len() + len > OUTBOX_CAPACITY {
+            return Err(full);
+        }
+        let start = self.outbox.len();
+        self.outbox.resize(start + len, 0).map_err(|_| full)?;
+        let slot = self.outbox.get_mut(start..).unwrap_or_default();
+        if let Err(e) = msg.emit(slot) {
+            self.outbox.truncate(start);
+            return Err(e);
+        }
+        self.frames.push_back(len).map_err(|_| full)?;
+        Ok(())
+    }
+
+    fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
+        let Some(&len) = self.frames.front() else {
+            return Ok(None);
+        };
+        let dst = buf
+            .get_mut(..len)
+            .ok_or(Error::BufferTooSmall { needed: len })?;
+        dst.copy_from_slice(self.outbox.get(..len).unwrap_or_default());
+        let _ = self.frames.pop_front();
+        let rest = self.outbox.len() - len;
+        self.outbox.copy_within(len.., 0);
+        self.outbox.truncate(rest);
+        Ok(Some(len))
+    }
+
+    /// Feeds bytes up to the first complete item: a message (or the error of a bad one), with
+    /// the bytes consumed.
+    fn next(&mut self, input: &[u8]) -> (Option<Result<Message>>, usize) {
+        let (r, used) = self.acc.feed(input);
+        let item = match r {
+            Ok(Feed::Frame(payload)) => Some(Message::parse_payload(payload, &self.config.parse)),
+            Ok(Feed::NeedMore | Feed::Control(_)) => None,
+            Err(e) => Some(Err(e)),
+        };
+        (item, used)
+    }
+}
+
+/// Feeds `bytes` to `wire` and hands every item to `on` (a macro, not a closure: `on` needs
+/// the session mutably while the wire is part of it).
+macro_rules! feed_all {
+    ($self:ident, $now:ident, $bytes:ident) => {{
+        let mut input = $bytes;
+        // The accumulator may consume nothing once after an error (see its docs); a second
+        // time in a row would be a bug there: stop rather than spin.
+        let mut idle = 0;
+        while !input.is_empty() && idle < 2 {
+            let (item, used) = $self.wire.next(input);
+            input = input.get(used..).unwrap_or_default();
+            idle = if used == 0 { idle + 1 } else { 0 };
+            if let Some(item) = item {
+                $self.on_message($now, item);
+            }
+        }
+    }};
+}
+
+fn push_event<T, const N: usize>(q: &mut Deque<T, N>, dropped: &mut u64, ev: T) {
+    if q.is_full() {
+        let _ = q.pop_front();
+        *dropped += 1;
+    }
+    let _ = q.push_back(ev);
+}
+
+/// Flags of a B1: the public client sends `8000` with amount requests, `0000` otherwise.
+fn request_flags(b1: &TransactionRequest) -> u16 {
+    if b1.amount.is_some() || b1.approval_code.is_some() {
+        Flags::CONFIRM
+    } else {
+        0
+    }
+}
+
+// ----- terminal side -----
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TerminalState {
+    Idle,
+    /// A B1 was taken (B0 sent); waiting for [`TerminalSide::respond`].
+    Processing {
+        code: TxnCode,
+    },
+    /// A B2 was sent; waiting for the till's B0 until `deadline`.
+    AwaitConfirm {
+        deadline: Instant,
+    },
+}
+
+/// The terminal side of the ČSOB protocol.
+///
+/// - A B1 is answered with B0 at once and reported as [`TerminalEvent::Request`]; the driver
+///   answers with [`TerminalSide::respond`], which sends the B2.
+/// - The till must confirm the B2 with a B0 within [`CsobConfig::confirm_timeout`]. If it
+///   does, [`TerminalEvent::ResponseDelivered`]. If the confirming B0 never comes (deadline
+///   passed, or the till sends its next B1 first), the session reports
+///   [`TerminalEvent::ResponseUndelivered`] with [`Error::LinkNoAck`] and sends nothing more:
+///   the B2 is not repeated (the public client never asks for a repeat; it recovers with T82).
+///   The driver keeps the result as the terminal's last transaction and answers the till's
+///   T82 with it — that is how the till learns it.
+/// - A T81 (passivate) while a request is pending replaces it: the driver gets
+///   `Request(Abort)` and answers that one (the pending request is abandoned). Any other B1
+///   while a request is pending gets B0 and at once a B2 with R-21, and the driver gets
+///   [`TerminalEvent::ProtocolError`] with [`Error::LinkBusy`].
+/// - A B1 the session cannot turn into a txn request (T65, T83, an unknown code, a bad
+///   field) gets B0 and at once a B2 with R-21; the driver gets `ProtocolError`.
+/// - A reversal (T10) without an amount — the public client sends only `T10 F<code>` — takes
+///   the amount of the last approved transaction this session answered (or that the driver
+///   declared with [`CsobTerminal::set_last_approved`]) if the approval codes match;
+///   otherwise it is answered R-21 as above.
+/// - A B3 is reported as [`TerminalEvent::ReceiptRequested`]; which copy was asked for is
+///   [`CsobTerminal::receipt_selector`]. Answer with [`TerminalSide::send_receipt_part`]. The
+///   till's B0 after a B4 needs no answer.
+pub struct CsobTerminal {
+    wire: Wire,
+    state: TerminalState,
+    receipt: Option<ReceiptSelector>,
+    last_approved: Option<(ApprovalCode, Money)>,
+    events: Deque<TerminalEvent, TERMINAL_EVENTS>,
+    dropped: u64,
+}
+
+impl CsobTerminal {
+    /// A terminal session with `config`.
+    pub fn new(config: CsobConfig) -> Self {
+        CsobTerminal {
+            wire: Wire::new(config),
+            state: TerminalState::Idle,
+            receipt: None,
+            last_approved: None,
+            events: Deque::new(),
+            dropped: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &CsobConfig {
+        &self.wire.config
+    }
+
+    /// Anchors header timestamps: at `now` the local time is `wall`.
+    pub fn set_wall_clock(&mut self, now: Instant, wall: Timestamp) {
+        self.wire.clock = WallClock { anchor: now, wall };
+    }
+
+    /// Declares the last approved transaction (e.g. recovered from a journal after a restart)
+    /// so that a reversal without an amount can be matched by its approval code.
+    pub fn set_last_approved(&mut self, code: ApprovalCode, amount: Money) {
+        self.last_approved = Some((code, amount));
+    }
+
+    /// The copy the pending B3 asked for, if one is pending.
+    pub fn receipt_selector(&self) -> Option<ReceiptSelector> {
+        self.receipt
+    }
+
+    /// Events dropped because the driver let more than [`TERMINAL_EVENTS`] pile up.
+    pub fn dropped_events(&self) -> u64 {
+        self.dropped
+    }
+
+    fn event(&mut self, ev: TerminalEvent) {
+        push_event(&mut self.events, &mut self.dropped, ev);
+    }
+
+    /// Sends B2 `code` R-21 at once (no confirmation awaited) and reports `err`.
+    fn refuse(&mut self, now: Instant, code: TxnCode, err: Error) {
+        let b2 = TransactionResponse::new(code, ResultCode::Discarded);
+        if let Err(e) = self.wire.send(now, 0, Body::Response(b2)) {
+            self.event(TerminalEvent::ProtocolError(e));
+        }
+        self.event(TerminalEvent::ProtocolError(err));
+    }
+
+    fn to_request(&self, b1: &TransactionRequest) -> Result<Request> {
+        let cur = self.wire.config.default_currency;
+        if b1.code == TxnCode::Reversal && b1.amount.is_none() {
+            if let (Some(code), Some((last_code, amount))) =
+                (&b1.approval_code, &self.last_approved)
+            {
+                if code == last_code {
+                    return Ok(Request::Reversal {
+                        amount: *amount,
+                        code: code.clone(),
+                        reference: b1.reference.clone(),
+                    });
+                }
+            }
+        }
+        b1.to_request(cur)
+    }
+
+    fn on_request(&mut self, now: Instant, b1: TransactionRequest) {
+        if let TerminalState::AwaitConfirm { .. } = self.state {
+            self.state = TerminalState::Idle;
+            self.event(TerminalEvent::ResponseUndelivered(Error::LinkNoAck));
+        }
+        if let Err(e) = self.wire.send(now, 0, Body::Activity) {
+            self.event(TerminalEvent::ProtocolError(e));
+            return;
+        }
+        if let TerminalState::Processing { .. } = self.state {
+            if b1.code != TxnCode::Passivate {
+                self.refuse(now, b1.code, Error::LinkBusy);
+                return;
+            }
+        }
+        match self.to_request(&b1) {
+            Ok(req) => {
+                self.state = TerminalState::Processing { code: b1.code };
+                self.event(TerminalEvent::Request(req));
+            }
+            Err(e) => {
+                if self.state == TerminalState::Idle {
+                    self.refuse(now, b1.code, e);
+                } else {
+                    self.event(TerminalEvent::ProtocolError(e));
+                }
+            }
+        }
+    }
+
+    fn on_message(&mut self, now: Instant, msg: Result<Message>) {
+        let msg = match msg {
+            Ok(m) => m,
+            Err(e) => return self.event(TerminalEvent::ProtocolError(e)),
+        };
+        match msg.body {
+            Body::Request(b1) => self.on_request(now, b1),
+            Body::Activity => {
+                if let TerminalState::AwaitConfirm { .. } = self.state {
+                    self.state = TerminalState::Idle;
+                    self.event(TerminalEvent::ResponseDelivered);
+                }
+            }
+            Body::TicketRequest(t) => {
+                self.receipt = Some(t.selector);
+                self.event(TerminalEvent::ReceiptRequested);
+            }
+            Body::Response(_) | Body::TicketResponse(_) => {
+                self.event(TerminalEvent::ProtocolError(Error::CsobUnexpected {
+                    what: "B2/B4 sent to a terminal",
+                }));
+            }
+        }
+    }
+}
+
+/// Whether a B2 answering `kind` announces a receipt.
+fn has_receipt(kind: RequestKind) -> bool {
+    kind.moves_money() || kind == RequestKind::CloseTotals
+}
+
+impl TerminalSide for CsobTerminal {
+    fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
+        feed_all!(self, now, bytes);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if let TerminalState::AwaitConfirm { deadline } = self.state {
+            if now >= deadline {
+                self.state = TerminalState::Idle;
+                self.event(TerminalEvent::ResponseUndelivered(Error::LinkNoAck));
+            }
+        }
+    }
+
+    fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
+        self.wire.poll_transmit(buf)
+    }
+
+    fn poll_event(&mut self) -> Option<TerminalEvent> {
+        self.events.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            TerminalState::AwaitConfirm { deadline } => Some(deadline),
+            _ => None,
+        }
+    }
+
+    fn respond(&mut self, now: Instant, response: &Response) -> Result<()> {
+        let TerminalState::Processing { code } = self.state else {
+            return Err(Error::CsobUnexpected {
+                what: "response with no request pending",
+            });
+        };
+        if request_kind(code).ok() != Some(response.kind) {
+            return Err(Error::CsobUnexpected {
+                what: "response of another kind than the pending request",
+            });
+        }
+        let b2 = TransactionResponse::from_response(code, response);
+        let flags = if self.wire.config.announce_receipts && has_receipt(response.kind) {
+            Flags::RECEIPT_READY
+        } else {
+            0
+        };
+        self.wire.send(now, flags, Body::Response(b2))?;
+        if response.outcome.is_approved() && response.kind.moves_money() {
+            if let (Some(c), Some(m)) = (&response.approval_code, response.amount) {
+                self.last_approved = Some((c.clone(), m));
+            }
+        }
+        self.state = TerminalState::AwaitConfirm {
+            deadline: now.saturating_add(self.wire.config.confirm_timeout),
+        };
+        Ok(())
+    }
+
+    fn send_receipt_part(&mut self, now: Instant, text: &str, more: bool) -> Result<()> {
+        if self.receipt.is_none() {
+            return Err(Error::CsobUnexpected {
+                what: "receipt part with no B3 pending",
+            });
+        }
+        let mut s: String<{ super::message::RECEIPT_TEXT_CAPACITY }> = String::new();
+        s.push_str(text).map_err(|_| Error::CapacityExceeded {
+            what: "csob receipt part",
+        })?;
+        self.wire.send(
+            now,
+            0,
+            Body::TicketResponse(TicketResponse { text: s, more }),
+        )?;
+        self.receipt = None;
+        Ok(())
+    }
+
+    fn is_busy(&self) -> bool {
+        self.state != TerminalState::Idle
+    }
+}
+
+// ----- till side -----
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EcrState {
+    Idle,
+    /// B1 sent; waiting for B0 (activity) and B2 until `deadline`.
+    AwaitResponse {
+        code: TxnCode,
+        deadline: Instant,
+        accepted: bool,
+    },
+    /// B3 sent; waiting for B4 until `deadline`.
+    AwaitReceipt {
+        deadline: Instant,
+    },
+}
+
+/// The till (ECR) side of the ČSOB protocol.
+///
+/// - [`EcrSide::start`] sends the B1. The first B0 gives [`EcrEvent::Accepted`]; every B0
+///   restarts the response limit ([`CsobConfig::response_timeout`], counted like the public
+///   client's 60 s socket read timeout). The B2 is confirmed with a B0 at once and reported
+///   as [`EcrEvent::Response`]. No B2 in time: [`EcrEvent::TimedOut`]; a B2 arriving after
+///   that is not confirmed (so the terminal counts it undelivered) and is reported as
+///   [`EcrEvent::ProtocolError`]: ask with T82 (`start(LastTransaction)`).
+/// - A B2 whose flags ask for a confirmation ([`Flags::CONFIRM`]) is reported like any other;
+///   [`CsobEcr::last_flags`] shows the flags, and the driver may check with T82 as the public
+///   client does.
+/// - [`EcrSide::request_receipt`] picks the next B3 itself: the next part while the last B4
+///   said `t1`, else the merchant copy, then the customer copy; each B4 is confirmed with a
+///   B0 and reported as [`EcrEvent::ReceiptPart`]. [`CsobEcr::request_receipt_copy`] picks
+///   explicitly.
+pub struct CsobEcr {
+    wire: Wire,
+    state: EcrState,
+    last_flags: Flags,
+    receipt_copy: Option<ReceiptSelector>,
+    receipt_more: bool,
+    events: Deque<EcrEvent, ECR_EVENTS>,
+    dropped: u64,
+}
+
+impl CsobEcr {
+    /// A till session with `config`.
+    pub fn new(config: CsobConfig) -> Self {
+        CsobEcr {
+            wire: Wire::new(config),
+            state: EcrState::Idle,
+            last_flags: Flags::default(),
+            receipt_copy: None,
+            receipt_more: false,
+            events: Deque::new(),
+            dropped: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &CsobConfig {
+        &self.wire.config
+    }
+
+    /// Anchors header timestamps: at `now` the local time is `wall`.
+    pub fn set_wall_clock(&mut self, now: Instant, wall: Timestamp) {
+        self.wire.clock = WallClock { anchor: now, wall };
+    }
+
+    /// Flags of the last B2 received.
+    pub fn last_flags(&self) -> Flags {
+        self.last_flags
+    }
+
+    /// Whether the last B2 announced a receipt (flag bit 1).
+    pub fn receipt_ready(&self) -> bool {
+        self.last_flags.has(Flags::RECEIPT_READY)
+    }
+
+    /// Events dropped because the driver let more than [`ECR_EVENTS`] pile up.
+    pub fn dropped_events(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Sends a B3 asking for `selector`; [`Error::LinkBusy`] during an exchange.
+    pub fn request_receipt_copy(&mut self, now: Instant, selector: ReceiptSelector) -> Result<()> {
+        if self.state != EcrState::Idle {
+            return Err(Error::LinkBusy);
+        }
+        self.wire.send(
+            now,
+            Flags::CONFIRM,
+            Body::TicketRequest(TicketRequest { selector }),
+        )?;
+        if selector != ReceiptSelector::Next {
+            self.receipt_copy = Some(selector);
+        }
+        self.state = EcrState::AwaitReceipt {
+            deadline: now.saturating_add(self.wire.config.receipt_timeout),
+        };
+        Ok(())
+    }
+
+    fn event(&mut self, ev: EcrEvent) {
+        push_event(&mut self.events, &mut self.dropped, ev);
+    }
+
+    fn confirm(&mut self, now: Instant) {
+        if let Err(e) = self.wire.send(now, 0, Body::Activity) {
+            self.event(EcrEvent::ProtocolError(e));
+        }
+    }
+
+    fn on_message(&mut self, now: Instant, msg: Result<Message>) {
+        let msg = match msg {
+            Ok(m) => m,
+            Err(e) => return self.event(EcrEvent::ProtocolError(e)),
+        };
+        let header = msg.header;
+        match (msg.body, self.state) {
+            (Body::Activity, EcrState::AwaitResponse { code, accepted, .. }) => {
+                self.state = EcrState::AwaitResponse {
+                    code,
+                    deadline: now.saturating_add(self.wire.config.response_timeout),
+                    accepted: true,
+                };
+                if !accepted {
+                    self.event(EcrEvent::Accepted);
+                }
+            }
+            (Body::Activity, _) => {}
+            (Body::Response(b2), EcrState::AwaitResponse { code, .. }) if b2.code == code => {
+                self.confirm(now);
+                self.state = EcrState::Idle;
+                self.last_flags = header.flags;
+                self.receipt_copy = None;
+                self.receipt_more = false;
+                match b2.to_response(&header, self.wire.config.default_currency) {
+                    Ok(r) => self.event(EcrEvent::Response(r)),
+                    Err(e) => self.event(EcrEvent::Failed(e)),
+                }
+            }
+            (Body::Response(_), EcrState::AwaitResponse { .. }) => {
+                // A B2 for another code (e.g. a stale one): confirm it so the terminal moves on.
+                self.confirm(now);
+                self.event(EcrEvent::ProtocolError(Error::CsobUnexpected {
+                    what: "B2 for another transaction code",
+                }));
+            }
+            (Body::Response(_), _) => self.event(EcrEvent::ProtocolError(Error::CsobUnexpected {
+                what: "B2 outside an exchange",
+            })),
+            (Body::TicketResponse(b4), EcrState::AwaitReceipt { .. }) => {
+                self.confirm(now);
+                self.state = EcrState::Idle;
+                self.receipt_more = b4.more;
+                let mut text = String::new();
+                // Same capacity on both types: cannot fail.
+                let _ = text.push_str(&b4.text);
+                self.event(EcrEvent::ReceiptPart {
+                    text,
+                    more: b4.more,
+                });
+            }
+            (Body::TicketResponse(_), _) => {
+                self.event(EcrEvent::ProtocolError(Error::CsobUnexpected {
+                    what: "B4 outside a receipt request",
+                }))
+            }
+            (Body::Request(_) | Body::TicketRequest(_), _) => {
+                self.event(EcrEvent::ProtocolError(Error::CsobUnexpected {
+                    what: "B1/B3 sent to a till",
+                }))
+            }
+        }
+    }
+}
+
+impl EcrSide for CsobEcr {
+    fn start(&mut self, now: Instant, request: &Request) -> Result<()> {
+        if self.state != EcrState::Idle {
+            return Err(Error::LinkBusy);
+        }
+        let b1 = TransactionRequest::from_request(request)?;
+        let code = b1.code;
+        self.wire.send(now, request_flags(&b1), Body::Request(b1))?;
+        self.receipt_copy = None;
+        self.receipt_more = false;
+        self.state = EcrState::AwaitResponse {
+            code,
+            deadline: now.saturating_add(self.wire.config.response_timeout),
+            accepted: false,
+        };
+        Ok(())
+    }
+
+    fn request_receipt(&mut self, now: Instant) -> Result<()> {
+        let selector = if self.receipt_more {
+            ReceiptSelector::Next
+        } else {
+            match self.receipt_copy {
+                Some(ReceiptSelector::Merchant) => ReceiptSelector::Customer,
+                _ => ReceiptSelector::Merchant,
+            }
+        };
+        self.request_receipt_copy(now, selector)
+    }
+
+    fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
+        feed_all!(self, now, bytes);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        let deadline = match self.state {
+            EcrState::AwaitResponse { deadline, .. } | EcrState::AwaitReceipt { deadline } => {
+                deadline
+            }
+            EcrState::Idle => return,
+        };
+        if now >= deadline {
+            self.state = EcrState::Idle;
+            self.receipt_more = false;
+            self.event(EcrEvent::TimedOut);
+        }
+    }
+
+    fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
+        self.wire.poll_transmit(buf)
+    }
+
+    fn poll_event(&mut self) -> Option<EcrEvent> {
+        self.events.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            EcrState::AwaitResponse { deadline, .. } | EcrState::AwaitReceipt { deadline } => {
+                earliest(Some(deadline), None)
+            }
+            EcrState::Idle => None,
+        }
+    }
+
+    fn is_busy(&self) -> bool {
+        self.state != EcrState::Idle
+    }
+}

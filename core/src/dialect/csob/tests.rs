@@ -1,0 +1,1341 @@
+//! Frames built field by field from the public description (DESIGN.md, and the public client
+//! `l1zard/react-native-enigoo-terminal`, `android/src/main/java/com/enigoo/terminal/csob/`),
+//! checked byte for byte in both directions and mapped to `txn`; property tests; the two
+//! sessions against each other with a fake clock.
+
+extern crate std;
+use std::vec::Vec;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::session::{EcrEvent, EcrSide, MAX_TRANSMIT, TerminalEvent, TerminalSide};
+use crate::txn::{
+    Amount, ApprovalCode, CardScheme, Currency, CurrencyTotals, DeclineCode, FailReason, MaskedPan,
+    Money, Outcome, Reference, Request, RequestKind, Response, SchemeTotals, TerminalId, Timestamp,
+    Totals,
+};
+use crate::{Error, Instant};
+
+const STX: u8 = 0x02;
+const ETX: u8 = 0x03;
+const FS: u8 = 0x1C;
+const GS: u8 = 0x1D;
+
+/// `STX header (FS field)* ETX`, each part given literally.
+fn frame(header: &str, fields: &[&[u8]]) -> Vec<u8> {
+    assert_eq!(header.len(), 36, "header must be 36 characters: {header}");
+    let mut f = std::vec![STX];
+    f.extend_from_slice(header.as_bytes());
+    for field in fields {
+        f.push(FS);
+        f.extend_from_slice(field);
+    }
+    f.push(ETX);
+    f
+}
+
+/// Concatenates byte pieces (for fields with GS sub-fields).
+fn cat(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+fn ts() -> Timestamp {
+    Timestamp::new(2024, 3, 15, 14, 30, 5).unwrap()
+}
+
+fn tid() -> TerminalId {
+    TerminalId::new("12345678").unwrap()
+}
+
+fn header(ty: MessageType, flags: u16) -> Header {
+    let mut h = Header::new(ty, tid(), ts());
+    h.flags = Flags(flags);
+    h
+}
+
+fn czk(minor: u64) -> Money {
+    Money::new(minor, Currency::CZK).unwrap()
+}
+
+fn emit(m: &Message) -> Vec<u8> {
+    let mut buf = [0u8; MAX_FRAME];
+    let n = m.emit(&mut buf).unwrap();
+    buf[..n].to_vec()
+}
+
+fn parse(bytes: &[u8]) -> Message {
+    let (m, used) = Message::parse_frame(bytes, &ParseOptions::default()).unwrap();
+    assert_eq!(used, bytes.len());
+    m
+}
+
+/// Asserts `emit(m) == bytes` and `parse(bytes) == m` (with the measured length).
+fn both_ways(m: &Message, bytes: &[u8]) {
+    assert_eq!(emit(m), bytes, "emit:\n{:?}\n{:?}", emit(m), bytes);
+    let back = parse(bytes);
+    assert!(back.header.length.matches());
+    let mut expected = m.clone();
+    expected.header.length = back.header.length;
+    assert_eq!(back, expected);
+}
+
+// ----- requests (B1) -----
+
+#[test]
+fn sale_request_as_the_public_client_writes_it() {
+    // Payment.createRequest(NORMAL_PURCHASE, 12.50, "ORDER1"): T00, B1250, 9 GS S ORDER1, E203,
+    // flags 8000. Data: 4 + 6 + 10 + 5 = 25 bytes = 0x0019.
+    let bytes = frame(
+        "B1011234567824031514300580000019A5A5",
+        &[b"T00", b"B1250", &cat(&[b"9", &[GS], b"SORDER1"]), b"E203"],
+    );
+    let b1 = TransactionRequest {
+        amount: Some(1250),
+        currency: Some(203),
+        reference: Some(Reference::new("ORDER1").unwrap()),
+        ..TransactionRequest::new(TxnCode::Sale)
+    };
+    let m = Message {
+        header: header(MessageType::TransactionRequest, 0x8000),
+        body: Body::Request(b1.clone()),
+    };
+    both_ways(&m, &bytes);
+    assert_eq!(
+        b1.to_request(Currency::EUR).unwrap(),
+        Request::Sale {
+            amount: czk(1250),
+            reference: Some(Reference::new("ORDER1").unwrap())
+        }
+    );
+    assert_eq!(
+        TransactionRequest::from_request(&b1.to_request(Currency::CZK).unwrap()).unwrap(),
+        b1
+    );
+}
+
+#[test]
+fn public_client_length_quirk_is_lenient_by_default_and_strict_on_request() {
+    // Payment.calculateLength for [T00, B1250, 9SORDER1, E203] counts 5 + 4*3 + 2*3 = 23
+    // (0x0017) although 25 bytes follow.
+    let bytes = frame(
+        "B1011234567824031514300580000017A5A5",
+        &[b"T00", b"B1250", &cat(&[b"9", &[GS], b"SORDER1"]), b"E203"],
+    );
+    let m = parse(&bytes);
+    assert_eq!(
+        m.header.length,
+        DataLength {
+            declared: 23,
+            actual: 25
+        }
+    );
+    assert!(!m.header.length.matches());
+    let strict = ParseOptions {
+        length: LengthPolicy::Strict,
+        ..ParseOptions::default()
+    };
+    assert_eq!(
+        Message::parse_frame(&bytes, &strict),
+        Err(Error::CsobLengthMismatch {
+            declared: 23,
+            actual: 25
+        })
+    );
+    // Re-emitted, the length is the real one.
+    assert_eq!(&emit(&m)[29..33], b"0019");
+}
+
+#[test]
+fn crc_policy() {
+    let bytes = frame("B0011234567824031514300500000000A5A5", &[]);
+    let expect = |v: &[u8; 4]| ParseOptions {
+        crc: CrcPolicy::Expect(CrcField(*v)),
+        ..ParseOptions::default()
+    };
+    assert!(Message::parse_frame(&bytes, &expect(b"A5A5")).is_ok());
+    assert_eq!(
+        Message::parse_frame(&bytes, &expect(b"0000")),
+        Err(Error::CsobCrcMismatch)
+    );
+    let odd = frame("B00112345678240315143005000000001234", &[]);
+    assert_eq!(parse(&odd).header.crc, CrcField(*b"1234"));
+    // Emit writes the configured value.
+    let mut m = parse(&odd);
+    m.header.crc = CrcField(*b"BEEF");
+    assert_eq!(&emit(&m)[33..37], b"BEEF");
+}
+
+#[test]
+fn confirm_b0_and_non_amount_requests_match_the_public_client() {
+    // createConfirmRequest: B0, flags 0000, length 0000, no fields.
+    both_ways(
+        &Message {
+            header: header(MessageType::Activity, 0),
+            body: Body::Activity,
+        },
+        &frame("B0011234567824031514300500000000A5A5", &[]),
+    );
+    // createRequest(GET_APP_INFO / CLOSE_TOTALS / PASSIVATE / ...): flags 0000, length 0004.
+    for (code, txn) in [
+        (b"T80", Request::TestTerminal),
+        (b"T60", Request::CloseTotals),
+        (b"T81", Request::Abort),
+        (b"T82", Request::LastTransaction),
+        (b"T95", Request::TestBank),
+    ] {
+        let bytes = frame("B1011234567824031514300500000004A5A5", &[code]);
+        let m = parse(&bytes);
+        let Body::Request(b1) = &m.body else {
+            panic!("not a B1")
+        };
+        assert_eq!(b1.to_request(Currency::CZK).unwrap(), txn);
+        assert_eq!(TransactionRequest::from_request(&txn).unwrap(), *b1);
+        both_ways(&m, &bytes);
+    }
+    for code in [&b"T65"[..], b"T83", b"T01"] {
+        let m = parse(&frame("B1011234567824031514300500000004A5A5", &[code]));
+        let Body::Request(b1) = &m.body else {
+            panic!("not a B1")
+        };
+        assert!(matches!(
+            b1.to_request(Currency::CZK),
+            Err(Error::Unsupported { .. })
+        ));
+    }
+}
+
+#[test]
+fn reversal_with_approval_code() {
+    // createReversalRequest("A1B2C3"): T10, F A1B2C3, flags 8000 and a fixed length 000E (14)
+    // although 12 bytes follow.
+    let public = frame(
+        "B101123456782403151430058000000EA5A5",
+        &[b"T10", b"FA1B2C3"],
+    );
+    let m = parse(&public);
+    assert_eq!(m.header.length.declared, 14);
+    assert_eq!(m.header.length.actual, 12);
+    let Body::Request(b1) = &m.body else {
+        panic!("not a B1")
+    };
+    assert_eq!(b1.approval_code, Some(ApprovalCode::new("A1B2C3").unwrap()));
+    // No amount on the wire: txn needs one.
+    assert_eq!(
+        b1.to_request(Currency::CZK),
+        Err(Error::CsobField { field: "B" })
+    );
+    // ecrlink's reversal carries the amount too: T10 F B E.
+    let ours = frame(
+        "B1011234567824031514300580000017A5A5",
+        &[b"T10", b"FA1B2C3", b"B1250", b"E203"],
+    );
+    let req = Request::Reversal {
+        amount: czk(1250),
+        code: ApprovalCode::new("A1B2C3").unwrap(),
+        reference: None,
+    };
+    let b1 = TransactionRequest::from_request(&req).unwrap();
+    both_ways(
+        &Message {
+            header: header(MessageType::TransactionRequest, 0x8000),
+            body: Body::Request(b1.clone()),
+        },
+        &ours,
+    );
+    assert_eq!(b1.to_request(Currency::CZK).unwrap(), req);
+}
+
+#[test]
+fn sale_with_cashback_request_and_answer() {
+    // 500.00 CZK of goods + 200.00 CZK cash: B is the total (70000), C the cash (20000).
+    let req = Request::sale_with_cashback(
+        czk(70_000),
+        Amount::new(20_000).unwrap(),
+        Some(Reference::new("INV-77").unwrap()),
+    )
+    .unwrap();
+    let b1 = TransactionRequest::from_request(&req).unwrap();
+    let bytes = frame(
+        "B1011234567824031514300580000021A5A5",
+        &[
+            b"T08",
+            b"B70000",
+            b"C20000",
+            &cat(&[b"9", &[GS], b"SINV-77"]),
+            b"E203",
+        ],
+    );
+    both_ways(
+        &Message {
+            header: header(MessageType::TransactionRequest, 0x8000),
+            body: Body::Request(b1.clone()),
+        },
+        &bytes,
+    );
+    assert_eq!(b1.to_request(Currency::CZK).unwrap(), req);
+
+    // The answer: T08 R000 F B C E 9S P, receipt ready.
+    let b2 = frame(
+        "B2011234567824031514301000020040A5A5",
+        &[
+            b"T08",
+            b"R000",
+            b"F0A1B2C",
+            b"B70000",
+            b"C20000",
+            b"E203",
+            &cat(&[b"9", &[GS], b"SINV-77"]),
+            b"P476173******0119",
+        ],
+    );
+    let m = parse(&b2);
+    assert!(m.header.length.matches(), "{:?}", m.header.length);
+    assert!(m.header.flags.has(Flags::RECEIPT_READY));
+    let Body::Response(r) = &m.body else {
+        panic!("not a B2")
+    };
+    let resp = r.to_response(&m.header, Currency::CZK).unwrap();
+    assert_eq!(resp.kind, RequestKind::SaleWithCashback);
+    assert_eq!(resp.outcome, Outcome::Approved);
+    assert_eq!(resp.amount, Some(czk(70_000)));
+    assert_eq!(resp.cashback, Some(Amount::new(20_000).unwrap()));
+    assert_eq!(resp.approval_code.as_ref().unwrap().as_str(), "0A1B2C");
+    assert_eq!(resp.reference.as_ref().unwrap().as_str(), "INV-77");
+    assert_eq!(
+        resp.pan,
+        Some(MaskedPan::parse("476173******0119").unwrap())
+    );
+    assert_eq!(resp.scheme, Some(CardScheme::Visa));
+    assert_eq!(resp.terminal_id, Some(tid()));
+    assert_eq!(
+        resp.timestamp,
+        Some(Timestamp::new(2024, 3, 15, 14, 30, 10).unwrap())
+    );
+    // And back: the same bytes.
+    let again = TransactionResponse::from_response(TxnCode::SaleWithCashback, &resp);
+    let mut h = header(MessageType::TransactionResponse, Flags::RECEIPT_READY);
+    h.timestamp = resp.timestamp.unwrap();
+    both_ways(
+        &Message {
+            header: h,
+            body: Body::Response(again),
+        },
+        &b2,
+    );
+}
+
+// ----- responses (B2) -----
+
+#[test]
+fn declines_and_errors_carry_their_codes() {
+    let cases: &[(&[u8], Outcome)] = &[
+        (
+            b"R-12",
+            Outcome::Declined {
+                code: DeclineCode::new("R-12").unwrap(),
+            },
+        ),
+        (b"R-01", Outcome::Cancelled),
+        (b"R-18", Outcome::Timeout),
+        (
+            b"R-29",
+            Outcome::Failed {
+                reason: FailReason::CardBlocked,
+            },
+        ),
+        (
+            b"R-02",
+            Outcome::Declined {
+                code: DeclineCode::new("R-02").unwrap(),
+            },
+        ),
+    ];
+    for (r, outcome) in cases {
+        let bytes = frame("B2011234567824031514301000000009A5A5", &[b"T00", r]);
+        let m = parse(&bytes);
+        let Body::Response(b2) = &m.body else {
+            panic!("not a B2")
+        };
+        let resp = b2.to_response(&m.header, Currency::CZK).unwrap();
+        assert_eq!(&resp.outcome, outcome);
+        assert_eq!(resp.amount, None);
+    }
+    // The old client reads T and R as the first two fields: ours writes them there.
+    let resp = Response::new(
+        RequestKind::Refund,
+        Outcome::Declined {
+            code: DeclineCode::new("51").unwrap(),
+        },
+    );
+    let out = emit(&Message {
+        header: header(MessageType::TransactionResponse, 0),
+        body: Body::Response(TransactionResponse::from_response(TxnCode::Refund, &resp)),
+    });
+    assert_eq!(
+        out,
+        frame("B2011234567824031514300500000009A5A5", &[b"T04", b"R-12"])
+    );
+}
+
+#[test]
+fn close_totals_answer_with_totals() {
+    // ecrlink convention: Y per currency (E d D c C r), Z per scheme (s E n N).
+    let y = cat(&[
+        b"Y",
+        &[GS],
+        b"E203",
+        &[GS],
+        b"d12",
+        &[GS],
+        b"D1543000",
+        &[GS],
+        b"c1",
+        &[GS],
+        b"C25000",
+        &[GS],
+        b"r2",
+    ]);
+    let z1 = cat(&[
+        b"Z",
+        &[GS],
+        b"sVISA",
+        &[GS],
+        b"E203",
+        &[GS],
+        b"n8",
+        &[GS],
+        b"N1018000",
+    ]);
+    let z2 = cat(&[
+        b"Z",
+        &[GS],
+        b"sMASTERCARD",
+        &[GS],
+        b"E203",
+        &[GS],
+        b"n5",
+        &[GS],
+        b"N500000",
+    ]);
+    let data_len = 4 + 5 + 1 + y.len() + 1 + z1.len() + 1 + z2.len();
+    let hdr = std::format!("B20112345678240315220000{:04X}{:04X}A5A5", 2, data_len);
+    let bytes = frame(&hdr, &[b"T60", b"R000", &y, &z1, &z2]);
+    let m = parse(&bytes);
+    let Body::Response(b2) = &m.body else {
+        panic!("not a B2")
+    };
+    let resp = b2.to_response(&m.header, Currency::CZK).unwrap();
+    assert_eq!(resp.kind, RequestKind::CloseTotals);
+    assert_eq!(resp.outcome, Outcome::Approved);
+    let mut totals = Totals::default();
+    totals
+        .currencies
+        .push(CurrencyTotals {
+            currency: 203,
+            debit_count: 12,
+            debit_minor: 1_543_000,
+            credit_count: 1,
+            credit_minor: 25_000,
+            reversal_count: 2,
+        })
+        .unwrap();
+    totals
+        .schemes
+        .push(SchemeTotals {
+            scheme: CardScheme::Visa,
+            currency: 203,
+            count: 8,
+            net_minor: 1_018_000,
+        })
+        .unwrap();
+    totals
+        .schemes
+        .push(SchemeTotals {
+            scheme: CardScheme::Mastercard,
+            currency: 203,
+            count: 5,
+            net_minor: 500_000,
+        })
+        .unwrap();
+    assert_eq!(resp.totals, Some(totals));
+    let mut h = header(MessageType::TransactionResponse, 2);
+    h.timestamp = Timestamp::new(2024, 3, 15, 22, 0, 0).unwrap();
+    both_ways(
+        &Message {
+            header: h,
+            body: Body::Response(TransactionResponse::from_response(
+                TxnCode::CloseTotals,
+                &resp,
+            )),
+        },
+        &bytes,
+    );
+}
+
+#[test]
+fn response_text_is_iso_8859_2() {
+    // "g" + "Zamítnuto" (rejected) in ISO-8859-2: í = 0xED.
+    let bytes = frame(
+        "B2011234567824031514300500000014A5A5",
+        &[b"T00", b"R-21", b"gZam\xedtnuto"],
+    );
+    let m = parse(&bytes);
+    let Body::Response(b2) = &m.body else {
+        panic!("not a B2")
+    };
+    assert_eq!(b2.text.as_deref(), Some("Zamítnuto"));
+    assert_eq!(emit(&m), bytes);
+}
+
+// ----- receipts (B3/B4) -----
+
+#[test]
+fn ticket_requests_as_the_public_client_writes_them() {
+    // createTicketRequest("tM"): B3, flags 8000, FS 9 GS tM; its computed length happens to
+    // be right (5).
+    for (sel, ch) in [
+        (ReceiptSelector::Merchant, b'M'),
+        (ReceiptSelector::Customer, b'C'),
+        (ReceiptSelector::Next, b'-'),
+    ] {
+        let bytes = frame(
+            "B3011234567824031514300580000005A5A5",
+            &[&[b'9', GS, b't', ch]],
+        );
+        both_ways(
+            &Message {
+                header: header(MessageType::TicketRequest, 0x8000),
+                body: Body::TicketRequest(TicketRequest { selector: sel }),
+            },
+            &bytes,
+        );
+    }
+}
+
+#[test]
+fn multi_part_receipt() {
+    // Part 1: two lines and t1 (more follows); part 2: two lines, the last one Czech.
+    let p1 = frame(
+        "B401123456782403151430060000001CA5A5",
+        &[b"T0OBCHOD s.r.o.", b"T0PRODEJ", b"t1"],
+    );
+    let p2 = frame(
+        "B4011234567824031514300700000017A5A5",
+        &[b"T0CZK 12,50", b"T0D\xeckujeme"],
+    );
+    let mut h = header(MessageType::TicketResponse, 0);
+    h.timestamp = Timestamp::new(2024, 3, 15, 14, 30, 6).unwrap();
+    let part = |text: &str, more| {
+        Body::TicketResponse(TicketResponse {
+            text: heapless::String::try_from(text).unwrap(),
+            more,
+        })
+    };
+    both_ways(
+        &Message {
+            header: h.clone(),
+            body: part("OBCHOD s.r.o.\nPRODEJ", true),
+        },
+        &p1,
+    );
+    h.timestamp = Timestamp::new(2024, 3, 15, 14, 30, 7).unwrap();
+    both_ways(
+        &Message {
+            header: h,
+            body: part("CZK 12,50\nDěkujeme", false),
+        },
+        &p2,
+    );
+    // The flag may also come as a sub-field of 9, and line attributes 1–3 are read as text.
+    let alt = frame(
+        "B401123456782403151430070000000CA5A5",
+        &[b"T2BOLD", &[b'9', GS, b't', b'1']],
+    );
+    assert_eq!(parse(&alt).body, part("BOLD", true));
+}
+
+#[test]
+fn emit_errors() {
+    let mut m = Message {
+        header: header(MessageType::TicketResponse, 0),
+        body: Body::TicketResponse(TicketResponse {
+            text: heapless::String::try_from("1 €").unwrap(),
+            more: false,
+        }),
+    };
+    assert_eq!(
+        m.emit(&mut [0u8; 256]),
+        Err(Error::CsobField {
+            field: "T (receipt line)"
+        })
+    );
+    m.body = Body::Activity;
+    let mut small = [0xAAu8; 10];
+    assert_eq!(
+        m.emit(&mut small),
+        Err(Error::BufferTooSmall { needed: 38 })
+    );
+    assert_eq!(small, [0xAA; 10]);
+    let b1 = TransactionRequest {
+        amount: Some(Amount::MAX_MINOR + 1),
+        ..TransactionRequest::new(TxnCode::Sale)
+    };
+    m.body = Body::Request(b1);
+    assert_eq!(
+        m.emit(&mut [0u8; 256]),
+        Err(Error::CsobField { field: "B" })
+    );
+}
+
+#[test]
+fn parse_errors_are_precise() {
+    let h = "B1011234567824031514300500000004A5A5";
+    let cases: &[(Vec<u8>, Error)] = &[
+        (frame(h, &[]), Error::CsobField { field: "T" }),
+        (frame(h, &[b"Txx"]), Error::CsobField { field: "T" }),
+        (
+            frame(h, &[b"T00", b"B12a"]),
+            Error::CsobField { field: "B" },
+        ),
+        (
+            frame(h, &[b"T00", b"B1234567890123"]),
+            Error::CsobField { field: "B" },
+        ),
+        (frame(h, &[b"T00", b"E20"]), Error::CsobField { field: "E" }),
+        (frame(h, &[b"T10", b"F12 34"]), Error::ApprovalCodeInvalid),
+        (
+            frame("B2011234567824031514300500000004A5A5", &[b"T00"]),
+            Error::CsobField { field: "R" },
+        ),
+        (
+            frame("B3011234567824031514300500000004A5A5", &[b"T00"]),
+            Error::CsobField { field: "9/t" },
+        ),
+        (
+            std::vec![STX, b'B', b'1', ETX],
+            Error::Truncated {
+                what: "csob header",
+            },
+        ),
+    ];
+    for (bytes, err) in cases {
+        assert_eq!(
+            Message::parse_frame(bytes, &ParseOptions::default()).map(|_| ()),
+            Err(*err),
+            "{bytes:?}"
+        );
+    }
+    assert_eq!(
+        Message::parse_frame(&frame(h, &[b"T00"])[..20], &ParseOptions::default()),
+        Err(Error::Truncated { what: "frame" })
+    );
+}
+
+// ----- properties -----
+
+fn arb_text(max: usize) -> impl Strategy<Value = std::string::String> {
+    proptest::collection::vec(
+        prop_oneof![
+            (0x20u8..0x7f).prop_map(char::from),
+            proptest::sample::select(std::vec![
+                'á', 'č', 'ď', 'é', 'ě', 'í', 'ň', 'ř', 'š', 'ť', 'ů', 'ž', 'Ž'
+            ]),
+        ],
+        0..max,
+    )
+    .prop_map(|v| v.into_iter().collect())
+}
+
+fn arb_reference() -> impl Strategy<Value = Option<Reference>> {
+    proptest::option::of("[ -~]{1,20}".prop_map(|s| Reference::new(&s).unwrap()))
+}
+
+fn arb_code() -> impl Strategy<Value = TxnCode> {
+    (0u8..100).prop_map(|n| TxnCode::from_number(n).unwrap())
+}
+
+fn arb_result() -> impl Strategy<Value = ResultCode> {
+    prop_oneof![
+        proptest::sample::select(std::vec![
+            "000", "-01", "-09", "-10", "-11", "-12", "-18", "-21", "-29"
+        ])
+        .prop_map(|s| ResultCode::parse(s.as_bytes()).unwrap()),
+        "[!-~]{1,3}".prop_map(|s| ResultCode::parse(s.as_bytes()).unwrap()),
+    ]
+}
+
+fn arb_totals() -> impl Strategy<Value = Option<Totals>> {
+    let cur = (
+        0u16..1000,
+        any::<u32>(),
+        any::<u64>(),
+        any::<u32>(),
+        any::<u64>(),
+        any::<u32>(),
+    )
+        .prop_map(|(currency, a, b, c, d, e)| CurrencyTotals {
+            currency,
+            debit_count: a,
+            debit_minor: b,
+            credit_count: c,
+            credit_minor: d,
+            reversal_count: e,
+        });
+    let scheme = (
+        proptest::sample::select(std::vec![
+            CardScheme::Visa,
+            CardScheme::Mastercard,
+            CardScheme::Maestro,
+            CardScheme::Amex,
+            CardScheme::Other
+        ]),
+        0u16..1000,
+        any::<u32>(),
+        any::<i64>(),
+    )
+        .prop_map(|(scheme, currency, count, net_minor)| SchemeTotals {
+            scheme,
+            currency,
+            count,
+            net_minor,
+        });
+    proptest::option::of(
+        (
+            proptest::collection::vec(cur, 0..=4),
+            proptest::collection::vec(scheme, 0..=8),
+        )
+            .prop_filter("empty totals are absent", |(c, s)| {
+                !c.is_empty() || !s.is_empty()
+            })
+            .prop_map(|(c, s)| Totals {
+                currencies: c.into_iter().collect(),
+                schemes: s.into_iter().collect(),
+            }),
+    )
+}
+
+fn arb_body() -> impl Strategy<Value = Body> {
+    let amount = proptest::option::of(0..=Amount::MAX_MINOR);
+    let approval =
+        proptest::option::of("[A-Z0-9]{1,8}".prop_map(|s| ApprovalCode::new(&s).unwrap()));
+    let request = (
+        arb_code(),
+        amount.clone(),
+        amount.clone(),
+        proptest::option::of(0u16..1000),
+        arb_reference(),
+        approval.clone(),
+    )
+        .prop_map(
+            |(code, amount, cashback, currency, reference, approval_code)| {
+                Body::Request(TransactionRequest {
+                    code,
+                    amount,
+                    cashback,
+                    currency,
+                    reference,
+                    approval_code,
+                })
+            },
+        );
+    let response = (
+        (
+            arb_code(),
+            arb_result(),
+            amount.clone(),
+            amount,
+            proptest::option::of(0u16..1000),
+        ),
+        (
+            arb_reference(),
+            approval,
+            proptest::option::of(
+                "[0-9]{6}[*]{2,9}[0-9]{4}".prop_map(|s| MaskedPan::parse(&s).unwrap()),
+            ),
+            proptest::option::of(arb_text(64)),
+            arb_totals(),
+        ),
+    )
+        .prop_map(
+            |(
+                (code, result, amount, cashback, currency),
+                (reference, approval_code, pan, text, totals),
+            )| {
+                Body::Response(TransactionResponse {
+                    code,
+                    result,
+                    amount,
+                    cashback,
+                    currency,
+                    reference,
+                    approval_code,
+                    pan,
+                    text: text.map(|t| heapless::String::try_from(t.as_str()).unwrap_or_default()),
+                    totals,
+                })
+            },
+        );
+    let ticket = proptest::sample::select(std::vec![
+        ReceiptSelector::Merchant,
+        ReceiptSelector::Customer,
+        ReceiptSelector::Next
+    ])
+    .prop_map(|selector| Body::TicketRequest(TicketRequest { selector }));
+    let part = (
+        proptest::collection::vec(arb_text(40), 0..12),
+        any::<bool>(),
+    )
+        .prop_map(|(lines, more)| {
+            Body::TicketResponse(TicketResponse {
+                text: heapless::String::try_from(lines.join("\n").as_str()).unwrap(),
+                more,
+            })
+        });
+    prop_oneof![Just(Body::Activity), request, response, ticket, part]
+}
+
+fn arb_header() -> impl Strategy<Value = Header> {
+    (
+        "[!-~]{1,8}",
+        (2000u16..2100, 1u8..=12, 1u8..=28, 0u8..24, 0u8..60, 0u8..60),
+        any::<u16>(),
+        proptest::array::uniform4(0x20u8..0x7f),
+    )
+        .prop_map(|(id, (y, mo, d, h, mi, s), flags, crc)| {
+            let mut hd = Header::new(
+                MessageType::Activity,
+                TerminalId::new(&id).unwrap(),
+                Timestamp::new(y, mo, d, h, mi, s).unwrap(),
+            );
+            hd.flags = Flags(flags);
+            hd.crc = CrcField(crc);
+            hd
+        })
+}
+
+proptest! {
+    #[test]
+    fn emit_then_parse_is_identity(mut header in arb_header(), body in arb_body()) {
+        header.message_type = body.message_type();
+        let m = Message { header, body };
+        let bytes = emit(&m);
+        prop_assert_eq!(bytes.len(), m.frame_len().unwrap());
+        let strict = ParseOptions { crc: CrcPolicy::Expect(m.header.crc), length: LengthPolicy::Strict };
+        let (back, used) = Message::parse_frame(&bytes, &strict).unwrap();
+        prop_assert_eq!(used, bytes.len());
+        let mut expected = m.clone();
+        expected.header.length = back.header.length;
+        prop_assert_eq!(back, expected);
+    }
+
+    #[test]
+    fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let _ = Message::parse_payload(&bytes, &ParseOptions::default());
+        let _ = Message::parse_frame(&bytes, &ParseOptions::default());
+    }
+
+    #[test]
+    fn parse_never_panics_on_near_valid_frames(
+        body in arb_body(),
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+    ) {
+        let m = Message { header: header(body.message_type(), 0), body };
+        let mut bytes = emit(&m);
+        for (i, b) in flips {
+            let n = bytes.len();
+            bytes[i.index(n)] = b;
+        }
+        if let Ok((parsed, _)) = Message::parse_frame(&bytes, &ParseOptions::default()) {
+            // Whatever parses re-emits and parses to the same value.
+            let again = emit(&parsed);
+            let (back, _) = Message::parse_frame(&again, &ParseOptions::default()).unwrap();
+            let mut expected = parsed.clone();
+            expected.header.length = back.header.length;
+            prop_assert_eq!(back, expected);
+        }
+    }
+
+    #[test]
+    fn sessions_never_panic_on_arbitrary_bytes(
+        chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..120), 0..8),
+    ) {
+        let mut t = CsobTerminal::new(CsobConfig::new(tid()));
+        let mut e = CsobEcr::new(CsobConfig::new(tid()));
+        let mut buf = [0u8; MAX_TRANSMIT];
+        for (i, c) in chunks.iter().enumerate() {
+            let now = Instant::from_millis(i as u64 * 1000);
+            t.handle_bytes(now, c);
+            e.handle_bytes(now, c);
+            t.handle_timeout(now);
+            e.handle_timeout(now);
+            while t.poll_transmit(&mut buf).unwrap().is_some() {}
+            while e.poll_transmit(&mut buf).unwrap().is_some() {}
+            while t.poll_event().is_some() {}
+            while e.poll_event().is_some() {}
+        }
+    }
+}
+
+// ----- sessions against each other -----
+
+/// Two sessions, a fake clock, and the bytes in flight.
+struct Pair {
+    now: Instant,
+    ecr: CsobEcr,
+    term: CsobTerminal,
+    /// Frames sent by each side (for assertions), in order.
+    ecr_sent: Vec<Vec<u8>>,
+    term_sent: Vec<Vec<u8>>,
+    ecr_events: Vec<EcrEvent>,
+    term_events: Vec<TerminalEvent>,
+    /// Drop the next frame the ECR sends (a lost B0).
+    drop_next_ecr_frame: bool,
+}
+
+impl Pair {
+    fn new() -> Self {
+        let mut p = Pair {
+            now: Instant::ZERO,
+            ecr: CsobEcr::new(CsobConfig::new(tid())),
+            term: CsobTerminal::new(CsobConfig::new(tid())),
+            ecr_sent: Vec::new(),
+            term_sent: Vec::new(),
+            ecr_events: Vec::new(),
+            term_events: Vec::new(),
+            drop_next_ecr_frame: false,
+        };
+        p.ecr.set_wall_clock(Instant::ZERO, ts());
+        p.term.set_wall_clock(Instant::ZERO, ts());
+        p
+    }
+
+    /// Moves frames both ways until nothing is left, collecting events.
+    fn pump(&mut self) {
+        let mut buf = [0u8; MAX_TRANSMIT];
+        loop {
+            let mut moved = false;
+            while let Some(n) = self.ecr.poll_transmit(&mut buf).unwrap() {
+                moved = true;
+                self.ecr_sent.push(buf[..n].to_vec());
+                if core::mem::take(&mut self.drop_next_ecr_frame) {
+                    continue;
+                }
+                // Deliver byte by byte: the accumulator must cope with any split.
+                for b in &buf[..n] {
+                    self.term.handle_bytes(self.now, core::slice::from_ref(b));
+                }
+            }
+            while let Some(n) = self.term.poll_transmit(&mut buf).unwrap() {
+                moved = true;
+                self.term_sent.push(buf[..n].to_vec());
+                self.ecr.handle_bytes(self.now, &buf[..n]);
+            }
+            while let Some(ev) = self.ecr.poll_event() {
+                self.ecr_events.push(ev);
+            }
+            while let Some(ev) = self.term.poll_event() {
+                self.term_events.push(ev);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    /// Advances the fake clock by `ms`, firing deadlines that pass.
+    fn advance(&mut self, ms: u64) {
+        let target = Instant::from_millis(self.now.as_millis() + ms);
+        loop {
+            let next = [self.ecr.poll_timeout(), self.term.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .filter(|&d| d <= target)
+                .min();
+            match next {
+                Some(d) => {
+                    self.now = self.now.max(d);
+                    self.ecr.handle_timeout(self.now);
+                    self.term.handle_timeout(self.now);
+                    self.pump();
+                }
+                None => break,
+            }
+        }
+        self.now = target;
+        self.pump();
+    }
+
+    fn types_sent(frames: &[Vec<u8>]) -> Vec<&str> {
+        frames
+            .iter()
+            .map(|f| core::str::from_utf8(&f[1..3]).unwrap())
+            .collect()
+    }
+}
+
+fn sale() -> Request {
+    Request::Sale {
+        amount: czk(1250),
+        reference: Some(Reference::new("ORDER1").unwrap()),
+    }
+}
+
+fn approved_sale() -> Response {
+    let mut r = Response::new(RequestKind::Sale, Outcome::Approved);
+    r.amount = Some(czk(1250));
+    r.approval_code = Some(ApprovalCode::new("A1B2C3").unwrap());
+    r.reference = Some(Reference::new("ORDER1").unwrap());
+    r
+}
+
+#[test]
+fn happy_path_b1_b0_b2_b0() {
+    let mut p = Pair::new();
+    p.ecr.start(p.now, &sale()).unwrap();
+    assert!(p.ecr.is_busy());
+    assert_eq!(p.ecr.poll_timeout(), Some(Instant::from_millis(60_000)));
+    p.pump();
+    assert_eq!(p.term_events, [TerminalEvent::Request(sale())]);
+    assert_eq!(p.ecr_events, [EcrEvent::Accepted]);
+    // The B1 is exactly the public client's sale frame.
+    assert_eq!(
+        p.ecr_sent[0],
+        frame(
+            "B1011234567824031514300580000019A5A5",
+            &[b"T00", b"B1250", &cat(&[b"9", &[GS], b"SORDER1"]), b"E203"],
+        )
+    );
+    p.advance(20_000);
+    assert!(p.term.is_busy());
+    p.term.respond(p.now, &approved_sale()).unwrap();
+    assert_eq!(p.term.poll_timeout(), Some(Instant::from_millis(25_000)));
+    p.pump();
+    assert_eq!(Pair::types_sent(&p.ecr_sent), ["B1", "B0"]);
+    assert_eq!(Pair::types_sent(&p.term_sent), ["B0", "B2"]);
+    let EcrEvent::Response(resp) = &p.ecr_events[1] else {
+        panic!("{:?}", p.ecr_events)
+    };
+    assert_eq!(resp.outcome, Outcome::Approved);
+    assert_eq!(resp.amount, Some(czk(1250)));
+    assert_eq!(resp.approval_code.as_ref().unwrap().as_str(), "A1B2C3");
+    assert_eq!(
+        resp.timestamp,
+        Some(Timestamp::new(2024, 3, 15, 14, 30, 25).unwrap())
+    );
+    assert!(p.ecr.receipt_ready());
+    assert_eq!(p.term_events[1], TerminalEvent::ResponseDelivered);
+    assert!(!p.term.is_busy() && !p.ecr.is_busy());
+    assert_eq!(p.term.poll_timeout(), None);
+}
+
+#[test]
+fn lost_confirmation_b0_is_reported_undelivered() {
+    let mut p = Pair::new();
+    p.ecr.start(p.now, &sale()).unwrap();
+    p.pump();
+    p.term.respond(p.now, &approved_sale()).unwrap();
+    // The ECR's confirming B0 is lost on the way.
+    p.drop_next_ecr_frame = true;
+    p.pump();
+    assert!(matches!(p.ecr_events.last(), Some(EcrEvent::Response(_))));
+    assert!(p.term.is_busy());
+    p.advance(4_999);
+    assert_eq!(p.term_events.len(), 1);
+    p.advance(1);
+    assert_eq!(
+        p.term_events.last(),
+        Some(&TerminalEvent::ResponseUndelivered(Error::LinkNoAck))
+    );
+    assert!(!p.term.is_busy());
+    // Nothing is repeated: the till learns the result with T82.
+    assert_eq!(Pair::types_sent(&p.term_sent), ["B0", "B2"]);
+}
+
+#[test]
+fn late_b2_times_out_then_last_transaction_recovers() {
+    let mut p = Pair::new();
+    p.ecr.start(p.now, &sale()).unwrap();
+    p.pump();
+    p.advance(59_999);
+    assert_eq!(p.ecr_events, [EcrEvent::Accepted]);
+    p.advance(1);
+    assert_eq!(p.ecr_events, [EcrEvent::Accepted, EcrEvent::TimedOut]);
+    assert!(!p.ecr.is_busy());
+    // The terminal answers late: the till does not confirm it.
+    p.term.respond(p.now, &approved_sale()).unwrap();
+    p.pump();
+    assert!(matches!(
+        p.ecr_events.last(),
+        Some(EcrEvent::ProtocolError(Error::CsobUnexpected { .. }))
+    ));
+    assert_eq!(Pair::types_sent(&p.ecr_sent), ["B1"]);
+    // The till asks for the last transaction (T82); the terminal's next request reports the
+    // unconfirmed B2 as undelivered.
+    p.ecr.start(p.now, &Request::LastTransaction).unwrap();
+    p.pump();
+    assert_eq!(
+        p.term_events[1..],
+        [
+            TerminalEvent::ResponseUndelivered(Error::LinkNoAck),
+            TerminalEvent::Request(Request::LastTransaction)
+        ]
+    );
+    let mut last = approved_sale();
+    last.kind = RequestKind::LastTransaction;
+    p.term.respond(p.now, &last).unwrap();
+    p.pump();
+    let Some(EcrEvent::Response(r)) = p.ecr_events.last() else {
+        panic!("{:?}", p.ecr_events)
+    };
+    assert_eq!(r.kind, RequestKind::LastTransaction);
+    assert_eq!(r.reference.as_ref().unwrap().as_str(), "ORDER1");
+}
+
+#[test]
+fn b0_activity_extends_the_response_limit() {
+    let mut p = Pair::new();
+    p.ecr.start(p.now, &sale()).unwrap();
+    p.pump();
+    p.advance(50_000);
+    // The terminal shows activity (B0) at 50 s.
+    let mut buf = [0u8; 64];
+    let b0 = Message {
+        header: header(MessageType::Activity, 0),
+        body: Body::Activity,
+    };
+    let n = b0.emit(&mut buf).unwrap();
+    p.ecr.handle_bytes(p.now, &buf[..n]);
+    p.advance(59_999);
+    assert_eq!(p.ecr_events, [EcrEvent::Accepted]);
+    p.advance(1);
+    assert_eq!(p.ecr_events, [EcrEvent::Accepted, EcrEvent::TimedOut]);
+}
+
+#[test]
+fn receipt_in_parts() {
+    let mut p = Pair::new();
+    p.ecr.start(p.now, &sale()).unwrap();
+    p.pump();
+    p.term.respond(p.now, &approved_sale()).unwrap();
+    p.pump();
+    assert!(p.ecr.receipt_ready());
+    let parts: [(&str, bool); 3] = [
+        ("OBCHOD s.r.o.\nPRODEJ 12,50 CZK", true),
+        ("Děkujeme", false),
+        ("ZÁKAZNÍK\nPRODEJ 12,50 CZK", false),
+    ];
+    let mut selectors = Vec::new();
+    for (text, more) in parts {
+        p.ecr.request_receipt(p.now).unwrap();
+        p.pump();
+        assert_eq!(p.term_events.last(), Some(&TerminalEvent::ReceiptRequested));
+        selectors.push(p.term.receipt_selector().unwrap());
+        p.term.send_receipt_part(p.now, text, more).unwrap();
+        p.pump();
+        assert_eq!(
+            p.ecr_events.last(),
+            Some(&EcrEvent::ReceiptPart {
+                text: heapless::String::try_from(text).unwrap(),
+                more
+            })
+        );
+    }
+    assert_eq!(
+        selectors,
+        [
+            ReceiptSelector::Merchant,
+            ReceiptSelector::Next,
+            ReceiptSelector::Customer
+        ]
+    );
+    // Each B4 was confirmed with B0, as the public client does.
+    assert_eq!(
+        Pair::types_sent(&p.ecr_sent),
+        ["B1", "B0", "B3", "B0", "B3", "B0", "B3", "B0"]
+    );
+    // A part nobody asked for is refused.
+    assert!(matches!(
+        p.term.send_receipt_part(p.now, "x", false),
+        Err(Error::CsobUnexpected { .. })
+    ));
+}
+
+#[test]
+fn receipt_request_times_out() {
+    let mut p = Pair::new();
+    p.ecr.request_receipt(p.now).unwrap();
+    p.pump();
+    p.advance(5_000);
+    assert_eq!(p.ecr_events, [EcrEvent::TimedOut]);
+}
+
+#[test]
+fn busy_terminal_refuses_a_second_request_but_takes_passivate() {
+    let mut p = Pair::new();
+    p.ecr.start(p.now, &sale()).unwrap();
+    p.pump();
+    // A second till request while the sale runs (bytes straight to the terminal).
+    let mut buf = [0u8; 256];
+    let b1 = Message {
+        header: header(MessageType::TransactionRequest, 0),
+        body: Body::Request(TransactionRequest::new(TxnCode::AppInfo)),
+    };
+    let n = b1.emit(&mut buf).unwrap();
+    p.term.handle_bytes(p.now, &buf[..n]);
+    let mut out = [0u8; MAX_TRANSMIT];
+    let mut sent = Vec::new();
+    while let Some(n) = p.term.poll_transmit(&mut out).unwrap() {
+        sent.push(parse(&out[..n]).body);
+    }
+    assert_eq!(sent[0], Body::Activity);
+    assert_eq!(
+        sent[1],
+        Body::Response(TransactionResponse::new(
+            TxnCode::AppInfo,
+            ResultCode::Discarded
+        ))
+    );
+    assert_eq!(p.term_events, [TerminalEvent::Request(sale())]);
+    assert_eq!(
+        p.term.poll_event(),
+        Some(TerminalEvent::ProtocolError(Error::LinkBusy))
+    );
+    // T81 passivate replaces the pending sale.
+    let t81 = Message {
+        header: header(MessageType::TransactionRequest, 0),
+        body: Body::Request(TransactionRequest::new(TxnCode::Passivate)),
+    };
+    let n = t81.emit(&mut buf).unwrap();
+    p.term.handle_bytes(p.now, &buf[..n]);
+    assert_eq!(
+        p.term.poll_event(),
+        Some(TerminalEvent::Request(Request::Abort))
+    );
+    assert!(matches!(
+        p.term.respond(p.now, &approved_sale()),
+        Err(Error::CsobUnexpected { .. })
+    ));
+    p.term
+        .respond(
+            p.now,
+            &Response::new(RequestKind::Abort, Outcome::Cancelled),
+        )
+        .unwrap();
+}
+
+#[test]
+fn reversal_without_amount_uses_the_last_approved_transaction() {
+    let mut p = Pair::new();
+    p.ecr.start(p.now, &sale()).unwrap();
+    p.pump();
+    p.term.respond(p.now, &approved_sale()).unwrap();
+    p.pump();
+    // The public client's reversal: T10 F only.
+    let mut buf = [0u8; 256];
+    let bytes = frame(
+        "B101123456782403151430058000000EA5A5",
+        &[b"T10", b"FA1B2C3"],
+    );
+    p.term.handle_bytes(p.now, &bytes);
+    while p.term.poll_transmit(&mut buf).unwrap().is_some() {}
+    let ev: Vec<_> = core::iter::from_fn(|| p.term.poll_event()).collect();
+    assert_eq!(
+        ev.last(),
+        Some(&TerminalEvent::Request(Request::Reversal {
+            amount: czk(1250),
+            code: ApprovalCode::new("A1B2C3").unwrap(),
+            reference: None
+        }))
+    );
+    // Another code does not match: refused at once with R-21.
+    let mut t = CsobTerminal::new(CsobConfig::new(tid()));
+    t.set_last_approved(ApprovalCode::new("ZZZZZZ").unwrap(), czk(5));
+    t.handle_bytes(p.now, &bytes);
+    let mut sent = Vec::new();
+    while let Some(n) = t.poll_transmit(&mut buf).unwrap() {
+        sent.push(parse(&buf[..n]).body);
+    }
+    assert_eq!(
+        sent,
+        [
+            Body::Activity,
+            Body::Response(TransactionResponse::new(
+                TxnCode::Reversal,
+                ResultCode::Discarded
+            ))
+        ]
+    );
+    assert_eq!(
+        t.poll_event(),
+        Some(TerminalEvent::ProtocolError(Error::CsobField {
+            field: "B"
+        }))
+    );
+    assert!(!t.is_busy());
+}
+
+#[test]
+fn ecr_rejects_what_it_cannot_send() {
+    let mut e = CsobEcr::new(CsobConfig::new(tid()));
+    assert!(matches!(
+        e.start(Instant::ZERO, &Request::Reprint),
+        Err(Error::Unsupported { .. })
+    ));
+    assert!(!e.is_busy());
+    e.start(Instant::ZERO, &sale()).unwrap();
+    assert_eq!(e.start(Instant::ZERO, &sale()), Err(Error::LinkBusy));
+    assert_eq!(e.request_receipt(Instant::ZERO), Err(Error::LinkBusy));
+    let mut small = [0u8; 8];
+    assert!(matches!(
+        e.poll_transmit(&mut small),
+        Err(Error::BufferTooSmall { .. })
+    ));
+    let mut big = [0u8; MAX_TRANSMIT];
+    assert!(e.poll_transmit(&mut big).unwrap().is_some());
+    assert_eq!(e.poll_transmit(&mut big).unwrap(), None);
+}
+
+#[test]
+fn wall_clock_rolls_over_months_and_years() {
+    let mut e = CsobEcr::new(CsobConfig::new(tid()));
+    e.set_wall_clock(
+        Instant::from_millis(1_000),
+        Timestamp::new(2024, 12, 31, 23, 59, 59).unwrap(),
+    );
+    e.start(Instant::from_millis(2_500), &Request::TestTerminal)
+        .unwrap();
+    let mut buf = [0u8; 128];
+    let n = e.poll_transmit(&mut buf).unwrap().unwrap();
+    assert_eq!(&buf[13..25], b"250101000000");
+    let m = parse(&buf[..n]);
+    assert_eq!(
+        m.header.timestamp,
+        Timestamp::new(2025, 1, 1, 0, 0, 0).unwrap()
+    );
+    // Leap day.
+    let mut e = CsobEcr::new(CsobConfig::new(tid()));
+    e.set_wall_clock(
+        Instant::ZERO,
+        Timestamp::new(2024, 2, 28, 12, 0, 0).unwrap(),
+    );
+    e.start(Instant::from_millis(86_400_000), &Request::TestTerminal)
+        .unwrap();
+    let n = e.poll_transmit(&mut buf).unwrap().unwrap();
+    assert_eq!(
+        parse(&buf[..n]).header.timestamp,
+        Timestamp::new(2024, 2, 29, 12, 0, 0).unwrap()
+    );
+}
+
+#[test]
+fn sessions_are_send_and_object_safe() {
+    fn send<T: Send>(_: &T) {}
+    let t = CsobTerminal::new(CsobConfig::new(tid()));
+    let e = CsobEcr::new(CsobConfig::new(tid()));
+    send(&t);
+    send(&e);
+    let t: &dyn TerminalSide = &t;
+    let e: &dyn EcrSide = &e;
+    assert!(!t.is_busy() && !e.is_busy());
+}
