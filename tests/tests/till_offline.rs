@@ -52,9 +52,6 @@ fn closed_port_is_terminal_offline_exit_4() {
             ],
             logs.path(),
         );
-        if dialect == "csob" && code == 2 && err.contains("not available") {
-            continue; // the ČSOB till side is not in this build yet
-        }
         assert_eq!(code, 4, "{dialect}: {out} {err}");
         assert!(took < Duration::from_secs(4), "{took:?}");
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
