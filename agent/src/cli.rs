@@ -1,7 +1,223 @@
 //! The `ecrlink-agent` command line.
 
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::config::{Config, FileConfig, ListenSpec, PrinterSpec, parse_duration};
+use crate::server::Agent;
+
+const LONG_ABOUT: &str = "\
+ecrlink-agent is a virtual card payment terminal. Tills (cash registers, ERPs) connect to it \
+as they would to a real terminal; it reads a (simulated) card, asks the bank over ISO 8583, \
+prints the receipt, journals every step on disk and answers the till.
+
+Server mode: each --listen DIALECT@ADDR opens a listener. DIALECT is `concert` (Ingenico \
+Concert V2), `csob` (ČSOB \"B\" protocol) or `auto` (ENQ first means Concert, STX means ČSOB). \
+ADDR is a TCP address or `serial:/dev/ttyUSB0:9600`. One till is served at a time: a new \
+connection drops the older one (a transaction in flight still completes; ask for the last \
+transaction to learn its result).
+
+On start-up the agent prints one `LISTEN <dialect> <addr>` line per TCP listener and then \
+`READY` on standard output; logs go to standard error (RUST_LOG=debug shows frames in hex, \
+card numbers masked).
+
+Signals: SIGINT/SIGTERM stop cleanly (the transaction in flight is finished and journaled), \
+SIGUSR1 wakes the agent from sleep mode, SIGUSR2 puts it to sleep.
+
+Durations are written 500ms, 30s, 5m or 1h.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  # A Concert terminal on port 2000 against a bank simulator on port 5000:
+  ecrlink-sim bank --listen 127.0.0.1:5000 &
+  ecrlink-agent --listen concert@127.0.0.1:2000 --bank 127.0.0.1:5000 --journal ./journal
+
+  # Both dialects, receipts on stdout, sleep after 10 minutes idle, wake after 1 minute:
+  ecrlink-agent --listen concert@0.0.0.0:2000 --listen csob@0.0.0.0:2001 \\
+      --bank 127.0.0.1:5000 --printer stdout --sleep-after 10m --sleep-for 1m
+
+  # A serial till at 9600 baud, scripted cards:
+  ecrlink-agent --listen concert@serial:/dev/ttyUSB0:9600 --bank 127.0.0.1:5000 --cards cards.toml
+
+The same keys can go in a TOML file given with --config (e.g. `bank = \"127.0.0.1:5000\"`, \
+`listen = [\"csob@0.0.0.0:2001\"]`, `sleep_after = \"10m\"`); the command line wins.";
+
+/// Command-line arguments.
+#[derive(Debug, Parser)]
+#[command(name = "ecrlink-agent", version, about = "A virtual card payment terminal for tills: Concert and ČSOB in server mode, ISO 8583 to the bank, crash-safe journal", long_about = LONG_ABOUT, after_help = AFTER_HELP)]
+pub struct Args {
+    /// Listen for tills: DIALECT@ADDR, DIALECT = concert | csob | auto; repeatable.
+    /// Default concert@127.0.0.1:2000.
+    #[arg(long, value_name = "DIALECT@ADDR")]
+    pub listen: Vec<ListenSpec>,
+    /// Bank (acquirer) address, ISO 8583 over TCP with a 2-byte length prefix.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub bank: Option<String>,
+    /// Journal directory (created if missing). Without it nothing survives a restart.
+    #[arg(long, value_name = "DIR")]
+    pub journal: Option<PathBuf>,
+    /// Terminal id sent to the bank (field 41), 1-8 characters.
+    #[arg(long, value_name = "ID")]
+    pub terminal_id: Option<String>,
+    /// Merchant id sent to the bank (field 42), 1-15 characters.
+    #[arg(long, value_name = "ID")]
+    pub merchant_id: Option<String>,
+    /// Merchant name printed on receipts.
+    #[arg(long, value_name = "NAME")]
+    pub merchant_name: Option<String>,
+    /// TOML file with any of these options (underscores for dashes).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Scripted cards (TOML, see the docs of `card`); default: a chip card, PIN accepted.
+    #[arg(long, value_name = "FILE")]
+    pub cards: Option<PathBuf>,
+    /// Delay before the default card is presented.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub card_delay: Option<std::time::Duration>,
+    /// Enter sleep mode after this long without till activity (listeners and bank link close).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub sleep_after: Option<std::time::Duration>,
+    /// Wake from sleep mode after this long (default: only on SIGUSR1).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub sleep_for: Option<std::time::Duration>,
+    /// Bank echo test (0800/301) period; 0 disables it. Default 60s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub echo_every: Option<std::time::Duration>,
+    /// Transaction limit. Default 60s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub txn_limit: Option<std::time::Duration>,
+    /// How long to wait for the bank's answer before reversing. Default 15s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub bank_timeout: Option<std::time::Duration>,
+    /// First bank reconnect delay. Default 200ms.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub backoff_initial: Option<std::time::Duration>,
+    /// Cap of the bank reconnect delay (exponential, with jitter). Default 10s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub backoff_max: Option<std::time::Duration>,
+    /// How often unacknowledged reversals are re-sent. Default 5s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub reversal_retry: Option<std::time::Duration>,
+    /// Where receipts go: none | stdout | file:PATH.
+    #[arg(long, value_name = "PRINTER")]
+    pub printer: Option<PrinterSpec>,
+    /// Receipt width: 24, 32, 42 or 48 columns.
+    #[arg(long, value_name = "COLUMNS")]
+    pub receipt_width: Option<usize>,
+    /// Drop a till connection silent this long while nothing runs. Default 5m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<std::time::Duration>,
+}
+
+impl Args {
+    /// The configuration: defaults, then the file, then the command line.
+    pub fn into_config(self) -> anyhow::Result<Config> {
+        let mut cfg = Config {
+            listen: vec!["concert@127.0.0.1:2000".parse()?],
+            ..Config::default()
+        };
+        if let Some(path) = &self.config {
+            FileConfig::load(path)?.apply(&mut cfg)?;
+        }
+        if !self.listen.is_empty() {
+            cfg.listen = self.listen;
+        }
+        macro_rules! over {
+            ($($f:ident),*) => { $( if let Some(v) = self.$f { cfg.$f = v; } )* };
+        }
+        macro_rules! over_opt {
+            ($($f:ident),*) => { $( if let Some(v) = self.$f { cfg.$f = Some(v); } )* };
+        }
+        over_opt!(bank, journal, cards, sleep_after, sleep_for);
+        over!(
+            terminal_id,
+            merchant_id,
+            merchant_name,
+            card_delay,
+            echo_every,
+            txn_limit,
+            bank_timeout,
+            backoff_initial,
+            backoff_max,
+            reversal_retry,
+            printer,
+            receipt_width,
+            idle_timeout
+        );
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
 /// Runs the agent's command line and returns the process exit status.
 pub fn main() -> i32 {
-    eprintln!("ecrlink-agent: not yet implemented");
-    2
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let cfg = match args.into_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ecrlink-agent: {e:#}");
+            return 2;
+        }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ecrlink-agent: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    match rt.block_on(run(cfg)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("ecrlink-agent: {e:#}");
+            1
+        }
+    }
+}
+
+async fn run(cfg: Config) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let mut usr2 = signal(SignalKind::user_defined2())?;
+    let agent = Agent::start(cfg).await?;
+    for l in agent.listeners() {
+        if let Some(a) = l.addr {
+            println!("LISTEN {} {a}", l.spec.dialect);
+        }
+    }
+    println!("READY");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = usr1.recv() => { tracing::info!("SIGUSR1: wake"); agent.wake(); }
+            _ = usr2.recv() => { tracing::info!("SIGUSR2: sleep"); agent.sleep(); }
+        }
+    }
+    tracing::info!("stopping");
+    agent.shutdown().await
 }

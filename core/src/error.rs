@@ -175,6 +175,8 @@ pub enum Error {
     JournalCrc,
     /// A journal record that postcard cannot decode or encode.
     JournalRecord,
+    /// A journal envelope whose magic bytes or length field are invalid (corrupt, not torn).
+    JournalEnvelope,
 
     // ----- receipt -----
     /// A receipt width other than 24, 32, 42 or 48 columns.
@@ -250,6 +252,7 @@ impl fmt::Display for Error {
             }
             JournalCrc => f.write_str("journal: CRC mismatch (torn or corrupt record)"),
             JournalRecord => f.write_str("journal: record does not decode"),
+            JournalEnvelope => f.write_str("journal: bad envelope (magic or length)"),
             ReceiptWidth => f.write_str("receipt: width must be 24, 32, 42 or 48"),
             ReceiptWrite => f.write_str("receipt: output refused text"),
         }

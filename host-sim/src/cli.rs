@@ -43,6 +43,8 @@ pub enum Command {
     Terminals(tillcli::TerminalsArgs),
     /// Decode one captured frame (hex) of any dialect and print it as JSON.
     Decode(decode::DecodeArgs),
+    /// Run the ISO 8583 bank (acquirer) simulator: `bank --listen 127.0.0.1:5000 [--rules FILE]`.
+    Bank(crate::bank::BankArgs),
 }
 
 /// Runs the command line and returns the process exit status.
@@ -57,6 +59,7 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Decode(args) => decode::run(&args),
+        Command::Bank(args) => crate::bank::run(&args),
         Command::Terminals(args) => tillcli::terminals(&args),
         other => tillcli::run(other),
     }

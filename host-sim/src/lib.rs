@@ -8,6 +8,7 @@
 //! - [`log`]: the session log files (`~/PointOfSale/YYYY-MM-DD_hh-mm-ss.log`, PAN masked);
 //! - [`cli`]: the `ecrlink-sim` command line on top.
 
+pub mod bank;
 pub mod cli;
 pub mod config;
 pub mod decode;

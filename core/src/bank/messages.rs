@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | 0200 | [`AuthorizationRequest`] | 2, 3, 4, 11, 41, 49 (7, 12+13, 42, 54, 55 optional) |
 //! | 0210 | [`AuthorizationResponse`] | 11, 39 (3, 4+49, 7, 37, 38, 41, 42, 55 optional) |
-//! | 0400 | [`ReversalRequest`] | 2, 3, 4, 11, 41, 49, 90 (7, 37, 38, 39, 42, 55 optional) |
+//! | 0400 | [`ReversalRequest`] | 3, 4, 11, 41, 49, 90 (2, 7, 37, 38, 39, 42, 55 optional) |
 //! | 0410 | [`ReversalResponse`] | 11, 39 (3, 4+49, 7, 37, 41, 42 optional) |
 //! | 0500 | [`ReconciliationRequest`] | 11, 41 (7, 42, 49+74+76+86+88 optional) |
 //! | 0510 | [`ReconciliationResponse`] | 11, 39 (7, 41, 42, 49+74+76+86+88 optional) |
@@ -398,8 +398,9 @@ impl<'a> AuthorizationResponse<'a> {
 /// host's answer came too late). Field 90 identifies the original.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReversalRequest<'a> {
-    /// Field 2, as in the original.
-    pub pan: Pan,
+    /// Field 2, as in the original; optional, because a terminal that stores no card numbers
+    /// sends a reversal after a restart without it (field 90 identifies the original).
+    pub pan: Option<Pan>,
     /// Field 3, as in the original.
     pub processing: ProcessingCode,
     /// Fields 4 and 49, as in the original.
@@ -435,7 +436,7 @@ impl<'a> ReversalRequest<'a> {
         reason: Option<ResponseCode>,
     ) -> Self {
         ReversalRequest {
-            pan: original.pan.clone(),
+            pan: Some(original.pan.clone()),
             processing: original.processing,
             amount: original.amount,
             stan,
@@ -462,7 +463,9 @@ impl<'a> ReversalRequest<'a> {
     /// The field-level message.
     pub fn to_message(&self) -> Result<IsoMessage> {
         let mut m = IsoMessage::new(Mti::REVERSAL_REQUEST);
-        m.set_str(2, self.pan.digits())?;
+        if let Some(pan) = &self.pan {
+            m.set_str(2, pan.digits())?;
+        }
         put_processing(&mut m, self.processing)?;
         put_money(&mut m, self.amount)?;
         if let Some(t) = self.transmission {
@@ -485,7 +488,7 @@ impl<'a> ReversalRequest<'a> {
     pub fn from_message(m: &'a IsoMessage) -> Result<Self> {
         check_mti(m, Mti::REVERSAL_REQUEST)?;
         Ok(ReversalRequest {
-            pan: get_pan(m)?,
+            pan: m.has(2).then(|| get_pan(m)).transpose()?,
             processing: get_processing(m)?.ok_or(Error::IsoMissingField { field: 3 })?,
             amount: need_money(m)?,
             stan: get_stan(m)?,

@@ -129,10 +129,18 @@ fn decodes_messages_pyiso8583_made() {
     );
     assert_eq!(emit(&a.to_message().unwrap()), PY_SALE_ANSWER);
 
+    // 0400 without field 2 (a reversal re-sent after a restart, identified by field 90)
+    let with_pan = IsoMessage::parse(PY_REVERSAL).unwrap();
+    let mut no_pan = ReversalRequest::from_message(&with_pan).unwrap();
+    no_pan.pan = None;
+    let m = no_pan.to_message().unwrap();
+    assert!(!m.has(2));
+    assert_eq!(ReversalRequest::from_message(&m).unwrap(), no_pan);
+
     // 0400 with field 90
     let m = IsoMessage::parse(PY_REVERSAL).unwrap();
     let r = ReversalRequest::from_message(&m).unwrap();
-    assert_eq!(r.pan.digits(), "5413330089010434");
+    assert_eq!(r.pan.as_ref().unwrap().digits(), "5413330089010434");
     assert_eq!(r.reason, Some(ResponseCode::TOO_LATE));
     assert_eq!(r.approval_code.as_ref().unwrap().as_str(), "A1B2C3");
     assert_eq!(

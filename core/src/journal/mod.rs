@@ -1,1 +1,30 @@
-//! Placeholder: filled in by its issue.
+//! The journal: the records the agent persists so that no payment is lost or doubled across a
+//! crash, in a length + CRC-32 envelope so that a torn or corrupt tail is detected and skipped.
+//!
+//! - [`record`]: the postcard records ([`Record`]): authorization started, completed,
+//!   delivered, reversal queued / acknowledged, trace numbers reserved, batch closed, and a
+//!   [`Checkpoint`] that opens each file.
+//! - [`envelope`]: [`encode`] one record into a caller buffer; [`Reader`] reads a file's bytes
+//!   back, yielding records and, at the first bad byte, one [`BadTail`] (torn or corrupt)
+//!   with the offset to truncate to. Never panics.
+//! - [`state`]: [`JournalState`] folds records into what a restart needs: batch, next trace
+//!   number, totals, last transaction and the reversals still owed to the bank.
+//! - [`crc`]: CRC-32 (IEEE), table built at compile time.
+//!
+//! The writer (the agent) appends `encode`d records and syncs the file before the answer they
+//! describe leaves the terminal.
+
+pub mod crc;
+pub mod envelope;
+pub mod record;
+pub mod state;
+
+pub use envelope::{BadTail, Entry, MAX_ENVELOPE, MAX_PAYLOAD, Reader, encode};
+pub use record::{
+    AuthStarted, Checkpoint, LastTransaction, MAX_PENDING_REVERSALS, Original, PendingReversal,
+    Record, ReversalReason,
+};
+pub use state::JournalState;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,365 @@
+//! The bank link: one TCP connection to the acquirer carrying ISO 8583 messages with a 2-byte
+//! big-endian length prefix. Answers are matched to requests by trace number (field 11), so
+//! several requests may be outstanding. The link reconnects on its own with capped
+//! exponential backoff and jitter, and closes while the agent sleeps.
+
+pub mod codec;
+pub mod msg;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ecrlink_core::bank::framing;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use msg::{AuthKind, AuthRequest, BankAnswer, BankRequest, ReconcileRequest, ReversalRequest};
+
+use crate::hex::Hex;
+
+/// Time allowed for a TCP connect to the bank.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// State of the link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkStatus {
+    /// No bank address configured.
+    NoBank,
+    /// Not connected; `attempt` connects have failed in a row.
+    Connecting {
+        /// Failed attempts so far.
+        attempt: u32,
+    },
+    /// Connected.
+    Connected,
+    /// Closed for sleep mode.
+    Asleep,
+}
+
+/// Why an exchange failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BankError {
+    /// The link is down: the message was not sent.
+    #[error("bank not connected")]
+    NotConnected,
+    /// The message was sent and no answer came in time.
+    #[error("no answer from the bank in time")]
+    Timeout,
+    /// The connection broke after the message was sent.
+    #[error("bank connection lost")]
+    Lost,
+    /// The message could not be encoded.
+    #[error("bank message: {0}")]
+    Codec(String),
+}
+
+impl BankError {
+    /// Whether the bank may have received the message (so a reversal is owed).
+    pub fn maybe_delivered(&self) -> bool {
+        matches!(self, BankError::Timeout | BankError::Lost)
+    }
+}
+
+#[allow(clippy::large_enum_variant)]
+enum Cmd {
+    Exchange {
+        req: BankRequest,
+        reply: oneshot::Sender<Result<BankAnswer, BankError>>,
+    },
+    Sleep,
+    Wake,
+    Reconnect,
+}
+
+/// Reconnect timing.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    /// First delay.
+    pub initial: Duration,
+    /// Cap.
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// The delay before retry number `attempt` (1-based): `initial × 2^(attempt-1)` capped at
+    /// `max`, of which a random half is kept ("equal jitter"): the result lies in
+    /// `[d/2, d]`, never above `max`.
+    pub fn delay(&self, attempt: u32, rng: &mut Rng) -> Duration {
+        let exp = attempt.saturating_sub(1).min(30);
+        let d = self
+            .initial
+            .saturating_mul(1u32 << exp)
+            .min(self.max)
+            .as_millis() as u64;
+        let half = d / 2;
+        Duration::from_millis(half + rng.below(d - half + 1))
+    }
+}
+
+/// A small xorshift generator for jitter (not for anything secret).
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from the clock and the process id.
+    pub fn from_entropy() -> Self {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9E37_79B9);
+        Rng((t ^ (u64::from(std::process::id()) << 32)) | 1)
+    }
+
+    /// A value in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        if n == 0 { 0 } else { x % n }
+    }
+}
+
+/// A handle on the bank link task; cheap to clone.
+#[derive(Clone)]
+pub struct BankLink {
+    tx: mpsc::Sender<Cmd>,
+    status: watch::Receiver<LinkStatus>,
+}
+
+impl BankLink {
+    /// Starts the link task. With `addr` `None` every exchange fails with
+    /// [`BankError::NotConnected`].
+    pub fn start(addr: Option<String>, backoff: Backoff, id: codec::Identity) -> Self {
+        let (tx, rx) = mpsc::channel(64);
+        let initial = if addr.is_some() {
+            LinkStatus::Connecting { attempt: 0 }
+        } else {
+            LinkStatus::NoBank
+        };
+        let (status_tx, status) = watch::channel(initial);
+        tokio::spawn(run(addr, backoff, id, rx, status_tx));
+        BankLink { tx, status }
+    }
+
+    /// Sends `req` and waits up to `wait` for the answer with its trace number.
+    pub async fn exchange(
+        &self,
+        req: BankRequest,
+        wait: Duration,
+    ) -> Result<BankAnswer, BankError> {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Cmd::Exchange { req, reply }).await.is_err() {
+            return Err(BankError::NotConnected);
+        }
+        match tokio::time::timeout(wait, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(BankError::Lost),
+            Err(_) => Err(BankError::Timeout),
+        }
+    }
+
+    /// The current status.
+    pub fn status(&self) -> LinkStatus {
+        *self.status.borrow()
+    }
+
+    /// A receiver that sees every status change.
+    pub fn watch(&self) -> watch::Receiver<LinkStatus> {
+        self.status.clone()
+    }
+
+    /// Closes the link until [`BankLink::wake`].
+    pub fn sleep(&self) {
+        let _ = self.tx.try_send(Cmd::Sleep);
+    }
+
+    /// Re-opens the link after sleep (reconnecting with backoff).
+    pub fn wake(&self) {
+        let _ = self.tx.try_send(Cmd::Wake);
+    }
+
+    /// Drops the connection and connects again (after a failed echo).
+    pub fn reconnect(&self) {
+        let _ = self.tx.try_send(Cmd::Reconnect);
+    }
+}
+
+type Pending = HashMap<u32, oneshot::Sender<Result<BankAnswer, BankError>>>;
+
+async fn run(
+    addr: Option<String>,
+    backoff: Backoff,
+    id: codec::Identity,
+    mut rx: mpsc::Receiver<Cmd>,
+    status: watch::Sender<LinkStatus>,
+) {
+    let Some(addr) = addr else {
+        while let Some(cmd) = rx.recv().await {
+            if let Cmd::Exchange { reply, .. } = cmd {
+                let _ = reply.send(Err(BankError::NotConnected));
+            }
+        }
+        return;
+    };
+    let mut rng = Rng::from_entropy();
+    let mut asleep = false;
+    let mut attempt: u32 = 0;
+    loop {
+        if asleep {
+            status.send_replace(LinkStatus::Asleep);
+            match rx.recv().await {
+                None => return,
+                Some(Cmd::Wake) => {
+                    asleep = false;
+                    attempt = 0;
+                }
+                Some(Cmd::Exchange { reply, .. }) => {
+                    let _ = reply.send(Err(BankError::NotConnected));
+                }
+                Some(Cmd::Sleep | Cmd::Reconnect) => {}
+            }
+            continue;
+        }
+        status.send_replace(LinkStatus::Connecting { attempt });
+        let conn = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await;
+        match conn {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                tracing::info!(bank = %addr, "bank link connected");
+                attempt = 0;
+                status.send_replace(LinkStatus::Connected);
+                match connected(stream, &mut rx, &id).await {
+                    Next::Sleep => asleep = true,
+                    Next::Reconnect => {}
+                    Next::Stop => return,
+                }
+                tracing::info!(bank = %addr, "bank link closed");
+            }
+            Ok(Err(e)) => {
+                attempt = attempt.saturating_add(1);
+                tracing::debug!(bank = %addr, attempt, error = %e, "bank connect failed");
+            }
+            Err(_) => {
+                attempt = attempt.saturating_add(1);
+                tracing::debug!(bank = %addr, attempt, "bank connect timed out");
+            }
+        }
+        if asleep || attempt == 0 {
+            continue;
+        }
+        status.send_replace(LinkStatus::Connecting { attempt });
+        let delay = backoff.delay(attempt, &mut rng);
+        let until = tokio::time::Instant::now() + delay;
+        // Wait for the retry, answering exchanges with "not connected" meanwhile.
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => break,
+                cmd = rx.recv() => match cmd {
+                    None => return,
+                    Some(Cmd::Exchange { reply, .. }) => { let _ = reply.send(Err(BankError::NotConnected)); }
+                    Some(Cmd::Sleep) => { asleep = true; break; }
+                    Some(Cmd::Wake | Cmd::Reconnect) => break,
+                },
+            }
+        }
+    }
+}
+
+enum Next {
+    Sleep,
+    Reconnect,
+    Stop,
+}
+
+async fn connected(
+    mut stream: TcpStream,
+    rx: &mut mpsc::Receiver<Cmd>,
+    id: &codec::Identity,
+) -> Next {
+    let mut pending: Pending = HashMap::new();
+    let mut buf = vec![0u8; 4096];
+    let mut acc = framing::Accumulator::<{ framing::MAX_MESSAGE_LEN }>::new();
+    let next = loop {
+        tokio::select! {
+            r = stream.read(&mut buf) => {
+                let n = match r {
+                    Ok(0) | Err(_) => break Next::Reconnect,
+                    Ok(n) => n,
+                };
+                let mut input = &buf[..n];
+                while !input.is_empty() {
+                    let (res, used) = acc.feed(input);
+                    input = &input[used..];
+                    match res {
+                        Ok(framing::Feed::Message(body)) => {
+                            tracing::debug!(frame = %Hex(body), "bank <-");
+                            match codec::decode(body) {
+                                Ok(answer) => match pending.remove(&answer.stan) {
+                                    Some(tx) => { let _ = tx.send(Ok(answer)); }
+                                    None => tracing::warn!(stan = answer.stan, mti = answer.mti, "bank answer for no pending request (late or duplicate), ignored"),
+                                },
+                                Err(e) => tracing::warn!(error = %e, "bank message does not decode, ignored"),
+                            }
+                        }
+                        Ok(framing::Feed::NeedMore) => {}
+                        Err(e) => tracing::warn!(error = %e, "bank framing error; message skipped"),
+                    }
+                }
+            }
+            cmd = rx.recv() => match cmd {
+                None => break Next::Stop,
+                Some(Cmd::Sleep) => break Next::Sleep,
+                Some(Cmd::Reconnect) => break Next::Reconnect,
+                Some(Cmd::Wake) => {}
+                Some(Cmd::Exchange { req, reply }) => {
+                    let frame = match codec::encode(&req, id) {
+                        Ok(f) => f,
+                        Err(e) => { let _ = reply.send(Err(e)); continue; }
+                    };
+                    if tracing::enabled!(tracing::Level::DEBUG) {
+                        let body = frame.get(framing::PREFIX_LEN..).unwrap_or_default();
+                        let shown = match req.pan() {
+                            Some(p) => msg::mask_pan_in(body, p.digits()),
+                            None => body.to_vec(),
+                        };
+                        tracing::debug!(stan = req.stan(), msg = req.name(), frame = %Hex(&shown), "bank ->");
+                    }
+                    pending.retain(|_, tx| !tx.is_closed());
+                    pending.insert(req.stan(), reply);
+                    if stream.write_all(&frame).await.is_err() {
+                        break Next::Reconnect;
+                    }
+                }
+            },
+        }
+    };
+    // Requests still waiting may have reached the bank: report them as lost.
+    for (_, tx) in pending.drain() {
+        let _ = tx.send(Err(BankError::Lost));
+    }
+    let _ = stream.shutdown().await;
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_capped_with_jitter() {
+        let b = Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(1000),
+        };
+        let mut rng = Rng::from_entropy();
+        for attempt in 1..40 {
+            let d = b.delay(attempt, &mut rng);
+            let full = (100u64 << (attempt - 1).min(20)).min(1000);
+            assert!(d <= Duration::from_millis(full), "{attempt}: {d:?}");
+            assert!(d >= Duration::from_millis(full / 2), "{attempt}: {d:?}");
+        }
+    }
+}

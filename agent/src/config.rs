@@ -1,0 +1,382 @@
+//! The agent's configuration: the same keys on the command line and in a TOML file
+//! (`--config FILE`); the command line wins.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use ecrlink_core::session::Dialect;
+use serde::Deserialize;
+
+/// Which dialect a listener speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialectChoice {
+    /// Always this dialect.
+    Fixed(Dialect),
+    /// Detect from the till's first byte: ENQ means Concert, STX means ČSOB.
+    Auto,
+}
+
+impl fmt::Display for DialectChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DialectChoice::Fixed(d) => f.write_str(d.name()),
+            DialectChoice::Auto => f.write_str("auto"),
+        }
+    }
+}
+
+/// Where a listener listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A TCP address (`127.0.0.1:2000`, `0.0.0.0:0` for any free port).
+    Tcp(String),
+    /// A serial device and its baud rate (`serial:/dev/ttyUSB0:9600`).
+    Serial {
+        /// Device path.
+        path: String,
+        /// Baud rate (8N1).
+        baud: u32,
+    },
+}
+
+/// One `--listen DIALECT@ADDR`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenSpec {
+    /// The dialect, or auto-detection.
+    pub dialect: DialectChoice,
+    /// The address.
+    pub endpoint: Endpoint,
+}
+
+impl FromStr for ListenSpec {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        let Some((d, addr)) = s.split_once('@') else {
+            bail!("--listen takes DIALECT@ADDR (e.g. concert@127.0.0.1:2000), got {s:?}");
+        };
+        let dialect = match d {
+            "auto" => DialectChoice::Auto,
+            other => DialectChoice::Fixed(Dialect::from_name(other).with_context(|| {
+                format!("unknown dialect {other:?}: use concert, csob or auto")
+            })?),
+        };
+        let endpoint = if let Some(rest) = addr.strip_prefix("serial:") {
+            let (path, baud) = match rest.rsplit_once(':') {
+                Some((p, b)) if !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()) => {
+                    (p.to_string(), b.parse().context("baud rate")?)
+                }
+                _ => (rest.to_string(), 9600),
+            };
+            if path.is_empty() {
+                bail!("serial listener needs a device: serial:/dev/ttyUSB0:9600");
+            }
+            Endpoint::Serial { path, baud }
+        } else {
+            if addr.is_empty() {
+                bail!("--listen {s:?}: missing address");
+            }
+            Endpoint::Tcp(addr.to_string())
+        };
+        Ok(ListenSpec { dialect, endpoint })
+    }
+}
+
+impl fmt::Display for ListenSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.endpoint {
+            Endpoint::Tcp(a) => write!(f, "{}@{a}", self.dialect),
+            Endpoint::Serial { path, baud } => write!(f, "{}@serial:{path}:{baud}", self.dialect),
+        }
+    }
+}
+
+/// Parses `250ms`, `5s`, `2m`, `1h` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .with_context(|| format!("duration {s:?}: expected e.g. 500ms, 30s, 2m"))?;
+    Ok(match unit {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => bail!("duration {s:?}: unit must be ms, s, m or h"),
+    })
+}
+
+/// Where receipts go.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum PrinterSpec {
+    /// Not printed (still kept for reprint and receipt transfer to the till).
+    #[default]
+    None,
+    /// Plain text on standard output.
+    Stdout,
+    /// Plain text appended to a file.
+    File(PathBuf),
+}
+
+impl FromStr for PrinterSpec {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        Ok(match s {
+            "none" => PrinterSpec::None,
+            "stdout" => PrinterSpec::Stdout,
+            _ => match s.strip_prefix("file:") {
+                Some(p) if !p.is_empty() => PrinterSpec::File(PathBuf::from(p)),
+                _ => bail!("printer must be none, stdout or file:PATH, got {s:?}"),
+            },
+        })
+    }
+}
+
+/// Everything the agent needs to run. [`Config::default`] is a usable agent: one Concert
+/// listener on 127.0.0.1:0, no bank (sales answer "bank unavailable"), no journal directory.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Listeners.
+    pub listen: Vec<ListenSpec>,
+    /// Bank (acquirer) address, ISO 8583 over TCP; `None`: no bank.
+    pub bank: Option<String>,
+    /// Journal directory; `None` keeps the journal in memory only (nothing survives a restart).
+    pub journal: Option<PathBuf>,
+    /// Terminal id (ISO 8583 field 41, 8 characters at most).
+    pub terminal_id: String,
+    /// Merchant id (ISO 8583 field 42, 15 characters at most).
+    pub merchant_id: String,
+    /// Merchant name printed on receipts.
+    pub merchant_name: String,
+    /// Scripted cards (TOML); `None`: a default chip card, PIN accepted.
+    pub cards: Option<PathBuf>,
+    /// Delay before the default card is presented.
+    pub card_delay: Duration,
+    /// Idle time before sleep mode; `None`: never sleeps.
+    pub sleep_after: Option<Duration>,
+    /// How long a sleep lasts before the timer wakes the agent; `None`: until SIGUSR1.
+    pub sleep_for: Option<Duration>,
+    /// Bank echo period; zero disables the periodic echo.
+    pub echo_every: Duration,
+    /// Transaction limit.
+    pub txn_limit: Duration,
+    /// How long to wait for one bank answer before reversing.
+    pub bank_timeout: Duration,
+    /// First reconnect delay to the bank.
+    pub backoff_initial: Duration,
+    /// Largest reconnect delay (the cap of the exponential backoff, before jitter).
+    pub backoff_max: Duration,
+    /// How often pending reversals are re-sent.
+    pub reversal_retry: Duration,
+    /// Where receipts are printed.
+    pub printer: PrinterSpec,
+    /// Receipt width in columns (24, 32, 42 or 48).
+    pub receipt_width: usize,
+    /// Till connection dropped after this long without a byte while no request is running.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: vec![ListenSpec {
+                dialect: DialectChoice::Fixed(Dialect::Concert),
+                endpoint: Endpoint::Tcp("127.0.0.1:0".into()),
+            }],
+            bank: None,
+            journal: None,
+            terminal_id: "ECRLINK1".into(),
+            merchant_id: "ECRLINKSHOP0001".into(),
+            merchant_name: "ecrlink demo shop".into(),
+            cards: None,
+            card_delay: Duration::from_millis(200),
+            sleep_after: None,
+            sleep_for: None,
+            echo_every: Duration::from_secs(60),
+            txn_limit: Duration::from_secs(60),
+            bank_timeout: Duration::from_secs(15),
+            backoff_initial: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(10),
+            reversal_retry: Duration::from_secs(5),
+            printer: PrinterSpec::None,
+            receipt_width: 32,
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The TOML file: every key optional, names as on the command line with `_` for `-`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `listen = ["concert@0.0.0.0:2000"]`
+    pub listen: Option<Vec<String>>,
+    /// `bank = "127.0.0.1:5000"`
+    pub bank: Option<String>,
+    /// `journal = "/var/lib/ecrlink"`
+    pub journal: Option<PathBuf>,
+    /// `terminal_id = "TERM0001"`
+    pub terminal_id: Option<String>,
+    /// `merchant_id = "SHOP00000000001"`
+    pub merchant_id: Option<String>,
+    /// `merchant_name = "My shop"`
+    pub merchant_name: Option<String>,
+    /// `cards = "cards.toml"`
+    pub cards: Option<PathBuf>,
+    /// `card_delay = "200ms"`
+    pub card_delay: Option<String>,
+    /// `sleep_after = "10m"`
+    pub sleep_after: Option<String>,
+    /// `sleep_for = "30s"`
+    pub sleep_for: Option<String>,
+    /// `echo_every = "60s"`
+    pub echo_every: Option<String>,
+    /// `txn_limit = "60s"`
+    pub txn_limit: Option<String>,
+    /// `bank_timeout = "15s"`
+    pub bank_timeout: Option<String>,
+    /// `backoff_initial = "200ms"`
+    pub backoff_initial: Option<String>,
+    /// `backoff_max = "10s"`
+    pub backoff_max: Option<String>,
+    /// `reversal_retry = "5s"`
+    pub reversal_retry: Option<String>,
+    /// `printer = "stdout"`
+    pub printer: Option<String>,
+    /// `receipt_width = 32`
+    pub receipt_width: Option<usize>,
+    /// `idle_timeout = "5m"`
+    pub idle_timeout: Option<String>,
+}
+
+impl FileConfig {
+    /// Reads and parses a TOML file.
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))
+    }
+
+    /// Applies the file's keys over `cfg`.
+    pub fn apply(self, cfg: &mut Config) -> anyhow::Result<()> {
+        if let Some(l) = self.listen {
+            cfg.listen = l.iter().map(|s| s.parse()).collect::<anyhow::Result<_>>()?;
+        }
+        set(&mut cfg.bank, self.bank.map(Some));
+        set(&mut cfg.journal, self.journal.map(Some));
+        set(&mut cfg.terminal_id, self.terminal_id);
+        set(&mut cfg.merchant_id, self.merchant_id);
+        set(&mut cfg.merchant_name, self.merchant_name);
+        set(&mut cfg.cards, self.cards.map(Some));
+        let d = |v: Option<String>| v.map(|s| parse_duration(&s)).transpose();
+        set(&mut cfg.card_delay, d(self.card_delay)?);
+        set(&mut cfg.sleep_after, d(self.sleep_after)?.map(Some));
+        set(&mut cfg.sleep_for, d(self.sleep_for)?.map(Some));
+        set(&mut cfg.echo_every, d(self.echo_every)?);
+        set(&mut cfg.txn_limit, d(self.txn_limit)?);
+        set(&mut cfg.bank_timeout, d(self.bank_timeout)?);
+        set(&mut cfg.backoff_initial, d(self.backoff_initial)?);
+        set(&mut cfg.backoff_max, d(self.backoff_max)?);
+        set(&mut cfg.reversal_retry, d(self.reversal_retry)?);
+        set(&mut cfg.idle_timeout, d(self.idle_timeout)?);
+        set(
+            &mut cfg.printer,
+            self.printer.map(|s| s.parse()).transpose()?,
+        );
+        set(&mut cfg.receipt_width, self.receipt_width);
+        Ok(())
+    }
+}
+
+fn set<T>(dst: &mut T, v: Option<T>) {
+    if let Some(v) = v {
+        *dst = v;
+    }
+}
+
+impl Config {
+    /// Checks values that would only fail later (terminal id, widths, durations).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        ecrlink_core::txn::TerminalId::new(&self.terminal_id)
+            .map_err(|e| anyhow::anyhow!("terminal id {:?}: {e}", self.terminal_id))?;
+        if self.merchant_id.is_empty() || self.merchant_id.len() > 15 {
+            bail!("merchant id must be 1-15 characters");
+        }
+        if ![24, 32, 42, 48].contains(&self.receipt_width) {
+            bail!("receipt width must be 24, 32, 42 or 48");
+        }
+        if self.listen.is_empty() {
+            bail!("no listener: give at least one --listen DIALECT@ADDR");
+        }
+        if self.txn_limit.is_zero() || self.bank_timeout.is_zero() {
+            bail!("transaction limit and bank timeout must be above zero");
+        }
+        if self.backoff_initial.is_zero() || self.backoff_max < self.backoff_initial {
+            bail!("backoff: initial must be above zero and at most the maximum");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_specs_parse() {
+        let s: ListenSpec = "concert@127.0.0.1:2000".parse().unwrap();
+        assert_eq!(s.dialect, DialectChoice::Fixed(Dialect::Concert));
+        assert_eq!(s.endpoint, Endpoint::Tcp("127.0.0.1:2000".into()));
+        let s: ListenSpec = "auto@[::1]:0".parse().unwrap();
+        assert_eq!(s.dialect, DialectChoice::Auto);
+        let s: ListenSpec = "concert@serial:/dev/ttyUSB0:19200".parse().unwrap();
+        assert_eq!(
+            s.endpoint,
+            Endpoint::Serial {
+                path: "/dev/ttyUSB0".into(),
+                baud: 19200
+            }
+        );
+        let s: ListenSpec = "csob@serial:/dev/ttyS1".parse().unwrap();
+        assert_eq!(
+            s.endpoint,
+            Endpoint::Serial {
+                path: "/dev/ttyS1".into(),
+                baud: 9600
+            }
+        );
+        assert!("zvt@1.2.3.4:5".parse::<ListenSpec>().is_err());
+        assert!("127.0.0.1:5".parse::<ListenSpec>().is_err());
+        assert!("csob@".parse::<ListenSpec>().is_err());
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn file_keys_apply() {
+        let f: FileConfig = toml::from_str(
+            "listen = [\"csob@127.0.0.1:0\"]\nbank = \"127.0.0.1:9\"\nsleep_after = \"10s\"\nterminal_id = \"T1\"\n",
+        )
+        .unwrap();
+        let mut c = Config::default();
+        f.apply(&mut c).unwrap();
+        assert_eq!(c.listen[0].dialect, DialectChoice::Fixed(Dialect::Csob));
+        assert_eq!(c.bank.as_deref(), Some("127.0.0.1:9"));
+        assert_eq!(c.sleep_after, Some(Duration::from_secs(10)));
+        assert_eq!(c.terminal_id, "T1");
+        c.validate().unwrap();
+        assert!(toml::from_str::<FileConfig>("bogus = 1").is_err());
+    }
+}

@@ -1,0 +1,187 @@
+//! The journal on disk: append-only files of [`ecrlink_core::journal`] envelopes in one
+//! directory, each file opened by a [`Record::Checkpoint`]. Every append is synced
+//! (`fdatasync`) before it returns, so a record the agent acted on survives a crash.
+//!
+//! On start every file is read in order (each checkpoint replaces the state before it), a
+//! torn or corrupt tail is reported, saved next to the file as `*.bad-OFFSET` and cut off,
+//! open authorizations become reversals ([`JournalState::recover`]), and a new file starts
+//! with the recovered checkpoint; older files are then removed. Closing a batch starts a new
+//! file the same way.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use ecrlink_core::journal::{
+    BadTail, Checkpoint, JournalState, MAX_ENVELOPE, Reader, Record, encode,
+};
+
+/// What the start-up recovery found.
+#[derive(Clone, Debug, Default)]
+pub struct RecoveryReport {
+    /// Journal files read.
+    pub files: usize,
+    /// Records read.
+    pub records: usize,
+    /// Torn or corrupt tails found (and cut off).
+    pub bad_tails: Vec<(PathBuf, BadTail)>,
+    /// Authorizations that had no final answer and are now queued for reversal.
+    pub reversed_open: usize,
+}
+
+/// The agent's journal.
+pub struct Journal {
+    dir: Option<PathBuf>,
+    file: Option<File>,
+    seq: u64,
+    state: JournalState,
+    buf: Vec<u8>,
+}
+
+fn file_name(seq: u64) -> String {
+    format!("journal-{seq:08}.log")
+}
+
+fn parse_seq(name: &str) -> Option<u64> {
+    name.strip_prefix("journal-")?
+        .strip_suffix(".log")?
+        .parse()
+        .ok()
+}
+
+impl Journal {
+    /// Opens (and recovers) the journal in `dir`, creating it if needed; `None` keeps it in
+    /// memory only.
+    pub fn open(dir: Option<&Path>) -> anyhow::Result<(Self, RecoveryReport)> {
+        let mut report = RecoveryReport::default();
+        let mut state = JournalState::new();
+        let Some(dir) = dir else {
+            let j = Journal {
+                dir: None,
+                file: None,
+                seq: 0,
+                state,
+                buf: vec![0; MAX_ENVELOPE],
+            };
+            return Ok((j, report));
+        };
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut seqs: Vec<u64> = fs::read_dir(dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| parse_seq(&e.file_name().to_string_lossy()))
+            .collect();
+        seqs.sort_unstable();
+        for &seq in &seqs {
+            let path = dir.join(file_name(seq));
+            let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            report.files += 1;
+            let mut reader = Reader::new(&bytes);
+            for entry in reader.by_ref() {
+                match entry {
+                    Ok(e) => {
+                        report.records += 1;
+                        if let Err(err) = state.apply(&e.record) {
+                            tracing::error!(file = %path.display(), offset = e.offset, %err, "journal record could not be applied in full");
+                        }
+                    }
+                    Err(tail) => {
+                        tracing::warn!(
+                            file = %path.display(),
+                            offset = tail.offset,
+                            len = tail.len,
+                            torn = tail.torn,
+                            error = %tail.error,
+                            "journal: {} tail skipped",
+                            if tail.torn { "torn" } else { "corrupt" }
+                        );
+                        let bad = dir.join(format!("{}.bad-{}", file_name(seq), tail.offset));
+                        let tail_bytes = bytes.get(tail.offset..).unwrap_or(&[]);
+                        fs::write(&bad, tail_bytes)
+                            .with_context(|| format!("saving {}", bad.display()))?;
+                        let f = OpenOptions::new().write(true).open(&path)?;
+                        f.set_len(tail.offset as u64)?;
+                        f.sync_all()?;
+                        report.bad_tails.push((path.clone(), tail));
+                    }
+                }
+            }
+        }
+        report.reversed_open = state.open.len();
+        let checkpoint = state
+            .recover()
+            .map_err(|e| anyhow::anyhow!("journal: {e}"))?;
+        let mut j = Journal {
+            dir: Some(dir.to_path_buf()),
+            file: None,
+            seq: seqs.last().copied().unwrap_or(0),
+            state: JournalState::new(),
+            buf: vec![0; MAX_ENVELOPE],
+        };
+        j.start_file(checkpoint)?;
+        Ok((j, report))
+    }
+
+    /// Starts a new file holding `checkpoint`, then removes the older files.
+    fn start_file(&mut self, checkpoint: Checkpoint) -> anyhow::Result<()> {
+        self.state = JournalState::new();
+        let record = Record::Checkpoint(checkpoint);
+        let _ = self.state.apply(&record);
+        let Some(dir) = self.dir.clone() else {
+            return Ok(());
+        };
+        self.seq += 1;
+        let path = dir.join(file_name(self.seq));
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        let n = encode(&record, &mut self.buf).map_err(|e| anyhow::anyhow!("journal: {e}"))?;
+        file.write_all(&self.buf[..n])?;
+        file.sync_all()?;
+        File::open(&dir)?.sync_all()?;
+        self.file = Some(file);
+        for e in fs::read_dir(&dir)?.filter_map(|e| e.ok()) {
+            if let Some(seq) = parse_seq(&e.file_name().to_string_lossy()) {
+                if seq < self.seq {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends `record`, synced to disk before returning, and applies it to the state.
+    pub fn append(&mut self, record: &Record) -> anyhow::Result<()> {
+        if let Err(e) = self.state.apply(record) {
+            tracing::error!(error = %e, "journal state capacity");
+        }
+        if let Some(file) = self.file.as_mut() {
+            let n = encode(record, &mut self.buf).map_err(|e| anyhow::anyhow!("journal: {e}"))?;
+            file.write_all(&self.buf[..n])?;
+            file.sync_data()?;
+        }
+        if let Record::BatchClosed { .. } = record {
+            let cp = self.state.checkpoint.clone();
+            self.start_file(cp)?;
+        }
+        Ok(())
+    }
+
+    /// The current state: batch, trace counter, totals, last transaction, pending reversals.
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.state.checkpoint
+    }
+
+    /// The full state, open authorizations included.
+    pub fn state(&self) -> &JournalState {
+        &self.state
+    }
+
+    /// The file being appended to, if on disk.
+    pub fn path(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join(file_name(self.seq)))
+    }
+}

@@ -1,0 +1,167 @@
+//! The records the agent persists. Each is one postcard value inside an envelope
+//! ([`super::encode`]). No record holds a full PAN, track data or a PIN: cards appear as
+//! [`MaskedPan`] only, and a reversal after a restart identifies the original by its trace
+//! number (ISO 8583 field 90), not by the card.
+
+use heapless::Vec;
+use serde::{Deserialize, Serialize};
+
+use crate::txn::{
+    Amount, CardScheme, MaskedPan, Money, Reference, RequestKind, Response, Timestamp, Totals,
+};
+
+/// Most reversals waiting for the bank that a [`Checkpoint`] carries (and that
+/// [`super::JournalState`] tracks). More is [`crate::Error::CapacityExceeded`].
+pub const MAX_PENDING_REVERSALS: usize = 16;
+
+/// One journal record.
+// Records are moved into the encoder, never kept in bulk; boxing is not available (no alloc).
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Record {
+    /// First record of a journal file: the state carried over from the previous file.
+    Checkpoint(Checkpoint),
+    /// Trace numbers below `upto` may be used in `batch`. Written before the first of them is
+    /// used, so that no trace number repeats within a batch across restarts.
+    StanReserved {
+        /// Batch number.
+        batch: u32,
+        /// First trace number not reserved.
+        upto: u32,
+    },
+    /// A request to the bank is about to be sent (written, and synced, before sending).
+    AuthStarted(AuthStarted),
+    /// The final answer of a journaled request (bank answer or local decision); written, and
+    /// synced, before the answer goes to the till.
+    Completed {
+        /// Trace number of the request.
+        stan: u32,
+        /// The answer as given to the till.
+        response: Response,
+    },
+    /// The till acknowledged the answer of `stan`.
+    Delivered {
+        /// Trace number of the request.
+        stan: u32,
+    },
+    /// A reversal must be sent, and re-sent until the bank acknowledges it.
+    ReversalQueued(PendingReversal),
+    /// The bank acknowledged the reversal of `original_stan`.
+    ReversalAcked {
+        /// Batch of the reversed authorization.
+        batch: u32,
+        /// Trace number of the reversed authorization.
+        original_stan: u32,
+    },
+    /// The bank confirmed the reconciliation of `batch`; the next batch starts at trace 1.
+    BatchClosed {
+        /// Batch that was closed.
+        batch: u32,
+        /// Its totals as reconciled.
+        totals: Totals,
+    },
+}
+
+/// A request sent to the bank, as journaled before sending.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthStarted {
+    /// Batch number.
+    pub batch: u32,
+    /// Trace number (ISO 8583 field 11).
+    pub stan: u32,
+    /// What the till asked.
+    pub kind: RequestKind,
+    /// Amount (for a cashback sale, the total).
+    pub amount: Option<Money>,
+    /// Cashback part.
+    pub cashback: Option<Amount>,
+    /// Masked card number.
+    pub pan: Option<MaskedPan>,
+    /// Card scheme.
+    pub scheme: Option<CardScheme>,
+    /// Till's reference.
+    pub reference: Option<Reference>,
+    /// Transmission date and time (ISO 8583 field 7), needed to reverse the request.
+    pub transmitted: Timestamp,
+    /// For a till's reversal: the authorization it reverses.
+    pub original: Option<Original>,
+}
+
+/// The authorization a reversal refers to (ISO 8583 field 90 carries these).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Original {
+    /// Trace number of the original authorization.
+    pub stan: u32,
+    /// What the original was (sale, cashback, refund).
+    pub kind: RequestKind,
+    /// Its amount.
+    pub amount: Money,
+    /// Its transmission date and time.
+    pub transmitted: Timestamp,
+    /// Its card scheme, for the per-scheme totals.
+    pub scheme: Option<CardScheme>,
+}
+
+/// Why a reversal was queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReversalReason {
+    /// The bank did not answer the authorization in time.
+    BankTimeout,
+    /// The agent restarted and found an authorization without a final answer.
+    Recovery,
+    /// The till asked for it and the bank has not acknowledged yet.
+    TillRequest,
+}
+
+/// A reversal (ISO 8583 0400) waiting for the bank's acknowledgement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingReversal {
+    /// Batch of the original.
+    pub batch: u32,
+    /// The authorization to reverse.
+    pub original: Original,
+    /// Why.
+    pub reason: ReversalReason,
+}
+
+/// The last journaled transaction, what "last transaction" answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastTransaction {
+    /// Trace number.
+    pub stan: u32,
+    /// Batch number.
+    pub batch: u32,
+    /// The answer.
+    pub response: Response,
+    /// Whether the till acknowledged it.
+    pub delivered: bool,
+    /// Transmission date and time of the request (to reverse it).
+    pub transmitted: Timestamp,
+}
+
+/// State carried from one journal file to the next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Current batch.
+    pub batch: u32,
+    /// First trace number not yet reserved in the batch.
+    pub next_stan: u32,
+    /// Totals of the current batch so far.
+    pub totals: Totals,
+    /// The last transaction.
+    pub last: Option<LastTransaction>,
+    /// Reversals still to be acknowledged by the bank.
+    pub pending: Vec<PendingReversal, MAX_PENDING_REVERSALS>,
+}
+
+impl Default for Checkpoint {
+    fn default() -> Self {
+        Checkpoint {
+            batch: 1,
+            next_stan: 1,
+            totals: Totals::default(),
+            last: None,
+            pending: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,300 @@
+extern crate std;
+use std::vec::Vec as StdVec;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::Error;
+use crate::txn::{
+    ApprovalCode, CardScheme, Currency, MaskedPan, Money, Outcome, Pan, Reference, RequestKind,
+    Response, Timestamp,
+};
+
+fn ts(second: u8) -> Timestamp {
+    Timestamp::new(2026, 3, 14, 10, 20, second).unwrap()
+}
+
+fn masked() -> MaskedPan {
+    Pan::new("4761739001010119").unwrap().masked()
+}
+
+fn sale(batch: u32, stan: u32, minor: u64) -> AuthStarted {
+    AuthStarted {
+        batch,
+        stan,
+        kind: RequestKind::Sale,
+        amount: Some(Money::new(minor, Currency::EUR).unwrap()),
+        cashback: None,
+        pan: Some(masked()),
+        scheme: Some(CardScheme::Visa),
+        reference: Some(Reference::new("INV-1").unwrap()),
+        transmitted: ts(1),
+        original: None,
+    }
+}
+
+fn approved(kind: RequestKind, stan: u32, minor: u64) -> Record {
+    let mut r = Response::new(kind, Outcome::Approved);
+    r.amount = Some(Money::new(minor, Currency::EUR).unwrap());
+    r.approval_code = Some(ApprovalCode::new("A1B2C3").unwrap());
+    r.pan = Some(masked());
+    r.trace = Some(stan);
+    r.emv
+        .extend_from_slice(&[0x9F, 0x26, 0x02, 0xAB, 0xCD])
+        .unwrap();
+    Record::Completed { stan, response: r }
+}
+
+fn encode_all(records: &[Record]) -> StdVec<u8> {
+    let mut out = StdVec::new();
+    let mut buf = [0u8; MAX_ENVELOPE];
+    for r in records {
+        let n = encode(r, &mut buf).unwrap();
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
+fn sample() -> StdVec<Record> {
+    let big = Checkpoint {
+        batch: 7,
+        next_stan: 120,
+        ..Checkpoint::default()
+    };
+    vec![
+        Record::Checkpoint(big),
+        Record::StanReserved {
+            batch: 7,
+            upto: 220,
+        },
+        Record::AuthStarted(sale(7, 120, 1250)),
+        approved(RequestKind::Sale, 120, 1250),
+        Record::Delivered { stan: 120 },
+        Record::AuthStarted(sale(7, 121, 999)),
+        Record::ReversalQueued(state::reversal_for(&sale(7, 121, 999)).unwrap()),
+        Record::ReversalAcked {
+            batch: 7,
+            original_stan: 121,
+        },
+    ]
+}
+
+#[test]
+fn envelope_layout_is_exact() {
+    let rec = Record::Delivered { stan: 5 };
+    let mut buf = [0u8; 32];
+    let n = encode(&rec, &mut buf).unwrap();
+    // postcard: variant index 4 (varint), stan 5 (varint) → payload [04 05].
+    assert_eq!(&buf[..6], &[0xEC, 0x4A, 0x02, 0x00, 0x04, 0x05]);
+    let crc = crc::crc32(&[0x02, 0x00, 0x04, 0x05]).to_le_bytes();
+    assert_eq!(&buf[6..10], &crc);
+    assert_eq!(n, 10);
+}
+
+#[test]
+fn small_buffer_is_left_untouched() {
+    let rec = approved(RequestKind::Sale, 1, 100);
+    let mut buf = [0xAAu8; 16];
+    assert!(matches!(
+        encode(&rec, &mut buf),
+        Err(Error::BufferTooSmall { .. })
+    ));
+    assert!(buf.iter().all(|&b| b == 0xAA));
+}
+
+#[test]
+fn records_round_trip() {
+    let records = sample();
+    let bytes = encode_all(&records);
+    let got: StdVec<Record> = Reader::new(&bytes).map(|e| e.unwrap().record).collect();
+    assert_eq!(got, records);
+}
+
+#[test]
+fn torn_tail_is_reported_with_offset() {
+    let records = sample();
+    let bytes = encode_all(&records);
+    let good = encode_all(&records[..records.len() - 1]).len();
+    let cut = &bytes[..bytes.len() - 3];
+    let mut reader = Reader::new(cut);
+    let ok = reader.by_ref().take_while(|e| e.is_ok()).count();
+    assert_eq!(ok, records.len() - 1);
+    assert_eq!(reader.valid_len(), good);
+    let tail = Reader::new(cut).find_map(|e| e.err()).unwrap();
+    assert!(tail.torn);
+    assert_eq!(tail.offset, good);
+    assert_eq!(tail.len, cut.len() - good);
+}
+
+#[test]
+fn corrupt_byte_is_reported_not_torn() {
+    let records = sample();
+    let mut bytes = encode_all(&records);
+    let second = encode_all(&records[..1]).len();
+    bytes[second + 6] ^= 0x10;
+    let results: StdVec<_> = Reader::new(&bytes).collect();
+    assert_eq!(results.len(), 2);
+    let tail = results[1].clone().unwrap_err();
+    assert!(!tail.torn);
+    assert_eq!(tail.error, Error::JournalCrc);
+    assert_eq!(tail.offset, second);
+    // Garbage that does not start with the magic is corrupt.
+    let tail = Reader::new(&[0x00, 0x01]).next().unwrap().unwrap_err();
+    assert_eq!(tail.error, Error::JournalEnvelope);
+}
+
+#[test]
+fn state_tracks_stan_totals_last_and_reversals() {
+    let mut st = JournalState::new();
+    for r in sample() {
+        st.apply(&r).unwrap();
+    }
+    let cp = &st.checkpoint;
+    assert_eq!(cp.batch, 7);
+    assert_eq!(cp.next_stan, 220);
+    assert_eq!(cp.totals.currencies.len(), 1);
+    assert_eq!(cp.totals.currencies[0].debit_count, 1);
+    assert_eq!(cp.totals.currencies[0].debit_minor, 1250);
+    let last = cp.last.as_ref().unwrap();
+    assert_eq!(last.stan, 120);
+    assert!(last.delivered);
+    assert!(cp.pending.is_empty());
+    // 121 was reversed and acknowledged: nothing open remains after recovery except 121's
+    // auth record, which is still open (no Completed) and so is reversed again (idempotent).
+    let recovered = st.recover().unwrap();
+    assert_eq!(recovered.pending.len(), 1);
+    assert_eq!(recovered.pending[0].original.stan, 121);
+    assert_eq!(
+        recovered.last.as_ref().unwrap().response.outcome,
+        Outcome::Cancelled
+    );
+}
+
+#[test]
+fn recovery_reverses_open_auth_and_keeps_undelivered_approval() {
+    // Approved, not delivered: stays the last transaction, nothing to reverse.
+    let mut st = JournalState::new();
+    st.apply(&Record::AuthStarted(sale(1, 1, 500))).unwrap();
+    st.apply(&approved(RequestKind::Sale, 1, 500)).unwrap();
+    let cp = st.recover().unwrap();
+    assert!(cp.pending.is_empty());
+    let last = cp.last.unwrap();
+    assert!(!last.delivered);
+    assert_eq!(last.response.outcome, Outcome::Approved);
+    assert_eq!(cp.next_stan, 2);
+
+    // Started, no answer: reversed, reported as cancelled.
+    let mut st = JournalState::new();
+    st.apply(&Record::AuthStarted(sale(1, 1, 500))).unwrap();
+    let cp = st.recover().unwrap();
+    assert_eq!(cp.pending.len(), 1);
+    assert_eq!(cp.pending[0].reason, ReversalReason::Recovery);
+    assert_eq!(cp.pending[0].original.stan, 1);
+    assert_eq!(cp.last.unwrap().response.outcome, Outcome::Cancelled);
+}
+
+#[test]
+fn reversal_and_batch_close_update_totals() {
+    let mut st = JournalState::new();
+    st.apply(&Record::AuthStarted(sale(1, 1, 500))).unwrap();
+    st.apply(&approved(RequestKind::Sale, 1, 500)).unwrap();
+    let orig = Original {
+        stan: 1,
+        kind: RequestKind::Sale,
+        amount: Money::new(500, Currency::EUR).unwrap(),
+        transmitted: ts(1),
+        scheme: Some(CardScheme::Visa),
+    };
+    let mut rev = sale(1, 2, 500);
+    rev.kind = RequestKind::Reversal;
+    rev.original = Some(orig);
+    st.apply(&Record::AuthStarted(rev)).unwrap();
+    st.apply(&approved(RequestKind::Reversal, 2, 500)).unwrap();
+    let c = st.checkpoint.totals.currencies[0];
+    assert_eq!((c.debit_count, c.debit_minor, c.reversal_count), (0, 0, 1));
+    assert_eq!(st.checkpoint.totals.schemes[0].net_minor, 0);
+    let totals = st.checkpoint.totals.clone();
+    st.apply(&Record::BatchClosed { batch: 1, totals }).unwrap();
+    assert_eq!(st.checkpoint.batch, 2);
+    assert_eq!(st.checkpoint.next_stan, 1);
+    assert!(st.checkpoint.totals.currencies.is_empty());
+}
+
+#[test]
+fn pending_reversals_are_bounded() {
+    let mut st = JournalState::new();
+    for stan in 1..=(MAX_PENDING_REVERSALS as u32) {
+        st.apply(&Record::ReversalQueued(
+            state::reversal_for(&sale(1, stan, 100)).unwrap(),
+        ))
+        .unwrap();
+    }
+    // A duplicate is not an error and not counted twice.
+    st.apply(&Record::ReversalQueued(
+        state::reversal_for(&sale(1, 1, 100)).unwrap(),
+    ))
+    .unwrap();
+    let over = Record::ReversalQueued(state::reversal_for(&sale(1, 999, 100)).unwrap());
+    assert_eq!(
+        st.apply(&over),
+        Err(Error::CapacityExceeded {
+            what: "pending reversals"
+        })
+    );
+}
+
+proptest! {
+    #[test]
+    fn any_truncation_yields_a_valid_prefix(cut in 0usize..2000) {
+        let records = sample();
+        let bytes = encode_all(&records);
+        let cut = cut.min(bytes.len());
+        let mut n = 0;
+        let mut bad = None;
+        for e in Reader::new(&bytes[..cut]) {
+            match e {
+                Ok(e) => { prop_assert_eq!(&e.record, &records[n]); n += 1; }
+                Err(t) => bad = Some(t),
+            }
+        }
+        let prefix = encode_all(&records[..n]).len();
+        match bad {
+            None => prop_assert_eq!(prefix, cut),
+            Some(t) => { prop_assert!(t.torn); prop_assert_eq!(t.offset, prefix); }
+        }
+    }
+
+    #[test]
+    fn any_bit_flip_is_detected_or_harmless(pos in 0usize..2000, bit in 0u8..8) {
+        let records = sample();
+        let mut bytes = encode_all(&records);
+        let pos = pos % bytes.len();
+        bytes[pos] ^= 1 << bit;
+        let mut n = 0;
+        let mut bad = false;
+        for e in Reader::new(&bytes) {
+            match e {
+                Ok(e) => {
+                    // Every record yielded is one that was written, in order.
+                    prop_assert_eq!(&e.record, &records[n]);
+                    n += 1;
+                }
+                Err(t) => { prop_assert!(t.offset <= pos); bad = true; }
+            }
+        }
+        prop_assert!(bad, "a flipped bit went unnoticed");
+        prop_assert!(n < records.len());
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let mut total = 0;
+        let mut reader = Reader::new(&data);
+        for e in reader.by_ref() {
+            if let Err(t) = e { prop_assert_eq!(t.offset + t.len, data.len()); }
+            total += 1;
+        }
+        prop_assert!(reader.valid_len() <= data.len());
+        prop_assert!(total <= data.len() + 1);
+    }
+}
