@@ -75,9 +75,11 @@ pub enum Action<'a> {
 }
 
 /// Sends `request` through `ecr` over `io` and drives the exchange until it ends or `deadline`.
+#[allow(clippy::too_many_arguments)]
 pub async fn exchange(
     io: &mut dyn Io,
     ecr: &mut (dyn EcrSide + Send),
+    dialect: Option<ecrlink_core::session::Dialect>,
     action: Action<'_>,
     deadline: tokio::time::Instant,
     want_receipt: bool,
@@ -109,7 +111,7 @@ pub async fn exchange(
             match ecr.poll_transmit(&mut tx) {
                 Ok(Some(n)) => {
                     let bytes = tx.get(..n).unwrap_or(&[]);
-                    log.frame(Dir::Out, bytes);
+                    log.frame_of(dialect, Dir::Out, bytes);
                     if let Err(e) = write_all(io, bytes).await {
                         log.line(&format!("write failed: {e}"));
                         return match response {
@@ -224,7 +226,7 @@ pub async fn exchange(
                 }
                 Ok(n) => {
                     let bytes = rx.get(..n).unwrap_or(&[]);
-                    log.frame(Dir::In, bytes);
+                    log.frame_of(dialect, Dir::In, bytes);
                     ecr.handle_bytes(clock.now(), bytes);
                 }
             },

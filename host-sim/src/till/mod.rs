@@ -449,6 +449,7 @@ impl Till {
         let end = exchange(
             io.as_mut(),
             ecr.as_mut(),
+            self.log_dialect(),
             action,
             deadline,
             o.receipt,
@@ -521,6 +522,7 @@ impl Till {
             let end = exchange(
                 io.as_mut(),
                 ecr.as_mut(),
+                self.log_dialect(),
                 Action::Request(&Request::Abort),
                 deadline,
                 false,
@@ -549,6 +551,7 @@ impl Till {
         let end = exchange(
             io.as_mut(),
             ecr.as_mut(),
+            self.log_dialect(),
             Action::Request(&Request::LastTransaction),
             deadline,
             false,
@@ -577,6 +580,11 @@ impl Till {
             ),
             End::Dropped(why) => (Outcome::Timeout, None, Recovery::Failed(why)),
         }
+    }
+
+    /// The dialect whose frame layout the log may rely on (none for a custom session).
+    fn log_dialect(&self) -> Option<Dialect> {
+        self.opts.ecr_factory.is_none().then_some(self.opts.dialect)
     }
 
     fn new_ecr(&self) -> Result<Box<dyn EcrSide + Send>, TillError> {
