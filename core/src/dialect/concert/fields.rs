@@ -328,8 +328,10 @@ impl Status {
     }
 }
 
-/// The 10-character private field: free text the till sends and the terminal echoes
-/// (pypostelium checks the echo; pyTeliumManager reads the answer's copy as a transaction id).
+/// The 10-character private field: free text the till sends and the terminal sends back.
+/// pypostelium expects the answer to echo it (it warns when it differs); pyTeliumManager reads
+/// the answer's copy as a "unique transaction id if supported by device" and its fake terminal
+/// answers `0000000000` to a blank request, so a till must not rely on the echo.
 /// Printable ASCII, left-aligned, padded with spaces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -201,7 +201,9 @@ impl ConcertAnswer {
     }
 
     /// The txn response for the request of `kind` this answers. Amount and currency are left
-    /// out when the amount is zero or the currency unknown (the outcome still counts).
+    /// out when the amount is zero or the currency unknown (the outcome still counts). The
+    /// private field, trimmed, becomes the reference: the till's echoed reference, or the
+    /// terminal's transaction id where a terminal puts one there (see [`PrivateData`]).
     pub fn to_response(&self, kind: RequestKind) -> Response {
         let mut r = Response::new(kind, outcome_for(self.status));
         r.amount = Currency::from_numeric(self.currency_numeric)

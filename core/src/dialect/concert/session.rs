@@ -404,6 +404,9 @@ mod tests {
         pending: Option<(Instant, Response)>,
         processing: u64,
         answer: fn(&Request) -> Response,
+        /// Damage on the wire: XOR the byte at this absolute offset (both directions counted).
+        damage: Option<(usize, u8)>,
+        sent_bytes: usize,
     }
 
     impl World {
@@ -423,7 +426,18 @@ mod tests {
                     resp.pan = Some(Pan::new("5413330089010434").unwrap().masked());
                     resp
                 },
+                damage: None,
+                sent_bytes: 0,
             }
+        }
+
+        fn tamper(&mut self, bytes: &mut [u8]) {
+            if let Some((at, x)) = self.damage {
+                if (self.sent_bytes..self.sent_bytes + bytes.len()).contains(&at) {
+                    bytes[at - self.sent_bytes] ^= x;
+                }
+            }
+            self.sent_bytes += bytes.len();
         }
 
         fn run(&mut self, limit_ms: u64) {
@@ -432,11 +446,13 @@ mod tests {
                 let mut moved = false;
                 if let Some(n) = self.ecr.poll_transmit(&mut buf).unwrap() {
                     self.wire.push((true, buf[..n].to_vec()));
+                    self.tamper(&mut buf[..n]);
                     self.term.handle_bytes(self.now, &buf[..n]);
                     moved = true;
                 }
                 if let Some(n) = self.term.poll_transmit(&mut buf).unwrap() {
                     self.wire.push((false, buf[..n].to_vec()));
+                    self.tamper(&mut buf[..n]);
                     self.ecr.handle_bytes(self.now, &buf[..n]);
                     moved = true;
                 }
@@ -671,6 +687,41 @@ mod tests {
             events,
             [TerminalEvent::ResponseUndelivered(Error::LinkNoAck)]
         );
+    }
+
+    proptest::proptest! {
+        /// One damaged byte anywhere in a whole transaction (both legs, 128 bytes on a clean
+        /// wire): the till ends with exactly one final event, the terminal runs the request
+        /// at most once, and an answer the till takes is the right one.
+        #[test]
+        fn one_damaged_byte_anywhere(at in 0usize..140, x in 1u8..=255) {
+            let mut w = World::new(ConcertEcrConfig::default());
+            w.damage = Some((at, x));
+            w.ecr.start(w.now, &sale(1250)).unwrap();
+            w.run(1_000_000);
+            let finals: StdVec<&EcrEvent> = w
+                .ecr_events
+                .iter()
+                .filter(|e| matches!(e, EcrEvent::Response(_) | EcrEvent::TimedOut | EcrEvent::Failed(_)))
+                .collect();
+            proptest::prop_assert_eq!(finals.len(), 1, "{:?}", w.ecr_events);
+            let requests = w.term_events.iter().filter(|e| matches!(e, TerminalEvent::Request(_))).count();
+            proptest::prop_assert!(requests <= 1, "{:?}", w.term_events);
+            if let EcrEvent::Response(r) = finals[0] {
+                proptest::prop_assert_eq!(&r.outcome, &Outcome::Approved);
+                proptest::prop_assert_eq!(r.amount, Some(Money::new(1250, Currency::EUR).unwrap()));
+                proptest::prop_assert_eq!(requests, 1);
+            }
+            proptest::prop_assert!(!w.ecr.is_busy() && !w.term.is_busy());
+        }
+    }
+
+    #[test]
+    fn clean_wire_carries_128_bytes() {
+        let mut w = World::new(ConcertEcrConfig::default());
+        w.ecr.start(w.now, &sale(1250)).unwrap();
+        w.run(1_000_000);
+        assert_eq!(w.sent_bytes, 1 + 1 + 37 + 1 + 1 + 1 + 1 + 83 + 1 + 1);
     }
 
     #[test]
