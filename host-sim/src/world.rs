@@ -36,20 +36,18 @@ impl World {
             .context("starting the bank simulator")?;
         let mut handles = Vec::with_capacity(agents);
         for i in 0..agents {
-            let mut cfg = Config::default();
-            cfg.listen = dialects
-                .iter()
-                .map(|d| ListenSpec {
-                    dialect: DialectChoice::Fixed(*d),
-                    endpoint: Endpoint::Tcp("127.0.0.1:0".into()),
-                })
-                .collect();
-            cfg.bank = Some(bank.addr().to_string());
-            cfg.card_delay = card_delay;
-            cfg.terminal_id = if agents == 1 {
-                AGENT_TERMINAL_ID.into()
-            } else {
-                format!("ECRL{i:04}")
+            let cfg = Config {
+                listen: dialects
+                    .iter()
+                    .map(|d| ListenSpec {
+                        dialect: DialectChoice::Fixed(*d),
+                        endpoint: Endpoint::Tcp("127.0.0.1:0".into()),
+                    })
+                    .collect(),
+                bank: Some(bank.addr().to_string()),
+                card_delay,
+                terminal_id: terminal_id(agents, i),
+                ..Config::default()
             };
             let agent = Agent::start(cfg)
                 .await
@@ -72,11 +70,7 @@ impl World {
 
     /// The terminal id of agent `i`.
     pub fn terminal_id(&self, i: usize) -> String {
-        if self.agents.len() == 1 {
-            AGENT_TERMINAL_ID.into()
-        } else {
-            format!("ECRL{i:04}")
-        }
+        terminal_id(self.agents.len(), i)
     }
 
     /// Stops the agents, then the bank.
@@ -85,5 +79,13 @@ impl World {
             let _ = agent.shutdown().await;
         }
         self.bank.shutdown().await;
+    }
+}
+
+fn terminal_id(agents: usize, i: usize) -> String {
+    if agents == 1 {
+        AGENT_TERMINAL_ID.into()
+    } else {
+        format!("ECRL{i:04}")
     }
 }
