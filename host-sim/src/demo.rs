@@ -237,26 +237,36 @@ pub fn summary_table(rows: &[Row]) -> String {
             if r.as_expected { "yes" } else { "NO" }
         );
     }
-    let approved: u64 = rows
-        .iter()
-        .filter(|r| r.result.outcome == Outcome::Approved)
-        .filter(|r| {
-            matches!(
-                r.result.kind(),
-                RequestKind::Sale | RequestKind::SaleWithCashback
-            )
-        })
-        .filter_map(|r| r.result.request.amount())
-        .map(|m| m.minor())
-        .sum();
-    let currency = rows
-        .iter()
-        .find_map(|r| r.result.request.amount())
-        .map(|m| m.currency);
-    if let Some(c) = currency {
-        let mut t = String::new();
-        let _ = Money::fmt_decimal(approved, c, &mut t);
-        let _ = writeln!(s, "approved sales before reversals and refunds: {t} {c}");
+    // Approved sales per currency, in the order the currencies first appear.
+    let mut sums: Vec<(Currency, u64)> = Vec::new();
+    for r in rows {
+        let is_sale = matches!(
+            r.result.kind(),
+            RequestKind::Sale | RequestKind::SaleWithCashback
+        );
+        if let (true, Outcome::Approved, Some(m)) =
+            (is_sale, &r.result.outcome, r.result.request.amount())
+        {
+            match sums.iter_mut().find(|(c, _)| *c == m.currency) {
+                Some((_, sum)) => *sum += m.minor(),
+                None => sums.push((m.currency, m.minor())),
+            }
+        }
+    }
+    if !sums.is_empty() {
+        let parts: Vec<String> = sums
+            .iter()
+            .map(|(c, minor)| {
+                let mut t = String::new();
+                let _ = Money::fmt_decimal(*minor, *c, &mut t);
+                format!("{t} {c}")
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "approved sales (before reversals and refunds): {}",
+            parts.join(", ")
+        );
     }
     let total: Duration = rows.iter().map(|r| r.result.elapsed).sum();
     let _ = writeln!(
