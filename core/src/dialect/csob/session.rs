@@ -31,7 +31,6 @@ use super::message::{
 };
 use crate::link::{Checksum, Feed, FrameAccumulator};
 use crate::session::{EcrEvent, EcrSide, TerminalEvent, TerminalSide};
-use crate::time::earliest;
 use crate::txn::{
     ApprovalCode, Currency, Money, Request, RequestKind, Response, TerminalId, Timestamp,
 };
@@ -772,7 +771,7 @@ impl EcrSide for CsobEcr {
     fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             EcrState::AwaitResponse { deadline, .. } | EcrState::AwaitReceipt { deadline } => {
-                earliest(Some(deadline), None)
+                Some(deadline)
             }
             EcrState::Idle => None,
         }

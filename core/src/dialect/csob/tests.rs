@@ -553,6 +553,20 @@ fn multi_part_receipt() {
         &[b"T2BOLD", &[b'9', GS, b't', b'1']],
     );
     assert_eq!(parse(&alt).body, part("BOLD", true));
+    // A GS inside a line ends its text (found by fuzzing: the text could not be re-emitted).
+    let gs = frame(
+        "B4011234567824031514300700000011A5A5",
+        &[b"T0CZK\x1dX", b"T5D\xec", b"gA\x1dB"],
+    );
+    assert_eq!(parse(&gs).body, part("CZK\nD\u{11b}", false));
+    let gs2 = frame(
+        "B2011234567824031514300700000011A5A5",
+        &[b"T00", b"R000", b"gA\x1dB"],
+    );
+    let Body::Response(r) = parse(&gs2).body else {
+        panic!("not a B2")
+    };
+    assert_eq!(r.text.as_deref(), Some("A"));
 }
 
 #[test]
