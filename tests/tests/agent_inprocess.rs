@@ -14,10 +14,12 @@ use ecrlink_host_sim::bank::{BankConfig, BankSim};
 async fn in_process_agent_and_bank_with_printer_failure_and_reprint() {
     let bank = BankSim::start(BankConfig::default()).await.unwrap();
     let printer = MemoryPrinter::new();
-    let mut cfg = Config::default();
-    cfg.bank = Some(bank.addr().to_string());
-    cfg.card_delay = std::time::Duration::from_millis(10);
-    cfg.merchant_name = "Café U Zlatého Tygra".into();
+    let cfg = Config {
+        bank: Some(bank.addr().to_string()),
+        card_delay: std::time::Duration::from_millis(10),
+        merchant_name: "Café U Zlatého Tygra".into(),
+        ..Config::default()
+    };
     let agent = Agent::start_with(
         cfg,
         Parts {
