@@ -69,6 +69,11 @@ impl EcrSide for LineEcr {
             let mut parts = line.splitn(5, ' ');
             match parts.next() {
                 Some("ACC") => self.events.push_back(EcrEvent::Accepted),
+                Some("FAIL") => {
+                    self.busy = false;
+                    self.events
+                        .push_back(EcrEvent::Failed(Error::CsobField { field: "R" }));
+                }
                 Some("RES") => {
                     let outcome = match parts.next().unwrap() {
                         "ok" => Outcome::Approved,
@@ -667,4 +672,38 @@ async fn concert_over_a_serial_line() {
     let r = bounded(till.sale(eur, None)).await.unwrap();
     assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
     assert_eq!(r.response.unwrap().amount, Some(eur));
+}
+
+#[tokio::test]
+async fn unusable_answer_after_acceptance_is_recovered_not_offline() {
+    let (addr, seen) = fake_terminal(Arc::new(|l: &str| {
+        Some(if l.starts_with("REQ last") {
+            "RES decl:05 sale 700 -\n".to_string()
+        } else {
+            "ACC\nFAIL\n".to_string()
+        })
+    }))
+    .await;
+    let r = bounded(till(&addr, 2000).sale(czk("7"), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        2,
+        "asked for the last transaction"
+    );
+    assert_eq!(r.recovery, Some(Recovery::Matched));
+    assert_eq!(r.exit_code(), 1);
+    assert!(r.detail.unwrap().contains("answer unusable"));
+}
+
+#[tokio::test]
+async fn failure_before_acceptance_is_terminal_offline() {
+    let (addr, seen) = fake_terminal(Arc::new(|_: &str| Some("FAIL\n".to_string()))).await;
+    let r = bounded(till(&addr, 2000).sale(czk("7"), None))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::TerminalOffline);
+    assert!(r.recovery.is_none());
+    assert_eq!(seen.lock().unwrap().len(), 1);
 }
