@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::config::{Config, FileConfig, ListenSpec, PrinterSpec, parse_duration};
+use crate::config::{Config, FileConfig, ListenSpec, parse_duration};
 use crate::server::Agent;
 
 const LONG_ABOUT: &str = "\
@@ -99,12 +99,16 @@ pub struct Args {
     /// How often unacknowledged reversals are re-sent. Default 5s.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub reversal_retry: Option<std::time::Duration>,
-    /// Where receipts go: none | stdout | file:PATH.
+    /// Where receipts go: none | stdout | file:PATH | escpos:PATH | tcp:HOST[:PORT]
+    /// (ESC/POS to a network printer, port 9100); append ,cp852 or ,cp858 to fix the code page.
     #[arg(long, value_name = "PRINTER")]
-    pub printer: Option<PrinterSpec>,
+    pub printer: Option<String>,
     /// Receipt width: 24, 32, 42 or 48 columns.
     #[arg(long, value_name = "COLUMNS")]
     pub receipt_width: Option<usize>,
+    /// Receipt language: cs, en or fr.
+    #[arg(long, value_name = "LANG")]
+    pub receipt_lang: Option<String>,
     /// Drop a till connection silent this long while nothing runs. Default 5m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<std::time::Duration>,
@@ -143,6 +147,7 @@ impl Args {
             reversal_retry,
             printer,
             receipt_width,
+            receipt_lang,
             idle_timeout
         );
         cfg.validate()?;

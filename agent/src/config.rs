@@ -111,32 +111,6 @@ pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
     })
 }
 
-/// Where receipts go.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub enum PrinterSpec {
-    /// Not printed (still kept for reprint and receipt transfer to the till).
-    #[default]
-    None,
-    /// Plain text on standard output.
-    Stdout,
-    /// Plain text appended to a file.
-    File(PathBuf),
-}
-
-impl FromStr for PrinterSpec {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> anyhow::Result<Self> {
-        Ok(match s {
-            "none" => PrinterSpec::None,
-            "stdout" => PrinterSpec::Stdout,
-            _ => match s.strip_prefix("file:") {
-                Some(p) if !p.is_empty() => PrinterSpec::File(PathBuf::from(p)),
-                _ => bail!("printer must be none, stdout or file:PATH, got {s:?}"),
-            },
-        })
-    }
-}
-
 /// Everything the agent needs to run. [`Config::default`] is a usable agent: one Concert
 /// listener on 127.0.0.1:0, no bank (sales answer "bank unavailable"), no journal directory.
 #[derive(Clone, Debug)]
@@ -173,10 +147,13 @@ pub struct Config {
     pub backoff_max: Duration,
     /// How often pending reversals are re-sent.
     pub reversal_retry: Duration,
-    /// Where receipts are printed.
-    pub printer: PrinterSpec,
+    /// Where receipts are printed: `none`, `stdout`, `file:PATH`, `escpos:PATH` or
+    /// `tcp:HOST[:PORT]` (see [`crate::printer::spec`]).
+    pub printer: String,
     /// Receipt width in columns (24, 32, 42 or 48).
     pub receipt_width: usize,
+    /// Receipt language: `cs`, `en` or `fr`.
+    pub receipt_lang: String,
     /// Till connection dropped after this long without a byte while no request is running.
     pub idle_timeout: Duration,
 }
@@ -203,8 +180,9 @@ impl Default for Config {
             backoff_initial: Duration::from_millis(200),
             backoff_max: Duration::from_secs(10),
             reversal_retry: Duration::from_secs(5),
-            printer: PrinterSpec::None,
+            printer: "none".into(),
             receipt_width: 32,
+            receipt_lang: "en".into(),
             idle_timeout: Duration::from_secs(300),
         }
     }
@@ -250,6 +228,8 @@ pub struct FileConfig {
     pub printer: Option<String>,
     /// `receipt_width = 32`
     pub receipt_width: Option<usize>,
+    /// `receipt_lang = "cs"`
+    pub receipt_lang: Option<String>,
     /// `idle_timeout = "5m"`
     pub idle_timeout: Option<String>,
 }
@@ -284,11 +264,9 @@ impl FileConfig {
         set(&mut cfg.backoff_max, d(self.backoff_max)?);
         set(&mut cfg.reversal_retry, d(self.reversal_retry)?);
         set(&mut cfg.idle_timeout, d(self.idle_timeout)?);
-        set(
-            &mut cfg.printer,
-            self.printer.map(|s| s.parse()).transpose()?,
-        );
+        set(&mut cfg.printer, self.printer);
         set(&mut cfg.receipt_width, self.receipt_width);
+        set(&mut cfg.receipt_lang, self.receipt_lang);
         Ok(())
     }
 }
@@ -309,6 +287,9 @@ impl Config {
         }
         if ![24, 32, 42, 48].contains(&self.receipt_width) {
             bail!("receipt width must be 24, 32, 42 or 48");
+        }
+        if ecrlink_core::receipt::Lang::from_code(&self.receipt_lang).is_none() {
+            bail!("receipt language must be cs, en or fr");
         }
         if self.listen.is_empty() {
             bail!("no listener: give at least one --listen DIALECT@ADDR");

@@ -1,20 +1,71 @@
 //! The dialect sessions the agent can run, by name.
 
 use ecrlink_core::dialect::concert::{ConcertTerminal, ConcertTerminalConfig};
+use ecrlink_core::dialect::csob::{CsobConfig, CsobTerminal, ReceiptSelector};
 use ecrlink_core::session::{Dialect, TerminalSide};
+use ecrlink_core::txn::{ApprovalCode, Money, TerminalId};
 
+use crate::clock;
 use crate::config::Config;
+use crate::printer::Copy;
+
+/// What a new session is told about the terminal's past.
+#[derive(Clone, Debug, Default)]
+pub struct Seed {
+    /// The last approved transaction (approval code and amount), for a ČSOB reversal that
+    /// names only the approval code.
+    pub last_approved: Option<(ApprovalCode, Money)>,
+}
+
+/// Which part of a receipt the till asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReceiptAsk {
+    /// The first part of this copy.
+    Copy(Copy),
+    /// The next part of the copy being sent.
+    Next,
+}
+
+/// A terminal-side session plus what the agent needs beyond [`TerminalSide`].
+pub trait AgentSession: TerminalSide + Send {
+    /// What the pending receipt request asked for (ČSOB B3); `None` when the dialect does
+    /// not say.
+    fn receipt_ask(&self) -> Option<ReceiptAsk> {
+        None
+    }
+}
+
+impl AgentSession for ConcertTerminal {}
+
+impl AgentSession for CsobTerminal {
+    fn receipt_ask(&self) -> Option<ReceiptAsk> {
+        self.receipt_selector().map(|s| match s {
+            ReceiptSelector::Merchant => ReceiptAsk::Copy(Copy::Merchant),
+            ReceiptSelector::Customer => ReceiptAsk::Copy(Copy::Customer),
+            ReceiptSelector::Next => ReceiptAsk::Next,
+        })
+    }
+}
 
 /// A fresh terminal-side session of `dialect`.
 pub fn terminal_session(
     dialect: Dialect,
     cfg: &Config,
-) -> anyhow::Result<Box<dyn TerminalSide + Send>> {
-    let _ = cfg;
+    seed: &Seed,
+) -> anyhow::Result<Box<dyn AgentSession>> {
     match dialect {
         Dialect::Concert => Ok(Box::new(ConcertTerminal::new(
             ConcertTerminalConfig::default(),
         ))),
-        Dialect::Csob => anyhow::bail!("dialect csob is not available yet"),
+        Dialect::Csob => {
+            let tid = TerminalId::new(&cfg.terminal_id)
+                .map_err(|e| anyhow::anyhow!("terminal id: {e}"))?;
+            let mut s = CsobTerminal::new(CsobConfig::new(tid));
+            s.set_wall_clock(clock::now(), clock::timestamp());
+            if let Some((code, amount)) = &seed.last_approved {
+                s.set_last_approved(code.clone(), *amount);
+            }
+            Ok(Box::new(s))
+        }
     }
 }

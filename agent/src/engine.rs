@@ -23,8 +23,7 @@ use crate::card::{CardRead, CardReader, PinOutcome};
 use crate::clock;
 use crate::config::Config;
 use crate::journal::Journal;
-use crate::printer::{Copy, PrintJob, Printer};
-use crate::receipt;
+use crate::printer::{Copy, PrintError, PrintJob, Printer, ReceiptSettings, ReceiptSpool};
 
 /// One currency's (code, (debit count, sum), (credit count, sum)).
 type TotalsLine = (u16, (u32, u64), (u32, u64));
@@ -45,10 +44,12 @@ pub struct Shared {
     pub abort: Notify,
     /// Milliseconds (core clock) of the last till activity.
     pub activity_ms: AtomicU64,
-    /// Customer copy of the last receipt (for ČSOB receipt transfer).
-    pub last_receipt: Mutex<Option<String>>,
+    /// Merchant and customer copy of the last receipt (for ČSOB receipt transfer).
+    pub last_receipt: Mutex<Option<(String, String)>>,
     /// Reversals waiting for the bank.
     pub pending_reversals: AtomicUsize,
+    /// Approval code and amount of the last transaction if it was an approved payment.
+    pub last_approved: Mutex<Option<(ApprovalCode, Money)>>,
     /// The last echo (or exchange) with the bank failed.
     pub bank_down: AtomicBool,
 }
@@ -97,13 +98,12 @@ pub struct Engine {
     cfg: Arc<Config>,
     journal: Journal,
     reader: Box<dyn CardReader>,
-    printer: Option<Box<dyn Printer>>,
+    receipts: Option<Receipts>,
     bank: BankLink,
     shared: Arc<Shared>,
     terminal_id: Option<TerminalId>,
     stan_next: u32,
     stan_reserved: u32,
-    last_response: Option<Response>,
     /// Card numbers of reversals queued in this run (never journaled), by (batch, trace).
     pans: std::collections::HashMap<(u32, u32), ecrlink_core::txn::Pan>,
 }
@@ -126,23 +126,33 @@ impl Engine {
     ) -> Self {
         let cp = journal.checkpoint();
         let stan_next = cp.next_stan.max(1);
-        let last_response = cp.last.as_ref().map(|l| l.response.clone());
-        shared
-            .pending_reversals
-            .store(cp.pending.len(), Ordering::Relaxed);
-        Engine {
+        let settings = ReceiptSettings {
+            merchant_name: cfg.merchant_name.clone(),
+            address: Vec::new(),
+            terminal_id: cfg.terminal_id.clone(),
+            merchant_id: cfg.merchant_id.clone(),
+            width: cfg.receipt_width,
+            lang: ecrlink_core::receipt::Lang::from_code(&cfg.receipt_lang)
+                .unwrap_or(ecrlink_core::receipt::Lang::En),
+        };
+        let receipts = Some(Receipts {
+            spool: ReceiptSpool::new(settings),
+            printer: printer.unwrap_or_else(|| Box::new(NullPrinter)),
+        });
+        let engine = Engine {
             terminal_id: TerminalId::new(&cfg.terminal_id).ok(),
             cfg,
             journal,
             reader,
-            printer,
+            receipts,
             bank,
             shared,
             stan_next,
             stan_reserved: stan_next,
-            last_response,
             pans: std::collections::HashMap::new(),
-        }
+        };
+        engine.publish();
+        engine
     }
 
     /// Runs until a [`Job::Shutdown`] or until every sender is gone.
@@ -202,9 +212,33 @@ impl Engine {
             tracing::error!(error = %e, "journal write failed; stopping");
             std::process::exit(70);
         }
+        self.publish();
+    }
+
+    /// Copies what the till sessions read without the queue out of the journal state.
+    fn publish(&self) {
+        let cp = self.journal.checkpoint();
         self.shared
             .pending_reversals
-            .store(self.journal.checkpoint().pending.len(), Ordering::Relaxed);
+            .store(cp.pending.len(), Ordering::Relaxed);
+        let last = cp.last.as_ref().and_then(|l| {
+            let r = &l.response;
+            let payment = matches!(
+                r.kind,
+                RequestKind::Sale | RequestKind::SaleWithCashback | RequestKind::Refund
+            );
+            match (
+                payment && r.outcome.is_approved(),
+                &r.approval_code,
+                r.amount,
+            ) {
+                (true, Some(code), Some(amount)) => Some((code.clone(), amount)),
+                _ => None,
+            }
+        });
+        if let Ok(mut g) = self.shared.last_approved.lock() {
+            *g = last;
+        }
     }
 
     fn alloc_stan(&mut self) -> Option<u32> {
@@ -271,7 +305,12 @@ impl Engine {
             },
             Request::Reprint => self.reprint().await,
             Request::LastTransaction => match &self.journal.checkpoint().last {
-                Some(last) => last.response.clone(),
+                Some(last) => {
+                    // The last transaction's answer, told as the answer to this request.
+                    let mut r = last.response.clone();
+                    r.kind = RequestKind::LastTransaction;
+                    r
+                }
                 None => self.response(
                     kind,
                     Outcome::Failed {
@@ -359,8 +398,8 @@ impl Engine {
             resp.outcome = Outcome::Declined {
                 code: DeclineCode::new("55").unwrap_or_else(|_| unreachable!()),
             };
-            let resp = self.finish_local(resp);
-            self.print(&resp).await;
+            let mut resp = self.finish_local(resp);
+            self.print(&mut resp).await;
             return resp;
         }
         let Some(stan) = self.alloc_stan() else {
@@ -450,7 +489,7 @@ impl Engine {
             stan,
             response: resp.clone(),
         });
-        self.print(&resp).await;
+        self.print(&mut resp).await;
         resp
     }
 
@@ -557,7 +596,7 @@ impl Engine {
             stan,
             response: resp.clone(),
         });
-        self.print(&resp).await;
+        self.print(&mut resp).await;
         resp
     }
 
@@ -632,26 +671,25 @@ impl Engine {
             .clone()
             .with_text(&format!("batch {batch} closed"))
             .unwrap_or(resp);
-        self.print(&resp).await;
+        self.print(&mut resp).await;
         resp
     }
 
     async fn reprint(&mut self) -> Response {
         let kind = RequestKind::Reprint;
-        let Some(last) = self.last_response.clone() else {
-            return self.response(
-                kind,
+        let outcome = match self
+            .with_receipts(|r| r.spool.reprint(r.printer.as_mut()).map(|_| ()))
+            .await
+        {
+            Ok(()) => Outcome::Approved,
+            Err(PrintError::NothingToReprint) => Outcome::Failed {
+                reason: FailReason::NoMatchingTransaction,
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "reprint failed");
                 Outcome::Failed {
-                    reason: FailReason::NoMatchingTransaction,
-                },
-            );
-        };
-        let ok = self.print_copies(&last, true).await;
-        let outcome = if ok {
-            Outcome::Approved
-        } else {
-            Outcome::Failed {
-                reason: FailReason::PrinterError,
+                    reason: FailReason::PrinterError,
+                }
             }
         };
         self.response(kind, outcome)
@@ -722,57 +760,73 @@ impl Engine {
         }
     }
 
-    async fn print(&mut self, resp: &Response) {
-        self.last_response = Some(resp.clone());
-        let customer = receipt::render(
-            &self.cfg.merchant_name,
-            resp,
-            Copy::Customer,
-            false,
-            self.cfg.receipt_width,
-        );
-        if let Ok(mut g) = self.shared.last_receipt.lock() {
-            *g = Some(customer);
+    /// Runs `f` on the spool and printer off the async runtime (printers block).
+    async fn with_receipts<T: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut Receipts) -> Result<T, PrintError> + Send + 'static,
+    ) -> Result<T, PrintError> {
+        let Some(mut r) = self.receipts.take() else {
+            return Err(PrintError::Device("printer busy".into()));
+        };
+        match tokio::task::spawn_blocking(move || {
+            let out = f(&mut r);
+            (r, out)
+        })
+        .await
+        {
+            Ok((r, out)) => {
+                self.receipts = Some(r);
+                out
+            }
+            Err(_) => Err(PrintError::Device("printer task failed".into())),
         }
-        let _ = self.print_copies(resp, false).await;
     }
 
-    async fn print_copies(&mut self, resp: &Response, duplicate: bool) -> bool {
-        let Some(mut printer) = self.printer.take() else {
-            return true;
-        };
-        let jobs: Vec<PrintJob> = [Copy::Merchant, Copy::Customer]
-            .into_iter()
-            .map(|copy| PrintJob {
-                text: receipt::render(
-                    &self.cfg.merchant_name,
-                    resp,
-                    copy,
-                    duplicate,
-                    self.cfg.receipt_width,
-                ),
-                width: self.cfg.receipt_width,
-                copy,
+    /// Prints both copies of `resp`'s receipt and keeps it as the last receipt (for reprint
+    /// and for receipt transfer to the till). A printer error is logged and noted in the
+    /// answer's text; the payment stands.
+    async fn print(&mut self, resp: &mut Response) {
+        let r = resp.clone();
+        let printed = self
+            .with_receipts(move |rc| {
+                let printed = rc.spool.print(rc.printer.as_mut(), &r).map(|_| ());
+                let text = rc
+                    .spool
+                    .last_text(Copy::Merchant, false)
+                    .ok()
+                    .zip(rc.spool.last_text(Copy::Customer, false).ok());
+                Ok((printed, text))
             })
-            .collect();
-        let res = tokio::task::spawn_blocking(move || {
-            let mut ok = true;
-            for job in &jobs {
-                if let Err(e) = printer.print(job) {
-                    tracing::warn!(error = %e, "printer failed");
-                    ok = false;
+            .await;
+        if let Ok((printed, text)) = printed {
+            if let Ok(mut g) = self.shared.last_receipt.lock() {
+                *g = text;
+            }
+            if let Err(e) = printed {
+                tracing::warn!(error = %e, "receipt not printed");
+                if resp.text.is_none() {
+                    let _ = resp
+                        .clone()
+                        .with_text("receipt not printed: ask for a reprint")
+                        .map(|r| *resp = r);
                 }
             }
-            (printer, ok)
-        })
-        .await;
-        match res {
-            Ok((printer, ok)) => {
-                self.printer = Some(printer);
-                ok
-            }
-            Err(_) => false,
         }
+    }
+}
+
+/// The receipt spool and the printer it prints on.
+struct Receipts {
+    spool: ReceiptSpool,
+    printer: Box<dyn Printer>,
+}
+
+/// Prints nothing (no printer configured): receipts are still kept for reprint and transfer.
+struct NullPrinter;
+
+impl Printer for NullPrinter {
+    fn print(&mut self, _job: &PrintJob) -> Result<(), PrintError> {
+        Ok(())
     }
 }
 

@@ -17,8 +17,8 @@
 //!
 //! Modules: [`server`] (listeners, one active till, sleep mode, [`Agent`]), [`till`] (one till
 //! connection over a dialect session), [`engine`] (transactions, one at a time), [`bank`]
-//! (ISO 8583 link), [`journal`] (crash-safe file), [`card`] (card readers), [`printer`],
-//! [`receipt`], [`config`], [`cli`].
+//! (ISO 8583 link), [`journal`] (crash-safe file), [`card`] (card readers), [`printer`]
+//! (receipts), [`config`], [`cli`].
 
 pub mod bank;
 pub mod card;
@@ -30,7 +30,6 @@ pub mod engine;
 pub mod hex;
 pub mod journal;
 pub mod printer;
-pub mod receipt;
 pub mod server;
 pub mod till;
 

@@ -15,10 +15,10 @@ use tokio::task::JoinHandle;
 use crate::bank::{Backoff, BankLink, LinkStatus};
 use crate::card::{CardReader, SimulatedReader};
 use crate::clock;
-use crate::config::{Config, DialectChoice, Endpoint, ListenSpec, PrinterSpec};
+use crate::config::{Config, DialectChoice, Endpoint, ListenSpec};
 use crate::engine::{Engine, Job, Shared};
 use crate::journal::{Journal, RecoveryReport};
-use crate::printer::{Printer, TextPrinter};
+use crate::printer::Printer;
 use crate::till::{TillCtx, TillStream, run_till};
 
 /// Replaceable parts; `None` takes what the configuration says.
@@ -113,18 +113,9 @@ impl Agent {
         };
         let printer: Option<Box<dyn Printer>> = match parts.printer {
             Some(p) => Some(p),
-            None => match &cfg.printer {
-                PrinterSpec::None => None,
-                PrinterSpec::Stdout => Some(Box::new(TextPrinter::new(std::io::stdout()))),
-                PrinterSpec::File(path) => {
-                    let f = std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(path)
-                        .with_context(|| format!("opening printer file {}", path.display()))?;
-                    Some(Box::new(TextPrinter::new(f)))
-                }
-            },
+            None => {
+                crate::printer::spec(&cfg.printer).map_err(|e| anyhow::anyhow!("printer: {e}"))?
+            }
         };
         let bank = BankLink::start(
             cfg.bank.clone(),
@@ -242,7 +233,11 @@ impl AgentHandle {
 
     /// Customer copy of the last receipt.
     pub fn last_receipt(&self) -> Option<String> {
-        self.shared.last_receipt.lock().ok().and_then(|g| g.clone())
+        self.shared
+            .last_receipt
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(|(_, customer)| customer.clone()))
     }
 
     /// Reversals still waiting for the bank.

@@ -6,17 +6,17 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ecrlink_core::session::{
-    Dialect, MAX_TRANSMIT, RECEIPT_PART_CAPACITY, TerminalEvent, TerminalSide,
-};
+use ecrlink_core::session::{Dialect, MAX_TRANSMIT, RECEIPT_PART_CAPACITY, TerminalEvent};
 use ecrlink_core::txn::{FailReason, Outcome, RequestKind, Response};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock;
 use crate::config::{Config, DialectChoice};
+use crate::dialects::{AgentSession, ReceiptAsk};
 use crate::engine::{Job, Shared, test_terminal_response};
 use crate::hex::Hex;
+use crate::printer::Copy;
 
 /// Rejected frames in a row after which the connection is dropped.
 pub const MAX_PROTOCOL_ERRORS: u32 = 8;
@@ -32,8 +32,9 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> TillStream for T {}
 pub fn terminal_session(
     dialect: Dialect,
     cfg: &Config,
-) -> anyhow::Result<Box<dyn TerminalSide + Send>> {
-    crate::dialects::terminal_session(dialect, cfg)
+    seed: &crate::dialects::Seed,
+) -> anyhow::Result<Box<dyn AgentSession>> {
+    crate::dialects::terminal_session(dialect, cfg, seed)
 }
 
 /// What the till driver needs from the agent.
@@ -101,7 +102,10 @@ pub async fn run_till(
             }
         },
     };
-    let session = match terminal_session(dialect, &ctx.cfg) {
+    let seed = crate::dialects::Seed {
+        last_approved: ctx.shared.last_approved.lock().ok().and_then(|g| g.clone()),
+    };
+    let session = match terminal_session(dialect, &ctx.cfg, &seed) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(%peer, error = %e, "no session for dialect");
@@ -167,7 +171,7 @@ pub async fn run_till(
 }
 
 struct Driver {
-    session: Box<dyn TerminalSide + Send>,
+    session: Box<dyn AgentSession>,
     ctx: TillCtx,
     pending: Option<oneshot::Receiver<Response>>,
     delivering: Option<u32>,
@@ -219,6 +223,9 @@ impl Driver {
                 let kind = req.kind();
                 tracing::debug!(peer = %self.peer, request = kind.name(), "till request");
                 if kind == RequestKind::Abort {
+                    // The dialect replaced the pending request by the abort (ČSOB T81): the
+                    // transaction still completes in the engine and becomes the last one.
+                    self.pending = None;
                     let outcome = if self.ctx.shared.abort_card_wait() {
                         Outcome::Approved
                     } else {
@@ -260,7 +267,13 @@ impl Driver {
                 }
             }
             TerminalEvent::ReceiptRequested => {
-                if self.receipt_parts.is_empty() {
+                let ask = self.session.receipt_ask();
+                let copy = match ask {
+                    Some(ReceiptAsk::Copy(c)) => Some(c),
+                    Some(ReceiptAsk::Next) if !self.receipt_parts.is_empty() => None,
+                    _ => Some(Copy::Customer),
+                };
+                if let Some(copy) = copy {
                     let text = self
                         .ctx
                         .shared
@@ -268,6 +281,10 @@ impl Driver {
                         .lock()
                         .ok()
                         .and_then(|g| g.clone())
+                        .map(|(merchant, customer)| match copy {
+                            Copy::Merchant => merchant,
+                            Copy::Customer => customer,
+                        })
                         .unwrap_or_default();
                     self.receipt_parts = split_receipt(&text, RECEIPT_PART_CAPACITY);
                 }
@@ -301,8 +318,17 @@ impl Driver {
     fn respond(&mut self, resp: &Response) {
         self.delivering = resp.trace;
         if let Err(e) = self.session.respond(clock::now(), resp) {
-            tracing::error!(peer = %self.peer, error = %e, "answer could not be encoded for the till");
+            tracing::error!(peer = %self.peer, error = %e, kind = resp.kind.name(), "answer could not be encoded for the till; answering a plain failure");
             self.delivering = None;
+            let plain = Response::new(
+                resp.kind,
+                Outcome::Failed {
+                    reason: FailReason::Other,
+                },
+            );
+            if let Err(e) = self.session.respond(clock::now(), &plain) {
+                tracing::error!(peer = %self.peer, error = %e, "no answer possible");
+            }
         }
     }
 }

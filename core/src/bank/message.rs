@@ -482,7 +482,8 @@ impl Writer<'_> {
 }
 
 impl fmt::Display for IsoMessage {
-    /// One line for logs: `0800 7=1125171300 11=000001 70=301`; field 2 masked, field 55 hex.
+    /// One line for logs: `0800 7=1125171300 11=000001 70=301`; field 2 masked, field 55 as
+    /// hex with PAN and track data inside it starred ([`crate::emv::MaskedHex`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.mti.as_str())?;
         for (n, v) in self.fields() {
@@ -492,7 +493,7 @@ impl fmt::Display for IsoMessage {
                     Some(m) => write!(f, "{m}")?,
                     None => f.write_str("(hidden)")?,
                 },
-                55 => v.iter().try_for_each(|b| write!(f, "{b:02X}"))?,
+                55 => write!(f, "{}", crate::emv::MaskedHex(v))?,
                 _ => f.write_str(core::str::from_utf8(v).unwrap_or("?"))?,
             }
         }

@@ -385,6 +385,23 @@ fn response_codes_and_processing_codes() {
     assert!(!ResponseCode::new(b"10").unwrap().is_approved());
     assert!(!ResponseCode::INSUFFICIENT_FUNDS.is_approved());
     assert_eq!(ResponseCode::new(b"0"), Err(Error::IsoField { field: 39 }));
+    use crate::txn::{DeclineCode, Outcome, RequestKind};
+    assert_eq!(ResponseCode::APPROVED.to_outcome(), Outcome::Approved);
+    assert_eq!(
+        ResponseCode::ISSUER_UNAVAILABLE.to_outcome(),
+        Outcome::BankUnavailable
+    );
+    assert_eq!(
+        ResponseCode::INSUFFICIENT_FUNDS.to_outcome(),
+        Outcome::Declined {
+            code: DeclineCode::new("51").unwrap()
+        }
+    );
+    assert_eq!(
+        ProcessingCode::for_request(RequestKind::SaleWithCashback),
+        Ok(ProcessingCode::CASHBACK)
+    );
+    assert!(ProcessingCode::for_request(RequestKind::TestBank).is_err());
     assert_eq!(ProcessingCode::REFUND.to_digits().unwrap(), *b"200000");
     assert_eq!(ProcessingCode::CASHBACK.to_digits().unwrap(), *b"090000");
     let p = ProcessingCode::parse(b"001030").unwrap();

@@ -5,7 +5,7 @@ use core::fmt;
 use heapless::String;
 
 use super::message::Mti;
-use crate::txn::Timestamp;
+use crate::txn::{DeclineCode, Outcome, RequestKind, Timestamp};
 use crate::{Error, Result};
 
 /// `v` as exactly `N` zero-padded ASCII digits, `None` if it has more digits.
@@ -63,6 +63,20 @@ pub struct ProcessingCode {
 }
 
 impl ProcessingCode {
+    /// The processing code of a money-moving request: sale `000000`, sale with cashback
+    /// `090000`, refund `200000`. A reversal carries its original's code; other kinds do not
+    /// go to the bank as 0200 ([`Error::Unsupported`]).
+    pub fn for_request(kind: RequestKind) -> Result<Self> {
+        match kind {
+            RequestKind::Sale => Ok(Self::SALE),
+            RequestKind::SaleWithCashback => Ok(Self::CASHBACK),
+            RequestKind::Refund => Ok(Self::REFUND),
+            _ => Err(Error::Unsupported {
+                what: "request kind without an ISO 8583 processing code",
+            }),
+        }
+    }
+
     /// `000000` sale.
     pub const SALE: ProcessingCode = ProcessingCode::new(ProcessingKind::Purchase);
     /// `090000` sale with cashback.
@@ -165,6 +179,24 @@ impl ResponseCode {
     /// VIP). `10` (partial approval) is not: this link never asks for partial amounts.
     pub fn is_approved(&self) -> bool {
         matches!(&self.0, b"00" | b"08" | b"11")
+    }
+
+    /// The transaction-model outcome: approving codes are [`Outcome::Approved`]; `91` (issuer
+    /// or switch inoperative) and `96` (system malfunction) are [`Outcome::BankUnavailable`];
+    /// every other code is [`Outcome::Declined`] carrying it.
+    pub fn to_outcome(&self) -> Outcome {
+        if self.is_approved() {
+            return Outcome::Approved;
+        }
+        if matches!(&self.0, b"91" | b"96") {
+            return Outcome::BankUnavailable;
+        }
+        match DeclineCode::new(self.as_str()) {
+            Ok(code) => Outcome::Declined { code },
+            Err(_) => Outcome::Failed {
+                reason: crate::txn::FailReason::Other,
+            },
+        }
     }
 }
 

@@ -10,7 +10,8 @@
 //!   untouched.
 //! - [`ReceiptTags`] collects AID, TVR, IAD, TSI, ARC, label, ATC, AC and CVM results in one pass.
 //! - [`write_pretty`] prints a tree, one object per line, with the card number masked and
-//!   track data redacted ([`ValueDisplay`]).
+//!   track data redacted ([`ValueDisplay`]); [`MaskedHex`] is the raw hex with the same
+//!   values starred, for frame logs.
 //!
 //! What the parser accepts: tags of 1–4 bytes, definite lengths in short form or long form
 //! with 1–4 length bytes (`81`..`84`; non-minimal long forms such as `81 05` are accepted as
@@ -34,7 +35,7 @@ mod tag;
 
 pub use emit::{Node, emit, emit_primitive, encoded_len, header_len, normalize};
 pub use parse::{Tlv, TlvIter, find, parse, validate, walk};
-pub use pretty::{ValueDisplay, write_pretty};
+pub use pretty::{MaskedHex, ValueDisplay, write_pretty};
 pub use receipt::ReceiptTags;
 pub use tag::Tag;
 

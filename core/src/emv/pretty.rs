@@ -74,7 +74,7 @@ impl fmt::Display for ValueDisplay<'_> {
 /// line ends with `:` and its children follow. Unknown tags print as `tag: value`. Values are
 /// rendered by [`ValueDisplay`] (PAN masked, track data hidden). A malformed tree prints up to
 /// the fault and returns its error; a refusing writer is [`crate::Error::ReceiptWrite`].
-pub fn write_pretty(data: &[u8], out: &mut impl Write) -> Result<()> {
+pub fn write_pretty<W: Write + ?Sized>(data: &[u8], out: &mut W) -> Result<()> {
     walk(data, &mut |t| {
         for _ in 0..t.depth() {
             out.write_str("  ")?;
@@ -90,4 +90,51 @@ pub fn write_pretty(data: &[u8], out: &mut impl Write) -> Result<()> {
         }
         Ok(())
     })
+}
+
+/// TLV data as upper-case hex for logs, with the values of sensitive tags (PAN, track data:
+/// [`Tag::is_sensitive`]) written as `**` per byte. Bytes after a malformed spot are not shown
+/// (they could hold card data the parser could not locate): `…(N bytes hidden)` ends the text.
+#[derive(Clone, Copy, Debug)]
+pub struct MaskedHex<'a>(pub &'a [u8]);
+
+impl fmt::Display for MaskedHex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let data = self.0;
+        let base = data.as_ptr() as usize;
+        let mut pos = 0usize;
+        // Every byte before this was parsed and is not card data.
+        let mut safe_end = 0usize;
+        let mut write_failed = false;
+        let walked = walk(data, &mut |t| {
+            // Offsets inside `data`: `t.value` is a sub-slice of it.
+            let start = (t.value.as_ptr() as usize).saturating_sub(base);
+            let end = start + t.value.len();
+            if t.tag.is_sensitive() && start >= pos {
+                let r = hex(f, data.get(pos..start).unwrap_or_default())
+                    .and_then(|()| (start..end).try_for_each(|_| f.write_str("**")));
+                if r.is_err() {
+                    write_failed = true;
+                    return Err(crate::Error::ReceiptWrite);
+                }
+                pos = end;
+            }
+            safe_end = if t.is_constructed() { start } else { end };
+            Ok(())
+        });
+        if write_failed {
+            return Err(fmt::Error);
+        }
+        match walked {
+            Ok(()) => hex(f, data.get(pos..).unwrap_or_default()),
+            Err(_) => {
+                hex(f, data.get(pos..safe_end.max(pos)).unwrap_or_default())?;
+                write!(
+                    f,
+                    "…({} bytes hidden)",
+                    data.len().saturating_sub(safe_end.max(pos))
+                )
+            }
+        }
+    }
 }

@@ -306,6 +306,28 @@ fn pretty_printer_masks_card_data() {
     assert_eq!(s, "56 Track 1 Data: (3 bytes hidden)\nDF01: AA\n");
 }
 
+#[test]
+fn masked_hex_stars_card_data_only() {
+    let data = card_data();
+    let text = std::format!("{}", MaskedHex(&data));
+    assert!(
+        text.starts_with("701E5A08****************570C************************5004"),
+        "{text}"
+    );
+    assert!(text.contains("9F2608C2C12B098F3DA6E3"));
+    assert_eq!(text.len(), data.len() * 2);
+    assert!(!text.contains("4761739001010119"));
+    // Malformed: what follows the fault is hidden.
+    let mut bad = data.clone();
+    bad.extend_from_slice(&[0x5A, 0x09, 0x47, 0x61]);
+    let text = std::format!("{}", MaskedHex(&bad));
+    assert!(
+        text.ends_with("9F0607A0000000041010…(4 bytes hidden)"),
+        "{text}"
+    );
+    assert_eq!(std::format!("{}", MaskedHex(&[0x95, 0x01, 0xAB])), "9501AB");
+}
+
 /// An owned tree for property tests.
 #[derive(Clone, Debug)]
 enum Owned {

@@ -20,6 +20,9 @@ Examples:
   ecrlink-sim decode --dialect concert 02 30 31 30 30 30 30 31 32 35 30 31 31 30 39 37 38 \\
       20 20 20 20 20 20 20 20 20 20 41 30 31 30 42 30 31 30 03 01
   ecrlink-sim decode --dialect tlv 9F2608C2C12B098F3DA6E3
+  ecrlink-sim decode --dialect iso8583 \
+      30383030383232303030303030303030303030303034303030303030303030303030303031313235 \
+      313731333030303030303031333031
 
 Spaces, colons and a leading 0x in the hex are ignored. Exit status: 0 decoded, 2 bad input.")]
 pub struct DecodeArgs {

@@ -124,6 +124,7 @@ pub struct Agent {
 impl Agent {
     pub fn spawn(args: &[&str], journal: &Path) -> Agent {
         let mut child = Command::new(AGENT)
+            .args(["--terminal-id", TERMINAL_ID])
             .args(args)
             .arg("--journal")
             .arg(journal)
@@ -249,10 +250,15 @@ pub fn ecr_session(dialect: &str) -> Box<dyn EcrSide + Send> {
     }
 }
 
-#[allow(unused_variables)]
 fn csob_ecr(dialect: &str) -> Box<dyn EcrSide + Send> {
-    panic!("no till session for dialect {dialect}")
+    use ecrlink_core::dialect::csob::{CsobConfig, CsobEcr};
+    assert_eq!(dialect, "csob", "no till session for dialect {dialect}");
+    let tid = ecrlink_core::txn::TerminalId::new(TERMINAL_ID).unwrap();
+    Box::new(CsobEcr::new(CsobConfig::new(tid)))
 }
+
+/// The terminal id the tests give the agent (`--terminal-id`).
+pub const TERMINAL_ID: &str = "TERM0001";
 
 impl Ecr {
     pub fn connect(dialect: &str, addr: SocketAddr) -> Ecr {
@@ -336,6 +342,32 @@ impl Ecr {
             }
         }
     }
+
+    /// Asks for the receipt parts after a transaction (ČSOB B3/B4): the first copy, all parts.
+    pub fn receipt(&mut self) -> Vec<String> {
+        let now = self.now();
+        self.session.request_receipt(now).unwrap();
+        let mut parts = Vec::new();
+        loop {
+            let part = std::cell::RefCell::new(None);
+            let end = self.drive(Duration::from_secs(10), |ev| {
+                if let EcrEvent::ReceiptPart { text, more } = ev {
+                    *part.borrow_mut() = Some((text.to_string(), *more));
+                    true
+                } else {
+                    false
+                }
+            });
+            assert!(matches!(end, EcrEnd::Stopped), "no receipt part: {end:?}");
+            let (text, more) = part.into_inner().unwrap();
+            parts.push(text);
+            if !more {
+                return parts;
+            }
+            let now = self.now();
+            self.session.request_receipt(now).unwrap();
+        }
+    }
 }
 
 /// Connects, runs one request, returns the answer (panics on anything else).
@@ -355,4 +387,23 @@ pub fn sale(minor: u64) -> Request {
         amount: eur(minor),
         reference: None,
     }
+}
+
+pub fn czk(minor: u64) -> ecrlink_core::txn::Money {
+    ecrlink_core::txn::Money::new(minor, ecrlink_core::txn::Currency::CZK).unwrap()
+}
+
+/// Starts an agent against `bank` with the given listeners and extra arguments.
+pub fn start_agent(bank: &Bank, listen: &[&str], extra: &[&str]) -> (Agent, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let bank_addr = bank.addr.to_string();
+    let mut args: Vec<&str> = Vec::new();
+    for l in listen {
+        args.push("--listen");
+        args.push(l);
+    }
+    args.extend_from_slice(&["--bank", &bank_addr, "--card-delay", "20ms"]);
+    args.extend_from_slice(extra);
+    let agent = Agent::spawn(&args, &dir.path().join("journal"));
+    (agent, dir)
 }

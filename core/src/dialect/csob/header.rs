@@ -1,10 +1,11 @@
 //! The 36-character header that follows STX, and the policies for its two fields whose
 //! content the public description does not pin down (data length, CRC).
 //!
-//! Byte layout (offsets from the first byte after STX; source: `Payment.java` of
-//! `l1zard/react-native-enigoo-terminal`, which builds the header as
+//! Byte layout: the range constants below, offsets from the first byte after STX. Source:
+//! `Payment.java` of `l1zard/react-native-enigoo-terminal`, which builds the header as
 //! `type + "01" + deviceId + YYMMddHHmmss + flags + length + "A5A5"`, and `Response.java`,
-//! which reads the flags at `substring(24, 28)`):
+//! which reads the flags at `substring(24, 28)`. Nothing follows ETX: `ProcessMessage.java`
+//! cuts each message from STX to ETX inclusive.
 
 use heapless::String;
 use nom::{

@@ -13,6 +13,9 @@
 //! - B4: one `T` field per receipt line (`T` + attribute digit + text; the public client reads
 //!   lines starting `T0`…`T3` and drops those two characters), then `t1` if another part follows.
 //!
+//! Text fields (`g`, receipt lines) are the bytes before the first GS, decoded from ISO-8859-2;
+//! anything after a GS in them is not text and is not kept.
+//!
 //! *ecrlink conventions* (not in the public source; the public client neither sends nor reads
 //! them): cashback amount `C`; masked PAN `P`; totals of a close `Y` (per currency: sub-fields
 //! `E` currency, `d`/`D` debit count/sum, `c`/`C` credit count/sum, `r` reversal count) and `Z`
@@ -417,7 +420,7 @@ impl TransactionResponse {
                 .transpose()?,
             text: f
                 .first(tag::MESSAGE)
-                .map(|x| text::decode(x.value, "csob g text"))
+                .map(|x| text::decode(x.head(), "csob g text"))
                 .transpose()?,
             totals: totals(f)?,
         })
@@ -455,8 +458,9 @@ impl TicketResponse {
                         })?;
                     }
                     first = false;
-                    // The first byte is the line attribute (`0`…`3`).
-                    let line = field.value.get(1..).unwrap_or_default();
+                    // The first byte is the line attribute (`0`…`3`). Sub-fields after a
+                    // GS are not part of the text (the public client splits there too).
+                    let line = field.head().get(1..).unwrap_or_default();
                     text::decode_into(line, &mut text, "csob receipt part")?;
                 }
                 tag::RECEIPT_MORE => more = field.value == b"1",

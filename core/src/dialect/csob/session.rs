@@ -31,7 +31,6 @@ use super::message::{
 };
 use crate::link::{Checksum, Feed, FrameAccumulator};
 use crate::session::{EcrEvent, EcrSide, TerminalEvent, TerminalSide};
-use crate::time::earliest;
 use crate::txn::{
     ApprovalCode, Currency, Money, Request, RequestKind, Response, TerminalId, Timestamp,
 };
@@ -821,7 +820,7 @@ impl EcrSide for CsobEcr {
     fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             EcrState::AwaitResponse { deadline, .. } | EcrState::AwaitReceipt { deadline } => {
-                earliest(Some(deadline), None)
+                Some(deadline)
             }
             EcrState::Idle => None,
         }
@@ -829,5 +828,30 @@ impl EcrSide for CsobEcr {
 
     fn is_busy(&self) -> bool {
         self.state != EcrState::Idle
+    }
+}
+
+#[cfg(test)]
+mod shift_tests {
+    extern crate std;
+    use std::vec::Vec;
+
+    use proptest::prelude::*;
+
+    use super::shift_to_front;
+
+    proptest! {
+        /// Same result as `copy_within(by.., 0)` for every length and shift, including shifts
+        /// larger than half the buffer (one chunk) and smaller (many chunks).
+        #[test]
+        fn shift_to_front_is_copy_within(buf in proptest::collection::vec(any::<u8>(), 0..200), by in 0usize..220) {
+            let mut ours = buf.clone();
+            shift_to_front(&mut ours, by);
+            let mut expected: Vec<u8> = buf.clone();
+            if by <= buf.len() {
+                expected.copy_within(by.., 0);
+            }
+            prop_assert_eq!(ours, expected);
+        }
     }
 }
