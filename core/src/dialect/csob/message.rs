@@ -483,9 +483,7 @@ impl Body {
                 Body::Response(TransactionResponse::from_fields(f)?)
             }
             MessageType::TicketRequest => Body::TicketRequest(TicketRequest::from_fields(f)?),
-            MessageType::TicketResponse => {
-                Body::TicketResponse(TicketResponse::from_fields(f)?)
-            }
+            MessageType::TicketResponse => Body::TicketResponse(TicketResponse::from_fields(f)?),
         })
     }
 }

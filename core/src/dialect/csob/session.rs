@@ -26,8 +26,8 @@ use super::codes::{Flags, MessageType, ReceiptSelector, ResultCode, TxnCode};
 use super::header::{CrcField, Header};
 use super::map::request_kind;
 use super::message::{
-    Body, MAX_FRAME, MAX_PAYLOAD, Message, MessageView, ParseOptions, TicketRequest, TicketResponse,
-    TransactionRequest, TransactionResponse,
+    Body, MAX_FRAME, MAX_PAYLOAD, Message, MessageView, ParseOptions, TicketRequest,
+    TicketResponse, TransactionRequest, TransactionResponse,
 };
 use crate::link::{Checksum, Feed, FrameAccumulator};
 use crate::session::{EcrEvent, EcrSide, TerminalEvent, TerminalSide};
