@@ -19,3 +19,4 @@ pub mod log;
 pub mod output;
 pub mod till;
 pub mod tillcli;
+pub mod world;

@@ -427,7 +427,8 @@ async fn load_runs_every_transaction_across_terminals() {
 
 use ecrlink_core::session::{TerminalEvent, TerminalSide};
 
-type Answer = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+/// The terminal's answer to a request; `None` leaves it unanswered.
+type Answer = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
 
 /// Serves terminal sessions made by `make` on a loopback port, answering every request with
 /// `answer`. Returns the address.
@@ -451,9 +452,17 @@ async fn serve_terminal(
                 let mut tx = vec![0u8; ecrlink_core::session::MAX_TRANSMIT];
                 loop {
                     while let Some(ev) = term.poll_event() {
-                        if let TerminalEvent::Request(req) = ev {
-                            let r = answer(&req);
-                            term.respond(clock.now(), &r).unwrap();
+                        match ev {
+                            TerminalEvent::Request(req) => {
+                                if let Some(r) = answer(&req) {
+                                    term.respond(clock.now(), &r).unwrap();
+                                }
+                            }
+                            TerminalEvent::ReceiptRequested => {
+                                term.send_receipt_part(clock.now(), "SHOP\nTOTAL 12.50", false)
+                                    .unwrap();
+                            }
+                            _ => {}
                         }
                     }
                     while let Ok(Some(n)) = term.poll_transmit(&mut tx) {
@@ -480,13 +489,16 @@ async fn serve_terminal(
 }
 
 fn approve_all() -> Answer {
-    Arc::new(|req: &Request| {
-        let mut r = Response::new(req.kind(), Outcome::Approved);
-        r.amount = req.amount();
-        r.reference = req.reference().cloned();
-        r.pan = Some(ecrlink_core::txn::MaskedPan::parse("476173******0119").unwrap());
-        r
-    })
+    Arc::new(|req: &Request| Some(approved(req)))
+}
+
+fn approved(req: &Request) -> Response {
+    let mut r = Response::new(req.kind(), Outcome::Approved);
+    r.amount = req.amount();
+    r.reference = req.reference().cloned();
+    r.pan = Some(ecrlink_core::txn::MaskedPan::parse("476173******0119").unwrap());
+    r.approval_code = Some(ecrlink_core::txn::ApprovalCode::new("A1B2C3").unwrap());
+    r
 }
 
 fn concert_terminal() -> Arc<dyn Fn() -> Box<dyn TerminalSide + Send> + Send + Sync> {
@@ -546,5 +558,86 @@ async fn concert_timeout_cannot_be_recovered_and_says_so() {
         r.message.contains("Unknown — check last transaction"),
         "{}",
         r.message
+    );
+}
+
+fn csob_terminal() -> Arc<dyn Fn() -> Box<dyn TerminalSide + Send> + Send + Sync> {
+    use ecrlink_core::dialect::csob::{CsobConfig, CsobTerminal};
+    Arc::new(|| {
+        let id = ecrlink_core::txn::TerminalId::new("00000000").unwrap();
+        Box::new(CsobTerminal::new(CsobConfig::new(id)))
+    })
+}
+
+#[tokio::test]
+async fn csob_sale_with_receipt_and_reprint_against_a_csob_terminal() {
+    let addr = serve_terminal(csob_terminal(), approve_all()).await;
+    let mut till = real_till(&addr, ecrlink_core::session::Dialect::Csob);
+    till.opts.receipt = true;
+    let r = bounded(till.sale(czk("12.50"), Some(Reference::new("VS1").unwrap())))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+    let resp = r.response.as_ref().unwrap();
+    assert_eq!(resp.approval_code.as_ref().unwrap().as_str(), "A1B2C3");
+    assert_eq!(r.receipt, vec!["SHOP\nTOTAL 12.50".to_string()]);
+    // ČSOB has no reprint request: the till fetches the receipt text instead.
+    till.opts.receipt = false;
+    let r = bounded(till.reprint()).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+    assert_eq!(r.receipt, vec!["SHOP\nTOTAL 12.50".to_string()]);
+    for req in [
+        Request::TestTerminal,
+        Request::TestBank,
+        Request::CloseTotals,
+    ] {
+        let r = bounded(till.run(req)).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+    }
+}
+
+#[tokio::test]
+async fn csob_lost_answer_is_recovered_with_passivate_then_last_transaction() {
+    // The terminal runs the sale but its answer never reaches the till; on the next
+    // connection it answers T81 and then T82 with that sale.
+    let last: Arc<Mutex<Option<Response>>> = Arc::new(Mutex::new(None));
+    let asked: Arc<Mutex<Vec<RequestKind>>> = Arc::new(Mutex::new(Vec::new()));
+    let (l, a) = (last.clone(), asked.clone());
+    let answer: Answer = Arc::new(move |req: &Request| {
+        a.lock().unwrap().push(req.kind());
+        match req {
+            Request::Sale { .. } => {
+                *l.lock().unwrap() = Some(approved(req));
+                None
+            }
+            Request::Abort => Some(Response::new(RequestKind::Abort, Outcome::Approved)),
+            Request::LastTransaction => {
+                let mut r = l.lock().unwrap().clone().unwrap();
+                r.kind = RequestKind::LastTransaction;
+                Some(r)
+            }
+            _ => Some(approved(req)),
+        }
+    });
+    let addr = serve_terminal(csob_terminal(), answer).await;
+    let mut till = real_till(&addr, ecrlink_core::session::Dialect::Csob);
+    till.opts.timeout = Duration::from_millis(500);
+    let r = bounded(till.sale(czk("33"), Some(Reference::new("VS33").unwrap())))
+        .await
+        .unwrap();
+    assert_eq!(
+        asked.lock().unwrap().as_slice(),
+        [
+            RequestKind::Sale,
+            RequestKind::Abort,
+            RequestKind::LastTransaction
+        ]
+    );
+    assert_eq!(r.recovery, Some(Recovery::Matched), "{r:?}");
+    assert_eq!(r.outcome, Outcome::Approved);
+    assert_eq!(r.exit_code(), 0);
+    assert_eq!(
+        r.response.unwrap().approval_code.unwrap().as_str(),
+        "A1B2C3"
     );
 }
