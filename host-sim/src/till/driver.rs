@@ -104,6 +104,7 @@ pub async fn exchange(
         Action::Request(_) => None,
     };
     let mut grace_until = deadline;
+    let mut accepted = false;
 
     loop {
         // 1. Send what the session has for the terminal.
@@ -133,7 +134,10 @@ pub async fn exchange(
         while let Some(event) = ecr.poll_event() {
             progressed = true;
             match event {
-                EcrEvent::Accepted => log.line("terminal accepted the request"),
+                EcrEvent::Accepted => {
+                    accepted = true;
+                    log.line("terminal accepted the request");
+                }
                 EcrEvent::Response(r) => {
                     log.line(&format!(
                         "response: {} {}",
@@ -183,6 +187,10 @@ pub async fn exchange(
                     log.line(&format!("session failed: {e}"));
                     match response.take() {
                         Some(response) => return End::Response { response, receipt },
+                        // The terminal took the request: it may have run it.
+                        None if accepted => {
+                            return End::Dropped(format!("answer unusable: {e}"));
+                        }
                         None => return End::NotDelivered(e),
                     }
                 }

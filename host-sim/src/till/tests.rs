@@ -69,6 +69,11 @@ impl EcrSide for LineEcr {
             let mut parts = line.splitn(5, ' ');
             match parts.next() {
                 Some("ACC") => self.events.push_back(EcrEvent::Accepted),
+                Some("FAIL") => {
+                    self.busy = false;
+                    self.events
+                        .push_back(EcrEvent::Failed(Error::CsobField { field: "R" }));
+                }
                 Some("RES") => {
                     let outcome = match parts.next().unwrap() {
                         "ok" => Outcome::Approved,
@@ -440,52 +445,57 @@ async fn serve_terminal(
     let addr = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
+            let Ok((sock, _)) = listener.accept().await else {
                 return;
             };
-            let mut term = make();
-            let answer = answer.clone();
-            tokio::spawn(async move {
-                use tokio::io::AsyncReadExt;
-                let clock = Clock::start();
-                let mut buf = vec![0u8; 4096];
-                let mut tx = vec![0u8; ecrlink_core::session::MAX_TRANSMIT];
-                loop {
-                    while let Some(ev) = term.poll_event() {
-                        match ev {
-                            TerminalEvent::Request(req) => {
-                                if let Some(r) = answer(&req) {
-                                    term.respond(clock.now(), &r).unwrap();
-                                }
-                            }
-                            TerminalEvent::ReceiptRequested => {
-                                term.send_receipt_part(clock.now(), "SHOP\nTOTAL 12.50", false)
-                                    .unwrap();
-                            }
-                            _ => {}
-                        }
-                    }
-                    while let Ok(Some(n)) = term.poll_transmit(&mut tx) {
-                        if sock.write_all(&tx[..n]).await.is_err() {
-                            return;
-                        }
-                    }
-                    let wake = term
-                        .poll_timeout()
-                        .map(|t| clock.to_tokio(t))
-                        .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(60));
-                    tokio::select! {
-                        r = sock.read(&mut buf) => match r {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => term.handle_bytes(clock.now(), &buf[..n]),
-                        },
-                        () = tokio::time::sleep_until(wake) => term.handle_timeout(clock.now()),
-                    }
-                }
-            });
+            tokio::spawn(run_terminal(sock, make(), answer.clone()));
         }
     });
     addr
+}
+
+/// Runs a terminal session over one byte stream until it closes.
+async fn run_terminal(
+    mut sock: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    mut term: Box<dyn TerminalSide + Send>,
+    answer: Answer,
+) {
+    use tokio::io::AsyncReadExt;
+    let clock = Clock::start();
+    let mut buf = vec![0u8; 4096];
+    let mut tx = vec![0u8; ecrlink_core::session::MAX_TRANSMIT];
+    loop {
+        while let Some(ev) = term.poll_event() {
+            match ev {
+                TerminalEvent::Request(req) => {
+                    if let Some(r) = answer(&req) {
+                        term.respond(clock.now(), &r).unwrap();
+                    }
+                }
+                TerminalEvent::ReceiptRequested => {
+                    term.send_receipt_part(clock.now(), "SHOP\nTOTAL 12.50", false)
+                        .unwrap();
+                }
+                _ => {}
+            }
+        }
+        while let Ok(Some(n)) = term.poll_transmit(&mut tx) {
+            if sock.write_all(&tx[..n]).await.is_err() {
+                return;
+            }
+        }
+        let wake = term
+            .poll_timeout()
+            .map(|t| clock.to_tokio(t))
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(60));
+        tokio::select! {
+            r = sock.read(&mut buf) => match r {
+                Ok(0) | Err(_) => return,
+                Ok(n) => term.handle_bytes(clock.now(), &buf[..n]),
+            },
+            () = tokio::time::sleep_until(wake) => term.handle_timeout(clock.now()),
+        }
+    }
 }
 
 fn approve_all() -> Answer {
@@ -640,4 +650,60 @@ async fn csob_lost_answer_is_recovered_with_passivate_then_last_transaction() {
         r.response.unwrap().approval_code.unwrap().as_str(),
         "A1B2C3"
     );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn concert_over_a_serial_line() {
+    use tokio_serial::SerialPort;
+    // A pseudo-terminal pair: the terminal runs on the master, the till opens the slave by path.
+    let (master, slave) = tokio_serial::SerialStream::pair().unwrap();
+    let path = slave.name().unwrap();
+    drop(slave);
+    tokio::spawn(run_terminal(master, concert_terminal()(), approve_all()));
+    let mut o = TillOptions::new(
+        Target::parse(&path),
+        ecrlink_core::session::Dialect::Concert,
+    );
+    assert!(matches!(o.target, Target::Serial { baud: 9600, .. }));
+    o.timeout = Duration::from_secs(5);
+    let till = Till::new(o);
+    let eur = Money::parse_decimal("4.20", Currency::EUR).unwrap();
+    let r = bounded(till.sale(eur, None)).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+    assert_eq!(r.response.unwrap().amount, Some(eur));
+}
+
+#[tokio::test]
+async fn unusable_answer_after_acceptance_is_recovered_not_offline() {
+    let (addr, seen) = fake_terminal(Arc::new(|l: &str| {
+        Some(if l.starts_with("REQ last") {
+            "RES decl:05 sale 700 -\n".to_string()
+        } else {
+            "ACC\nFAIL\n".to_string()
+        })
+    }))
+    .await;
+    let r = bounded(till(&addr, 2000).sale(czk("7"), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        2,
+        "asked for the last transaction"
+    );
+    assert_eq!(r.recovery, Some(Recovery::Matched));
+    assert_eq!(r.exit_code(), 1);
+    assert!(r.detail.unwrap().contains("answer unusable"));
+}
+
+#[tokio::test]
+async fn failure_before_acceptance_is_terminal_offline() {
+    let (addr, seen) = fake_terminal(Arc::new(|_: &str| Some("FAIL\n".to_string()))).await;
+    let r = bounded(till(&addr, 2000).sale(czk("7"), None))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::TerminalOffline);
+    assert!(r.recovery.is_none());
+    assert_eq!(seen.lock().unwrap().len(), 1);
 }
