@@ -189,7 +189,7 @@ fn printable(bytes: &[u8]) -> String {
 }
 
 /// Shortest digit run that is masked: the shortest PAN.
-const MASK_MIN_RUN: usize = 12;
+pub const MASK_MIN_RUN: usize = 12;
 
 /// Replaces, in every run of [`MASK_MIN_RUN`] or more ASCII digits, all but the first 6 and
 /// the last 4 digits by `*`. A PAN inside such a run can show at most its first 6 or its
