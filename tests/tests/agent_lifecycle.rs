@@ -195,3 +195,26 @@ fn a_torn_journal_tail_is_skipped_and_the_agent_carries_on() {
     let r = ask("csob", addr, &sale(1_300));
     assert_eq!(r.outcome, Outcome::Approved);
 }
+
+#[test]
+fn periodic_echo_decides_whether_a_sale_is_tried() {
+    // The bank answers echo tests with 91 (issuer or switch inoperative).
+    let bank = Bank::spawn(Some("[[rule]]\nmti = \"0800\"\ndecline = \"91\"\n"));
+    let (agent, _d) = start_agent(&bank, &["csob@127.0.0.1:0"], &["--echo-every", "100ms"]);
+    bank.wait_for("periodic echoes", |l| {
+        l["echoes"].as_u64().unwrap_or(0) >= 3
+    });
+    // The echo failed: a sale is answered "bank unavailable" at once, the bank never asked.
+    let r = ask("csob", agent.addr("csob"), &sale(1_400));
+    assert!(
+        matches!(r.outcome, Outcome::BankUnavailable | Outcome::Failed { .. }),
+        "{r:?}"
+    );
+    assert!(
+        bank.auths().is_empty(),
+        "a sale was tried although the echo failed"
+    );
+    // On-demand echo says the same.
+    let r = ask("csob", agent.addr("csob"), &Request::TestBank);
+    assert!(!r.outcome.is_approved(), "{r:?}");
+}
