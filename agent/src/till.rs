@@ -20,6 +20,9 @@ use crate::printer::Copy;
 
 /// Rejected frames in a row after which the connection is dropped.
 pub const MAX_PROTOCOL_ERRORS: u32 = 8;
+/// Bytes a till may send without a single request coming of them before the connection is
+/// dropped as garbage (a request frame is at most a few hundred bytes).
+pub const MAX_BYTES_WITHOUT_REQUEST: usize = 4096;
 /// Bytes read while waiting for the first ENQ or STX of an auto-detect listener before the
 /// connection is dropped.
 pub const MAX_DETECT_BYTES: usize = 4096;
@@ -120,6 +123,7 @@ pub async fn run_till(
         delivering: None,
         receipt_parts: VecDeque::new(),
         errors: 0,
+        unproductive: 0,
         peer: peer.clone(),
     };
     if !prefix.is_empty() {
@@ -143,6 +147,7 @@ pub async fn run_till(
                     last_rx = tokio::time::Instant::now();
                     ctx.shared.touch();
                     tracing::debug!(%peer, frame = %Hex(&buf[..n]), "till <-");
+                    driver.unproductive += n;
                     driver.session.handle_bytes(clock::now(), &buf[..n]);
                 }
                 Err(_) => return End::Io,
@@ -177,6 +182,8 @@ struct Driver {
     delivering: Option<u32>,
     receipt_parts: VecDeque<String>,
     errors: u32,
+    /// Bytes received since the last request (or receipt request) the session made of them.
+    unproductive: usize,
     peer: String,
 }
 
@@ -184,7 +191,18 @@ impl Driver {
     /// Sends everything the session has to send and handles every event, until neither is left.
     async fn pump(&mut self, stream: &mut Box<dyn TillStream>, out: &mut [u8]) -> Result<(), End> {
         loop {
+            if self.unproductive > MAX_BYTES_WITHOUT_REQUEST {
+                tracing::warn!(peer = %self.peer, bytes = self.unproductive, "till sent bytes that make no request; dropping the connection");
+                return Err(End::Garbage);
+            }
             let mut progressed = false;
+            // Events first: a request reaches the engine's queue before the session's
+            // acknowledgement (ČSOB B0) leaves, so a till that connects right after seeing it
+            // queues behind this request.
+            while let Some(ev) = self.session.poll_event() {
+                progressed = true;
+                self.event(ev)?;
+            }
             loop {
                 match self.session.poll_transmit(out) {
                     Ok(Some(n)) => {
@@ -206,10 +224,6 @@ impl Driver {
                 }
             }
             let _ = stream.flush().await;
-            while let Some(ev) = self.session.poll_event() {
-                progressed = true;
-                self.event(ev)?;
-            }
             if !progressed {
                 return Ok(());
             }
@@ -220,6 +234,7 @@ impl Driver {
         match ev {
             TerminalEvent::Request(req) => {
                 self.errors = 0;
+                self.unproductive = 0;
                 let kind = req.kind();
                 tracing::debug!(peer = %self.peer, request = kind.name(), "till request");
                 if kind == RequestKind::Abort {
@@ -267,6 +282,7 @@ impl Driver {
                 }
             }
             TerminalEvent::ReceiptRequested => {
+                self.unproductive = 0;
                 let ask = self.session.receipt_ask();
                 let copy = match ask {
                     Some(ReceiptAsk::Copy(c)) => Some(c),

@@ -41,6 +41,10 @@ pub enum Command {
     Last(tillcli::TillArgs),
     /// List the configured terminals and which one this computer/user gets.
     Terminals(tillcli::TerminalsArgs),
+    /// Bank simulator + terminal + till in one process: a short shop day, receipts, a summary.
+    Demo(crate::demo::DemoArgs),
+    /// Many tills against many agents and the bank simulator: throughput and latency percentiles.
+    Load(crate::load::LoadArgs),
     /// Decode one captured frame (hex) of any dialect and print it as JSON.
     Decode(decode::DecodeArgs),
     /// Run the ISO 8583 bank (acquirer) simulator: `bank --listen 127.0.0.1:5000 [--rules FILE]`.
@@ -61,6 +65,8 @@ pub fn main() -> i32 {
         Command::Decode(args) => decode::run(&args),
         Command::Bank(args) => crate::bank::run(&args),
         Command::Terminals(args) => tillcli::terminals(&args),
+        Command::Demo(args) => crate::demo::run(&args),
+        Command::Load(args) => crate::load::run_cli(&args),
         other => tillcli::run(other),
     }
 }

@@ -237,26 +237,36 @@ pub fn summary_table(rows: &[Row]) -> String {
             if r.as_expected { "yes" } else { "NO" }
         );
     }
-    let approved: u64 = rows
-        .iter()
-        .filter(|r| r.result.outcome == Outcome::Approved)
-        .filter(|r| {
-            matches!(
-                r.result.kind(),
-                RequestKind::Sale | RequestKind::SaleWithCashback
-            )
-        })
-        .filter_map(|r| r.result.request.amount())
-        .map(|m| m.minor())
-        .sum();
-    let currency = rows
-        .iter()
-        .find_map(|r| r.result.request.amount())
-        .map(|m| m.currency);
-    if let Some(c) = currency {
-        let mut t = String::new();
-        let _ = Money::fmt_decimal(approved, c, &mut t);
-        let _ = writeln!(s, "approved sales before reversals and refunds: {t} {c}");
+    // Approved sales per currency, in the order the currencies first appear.
+    let mut sums: Vec<(Currency, u64)> = Vec::new();
+    for r in rows {
+        let is_sale = matches!(
+            r.result.kind(),
+            RequestKind::Sale | RequestKind::SaleWithCashback
+        );
+        if let (true, Outcome::Approved, Some(m)) =
+            (is_sale, &r.result.outcome, r.result.request.amount())
+        {
+            match sums.iter_mut().find(|(c, _)| *c == m.currency) {
+                Some((_, sum)) => *sum += m.minor(),
+                None => sums.push((m.currency, m.minor())),
+            }
+        }
+    }
+    if !sums.is_empty() {
+        let parts: Vec<String> = sums
+            .iter()
+            .map(|(c, minor)| {
+                let mut t = String::new();
+                let _ = Money::fmt_decimal(*minor, *c, &mut t);
+                format!("{t} {c}")
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "approved sales (before reversals and refunds): {}",
+            parts.join(", ")
+        );
     }
     let total: Duration = rows.iter().map(|r| r.result.elapsed).sum();
     let _ = writeln!(
@@ -297,4 +307,135 @@ mod tests {
         assert_eq!(target.request.kind(), RequestKind::SaleWithCashback);
         assert_eq!(rev.request.amount(), target.request.amount());
     }
+}
+
+/// Arguments of `demo`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "\
+Starts a bank simulator and a virtual terminal (ecrlink-agent) in this process on loopback
+ports it picks, then runs a short shop day against them through the till library: terminal and
+bank checks, sales, a decline, a cash-back sale and its reversal, a refund and the close of
+totals, in the ČSOB dialect with the receipts transferred to the till, plus one Concert sale.
+No set-up, no network beyond loopback. Exit status 0 when every step ended as expected.")]
+pub struct DemoArgs {
+    /// Language of the result texts [default: from the locale, else en].
+    #[arg(long, value_enum)]
+    pub lang: Option<crate::i18n::Lang>,
+    /// Folder of the session log [default: ~/PointOfSale].
+    #[arg(long, value_name = "DIR", env = crate::log::LOG_DIR_ENV)]
+    pub log_dir: Option<std::path::PathBuf>,
+    /// Write no session log.
+    #[arg(long)]
+    pub no_log: bool,
+}
+
+/// Runs `demo`; returns the exit status.
+pub fn run(args: &DemoArgs) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return 2;
+        }
+    };
+    match runtime.block_on(run_async(args)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: demo failed: {e:#}");
+            1
+        }
+    }
+}
+
+async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
+    use ecrlink_core::session::Dialect;
+
+    use crate::till::{Target, TillOptions};
+    use crate::world::World;
+
+    let lang = args.lang.unwrap_or_else(crate::i18n::Lang::from_env);
+    let log = if args.no_log {
+        crate::log::SessionLog::disabled()
+    } else {
+        match args.log_dir.clone().or_else(crate::log::default_log_dir) {
+            Some(dir) => crate::log::SessionLog::open(&dir).unwrap_or_else(|e| {
+                eprintln!("warning: no session log in {}: {e}", dir.display());
+                crate::log::SessionLog::disabled()
+            }),
+            None => crate::log::SessionLog::disabled(),
+        }
+    };
+    let world = World::start(
+        1,
+        &[Dialect::Csob, Dialect::Concert],
+        Duration::from_millis(80),
+    )
+    .await?;
+    let csob = world
+        .addr(0, Dialect::Csob)
+        .ok_or_else(|| anyhow::anyhow!("agent has no ČSOB listener"))?;
+    let concert = world
+        .addr(0, Dialect::Concert)
+        .ok_or_else(|| anyhow::anyhow!("agent has no Concert listener"))?;
+    println!("ecrlink demo: a shop day on one machine");
+    println!("  bank simulator (ISO 8583)   {}", world.bank.addr());
+    println!("  terminal (ecrlink-agent)    ČSOB {csob}, Concert {concert}");
+    if let Some(p) = log.path() {
+        println!("  session log                 {}", p.display());
+    }
+    println!();
+
+    let options = |addr: std::net::SocketAddr, dialect: Dialect| {
+        let mut o = TillOptions::new(
+            Target::Tcp {
+                address: addr.to_string(),
+            },
+            dialect,
+        );
+        o.timeout = Duration::from_secs(10);
+        o.lang = lang;
+        o.log = log.clone();
+        o.terminal_id = Some(world.terminal_id(0));
+        o.alias = Some(format!("demo-{}", dialect.name()));
+        o
+    };
+    let mut csob_opts = options(csob, Dialect::Csob);
+    csob_opts.receipt = true;
+    let till = Till::new(csob_opts);
+    let mut print = |block: &str| print!("{block}");
+    let mut rows = run_day(&till, shop_day(Currency::CZK)?, &mut print).await?;
+
+    // One sale from a till that speaks Concert; its receipt is the terminal's printout.
+    let concert_till = Till::new(options(concert, Dialect::Concert));
+    let eur = Money::new(1250, Currency::EUR)?;
+    let mut more = run_day(
+        &concert_till,
+        vec![Step {
+            title: "a tourist pays in euros (Concert till)",
+            request: Request::Sale {
+                amount: eur,
+                reference: vs("FR-0001")?,
+            },
+            reverses: None,
+            expect: Expect::Approved,
+        }],
+        &mut print,
+    )
+    .await?;
+    if let Some(receipt) = world.agents.first().and_then(|a| a.last_receipt()) {
+        for line in receipt.lines() {
+            println!("      | {line}");
+        }
+    }
+    rows.append(&mut more);
+
+    println!();
+    print!("{}", summary_table(&rows));
+    world.shutdown().await;
+    let ok = rows.iter().all(|r| r.as_expected);
+    Ok(if ok { 0 } else { 1 })
 }

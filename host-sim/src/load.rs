@@ -219,3 +219,99 @@ mod tests {
         assert_eq!(Percentiles::of(&mut []), Percentiles::default());
     }
 }
+
+/// Arguments of `load`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "\
+Starts a bank simulator and M agents (virtual terminals, card presented at once) in this
+process on loopback ports, then runs K sales from N concurrent tills: till i uses agent i mod M,
+and tills that share an agent take turns (a terminal serves one till at a time). Prints
+throughput and latency percentiles (p50/p90/p99/max, from connect to answer). No session log.")]
+pub struct LoadArgs {
+    /// Concurrent tills.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub tills: u32,
+    /// Agents (terminals).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub agents: u32,
+    /// Transactions in all, shared among the tills.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub transactions: u32,
+    /// Dialect the tills speak.
+    #[arg(long, value_enum, default_value = "csob")]
+    pub dialect: crate::tillcli::DialectArg,
+    /// Limit for one answer, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `load`; returns the exit status (0 when every transaction got an answer).
+pub fn run_cli(args: &LoadArgs) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return 2;
+        }
+    };
+    match runtime.block_on(run_world(args)) {
+        Ok(report) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).unwrap_or_else(|_| "{}".into())
+                );
+            } else {
+                print!("{}", report.to_text());
+            }
+            if report.other == 0 { 0 } else { 1 }
+        }
+        Err(e) => {
+            eprintln!("error: load failed: {e:#}");
+            1
+        }
+    }
+}
+
+async fn run_world(args: &LoadArgs) -> anyhow::Result<LoadReport> {
+    use ecrlink_core::session::Dialect;
+
+    use crate::till::{Target, TillOptions};
+    use crate::world::World;
+
+    let dialect: Dialect = args.dialect.into();
+    let agents = args.agents as usize;
+    let world = World::start(agents, &[dialect], Duration::ZERO).await?;
+    let mut terminals = Vec::with_capacity(agents);
+    for i in 0..agents {
+        let addr = world
+            .addr(i, dialect)
+            .ok_or_else(|| anyhow::anyhow!("agent {i} has no listener"))?;
+        let mut o = TillOptions::new(
+            Target::Tcp {
+                address: addr.to_string(),
+            },
+            dialect,
+        );
+        o.timeout = Duration::from_secs(args.timeout.max(1));
+        o.terminal_id = Some(world.terminal_id(i));
+        terminals.push(o);
+    }
+    let plan = LoadPlan {
+        tills: args.tills as usize,
+        transactions: args.transactions as usize,
+        currency: match dialect {
+            Dialect::Concert => Currency::EUR,
+            Dialect::Csob => Currency::CZK,
+        },
+    };
+    let report = run(&plan, &terminals).await;
+    world.shutdown().await;
+    Ok(report)
+}

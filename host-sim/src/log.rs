@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use ecrlink_core::session::Dialect;
+
 /// Environment variable naming the log folder.
 pub const LOG_DIR_ENV: &str = "ECRLINK_LOG_DIR";
 
@@ -89,29 +91,66 @@ impl SessionLog {
     /// Appends one line, prefixed by the milliseconds since the run started. Digit runs that
     /// could be a PAN are masked.
     pub fn line(&self, text: &str) {
+        self.write_line(&mask_digits(text));
+    }
+
+    /// Appends a line that is already masked.
+    fn write_line(&self, text: &str) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
         let ms = inner.start.elapsed().as_millis();
         if let Some(f) = inner.file.as_mut() {
             // A log that cannot be written must not stop a payment.
-            let _ = writeln!(f, "[{:>7} ms] {}", ms, mask_digits(text));
+            let _ = writeln!(f, "[{ms:>7} ms] {text}");
         }
     }
 
     /// Appends a frame in hex (and its printable rendering), PAN-like digit runs masked first.
     pub fn frame(&self, dir: Dir, bytes: &[u8]) {
-        let masked = mask_pan_bytes(bytes);
+        self.frame_of(None, dir, bytes);
+    }
+
+    /// [`SessionLog::frame`] for a frame of `dialect`: the leading bytes that cannot hold a
+    /// card number by the dialect's layout ([`pan_free_prefix`]) are kept as they are, so
+    /// that header digits (ČSOB date and time, Concert amount) stay readable; the rest is
+    /// masked.
+    pub fn frame_of(&self, dialect: Option<Dialect>, dir: Dir, bytes: &[u8]) {
+        let keep = dialect.map_or(0, |d| pan_free_prefix(d, dir, bytes));
+        let (head, tail) = bytes.split_at(keep.min(bytes.len()));
+        let mut masked = head.to_vec();
+        masked.extend(mask_pan_bytes(tail));
         let arrow = match dir {
             Dir::Out => "till -> terminal",
             Dir::In => "terminal -> till",
         };
-        self.line(&format!(
+        self.write_line(&format!(
             "{arrow} {} bytes: {} | {}",
             masked.len(),
             hex(&masked),
             printable(&masked)
         ));
+    }
+}
+
+/// How many leading bytes of a frame cannot carry a card number, by the dialect's layout:
+/// - ČSOB: STX and the 36-character header (type, version, terminal id of 8, date and time,
+///   flags, length, CRC); fields, where a card number could travel, follow it.
+/// - Concert: a till's request (34 characters: POS, amount, flags, currency, private data —
+///   no card data) entirely; an answer's STX, POS number, status, amount and mode (13 bytes),
+///   before the field that carries the card number.
+pub fn pan_free_prefix(dialect: Dialect, dir: Dir, bytes: &[u8]) -> usize {
+    const STX: u8 = 0x02;
+    if bytes.first() != Some(&STX) {
+        return 0;
+    }
+    match dialect {
+        Dialect::Csob => 37.min(bytes.len()),
+        Dialect::Concert => match dir {
+            // STX + 34 + ETX + LRC
+            Dir::Out if bytes.len() <= 37 => bytes.len(),
+            _ => 13.min(bytes.len()),
+        },
     }
 }
 
@@ -150,7 +189,7 @@ fn printable(bytes: &[u8]) -> String {
 }
 
 /// Shortest digit run that is masked: the shortest PAN.
-const MASK_MIN_RUN: usize = 12;
+pub const MASK_MIN_RUN: usize = 12;
 
 /// Replaces, in every run of [`MASK_MIN_RUN`] or more ASCII digits, all but the first 6 and
 /// the last 4 digits by `*`. A PAN inside such a run can show at most its first 6 or its
@@ -229,5 +268,32 @@ mod tests {
         assert!(text.contains("<STX>P476173******0119<FS><ETX>"), "{text}");
         assert!(!text.contains("4761739001010119"));
         assert!(text.contains("done"));
+    }
+
+    #[test]
+    fn dialect_headers_stay_readable_card_numbers_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SessionLog::open(dir.path()).unwrap();
+        // A ČSOB B2 whose header digits run into each other, with a full PAN in a field.
+        let mut b2 = b"\x02B201ECRLINK12611251754428000004CA5A5".to_vec();
+        b2.extend_from_slice(b"\x1cT00\x1cR000\x1cP4761739001010119\x03");
+        log.frame_of(Some(Dialect::Csob), Dir::In, &b2);
+        // A Concert full answer: POS 01, status 0, amount, mode, then a PAN.
+        let mut ans = b"\x0201000001250".to_vec();
+        ans.extend_from_slice(b"14761739001010119");
+        ans.extend_from_slice(&[b' '; 39]);
+        ans.extend_from_slice(b"978          \x03\x00");
+        log.frame_of(Some(Dialect::Concert), Dir::In, &ans);
+        let text = std::fs::read_to_string(log.path().unwrap()).unwrap();
+        assert!(
+            text.contains("B201ECRLINK12611251754428000004CA5A5"),
+            "{text}"
+        );
+        assert!(text.contains("010000012501476173******0119"), "{text}");
+        assert!(!text.contains("4761739001010119"), "{text}");
+        assert!(
+            !text.contains("39 30 30 31 30 31"),
+            "hex of the PAN middle: {text}"
+        );
     }
 }

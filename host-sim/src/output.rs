@@ -143,7 +143,7 @@ pub fn to_human(result: &TillResult, opts: &TillOptions, log_file: Option<&str>)
     let line = |s: &mut String, label: Label, value: &str| {
         let _ = writeln!(
             s,
-            "  {:<18} {}",
+            "  {:<20} {}",
             format!("{}:", i18n::label(lang, label)),
             value
         );
@@ -211,7 +211,7 @@ pub fn to_human(result: &TillResult, opts: &TillOptions, log_file: Option<&str>)
     line(
         &mut s,
         Label::Elapsed,
-        &format!("{:.1} s", result.elapsed.as_secs_f64()),
+        &format!("{:.2} s", result.elapsed.as_secs_f64()),
     );
     if let Some(f) = log_file {
         line(&mut s, Label::Log, f);

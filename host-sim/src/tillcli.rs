@@ -332,7 +332,11 @@ fn request_of<'a>(
         Command::TestBank(a) => (Request::TestBank, a),
         Command::Reprint(a) => (Request::Reprint, a),
         Command::Last(a) => (Request::LastTransaction, a),
-        Command::Decode(_) | Command::Terminals(_) | Command::Bank(_) => {
+        Command::Decode(_)
+        | Command::Terminals(_)
+        | Command::Bank(_)
+        | Command::Demo(_)
+        | Command::Load(_) => {
             return Err("not a till command".into());
         }
     })
@@ -348,7 +352,11 @@ fn till_args(cmd: &Command) -> Option<&TillArgs> {
         | Command::TestBank(a)
         | Command::Reprint(a)
         | Command::Last(a) => Some(a),
-        Command::Decode(_) | Command::Terminals(_) | Command::Bank(_) => None,
+        Command::Decode(_)
+        | Command::Terminals(_)
+        | Command::Bank(_)
+        | Command::Demo(_)
+        | Command::Load(_) => None,
     }
 }
 

@@ -64,11 +64,23 @@ pub enum End {
     NotDelivered(CoreError),
 }
 
+/// What an exchange starts with.
+#[derive(Clone, Copy, Debug)]
+pub enum Action<'a> {
+    /// Send a request (and, if asked, fetch the receipt after the answer).
+    Request(&'a Request),
+    /// Only fetch the receipt of the last transaction (a reprint where the dialect transfers
+    /// receipts: ČSOB B3/B4); ends with an approved answer of `kind` once the text is in.
+    Receipt(ecrlink_core::txn::RequestKind),
+}
+
 /// Sends `request` through `ecr` over `io` and drives the exchange until it ends or `deadline`.
+#[allow(clippy::too_many_arguments)]
 pub async fn exchange(
     io: &mut dyn Io,
     ecr: &mut (dyn EcrSide + Send),
-    request: &Request,
+    dialect: Option<ecrlink_core::session::Dialect>,
+    action: Action<'_>,
     deadline: tokio::time::Instant,
     want_receipt: bool,
     log: &SessionLog,
@@ -76,14 +88,23 @@ pub async fn exchange(
 ) -> End {
     let mut tx = vec![0u8; MAX_TRANSMIT];
     let mut rx = vec![0u8; 4096];
-    if let Err(e) = ecr.start(clock.now(), request) {
+    let started = match action {
+        Action::Request(request) => ecr.start(clock.now(), request),
+        Action::Receipt(_) => ecr.request_receipt(clock.now()),
+    };
+    if let Err(e) = started {
         log.line(&format!("request refused by the session: {e}"));
         return End::NotDelivered(e);
     }
     let mut response: Option<Response> = None;
     let mut receipt: Vec<String> = Vec::new();
-    let mut receipt_pending = false;
+    let mut receipt_pending = matches!(action, Action::Receipt(_));
+    let receipt_only = match action {
+        Action::Receipt(kind) => Some(kind),
+        Action::Request(_) => None,
+    };
     let mut grace_until = deadline;
+    let mut accepted = false;
 
     loop {
         // 1. Send what the session has for the terminal.
@@ -91,7 +112,7 @@ pub async fn exchange(
             match ecr.poll_transmit(&mut tx) {
                 Ok(Some(n)) => {
                     let bytes = tx.get(..n).unwrap_or(&[]);
-                    log.frame(Dir::Out, bytes);
+                    log.frame_of(dialect, Dir::Out, bytes);
                     if let Err(e) = write_all(io, bytes).await {
                         log.line(&format!("write failed: {e}"));
                         return match response {
@@ -113,7 +134,10 @@ pub async fn exchange(
         while let Some(event) = ecr.poll_event() {
             progressed = true;
             match event {
-                EcrEvent::Accepted => log.line("terminal accepted the request"),
+                EcrEvent::Accepted => {
+                    accepted = true;
+                    log.line("terminal accepted the request");
+                }
                 EcrEvent::Response(r) => {
                     log.line(&format!(
                         "response: {} {}",
@@ -142,6 +166,9 @@ pub async fn exchange(
                     receipt.push(text.as_str().to_string());
                     grace_until = tokio::time::Instant::now() + GRACE;
                     receipt_pending = more;
+                    if let (Some(kind), None) = (receipt_only, &response) {
+                        response = Some(Response::new(kind, ecrlink_core::txn::Outcome::Approved));
+                    }
                     if more {
                         if let Err(e) = ecr.request_receipt(clock.now()) {
                             log.line(&format!("next receipt part refused: {e}"));
@@ -160,6 +187,10 @@ pub async fn exchange(
                     log.line(&format!("session failed: {e}"));
                     match response.take() {
                         Some(response) => return End::Response { response, receipt },
+                        // The terminal took the request: it may have run it.
+                        None if accepted => {
+                            return End::Dropped(format!("answer unusable: {e}"));
+                        }
                         None => return End::NotDelivered(e),
                     }
                 }
@@ -203,7 +234,7 @@ pub async fn exchange(
                 }
                 Ok(n) => {
                     let bytes = rx.get(..n).unwrap_or(&[]);
-                    log.frame(Dir::In, bytes);
+                    log.frame_of(dialect, Dir::In, bytes);
                     ecr.handle_bytes(clock.now(), bytes);
                 }
             },

@@ -34,7 +34,7 @@ use ecrlink_core::txn::{
 };
 use serde::Serialize;
 
-pub use driver::{Clock, End, Io, describe_outcome, exchange};
+pub use driver::{Action, Clock, End, Io, describe_outcome, exchange};
 pub use progress::Progress;
 
 use crate::i18n::{self, Lang};
@@ -193,9 +193,6 @@ impl TillOptions {
 /// A till that cannot run at all (set-up errors; transaction outcomes are in [`TillResult`]).
 #[derive(Debug, thiserror::Error)]
 pub enum TillError {
-    /// The dialect's till side is not available in this build.
-    #[error("the {0} dialect is not available in this build")]
-    DialectUnavailable(&'static str),
     /// The core refused a value (terminal id, amount, …).
     #[error("{0}")]
     Core(#[from] ecrlink_core::Error),
@@ -360,21 +357,39 @@ impl Till {
                 .unwrap_or_default(),
             describe_request(&request)
         ));
-        let mut ecr = self.new_ecr()?;
         // A dry run on a throwaway session: a request the dialect cannot carry is an input
-        // error, found before any connection.
-        self.new_ecr()?
-            .start(ecrlink_core::Instant::ZERO, &request)
-            .map_err(|e| {
-                log.line(&format!(
-                    "request refused by the {} dialect: {e}",
-                    o.dialect.name()
-                ));
-                TillError::Request {
-                    dialect: o.dialect.name(),
-                    error: e,
+        // error, found before any connection. A reprint the dialect has no request for is a
+        // receipt transfer where the dialect has one (ČSOB B3).
+        let receipt_only = {
+            let mut probe = self.new_ecr()?;
+            match probe.start(ecrlink_core::Instant::ZERO, &request) {
+                Ok(()) => false,
+                Err(_)
+                    if request.kind() == RequestKind::Reprint
+                        && self
+                            .new_ecr()?
+                            .request_receipt(ecrlink_core::Instant::ZERO)
+                            .is_ok() =>
+                {
+                    true
                 }
-            })?;
+                Err(e) => {
+                    log.line(&format!(
+                        "request refused by the {} dialect: {e}",
+                        o.dialect.name()
+                    ));
+                    return Err(TillError::Request {
+                        dialect: o.dialect.name(),
+                        error: e,
+                    });
+                }
+            }
+        };
+        let action = if receipt_only {
+            Action::Receipt(request.kind())
+        } else {
+            Action::Request(&request)
+        };
         let progress = Progress::start(o.progress, i18n::waiting_text(o.lang));
 
         let finish = |outcome: Outcome,
@@ -429,11 +444,13 @@ impl Till {
             }
         };
         let clock = Clock::start();
+        let mut ecr = self.new_ecr()?;
         let deadline = started + o.timeout;
         let end = exchange(
             io.as_mut(),
             ecr.as_mut(),
-            &request,
+            self.log_dialect(),
+            action,
             deadline,
             o.receipt,
             log,
@@ -488,21 +505,54 @@ impl Till {
             return (Outcome::Timeout, None, Recovery::Unsupported);
         }
         log.line("recovery: asking the terminal for its last transaction");
-        let mut ecr = match self.new_ecr() {
-            Ok(ecr) => ecr,
-            Err(e) => return (Outcome::Timeout, None, Recovery::Failed(e.to_string())),
-        };
         let mut io = match self.connect().await {
             Ok(io) => io,
             Err(why) => return (Outcome::Timeout, None, Recovery::Failed(why)),
         };
         let clock = Clock::start();
+        let mut ecr = match self.new_ecr() {
+            Ok(ecr) => ecr,
+            Err(e) => return (Outcome::Timeout, None, Recovery::Failed(e.to_string())),
+        };
         let limit = o.recovery_timeout.min(o.timeout);
         let deadline = tokio::time::Instant::now() + limit;
+        if o.dialect == Dialect::Csob && o.ecr_factory.is_none() {
+            // As the public ČSOB client does: passivate (T81) whatever may still be pending,
+            // then ask for the last transaction (T82).
+            let end = exchange(
+                io.as_mut(),
+                ecr.as_mut(),
+                self.log_dialect(),
+                Action::Request(&Request::Abort),
+                deadline,
+                false,
+                log,
+                &clock,
+            )
+            .await;
+            match end {
+                End::Response { response, .. } => log.line(&format!(
+                    "recovery: passivate answered {}",
+                    describe_outcome(&response.outcome)
+                )),
+                End::TimedOut => {
+                    return (
+                        Outcome::Timeout,
+                        None,
+                        Recovery::Failed("no answer to the passivate request".into()),
+                    );
+                }
+                End::Dropped(why) => return (Outcome::Timeout, None, Recovery::Failed(why)),
+                End::NotDelivered(e) => {
+                    return (Outcome::Timeout, None, Recovery::Failed(e.to_string()));
+                }
+            }
+        }
         let end = exchange(
             io.as_mut(),
             ecr.as_mut(),
-            &Request::LastTransaction,
+            self.log_dialect(),
+            Action::Request(&Request::LastTransaction),
             deadline,
             false,
             log,
@@ -530,6 +580,11 @@ impl Till {
             ),
             End::Dropped(why) => (Outcome::Timeout, None, Recovery::Failed(why)),
         }
+    }
+
+    /// The dialect whose frame layout the log may rely on (none for a custom session).
+    fn log_dialect(&self) -> Option<Dialect> {
+        self.opts.ecr_factory.is_none().then_some(self.opts.dialect)
     }
 
     fn new_ecr(&self) -> Result<Box<dyn EcrSide + Send>, TillError> {
@@ -635,8 +690,40 @@ pub fn default_ecr(opts: &TillOptions) -> Result<Box<dyn EcrSide + Send>, TillEr
             };
             Ok(Box::new(ConcertEcr::new(config)))
         }
-        Dialect::Csob => Err(TillError::DialectUnavailable(opts.dialect.name())),
+        Dialect::Csob => {
+            use ecrlink_core::dialect::csob::{CsobConfig, CsobEcr};
+            let id = opts
+                .terminal_id
+                .as_deref()
+                .unwrap_or(DEFAULT_CSOB_TERMINAL_ID);
+            let mut config = CsobConfig::new(ecrlink_core::txn::TerminalId::new(id)?);
+            config.response_timeout = opts.timeout;
+            let mut ecr = CsobEcr::new(config);
+            // Header timestamps: the driver's clock starts at zero right after this.
+            if let Some(wall) = local_timestamp() {
+                ecr.set_wall_clock(ecrlink_core::Instant::ZERO, wall);
+            }
+            Ok(Box::new(ecr))
+        }
     }
+}
+
+/// Terminal id a ČSOB till writes in its headers when none is configured.
+pub const DEFAULT_CSOB_TERMINAL_ID: &str = "00000000";
+
+/// Local wall-clock time as the core's [`ecrlink_core::txn::Timestamp`].
+pub fn local_timestamp() -> Option<ecrlink_core::txn::Timestamp> {
+    use chrono::{Datelike, Timelike};
+    let t = chrono::Local::now();
+    ecrlink_core::txn::Timestamp::new(
+        u16::try_from(t.year()).ok()?,
+        u8::try_from(t.month()).ok()?,
+        u8::try_from(t.day()).ok()?,
+        u8::try_from(t.hour()).ok()?,
+        u8::try_from(t.minute()).ok()?,
+        u8::try_from(t.second().min(59)).ok()?,
+    )
+    .ok()
 }
 
 /// The same calls as [`Till`], blocking the calling thread (an ERP's synchronous script call).

@@ -69,6 +69,11 @@ impl EcrSide for LineEcr {
             let mut parts = line.splitn(5, ' ');
             match parts.next() {
                 Some("ACC") => self.events.push_back(EcrEvent::Accepted),
+                Some("FAIL") => {
+                    self.busy = false;
+                    self.events
+                        .push_back(EcrEvent::Failed(Error::CsobField { field: "R" }));
+                }
                 Some("RES") => {
                     let outcome = match parts.next().unwrap() {
                         "ok" => Outcome::Approved,
@@ -427,7 +432,8 @@ async fn load_runs_every_transaction_across_terminals() {
 
 use ecrlink_core::session::{TerminalEvent, TerminalSide};
 
-type Answer = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+/// The terminal's answer to a request; `None` leaves it unanswered.
+type Answer = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
 
 /// Serves terminal sessions made by `make` on a loopback port, answering every request with
 /// `answer`. Returns the address.
@@ -439,54 +445,70 @@ async fn serve_terminal(
     let addr = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
+            let Ok((sock, _)) = listener.accept().await else {
                 return;
             };
-            let mut term = make();
-            let answer = answer.clone();
-            tokio::spawn(async move {
-                use tokio::io::AsyncReadExt;
-                let clock = Clock::start();
-                let mut buf = vec![0u8; 4096];
-                let mut tx = vec![0u8; ecrlink_core::session::MAX_TRANSMIT];
-                loop {
-                    while let Some(ev) = term.poll_event() {
-                        if let TerminalEvent::Request(req) = ev {
-                            let r = answer(&req);
-                            term.respond(clock.now(), &r).unwrap();
-                        }
-                    }
-                    while let Ok(Some(n)) = term.poll_transmit(&mut tx) {
-                        if sock.write_all(&tx[..n]).await.is_err() {
-                            return;
-                        }
-                    }
-                    let wake = term
-                        .poll_timeout()
-                        .map(|t| clock.to_tokio(t))
-                        .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(60));
-                    tokio::select! {
-                        r = sock.read(&mut buf) => match r {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => term.handle_bytes(clock.now(), &buf[..n]),
-                        },
-                        () = tokio::time::sleep_until(wake) => term.handle_timeout(clock.now()),
-                    }
-                }
-            });
+            tokio::spawn(run_terminal(sock, make(), answer.clone()));
         }
     });
     addr
 }
 
+/// Runs a terminal session over one byte stream until it closes.
+async fn run_terminal(
+    mut sock: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    mut term: Box<dyn TerminalSide + Send>,
+    answer: Answer,
+) {
+    use tokio::io::AsyncReadExt;
+    let clock = Clock::start();
+    let mut buf = vec![0u8; 4096];
+    let mut tx = vec![0u8; ecrlink_core::session::MAX_TRANSMIT];
+    loop {
+        while let Some(ev) = term.poll_event() {
+            match ev {
+                TerminalEvent::Request(req) => {
+                    if let Some(r) = answer(&req) {
+                        term.respond(clock.now(), &r).unwrap();
+                    }
+                }
+                TerminalEvent::ReceiptRequested => {
+                    term.send_receipt_part(clock.now(), "SHOP\nTOTAL 12.50", false)
+                        .unwrap();
+                }
+                _ => {}
+            }
+        }
+        while let Ok(Some(n)) = term.poll_transmit(&mut tx) {
+            if sock.write_all(&tx[..n]).await.is_err() {
+                return;
+            }
+        }
+        let wake = term
+            .poll_timeout()
+            .map(|t| clock.to_tokio(t))
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(60));
+        tokio::select! {
+            r = sock.read(&mut buf) => match r {
+                Ok(0) | Err(_) => return,
+                Ok(n) => term.handle_bytes(clock.now(), &buf[..n]),
+            },
+            () = tokio::time::sleep_until(wake) => term.handle_timeout(clock.now()),
+        }
+    }
+}
+
 fn approve_all() -> Answer {
-    Arc::new(|req: &Request| {
-        let mut r = Response::new(req.kind(), Outcome::Approved);
-        r.amount = req.amount();
-        r.reference = req.reference().cloned();
-        r.pan = Some(ecrlink_core::txn::MaskedPan::parse("476173******0119").unwrap());
-        r
-    })
+    Arc::new(|req: &Request| Some(approved(req)))
+}
+
+fn approved(req: &Request) -> Response {
+    let mut r = Response::new(req.kind(), Outcome::Approved);
+    r.amount = req.amount();
+    r.reference = req.reference().cloned();
+    r.pan = Some(ecrlink_core::txn::MaskedPan::parse("476173******0119").unwrap());
+    r.approval_code = Some(ecrlink_core::txn::ApprovalCode::new("A1B2C3").unwrap());
+    r
 }
 
 fn concert_terminal() -> Arc<dyn Fn() -> Box<dyn TerminalSide + Send> + Send + Sync> {
@@ -547,4 +569,141 @@ async fn concert_timeout_cannot_be_recovered_and_says_so() {
         "{}",
         r.message
     );
+}
+
+fn csob_terminal() -> Arc<dyn Fn() -> Box<dyn TerminalSide + Send> + Send + Sync> {
+    use ecrlink_core::dialect::csob::{CsobConfig, CsobTerminal};
+    Arc::new(|| {
+        let id = ecrlink_core::txn::TerminalId::new("00000000").unwrap();
+        Box::new(CsobTerminal::new(CsobConfig::new(id)))
+    })
+}
+
+#[tokio::test]
+async fn csob_sale_with_receipt_and_reprint_against_a_csob_terminal() {
+    let addr = serve_terminal(csob_terminal(), approve_all()).await;
+    let mut till = real_till(&addr, ecrlink_core::session::Dialect::Csob);
+    till.opts.receipt = true;
+    let r = bounded(till.sale(czk("12.50"), Some(Reference::new("VS1").unwrap())))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+    let resp = r.response.as_ref().unwrap();
+    assert_eq!(resp.approval_code.as_ref().unwrap().as_str(), "A1B2C3");
+    assert_eq!(r.receipt, vec!["SHOP\nTOTAL 12.50".to_string()]);
+    // ČSOB has no reprint request: the till fetches the receipt text instead.
+    till.opts.receipt = false;
+    let r = bounded(till.reprint()).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+    assert_eq!(r.receipt, vec!["SHOP\nTOTAL 12.50".to_string()]);
+    for req in [
+        Request::TestTerminal,
+        Request::TestBank,
+        Request::CloseTotals,
+    ] {
+        let r = bounded(till.run(req)).await.unwrap();
+        assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+    }
+}
+
+#[tokio::test]
+async fn csob_lost_answer_is_recovered_with_passivate_then_last_transaction() {
+    // The terminal runs the sale but its answer never reaches the till; on the next
+    // connection it answers T81 and then T82 with that sale.
+    let last: Arc<Mutex<Option<Response>>> = Arc::new(Mutex::new(None));
+    let asked: Arc<Mutex<Vec<RequestKind>>> = Arc::new(Mutex::new(Vec::new()));
+    let (l, a) = (last.clone(), asked.clone());
+    let answer: Answer = Arc::new(move |req: &Request| {
+        a.lock().unwrap().push(req.kind());
+        match req {
+            Request::Sale { .. } => {
+                *l.lock().unwrap() = Some(approved(req));
+                None
+            }
+            Request::Abort => Some(Response::new(RequestKind::Abort, Outcome::Approved)),
+            Request::LastTransaction => {
+                let mut r = l.lock().unwrap().clone().unwrap();
+                r.kind = RequestKind::LastTransaction;
+                Some(r)
+            }
+            _ => Some(approved(req)),
+        }
+    });
+    let addr = serve_terminal(csob_terminal(), answer).await;
+    let mut till = real_till(&addr, ecrlink_core::session::Dialect::Csob);
+    till.opts.timeout = Duration::from_millis(500);
+    let r = bounded(till.sale(czk("33"), Some(Reference::new("VS33").unwrap())))
+        .await
+        .unwrap();
+    assert_eq!(
+        asked.lock().unwrap().as_slice(),
+        [
+            RequestKind::Sale,
+            RequestKind::Abort,
+            RequestKind::LastTransaction
+        ]
+    );
+    assert_eq!(r.recovery, Some(Recovery::Matched), "{r:?}");
+    assert_eq!(r.outcome, Outcome::Approved);
+    assert_eq!(r.exit_code(), 0);
+    assert_eq!(
+        r.response.unwrap().approval_code.unwrap().as_str(),
+        "A1B2C3"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn concert_over_a_serial_line() {
+    use tokio_serial::SerialPort;
+    // A pseudo-terminal pair: the terminal runs on the master, the till opens the slave by path.
+    let (master, slave) = tokio_serial::SerialStream::pair().unwrap();
+    let path = slave.name().unwrap();
+    drop(slave);
+    tokio::spawn(run_terminal(master, concert_terminal()(), approve_all()));
+    let mut o = TillOptions::new(
+        Target::parse(&path),
+        ecrlink_core::session::Dialect::Concert,
+    );
+    assert!(matches!(o.target, Target::Serial { baud: 9600, .. }));
+    o.timeout = Duration::from_secs(5);
+    let till = Till::new(o);
+    let eur = Money::parse_decimal("4.20", Currency::EUR).unwrap();
+    let r = bounded(till.sale(eur, None)).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+    assert_eq!(r.response.unwrap().amount, Some(eur));
+}
+
+#[tokio::test]
+async fn unusable_answer_after_acceptance_is_recovered_not_offline() {
+    let (addr, seen) = fake_terminal(Arc::new(|l: &str| {
+        Some(if l.starts_with("REQ last") {
+            "RES decl:05 sale 700 -\n".to_string()
+        } else {
+            "ACC\nFAIL\n".to_string()
+        })
+    }))
+    .await;
+    let r = bounded(till(&addr, 2000).sale(czk("7"), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        2,
+        "asked for the last transaction"
+    );
+    assert_eq!(r.recovery, Some(Recovery::Matched));
+    assert_eq!(r.exit_code(), 1);
+    assert!(r.detail.unwrap().contains("answer unusable"));
+}
+
+#[tokio::test]
+async fn failure_before_acceptance_is_terminal_offline() {
+    let (addr, seen) = fake_terminal(Arc::new(|_: &str| Some("FAIL\n".to_string()))).await;
+    let r = bounded(till(&addr, 2000).sale(czk("7"), None))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::TerminalOffline);
+    assert!(r.recovery.is_none());
+    assert_eq!(seen.lock().unwrap().len(), 1);
 }

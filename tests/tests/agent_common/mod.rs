@@ -51,10 +51,14 @@ pub struct Bank {
 
 impl Bank {
     pub fn spawn(rules: Option<&str>) -> Bank {
+        Self::spawn_at("127.0.0.1:0", rules)
+    }
+
+    pub fn spawn_at(listen: &str, rules: Option<&str>) -> Bank {
         let dir = tempfile::tempdir().unwrap();
         let ledger_path = dir.path().join("ledger.json");
         let mut cmd = Command::new(SIM);
-        cmd.args(["bank", "--listen", "127.0.0.1:0", "--ledger"])
+        cmd.args(["bank", "--listen", listen, "--ledger"])
             .arg(&ledger_path)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -402,7 +406,10 @@ pub fn start_agent(bank: &Bank, listen: &[&str], extra: &[&str]) -> (Agent, temp
         args.push("--listen");
         args.push(l);
     }
-    args.extend_from_slice(&["--bank", &bank_addr, "--card-delay", "20ms"]);
+    args.extend_from_slice(&["--bank", &bank_addr]);
+    if !extra.contains(&"--card-delay") {
+        args.extend_from_slice(&["--card-delay", "20ms"]);
+    }
     args.extend_from_slice(extra);
     let agent = Agent::spawn(&args, &dir.path().join("journal"));
     (agent, dir)

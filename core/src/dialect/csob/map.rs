@@ -11,12 +11,17 @@
 //! | T80 | `TestTerminal` | | R-18 | `Timeout` |
 //! | T81 | `Abort` | | R-21 | `Failed{Other}` |
 //! | T82 | `LastTransaction` | | R-29 | `Failed{CardBlocked}` |
-//! | T83 | — (no txn request: last sums) | | R-xx other | `Declined{"R-xx"}` |
+//! | T83 | — (no txn request: last sums) | | R-91 | `BankUnavailable` (ecrlink convention) |
+//! | | | | R-xx other | `Declined{"R-xx"}` |
 //! | T95 | `TestBank` | | Rxx (no `-`) | `Declined{"xx"}` |
 //!
+//! `BankUnavailable` travels as R-91, an ecrlink convention borrowed from ISO 8583 response
+//! code 91 (issuer or switch inoperative): the public client lists no code for it, and a till
+//! must tell "the bank cannot be reached" from a refusal. A terminal that does not know the
+//! convention never sends R-91, so nothing is lost by reading it.
+//!
 //! Towards the wire, outcomes without their own code are lossy: `Failed` for a reason other
-//! than card error/expired/blocked, `TerminalOffline` and `BankUnavailable` become R-21
-//! (operation discarded); a `Declined` code `51` (ISO 8583 insufficient funds) becomes R-12,
+//! than card error/expired/blocked and `TerminalOffline` become R-21 (operation discarded); a `Declined` code `51` (ISO 8583 insufficient funds) becomes R-12,
 //! an `R…` code is written as is, any other code of 1–3 characters is written after `R` as is
 //! (an ecrlink convention: the public client shows it as a generic error). `Reprint` has no
 //! T code: ČSOB asks for receipts with B3 ([`super::session::CsobEcr::request_receipt_copy`]).
@@ -91,6 +96,10 @@ fn decline(code: &str) -> Outcome {
     }
 }
 
+/// The text after `R` that carries [`Outcome::BankUnavailable`] (ecrlink convention, see the
+/// module docs).
+pub const BANK_UNAVAILABLE: &str = "-91";
+
 /// The outcome of a result code (table in the module docs).
 pub fn outcome(result: &ResultCode) -> Outcome {
     let failed = |reason| Outcome::Failed { reason };
@@ -104,6 +113,7 @@ pub fn outcome(result: &ResultCode) -> Outcome {
         ResultCode::Timeout => Outcome::Timeout,
         ResultCode::CardNotYetValid => decline("R-11"),
         ResultCode::InsufficientFunds => decline("R-12"),
+        ResultCode::Other(s) if s.as_str() == BANK_UNAVAILABLE => Outcome::BankUnavailable,
         ResultCode::Other(s) => {
             if s.starts_with('-') {
                 let mut code: String<4> = String::new();
@@ -129,7 +139,10 @@ pub fn result_code(outcome: &Outcome) -> ResultCode {
             FailReason::CardBlocked => ResultCode::CardBlocked,
             _ => ResultCode::Discarded,
         },
-        Outcome::TerminalOffline | Outcome::BankUnavailable => ResultCode::Discarded,
+        Outcome::TerminalOffline => ResultCode::Discarded,
+        Outcome::BankUnavailable => {
+            ResultCode::other(BANK_UNAVAILABLE.as_bytes()).unwrap_or(ResultCode::Discarded)
+        }
         Outcome::Declined { code } => {
             let c = code.as_str();
             if c == "51" {
@@ -332,6 +345,7 @@ mod tests {
                 ResultCode::parse(b"05").unwrap(),
                 Outcome::Declined { code: code("05") },
             ),
+            (ResultCode::parse(b"-91").unwrap(), Outcome::BankUnavailable),
         ];
         for (rc, out) in table {
             assert_eq!(outcome(&rc), out, "{rc:?}");
@@ -340,10 +354,6 @@ mod tests {
         assert_eq!(
             result_code(&Outcome::Declined { code: code("51") }),
             ResultCode::InsufficientFunds
-        );
-        assert_eq!(
-            result_code(&Outcome::BankUnavailable),
-            ResultCode::Discarded
         );
         assert_eq!(
             result_code(&Outcome::TerminalOffline),

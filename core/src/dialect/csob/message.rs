@@ -379,89 +379,121 @@ fn totals(f: &FieldsView<'_>) -> Result<Option<Totals>> {
     Ok(any.then_some(t))
 }
 
+impl TransactionRequest {
+    /// Types the fields of a B1.
+    pub fn from_fields(f: &FieldsView<'_>) -> Result<Self> {
+        Ok(TransactionRequest {
+            code: txn_code(f)?,
+            amount: opt_digits(f, tag::AMOUNT, "B")?,
+            cashback: opt_digits(f, tag::CASHBACK, "C")?,
+            currency: f
+                .first(tag::CURRENCY)
+                .map(|x| currency(x.value, "E"))
+                .transpose()?,
+            reference: reference(f)?,
+            approval_code: approval(f)?,
+        })
+    }
+}
+
+impl TransactionResponse {
+    /// Types the fields of a B2.
+    pub fn from_fields(f: &FieldsView<'_>) -> Result<Self> {
+        Ok(TransactionResponse {
+            code: txn_code(f)?,
+            result: ResultCode::parse(
+                f.first(tag::RESULT)
+                    .ok_or(Error::CsobField { field: "R" })?
+                    .value,
+            )?,
+            amount: opt_digits(f, tag::AMOUNT, "B")?,
+            cashback: opt_digits(f, tag::CASHBACK, "C")?,
+            currency: f
+                .first(tag::CURRENCY)
+                .map(|x| currency(x.value, "E"))
+                .transpose()?,
+            reference: reference(f)?,
+            approval_code: approval(f)?,
+            pan: f
+                .first(tag::PAN)
+                .map(|x| MaskedPan::parse(ascii(x.value, "P")?))
+                .transpose()?,
+            text: f
+                .first(tag::MESSAGE)
+                .map(|x| text::decode(x.head(), "csob g text"))
+                .transpose()?,
+            totals: totals(f)?,
+        })
+    }
+}
+
+impl TicketRequest {
+    /// Types the fields of a B3.
+    pub fn from_fields(f: &FieldsView<'_>) -> Result<Self> {
+        let sel = f
+            .first(tag::SUB)
+            .and_then(|nine| nine.subfield(tag::SUB_TICKET))
+            .ok_or(Error::CsobField { field: "9/t" })?;
+        match sel {
+            [b] => Ok(TicketRequest {
+                selector: ReceiptSelector::from_byte(*b)?,
+            }),
+            _ => Err(Error::CsobField { field: "9/t" }),
+        }
+    }
+}
+
+impl TicketResponse {
+    /// Types the fields of a B4.
+    pub fn from_fields(f: &FieldsView<'_>) -> Result<Self> {
+        let mut text: String<RECEIPT_TEXT_CAPACITY> = String::new();
+        let mut more = false;
+        let mut first = true;
+        for field in f.iter() {
+            match field.tag {
+                tag::TXN => {
+                    if !first {
+                        text.push('\n').map_err(|_| Error::CapacityExceeded {
+                            what: "csob receipt part",
+                        })?;
+                    }
+                    first = false;
+                    // The first byte is the line attribute (`0`…`3`). Sub-fields after a
+                    // GS are not part of the text (the public client splits there too).
+                    let line = field.head().get(1..).unwrap_or_default();
+                    text::decode_into(line, &mut text, "csob receipt part")?;
+                }
+                tag::RECEIPT_MORE => more = field.value == b"1",
+                tag::SUB if field.subfield(tag::SUB_TICKET) == Some(b"1") => more = true,
+                _ => {}
+            }
+        }
+        Ok(TicketResponse { text, more })
+    }
+}
+
+impl Body {
+    /// Types the fields of a checked view, whatever its message type.
+    pub fn from_view(view: &MessageView<'_>) -> Result<Self> {
+        let f = &view.fields;
+        Ok(match view.header.message_type {
+            MessageType::Activity => Body::Activity,
+            MessageType::TransactionRequest => Body::Request(TransactionRequest::from_fields(f)?),
+            MessageType::TransactionResponse => {
+                Body::Response(TransactionResponse::from_fields(f)?)
+            }
+            MessageType::TicketRequest => Body::TicketRequest(TicketRequest::from_fields(f)?),
+            MessageType::TicketResponse => Body::TicketResponse(TicketResponse::from_fields(f)?),
+        })
+    }
+}
+
 impl Message {
     /// Types a checked view.
     pub fn from_view(view: &MessageView<'_>) -> Result<Self> {
-        let f = &view.fields;
-        let body = match view.header.message_type {
-            MessageType::Activity => Body::Activity,
-            MessageType::TransactionRequest => Body::Request(TransactionRequest {
-                code: txn_code(f)?,
-                amount: opt_digits(f, tag::AMOUNT, "B")?,
-                cashback: opt_digits(f, tag::CASHBACK, "C")?,
-                currency: f
-                    .first(tag::CURRENCY)
-                    .map(|x| currency(x.value, "E"))
-                    .transpose()?,
-                reference: reference(f)?,
-                approval_code: approval(f)?,
-            }),
-            MessageType::TransactionResponse => Body::Response(TransactionResponse {
-                code: txn_code(f)?,
-                result: ResultCode::parse(
-                    f.first(tag::RESULT)
-                        .ok_or(Error::CsobField { field: "R" })?
-                        .value,
-                )?,
-                amount: opt_digits(f, tag::AMOUNT, "B")?,
-                cashback: opt_digits(f, tag::CASHBACK, "C")?,
-                currency: f
-                    .first(tag::CURRENCY)
-                    .map(|x| currency(x.value, "E"))
-                    .transpose()?,
-                reference: reference(f)?,
-                approval_code: approval(f)?,
-                pan: f
-                    .first(tag::PAN)
-                    .map(|x| MaskedPan::parse(ascii(x.value, "P")?))
-                    .transpose()?,
-                text: f
-                    .first(tag::MESSAGE)
-                    .map(|x| text::decode(x.head(), "csob g text"))
-                    .transpose()?,
-                totals: totals(f)?,
-            }),
-            MessageType::TicketRequest => {
-                let sel = f
-                    .first(tag::SUB)
-                    .and_then(|nine| nine.subfield(tag::SUB_TICKET))
-                    .ok_or(Error::CsobField { field: "9/t" })?;
-                match sel {
-                    [b] => Body::TicketRequest(TicketRequest {
-                        selector: ReceiptSelector::from_byte(*b)?,
-                    }),
-                    _ => return Err(Error::CsobField { field: "9/t" }),
-                }
-            }
-            MessageType::TicketResponse => {
-                let mut text: String<RECEIPT_TEXT_CAPACITY> = String::new();
-                let mut more = false;
-                let mut first = true;
-                for field in f.iter() {
-                    match field.tag {
-                        tag::TXN => {
-                            if !first {
-                                text.push('\n').map_err(|_| Error::CapacityExceeded {
-                                    what: "csob receipt part",
-                                })?;
-                            }
-                            first = false;
-                            // The first byte is the line attribute (`0`…`3`). Sub-fields after a
-                            // GS are not part of the text (the public client splits there too).
-                            let line = field.head().get(1..).unwrap_or_default();
-                            text::decode_into(line, &mut text, "csob receipt part")?;
-                        }
-                        tag::RECEIPT_MORE => more = field.value == b"1",
-                        tag::SUB if field.subfield(tag::SUB_TICKET) == Some(b"1") => more = true,
-                        _ => {}
-                    }
-                }
-                Body::TicketResponse(TicketResponse { text, more })
-            }
-        };
         Ok(Message {
             header: view.header.clone(),
-            body,
+            body: Body::from_view(view)?,
         })
     }
 

@@ -26,8 +26,8 @@ use super::codes::{Flags, MessageType, ReceiptSelector, ResultCode, TxnCode};
 use super::header::{CrcField, Header};
 use super::map::request_kind;
 use super::message::{
-    Body, MAX_FRAME, MAX_PAYLOAD, Message, ParseOptions, TicketRequest, TicketResponse,
-    TransactionRequest, TransactionResponse,
+    Body, MAX_FRAME, MAX_PAYLOAD, Message, MessageView, ParseOptions, TicketRequest,
+    TicketResponse, TransactionRequest, TransactionResponse,
 };
 use crate::link::{Checksum, Feed, FrameAccumulator};
 use crate::session::{EcrEvent, EcrSide, TerminalEvent, TerminalSide};
@@ -224,17 +224,28 @@ impl Wire {
         dst.copy_from_slice(self.outbox.get(..len).unwrap_or_default());
         let _ = self.frames.pop_front();
         let rest = self.outbox.len() - len;
-        self.outbox.copy_within(len.., 0);
+        shift_to_front(&mut self.outbox, len);
         self.outbox.truncate(rest);
         Ok(Some(len))
     }
 
     /// Feeds bytes up to the first complete item: a message (or the error of a bad one), with
-    /// the bytes consumed.
-    fn next(&mut self, input: &[u8]) -> (Option<Result<Message>>, usize) {
+    /// the bytes consumed. `body` types the fields (a side types only what it can receive).
+    fn next(
+        &mut self,
+        input: &[u8],
+        body: impl Fn(&MessageView<'_>) -> Result<Body>,
+    ) -> (Option<Result<Message>>, usize) {
         let (r, used) = self.acc.feed(input);
         let item = match r {
-            Ok(Feed::Frame(payload)) => Some(Message::parse_payload(payload, &self.config.parse)),
+            Ok(Feed::Frame(payload)) => Some(
+                MessageView::parse(payload, &self.config.parse).and_then(|view| {
+                    Ok(Message {
+                        body: body(&view)?,
+                        header: view.header,
+                    })
+                }),
+            ),
             Ok(Feed::NeedMore | Feed::Control(_)) => None,
             Err(e) => Some(Err(e)),
         };
@@ -242,16 +253,38 @@ impl Wire {
     }
 }
 
+/// Moves `buf[by..]` to the front of `buf`, in chunks of at most `by` bytes so that each
+/// chunk's source and destination are disjoint. This is `copy_within` without the overlap
+/// case: it compiles to `memcpy`, which firmware links anyway, instead of `memmove` (1.5 KiB
+/// of flash on Cortex-M, used nowhere else).
+fn shift_to_front(buf: &mut [u8], by: usize) {
+    if by == 0 {
+        return;
+    }
+    let mut at = 0;
+    loop {
+        let Some((dst, src)) = buf.split_at_mut_checked(at + by) else {
+            return;
+        };
+        let n = src.len().min(by);
+        match (dst.get_mut(at..at + n), src.get(..n)) {
+            (Some(d), Some(s)) if n > 0 => d.copy_from_slice(s),
+            _ => return,
+        }
+        at += n;
+    }
+}
+
 /// Feeds `bytes` to `wire` and hands every item to `on` (a macro, not a closure: `on` needs
 /// the session mutably while the wire is part of it).
 macro_rules! feed_all {
-    ($self:ident, $now:ident, $bytes:ident) => {{
+    ($self:ident, $now:ident, $bytes:ident, $body:expr) => {{
         let mut input = $bytes;
         // The accumulator may consume nothing once after an error (see its docs); a second
         // time in a row would be a bug there: stop rather than spin.
         let mut idle = 0;
         while !input.is_empty() && idle < 2 {
-            let (item, used) = $self.wire.next(input);
+            let (item, used) = $self.wire.next(input, $body);
             input = input.get(used..).unwrap_or_default();
             idle = if used == 0 { idle + 1 } else { 0 };
             if let Some(item) = item {
@@ -457,6 +490,22 @@ impl CsobTerminal {
     }
 }
 
+/// Types what a terminal can receive (B0, B1, B3). A B2 or B4 is refused before its fields
+/// are typed: a terminal has no use for them, and firmware then links no B2/B4 parser.
+fn terminal_body(view: &MessageView<'_>) -> Result<Body> {
+    let f = &view.fields;
+    match view.header.message_type {
+        MessageType::Activity => Ok(Body::Activity),
+        MessageType::TransactionRequest => TransactionRequest::from_fields(f).map(Body::Request),
+        MessageType::TicketRequest => TicketRequest::from_fields(f).map(Body::TicketRequest),
+        MessageType::TransactionResponse | MessageType::TicketResponse => {
+            Err(Error::CsobUnexpected {
+                what: "B2/B4 sent to a terminal",
+            })
+        }
+    }
+}
+
 /// Whether a B2 answering `kind` announces a receipt.
 fn has_receipt(kind: RequestKind) -> bool {
     kind.moves_money() || kind == RequestKind::CloseTotals
@@ -464,7 +513,7 @@ fn has_receipt(kind: RequestKind) -> bool {
 
 impl TerminalSide for CsobTerminal {
     fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
-        feed_all!(self, now, bytes);
+        feed_all!(self, now, bytes, terminal_body);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -752,7 +801,7 @@ impl EcrSide for CsobEcr {
     }
 
     fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
-        feed_all!(self, now, bytes);
+        feed_all!(self, now, bytes, Body::from_view);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -788,5 +837,30 @@ impl EcrSide for CsobEcr {
 
     fn is_busy(&self) -> bool {
         self.state != EcrState::Idle
+    }
+}
+
+#[cfg(test)]
+mod shift_tests {
+    extern crate std;
+    use std::vec::Vec;
+
+    use proptest::prelude::*;
+
+    use super::shift_to_front;
+
+    proptest! {
+        /// Same result as `copy_within(by.., 0)` for every length and shift, including shifts
+        /// larger than half the buffer (one chunk) and smaller (many chunks).
+        #[test]
+        fn shift_to_front_is_copy_within(buf in proptest::collection::vec(any::<u8>(), 0..200), by in 0usize..220) {
+            let mut ours = buf.clone();
+            shift_to_front(&mut ours, by);
+            let mut expected: Vec<u8> = buf.clone();
+            if by <= buf.len() {
+                expected.copy_within(by.., 0);
+            }
+            prop_assert_eq!(ours, expected);
+        }
     }
 }

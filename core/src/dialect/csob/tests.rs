@@ -1388,3 +1388,41 @@ fn a_flood_of_requests_never_drops_the_request_event() {
     term.handle_timeout(Instant::from_millis(60_000));
     assert!(!term.is_busy());
 }
+
+#[test]
+fn terminal_refuses_b2_and_b4_before_typing_them() {
+    let mut term = CsobTerminal::new(CsobConfig::new(tid()));
+    // A B2 whose R field would not parse, and a well-formed B4: both are refused as
+    // unexpected, without a field error (the terminal does not type what it cannot receive).
+    let bad_b2 = frame("B2011234567824031514300500000000A5A5", &[b"T00", b"R-1234"]);
+    let b4 = emit(&Message {
+        header: header(MessageType::TicketResponse, 0),
+        body: Body::TicketResponse(TicketResponse {
+            text: heapless::String::try_from("line").unwrap(),
+            more: false,
+        }),
+    });
+    // The same B2 is a field error for a full parse.
+    assert_eq!(
+        Message::parse_frame(&bad_b2, &ParseOptions::default()).map(|_| ()),
+        Err(Error::CsobField { field: "R" })
+    );
+    term.handle_bytes(Instant::ZERO, &cat(&[&bad_b2, &b4]));
+    let unexpected = TerminalEvent::ProtocolError(Error::CsobUnexpected {
+        what: "B2/B4 sent to a terminal",
+    });
+    assert_eq!(term.poll_event(), Some(unexpected.clone()));
+    assert_eq!(term.poll_event(), Some(unexpected));
+    assert_eq!(term.poll_event(), None);
+    // Nothing is sent back and the terminal still takes a request.
+    assert_eq!(term.poll_transmit(&mut [0u8; MAX_TRANSMIT]), Ok(None));
+    let b1 = emit(&Message {
+        header: header(MessageType::TransactionRequest, 0),
+        body: Body::Request(TransactionRequest::new(TxnCode::AppInfo)),
+    });
+    term.handle_bytes(Instant::ZERO, &b1);
+    assert_eq!(
+        term.poll_event(),
+        Some(TerminalEvent::Request(Request::TestTerminal))
+    );
+}
