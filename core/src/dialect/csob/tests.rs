@@ -2,6 +2,7 @@
 //! `l1zard/react-native-enigoo-terminal`, `android/src/main/java/com/enigoo/terminal/csob/`),
 //! checked byte for byte in both directions and mapped to `txn`; property tests; the two
 //! sessions against each other with a fake clock.
+// Test-only module: its parent declares it `#[cfg(test)] mod tests;`, so unwrap/expect here never reach a build.
 
 extern crate std;
 use std::vec::Vec;
