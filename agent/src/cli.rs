@@ -112,6 +112,10 @@ pub struct Args {
     /// Drop a till connection silent this long while nothing runs. Default 5m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<std::time::Duration>,
+    /// Largest journal file in bytes: a transaction that might not fit is refused before the
+    /// bank is asked (close the batch to start a new file). Default: only the disk limits it.
+    #[arg(long, value_name = "BYTES")]
+    pub journal_max_bytes: Option<u64>,
 }
 
 impl Args {
@@ -133,7 +137,7 @@ impl Args {
         macro_rules! over_opt {
             ($($f:ident),*) => { $( if let Some(v) = self.$f { cfg.$f = Some(v); } )* };
         }
-        over_opt!(bank, journal, cards, sleep_after, sleep_for);
+        over_opt!(bank, journal, cards, sleep_after, sleep_for, journal_max_bytes);
         over!(
             terminal_id,
             merchant_id,

@@ -156,6 +156,9 @@ pub struct Config {
     pub receipt_lang: String,
     /// Till connection dropped after this long without a byte while no request is running.
     pub idle_timeout: Duration,
+    /// Largest journal file in bytes (a small disk); a transaction that might not fit is
+    /// refused before anything is sent to the bank. `None`: only the disk limits it.
+    pub journal_max_bytes: Option<u64>,
 }
 
 impl Default for Config {
@@ -184,6 +187,7 @@ impl Default for Config {
             receipt_width: 32,
             receipt_lang: "en".into(),
             idle_timeout: Duration::from_secs(300),
+            journal_max_bytes: None,
         }
     }
 }
@@ -232,6 +236,8 @@ pub struct FileConfig {
     pub receipt_lang: Option<String>,
     /// `idle_timeout = "5m"`
     pub idle_timeout: Option<String>,
+    /// `journal_max_bytes = 1048576`
+    pub journal_max_bytes: Option<u64>,
 }
 
 impl FileConfig {
@@ -267,6 +273,7 @@ impl FileConfig {
         set(&mut cfg.printer, self.printer);
         set(&mut cfg.receipt_width, self.receipt_width);
         set(&mut cfg.receipt_lang, self.receipt_lang);
+        set(&mut cfg.journal_max_bytes, self.journal_max_bytes.map(Some));
         Ok(())
     }
 }

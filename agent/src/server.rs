@@ -91,7 +91,8 @@ impl Agent {
         cfg.validate()?;
         let _ = clock::now();
         let cfg = Arc::new(cfg);
-        let (journal, recovery) = Journal::open(cfg.journal.as_deref())?;
+        let (mut journal, recovery) = Journal::open(cfg.journal.as_deref())?;
+        journal.set_max_bytes(cfg.journal_max_bytes);
         if !recovery.bad_tails.is_empty() || recovery.reversed_open > 0 {
             tracing::warn!(
                 bad_tails = recovery.bad_tails.len(),

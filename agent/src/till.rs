@@ -124,6 +124,7 @@ pub async fn run_till(
         receipt_parts: VecDeque::new(),
         errors: 0,
         unproductive: 0,
+        crash_after_write: false,
         peer: peer.clone(),
     };
     if !prefix.is_empty() {
@@ -184,6 +185,8 @@ struct Driver {
     errors: u32,
     /// Bytes received since the last request (or receipt request) the session made of them.
     unproductive: usize,
+    /// Test hook ([`crate::crash`]): abort once the answer frame is written.
+    crash_after_write: bool,
     peer: String,
 }
 
@@ -213,6 +216,10 @@ impl Driver {
                                 .await;
                         if !matches!(w, Ok(Ok(()))) {
                             return Err(End::Io);
+                        }
+                        if self.crash_after_write && n > 1 {
+                            let _ = stream.flush().await;
+                            crate::crash::point("after-answer-sent");
                         }
                         progressed = true;
                     }
@@ -333,6 +340,8 @@ impl Driver {
 
     fn respond(&mut self, resp: &Response) {
         self.delivering = resp.trace;
+        self.crash_after_write =
+            resp.kind.moves_money() && crate::crash::is_armed("after-answer-sent");
         if let Err(e) = self.session.respond(clock::now(), resp) {
             tracing::error!(peer = %self.peer, error = %e, kind = resp.kind.name(), "answer could not be encoded for the till; answering a plain failure");
             self.delivering = None;
