@@ -370,12 +370,17 @@ mod tests {
         // Room for one record, one byte short of the second.
         j.set_max_bytes(Some(start + 2 * n - 1));
         assert!(j.has_room(n as usize) && !j.has_room(2 * n as usize));
-        j.append(&auth(1)).unwrap_or_else(|e| panic!("first record fits: {e}"));
+        j.append(&auth(1))
+            .unwrap_or_else(|e| panic!("first record fits: {e}"));
         let used = std::fs::metadata(&path).unwrap().len();
         let before = j.state().clone();
         let err = j.append(&auth(2)).unwrap_err();
         assert!(matches!(err, AppendError::Full { .. }), "{err}");
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), used, "nothing written");
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            used,
+            "nothing written"
+        );
         assert_eq!(j.state(), &before, "state unchanged");
         // What is on disk reads back whole: no torn tail.
         let bytes = std::fs::read(&path).unwrap();

@@ -49,6 +49,10 @@ pub struct TillCtx {
     pub engine: mpsc::Sender<Job>,
     /// Shared engine state.
     pub shared: Arc<Shared>,
+    /// Where a connection says it made its first request (and so takes over as the till).
+    pub claims: mpsc::UnboundedSender<u64>,
+    /// This connection's id for `claims`.
+    pub conn_id: u64,
 }
 
 /// Why a till session ended.
@@ -125,6 +129,7 @@ pub async fn run_till(
         errors: 0,
         unproductive: 0,
         crash_after_write: false,
+        claimed: false,
         peer: peer.clone(),
     };
     if !prefix.is_empty() {
@@ -187,6 +192,8 @@ struct Driver {
     unproductive: usize,
     /// Test hook ([`crate::crash`]): abort once the answer frame is written.
     crash_after_write: bool,
+    /// Whether this connection made a request (and took over as the till).
+    claimed: bool,
     peer: String,
 }
 
@@ -240,6 +247,7 @@ impl Driver {
     fn event(&mut self, ev: TerminalEvent) -> Result<(), End> {
         match ev {
             TerminalEvent::Request(req) => {
+                self.claim();
                 self.errors = 0;
                 self.unproductive = 0;
                 let kind = req.kind();
@@ -289,6 +297,7 @@ impl Driver {
                 }
             }
             TerminalEvent::ReceiptRequested => {
+                self.claim();
                 self.unproductive = 0;
                 let ask = self.session.receipt_ask();
                 let copy = match ask {
@@ -336,6 +345,14 @@ impl Driver {
             }
         }
         Ok(())
+    }
+
+    /// The first request makes this connection the till being served.
+    fn claim(&mut self) {
+        if !self.claimed {
+            self.claimed = true;
+            let _ = self.ctx.claims.send(self.ctx.conn_id);
+        }
     }
 
     fn respond(&mut self, resp: &Response) {
