@@ -121,6 +121,13 @@ pub struct Args {
     /// repeatable. Default: any address. Others are closed before a byte is read.
     #[arg(long, value_name = "NET")]
     pub allow: Vec<crate::config::AllowNet>,
+    /// TLS to the bank: trust the certificate authorities in this PEM file (the bank link is
+    /// plain TCP without it).
+    #[arg(long, value_name = "FILE")]
+    pub bank_tls_ca: Option<PathBuf>,
+    /// Name the bank's TLS certificate must carry. Default: the host part of --bank.
+    #[arg(long, value_name = "NAME", requires = "bank_tls_ca")]
+    pub bank_tls_name: Option<String>,
 }
 
 impl Args {
@@ -151,7 +158,9 @@ impl Args {
             cards,
             sleep_after,
             sleep_for,
-            journal_max_bytes
+            journal_max_bytes,
+            bank_tls_ca,
+            bank_tls_name
         );
         over!(
             terminal_id,

@@ -225,6 +225,11 @@ pub struct Config {
     /// Address blocks tills may connect from over TCP; empty: any. A connection from
     /// elsewhere is closed at once, before a byte is read.
     pub allow: Vec<AllowNet>,
+    /// TLS on the bank link: trust the certificate authorities in this PEM file. `None`:
+    /// plain TCP.
+    pub bank_tls_ca: Option<PathBuf>,
+    /// Name the bank's certificate must carry (default: the host part of `bank`).
+    pub bank_tls_name: Option<String>,
 }
 
 impl Default for Config {
@@ -255,6 +260,8 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(300),
             journal_max_bytes: None,
             allow: Vec::new(),
+            bank_tls_ca: None,
+            bank_tls_name: None,
         }
     }
 }
@@ -307,6 +314,10 @@ pub struct FileConfig {
     pub journal_max_bytes: Option<u64>,
     /// `allow = ["192.168.1.0/24"]`
     pub allow: Option<Vec<String>>,
+    /// `bank_tls_ca = "/etc/ecrlink/bank-ca.pem"`
+    pub bank_tls_ca: Option<PathBuf>,
+    /// `bank_tls_name = "acquirer.example"`
+    pub bank_tls_name: Option<String>,
 }
 
 impl FileConfig {
@@ -343,6 +354,8 @@ impl FileConfig {
         set(&mut cfg.receipt_width, self.receipt_width);
         set(&mut cfg.receipt_lang, self.receipt_lang);
         set(&mut cfg.journal_max_bytes, self.journal_max_bytes.map(Some));
+        set(&mut cfg.bank_tls_ca, self.bank_tls_ca.map(Some));
+        set(&mut cfg.bank_tls_name, self.bank_tls_name.map(Some));
         if let Some(a) = self.allow {
             cfg.allow = a.iter().map(|s| s.parse()).collect::<anyhow::Result<_>>()?;
         }

@@ -119,7 +119,17 @@ impl Agent {
                 crate::printer::spec(&cfg.printer).map_err(|e| anyhow::anyhow!("printer: {e}"))?
             }
         };
-        let bank = BankLink::start(
+        let tls = match (&cfg.bank_tls_ca, &cfg.bank) {
+            (Some(ca), Some(bank)) => {
+                let name = cfg
+                    .bank_tls_name
+                    .clone()
+                    .unwrap_or_else(|| crate::bank::tls::BankTls::host_of(bank).to_string());
+                Some(crate::bank::tls::BankTls::new(ca, &name)?)
+            }
+            _ => None,
+        };
+        let bank = BankLink::start_tls(
             cfg.bank.clone(),
             Backoff {
                 initial: cfg.backoff_initial,
@@ -133,6 +143,7 @@ impl Agent {
                         .map_err(|e| anyhow::anyhow!("merchant id: {e}"))?,
                 ),
             },
+            tls,
         );
         let shared = Arc::new(Shared::default());
         shared.touch();
