@@ -290,7 +290,10 @@ fn totals_reports_are_titled_in_every_language() {
     let mut empty = subtotals();
     empty.totals = Some(Totals::default());
     let t = render(&empty, 32, Lang::En, CopyKind::Merchant, false);
-    assert!(t.contains("SUBTOTALS") && t.contains("No transactions"), "{t}");
+    assert!(
+        t.contains("SUBTOTALS") && t.contains("No transactions"),
+        "{t}"
+    );
 }
 
 #[test]

@@ -248,11 +248,7 @@ fn approved_text(kind: RequestKind) -> T {
         ),
         RequestKind::CloseTotals => t!("Uzávěrka provedena", "Totals closed", "Clôture effectuée"),
         RequestKind::Subtotals => t!("Mezisoučty", "Subtotals", "Sous-totaux"),
-        RequestKind::LastSums => t!(
-            "Poslední uzávěrka",
-            "Last close totals",
-            "Dernière clôture"
-        ),
+        RequestKind::LastSums => t!("Poslední uzávěrka", "Last close totals", "Dernière clôture"),
         RequestKind::TestTerminal => t!(
             "Terminál je v pořádku",
             "The terminal is working",

@@ -22,8 +22,8 @@ pub mod state;
 
 pub use envelope::{BadTail, Entry, MAX_ENVELOPE, MAX_PAYLOAD, Reader, encode};
 pub use record::{
-    AuthStarted, Checkpoint, ClosedBatch, LastTransaction, MAX_PENDING_REVERSALS, Original, PendingReversal,
-    Record, ReversalReason,
+    AuthStarted, Checkpoint, ClosedBatch, LastTransaction, MAX_PENDING_REVERSALS, Original,
+    PendingReversal, Record, ReversalReason,
 };
 pub use state::JournalState;
 

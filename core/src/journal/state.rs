@@ -3,8 +3,8 @@
 use heapless::Vec;
 
 use super::record::{
-    AuthStarted, Checkpoint, ClosedBatch, LastTransaction, MAX_PENDING_REVERSALS, Original, PendingReversal,
-    Record, ReversalReason,
+    AuthStarted, Checkpoint, ClosedBatch, LastTransaction, MAX_PENDING_REVERSALS, Original,
+    PendingReversal, Record, ReversalReason,
 };
 use crate::txn::{CurrencyTotals, Outcome, RequestKind, Response, SchemeTotals, Totals};
 use crate::{Error, Result};

@@ -510,7 +510,17 @@ fn subtotals_and_last_sums_requests_and_totals_answers() {
         &[GS],
         b"r0",
     ]);
-    let z = cat(&[b"Z", &[GS], b"sVISA", &[GS], b"E203", &[GS], b"n2", &[GS], b"N3750"]);
+    let z = cat(&[
+        b"Z",
+        &[GS],
+        b"sVISA",
+        &[GS],
+        b"E203",
+        &[GS],
+        b"n2",
+        &[GS],
+        b"N3750",
+    ]);
     let mut totals = Totals::default();
     totals
         .currencies
@@ -556,10 +566,7 @@ fn subtotals_and_last_sums_requests_and_totals_answers() {
             &bytes,
         );
         // An empty batch writes no Y/Z field and reads back as empty totals.
-        let empty = frame(
-            "B2011234567824031514300500020009A5A5",
-            &[code, b"R000"],
-        );
+        let empty = frame("B2011234567824031514300500020009A5A5", &[code, b"R000"]);
         let m = parse(&empty);
         let Body::Response(b2) = &m.body else {
             panic!("not a B2")
@@ -567,15 +574,15 @@ fn subtotals_and_last_sums_requests_and_totals_answers() {
         let resp = b2.to_response(&m.header, Currency::CZK).unwrap();
         assert_eq!(resp.totals, Some(Totals::default()));
         // A refused one has none.
-        let refused = frame(
-            "B2011234567824031514300500000009A5A5",
-            &[code, b"R-21"],
-        );
+        let refused = frame("B2011234567824031514300500000009A5A5", &[code, b"R-21"]);
         let m = parse(&refused);
         let Body::Response(b2) = &m.body else {
             panic!("not a B2")
         };
-        assert_eq!(b2.to_response(&m.header, Currency::CZK).unwrap().totals, None);
+        assert_eq!(
+            b2.to_response(&m.header, Currency::CZK).unwrap().totals,
+            None
+        );
     }
 }
 
