@@ -40,11 +40,13 @@ use crate::{Error, Instant, Result};
 pub const OUTBOX_CAPACITY: usize = 2 * MAX_FRAME;
 /// Frames a session can hold before they are polled out.
 pub const OUTBOX_FRAMES: usize = 8;
-/// Events a terminal session holds until polled; past that the oldest is dropped and counted
-/// ([`CsobTerminal::dropped_events`]). Drivers poll after every call, so a few suffice.
+/// Events a terminal session holds until polled; past that one is dropped and counted
+/// ([`CsobTerminal::dropped_events`]): a protocol error first, else the oldest. Drivers poll
+/// after every call, so a few suffice.
 pub const TERMINAL_EVENTS: usize = 8;
 /// Events a till session holds until polled (they are large: a receipt part is 1 KiB); past
-/// that the oldest is dropped and counted ([`CsobEcr::dropped_events`]).
+/// that one is dropped and counted ([`CsobEcr::dropped_events`]): a protocol error first,
+/// else the oldest.
 pub const ECR_EVENTS: usize = 4;
 
 /// Settings shared by both sides.
@@ -292,12 +294,15 @@ macro_rules! feed_all {
     }};
 }
 
-fn push_event<T, const N: usize>(q: &mut Deque<T, N>, dropped: &mut u64, ev: T) {
-    if q.is_full() {
-        let _ = q.pop_front();
+fn push_event<T, const N: usize>(
+    q: &mut Deque<T, N>,
+    dropped: &mut u64,
+    ev: T,
+    droppable: fn(&T) -> bool,
+) {
+    if crate::queue::push_keeping(q, ev, droppable) {
         *dropped += 1;
     }
-    let _ = q.push_back(ev);
 }
 
 /// Flags of a B1: the public client sends `8000` with amount requests, `0000` otherwise.
@@ -396,7 +401,9 @@ impl CsobTerminal {
     }
 
     fn event(&mut self, ev: TerminalEvent) {
-        push_event(&mut self.events, &mut self.dropped, ev);
+        push_event(&mut self.events, &mut self.dropped, ev, |e| {
+            matches!(e, TerminalEvent::ProtocolError(_))
+        });
     }
 
     /// Sends B2 `code` R-21 at once (no confirmation awaited) and reports `err`.
@@ -686,7 +693,9 @@ impl CsobEcr {
     }
 
     fn event(&mut self, ev: EcrEvent) {
-        push_event(&mut self.events, &mut self.dropped, ev);
+        push_event(&mut self.events, &mut self.dropped, ev, |e| {
+            matches!(e, EcrEvent::ProtocolError(_))
+        });
     }
 
     fn confirm(&mut self, now: Instant) {

@@ -2,6 +2,7 @@
 //! `l1zard/react-native-enigoo-terminal`, `android/src/main/java/com/enigoo/terminal/csob/`),
 //! checked byte for byte in both directions and mapped to `txn`; property tests; the two
 //! sessions against each other with a fake clock.
+// Test-only module: its parent declares it `#[cfg(test)] mod tests;`, so unwrap/expect here never reach a build.
 
 extern crate std;
 use std::vec::Vec;
@@ -1519,6 +1520,41 @@ fn sessions_are_send_and_object_safe() {
     let t: &dyn TerminalSide = &t;
     let e: &dyn EcrSide = &e;
     assert!(!t.is_busy() && !e.is_busy());
+}
+
+/// Fuzz find (`session_drive`): a read holding many B1 frames (a flooding or retrying till)
+/// made the terminal queue more events than it holds; the oldest — the `Request` — was the one
+/// dropped, leaving the session busy forever with a request its driver never saw.
+#[test]
+fn a_flood_of_requests_never_drops_the_request_event() {
+    let mut ecr_frames = Vec::new();
+    let mut buf = [0u8; MAX_TRANSMIT];
+    for _ in 0..12 {
+        let mut ecr = CsobEcr::new(CsobConfig::new(tid()));
+        ecr.start(Instant::ZERO, &sale()).unwrap();
+        let n = ecr.poll_transmit(&mut buf).unwrap().unwrap();
+        ecr_frames.extend_from_slice(&buf[..n]);
+    }
+    let mut term = CsobTerminal::new(CsobConfig::new(tid()));
+    term.handle_bytes(Instant::ZERO, &ecr_frames);
+    let mut events = Vec::new();
+    while let Some(e) = term.poll_event() {
+        events.push(e);
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, TerminalEvent::Request(_))),
+        "{events:?}"
+    );
+    assert!(
+        term.dropped_events() > 0,
+        "the flood did overflow the queue"
+    );
+    while term.poll_transmit(&mut buf).unwrap().is_some() {}
+    term.respond(Instant::ZERO, &approved_sale()).unwrap();
+    term.handle_timeout(Instant::from_millis(60_000));
+    assert!(!term.is_busy());
 }
 
 #[test]
