@@ -68,7 +68,7 @@ pub struct CsobConfig {
     /// Till: how long to wait for a B4 after a B3 (default 5 s, as the public client).
     pub receipt_timeout: Duration,
     /// Terminal: set the receipt-ready flag in B2 answers to sales, cashback sales, refunds,
-    /// reversals and close totals (default true).
+    /// reversals, close totals, subtotals and last sums (default true).
     pub announce_receipts: bool,
 }
 
@@ -344,8 +344,7 @@ enum TerminalState {
 ///   `Request(Abort)` and answers that one (the pending request is abandoned). Any other B1
 ///   while a request is pending gets B0 and at once a B2 with R-21, and the driver gets
 ///   [`TerminalEvent::ProtocolError`] with [`Error::LinkBusy`].
-/// - A B1 the session cannot turn into a txn request (T65, T83, an unknown code, a bad
-///   field) gets B0 and at once a B2 with R-21; the driver gets `ProtocolError`.
+/// - A B1 the session cannot turn into a txn request (an unknown code, a bad field) gets B0 and at once a B2 with R-21; the driver gets `ProtocolError`.
 /// - A reversal (T10) without an amount — the public client sends only `T10 F<code>` — takes
 ///   the amount of the last approved transaction this session answered (or that the driver
 ///   declared with [`CsobTerminal::set_last_approved`]) if the approval codes match;
@@ -506,9 +505,9 @@ fn terminal_body(view: &MessageView<'_>) -> Result<Body> {
     }
 }
 
-/// Whether a B2 answering `kind` announces a receipt.
+/// Whether a B2 answering `kind` announces a receipt (payments and totals reports).
 fn has_receipt(kind: RequestKind) -> bool {
-    kind.moves_money() || kind == RequestKind::CloseTotals
+    kind.moves_money() || kind.reports_totals()
 }
 
 impl TerminalSide for CsobTerminal {

@@ -181,6 +181,8 @@ fn confirm_b0_and_non_amount_requests_match_the_public_client() {
     for (code, txn) in [
         (b"T80", Request::TestTerminal),
         (b"T60", Request::CloseTotals),
+        (b"T65", Request::Subtotals),
+        (b"T83", Request::LastSums),
         (b"T81", Request::Abort),
         (b"T82", Request::LastTransaction),
         (b"T95", Request::TestBank),
@@ -194,7 +196,7 @@ fn confirm_b0_and_non_amount_requests_match_the_public_client() {
         assert_eq!(TransactionRequest::from_request(&txn).unwrap(), *b1);
         both_ways(&m, &bytes);
     }
-    for code in [&b"T65"[..], b"T83", b"T01"] {
+    for code in [&b"T01"[..], b"T99"] {
         let m = parse(&frame("B1011234567824031514300500000004A5A5", &[code]));
         let Body::Request(b1) = &m.body else {
             panic!("not a B1")
@@ -472,6 +474,117 @@ fn close_totals_answer_with_totals() {
         },
         &bytes,
     );
+}
+
+#[test]
+fn subtotals_and_last_sums_requests_and_totals_answers() {
+    // Requests: as the public client's createRequest(code) writes any code without data.
+    for (code, txn, tc) in [
+        (b"T65", Request::Subtotals, TxnCode::Subtotals),
+        (b"T83", Request::LastSums, TxnCode::LastSums),
+    ] {
+        let bytes = frame("B1011234567824031514300500000004A5A5", &[code]);
+        let b1 = TransactionRequest::from_request(&txn).unwrap();
+        assert_eq!(b1, TransactionRequest::new(tc));
+        both_ways(
+            &Message {
+                header: header(MessageType::TransactionRequest, 0),
+                body: Body::Request(b1.clone()),
+            },
+            &bytes,
+        );
+        assert_eq!(b1.to_request(Currency::CZK).unwrap(), txn);
+    }
+    // Answers: the same Y/Z totals fields as the T60 answer; receipt ready (flags 0002).
+    let y = cat(&[
+        b"Y",
+        &[GS],
+        b"E203",
+        &[GS],
+        b"d2",
+        &[GS],
+        b"D3750",
+        &[GS],
+        b"c0",
+        &[GS],
+        b"C0",
+        &[GS],
+        b"r0",
+    ]);
+    let z = cat(&[
+        b"Z",
+        &[GS],
+        b"sVISA",
+        &[GS],
+        b"E203",
+        &[GS],
+        b"n2",
+        &[GS],
+        b"N3750",
+    ]);
+    let mut totals = Totals::default();
+    totals
+        .currencies
+        .push(CurrencyTotals {
+            currency: 203,
+            debit_count: 2,
+            debit_minor: 3750,
+            ..CurrencyTotals::default()
+        })
+        .unwrap();
+    totals
+        .schemes
+        .push(SchemeTotals {
+            scheme: CardScheme::Visa,
+            currency: 203,
+            count: 2,
+            net_minor: 3750,
+        })
+        .unwrap();
+    for (code, tc, kind) in [
+        (b"T65", TxnCode::Subtotals, RequestKind::Subtotals),
+        (b"T83", TxnCode::LastSums, RequestKind::LastSums),
+    ] {
+        let data_len = 4 + 5 + 1 + y.len() + 1 + z.len();
+        assert_eq!(data_len, 0x38);
+        let bytes = frame(
+            "B2011234567824031514300500020038A5A5",
+            &[code, b"R000", &y, &z],
+        );
+        let m = parse(&bytes);
+        let Body::Response(b2) = &m.body else {
+            panic!("not a B2")
+        };
+        let resp = b2.to_response(&m.header, Currency::CZK).unwrap();
+        assert_eq!(resp.kind, kind);
+        assert_eq!(resp.outcome, Outcome::Approved);
+        assert_eq!(resp.totals.as_ref(), Some(&totals));
+        both_ways(
+            &Message {
+                header: header(MessageType::TransactionResponse, 2),
+                body: Body::Response(TransactionResponse::from_response(tc, &resp)),
+            },
+            &bytes,
+        );
+        // An empty batch writes no Y/Z field and reads back as empty totals.
+        let empty = frame("B2011234567824031514300500020009A5A5", &[code, b"R000"]);
+        let m = parse(&empty);
+        let Body::Response(b2) = &m.body else {
+            panic!("not a B2")
+        };
+        let resp = b2.to_response(&m.header, Currency::CZK).unwrap();
+        assert_eq!(resp.totals, Some(Totals::default()));
+        // A refused one has none.
+        let refused = frame("B2011234567824031514300500000009A5A5", &[code, b"R-21"]);
+        let m = parse(&refused);
+        let Body::Response(b2) = &m.body else {
+            panic!("not a B2")
+        };
+        assert_eq!(
+            b2.to_response(&m.header, Currency::CZK).unwrap().totals,
+            None
+        );
+    }
 }
 
 #[test]
@@ -1042,6 +1155,60 @@ fn happy_path_b1_b0_b2_b0() {
     assert_eq!(p.term_events[1], TerminalEvent::ResponseDelivered);
     assert!(!p.term.is_busy() && !p.ecr.is_busy());
     assert_eq!(p.term.poll_timeout(), None);
+}
+
+#[test]
+fn subtotals_and_last_sums_between_the_sessions() {
+    let mut totals = Totals::default();
+    totals
+        .currencies
+        .push(CurrencyTotals {
+            currency: 203,
+            debit_count: 3,
+            debit_minor: 4500,
+            credit_count: 1,
+            credit_minor: 500,
+            reversal_count: 1,
+        })
+        .unwrap();
+    totals
+        .schemes
+        .push(SchemeTotals {
+            scheme: CardScheme::Mastercard,
+            currency: 203,
+            count: 4,
+            net_minor: 4000,
+        })
+        .unwrap();
+    let mut p = Pair::new();
+    for (request, kind, code) in [
+        (Request::Subtotals, RequestKind::Subtotals, &b"T65"[..]),
+        (Request::LastSums, RequestKind::LastSums, b"T83"),
+    ] {
+        p.ecr_sent.clear();
+        p.ecr_events.clear();
+        p.term_events.clear();
+        p.ecr.start(p.now, &request).unwrap();
+        p.pump();
+        assert_eq!(p.term_events, [TerminalEvent::Request(request.clone())]);
+        assert_eq!(
+            p.ecr_sent[0],
+            frame("B1011234567824031514300500000004A5A5", &[code])
+        );
+        let mut answer = Response::new(kind, Outcome::Approved);
+        answer.totals = Some(totals.clone());
+        p.term.respond(p.now, &answer).unwrap();
+        p.pump();
+        let EcrEvent::Response(resp) = &p.ecr_events[1] else {
+            panic!("{:?}", p.ecr_events)
+        };
+        assert_eq!(resp.kind, kind);
+        assert_eq!(resp.outcome, Outcome::Approved);
+        assert_eq!(resp.totals.as_ref(), Some(&totals));
+        assert!(p.ecr.receipt_ready());
+        assert_eq!(p.term_events[1], TerminalEvent::ResponseDelivered);
+        assert!(!p.term.is_busy() && !p.ecr.is_busy());
+    }
 }
 
 #[test]
