@@ -1,5 +1,6 @@
-//! Looks for unmasked card numbers in files: any run of 13–19 digits that passes the Luhn check
-//! (bounded by non-digits), in the text as written and inside hex dumps of frames (the agent
+//! Looks for unmasked card numbers in files: any run of 13–19 digits starting with 2–6 (a card
+//! scheme's first digit) that passes the Luhn check (bounded by non-digits), in the text as
+//! written and inside hex dumps of frames (the agent
 //! logs frames as space-separated hex pairs, so `34 37 36 31 …` is decoded and scanned too),
 //! plus any of the full card numbers a test used, wherever they appear (in a decoded ISO 8583
 //! message a PAN sits inside a longer run of digits, where the Luhn rule alone cannot find it).
@@ -60,7 +61,9 @@ pub fn luhn_runs(bytes: &[u8]) -> Vec<Vec<u8>> {
             i += 1;
         }
         let run = &bytes[start..i];
-        if (13..=19).contains(&run.len()) && luhn(run) {
+        // Card numbers start with 2-6 (the major industry identifiers of the card schemes):
+        // protocol frames are full of zero-padded digit runs that pass Luhn one time in ten.
+        if (13..=19).contains(&run.len()) && (b'2'..=b'6').contains(&run[0]) && luhn(run) {
             out.push(run.to_vec());
         }
     }

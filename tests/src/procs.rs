@@ -201,6 +201,18 @@ impl AgentSpec {
         self
     }
 
+    /// Sets `--flag value`, replacing the value if the flag is there already.
+    pub fn set(mut self, flag: &str, value: &str) -> Self {
+        match self.args.iter().position(|a| a == flag) {
+            Some(i) if i + 1 < self.args.len() => self.args[i + 1] = value.to_string(),
+            _ => {
+                self.args.push(flag.to_string());
+                self.args.push(value.to_string());
+            }
+        }
+        self
+    }
+
     /// Adds an environment variable.
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.to_string(), v.to_string()));

@@ -437,10 +437,7 @@ impl Direction {
     }
 
     fn process(&mut self, flush: bool) -> std::io::Result<()> {
-        loop {
-            let Some((i, at)) = self.next_trigger() else {
-                break;
-            };
+        while let Some((i, at)) = self.next_trigger() {
             let rel = at - self.base;
             let act = self.rules[i].rule.act.clone();
             // Acts that need bytes after the trigger wait for them (unless flushing).
