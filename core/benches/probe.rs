@@ -7,6 +7,7 @@
 //! probe count CASE N      run CASE N times and nothing else, for callgrind: the caller
 //!                         subtracts the N = 0 run to get instructions per message
 //! probe cases             list the cases: `CASE messages_per_unit bytes_per_unit`
+//! probe sizes             size_of the sessions and messages on this target
 //! ```
 //! Every case works on frames from `common` that are checked to parse before the loop starts,
 //! so no case can time an error path. Setup does not depend on N.
@@ -315,6 +316,57 @@ fn write_fixtures(dir: &str, f: &Fixtures) {
         .collect();
     fields.insert(0, format!("0 {}", f.iso_msg.mti().as_str()));
     write("iso_0200_fields.txt", fields);
+    // What our Concert decoder reads, in the form py_peers.py prints pyTeliumManager's.
+    let concert = f
+        .concert
+        .iter()
+        .zip(&f.concert_msgs)
+        .map(|(frame, m)| {
+            let (pos, amount, currency, extra) = match m {
+                ConcertMessage::Request(r) => {
+                    (r.pos, r.amount_minor, r.currency_numeric, String::new())
+                }
+                ConcertMessage::Answer(a) => (
+                    a.pos,
+                    a.amount_minor,
+                    a.currency_numeric,
+                    format!(
+                        " status={} card={}",
+                        char::from(a.status.code()),
+                        a.pan.map(|p| p.to_string()).unwrap_or_default()
+                    ),
+                ),
+            };
+            format!(
+                "CONCERT len={} pos={pos:02} amount={}.{:02} currency={currency:03}{extra}",
+                frame.len(),
+                amount / 100,
+                amount % 100
+            )
+        })
+        .collect();
+    write("concert_decoded.txt", concert);
+}
+
+/// What a terminal keeps in RAM besides its code, as `size_of` on this (host) target: the
+/// sessions and the driver live on the firmware's stack, not in static memory.
+fn print_sizes() {
+    use core::mem::size_of;
+    use ecrlink_core::dialect::concert::ConcertTerminal;
+    use ecrlink_core::dialect::csob::CsobTerminal;
+    use ecrlink_core::session::TerminalEvent;
+    use ecrlink_core::txn::{Request, Response};
+    let rows: [(&str, usize); 6] = [
+        ("ConcertTerminal", size_of::<ConcertTerminal>()),
+        ("CsobTerminal", size_of::<CsobTerminal>()),
+        ("TerminalEvent", size_of::<TerminalEvent>()),
+        ("Request", size_of::<Request>()),
+        ("Response", size_of::<Response>()),
+        ("IsoMessage", size_of::<IsoMessage>()),
+    ];
+    for (name, size) in rows {
+        println!("{name} {size}");
+    }
 }
 
 fn main() {
@@ -364,6 +416,7 @@ fn main() {
             }
             black_box(sum);
         }
+        Some("sizes") => print_sizes(),
         // `cargo bench` runs every bench target with `--bench`: nothing to do here.
         Some("--bench") | None => {}
         Some(other) => {

@@ -210,14 +210,34 @@ fn decimal(digits: &[u8]) -> Option<usize> {
     })
 }
 
+/// Whether every byte of `chars` lies in `lo..=hi` (both below 0x80), eight bytes per step:
+/// in a `u64` of bytes below 0x80, adding `0x80 - lo` to each byte sets its high bit exactly
+/// when the byte is at least `lo`, and adding `0x7F - hi` exactly when it is above `hi`;
+/// neither sum carries into the next byte. A byte of 0x80 or more shows in `x` itself.
+fn all_in_range(chars: &[u8], lo: u8, hi: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x80 * ONES;
+    let at_least = u64::from(0x80u8.wrapping_sub(lo)) * ONES;
+    let above = u64::from(0x7Fu8.wrapping_sub(hi)) * ONES;
+    let mut words = chars.chunks_exact(8);
+    let mut bad = 0u64;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w);
+        bad |= x | !x.wrapping_add(at_least) | x.wrapping_add(above);
+    }
+    bad & HIGHS == 0 && words.remainder().iter().all(|b| (lo..=hi).contains(b))
+}
+
 /// Whether every byte of `chars` may appear in a field of `charset` (one loop per charset).
 fn all_allowed(charset: Charset, chars: &[u8]) -> bool {
     match charset {
-        Charset::Numeric => chars.iter().all(u8::is_ascii_digit),
+        Charset::Numeric => all_in_range(chars, b'0', b'9'),
         Charset::Alphanumeric => chars
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || b == b' '),
-        Charset::Printable => chars.iter().all(|&b| (0x20..0x7F).contains(&b)),
+        Charset::Printable => all_in_range(chars, 0x20, 0x7E),
         // Checked while decoding, in one pass ([`IsoMessage::store_checked`]).
         Charset::BinaryAsHex => chars.len() % 2 == 0,
     }
@@ -449,19 +469,21 @@ impl IsoMessage {
             0
         };
         let mut msg = IsoMessage::new(mti);
-        // Bit 1 (the secondary-bitmap flag) is not a field; the others are visited from the
-        // most significant down, i.e. in field order, skipping absent fields in one step.
-        let mut bits = (u128::from(primary) << 64 | u128::from(secondary)) & !(1 << 127);
-        while bits != 0 {
-            let zeros = bits.leading_zeros();
-            bits &= !(1 << (127 - zeros));
-            let number = zeros as u8 + 1;
-            let index = usize::from(INDEX_OF.get(usize::from(number)).copied().unwrap_or(0));
-            let Some(spec) = index.checked_sub(1).and_then(|ix| FIELDS.get(ix)) else {
-                return Err(Error::IsoUnknownField { field: number });
-            };
-            let chars = field_chars(&mut i, spec)?;
-            msg.store_checked(index - 1, spec, chars)?;
+        // Bit 1 (the secondary-bitmap flag) is not a field. The bits are reversed so that
+        // field order is lowest bit first: each present field is then one `trailing_zeros`
+        // and one "clear lowest bit" away, absent fields cost nothing.
+        for (word, first) in [(primary & !(1 << 63), 1u8), (secondary, 65)] {
+            let mut bits = word.reverse_bits();
+            while bits != 0 {
+                let number = first + bits.trailing_zeros() as u8;
+                bits &= bits - 1;
+                let index = usize::from(INDEX_OF.get(usize::from(number)).copied().unwrap_or(0));
+                let Some(spec) = index.checked_sub(1).and_then(|ix| FIELDS.get(ix)) else {
+                    return Err(Error::IsoUnknownField { field: number });
+                };
+                let chars = field_chars(&mut i, spec)?;
+                msg.store_checked(index - 1, spec, chars)?;
+            }
         }
         match i.0 {
             [] => Ok(msg),
@@ -567,5 +589,31 @@ impl fmt::Display for IsoMessage {
 impl fmt::Debug for IsoMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "IsoMessage({self})")
+    }
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::*;
+
+    #[test]
+    fn all_in_range_agrees_with_a_byte_loop() {
+        for (lo, hi) in [(b'0', b'9'), (0x20, 0x7E)] {
+            for b in 0..=255u8 {
+                for len in 1..20 {
+                    for at in 0..len {
+                        let mut chars = [lo; 20];
+                        chars[at] = b;
+                        let chars = &chars[..len];
+                        let expected = chars.iter().all(|c| (lo..=hi).contains(c));
+                        assert_eq!(
+                            all_in_range(chars, lo, hi),
+                            expected,
+                            "{b:#x} at {at} of {len}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }
