@@ -295,6 +295,8 @@ impl Engine {
                 reference,
             } => self.reverse(amount, code, reference, deadline).await,
             Request::CloseTotals => self.close_totals(deadline).await,
+            Request::Subtotals => self.subtotals().await,
+            Request::LastSums => self.last_sums().await,
             Request::TestTerminal => self.test_terminal(),
             Request::TestBank => match self.echo().await {
                 Ok(rtt) => self
@@ -671,6 +673,36 @@ impl Engine {
             .clone()
             .with_text(&format!("batch {batch} closed"))
             .unwrap_or(resp);
+        self.print(&mut resp).await;
+        resp
+    }
+
+    /// The open batch's totals so far (per currency and scheme, as close totals reconciles
+    /// them); nothing is sent to the bank, closed or reset. Printed as a subtotals report.
+    async fn subtotals(&mut self) -> Response {
+        let cp = self.journal.checkpoint();
+        let batch = cp.batch;
+        let mut resp = self.response(RequestKind::Subtotals, Outcome::Approved);
+        resp.totals = Some(cp.totals.clone());
+        resp = resp
+            .clone()
+            .with_text(&format!("batch {batch} open"))
+            .unwrap_or(resp);
+        self.print(&mut resp).await;
+        resp
+    }
+
+    /// The totals of the last closed batch, from the journal (so they survive a restart).
+    /// Before the first close: approved with empty totals and the text "no closed batch".
+    async fn last_sums(&mut self) -> Response {
+        let last = self.journal.checkpoint().last_close.clone();
+        let mut resp = self.response(RequestKind::LastSums, Outcome::Approved);
+        let text = match &last {
+            Some(c) => format!("batch {} closed", c.batch),
+            None => "no closed batch".to_owned(),
+        };
+        resp.totals = Some(last.map(|c| c.totals).unwrap_or_default());
+        resp = resp.clone().with_text(&text).unwrap_or(resp);
         self.print(&mut resp).await;
         resp
     }

@@ -185,3 +185,116 @@ impl Journal {
         self.dir.as_ref().map(|d| d.join(file_name(self.seq)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ecrlink_core::journal::AuthStarted;
+    use ecrlink_core::txn::{Currency, Money, Outcome, RequestKind, Response, Timestamp, Totals};
+
+    fn auth(stan: u32) -> Record {
+        Record::AuthStarted(AuthStarted {
+            batch: 1,
+            stan,
+            kind: RequestKind::Sale,
+            amount: Some(Money::new(100, Currency::EUR).unwrap()),
+            cashback: None,
+            pan: None,
+            scheme: None,
+            reference: None,
+            transmitted: Timestamp::new(2026, 1, 2, 3, 4, 5).unwrap(),
+            original: None,
+        })
+    }
+
+    fn done(stan: u32) -> Record {
+        Record::Completed {
+            stan,
+            response: Response::new(RequestKind::Sale, Outcome::Approved),
+        }
+    }
+
+    #[test]
+    fn reopen_recovers_state_and_compacts_into_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (mut j, _) = Journal::open(Some(dir.path())).unwrap();
+            j.append(&Record::StanReserved {
+                batch: 1,
+                upto: 101,
+            })
+            .unwrap();
+            j.append(&auth(1)).unwrap();
+            j.append(&done(1)).unwrap();
+            j.append(&auth(2)).unwrap(); // no answer: reversed on recovery
+        }
+        let (j, report) = Journal::open(Some(dir.path())).unwrap();
+        assert_eq!(report.reversed_open, 1);
+        assert!(report.bad_tails.is_empty());
+        let cp = j.checkpoint();
+        assert_eq!(cp.next_stan, 101);
+        assert_eq!(cp.pending.len(), 1);
+        assert_eq!(cp.pending[0].original.stan, 2);
+        assert_eq!(cp.totals.currencies[0].debit_count, 1);
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(
+            files.len(),
+            1,
+            "older files are removed after the checkpoint"
+        );
+    }
+
+    #[test]
+    fn torn_tail_is_cut_saved_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = {
+            let (mut j, _) = Journal::open(Some(dir.path())).unwrap();
+            j.append(&auth(1)).unwrap();
+            j.append(&done(1)).unwrap();
+            j.path().unwrap()
+        };
+        let good_len = std::fs::metadata(&path).unwrap().len();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(&[0xEC, 0x4A, 0x10])
+            .unwrap();
+        let (j, report) = Journal::open(Some(dir.path())).unwrap();
+        assert_eq!(report.bad_tails.len(), 1);
+        assert!(report.bad_tails[0].1.torn);
+        assert_eq!(report.bad_tails[0].1.offset as u64, good_len);
+        assert_eq!(report.reversed_open, 0);
+        assert_eq!(
+            j.checkpoint().last.as_ref().unwrap().response.outcome,
+            Outcome::Approved
+        );
+        let saved = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().contains(".bad-"));
+        assert!(saved);
+    }
+
+    #[test]
+    fn batch_close_starts_a_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = Journal::open(Some(dir.path())).unwrap();
+        let first = j.path().unwrap();
+        j.append(&auth(1)).unwrap();
+        j.append(&done(1)).unwrap();
+        j.append(&Record::BatchClosed {
+            batch: 1,
+            totals: Totals::default(),
+        })
+        .unwrap();
+        assert_ne!(j.path().unwrap(), first);
+        assert!(!first.exists());
+        assert_eq!(j.checkpoint().batch, 2);
+        assert_eq!(j.checkpoint().next_stan, 1);
+        drop(j);
+        let (j, _) = Journal::open(Some(dir.path())).unwrap();
+        assert_eq!(j.checkpoint().batch, 2);
+        assert!(j.checkpoint().last.is_some());
+    }
+}

@@ -71,6 +71,7 @@ pub struct AgentHandle {
     state: watch::Receiver<AgentState>,
     shared: Arc<Shared>,
     bank: BankLink,
+    engine: mpsc::Sender<Job>,
     task: JoinHandle<()>,
     /// What the journal recovery found at start.
     pub recovery: RecoveryReport,
@@ -165,7 +166,7 @@ impl Agent {
             cfg: cfg.clone(),
             ctx: TillCtx {
                 cfg: cfg.clone(),
-                engine: engine_tx,
+                engine: engine_tx.clone(),
                 shared: shared.clone(),
             },
             listeners: listeners.clone(),
@@ -184,6 +185,7 @@ impl Agent {
             state,
             shared,
             bank,
+            engine: engine_tx,
             task,
             recovery,
         })
@@ -238,6 +240,20 @@ impl AgentHandle {
             .lock()
             .ok()
             .and_then(|g| g.as_ref().map(|(_, customer)| customer.clone()))
+    }
+
+    /// Runs a request as if it came from the terminal's own keypad (or a till), through the
+    /// same engine queue as the tills' requests: one transaction at a time, journaled.
+    pub async fn request(
+        &self,
+        request: ecrlink_core::txn::Request,
+    ) -> anyhow::Result<ecrlink_core::txn::Response> {
+        let (reply, rx) = oneshot::channel();
+        self.engine
+            .send(Job::Run { request, reply })
+            .await
+            .map_err(|_| anyhow::anyhow!("agent stopped"))?;
+        rx.await.map_err(|_| anyhow::anyhow!("agent stopped"))
     }
 
     /// Reversals still waiting for the bank.

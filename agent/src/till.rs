@@ -196,6 +196,13 @@ impl Driver {
                 return Err(End::Garbage);
             }
             let mut progressed = false;
+            // Events first: a request reaches the engine's queue before the session's
+            // acknowledgement (ČSOB B0) leaves, so a till that connects right after seeing it
+            // queues behind this request.
+            while let Some(ev) = self.session.poll_event() {
+                progressed = true;
+                self.event(ev)?;
+            }
             loop {
                 match self.session.poll_transmit(out) {
                     Ok(Some(n)) => {
@@ -217,10 +224,6 @@ impl Driver {
                 }
             }
             let _ = stream.flush().await;
-            while let Some(ev) = self.session.poll_event() {
-                progressed = true;
-                self.event(ev)?;
-            }
             if !progressed {
                 return Ok(());
             }

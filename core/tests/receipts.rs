@@ -178,6 +178,31 @@ fn close_totals() -> Response {
     r
 }
 
+/// A subtotals answer: the open batch so far (one currency, two schemes).
+fn subtotals() -> Response {
+    let mut r = close_totals();
+    r.kind = RequestKind::Subtotals;
+    let totals = r.totals.as_mut().unwrap();
+    totals.currencies.truncate(1);
+    totals.schemes.truncate(2);
+    r.timestamp = at(15, 30);
+    r
+}
+
+/// A last-sums answer: the totals of batch 41, closed earlier.
+fn last_sums() -> Response {
+    let mut r = close_totals();
+    r.kind = RequestKind::LastSums;
+    r.timestamp = at(8, 5);
+    r.with_text("batch 41").unwrap()
+}
+
+/// Totals reports other than close totals: snapshotted in one language at one width, checked
+/// for layout everywhere.
+fn totals_fixtures() -> Vec<(&'static str, Response)> {
+    vec![("subtotals", subtotals()), ("last_sums", last_sums())]
+}
+
 fn fixtures() -> Vec<(&'static str, Response)> {
     vec![
         ("sale", sale()),
@@ -230,6 +255,48 @@ fn snapshots() {
 }
 
 #[test]
+fn subtotals_and_last_sums_snapshots() {
+    for (name, r) in totals_fixtures() {
+        insta::assert_snapshot!(format!("{name}_en_32"), both_copies(&r, 32, Lang::En));
+    }
+}
+
+#[test]
+fn totals_reports_are_titled_in_every_language() {
+    let titles = [
+        (Lang::Cs, "MEZISOUČTY", "POSLEDNÍ UZÁVĚRKA"),
+        (Lang::En, "SUBTOTALS", "LAST CLOSE TOTALS"),
+        (Lang::Fr, "SOUS-TOTAUX", "DERNIÈRE CLÔTURE"),
+    ];
+    for (lang, sub, last) in titles {
+        let t = render(&subtotals(), 48, lang, CopyKind::Merchant, false);
+        assert!(t.contains(sub), "{lang:?}\n{t}");
+        let t = render(&last_sums(), 48, lang, CopyKind::Merchant, false);
+        assert!(t.contains(last), "{lang:?}\n{t}");
+        assert!(t.contains("batch 41"), "{t}");
+        // The same report as close totals, under another title and with the batch text.
+        let close = render(&close_totals(), 48, lang, CopyKind::Merchant, false);
+        let report = |s: &str| -> Vec<String> {
+            s.lines()
+                .skip_while(|l| !l.contains("CZK"))
+                .take_while(|l| !l.starts_with('-'))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert!(report(&t).len() >= 4, "{lang:?}\n{t}");
+        assert_eq!(report(&t), report(&close), "{lang:?}\n{t}");
+    }
+    // An empty batch prints its title and "no transactions".
+    let mut empty = subtotals();
+    empty.totals = Some(Totals::default());
+    let t = render(&empty, 32, Lang::En, CopyKind::Merchant, false);
+    assert!(
+        t.contains("SUBTOTALS") && t.contains("No transactions"),
+        "{t}"
+    );
+}
+
+#[test]
 fn duplicate_snapshot() {
     insta::assert_snapshot!(
         "sale_en_24_duplicate",
@@ -239,7 +306,7 @@ fn duplicate_snapshot() {
 
 fn every_rendering() -> Vec<(String, usize, String)> {
     let mut all = Vec::new();
-    for (name, r) in fixtures() {
+    for (name, r) in fixtures().into_iter().chain(totals_fixtures()) {
         for lang in Lang::ALL {
             for width in WIDTHS {
                 for copy in [CopyKind::Merchant, CopyKind::Customer] {
@@ -291,7 +358,10 @@ fn the_pan_is_masked_in_every_receipt() {
             );
         }
         assert!(!text.contains(VISA_PAN) && !text.contains(MC_PAN), "{what}");
-        if !what.starts_with("close_totals") {
+        if !["close_totals", "subtotals", "last_sums"]
+            .iter()
+            .any(|t| what.starts_with(t))
+        {
             assert!(
                 text.contains("476173******0119") || text.contains("541333******0011"),
                 "{what}: masked PAN missing"

@@ -31,6 +31,10 @@ pub enum Command {
     Refund(tillcli::MoneyCmd),
     /// Close totals (end of day) with the bank.
     CloseTotals(tillcli::TillArgs),
+    /// Subtotals: the totals of the open batch, nothing closed.
+    Subtotals(tillcli::TillArgs),
+    /// Last sums: the totals of the last closed batch.
+    LastSums(tillcli::TillArgs),
     /// Check that the terminal answers.
     TestTerminal(tillcli::TillArgs),
     /// Check the terminal's connection to the bank.

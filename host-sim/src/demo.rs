@@ -116,6 +116,12 @@ pub fn shop_day(currency: Currency) -> Result<Vec<Step>, TillError> {
             expect: Expect::Approved,
         },
         Step {
+            title: "evening: subtotals (nothing closed yet)",
+            request: Request::Subtotals,
+            reverses: None,
+            expect: Expect::Approved,
+        },
+        Step {
             title: "evening: close totals",
             request: Request::CloseTotals,
             reverses: None,
@@ -286,7 +292,7 @@ mod tests {
     #[test]
     fn the_day_is_well_formed() {
         let steps = shop_day(Currency::CZK).unwrap();
-        assert_eq!(steps.len(), 9);
+        assert_eq!(steps.len(), 10);
         let kinds: Vec<&str> = steps.iter().map(|s| s.request.kind().name()).collect();
         for k in [
             "sale",
@@ -295,6 +301,7 @@ mod tests {
             "refund",
             "test-terminal",
             "test-bank",
+            "subtotals",
             "close-totals",
         ] {
             assert!(kinds.contains(&k), "{k}");
@@ -314,8 +321,8 @@ mod tests {
 #[command(after_help = "\
 Starts a bank simulator and a virtual terminal (ecrlink-agent) in this process on loopback
 ports it picks, then runs a short shop day against them through the till library: terminal and
-bank checks, sales, a decline, a cash-back sale and its reversal, a refund and the close of
-totals, in the ČSOB dialect with the receipts transferred to the till, plus one Concert sale.
+bank checks, sales, a decline, a cash-back sale and its reversal, a refund, subtotals and the
+close of totals, in the ČSOB dialect with the receipts transferred to the till, plus one Concert sale.
 No set-up, no network beyond loopback. Exit status 0 when every step ended as expected.")]
 pub struct DemoArgs {
     /// Language of the result texts [default: from the locale, else en].

@@ -209,6 +209,8 @@ pub enum Label {
     Receipt,
     /// Totals.
     Totals,
+    /// Totals of an empty batch.
+    NoTransactions,
 }
 
 /// The text of a label.
@@ -224,6 +226,7 @@ pub fn label(lang: Lang, label: Label) -> &'static str {
         Label::Log => t!("Záznam", "Log", "Journal"),
         Label::Receipt => t!("Účtenka", "Receipt", "Ticket"),
         Label::Totals => t!("Součty", "Totals", "Totaux"),
+        Label::NoTransactions => t!("žádné transakce", "no transactions", "aucune transaction"),
     }
     .get(lang)
 }
@@ -244,6 +247,8 @@ fn approved_text(kind: RequestKind) -> T {
             "Transaction annulée"
         ),
         RequestKind::CloseTotals => t!("Uzávěrka provedena", "Totals closed", "Clôture effectuée"),
+        RequestKind::Subtotals => t!("Mezisoučty", "Subtotals", "Sous-totaux"),
+        RequestKind::LastSums => t!("Poslední uzávěrka", "Last close totals", "Dernière clôture"),
         RequestKind::TestTerminal => t!(
             "Terminál je v pořádku",
             "The terminal is working",

@@ -180,6 +180,13 @@ pub fn to_human(result: &TillResult, opts: &TillOptions, log_file: Option<&str>)
         line(&mut s, Label::Reference, reference.as_str());
     }
     if let Some(totals) = r.and_then(|r| r.totals.as_ref()) {
+        if totals.currencies.is_empty() {
+            line(
+                &mut s,
+                Label::Totals,
+                i18n::label(lang, Label::NoTransactions),
+            );
+        }
         for c in &totals.currencies {
             let cur = ecrlink_core::txn::Currency::from_numeric(c.currency).ok();
             let amount = |minor: u64| match cur {

@@ -328,6 +328,8 @@ fn request_of<'a>(
             (req, &c.till)
         }
         Command::CloseTotals(a) => (Request::CloseTotals, a),
+        Command::Subtotals(a) => (Request::Subtotals, a),
+        Command::LastSums(a) => (Request::LastSums, a),
         Command::TestTerminal(a) => (Request::TestTerminal, a),
         Command::TestBank(a) => (Request::TestBank, a),
         Command::Reprint(a) => (Request::Reprint, a),
@@ -348,6 +350,8 @@ fn till_args(cmd: &Command) -> Option<&TillArgs> {
         Command::Cashback(c) => Some(&c.till),
         Command::Reversal(c) => Some(&c.till),
         Command::CloseTotals(a)
+        | Command::Subtotals(a)
+        | Command::LastSums(a)
         | Command::TestTerminal(a)
         | Command::TestBank(a)
         | Command::Reprint(a)

@@ -1,18 +1,8 @@
 //! `ecrlink-sim decode` as a real process: exit codes and one-line errors.
 
-use std::process::Command;
+mod decode_common;
 
-fn sim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ecrlink-sim-e2e"))
-        .args(args)
-        .output()
-        .expect("spawn ecrlink-sim");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use decode_common::sim;
 
 #[test]
 fn bad_hex_is_a_one_line_error_with_exit_2() {

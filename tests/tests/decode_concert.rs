@@ -1,23 +1,13 @@
 //! Issue 3's done-when, through the real `ecrlink-sim` process: the Concert example frame of
 //! DESIGN.md decodes; one flipped bit is an LRC error with exit status 2.
 
-use std::process::Command;
+mod decode_common;
+
+use decode_common::sim;
 
 use serde_json::Value;
 
 const EXAMPLE: &str = "0230313030303031323530313130393738202020202020202020204130313042303130 0301";
-
-fn sim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ecrlink-sim-e2e"))
-        .args(args)
-        .output()
-        .expect("spawn ecrlink-sim");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn example_request_decodes() {

@@ -1,21 +1,11 @@
 //! `ecrlink-sim decode --dialect csob` as a real process: frames built field by field from the
 //! public description (DESIGN.md; `Payment.java` of `l1zard/react-native-enigoo-terminal`).
 
-use std::process::Command;
+mod decode_common;
+
+use decode_common::sim;
 
 use serde_json::Value;
-
-fn sim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ecrlink-sim-e2e"))
-        .args(args)
-        .output()
-        .expect("spawn ecrlink-sim");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// `STX header (FS field)* ETX` as hex.
 fn frame_hex(header: &str, fields: &[&[u8]]) -> String {

@@ -1,21 +1,11 @@
 //! `ecrlink-sim decode --dialect iso8583` as a real process. The messages are the pyiso8583
 //! 4.0.1 `default_ascii` references of `ecrlink_core::bank`'s tests.
 
-use std::process::Command;
+mod decode_common;
+
+use decode_common::sim;
 
 use serde_json::Value;
-
-fn sim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ecrlink-sim-e2e"))
-        .args(args)
-        .output()
-        .expect("spawn ecrlink-sim");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()

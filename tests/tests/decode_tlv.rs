@@ -1,20 +1,10 @@
 //! `ecrlink-sim decode --dialect tlv` as a real process.
 
-use std::process::Command;
+mod decode_common;
+
+use decode_common::sim;
 
 use serde_json::Value;
-
-fn sim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ecrlink-sim-e2e"))
-        .args(args)
-        .output()
-        .expect("spawn ecrlink-sim");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// A GENERATE AC answer (77 template), then the record with PAN, track 2 and label.
 const CARD: &str = "77 1E 9F2701 80 9F3602 002A 9F2608 C2C12B098F3DA6E3 9F1007 06010A03A00000 \

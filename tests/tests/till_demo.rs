@@ -25,6 +25,7 @@ fn demo_runs_a_shop_day_and_exits_0_quickly() {
         "cashback 150.00 CZK",
         "reversal 150.00 CZK code A",
         "refund 45.00 CZK",
+        "subtotals",
         "close-totals",
         "sale 12.50 EUR",
     ] {
@@ -36,14 +37,14 @@ fn demo_runs_a_shop_day_and_exits_0_quickly() {
     );
     // Receipts, masked.
     assert!(
-        out.contains("MERCHANT COPY") && out.contains("CLOSE TOTALS"),
+        out.contains("MERCHANT COPY") && out.contains("CLOSE TOTALS") && out.contains("SUBTOTALS"),
         "{out}"
     );
     assert!(out.contains("476173******0119"), "{out}");
     assert!(!out.contains("4761739001010119"));
     // The summary table.
     assert!(out.contains(" #  command"), "{out}");
-    assert!(out.contains("10 steps, 10 as expected"), "{out}");
+    assert!(out.contains("11 steps, 11 as expected"), "{out}");
     assert!(!out.contains("NOT AS EXPECTED"), "{out}");
     // And its session log.
     let log = till_common::only_file(logs.path());

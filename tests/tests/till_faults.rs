@@ -119,12 +119,11 @@ fn lost_answer_is_recovered_from_the_last_transaction() {
     assert_eq!(auths[0]["amount"], 4200);
 }
 
-/// Exit 5 ("bank unavailable") needs a dialect that can say so: ČSOB answers R-21
-/// ("discarded") for it and Concert its one refusal status, so over these wires the till sees
-/// a refusal (exit 1). The mapping of the outcome itself to exit 5 is tested in the till
-/// library's unit tests.
+/// An agent whose bank cannot be reached answers "bank unavailable"; over ČSOB that travels as
+/// R-91 (an ecrlink convention, see `core::dialect::csob::map`) and the till exits 5. (Concert
+/// has one refusal status only, so there the till sees a refusal.)
 #[test]
-fn no_bank_over_csob_is_a_refusal_r21() {
+fn no_bank_over_csob_is_bank_unavailable_exit_5() {
     let dir = tempfile::tempdir().unwrap();
     let no_bank = closed_port();
     let agent = agent_common::Agent::spawn(
@@ -144,9 +143,9 @@ fn no_bank_over_csob_is_a_refusal_r21() {
         &["sale", "--amount", "10", "--currency", "CZK"],
         &[],
     );
-    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(r.code, 5, "{r:?}");
     let v = r.json();
-    assert_eq!(v["outcome"], "failed");
+    assert_eq!(v["outcome"], "bank-unavailable");
     assert_eq!(v["approval_code"], serde_json::Value::Null);
 }
 

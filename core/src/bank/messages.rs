@@ -45,6 +45,25 @@ fn put_stan(m: &mut IsoMessage, stan: u32) -> Result<()> {
     m.set(11, &d)
 }
 
+/// Writes what every response carries back: fields 7 (if any), 11, 39 and 41 (if any).
+fn put_response_echo(
+    m: &mut IsoMessage,
+    transmission: Option<MonthDayTime>,
+    stan: u32,
+    code: &ResponseCode,
+    terminal_id: Option<&TerminalId>,
+) -> Result<()> {
+    if let Some(t) = transmission {
+        m.set(7, &t.to_field7())?;
+    }
+    put_stan(m, stan)?;
+    m.set(39, code.as_bytes())?;
+    match terminal_id {
+        Some(t) => put_tid(m, t),
+        None => Ok(()),
+    }
+}
+
 fn get_pan(m: &IsoMessage) -> Result<Pan> {
     let text = m.get_str(2).ok_or(Error::IsoMissingField { field: 2 })?;
     Pan::new(text).map_err(|_| Error::IsoField { field: 2 })
@@ -361,16 +380,15 @@ impl<'a> AuthorizationResponse<'a> {
         if let Some(a) = self.amount {
             put_money(&mut m, a)?;
         }
-        if let Some(t) = self.transmission {
-            m.set(7, &t.to_field7())?;
-        }
-        put_stan(&mut m, self.stan)?;
+        put_response_echo(
+            &mut m,
+            self.transmission,
+            self.stan,
+            &self.response_code,
+            self.terminal_id.as_ref(),
+        )?;
         put_rrn(&mut m, self.rrn.as_ref())?;
         put_approval(&mut m, self.approval_code.as_ref())?;
-        m.set(39, self.response_code.as_bytes())?;
-        if let Some(t) = &self.terminal_id {
-            put_tid(&mut m, t)?;
-        }
         put_mid(&mut m, self.merchant_id.as_ref())?;
         put_emv(&mut m, self.emv)?;
         Ok(m)
@@ -554,15 +572,14 @@ impl ReversalResponse {
         if let Some(a) = self.amount {
             put_money(&mut m, a)?;
         }
-        if let Some(t) = self.transmission {
-            m.set(7, &t.to_field7())?;
-        }
-        put_stan(&mut m, self.stan)?;
+        put_response_echo(
+            &mut m,
+            self.transmission,
+            self.stan,
+            &self.response_code,
+            self.terminal_id.as_ref(),
+        )?;
         put_rrn(&mut m, self.rrn.as_ref())?;
-        m.set(39, self.response_code.as_bytes())?;
-        if let Some(t) = &self.terminal_id {
-            put_tid(&mut m, t)?;
-        }
         put_mid(&mut m, self.merchant_id.as_ref())?;
         Ok(m)
     }
@@ -744,14 +761,13 @@ impl ReconciliationResponse {
     /// The field-level message.
     pub fn to_message(&self) -> Result<IsoMessage> {
         let mut m = IsoMessage::new(Mti::RECONCILIATION_RESPONSE);
-        if let Some(t) = self.transmission {
-            m.set(7, &t.to_field7())?;
-        }
-        put_stan(&mut m, self.stan)?;
-        m.set(39, self.response_code.as_bytes())?;
-        if let Some(t) = &self.terminal_id {
-            put_tid(&mut m, t)?;
-        }
+        put_response_echo(
+            &mut m,
+            self.transmission,
+            self.stan,
+            &self.response_code,
+            self.terminal_id.as_ref(),
+        )?;
         put_mid(&mut m, self.merchant_id.as_ref())?;
         if let Some(t) = &self.totals {
             t.put(&mut m)?;
@@ -856,14 +872,13 @@ impl NetworkResponse {
     /// The field-level message.
     pub fn to_message(&self) -> Result<IsoMessage> {
         let mut m = IsoMessage::new(Mti::NETWORK_RESPONSE);
-        if let Some(t) = self.transmission {
-            m.set(7, &t.to_field7())?;
-        }
-        put_stan(&mut m, self.stan)?;
-        m.set(39, self.response_code.as_bytes())?;
-        if let Some(t) = &self.terminal_id {
-            put_tid(&mut m, t)?;
-        }
+        put_response_echo(
+            &mut m,
+            self.transmission,
+            self.stan,
+            &self.response_code,
+            self.terminal_id.as_ref(),
+        )?;
         m.set(70, &self.code.to_digits())?;
         Ok(m)
     }

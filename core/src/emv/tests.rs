@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it `#[cfg(test)] mod tests;`, so unwrap/expect here never reach a build.
 extern crate std;
 use std::boxed::Box;
 use std::string::String;

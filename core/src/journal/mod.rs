@@ -8,7 +8,8 @@
 //!   back, yielding records and, at the first bad byte, one [`BadTail`] (torn or corrupt)
 //!   with the offset to truncate to. Never panics.
 //! - [`state`]: [`JournalState`] folds records into what a restart needs: batch, next trace
-//!   number, totals, last transaction and the reversals still owed to the bank.
+//!   number, totals, last transaction, the reversals still owed to the bank and the totals of
+//!   the last closed batch.
 //! - [`crc`]: CRC-32 (IEEE), table built at compile time.
 //!
 //! The writer (the agent) appends `encode`d records and syncs the file before the answer they
@@ -21,8 +22,8 @@ pub mod state;
 
 pub use envelope::{BadTail, Entry, MAX_ENVELOPE, MAX_PAYLOAD, Reader, encode};
 pub use record::{
-    AuthStarted, Checkpoint, LastTransaction, MAX_PENDING_REVERSALS, Original, PendingReversal,
-    Record, ReversalReason,
+    AuthStarted, Checkpoint, ClosedBatch, LastTransaction, MAX_PENDING_REVERSALS, Original,
+    PendingReversal, Record, ReversalReason,
 };
 pub use state::JournalState;
 

@@ -139,7 +139,20 @@ pub struct LastTransaction {
     pub transmitted: Timestamp,
 }
 
+/// The last batch the bank reconciled, what "last sums" answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedBatch {
+    /// Batch number.
+    pub batch: u32,
+    /// Its totals as reconciled (from [`Record::BatchClosed`]).
+    pub totals: Totals,
+}
+
 /// State carried from one journal file to the next.
+///
+/// Format note: `last_close` was added after the first journal files were written; postcard is
+/// not self-describing, so a checkpoint written before it does not decode (the file reads as
+/// corrupt from that record on). No released agent wrote such files.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// Current batch.
@@ -152,6 +165,8 @@ pub struct Checkpoint {
     pub last: Option<LastTransaction>,
     /// Reversals still to be acknowledged by the bank.
     pub pending: Vec<PendingReversal, MAX_PENDING_REVERSALS>,
+    /// The last closed batch and its totals; `None` until the first close.
+    pub last_close: Option<ClosedBatch>,
 }
 
 impl Default for Checkpoint {
@@ -162,6 +177,7 @@ impl Default for Checkpoint {
             totals: Totals::default(),
             last: None,
             pending: Vec::new(),
+            last_close: None,
         }
     }
 }

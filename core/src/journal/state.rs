@@ -3,8 +3,8 @@
 use heapless::Vec;
 
 use super::record::{
-    AuthStarted, Checkpoint, LastTransaction, MAX_PENDING_REVERSALS, Original, PendingReversal,
-    Record, ReversalReason,
+    AuthStarted, Checkpoint, ClosedBatch, LastTransaction, MAX_PENDING_REVERSALS, Original,
+    PendingReversal, Record, ReversalReason,
 };
 use crate::txn::{CurrencyTotals, Outcome, RequestKind, Response, SchemeTotals, Totals};
 use crate::{Error, Result};
@@ -109,11 +109,15 @@ impl JournalState {
             } => cp
                 .pending
                 .retain(|p| p.batch != *batch || p.original.stan != *original_stan),
-            Record::BatchClosed { batch, .. } => {
+            Record::BatchClosed { batch, totals } => {
                 if *batch == cp.batch {
                     cp.batch = cp.batch.wrapping_add(1).max(1);
                     cp.next_stan = 1;
                     cp.totals = Totals::default();
+                    cp.last_close = Some(ClosedBatch {
+                        batch: *batch,
+                        totals: totals.clone(),
+                    });
                 }
             }
         }

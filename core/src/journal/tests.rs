@@ -1,3 +1,4 @@
+// Test-only module: its parent declares it `#[cfg(test)] mod tests;`, so unwrap/expect here never reach a build.
 extern crate std;
 use std::vec::Vec as StdVec;
 
@@ -7,7 +8,7 @@ use super::*;
 use crate::Error;
 use crate::txn::{
     ApprovalCode, CardScheme, Currency, MaskedPan, Money, Outcome, Pan, Reference, RequestKind,
-    Response, Timestamp,
+    Response, Timestamp, Totals,
 };
 
 fn ts(second: u8) -> Timestamp {
@@ -218,6 +219,42 @@ fn reversal_and_batch_close_update_totals() {
     assert_eq!(st.checkpoint.batch, 2);
     assert_eq!(st.checkpoint.next_stan, 1);
     assert!(st.checkpoint.totals.currencies.is_empty());
+}
+
+#[test]
+fn batch_close_keeps_the_last_close_across_a_checkpoint() {
+    let mut st = JournalState::new();
+    assert_eq!(st.checkpoint.last_close, None);
+    st.apply(&Record::AuthStarted(sale(1, 1, 700))).unwrap();
+    st.apply(&approved(RequestKind::Sale, 1, 700)).unwrap();
+    let totals = st.checkpoint.totals.clone();
+    assert_eq!(totals.currencies[0].debit_minor, 700);
+    // A close of another batch (stale record) changes nothing.
+    st.apply(&Record::BatchClosed {
+        batch: 9,
+        totals: Totals::default(),
+    })
+    .unwrap();
+    assert_eq!(st.checkpoint.last_close, None);
+    st.apply(&Record::BatchClosed {
+        batch: 1,
+        totals: totals.clone(),
+    })
+    .unwrap();
+    let last = st.checkpoint.last_close.clone().unwrap();
+    assert_eq!((last.batch, &last.totals), (1, &totals));
+    // A sale in the next batch does not touch the closed batch's totals.
+    st.apply(&Record::AuthStarted(sale(2, 1, 300))).unwrap();
+    st.apply(&approved(RequestKind::Sale, 1, 300)).unwrap();
+    assert_eq!(st.checkpoint.last_close.as_ref().unwrap().totals, totals);
+    // The checkpoint that opens the next file carries it (postcard round trip).
+    let bytes = encode_all(&[Record::Checkpoint(st.checkpoint.clone())]);
+    let mut back = JournalState::new();
+    for e in Reader::new(&bytes) {
+        back.apply(&e.unwrap().record).unwrap();
+    }
+    assert_eq!(back.checkpoint.last_close, Some(last));
+    assert_eq!(back.checkpoint, st.checkpoint);
 }
 
 #[test]

@@ -52,8 +52,9 @@ pub const MAX_PAYLOAD: usize = 128;
 /// is always large enough for [`LinkSession::poll_transmit`].
 pub const TX_CAPACITY: usize = MAX_PAYLOAD + 3 + 5;
 
-/// Events the session holds until [`LinkSession::poll_event`] takes them; when the driver lets
-/// more pile up, new events are dropped and counted in [`LinkSession::dropped_events`].
+/// Events the session holds until [`LinkSession::poll_event`] takes them; when more pile up
+/// (the driver does not poll, or one call brought many bad frames), one is dropped and counted
+/// in [`LinkSession::dropped_events`]: a protocol error first, else the oldest event.
 pub const EVENT_CAPACITY: usize = 8;
 
 /// Which end of the line the session is (it decides who yields when both send ENQ at once).
@@ -513,7 +514,9 @@ impl LinkSession {
     }
 
     fn push_event(&mut self, e: LinkEvent) {
-        if self.events.push_back(e).is_err() {
+        if crate::queue::push_keeping(&mut self.events, e, |e| {
+            matches!(e, LinkEvent::ProtocolError(_))
+        }) {
             self.dropped_events = self.dropped_events.saturating_add(1);
         }
     }

@@ -78,7 +78,7 @@ pub(crate) struct Labels {
     pub decimal: char,
     /// Date order and separator.
     pub date: DateStyle,
-    kinds: [&'static str; 10],
+    kinds: [&'static str; 12],
     entry: [&'static str; 4],
     outcomes: Outcomes,
     fails: [&'static str; 9],
@@ -140,6 +140,8 @@ impl Labels {
             RequestKind::Reprint => 7,
             RequestKind::LastTransaction => 8,
             RequestKind::Abort => 9,
+            RequestKind::Subtotals => 10,
+            RequestKind::LastSums => 11,
         };
         self.kinds.get(i).copied().unwrap_or("")
     }
@@ -251,6 +253,8 @@ const CS: Labels = Labels {
         "OPAKOVANÝ TISK",
         "POSLEDNÍ TRANSAKCE",
         "PŘERUŠENÍ",
+        "MEZISOUČTY",
+        "POSLEDNÍ UZÁVĚRKA",
     ],
     entry: ["čip", "bezkontaktně", "magnetický proužek", "ruční zadání"],
     outcomes: Outcomes {
@@ -330,6 +334,8 @@ const EN: Labels = Labels {
         "REPRINT",
         "LAST TRANSACTION",
         "ABORT",
+        "SUBTOTALS",
+        "LAST CLOSE TOTALS",
     ],
     entry: ["chip", "contactless", "magnetic stripe", "keyed"],
     outcomes: Outcomes {
@@ -409,6 +415,8 @@ const FR: Labels = Labels {
         "RÉIMPRESSION",
         "DERNIÈRE TRANSACTION",
         "ABANDON",
+        "SOUS-TOTAUX",
+        "DERNIÈRE CLÔTURE",
     ],
     entry: [
         "puce",

@@ -29,7 +29,8 @@
 //! authorization code, reference and trace number, the result (every [`Outcome`]; a decline
 //! with the bank's code and, for known codes, its meaning), the EMV data of a chip or
 //! contactless card, a signature line on the merchant copy when the card's CVM asks for one,
-//! and a footer. A close-totals answer prints its [`Totals`] per currency and per card scheme.
+//! and a footer. A close-totals, subtotals or last-sums answer prints its [`Totals`] per currency
+//! and per card scheme under its own title.
 //!
 //! # Layout guarantees
 //! - No line is longer than the width, counted in characters (`č`, `é` are one column each).
@@ -124,8 +125,8 @@ pub fn check_width(width: usize) -> Result<()> {
 
 /// Lays out the receipt of `response` into `out`.
 ///
-/// A close-totals response prints its totals report; every other kind prints a transaction
-/// receipt with the fields the response carries. Errors: [`Error::ReceiptWidth`] before
+/// A close-totals, subtotals or last-sums response with totals prints a totals report; every
+/// other response prints a transaction receipt with the fields it carries. Errors: [`Error::ReceiptWidth`] before
 /// anything is written; [`Error::ReceiptWrite`] if `out` refuses text (a full fixed buffer),
 /// in which case `out` holds a partial receipt.
 pub fn render<W: Write>(
@@ -138,7 +139,7 @@ pub fn render<W: Write>(
     let mut lines = Lines::new(out, options.width);
     header(&mut lines, l, options, response)?;
     match (&response.kind, &response.totals) {
-        (RequestKind::CloseTotals, Some(totals)) => {
+        (kind, Some(totals)) if kind.reports_totals() => {
             totals_body(&mut lines, l, totals)?;
             result(&mut lines, l, response)?;
         }

@@ -131,6 +131,10 @@ pub enum Request {
     },
     /// Close totals (end of day): reconcile with the bank and reset the batch.
     CloseTotals,
+    /// Subtotals: the totals of the open batch so far. Nothing is closed, reconciled or reset.
+    Subtotals,
+    /// Last sums: the totals of the last closed batch, as they were reconciled.
+    LastSums,
     /// Check that the terminal answers (no bank involved).
     TestTerminal,
     /// Check the terminal's connection to the bank.
@@ -157,6 +161,10 @@ pub enum RequestKind {
     Refund,
     /// [`Request::CloseTotals`].
     CloseTotals,
+    /// [`Request::Subtotals`].
+    Subtotals,
+    /// [`Request::LastSums`].
+    LastSums,
     /// [`Request::TestTerminal`].
     TestTerminal,
     /// [`Request::TestBank`].
@@ -178,12 +186,22 @@ impl RequestKind {
             RequestKind::Reversal => "reversal",
             RequestKind::Refund => "refund",
             RequestKind::CloseTotals => "close-totals",
+            RequestKind::Subtotals => "subtotals",
+            RequestKind::LastSums => "last-sums",
             RequestKind::TestTerminal => "test-terminal",
             RequestKind::TestBank => "test-bank",
             RequestKind::Reprint => "reprint",
             RequestKind::LastTransaction => "last",
             RequestKind::Abort => "abort",
         }
+    }
+
+    /// Whether the kind answers with [`super::Totals`]: close totals, subtotals, last sums.
+    pub fn reports_totals(self) -> bool {
+        matches!(
+            self,
+            RequestKind::CloseTotals | RequestKind::Subtotals | RequestKind::LastSums
+        )
     }
 
     /// Whether the kind moves money (and so is authorized at the bank and journaled).
@@ -223,6 +241,8 @@ impl Request {
             Request::Reversal { .. } => RequestKind::Reversal,
             Request::Refund { .. } => RequestKind::Refund,
             Request::CloseTotals => RequestKind::CloseTotals,
+            Request::Subtotals => RequestKind::Subtotals,
+            Request::LastSums => RequestKind::LastSums,
             Request::TestTerminal => RequestKind::TestTerminal,
             Request::TestBank => RequestKind::TestBank,
             Request::Reprint => RequestKind::Reprint,

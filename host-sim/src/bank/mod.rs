@@ -534,3 +534,139 @@ pub fn run(args: &BankArgs) -> i32 {
         0
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ecrlink_core::bank::{MonthDayTime, NetworkResponse, ProcessingCode};
+    use ecrlink_core::txn::{Currency, Money, Pan, TerminalId};
+
+    async fn send(stream: &mut TcpStream, m: &IsoMessage) -> Option<IsoMessage> {
+        stream.write_all(&prefixed(m).unwrap()).await.unwrap();
+        let mut len = [0u8; 2];
+        let read = tokio::time::timeout(Duration::from_secs(2), stream.read_exact(&mut len)).await;
+        match read {
+            Ok(Ok(_)) => {}
+            _ => return None,
+        }
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut body).await.unwrap();
+        Some(IsoMessage::parse(&body).unwrap())
+    }
+
+    fn t() -> MonthDayTime {
+        MonthDayTime::new(11, 25, 17, 13, 0).unwrap()
+    }
+
+    fn sale(stan: u32, minor: u64) -> IsoMessage {
+        AuthorizationRequest {
+            pan: Pan::new("4761739001010119").unwrap(),
+            processing: ProcessingCode::SALE,
+            amount: Money::new(minor, Currency::EUR).unwrap(),
+            cashback: None,
+            stan,
+            transmission: Some(t()),
+            local: None,
+            terminal_id: TerminalId::new("T1").unwrap(),
+            merchant_id: None,
+            emv: &[],
+        }
+        .to_message()
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn echo_sale_decline_reversal_and_ledger() {
+        let bank = BankSim::start(BankConfig::default()).await.unwrap();
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let echo = NetworkRequest::echo(1, t()).to_message().unwrap();
+        let r = send(&mut s, &echo).await.unwrap();
+        assert!(NetworkResponse::from_message(&r).unwrap().is_approved());
+
+        let r = send(&mut s, &sale(2, 1250)).await.unwrap();
+        let a = ecrlink_core::bank::AuthorizationResponse::from_message(&r).unwrap();
+        assert!(a.is_approved());
+        assert!(a.approval_code.is_some());
+        let r = send(&mut s, &sale(3, 1251)).await.unwrap();
+        let d = ecrlink_core::bank::AuthorizationResponse::from_message(&r).unwrap();
+        assert_eq!(d.response_code.as_str(), "51");
+
+        // Reverse stan 2 twice (a store-and-forward re-send): reversed once.
+        let orig = ecrlink_core::bank::OriginalData {
+            mti: ecrlink_core::bank::Mti::FINANCIAL_REQUEST,
+            stan: 2,
+            transmission: t(),
+            acquirer: 0,
+            forwarder: 0,
+        };
+        for stan in [4, 5] {
+            let rev = ReversalRequest {
+                pan: None,
+                processing: ProcessingCode::SALE,
+                amount: Money::new(1250, Currency::EUR).unwrap(),
+                stan,
+                transmission: Some(t()),
+                rrn: None,
+                approval_code: None,
+                reason: None,
+                terminal_id: TerminalId::new("T1").unwrap(),
+                merchant_id: None,
+                original: orig,
+                emv: &[],
+            };
+            let r = send(&mut s, &rev.to_message().unwrap()).await.unwrap();
+            assert_eq!(r.get(39), Some(&b"00"[..]));
+        }
+        let l = bank.ledger();
+        assert_eq!(l.auths.len(), 2);
+        assert_eq!(l.auths[0].state, AuthState::Reversed);
+        assert_eq!(l.auths[0].reversed_count, 1);
+        assert_eq!(l.auths[0].reversal_messages, 2);
+        assert_eq!(l.auths[0].pan, "476173******0119");
+        assert_eq!(l.auths[1].state, AuthState::Declined);
+        assert_eq!(l.echoes, 1);
+        assert!(l.violations().is_empty());
+        bank.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn drop_close_and_offline_rules() {
+        let rules = Rules::parse(
+            "[[rule]]\namount = 100\ndrop = true\n[[rule]]\namount = 200\nclose = true\n[[rule]]\namount = 300\noffline = \"400ms\"\n",
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ledger_file = dir.path().join("ledger.json");
+        let bank = BankSim::start(BankConfig {
+            rules,
+            ledger_file: Some(ledger_file.clone()),
+            ..BankConfig::default()
+        })
+        .await
+        .unwrap();
+        let addr = bank.addr();
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        // Dropped: approved in the ledger, no answer.
+        assert!(send(&mut s, &sale(1, 100)).await.is_none());
+        assert!(bank.ledger().auths[0].reply_dropped);
+        // The JSON file follows the ledger.
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&ledger_file).unwrap()).unwrap();
+        assert_eq!(json["auths"][0]["state"], "approved");
+        // Close: the connection ends, nothing recorded.
+        assert!(send(&mut s, &sale(2, 200)).await.is_none());
+        assert_eq!(bank.ledger().auths.len(), 1);
+        // Offline: connections refused for a while, then served again.
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        assert!(send(&mut s, &sale(3, 300)).await.is_none());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            TcpStream::connect(addr).await.is_err(),
+            "should refuse while offline"
+        );
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        assert!(send(&mut s, &sale(4, 400)).await.is_some());
+        bank.shutdown().await;
+    }
+}

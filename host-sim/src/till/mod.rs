@@ -321,6 +321,16 @@ impl Till {
         self.run(Request::CloseTotals).await
     }
 
+    /// Subtotals: the open batch's totals; nothing is closed.
+    pub async fn subtotals(&self) -> Result<TillResult, TillError> {
+        self.run(Request::Subtotals).await
+    }
+
+    /// Last sums: the totals of the last closed batch.
+    pub async fn last_sums(&self) -> Result<TillResult, TillError> {
+        self.run(Request::LastSums).await
+    }
+
     /// Check the terminal answers.
     pub async fn test_terminal(&self) -> Result<TillResult, TillError> {
         self.run(Request::TestTerminal).await
@@ -773,6 +783,14 @@ impl BlockingTill {
     blocking!(
         /// Close totals.
         close_totals()
+    );
+    blocking!(
+        /// Subtotals.
+        subtotals()
+    );
+    blocking!(
+        /// Last sums.
+        last_sums()
     );
     blocking!(
         /// Terminal check.

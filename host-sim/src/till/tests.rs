@@ -33,6 +33,8 @@ fn kind_from(name: &str) -> RequestKind {
         RequestKind::Reversal,
         RequestKind::Refund,
         RequestKind::CloseTotals,
+        RequestKind::Subtotals,
+        RequestKind::LastSums,
         RequestKind::TestTerminal,
         RequestKind::TestBank,
         RequestKind::Reprint,

@@ -7,7 +7,7 @@
 //! |---------------------------------|--------------------------------------------------|
 //! | [`Request::Sale`]               | type `'0'` debit, reference in the private field |
 //! | [`Request::Refund`]             | type `'2'` refund (a received `'1'` credit also maps to a refund) |
-//! | everything else                 | [`Error::Unsupported`]: no cashback amount, no approval-code field for a reversal, no close-totals / test / reprint / last-transaction / abort message in protocol E/E+ |
+//! | everything else                 | [`Error::Unsupported`]: no cashback amount, no approval-code field for a reversal, no close-totals / subtotals / last-sums / test / reprint / last-transaction / abort message in protocol E/E+ |
 //!
 //! A reference longer than the 10-character private field is [`Error::ConcertField`]
 //! `"private"`. A received request of type `'4'` (auto) or payment mode cheque
@@ -279,6 +279,8 @@ mod tests {
             cashback,
             reversal,
             Request::CloseTotals,
+            Request::Subtotals,
+            Request::LastSums,
             Request::TestTerminal,
             Request::TestBank,
             Request::Reprint,

@@ -18,7 +18,8 @@ use crate::time::earliest;
 use crate::txn::{Request, RequestKind, Response};
 use crate::{Error, Instant, Result};
 
-/// Events a Concert session holds for its driver; more are dropped (the driver must poll).
+/// Events a Concert session holds for its driver; past that one is dropped: a protocol error
+/// first, else the oldest (the driver must poll).
 pub const SESSION_EVENT_CAPACITY: usize = 8;
 
 /// Configuration of a [`ConcertTerminal`].
@@ -73,8 +74,10 @@ impl ConcertTerminal {
     }
 
     fn push(&mut self, e: TerminalEvent) {
-        // A full queue means the driver does not poll; the oldest events matter more.
-        let _ = self.events.push_back(e);
+        // A full queue: a protocol error gives way first (see `crate::queue`).
+        let _ = crate::queue::push_keeping(&mut self.events, e, |e| {
+            matches!(e, TerminalEvent::ProtocolError(_))
+        });
     }
 
     fn send_answer(&mut self, now: Instant, answer: &ConcertAnswer) -> Result<()> {
@@ -265,7 +268,10 @@ impl ConcertEcr {
     }
 
     fn push(&mut self, e: EcrEvent) {
-        let _ = self.events.push_back(e);
+        // A full queue: a protocol error gives way first (see `crate::queue`).
+        let _ = crate::queue::push_keeping(&mut self.events, e, |e| {
+            matches!(e, EcrEvent::ProtocolError(_))
+        });
     }
 
     fn pump(&mut self, now: Instant) {

@@ -6,17 +6,27 @@
 //! | T04 | `Refund` | | R-01 | `Cancelled` |
 //! | T08 | `SaleWithCashback` | | R-09 | `Failed{CardError}` |
 //! | T10 | `Reversal` (code in `F`) | | R-10 | `Failed{CardExpired}` |
-//! | T60 | `CloseTotals` | | R-11 | `Declined{"R-11"}` |
-//! | T65 | — (no txn request: subtotals) | | R-12 | `Declined{"R-12"}` |
+//! | T60 | `CloseTotals` (totals in `Y`/`Z`) | | R-11 | `Declined{"R-11"}` |
+//! | T65 | `Subtotals` (totals in `Y`/`Z`) | | R-12 | `Declined{"R-12"}` |
 //! | T80 | `TestTerminal` | | R-18 | `Timeout` |
 //! | T81 | `Abort` | | R-21 | `Failed{Other}` |
 //! | T82 | `LastTransaction` | | R-29 | `Failed{CardBlocked}` |
-//! | T83 | — (no txn request: last sums) | | R-xx other | `Declined{"R-xx"}` |
+//! | T83 | `LastSums` (totals in `Y`/`Z`) | | R-91 | `BankUnavailable` (ecrlink convention) |
+//! | | | | R-xx other | `Declined{"R-xx"}` |
 //! | T95 | `TestBank` | | Rxx (no `-`) | `Declined{"xx"}` |
 //!
+//! The B2 answers to T60, T65 and T83 carry their [`crate::txn::Totals`] the same way: one `Y`
+//! field per currency and one `Z` field per card scheme (an ecrlink convention, see
+//! [`super::message`]). Empty totals (no currency, no scheme line) write no field; an approved
+//! B2 to one of these codes without any reads back as `Some(Totals::default())`, an empty batch.
+//!
+//! `BankUnavailable` travels as R-91, an ecrlink convention borrowed from ISO 8583 response
+//! code 91 (issuer or switch inoperative): the public client lists no code for it, and a till
+//! must tell "the bank cannot be reached" from a refusal. A terminal that does not know the
+//! convention never sends R-91, so nothing is lost by reading it.
+//!
 //! Towards the wire, outcomes without their own code are lossy: `Failed` for a reason other
-//! than card error/expired/blocked, `TerminalOffline` and `BankUnavailable` become R-21
-//! (operation discarded); a `Declined` code `51` (ISO 8583 insufficient funds) becomes R-12,
+//! than card error/expired/blocked and `TerminalOffline` become R-21 (operation discarded); a `Declined` code `51` (ISO 8583 insufficient funds) becomes R-12,
 //! an `R…` code is written as is, any other code of 1–3 characters is written after `R` as is
 //! (an ecrlink convention: the public client shows it as a generic error). `Reprint` has no
 //! T code: ČSOB asks for receipts with B3 ([`super::session::CsobEcr::request_receipt_copy`]).
@@ -28,11 +38,11 @@ use super::header::Header;
 use super::message::{TransactionRequest, TransactionResponse};
 use crate::txn::{
     Amount, CardScheme, Currency, DeclineCode, FailReason, Money, Outcome, Request, RequestKind,
-    Response,
+    Response, Totals,
 };
 use crate::{Error, Result};
 
-/// The txn kind of a T code; T65, T83 and unknown codes have none ([`Error::Unsupported`]).
+/// The txn kind of a T code; unknown codes have none ([`Error::Unsupported`]).
 pub fn request_kind(code: TxnCode) -> Result<RequestKind> {
     Ok(match code {
         TxnCode::Sale => RequestKind::Sale,
@@ -44,16 +54,8 @@ pub fn request_kind(code: TxnCode) -> Result<RequestKind> {
         TxnCode::Passivate => RequestKind::Abort,
         TxnCode::LastTransaction => RequestKind::LastTransaction,
         TxnCode::Handshake => RequestKind::TestBank,
-        TxnCode::Subtotals => {
-            return Err(Error::Unsupported {
-                what: "csob T65 subtotals (no txn request kind)",
-            });
-        }
-        TxnCode::LastSums => {
-            return Err(Error::Unsupported {
-                what: "csob T83 last sums (no txn request kind)",
-            });
-        }
+        TxnCode::Subtotals => RequestKind::Subtotals,
+        TxnCode::LastSums => RequestKind::LastSums,
         TxnCode::Other(_) => {
             return Err(Error::Unsupported {
                 what: "csob transaction code",
@@ -70,6 +72,8 @@ pub fn txn_code(kind: RequestKind) -> Result<TxnCode> {
         RequestKind::Reversal => TxnCode::Reversal,
         RequestKind::Refund => TxnCode::Refund,
         RequestKind::CloseTotals => TxnCode::CloseTotals,
+        RequestKind::Subtotals => TxnCode::Subtotals,
+        RequestKind::LastSums => TxnCode::LastSums,
         RequestKind::TestTerminal => TxnCode::AppInfo,
         RequestKind::TestBank => TxnCode::Handshake,
         RequestKind::LastTransaction => TxnCode::LastTransaction,
@@ -91,6 +95,10 @@ fn decline(code: &str) -> Outcome {
     }
 }
 
+/// The text after `R` that carries [`Outcome::BankUnavailable`] (ecrlink convention, see the
+/// module docs).
+pub const BANK_UNAVAILABLE: &str = "-91";
+
 /// The outcome of a result code (table in the module docs).
 pub fn outcome(result: &ResultCode) -> Outcome {
     let failed = |reason| Outcome::Failed { reason };
@@ -104,6 +112,7 @@ pub fn outcome(result: &ResultCode) -> Outcome {
         ResultCode::Timeout => Outcome::Timeout,
         ResultCode::CardNotYetValid => decline("R-11"),
         ResultCode::InsufficientFunds => decline("R-12"),
+        ResultCode::Other(s) if s.as_str() == BANK_UNAVAILABLE => Outcome::BankUnavailable,
         ResultCode::Other(s) => {
             if s.starts_with('-') {
                 let mut code: String<4> = String::new();
@@ -129,7 +138,10 @@ pub fn result_code(outcome: &Outcome) -> ResultCode {
             FailReason::CardBlocked => ResultCode::CardBlocked,
             _ => ResultCode::Discarded,
         },
-        Outcome::TerminalOffline | Outcome::BankUnavailable => ResultCode::Discarded,
+        Outcome::TerminalOffline => ResultCode::Discarded,
+        Outcome::BankUnavailable => {
+            ResultCode::other(BANK_UNAVAILABLE.as_bytes()).unwrap_or(ResultCode::Discarded)
+        }
         Outcome::Declined { code } => {
             let c = code.as_str();
             if c == "51" {
@@ -186,6 +198,8 @@ impl TransactionRequest {
             },
             code => match request_kind(code)? {
                 RequestKind::CloseTotals => Request::CloseTotals,
+                RequestKind::Subtotals => Request::Subtotals,
+                RequestKind::LastSums => Request::LastSums,
                 RequestKind::TestTerminal => Request::TestTerminal,
                 RequestKind::TestBank => Request::TestBank,
                 RequestKind::LastTransaction => Request::LastTransaction,
@@ -218,7 +232,8 @@ impl TransactionRequest {
 
 impl TransactionResponse {
     /// The txn response this B2 carries. The terminal id and timestamp come from `header`; a
-    /// zero `B` or `C` means none; the card scheme is guessed from the PAN's first digits.
+    /// zero `B` or `C` means none; the card scheme is guessed from the PAN's first digits; an
+    /// approved totals answer (T60, T65, T83) without `Y`/`Z` fields has empty totals.
     pub fn to_response(&self, header: &Header, default_currency: Currency) -> Result<Response> {
         let mut r = Response::new(request_kind(self.code)?, outcome(&self.result));
         r.amount = money(
@@ -239,6 +254,10 @@ impl TransactionResponse {
         r.timestamp = Some(header.timestamp);
         r.text = self.text.clone();
         r.totals = self.totals.clone();
+        if r.totals.is_none() && r.kind.reports_totals() && r.outcome.is_approved() {
+            // Empty totals write no Y/Z field (see the module docs): an empty batch.
+            r.totals = Some(Totals::default());
+        }
         Ok(r)
     }
 
@@ -272,6 +291,8 @@ mod tests {
             Reversal,
             Refund,
             CloseTotals,
+            Subtotals,
+            LastSums,
             TestTerminal,
             TestBank,
             LastTransaction,
@@ -280,8 +301,8 @@ mod tests {
             assert_eq!(request_kind(txn_code(kind).unwrap()).unwrap(), kind);
         }
         assert!(txn_code(Reprint).is_err());
-        assert!(request_kind(TxnCode::Subtotals).is_err());
-        assert!(request_kind(TxnCode::LastSums).is_err());
+        assert_eq!(request_kind(TxnCode::Subtotals), Ok(Subtotals));
+        assert_eq!(request_kind(TxnCode::LastSums), Ok(LastSums));
         assert!(request_kind(TxnCode::Other(5)).is_err());
     }
 
@@ -332,6 +353,7 @@ mod tests {
                 ResultCode::parse(b"05").unwrap(),
                 Outcome::Declined { code: code("05") },
             ),
+            (ResultCode::parse(b"-91").unwrap(), Outcome::BankUnavailable),
         ];
         for (rc, out) in table {
             assert_eq!(outcome(&rc), out, "{rc:?}");
@@ -340,10 +362,6 @@ mod tests {
         assert_eq!(
             result_code(&Outcome::Declined { code: code("51") }),
             ResultCode::InsufficientFunds
-        );
-        assert_eq!(
-            result_code(&Outcome::BankUnavailable),
-            ResultCode::Discarded
         );
         assert_eq!(
             result_code(&Outcome::TerminalOffline),

@@ -40,11 +40,13 @@ use crate::{Error, Instant, Result};
 pub const OUTBOX_CAPACITY: usize = 2 * MAX_FRAME;
 /// Frames a session can hold before they are polled out.
 pub const OUTBOX_FRAMES: usize = 8;
-/// Events a terminal session holds until polled; past that the oldest is dropped and counted
-/// ([`CsobTerminal::dropped_events`]). Drivers poll after every call, so a few suffice.
+/// Events a terminal session holds until polled; past that one is dropped and counted
+/// ([`CsobTerminal::dropped_events`]): a protocol error first, else the oldest. Drivers poll
+/// after every call, so a few suffice.
 pub const TERMINAL_EVENTS: usize = 8;
 /// Events a till session holds until polled (they are large: a receipt part is 1 KiB); past
-/// that the oldest is dropped and counted ([`CsobEcr::dropped_events`]).
+/// that one is dropped and counted ([`CsobEcr::dropped_events`]): a protocol error first,
+/// else the oldest.
 pub const ECR_EVENTS: usize = 4;
 
 /// Settings shared by both sides.
@@ -66,7 +68,7 @@ pub struct CsobConfig {
     /// Till: how long to wait for a B4 after a B3 (default 5 s, as the public client).
     pub receipt_timeout: Duration,
     /// Terminal: set the receipt-ready flag in B2 answers to sales, cashback sales, refunds,
-    /// reversals and close totals (default true).
+    /// reversals, close totals, subtotals and last sums (default true).
     pub announce_receipts: bool,
 }
 
@@ -292,12 +294,15 @@ macro_rules! feed_all {
     }};
 }
 
-fn push_event<T, const N: usize>(q: &mut Deque<T, N>, dropped: &mut u64, ev: T) {
-    if q.is_full() {
-        let _ = q.pop_front();
+fn push_event<T, const N: usize>(
+    q: &mut Deque<T, N>,
+    dropped: &mut u64,
+    ev: T,
+    droppable: fn(&T) -> bool,
+) {
+    if crate::queue::push_keeping(q, ev, droppable) {
         *dropped += 1;
     }
-    let _ = q.push_back(ev);
 }
 
 /// Flags of a B1: the public client sends `8000` with amount requests, `0000` otherwise.
@@ -339,8 +344,7 @@ enum TerminalState {
 ///   `Request(Abort)` and answers that one (the pending request is abandoned). Any other B1
 ///   while a request is pending gets B0 and at once a B2 with R-21, and the driver gets
 ///   [`TerminalEvent::ProtocolError`] with [`Error::LinkBusy`].
-/// - A B1 the session cannot turn into a txn request (T65, T83, an unknown code, a bad
-///   field) gets B0 and at once a B2 with R-21; the driver gets `ProtocolError`.
+/// - A B1 the session cannot turn into a txn request (an unknown code, a bad field) gets B0 and at once a B2 with R-21; the driver gets `ProtocolError`.
 /// - A reversal (T10) without an amount — the public client sends only `T10 F<code>` — takes
 ///   the amount of the last approved transaction this session answered (or that the driver
 ///   declared with [`CsobTerminal::set_last_approved`]) if the approval codes match;
@@ -397,7 +401,9 @@ impl CsobTerminal {
     }
 
     fn event(&mut self, ev: TerminalEvent) {
-        push_event(&mut self.events, &mut self.dropped, ev);
+        push_event(&mut self.events, &mut self.dropped, ev, |e| {
+            matches!(e, TerminalEvent::ProtocolError(_))
+        });
     }
 
     /// Sends B2 `code` R-21 at once (no confirmation awaited) and reports `err`.
@@ -499,9 +505,9 @@ fn terminal_body(view: &MessageView<'_>) -> Result<Body> {
     }
 }
 
-/// Whether a B2 answering `kind` announces a receipt.
+/// Whether a B2 answering `kind` announces a receipt (payments and totals reports).
 fn has_receipt(kind: RequestKind) -> bool {
-    kind.moves_money() || kind == RequestKind::CloseTotals
+    kind.moves_money() || kind.reports_totals()
 }
 
 impl TerminalSide for CsobTerminal {
@@ -687,7 +693,9 @@ impl CsobEcr {
     }
 
     fn event(&mut self, ev: EcrEvent) {
-        push_event(&mut self.events, &mut self.dropped, ev);
+        push_event(&mut self.events, &mut self.dropped, ev, |e| {
+            matches!(e, EcrEvent::ProtocolError(_))
+        });
     }
 
     fn confirm(&mut self, now: Instant) {

@@ -2,6 +2,7 @@
 //! `l1zard/react-native-enigoo-terminal`, `android/src/main/java/com/enigoo/terminal/csob/`),
 //! checked byte for byte in both directions and mapped to `txn`; property tests; the two
 //! sessions against each other with a fake clock.
+// Test-only module: its parent declares it `#[cfg(test)] mod tests;`, so unwrap/expect here never reach a build.
 
 extern crate std;
 use std::vec::Vec;
@@ -180,6 +181,8 @@ fn confirm_b0_and_non_amount_requests_match_the_public_client() {
     for (code, txn) in [
         (b"T80", Request::TestTerminal),
         (b"T60", Request::CloseTotals),
+        (b"T65", Request::Subtotals),
+        (b"T83", Request::LastSums),
         (b"T81", Request::Abort),
         (b"T82", Request::LastTransaction),
         (b"T95", Request::TestBank),
@@ -193,7 +196,7 @@ fn confirm_b0_and_non_amount_requests_match_the_public_client() {
         assert_eq!(TransactionRequest::from_request(&txn).unwrap(), *b1);
         both_ways(&m, &bytes);
     }
-    for code in [&b"T65"[..], b"T83", b"T01"] {
+    for code in [&b"T01"[..], b"T99"] {
         let m = parse(&frame("B1011234567824031514300500000004A5A5", &[code]));
         let Body::Request(b1) = &m.body else {
             panic!("not a B1")
@@ -471,6 +474,117 @@ fn close_totals_answer_with_totals() {
         },
         &bytes,
     );
+}
+
+#[test]
+fn subtotals_and_last_sums_requests_and_totals_answers() {
+    // Requests: as the public client's createRequest(code) writes any code without data.
+    for (code, txn, tc) in [
+        (b"T65", Request::Subtotals, TxnCode::Subtotals),
+        (b"T83", Request::LastSums, TxnCode::LastSums),
+    ] {
+        let bytes = frame("B1011234567824031514300500000004A5A5", &[code]);
+        let b1 = TransactionRequest::from_request(&txn).unwrap();
+        assert_eq!(b1, TransactionRequest::new(tc));
+        both_ways(
+            &Message {
+                header: header(MessageType::TransactionRequest, 0),
+                body: Body::Request(b1.clone()),
+            },
+            &bytes,
+        );
+        assert_eq!(b1.to_request(Currency::CZK).unwrap(), txn);
+    }
+    // Answers: the same Y/Z totals fields as the T60 answer; receipt ready (flags 0002).
+    let y = cat(&[
+        b"Y",
+        &[GS],
+        b"E203",
+        &[GS],
+        b"d2",
+        &[GS],
+        b"D3750",
+        &[GS],
+        b"c0",
+        &[GS],
+        b"C0",
+        &[GS],
+        b"r0",
+    ]);
+    let z = cat(&[
+        b"Z",
+        &[GS],
+        b"sVISA",
+        &[GS],
+        b"E203",
+        &[GS],
+        b"n2",
+        &[GS],
+        b"N3750",
+    ]);
+    let mut totals = Totals::default();
+    totals
+        .currencies
+        .push(CurrencyTotals {
+            currency: 203,
+            debit_count: 2,
+            debit_minor: 3750,
+            ..CurrencyTotals::default()
+        })
+        .unwrap();
+    totals
+        .schemes
+        .push(SchemeTotals {
+            scheme: CardScheme::Visa,
+            currency: 203,
+            count: 2,
+            net_minor: 3750,
+        })
+        .unwrap();
+    for (code, tc, kind) in [
+        (b"T65", TxnCode::Subtotals, RequestKind::Subtotals),
+        (b"T83", TxnCode::LastSums, RequestKind::LastSums),
+    ] {
+        let data_len = 4 + 5 + 1 + y.len() + 1 + z.len();
+        assert_eq!(data_len, 0x38);
+        let bytes = frame(
+            "B2011234567824031514300500020038A5A5",
+            &[code, b"R000", &y, &z],
+        );
+        let m = parse(&bytes);
+        let Body::Response(b2) = &m.body else {
+            panic!("not a B2")
+        };
+        let resp = b2.to_response(&m.header, Currency::CZK).unwrap();
+        assert_eq!(resp.kind, kind);
+        assert_eq!(resp.outcome, Outcome::Approved);
+        assert_eq!(resp.totals.as_ref(), Some(&totals));
+        both_ways(
+            &Message {
+                header: header(MessageType::TransactionResponse, 2),
+                body: Body::Response(TransactionResponse::from_response(tc, &resp)),
+            },
+            &bytes,
+        );
+        // An empty batch writes no Y/Z field and reads back as empty totals.
+        let empty = frame("B2011234567824031514300500020009A5A5", &[code, b"R000"]);
+        let m = parse(&empty);
+        let Body::Response(b2) = &m.body else {
+            panic!("not a B2")
+        };
+        let resp = b2.to_response(&m.header, Currency::CZK).unwrap();
+        assert_eq!(resp.totals, Some(Totals::default()));
+        // A refused one has none.
+        let refused = frame("B2011234567824031514300500000009A5A5", &[code, b"R-21"]);
+        let m = parse(&refused);
+        let Body::Response(b2) = &m.body else {
+            panic!("not a B2")
+        };
+        assert_eq!(
+            b2.to_response(&m.header, Currency::CZK).unwrap().totals,
+            None
+        );
+    }
 }
 
 #[test]
@@ -1044,6 +1158,60 @@ fn happy_path_b1_b0_b2_b0() {
 }
 
 #[test]
+fn subtotals_and_last_sums_between_the_sessions() {
+    let mut totals = Totals::default();
+    totals
+        .currencies
+        .push(CurrencyTotals {
+            currency: 203,
+            debit_count: 3,
+            debit_minor: 4500,
+            credit_count: 1,
+            credit_minor: 500,
+            reversal_count: 1,
+        })
+        .unwrap();
+    totals
+        .schemes
+        .push(SchemeTotals {
+            scheme: CardScheme::Mastercard,
+            currency: 203,
+            count: 4,
+            net_minor: 4000,
+        })
+        .unwrap();
+    let mut p = Pair::new();
+    for (request, kind, code) in [
+        (Request::Subtotals, RequestKind::Subtotals, &b"T65"[..]),
+        (Request::LastSums, RequestKind::LastSums, b"T83"),
+    ] {
+        p.ecr_sent.clear();
+        p.ecr_events.clear();
+        p.term_events.clear();
+        p.ecr.start(p.now, &request).unwrap();
+        p.pump();
+        assert_eq!(p.term_events, [TerminalEvent::Request(request.clone())]);
+        assert_eq!(
+            p.ecr_sent[0],
+            frame("B1011234567824031514300500000004A5A5", &[code])
+        );
+        let mut answer = Response::new(kind, Outcome::Approved);
+        answer.totals = Some(totals.clone());
+        p.term.respond(p.now, &answer).unwrap();
+        p.pump();
+        let EcrEvent::Response(resp) = &p.ecr_events[1] else {
+            panic!("{:?}", p.ecr_events)
+        };
+        assert_eq!(resp.kind, kind);
+        assert_eq!(resp.outcome, Outcome::Approved);
+        assert_eq!(resp.totals.as_ref(), Some(&totals));
+        assert!(p.ecr.receipt_ready());
+        assert_eq!(p.term_events[1], TerminalEvent::ResponseDelivered);
+        assert!(!p.term.is_busy() && !p.ecr.is_busy());
+    }
+}
+
+#[test]
 fn lost_confirmation_b0_is_reported_undelivered() {
     let mut p = Pair::new();
     p.ecr.start(p.now, &sale()).unwrap();
@@ -1352,6 +1520,41 @@ fn sessions_are_send_and_object_safe() {
     let t: &dyn TerminalSide = &t;
     let e: &dyn EcrSide = &e;
     assert!(!t.is_busy() && !e.is_busy());
+}
+
+/// Fuzz find (`session_drive`): a read holding many B1 frames (a flooding or retrying till)
+/// made the terminal queue more events than it holds; the oldest — the `Request` — was the one
+/// dropped, leaving the session busy forever with a request its driver never saw.
+#[test]
+fn a_flood_of_requests_never_drops_the_request_event() {
+    let mut ecr_frames = Vec::new();
+    let mut buf = [0u8; MAX_TRANSMIT];
+    for _ in 0..12 {
+        let mut ecr = CsobEcr::new(CsobConfig::new(tid()));
+        ecr.start(Instant::ZERO, &sale()).unwrap();
+        let n = ecr.poll_transmit(&mut buf).unwrap().unwrap();
+        ecr_frames.extend_from_slice(&buf[..n]);
+    }
+    let mut term = CsobTerminal::new(CsobConfig::new(tid()));
+    term.handle_bytes(Instant::ZERO, &ecr_frames);
+    let mut events = Vec::new();
+    while let Some(e) = term.poll_event() {
+        events.push(e);
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, TerminalEvent::Request(_))),
+        "{events:?}"
+    );
+    assert!(
+        term.dropped_events() > 0,
+        "the flood did overflow the queue"
+    );
+    while term.poll_transmit(&mut buf).unwrap().is_some() {}
+    term.respond(Instant::ZERO, &approved_sale()).unwrap();
+    term.handle_timeout(Instant::from_millis(60_000));
+    assert!(!term.is_busy());
 }
 
 #[test]

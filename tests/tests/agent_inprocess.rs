@@ -1,0 +1,77 @@
+//! The in-process API the demo uses: `Agent::start_with` and `BankSim::start` on port 0, a
+//! till on a loopback socket, receipts on a memory printer (a printer error keeps the payment;
+//! a reprint prints the same receipt marked duplicate).
+
+mod agent_common;
+
+use agent_common::{Ecr, EcrEnd, sale};
+use ecrlink_agent::printer::{Copy, MemoryPrinter};
+use ecrlink_agent::{Agent, Config, Parts};
+use ecrlink_core::txn::{FailReason, Outcome, Request};
+use ecrlink_host_sim::bank::{BankConfig, BankSim};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_agent_and_bank_with_printer_failure_and_reprint() {
+    let bank = BankSim::start(BankConfig::default()).await.unwrap();
+    let printer = MemoryPrinter::new();
+    let cfg = Config {
+        bank: Some(bank.addr().to_string()),
+        card_delay: std::time::Duration::from_millis(10),
+        merchant_name: "Café U Zlatého Tygra".into(),
+        ..Config::default()
+    };
+    let agent = Agent::start_with(
+        cfg,
+        Parts {
+            printer: Some(Box::new(printer.clone())),
+            ..Parts::default()
+        },
+    )
+    .await
+    .unwrap();
+    let addr = agent.tcp_addrs()[0];
+
+    // Nothing printed yet: a reprint has nothing to print.
+    let r = agent.request(Request::Reprint).await.unwrap();
+    assert_eq!(
+        r.outcome,
+        Outcome::Failed {
+            reason: FailReason::NoMatchingTransaction
+        }
+    );
+
+    // The printer is out of paper for the sale's receipt: the payment stands.
+    printer.fail_next(1);
+    let end = tokio::task::spawn_blocking(move || Ecr::connect("concert", addr).run(&sale(2_500)))
+        .await
+        .unwrap();
+    let EcrEnd::Response(r) = end else {
+        panic!("{end:?}")
+    };
+    assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+    assert!(printer.jobs().is_empty());
+    assert!(printer.attempts() >= 1);
+    assert_eq!(bank.ledger().auths.len(), 1);
+
+    // Reprint: both copies, marked duplicate, the PAN masked.
+    let r = agent.request(Request::Reprint).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+    let jobs = printer.jobs();
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs[0].copy, Copy::Merchant);
+    assert_eq!(jobs[1].copy, Copy::Customer);
+    for j in &jobs {
+        assert!(j.text.contains("476173"), "{}", j.text);
+        assert!(!j.text.contains("4761739001010119"));
+        assert!(j.text.contains("Zlatého"), "{}", j.text);
+    }
+    assert!(agent.last_receipt().unwrap().contains("476173"));
+
+    // Test terminal and test bank in process.
+    let r = agent.request(Request::TestBank).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+    assert!(r.text.unwrap().contains("round trip"));
+
+    agent.shutdown().await.unwrap();
+    bank.shutdown().await;
+}
