@@ -68,9 +68,11 @@ fn answer(request: &Request) -> Response {
     response
 }
 
-fn serve<S: TerminalSide>(session: S) -> ! {
+/// Runs the session that `make` builds. It is built here, not in `main` and passed in, so that
+/// it lives in this frame only: moved through `main` it would take its size twice on the stack.
+fn serve<S: TerminalSide>(make: impl FnOnce() -> S) -> ! {
     let port = uart::Usart::usart2();
-    let mut driver = BlockingTerminal::<_, _, _, 512>::new(session, port, now);
+    let mut driver = BlockingTerminal::<_, _, _, 512>::new(make(), port, now);
     loop {
         if let Ok(TerminalEvent::Request(request)) = driver.next_event() {
             let _ = driver.respond(&answer(&request));
@@ -83,9 +85,11 @@ fn main() -> ! {
     // SAFETY: a plain read of a static in flash, volatile so the choice stays a run-time one.
     let dialect = unsafe { core::ptr::read_volatile(&raw const DIALECT) };
     if dialect == 0 {
-        serve(ConcertTerminal::new(ConcertTerminalConfig::default()))
+        serve(|| ConcertTerminal::new(ConcertTerminalConfig::default()))
     } else {
-        let id = TerminalId::new("T0000001").unwrap_or_else(|_| loop {});
-        serve(CsobTerminal::new(CsobConfig::new(id)))
+        serve(|| {
+            let id = TerminalId::new("T0000001").unwrap_or_else(|_| loop {});
+            CsobTerminal::new(CsobConfig::new(id))
+        })
     }
 }

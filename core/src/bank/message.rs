@@ -2,10 +2,6 @@
 
 use core::fmt;
 
-use nom::IResult;
-use nom::bytes::complete::take;
-use nom::error::{ErrorKind, ParseError};
-
 use super::field::{self, Charset, FIELDS, FieldSpec, Length, OFFSETS, STORAGE};
 use crate::txn::Pan;
 use crate::{Error, Result};
@@ -97,56 +93,115 @@ pub struct IsoMessage {
     data: [u8; STORAGE],
 }
 
-/// nom's error for this parser: carries the core error that explains the failure.
-struct PErr(Error);
-
-impl ParseError<&[u8]> for PErr {
-    fn from_error_kind(_: &[u8], _: ErrorKind) -> Self {
-        PErr(Error::Truncated { what: "iso8583" })
+/// The value of each hex digit (either case), [`NOT_HEX`] for every other byte: one load per
+/// character where a `match` would branch three ways.
+// Evaluated at compile time: an index out of range fails the build, it cannot panic at run time.
+#[allow(clippy::indexing_slicing)]
+const HEX_VALUES: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0u8;
+    while i < 10 {
+        t[(b'0' + i) as usize] = i;
+        i += 1;
     }
-    fn append(_: &[u8], _: ErrorKind, other: Self) -> Self {
-        other
+    let mut i = 0u8;
+    while i < 6 {
+        t[(b'A' + i) as usize] = 10 + i;
+        t[(b'a' + i) as usize] = 10 + i;
+        i += 1;
     }
+    t
+};
+const NOT_HEX: u8 = 0xFF;
+
+fn hex_value(b: u8) -> u8 {
+    HEX_VALUES.get(usize::from(b)).copied().unwrap_or(NOT_HEX)
 }
 
-type PResult<'a, T> = IResult<&'a [u8], T, PErr>;
-
-fn fail<T>(e: Error) -> PResult<'static, T> {
-    Err(nom::Err::Error(PErr(e)))
-}
-
-/// `n` bytes, or `err` when fewer remain.
-fn take_or(n: usize, err: Error) -> impl Fn(&[u8]) -> PResult<'_, &[u8]> {
-    move |i| take::<_, _, PErr>(n)(i).map_err(|_| nom::Err::Error(PErr(err)))
-}
-
-fn mti(i: &[u8]) -> PResult<'_, Mti> {
-    let (i, d) = take_or(4, Error::IsoMti)(i)?;
-    match Mti::new(d) {
-        Ok(m) => Ok((i, m)),
-        Err(e) => fail(e),
+/// The position of each known field in [`FIELDS`] plus one, by field number (0: unknown).
+// Evaluated at compile time: an index out of range fails the build, it cannot panic at run time.
+#[allow(clippy::indexing_slicing)]
+const INDEX_OF: [u8; 129] = {
+    let mut t = [0u8; 129];
+    let mut i = 0;
+    while i < FIELDS.len() {
+        t[FIELDS[i].number as usize] = i as u8 + 1;
+        i += 1;
     }
+    t
+};
+
+/// The value of one hex digit and whether `c` is one. Branch-free, so that the compiler can
+/// decode many characters per instruction (SIMD) in [`decode_hex`].
+fn nibble(c: u8) -> (u8, bool) {
+    let digit = c.wrapping_sub(b'0') < 10;
+    let letter = (c | 0x20).wrapping_sub(b'a') < 6;
+    // `c & 0x0F` is the value of a digit and the value minus 9 of a letter (`A` = 0x41);
+    // `c >> 6` is 0 for a digit, 1 for a letter.
+    (
+        (c & 0x0F).wrapping_add((c >> 6).wrapping_mul(9)),
+        digit | letter,
+    )
 }
 
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        _ => None,
+/// Decodes pairs of hex digits (either case) from `chars` into `out`; false if any character
+/// is not a hex digit (`out` then holds garbage). Two simple passes (characters to nibbles,
+/// nibble pairs to bytes) that the compiler turns into SIMD loops.
+fn decode_hex(chars: &[u8], out: &mut [u8]) -> bool {
+    let mut nibbles = [0u8; 2 * 255];
+    let Some(nibbles) = nibbles.get_mut(..chars.len()) else {
+        return false;
+    };
+    let mut bad = 0u8;
+    for (n, &c) in nibbles.iter_mut().zip(chars) {
+        let (v, ok) = nibble(c);
+        *n = v;
+        bad |= u8::from(!ok);
     }
-}
-
-fn bitmap(i: &[u8]) -> PResult<'_, u64> {
-    let (i, d) = take_or(16, Error::IsoBitmap)(i)?;
-    let mut v = 0u64;
-    for &b in d {
-        match hex_value(b) {
-            Some(h) => v = (v << 4) | u64::from(h),
-            None => return fail(Error::IsoBitmap),
+    // Eight nibbles (one little-endian u64) make four bytes: pair the nibbles of each 16-bit
+    // lane, then gather the four lanes' low bytes.
+    let mut outs = out.chunks_exact_mut(4);
+    let mut ins = nibbles.chunks_exact(8);
+    for (dst, src) in (&mut outs).zip(&mut ins) {
+        let mut n = [0u8; 8];
+        n.copy_from_slice(src);
+        let v = u64::from_le_bytes(n);
+        let mut w = ((v & 0x00FF_00FF_00FF_00FF) << 4) | ((v >> 8) & 0x00FF_00FF_00FF_00FF);
+        w = (w | (w >> 8)) & 0x0000_FFFF_0000_FFFF;
+        w = w | (w >> 16);
+        dst.copy_from_slice(&(w as u32).to_le_bytes());
+    }
+    for (dst, pair) in outs
+        .into_remainder()
+        .iter_mut()
+        .zip(ins.remainder().chunks_exact(2))
+    {
+        if let [h, l] = *pair {
+            *dst = h.wrapping_shl(4) | l;
         }
     }
-    Ok((i, v))
+    bad == 0
+}
+
+/// The input still to parse.
+struct Input<'a>(&'a [u8]);
+
+impl<'a> Input<'a> {
+    /// The next `n` bytes, or `err` when fewer remain.
+    fn take(&mut self, n: usize, err: Error) -> Result<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n).ok_or(err)?;
+        self.0 = rest;
+        Ok(head)
+    }
+}
+
+fn bitmap(i: &mut Input<'_>) -> Result<u64> {
+    i.take(16, Error::IsoBitmap)?
+        .iter()
+        .try_fold(0u64, |v, &b| match hex_value(b) {
+            NOT_HEX => Err(Error::IsoBitmap),
+            h => Ok(v << 4 | u64::from(h)),
+        })
 }
 
 fn decimal(digits: &[u8]) -> Option<usize> {
@@ -155,28 +210,58 @@ fn decimal(digits: &[u8]) -> Option<usize> {
     })
 }
 
-/// One field's wire characters (after its length prefix).
-fn field_chars<'a>(i: &'a [u8], spec: &FieldSpec) -> PResult<'a, &'a [u8]> {
+/// Whether every byte of `chars` lies in `lo..=hi` (both below 0x80), eight bytes per step:
+/// in a `u64` of bytes below 0x80, adding `0x80 - lo` to each byte sets its high bit exactly
+/// when the byte is at least `lo`, and adding `0x7F - hi` exactly when it is above `hi`;
+/// neither sum carries into the next byte. A byte of 0x80 or more shows in `x` itself.
+fn all_in_range(chars: &[u8], lo: u8, hi: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x80 * ONES;
+    let at_least = u64::from(0x80u8.wrapping_sub(lo)) * ONES;
+    let above = u64::from(0x7Fu8.wrapping_sub(hi)) * ONES;
+    let mut words = chars.chunks_exact(8);
+    let mut bad = 0u64;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w);
+        bad |= x | !x.wrapping_add(at_least) | x.wrapping_add(above);
+    }
+    bad & HIGHS == 0 && words.remainder().iter().all(|b| (lo..=hi).contains(b))
+}
+
+/// Whether every byte of `chars` may appear in a field of `charset` (one loop per charset).
+fn all_allowed(charset: Charset, chars: &[u8]) -> bool {
+    match charset {
+        Charset::Numeric => all_in_range(chars, b'0', b'9'),
+        Charset::Alphanumeric => chars
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b' '),
+        Charset::Printable => all_in_range(chars, 0x20, 0x7E),
+        // Checked while decoding, in one pass ([`IsoMessage::store_checked`]).
+        Charset::BinaryAsHex => chars.len() % 2 == 0,
+    }
+}
+
+/// One field's wire characters (after its length prefix), checked against its spec.
+fn field_chars<'a>(i: &mut Input<'a>, spec: &FieldSpec) -> Result<&'a [u8]> {
     let truncated = Error::IsoTruncated { field: spec.number };
     let bad = Error::IsoField { field: spec.number };
-    let (i, len) = match spec.length {
-        Length::Fixed(n) => (i, usize::from(n)),
+    let len = match spec.length {
+        Length::Fixed(n) => usize::from(n),
         Length::LlVar(_) | Length::LllVar(_) => {
-            let (i, d) = take_or(spec.prefix_digits(), truncated)(i)?;
-            match decimal(d) {
-                Some(n) if n <= spec.max_wire() => (i, n),
-                _ => return fail(bad),
+            match decimal(i.take(spec.prefix_digits(), truncated)?) {
+                Some(n) if n <= spec.max_wire() => n,
+                _ => return Err(bad),
             }
         }
     };
-    let (i, chars) = take_or(len, truncated)(i)?;
-    if !chars.iter().all(|&b| spec.charset.allows(b)) {
-        return fail(bad);
+    let chars = i.take(len, truncated)?;
+    if all_allowed(spec.charset, chars) {
+        Ok(chars)
+    } else {
+        Err(bad)
     }
-    if spec.charset == Charset::BinaryAsHex && len % 2 != 0 {
-        return fail(bad);
-    }
-    Ok((i, chars))
 }
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -375,64 +460,64 @@ impl IsoMessage {
     /// Parses one whole message (without TCP length prefix). Every bitmap bit must be a field
     /// of [`FIELDS`]; the input must end with the last field.
     pub fn parse(input: &[u8]) -> Result<Self> {
-        match Self::parser(input) {
-            Ok((&[], msg)) => Ok(msg),
-            Ok((rest, _)) => Err(Error::IsoTrailingData {
-                len: u16::try_from(rest.len()).unwrap_or(u16::MAX),
-            }),
-            Err(nom::Err::Error(PErr(e)) | nom::Err::Failure(PErr(e))) => Err(e),
-            Err(nom::Err::Incomplete(_)) => Err(Error::Truncated { what: "iso8583" }),
-        }
-    }
-
-    fn parser(i: &[u8]) -> PResult<'_, Self> {
-        let (i, mti) = mti(i)?;
-        let (mut i, primary) = bitmap(i)?;
+        let mut i = Input(input);
+        let mti = Mti::new(i.take(4, Error::IsoMti)?)?;
+        let primary = bitmap(&mut i)?;
         let secondary = if primary & (1 << 63) != 0 {
-            let (rest, s) = bitmap(i)?;
-            i = rest;
-            s
+            bitmap(&mut i)?
         } else {
             0
         };
         let mut msg = IsoMessage::new(mti);
-        for number in 2u8..=128 {
-            let set = if number <= 64 {
-                primary & (1 << (64 - u32::from(number))) != 0
-            } else {
-                secondary & (1 << (128 - u32::from(number))) != 0
-            };
-            if !set {
-                continue;
-            }
-            let Some((_, spec)) = field::lookup(number) else {
-                return fail(Error::IsoUnknownField { field: number });
-            };
-            let (rest, chars) = field_chars(i, spec)?;
-            i = rest;
-            let stored = if spec.charset == Charset::BinaryAsHex {
-                let mut bin = [0u8; 255];
-                let mut n = 0;
-                for pair in chars.chunks_exact(2) {
-                    let (Some(&h), Some(&l)) = (pair.first(), pair.get(1)) else {
-                        return fail(Error::IsoField { field: number });
-                    };
-                    let v = hex_value(h).zip(hex_value(l)).map(|(h, l)| h << 4 | l);
-                    match (v, bin.get_mut(n)) {
-                        (Some(v), Some(slot)) => *slot = v,
-                        _ => return fail(Error::IsoField { field: number }),
-                    }
-                    n += 1;
-                }
-                msg.set(number, bin.get(..n).unwrap_or_default())
-            } else {
-                msg.set(number, chars)
-            };
-            if let Err(e) = stored {
-                return fail(e);
+        // Bit 1 (the secondary-bitmap flag) is not a field. The bits are reversed so that
+        // field order is lowest bit first: each present field is then one `trailing_zeros`
+        // and one "clear lowest bit" away, absent fields cost nothing.
+        for (word, first) in [(primary & !(1 << 63), 1u8), (secondary, 65)] {
+            let mut bits = word.reverse_bits();
+            while bits != 0 {
+                let number = first + bits.trailing_zeros() as u8;
+                bits &= bits - 1;
+                let index = usize::from(INDEX_OF.get(usize::from(number)).copied().unwrap_or(0));
+                let Some(spec) = index.checked_sub(1).and_then(|ix| FIELDS.get(ix)) else {
+                    return Err(Error::IsoUnknownField { field: number });
+                };
+                let chars = field_chars(&mut i, spec)?;
+                msg.store_checked(index - 1, spec, chars)?;
             }
         }
-        Ok((i, msg))
+        match i.0 {
+            [] => Ok(msg),
+            rest => Err(Error::IsoTrailingData {
+                len: u16::try_from(rest.len()).unwrap_or(u16::MAX),
+            }),
+        }
+    }
+
+    /// Stores the wire characters of a field that [`field_chars`] checked into a message that
+    /// does not hold that field yet (its slot is still zero): the characters themselves, or
+    /// the bytes they spell in hex for field 55 ([`Error::IsoField`] if one is not a hex
+    /// digit; the message is then dropped by the caller).
+    fn store_checked(&mut self, index: usize, spec: &FieldSpec, chars: &[u8]) -> Result<()> {
+        let bad = Error::IsoField { field: spec.number };
+        let (start, end) = Self::slot(index);
+        let slot = self.data.get_mut(start..end).ok_or(bad)?;
+        let len = if spec.charset == Charset::BinaryAsHex {
+            let out = slot.get_mut(..chars.len() / 2).ok_or(bad)?;
+            if !decode_hex(chars, out) {
+                return Err(bad);
+            }
+            out.len()
+        } else {
+            slot.get_mut(..chars.len())
+                .ok_or(bad)?
+                .copy_from_slice(chars);
+            chars.len()
+        };
+        if let Some(l) = self.lens.get_mut(index) {
+            *l = len as u16;
+        }
+        self.present |= 1 << index;
+        Ok(())
     }
 
     /// Writes the 2-byte big-endian length prefix and the message into `buf` (see
@@ -504,5 +589,31 @@ impl fmt::Display for IsoMessage {
 impl fmt::Debug for IsoMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "IsoMessage({self})")
+    }
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::*;
+
+    #[test]
+    fn all_in_range_agrees_with_a_byte_loop() {
+        for (lo, hi) in [(b'0', b'9'), (0x20, 0x7E)] {
+            for b in 0..=255u8 {
+                for len in 1..20 {
+                    for at in 0..len {
+                        let mut chars = [lo; 20];
+                        chars[at] = b;
+                        let chars = &chars[..len];
+                        let expected = chars.iter().all(|c| (lo..=hi).contains(c));
+                        assert_eq!(
+                            all_in_range(chars, lo, hi),
+                            expected,
+                            "{b:#x} at {at} of {len}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

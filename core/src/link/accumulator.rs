@@ -10,7 +10,7 @@
 use heapless::Vec;
 
 use super::control::{Control, ETX, STX};
-use super::frame::{Checksum, lrc};
+use super::frame::{Checksum, find_delimiter, lrc};
 use crate::{Error, Result};
 
 /// What one call to [`FrameAccumulator::feed`] found.
@@ -106,10 +106,7 @@ impl<const N: usize> FrameAccumulator<N> {
                     // Copy the run up to the next STX/ETX in one go.
                     let start = i - 1;
                     let rest = input.get(start..).unwrap_or_default();
-                    let run = rest
-                        .iter()
-                        .position(|&x| x == ETX || x == STX)
-                        .unwrap_or(rest.len());
+                    let run = find_delimiter(rest).unwrap_or(rest.len());
                     let chunk = rest.get(..run).unwrap_or_default();
                     i = start + run;
                     if self.buf.extend_from_slice(chunk).is_err() {

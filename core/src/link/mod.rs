@@ -1,7 +1,7 @@
 //! The byte layer shared by the till-side dialects.
 //!
 //! - [`control`]: the single-byte control characters (STX, ETX, ENQ, ACK, NAK, EOT, …).
-//! - [`frame`]: `STX payload ETX [LRC]` encoding and one-shot decoding (nom, streaming).
+//! - [`frame`]: `STX payload ETX [LRC]` encoding and one-shot decoding.
 //! - [`accumulator`]: a fixed-capacity accumulator that takes bytes in any split and yields
 //!   control bytes and complete frames.
 //! - [`session`]: the half-duplex link session (ENQ → ACK → frame → ACK → EOT) with

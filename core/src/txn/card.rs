@@ -76,7 +76,17 @@ pub struct MaskedPan {
 impl MaskedPan {
     /// Masks a full PAN.
     pub fn from_pan(pan: &Pan) -> Self {
-        let b = pan.0.as_bytes();
+        Self::mask(pan.0.as_bytes())
+    }
+
+    /// Masks the digits of a full PAN read off the wire (12–19 ASCII digits), without
+    /// building a [`Pan`] first; `None` for anything else.
+    pub(crate) fn from_digits(digits: &[u8]) -> Option<Self> {
+        ((12..=19).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit))
+            .then(|| Self::mask(digits))
+    }
+
+    fn mask(b: &[u8]) -> Self {
         let mut first6 = [b'0'; 6];
         let mut last4 = [b'0'; 4];
         for (dst, src) in first6.iter_mut().zip(b.iter()) {

@@ -24,13 +24,6 @@
 
 use core::fmt::Write as _;
 
-use nom::{
-    IResult, Parser,
-    bytes::complete::take,
-    combinator::{all_consuming, map_res},
-    error::{ErrorKind, FromExternalError, ParseError},
-};
-
 use super::fields::{
     AnswerForm, Authorization, Delay, PaymentMode, PrivateData, Status, TransactionType, digits,
     put_digits,
@@ -97,46 +90,20 @@ pub mod answer {
 /// The largest amount an 8-digit field holds, in minor units.
 pub const MAX_AMOUNT_MINOR: u32 = 99_999_999;
 
-// ----- nom plumbing: field parsers fail with the core's typed error -----
+// ----- field readers: each fails with the core's typed error naming its field -----
 
-/// A nom error that carries the core [`Error`] of the field that failed.
-#[derive(Debug)]
-struct FieldError(Error);
-
-impl<'a> ParseError<&'a [u8]> for FieldError {
-    fn from_error_kind(_: &'a [u8], _: ErrorKind) -> Self {
-        FieldError(Error::Truncated {
-            what: "concert message",
-        })
-    }
-    fn append(_: &'a [u8], _: ErrorKind, other: Self) -> Self {
-        other
-    }
+/// The bytes of `range`; the callers checked the payload length first, so this cannot miss
+/// (a miss would still be a typed error, never a panic).
+fn at(payload: &[u8], range: core::ops::Range<usize>) -> Result<&[u8]> {
+    payload.get(range).ok_or(Error::Truncated {
+        what: "concert message",
+    })
 }
 
-impl<'a> FromExternalError<&'a [u8], Error> for FieldError {
-    fn from_external_error(_: &'a [u8], _: ErrorKind, e: Error) -> Self {
-        FieldError(e)
-    }
-}
-
-type PResult<'a, T> = IResult<&'a [u8], T, FieldError>;
-
-/// `n` bytes checked and converted by `f`.
-fn field<'a, T>(
-    n: usize,
-    f: impl FnMut(&'a [u8]) -> Result<T>,
-) -> impl Parser<&'a [u8], Output = T, Error = FieldError> {
-    map_res(take(n), f)
-}
-
-fn one<'a, T>(
-    f: impl Fn(u8) -> Result<T>,
-) -> impl Parser<&'a [u8], Output = T, Error = FieldError> {
-    field(1, move |b: &[u8]| {
-        f(b.first().copied().ok_or(Error::Truncated {
-            what: "concert message",
-        })?)
+/// The byte at `index`, same promise as [`at`].
+fn byte(payload: &[u8], index: usize) -> Result<u8> {
+    payload.get(index).copied().ok_or(Error::Truncated {
+        what: "concert message",
     })
 }
 
@@ -150,16 +117,6 @@ fn amount(b: &[u8]) -> Result<u32> {
 
 fn currency(b: &[u8]) -> Result<u16> {
     digits(b, "currency").map(|v| v as u16)
-}
-
-fn finish<T>(r: PResult<'_, T>) -> Result<T> {
-    match r {
-        Ok((_, v)) => Ok(v),
-        Err(nom::Err::Error(FieldError(e)) | nom::Err::Failure(FieldError(e))) => Err(e),
-        Err(nom::Err::Incomplete(_)) => Err(Error::Truncated {
-            what: "concert message",
-        }),
-    }
 }
 
 fn check_pos(pos: u8) -> Result<()> {
@@ -246,29 +203,16 @@ impl ConcertRequest {
         if payload.len() != Self::LEN {
             return Err(Error::ConcertLength { len: payload.len() });
         }
-        let r = all_consuming((
-            field(2, pos),
-            field(8, amount),
-            one(AnswerForm::from_code),
-            one(PaymentMode::from_code),
-            one(TransactionType::from_code),
-            field(3, currency),
-            field(PrivateData::LEN, PrivateData::from_bytes),
-            field(4, Delay::from_code),
-            field(4, Authorization::from_code),
-        ))
-        .parse(payload);
-        let (
-            pos,
-            amount_minor,
-            answer,
-            payment_mode,
-            transaction,
-            currency_numeric,
-            private,
-            delay,
-            authorization,
-        ) = finish(r)?;
+        // Field by field in wire order, so the error names the first bad field.
+        let pos = pos(at(payload, request::POS)?)?;
+        let amount_minor = amount(at(payload, request::AMOUNT)?)?;
+        let answer = AnswerForm::from_code(byte(payload, request::ANSWER_FLAG)?)?;
+        let payment_mode = PaymentMode::from_code(byte(payload, request::PAYMENT_MODE)?)?;
+        let transaction = TransactionType::from_code(byte(payload, request::TRANSACTION_TYPE)?)?;
+        let currency_numeric = currency(at(payload, request::CURRENCY)?)?;
+        let private = PrivateData::from_bytes(at(payload, request::PRIVATE)?)?;
+        let delay = Delay::from_code(at(payload, request::DELAY)?)?;
+        let authorization = Authorization::from_code(at(payload, request::AUTHORIZATION)?)?;
         Ok(ConcertRequest {
             pos,
             amount_minor,
@@ -387,21 +331,25 @@ impl ConcertAnswer {
             answer::SHORT_LEN => AnswerForm::Short,
             len => return Err(Error::ConcertLength { len }),
         };
-        let report_len = match form {
-            AnswerForm::Full => answer::REPORT_LEN,
-            AnswerForm::Short => 0,
+        let (report, cur, private) = match form {
+            AnswerForm::Full => (
+                Some(answer::REPORT),
+                answer::FULL_CURRENCY,
+                answer::FULL_PRIVATE,
+            ),
+            AnswerForm::Short => (None, answer::SHORT_CURRENCY, answer::SHORT_PRIVATE),
         };
-        let r = all_consuming((
-            field(2, pos),
-            one(Status::from_code),
-            field(8, amount),
-            one(PaymentMode::from_code),
-            field(report_len, parse_report),
-            field(3, currency),
-            field(PrivateData::LEN, PrivateData::from_bytes),
-        ))
-        .parse(payload);
-        let (pos, status, amount_minor, payment_mode, pan, currency_numeric, private) = finish(r)?;
+        // Field by field in wire order, so the error names the first bad field.
+        let pos = pos(at(payload, answer::POS)?)?;
+        let status = Status::from_code(byte(payload, answer::STATUS)?)?;
+        let amount_minor = amount(at(payload, answer::AMOUNT)?)?;
+        let payment_mode = PaymentMode::from_code(byte(payload, answer::PAYMENT_MODE)?)?;
+        let pan = match report {
+            Some(range) => parse_report(at(payload, range)?)?,
+            None => None,
+        };
+        let currency_numeric = currency(at(payload, cur)?)?;
+        let private = PrivateData::from_bytes(at(payload, private)?)?;
         Ok(ConcertAnswer {
             pos,
             status,
@@ -481,27 +429,35 @@ impl ConcertAnswer {
 /// that passes the Luhn check. All zeros, blanks or anything else: no card number. Bytes
 /// outside printable ASCII are [`Error::ConcertField`] `"report"`.
 fn parse_report(field: &[u8]) -> Result<Option<MaskedPan>> {
-    if !field.iter().all(|b| (0x20..0x7f).contains(b)) {
+    // One pass without an early exit over the 55 bytes (the compiler vectorizes it).
+    if !field
+        .iter()
+        .fold(true, |ok, b| ok & (0x20..0x7f).contains(b))
+    {
         return Err(Error::ConcertField { field: "report" });
     }
     let token_len = field.iter().position(|&b| b == b' ').unwrap_or(field.len());
     let token = field.get(..token_len).unwrap_or_default();
-    let text = core::str::from_utf8(token).map_err(|_| Error::ConcertField { field: "report" })?;
-    if text.is_empty() || text.bytes().all(|b| b == b'0') {
-        return Ok(None);
+    if token.iter().all(|&b| b == b'0') {
+        return Ok(None); // empty or all zeros
     }
-    if text.bytes().all(|b| b.is_ascii_digit()) {
-        if (12..=19).contains(&text.len()) {
-            return Ok(Pan::new(text).ok().map(|p| p.masked()));
+    if token.iter().all(u8::is_ascii_digit) {
+        if (12..=19).contains(&token.len()) {
+            return Ok(MaskedPan::from_digits(token));
         }
         for len in [16usize, 19, 18, 17, 15, 14, 13, 12] {
-            let pan = text.get(..len).and_then(|t| Pan::new(t).ok());
+            let pan = token
+                .get(..len)
+                .and_then(|t| core::str::from_utf8(t).ok())
+                .and_then(|t| Pan::new(t).ok());
             if let Some(pan) = pan.filter(Pan::luhn_ok) {
                 return Ok(Some(pan.masked()));
             }
         }
         return Ok(None);
     }
+    // Printable ASCII, so valid UTF-8.
+    let text = core::str::from_utf8(token).map_err(|_| Error::ConcertField { field: "report" })?;
     Ok(MaskedPan::parse(text).ok())
 }
 

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# One run, one machine: ecrlink's codecs next to peer libraries on the same message bytes,
+# instruction counts per message, and the firmware's flash and RAM. Prints markdown tables
+# (docs/PERFORMANCE.md holds a copy of the output).
+#
+# Peers, installed here and never vendored: the `iso8583_rs` crate (a throwaway cargo project
+# under target/compare/ that depends on it), the Python packages `pyiso8583` and
+# `pyTeliumManager` (a throwaway venv under target/compare/). Needs cargo, python3 (with venv),
+# valgrind, and network access for crates.io and PyPI on the first run.
+#
+# Wall-clock numbers vary with machine load, so every implementation is timed in the same run,
+# three rounds interleaved, best of each kept, and the table reports ratios. Instruction counts
+# (callgrind) do not vary with load.
+#
+# usage: benches/compare.sh [--quick]     (--quick: one timing round, no stack analysis)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out="$root/target/compare"
+rounds=3
+quick=0
+[[ "${1:-}" == "--quick" ]] && { rounds=1; quick=1; }
+mkdir -p "$out"
+t0=$(date +%s)
+log() { echo "compare: [$(($(date +%s) - t0))s] $*" >&2; }
+for tool in cargo python3 valgrind; do
+    command -v "$tool" >/dev/null || { echo "compare: $tool is needed" >&2; exit 1; }
+done
+
+# ---- ecrlink: the probe (core/benches/probe.rs), release profile -------------------------
+log "building the ecrlink probe (release)"
+probe=$(cd "$root" && cargo bench -p ecrlink-core --bench probe --no-run --message-format=json 2>/dev/null |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "probe" and m.get("executable"):
+        print(m["executable"])')
+[[ -x "$probe" ]] || { echo "compare: probe did not build" >&2; exit 1; }
+"$probe" fixtures "$out"
+
+# ---- peer: iso8583_rs (Rust), throwaway project ------------------------------------------
+rs_peer=""
+log "building the iso8583_rs peer"
+mkdir -p "$out/iso8583_rs_peer/src"
+cat >"$out/iso8583_rs_peer/Cargo.toml" <<'EOF'
+[package]
+name = "iso8583_rs_peer"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+iso8583_rs = "=0.1.10"
+
+[workspace]
+EOF
+cp "$root/benches/peers/iso8583_rs_peer.rs" "$out/iso8583_rs_peer/src/main.rs"
+if (cd "$out/iso8583_rs_peer" && cargo build --release --quiet 2>"$out/iso8583_rs_peer.build.log"); then
+    rs_peer="$out/iso8583_rs_peer/target/release/iso8583_rs_peer"
+else
+    log "iso8583_rs peer did not build (see $out/iso8583_rs_peer.build.log); its rows stay empty"
+fi
+run_rs_peer() { SPEC_FILE="$root/benches/peers/iso8583_rs_spec.yaml" "$rs_peer" "$out/iso_0200_binary_bitmap.hex"; }
+
+# ---- peers: pyiso8583 and pyTeliumManager (Python), throwaway venv -----------------------
+log "installing the Python peers in a venv"
+[[ -x "$out/venv/bin/python" ]] || python3 -m venv "$out/venv"
+"$out/venv/bin/pip" install --quiet --disable-pip-version-check pyiso8583==4.0.1 pyTeliumManager==2.4.2
+run_py_peers() { "$out/venv/bin/python" "$root/benches/peers/py_peers.py" "$out"; }
+
+# ---- every peer must read what ecrlink reads ----------------------------------------------
+log "checking that the peers read the same values"
+sort "$out/iso_0200_fields.txt" >"$out/fields.ours"
+run_py_peers >"$out/py.check"
+grep '^FIELD ' "$out/py.check" | cut -d' ' -f2- | sort >"$out/fields.py"
+diff "$out/fields.ours" "$out/fields.py" >/dev/null ||
+    { echo "compare: pyiso8583 reads other values than ecrlink:" >&2; diff "$out/fields.ours" "$out/fields.py" >&2; exit 1; }
+if [[ -n "$rs_peer" ]]; then
+    run_rs_peer | grep '^FIELD ' | cut -d' ' -f2- | sort >"$out/fields.rs"
+    diff "$out/fields.ours" "$out/fields.rs" >/dev/null ||
+        { echo "compare: iso8583_rs reads other values than ecrlink:" >&2; diff "$out/fields.ours" "$out/fields.rs" >&2; exit 1; }
+fi
+# Concert: position, status, amount and currency as pyTeliumManager reads them (its card
+# number is the full PAN; ecrlink's is masked, so that column is not compared).
+grep '^CONCERT ' "$out/py.check" | sed 's/ card=.*//' >"$out/concert.py"
+sed 's/ card=.*//' "$out/concert_decoded.txt" >"$out/concert.ours"
+diff "$out/concert.ours" "$out/concert.py" >/dev/null ||
+    { echo "compare: pyTeliumManager reads other values than ecrlink:" >&2; diff "$out/concert.ours" "$out/concert.py" >&2; exit 1; }
+
+# ---- wall clock: all implementations, interleaved rounds -----------------------------------
+: >"$out/times.txt"
+for round in $(seq 1 "$rounds"); do
+    log "timing round $round of $rounds"
+    "$probe" time | sed 's/^/ecrlink /' >>"$out/times.txt"
+    [[ -n "$rs_peer" ]] && run_rs_peer | grep '^TIME ' | sed 's/^TIME /iso8583_rs /' >>"$out/times.txt"
+    run_py_peers | grep '^TIME ' | sed 's/^TIME /python /' >>"$out/times.txt"
+done
+
+# ---- instructions per message (callgrind): N messages minus the N = 0 baseline -------------
+log "counting instructions with callgrind"
+: >"$out/instr.txt"
+count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$probe" count "$1" "$2" 2>&1 |
+    sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
+"$probe" cases | cut -d'#' -f1 | while read -r case msgs bytes; do
+    base=$(count "$case" 0)
+    runs=$(count "$case" 2000)
+    echo "$case $msgs $bytes 2000 $base $runs" >>"$out/instr.txt"
+done
+
+# ---- report ---------------------------------------------------------------------------------
+log "report"
+python3 "$root/benches/compare_report.py" "$out"
+echo
+echo "### Firmware (benches/firmware-size.sh)"
+echo
+echo '```text'
+if ((quick)); then "$root/benches/firmware-size.sh" --no-stack; else "$root/benches/firmware-size.sh"; fi
+echo
+echo "sizes on the host (x86_64), for comparison:"
+"$probe" sizes | sed 's/^/  /'
+echo '```'
+echo
+echo "### Machine"
+echo
+echo '```text'
+echo "nproc: $(nproc); CPU: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$(rustc --version); $(cargo --version); $(python3 --version); $(valgrind --version)"
+echo "peers: iso8583_rs 0.1.10, pyiso8583 4.0.1, pyTeliumManager 2.4.2 ($("$out/venv/bin/python" --version))"
+echo "script time: $(($(date +%s) - t0)) s"
+echo '```'

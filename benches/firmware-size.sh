@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Flash and RAM of the firmware-shaped binary (firmware/, thumbv7em-none-eabihf, opt-level z,
+# LTO, panic abort) against the targets: <= 32 KiB flash, <= 4 KiB static RAM, no heap.
+#
+# Prints the sections from llvm-size, the totals, and (unless --no-stack) the worst-case stack
+# from the compiler's per-function frame sizes (nightly `-Z emit-stack-sizes`) along the call
+# graph (benches/stack_depth.py): the sessions live on the stack, so static RAM alone hides
+# most of the RAM the firmware needs.
+#
+# usage: benches/firmware-size.sh [--no-stack]
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+stack=1
+[[ "${1:-}" == "--no-stack" ]] && stack=0
+
+host=$(rustc -vV | sed -n 's/^host: //p')
+rustup target add thumbv7em-none-eabihf >/dev/null 2>&1 || true
+rustup component add llvm-tools >/dev/null 2>&1 || rustup component add llvm-tools-preview >/dev/null 2>&1 || true
+bin="$(rustc --print sysroot)/lib/rustlib/$host/bin"
+[[ -x "$bin/llvm-size" ]] || { echo "llvm-size not found in $bin (rustup component add llvm-tools)" >&2; exit 1; }
+
+cd "$root/firmware"
+cargo build --release --quiet
+elf=target/thumbv7em-none-eabihf/release/ecrlink-firmware
+
+section() { "$bin/llvm-size" -A "$elf" | awk -v s="$1" '$1 == s { print $2; found = 1 } END { if (!found) print 0 }'; }
+vt=$(section .vector_table); text=$(section .text); ro=$(section .rodata)
+data=$(section .data); bss=$(section .bss); uninit=$(section .uninit)
+flash=$((vt + text + ro + data))
+ram=$((data + bss + uninit))
+verdict() { if (($1 <= $2)); then echo "met"; else echo "MISSED by $(($1 - $2)) bytes"; fi; }
+
+echo "firmware: $elf ($(rustc --version))"
+printf '| %-34s | %8s |\n' "section" "bytes"
+printf '|%s|%s|\n' "------------------------------------" "----------"
+for s in .vector_table .text .rodata .data .bss .uninit; do
+    printf '| %-34s | %8d |\n' "$s" "$(section "$s")"
+done
+printf '| %-34s | %8d |\n' "flash (vectors+text+rodata+data)" "$flash"
+printf '| %-34s | %8d |\n' "static RAM (data+bss+uninit)" "$ram"
+echo
+echo "flash      $flash bytes = $(awk -v b="$flash" 'BEGIN { printf "%.1f", b / 1024 }') KiB of 32 KiB target: $(verdict "$flash" 32768)"
+echo "static RAM $ram bytes of 4 KiB target: $(verdict "$ram" 4096) (heap: none, no allocator is linked)"
+
+if ((stack)); then
+    if rustup toolchain list | grep -q '^nightly' && rustup +nightly target add thumbv7em-none-eabihf >/dev/null 2>&1; then
+        RUSTFLAGS="-C link-arg=-Tlink.x -Z emit-stack-sizes" CARGO_TARGET_DIR=target/stack-sizes \
+            cargo +nightly build --release --quiet
+        python3 "$root/benches/stack_depth.py" target/stack-sizes/thumbv7em-none-eabihf/release/ecrlink-firmware "$bin"
+        echo "(stack measured on the nightly build of the same sources: $(rustc +nightly --version))"
+    else
+        echo "stack: not measured (needs a nightly toolchain for -Z emit-stack-sizes)"
+    fi
+fi
