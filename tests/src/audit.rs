@@ -192,16 +192,16 @@ pub fn after_close(ledger: &serde_json::Value) -> Vec<String> {
     bad
 }
 
-/// A one-line summary of the ledger: auths approved / declined / reversed / settled.
+/// A one-line summary of the ledger: authorizations settled / reversed / declined / still open.
 pub fn ledger_brief(ledger: &serde_json::Value) -> String {
     let auths = ledger["auths"].as_array().cloned().unwrap_or_default();
     let count = |state: &str| auths.iter().filter(|a| a["state"] == state).count();
     format!(
-        "{} auth: {} ok, {} declined, {} reversed, {} settled",
+        "{} auth: {} settled, {} reversed, {} declined, {} open",
         auths.len(),
-        count("approved"),
-        count("declined"),
+        count("settled"),
         count("reversed"),
-        count("settled")
+        count("declined"),
+        count("approved")
     )
 }

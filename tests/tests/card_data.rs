@@ -133,10 +133,14 @@ fn no_file_written_in_a_day_of_transactions_holds_a_full_card_number() {
     // Journal, agent log, receipts, ledger, bank log, till session log(s), cards file.
     assert!(files >= 7, "only {files} files under {}", root.display());
     for must in ["agent/agent.log", "agent/receipts.txt", "bank/ledger.json"] {
-        let len = std::fs::metadata(root.join(must)).map(|m| m.len()).unwrap_or(0);
+        let len = std::fs::metadata(root.join(must))
+            .map(|m| m.len())
+            .unwrap_or(0);
         assert!(len > 0, "{must} was not written");
     }
-    let journals = std::fs::read_dir(root.join("agent/journal")).unwrap().count();
+    let journals = std::fs::read_dir(root.join("agent/journal"))
+        .unwrap()
+        .count();
     let till_logs = std::fs::read_dir(root.join("till-logs")).unwrap().count();
     assert!(journals >= 1 && till_logs >= 1);
     // The scripted cards file holds the numbers on purpose: it is the card reader's input.

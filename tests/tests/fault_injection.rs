@@ -128,7 +128,7 @@ impl Shop {
             .iter()
             .fold((0, 0), |(n, s), c| (n + c.debit_count, s + c.debit_minor));
         row.journal = format!(
-            "{} rec, {n} sale(s) {sum}{}",
+            "{} records; {n} sale(s) = {sum}{}",
             journal.records,
             if journal.saved_bad_tails > 0 {
                 ", torn tail cut"
@@ -773,29 +773,68 @@ const CASES: &[(&str, Case)] = &[
     ("journal-full", full_journal),
 ];
 
+/// The cells of a row: case, dialect, fault, till, bank, journal, seconds, result.
+fn cells(r: &Row) -> [String; 8] {
+    let result = if r.problems.is_empty() {
+        "PASS".to_string()
+    } else {
+        format!("FAIL: {}", r.problems.join("; "))
+    };
+    [
+        r.case.clone(),
+        r.dialect.to_string(),
+        r.fault.clone(),
+        r.till.clone(),
+        r.bank.clone(),
+        r.journal.clone(),
+        format!("{:.1}", r.secs),
+        result,
+    ]
+}
+
+const HEAD: [&str; 8] = [
+    "case",
+    "dialect",
+    "fault",
+    "till was told",
+    "bank ledger (after close)",
+    "agent journal",
+    "secs",
+    "result",
+];
+
+/// The table as aligned text.
 fn table(rows: &[Row]) -> String {
-    let mut s = String::new();
-    s.push_str(&format!(
-        "{:<32} {:<8} {:<42} {:<46} {:<46} {:<26} {:>5}  {}\n",
-        "case",
-        "dialect",
-        "fault",
-        "till was told",
-        "bank ledger",
-        "agent journal",
-        "secs",
-        "result"
-    ));
+    let all: Vec<[String; 8]> = rows.iter().map(cells).collect();
+    let mut w = HEAD.map(str::len);
+    for c in &all {
+        for (i, cell) in c.iter().enumerate() {
+            w[i] = w[i].max(cell.chars().count());
+        }
+    }
+    let line = |c: &[String]| {
+        let mut s = String::new();
+        for (i, cell) in c.iter().enumerate() {
+            if i + 1 == c.len() {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<width$}  ", width = w[i]));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut s = line(&HEAD.map(String::from));
+    for c in &all {
+        s.push_str(&line(c));
+    }
+    s
+}
+
+/// The table in Markdown (for docs/FUZZING.md).
+fn markdown(rows: &[Row]) -> String {
+    let mut s = format!("| {} |\n|{}\n", HEAD.join(" | "), "---|".repeat(HEAD.len()));
     for r in rows {
-        let result = if r.problems.is_empty() {
-            "PASS".to_string()
-        } else {
-            format!("FAIL: {}", r.problems.join("; "))
-        };
-        s.push_str(&format!(
-            "{:<32} {:<8} {:<42} {:<46} {:<46} {:<26} {:>5.1}  {}\n",
-            r.case, r.dialect, r.fault, r.till, r.bank, r.journal, r.secs, result
-        ));
+        s.push_str(&format!("| {} |\n", cells(r).join(" | ")));
     }
     s
 }
@@ -861,6 +900,7 @@ fn fault_injection_suite() {
     let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let out = target.parent().unwrap_or(&target).join("fault-table.txt");
     let _ = std::fs::write(&out, &text);
+    let _ = std::fs::write(out.with_extension("md"), markdown(&rows));
     println!("{text}\n(written to {})", out.display());
 
     // Card data: nothing any process wrote shows a full card number.
