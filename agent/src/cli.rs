@@ -15,8 +15,9 @@ prints the receipt, journals every step on disk and answers the till.
 Server mode: each --listen DIALECT@ADDR opens a listener. DIALECT is `concert` (Ingenico \
 Concert V2), `csob` (ČSOB \"B\" protocol) or `auto` (ENQ first means Concert, STX means ČSOB). \
 ADDR is a TCP address or `serial:/dev/ttyUSB0:9600`. One till is served at a time: a new \
-connection drops the older one (a transaction in flight still completes; ask for the last \
-transaction to learn its result).
+connection that makes a request drops the older one (a transaction in flight still completes; \
+ask for the last transaction to learn its result); connections that send no request never \
+take over, and at most 64 are kept open. --allow limits which addresses may connect.
 
 On start-up the agent prints one `LISTEN <dialect> <addr>` line per TCP listener and then \
 `READY` on standard output; logs go to standard error (RUST_LOG=debug shows frames in hex, \
@@ -112,6 +113,21 @@ pub struct Args {
     /// Drop a till connection silent this long while nothing runs. Default 5m.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<std::time::Duration>,
+    /// Largest journal file in bytes: a transaction that might not fit is refused before the
+    /// bank is asked (close the batch to start a new file). Default: only the disk limits it.
+    #[arg(long, value_name = "BYTES")]
+    pub journal_max_bytes: Option<u64>,
+    /// Accept tills only from this address block (e.g. 192.168.1.0/24, 127.0.0.1/32);
+    /// repeatable. Default: any address. Others are closed before a byte is read.
+    #[arg(long, value_name = "NET")]
+    pub allow: Vec<crate::config::AllowNet>,
+    /// TLS to the bank: trust the certificate authorities in this PEM file (the bank link is
+    /// plain TCP without it).
+    #[arg(long, value_name = "FILE")]
+    pub bank_tls_ca: Option<PathBuf>,
+    /// Name the bank's TLS certificate must carry. Default: the host part of --bank.
+    #[arg(long, value_name = "NAME", requires = "bank_tls_ca")]
+    pub bank_tls_name: Option<String>,
 }
 
 impl Args {
@@ -127,13 +143,25 @@ impl Args {
         if !self.listen.is_empty() {
             cfg.listen = self.listen;
         }
+        if !self.allow.is_empty() {
+            cfg.allow = self.allow;
+        }
         macro_rules! over {
             ($($f:ident),*) => { $( if let Some(v) = self.$f { cfg.$f = v; } )* };
         }
         macro_rules! over_opt {
             ($($f:ident),*) => { $( if let Some(v) = self.$f { cfg.$f = Some(v); } )* };
         }
-        over_opt!(bank, journal, cards, sleep_after, sleep_for);
+        over_opt!(
+            bank,
+            journal,
+            cards,
+            sleep_after,
+            sleep_for,
+            journal_max_bytes,
+            bank_tls_ca,
+            bank_tls_name
+        );
         over!(
             terminal_id,
             merchant_id,

@@ -94,6 +94,69 @@ impl fmt::Display for ListenSpec {
     }
 }
 
+/// One `--allow` entry: an address block tills may connect from (`127.0.0.1/32`,
+/// `10.0.0.0/8`, `::1/128`; a bare address is the single address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AllowNet {
+    /// Network address.
+    pub addr: std::net::IpAddr,
+    /// Prefix length in bits.
+    pub prefix: u8,
+}
+
+impl AllowNet {
+    /// Whether `ip` lies in this block (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for AllowNet {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        let (a, p) = s.split_once('/').map_or((s, None), |(a, p)| (a, Some(p)));
+        let addr: std::net::IpAddr = a
+            .parse()
+            .with_context(|| format!("--allow {s:?}: expected e.g. 192.168.1.0/24 or ::1"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|&n| n <= max)
+                .with_context(|| format!("--allow {s:?}: prefix must be 0-{max}"))?,
+        };
+        Ok(AllowNet { addr, prefix })
+    }
+}
+
+impl fmt::Display for AllowNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
 /// Parses `250ms`, `5s`, `2m`, `1h` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
     let s = s.trim();
@@ -156,6 +219,17 @@ pub struct Config {
     pub receipt_lang: String,
     /// Till connection dropped after this long without a byte while no request is running.
     pub idle_timeout: Duration,
+    /// Largest journal file in bytes (a small disk); a transaction that might not fit is
+    /// refused before anything is sent to the bank. `None`: only the disk limits it.
+    pub journal_max_bytes: Option<u64>,
+    /// Address blocks tills may connect from over TCP; empty: any. A connection from
+    /// elsewhere is closed at once, before a byte is read.
+    pub allow: Vec<AllowNet>,
+    /// TLS on the bank link: trust the certificate authorities in this PEM file. `None`:
+    /// plain TCP.
+    pub bank_tls_ca: Option<PathBuf>,
+    /// Name the bank's certificate must carry (default: the host part of `bank`).
+    pub bank_tls_name: Option<String>,
 }
 
 impl Default for Config {
@@ -184,6 +258,10 @@ impl Default for Config {
             receipt_width: 32,
             receipt_lang: "en".into(),
             idle_timeout: Duration::from_secs(300),
+            journal_max_bytes: None,
+            allow: Vec::new(),
+            bank_tls_ca: None,
+            bank_tls_name: None,
         }
     }
 }
@@ -232,6 +310,14 @@ pub struct FileConfig {
     pub receipt_lang: Option<String>,
     /// `idle_timeout = "5m"`
     pub idle_timeout: Option<String>,
+    /// `journal_max_bytes = 1048576`
+    pub journal_max_bytes: Option<u64>,
+    /// `allow = ["192.168.1.0/24"]`
+    pub allow: Option<Vec<String>>,
+    /// `bank_tls_ca = "/etc/ecrlink/bank-ca.pem"`
+    pub bank_tls_ca: Option<PathBuf>,
+    /// `bank_tls_name = "acquirer.example"`
+    pub bank_tls_name: Option<String>,
 }
 
 impl FileConfig {
@@ -267,6 +353,12 @@ impl FileConfig {
         set(&mut cfg.printer, self.printer);
         set(&mut cfg.receipt_width, self.receipt_width);
         set(&mut cfg.receipt_lang, self.receipt_lang);
+        set(&mut cfg.journal_max_bytes, self.journal_max_bytes.map(Some));
+        set(&mut cfg.bank_tls_ca, self.bank_tls_ca.map(Some));
+        set(&mut cfg.bank_tls_name, self.bank_tls_name.map(Some));
+        if let Some(a) = self.allow {
+            cfg.allow = a.iter().map(|s| s.parse()).collect::<anyhow::Result<_>>()?;
+        }
         Ok(())
     }
 }
@@ -334,6 +426,33 @@ mod tests {
         assert!("zvt@1.2.3.4:5".parse::<ListenSpec>().is_err());
         assert!("127.0.0.1:5".parse::<ListenSpec>().is_err());
         assert!("csob@".parse::<ListenSpec>().is_err());
+    }
+
+    #[test]
+    fn allow_lists_parse_and_match() {
+        let net: AllowNet = "192.168.1.0/24".parse().unwrap();
+        assert!(net.contains("192.168.1.77".parse().unwrap()));
+        assert!(!net.contains("192.168.2.1".parse().unwrap()));
+        assert!(
+            net.contains("::ffff:192.168.1.9".parse().unwrap()),
+            "mapped IPv4"
+        );
+        let one: AllowNet = "127.0.0.1".parse().unwrap();
+        assert_eq!(one.prefix, 32);
+        assert!(one.contains("127.0.0.1".parse().unwrap()));
+        assert!(!one.contains("127.0.0.2".parse().unwrap()));
+        let any: AllowNet = "0.0.0.0/0".parse().unwrap();
+        assert!(any.contains("8.8.8.8".parse().unwrap()));
+        assert!(
+            !any.contains("::1".parse().unwrap()),
+            "no IPv6 in an IPv4 block"
+        );
+        let v6: AllowNet = "fd00::/8".parse().unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        assert!(!v6.contains("fe80::1".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "::1/129", "example.com", "10.0.0.0/x"] {
+            assert!(bad.parse::<AllowNet>().is_err(), "{bad}");
+        }
     }
 
     #[test]

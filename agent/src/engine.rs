@@ -32,6 +32,15 @@ type TotalsLine = (u16, (u32, u64), (u32, u64));
 pub const MAX_STAN: u32 = 999_999;
 /// Trace numbers reserved in the journal at a time.
 const STAN_BLOCK: u32 = 100;
+/// Journal room kept for closing the batch (its record, with the totals).
+const CLOSE_RESERVE: usize = ecrlink_core::journal::MAX_ENVELOPE;
+/// Journal room a money transaction needs before it starts (a trace reservation, the
+/// authorization, a queued reversal, the answer, the delivery), on top of [`CLOSE_RESERVE`]:
+/// with less, it is refused before the card is read and nothing goes to the bank.
+const TXN_RESERVE: usize = 4 * ecrlink_core::journal::MAX_ENVELOPE + CLOSE_RESERVE;
+
+/// The text of a transaction refused because the journal is full.
+pub const JOURNAL_FULL_TEXT: &str = "journal full: close the batch";
 
 /// State the till sessions and the supervisor read without going through the engine queue.
 #[derive(Default)]
@@ -170,7 +179,9 @@ impl Engine {
                         let _ = done.send(());
                         return;
                     }
-                    Some(Job::Delivered { stan }) => self.append(&Record::Delivered { stan }),
+                    Some(Job::Delivered { stan }) => {
+                        self.try_append(&Record::Delivered { stan });
+                    }
                     Some(Job::Run { request, reply }) => {
                         self.shared.busy.store(true, Ordering::SeqCst);
                         self.shared.touch();
@@ -215,6 +226,45 @@ impl Engine {
         self.publish();
     }
 
+    /// Appends a bookkeeping record (trace reservation, delivery, reversal acknowledged) whose
+    /// loss costs no money: a failure (a full journal) is logged, not fatal.
+    fn try_append(&mut self, record: &Record) -> bool {
+        match self.journal.append(record) {
+            Ok(()) => {
+                self.publish();
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "journal record not written");
+                false
+            }
+        }
+    }
+
+    /// The answer to a transaction refused because the journal has no room left for it (not
+    /// journaled: nothing happened).
+    fn journal_full(&self, kind: RequestKind) -> Option<Response> {
+        let need = if kind == RequestKind::CloseTotals {
+            CLOSE_RESERVE
+        } else {
+            TXN_RESERVE
+        };
+        if self.journal.has_room(need) {
+            return None;
+        }
+        tracing::error!(
+            request = kind.name(),
+            "journal full: transaction refused before the bank was asked"
+        );
+        let r = self.response(
+            kind,
+            Outcome::Failed {
+                reason: FailReason::Other,
+            },
+        );
+        Some(r.clone().with_text(JOURNAL_FULL_TEXT).unwrap_or(r))
+    }
+
     /// Copies what the till sessions read without the queue out of the journal state.
     fn publish(&self) {
         let cp = self.journal.checkpoint();
@@ -249,7 +299,9 @@ impl Engine {
         if stan >= self.stan_reserved {
             let upto = stan.saturating_add(STAN_BLOCK).min(MAX_STAN + 1);
             let batch = self.journal.checkpoint().batch;
-            self.append(&Record::StanReserved { batch, upto });
+            if !self.try_append(&Record::StanReserved { batch, upto }) {
+                return None;
+            }
             self.stan_reserved = upto;
         }
         self.stan_next += 1;
@@ -376,6 +428,9 @@ impl Engine {
         reference: Option<ecrlink_core::txn::Reference>,
         deadline: TokioInstant,
     ) -> Response {
+        if let Some(refused) = self.journal_full(kind) {
+            return refused;
+        }
         let mut resp = self.response(kind, Outcome::Approved);
         resp.amount = Some(amount);
         resp.cashback = cashback;
@@ -425,6 +480,7 @@ impl Engine {
             original: None,
         };
         self.append(&Record::AuthStarted(auth.clone()));
+        crate::crash::point("before-bank-request");
         let bank_kind = match kind {
             RequestKind::SaleWithCashback => AuthKind::Cashback,
             RequestKind::Refund => AuthKind::Refund,
@@ -452,6 +508,7 @@ impl Engine {
         match self.bank.exchange(req, wait).await {
             Ok(answer) => {
                 if answer.approved() {
+                    crate::crash::point("after-bank-approval");
                     resp.outcome = Outcome::Approved;
                     resp.approval_code = answer
                         .approval
@@ -491,6 +548,7 @@ impl Engine {
             stan,
             response: resp.clone(),
         });
+        crate::crash::point("after-journal-write");
         self.print(&mut resp).await;
         resp
     }
@@ -503,6 +561,9 @@ impl Engine {
         deadline: TokioInstant,
     ) -> Response {
         let kind = RequestKind::Reversal;
+        if let Some(refused) = self.journal_full(kind) {
+            return refused;
+        }
         let mut resp = self.response(kind, Outcome::Approved);
         resp.amount = Some(amount);
         resp.reference = reference.clone();
@@ -604,6 +665,9 @@ impl Engine {
 
     async fn close_totals(&mut self, deadline: TokioInstant) -> Response {
         let kind = RequestKind::CloseTotals;
+        if let Some(refused) = self.journal_full(kind) {
+            return refused;
+        }
         if !self.bank_ready().await {
             return self.response(kind, Outcome::BankUnavailable);
         }
@@ -779,7 +843,9 @@ impl Engine {
                 Ok(a) => {
                     tracing::info!(original = p.original.stan, code = %a.code, "reversal acknowledged by the bank");
                     self.pans.remove(&(p.batch, p.original.stan));
-                    self.append(&Record::ReversalAcked {
+                    // Not written (journal full): the reversal is sent again, which the bank
+                    // takes as the same reversal.
+                    self.try_append(&Record::ReversalAcked {
                         batch: p.batch,
                         original_stan: p.original.stan,
                     });

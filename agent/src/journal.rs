@@ -37,6 +37,32 @@ pub struct Journal {
     seq: u64,
     state: JournalState,
     buf: Vec<u8>,
+    /// Bytes in the file being appended to.
+    len: u64,
+    /// Largest size of that file ([`Journal::set_max_bytes`]).
+    max_bytes: Option<u64>,
+}
+
+/// Why an append was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The record would take the journal past its size limit: nothing was written.
+    #[error("journal full ({len} of {max} bytes used)")]
+    Full {
+        /// Bytes used.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// Writing or syncing failed; the file was cut back to its last whole record.
+    #[error("journal write failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// The record does not encode.
+    #[error("journal record: {0}")]
+    Encode(ecrlink_core::Error),
+    /// Starting the next file (after a batch close) failed.
+    #[error("journal rotation: {0:#}")]
+    Rotate(anyhow::Error),
 }
 
 fn file_name(seq: u64) -> String {
@@ -63,6 +89,8 @@ impl Journal {
                 seq: 0,
                 state,
                 buf: vec![0; MAX_ENVELOPE],
+                len: 0,
+                max_bytes: None,
             };
             return Ok((j, report));
         };
@@ -117,6 +145,8 @@ impl Journal {
             seq: seqs.last().copied().unwrap_or(0),
             state: JournalState::new(),
             buf: vec![0; MAX_ENVELOPE],
+            len: 0,
+            max_bytes: None,
         };
         j.start_file(checkpoint)?;
         Ok((j, report))
@@ -143,6 +173,7 @@ impl Journal {
         file.sync_all()?;
         File::open(&dir)?.sync_all()?;
         self.file = Some(file);
+        self.len = n as u64;
         for e in fs::read_dir(&dir)?.filter_map(|e| e.ok()) {
             if let Some(seq) = parse_seq(&e.file_name().to_string_lossy()) {
                 if seq < self.seq {
@@ -153,19 +184,49 @@ impl Journal {
         Ok(())
     }
 
-    /// Appends `record`, synced to disk before returning, and applies it to the state.
-    pub fn append(&mut self, record: &Record) -> anyhow::Result<()> {
+    /// Limits the size of the journal file (a small disk, or a test of a full one): an append
+    /// that would pass `max` is refused with [`AppendError::Full`] and writes nothing. `None`:
+    /// no limit but the disk's.
+    pub fn set_max_bytes(&mut self, max: Option<u64>) {
+        self.max_bytes = max;
+    }
+
+    /// Whether `bytes` more fit under the size limit.
+    pub fn has_room(&self, bytes: usize) -> bool {
+        self.max_bytes
+            .is_none_or(|max| self.len.saturating_add(bytes as u64) <= max)
+    }
+
+    /// Appends `record`, synced to disk before returning, and applies it to the state. On any
+    /// error nothing of the record stays in the file (a partial write is cut off again) and
+    /// the state is unchanged.
+    pub fn append(&mut self, record: &Record) -> Result<(), AppendError> {
+        if let Some(file) = self.file.as_mut() {
+            let n = encode(record, &mut self.buf).map_err(AppendError::Encode)?;
+            if let Some(max) = self.max_bytes {
+                if self.len + n as u64 > max {
+                    return Err(AppendError::Full { len: self.len, max });
+                }
+            }
+            let written = file
+                .write_all(&self.buf[..n])
+                .and_then(|()| file.sync_data());
+            if let Err(e) = written {
+                // Nothing half-written: cut the file back to its last whole record.
+                let _ = file.set_len(self.len);
+                let _ = file.sync_data();
+                use std::io::Seek;
+                let _ = file.seek(std::io::SeekFrom::Start(self.len));
+                return Err(AppendError::Io(e));
+            }
+            self.len += n as u64;
+        }
         if let Err(e) = self.state.apply(record) {
             tracing::error!(error = %e, "journal state capacity");
         }
-        if let Some(file) = self.file.as_mut() {
-            let n = encode(record, &mut self.buf).map_err(|e| anyhow::anyhow!("journal: {e}"))?;
-            file.write_all(&self.buf[..n])?;
-            file.sync_data()?;
-        }
         if let Record::BatchClosed { .. } = record {
             let cp = self.state.checkpoint.clone();
-            self.start_file(cp)?;
+            self.start_file(cp).map_err(AppendError::Rotate)?;
         }
         Ok(())
     }
@@ -296,5 +357,35 @@ mod tests {
         let (j, _) = Journal::open(Some(dir.path())).unwrap();
         assert_eq!(j.checkpoint().batch, 2);
         assert!(j.checkpoint().last.is_some());
+    }
+
+    #[test]
+    fn a_full_journal_refuses_the_record_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = Journal::open(Some(dir.path())).unwrap();
+        let path = j.path().unwrap();
+        let start = std::fs::metadata(&path).unwrap().len();
+        let mut buf = vec![0; MAX_ENVELOPE];
+        let n = encode(&auth(1), &mut buf).unwrap() as u64;
+        // Room for one record, one byte short of the second.
+        j.set_max_bytes(Some(start + 2 * n - 1));
+        assert!(j.has_room(n as usize) && !j.has_room(2 * n as usize));
+        j.append(&auth(1))
+            .unwrap_or_else(|e| panic!("first record fits: {e}"));
+        let used = std::fs::metadata(&path).unwrap().len();
+        let before = j.state().clone();
+        let err = j.append(&auth(2)).unwrap_err();
+        assert!(matches!(err, AppendError::Full { .. }), "{err}");
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            used,
+            "nothing written"
+        );
+        assert_eq!(j.state(), &before, "state unchanged");
+        // What is on disk reads back whole: no torn tail.
+        let bytes = std::fs::read(&path).unwrap();
+        let mut reader = Reader::new(&bytes);
+        assert_eq!(reader.by_ref().filter(|e| e.is_ok()).count(), 2);
+        assert_eq!(reader.valid_len(), bytes.len());
     }
 }

@@ -25,6 +25,7 @@ pub mod card;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod crash;
 pub mod dialects;
 pub mod engine;
 pub mod hex;

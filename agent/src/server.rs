@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use crate::bank::{Backoff, BankLink, LinkStatus};
 use crate::card::{CardReader, SimulatedReader};
 use crate::clock;
-use crate::config::{Config, DialectChoice, Endpoint, ListenSpec};
+use crate::config::{AllowNet, Config, DialectChoice, Endpoint, ListenSpec};
 use crate::engine::{Engine, Job, Shared};
 use crate::journal::{Journal, RecoveryReport};
 use crate::printer::Printer;
@@ -91,7 +91,8 @@ impl Agent {
         cfg.validate()?;
         let _ = clock::now();
         let cfg = Arc::new(cfg);
-        let (journal, recovery) = Journal::open(cfg.journal.as_deref())?;
+        let (mut journal, recovery) = Journal::open(cfg.journal.as_deref())?;
+        journal.set_max_bytes(cfg.journal_max_bytes);
         if !recovery.bad_tails.is_empty() || recovery.reversed_open > 0 {
             tracing::warn!(
                 bad_tails = recovery.bad_tails.len(),
@@ -118,7 +119,17 @@ impl Agent {
                 crate::printer::spec(&cfg.printer).map_err(|e| anyhow::anyhow!("printer: {e}"))?
             }
         };
-        let bank = BankLink::start(
+        let tls = match (&cfg.bank_tls_ca, &cfg.bank) {
+            (Some(ca), Some(bank)) => {
+                let name = cfg
+                    .bank_tls_name
+                    .clone()
+                    .unwrap_or_else(|| crate::bank::tls::BankTls::host_of(bank).to_string());
+                Some(crate::bank::tls::BankTls::new(ca, &name)?)
+            }
+            _ => None,
+        };
+        let bank = BankLink::start_tls(
             cfg.bank.clone(),
             Backoff {
                 initial: cfg.backoff_initial,
@@ -132,6 +143,7 @@ impl Agent {
                         .map_err(|e| anyhow::anyhow!("merchant id: {e}"))?,
                 ),
             },
+            tls,
         );
         let shared = Arc::new(Shared::default());
         shared.touch();
@@ -150,7 +162,8 @@ impl Agent {
         let mut listeners = Vec::new();
         let mut tasks = Vec::new();
         for spec in &cfg.listen {
-            let (bound, task) = open_listener(spec, None, inc_tx.clone()).await?;
+            let (bound, task) =
+                open_listener(spec, None, inc_tx.clone(), cfg.allow.clone().into()).await?;
             listeners.push(bound);
             tasks.push(task);
         }
@@ -161,6 +174,7 @@ impl Agent {
             }
         }
         let (ctl, ctl_rx) = mpsc::channel(8);
+        let (claim_tx, claim_rx) = mpsc::unbounded_channel();
         let (state_tx, state) = watch::channel(AgentState::Awake);
         let sup = Supervisor {
             cfg: cfg.clone(),
@@ -168,17 +182,20 @@ impl Agent {
                 cfg: cfg.clone(),
                 engine: engine_tx.clone(),
                 shared: shared.clone(),
+                claims: claim_tx,
+                conn_id: 0,
             },
             listeners: listeners.clone(),
             tasks,
             inc_tx,
-            current: None,
+            conns: std::collections::BTreeMap::new(),
+            active: None,
             bank: bank.clone(),
             state: state_tx,
             wake_at: None,
             next_id: 0,
         };
-        let task = tokio::spawn(sup.run(inc_rx, ctl_rx));
+        let task = tokio::spawn(sup.run(inc_rx, ctl_rx, claim_rx));
         Ok(AgentHandle {
             listeners,
             ctl,
@@ -277,6 +294,7 @@ async fn open_listener(
     spec: &ListenSpec,
     fixed: Option<SocketAddr>,
     inc: mpsc::Sender<Incoming>,
+    allow: Arc<[AllowNet]>,
 ) -> anyhow::Result<(BoundListener, JoinHandle<()>)> {
     match &spec.endpoint {
         Endpoint::Tcp(addr) => {
@@ -291,6 +309,11 @@ async fn open_listener(
                 loop {
                     match listener.accept().await {
                         Ok((stream, peer)) => {
+                            if !allow.is_empty() && !allow.iter().any(|n| n.contains(peer.ip())) {
+                                tracing::warn!(%peer, "till refused: address not in --allow");
+                                drop(stream);
+                                continue;
+                            }
                             let _ = stream.set_nodelay(true);
                             let i = Incoming {
                                 stream: Box::new(stream),
@@ -374,13 +397,21 @@ async fn serial_loop(path: String, baud: u32, choice: DialectChoice, inc: mpsc::
     }
 }
 
+/// Till connections open at once (the one being served and candidates that have not made a
+/// request yet); past that the oldest candidate is closed.
+pub const MAX_TILL_CONNECTIONS: usize = 64;
+
 struct Supervisor {
     cfg: Arc<Config>,
     ctx: TillCtx,
     listeners: Vec<BoundListener>,
     tasks: Vec<JoinHandle<()>>,
     inc_tx: mpsc::Sender<Incoming>,
-    current: Option<(u64, oneshot::Sender<()>, JoinHandle<()>)>,
+    /// Every open till connection by id (ids grow with age): the active one and the
+    /// candidates that have not made a request yet.
+    conns: std::collections::BTreeMap<u64, (oneshot::Sender<()>, JoinHandle<()>)>,
+    /// The connection whose request came last: the till being served.
+    active: Option<u64>,
     bank: BankLink,
     state: watch::Sender<AgentState>,
     wake_at: Option<tokio::time::Instant>,
@@ -388,7 +419,12 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    async fn run(mut self, mut inc_rx: mpsc::Receiver<Incoming>, mut ctl_rx: mpsc::Receiver<Ctl>) {
+    async fn run(
+        mut self,
+        mut inc_rx: mpsc::Receiver<Incoming>,
+        mut ctl_rx: mpsc::Receiver<Ctl>,
+        mut claim_rx: mpsc::UnboundedReceiver<u64>,
+    ) {
         let check_every = self
             .cfg
             .sleep_after
@@ -408,6 +444,7 @@ impl Supervisor {
                     }
                     self.accept(i);
                 }
+                Some(id) = claim_rx.recv() => self.claim(id),
                 c = ctl_rx.recv() => match c {
                     None => break,
                     Some(Ctl::Sleep) => if !asleep { self.go_to_sleep() },
@@ -436,16 +473,28 @@ impl Supervisor {
         self.shutdown().await;
     }
 
+    /// Takes a new till connection as a candidate. It becomes the till being served (and the
+    /// older one is dropped) only when it makes a request ([`Supervisor::claim`]): a
+    /// connection that sends nothing, or nothing but garbage, never takes over from a till at
+    /// work. At most [`MAX_TILL_CONNECTIONS`] are open; past that the oldest candidate goes.
     fn accept(&mut self, i: Incoming) {
-        if let Some((id, close, _)) = self.current.take() {
-            tracing::info!(old = id, new_peer = %i.peer, "new till connection: dropping the older one");
-            let _ = close.send(());
+        self.conns.retain(|_, (_, task)| !task.is_finished());
+        while self.conns.len() >= MAX_TILL_CONNECTIONS {
+            let oldest = self.conns.keys().copied().find(|&k| Some(k) != self.active);
+            let Some(k) = oldest else { break };
+            if let Some((close, _)) = self.conns.remove(&k) {
+                tracing::info!(
+                    conn = k,
+                    "too many till connections: closing the oldest idle one"
+                );
+                let _ = close.send(());
+            }
         }
         self.next_id += 1;
         let id = self.next_id;
         let (close_tx, close_rx) = oneshot::channel();
-        let ctx = self.ctx.clone();
-        ctx.shared.touch();
+        let mut ctx = self.ctx.clone();
+        ctx.conn_id = id;
         let task = tokio::spawn(async move {
             let end = run_till(i.stream, i.initial, i.choice, i.peer.clone(), ctx, close_rx).await;
             tracing::info!(peer = %i.peer, ?end, "till session ended");
@@ -453,13 +502,34 @@ impl Supervisor {
                 let _ = tx.send(());
             }
         });
-        self.current = Some((id, close_tx, task));
+        self.conns.insert(id, (close_tx, task));
+    }
+
+    /// Connection `id` made a request: it is the till now; the older one is dropped (its
+    /// transaction in flight still completes and becomes the last transaction).
+    fn claim(&mut self, id: u64) {
+        if self.active == Some(id) || !self.conns.contains_key(&id) {
+            return;
+        }
+        if let Some(old) = self.active.take() {
+            if let Some((close, _)) = self.conns.remove(&old) {
+                tracing::info!(
+                    old,
+                    new = id,
+                    "a newer till made a request: dropping the older one"
+                );
+                let _ = close.send(());
+            }
+        }
+        self.ctx.shared.touch();
+        self.active = Some(id);
     }
 
     fn close_current(&mut self) {
-        if let Some((_, close, _)) = self.current.take() {
+        for (_, (close, _)) in std::mem::take(&mut self.conns) {
             let _ = close.send(());
         }
+        self.active = None;
     }
 
     fn go_to_sleep(&mut self) {
@@ -478,7 +548,14 @@ impl Supervisor {
         for l in self.listeners.clone() {
             let mut tries = 0;
             loop {
-                match open_listener(&l.spec, l.addr, self.inc_tx.clone()).await {
+                match open_listener(
+                    &l.spec,
+                    l.addr,
+                    self.inc_tx.clone(),
+                    self.cfg.allow.clone().into(),
+                )
+                .await
+                {
                     Ok((_, task)) => {
                         self.tasks.push(task);
                         break;

@@ -49,6 +49,10 @@ pub struct TillCtx {
     pub engine: mpsc::Sender<Job>,
     /// Shared engine state.
     pub shared: Arc<Shared>,
+    /// Where a connection says it made its first request (and so takes over as the till).
+    pub claims: mpsc::UnboundedSender<u64>,
+    /// This connection's id for `claims`.
+    pub conn_id: u64,
 }
 
 /// Why a till session ended.
@@ -124,6 +128,8 @@ pub async fn run_till(
         receipt_parts: VecDeque::new(),
         errors: 0,
         unproductive: 0,
+        crash_after_write: false,
+        claimed: false,
         peer: peer.clone(),
     };
     if !prefix.is_empty() {
@@ -184,6 +190,10 @@ struct Driver {
     errors: u32,
     /// Bytes received since the last request (or receipt request) the session made of them.
     unproductive: usize,
+    /// Test hook ([`crate::crash`]): abort once the answer frame is written.
+    crash_after_write: bool,
+    /// Whether this connection made a request (and took over as the till).
+    claimed: bool,
     peer: String,
 }
 
@@ -214,6 +224,10 @@ impl Driver {
                         if !matches!(w, Ok(Ok(()))) {
                             return Err(End::Io);
                         }
+                        if self.crash_after_write && n > 1 {
+                            let _ = stream.flush().await;
+                            crate::crash::point("after-answer-sent");
+                        }
                         progressed = true;
                     }
                     Ok(None) => break,
@@ -233,6 +247,7 @@ impl Driver {
     fn event(&mut self, ev: TerminalEvent) -> Result<(), End> {
         match ev {
             TerminalEvent::Request(req) => {
+                self.claim();
                 self.errors = 0;
                 self.unproductive = 0;
                 let kind = req.kind();
@@ -282,6 +297,7 @@ impl Driver {
                 }
             }
             TerminalEvent::ReceiptRequested => {
+                self.claim();
                 self.unproductive = 0;
                 let ask = self.session.receipt_ask();
                 let copy = match ask {
@@ -331,8 +347,18 @@ impl Driver {
         Ok(())
     }
 
+    /// The first request makes this connection the till being served.
+    fn claim(&mut self) {
+        if !self.claimed {
+            self.claimed = true;
+            let _ = self.ctx.claims.send(self.ctx.conn_id);
+        }
+    }
+
     fn respond(&mut self, resp: &Response) {
         self.delivering = resp.trace;
+        self.crash_after_write =
+            resp.kind.moves_money() && crate::crash::is_armed("after-answer-sent");
         if let Err(e) = self.session.respond(clock::now(), resp) {
             tracing::error!(peer = %self.peer, error = %e, kind = resp.kind.name(), "answer could not be encoded for the till; answering a plain failure");
             self.delivering = None;

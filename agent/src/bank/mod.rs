@@ -5,6 +5,7 @@
 
 pub mod codec;
 pub mod msg;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -133,6 +134,16 @@ impl BankLink {
     /// Starts the link task. With `addr` `None` every exchange fails with
     /// [`BankError::NotConnected`].
     pub fn start(addr: Option<String>, backoff: Backoff, id: codec::Identity) -> Self {
+        Self::start_tls(addr, backoff, id, None)
+    }
+
+    /// As [`BankLink::start`], over TLS when `tls` is given (see [`tls`]).
+    pub fn start_tls(
+        addr: Option<String>,
+        backoff: Backoff,
+        id: codec::Identity,
+        tls: Option<tls::BankTls>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(64);
         let initial = if addr.is_some() {
             LinkStatus::Connecting { attempt: 0 }
@@ -140,7 +151,7 @@ impl BankLink {
             LinkStatus::NoBank
         };
         let (status_tx, status) = watch::channel(initial);
-        tokio::spawn(run(addr, backoff, id, rx, status_tx));
+        tokio::spawn(run(addr, backoff, id, tls, rx, status_tx));
         BankLink { tx, status }
     }
 
@@ -193,6 +204,7 @@ async fn run(
     addr: Option<String>,
     backoff: Backoff,
     id: codec::Identity,
+    tls: Option<tls::BankTls>,
     mut rx: mpsc::Receiver<Cmd>,
     status: watch::Sender<LinkStatus>,
 ) {
@@ -224,11 +236,19 @@ async fn run(
             continue;
         }
         status.send_replace(LinkStatus::Connecting { attempt });
-        let conn = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await;
+        let conn = tokio::time::timeout(CONNECT_TIMEOUT, async {
+            let tcp = TcpStream::connect(&addr).await?;
+            let _ = tcp.set_nodelay(true);
+            match &tls {
+                None => Ok(BankStream::Plain(tcp)),
+                Some(t) => t.connect(tcp).await.map(|s| BankStream::Tls(Box::new(s))),
+            }
+        })
+        .await;
         match conn {
             Ok(Ok(stream)) => {
-                let _ = stream.set_nodelay(true);
-                tracing::info!(bank = %addr, "bank link connected");
+                let secured = if tls.is_some() { "TLS" } else { "plain TCP" };
+                tracing::info!(bank = %addr, link = secured, "bank link connected");
                 attempt = 0;
                 status.send_replace(LinkStatus::Connected);
                 match connected(stream, &mut rx, &id).await {
@@ -274,8 +294,60 @@ enum Next {
     Stop,
 }
 
+/// The bank connection: plain TCP or TLS over it.
+enum BankStream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl tokio::io::AsyncRead for BankStream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            BankStream::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            BankStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for BankStream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            BankStream::Plain(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            BankStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            BankStream::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
+            BankStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            BankStream::Plain(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            BankStream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
 async fn connected(
-    mut stream: TcpStream,
+    mut stream: BankStream,
     rx: &mut mpsc::Receiver<Cmd>,
     id: &codec::Identity,
 ) -> Next {
@@ -329,7 +401,11 @@ async fn connected(
                     }
                     pending.retain(|_, tx| !tx.is_closed());
                     pending.insert(req.stan(), reply);
-                    if stream.write_all(&frame).await.is_err() {
+                    let sent = match stream.write_all(&frame).await {
+                        Ok(()) => stream.flush().await,
+                        Err(e) => Err(e),
+                    };
+                    if sent.is_err() {
                         break Next::Reconnect;
                     }
                 }

@@ -341,9 +341,10 @@ enum TerminalState {
 ///   The driver keeps the result as the terminal's last transaction and answers the till's
 ///   T82 with it — that is how the till learns it.
 /// - A T81 (passivate) while a request is pending replaces it: the driver gets
-///   `Request(Abort)` and answers that one (the pending request is abandoned). Any other B1
-///   while a request is pending gets B0 and at once a B2 with R-21, and the driver gets
-///   [`TerminalEvent::ProtocolError`] with [`Error::LinkBusy`].
+///   `Request(Abort)` and answers that one (the pending request is abandoned). The same B1
+///   again (same header time and fields) while it is under way is a retransmission: it gets
+///   a B0 and nothing else. Any other B1 while a request is pending gets B0 and at once a B2
+///   with R-21, and the driver gets [`TerminalEvent::ProtocolError`] with [`Error::LinkBusy`].
 /// - A B1 the session cannot turn into a txn request (an unknown code, a bad field) gets B0 and at once a B2 with R-21; the driver gets `ProtocolError`.
 /// - A reversal (T10) without an amount — the public client sends only `T10 F<code>` — takes
 ///   the amount of the last approved transaction this session answered (or that the driver
@@ -357,6 +358,8 @@ pub struct CsobTerminal {
     state: TerminalState,
     receipt: Option<ReceiptSelector>,
     last_approved: Option<(ApprovalCode, Money)>,
+    /// The B1 under way (its header time and body), to recognise a retransmission of it.
+    current: Option<(Timestamp, TransactionRequest)>,
     events: Deque<TerminalEvent, TERMINAL_EVENTS>,
     dropped: u64,
 }
@@ -369,6 +372,7 @@ impl CsobTerminal {
             state: TerminalState::Idle,
             receipt: None,
             last_approved: None,
+            current: None,
             events: Deque::new(),
             dropped: 0,
         }
@@ -433,7 +437,27 @@ impl CsobTerminal {
         b1.to_request(cur)
     }
 
-    fn on_request(&mut self, now: Instant, b1: TransactionRequest) {
+    fn on_request(&mut self, now: Instant, sent_at: Timestamp, b1: TransactionRequest) {
+        // The same B1 again (same header time, same fields) while it is under way: a
+        // retransmission, not a second request. Acknowledged again and nothing else — refusing
+        // it with a B2 R-21 would tell the till "discarded" while its sale goes on (found by
+        // the fault-injection suite: a doubled B1 made the till report a failure the bank had
+        // approved).
+        let under_way = matches!(
+            self.state,
+            TerminalState::Processing { .. } | TerminalState::AwaitConfirm { .. }
+        );
+        if under_way
+            && self
+                .current
+                .as_ref()
+                .is_some_and(|(t, c)| *t == sent_at && *c == b1)
+        {
+            if let Err(e) = self.wire.send(now, 0, Body::Activity) {
+                self.event(TerminalEvent::ProtocolError(e));
+            }
+            return;
+        }
         if let TerminalState::AwaitConfirm { .. } = self.state {
             self.state = TerminalState::Idle;
             self.event(TerminalEvent::ResponseUndelivered(Error::LinkNoAck));
@@ -451,6 +475,7 @@ impl CsobTerminal {
         match self.to_request(&b1) {
             Ok(req) => {
                 self.state = TerminalState::Processing { code: b1.code };
+                self.current = Some((sent_at, b1.clone()));
                 self.event(TerminalEvent::Request(req));
             }
             Err(e) => {
@@ -469,7 +494,7 @@ impl CsobTerminal {
             Err(e) => return self.event(TerminalEvent::ProtocolError(e)),
         };
         match msg.body {
-            Body::Request(b1) => self.on_request(now, b1),
+            Body::Request(b1) => self.on_request(now, msg.header.timestamp, b1),
             Body::Activity => {
                 if let TerminalState::AwaitConfirm { .. } = self.state {
                     self.state = TerminalState::Idle;

@@ -1529,9 +1529,13 @@ fn sessions_are_send_and_object_safe() {
 fn a_flood_of_requests_never_drops_the_request_event() {
     let mut ecr_frames = Vec::new();
     let mut buf = [0u8; MAX_TRANSMIT];
-    for _ in 0..12 {
+    for i in 0..12 {
         let mut ecr = CsobEcr::new(CsobConfig::new(tid()));
-        ecr.start(Instant::ZERO, &sale()).unwrap();
+        let request = Request::Sale {
+            amount: czk(1000 + i),
+            reference: None,
+        };
+        ecr.start(Instant::ZERO, &request).unwrap();
         let n = ecr.poll_transmit(&mut buf).unwrap().unwrap();
         ecr_frames.extend_from_slice(&buf[..n]);
     }
@@ -1593,4 +1597,54 @@ fn terminal_refuses_b2_and_b4_before_typing_them() {
         term.poll_event(),
         Some(TerminalEvent::Request(Request::TestTerminal))
     );
+}
+
+/// Fault-injection find: the same B1 twice (a till or a line that retransmits) was refused the
+/// second time with a B2 R-21 for the same code, which the till took as the answer to its
+/// sale ("discarded") while the sale went on and was approved. A retransmission of the B1
+/// under way now gets a B0 and nothing else; another B1 is still refused.
+#[test]
+fn a_retransmitted_request_is_acknowledged_not_refused() {
+    let mut ecr = CsobEcr::new(CsobConfig::new(tid()));
+    ecr.start(Instant::ZERO, &sale()).unwrap();
+    let mut buf = [0u8; MAX_TRANSMIT];
+    let n = ecr.poll_transmit(&mut buf).unwrap().unwrap();
+    let b1 = buf[..n].to_vec();
+    let mut term = CsobTerminal::new(CsobConfig::new(tid()));
+    term.handle_bytes(Instant::ZERO, &cat(&[&b1, &b1]));
+    let mut sent = Vec::new();
+    while let Some(n) = term.poll_transmit(&mut buf).unwrap() {
+        sent.push(buf[..n].to_vec());
+    }
+    assert_eq!(Pair::types_sent(&sent), ["B0", "B0"], "no B2 for the copy");
+    assert!(matches!(term.poll_event(), Some(TerminalEvent::Request(_))));
+    assert_eq!(term.poll_event(), None);
+    // The copy arriving after the answer went out is not a new sale either.
+    term.respond(Instant::ZERO, &approved_sale()).unwrap();
+    term.handle_bytes(Instant::ZERO, &b1);
+    let mut sent = Vec::new();
+    while let Some(n) = term.poll_transmit(&mut buf).unwrap() {
+        sent.push(buf[..n].to_vec());
+    }
+    assert_eq!(Pair::types_sent(&sent), ["B2", "B0"]);
+    assert_eq!(term.poll_event(), None);
+    // A different request while one is under way is still refused.
+    let mut other = CsobEcr::new(CsobConfig::new(tid()));
+    other
+        .start(
+            Instant::ZERO,
+            &Request::Sale {
+                amount: czk(999),
+                reference: None,
+            },
+        )
+        .unwrap();
+    let n = other.poll_transmit(&mut buf).unwrap().unwrap();
+    let mut term = CsobTerminal::new(CsobConfig::new(tid()));
+    term.handle_bytes(Instant::ZERO, &cat(&[&b1, &buf[..n]]));
+    let mut sent = Vec::new();
+    while let Some(n) = term.poll_transmit(&mut buf).unwrap() {
+        sent.push(buf[..n].to_vec());
+    }
+    assert_eq!(Pair::types_sent(&sent), ["B0", "B0", "B2"]);
 }
