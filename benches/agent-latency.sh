@@ -14,8 +14,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 echo "agent-latency: building ecrlink-sim (release)" >&2
-cargo build --release --quiet -p ecrlink-host-sim
-sim="$root/target/release/ecrlink-sim"
+sim=$(cargo build --release -p ecrlink-host-sim --message-format=json 2>/dev/null |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "ecrlink-sim" and m.get("executable"):
+        print(m["executable"])')
+[[ -x "$sim" ]] || { echo "agent-latency: ecrlink-sim did not build" >&2; exit 1; }
 
 echo "| dialect | tills = agents | transactions | throughput (tx/s) | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) | p99 ≤ 1 ms |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"

@@ -55,7 +55,7 @@ iso8583_rs = "=0.1.10"
 [workspace]
 EOF
 cp "$root/benches/peers/iso8583_rs_peer.rs" "$out/iso8583_rs_peer/src/main.rs"
-if (cd "$out/iso8583_rs_peer" && cargo build --release --quiet 2>"$out/iso8583_rs_peer.build.log"); then
+if (cd "$out/iso8583_rs_peer" && cargo build --release --quiet --target-dir target 2>"$out/iso8583_rs_peer.build.log"); then
     rs_peer="$out/iso8583_rs_peer/target/release/iso8583_rs_peer"
 else
     log "iso8583_rs peer did not build (see $out/iso8583_rs_peer.build.log); its rows stay empty"

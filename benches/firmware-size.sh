@@ -21,7 +21,7 @@ bin="$(rustc --print sysroot)/lib/rustlib/$host/bin"
 [[ -x "$bin/llvm-size" ]] || { echo "llvm-size not found in $bin (rustup component add llvm-tools)" >&2; exit 1; }
 
 cd "$root/firmware"
-cargo build --release --quiet
+cargo build --release --quiet --target-dir target  # even when CARGO_TARGET_DIR is set
 elf=target/thumbv7em-none-eabihf/release/ecrlink-firmware
 
 section() { "$bin/llvm-size" -A "$elf" | awk -v s="$1" '$1 == s { print $2; found = 1 } END { if (!found) print 0 }'; }
@@ -45,8 +45,8 @@ echo "static RAM $ram bytes of 4 KiB target: $(verdict "$ram" 4096) (heap: none,
 
 if ((stack)); then
     if rustup toolchain list | grep -q '^nightly' && rustup +nightly target add thumbv7em-none-eabihf >/dev/null 2>&1; then
-        RUSTFLAGS="-C link-arg=-Tlink.x -Z emit-stack-sizes" CARGO_TARGET_DIR=target/stack-sizes \
-            cargo +nightly build --release --quiet
+        RUSTFLAGS="-C link-arg=-Tlink.x -Z emit-stack-sizes" \
+            cargo +nightly build --release --quiet --target-dir target/stack-sizes
         python3 "$root/benches/stack_depth.py" target/stack-sizes/thumbv7em-none-eabihf/release/ecrlink-firmware "$bin"
         echo "(stack measured on the nightly build of the same sources: $(rustc +nightly --version))"
     else

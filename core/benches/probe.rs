@@ -371,6 +371,11 @@ fn print_sizes() {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` runs every bench target with `--bench` last (and any criterion flags before
+    // it): this helper has nothing to do then.
+    if args.iter().any(|a| a == "--bench") {
+        return;
+    }
     let mut f = Fixtures::new();
     match args.first().map(String::as_str) {
         Some("fixtures") => write_fixtures(args.get(1).map_or("target/compare", |s| s), &f),
@@ -417,8 +422,7 @@ fn main() {
             black_box(sum);
         }
         Some("sizes") => print_sizes(),
-        // `cargo bench` runs every bench target with `--bench`: nothing to do here.
-        Some("--bench") | None => {}
+        None => {}
         Some(other) => {
             eprintln!("unknown command {other}; see the doc comment of core/benches/probe.rs");
             std::process::exit(2);

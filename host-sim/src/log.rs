@@ -83,6 +83,11 @@ impl SessionLog {
         }
     }
 
+    /// Whether lines go to a file ([`SessionLog::disabled`] writes nowhere).
+    pub fn is_enabled(&self) -> bool {
+        self.inner.lock().is_ok_and(|i| i.file.is_some())
+    }
+
     /// The file, if logging.
     pub fn path(&self) -> Option<PathBuf> {
         self.inner.lock().ok().and_then(|i| i.path.clone())
@@ -116,6 +121,10 @@ impl SessionLog {
     /// that header digits (ČSOB date and time, Concert amount) stay readable; the rest is
     /// masked.
     pub fn frame_of(&self, dialect: Option<Dialect>, dir: Dir, bytes: &[u8]) {
+        // Masking and hex formatting cost more than the exchange itself: only for a file.
+        if !self.is_enabled() {
+            return;
+        }
         let keep = dialect.map_or(0, |d| pan_free_prefix(d, dir, bytes));
         let (head, tail) = bytes.split_at(keep.min(bytes.len()));
         let mut masked = head.to_vec();
@@ -161,7 +170,9 @@ pub fn hex(bytes: &[u8]) -> String {
         if i > 0 {
             s.push(' ');
         }
-        s.push_str(&format!("{b:02X}"));
+        const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0F)]));
     }
     s
 }
@@ -249,6 +260,16 @@ mod tests {
             .single()
             .unwrap();
         assert_eq!(file_name(&t), "2026-03-07_09-05-01.log");
+    }
+
+    #[test]
+    fn only_a_log_with_a_file_is_enabled() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(SessionLog::open(dir.path()).unwrap().is_enabled());
+        let off = SessionLog::disabled();
+        assert!(!off.is_enabled());
+        off.frame(Dir::In, b"\x02P4761739001010119\x1c\x03");
+        assert_eq!(off.path(), None);
     }
 
     #[test]

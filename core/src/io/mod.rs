@@ -502,4 +502,80 @@ mod tests {
         block_on(&time, driver.respond(&sale())).unwrap();
         assert_eq!(driver.port.tx, b"\x02OK\x03");
     }
+
+    /// A real Concert terminal session behind the blocking driver, against a real Concert
+    /// till session on the other end of the pipe: the whole ENQ/ACK/frame/ACK/EOT exchange in
+    /// both directions, as firmware runs it.
+    #[test]
+    fn blocking_driver_runs_a_concert_sale_against_a_concert_till() {
+        use crate::dialect::concert::{
+            ConcertEcr, ConcertEcrConfig, ConcertTerminal, ConcertTerminalConfig,
+        };
+        use crate::session::{EcrEvent, EcrSide};
+
+        let time = Cell::new(0u64);
+        let clock = || Instant::from_millis(time.get());
+        let mut ecr = ConcertEcr::new(ConcertEcrConfig::default());
+        let mut driver = BlockingTerminal::<_, _, _, 128>::new(
+            ConcertTerminal::new(ConcertTerminalConfig::default()),
+            Pipe::default(),
+            &clock,
+        );
+        let amount = Money::new(1250, Currency::EUR).unwrap();
+        let now = || Instant::from_millis(time.get());
+        ecr.start(
+            now(),
+            &Request::Sale {
+                amount,
+                reference: None,
+            },
+        )
+        .unwrap();
+        let mut buf = [0u8; 256];
+        let (mut asked, mut delivered, mut answer) = (None, false, None);
+        for _ in 0..1000 {
+            while let Some(n) = ecr.poll_transmit(&mut buf).unwrap() {
+                driver.port.rx.extend(&buf[..n]);
+            }
+            match driver.poll().unwrap() {
+                Some(TerminalEvent::Request(request)) => {
+                    let mut response = Response::new(request.kind(), Outcome::Approved);
+                    response.amount = request.amount();
+                    asked = Some(request);
+                    driver.respond(&response).unwrap();
+                }
+                Some(TerminalEvent::ResponseDelivered) => delivered = true,
+                Some(other) => panic!("terminal: {other:?}"),
+                None => {}
+            }
+            let out: Vec<u8> = driver.port.tx.drain(..).collect();
+            if !out.is_empty() {
+                ecr.handle_bytes(now(), &out);
+            }
+            while let Some(event) = ecr.poll_event() {
+                if let EcrEvent::Response(r) = event {
+                    answer = Some(r);
+                }
+            }
+            if delivered && answer.is_some() {
+                break;
+            }
+            time.set(time.get() + 1);
+        }
+        assert_eq!(
+            asked,
+            Some(Request::Sale {
+                amount,
+                reference: None
+            })
+        );
+        let answer = answer.expect("the till got the answer");
+        assert_eq!(answer.outcome, Outcome::Approved);
+        assert_eq!(answer.amount, Some(amount));
+        assert!(
+            delivered,
+            "the terminal saw the till acknowledge the answer"
+        );
+        assert!(!driver.session().is_busy());
+    }
 }

@@ -86,17 +86,25 @@ impl<'w, W: Write> Lines<'w, W> {
         Lines { out, width }
     }
 
-    fn spaces(&mut self, n: usize) -> fmt::Result {
-        for _ in 0..n {
-            self.out.write_char(' ')?;
+    /// `n` spaces, a slice of them per write rather than a write per space.
+    fn spaces(&mut self, mut n: usize) -> fmt::Result {
+        const SPACES: &str = "                                                ";
+        while n > 0 {
+            let k = n.min(SPACES.len());
+            self.out.write_str(SPACES.get(..k).unwrap_or_default())?;
+            n -= k;
         }
         Ok(())
     }
 
-    /// Writes `s` (already at most `width` columns) with control characters as spaces.
+    /// Writes `s` (already at most `width` columns) with control characters as spaces: the
+    /// runs between control characters in one write each.
     fn clean(&mut self, s: &str) -> fmt::Result {
-        for c in s.chars() {
-            self.out.write_char(if c.is_control() { ' ' } else { c })?;
+        for (i, run) in s.split(char::is_control).enumerate() {
+            if i > 0 {
+                self.out.write_char(' ')?;
+            }
+            self.out.write_str(run)?;
         }
         Ok(())
     }
@@ -214,7 +222,11 @@ impl<const N: usize> Cell<N> {
             if grouped && i > 0 && boundary {
                 cell.write_char(' ').map_err(full)?;
             }
-            write!(cell, "{b:02X}").map_err(full)?;
+            // Two digits without the formatting machinery (a receipt prints dozens).
+            for nibble in [b >> 4, b & 0x0F] {
+                let digit = char::from_digit(u32::from(nibble), 16).unwrap_or('0');
+                cell.write_char(digit.to_ascii_uppercase()).map_err(full)?;
+            }
         }
         Ok(cell)
     }
