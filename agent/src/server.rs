@@ -184,6 +184,7 @@ impl Agent {
                 shared: shared.clone(),
                 claims: claim_tx,
                 conn_id: 0,
+                spoke: Arc::default(),
             },
             listeners: listeners.clone(),
             tasks,
@@ -398,8 +399,16 @@ async fn serial_loop(path: String, baud: u32, choice: DialectChoice, inc: mpsc::
 }
 
 /// Till connections open at once (the one being served and candidates that have not made a
-/// request yet); past that the oldest candidate is closed.
+/// request yet); past that a candidate is closed: the oldest that never sent ENQ or STX, else
+/// the oldest.
 pub const MAX_TILL_CONNECTIONS: usize = 64;
+
+/// An open till connection as the supervisor sees it.
+struct Conn {
+    close: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+    spoke: Arc<std::sync::atomic::AtomicBool>,
+}
 
 struct Supervisor {
     cfg: Arc<Config>,
@@ -409,7 +418,7 @@ struct Supervisor {
     inc_tx: mpsc::Sender<Incoming>,
     /// Every open till connection by id (ids grow with age): the active one and the
     /// candidates that have not made a request yet.
-    conns: std::collections::BTreeMap<u64, (oneshot::Sender<()>, JoinHandle<()>)>,
+    conns: std::collections::BTreeMap<u64, Conn>,
     /// The connection whose request came last: the till being served.
     active: Option<u64>,
     bank: BankLink,
@@ -478,16 +487,21 @@ impl Supervisor {
     /// connection that sends nothing, or nothing but garbage, never takes over from a till at
     /// work. At most [`MAX_TILL_CONNECTIONS`] are open; past that the oldest candidate goes.
     fn accept(&mut self, i: Incoming) {
-        self.conns.retain(|_, (_, task)| !task.is_finished());
+        self.conns.retain(|_, c| !c.task.is_finished());
         while self.conns.len() >= MAX_TILL_CONNECTIONS {
-            let oldest = self.conns.keys().copied().find(|&k| Some(k) != self.active);
-            let Some(k) = oldest else { break };
-            if let Some((close, _)) = self.conns.remove(&k) {
+            let candidates = || self.conns.iter().filter(|(k, _)| Some(**k) != self.active);
+            let silent = candidates()
+                .find(|(_, c)| !c.spoke.load(Ordering::Relaxed))
+                .map(|(k, _)| *k);
+            let Some(k) = silent.or_else(|| candidates().map(|(k, _)| *k).next()) else {
+                break;
+            };
+            if let Some(c) = self.conns.remove(&k) {
                 tracing::info!(
                     conn = k,
                     "too many till connections: closing the oldest idle one"
                 );
-                let _ = close.send(());
+                let _ = c.close.send(());
             }
         }
         self.next_id += 1;
@@ -495,6 +509,8 @@ impl Supervisor {
         let (close_tx, close_rx) = oneshot::channel();
         let mut ctx = self.ctx.clone();
         ctx.conn_id = id;
+        let spoke: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        ctx.spoke = spoke.clone();
         let task = tokio::spawn(async move {
             let end = run_till(i.stream, i.initial, i.choice, i.peer.clone(), ctx, close_rx).await;
             tracing::info!(peer = %i.peer, ?end, "till session ended");
@@ -502,7 +518,14 @@ impl Supervisor {
                 let _ = tx.send(());
             }
         });
-        self.conns.insert(id, (close_tx, task));
+        self.conns.insert(
+            id,
+            Conn {
+                close: close_tx,
+                task,
+                spoke,
+            },
+        );
     }
 
     /// Connection `id` made a request: it is the till now; the older one is dropped (its
@@ -512,13 +535,13 @@ impl Supervisor {
             return;
         }
         if let Some(old) = self.active.take() {
-            if let Some((close, _)) = self.conns.remove(&old) {
+            if let Some(c) = self.conns.remove(&old) {
                 tracing::info!(
                     old,
                     new = id,
                     "a newer till made a request: dropping the older one"
                 );
-                let _ = close.send(());
+                let _ = c.close.send(());
             }
         }
         self.ctx.shared.touch();
@@ -526,8 +549,8 @@ impl Supervisor {
     }
 
     fn close_current(&mut self) {
-        for (_, (close, _)) in std::mem::take(&mut self.conns) {
-            let _ = close.send(());
+        for (_, c) in std::mem::take(&mut self.conns) {
+            let _ = c.close.send(());
         }
         self.active = None;
     }

@@ -53,6 +53,20 @@ pub struct TillCtx {
     pub claims: mpsc::UnboundedSender<u64>,
     /// This connection's id for `claims`.
     pub conn_id: u64,
+    /// Set once the connection has sent a byte that opens a till exchange (ENQ or STX): the
+    /// supervisor closes connections that never did first when it has too many.
+    pub spoke: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl TillCtx {
+    fn heard(&self, bytes: &[u8]) {
+        use std::sync::atomic::Ordering;
+        if !self.spoke.load(Ordering::Relaxed)
+            && bytes.iter().any(|&b| Dialect::detect(b).is_some())
+        {
+            self.spoke.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Why a till session ended.
@@ -101,7 +115,10 @@ pub async fn run_till(
             tokio::select! {
                 r = stream.read(&mut buf) => match r {
                     Ok(0) => return End::Closed,
-                    Ok(n) => prefix.extend_from_slice(&buf[..n]),
+                    Ok(n) => {
+                        ctx.heard(&buf[..n]);
+                        prefix.extend_from_slice(&buf[..n]);
+                    }
                     Err(_) => return End::Io,
                 },
                 _ = &mut close => return End::Superseded,
@@ -135,6 +152,7 @@ pub async fn run_till(
     if !prefix.is_empty() {
         ctx.shared.touch();
         tracing::debug!(%peer, frame = %Hex(&prefix), "till <-");
+        ctx.heard(&prefix);
         driver.session.handle_bytes(clock::now(), &prefix);
     }
     let mut out = vec![0u8; MAX_TRANSMIT];
@@ -154,6 +172,7 @@ pub async fn run_till(
                     ctx.shared.touch();
                     tracing::debug!(%peer, frame = %Hex(&buf[..n]), "till <-");
                     driver.unproductive += n;
+                    ctx.heard(&buf[..n]);
                     driver.session.handle_bytes(clock::now(), &buf[..n]);
                 }
                 Err(_) => return End::Io,

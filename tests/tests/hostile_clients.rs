@@ -23,8 +23,10 @@ const BINS: Bins = Bins {
 const HOSTILE: usize = 1_000;
 /// The agent's high-water resident memory may not pass this (it is ~15 MiB idle).
 const MEMORY_CEILING_KIB: u64 = 64 * 1024;
-/// Descriptors the agent may hold: its 64 till connections, listeners, bank, journal, logs.
-const FD_CEILING: usize = 64 + 40;
+/// Descriptors the agent may hold beyond its idle ones: its till connections, plus those
+/// accepted and queued for the supervisor or closed but not yet released while hundreds of
+/// connections churn (a burst, not a growth: 1 000 attackers never get near 1 000).
+const FD_MARGIN: usize = 2 * ecrlink_agent::server::MAX_TILL_CONNECTIONS;
 
 /// A field of `/proc/<pid>/status` in KiB.
 fn status_kib(pid: u32, field: &str) -> u64 {
@@ -182,6 +184,7 @@ fn a_real_till_is_served_through_a_thousand_hostile_connections() {
         );
     }
     let idle_rss = status_kib(pid, "VmRSS:");
+    let idle_fds = open_fds(pid);
 
     let stop = Arc::new(AtomicBool::new(false));
     let reconnects = Arc::new(AtomicUsize::new(0));
@@ -252,7 +255,8 @@ fn a_real_till_is_served_through_a_thousand_hostile_connections() {
     println!(
         "hostile: {hostile} held, {} reconnects after the agent closed them, {} MiB flooded; \
          slowest real sale {worst:?}; agent VmRSS idle {idle_rss} KiB, under attack \
-         {rss_under_attack} KiB, VmHWM {hwm} KiB; {fds_under_attack} open descriptors",
+         {rss_under_attack} KiB, VmHWM {hwm} KiB; {idle_fds} open descriptors idle, \
+         {fds_under_attack} under attack",
         reconnects.load(Ordering::Relaxed),
         flooded.load(Ordering::Relaxed) / (1024 * 1024)
     );
@@ -262,8 +266,8 @@ fn a_real_till_is_served_through_a_thousand_hostile_connections() {
         "agent VmHWM {hwm} KiB over {MEMORY_CEILING_KIB} KiB"
     );
     assert!(
-        fds_under_attack <= FD_CEILING,
-        "agent held {fds_under_attack} descriptors (ceiling {FD_CEILING})"
+        fds_under_attack <= idle_fds + FD_MARGIN,
+        "agent held {fds_under_attack} descriptors ({idle_fds} idle + at most {FD_MARGIN})"
     );
     assert!(
         reconnects.load(Ordering::Relaxed) > 0,
