@@ -41,6 +41,7 @@ mod error;
 pub mod io;
 pub mod journal;
 pub mod link;
+mod num;
 mod queue;
 pub mod receipt;
 pub mod session;

@@ -1,6 +1,7 @@
 //! The in-process API the demo uses: `Agent::start_with` and `BankSim::start` on port 0, a
 //! till on a loopback socket, receipts on a memory printer (a printer error keeps the payment;
-//! a reprint prints the same receipt marked duplicate).
+//! a reprint prints the same receipt marked duplicate; over ČSOB the till is told the receipt
+//! was not printed).
 
 mod agent_common;
 
@@ -18,6 +19,10 @@ async fn in_process_agent_and_bank_with_printer_failure_and_reprint() {
         bank: Some(bank.addr().to_string()),
         card_delay: std::time::Duration::from_millis(10),
         merchant_name: "Café U Zlatého Tygra".into(),
+        listen: vec![
+            "concert@127.0.0.1:0".parse().unwrap(),
+            "csob@127.0.0.1:0".parse().unwrap(),
+        ],
         ..Config::default()
     };
     let agent = Agent::start_with(
@@ -30,6 +35,7 @@ async fn in_process_agent_and_bank_with_printer_failure_and_reprint() {
     .await
     .unwrap();
     let addr = agent.tcp_addrs()[0];
+    let csob_addr = agent.tcp_addrs()[1];
 
     // Nothing printed yet: a reprint has nothing to print.
     let r = agent.request(Request::Reprint).await.unwrap();
@@ -64,7 +70,28 @@ async fn in_process_agent_and_bank_with_printer_failure_and_reprint() {
         assert!(j.text.contains("476173"), "{}", j.text);
         assert!(!j.text.contains("4761739001010119"));
         assert!(j.text.contains("Zlatého"), "{}", j.text);
+        assert!(
+            j.text.contains("*** DUPLICATE ***"),
+            "a reprint is marked duplicate: {}",
+            j.text
+        );
+        assert!(j.text.contains("25.00"), "the same sale: {}", j.text);
     }
+
+    // Over ČSOB the till is told that the receipt was not printed (B2 text field `g`), and
+    // the payment still stands.
+    printer.fail_next(1);
+    let end =
+        tokio::task::spawn_blocking(move || Ecr::connect("csob", csob_addr).run(&sale(4_200)))
+            .await
+            .unwrap();
+    let EcrEnd::Response(r) = end else {
+        panic!("{end:?}")
+    };
+    assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+    let told = r.text.as_deref().unwrap_or_default();
+    assert!(told.contains("receipt not printed"), "{r:?}");
+    assert_eq!(bank.ledger().auths.len(), 2);
     assert!(agent.last_receipt().unwrap().contains("476173"));
 
     // Test terminal and test bank in process.

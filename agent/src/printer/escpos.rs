@@ -64,8 +64,13 @@ pub fn encode_job(text: &str, page: CodePage) -> EscPosJob {
     let (header, body) = split_header(text);
     let mut bytes = vec![ESC, b'@', ESC, b't', page.escpos_number()];
     let mut replaced = Vec::new();
+    // The last byte of *text* written (commands such as bold-off end in other bytes).
+    let mut last_text_byte = None;
     let mut add = |bytes: &mut Vec<u8>, part: &str| {
         let e = encode(part, page);
+        if let Some(&b) = e.bytes.last() {
+            last_text_byte = Some(b);
+        }
         bytes.extend_from_slice(&e.bytes);
         for c in e.replaced {
             if !replaced.contains(&c) {
@@ -79,7 +84,7 @@ pub fn encode_job(text: &str, page: CodePage) -> EscPosJob {
         bytes.extend_from_slice(&[ESC, b'E', 0]);
     }
     add(&mut bytes, body);
-    if bytes.last() != Some(&LF) {
+    if last_text_byte != Some(LF) {
         bytes.push(LF);
     }
     bytes.extend_from_slice(&[ESC, b'd', FEED_LINES, GS, b'V', 66, 0]);

@@ -350,6 +350,15 @@ mod props {
             prop_assert_eq!(decoded, expected);
         }
 
+        /// Regression (proptest find): a header followed only by a dropped `\r` gets no
+        /// second line feed.
+        #[test]
+        fn header_then_dropped_cr_has_one_line_end(cp852 in any::<bool>()) {
+            let page = if cp852 { CodePage::Cp852 } else { CodePage::Cp858 };
+            let (decoded, _) = text_of(&decode(&encode_job("A\n\r", page).bytes).unwrap());
+            prop_assert_eq!(decoded, "A\n");
+        }
+
         /// Text made only of characters the page has comes back unchanged.
         #[test]
         fn printable_text_round_trips(text in "[a-zA-Z0-9 .,:áéíóúýčďěňřšťůžÁČĎÉĚÍŇÓŘŠŤÚŮÝŽ\n]{0,200}") {

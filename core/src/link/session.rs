@@ -91,6 +91,14 @@ pub struct LinkConfig {
     /// Longest silence inside a frame before the partial frame is dropped and NAKed.
     /// Default 1 s (83 bytes take 87 ms at 9600 baud).
     pub inter_byte_timeout: Duration,
+    /// How long the receiver holds its answer to a second ENQ that arrives while it waits for
+    /// a frame. Default 100 ms. A sender that repeats its ENQ because our ACK was lost sends
+    /// nothing else until it is answered, so silence for this long means "ACK it"; any byte
+    /// within it means the "ENQ" was a damaged STX (0x02 and 0x05 differ in two bits) with the
+    /// frame behind it, and the receiver answers NAK so that the sender retransmits the frame.
+    /// Without the hold, the ACK to the false ENQ would read to the sender as the ACK of its
+    /// frame, and it would report a frame as sent that never arrived.
+    pub enq_guard: Duration,
     /// How long the receiver waits for EOT after ACKing the frame (a retransmission within
     /// this time is recognised as a duplicate as well). Default 3 s.
     pub eot_timeout: Duration,
@@ -105,6 +113,7 @@ impl Default for LinkConfig {
             frame_tries: 3,
             frame_timeout: Duration::from_secs(10),
             inter_byte_timeout: Duration::from_secs(1),
+            enq_guard: Duration::from_millis(100),
             eot_timeout: Duration::from_secs(3),
         }
     }
@@ -142,6 +151,9 @@ enum State {
     FrameSent { tries: u8, deadline: Instant },
     /// We ACKed the peer's ENQ and wait for its frame.
     AwaitFrame { deadline: Instant },
+    /// Waiting for a frame, we got a second ENQ: answer ACK at `until` if nothing else comes
+    /// (see [`LinkConfig::enq_guard`]).
+    EnqHold { until: Instant },
     /// We ACKed the peer's frame and wait for its EOT.
     AwaitEot { deadline: Instant },
 }
@@ -244,6 +256,14 @@ impl LinkSession {
             self.last_rx = now;
         }
         while !bytes.is_empty() {
+            if let State::EnqHold { .. } = self.state {
+                // Bytes right behind a repeated ENQ: it was a damaged STX. NAK it, so that the
+                // sender sends its frame again, and go on waiting for that frame.
+                self.queue(&[NAK]);
+                self.state = State::AwaitFrame {
+                    deadline: now.saturating_add(self.config.frame_timeout),
+                };
+            }
             let was_in_frame = self.acc.in_frame();
             let (result, used) = self.acc.feed(bytes);
             // Copy what the accumulator found so that `self` is free again.
@@ -313,6 +333,7 @@ impl LinkSession {
                 self.push_event(LinkEvent::ProtocolError(Error::LinkTimeout));
                 self.go_idle(now);
             }
+            State::EnqHold { until } if now >= until => self.accept_enq(now),
             State::AwaitEot { deadline } if now >= deadline => self.go_idle(now),
             _ => {}
         }
@@ -349,7 +370,7 @@ impl LinkSession {
             | State::FrameSent { deadline, .. }
             | State::AwaitFrame { deadline }
             | State::AwaitEot { deadline } => Some(deadline),
-            State::EnqPause { until, .. } => Some(until),
+            State::EnqPause { until, .. } | State::EnqHold { until } => Some(until),
         };
         let inter_byte = self.acc.in_frame().then(|| self.inter_byte_deadline());
         earliest(state, inter_byte)
@@ -364,8 +385,14 @@ impl LinkSession {
     fn on_control(&mut self, now: Instant, c: Control) {
         match (c, self.state) {
             // The peer opens an exchange (or opens it again because our ACK was lost).
-            (Control::Enq, State::Idle | State::AwaitFrame { .. } | State::AwaitEot { .. }) => {
-                self.accept_enq(now)
+            (Control::Enq, State::Idle | State::AwaitEot { .. }) => self.accept_enq(now),
+            // A second ENQ while we wait for the frame: a retry after our ACK was lost, or a
+            // damaged STX. Hold the answer (see `LinkConfig::enq_guard`).
+            (Control::Enq, State::AwaitFrame { .. }) => {
+                self.acc.reset();
+                self.state = State::EnqHold {
+                    until: now.saturating_add(self.config.enq_guard),
+                };
             }
             (Control::Enq, State::EnqPause { .. }) => self.accept_enq(now),
             (Control::Enq, State::EnqSent { .. }) => match self.role {
@@ -687,6 +714,51 @@ mod tests {
         assert_eq!(w[4], (true, frame(b"PAYLOAD")));
         assert_eq!(w[5], (false, vec![ACK]));
         assert_eq!(p.now, T0, "NAK retransmits at once");
+    }
+
+    /// Regression (found by `one_damaged_byte_never_duplicates`, pos 2, flip 7): the frame's
+    /// STX damaged into an ENQ. ACKing that "ENQ" would read to the sender as the ACK of its
+    /// frame; the receiver must NAK instead, and the retransmitted frame arrives.
+    #[test]
+    fn stx_damaged_into_enq_is_naked_not_acked() {
+        let mut p = Pair::new(LinkRole::Ecr, LinkRole::Terminal);
+        p.tamper = std::boxed::Box::new(|from_a, n, bytes| {
+            if from_a && n == 2 {
+                bytes[0] = ENQ;
+            }
+        });
+        p.a.send(T0, b"PAYLOAD").unwrap();
+        let (ea, eb) = p.run(100_000);
+        assert_eq!(ea, [LinkEvent::Sent]);
+        assert_eq!(eb, [LinkEvent::Received(payload(b"PAYLOAD"))]);
+        let w = p.wire();
+        assert_eq!(w[3], (false, vec![NAK]), "the damaged frame is refused");
+        assert_eq!(w[4], (true, frame(b"PAYLOAD")), "and sent again");
+        assert_eq!(w[5], (false, vec![ACK]));
+    }
+
+    /// A sender that lost our ACK to its ENQ repeats the ENQ and then waits: after the guard
+    /// of silence it is ACKed and its frame is taken.
+    #[test]
+    fn repeated_enq_after_a_lost_ack_is_acked_after_the_guard() {
+        let mut p = Pair::new(LinkRole::Ecr, LinkRole::Terminal);
+        p.tamper = std::boxed::Box::new(|from_a, n, bytes| {
+            if !from_a && n == 1 {
+                bytes.clear();
+            }
+        });
+        p.a.send(T0, b"AGAIN").unwrap();
+        let (ea, eb) = p.run(100_000);
+        assert_eq!(ea, [LinkEvent::Sent]);
+        assert_eq!(eb, [LinkEvent::Received(payload(b"AGAIN"))]);
+        let w = p.wire();
+        // ENQ, (lost ACK), EOT + pause, ENQ again, then the held ACK.
+        let acks_after_second_enq = w
+            .iter()
+            .skip(2)
+            .filter(|(a, b)| !*a && b == &vec![ACK])
+            .count();
+        assert!(acks_after_second_enq >= 1, "{w:?}");
     }
 
     #[test]

@@ -400,9 +400,10 @@ pub(crate) fn digits(b: &[u8], field: &'static str) -> Result<u64> {
 /// Writes `value` as zero-padded digits filling `out`; too large a value is `err`.
 pub(crate) fn put_digits(out: &mut [u8], mut value: u64, err: Error) -> Result<()> {
     for slot in out.iter_mut().rev() {
-        // `value % 10` is below 10.
-        *slot = b'0' + (value % 10) as u8;
-        value /= 10;
+        let (rest, digit) = crate::num::div_rem_u64(value, 10);
+        // `digit` is below 10.
+        *slot = b'0' + digit as u8;
+        value = rest;
     }
     if value == 0 { Ok(()) } else { Err(err) }
 }

@@ -611,10 +611,11 @@ fn put_u64(s: &mut impl Sink, mut v: u64) {
     let mut i = buf.len();
     loop {
         i -= 1;
+        let (rest, digit) = crate::num::div_rem_u64(v, 10);
         if let Some(slot) = buf.get_mut(i) {
-            *slot = b'0' + (v % 10) as u8;
+            *slot = b'0' + digit as u8;
         }
-        v /= 10;
+        v = rest;
         if v == 0 || i == 0 {
             break;
         }

@@ -89,44 +89,64 @@ impl CsobConfig {
 }
 
 // ----- wall clock -----
+//
+// The civil-date algorithm in 32-bit arithmetic (firmware links no 64-bit division for the
+// header clock; see `crate::num`). Days count from 0000-03-01 of the proleptic Gregorian
+// calendar shifted back by one 400-year era, so that every `u16` year is non-negative.
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
+/// Days in a 400-year era.
+const ERA_DAYS: u32 = 146_097;
+/// Years the day count is shifted by.
+const YEAR_SHIFT: u32 = 400;
+
+fn days_from_civil(y: u16, m: u8, d: u8) -> u32 {
+    let (m, d) = (u32::from(m), u32::from(d));
+    let y = u32::from(y) + YEAR_SHIFT - u32::from(m <= 2);
+    let era = y / 400;
     let yoe = y - era * 400;
     let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doy = (153 * mp + 2) / 5 + d.saturating_sub(1);
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    era * ERA_DAYS + doe
 }
 
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
+/// (year, month, day) of a day count of [`days_from_civil`]; the year is `u32` as the count
+/// can pass `u16::MAX`.
+fn civil_from_days(z: u32) -> (u32, u8, u8) {
+    let era = z / ERA_DAYS;
+    let doe = z - era * ERA_DAYS;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    let y = (yoe + era * 400 + u32::from(m <= 2)).saturating_sub(YEAR_SHIFT);
+    (y, m as u8, d as u8)
 }
 
-/// `t` plus `secs` seconds in the proleptic Gregorian calendar.
+/// `t` plus `secs` seconds in the proleptic Gregorian calendar (a year past `u16::MAX` is
+/// `u16::MAX`).
 fn add_seconds(t: Timestamp, secs: u64) -> Timestamp {
-    let days = days_from_civil(i64::from(t.year), i64::from(t.month), i64::from(t.day));
-    let base =
-        days * 86_400 + i64::from(t.hour) * 3600 + i64::from(t.minute) * 60 + i64::from(t.second);
-    let total = base.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX / 2));
-    let (y, m, d) = civil_from_days(total.div_euclid(86_400));
-    let s = total.rem_euclid(86_400);
+    use crate::num::div_rem_u64;
+    let (hours, s) = div_rem_u64(secs, 3600);
+    let (days, h) = div_rem_u64(hours, 24);
+    let mut sod = u32::from(t.hour) * 3600 + u32::from(t.minute) * 60 + u32::from(t.second);
+    sod += u32::from(h) * 3600 + u32::from(s);
+    let carry = u64::from(sod >= 86_400);
+    if sod >= 86_400 {
+        sod -= 86_400;
+    }
+    let z = u64::from(days_from_civil(t.year, t.month, t.day))
+        .saturating_add(days)
+        .saturating_add(carry);
+    let (y, m, d) = civil_from_days(u32::try_from(z).unwrap_or(u32::MAX));
     Timestamp::new(
         u16::try_from(y).unwrap_or(u16::MAX),
-        m as u8,
-        d as u8,
-        (s / 3600) as u8,
-        (s / 60 % 60) as u8,
-        (s % 60) as u8,
+        m,
+        d,
+        (sod / 3600) as u8,
+        (sod / 60 % 60) as u8,
+        (sod % 60) as u8,
     )
     .unwrap_or(t)
 }
@@ -151,10 +171,8 @@ impl WallClock {
     };
 
     fn at(&self, now: Instant) -> Timestamp {
-        add_seconds(
-            self.wall,
-            now.saturating_duration_since(self.anchor).as_secs(),
-        )
+        let ms = now.as_millis().saturating_sub(self.anchor.as_millis());
+        add_seconds(self.wall, crate::num::div_rem_u64(ms, 1000).0)
     }
 }
 
@@ -886,5 +904,63 @@ mod shift_tests {
             }
             prop_assert_eq!(ours, expected);
         }
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use proptest::prelude::*;
+
+    use super::add_seconds;
+    use crate::txn::Timestamp;
+
+    /// The same calendar in 64-bit signed arithmetic (the textbook days-from-civil algorithm,
+    /// as this module computed it before), the reference for the 32-bit one: (year,
+    /// month * 100 + day, second of the day).
+    fn reference(t: Timestamp, secs: u64) -> (i64, i64, i64) {
+        let (y, m, d) = (i64::from(t.year), i64::from(t.month), i64::from(t.day));
+        let y0 = if m <= 2 { y - 1 } else { y };
+        let era = y0.div_euclid(400);
+        let yoe = y0 - era * 400;
+        let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+        let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let sod = i64::from(t.hour) * 3600 + i64::from(t.minute) * 60 + i64::from(t.second);
+        let total = days * 86_400 + sod + i64::try_from(secs).unwrap();
+        let (z, s) = (total.div_euclid(86_400), total.rem_euclid(86_400));
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        (year, month * 100 + day, s)
+    }
+
+    proptest! {
+        #[test]
+        fn add_seconds_agrees_with_the_64_bit_calendar(
+            year in 0u16..=9999, month in 1u8..=12, day in 1u8..=28,
+            hour in 0u8..24, minute in 0u8..60, second in 0u8..60,
+            secs in 0u64..(3_000 * 366 * 86_400),
+        ) {
+            let t = Timestamp::new(year, month, day, hour, minute, second).unwrap();
+            let r = add_seconds(t, secs);
+            let (y, md, s) = reference(t, secs);
+            prop_assert_eq!(i64::from(r.year), y);
+            prop_assert_eq!(i64::from(r.month) * 100 + i64::from(r.day), md);
+            prop_assert_eq!(
+                i64::from(r.hour) * 3600 + i64::from(r.minute) * 60 + i64::from(r.second),
+                s
+            );
+        }
+    }
+
+    #[test]
+    fn far_future_saturates_without_panic() {
+        let t = Timestamp::new(65_000, 12, 31, 23, 59, 59).unwrap();
+        assert_eq!(add_seconds(t, u64::MAX).year, u16::MAX);
+        assert_eq!(add_seconds(t, 0), t);
     }
 }
