@@ -1,18 +1,21 @@
 #![no_main]
 //! Feeds arbitrary bytes, in arbitrary splits, to the link frame accumulator: it must never
 //! panic, never report more consumed bytes than given, and never hold more than its capacity.
-use ecrlink_core::link::{Checksum, Feed, FrameAccumulator};
+//! Every frame it yields round-trips: `encode_frame` writes it back, `decode_frame` and a
+//! fresh accumulator read the same payload from those bytes.
+use ecrlink_core::link::{Checksum, Feed, FrameAccumulator, decode_frame, encode_frame};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&split, rest)) = data.split_first() else {
         return;
     };
-    let mut acc = FrameAccumulator::<256>::new(if split & 1 == 0 {
+    let checksum = if split & 1 == 0 {
         Checksum::Lrc
     } else {
         Checksum::None
-    });
+    };
+    let mut acc = FrameAccumulator::<256>::new(checksum);
     let step = usize::from(split >> 1).max(1);
     for chunk in rest.chunks(step) {
         let mut input = chunk;
@@ -24,6 +27,19 @@ fuzz_target!(|data: &[u8]| {
             assert!(used <= input.len());
             if let Ok(Feed::Frame(p)) = r {
                 assert!(p.len() <= 256);
+                let payload = p.to_vec();
+                let mut wire = [0u8; 260];
+                let n = encode_frame(&payload, checksum, &mut wire).expect("a received payload encodes");
+                let view = decode_frame(&wire[..n], checksum).expect("an encoded frame decodes");
+                assert_eq!(view.payload, &payload[..]);
+                let mut again = FrameAccumulator::<256>::new(checksum);
+                match again.feed(&wire[..n]) {
+                    (Ok(Feed::Frame(q)), used) => {
+                        assert_eq!(q, &payload[..]);
+                        assert_eq!(used, n);
+                    }
+                    other => panic!("re-encoded frame not taken back: {other:?}"),
+                }
             }
             idle_calls = if used == 0 { idle_calls + 1 } else { 0 };
             assert!(idle_calls < 2, "accumulator made no progress");
