@@ -1,0 +1,329 @@
+//! ASCII checks eight bytes per step (SWAR: one `u64` holds eight bytes), for the fixed-width
+//! text fields of the till dialects and the bank link. On any CPU, with no `unsafe` and no
+//! SIMD instructions: each step is a handful of integer operations instead of eight
+//! compare-and-branch pairs.
+//!
+//! Every function here is checked against a plain byte loop for every byte value in the tests.
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The eight bytes at the start of `chunk` (which holds exactly eight), little-endian.
+#[inline(always)]
+fn word(chunk: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(chunk);
+    u64::from_le_bytes(w)
+}
+
+/// Whether every byte of `chars` lies in `lo..=hi`, both below 0x80.
+///
+/// In a `u64` of bytes below 0x80, adding `0x80 - lo` to each byte sets its high bit exactly
+/// when the byte is at least `lo`, and adding `0x7F - hi` exactly when it is above `hi`;
+/// neither sum carries into the next byte. A byte of 0x80 or more shows in `x` itself. Inputs
+/// of eight bytes or more end with one overlapping word (a byte checked twice is harmless).
+#[inline]
+pub(crate) fn all_in_range(chars: &[u8], lo: u8, hi: u8) -> bool {
+    let at_least = u64::from(0x80u8.wrapping_sub(lo)) * ONES;
+    let above = u64::from(0x7Fu8.wrapping_sub(hi)) * ONES;
+    let bad = |x: u64| x | !x.wrapping_add(at_least) | x.wrapping_add(above);
+    let mut words = chars.chunks_exact(8);
+    let mut acc = 0u64;
+    for chunk in &mut words {
+        acc |= bad(word(chunk));
+    }
+    if !words.remainder().is_empty() {
+        match chars.len().checked_sub(8).and_then(|at| chars.get(at..)) {
+            Some(last) => acc |= bad(word(last)),
+            None => return chars.iter().all(|b| (lo..=hi).contains(b)),
+        }
+    }
+    acc & HIGHS == 0
+}
+
+/// Whether every byte is printable ASCII (0x20..=0x7E).
+#[inline]
+pub(crate) fn all_printable(chars: &[u8]) -> bool {
+    all_in_range(chars, 0x20, 0x7E)
+}
+
+/// Whether every byte is an ASCII digit.
+#[inline]
+pub(crate) fn all_digits(chars: &[u8]) -> bool {
+    all_in_range(chars, b'0', b'9')
+}
+
+/// The index of the first `needle` in `bytes`, eight bytes per step.
+#[inline]
+pub(crate) fn find_byte(bytes: &[u8], needle: u8) -> Option<usize> {
+    let pattern = u64::from(needle) * ONES;
+    let mut words = bytes.chunks_exact(8);
+    let mut base = 0usize;
+    for chunk in &mut words {
+        // A byte of `t` is zero exactly where the input byte is `needle`; the lowest set bit of
+        // the "has a zero byte" test marks the first one exactly.
+        let t = word(chunk) ^ pattern;
+        let zero = t.wrapping_sub(ONES) & !t & HIGHS;
+        if zero != 0 {
+            return Some(base + zero.trailing_zeros() as usize / 8);
+        }
+        base += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| b == needle)
+        .map(|i| base + i)
+}
+
+/// The value of eight ASCII digits (the first is the most significant), or `None` if any
+/// byte is not a digit.
+///
+/// All eight are checked at once (each byte's high nibble is 3 and adding 6 keeps it 3), then
+/// combined in three steps: pairs (×10), quads (×100), halves (×10 000), each step one multiply
+/// over lanes that cannot overflow into each other.
+#[inline]
+pub(crate) fn eight_digits(b: &[u8; 8]) -> Option<u32> {
+    const NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    let x = u64::from_le_bytes(*b);
+    if x & NIBBLES != ZEROS || x.wrapping_add(6 * ONES) & NIBBLES != ZEROS {
+        return None;
+    }
+    Some(eight_digits_value(x))
+}
+
+/// The value of eight bytes (little-endian in `x`) already known to be ASCII digits.
+#[inline(always)]
+pub(crate) fn eight_digits_value(x: u64) -> u32 {
+    let d = x.wrapping_sub(0x3030_3030_3030_3030); // every byte 0..=9
+    let d = (d & 0x00FF_00FF_00FF_00FF) * 10 + ((d >> 8) & 0x00FF_00FF_00FF_00FF);
+    let d = (d & 0x0000_FFFF_0000_FFFF) * 100 + ((d >> 16) & 0x0000_FFFF_0000_FFFF);
+    // At most 99 999 999: fits.
+    ((d & 0xFFFF_FFFF) * 10_000 + (d >> 32)) as u32
+}
+
+/// The allowed byte range of every position of a fixed-layout ASCII payload of `LEN` bytes,
+/// turned at compile time into the constants of [`all_in_range`]'s test for each of its
+/// `WORDS` eight-byte words (word `i` starts at `min(8 i, LEN - 8)`, so the last one may
+/// overlap its neighbour). [`Layout::check`] then validates every field of a message in
+/// `WORDS` steps of a few instructions each.
+pub(crate) struct Layout<const LEN: usize, const WORDS: usize> {
+    at_least: [u64; WORDS],
+    above: [u64; WORDS],
+}
+
+impl<const LEN: usize, const WORDS: usize> Layout<LEN, WORDS> {
+    /// The layout from `(start, end, lo, hi)`: bytes `start..end` lie in `lo..=hi` (both
+    /// below 0x80). A position no range names accepts nothing, so a forgotten field makes
+    /// every check fail (the tests catch that) instead of accepting anything. Needs
+    /// `LEN >= 8` and `WORDS == LEN.div_ceil(8)`; anything else accepts nothing either.
+    #[allow(clippy::indexing_slicing)] // compile time: an out-of-range index fails the build
+    pub(crate) const fn new(ranges: &[(usize, usize, u8, u8)]) -> Self {
+        let mut lo = [0x7Fu8; LEN];
+        let mut hi = [0u8; LEN];
+        let mut r = 0;
+        while r < ranges.len() {
+            let (start, end, l, h) = ranges[r];
+            let mut i = start;
+            while i < end && i < LEN {
+                lo[i] = l;
+                hi[i] = h;
+                i += 1;
+            }
+            r += 1;
+        }
+        let mut at_least = [0u64; WORDS];
+        let mut above = [u64::MAX; WORDS];
+        if LEN >= 8 && WORDS == LEN.div_ceil(8) {
+            let mut w = 0;
+            while w < WORDS {
+                let start = if 8 * w + 8 <= LEN { 8 * w } else { LEN - 8 };
+                let (mut a, mut b) = (0u64, 0u64);
+                let mut k = 0;
+                while k < 8 {
+                    let (l, h) = (lo[start + k], hi[start + k]);
+                    // An empty range (nothing named) gets constants no byte passes.
+                    let (ca, cb) = if l <= h {
+                        (0x80 - l as u64, 0x7F - h as u64)
+                    } else {
+                        (0, 0x80)
+                    };
+                    a |= ca << (8 * k);
+                    b |= cb << (8 * k);
+                    k += 1;
+                }
+                at_least[w] = a;
+                above[w] = b;
+                w += 1;
+            }
+        }
+        Layout { at_least, above }
+    }
+
+    /// Whether every byte of `p` lies in its position's range.
+    #[inline(always)]
+    pub(crate) fn check(&self, p: &[u8; LEN]) -> bool {
+        let mut bad = 0u64;
+        for (w, (&at_least, &above)) in self.at_least.iter().zip(&self.above).enumerate() {
+            let start = if 8 * w + 8 <= LEN { 8 * w } else { LEN.saturating_sub(8) };
+            let Some(chunk) = p.get(start..start + 8) else {
+                return false;
+            };
+            let x = word(chunk);
+            bad |= x | !x.wrapping_add(at_least) | x.wrapping_add(above);
+        }
+        bad & HIGHS == 0
+    }
+}
+
+/// The value of `N` ASCII digits (`N` at most 9), or `None` if any byte is not a digit.
+#[inline(always)]
+pub(crate) fn small_digits<const N: usize>(b: &[u8; N]) -> Option<u32> {
+    let mut value = 0u32;
+    let mut worst = 0u8;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        worst = worst.max(d);
+        value = value.wrapping_mul(10).wrapping_add(u32::from(d));
+    }
+    (worst < 10).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::vec::Vec;
+
+    use super::*;
+
+    /// Every byte value at every position of every length up to 20, around a valid run.
+    fn cases(base: u8) -> impl Iterator<Item = Vec<u8>> {
+        (0..=20usize).flat_map(move |len| {
+            (0..len.max(1)).flat_map(move |at| {
+                (0..=255u8).map(move |b| {
+                    let mut v = std::vec![base; len];
+                    if let Some(slot) = v.get_mut(at) {
+                        *slot = b;
+                    }
+                    v
+                })
+            })
+        })
+    }
+
+    #[test]
+    fn ranges_agree_with_a_byte_loop() {
+        for (lo, hi) in [(b'0', b'9'), (0x20, 0x7E), (b'A', b'Z'), (0, 0x7F)] {
+            for v in cases(lo) {
+                let expected = v.iter().all(|b| (lo..=hi).contains(b));
+                assert_eq!(all_in_range(&v, lo, hi), expected, "{lo}..={hi} {v:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn find_byte_agrees_with_position() {
+        for v in cases(b'7') {
+            for needle in [b' ', 0, 0xFF, b'7', 0x80] {
+                let expected = v.iter().position(|&b| b == needle);
+                assert_eq!(find_byte(&v, needle), expected, "{needle} in {v:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn eight_digits_agrees_with_a_byte_loop() {
+        for at in 0..8 {
+            for b in 0..=255u8 {
+                let mut v = *b"31415926";
+                v[at] = b;
+                let expected = v.iter().try_fold(0u32, |acc, &c| {
+                    c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+                });
+                assert_eq!(eight_digits(&v), expected, "{v:?}");
+            }
+        }
+        for n in [0u32, 1, 9, 10, 99_999_999, 12_345_678, 10_000_000, 1250] {
+            let text = std::format!("{n:08}");
+            let bytes: [u8; 8] = text.as_bytes().try_into().unwrap();
+            assert_eq!(eight_digits(&bytes), Some(n));
+        }
+    }
+
+    #[test]
+    fn small_digits_agree_with_a_byte_loop() {
+        for at in 0..3 {
+            for b in 0..=255u8 {
+                let mut v = *b"978";
+                v[at] = b;
+                let expected = v.iter().try_fold(0u32, |acc, &c| {
+                    c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+                });
+                assert_eq!(small_digits(&v), expected, "{v:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn small_digits_reads_and_rejects() {
+        assert_eq!(small_digits(b"978"), Some(978));
+        assert_eq!(small_digits(b"01"), Some(1));
+        assert_eq!(small_digits(b"0:"), None);
+        assert_eq!(small_digits(b"/0"), None);
+        assert_eq!(small_digits(b""), Some(0));
+    }
+
+    /// A layout over 21 bytes (the last word overlaps): digits, one letter, printable text,
+    /// a fixed byte, a flag, anything ASCII.
+    const TEST_LAYOUT: Layout<21, 3> = Layout::new(&[
+        (0, 4, b'0', b'9'),
+        (4, 5, b'A', b'Z'),
+        (5, 15, 0x20, 0x7E),
+        (15, 16, b'B', b'B'),
+        (16, 18, b'0', b'1'),
+        (18, 21, 0, 0x7F),
+    ]);
+
+    #[test]
+    fn layout_agrees_with_a_byte_loop() {
+        let ranges: [(u8, u8); 21] = core::array::from_fn(|i| match i {
+            0..4 => (b'0', b'9'),
+            4 => (b'A', b'Z'),
+            5..15 => (0x20, 0x7E),
+            15 => (b'B', b'B'),
+            16 | 17 => (b'0', b'1'),
+            _ => (0, 0x7F),
+        });
+        let base: [u8; 21] = *b"1234Qtext here!B01\x00ab";
+        assert!(TEST_LAYOUT.check(&base));
+        for at in 0..21 {
+            for b in 0..=255u8 {
+                let mut v = base;
+                v[at] = b;
+                let expected = v.iter().zip(&ranges).all(|(c, (lo, hi))| (lo..=hi).contains(&c));
+                assert_eq!(TEST_LAYOUT.check(&v), expected, "{v:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_position_no_range_names_accepts_nothing() {
+        const GAP: Layout<10, 2> = Layout::new(&[(0, 4, 0, 0x7F), (5, 10, 0, 0x7F)]);
+        const FULL: Layout<10, 2> = Layout::new(&[(0, 10, 0, 0x7F)]);
+        for b in 0..=255u8 {
+            let v = [b; 10];
+            assert!(!GAP.check(&v));
+            assert_eq!(FULL.check(&v), b < 0x80);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn eight_digits_of_any_value(n in 0u32..100_000_000) {
+            let text = std::format!("{n:08}");
+            let bytes: [u8; 8] = text.as_bytes().try_into().unwrap();
+            proptest::prop_assert_eq!(eight_digits(&bytes), Some(n));
+        }
+    }
+}
