@@ -53,6 +53,36 @@ pub(crate) fn all_digits(chars: &[u8]) -> bool {
     all_in_range(chars, b'0', b'9')
 }
 
+/// The index of the first byte of `chars` outside `lo..=hi` (both below 0x80), eight bytes
+/// per step, with [`all_in_range`]'s test: a carry only runs towards higher bytes, so the
+/// lowest flagged byte is exactly the first one outside. Inputs of eight bytes or more end
+/// with one overlapping word (its bytes already seen are inside, so cannot be flagged).
+#[inline]
+pub(crate) fn first_outside(chars: &[u8], lo: u8, hi: u8) -> Option<usize> {
+    let at_least = u64::from(0x80u8.wrapping_sub(lo)) * ONES;
+    let above = u64::from(0x7Fu8.wrapping_sub(hi)) * ONES;
+    let bad = |x: u64| (x | !x.wrapping_add(at_least) | x.wrapping_add(above)) & HIGHS;
+    let mut words = chars.chunks_exact(8);
+    let mut base = 0usize;
+    for chunk in &mut words {
+        let flags = bad(word(chunk));
+        if flags != 0 {
+            return Some(base + flags.trailing_zeros() as usize / 8);
+        }
+        base += 8;
+    }
+    if words.remainder().is_empty() {
+        return None;
+    }
+    match chars.len().checked_sub(8) {
+        Some(at) => {
+            let flags = bad(word(chars.get(at..)?));
+            (flags != 0).then(|| at + flags.trailing_zeros() as usize / 8)
+        }
+        None => chars.iter().position(|b| !(lo..=hi).contains(b)),
+    }
+}
+
 /// The index of the first `needle` in `bytes`, eight bytes per step.
 #[inline]
 pub(crate) fn find_byte(bytes: &[u8], needle: u8) -> Option<usize> {
@@ -218,6 +248,16 @@ mod tests {
             for v in cases(lo) {
                 let expected = v.iter().all(|b| (lo..=hi).contains(b));
                 assert_eq!(all_in_range(&v, lo, hi), expected, "{lo}..={hi} {v:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn first_outside_agrees_with_position() {
+        for (lo, hi) in [(b'0', b'9'), (0x20, 0x7E), (0, 0x7F)] {
+            for v in cases(lo) {
+                let expected = v.iter().position(|b| !(lo..=hi).contains(b));
+                assert_eq!(first_outside(&v, lo, hi), expected, "{lo}..={hi} {v:?}");
             }
         }
     }

@@ -111,18 +111,20 @@ fn fold_xor(acc: u64) -> u8 {
 /// with a cheap test that never misses a delimiter but may fire on bytes of 0x80 and above;
 /// only then is each word tested exactly. The last bytes are one overlapping word instead of
 /// a byte loop (inputs under eight bytes take the byte loop).
-#[inline]
+#[inline(always)]
 pub(crate) fn scan_payload(bytes: &[u8]) -> (Option<usize>, u8) {
-    // A byte of `(x | ONES) ^ ETXS` is zero exactly where `x` has STX or ETX.
-    const ETXS: u64 = ETX as u64 * ONES;
-    let maybe = |x: u64| ((x | ONES) ^ ETXS).wrapping_sub(ONES) & HIGHS;
+    // A byte of `x ^ STXS` is below 2 exactly where `x` has STX or ETX; subtracting 2 from
+    // each byte then sets its high bit (or that of a byte of 0x80 and above: a false alarm
+    // the exact test below clears).
+    const STXS: u64 = STX as u64 * ONES;
+    let maybe = |x: u64| (x ^ STXS).wrapping_sub(2 * ONES);
     let mut pairs = bytes.chunks_exact(16);
     let mut acc = 0u64;
     let mut base = 0usize;
     for pair in &mut pairs {
         let (a, b) = pair.split_at(8);
         let (x, y) = (word(a), word(b));
-        if maybe(x) | maybe(y) != 0 {
+        if (maybe(x) | maybe(y)) & HIGHS != 0 {
             if let Some(k) = delimiter_in_word(x) {
                 return found(acc, x, base, k);
             }

@@ -86,6 +86,12 @@ impl MaskedPan {
             .then(|| Self::mask(digits))
     }
 
+    /// [`MaskedPan::from_digits`] for bytes the caller already checked to be ASCII digits:
+    /// only the length (12–19) is checked here.
+    pub(crate) fn from_checked_digits(digits: &[u8]) -> Option<Self> {
+        (12..=19).contains(&digits.len()).then(|| Self::mask(digits))
+    }
+
     /// The first 6 and last 4 bytes of `b` (at least 10 bytes: every caller checked 12–19).
     fn mask(b: &[u8]) -> Self {
         let first6 = b.first_chunk::<6>().copied().unwrap_or([b'0'; 6]);

@@ -29,7 +29,8 @@ use super::fields::{
     put_digits,
 };
 use crate::ascii::{
-    Layout, all_digits, all_printable, eight_digits, eight_digits_value, find_byte, small_digits,
+    Layout, all_digits, all_printable, eight_digits, eight_digits_value, find_byte,
+    first_outside, small_digits,
 };
 use crate::link::frame::{Checksum, decode_frame, encode_frame};
 use crate::txn::{MaskedPan, Pan};
@@ -616,14 +617,22 @@ fn parse_report(field: &[u8]) -> Result<Option<MaskedPan>> {
 /// The card number in a report field already known to be printable ASCII
 /// ([`parse_report`]).
 fn report_pan(field: &[u8]) -> Option<MaskedPan> {
+    // The usual case in one pass: digits up to a space or the end.
+    let digits_end = first_outside(field, b'0', b'9').unwrap_or(field.len());
+    if matches!(field.get(digits_end), None | Some(b' ')) && (12..=19).contains(&digits_end) {
+        let token = field.get(..digits_end).unwrap_or_default();
+        if token.iter().any(|&b| b != b'0') {
+            return MaskedPan::from_checked_digits(token);
+        }
+    }
     let token_len = find_byte(field, b' ').unwrap_or(field.len());
     let token = field.get(..token_len).unwrap_or_default();
-    if token.iter().all(|&b| b == b'0') {
-        return None; // empty or all zeros
-    }
     if all_digits(token) {
+        if token.iter().all(|&b| b == b'0') {
+            return None; // empty or all zeros
+        }
         if (12..=19).contains(&token.len()) {
-            return MaskedPan::from_digits(token);
+            return MaskedPan::from_checked_digits(token);
         }
         for len in [16usize, 19, 18, 17, 15, 14, 13, 12] {
             let pan = token
@@ -854,6 +863,26 @@ mod tests {
             answer_with(b"49701000\x0100000014"),
             Err(Error::ConcertField { field: "report" })
         );
+    }
+
+    /// The reading of the report field written the plain way (the behaviour documented on
+    /// [`parse_report`]), as the reference for the one-pass [`report_pan`].
+    fn report_reference(field: &[u8]) -> Option<MaskedPan> {
+        let token_len = field.iter().position(|&b| b == b' ').unwrap_or(field.len());
+        let token = &field[..token_len];
+        if token.iter().all(|&b| b == b'0') {
+            return None;
+        }
+        if token.iter().all(u8::is_ascii_digit) {
+            if (12..=19).contains(&token.len()) {
+                return MaskedPan::from_digits(token);
+            }
+            return [16usize, 19, 18, 17, 15, 14, 13, 12].iter().find_map(|&len| {
+                let digits = core::str::from_utf8(token.get(..len)?).ok()?;
+                Pan::new(digits).ok().filter(Pan::luhn_ok).map(|p| p.masked())
+            });
+        }
+        MaskedPan::parse(core::str::from_utf8(token).ok()?).ok()
     }
 
     #[test]
@@ -1189,6 +1218,27 @@ mod tests {
             };
             prop_assert_eq!(parsed, fields);
             prop_assert_eq!(fast, fields.ok());
+        }
+
+        #[test]
+        fn report_reading_agrees_with_the_plain_reference(
+            digits in 0usize..24,
+            tail in proptest::collection::vec(prop_oneof![
+                Just(b' '), Just(b'0'), b'0'..=b'9', Just(b'*'), Just(b'X'), 0x20u8..0x7f,
+            ], 0..55),
+            zeros in any::<bool>(),
+            seed in any::<u64>(),
+        ) {
+            let mut field = [b' '; 55];
+            let mut x = seed;
+            for slot in field.iter_mut().take(digits) {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                *slot = if zeros { b'0' } else { b'0' + (x >> 60) as u8 % 10 };
+            }
+            for (slot, b) in field.iter_mut().skip(digits).zip(&tail) {
+                *slot = *b;
+            }
+            prop_assert_eq!(report_pan(&field), report_reference(&field));
         }
 
         #[test]
