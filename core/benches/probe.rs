@@ -87,12 +87,7 @@ fn concert_bytes(f: &Fixtures) -> usize {
     f.concert.iter().map(Vec::len).sum()
 }
 
-fn feed_line(
-    f: &Fixtures,
-    acc: &mut FrameAccumulator<128>,
-    reads: &[Vec<u8>],
-    decode: bool,
-) -> usize {
+fn feed_line(acc: &mut FrameAccumulator<128>, reads: &[Vec<u8>], decode: bool) -> usize {
     let mut seen = 0;
     // The reads are run-time data the compiler cannot see through; `black_box` once per unit
     // keeps it from carrying anything over from the previous unit.
@@ -121,28 +116,28 @@ const CASES: &[Case] = &[
     Case {
         name: "framing",
         about: "link accumulator, Concert line (ENQ frame EOT), each frame in one read",
-        run: |f, acc| feed_line(f, acc, &f.line_whole, false),
+        run: |f, acc| feed_line(acc, &f.line_whole, false),
         messages: |f| f.concert.len(),
         bytes: |f| f.line.len(),
     },
     Case {
         name: "framing+concert_decode",
         about: "the same reads, each frame's payload then typed by ConcertMessage::parse",
-        run: |f, acc| feed_line(f, acc, &f.line_whole, true),
+        run: |f, acc| feed_line(acc, &f.line_whole, true),
         messages: |f| f.concert.len(),
         bytes: |f| f.line.len(),
     },
     Case {
         name: "framing_1_16",
         about: "link accumulator, the same line in reads of 1-16 bytes",
-        run: |f, acc| feed_line(f, acc, &f.line_pieces, false),
+        run: |f, acc| feed_line(acc, &f.line_pieces, false),
         messages: |f| f.concert.len(),
         bytes: |f| f.line.len(),
     },
     Case {
         name: "framing_1_16+concert_decode",
         about: "reads of 1-16 bytes, each frame then typed by ConcertMessage::parse",
-        run: |f, acc| feed_line(f, acc, &f.line_pieces, true),
+        run: |f, acc| feed_line(acc, &f.line_pieces, true),
         messages: |f| f.concert.len(),
         bytes: |f| f.line.len(),
     },
@@ -152,7 +147,9 @@ const CASES: &[Case] = &[
         run: |f, _| {
             f.concert
                 .iter()
-                .map(|fr| usize::from(black_box(ConcertMessage::parse_frame(black_box(fr))).is_ok()))
+                .map(|fr| {
+                    usize::from(black_box(ConcertMessage::parse_frame(black_box(fr))).is_ok())
+                })
                 .sum()
         },
         messages: |f| f.concert.len(),
@@ -183,7 +180,9 @@ const CASES: &[Case] = &[
             let opts = ParseOptions::default();
             f.csob
                 .iter()
-                .map(|fr| usize::from(black_box(Message::parse_frame(black_box(fr), &opts)).is_ok()))
+                .map(|fr| {
+                    usize::from(black_box(Message::parse_frame(black_box(fr), &opts)).is_ok())
+                })
                 .sum()
         },
         messages: |f| f.csob.len(),

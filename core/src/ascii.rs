@@ -1,19 +1,39 @@
-//! ASCII checks eight bytes per step (SWAR: one `u64` holds eight bytes), for the fixed-width
-//! text fields of the till dialects and the bank link. On any CPU, with no `unsafe` and no
-//! SIMD instructions: each step is a handful of integer operations instead of eight
-//! compare-and-branch pairs.
+//! ASCII checks a machine word per step (SWAR: a `usize` holds eight bytes on a 64-bit host,
+//! four on a Cortex-M), for the fixed-width text fields of the till dialects, the bank link
+//! and the frame scan of the link layer. On any CPU, with no `unsafe` and no SIMD
+//! instructions: each step is a handful of integer operations instead of one
+//! compare-and-branch per byte, and the word is the CPU's own, so a 32-bit target neither
+//! emulates 64-bit arithmetic nor pays for it in flash.
 //!
 //! Every function here is checked against a plain byte loop for every byte value in the tests.
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
+/// Whether the codecs take their whole-message fast paths (a frame read in one scan, a
+/// Concert message checked against its [`Layout`] in one pass) before the general ones. On
+/// 64-bit hosts (the agent, the host simulator) they pay; a 32-bit microcontroller, built for
+/// size, keeps only the general paths, which give the same results (the tests check the two
+/// against each other) in less flash.
+pub(crate) const FAST_PATHS: bool = cfg!(target_pointer_width = "64");
 
-/// The eight bytes at the start of `chunk` (which holds exactly eight), little-endian.
+/// The word the scans work in: the CPU's native width.
+pub(crate) type Word = usize;
+/// Bytes per [`Word`].
+pub(crate) const W: usize = core::mem::size_of::<Word>();
+/// `0x0101…01`: one in every byte.
+pub(crate) const ONES: Word = Word::MAX / 255;
+/// `0x8080…80`: the high bit of every byte.
+pub(crate) const HIGHS: Word = ONES << 7;
+
+/// The bytes of `chunk` (exactly [`W`] of them) as a little-endian word.
 #[inline(always)]
-fn word(chunk: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
+pub(crate) fn word(chunk: &[u8]) -> Word {
+    let mut w = [0u8; W];
     w.copy_from_slice(chunk);
-    u64::from_le_bytes(w)
+    Word::from_le_bytes(w)
+}
+
+/// How many words a `len`-byte layout takes ([`Layout`]).
+pub(crate) const fn words(len: usize) -> usize {
+    len.div_ceil(W)
 }
 
 /// Whether every byte of `chars` lies in `lo..=hi`, both below 0x80.
@@ -24,16 +44,16 @@ fn word(chunk: &[u8]) -> u64 {
 /// of eight bytes or more end with one overlapping word (a byte checked twice is harmless).
 #[inline]
 pub(crate) fn all_in_range(chars: &[u8], lo: u8, hi: u8) -> bool {
-    let at_least = u64::from(0x80u8.wrapping_sub(lo)) * ONES;
-    let above = u64::from(0x7Fu8.wrapping_sub(hi)) * ONES;
-    let bad = |x: u64| x | !x.wrapping_add(at_least) | x.wrapping_add(above);
-    let mut words = chars.chunks_exact(8);
-    let mut acc = 0u64;
+    let at_least = Word::from(0x80u8.wrapping_sub(lo)) * ONES;
+    let above = Word::from(0x7Fu8.wrapping_sub(hi)) * ONES;
+    let bad = |x: Word| x | !x.wrapping_add(at_least) | x.wrapping_add(above);
+    let mut words = chars.chunks_exact(W);
+    let mut acc: Word = 0;
     for chunk in &mut words {
         acc |= bad(word(chunk));
     }
     if !words.remainder().is_empty() {
-        match chars.len().checked_sub(8).and_then(|at| chars.get(at..)) {
+        match chars.len().checked_sub(W).and_then(|at| chars.get(at..)) {
             Some(last) => acc |= bad(word(last)),
             None => return chars.iter().all(|b| (lo..=hi).contains(b)),
         }
@@ -59,22 +79,22 @@ pub(crate) fn all_digits(chars: &[u8]) -> bool {
 /// with one overlapping word (its bytes already seen are inside, so cannot be flagged).
 #[inline]
 pub(crate) fn first_outside(chars: &[u8], lo: u8, hi: u8) -> Option<usize> {
-    let at_least = u64::from(0x80u8.wrapping_sub(lo)) * ONES;
-    let above = u64::from(0x7Fu8.wrapping_sub(hi)) * ONES;
-    let bad = |x: u64| (x | !x.wrapping_add(at_least) | x.wrapping_add(above)) & HIGHS;
-    let mut words = chars.chunks_exact(8);
+    let at_least = Word::from(0x80u8.wrapping_sub(lo)) * ONES;
+    let above = Word::from(0x7Fu8.wrapping_sub(hi)) * ONES;
+    let bad = |x: Word| (x | !x.wrapping_add(at_least) | x.wrapping_add(above)) & HIGHS;
+    let mut words = chars.chunks_exact(W);
     let mut base = 0usize;
     for chunk in &mut words {
         let flags = bad(word(chunk));
         if flags != 0 {
             return Some(base + flags.trailing_zeros() as usize / 8);
         }
-        base += 8;
+        base += W;
     }
     if words.remainder().is_empty() {
         return None;
     }
-    match chars.len().checked_sub(8) {
+    match chars.len().checked_sub(W) {
         Some(at) => {
             let flags = bad(word(chars.get(at..)?));
             (flags != 0).then(|| at + flags.trailing_zeros() as usize / 8)
@@ -86,8 +106,8 @@ pub(crate) fn first_outside(chars: &[u8], lo: u8, hi: u8) -> Option<usize> {
 /// The index of the first `needle` in `bytes`, eight bytes per step.
 #[inline]
 pub(crate) fn find_byte(bytes: &[u8], needle: u8) -> Option<usize> {
-    let pattern = u64::from(needle) * ONES;
-    let mut words = bytes.chunks_exact(8);
+    let pattern = Word::from(needle) * ONES;
+    let mut words = bytes.chunks_exact(W);
     let mut base = 0usize;
     for chunk in &mut words {
         // A byte of `t` is zero exactly where the input byte is `needle`; the lowest set bit of
@@ -97,7 +117,7 @@ pub(crate) fn find_byte(bytes: &[u8], needle: u8) -> Option<usize> {
         if zero != 0 {
             return Some(base + zero.trailing_zeros() as usize / 8);
         }
-        base += 8;
+        base += W;
     }
     words
         .remainder()
@@ -117,7 +137,7 @@ pub(crate) fn eight_digits(b: &[u8; 8]) -> Option<u32> {
     const NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
     const ZEROS: u64 = 0x3030_3030_3030_3030;
     let x = u64::from_le_bytes(*b);
-    if x & NIBBLES != ZEROS || x.wrapping_add(6 * ONES) & NIBBLES != ZEROS {
+    if x & NIBBLES != ZEROS || x.wrapping_add(0x0606_0606_0606_0606) & NIBBLES != ZEROS {
         return None;
     }
     Some(eight_digits_value(x))
@@ -135,19 +155,19 @@ pub(crate) fn eight_digits_value(x: u64) -> u32 {
 
 /// The allowed byte range of every position of a fixed-layout ASCII payload of `LEN` bytes,
 /// turned at compile time into the constants of [`all_in_range`]'s test for each of its
-/// `WORDS` eight-byte words (word `i` starts at `min(8 i, LEN - 8)`, so the last one may
-/// overlap its neighbour). [`Layout::check`] then validates every field of a message in
-/// `WORDS` steps of a few instructions each.
+/// `WORDS` words (`WORDS` = [`words`]`(LEN)`; word `i` starts at `min(W i, LEN - W)`, so the
+/// last one may overlap its neighbour). [`Layout::check`] then validates every field of a
+/// message in `WORDS` steps of a few instructions each.
 pub(crate) struct Layout<const LEN: usize, const WORDS: usize> {
-    at_least: [u64; WORDS],
-    above: [u64; WORDS],
+    at_least: [Word; WORDS],
+    above: [Word; WORDS],
 }
 
 impl<const LEN: usize, const WORDS: usize> Layout<LEN, WORDS> {
     /// The layout from `(start, end, lo, hi)`: bytes `start..end` lie in `lo..=hi` (both
     /// below 0x80). A position no range names accepts nothing, so a forgotten field makes
     /// every check fail (the tests catch that) instead of accepting anything. Needs
-    /// `LEN >= 8` and `WORDS == LEN.div_ceil(8)`; anything else accepts nothing either.
+    /// `LEN >= W` and `WORDS == words(LEN)`; anything else accepts nothing either.
     #[allow(clippy::indexing_slicing)] // compile time: an out-of-range index fails the build
     pub(crate) const fn new(ranges: &[(usize, usize, u8, u8)]) -> Self {
         let mut lo = [0x7Fu8; LEN];
@@ -163,19 +183,19 @@ impl<const LEN: usize, const WORDS: usize> Layout<LEN, WORDS> {
             }
             r += 1;
         }
-        let mut at_least = [0u64; WORDS];
-        let mut above = [u64::MAX; WORDS];
-        if LEN >= 8 && WORDS == LEN.div_ceil(8) {
+        let mut at_least = [0 as Word; WORDS];
+        let mut above = [Word::MAX; WORDS];
+        if LEN >= W && WORDS == words(LEN) {
             let mut w = 0;
             while w < WORDS {
-                let start = if 8 * w + 8 <= LEN { 8 * w } else { LEN - 8 };
-                let (mut a, mut b) = (0u64, 0u64);
+                let start = if W * w + W <= LEN { W * w } else { LEN - W };
+                let (mut a, mut b) = (0 as Word, 0 as Word);
                 let mut k = 0;
-                while k < 8 {
+                while k < W {
                     let (l, h) = (lo[start + k], hi[start + k]);
                     // An empty range (nothing named) gets constants no byte passes.
                     let (ca, cb) = if l <= h {
-                        (0x80 - l as u64, 0x7F - h as u64)
+                        (0x80 - l as Word, 0x7F - h as Word)
                     } else {
                         (0, 0x80)
                     };
@@ -194,10 +214,14 @@ impl<const LEN: usize, const WORDS: usize> Layout<LEN, WORDS> {
     /// Whether every byte of `p` lies in its position's range.
     #[inline(always)]
     pub(crate) fn check(&self, p: &[u8; LEN]) -> bool {
-        let mut bad = 0u64;
+        let mut bad: Word = 0;
         for (w, (&at_least, &above)) in self.at_least.iter().zip(&self.above).enumerate() {
-            let start = if 8 * w + 8 <= LEN { 8 * w } else { LEN.saturating_sub(8) };
-            let Some(chunk) = p.get(start..start + 8) else {
+            let start = if W * w + W <= LEN {
+                W * w
+            } else {
+                LEN.saturating_sub(W)
+            };
+            let Some(chunk) = p.get(start..start + W) else {
                 return false;
             };
             let x = word(chunk);
@@ -205,6 +229,15 @@ impl<const LEN: usize, const WORDS: usize> Layout<LEN, WORDS> {
         }
         bad & HIGHS == 0
     }
+}
+
+/// The value of `N` bytes (`N` at most 9) already known to be ASCII digits.
+#[inline(always)]
+pub(crate) fn digits_value<const N: usize>(b: &[u8; N]) -> u32 {
+    b.iter().fold(0u32, |v, &c| {
+        v.wrapping_mul(10)
+            .wrapping_add(u32::from(c.wrapping_sub(b'0')))
+    })
 }
 
 /// The value of `N` ASCII digits (`N` at most 9), or `None` if any byte is not a digit.
@@ -306,6 +339,13 @@ mod tests {
     }
 
     #[test]
+    fn digits_value_reads_digits() {
+        assert_eq!(digits_value(b"978"), 978);
+        assert_eq!(digits_value(b"01"), 1);
+        assert_eq!(digits_value(b"99"), 99);
+    }
+
+    #[test]
     fn small_digits_reads_and_rejects() {
         assert_eq!(small_digits(b"978"), Some(978));
         assert_eq!(small_digits(b"01"), Some(1));
@@ -316,7 +356,7 @@ mod tests {
 
     /// A layout over 21 bytes (the last word overlaps): digits, one letter, printable text,
     /// a fixed byte, a flag, anything ASCII.
-    const TEST_LAYOUT: Layout<21, 3> = Layout::new(&[
+    const TEST_LAYOUT: Layout<21, { words(21) }> = Layout::new(&[
         (0, 4, b'0', b'9'),
         (4, 5, b'A', b'Z'),
         (5, 15, 0x20, 0x7E),
@@ -341,7 +381,10 @@ mod tests {
             for b in 0..=255u8 {
                 let mut v = base;
                 v[at] = b;
-                let expected = v.iter().zip(&ranges).all(|(c, (lo, hi))| (lo..=hi).contains(&c));
+                let expected = v
+                    .iter()
+                    .zip(&ranges)
+                    .all(|(c, (lo, hi))| (lo..=hi).contains(&c));
                 assert_eq!(TEST_LAYOUT.check(&v), expected, "{v:?}");
             }
         }
@@ -349,8 +392,8 @@ mod tests {
 
     #[test]
     fn a_position_no_range_names_accepts_nothing() {
-        const GAP: Layout<10, 2> = Layout::new(&[(0, 4, 0, 0x7F), (5, 10, 0, 0x7F)]);
-        const FULL: Layout<10, 2> = Layout::new(&[(0, 10, 0, 0x7F)]);
+        const GAP: Layout<10, { words(10) }> = Layout::new(&[(0, 4, 0, 0x7F), (5, 10, 0, 0x7F)]);
+        const FULL: Layout<10, { words(10) }> = Layout::new(&[(0, 10, 0, 0x7F)]);
         for b in 0..=255u8 {
             let v = [b; 10];
             assert!(!GAP.check(&v));

@@ -8,9 +8,11 @@
 //! ([`Error::LinkMalformedFrame`]) and starts a new one, so one lost ETX costs one frame.
 
 use heapless::Vec;
+use heapless::vec::VecView;
 
 use super::control::{Control, ETX, STX};
 use super::frame::{Checksum, scan_payload};
+use crate::ascii::FAST_PATHS;
 use crate::{Error, Result};
 
 /// What one call to [`FrameAccumulator::feed`] found.
@@ -42,9 +44,16 @@ enum State {
 #[derive(Debug)]
 pub struct FrameAccumulator<const N: usize> {
     buf: Vec<u8, N>,
+    scan: Scanner,
+}
+
+/// Everything of the accumulator but its buffer: the code works on the buffer as a
+/// `VecView` (its capacity a run-time value), so it exists once, not once per `N`.
+#[derive(Debug)]
+struct Scanner {
     state: State,
     checksum: Checksum,
-    /// The previous call returned a frame borrowed from `buf`; clear it before reading more.
+    /// The previous call returned a frame borrowed from the buffer; clear it before reading more.
     delivered: bool,
     /// XOR of the payload bytes received so far (the LRC without ETX).
     lrc: u8,
@@ -56,29 +65,31 @@ impl<const N: usize> FrameAccumulator<N> {
     pub const fn new(checksum: Checksum) -> Self {
         FrameAccumulator {
             buf: Vec::new(),
-            state: State::Idle,
-            checksum,
-            delivered: false,
-            lrc: 0,
-            discarded: 0,
+            scan: Scanner {
+                state: State::Idle,
+                checksum,
+                delivered: false,
+                lrc: 0,
+                discarded: 0,
+            },
         }
     }
 
     /// Bytes skipped so far outside frames (noise, garbage before STX).
     pub fn discarded(&self) -> u64 {
-        self.discarded
+        self.scan.discarded
     }
 
     /// Whether a frame is partly received (useful for an inter-byte timeout).
     pub fn in_frame(&self) -> bool {
-        !matches!(self.state, State::Idle)
+        !matches!(self.scan.state, State::Idle)
     }
 
     /// Drops any partial frame.
     pub fn reset(&mut self) {
         self.buf.clear();
-        self.state = State::Idle;
-        self.delivered = false;
+        self.scan.state = State::Idle;
+        self.scan.delivered = false;
     }
 
     /// Consumes bytes from `input` up to and including the first complete item and returns it
@@ -89,11 +100,19 @@ impl<const N: usize> FrameAccumulator<N> {
     ///
     /// A frame that arrives whole in one `input` is handed out from `input` itself, without a
     /// copy; a frame that arrives in pieces is collected in the accumulator. Either way the
-    /// payload is scanned once, eight bytes per step, for its end and its LRC together.
-    #[inline]
+    /// payload is scanned once, a machine word per step, for its end and its LRC together.
+    #[cfg_attr(target_pointer_width = "64", inline)]
     pub fn feed<'a>(&'a mut self, input: &'a [u8]) -> (Result<Feed<'a>>, usize) {
+        self.scan.feed(self.buf.as_mut_view(), input)
+    }
+}
+
+impl Scanner {
+    /// [`FrameAccumulator::feed`] over the buffer's view.
+    #[cfg_attr(target_pointer_width = "64", inline)]
+    fn feed<'a>(&mut self, buf: &'a mut VecView<u8>, input: &'a [u8]) -> (Result<Feed<'a>>, usize) {
         if self.delivered {
-            self.buf.clear();
+            buf.clear();
             self.delivered = false;
         }
         // Fast paths between frames: a control byte, or a frame read in one scan.
@@ -102,8 +121,10 @@ impl<const N: usize> FrameAccumulator<N> {
                 if let Some(c) = Control::from_byte(first) {
                     return (Ok(Feed::Control(c)), 1);
                 }
-            } else if let Some(found) = self.start_frame(body) {
-                return found;
+            } else if FAST_PATHS {
+                if let Some(found) = self.start_frame(buf, body) {
+                    return found;
+                }
             }
         }
         let mut i = 0;
@@ -112,7 +133,7 @@ impl<const N: usize> FrameAccumulator<N> {
                 State::Idle => {
                     i += 1;
                     if b == STX {
-                        self.buf.clear();
+                        buf.clear();
                         self.lrc = 0;
                         self.state = State::Payload;
                     } else if let Some(c) = Control::from_byte(b) {
@@ -128,8 +149,8 @@ impl<const N: usize> FrameAccumulator<N> {
                     let run = end.unwrap_or(rest.len());
                     let (chunk, after) = rest.split_at_checked(run).unwrap_or((rest, &[]));
                     i += run;
-                    if self.buf.len() + run > N {
-                        self.buf.clear();
+                    if buf.len() + run > buf.capacity() {
+                        buf.clear();
                         self.state = State::Skip;
                         return (Err(Error::LinkFrameTooLong), i);
                     }
@@ -137,37 +158,34 @@ impl<const N: usize> FrameAccumulator<N> {
                     match after {
                         [] => {
                             // More payload to come: keep it (fits, checked above).
-                            let _ = self.buf.extend_from_slice(chunk);
+                            let _ = buf.extend_from_slice(chunk);
                         }
                         [ETX, tail @ ..] => {
                             i += 1;
                             match (self.checksum, tail.first()) {
                                 (Checksum::None, _) => {
                                     self.state = State::Idle;
-                                    return (Ok(self.frame(chunk)), i);
+                                    return (Ok(self.frame(buf, chunk)), i);
                                 }
                                 (Checksum::Lrc, Some(&received)) => {
                                     i += 1;
                                     self.state = State::Idle;
                                     let computed = self.lrc ^ ETX;
                                     if computed != received {
-                                        self.buf.clear();
-                                        return (
-                                            Err(Error::LinkBadLrc { computed, received }),
-                                            i,
-                                        );
+                                        buf.clear();
+                                        return (Err(Error::LinkBadLrc { computed, received }), i);
                                     }
-                                    return (Ok(self.frame(chunk)), i);
+                                    return (Ok(self.frame(buf, chunk)), i);
                                 }
                                 (Checksum::Lrc, None) => {
-                                    let _ = self.buf.extend_from_slice(chunk);
+                                    let _ = buf.extend_from_slice(chunk);
                                     self.state = State::Lrc;
                                 }
                             }
                         }
                         _ => {
                             // An STX inside a frame: abandon this one, let the STX start the next.
-                            self.buf.clear();
+                            buf.clear();
                             self.state = State::Idle;
                             return (Err(Error::LinkMalformedFrame), i);
                         }
@@ -178,7 +196,7 @@ impl<const N: usize> FrameAccumulator<N> {
                     self.state = State::Idle;
                     let computed = self.lrc ^ ETX;
                     if computed != b {
-                        self.buf.clear();
+                        buf.clear();
                         return (
                             Err(Error::LinkBadLrc {
                                 computed,
@@ -188,7 +206,7 @@ impl<const N: usize> FrameAccumulator<N> {
                         );
                     }
                     self.delivered = true;
-                    return (Ok(Feed::Frame(&self.buf)), i);
+                    return (Ok(Feed::Frame(buf)), i);
                 }
                 State::Skip => {
                     i += 1;
@@ -215,24 +233,28 @@ impl<const N: usize> FrameAccumulator<N> {
     /// there is checked and handed out from `body`; the start of a frame is kept (state and
     /// running LRC included) for the next call. `None` (nothing changed) for an STX inside the
     /// frame or a frame too long, which the byte loop of [`FrameAccumulator::feed`] reports.
-    #[inline(always)]
-    fn start_frame<'a>(&mut self, body: &'a [u8]) -> Option<(Result<Feed<'a>>, usize)> {
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    fn start_frame<'a>(
+        &mut self,
+        buf: &mut VecView<u8>,
+        body: &'a [u8],
+    ) -> Option<(Result<Feed<'a>>, usize)> {
         let (end, payload_xor) = scan_payload(body);
         let run = end.unwrap_or(body.len());
-        if run > N {
+        if run > buf.capacity() {
             return None;
         }
         let (payload, after) = body.split_at_checked(run)?;
         match (self.checksum, after) {
             (_, []) => {
                 // The frame goes on in the next read.
-                self.keep_partial(payload, payload_xor, State::Payload);
+                self.keep_partial(buf, payload, payload_xor, State::Payload);
                 Some((Ok(Feed::NeedMore), run + 1))
             }
             (Checksum::None, [ETX, ..]) => Some((Ok(Feed::Frame(payload)), run + 2)),
             (Checksum::Lrc, [ETX]) => {
                 // The LRC comes in the next read.
-                self.keep_partial(payload, payload_xor, State::Lrc);
+                self.keep_partial(buf, payload, payload_xor, State::Lrc);
                 Some((Ok(Feed::NeedMore), run + 2))
             }
             (Checksum::Lrc, [ETX, received, ..]) => {
@@ -254,27 +276,33 @@ impl<const N: usize> FrameAccumulator<N> {
         }
     }
 
-    /// Keeps the start of a frame (at most `N` bytes, checked by the caller) for later reads.
+    /// Keeps the start of a frame (at most the capacity bytes, checked by the caller) for later reads.
     #[cold]
     #[inline(never)]
-    fn keep_partial(&mut self, payload: &[u8], payload_xor: u8, state: State) {
-        self.buf.clear();
-        let _ = self.buf.extend_from_slice(payload);
+    fn keep_partial(
+        &mut self,
+        buf: &mut VecView<u8>,
+        payload: &[u8],
+        payload_xor: u8,
+        state: State,
+    ) {
+        buf.clear();
+        let _ = buf.extend_from_slice(payload);
         self.lrc = payload_xor;
         self.state = state;
     }
 
     /// The completed frame whose last run is `chunk`: `chunk` itself when the whole payload
     /// came in this call (no copy), else the collected payload.
-    #[inline]
-    fn frame<'a>(&'a mut self, chunk: &'a [u8]) -> Feed<'a> {
-        if self.buf.is_empty() {
+    #[cfg_attr(target_pointer_width = "64", inline)]
+    fn frame<'a>(&mut self, buf: &'a mut VecView<u8>, chunk: &'a [u8]) -> Feed<'a> {
+        if buf.is_empty() {
             return Feed::Frame(chunk);
         }
         // Fits: the caller checked `buf.len() + chunk.len() <= N`.
-        let _ = self.buf.extend_from_slice(chunk);
+        let _ = buf.extend_from_slice(chunk);
         self.delivered = true;
-        Feed::Frame(&self.buf)
+        Feed::Frame(buf)
     }
 }
 
@@ -511,7 +539,15 @@ mod tests {
                 f
             }),
             proptest::collection::vec(
-                prop_oneof![Just(STX), Just(ETX), Just(0x04u8), Just(0x05u8), Just(0x06u8), Just(0x15u8), any::<u8>()],
+                prop_oneof![
+                    Just(STX),
+                    Just(ETX),
+                    Just(0x04u8),
+                    Just(0x05u8),
+                    Just(0x06u8),
+                    Just(0x15u8),
+                    any::<u8>()
+                ],
                 0..12
             ),
             proptest::collection::vec(b'a'..=b'z', 0..40),

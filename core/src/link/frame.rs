@@ -8,6 +8,7 @@
 //!   including ETX (Concert; source: the public Concert notes in DESIGN.md).
 
 use super::control::{ETX, STX};
+use crate::ascii::{FAST_PATHS, HIGHS, ONES, W, Word, word};
 use crate::{Error, Result};
 
 /// Whether a checksum byte follows ETX.
@@ -30,19 +31,18 @@ impl Checksum {
     }
 }
 
-/// XOR of `bytes` (the LRC of a Concert frame is `lrc(payload) ^ ETX`), eight bytes per step.
+/// XOR of `bytes` (the LRC of a Concert frame is `lrc(payload) ^ ETX`), a machine word per
+/// step.
 pub fn lrc(bytes: &[u8]) -> u8 {
-    let mut words = bytes.chunks_exact(8);
-    let mut acc = 0u64;
-    for word in &mut words {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        acc ^= u64::from_le_bytes(w);
+    let mut words = bytes.chunks_exact(W);
+    let mut acc: Word = 0;
+    for chunk in &mut words {
+        acc ^= word(chunk);
     }
-    let acc = acc ^ (acc >> 32);
-    let acc = acc ^ (acc >> 16);
-    let acc = (acc ^ (acc >> 8)) as u8;
-    words.remainder().iter().fold(acc, |acc, b| acc ^ b)
+    words
+        .remainder()
+        .iter()
+        .fold(fold_xor(acc), |acc, b| acc ^ b)
 }
 
 /// Writes `STX payload ETX [LRC]` into `out` and returns the frame length.
@@ -81,75 +81,79 @@ pub struct FrameView<'a> {
     pub len: usize,
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The index of the first STX or ETX in the eight bytes of `x` (little-endian), if any.
-/// STX (0x02) and ETX (0x03) are the only bytes `b | 1 == 0x03` holds for, so a byte of `t`
-/// is zero exactly there; the classic "has a zero byte" test then marks it, and its lowest set
-/// bit marks the first one exactly (a borrow only runs towards higher bytes).
+/// The first STX or ETX in word `x` (little-endian), if any, as its byte index. STX (0x02)
+/// and ETX (0x03) are the only bytes `b | 1 == 0x03` holds for, so a byte of `t` is zero
+/// exactly there; the classic "has a zero byte" test then marks it, and its lowest set bit
+/// marks the first one exactly (a borrow only runs towards higher bytes).
 #[inline(always)]
-fn delimiter_in_word(x: u64) -> Option<u32> {
-    let t = (x | ONES) ^ (u64::from(ETX) * ONES);
+fn delimiter_in_word(x: Word) -> Option<u32> {
+    let t = (x | ONES) ^ (Word::from(ETX) * ONES);
     let zero = t.wrapping_sub(ONES) & !t & HIGHS;
     (zero != 0).then(|| zero.trailing_zeros() / 8)
 }
 
-/// XOR of the eight bytes of a word.
+/// XOR of the bytes of a word.
 #[inline(always)]
-fn fold_xor(acc: u64) -> u8 {
-    let acc = acc ^ (acc >> 32);
-    let acc = acc ^ (acc >> 16);
-    (acc ^ (acc >> 8)) as u8
+fn fold_xor(mut acc: Word) -> u8 {
+    let mut shift = W * 4;
+    while shift >= 8 {
+        acc ^= acc >> shift;
+        shift /= 2;
+    }
+    acc as u8
 }
 
 /// One pass over a payload run: the index of the first STX or ETX in `bytes` (`None`: there
 /// is none) and the XOR of every byte before it (of all of `bytes` when there is none).
 ///
-/// Sixteen bytes per step (SWAR: one `u64` holds eight bytes), so the delimiter search and the
-/// LRC cost about one instruction per byte together, on any CPU. The step tests both words
-/// with a cheap test that never misses a delimiter but may fire on bytes of 0x80 and above;
-/// only then is each word tested exactly. The last bytes are one overlapping word instead of
-/// a byte loop (inputs under eight bytes take the byte loop).
-#[inline(always)]
+/// A machine word per step (SWAR, [`crate::ascii`]), so the delimiter search and the LRC
+/// cost about one instruction per byte together, on any CPU. With the fast paths (64-bit
+/// hosts) two words per step, tested with a cheap test that never misses a delimiter but may
+/// fire on bytes of 0x80 and above; only then is each word tested exactly. The last bytes are
+/// one overlapping word instead of a byte loop (inputs shorter than a word take the byte
+/// loop).
+#[cfg_attr(target_pointer_width = "64", inline(always))]
 pub(crate) fn scan_payload(bytes: &[u8]) -> (Option<usize>, u8) {
     // A byte of `x ^ STXS` is below 2 exactly where `x` has STX or ETX; subtracting 2 from
     // each byte then sets its high bit (or that of a byte of 0x80 and above: a false alarm
     // the exact test below clears).
-    const STXS: u64 = STX as u64 * ONES;
-    let maybe = |x: u64| (x ^ STXS).wrapping_sub(2 * ONES);
-    let mut pairs = bytes.chunks_exact(16);
-    let mut acc = 0u64;
+    const STXS: Word = STX as Word * ONES;
+    let maybe = |x: Word| (x ^ STXS).wrapping_sub(2 * ONES);
+    let mut acc: Word = 0;
     let mut base = 0usize;
-    for pair in &mut pairs {
-        let (a, b) = pair.split_at(8);
-        let (x, y) = (word(a), word(b));
-        if (maybe(x) | maybe(y)) & HIGHS != 0 {
-            if let Some(k) = delimiter_in_word(x) {
-                return found(acc, x, base, k);
+    let mut rest = bytes;
+    if FAST_PATHS {
+        let mut pairs = bytes.chunks_exact(2 * W);
+        for pair in &mut pairs {
+            let (a, b) = pair.split_at(W);
+            let (x, y) = (word(a), word(b));
+            if (maybe(x) | maybe(y)) & HIGHS != 0 {
+                if let Some(k) = delimiter_in_word(x) {
+                    return found(acc, x, base, k);
+                }
+                if let Some(k) = delimiter_in_word(y) {
+                    return found(acc ^ x, y, base + W, k);
+                }
             }
-            if let Some(k) = delimiter_in_word(y) {
-                return found(acc ^ x, y, base + 8, k);
-            }
+            acc ^= x ^ y;
+            base += 2 * W;
         }
-        acc ^= x ^ y;
-        base += 16;
+        rest = pairs.remainder();
     }
-    let mut rest = pairs.remainder();
-    if let Some((a, tail)) = rest.split_at_checked(8) {
+    while let Some((a, tail)) = rest.split_at_checked(W) {
         let x = word(a);
         if let Some(k) = delimiter_in_word(x) {
             return found(acc, x, base, k);
         }
         acc ^= x;
-        base += 8;
+        base += W;
         rest = tail;
     }
     if rest.is_empty() {
         return (None, fold_xor(acc));
     }
-    let Some(last) = bytes.len().checked_sub(8).and_then(|at| bytes.get(at..)) else {
-        // Fewer than eight bytes in all: a byte loop.
+    let Some(last) = bytes.len().checked_sub(W).and_then(|at| bytes.get(at..)) else {
+        // Shorter than a word in all: a byte loop.
         let mut x = 0u8;
         for (i, &b) in rest.iter().enumerate() {
             if b | 1 == ETX {
@@ -159,29 +163,21 @@ pub(crate) fn scan_payload(bytes: &[u8]) -> (Option<usize>, u8) {
         }
         return (None, x);
     };
-    // The last eight bytes, shifted so that only the unseen tail is left (zero bytes are
-    // neither delimiters nor change the XOR).
-    let x = word(last) >> (8 * (8 - rest.len()));
+    // The last word, shifted so that only the unseen tail is left (zero bytes are neither
+    // delimiters nor change the XOR). `rest` is 1..W bytes, so the shift is below the width.
+    let x = word(last) >> (8 * (W - rest.len()));
     match delimiter_in_word(x) {
         Some(k) => found(acc, x, base, k),
         None => (None, fold_xor(acc ^ x)),
     }
 }
 
-/// The eight bytes of `chunk` (exactly eight), little-endian.
-#[inline(always)]
-fn word(chunk: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(chunk);
-    u64::from_le_bytes(w)
-}
-
 /// The answer of [`scan_payload`] for a delimiter at byte `k` of word `x`, which starts at
 /// `base`: `acc` holds the XOR of the words before it.
-#[inline(always)]
-fn found(acc: u64, x: u64, base: usize, k: u32) -> (Option<usize>, u8) {
-    // Keep the k bytes before the delimiter (k < 8, so the shift is at most 56).
-    let before = x & ((1u64 << (8 * k)) - 1);
+#[cfg_attr(target_pointer_width = "64", inline(always))]
+fn found(acc: Word, x: Word, base: usize, k: u32) -> (Option<usize>, u8) {
+    // Keep the k bytes before the delimiter (k < W, so the shift is below the width).
+    let before = x & ((1 << (8 * k)) - 1);
     (Some(base + k as usize), fold_xor(acc ^ before))
 }
 
@@ -275,7 +271,9 @@ mod tests {
 
     #[test]
     fn scan_payload_agrees_with_a_byte_loop() {
-        let fill = [0x00u8, 0x01, 0x04, 0x06, 0x07, 0x12, 0x13, 0x82, 0x83, b'0', 0xFF, 0xFE];
+        let fill = [
+            0x00u8, 0x01, 0x04, 0x06, 0x07, 0x12, 0x13, 0x82, 0x83, b'0', 0xFF, 0xFE,
+        ];
         for len in 0..40 {
             for at in 0..=len {
                 for delim in [STX, ETX] {

@@ -80,7 +80,9 @@ impl MaskedPan {
     }
 
     /// Masks the digits of a full PAN read off the wire (12–19 ASCII digits), without
-    /// building a [`Pan`] first; `None` for anything else.
+    /// building a [`Pan`] first; `None` for anything else. (The codecs check the digits as
+    /// they scan and call [`MaskedPan::from_checked_digits`]; tests use this one.)
+    #[cfg(test)]
     pub(crate) fn from_digits(digits: &[u8]) -> Option<Self> {
         ((12..=19).contains(&digits.len()) && crate::ascii::all_digits(digits))
             .then(|| Self::mask(digits))
@@ -89,7 +91,9 @@ impl MaskedPan {
     /// [`MaskedPan::from_digits`] for bytes the caller already checked to be ASCII digits:
     /// only the length (12–19) is checked here.
     pub(crate) fn from_checked_digits(digits: &[u8]) -> Option<Self> {
-        (12..=19).contains(&digits.len()).then(|| Self::mask(digits))
+        (12..=19)
+            .contains(&digits.len())
+            .then(|| Self::mask(digits))
     }
 
     /// The first 6 and last 4 bytes of `b` (at least 10 bytes: every caller checked 12–19).

@@ -25,12 +25,11 @@
 use core::fmt::Write as _;
 
 use super::fields::{
-    AnswerForm, Authorization, Delay, PaymentMode, PrivateData, Status, TransactionType,
-    put_digits,
+    AnswerForm, Authorization, Delay, PaymentMode, PrivateData, Status, TransactionType, put_digits,
 };
 use crate::ascii::{
-    Layout, all_digits, all_printable, eight_digits, eight_digits_value, find_byte,
-    first_outside, small_digits,
+    FAST_PATHS, Layout, all_digits, all_printable, digits_value, eight_digits, eight_digits_value,
+    find_byte, first_outside, small_digits, words,
 };
 use crate::link::frame::{Checksum, decode_frame, encode_frame};
 use crate::txn::{MaskedPan, Pan};
@@ -155,7 +154,7 @@ const fn one(at: usize, (lo, hi): (u8, u8)) -> (usize, usize, u8, u8) {
     (at, at + 1, lo, hi)
 }
 
-static REQUEST_LAYOUT: Layout<{ request::LEN }, 5> = Layout::new(&[
+static REQUEST_LAYOUT: Layout<{ request::LEN }, { words(request::LEN) }> = Layout::new(&[
     span(request::POS, DIGITS),
     span(request::AMOUNT, DIGITS),
     one(request::ANSWER_FLAG, (b'0', b'1')),
@@ -174,7 +173,7 @@ static REQUEST_LAYOUT: Layout<{ request::LEN }, 5> = Layout::new(&[
     one(33, (b'0', b'1')),
 ]);
 
-static FULL_LAYOUT: Layout<{ answer::FULL_LEN }, 10> = Layout::new(&[
+static FULL_LAYOUT: Layout<{ answer::FULL_LEN }, { words(answer::FULL_LEN) }> = Layout::new(&[
     span(answer::POS, DIGITS),
     one(answer::STATUS, CODE),
     span(answer::AMOUNT, DIGITS),
@@ -184,7 +183,7 @@ static FULL_LAYOUT: Layout<{ answer::FULL_LEN }, 10> = Layout::new(&[
     span(answer::FULL_PRIVATE, PRINTABLE),
 ]);
 
-static SHORT_LAYOUT: Layout<{ answer::SHORT_LEN }, 4> = Layout::new(&[
+static SHORT_LAYOUT: Layout<{ answer::SHORT_LEN }, { words(answer::SHORT_LEN) }> = Layout::new(&[
     span(answer::POS, DIGITS),
     one(answer::STATUS, CODE),
     span(answer::AMOUNT, DIGITS),
@@ -285,16 +284,18 @@ impl ConcertRequest {
     ///
     /// Errors: [`Error::ConcertLength`] unless `payload` has 34 bytes, [`Error::ConcertField`]
     /// naming the first field that is not valid.
-    #[inline]
+    #[cfg_attr(target_pointer_width = "64", inline)]
     pub fn parse(payload: &[u8]) -> Result<Self> {
-        if let Some(request) = Self::parse_fast(payload) {
-            return Ok(request);
+        if FAST_PATHS {
+            if let Some(request) = Self::parse_fast(payload) {
+                return Ok(request);
+            }
         }
         Self::parse_fields(payload)
     }
 
     /// The fast path of [`ConcertRequest::parse`]: `None` unless the payload is valid.
-    #[inline(always)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn parse_fast(payload: &[u8]) -> Option<Self> {
         let p: &[u8; request::LEN] = payload.try_into().ok()?;
         if !REQUEST_LAYOUT.check(p) {
@@ -302,7 +303,7 @@ impl ConcertRequest {
         }
         let flag = |at| payload.get(at).copied() == Some(b'1');
         Some(ConcertRequest {
-            pos: small_digits(fixed::<2>(p, request::POS.start)?)? as u8,
+            pos: digits_value(fixed::<2>(p, request::POS.start)?) as u8,
             amount_minor: fixed_amount(p, request::AMOUNT.start)?,
             answer: if flag(request::ANSWER_FLAG) {
                 AnswerForm::Full
@@ -311,7 +312,7 @@ impl ConcertRequest {
             },
             payment_mode: PaymentMode::from_code(*p.get(request::PAYMENT_MODE)?).ok()?,
             transaction: TransactionType::from_code(*p.get(request::TRANSACTION_TYPE)?).ok()?,
-            currency_numeric: small_digits(fixed::<3>(p, request::CURRENCY.start)?)? as u16,
+            currency_numeric: digits_value(fixed::<3>(p, request::CURRENCY.start)?) as u16,
             private: PrivateData::from_checked(*fixed(p, request::PRIVATE.start)?),
             delay: if flag(request::DELAY.end - 1) {
                 Delay::Immediate
@@ -454,16 +455,18 @@ impl ConcertAnswer {
     ///
     /// Errors: [`Error::ConcertLength`] for another length, [`Error::ConcertField`] naming the
     /// first field that is not valid.
-    #[inline]
+    #[cfg_attr(target_pointer_width = "64", inline)]
     pub fn parse(payload: &[u8]) -> Result<Self> {
-        if let Some(answer) = Self::parse_fast(payload) {
-            return Ok(answer);
+        if FAST_PATHS {
+            if let Some(answer) = Self::parse_fast(payload) {
+                return Ok(answer);
+            }
         }
         Self::parse_fields(payload)
     }
 
     /// The fast path of [`ConcertAnswer::parse`]: `None` unless the payload is valid.
-    #[inline(always)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn parse_fast(payload: &[u8]) -> Option<Self> {
         let (form, pan, cur, private) = match payload.len() {
             answer::FULL_LEN => {
@@ -492,13 +495,13 @@ impl ConcertAnswer {
             _ => return None,
         };
         Some(ConcertAnswer {
-            pos: small_digits(fixed::<2>(payload, answer::POS.start)?)? as u8,
+            pos: digits_value(fixed::<2>(payload, answer::POS.start)?) as u8,
             status: Status::from_code(*payload.get(answer::STATUS)?).ok()?,
             amount_minor: fixed_amount(payload, answer::AMOUNT.start)?,
             payment_mode: PaymentMode::from_code(*payload.get(answer::PAYMENT_MODE)?).ok()?,
             form,
             pan,
-            currency_numeric: small_digits(fixed::<3>(payload, cur)?)? as u16,
+            currency_numeric: digits_value(fixed::<3>(payload, cur)?) as u16,
             private: PrivateData::from_checked(*fixed(payload, private)?),
         })
     }
@@ -675,7 +678,10 @@ pub enum ConcertMessage {
 
 impl ConcertMessage {
     /// Parses a payload: 34 bytes a request, 80 or 25 an answer.
-    #[inline]
+    ///
+    /// (Inlining hints in the hot codecs apply on 64-bit hosts only: there they save the
+    /// calls; on a 32-bit microcontroller, built for size, the compiler decides.)
+    #[cfg_attr(target_pointer_width = "64", inline)]
     pub fn parse(payload: &[u8]) -> Result<Self> {
         match payload.len() {
             request::LEN => ConcertRequest::parse(payload).map(ConcertMessage::Request),
@@ -877,10 +883,15 @@ mod tests {
             if (12..=19).contains(&token.len()) {
                 return MaskedPan::from_digits(token);
             }
-            return [16usize, 19, 18, 17, 15, 14, 13, 12].iter().find_map(|&len| {
-                let digits = core::str::from_utf8(token.get(..len)?).ok()?;
-                Pan::new(digits).ok().filter(Pan::luhn_ok).map(|p| p.masked())
-            });
+            return [16usize, 19, 18, 17, 15, 14, 13, 12]
+                .iter()
+                .find_map(|&len| {
+                    let digits = core::str::from_utf8(token.get(..len)?).ok()?;
+                    Pan::new(digits)
+                        .ok()
+                        .filter(Pan::luhn_ok)
+                        .map(|p| p.masked())
+                });
         }
         MaskedPan::parse(core::str::from_utf8(token).ok()?).ok()
     }
@@ -1130,7 +1141,11 @@ mod tests {
         let full_payload = [&b"010000012501"[..], &report, b"978", b"0000123456"].concat();
         let answer = ConcertAnswer::parse(&full_payload).unwrap();
         assert!(answer.pan.is_some());
-        let short = ConcertAnswer { form: AnswerForm::Short, pan: None, ..answer };
+        let short = ConcertAnswer {
+            form: AnswerForm::Short,
+            pan: None,
+            ..answer
+        };
         let request: [u8; 34] = EXAMPLE_FRAME[1..35].try_into().unwrap();
         let mut full = [0u8; 80];
         answer.emit(&mut full).unwrap();
