@@ -267,12 +267,15 @@ impl Driver {
                             return Err(End::Io);
                         }
                         if let Some(t) = self.timing.take_if(|t| t.answered) {
-                            self.ctx.shared.service.record(crate::metrics::ServiceSample {
-                                service: t.received.elapsed(),
-                                waited: Duration::from_nanos(
-                                    self.waited.load(std::sync::atomic::Ordering::Relaxed),
-                                ),
-                            });
+                            self.ctx
+                                .shared
+                                .service
+                                .record(crate::metrics::ServiceSample {
+                                    service: t.received.elapsed(),
+                                    waited: Duration::from_nanos(
+                                        self.waited.load(std::sync::atomic::Ordering::Relaxed),
+                                    ),
+                                });
                         }
                         if self.crash_after_write && n > 1 {
                             let _ = stream.flush().await;

@@ -184,7 +184,11 @@ pub async fn run(plan: &LoadPlan, terminals: &[TillOptions]) -> LoadReport {
         wall_ms: 0,
         throughput_tps: 0.0,
         latency: Percentiles::default(),
-        mode: if plan.rate.is_some() { "paced" } else { "closed" },
+        mode: if plan.rate.is_some() {
+            "paced"
+        } else {
+            "closed"
+        },
         rate_tps: plan.rate,
         latency_from_start: Percentiles::default(),
         start_lag: Percentiles::default(),
@@ -204,7 +208,8 @@ pub async fn run(plan: &LoadPlan, terminals: &[TillOptions]) -> LoadReport {
     let mut queues = Vec::with_capacity(tills);
     let mut senders = Vec::with_capacity(tills);
     for _ in 0..tills {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Option<std::time::Instant>)>();
+        let (tx, rx) =
+            tokio::sync::mpsc::unbounded_channel::<(usize, Option<std::time::Instant>)>();
         senders.push(tx);
         queues.push(rx);
     }
@@ -404,7 +409,7 @@ agent waited for the card reader and the bank link (both instant here but real r
 Examples:
   ecrlink-sim load --tills 10 --agents 10 --transactions 5000             # saturation
   ecrlink-sim load --tills 10 --agents 10 --transactions 5000 --rate 1000 # paced, 1000/s
-  ecrlink-sim load --tills 1 --transactions 2000 --threads 1 --json       # one thread")]
+  ecrlink-sim load --tills 100 --agents 100 --threads 2 --json            # two workers")]
 pub struct LoadArgs {
     /// Concurrent tills.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -423,12 +428,13 @@ pub struct LoadArgs {
     pub timeout: u64,
     /// Pace the sales at this many per second in all (open loop; latency from the time each
     /// sale was due). Without it: closed loop, each till as fast as it can.
-    #[arg(long, value_name = "TX_PER_S", value_parser = parse_rate)]
+    #[arg(long, value_name = "TX_PER_S", value_parser = parse_rate, allow_negative_numbers = true)]
     pub rate: Option<f64>,
-    /// Worker threads of the runtime that runs the bank, the agents and the tills; 1 runs
-    /// everything on one thread (current-thread runtime). Default: one per CPU.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
-    pub threads: Option<u32>,
+    /// Threads of the runtime that runs the bank, the agents and the tills: 1 (the default)
+    /// runs everything on one thread (tokio's current-thread runtime, no hand-over between
+    /// threads); more uses tokio's multi-thread runtime with that many workers.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub threads: u32,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -450,11 +456,7 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 
 /// Runs `load`; returns the exit status (0 when every transaction got an answer).
 pub fn run_cli(args: &LoadArgs) -> i32 {
-    let threads = args.threads.map(|t| t as usize).unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let threads = args.threads as usize;
     let built = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
