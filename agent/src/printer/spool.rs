@@ -59,7 +59,8 @@ impl ReceiptSettings {
                 merchant_id: &self.merchant_id,
             },
         };
-        let mut text = String::new();
+        // One allocation: a receipt fits in this bound (longer ones still grow the string).
+        let mut text = String::with_capacity(receipt::MAX_RECEIPT_BYTES);
         receipt::render(response, &options, &mut text)?;
         Ok(text)
     }
