@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use super::field::{self, Charset, FIELDS, FieldSpec, Length, OFFSETS, STORAGE};
+use super::field::{self, Charset, FIELDS, Length, OFFSETS, STORAGE};
 use crate::txn::Pan;
 use crate::{Error, Result};
 
@@ -93,31 +93,6 @@ pub struct IsoMessage {
     data: [u8; STORAGE],
 }
 
-/// The value of each hex digit (either case), [`NOT_HEX`] for every other byte: one load per
-/// character where a `match` would branch three ways.
-// Evaluated at compile time: an index out of range fails the build, it cannot panic at run time.
-#[allow(clippy::indexing_slicing)]
-const HEX_VALUES: [u8; 256] = {
-    let mut t = [NOT_HEX; 256];
-    let mut i = 0u8;
-    while i < 10 {
-        t[(b'0' + i) as usize] = i;
-        i += 1;
-    }
-    let mut i = 0u8;
-    while i < 6 {
-        t[(b'A' + i) as usize] = 10 + i;
-        t[(b'a' + i) as usize] = 10 + i;
-        i += 1;
-    }
-    t
-};
-const NOT_HEX: u8 = 0xFF;
-
-fn hex_value(b: u8) -> u8 {
-    HEX_VALUES.get(usize::from(b)).copied().unwrap_or(NOT_HEX)
-}
-
 /// The position of each known field in [`FIELDS`] plus one, by field number (0: unknown).
 // Evaluated at compile time: an index out of range fails the build, it cannot panic at run time.
 #[allow(clippy::indexing_slicing)]
@@ -131,56 +106,79 @@ const INDEX_OF: [u8; 129] = {
     t
 };
 
-/// The value of one hex digit and whether `c` is one. Branch-free, so that the compiler can
-/// decode many characters per instruction (SIMD) in [`decode_hex`].
-fn nibble(c: u8) -> (u8, bool) {
-    let digit = c.wrapping_sub(b'0') < 10;
-    let letter = (c | 0x20).wrapping_sub(b'a') < 6;
-    // `c & 0x0F` is the value of a digit and the value minus 9 of a letter (`A` = 0x41);
-    // `c >> 6` is 0 for a digit, 1 for a letter.
+/// The value of hex digit `c` (either case) and an error byte that is zero exactly when `c`
+/// is a hex digit. Branch-free and on bytes only, so that the compiler handles 16 characters
+/// per SIMD instruction in [`decode_hex`]: `d` is the value of a digit (below 10 only for
+/// `0`–`9`), `l + 10` the value of a letter (`l` below 6 only for `a`–`f`, `A`–`F`); for a
+/// hex digit the other of the two is at least 16, so the smaller one is the value.
+fn nibble(c: u8) -> (u8, u8) {
+    let d = c.wrapping_sub(b'0');
+    let l = (c | 0x20).wrapping_sub(b'a');
     (
-        (c & 0x0F).wrapping_add((c >> 6).wrapping_mul(9)),
-        digit | letter,
+        d.min(l.wrapping_add(10)),
+        d.saturating_sub(9).min(l.saturating_sub(5)),
     )
 }
 
-/// Decodes pairs of hex digits (either case) from `chars` into `out`; false if any character
-/// is not a hex digit (`out` then holds garbage). Two simple passes (characters to nibbles,
-/// nibble pairs to bytes) that the compiler turns into SIMD loops.
-fn decode_hex(chars: &[u8], out: &mut [u8]) -> bool {
-    let mut nibbles = [0u8; 2 * 255];
-    let Some(nibbles) = nibbles.get_mut(..chars.len()) else {
-        return false;
-    };
-    let mut bad = 0u8;
-    for (n, &c) in nibbles.iter_mut().zip(chars) {
-        let (v, ok) = nibble(c);
-        *n = v;
-        bad |= u8::from(!ok);
+/// Decodes `C` hex characters into `B` = `C / 2` bytes; returns each character's error byte
+/// (see [`nibble`]). Fixed sizes and values rather than references, so that the compiler
+/// turns this into straight SIMD code in registers.
+fn decode_block<const C: usize, const B: usize>(chars: &[u8; C], out: &mut [u8; B]) -> [u8; C] {
+    let mut nibbles = [0u8; C];
+    let mut errors = [0u8; C];
+    for ((n, e), &c) in nibbles.iter_mut().zip(errors.iter_mut()).zip(chars) {
+        (*n, *e) = nibble(c);
     }
-    // Eight nibbles (one little-endian u64) make four bytes: pair the nibbles of each 16-bit
-    // lane, then gather the four lanes' low bytes.
-    let mut outs = out.chunks_exact_mut(4);
-    let mut ins = nibbles.chunks_exact(8);
-    for (dst, src) in (&mut outs).zip(&mut ins) {
-        let mut n = [0u8; 8];
-        n.copy_from_slice(src);
-        let v = u64::from_le_bytes(n);
-        let mut w = ((v & 0x00FF_00FF_00FF_00FF) << 4) | ((v >> 8) & 0x00FF_00FF_00FF_00FF);
-        w = (w | (w >> 8)) & 0x0000_FFFF_0000_FFFF;
-        w = w | (w >> 16);
-        dst.copy_from_slice(&(w as u32).to_le_bytes());
-    }
-    for (dst, pair) in outs
-        .into_remainder()
-        .iter_mut()
-        .zip(ins.remainder().chunks_exact(2))
-    {
-        if let [h, l] = *pair {
-            *dst = h.wrapping_shl(4) | l;
+    for (dst, pair) in out.iter_mut().zip(nibbles.chunks_exact(2)) {
+        if let [hi, lo] = *pair {
+            *dst = (hi << 4) | lo;
         }
     }
-    bad == 0
+    errors
+}
+
+/// Decodes pairs of hex digits (either case) from `chars` into `out`, which must be half as
+/// long; false if it is not or if any character is not a hex digit (`out` then holds
+/// garbage). Blocks of 32 characters, the last one taken from the end so that it overlaps
+/// the one before (writing the same bytes again) instead of a slow tail loop.
+#[inline(never)]
+fn decode_hex(chars: &[u8], out: &mut [u8]) -> bool {
+    let n = chars.len();
+    if n != 2 * out.len() {
+        return false;
+    }
+    let Some(last) = n.checked_sub(32) else {
+        // Shorter than one block (field 55 of fewer than 16 bytes).
+        let mut bad = 0u8;
+        for (dst, pair) in out.iter_mut().zip(chars.chunks_exact(2)) {
+            if let [hi, lo] = *pair {
+                let ((h, eh), (l, el)) = (nibble(hi), nibble(lo));
+                *dst = (h << 4) | l;
+                bad |= eh | el;
+            }
+        }
+        return bad == 0;
+    };
+    let mut bad = [0u8; 32];
+    let mut at = 0;
+    loop {
+        let start = at.min(last);
+        let block = (
+            chars.get(start..start + 32).map(<&[u8; 32]>::try_from),
+            out.get_mut(start / 2..start / 2 + 16)
+                .map(<&mut [u8; 16]>::try_from),
+        );
+        if let (Some(Ok(src)), Some(Ok(dst))) = block {
+            for (b, e) in bad.iter_mut().zip(decode_block(src, dst)) {
+                *b |= e;
+            }
+        }
+        if start == last {
+            break;
+        }
+        at += 32;
+    }
+    bad.iter().fold(0, |a, &b| a | b) == 0
 }
 
 /// The input still to parse.
@@ -195,13 +193,34 @@ impl<'a> Input<'a> {
     }
 }
 
+/// A bitmap: 16 hex characters (either case).
 fn bitmap(i: &mut Input<'_>) -> Result<u64> {
-    i.take(16, Error::IsoBitmap)?
-        .iter()
-        .try_fold(0u64, |v, &b| match hex_value(b) {
-            NOT_HEX => Err(Error::IsoBitmap),
-            h => Ok(v << 4 | u64::from(h)),
-        })
+    let chars = i.take(16, Error::IsoBitmap)?;
+    let mut nibbles = [0u8; 16];
+    let mut bad = 0u8;
+    for (n, &c) in nibbles.iter_mut().zip(chars) {
+        let (value, error) = nibble(c);
+        *n = value;
+        bad |= error;
+    }
+    let (Ok(first), Ok(second), 0) = (
+        <[u8; 8]>::try_from(nibbles.get(..8).unwrap_or_default()),
+        <[u8; 8]>::try_from(nibbles.get(8..).unwrap_or_default()),
+        bad,
+    ) else {
+        return Err(Error::IsoBitmap);
+    };
+    Ok(u64::from(pack_nibbles(first)) << 32 | u64::from(pack_nibbles(second)))
+}
+
+/// Eight nibbles (one per byte, most significant first) as the 32-bit number they spell:
+/// pair the nibbles of each 16-bit lane, then gather the four lanes' low bytes.
+fn pack_nibbles(nibbles: [u8; 8]) -> u32 {
+    let v = u64::from_le_bytes(nibbles);
+    let mut w = ((v & 0x00FF_00FF_00FF_00FF) << 4) | ((v >> 8) & 0x00FF_00FF_00FF_00FF);
+    w = (w | (w >> 8)) & 0x0000_FFFF_0000_FFFF;
+    w = w | (w >> 16);
+    (w as u32).swap_bytes()
 }
 
 fn decimal(digits: &[u8]) -> Option<usize> {
@@ -230,6 +249,81 @@ fn all_in_range(chars: &[u8], lo: u8, hi: u8) -> bool {
     bad & HIGHS == 0 && words.remainder().iter().all(|b| (lo..=hi).contains(b))
 }
 
+/// The eight bytes of `src` at `at` as a little-endian word, copied to the same place in
+/// `dst`; `None` if either is too short there.
+#[inline(always)]
+fn copy_word(src: &[u8], dst: &mut [u8], at: usize) -> Option<u64> {
+    let word = <[u8; 8]>::try_from(src.get(at..at + 8)?).ok()?;
+    dst.get_mut(at..at + 8)?.copy_from_slice(&word);
+    Some(u64::from_le_bytes(word))
+}
+
+/// [`all_in_range`] that also copies `src` to the start of `dst` (at least as long), a word
+/// at a time: words at 0, 8, 16, … and one that ends at the last byte, overlapping the one
+/// before (it checks and writes the same bytes again), so there is no byte-by-byte tail.
+/// Shorter than a word: two overlapping 4-byte halves, or up to three single bytes.
+/// Inlined: with constant bounds the masks fold, and a call would cost as much as a field.
+#[inline(always)]
+fn copy_in_range(src: &[u8], dst: &mut [u8], lo: u8, hi: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x80 * ONES;
+    let at_least = u64::from(0x80u8.wrapping_sub(lo)) * ONES;
+    let above = u64::from(0x7Fu8.wrapping_sub(hi)) * ONES;
+    let out_of_range = |x: u64| x | !x.wrapping_add(at_least) | x.wrapping_add(above);
+    let n = src.len();
+    let Some(dst) = dst.get_mut(..n) else {
+        return false;
+    };
+    let word = |dst: &mut [u8], at: usize| copy_word(src, dst, at).map_or(HIGHS, out_of_range);
+    let bad = if let Some(last) = n.checked_sub(8) {
+        if n <= 16 {
+            // Fields of 8 to 16 characters (most of them): two words, no loop.
+            word(dst, 0) | word(dst, last)
+        } else {
+            let mut bad = 0;
+            let mut at = 0;
+            loop {
+                let start = at.min(last);
+                bad |= word(dst, start);
+                if start == last {
+                    break bad;
+                }
+                at += 8;
+            }
+        }
+    } else if let Some(last) = n.checked_sub(4) {
+        let halves = (
+            src.get(..4).map(<[u8; 4]>::try_from),
+            src.get(last..).map(<[u8; 4]>::try_from),
+        );
+        let (Some(Ok(a)), Some(Ok(b))) = halves else {
+            return false; // cannot happen: 4 <= n < 8
+        };
+        if let Some(d) = dst.get_mut(..4) {
+            d.copy_from_slice(&a);
+        }
+        if let Some(d) = dst.get_mut(last..) {
+            d.copy_from_slice(&b);
+        }
+        out_of_range(u64::from(u32::from_le_bytes(a)) | u64::from(u32::from_le_bytes(b)) << 32)
+    } else if n > 0 {
+        // 1–3 bytes: the first, the middle and the last cover them all.
+        let (Some(&a), Some(&b), Some(&c)) = (src.first(), src.get(n / 2), src.last()) else {
+            return false; // cannot happen: 0 < n
+        };
+        for (at, v) in [(0, a), (n / 2, b), (n - 1, c)] {
+            if let Some(d) = dst.get_mut(at) {
+                *d = v;
+            }
+        }
+        // Padded with `lo`, which is in range.
+        out_of_range(u64::from_le_bytes([a, b, c, lo, lo, lo, lo, lo]))
+    } else {
+        0
+    };
+    bad & HIGHS == 0
+}
+
 /// Whether every byte of `chars` may appear in a field of `charset` (one loop per charset).
 fn all_allowed(charset: Charset, chars: &[u8]) -> bool {
     match charset {
@@ -238,31 +332,52 @@ fn all_allowed(charset: Charset, chars: &[u8]) -> bool {
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || b == b' '),
         Charset::Printable => all_in_range(chars, 0x20, 0x7E),
-        // Checked while decoding, in one pass ([`IsoMessage::store_checked`]).
+        // Checked while decoding, in one pass ([`decode_hex`]).
         Charset::BinaryAsHex => chars.len() % 2 == 0,
     }
 }
 
-/// One field's wire characters (after its length prefix), checked against its spec.
-fn field_chars<'a>(i: &mut Input<'a>, spec: &FieldSpec) -> Result<&'a [u8]> {
-    let truncated = Error::IsoTruncated { field: spec.number };
-    let bad = Error::IsoField { field: spec.number };
-    let len = match spec.length {
-        Length::Fixed(n) => usize::from(n),
-        Length::LlVar(_) | Length::LllVar(_) => {
-            match decimal(i.take(spec.prefix_digits(), truncated)?) {
-                Some(n) if n <= spec.max_wire() => n,
-                _ => return Err(bad),
-            }
-        }
-    };
-    let chars = i.take(len, truncated)?;
-    if all_allowed(spec.charset, chars) {
-        Ok(chars)
-    } else {
-        Err(bad)
-    }
+/// What parsing needs of one known field, packed (see [`LAYOUT`]).
+#[derive(Clone, Copy)]
+struct Layout {
+    /// Where the value lives in [`IsoMessage`]'s storage.
+    start: u16,
+    /// End of its slot.
+    end: u16,
+    /// Wire characters: exactly this many for a fixed field, at most for a variable one.
+    wire: u16,
+    /// Digits of the length prefix (0 for a fixed field).
+    prefix: u8,
+    /// Characters allowed.
+    charset: Charset,
 }
+
+/// [`Layout`] of each field of [`FIELDS`], in the same order: one small load per field
+/// instead of reading the spec's enums.
+// Evaluated at compile time: an index out of range fails the build, it cannot panic at run time.
+#[allow(clippy::indexing_slicing)]
+const LAYOUT: [Layout; FIELDS.len()] = {
+    let mut out = [Layout {
+        start: 0,
+        end: 0,
+        wire: 0,
+        prefix: 0,
+        charset: Charset::Numeric,
+    }; FIELDS.len()];
+    let mut i = 0;
+    while i < FIELDS.len() {
+        let spec = &FIELDS[i];
+        out[i] = Layout {
+            start: OFFSETS[i] as u16,
+            end: OFFSETS[i + 1] as u16,
+            wire: spec.max_wire() as u16,
+            prefix: spec.prefix_digits() as u8,
+            charset: spec.charset,
+        };
+        i += 1;
+    }
+    out
+};
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
@@ -312,7 +427,7 @@ impl IsoMessage {
         if !ok_len {
             return Err(bad);
         }
-        if spec.charset != Charset::BinaryAsHex && !value.iter().all(|&b| spec.charset.allows(b)) {
+        if spec.charset != Charset::BinaryAsHex && !all_allowed(spec.charset, value) {
             return Err(bad);
         }
         let (start, end) = Self::slot(index);
@@ -459,65 +574,103 @@ impl IsoMessage {
 
     /// Parses one whole message (without TCP length prefix). Every bitmap bit must be a field
     /// of [`FIELDS`]; the input must end with the last field.
+    // A small inlined shell around `parse_fields` (which is not inlined): where the caller
+    // uses the message in place, the compiler builds it there and does not copy its ~630
+    // bytes out of `parse` and into the caller's variable.
+    #[inline]
     pub fn parse(input: &[u8]) -> Result<Self> {
+        let mut msg = IsoMessage::new(Mti(*b"0000"));
+        msg.parse_fields(input)?;
+        Ok(msg)
+    }
+
+    /// The body of [`IsoMessage::parse`], into an empty message.
+    #[inline(never)]
+    fn parse_fields(&mut self, input: &[u8]) -> Result<()> {
         let mut i = Input(input);
-        let mti = Mti::new(i.take(4, Error::IsoMti)?)?;
+        self.mti = Mti::new(i.take(4, Error::IsoMti)?)?;
         let primary = bitmap(&mut i)?;
         let secondary = if primary & (1 << 63) != 0 {
             bitmap(&mut i)?
         } else {
             0
         };
-        let mut msg = IsoMessage::new(mti);
         // Bit 1 (the secondary-bitmap flag) is not a field. The bits are reversed so that
         // field order is lowest bit first: each present field is then one `trailing_zeros`
         // and one "clear lowest bit" away, absent fields cost nothing.
+        let mut rest = i.0;
         for (word, first) in [(primary & !(1 << 63), 1u8), (secondary, 65)] {
             let mut bits = word.reverse_bits();
             while bits != 0 {
                 let number = first + bits.trailing_zeros() as u8;
                 bits &= bits - 1;
                 let index = usize::from(INDEX_OF.get(usize::from(number)).copied().unwrap_or(0));
-                let Some(spec) = index.checked_sub(1).and_then(|ix| FIELDS.get(ix)) else {
+                let Some((index, layout)) = index
+                    .checked_sub(1)
+                    .and_then(|ix| Some((ix, LAYOUT.get(ix)?)))
+                else {
                     return Err(Error::IsoUnknownField { field: number });
                 };
-                let chars = field_chars(&mut i, spec)?;
-                msg.store_checked(index - 1, spec, chars)?;
+                let truncated = Error::IsoTruncated { field: number };
+                let len = if layout.prefix == 0 {
+                    usize::from(layout.wire)
+                } else {
+                    let (digits, after) = rest
+                        .split_at_checked(usize::from(layout.prefix))
+                        .ok_or(truncated)?;
+                    rest = after;
+                    match decimal(digits) {
+                        Some(n) if n <= usize::from(layout.wire) => n,
+                        _ => return Err(Error::IsoField { field: number }),
+                    }
+                };
+                let (chars, after) = rest.split_at_checked(len).ok_or(truncated)?;
+                rest = after;
+                if !self.store_wire(index, layout, chars) {
+                    return Err(Error::IsoField { field: number });
+                }
             }
         }
-        match i.0 {
-            [] => Ok(msg),
+        match rest {
+            [] => Ok(()),
             rest => Err(Error::IsoTrailingData {
                 len: u16::try_from(rest.len()).unwrap_or(u16::MAX),
             }),
         }
     }
 
-    /// Stores the wire characters of a field that [`field_chars`] checked into a message that
-    /// does not hold that field yet (its slot is still zero): the characters themselves, or
-    /// the bytes they spell in hex for field 55 ([`Error::IsoField`] if one is not a hex
-    /// digit; the message is then dropped by the caller).
-    fn store_checked(&mut self, index: usize, spec: &FieldSpec, chars: &[u8]) -> Result<()> {
-        let bad = Error::IsoField { field: spec.number };
-        let (start, end) = Self::slot(index);
-        let slot = self.data.get_mut(start..end).ok_or(bad)?;
-        let len = if spec.charset == Charset::BinaryAsHex {
-            let out = slot.get_mut(..chars.len() / 2).ok_or(bad)?;
-            if !decode_hex(chars, out) {
-                return Err(bad);
-            }
-            out.len()
-        } else {
-            slot.get_mut(..chars.len())
-                .ok_or(bad)?
-                .copy_from_slice(chars);
-            chars.len()
+    /// Checks the wire characters of a field against its charset and stores them into a
+    /// message that does not hold that field yet (its slot is still zero): the characters
+    /// themselves, or the bytes they spell in hex for field 55. False if a character is not
+    /// allowed (or for an odd number of hex characters); the message is then dropped by the
+    /// caller. The caller checked that `chars` fits the field.
+    fn store_wire(&mut self, index: usize, layout: &Layout, chars: &[u8]) -> bool {
+        let Some(slot) = self
+            .data
+            .get_mut(usize::from(layout.start)..usize::from(layout.end))
+        else {
+            return false;
         };
-        if let Some(l) = self.lens.get_mut(index) {
-            *l = len as u16;
+        let (ok, len) = match layout.charset {
+            Charset::Numeric => (copy_in_range(chars, slot, b'0', b'9'), chars.len()),
+            Charset::Printable => (copy_in_range(chars, slot, 0x20, 0x7E), chars.len()),
+            Charset::Alphanumeric => (
+                all_allowed(Charset::Alphanumeric, chars) && copy_in_range(chars, slot, 0, 0x7F),
+                chars.len(),
+            ),
+            Charset::BinaryAsHex => match slot.get_mut(..chars.len() / 2) {
+                // An odd count fails here: `decode_hex` wants exactly twice `out.len()`.
+                Some(out) => (decode_hex(chars, out), out.len()),
+                None => (false, 0),
+            },
+        };
+        if ok {
+            if let Some(l) = self.lens.get_mut(index) {
+                *l = len as u16;
+            }
+            self.present |= 1 << index;
         }
-        self.present |= 1 << index;
-        Ok(())
+        ok
     }
 
     /// Writes the 2-byte big-endian length prefix and the message into `buf` (see
