@@ -379,8 +379,6 @@ const LAYOUT: [Layout; FIELDS.len()] = {
     out
 };
 
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
-
 impl IsoMessage {
     /// The most bytes a message can take on the wire (every known field at its longest is
     /// 880 bytes; 1024 leaves room). A buffer this size always fits [`IsoMessage::emit`].
@@ -500,59 +498,82 @@ impl IsoMessage {
     /// The bitmaps the message needs (primary, secondary; bit 1 of the primary set when a
     /// field above 64 is present).
     pub fn bitmaps(&self) -> (u64, u64) {
-        let (mut primary, mut secondary) = (0u64, 0u64);
-        for (n, _) in self.fields() {
+        let (primary, secondary, _) = self.plan();
+        (primary, secondary)
+    }
+
+    /// The bitmaps (as [`IsoMessage::bitmaps`]) and the wire length (as
+    /// [`IsoMessage::encoded_len`]), in one pass over the present fields.
+    fn plan(&self) -> (u64, u64, usize) {
+        let (mut primary, mut secondary, mut len) = (0u64, 0u64, 4 + 16);
+        for (n, (i, layout)) in self.present_layouts() {
             if n <= 64 {
                 primary |= 1 << (64 - u32::from(n));
             } else {
                 secondary |= 1 << (128 - u32::from(n));
             }
+            let stored = usize::from(self.lens.get(i).copied().unwrap_or(0));
+            len += usize::from(layout.prefix) + Self::wire_len(layout, stored);
         }
         if secondary != 0 {
             primary |= 1 << 63;
+            len += 16;
         }
-        (primary, secondary)
+        (primary, secondary, len)
+    }
+
+    /// The present fields in ascending order: (number, layout, index), from the `present`
+    /// bits (one `trailing_zeros` per field, absent fields cost nothing).
+    fn present_layouts(&self) -> impl Iterator<Item = (u8, (usize, &'static Layout))> + '_ {
+        let mut bits = self.present;
+        core::iter::from_fn(move || {
+            while bits != 0 {
+                let index = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if let (Some(spec), Some(layout)) = (FIELDS.get(index), LAYOUT.get(index)) {
+                    return Some((spec.number, (index, layout)));
+                }
+            }
+            None
+        })
+    }
+
+    /// Wire characters of a stored value of `len` bytes (twice as many for field 55).
+    fn wire_len(layout: &Layout, len: usize) -> usize {
+        if layout.charset == Charset::BinaryAsHex {
+            2 * len
+        } else {
+            len
+        }
     }
 
     /// Bytes [`IsoMessage::emit`] writes.
     pub fn encoded_len(&self) -> usize {
-        let (_, secondary) = self.bitmaps();
-        let mut len = 4 + 16 + if secondary != 0 { 16 } else { 0 };
-        for (i, spec) in FIELDS.iter().enumerate() {
-            if let Some(v) = self.value_at(i) {
-                let chars = if spec.charset == Charset::BinaryAsHex {
-                    v.len() * 2
-                } else {
-                    v.len()
-                };
-                len += spec.prefix_digits() + chars;
-            }
-        }
-        len
+        self.plan().2
     }
 
     /// Writes the message into `buf` and returns the bytes written. A buffer shorter than
     /// [`IsoMessage::encoded_len`] is [`Error::BufferTooSmall`] and is left untouched.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize> {
-        let needed = self.encoded_len();
+        let (primary, secondary, needed) = self.plan();
         let out = buf
             .get_mut(..needed)
             .ok_or(Error::BufferTooSmall { needed })?;
         let mut w = Writer { out, pos: 0 };
         w.put(&self.mti.0);
-        let (primary, secondary) = self.bitmaps();
-        w.hex_u64(primary);
-        if secondary != 0 {
-            w.hex_u64(secondary);
+        // The primary bitmap always, the secondary one when a field above 64 is present.
+        for bitmap in [Some(primary), (secondary != 0).then_some(secondary)]
+            .into_iter()
+            .flatten()
+        {
+            let mut chars = [0u8; 16];
+            encode_block(&bitmap.to_be_bytes(), &mut chars);
+            w.put(&chars);
         }
-        for (i, spec) in FIELDS.iter().enumerate() {
+        for (_, (i, layout)) in self.present_layouts() {
             let Some(v) = self.value_at(i) else { continue };
-            let chars = if spec.charset == Charset::BinaryAsHex {
-                v.len() * 2
-            } else {
-                v.len()
-            };
-            match spec.prefix_digits() {
+            let chars = Self::wire_len(layout, v.len());
+            match layout.prefix {
                 2 => w.put(&[b'0' + (chars / 10 % 10) as u8, b'0' + (chars % 10) as u8]),
                 3 => w.put(&[
                     b'0' + (chars / 100 % 10) as u8,
@@ -561,10 +582,8 @@ impl IsoMessage {
                 ]),
                 _ => {}
             }
-            if spec.charset == Charset::BinaryAsHex {
-                for &b in v {
-                    w.put(&[hex_digit(b >> 4), hex_digit(b & 0x0F)]);
-                }
+            if layout.charset == Charset::BinaryAsHex {
+                w.put_hex(v);
             } else {
                 w.put(v);
             }
@@ -693,8 +712,59 @@ impl IsoMessage {
     }
 }
 
+/// The upper-case hex digit of the low nibble of `n`. Branch-free (`0`–`9` are 0x30 + n,
+/// `A`–`F` are 0x37 + n), so that the compiler encodes 16 bytes per SIMD step.
 fn hex_digit(n: u8) -> u8 {
-    HEX.get(usize::from(n & 0x0F)).copied().unwrap_or(b'0')
+    let n = n & 0x0F;
+    n + b'0' + u8::from(n > 9) * 7
+}
+
+/// Writes `B` bytes as `C` = `2 * B` upper-case hex characters. Fixed sizes, for SIMD: each
+/// byte becomes a 16-bit lane holding its two nibbles (high nibble in the low byte, which
+/// goes first), and both bytes of the lane are made digits at once: a nibble above 9 sets
+/// bit 7 of its byte when 0x76 is added (no carry leaves the byte), and then gets 7 more.
+fn encode_block<const B: usize, const C: usize>(bytes: &[u8; B], out: &mut [u8; C]) {
+    let mut lanes = [0u16; B];
+    for (lane, &b) in lanes.iter_mut().zip(bytes) {
+        let x = u16::from(b >> 4) | (u16::from(b & 0x0F) << 8);
+        let letters = ((x + 0x7676) >> 7) & 0x0101;
+        *lane = x + 0x3030 + letters * 7;
+    }
+    for (pair, lane) in out.chunks_exact_mut(2).zip(lanes) {
+        pair.copy_from_slice(&lane.to_le_bytes());
+    }
+}
+
+/// Writes `bytes` as upper-case hex characters into `out`, which is twice as long (a
+/// shorter `out` gets the characters that fit). Blocks of 16 bytes, the last one taken from
+/// the end so that it overlaps the one before, as in [`decode_hex`].
+fn encode_hex(bytes: &[u8], out: &mut [u8]) {
+    let n = bytes.len();
+    let Some(last) = n.checked_sub(16) else {
+        for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+            if let [hi, lo] = pair {
+                *hi = hex_digit(b >> 4);
+                *lo = hex_digit(b);
+            }
+        }
+        return;
+    };
+    let mut at = 0;
+    loop {
+        let start = at.min(last);
+        let block = (
+            bytes.get(start..start + 16).map(<&[u8; 16]>::try_from),
+            out.get_mut(2 * start..2 * start + 32)
+                .map(<&mut [u8; 32]>::try_from),
+        );
+        if let (Some(Ok(src)), Some(Ok(dst))) = block {
+            encode_block(src, dst);
+        }
+        if start == last {
+            break;
+        }
+        at += 16;
+    }
 }
 
 struct Writer<'b> {
@@ -712,10 +782,13 @@ impl Writer<'_> {
         self.pos += bytes.len();
     }
 
-    fn hex_u64(&mut self, v: u64) {
-        for shift in (0..16).rev() {
-            self.put(&[hex_digit((v >> (shift * 4)) as u8)]);
+    /// `bytes` as upper-case hex characters (two per byte), dropped past the end as `put`.
+    fn put_hex(&mut self, bytes: &[u8]) {
+        let len = 2 * bytes.len();
+        if let Some(dst) = self.out.get_mut(self.pos..self.pos + len) {
+            encode_hex(bytes, dst);
         }
+        self.pos += len;
     }
 }
 
