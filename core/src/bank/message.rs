@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use super::field::{self, Charset, FIELDS, Length, OFFSETS, STORAGE};
+use super::field::{self, Charset, FIELDS, INDEX_OF, Length, OFFSETS, STORAGE};
 use crate::txn::Pan;
 use crate::{Error, Result};
 
@@ -92,19 +92,6 @@ pub struct IsoMessage {
     lens: [u16; FIELDS.len()],
     data: [u8; STORAGE],
 }
-
-/// The position of each known field in [`FIELDS`] plus one, by field number (0: unknown).
-// Evaluated at compile time: an index out of range fails the build, it cannot panic at run time.
-#[allow(clippy::indexing_slicing)]
-const INDEX_OF: [u8; 129] = {
-    let mut t = [0u8; 129];
-    let mut i = 0;
-    while i < FIELDS.len() {
-        t[FIELDS[i].number as usize] = i as u8 + 1;
-        i += 1;
-    }
-    t
-};
 
 /// The value of hex digit `c` (either case) and an error byte that is zero exactly when `c`
 /// is a hex digit. Branch-free and on bytes only, so that the compiler handles 16 characters
@@ -840,6 +827,284 @@ mod scan_tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Every byte value; under miri (slow) the ones at the edges of the ranges checked.
+    fn test_bytes() -> Vec<u8> {
+        if cfg!(miri) {
+            vec![
+                0, 0x1F, 0x20, b'/', b'0', b'8', b'9', b':', b'@', b'A', b'F', b'G', b'`', b'a',
+            ]
+            .into_iter()
+            .chain([b'f', b'g', 0x7E, 0x7F, 0x80, 0xB0, 0xFF])
+            .collect()
+        } else {
+            (0..=255).collect()
+        }
+    }
+
+    /// The value of a hex digit the plain way, for the tests below.
+    fn reference_nibble(c: u8) -> Option<u8> {
+        char::from(c).to_digit(16).map(|d| d as u8)
+    }
+
+    #[test]
+    fn nibble_agrees_with_to_digit_for_every_byte() {
+        for c in 0..=255u8 {
+            let (value, error) = nibble(c);
+            match reference_nibble(c) {
+                Some(v) => assert_eq!((value, error), (v, 0), "{c:#x}"),
+                None => assert_ne!(error, 0, "{c:#x}"),
+            }
+        }
+    }
+
+    fn reference_decode(chars: &[u8]) -> Option<Vec<u8>> {
+        if chars.len() % 2 != 0 {
+            return None;
+        }
+        chars
+            .chunks(2)
+            .map(|p| Some(reference_nibble(p[0])? << 4 | reference_nibble(p[1])?))
+            .collect()
+    }
+
+    #[test]
+    fn decode_hex_agrees_with_a_reference_for_every_byte_at_every_place() {
+        let digits = b"0123456789abcdefABCDEF";
+        let lens: Vec<usize> = if cfg!(miri) {
+            vec![0, 1, 2, 14, 16, 30, 32, 34, 66, 300]
+        } else {
+            (0..=100)
+                .chain([126, 127, 128, 129, 130, 300, 508, 510])
+                .collect()
+        };
+        for len in lens {
+            let valid: Vec<u8> = (0..len)
+                .map(|i| digits[(i * 7 + len) % digits.len()])
+                .collect();
+            let places: Vec<usize> = if len <= 100 && !cfg!(miri) {
+                (0..len).collect()
+            } else {
+                [
+                    0,
+                    1,
+                    15,
+                    16,
+                    31,
+                    32,
+                    33,
+                    len / 2,
+                    len.wrapping_sub(17),
+                    len.wrapping_sub(1),
+                ]
+                .into_iter()
+                .filter(|&at| at < len)
+                .collect()
+            };
+            for &at in &places {
+                for &b in &test_bytes() {
+                    let mut chars = valid.clone();
+                    chars[at] = b;
+                    let mut out = vec![0xAAu8; len / 2];
+                    let ok = decode_hex(&chars, &mut out);
+                    match reference_decode(&chars) {
+                        Some(expected) => {
+                            assert!(ok, "{b:#x} at {at} of {len}");
+                            assert_eq!(out, expected, "{b:#x} at {at} of {len}");
+                        }
+                        None => assert!(!ok, "{b:#x} at {at} of {len}"),
+                    }
+                }
+            }
+            // `out` must be exactly half as long.
+            let mut longer = vec![0u8; len / 2 + 1];
+            assert!(!decode_hex(&valid, &mut longer));
+            if len >= 2 {
+                let mut shorter = vec![0u8; len / 2 - 1];
+                assert!(!decode_hex(&valid, &mut shorter));
+            }
+        }
+    }
+
+    #[test]
+    fn bitmap_agrees_with_a_reference_for_every_byte_at_every_place() {
+        let valid = *b"F23C46D129E09A08";
+        for at in 0..16 {
+            for &b in &test_bytes() {
+                let mut chars = valid;
+                chars[at] = b;
+                let expected = chars
+                    .iter()
+                    .try_fold(0u64, |v, &c| Some(v << 4 | u64::from(reference_nibble(c)?)));
+                let got = bitmap(&mut Input(&chars));
+                assert_eq!(got.ok(), expected, "{b:#x} at {at}");
+            }
+        }
+        assert_eq!(
+            bitmap(&mut Input(b"F23C46D129E09A0")),
+            Err(Error::IsoBitmap)
+        );
+    }
+
+    #[test]
+    fn copy_in_range_agrees_with_a_byte_loop_and_copies_exactly() {
+        for (lo, hi) in [(b'0', b'9'), (0x20, 0x7E), (0, 0x7F)] {
+            let lens = if cfg!(miri) { 0..=17 } else { 0..=42 };
+            for len in lens {
+                for at in 0..len.max(1) {
+                    for &b in &test_bytes() {
+                        let mut src: Vec<u8> =
+                            (0..len).map(|i| lo + (i as u8 % (hi - lo + 1))).collect();
+                        if len > 0 {
+                            src[at] = b;
+                        }
+                        let mut dst = vec![0xEEu8; len + 9];
+                        let ok = copy_in_range(&src, &mut dst, lo, hi);
+                        let expected = src.iter().all(|c| (lo..=hi).contains(c));
+                        assert_eq!(ok, expected, "{b:#x} at {at} of {len}");
+                        assert_eq!(&dst[..len], &src[..], "{b:#x} at {at} of {len}");
+                        assert!(dst[len..].iter().all(|&x| x == 0xEE), "wrote past {len}");
+                    }
+                }
+                // A destination shorter than the source is refused.
+                let src = vec![lo; len + 1];
+                assert!(!copy_in_range(&src, &mut vec![0u8; len], lo, hi));
+            }
+        }
+    }
+
+    #[test]
+    fn encode_hex_agrees_with_format_for_every_byte_and_length() {
+        let all: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+        for len in 0..=all.len() {
+            let bytes = &all[..len];
+            let mut out = vec![0u8; 2 * len];
+            encode_hex(bytes, &mut out);
+            let expected: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+            assert_eq!(out, expected.as_bytes(), "{len} bytes");
+        }
+        for v in [
+            0u64,
+            1,
+            0x8000_0000_0000_0000,
+            0xF23C_46D1_29E0_9A08,
+            u64::MAX,
+        ] {
+            let mut chars = [0u8; 16];
+            encode_block(&v.to_be_bytes(), &mut chars);
+            assert_eq!(chars, *format!("{v:016X}").as_bytes());
+        }
+    }
+
+    #[test]
+    fn lookup_agrees_with_a_search_for_every_number() {
+        for n in 0..=255u8 {
+            let expected = FIELDS.iter().enumerate().find(|(_, s)| s.number == n);
+            assert_eq!(field::lookup(n), expected, "{n}");
+        }
+    }
+
+    #[test]
+    fn message_without_fields_emits_its_bitmap() {
+        let m = IsoMessage::new(Mti::NETWORK_REQUEST);
+        let mut buf = [0u8; 32];
+        let n = m.emit(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"08000000000000000000");
+        assert_eq!(IsoMessage::parse(&buf[..n]).unwrap(), m);
+    }
+
+    /// The parser written the plain way: one byte at a time, through [`IsoMessage::set`].
+    fn reference_parse(input: &[u8]) -> Result<IsoMessage> {
+        fn take<'a>(rest: &mut &'a [u8], n: usize, err: Error) -> Result<&'a [u8]> {
+            if rest.len() < n {
+                return Err(err);
+            }
+            let (head, tail) = rest.split_at(n);
+            *rest = tail;
+            Ok(head)
+        }
+        fn hex_word(chars: &[u8]) -> Result<u64> {
+            chars.iter().try_fold(0u64, |v, &c| {
+                Ok(v << 4 | u64::from(reference_nibble(c).ok_or(Error::IsoBitmap)?))
+            })
+        }
+        let mut rest = input;
+        let mti = Mti::new(take(&mut rest, 4, Error::IsoMti)?)?;
+        let primary = hex_word(take(&mut rest, 16, Error::IsoBitmap)?)?;
+        let secondary = if primary >> 63 == 1 {
+            hex_word(take(&mut rest, 16, Error::IsoBitmap)?)?
+        } else {
+            0
+        };
+        let mut m = IsoMessage::new(mti);
+        for number in 2..=128u8 {
+            let bit = if number <= 64 {
+                primary >> (64 - u32::from(number)) & 1
+            } else {
+                secondary >> (128 - u32::from(number)) & 1
+            };
+            if bit == 0 {
+                continue;
+            }
+            let (_, spec) =
+                field::lookup(number).ok_or(Error::IsoUnknownField { field: number })?;
+            let truncated = Error::IsoTruncated { field: number };
+            let bad = Error::IsoField { field: number };
+            let len = match spec.length {
+                Length::Fixed(n) => usize::from(n),
+                _ => {
+                    let digits = take(&mut rest, spec.prefix_digits(), truncated)?;
+                    let text = core::str::from_utf8(digits).map_err(|_| bad)?;
+                    if !text.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(bad);
+                    }
+                    let n: usize = text.parse().map_err(|_| bad)?;
+                    if n > spec.max_wire() {
+                        return Err(bad);
+                    }
+                    n
+                }
+            };
+            let chars = take(&mut rest, len, truncated)?;
+            let value = if spec.charset == Charset::BinaryAsHex {
+                reference_decode(chars).ok_or(bad)?
+            } else if chars.iter().all(|&b| spec.charset.allows(b)) {
+                chars.to_vec()
+            } else {
+                return Err(bad);
+            };
+            m.set(number, &value).map_err(|_| bad)?;
+        }
+        if rest.is_empty() {
+            Ok(m)
+        } else {
+            Err(Error::IsoTrailingData {
+                len: u16::try_from(rest.len()).unwrap_or(u16::MAX),
+            })
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_agrees_with_the_reference_on_damaged_messages(
+            m in super::super::tests::any_message(),
+            edits in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), proptest::prelude::any::<u8>()), 0..4),
+            cut in proptest::prelude::any::<proptest::sample::Index>(),
+            truncate in proptest::prelude::any::<bool>(),
+        ) {
+            let mut bytes = vec![0u8; IsoMessage::MAX_LEN];
+            let n = m.emit(&mut bytes).unwrap();
+            bytes.truncate(n);
+            for (at, b) in edits {
+                let i = at.index(bytes.len());
+                bytes[i] = b;
+            }
+            if truncate {
+                bytes.truncate(cut.index(bytes.len() + 1));
+            }
+            proptest::prop_assert_eq!(IsoMessage::parse(&bytes), reference_parse(&bytes));
         }
     }
 }
