@@ -978,7 +978,12 @@ mod scan_tests {
     #[test]
     fn encode_hex_agrees_with_format_for_every_byte_and_length() {
         let all: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
-        for len in 0..=all.len() {
+        let lens: Vec<usize> = if cfg!(miri) {
+            vec![0, 1, 7, 8, 15, 16, 17, 31, 32, 33, 150, 255, 512]
+        } else {
+            (0..=all.len()).collect()
+        };
+        for len in lens {
             let bytes = &all[..len];
             let mut out = vec![0u8; 2 * len];
             encode_hex(bytes, &mut out);
