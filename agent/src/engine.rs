@@ -61,6 +61,8 @@ pub struct Shared {
     pub last_approved: Mutex<Option<(ApprovalCode, Money)>>,
     /// The last echo (or exchange) with the bank failed.
     pub bank_down: AtomicBool,
+    /// Service times of till requests (kept only when enabled, by load tests).
+    pub service: crate::metrics::ServiceLog,
 }
 
 impl Shared {
@@ -89,6 +91,9 @@ pub enum Job {
         request: Request,
         /// Where the answer goes.
         reply: oneshot::Sender<Response>,
+        /// Where the engine puts the nanoseconds it waited for the card and the bank while
+        /// running this request (before it answers), for [`crate::metrics`]; `None`: not asked.
+        waited: Option<Arc<AtomicU64>>,
     },
     /// The till acknowledged the answer carrying trace `stan`.
     Delivered {
@@ -113,6 +118,8 @@ pub struct Engine {
     terminal_id: Option<TerminalId>,
     stan_next: u32,
     stan_reserved: u32,
+    /// Time waited for the card and the bank in the request running now.
+    waited: Duration,
     /// Card numbers of reversals queued in this run (never journaled), by (batch, trace).
     pans: std::collections::HashMap<(u32, u32), ecrlink_core::txn::Pan>,
 }
@@ -158,6 +165,7 @@ impl Engine {
             shared,
             stan_next,
             stan_reserved: stan_next,
+            waited: Duration::ZERO,
             pans: std::collections::HashMap::new(),
         };
         engine.publish();
@@ -182,12 +190,16 @@ impl Engine {
                     Some(Job::Delivered { stan }) => {
                         self.try_append(&Record::Delivered { stan });
                     }
-                    Some(Job::Run { request, reply }) => {
+                    Some(Job::Run { request, reply, waited }) => {
                         self.shared.busy.store(true, Ordering::SeqCst);
                         self.shared.touch();
+                        self.waited = Duration::ZERO;
                         let response = self.run_request(request).await;
                         self.shared.busy.store(false, Ordering::SeqCst);
                         self.shared.touch();
+                        if let Some(w) = waited {
+                            w.store(u64::try_from(self.waited.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+                        }
                         if reply.send(response).is_err() {
                             tracing::warn!("till gone before the answer; it stays the last transaction");
                         }
@@ -407,6 +419,7 @@ impl Engine {
         let aborted = shared.abort.notified();
         tokio::pin!(aborted);
         aborted.as_mut().enable();
+        let started = std::time::Instant::now();
         let step = tokio::select! {
             read = self.reader.read(amount) => match read {
                 CardRead::Card(card) => CardStep::Card(card),
@@ -417,6 +430,7 @@ impl Engine {
             _ = tokio::time::sleep_until(deadline) => CardStep::Done(Outcome::Timeout),
         };
         self.shared.waiting_for_card.store(false, Ordering::SeqCst);
+        self.waited += started.elapsed();
         step
     }
 
@@ -505,7 +519,7 @@ impl Engine {
             .bank_timeout
             .min(deadline.saturating_duration_since(TokioInstant::now()))
             .max(Duration::from_millis(1));
-        match self.bank.exchange(req, wait).await {
+        match self.exchange(req, wait).await {
             Ok(answer) => {
                 if answer.approved() {
                     crate::crash::point("after-bank-approval");
@@ -631,7 +645,7 @@ impl Engine {
             transmitted,
             pan: None,
         });
-        match self.bank.exchange(req, wait).await {
+        match self.exchange(req, wait).await {
             Ok(answer) if answer.approved() => resp.outcome = Outcome::Approved,
             Ok(answer) => {
                 resp.outcome = Outcome::Declined {
@@ -711,7 +725,7 @@ impl Engine {
                 credits,
                 transmitted: clock::timestamp(),
             });
-            match self.bank.exchange(req, wait).await {
+            match self.exchange(req, wait).await {
                 Ok(a) if a.approved() => {}
                 Ok(a) => {
                     let code = DeclineCode::new(&a.code).unwrap_or_else(|_| {
@@ -791,6 +805,18 @@ impl Engine {
         self.response(kind, outcome)
     }
 
+    /// One bank exchange, its time counted as waited (see [`crate::metrics`]).
+    async fn exchange(
+        &mut self,
+        req: BankRequest,
+        wait: Duration,
+    ) -> Result<crate::bank::BankAnswer, BankError> {
+        let started = std::time::Instant::now();
+        let r = self.bank.exchange(req, wait).await;
+        self.waited += started.elapsed();
+        r
+    }
+
     /// Sends an echo (0800/301); returns the round trip time.
     async fn echo(&mut self) -> Result<Duration, BankError> {
         let Some(stan) = self.alloc_stan() else {
@@ -801,7 +827,7 @@ impl Engine {
             stan,
             transmitted: clock::timestamp(),
         };
-        let r = self.bank.exchange(req, self.cfg.bank_timeout).await;
+        let r = self.exchange(req, self.cfg.bank_timeout).await;
         match r {
             Ok(a) if a.approved() => {
                 self.shared.bank_down.store(false, Ordering::SeqCst);
@@ -839,7 +865,7 @@ impl Engine {
                 transmitted: clock::timestamp(),
                 pan: self.pans.get(&(p.batch, p.original.stan)).cloned(),
             });
-            match self.bank.exchange(req, self.cfg.bank_timeout).await {
+            match self.exchange(req, self.cfg.bank_timeout).await {
                 Ok(a) => {
                     tracing::info!(original = p.original.stan, code = %a.code, "reversal acknowledged by the bank");
                     self.pans.remove(&(p.batch, p.original.stan));
@@ -866,6 +892,12 @@ impl Engine {
         let Some(mut r) = self.receipts.take() else {
             return Err(PrintError::Device("printer busy".into()));
         };
+        if !r.printer.blocks() {
+            // Laying the receipt out is a few tens of microseconds of CPU: no thread hop.
+            let out = f(&mut r);
+            self.receipts = Some(r);
+            return out;
+        }
         match tokio::task::spawn_blocking(move || {
             let out = f(&mut r);
             (r, out)
@@ -925,6 +957,10 @@ struct NullPrinter;
 impl Printer for NullPrinter {
     fn print(&mut self, _job: &PrintJob) -> Result<(), PrintError> {
         Ok(())
+    }
+
+    fn blocks(&self) -> bool {
+        false
     }
 }
 

@@ -30,6 +30,7 @@ pub mod dialects;
 pub mod engine;
 pub mod hex;
 pub mod journal;
+pub mod metrics;
 pub mod printer;
 pub mod server;
 pub mod till;

@@ -268,10 +268,20 @@ impl AgentHandle {
     ) -> anyhow::Result<ecrlink_core::txn::Response> {
         let (reply, rx) = oneshot::channel();
         self.engine
-            .send(Job::Run { request, reply })
+            .send(Job::Run {
+                request,
+                reply,
+                waited: None,
+            })
             .await
             .map_err(|_| anyhow::anyhow!("agent stopped"))?;
         rx.await.map_err(|_| anyhow::anyhow!("agent stopped"))
+    }
+
+    /// Service times of till requests ([`crate::metrics`]): call
+    /// [`ServiceLog::enable`](crate::metrics::ServiceLog::enable) first.
+    pub fn service_log(&self) -> &crate::metrics::ServiceLog {
+        &self.shared.service
     }
 
     /// Reversals still waiting for the bank.

@@ -148,6 +148,9 @@ pub async fn run_till(
         crash_after_write: false,
         claimed: false,
         peer: peer.clone(),
+        rx_at: std::time::Instant::now(),
+        timing: None,
+        waited: Arc::new(std::sync::atomic::AtomicU64::new(0)),
     };
     if !prefix.is_empty() {
         ctx.shared.touch();
@@ -169,6 +172,7 @@ pub async fn run_till(
                 Ok(0) => { tracing::info!(%peer, "till closed the connection"); return End::Closed; }
                 Ok(n) => {
                     last_rx = tokio::time::Instant::now();
+                    driver.rx_at = last_rx.into_std();
                     ctx.shared.touch();
                     tracing::debug!(%peer, frame = %Hex(&buf[..n]), "till <-");
                     driver.unproductive += n;
@@ -183,7 +187,12 @@ pub async fn run_till(
             resp = async { match driver.pending.as_mut() { Some(rx) => rx.await, None => std::future::pending().await } } => {
                 driver.pending = None;
                 match resp {
-                    Ok(resp) => driver.respond(&resp),
+                    Ok(resp) => {
+                        driver.respond(&resp);
+                        if let Some(t) = driver.timing.as_mut() {
+                            t.answered = true;
+                        }
+                    }
                     Err(_) => tracing::error!(%peer, "engine dropped a request"),
                 }
             }
@@ -214,6 +223,20 @@ struct Driver {
     /// Whether this connection made a request (and took over as the till).
     claimed: bool,
     peer: String,
+    /// When the last read from the till ended (a request event comes of that read).
+    rx_at: std::time::Instant,
+    /// The engine request being timed for [`crate::metrics`], when they are kept.
+    timing: Option<Timing>,
+    /// Where the engine tells the time it waited for the card and the bank.
+    waited: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A request timed from its frame to its answer ([`crate::metrics`]).
+struct Timing {
+    /// The read that completed the request frame ended.
+    received: std::time::Instant,
+    /// The engine answered; the next write starts the answer.
+    answered: bool,
 }
 
 impl Driver {
@@ -242,6 +265,17 @@ impl Driver {
                                 .await;
                         if !matches!(w, Ok(Ok(()))) {
                             return Err(End::Io);
+                        }
+                        if let Some(t) = self.timing.take_if(|t| t.answered) {
+                            self.ctx
+                                .shared
+                                .service
+                                .record(crate::metrics::ServiceSample {
+                                    service: t.received.elapsed(),
+                                    waited: Duration::from_nanos(
+                                        self.waited.load(std::sync::atomic::Ordering::Relaxed),
+                                    ),
+                                });
                         }
                         if self.crash_after_write && n > 1 {
                             let _ = stream.flush().await;
@@ -295,12 +329,17 @@ impl Driver {
                     self.respond(&r);
                 } else {
                     let (reply, rx) = oneshot::channel();
+                    let timed = self.ctx.shared.service.is_enabled();
+                    if timed {
+                        self.waited.store(0, std::sync::atomic::Ordering::Relaxed);
+                    }
                     if self
                         .ctx
                         .engine
                         .try_send(Job::Run {
                             request: req,
                             reply,
+                            waited: timed.then(|| self.waited.clone()),
                         })
                         .is_err()
                     {
@@ -312,6 +351,10 @@ impl Driver {
                         ));
                     } else {
                         self.pending = Some(rx);
+                        self.timing = timed.then_some(Timing {
+                            received: self.rx_at,
+                            answered: false,
+                        });
                     }
                 }
             }

@@ -98,3 +98,139 @@ fn load_reports_throughput_and_percentiles() {
     assert!(r.stdout.contains("latency (ms): p50"), "{}", r.stdout);
     assert!(r.stdout.contains("p99"), "{}", r.stdout);
 }
+
+#[test]
+fn load_paced_reports_latency_from_the_due_time_and_the_agents_own_times() {
+    let r = sim_env(
+        &[
+            "load",
+            "--tills",
+            "2",
+            "--agents",
+            "2",
+            "--transactions",
+            "20",
+            "--rate",
+            "200",
+            "--json",
+        ],
+        &[],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = r.json();
+    assert_eq!(v["mode"], "paced", "{v}");
+    assert_eq!(v["rate_tps"].as_f64(), Some(200.0), "{v}");
+    assert_eq!(v["threads"], 1, "{v}");
+    assert_eq!(v["transactions"], 20);
+    assert_eq!(v["approved"], 20, "{v}");
+    // The last of 20 sales at 200/s is due 95 ms after the first: pacing cannot finish sooner.
+    assert!(v["wall_ms"].as_u64().unwrap() >= 95, "{v}");
+    let p = |obj: &str, k: &str| v[obj][k].as_u64().unwrap();
+    for obj in [
+        "latency",
+        "latency_from_start",
+        "start_lag",
+        "agent_service",
+        "agent_added",
+    ] {
+        assert!(
+            p(obj, "p50_us") <= p(obj, "p90_us")
+                && p(obj, "p90_us") <= p(obj, "p99_us")
+                && p(obj, "p99_us") <= p(obj, "max_us"),
+            "{obj}: {v}"
+        );
+    }
+    // A sale starts at or after its due time, so from the due time is never shorter.
+    for k in ["p50_us", "p90_us", "p99_us", "max_us"] {
+        assert!(p("latency", k) >= p("latency_from_start", k), "{k}: {v}");
+        assert!(p("agent_added", k) <= p("agent_service", k), "{k}: {v}");
+    }
+    assert!(p("latency_from_start", "p50_us") > 0, "{v}");
+    // Every sale is one request the agents timed; the agent's part is inside the till's.
+    assert_eq!(v["agent_samples"], 20, "{v}");
+    assert!(p("agent_service", "p50_us") > 0, "{v}");
+    assert!(
+        p("agent_service", "max_us") <= p("latency_from_start", "max_us"),
+        "{v}"
+    );
+
+    let r = sim_env(
+        &[
+            "load",
+            "--transactions",
+            "5",
+            "--dialect",
+            "concert",
+            "--rate",
+            "100",
+        ],
+        &[],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    for line in [
+        "latency (ms) from the time due: p50",
+        "paced at 100.0 sales/s in all",
+        "start lag (ms): p50",
+        "agent adds (ms): p50",
+    ] {
+        assert!(r.stdout.contains(line), "{line}: {}", r.stdout);
+    }
+}
+
+#[test]
+fn load_closed_loop_keeps_its_keys_and_reports_the_threads() {
+    let r = sim_env(
+        &[
+            "load",
+            "--tills",
+            "2",
+            "--agents",
+            "2",
+            "--transactions",
+            "10",
+            "--threads",
+            "2",
+            "--json",
+        ],
+        &[],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = r.json();
+    assert_eq!(v["mode"], "closed", "{v}");
+    assert!(v["rate_tps"].is_null(), "{v}");
+    assert_eq!(v["threads"], 2, "{v}");
+    assert_eq!(v["latency"], v["latency_from_start"], "{v}");
+    assert_eq!(v["start_lag"]["max_us"], 0, "{v}");
+    assert_eq!(v["agent_samples"], 10, "{v}");
+}
+
+#[test]
+fn load_refuses_bad_rates_and_thread_counts() {
+    for (args, needle) in [
+        (&["--rate", "0"][..], "rate must be above 0"),
+        (&["--rate", "-5"][..], "rate must be above 0"),
+        (&["--rate", "fast"][..], "not a number of sales per second"),
+        (&["--rate", "inf"][..], "rate must be above 0"),
+        (&["--threads", "0"][..], "--threads"),
+    ] {
+        let mut all = vec!["load", "--transactions", "1"];
+        all.extend_from_slice(args);
+        let r = sim_env(&all, &[], Duration::from_secs(20));
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+        assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+    }
+    let r = sim_env(&["load", "--help"], &[], Duration::from_secs(20));
+    assert_eq!(r.code, 0, "{r:?}");
+    for needle in [
+        "--rate <TX_PER_S>",
+        "--threads",
+        "coordinated omission",
+        "agent adds",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle}: {}", r.stdout);
+    }
+}

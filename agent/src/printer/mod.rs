@@ -65,6 +65,13 @@ pub trait Printer: Send {
     fn replaced(&self) -> Vec<char> {
         Vec::new()
     }
+
+    /// Whether [`Printer::print`] may block (a device, a file, a socket): the agent then calls
+    /// it on a blocking thread. A printer that returns at once (keeps nothing, or only memory)
+    /// says `false` and is called in place, without the thread hand-over.
+    fn blocks(&self) -> bool {
+        true
+    }
 }
 
 /// Plain text to any writer (stdout, a file).

@@ -59,7 +59,8 @@ impl ReceiptSettings {
                 merchant_id: &self.merchant_id,
             },
         };
-        let mut text = String::new();
+        // One allocation: a receipt fits in this bound (longer ones still grow the string).
+        let mut text = String::with_capacity(receipt::MAX_RECEIPT_BYTES);
         receipt::render(response, &options, &mut text)?;
         Ok(text)
     }
@@ -86,6 +87,9 @@ impl ReceiptSettings {
 pub struct ReceiptSpool {
     settings: ReceiptSettings,
     last: Option<Response>,
+    /// The texts of the last receipt's copies as printed (not duplicate), in [`COPIES`]
+    /// order: laid out once and reused for the till's receipt transfer.
+    last_texts: Option<[String; 2]>,
 }
 
 /// The copies printed for each transaction, in order.
@@ -97,6 +101,7 @@ impl ReceiptSpool {
         ReceiptSpool {
             settings,
             last: None,
+            last_texts: None,
         }
     }
 
@@ -119,6 +124,7 @@ impl ReceiptSpool {
         response: &Response,
     ) -> Result<Vec<PrintJob>, PrintError> {
         self.last = Some(response.clone());
+        self.last_texts = None;
         self.print_last(printer, false)
     }
 
@@ -131,6 +137,12 @@ impl ReceiptSpool {
     /// The text of one copy of the last receipt, e.g. for the till (ČSOB B3/B4 transfer).
     pub fn last_text(&self, copy: Copy, duplicate: bool) -> Result<String, PrintError> {
         let last = self.last.as_ref().ok_or(PrintError::NothingToReprint)?;
+        if !duplicate && let Some(texts) = &self.last_texts {
+            let i = COPIES.iter().position(|c| *c == copy).unwrap_or(0);
+            if let Some(text) = texts.get(i) {
+                return Ok(text.clone());
+            }
+        }
         self.settings
             .render(last, copy, duplicate)
             .map_err(PrintError::Layout)
@@ -142,12 +154,18 @@ impl ReceiptSpool {
         duplicate: bool,
     ) -> Result<Vec<PrintJob>, PrintError> {
         let last = self.last.as_ref().ok_or(PrintError::NothingToReprint)?;
-        let mut printed = Vec::new();
+        // Both copies are laid out before either is printed, so the texts are kept (for the
+        // till's receipt transfer) even when the printer fails.
+        let mut jobs = Vec::with_capacity(COPIES.len());
         for copy in COPIES {
-            let job = self.settings.job(last, copy, duplicate)?;
-            printer.print(&job)?;
-            printed.push(job);
+            jobs.push(self.settings.job(last, copy, duplicate)?);
         }
-        Ok(printed)
+        if !duplicate && let [merchant, customer] = jobs.as_slice() {
+            self.last_texts = Some([merchant.text.clone(), customer.text.clone()]);
+        }
+        for job in &jobs {
+            printer.print(job)?;
+        }
+        Ok(jobs)
     }
 }

@@ -14,6 +14,13 @@ pub(crate) fn columns(s: &str) -> usize {
     s.chars().count()
 }
 
+/// Whether byte `b` of UTF-8 text may belong to a control character: C0 controls and DEL are
+/// single bytes, and C1 controls (U+0080–U+009F) start with the lead byte `0xC2`. A text
+/// without such bytes has no control character and is written as it is.
+fn may_be_control(b: u8) -> bool {
+    b < 0x20 || b == 0x7F || b == 0xC2
+}
+
 /// Splits one paragraph (no `\n`) into lines of at most `width` characters, breaking at
 /// whitespace where possible and hard-splitting a single word longer than a line.
 /// Lines come out without leading or trailing whitespace; whitespace-only input yields nothing.
@@ -40,6 +47,11 @@ impl<'a> Iterator for Wrap<'a> {
         if s.is_empty() || self.width == 0 {
             self.rest = "";
             return None;
+        }
+        if s.len() <= self.width {
+            // No more bytes than columns: no more characters either, the rest is one line.
+            self.rest = "";
+            return Some(s.trim_end_matches(char::is_whitespace));
         }
         let mut last_break: Option<usize> = None;
         let mut cut: Option<usize> = None;
@@ -100,6 +112,9 @@ impl<'w, W: Write> Lines<'w, W> {
     /// Writes `s` (already at most `width` columns) with control characters as spaces: the
     /// runs between control characters in one write each.
     fn clean(&mut self, s: &str) -> fmt::Result {
+        if !s.bytes().any(may_be_control) {
+            return self.out.write_str(s);
+        }
         for (i, run) in s.split(char::is_control).enumerate() {
             if i > 0 {
                 self.out.write_char(' ')?;
@@ -131,10 +146,25 @@ impl<'w, W: Write> Lines<'w, W> {
 
     /// A full-width line of `c`.
     pub(crate) fn rule(&mut self, c: char) -> Result<()> {
-        for _ in 0..self.width {
-            self.out.write_char(c)?;
+        const EQUALS: &str = "================================================\n";
+        const DASHES: &str = "------------------------------------------------\n";
+        let full = match c {
+            '=' => EQUALS,
+            '-' => DASHES,
+            _ => "",
+        };
+        // The last `width` characters and the line end: one write.
+        match full.get(full.len().saturating_sub(self.width + 1)..) {
+            Some(line) if !full.is_empty() && line.len() == self.width + 1 => {
+                self.out.write_str(line)?;
+            }
+            _ => {
+                for _ in 0..self.width {
+                    self.out.write_char(c)?;
+                }
+                self.out.write_char('\n')?;
+            }
         }
-        self.out.write_char('\n')?;
         Ok(())
     }
 
@@ -223,14 +253,26 @@ impl<const N: usize> Cell<N> {
                 cell.write_char(' ').map_err(full)?;
             }
             // Two digits without the formatting machinery (a receipt prints dozens).
-            for nibble in [b >> 4, b & 0x0F] {
-                let digit = char::from_digit(u32::from(nibble), 16).unwrap_or('0');
-                cell.write_char(digit.to_ascii_uppercase()).map_err(full)?;
-            }
+            let digits = HEX_PAIRS
+                .get(usize::from(*b) * 2..usize::from(*b) * 2 + 2)
+                .unwrap_or("00");
+            cell.write_str(digits).map_err(full)?;
         }
         Ok(cell)
     }
 }
+
+/// `00` to `FF`, two upper-case digits per byte value.
+const HEX_PAIRS: &str = concat!(
+    "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F",
+    "202122232425262728292A2B2C2D2E2F303132333435363738393A3B3C3D3E3F",
+    "404142434445464748494A4B4C4D4E4F505152535455565758595A5B5C5D5E5F",
+    "606162636465666768696A6B6C6D6E6F707172737475767778797A7B7C7D7E7F",
+    "808182838485868788898A8B8C8D8E8F909192939495969798999A9B9C9D9E9F",
+    "A0A1A2A3A4A5A6A7A8A9AAABACADAEAFB0B1B2B3B4B5B6B7B8B9BABBBCBDBEBF",
+    "C0C1C2C3C4C5C6C7C8C9CACBCCCDCECFD0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF",
+    "E0E1E2E3E4E5E6E7E8E9EAEBECEDEEEFF0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF",
+);
 
 /// Hex values up to this many bytes print as one word (TVR, TSI, ATC, ARC).
 pub(crate) const GROUP_ABOVE: usize = 6;
@@ -301,6 +343,41 @@ mod tests {
         );
         for line in out.lines() {
             assert!(columns(line) <= 24, "{line}");
+        }
+    }
+
+    #[test]
+    fn fast_paths_match_the_general_ones() {
+        // Rules of every width for the two fast characters and another one.
+        for width in [1, 24, 32, 42, 48, 49, 60] {
+            for c in ['=', '-', '*', 'é'] {
+                let mut out = String::new();
+                Lines::new(&mut out, width).rule(c).unwrap();
+                let want: String = core::iter::repeat_n(c, width).chain(['\n']).collect();
+                assert_eq!(out, want, "width {width} char {c:?}");
+            }
+        }
+        // Control characters (C0, DEL, C1) print as spaces; text without them as it is.
+        for (input, want) in [
+            ("plain text", "plain text\n"),
+            ("a\tb\x7fc", "a b c\n"),
+            ("x\u{85}y\u{9f}z", "x y z\n"),
+            ("čáslav ¢ ÿ", "čáslav ¢ ÿ\n"),
+        ] {
+            let mut out = String::new();
+            Lines::new(&mut out, 48).text(input, Align::Left).unwrap();
+            assert_eq!(out, want, "{input:?}");
+        }
+        // A paragraph as long in bytes as the width is one line; one byte more wraps.
+        assert_eq!(wrap("abcd", 4), ["abcd"]);
+        assert_eq!(wrap("abcd ", 4), ["abcd"]);
+        assert_eq!(wrap("ab cde", 5), ["ab", "cde"]);
+        // Every byte value in hex, against the formatting machinery.
+        let all: Vec<u8> = (0..=255).collect();
+        for chunk in all.chunks(4) {
+            let cell = Cell::<16>::hex(chunk, 4, 4, 4).unwrap();
+            let want: String = chunk.iter().map(|b| std::format!("{b:02X}")).collect();
+            assert_eq!(cell.as_str(), want);
         }
     }
 

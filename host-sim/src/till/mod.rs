@@ -708,12 +708,13 @@ pub fn default_ecr(opts: &TillOptions) -> Result<Box<dyn EcrSide + Send>, TillEr
                 .unwrap_or(DEFAULT_CSOB_TERMINAL_ID);
             let mut config = CsobConfig::new(ecrlink_core::txn::TerminalId::new(id)?);
             config.response_timeout = opts.timeout;
-            let mut ecr = CsobEcr::new(config);
+            // Boxed first, then set up in place: the session holds kilobytes of buffers.
+            let mut ecr = Box::new(CsobEcr::new(config));
             // Header timestamps: the driver's clock starts at zero right after this.
             if let Some(wall) = local_timestamp() {
                 ecr.set_wall_clock(ecrlink_core::Instant::ZERO, wall);
             }
-            Ok(Box::new(ecr))
+            Ok(ecr)
         }
     }
 }

@@ -416,6 +416,7 @@ async fn load_runs_every_transaction_across_terminals() {
         tills: 3,
         transactions: 20,
         currency: Currency::CZK,
+        rate: None,
     };
     let report = bounded(crate::load::run(&plan, &terminals)).await;
     assert_eq!(report.transactions, 20);
