@@ -121,8 +121,23 @@ pub const FIELDS: [FieldSpec; 21] = [
 
 /// The spec of `number` and its index in [`FIELDS`], if the codec knows the field.
 pub fn lookup(number: u8) -> Option<(usize, &'static FieldSpec)> {
-    FIELDS.iter().enumerate().find(|(_, s)| s.number == number)
+    let index = usize::from(*INDEX_OF.get(usize::from(number))?).checked_sub(1)?;
+    Some((index, FIELDS.get(index)?))
 }
+
+/// The position of each known field in [`FIELDS`] plus one, by field number (0: unknown):
+/// one load where a search would compare up to 21 numbers.
+// Evaluated at compile time: an index out of range fails the build, it cannot panic at run time.
+#[allow(clippy::indexing_slicing)]
+pub(super) const INDEX_OF: [u8; 129] = {
+    let mut t = [0u8; 129];
+    let mut i = 0;
+    while i < FIELDS.len() {
+        t[FIELDS[i].number as usize] = i as u8 + 1;
+        i += 1;
+    }
+    t
+};
 
 /// Where each field's value lives in [`super::IsoMessage`]'s storage.
 // Evaluated at compile time: an index out of range fails the build, it cannot panic at run time.

@@ -129,16 +129,17 @@ fn padded<const N: usize>(text: &str, field: u8) -> Result<[u8; N]> {
     Ok(out)
 }
 
-fn trimmed(m: &IsoMessage, n: u8) -> Option<&str> {
-    m.get_str(n)
-        .map(|s| s.trim_end_matches(' '))
-        .filter(|s| !s.is_empty())
+/// A text field's value without its trailing spaces, `None` when nothing else is left.
+/// Trimmed before the UTF-8 check, so that only the text itself is checked.
+fn trimmed(value: &[u8]) -> Option<&str> {
+    let end = value.iter().rposition(|&b| b != b' ')? + 1;
+    core::str::from_utf8(value.get(..end)?).ok()
 }
 
 fn get_tid(m: &IsoMessage) -> Result<Option<TerminalId>> {
     match m.get(41) {
         None => Ok(None),
-        Some(_) => trimmed(m, 41)
+        Some(v) => trimmed(v)
             .and_then(|s| TerminalId::new(s).ok())
             .map(Some)
             .ok_or(Error::IsoField { field: 41 }),
@@ -156,7 +157,7 @@ fn put_tid(m: &mut IsoMessage, tid: &TerminalId) -> Result<()> {
 fn get_mid(m: &IsoMessage) -> Result<Option<MerchantId>> {
     match m.get(42) {
         None => Ok(None),
-        Some(_) => trimmed(m, 42)
+        Some(v) => trimmed(v)
             .and_then(|s| MerchantId::new(s).ok())
             .map(Some)
             .ok_or(Error::IsoField { field: 42 }),
@@ -174,7 +175,7 @@ fn get_approval(m: &IsoMessage) -> Result<Option<ApprovalCode>> {
     match m.get(38) {
         None => Ok(None),
         // An all-space field 38 means "no code" (declines often send it so).
-        Some(_) => match trimmed(m, 38) {
+        Some(v) => match trimmed(v) {
             None => Ok(None),
             Some(s) => ApprovalCode::new(s)
                 .map(Some)

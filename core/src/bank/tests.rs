@@ -494,7 +494,7 @@ fn value_for(spec: &FieldSpec) -> BoxedStrategy<Vec<u8>> {
     proptest::collection::vec(chars, min..=max).boxed()
 }
 
-fn any_message() -> impl Strategy<Value = IsoMessage> {
+pub(super) fn any_message() -> impl Strategy<Value = IsoMessage> {
     let fields: Vec<_> = FIELDS
         .iter()
         .map(|s| proptest::option::of(value_for(s)))
