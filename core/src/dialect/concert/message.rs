@@ -1154,7 +1154,7 @@ mod tests {
         let mut fast_taken = 0;
         for base in [&request[..], &full[..], &short_bytes[..]] {
             for at in 0..base.len() {
-                for b in 0..=255u8 {
+                for b in crate::ascii::test_bytes() {
                     let mut v = base.to_vec();
                     v[at] = b;
                     if v.len() == ConcertRequest::LEN {
@@ -1169,7 +1169,7 @@ mod tests {
                 }
             }
         }
-        assert!(fast_taken > 1000, "only {fast_taken} valid variants");
+        assert!(fast_taken > 300, "only {fast_taken} valid variants");
     }
 
     proptest! {
