@@ -582,6 +582,9 @@ impl TerminalSide for CsobTerminal {
         }
     }
 
+    // Never inlined: the B2 it builds (a `Message`, about 1 KiB) then lives in this frame only
+    // while answering, not in the frame of a caller such as a firmware loop.
+    #[inline(never)]
     fn respond(&mut self, now: Instant, response: &Response) -> Result<()> {
         let TerminalState::Processing { code } = self.state else {
             return Err(Error::CsobUnexpected {
