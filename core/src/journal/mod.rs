@@ -28,4 +28,6 @@ pub use record::{
 pub use state::JournalState;
 
 #[cfg(test)]
+mod fixture_v0;
+#[cfg(test)]
 mod tests;
