@@ -1,7 +1,8 @@
 // Test-only module: its parent declares it `#[cfg(test)] mod fixture_v0;`.
 //! The version 0 journal fixture: `fixtures/journal-v0.log` holds exactly these records,
-//! encoded by the code on main at 2b91202 (before journal files had a header). See
-//! `fixtures/README.md` for what it describes and how it was made.
+//! encoded by the code on main at 2b91202 (before journal files had a header) with the
+//! generator test of commit b02522e, removed since: the file is never regenerated. See
+//! `fixtures/README.md` for what it describes.
 extern crate std;
 use std::vec::Vec as StdVec;
 
@@ -91,23 +92,4 @@ pub fn records() -> StdVec<Record> {
         Record::Delivered { stan: 2 },
         Record::AuthStarted(sale(3, 4200, 3)),
     ]
-}
-
-/// Writes the fixture (only when `ECRLINK_WRITE_V0_FIXTURE=1`; run once, at 2b91202).
-#[test]
-fn write_v0_fixture() {
-    if std::env::var("ECRLINK_WRITE_V0_FIXTURE").as_deref() != Ok("1") {
-        return;
-    }
-    let mut out = StdVec::new();
-    let mut buf = [0u8; MAX_ENVELOPE];
-    for r in records() {
-        let n = encode(&r, &mut buf).unwrap();
-        out.extend_from_slice(&buf[..n]);
-    }
-    std::fs::write(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/src/journal/fixtures/journal-v0.log"),
-        out,
-    )
-    .unwrap();
 }
