@@ -243,13 +243,13 @@ impl Engine {
 
     /// Journals the start of an authorization, before anything goes to the bank. If it cannot
     /// be written (a full disk: the file was cut back to its last whole record), nothing has
-    /// happened yet: the transaction is refused (`Err`, not journaled) and the agent keeps
-    /// running, where a failed write after the bank answered stops it ([`Self::append`]).
-    fn journal_start(&mut self, kind: RequestKind, auth: &AuthStarted) -> Result<(), Response> {
+    /// happened yet: the refusal is returned (not journaled) and the agent keeps running,
+    /// where a failed write after the bank answered stops it ([`Self::append`]).
+    fn journal_start(&mut self, kind: RequestKind, auth: &AuthStarted) -> Option<Response> {
         match self.journal.append(&Record::AuthStarted(auth.clone())) {
             Ok(()) => {
                 self.publish();
-                Ok(())
+                None
             }
             Err(e) => {
                 tracing::error!(
@@ -264,7 +264,7 @@ impl Engine {
                         reason: FailReason::Other,
                     },
                 );
-                Err(r.clone().with_text(JOURNAL_WRITE_TEXT).unwrap_or(r))
+                Some(r.clone().with_text(JOURNAL_WRITE_TEXT).unwrap_or(r))
             }
         }
     }
@@ -524,7 +524,7 @@ impl Engine {
             transmitted,
             original: None,
         };
-        if let Err(refused) = self.journal_start(kind, &auth) {
+        if let Some(refused) = self.journal_start(kind, &auth) {
             return refused;
         }
         crate::crash::point("before-bank-request");
@@ -667,7 +667,7 @@ impl Engine {
             transmitted,
             original: Some(original),
         };
-        if let Err(refused) = self.journal_start(kind, &auth) {
+        if let Some(refused) = self.journal_start(kind, &auth) {
             return refused;
         }
         let wait = self

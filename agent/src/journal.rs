@@ -195,7 +195,8 @@ impl Journal {
                 continue;
             }
             report.files += 1;
-            let mut reader = Reader::new(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let mut reader =
+                Reader::new(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             if reader.version() < FORMAT_VERSION && !bytes.is_empty() {
                 tracing::info!(file = %path.display(), format = reader.version(), current = FORMAT_VERSION, "journal: reading a file of an older format");
                 report.migrated.push((path.clone(), reader.version()));
@@ -561,7 +562,10 @@ mod tests {
         std::fs::write(dir.path().join("journal-00000002.log"), newer_file()).unwrap();
         let err = Journal::open(Some(dir.path())).err().expect("refused");
         let inc = err.downcast_ref::<Incompatible>().expect("typed");
-        assert_eq!((inc.found, inc.current), (FORMAT_VERSION + 1, FORMAT_VERSION));
+        assert_eq!(
+            (inc.found, inc.current),
+            (FORMAT_VERSION + 1, FORMAT_VERSION)
+        );
         assert!(inc.path.ends_with("journal-00000002.log"));
         let text = format!("{err:#}");
         assert!(
@@ -577,7 +581,10 @@ mod tests {
             names(dir.path()),
             ["journal-00000001.log", "journal-00000002.log"]
         );
-        assert_eq!(std::fs::read(dir.path().join("journal-00000001.log")).unwrap(), V0);
+        assert_eq!(
+            std::fs::read(dir.path().join("journal-00000001.log")).unwrap(),
+            V0
+        );
         assert_eq!(
             std::fs::read(dir.path().join("journal-00000002.log")).unwrap(),
             newer_file()

@@ -270,7 +270,11 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "journal: format {found} was written by {} build (this one reads formats {oldest} to {current})",
-                if found > current { "a newer" } else { "an older" }
+                if found > current {
+                    "a newer"
+                } else {
+                    "an older"
+                }
             ),
             ReceiptWidth => f.write_str("receipt: width must be 24, 32, 42 or 48"),
             ReceiptWrite => f.write_str("receipt: output refused text"),

@@ -157,7 +157,9 @@ pub struct AgentProc {
 /// `--map-root-user` when not root), or why there is none.
 pub fn private_mounts() -> Result<Vec<String>, String> {
     use std::os::unix::fs::MetadataExt;
-    let root = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
     let prefix: Vec<String> = if root {
         vec!["unshare".into(), "--mount".into()]
     } else {
@@ -168,7 +170,12 @@ pub fn private_mounts() -> Result<Vec<String>, String> {
     let _ = std::fs::create_dir_all(&probe);
     let out = Command::new(&prefix[0])
         .args(&prefix[1..])
-        .args(["sh", "-c", "mount -t tmpfs -o size=4k ecrlink-probe \"$1\" && umount \"$1\"", "sh"])
+        .args([
+            "sh",
+            "-c",
+            "mount -t tmpfs -o size=4k ecrlink-probe \"$1\" && umount \"$1\"",
+            "sh",
+        ])
         .arg(&probe)
         .output();
     let _ = std::fs::remove_dir(&probe);

@@ -97,7 +97,11 @@ fn fill(view: &Path) -> u64 {
             Ok(0) => panic!("filler: write returned 0"),
             Ok(k) => n += k as u64,
             Err(e) => {
-                assert_eq!(e.raw_os_error(), Some(28), "filler stopped by {e}, not ENOSPC");
+                assert_eq!(
+                    e.raw_os_error(),
+                    Some(28),
+                    "filler stopped by {e}, not ENOSPC"
+                );
                 return n;
             }
         }
@@ -171,9 +175,7 @@ fn a_real_full_disk_refuses_the_sale_and_loses_nothing() {
         let mut reserved = 0;
         for r in &recs {
             match r {
-                Record::AuthStarted(_) => {
-                    smallest_auth = smallest_auth.min(encoded_len(r))
-                },
+                Record::AuthStarted(_) => smallest_auth = smallest_auth.min(encoded_len(r)),
                 Record::StanReserved { upto, .. } => reserved = reserved.max(*upto),
                 _ => {}
             }
@@ -212,7 +214,10 @@ fn a_real_full_disk_refuses_the_sale_and_loses_nothing() {
         "the agent stopped on the full disk"
     );
     let (_, after) = current_file(&view);
-    assert_eq!(after, before, "the journal file changed (something half-written?)");
+    assert_eq!(
+        after, before,
+        "the journal file changed (something half-written?)"
+    );
     let log = std::fs::read_to_string(dir.join("agent").join("agent.log")).unwrap();
     let line = log
         .lines()

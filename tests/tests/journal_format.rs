@@ -47,8 +47,12 @@ fn an_agent_upgraded_over_a_format_0_journal_keeps_what_it_owed() {
     std::fs::create_dir_all(&journal).unwrap();
     std::fs::write(journal.join("journal-00000007.log"), V0).unwrap();
 
-    let agent = AgentProc::spawn(BINS, &dir.join("agent"), &AgentSpec::new(&["csob"], bank.addr))
-        .expect("the agent starts on a format 0 journal");
+    let agent = AgentProc::spawn(
+        BINS,
+        &dir.join("agent"),
+        &AgentSpec::new(&["csob"], bank.addr),
+    )
+    .expect("the agent starts on a format 0 journal");
     let addr = agent.addr("csob");
 
     // The two reversals the old journal owed reach the bank (which never saw the originals:
@@ -71,12 +75,16 @@ fn an_agent_upgraded_over_a_format_0_journal_keeps_what_it_owed() {
     let log = std::fs::read_to_string(dir.join("agent").join("agent.log")).unwrap();
     for stan in [1, 3] {
         assert!(
-            log.lines().any(|l| l.contains("reversal acknowledged by the bank")
-                && l.contains(&format!("original={stan} "))),
+            log.lines()
+                .any(|l| l.contains("reversal acknowledged by the bank")
+                    && l.contains(&format!("original={stan} "))),
             "no acknowledged reversal of trace {stan} in the log"
         );
     }
-    assert!(log.contains("older format"), "the migration is not reported");
+    assert!(
+        log.contains("older format"),
+        "the migration is not reported"
+    );
 
     // Last transaction: the sale the old agent died in, cancelled (42.00 CZK).
     let logs = dir.join("till-logs");
@@ -167,7 +175,10 @@ fn a_newer_format_stops_the_agent_untouched_unless_reset() {
     let expected = format!("journal format {newer} was written by a newer agent");
     assert!(stderr.contains(&expected), "stderr: {stderr}");
     assert!(stderr.contains("journal-00000005.log"), "stderr: {stderr}");
-    assert!(stderr.contains("--journal-reset-incompatible"), "stderr: {stderr}");
+    assert!(
+        stderr.contains("--journal-reset-incompatible"),
+        "stderr: {stderr}"
+    );
     assert_eq!(names(&journal), ["journal-00000005.log"], "nothing added");
     assert_eq!(std::fs::read(&file).unwrap(), bytes, "nothing changed");
 
@@ -181,7 +192,11 @@ fn a_newer_format_stops_the_agent_untouched_unless_reset() {
     let bank = BankProc::spawn(BINS, &dir2.join("bank"), None);
     let agent_dir = dir2.join("agent");
     std::fs::create_dir_all(agent_dir.join("journal")).unwrap();
-    std::fs::write(agent_dir.join("journal").join("journal-00000005.log"), &bytes).unwrap();
+    std::fs::write(
+        agent_dir.join("journal").join("journal-00000005.log"),
+        &bytes,
+    )
+    .unwrap();
     let agent = AgentProc::spawn(
         BINS,
         &agent_dir,

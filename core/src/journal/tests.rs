@@ -123,7 +123,10 @@ fn small_buffer_is_left_untouched() {
 fn records_round_trip() {
     let records = sample();
     let bytes = encode_all(&records);
-    let got: StdVec<Record> = Reader::new(&bytes).unwrap().map(|e| e.unwrap().record).collect();
+    let got: StdVec<Record> = Reader::new(&bytes)
+        .unwrap()
+        .map(|e| e.unwrap().record)
+        .collect();
     assert_eq!(got, records);
 }
 
@@ -156,7 +159,11 @@ fn corrupt_byte_is_reported_not_torn() {
     assert_eq!(tail.error, Error::JournalCrc);
     assert_eq!(tail.offset, second);
     // Garbage that does not start with the magic is corrupt.
-    let tail = Reader::new(&[0x00, 0x01]).unwrap().next().unwrap().unwrap_err();
+    let tail = Reader::new(&[0x00, 0x01])
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap_err();
     assert_eq!(tail.error, Error::JournalEnvelope);
 }
 
@@ -455,11 +462,17 @@ fn version_0_fixture_is_read_and_recovered() {
         .collect();
     assert_eq!(
         owed,
-        [(1, ReversalReason::BankTimeout), (3, ReversalReason::Recovery)]
+        [
+            (1, ReversalReason::BankTimeout),
+            (3, ReversalReason::Recovery)
+        ]
     );
     assert_eq!(cp.totals.currencies.len(), 1);
     let czk = &cp.totals.currencies[0];
-    assert_eq!((czk.currency, czk.debit_count, czk.debit_minor), (203, 1, 1250));
+    assert_eq!(
+        (czk.currency, czk.debit_count, czk.debit_minor),
+        (203, 1, 1250)
+    );
     assert_eq!(cp.last_close.as_ref().map(|c| c.batch), Some(2));
 }
 
