@@ -34,6 +34,7 @@
     )
 )]
 
+mod ascii;
 pub mod bank;
 pub mod dialect;
 pub mod emv;

@@ -216,26 +216,6 @@ fn decimal(digits: &[u8]) -> Option<usize> {
     })
 }
 
-/// Whether every byte of `chars` lies in `lo..=hi` (both below 0x80), eight bytes per step:
-/// in a `u64` of bytes below 0x80, adding `0x80 - lo` to each byte sets its high bit exactly
-/// when the byte is at least `lo`, and adding `0x7F - hi` exactly when it is above `hi`;
-/// neither sum carries into the next byte. A byte of 0x80 or more shows in `x` itself.
-fn all_in_range(chars: &[u8], lo: u8, hi: u8) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x80 * ONES;
-    let at_least = u64::from(0x80u8.wrapping_sub(lo)) * ONES;
-    let above = u64::from(0x7Fu8.wrapping_sub(hi)) * ONES;
-    let mut words = chars.chunks_exact(8);
-    let mut bad = 0u64;
-    for word in &mut words {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        let x = u64::from_le_bytes(w);
-        bad |= x | !x.wrapping_add(at_least) | x.wrapping_add(above);
-    }
-    bad & HIGHS == 0 && words.remainder().iter().all(|b| (lo..=hi).contains(b))
-}
-
 /// The eight bytes of `src` at `at` as a little-endian word, copied to the same place in
 /// `dst`; `None` if either is too short there.
 #[inline(always)]
@@ -245,7 +225,7 @@ fn copy_word(src: &[u8], dst: &mut [u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(word))
 }
 
-/// [`all_in_range`] that also copies `src` to the start of `dst` (at least as long), a word
+/// [`crate::ascii::all_in_range`] that also copies `src` to the start of `dst` (at least as long), a word
 /// at a time: words at 0, 8, 16, … and one that ends at the last byte, overlapping the one
 /// before (it checks and writes the same bytes again), so there is no byte-by-byte tail.
 /// Shorter than a word: two overlapping 4-byte halves, or up to three single bytes.
@@ -314,11 +294,11 @@ fn copy_in_range(src: &[u8], dst: &mut [u8], lo: u8, hi: u8) -> bool {
 /// Whether every byte of `chars` may appear in a field of `charset` (one loop per charset).
 fn all_allowed(charset: Charset, chars: &[u8]) -> bool {
     match charset {
-        Charset::Numeric => all_in_range(chars, b'0', b'9'),
+        Charset::Numeric => crate::ascii::all_digits(chars),
         Charset::Alphanumeric => chars
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || b == b' '),
-        Charset::Printable => all_in_range(chars, 0x20, 0x7E),
+        Charset::Printable => crate::ascii::all_printable(chars),
         // Checked while decoding, in one pass ([`decode_hex`]).
         Charset::BinaryAsHex => chars.len() % 2 == 0,
     }
@@ -808,27 +788,6 @@ impl fmt::Debug for IsoMessage {
 #[cfg(test)]
 mod scan_tests {
     use super::*;
-
-    #[test]
-    fn all_in_range_agrees_with_a_byte_loop() {
-        for (lo, hi) in [(b'0', b'9'), (0x20, 0x7E)] {
-            for b in 0..=255u8 {
-                for len in 1..20 {
-                    for at in 0..len {
-                        let mut chars = [lo; 20];
-                        chars[at] = b;
-                        let chars = &chars[..len];
-                        let expected = chars.iter().all(|c| (lo..=hi).contains(c));
-                        assert_eq!(
-                            all_in_range(chars, lo, hi),
-                            expected,
-                            "{b:#x} at {at} of {len}"
-                        );
-                    }
-                }
-            }
-        }
-    }
 
     /// Every byte value; under miri (slow; there is no unsafe code here) a few.
     fn test_bytes() -> Vec<u8> {

@@ -8,9 +8,11 @@
 //! ([`Error::LinkMalformedFrame`]) and starts a new one, so one lost ETX costs one frame.
 
 use heapless::Vec;
+use heapless::vec::VecView;
 
 use super::control::{Control, ETX, STX};
-use super::frame::{Checksum, find_delimiter, lrc};
+use super::frame::{Checksum, scan_payload};
+use crate::ascii::FAST_PATHS;
 use crate::{Error, Result};
 
 /// What one call to [`FrameAccumulator::feed`] found.
@@ -42,10 +44,19 @@ enum State {
 #[derive(Debug)]
 pub struct FrameAccumulator<const N: usize> {
     buf: Vec<u8, N>,
+    scan: Scanner,
+}
+
+/// Everything of the accumulator but its buffer: the code works on the buffer as a
+/// `VecView` (its capacity a run-time value), so it exists once, not once per `N`.
+#[derive(Debug)]
+struct Scanner {
     state: State,
     checksum: Checksum,
-    /// The previous call returned a frame borrowed from `buf`; clear it before reading more.
+    /// The previous call returned a frame borrowed from the buffer; clear it before reading more.
     delivered: bool,
+    /// XOR of the payload bytes received so far (the LRC without ETX).
+    lrc: u8,
     discarded: u64,
 }
 
@@ -54,28 +65,31 @@ impl<const N: usize> FrameAccumulator<N> {
     pub const fn new(checksum: Checksum) -> Self {
         FrameAccumulator {
             buf: Vec::new(),
-            state: State::Idle,
-            checksum,
-            delivered: false,
-            discarded: 0,
+            scan: Scanner {
+                state: State::Idle,
+                checksum,
+                delivered: false,
+                lrc: 0,
+                discarded: 0,
+            },
         }
     }
 
     /// Bytes skipped so far outside frames (noise, garbage before STX).
     pub fn discarded(&self) -> u64 {
-        self.discarded
+        self.scan.discarded
     }
 
     /// Whether a frame is partly received (useful for an inter-byte timeout).
     pub fn in_frame(&self) -> bool {
-        !matches!(self.state, State::Idle)
+        !matches!(self.scan.state, State::Idle)
     }
 
     /// Drops any partial frame.
     pub fn reset(&mut self) {
         self.buf.clear();
-        self.state = State::Idle;
-        self.delivered = false;
+        self.scan.state = State::Idle;
+        self.scan.delivered = false;
     }
 
     /// Consumes bytes from `input` up to and including the first complete item and returns it
@@ -83,18 +97,44 @@ impl<const N: usize> FrameAccumulator<N> {
     /// consumed. An error also reports its consumed count; the accumulator stays usable. A call
     /// on non-empty input consumes at least one byte, except when it reports an error at the
     /// first byte (an STX that abandons a partial frame), in which case the next call consumes.
-    pub fn feed<'a>(&'a mut self, input: &[u8]) -> (Result<Feed<'a>>, usize) {
+    ///
+    /// A frame that arrives whole in one `input` is handed out from `input` itself, without a
+    /// copy; a frame that arrives in pieces is collected in the accumulator. Either way the
+    /// payload is scanned once, a machine word per step, for its end and its LRC together.
+    #[cfg_attr(target_pointer_width = "64", inline)]
+    pub fn feed<'a>(&'a mut self, input: &'a [u8]) -> (Result<Feed<'a>>, usize) {
+        self.scan.feed(self.buf.as_mut_view(), input)
+    }
+}
+
+impl Scanner {
+    /// [`FrameAccumulator::feed`] over the buffer's view.
+    #[cfg_attr(target_pointer_width = "64", inline)]
+    fn feed<'a>(&mut self, buf: &'a mut VecView<u8>, input: &'a [u8]) -> (Result<Feed<'a>>, usize) {
         if self.delivered {
-            self.buf.clear();
+            buf.clear();
             self.delivered = false;
+        }
+        // Fast paths between frames: a control byte, or a frame read in one scan.
+        if let (State::Idle, Some((&first, body))) = (self.state, input.split_first()) {
+            if first != STX {
+                if let Some(c) = Control::from_byte(first) {
+                    return (Ok(Feed::Control(c)), 1);
+                }
+            } else if FAST_PATHS {
+                if let Some(found) = self.start_frame(buf, body) {
+                    return found;
+                }
+            }
         }
         let mut i = 0;
         while let Some(&b) = input.get(i) {
-            i += 1;
             match self.state {
                 State::Idle => {
+                    i += 1;
                     if b == STX {
-                        self.buf.clear();
+                        buf.clear();
+                        self.lrc = 0;
                         self.state = State::Payload;
                     } else if let Some(c) = Control::from_byte(b) {
                         return (Ok(Feed::Control(c)), i);
@@ -103,43 +143,60 @@ impl<const N: usize> FrameAccumulator<N> {
                     }
                 }
                 State::Payload => {
-                    // Copy the run up to the next STX/ETX in one go.
-                    let start = i - 1;
-                    let rest = input.get(start..).unwrap_or_default();
-                    let run = find_delimiter(rest).unwrap_or(rest.len());
-                    let chunk = rest.get(..run).unwrap_or_default();
-                    i = start + run;
-                    if self.buf.extend_from_slice(chunk).is_err() {
-                        self.buf.clear();
+                    // The run up to the next STX/ETX, and its XOR, in one pass.
+                    let rest = input.get(i..).unwrap_or_default();
+                    let (end, run_xor) = scan_payload(rest);
+                    let run = end.unwrap_or(rest.len());
+                    let (chunk, after) = rest.split_at_checked(run).unwrap_or((rest, &[]));
+                    i += run;
+                    if buf.len() + run > buf.capacity() {
+                        buf.clear();
                         self.state = State::Skip;
                         return (Err(Error::LinkFrameTooLong), i);
                     }
-                    match input.get(i) {
-                        Some(&ETX) => {
+                    self.lrc ^= run_xor;
+                    match after {
+                        [] => {
+                            // More payload to come: keep it (fits, checked above).
+                            let _ = buf.extend_from_slice(chunk);
+                        }
+                        [ETX, tail @ ..] => {
                             i += 1;
-                            match self.checksum {
-                                Checksum::Lrc => self.state = State::Lrc,
-                                Checksum::None => {
+                            match (self.checksum, tail.first()) {
+                                (Checksum::None, _) => {
                                     self.state = State::Idle;
-                                    self.delivered = true;
-                                    return (Ok(Feed::Frame(&self.buf)), i);
+                                    return (Ok(self.frame(buf, chunk)), i);
+                                }
+                                (Checksum::Lrc, Some(&received)) => {
+                                    i += 1;
+                                    self.state = State::Idle;
+                                    let computed = self.lrc ^ ETX;
+                                    if computed != received {
+                                        buf.clear();
+                                        return (Err(Error::LinkBadLrc { computed, received }), i);
+                                    }
+                                    return (Ok(self.frame(buf, chunk)), i);
+                                }
+                                (Checksum::Lrc, None) => {
+                                    let _ = buf.extend_from_slice(chunk);
+                                    self.state = State::Lrc;
                                 }
                             }
                         }
-                        Some(_) => {
+                        _ => {
                             // An STX inside a frame: abandon this one, let the STX start the next.
-                            self.buf.clear();
+                            buf.clear();
                             self.state = State::Idle;
                             return (Err(Error::LinkMalformedFrame), i);
                         }
-                        None => {}
                     }
                 }
                 State::Lrc => {
+                    i += 1;
                     self.state = State::Idle;
-                    let computed = lrc(&self.buf) ^ ETX;
+                    let computed = self.lrc ^ ETX;
                     if computed != b {
-                        self.buf.clear();
+                        buf.clear();
                         return (
                             Err(Error::LinkBadLrc {
                                 computed,
@@ -149,22 +206,103 @@ impl<const N: usize> FrameAccumulator<N> {
                         );
                     }
                     self.delivered = true;
-                    return (Ok(Feed::Frame(&self.buf)), i);
+                    return (Ok(Feed::Frame(buf)), i);
                 }
                 State::Skip => {
+                    i += 1;
                     if b == ETX {
                         self.state = match self.checksum {
                             Checksum::Lrc => State::SkipLrc,
                             Checksum::None => State::Idle,
                         };
                     } else if b == STX {
+                        self.lrc = 0;
                         self.state = State::Payload;
                     }
                 }
-                State::SkipLrc => self.state = State::Idle,
+                State::SkipLrc => {
+                    i += 1;
+                    self.state = State::Idle;
+                }
             }
         }
         (Ok(Feed::NeedMore), i)
+    }
+
+    /// Reads a frame from `body` (the bytes after its STX) in one scan: a frame that is all
+    /// there is checked and handed out from `body`; the start of a frame is kept (state and
+    /// running LRC included) for the next call. `None` (nothing changed) for an STX inside the
+    /// frame or a frame too long, which the byte loop of [`FrameAccumulator::feed`] reports.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    fn start_frame<'a>(
+        &mut self,
+        buf: &mut VecView<u8>,
+        body: &'a [u8],
+    ) -> Option<(Result<Feed<'a>>, usize)> {
+        let (end, payload_xor) = scan_payload(body);
+        let run = end.unwrap_or(body.len());
+        if run > buf.capacity() {
+            return None;
+        }
+        let (payload, after) = body.split_at_checked(run)?;
+        match (self.checksum, after) {
+            (_, []) => {
+                // The frame goes on in the next read.
+                self.keep_partial(buf, payload, payload_xor, State::Payload);
+                Some((Ok(Feed::NeedMore), run + 1))
+            }
+            (Checksum::None, [ETX, ..]) => Some((Ok(Feed::Frame(payload)), run + 2)),
+            (Checksum::Lrc, [ETX]) => {
+                // The LRC comes in the next read.
+                self.keep_partial(buf, payload, payload_xor, State::Lrc);
+                Some((Ok(Feed::NeedMore), run + 2))
+            }
+            (Checksum::Lrc, [ETX, received, ..]) => {
+                let computed = payload_xor ^ ETX;
+                let consumed = run + 3;
+                Some(if computed == *received {
+                    (Ok(Feed::Frame(payload)), consumed)
+                } else {
+                    (
+                        Err(Error::LinkBadLrc {
+                            computed,
+                            received: *received,
+                        }),
+                        consumed,
+                    )
+                })
+            }
+            _ => None, // an STX inside the frame
+        }
+    }
+
+    /// Keeps the start of a frame (at most the capacity bytes, checked by the caller) for later reads.
+    #[cold]
+    #[inline(never)]
+    fn keep_partial(
+        &mut self,
+        buf: &mut VecView<u8>,
+        payload: &[u8],
+        payload_xor: u8,
+        state: State,
+    ) {
+        buf.clear();
+        let _ = buf.extend_from_slice(payload);
+        self.lrc = payload_xor;
+        self.state = state;
+    }
+
+    /// The completed frame whose last run is `chunk`: `chunk` itself when the whole payload
+    /// came in this call (no copy), else the collected payload.
+    #[cfg_attr(target_pointer_width = "64", inline)]
+    fn frame<'a>(&mut self, buf: &'a mut VecView<u8>, chunk: &'a [u8]) -> Feed<'a> {
+        if buf.is_empty() {
+            return Feed::Frame(chunk);
+        }
+        // Fits: the caller checked `buf.len() + chunk.len() <= N`.
+        let _ = buf.extend_from_slice(chunk);
+        self.delivered = true;
+        Feed::Frame(buf)
     }
 }
 
@@ -309,12 +447,143 @@ mod tests {
         assert!(!acc.in_frame());
     }
 
+    /// The accumulator's contract as a plain byte-at-a-time state machine: the reference the
+    /// run-at-a-time, zero-copy `feed` is checked against.
+    struct Model {
+        n: usize,
+        checksum: Checksum,
+        state: State,
+        buf: StdVec<u8>,
+        discarded: u64,
+    }
+
+    impl Model {
+        fn new(n: usize, checksum: Checksum) -> Self {
+            Model {
+                n,
+                checksum,
+                state: State::Idle,
+                buf: StdVec::new(),
+                discarded: 0,
+            }
+        }
+
+        fn step(&mut self, b: u8) -> Option<Item> {
+            match self.state {
+                State::Idle => {
+                    if b == STX {
+                        self.buf.clear();
+                        self.state = State::Payload;
+                    } else if let Some(c) = Control::from_byte(b) {
+                        return Some(Item::Ctl(c));
+                    } else {
+                        self.discarded += 1;
+                    }
+                }
+                State::Payload => {
+                    if b == ETX {
+                        if self.checksum == Checksum::Lrc {
+                            self.state = State::Lrc;
+                        } else {
+                            self.state = State::Idle;
+                            return Some(Item::Frame(self.buf.clone()));
+                        }
+                    } else if b == STX {
+                        self.buf.clear();
+                        return Some(Item::Err(Error::LinkMalformedFrame));
+                    } else {
+                        self.buf.push(b);
+                        if self.buf.len() > self.n {
+                            self.buf.clear();
+                            self.state = State::Skip;
+                            return Some(Item::Err(Error::LinkFrameTooLong));
+                        }
+                    }
+                }
+                State::Lrc => {
+                    self.state = State::Idle;
+                    let computed = self.buf.iter().fold(ETX, |a, b| a ^ b);
+                    return Some(if computed == b {
+                        Item::Frame(self.buf.clone())
+                    } else {
+                        Item::Err(Error::LinkBadLrc {
+                            computed,
+                            received: b,
+                        })
+                    });
+                }
+                State::Skip => {
+                    if b == ETX {
+                        self.state = match self.checksum {
+                            Checksum::Lrc => State::SkipLrc,
+                            Checksum::None => State::Idle,
+                        };
+                    } else if b == STX {
+                        self.state = State::Payload;
+                    }
+                }
+                State::SkipLrc => self.state = State::Idle,
+            }
+            None
+        }
+    }
+
+    /// Line content that hits every path: whole frames (some with a bad LRC), stray STX/ETX,
+    /// control bytes, noise, over-long runs.
+    fn line_piece() -> impl Strategy<Value = StdVec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(0x20u8..0x7f, 0..40).prop_map(|p| frame(&p)),
+            (proptest::collection::vec(0x20u8..0x7f, 0..30), any::<u8>()).prop_map(|(p, x)| {
+                let mut f = frame(&p);
+                *f.last_mut().unwrap() ^= x;
+                f
+            }),
+            proptest::collection::vec(
+                prop_oneof![
+                    Just(STX),
+                    Just(ETX),
+                    Just(0x04u8),
+                    Just(0x05u8),
+                    Just(0x06u8),
+                    Just(0x15u8),
+                    any::<u8>()
+                ],
+                0..12
+            ),
+            proptest::collection::vec(b'a'..=b'z', 0..40),
+        ]
+    }
+
     proptest! {
         #[test]
         fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600), lrc in any::<bool>()) {
             let mut acc = FrameAccumulator::<64>::new(if lrc { Checksum::Lrc } else { Checksum::None });
             let mut items = StdVec::new();
             drain(&mut acc, &bytes, &mut items);
+        }
+
+        #[test]
+        fn agrees_with_the_byte_model_for_any_content_and_split(
+            pieces in proptest::collection::vec(line_piece(), 0..10),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
+            lrc in any::<bool>(),
+        ) {
+            let checksum = if lrc { Checksum::Lrc } else { Checksum::None };
+            let stream: StdVec<u8> = pieces.concat();
+            let mut model = Model::new(16, checksum);
+            let expected: StdVec<Item> = stream.iter().filter_map(|&b| model.step(b)).collect();
+            let mut points: StdVec<usize> = cuts.iter().map(|c| c.index(stream.len() + 1)).collect();
+            points.sort_unstable();
+            let mut acc = FrameAccumulator::<16>::new(checksum);
+            let mut items = StdVec::new();
+            let mut last = 0;
+            for p in points.into_iter().chain(core::iter::once(stream.len())) {
+                drain(&mut acc, &stream[last..p], &mut items);
+                last = p;
+            }
+            prop_assert_eq!(items, expected);
+            prop_assert_eq!(acc.discarded(), model.discarded);
+            prop_assert_eq!(acc.in_frame(), model.state != State::Idle);
         }
 
         #[test]

@@ -80,21 +80,26 @@ impl MaskedPan {
     }
 
     /// Masks the digits of a full PAN read off the wire (12–19 ASCII digits), without
-    /// building a [`Pan`] first; `None` for anything else.
+    /// building a [`Pan`] first; `None` for anything else. (The codecs check the digits as
+    /// they scan and call [`MaskedPan::from_checked_digits`]; tests use this one.)
+    #[cfg(test)]
     pub(crate) fn from_digits(digits: &[u8]) -> Option<Self> {
-        ((12..=19).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit))
+        ((12..=19).contains(&digits.len()) && crate::ascii::all_digits(digits))
             .then(|| Self::mask(digits))
     }
 
+    /// [`MaskedPan::from_digits`] for bytes the caller already checked to be ASCII digits:
+    /// only the length (12–19) is checked here.
+    pub(crate) fn from_checked_digits(digits: &[u8]) -> Option<Self> {
+        (12..=19)
+            .contains(&digits.len())
+            .then(|| Self::mask(digits))
+    }
+
+    /// The first 6 and last 4 bytes of `b` (at least 10 bytes: every caller checked 12–19).
     fn mask(b: &[u8]) -> Self {
-        let mut first6 = [b'0'; 6];
-        let mut last4 = [b'0'; 4];
-        for (dst, src) in first6.iter_mut().zip(b.iter()) {
-            *dst = *src;
-        }
-        for (dst, src) in last4.iter_mut().rev().zip(b.iter().rev()) {
-            *dst = *src;
-        }
+        let first6 = b.first_chunk::<6>().copied().unwrap_or([b'0'; 6]);
+        let last4 = b.last_chunk::<4>().copied().unwrap_or([b'0'; 4]);
         MaskedPan {
             first6,
             last4,

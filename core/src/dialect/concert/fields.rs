@@ -147,6 +147,21 @@ const PAYMENT_MODES: &[(u8, PaymentMode, &str)] = &[
     (b'0', PaymentMode::Other, "other"),
 ];
 
+/// For each byte below 0x80, its index in [`PAYMENT_MODES`] (0xFF: none), so that reading a
+/// mode is one lookup instead of a search. Built at compile time, where an out-of-range index
+/// fails the build instead of panicking at run time.
+#[allow(clippy::indexing_slicing)]
+const MODE_BY_BYTE: [u8; 128] = {
+    let mut table = [0xFFu8; 128];
+    let mut i = 0;
+    while i < PAYMENT_MODES.len() {
+        let code = PAYMENT_MODES[i].0;
+        table[code as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
 impl PaymentMode {
     /// The byte on the wire. [`PaymentMode::Unknown`] gives its byte back unchecked; the
     /// emitters check it with [`PaymentMode::validate`].
@@ -163,7 +178,10 @@ impl PaymentMode {
     /// The mode for a wire byte: a named one, or [`PaymentMode::Unknown`] for another ASCII
     /// letter or digit.
     pub fn from_code(b: u8) -> Result<Self> {
-        if let Some((_, m, _)) = PAYMENT_MODES.iter().find(|(c, _, _)| *c == b) {
+        let named = MODE_BY_BYTE
+            .get(usize::from(b))
+            .and_then(|&i| PAYMENT_MODES.get(usize::from(i)));
+        if let Some((_, m, _)) = named {
             return Ok(*m);
         }
         if b.is_ascii_alphanumeric() {
@@ -357,13 +375,23 @@ impl PrivateData {
 
     /// The field from its 10 wire bytes (printable ASCII).
     pub fn from_bytes(raw: &[u8]) -> Result<Self> {
-        let arr: [u8; Self::LEN] = raw
+        let arr: &[u8; Self::LEN] = raw
             .try_into()
             .map_err(|_| Error::ConcertField { field: "private" })?;
-        if !arr.iter().all(|b| (0x20..0x7f).contains(b)) {
+        Self::from_array(arr)
+    }
+
+    /// The field from exactly 10 wire bytes (printable ASCII).
+    pub fn from_array(raw: &[u8; Self::LEN]) -> Result<Self> {
+        if !crate::ascii::all_printable(raw) {
             return Err(Error::ConcertField { field: "private" });
         }
-        Ok(PrivateData(arr))
+        Ok(PrivateData(*raw))
+    }
+
+    /// The field from bytes a caller already checked to be printable ASCII.
+    pub(crate) const fn from_checked(raw: [u8; Self::LEN]) -> Self {
+        PrivateData(raw)
     }
 
     /// The 10 wire bytes.
@@ -387,14 +415,6 @@ impl Default for PrivateData {
     fn default() -> Self {
         PrivateData::BLANK
     }
-}
-
-/// Parses a fixed-width run of ASCII digits.
-pub(crate) fn digits(b: &[u8], field: &'static str) -> Result<u64> {
-    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
-        return Err(Error::ConcertField { field });
-    }
-    Ok(b.iter().fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0')))
 }
 
 /// Writes `value` as zero-padded digits filling `out`; too large a value is `err`.
@@ -458,8 +478,5 @@ mod tests {
             put_digits(&mut out, 100_000_000, Error::AmountTooLarge),
             Err(Error::AmountTooLarge)
         );
-        assert_eq!(digits(b"00001250", "amount"), Ok(1250));
-        assert!(digits(b"0000 250", "amount").is_err());
-        assert!(digits(b"", "amount").is_err());
     }
 }

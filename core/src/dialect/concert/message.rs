@@ -25,8 +25,11 @@
 use core::fmt::Write as _;
 
 use super::fields::{
-    AnswerForm, Authorization, Delay, PaymentMode, PrivateData, Status, TransactionType, digits,
-    put_digits,
+    AnswerForm, Authorization, Delay, PaymentMode, PrivateData, Status, TransactionType, put_digits,
+};
+use crate::ascii::{
+    FAST_PATHS, Layout, all_digits, all_printable, digits_value, eight_digits, eight_digits_value,
+    find_byte, first_outside, small_digits, words,
 };
 use crate::link::frame::{Checksum, decode_frame, encode_frame};
 use crate::txn::{MaskedPan, Pan};
@@ -92,31 +95,113 @@ pub const MAX_AMOUNT_MINOR: u32 = 99_999_999;
 
 // ----- field readers: each fails with the core's typed error naming its field -----
 
-/// The bytes of `range`; the callers checked the payload length first, so this cannot miss
-/// (a miss would still be a typed error, never a panic).
-fn at(payload: &[u8], range: core::ops::Range<usize>) -> Result<&[u8]> {
-    payload.get(range).ok_or(Error::Truncated {
-        what: "concert message",
-    })
+/// The `L` bytes from `at` of a payload whose length the caller checked, so this cannot miss
+/// (a miss would still be a typed error, never a panic); with the length known the compiler
+/// drops the check.
+#[inline(always)]
+fn at<const L: usize>(payload: &[u8], at: usize) -> Result<&[u8; L]> {
+    payload
+        .get(at..at + L)
+        .and_then(|s| s.try_into().ok())
+        .ok_or(Error::Truncated {
+            what: "concert message",
+        })
 }
 
 /// The byte at `index`, same promise as [`at`].
+#[inline(always)]
 fn byte(payload: &[u8], index: usize) -> Result<u8> {
     payload.get(index).copied().ok_or(Error::Truncated {
         what: "concert message",
     })
 }
 
-fn pos(b: &[u8]) -> Result<u8> {
-    digits(b, "pos").map(|v| v as u8)
+fn pos(b: &[u8; 2]) -> Result<u8> {
+    small_digits(b)
+        .map(|v| v as u8)
+        .ok_or(Error::ConcertField { field: "pos" })
 }
 
-fn amount(b: &[u8]) -> Result<u32> {
-    digits(b, "amount").map(|v| v as u32)
+fn amount(b: &[u8; 8]) -> Result<u32> {
+    eight_digits(b).ok_or(Error::ConcertField { field: "amount" })
 }
 
-fn currency(b: &[u8]) -> Result<u16> {
-    digits(b, "currency").map(|v| v as u16)
+fn currency(b: &[u8; 3]) -> Result<u16> {
+    small_digits(b)
+        .map(|v| v as u16)
+        .ok_or(Error::ConcertField { field: "currency" })
+}
+
+// ----- fast paths: the whole layout checked eight bytes per step, then the values read -----
+//
+// Each message form has a `Layout`: the byte range every position may hold (exact for
+// digits, flags and fixed codes; `'0'..='z'` for the payment mode and the status, which
+// `from_code` then checks exactly). When a payload passes, the values are read without
+// checking each field again; when it does not (or a code is unknown), `parse` takes the
+// field-by-field path, which names the first bad field. Both paths give the same answer for
+// every input (`fast_and_field_by_field_paths_agree`).
+
+const DIGITS: (u8, u8) = (b'0', b'9');
+const PRINTABLE: (u8, u8) = (0x20, 0x7E);
+/// Wide enough for any letter or digit; `from_code` decides.
+const CODE: (u8, u8) = (b'0', b'z');
+
+const fn span(r: core::ops::Range<usize>, (lo, hi): (u8, u8)) -> (usize, usize, u8, u8) {
+    (r.start, r.end, lo, hi)
+}
+
+const fn one(at: usize, (lo, hi): (u8, u8)) -> (usize, usize, u8, u8) {
+    (at, at + 1, lo, hi)
+}
+
+static REQUEST_LAYOUT: Layout<{ request::LEN }, { words(request::LEN) }> = Layout::new(&[
+    span(request::POS, DIGITS),
+    span(request::AMOUNT, DIGITS),
+    one(request::ANSWER_FLAG, (b'0', b'1')),
+    one(request::PAYMENT_MODE, CODE),
+    one(request::TRANSACTION_TYPE, CODE),
+    span(request::CURRENCY, DIGITS),
+    span(request::PRIVATE, PRINTABLE),
+    // `A010` / `A011`, `B010` / `B011`.
+    one(26, (b'A', b'A')),
+    one(27, (b'0', b'0')),
+    one(28, (b'1', b'1')),
+    one(29, (b'0', b'1')),
+    one(30, (b'B', b'B')),
+    one(31, (b'0', b'0')),
+    one(32, (b'1', b'1')),
+    one(33, (b'0', b'1')),
+]);
+
+static FULL_LAYOUT: Layout<{ answer::FULL_LEN }, { words(answer::FULL_LEN) }> = Layout::new(&[
+    span(answer::POS, DIGITS),
+    one(answer::STATUS, CODE),
+    span(answer::AMOUNT, DIGITS),
+    one(answer::PAYMENT_MODE, CODE),
+    span(answer::REPORT, PRINTABLE),
+    span(answer::FULL_CURRENCY, DIGITS),
+    span(answer::FULL_PRIVATE, PRINTABLE),
+]);
+
+static SHORT_LAYOUT: Layout<{ answer::SHORT_LEN }, { words(answer::SHORT_LEN) }> = Layout::new(&[
+    span(answer::POS, DIGITS),
+    one(answer::STATUS, CODE),
+    span(answer::AMOUNT, DIGITS),
+    one(answer::PAYMENT_MODE, CODE),
+    span(answer::SHORT_CURRENCY, DIGITS),
+    span(answer::SHORT_PRIVATE, PRINTABLE),
+]);
+
+/// The `L` bytes from `at` of a checked payload, for the fast paths (`None` cannot happen).
+#[inline(always)]
+fn fixed<const L: usize>(payload: &[u8], at: usize) -> Option<&[u8; L]> {
+    payload.get(at..at + L)?.try_into().ok()
+}
+
+/// The value of the eight digits at `at` of a checked payload.
+#[inline(always)]
+fn fixed_amount(payload: &[u8], at: usize) -> Option<u32> {
+    fixed::<8>(payload, at).map(|b| eight_digits_value(u64::from_le_bytes(*b)))
 }
 
 fn check_pos(pos: u8) -> Result<()> {
@@ -199,20 +284,65 @@ impl ConcertRequest {
     ///
     /// Errors: [`Error::ConcertLength`] unless `payload` has 34 bytes, [`Error::ConcertField`]
     /// naming the first field that is not valid.
+    #[cfg_attr(target_pointer_width = "64", inline)]
     pub fn parse(payload: &[u8]) -> Result<Self> {
+        if FAST_PATHS {
+            if let Some(request) = Self::parse_fast(payload) {
+                return Ok(request);
+            }
+        }
+        Self::parse_fields(payload)
+    }
+
+    /// The fast path of [`ConcertRequest::parse`]: `None` unless the payload is valid.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    fn parse_fast(payload: &[u8]) -> Option<Self> {
+        let p: &[u8; request::LEN] = payload.try_into().ok()?;
+        if !REQUEST_LAYOUT.check(p) {
+            return None;
+        }
+        let flag = |at| payload.get(at).copied() == Some(b'1');
+        Some(ConcertRequest {
+            pos: digits_value(fixed::<2>(p, request::POS.start)?) as u8,
+            amount_minor: fixed_amount(p, request::AMOUNT.start)?,
+            answer: if flag(request::ANSWER_FLAG) {
+                AnswerForm::Full
+            } else {
+                AnswerForm::Short
+            },
+            payment_mode: PaymentMode::from_code(*p.get(request::PAYMENT_MODE)?).ok()?,
+            transaction: TransactionType::from_code(*p.get(request::TRANSACTION_TYPE)?).ok()?,
+            currency_numeric: digits_value(fixed::<3>(p, request::CURRENCY.start)?) as u16,
+            private: PrivateData::from_checked(*fixed(p, request::PRIVATE.start)?),
+            delay: if flag(request::DELAY.end - 1) {
+                Delay::Immediate
+            } else {
+                Delay::AfterTransaction
+            },
+            authorization: if flag(request::AUTHORIZATION.end - 1) {
+                Authorization::Forced
+            } else {
+                Authorization::Normal
+            },
+        })
+    }
+
+    /// The field-by-field path of [`ConcertRequest::parse`], which names the first bad field.
+    fn parse_fields(payload: &[u8]) -> Result<Self> {
         if payload.len() != Self::LEN {
             return Err(Error::ConcertLength { len: payload.len() });
         }
         // Field by field in wire order, so the error names the first bad field.
-        let pos = pos(at(payload, request::POS)?)?;
-        let amount_minor = amount(at(payload, request::AMOUNT)?)?;
+        let pos = pos(at(payload, request::POS.start)?)?;
+        let amount_minor = amount(at(payload, request::AMOUNT.start)?)?;
         let answer = AnswerForm::from_code(byte(payload, request::ANSWER_FLAG)?)?;
         let payment_mode = PaymentMode::from_code(byte(payload, request::PAYMENT_MODE)?)?;
         let transaction = TransactionType::from_code(byte(payload, request::TRANSACTION_TYPE)?)?;
-        let currency_numeric = currency(at(payload, request::CURRENCY)?)?;
-        let private = PrivateData::from_bytes(at(payload, request::PRIVATE)?)?;
-        let delay = Delay::from_code(at(payload, request::DELAY)?)?;
-        let authorization = Authorization::from_code(at(payload, request::AUTHORIZATION)?)?;
+        let currency_numeric = currency(at(payload, request::CURRENCY.start)?)?;
+        let private = PrivateData::from_array(at(payload, request::PRIVATE.start)?)?;
+        let delay = Delay::from_code(at::<4>(payload, request::DELAY.start)?)?;
+        let authorization =
+            Authorization::from_code(at::<4>(payload, request::AUTHORIZATION.start)?)?;
         Ok(ConcertRequest {
             pos,
             amount_minor,
@@ -325,7 +455,59 @@ impl ConcertAnswer {
     ///
     /// Errors: [`Error::ConcertLength`] for another length, [`Error::ConcertField`] naming the
     /// first field that is not valid.
+    #[cfg_attr(target_pointer_width = "64", inline)]
     pub fn parse(payload: &[u8]) -> Result<Self> {
+        if FAST_PATHS {
+            if let Some(answer) = Self::parse_fast(payload) {
+                return Ok(answer);
+            }
+        }
+        Self::parse_fields(payload)
+    }
+
+    /// The fast path of [`ConcertAnswer::parse`]: `None` unless the payload is valid.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    fn parse_fast(payload: &[u8]) -> Option<Self> {
+        let (form, pan, cur, private) = match payload.len() {
+            answer::FULL_LEN => {
+                if !FULL_LAYOUT.check(payload.try_into().ok()?) {
+                    return None;
+                }
+                let report = fixed::<{ answer::REPORT_LEN }>(payload, answer::REPORT.start)?;
+                (
+                    AnswerForm::Full,
+                    report_pan(report),
+                    answer::FULL_CURRENCY.start,
+                    answer::FULL_PRIVATE.start,
+                )
+            }
+            answer::SHORT_LEN => {
+                if !SHORT_LAYOUT.check(payload.try_into().ok()?) {
+                    return None;
+                }
+                (
+                    AnswerForm::Short,
+                    None,
+                    answer::SHORT_CURRENCY.start,
+                    answer::SHORT_PRIVATE.start,
+                )
+            }
+            _ => return None,
+        };
+        Some(ConcertAnswer {
+            pos: digits_value(fixed::<2>(payload, answer::POS.start)?) as u8,
+            status: Status::from_code(*payload.get(answer::STATUS)?).ok()?,
+            amount_minor: fixed_amount(payload, answer::AMOUNT.start)?,
+            payment_mode: PaymentMode::from_code(*payload.get(answer::PAYMENT_MODE)?).ok()?,
+            form,
+            pan,
+            currency_numeric: digits_value(fixed::<3>(payload, cur)?) as u16,
+            private: PrivateData::from_checked(*fixed(payload, private)?),
+        })
+    }
+
+    /// The field-by-field path of [`ConcertAnswer::parse`], which names the first bad field.
+    fn parse_fields(payload: &[u8]) -> Result<Self> {
         let form = match payload.len() {
             answer::FULL_LEN => AnswerForm::Full,
             answer::SHORT_LEN => AnswerForm::Short,
@@ -340,16 +522,16 @@ impl ConcertAnswer {
             AnswerForm::Short => (None, answer::SHORT_CURRENCY, answer::SHORT_PRIVATE),
         };
         // Field by field in wire order, so the error names the first bad field.
-        let pos = pos(at(payload, answer::POS)?)?;
+        let pos = pos(at(payload, answer::POS.start)?)?;
         let status = Status::from_code(byte(payload, answer::STATUS)?)?;
-        let amount_minor = amount(at(payload, answer::AMOUNT)?)?;
+        let amount_minor = amount(at(payload, answer::AMOUNT.start)?)?;
         let payment_mode = PaymentMode::from_code(byte(payload, answer::PAYMENT_MODE)?)?;
         let pan = match report {
-            Some(range) => parse_report(at(payload, range)?)?,
+            Some(range) => parse_report(at::<{ answer::REPORT_LEN }>(payload, range.start)?)?,
             None => None,
         };
-        let currency_numeric = currency(at(payload, cur)?)?;
-        let private = PrivateData::from_bytes(at(payload, private)?)?;
+        let currency_numeric = currency(at(payload, cur.start)?)?;
+        let private = PrivateData::from_array(at(payload, private.start)?)?;
         Ok(ConcertAnswer {
             pos,
             status,
@@ -429,21 +611,31 @@ impl ConcertAnswer {
 /// that passes the Luhn check. All zeros, blanks or anything else: no card number. Bytes
 /// outside printable ASCII are [`Error::ConcertField`] `"report"`.
 fn parse_report(field: &[u8]) -> Result<Option<MaskedPan>> {
-    // One pass without an early exit over the 55 bytes (the compiler vectorizes it).
-    if !field
-        .iter()
-        .fold(true, |ok, b| ok & (0x20..0x7f).contains(b))
-    {
+    if !all_printable(field) {
         return Err(Error::ConcertField { field: "report" });
     }
-    let token_len = field.iter().position(|&b| b == b' ').unwrap_or(field.len());
-    let token = field.get(..token_len).unwrap_or_default();
-    if token.iter().all(|&b| b == b'0') {
-        return Ok(None); // empty or all zeros
+    Ok(report_pan(field))
+}
+
+/// The card number in a report field already known to be printable ASCII
+/// ([`parse_report`]).
+fn report_pan(field: &[u8]) -> Option<MaskedPan> {
+    // The usual case in one pass: digits up to a space or the end.
+    let digits_end = first_outside(field, b'0', b'9').unwrap_or(field.len());
+    if matches!(field.get(digits_end), None | Some(b' ')) && (12..=19).contains(&digits_end) {
+        let token = field.get(..digits_end).unwrap_or_default();
+        if token.iter().any(|&b| b != b'0') {
+            return MaskedPan::from_checked_digits(token);
+        }
     }
-    if token.iter().all(u8::is_ascii_digit) {
+    let token_len = find_byte(field, b' ').unwrap_or(field.len());
+    let token = field.get(..token_len).unwrap_or_default();
+    if all_digits(token) {
+        if token.iter().all(|&b| b == b'0') {
+            return None; // empty or all zeros
+        }
         if (12..=19).contains(&token.len()) {
-            return Ok(MaskedPan::from_digits(token));
+            return MaskedPan::from_checked_digits(token);
         }
         for len in [16usize, 19, 18, 17, 15, 14, 13, 12] {
             let pan = token
@@ -451,14 +643,14 @@ fn parse_report(field: &[u8]) -> Result<Option<MaskedPan>> {
                 .and_then(|t| core::str::from_utf8(t).ok())
                 .and_then(|t| Pan::new(t).ok());
             if let Some(pan) = pan.filter(Pan::luhn_ok) {
-                return Ok(Some(pan.masked()));
+                return Some(pan.masked());
             }
         }
-        return Ok(None);
+        return None;
     }
     // Printable ASCII, so valid UTF-8.
-    let text = core::str::from_utf8(token).map_err(|_| Error::ConcertField { field: "report" })?;
-    Ok(MaskedPan::parse(text).ok())
+    let text = core::str::from_utf8(token).ok()?;
+    MaskedPan::parse(text).ok()
 }
 
 fn emit_report(pan: Option<&MaskedPan>, out: &mut [u8]) -> Result<()> {
@@ -486,6 +678,10 @@ pub enum ConcertMessage {
 
 impl ConcertMessage {
     /// Parses a payload: 34 bytes a request, 80 or 25 an answer.
+    ///
+    /// (Inlining hints in the hot codecs apply on 64-bit hosts only: there they save the
+    /// calls; on a 32-bit microcontroller, built for size, the compiler decides.)
+    #[cfg_attr(target_pointer_width = "64", inline)]
     pub fn parse(payload: &[u8]) -> Result<Self> {
         match payload.len() {
             request::LEN => ConcertRequest::parse(payload).map(ConcertMessage::Request),
@@ -673,6 +869,31 @@ mod tests {
             answer_with(b"49701000\x0100000014"),
             Err(Error::ConcertField { field: "report" })
         );
+    }
+
+    /// The reading of the report field written the plain way (the behaviour documented on
+    /// [`parse_report`]), as the reference for the one-pass [`report_pan`].
+    fn report_reference(field: &[u8]) -> Option<MaskedPan> {
+        let token_len = field.iter().position(|&b| b == b' ').unwrap_or(field.len());
+        let token = &field[..token_len];
+        if token.iter().all(|&b| b == b'0') {
+            return None;
+        }
+        if token.iter().all(u8::is_ascii_digit) {
+            if (12..=19).contains(&token.len()) {
+                return MaskedPan::from_digits(token);
+            }
+            return [16usize, 19, 18, 17, 15, 14, 13, 12]
+                .iter()
+                .find_map(|&len| {
+                    let digits = core::str::from_utf8(token.get(..len)?).ok()?;
+                    Pan::new(digits)
+                        .ok()
+                        .filter(Pan::luhn_ok)
+                        .map(|p| p.masked())
+                });
+        }
+        MaskedPan::parse(core::str::from_utf8(token).ok()?).ok()
     }
 
     #[test]
@@ -911,6 +1132,46 @@ mod tests {
             )
     }
 
+    /// Every single-byte change of every position of a valid request, full answer and short
+    /// answer: the fast path and the field-by-field path agree on each.
+    #[test]
+    fn fast_path_agrees_for_every_single_byte_change() {
+        let mut report = [b' '; 55];
+        report[..16].copy_from_slice(b"4111111111111111");
+        let full_payload = [&b"010000012501"[..], &report, b"978", b"0000123456"].concat();
+        let answer = ConcertAnswer::parse(&full_payload).unwrap();
+        assert!(answer.pan.is_some());
+        let short = ConcertAnswer {
+            form: AnswerForm::Short,
+            pan: None,
+            ..answer
+        };
+        let request: [u8; 34] = EXAMPLE_FRAME[1..35].try_into().unwrap();
+        let mut full = [0u8; 80];
+        answer.emit(&mut full).unwrap();
+        let mut short_bytes = [0u8; 25];
+        short.emit(&mut short_bytes).unwrap();
+        let mut fast_taken = 0;
+        for base in [&request[..], &full[..], &short_bytes[..]] {
+            for at in 0..base.len() {
+                for b in crate::ascii::test_bytes() {
+                    let mut v = base.to_vec();
+                    v[at] = b;
+                    if v.len() == ConcertRequest::LEN {
+                        let fields = ConcertRequest::parse_fields(&v);
+                        assert_eq!(ConcertRequest::parse_fast(&v), fields.ok(), "{v:?}");
+                        fast_taken += usize::from(fields.is_ok());
+                    } else {
+                        let fields = ConcertAnswer::parse_fields(&v);
+                        assert_eq!(ConcertAnswer::parse_fast(&v), fields.ok(), "{v:?}");
+                        fast_taken += usize::from(fields.is_ok());
+                    }
+                }
+            }
+        }
+        assert!(fast_taken > 300, "only {fast_taken} valid variants");
+    }
+
     proptest! {
         #[test]
         fn request_emit_then_parse_is_identity(r in any_request()) {
@@ -928,6 +1189,71 @@ mod tests {
             let n = a.emit(&mut out).unwrap();
             prop_assert_eq!(n, a.len());
             prop_assert_eq!(ConcertAnswer::parse(&out[..n]), Ok(a));
+        }
+
+        /// The fast path and the field-by-field path give the same value or the same error
+        /// for valid messages with up to three bytes changed (any value, or one near the
+        /// edges of the layout's ranges), and the fast path takes every valid message.
+        #[test]
+        fn fast_and_field_by_field_paths_agree(
+            which in 0..3u8,
+            r in any_request(),
+            a in any_answer(),
+            edits in proptest::collection::vec(
+                (any::<prop::sample::Index>(), prop_oneof![
+                    any::<u8>(),
+                    prop::sample::select(&b"/0129:@ABCYZ[`az{ ~\x7f\x80\x1f*X"[..]),
+                ]),
+                0..4,
+            ),
+        ) {
+            let mut out = [0u8; 80];
+            let n = match which {
+                0 => r.emit(&mut out).unwrap(),
+                1 => a.emit(&mut out).unwrap(),
+                _ => ConcertAnswer { form: AnswerForm::Short, pan: None, ..a }.emit(&mut out).unwrap(),
+            };
+            let bytes = &mut out[..n];
+            for (at, b) in &edits {
+                bytes[at.index(n)] = *b;
+            }
+            let bytes = &*bytes;
+            let (fields, fast, parsed) = if n == ConcertRequest::LEN {
+                (
+                    ConcertRequest::parse_fields(bytes).map(ConcertMessage::Request),
+                    ConcertRequest::parse_fast(bytes).map(ConcertMessage::Request),
+                    ConcertRequest::parse(bytes).map(ConcertMessage::Request),
+                )
+            } else {
+                (
+                    ConcertAnswer::parse_fields(bytes).map(ConcertMessage::Answer),
+                    ConcertAnswer::parse_fast(bytes).map(ConcertMessage::Answer),
+                    ConcertAnswer::parse(bytes).map(ConcertMessage::Answer),
+                )
+            };
+            prop_assert_eq!(parsed, fields);
+            prop_assert_eq!(fast, fields.ok());
+        }
+
+        #[test]
+        fn report_reading_agrees_with_the_plain_reference(
+            digits in 0usize..24,
+            tail in proptest::collection::vec(prop_oneof![
+                Just(b' '), Just(b'0'), b'0'..=b'9', Just(b'*'), Just(b'X'), 0x20u8..0x7f,
+            ], 0..55),
+            zeros in any::<bool>(),
+            seed in any::<u64>(),
+        ) {
+            let mut field = [b' '; 55];
+            let mut x = seed;
+            for slot in field.iter_mut().take(digits) {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                *slot = if zeros { b'0' } else { b'0' + (x >> 60) as u8 % 10 };
+            }
+            for (slot, b) in field.iter_mut().skip(digits).zip(&tail) {
+                *slot = *b;
+            }
+            prop_assert_eq!(report_pan(&field), report_reference(&field));
         }
 
         #[test]
