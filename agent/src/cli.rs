@@ -26,7 +26,11 @@ card numbers masked).
 Signals: SIGINT/SIGTERM stop cleanly (the transaction in flight is finished and journaled), \
 SIGUSR1 wakes the agent from sleep mode, SIGUSR2 puts it to sleep.
 
-Durations are written 500ms, 30s, 5m or 1h.";
+Durations are written 500ms, 30s, 5m or 1h.
+
+Exit status: 0 after a clean stop, 1 on a start-up or run-time error, 2 on a usage or \
+configuration error, 3 when the journal holds a file in a format this agent does not read (it \
+is left untouched; see --journal-reset-incompatible).";
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -117,6 +121,12 @@ pub struct Args {
     /// bank is asked (close the batch to start a new file). Default: only the disk limits it.
     #[arg(long, value_name = "BYTES")]
     pub journal_max_bytes: Option<u64>,
+    /// A journal file in a format this agent does not read (written by a newer agent) stops
+    /// the start-up with exit status 3 and is left untouched, since it may hold reversals still
+    /// owed to the bank. With this flag it is moved aside as `journal-N.log.incompatible-vN`
+    /// and the agent starts with an empty journal: what the file held is not carried over.
+    #[arg(long)]
+    pub journal_reset_incompatible: bool,
     /// Accept tills only from this address block (e.g. 192.168.1.0/24, 127.0.0.1/32);
     /// repeatable. Default: any address. Others are closed before a byte is read.
     #[arg(long, value_name = "NET")]
@@ -178,6 +188,7 @@ impl Args {
             receipt_lang,
             idle_timeout
         );
+        cfg.journal_reset_incompatible |= self.journal_reset_incompatible;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -223,7 +234,13 @@ pub fn main() -> i32 {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("ecrlink-agent: {e:#}");
-            1
+            if e.chain()
+                .any(|c| c.downcast_ref::<crate::journal::Incompatible>().is_some())
+            {
+                3
+            } else {
+                1
+            }
         }
     }
 }

@@ -230,6 +230,10 @@ pub struct Config {
     pub bank_tls_ca: Option<PathBuf>,
     /// Name the bank's certificate must carry (default: the host part of `bank`).
     pub bank_tls_name: Option<String>,
+    /// Journal files in a format this build does not read are moved aside
+    /// (`*.incompatible-vN`) and the agent starts without them; `false` (the default): the
+    /// agent refuses to start and leaves them as they are.
+    pub journal_reset_incompatible: bool,
 }
 
 impl Default for Config {
@@ -262,6 +266,7 @@ impl Default for Config {
             allow: Vec::new(),
             bank_tls_ca: None,
             bank_tls_name: None,
+            journal_reset_incompatible: false,
         }
     }
 }

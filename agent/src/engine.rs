@@ -41,6 +41,9 @@ const TXN_RESERVE: usize = 4 * ecrlink_core::journal::MAX_ENVELOPE + CLOSE_RESER
 
 /// The text of a transaction refused because the journal is full.
 pub const JOURNAL_FULL_TEXT: &str = "journal full: close the batch";
+/// The text of a transaction refused because its start could not be journaled (a disk
+/// error, e.g. no space left on the device).
+pub const JOURNAL_WRITE_TEXT: &str = "journal not writable: refused";
 
 /// State the till sessions and the supervisor read without going through the engine queue.
 #[derive(Default)]
@@ -236,6 +239,34 @@ impl Engine {
             std::process::exit(70);
         }
         self.publish();
+    }
+
+    /// Journals the start of an authorization, before anything goes to the bank. If it cannot
+    /// be written (a full disk: the file was cut back to its last whole record), nothing has
+    /// happened yet: the refusal is returned (not journaled) and the agent keeps running,
+    /// where a failed write after the bank answered stops it ([`Self::append`]).
+    fn journal_start(&mut self, kind: RequestKind, auth: &AuthStarted) -> Option<Response> {
+        match self.journal.append(&Record::AuthStarted(auth.clone())) {
+            Ok(()) => {
+                self.publish();
+                None
+            }
+            Err(e) => {
+                tracing::error!(
+                    error = %e,
+                    request = kind.name(),
+                    stan = auth.stan,
+                    "journal write failed: transaction refused before the bank was asked"
+                );
+                let r = self.response(
+                    kind,
+                    Outcome::Failed {
+                        reason: FailReason::Other,
+                    },
+                );
+                Some(r.clone().with_text(JOURNAL_WRITE_TEXT).unwrap_or(r))
+            }
+        }
     }
 
     /// Appends a bookkeeping record (trace reservation, delivery, reversal acknowledged) whose
@@ -493,7 +524,9 @@ impl Engine {
             transmitted,
             original: None,
         };
-        self.append(&Record::AuthStarted(auth.clone()));
+        if let Some(refused) = self.journal_start(kind, &auth) {
+            return refused;
+        }
         crate::crash::point("before-bank-request");
         let bank_kind = match kind {
             RequestKind::SaleWithCashback => AuthKind::Cashback,
@@ -622,7 +655,7 @@ impl Engine {
             scheme: last.response.scheme,
         };
         let transmitted = clock::timestamp();
-        self.append(&Record::AuthStarted(AuthStarted {
+        let auth = AuthStarted {
             batch: self.journal.checkpoint().batch,
             stan,
             kind,
@@ -633,7 +666,10 @@ impl Engine {
             reference,
             transmitted,
             original: Some(original),
-        }));
+        };
+        if let Some(refused) = self.journal_start(kind, &auth) {
+            return refused;
+        }
         let wait = self
             .cfg
             .bank_timeout

@@ -1,12 +1,20 @@
 //! The journal on disk: append-only files of [`ecrlink_core::journal`] envelopes in one
-//! directory, each file opened by a [`Record::Checkpoint`]. Every append is synced
-//! (`fdatasync`) before it returns, so a record the agent acted on survives a crash.
+//! directory, each file opened by the format header ([`file_header`]) and a
+//! [`Record::Checkpoint`]. Every append is synced (`fdatasync`) before it returns, so a record
+//! the agent acted on survives a crash.
 //!
 //! On start every file is read in order (each checkpoint replaces the state before it), a
 //! torn or corrupt tail is reported, saved next to the file as `*.bad-OFFSET` and cut off,
 //! open authorizations become reversals ([`JournalState::recover`]), and a new file starts
 //! with the recovered checkpoint; older files are then removed. Closing a batch starts a new
 //! file the same way.
+//!
+//! Formats: files of an older format this build still reads (format 0: no header) are read,
+//! carried into a new file of the current format, and kept as `*.log.formatN` instead of being
+//! removed. A file in a format this build does not read (a newer agent's, or one too old)
+//! stops the start-up with [`Incompatible`] before any file is touched; only
+//! [`Journal::open_with`]`(…, true)` (`--journal-reset-incompatible`) moves such files aside as
+//! `*.log.incompatible-vN` and starts without them.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -14,7 +22,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use ecrlink_core::journal::{
-    BadTail, Checkpoint, JournalState, MAX_ENVELOPE, Reader, Record, encode,
+    BadTail, Checkpoint, FORMAT_VERSION, JournalState, MAX_ENVELOPE, Reader, Record, encode,
+    file_header,
 };
 
 /// What the start-up recovery found.
@@ -28,6 +37,36 @@ pub struct RecoveryReport {
     pub bad_tails: Vec<(PathBuf, BadTail)>,
     /// Authorizations that had no final answer and are now queued for reversal.
     pub reversed_open: usize,
+    /// Files read in an older format (carried into the current one; kept as `*.formatN`).
+    pub migrated: Vec<(PathBuf, u16)>,
+    /// Files in a format this build does not read, moved aside (`--journal-reset-incompatible`):
+    /// where they are now, and their format.
+    pub set_aside: Vec<(PathBuf, u16)>,
+}
+
+/// A journal file this build cannot read: the start-up stops and the file is left as it is.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "journal format {found} was written by {who}: {path} (this agent reads formats {oldest} to \
+     {current}). Nothing was changed: the file may hold reversals still owed to the bank, the \
+     trace counter and the last transaction. {advice}",
+    who = if self.found > self.current { "a newer agent" } else { "an older agent whose format this one no longer reads" },
+    path = self.path.display(),
+    advice = if self.found > self.current {
+        "Run the agent version that wrote it, or start with --journal-reset-incompatible to move it aside and start an empty journal (what it holds is then not carried over)."
+    } else {
+        "Run an older agent on it first (to send its reversals and close the batch), or start with --journal-reset-incompatible to move it aside and start an empty journal (what it holds is then not carried over)."
+    }
+)]
+pub struct Incompatible {
+    /// The file.
+    pub path: PathBuf,
+    /// Its format version.
+    pub found: u16,
+    /// Oldest format this build reads.
+    pub oldest: u16,
+    /// The format this build writes.
+    pub current: u16,
 }
 
 /// The agent's journal.
@@ -41,6 +80,9 @@ pub struct Journal {
     len: u64,
     /// Largest size of that file ([`Journal::set_max_bytes`]).
     max_bytes: Option<u64>,
+    /// Files of an older format read at start-up: kept (renamed) rather than removed once the
+    /// new file holds their state.
+    migrated: Vec<(u64, u16)>,
 }
 
 /// Why an append was refused.
@@ -78,8 +120,18 @@ fn parse_seq(name: &str) -> Option<u64> {
 
 impl Journal {
     /// Opens (and recovers) the journal in `dir`, creating it if needed; `None` keeps it in
-    /// memory only.
+    /// memory only. A file in a format this build does not read is an [`Incompatible`] error
+    /// (inside the `anyhow::Error`) and nothing is changed.
     pub fn open(dir: Option<&Path>) -> anyhow::Result<(Self, RecoveryReport)> {
+        Self::open_with(dir, false)
+    }
+
+    /// [`Journal::open`]; with `reset_incompatible`, files in a format this build does not
+    /// read are moved aside (`*.incompatible-vN`, reported) instead of stopping the start.
+    pub fn open_with(
+        dir: Option<&Path>,
+        reset_incompatible: bool,
+    ) -> anyhow::Result<(Self, RecoveryReport)> {
         let mut report = RecoveryReport::default();
         let mut state = JournalState::new();
         let Some(dir) = dir else {
@@ -91,6 +143,7 @@ impl Journal {
                 buf: vec![0; MAX_ENVELOPE],
                 len: 0,
                 max_bytes: None,
+                migrated: Vec::new(),
             };
             return Ok((j, report));
         };
@@ -100,11 +153,55 @@ impl Journal {
             .filter_map(|e| parse_seq(&e.file_name().to_string_lossy()))
             .collect();
         seqs.sort_unstable();
+        // Every file's format is checked before any file is changed.
+        let mut files = Vec::with_capacity(seqs.len());
         for &seq in &seqs {
             let path = dir.join(file_name(seq));
             let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            match ecrlink_core::journal::file_start(&bytes) {
+                Err(ecrlink_core::Error::JournalFormat {
+                    found,
+                    oldest,
+                    current,
+                }) => {
+                    if !reset_incompatible {
+                        return Err(Incompatible {
+                            path,
+                            found,
+                            oldest,
+                            current,
+                        }
+                        .into());
+                    }
+                    files.push((seq, path, bytes, Some(found)));
+                }
+                _ => files.push((seq, path, bytes, None)),
+            }
+        }
+        let mut migrated = Vec::new();
+        for (seq, path, bytes, incompatible) in files {
+            if let Some(found) = incompatible {
+                let aside = dir.join(format!("{}.incompatible-v{found}", file_name(seq)));
+                fs::rename(&path, &aside)
+                    .with_context(|| format!("moving {} aside", path.display()))?;
+                File::open(dir)?.sync_all()?;
+                tracing::warn!(
+                    file = %path.display(),
+                    moved_to = %aside.display(),
+                    format = found,
+                    "journal: file in a format this agent does not read moved aside (--journal-reset-incompatible); its state is not carried over"
+                );
+                report.set_aside.push((aside, found));
+                continue;
+            }
             report.files += 1;
-            let mut reader = Reader::new(&bytes);
+            let mut reader =
+                Reader::new(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            if reader.version() < FORMAT_VERSION && !bytes.is_empty() {
+                tracing::info!(file = %path.display(), format = reader.version(), current = FORMAT_VERSION, "journal: reading a file of an older format");
+                report.migrated.push((path.clone(), reader.version()));
+                migrated.push((seq, reader.version()));
+            }
             for entry in reader.by_ref() {
                 match entry {
                     Ok(e) => {
@@ -147,6 +244,7 @@ impl Journal {
             buf: vec![0; MAX_ENVELOPE],
             len: 0,
             max_bytes: None,
+            migrated,
         };
         j.start_file(checkpoint)?;
         Ok((j, report))
@@ -168,16 +266,32 @@ impl Journal {
             .write(true)
             .open(&path)
             .with_context(|| format!("creating {}", path.display()))?;
+        let header = file_header();
         let n = encode(&record, &mut self.buf).map_err(|e| anyhow::anyhow!("journal: {e}"))?;
-        file.write_all(&self.buf[..n])?;
+        // Header and checkpoint in one write: a file is never left with a header alone.
+        let mut first = Vec::with_capacity(header.len() + n);
+        first.extend_from_slice(&header);
+        first.extend_from_slice(&self.buf[..n]);
+        file.write_all(&first)?;
         file.sync_all()?;
         File::open(&dir)?.sync_all()?;
         self.file = Some(file);
-        self.len = n as u64;
+        self.len = first.len() as u64;
+        let migrated = std::mem::take(&mut self.migrated);
         for e in fs::read_dir(&dir)?.filter_map(|e| e.ok()) {
             if let Some(seq) = parse_seq(&e.file_name().to_string_lossy()) {
                 if seq < self.seq {
-                    let _ = fs::remove_file(e.path());
+                    // A file of an older format is kept, renamed, in case its reading was
+                    // wrong; the others are the previous files of this format.
+                    match migrated.iter().find(|(s, _)| *s == seq) {
+                        Some((_, v)) => {
+                            let kept = dir.join(format!("{}.format{v}", file_name(seq)));
+                            let _ = fs::rename(e.path(), kept);
+                        }
+                        None => {
+                            let _ = fs::remove_file(e.path());
+                        }
+                    }
                 }
             }
         }
@@ -250,7 +364,7 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ecrlink_core::journal::AuthStarted;
+    use ecrlink_core::journal::{AuthStarted, FILE_HEADER_LEN};
     use ecrlink_core::txn::{Currency, Money, Outcome, RequestKind, Response, Timestamp, Totals};
 
     fn auth(stan: u32) -> Record {
@@ -384,8 +498,115 @@ mod tests {
         assert_eq!(j.state(), &before, "state unchanged");
         // What is on disk reads back whole: no torn tail.
         let bytes = std::fs::read(&path).unwrap();
-        let mut reader = Reader::new(&bytes);
+        let mut reader = Reader::new(&bytes).unwrap();
+        assert_eq!(reader.version(), FORMAT_VERSION);
         assert_eq!(reader.by_ref().filter(|e| e.is_ok()).count(), 2);
         assert_eq!(reader.valid_len(), bytes.len());
+    }
+
+    const V0: &[u8] = include_bytes!("../../core/src/journal/fixtures/journal-v0.log");
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_format_0_file_is_carried_into_the_current_format_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("journal-00000007.log"), V0).unwrap();
+        let (j, report) = Journal::open(Some(dir.path())).unwrap();
+        assert!(report.bad_tails.is_empty(), "{:?}", report.bad_tails);
+        assert_eq!(report.migrated.len(), 1);
+        assert_eq!(report.migrated[0].1, 0);
+        assert_eq!(report.reversed_open, 1);
+        let cp = j.checkpoint().clone();
+        assert_eq!((cp.batch, cp.next_stan), (3, 101));
+        let owed: Vec<u32> = cp.pending.iter().map(|p| p.original.stan).collect();
+        assert_eq!(owed, [1, 3]);
+        assert_eq!(cp.last.as_ref().unwrap().stan, 3);
+        assert_eq!(
+            names(dir.path()),
+            ["journal-00000007.log.format0", "journal-00000008.log"]
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("journal-00000007.log.format0")).unwrap(),
+            V0,
+            "the old file is kept as it was"
+        );
+        let new = std::fs::read(j.path().unwrap()).unwrap();
+        assert_eq!(&new[..FILE_HEADER_LEN], &file_header());
+        drop(j);
+        // The next start reads the new file only, and finds the same state.
+        let (j, report) = Journal::open(Some(dir.path())).unwrap();
+        assert!(report.migrated.is_empty());
+        assert_eq!(report.files, 1);
+        assert_eq!(j.checkpoint(), &cp);
+    }
+
+    fn newer_file() -> Vec<u8> {
+        let mut bytes = ecrlink_core::journal::header::file_header_for(FORMAT_VERSION + 1).to_vec();
+        bytes.extend_from_slice(&[0xEC, 0x4A, 0x01, 0x00, 0x07, 0, 0, 0, 0]);
+        bytes
+    }
+
+    #[test]
+    fn a_newer_format_stops_the_start_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("journal-00000001.log"), V0).unwrap();
+        std::fs::write(dir.path().join("journal-00000002.log"), newer_file()).unwrap();
+        let err = Journal::open(Some(dir.path())).err().expect("refused");
+        let inc = err.downcast_ref::<Incompatible>().expect("typed");
+        assert_eq!(
+            (inc.found, inc.current),
+            (FORMAT_VERSION + 1, FORMAT_VERSION)
+        );
+        assert!(inc.path.ends_with("journal-00000002.log"));
+        let text = format!("{err:#}");
+        assert!(
+            text.contains(&format!(
+                "journal format {} was written by a newer agent",
+                FORMAT_VERSION + 1
+            )),
+            "{text}"
+        );
+        assert!(text.contains("--journal-reset-incompatible"), "{text}");
+        // Nothing touched: not the newer file, not the older one before it.
+        assert_eq!(
+            names(dir.path()),
+            ["journal-00000001.log", "journal-00000002.log"]
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("journal-00000001.log")).unwrap(),
+            V0
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("journal-00000002.log")).unwrap(),
+            newer_file()
+        );
+    }
+
+    #[test]
+    fn reset_incompatible_moves_the_file_aside_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("journal-00000004.log"), newer_file()).unwrap();
+        let (j, report) = Journal::open_with(Some(dir.path()), true).unwrap();
+        assert_eq!(report.set_aside.len(), 1);
+        let (aside, found) = &report.set_aside[0];
+        assert_eq!(*found, FORMAT_VERSION + 1);
+        assert_eq!(std::fs::read(aside).unwrap(), newer_file());
+        assert_eq!(j.checkpoint(), &Checkpoint::default(), "an empty journal");
+        assert_eq!(
+            names(dir.path()),
+            [
+                format!("journal-00000004.log.incompatible-v{}", FORMAT_VERSION + 1),
+                "journal-00000005.log".to_string()
+            ]
+        );
     }
 }

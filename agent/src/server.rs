@@ -91,7 +91,14 @@ impl Agent {
         cfg.validate()?;
         let _ = clock::now();
         let cfg = Arc::new(cfg);
-        let (mut journal, recovery) = Journal::open(cfg.journal.as_deref())?;
+        let (mut journal, recovery) =
+            Journal::open_with(cfg.journal.as_deref(), cfg.journal_reset_incompatible)?;
+        for (path, format) in &recovery.migrated {
+            tracing::warn!(file = %path.display(), format, "journal: file of an older format read and carried into the current format (the old file is kept as *.format{format})");
+        }
+        for (path, format) in &recovery.set_aside {
+            tracing::warn!(file = %path.display(), format, "journal: file in a format this agent does not read was moved aside; its state is NOT carried over");
+        }
         journal.set_max_bytes(cfg.journal_max_bytes);
         if !recovery.bad_tails.is_empty() || recovery.reversed_open > 0 {
             tracing::warn!(

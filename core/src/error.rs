@@ -177,6 +177,16 @@ pub enum Error {
     JournalRecord,
     /// A journal envelope whose magic bytes or length field are invalid (corrupt, not torn).
     JournalEnvelope,
+    /// A journal file in a format this build does not read (written by a newer build, or by an
+    /// older one whose format is no longer decoded); the file must be left as it is.
+    JournalFormat {
+        /// The format version in the file's header.
+        found: u16,
+        /// The oldest format this build reads.
+        oldest: u16,
+        /// The format this build writes.
+        current: u16,
+    },
 
     // ----- receipt -----
     /// A receipt width other than 24, 32, 42 or 48 columns.
@@ -253,6 +263,19 @@ impl fmt::Display for Error {
             JournalCrc => f.write_str("journal: CRC mismatch (torn or corrupt record)"),
             JournalRecord => f.write_str("journal: record does not decode"),
             JournalEnvelope => f.write_str("journal: bad envelope (magic or length)"),
+            JournalFormat {
+                found,
+                oldest,
+                current,
+            } => write!(
+                f,
+                "journal: format {found} was written by {} build (this one reads formats {oldest} to {current})",
+                if found > current {
+                    "a newer"
+                } else {
+                    "an older"
+                }
+            ),
             ReceiptWidth => f.write_str("receipt: width must be 24, 32, 42 or 48"),
             ReceiptWrite => f.write_str("receipt: output refused text"),
         }

@@ -149,6 +149,46 @@ pub struct AgentProc {
     pub listeners: Vec<(String, SocketAddr)>,
     /// The journal directory.
     pub journal: PathBuf,
+    /// Whether the journal is on a tmpfs in the agent's own mount namespace.
+    pub private_journal: bool,
+}
+
+/// The command prefix that runs a program in a new mount namespace (`unshare -m`, or with
+/// `--map-root-user` when not root), or why there is none.
+pub fn private_mounts() -> Result<Vec<String>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
+    let prefix: Vec<String> = if root {
+        vec!["unshare".into(), "--mount".into()]
+    } else {
+        vec!["unshare".into(), "--mount".into(), "--map-root-user".into()]
+    };
+    // Probe: a tmpfs mounted and unmounted in a throwaway namespace.
+    let probe = std::env::temp_dir().join(format!("ecrlink-ns-probe-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&probe);
+    let out = Command::new(&prefix[0])
+        .args(&prefix[1..])
+        .args([
+            "sh",
+            "-c",
+            "mount -t tmpfs -o size=4k ecrlink-probe \"$1\" && umount \"$1\"",
+            "sh",
+        ])
+        .arg(&probe)
+        .output();
+    let _ = std::fs::remove_dir(&probe);
+    match out {
+        Ok(o) if o.status.success() => Ok(prefix),
+        Ok(o) => Err(format!(
+            "`{} sh -c 'mount -t tmpfs …'` failed ({}): {}",
+            prefix.join(" "),
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!("cannot run {}: {e}", prefix[0])),
+    }
 }
 
 /// How to start an agent.
@@ -162,6 +202,10 @@ pub struct AgentSpec {
     pub args: Vec<String>,
     /// Environment variables (e.g. `ECRLINK_AGENT_CRASH_AT`).
     pub env: Vec<(String, String)>,
+    /// Run the agent in a private mount namespace with a tmpfs of this size (`mount -o
+    /// size=`, e.g. `64k`) on its journal directory: a real full disk ([`private_mounts`]).
+    /// The journal is then seen from outside through [`AgentProc::journal_view`].
+    pub journal_tmpfs: Option<String>,
 }
 
 impl AgentSpec {
@@ -192,6 +236,7 @@ impl AgentSpec {
             .map(|s| s.to_string())
             .collect(),
             env: Vec::new(),
+            journal_tmpfs: None,
         }
     }
 
@@ -230,7 +275,27 @@ impl AgentProc {
             .append(true)
             .open(dir.join("agent.log"))
             .map_err(|e| e.to_string())?;
-        let mut cmd = Command::new(bins.agent);
+        let mut cmd = match &spec.journal_tmpfs {
+            None => Command::new(bins.agent),
+            Some(size) => {
+                // unshare … sh -c 'mount tmpfs on the journal && exec agent …': the agent keeps
+                // the process id, so kill and signals reach it.
+                std::fs::create_dir_all(&journal).map_err(|e| e.to_string())?;
+                let prefix = private_mounts()?;
+                let mut c = Command::new(&prefix[0]);
+                c.args(&prefix[1..])
+                    .args([
+                        "sh",
+                        "-c",
+                        "mount -t tmpfs -o size=\"$1\" ecrlink-journal \"$2\" || exit 97; shift 2; exec \"$@\"",
+                        "sh",
+                        size,
+                    ])
+                    .arg(&journal)
+                    .arg(bins.agent);
+                c
+            }
+        };
         cmd.args(["--terminal-id", TERMINAL_ID]);
         for l in &spec.listen {
             cmd.args(["--listen", l]);
@@ -262,7 +327,20 @@ impl AgentProc {
             child,
             listeners,
             journal,
+            private_journal: spec.journal_tmpfs.is_some(),
         })
+    }
+
+    /// Where the test reads the journal: the directory itself, or, on a private tmpfs, the
+    /// same path seen through the agent's mount namespace (`/proc/PID/root/…`, while it runs).
+    pub fn journal_view(&self) -> PathBuf {
+        if self.private_journal {
+            let mut p = PathBuf::from(format!("/proc/{}/root", self.child.id()));
+            p.push(self.journal.strip_prefix("/").unwrap_or(&self.journal));
+            p
+        } else {
+            self.journal.clone()
+        }
     }
 
     /// The address of the listener of `dialect`.

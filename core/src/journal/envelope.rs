@@ -6,8 +6,13 @@
 //!  0      2        4                 4+len        8+len
 //!  | EC 4A | len LE | payload (len)   | CRC-32 LE |
 //! ```
+//!
+//! A file is a [`super::header`] (format 1 and later) followed by envelopes, or envelopes
+//! alone (format 0). The envelope is the same in every format; what the payload means is
+//! decided per format ([`decode_record`]).
 
 use super::crc::Crc32;
+use super::header::{FileStart, file_start};
 use super::record::Record;
 use crate::{Error, Result};
 
@@ -64,6 +69,19 @@ pub fn encode(record: &Record, buf: &mut [u8]) -> Result<usize> {
     Ok(total)
 }
 
+/// Decodes one payload written in format `version`. Formats 0 and 1 encode [`Record`]
+/// identically (format 1 only added the file header); a future format that changes a record
+/// keeps the previous types here and converts them.
+pub fn decode_record(version: u16, payload: &[u8]) -> Result<Record> {
+    match version {
+        0 | 1 => match postcard::take_from_bytes::<Record>(payload) {
+            Ok((record, [])) => Ok(record),
+            _ => Err(Error::JournalRecord),
+        },
+        _ => Err(Error::JournalRecord),
+    }
+}
+
 /// One record read back, with where its envelope starts in the input.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
@@ -89,24 +107,55 @@ pub struct BadTail {
     pub error: Error,
 }
 
-/// Reads records back from a journal's bytes. Yields `Ok(Entry)` for each valid record and,
-/// if the input does not end exactly after a valid record, one `Err(BadTail)`; then `None`.
-/// Never panics, whatever the bytes.
+/// Reads records back from a journal file's bytes. Yields `Ok(Entry)` for each valid record
+/// and, if the input does not end exactly after a valid record, one `Err(BadTail)`; then
+/// `None`. A torn or corrupt file header is a `BadTail` at offset 0. Never panics, whatever
+/// the bytes.
 #[derive(Clone, Debug)]
 pub struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
     done: bool,
+    version: u16,
+    bad_start: Option<(bool, Error)>,
 }
 
 impl<'a> Reader<'a> {
-    /// A reader over a whole journal file.
-    pub fn new(data: &'a [u8]) -> Self {
-        Reader {
+    /// A reader over a whole journal file, of any format this build reads (with or without a
+    /// header). A file whose header names a format this build does not read is
+    /// [`Error::JournalFormat`]: the caller must leave it untouched.
+    pub fn new(data: &'a [u8]) -> Result<Self> {
+        let mut r = Reader {
             data,
             pos: 0,
             done: false,
+            version: 0,
+            bad_start: None,
+        };
+        match file_start(data)? {
+            FileStart::Format {
+                version,
+                records_at,
+            } => {
+                r.version = version;
+                r.pos = records_at;
+            }
+            FileStart::TornHeader => {
+                r.bad_start = Some((
+                    true,
+                    Error::Truncated {
+                        what: "journal header",
+                    },
+                ))
+            }
+            FileStart::CorruptHeader => r.bad_start = Some((false, Error::JournalCrc)),
         }
+        Ok(r)
+    }
+
+    /// The file's format version (0: written before files had a header).
+    pub fn version(&self) -> u16 {
+        self.version
     }
 
     /// Length of the valid prefix read so far.
@@ -131,6 +180,9 @@ impl Iterator for Reader<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
             return None;
+        }
+        if let Some((torn, error)) = self.bad_start.take() {
+            return self.bad(torn, error);
         }
         let rest = self.data.get(self.pos..).unwrap_or(&[]);
         if rest.is_empty() {
@@ -173,9 +225,9 @@ impl Iterator for Reader<'_> {
         if u32::from_le_bytes(stored) != crc_of(len_bytes, payload) {
             return self.bad(false, Error::JournalCrc);
         }
-        let record = match postcard::take_from_bytes::<Record>(payload) {
-            Ok((record, [])) => record,
-            _ => return self.bad(false, Error::JournalRecord),
+        let record = match decode_record(self.version, payload) {
+            Ok(record) => record,
+            Err(e) => return self.bad(false, e),
         };
         let offset = self.pos;
         self.pos += total;

@@ -150,9 +150,11 @@ pub struct ClosedBatch {
 
 /// State carried from one journal file to the next.
 ///
-/// Format note: `last_close` was added after the first journal files were written; postcard is
-/// not self-describing, so a checkpoint written before it does not decode (the file reads as
-/// corrupt from that record on). No released agent wrote such files.
+/// Format note: postcard is not self-describing, so any change to this struct (or to any
+/// record) changes the file format: bump [`super::FORMAT_VERSION`] and keep a decoder for the
+/// previous layout, or the agent refuses the older files ([`super::header`] says how). The
+/// committed format 0 fixture fails the tests if a change slips through. (`last_close` was
+/// added before format versions existed; no released agent wrote files without it.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// Current batch.

@@ -56,6 +56,22 @@ fn encode_all(records: &[Record]) -> StdVec<u8> {
     out
 }
 
+/// A file of the current format: header, then the records.
+fn file_of(records: &[Record]) -> StdVec<u8> {
+    let mut out = file_header().to_vec();
+    out.extend_from_slice(&encode_all(records));
+    out
+}
+
+/// `records` as a file with a header (`headed`) or as format 0.
+fn file_in(headed: bool, records: &[Record]) -> StdVec<u8> {
+    if headed {
+        file_of(records)
+    } else {
+        encode_all(records)
+    }
+}
+
 fn sample() -> StdVec<Record> {
     let big = Checkpoint {
         batch: 7,
@@ -107,7 +123,10 @@ fn small_buffer_is_left_untouched() {
 fn records_round_trip() {
     let records = sample();
     let bytes = encode_all(&records);
-    let got: StdVec<Record> = Reader::new(&bytes).map(|e| e.unwrap().record).collect();
+    let got: StdVec<Record> = Reader::new(&bytes)
+        .unwrap()
+        .map(|e| e.unwrap().record)
+        .collect();
     assert_eq!(got, records);
 }
 
@@ -117,11 +136,11 @@ fn torn_tail_is_reported_with_offset() {
     let bytes = encode_all(&records);
     let good = encode_all(&records[..records.len() - 1]).len();
     let cut = &bytes[..bytes.len() - 3];
-    let mut reader = Reader::new(cut);
+    let mut reader = Reader::new(cut).unwrap();
     let ok = reader.by_ref().take_while(|e| e.is_ok()).count();
     assert_eq!(ok, records.len() - 1);
     assert_eq!(reader.valid_len(), good);
-    let tail = Reader::new(cut).find_map(|e| e.err()).unwrap();
+    let tail = Reader::new(cut).unwrap().find_map(|e| e.err()).unwrap();
     assert!(tail.torn);
     assert_eq!(tail.offset, good);
     assert_eq!(tail.len, cut.len() - good);
@@ -133,14 +152,18 @@ fn corrupt_byte_is_reported_not_torn() {
     let mut bytes = encode_all(&records);
     let second = encode_all(&records[..1]).len();
     bytes[second + 6] ^= 0x10;
-    let results: StdVec<_> = Reader::new(&bytes).collect();
+    let results: StdVec<_> = Reader::new(&bytes).unwrap().collect();
     assert_eq!(results.len(), 2);
     let tail = results[1].clone().unwrap_err();
     assert!(!tail.torn);
     assert_eq!(tail.error, Error::JournalCrc);
     assert_eq!(tail.offset, second);
     // Garbage that does not start with the magic is corrupt.
-    let tail = Reader::new(&[0x00, 0x01]).next().unwrap().unwrap_err();
+    let tail = Reader::new(&[0x00, 0x01])
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap_err();
     assert_eq!(tail.error, Error::JournalEnvelope);
 }
 
@@ -250,7 +273,7 @@ fn batch_close_keeps_the_last_close_across_a_checkpoint() {
     // The checkpoint that opens the next file carries it (postcard round trip).
     let bytes = encode_all(&[Record::Checkpoint(st.checkpoint.clone())]);
     let mut back = JournalState::new();
-    for e in Reader::new(&bytes) {
+    for e in Reader::new(&bytes).unwrap() {
         back.apply(&e.unwrap().record).unwrap();
     }
     assert_eq!(back.checkpoint.last_close, Some(last));
@@ -282,19 +305,24 @@ fn pending_reversals_are_bounded() {
 
 proptest! {
     #[test]
-    fn any_truncation_yields_a_valid_prefix(cut in 0usize..2000) {
+    fn any_truncation_yields_a_valid_prefix(cut in 0usize..2000, headed in any::<bool>()) {
         let records = sample();
-        let bytes = encode_all(&records);
+        let bytes = file_in(headed, &records);
         let cut = cut.min(bytes.len());
         let mut n = 0;
         let mut bad = None;
-        for e in Reader::new(&bytes[..cut]) {
+        for e in Reader::new(&bytes[..cut]).unwrap() {
             match e {
                 Ok(e) => { prop_assert_eq!(&e.record, &records[n]); n += 1; }
                 Err(t) => bad = Some(t),
             }
         }
-        let prefix = encode_all(&records[..n]).len();
+        // A header cut short leaves nothing valid: the whole file is a torn tail.
+        let prefix = if headed && cut < FILE_HEADER_LEN {
+            0
+        } else {
+            file_in(headed, &records[..n]).len()
+        };
         match bad {
             None => prop_assert_eq!(prefix, cut),
             Some(t) => { prop_assert!(t.torn); prop_assert_eq!(t.offset, prefix); }
@@ -302,14 +330,19 @@ proptest! {
     }
 
     #[test]
-    fn any_bit_flip_is_detected_or_harmless(pos in 0usize..2000, bit in 0u8..8) {
+    fn any_bit_flip_is_detected_or_harmless(
+        pos in 0usize..2000,
+        bit in 0u8..8,
+        headed in any::<bool>(),
+    ) {
         let records = sample();
-        let mut bytes = encode_all(&records);
+        let mut bytes = file_in(headed, &records);
         let pos = pos % bytes.len();
         bytes[pos] ^= 1 << bit;
         let mut n = 0;
         let mut bad = false;
-        for e in Reader::new(&bytes) {
+        // A flipped header bit is a corrupt header (offset 0), never a format refusal.
+        for e in Reader::new(&bytes).unwrap() {
             match e {
                 Ok(e) => {
                     // Every record yielded is one that was written, in order.
@@ -324,9 +357,26 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+    fn arbitrary_bytes_never_panic(
+        data in proptest::collection::vec(any::<u8>(), 0..600),
+        headed in any::<bool>(),
+    ) {
+        let data = if headed {
+            let mut d = file_header().to_vec();
+            d.extend_from_slice(&data);
+            d
+        } else {
+            data
+        };
         let mut total = 0;
-        let mut reader = Reader::new(&data);
+        let mut reader = match Reader::new(&data) {
+            Ok(r) => r,
+            // A valid header of another format: refused before any record is read.
+            Err(e) => {
+                prop_assert!(matches!(e, Error::JournalFormat { .. }), "{:?}", e);
+                return Ok(());
+            }
+        };
         for e in reader.by_ref() {
             if let Err(t) = e { prop_assert_eq!(t.offset + t.len, data.len()); }
             total += 1;
@@ -334,4 +384,160 @@ proptest! {
         prop_assert!(reader.valid_len() <= data.len());
         prop_assert!(total <= data.len() + 1);
     }
+}
+
+// ----- file header and format versions -----
+
+#[test]
+fn file_header_layout_is_exact() {
+    let h = file_header();
+    assert_eq!(
+        &h[..10],
+        &[0x89, b'E', b'C', b'R', b'J', b'N', b'L', b'\n', 0x01, 0x00]
+    );
+    assert_eq!(&h[10..], &crc::crc32(&h[..10]).to_le_bytes());
+    assert_eq!(FORMAT_VERSION, 1);
+    // No format 0 file can start like a header: a format 0 file starts with the envelope magic.
+    assert_ne!(header::FILE_MAGIC[0], envelope::MAGIC[0]);
+}
+
+#[test]
+fn current_format_round_trips_after_the_header() {
+    let records = sample();
+    let bytes = file_of(&records);
+    let mut reader = Reader::new(&bytes).unwrap();
+    assert_eq!(reader.version(), FORMAT_VERSION);
+    let got: StdVec<Entry> = reader.by_ref().map(|e| e.unwrap()).collect();
+    assert_eq!(got[0].offset, FILE_HEADER_LEN);
+    assert_eq!(
+        got.into_iter().map(|e| e.record).collect::<StdVec<_>>(),
+        records
+    );
+    assert_eq!(reader.valid_len(), bytes.len());
+    // A header alone is a valid empty file; so is an empty file.
+    let header_only = file_header();
+    let mut r = Reader::new(&header_only).unwrap();
+    assert!(r.next().is_none());
+    assert_eq!(r.valid_len(), FILE_HEADER_LEN);
+    assert!(Reader::new(&[]).unwrap().next().is_none());
+}
+
+/// The committed version 0 file (written by the code before the header existed) reads back
+/// exactly, and recovers to the state it describes. If a change to a record breaks this,
+/// bump `FORMAT_VERSION` and keep a decoder for the old layout (see `header`'s doc).
+#[test]
+fn version_0_fixture_is_read_and_recovered() {
+    let file = fixture_v0::V0_FILE;
+    assert_eq!(file.len(), 298, "the fixture is never regenerated");
+    assert_eq!(file[..2], [0xEC, 0x4A], "format 0 has no header");
+    let mut reader = Reader::new(file).unwrap();
+    assert_eq!(reader.version(), 0);
+    let got: StdVec<Record> = reader
+        .by_ref()
+        .map(|e| e.unwrap_or_else(|t| panic!("v0 fixture: {t:?}")).record)
+        .collect();
+    assert_eq!(reader.valid_len(), file.len());
+    assert_eq!(got, fixture_v0::records());
+    // The envelope is unchanged: today's encoder writes the same bytes without the header.
+    assert_eq!(encode_all(&got), file);
+
+    let mut st = JournalState::new();
+    for r in &got {
+        st.apply(r).unwrap();
+    }
+    let before = st.checkpoint.last.clone().unwrap();
+    assert_eq!((before.stan, before.delivered), (2, true));
+    assert_eq!(before.response.outcome, Outcome::Approved);
+    let cp = st.recover().unwrap();
+    assert_eq!((cp.batch, cp.next_stan), (3, 101));
+    // The sale the agent died in becomes the last transaction: cancelled, not delivered.
+    let last = cp.last.as_ref().unwrap();
+    assert_eq!((last.stan, last.delivered), (3, false));
+    assert_eq!(last.response.outcome, Outcome::Cancelled);
+    assert_eq!(last.response.amount.map(|m| m.minor()), Some(4200));
+    let owed: StdVec<(u32, ReversalReason)> = cp
+        .pending
+        .iter()
+        .map(|p| (p.original.stan, p.reason))
+        .collect();
+    assert_eq!(
+        owed,
+        [
+            (1, ReversalReason::BankTimeout),
+            (3, ReversalReason::Recovery)
+        ]
+    );
+    assert_eq!(cp.totals.currencies.len(), 1);
+    let czk = &cp.totals.currencies[0];
+    assert_eq!(
+        (czk.currency, czk.debit_count, czk.debit_minor),
+        (203, 1, 1250)
+    );
+    assert_eq!(cp.last_close.as_ref().map(|c| c.batch), Some(2));
+}
+
+#[test]
+fn a_newer_format_is_refused_before_any_record() {
+    for v in [FORMAT_VERSION + 1, 0x0100, u16::MAX] {
+        let mut bytes = header::file_header_for(v).to_vec();
+        bytes.extend_from_slice(&encode_all(&sample()));
+        let err = Reader::new(&bytes).unwrap_err();
+        assert_eq!(
+            err,
+            Error::JournalFormat {
+                found: v,
+                oldest: OLDEST_READABLE,
+                current: FORMAT_VERSION
+            }
+        );
+        let text = std::format!("{err}");
+        assert!(text.contains("newer"), "{text}");
+        assert!(text.contains(&std::format!("format {v}")), "{text}");
+    }
+}
+
+#[test]
+fn a_format_older_than_the_oldest_readable_is_refused() {
+    // A build that no longer decodes format 0 (OLDEST_READABLE raised to 1).
+    assert_eq!(header::check_version_in(1, 1, 2), Ok(1));
+    assert_eq!(header::check_version_in(2, 1, 2), Ok(2));
+    let err = header::check_version_in(0, 1, 2).unwrap_err();
+    assert_eq!(
+        err,
+        Error::JournalFormat {
+            found: 0,
+            oldest: 1,
+            current: 2
+        }
+    );
+    assert!(std::format!("{err}").contains("an older build"));
+    // This build reads every format from OLDEST_READABLE up to its own.
+    for v in OLDEST_READABLE..=FORMAT_VERSION {
+        assert_eq!(check_version(v), Ok(v));
+    }
+}
+
+#[test]
+fn a_damaged_header_is_a_bad_tail_at_offset_0() {
+    let bytes = file_of(&sample());
+    // Cut inside the header: torn.
+    for cut in 1..FILE_HEADER_LEN {
+        let mut r = Reader::new(&bytes[..cut]).unwrap();
+        let t = r.next().unwrap().unwrap_err();
+        assert!(t.torn, "cut {cut}");
+        assert_eq!((t.offset, t.len), (0, cut));
+        assert!(r.next().is_none());
+        assert_eq!(r.valid_len(), 0);
+    }
+    // A flipped version bit: the CRC catches it; corrupt, not a format refusal.
+    let mut flipped = bytes.clone();
+    flipped[8] ^= 0x04;
+    let t = Reader::new(&flipped).unwrap().next().unwrap().unwrap_err();
+    assert!(!t.torn);
+    assert_eq!((t.offset, t.error), (0, Error::JournalCrc));
+    // A damaged magic.
+    let mut flipped = bytes.clone();
+    flipped[3] ^= 0x01;
+    let t = Reader::new(&flipped).unwrap().next().unwrap().unwrap_err();
+    assert_eq!((t.offset, t.torn), (0, false));
 }
