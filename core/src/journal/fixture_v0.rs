@@ -12,8 +12,12 @@ use crate::txn::{
     RequestKind, Response, Timestamp, Totals,
 };
 
-/// The fixture file, as committed.
-pub const V0_FILE: &[u8] = include_bytes!("fixtures/journal-v0.log");
+/// The fixture file, as committed. (An absolute path: under miri the tests are compiled again
+/// from the package's directory, where a path relative to the workspace does not resolve.)
+pub const V0_FILE: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/src/journal/fixtures/journal-v0.log"
+));
 
 fn ts(second: u8) -> Timestamp {
     Timestamp::new(2026, 11, 25, 9, 30, second).unwrap()
