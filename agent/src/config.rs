@@ -217,6 +217,8 @@ pub struct Config {
     pub receipt_width: usize,
     /// Receipt language: `cs`, `en` or `fr`.
     pub receipt_lang: String,
+    /// The terminal's own currency (ISO 4217 alphabetic): what an empty batch is closed in.
+    pub currency: String,
     /// Till connection dropped after this long without a byte while no request is running.
     pub idle_timeout: Duration,
     /// Largest journal file in bytes (a small disk); a transaction that might not fit is
@@ -261,6 +263,7 @@ impl Default for Config {
             printer: "none".into(),
             receipt_width: 32,
             receipt_lang: "en".into(),
+            currency: "EUR".into(),
             idle_timeout: Duration::from_secs(300),
             journal_max_bytes: None,
             allow: Vec::new(),
@@ -313,6 +316,8 @@ pub struct FileConfig {
     pub receipt_width: Option<usize>,
     /// `receipt_lang = "cs"`
     pub receipt_lang: Option<String>,
+    /// `currency = "CZK"`
+    pub currency: Option<String>,
     /// `idle_timeout = "5m"`
     pub idle_timeout: Option<String>,
     /// `journal_max_bytes = 1048576`
@@ -358,6 +363,7 @@ impl FileConfig {
         set(&mut cfg.printer, self.printer);
         set(&mut cfg.receipt_width, self.receipt_width);
         set(&mut cfg.receipt_lang, self.receipt_lang);
+        set(&mut cfg.currency, self.currency);
         set(&mut cfg.journal_max_bytes, self.journal_max_bytes.map(Some));
         set(&mut cfg.bank_tls_ca, self.bank_tls_ca.map(Some));
         set(&mut cfg.bank_tls_name, self.bank_tls_name.map(Some));
@@ -384,6 +390,12 @@ impl Config {
         }
         if ![24, 32, 42, 48].contains(&self.receipt_width) {
             bail!("receipt width must be 24, 32, 42 or 48");
+        }
+        if ecrlink_core::txn::Currency::from_alpha(&self.currency).is_none() {
+            anyhow::bail!(
+                "currency {:?} is not an ISO 4217 code this terminal knows (e.g. CZK, EUR)",
+                self.currency
+            );
         }
         if ecrlink_core::receipt::Lang::from_code(&self.receipt_lang).is_none() {
             bail!("receipt language must be cs, en or fr");

@@ -279,6 +279,7 @@ impl AgentHandle {
                 request,
                 reply,
                 waited: None,
+                till: crate::engine::KEYPAD,
             })
             .await
             .map_err(|_| anyhow::anyhow!("agent stopped"))?;

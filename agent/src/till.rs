@@ -307,17 +307,12 @@ impl Driver {
                 tracing::debug!(peer = %self.peer, request = kind.name(), "till request");
                 if kind == RequestKind::Abort {
                     // The dialect replaced the pending request by the abort (ČSOB T81): the
-                    // transaction still completes in the engine and becomes the last one.
+                    // transaction still completes in the engine and becomes the last one. The
+                    // engine answers an abort at once, and only for the till that started
+                    // the transaction.
                     self.pending = None;
-                    let outcome = if self.ctx.shared.abort_card_wait() {
-                        Outcome::Approved
-                    } else {
-                        Outcome::Failed {
-                            reason: FailReason::NoMatchingTransaction,
-                        }
-                    };
-                    self.respond(&Response::new(kind, outcome));
-                } else if self.pending.is_some() {
+                }
+                if self.pending.is_some() {
                     self.respond(&Response::new(
                         kind,
                         Outcome::Failed {
@@ -340,6 +335,7 @@ impl Driver {
                             request: req,
                             reply,
                             waited: timed.then(|| self.waited.clone()),
+                            till: self.ctx.conn_id,
                         })
                         .is_err()
                     {
@@ -424,6 +420,10 @@ impl Driver {
         if let Err(e) = self.session.respond(clock::now(), resp) {
             tracing::error!(peer = %self.peer, error = %e, kind = resp.kind.name(), "answer could not be encoded for the till; answering a plain failure");
             self.delivering = None;
+            if let Some(stan) = resp.trace {
+                // The till is told "failed": an approval it will never see must not stand.
+                let _ = self.ctx.engine.try_send(Job::Undeliverable { stan });
+            }
             let plain = Response::new(
                 resp.kind,
                 Outcome::Failed {

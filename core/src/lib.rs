@@ -46,6 +46,7 @@ mod num;
 mod queue;
 pub mod receipt;
 pub mod session;
+pub mod terminal;
 pub mod time;
 pub mod txn;
 

@@ -42,8 +42,8 @@ pub use messages::{
     ReversalResponse,
 };
 pub use types::{
-    MerchantId, MonthDayTime, NetworkCode, OriginalData, ProcessingCode, ProcessingKind,
-    ResponseCode, Rrn,
+    CodeMeaning, MerchantId, MonthDayTime, NetworkCode, OriginalData, ProcessingCode,
+    ProcessingKind, ResponseCode, Rrn,
 };
 
 #[cfg(test)]

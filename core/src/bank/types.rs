@@ -125,6 +125,22 @@ impl ProcessingCode {
     }
 }
 
+/// What a bank response code means, from [`ResponseCode::meaning`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CodeMeaning {
+    /// The full amount is approved.
+    Approved,
+    /// Approved for less than asked (`10`).
+    PartialApproval,
+    /// Refused by the issuer or the acquirer.
+    Declined,
+    /// The bank could not decide (`91`, `96`): nothing was approved; try again later.
+    Unavailable,
+    /// The original of a reversal is unknown to the bank (`25`).
+    NotFound,
+}
+
 /// Field 39, an2: the host's answer (`00` approved, `05` do not honour, `51` insufficient
 /// funds, `91` issuer unavailable, …).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -175,21 +191,51 @@ impl ResponseCode {
         core::str::from_utf8(&self.0).unwrap_or("??")
     }
 
-    /// Whether the code approves: `00`, `08` (honour with identification) or `11` (approved,
-    /// VIP). `10` (partial approval) is not: this link never asks for partial amounts.
+    /// What the code means to the payment application: **the one table** every part of
+    /// ecrlink reads (the terminal application, the agent, the simulators).
+    ///
+    /// | codes | meaning |
+    /// |---|---|
+    /// | `00` approved, `08` honour with identification, `11` approved (VIP) | [`CodeMeaning::Approved`] |
+    /// | `10` approved for a partial amount | [`CodeMeaning::PartialApproval`] |
+    /// | `91` issuer or switch inoperative, `96` system malfunction | [`CodeMeaning::Unavailable`] |
+    /// | `25` unable to locate the original | [`CodeMeaning::NotFound`] |
+    /// | any other | [`CodeMeaning::Declined`] |
+    pub fn meaning(&self) -> CodeMeaning {
+        match &self.0 {
+            b"00" | b"08" | b"11" => CodeMeaning::Approved,
+            b"10" => CodeMeaning::PartialApproval,
+            b"91" | b"96" => CodeMeaning::Unavailable,
+            b"25" => CodeMeaning::NotFound,
+            _ => CodeMeaning::Declined,
+        }
+    }
+
+    /// Whether the code approves the full amount ([`CodeMeaning::Approved`]: `00`, `08`,
+    /// `11`). `10` (partial approval) is not: this link never asks for partial amounts, so
+    /// the terminal application reverses a partial approval at once.
     pub fn is_approved(&self) -> bool {
-        matches!(&self.0, b"00" | b"08" | b"11")
+        self.meaning() == CodeMeaning::Approved
+    }
+
+    /// Whether an answer to a reversal (0410) ends it: approved, or `25` (the bank holds no
+    /// such original, so nothing is left to reverse). Anything else — `91`/`96` above all —
+    /// leaves the reversal pending, to be sent again.
+    pub fn ends_reversal(&self) -> bool {
+        matches!(
+            self.meaning(),
+            CodeMeaning::Approved | CodeMeaning::NotFound
+        )
     }
 
     /// The transaction-model outcome: approving codes are [`Outcome::Approved`]; `91` (issuer
     /// or switch inoperative) and `96` (system malfunction) are [`Outcome::BankUnavailable`];
     /// every other code is [`Outcome::Declined`] carrying it.
     pub fn to_outcome(&self) -> Outcome {
-        if self.is_approved() {
-            return Outcome::Approved;
-        }
-        if matches!(&self.0, b"91" | b"96") {
-            return Outcome::BankUnavailable;
+        match self.meaning() {
+            CodeMeaning::Approved => return Outcome::Approved,
+            CodeMeaning::Unavailable => return Outcome::BankUnavailable,
+            CodeMeaning::PartialApproval | CodeMeaning::NotFound | CodeMeaning::Declined => {}
         }
         match DeclineCode::new(self.as_str()) {
             Ok(code) => Outcome::Declined { code },

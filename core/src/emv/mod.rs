@@ -8,6 +8,8 @@
 //! - [`emit`] writes a tree of [`Node`]s, [`normalize`] re-encodes parsed data canonically; both
 //!   into a caller buffer, and a too-small buffer is [`Error::BufferTooSmall`] with the buffer
 //!   untouched.
+//! - [`redact`] drops the card number, track data, cardholder name and PIN data
+//!   ([`SENSITIVE_TAGS`]) from what leaves the bank link.
 //! - [`ReceiptTags`] collects AID, TVR, IAD, TSI, ARC, label, ATC, AC and CVM results in one pass.
 //! - [`write_pretty`] prints a tree, one object per line, with the card number masked and
 //!   track data redacted ([`ValueDisplay`]); [`MaskedHex`] is the raw hex with the same
@@ -31,12 +33,14 @@ mod emit;
 mod parse;
 mod pretty;
 mod receipt;
+mod redact;
 mod tag;
 
 pub use emit::{Node, emit, emit_primitive, encoded_len, header_len, normalize};
 pub use parse::{Tlv, TlvIter, find, parse, validate, walk};
 pub use pretty::{MaskedHex, ValueDisplay, write_pretty};
 pub use receipt::ReceiptTags;
+pub use redact::{SENSITIVE_TAGS, is_sensitive, redact};
 pub use tag::Tag;
 
 /// The deepest nesting of constructed templates the parser follows: objects at the top level

@@ -80,7 +80,11 @@ impl JournalState {
                         result = add_to_totals(&mut cp.totals, auth);
                     }
                 }
-                if response.kind.moves_money() || auth.is_some() {
+                // A reversal that did not happen (declined, refused) leaves the last
+                // transaction as it was, so that the till can still reverse it.
+                let failed_reversal =
+                    response.kind == RequestKind::Reversal && !response.outcome.is_approved();
+                if (response.kind.moves_money() || auth.is_some()) && !failed_reversal {
                     cp.last = Some(LastTransaction {
                         stan: *stan,
                         batch: cp.batch,

@@ -1,0 +1,794 @@
+//! The payment application's rules, each on the state machine with a fake clock.
+
+use super::*;
+use crate::bank::ResponseCode;
+use crate::journal::Original;
+use crate::txn::{Currency, MaskedPan};
+
+const T0: u64 = 1_000_000;
+
+/// Drives a [`Terminal`] by hand: a journal that keeps every record, and what went out.
+struct Rig {
+    app: Terminal,
+    now: Instant,
+    journal: std::vec::Vec<Record>,
+    bank: std::vec::Vec<BankRequest>,
+    reconnects: usize,
+    answers: std::vec::Vec<Answer>,
+    cards: std::vec::Vec<CardCommand>,
+    prints: std::vec::Vec<PrintJob>,
+    next_id: u64,
+    fail_writes: bool,
+}
+
+fn eur(minor: u64) -> Money {
+    Money::new(minor, Currency::EUR).unwrap()
+}
+
+fn code(c: &str) -> ResponseCode {
+    ResponseCode::new(c.as_bytes()).unwrap()
+}
+
+/// A chip card whose EMV data carries the card number (5A) and track 2 (57), as real cards do.
+fn card() -> CardData {
+    let mut emv = EmvData::new();
+    emv.extend_from_slice(&[
+        0x5A, 0x08, 0x47, 0x61, 0x73, 0x90, 0x01, 0x01, 0x01, 0x19, 0x57, 0x05, 0x47, 0x61, 0x73,
+        0xD2, 0x71, 0x9F, 0x36, 0x02, 0x00, 0x2A,
+    ])
+    .unwrap();
+    CardData {
+        pan: Pan::new("4761739001010119").unwrap(),
+        scheme: CardScheme::Visa,
+        entry_mode: EntryMode::Chip,
+        emv,
+        pin: PinCheck::Accepted,
+    }
+}
+
+impl Rig {
+    fn new() -> Rig {
+        Rig::with(Config::new(Currency::EUR), JournalState::new())
+    }
+
+    fn with(mut cfg: Config, state: JournalState) -> Rig {
+        cfg.echo_every = None;
+        let now = Instant::from_millis(T0);
+        let mut rig = Rig {
+            app: Terminal::new(cfg, state, now),
+            now,
+            journal: std::vec::Vec::new(),
+            bank: std::vec::Vec::new(),
+            reconnects: 0,
+            answers: std::vec::Vec::new(),
+            cards: std::vec::Vec::new(),
+            prints: std::vec::Vec::new(),
+            next_id: 1,
+            fail_writes: false,
+        };
+        rig.app.handle_link(now, LinkState::Up);
+        rig.pump();
+        rig
+    }
+
+    fn pump(&mut self) {
+        loop {
+            if let Some(r) = self.app.poll_record() {
+                if self.fail_writes {
+                    self.app.handle_persist_failed(self.now);
+                } else {
+                    self.journal.push(r.clone());
+                    self.app.handle_persisted(self.now);
+                }
+                continue;
+            }
+            let mut any = false;
+            while let Some(c) = self.app.poll_bank() {
+                any = true;
+                match c {
+                    BankCommand::Send(m) => self.bank.push(m),
+                    BankCommand::Reconnect => self.reconnects += 1,
+                }
+            }
+            while let Some(c) = self.app.poll_card() {
+                any = true;
+                self.cards.push(c);
+            }
+            while let Some(a) = self.app.poll_answer() {
+                any = true;
+                self.answers.push(a);
+            }
+            while let Some(p) = self.app.poll_print() {
+                any = true;
+                self.prints.push(p);
+            }
+            if !any && self.app.poll_record().is_none() {
+                break;
+            }
+        }
+    }
+
+    fn request(&mut self, r: Request) -> RequestId {
+        self.request_from(TillId(1), r)
+    }
+
+    fn request_from(&mut self, till: TillId, r: Request) -> RequestId {
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        self.app.handle_request(self.now, id, till, r);
+        self.pump();
+        id
+    }
+
+    fn sale(&mut self, minor: u64) -> RequestId {
+        self.request(Request::Sale {
+            amount: eur(minor),
+            reference: None,
+        })
+    }
+
+    fn present(&mut self, card: CardData) {
+        self.app.handle_card(self.now, CardEvent::Presented(card));
+        self.pump();
+    }
+
+    fn sent(&self) -> &BankRequest {
+        self.bank.last().expect("a bank message")
+    }
+
+    fn reply(&mut self, c: &str, approval: Option<&str>) {
+        let req = self.sent().clone();
+        self.reply_to(&req, c, approval, None);
+    }
+
+    fn reply_to(
+        &mut self,
+        req: &BankRequest,
+        c: &str,
+        approval: Option<&str>,
+        amount: Option<Money>,
+    ) {
+        self.app.handle_bank_answer(
+            self.now,
+            BankAnswer {
+                mti: req.mti() + 10,
+                stan: req.stan(),
+                code: code(c),
+                approval: approval.map(|a| ApprovalCode::new(a).unwrap()),
+                amount,
+                emv: EmvData::new(),
+            },
+        );
+        self.pump();
+    }
+
+    fn advance(&mut self, ms: u64) {
+        let end = self.now.as_millis() + ms;
+        loop {
+            match self.app.poll_timeout() {
+                Some(t) if t.as_millis() <= end => {
+                    self.now = t.max(self.now);
+                    self.app.handle_timeout(self.now);
+                    self.pump();
+                }
+                _ => break,
+            }
+        }
+        self.now = Instant::from_millis(end);
+        self.app.handle_timeout(self.now);
+        self.pump();
+    }
+
+    fn answer_for(&self, id: RequestId) -> &Response {
+        &self
+            .answers
+            .iter()
+            .find(|a| a.id == id)
+            .expect("an answer")
+            .response
+    }
+
+    fn approved_sale(&mut self, minor: u64, approval: &str) -> RequestId {
+        let id = self.sale(minor);
+        self.present(card());
+        self.reply("00", Some(approval));
+        assert_eq!(self.answer_for(id).outcome, Outcome::Approved);
+        id
+    }
+
+    fn reversals_sent(&self) -> usize {
+        self.bank
+            .iter()
+            .filter(|m| matches!(m, BankRequest::Reversal(_)))
+            .count()
+    }
+}
+
+// ---- defect 1: one table of what a bank answer means ---------------------------------------
+
+#[test]
+fn codes_08_and_11_approve_and_the_sale_is_journaled_approved() {
+    for c in ["00", "08", "11"] {
+        let mut rig = Rig::new();
+        let id = rig.sale(1000);
+        rig.present(card());
+        rig.reply(c, Some("123456"));
+        assert_eq!(rig.answer_for(id).outcome, Outcome::Approved, "code {c}");
+        let last = rig.app.checkpoint().last.clone().unwrap();
+        assert!(last.response.outcome.is_approved(), "code {c}");
+        assert_eq!(rig.reversals_sent(), 0);
+    }
+}
+
+#[test]
+fn a_partial_approval_is_reversed_at_once_and_the_till_told_declined() {
+    let mut rig = Rig::new();
+    let id = rig.sale(1000);
+    rig.present(card());
+    let req = rig.sent().clone();
+    rig.reply_to(&req, "10", Some("123456"), Some(eur(600)));
+    let r = rig.answer_for(id);
+    assert_eq!(r.outcome, declined("10"));
+    assert_eq!(rig.app.pending_reversals(), 1);
+    // The stored reversal goes out for the amount the bank approved, with the card number.
+    let rev = rig.bank.iter().find_map(|m| match m {
+        BankRequest::Reversal(r) => Some(r.clone()),
+        _ => None,
+    });
+    let rev = rev.expect("reversal sent at once");
+    assert_eq!(rev.original.amount, eur(600));
+    assert!(rev.pan.is_some());
+    rig.reply("00", None);
+    assert_eq!(rig.app.pending_reversals(), 0);
+    // Nothing counted in the batch.
+    assert!(rig.app.checkpoint().totals.currencies.is_empty());
+}
+
+#[test]
+fn codes_91_and_96_are_bank_unavailable_not_declines() {
+    for c in ["91", "96"] {
+        let mut rig = Rig::new();
+        let id = rig.sale(1000);
+        rig.present(card());
+        rig.reply(c, None);
+        assert_eq!(
+            rig.answer_for(id).outcome,
+            Outcome::BankUnavailable,
+            "code {c}"
+        );
+        assert_eq!(rig.app.pending_reversals(), 0);
+    }
+}
+
+#[test]
+fn a_decline_carries_the_bank_code() {
+    let mut rig = Rig::new();
+    let id = rig.sale(1051);
+    rig.present(card());
+    rig.reply("51", None);
+    assert_eq!(rig.answer_for(id).outcome, declined("51"));
+}
+
+// ---- defect 2: a stored reversal ends only with 00 or 25 ----------------------------------
+
+#[test]
+fn a_stored_reversal_answered_91_stays_pending_and_is_sent_again_with_backoff() {
+    let mut rig = Rig::new();
+    let id = rig.sale(1000);
+    rig.present(card());
+    // No answer: the bank timeout owes a reversal.
+    rig.advance(15_000);
+    assert_eq!(rig.answer_for(id).outcome, Outcome::BankUnavailable);
+    assert_eq!(rig.app.pending_reversals(), 1);
+    assert_eq!(rig.reversals_sent(), 1, "the reversal goes out at once");
+    rig.reply("91", None);
+    assert_eq!(rig.app.pending_reversals(), 1, "91 does not end a reversal");
+    // The first retry waits 0.5–1 s (1 s with equal jitter).
+    rig.advance(400);
+    assert_eq!(rig.reversals_sent(), 1, "not before the backoff");
+    rig.advance(700);
+    assert_eq!(rig.reversals_sent(), 2, "sent again after the backoff");
+    rig.reply("96", None);
+    assert_eq!(
+        rig.app.pending_reversals(),
+        1,
+        "96 does not end a reversal either"
+    );
+    // The second retry waits 1–2 s.
+    rig.advance(900);
+    assert_eq!(rig.reversals_sent(), 2);
+    rig.advance(1_200);
+    assert_eq!(rig.reversals_sent(), 3);
+    rig.reply("25", None);
+    assert_eq!(
+        rig.app.pending_reversals(),
+        0,
+        "25 ends it: nothing left to reverse"
+    );
+    assert!(
+        rig.journal
+            .iter()
+            .any(|r| matches!(r, Record::ReversalAcked { .. }))
+    );
+}
+
+// ---- defect 3: a failed reversal never makes a sale irreversible --------------------------
+
+#[test]
+fn a_reversal_while_the_bank_is_down_is_stored_and_forwarded() {
+    let mut rig = Rig::new();
+    rig.approved_sale(1000, "AB12");
+    rig.app.handle_link(rig.now, LinkState::Down);
+    rig.pump();
+    let before = rig.bank.len();
+    let id = rig.request(Request::Reversal {
+        amount: eur(1000),
+        code: ApprovalCode::new("AB12").unwrap(),
+        reference: None,
+    });
+    assert_eq!(rig.answer_for(id).outcome, Outcome::Approved);
+    assert_eq!(rig.app.pending_reversals(), 1);
+    assert_eq!(rig.bank.len(), before, "nothing sent while down");
+    rig.app.handle_link(rig.now, LinkState::Up);
+    rig.pump();
+    assert!(matches!(rig.sent(), BankRequest::Reversal(_)));
+    rig.reply("00", None);
+    assert_eq!(rig.app.pending_reversals(), 0);
+    assert_eq!(rig.app.checkpoint().totals.currencies[0].debit_count, 0);
+}
+
+#[test]
+fn a_reversal_answered_91_is_stored_and_the_sale_is_not_lost() {
+    let mut rig = Rig::new();
+    rig.approved_sale(1000, "AB12");
+    let id = rig.request(Request::Reversal {
+        amount: eur(1000),
+        code: ApprovalCode::new("AB12").unwrap(),
+        reference: None,
+    });
+    rig.reply("91", None);
+    assert_eq!(rig.answer_for(id).outcome, Outcome::Approved);
+    assert_eq!(rig.app.pending_reversals(), 1, "stored and forwarded");
+}
+
+#[test]
+fn a_reversal_refused_outright_leaves_the_sale_as_last_transaction() {
+    let mut rig = Rig::new();
+    rig.approved_sale(1000, "AB12");
+    let rev = Request::Reversal {
+        amount: eur(1000),
+        code: ApprovalCode::new("AB12").unwrap(),
+        reference: None,
+    };
+    let id = rig.request(rev.clone());
+    rig.reply("12", None);
+    assert_eq!(rig.answer_for(id).outcome, declined("12"));
+    let last = rig.request(Request::LastTransaction);
+    assert!(
+        rig.answer_for(last).outcome.is_approved(),
+        "last is still the sale"
+    );
+    assert_eq!(rig.app.last_approved().map(|(_, m)| m), Some(eur(1000)));
+    // And it can be reversed again.
+    let again = rig.request(rev);
+    rig.reply("00", None);
+    assert_eq!(rig.answer_for(again).outcome, Outcome::Approved);
+}
+
+#[test]
+fn a_reversal_is_done_once() {
+    let mut rig = Rig::new();
+    rig.approved_sale(1000, "AB12");
+    let rev = Request::Reversal {
+        amount: eur(1000),
+        code: ApprovalCode::new("AB12").unwrap(),
+        reference: None,
+    };
+    rig.request(rev.clone());
+    rig.reply("00", None);
+    let second = rig.request(rev);
+    assert_eq!(
+        rig.answer_for(second).outcome,
+        fail(FailReason::NoMatchingTransaction)
+    );
+    assert_eq!(rig.reversals_sent(), 1);
+}
+
+// ---- defect 4: card data stays on the bank link -------------------------------------------
+
+#[test]
+fn card_number_and_track_data_never_reach_the_journal_or_the_till() {
+    let mut rig = Rig::new();
+    let id = rig.sale(1000);
+    rig.present(card());
+    // The bank gets everything.
+    let BankRequest::Auth(auth) = rig.sent().clone() else {
+        panic!("an authorization")
+    };
+    assert_eq!(auth.pan.digits(), "4761739001010119");
+    assert!(
+        crate::emv::find(&auth.emv, crate::emv::Tag::new(0x57).unwrap())
+            .unwrap()
+            .is_some()
+    );
+    rig.reply("00", Some("123456"));
+    let r = rig.answer_for(id).clone();
+    for data in [&r.emv] {
+        assert!(
+            crate::emv::find(data, crate::emv::Tag::new(0x5A).unwrap())
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            crate::emv::find(data, crate::emv::Tag::new(0x57).unwrap())
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            crate::emv::find(data, crate::emv::Tag::new(0x9F36).unwrap())
+                .unwrap()
+                .is_some()
+        );
+    }
+    assert_eq!(
+        r.pan,
+        Some(MaskedPan::from_pan(&Pan::new("4761739001010119").unwrap()))
+    );
+    let text = format!("{:?}{:?}", rig.journal, rig.answers);
+    assert!(!text.contains("4761739001010119"));
+    // The raw bytes of track 2 (47 61 73 D2 71) appear in no record.
+    for rec in &rig.journal {
+        if let Record::Completed { response, .. } = rec {
+            assert!(!response.emv.windows(3).any(|w| w == [0x73, 0xD2, 0x71]));
+        }
+    }
+}
+
+// ---- defect 5: out of step, late requests, reversals beside sales ------------------------
+
+#[test]
+fn an_answer_for_nothing_in_flight_reconnects_at_once() {
+    let mut rig = Rig::new();
+    let id = rig.sale(1000);
+    rig.present(card());
+    let req = rig.sent().clone();
+    rig.app.handle_bank_answer(
+        rig.now,
+        BankAnswer {
+            mti: 210,
+            stan: req.stan() + 7,
+            code: code("00"),
+            approval: None,
+            amount: None,
+            emv: EmvData::new(),
+        },
+    );
+    rig.pump();
+    assert_eq!(rig.reconnects, 1);
+    // The driver drops the link; the sale in flight is owed a reversal.
+    rig.app
+        .handle_bank_failure(rig.now, None, BankFailure::Lost);
+    rig.pump();
+    assert_eq!(rig.answer_for(id).outcome, Outcome::BankUnavailable);
+    assert_eq!(rig.app.pending_reversals(), 1);
+}
+
+#[test]
+fn a_request_whose_deadline_passed_is_never_sent_to_the_bank() {
+    let mut rig = Rig::new();
+    let id = rig.sale(1000);
+    // The card comes at the last moment and the journal is slow: the start record is made
+    // durable only after the deadline.
+    rig.now = Instant::from_millis(T0 + 59_999);
+    rig.app.handle_card(rig.now, CardEvent::Presented(card()));
+    assert!(rig.app.poll_record().is_some());
+    rig.now = Instant::from_millis(T0 + 60_001);
+    rig.pump();
+    assert!(rig.bank.is_empty(), "never sent");
+    assert_eq!(rig.answer_for(id).outcome, Outcome::Timeout);
+    assert_eq!(rig.app.pending_reversals(), 0);
+}
+
+#[test]
+fn a_reversal_retry_never_blocks_a_new_sale() {
+    let mut rig = Rig::new();
+    rig.sale(1000);
+    rig.present(card());
+    rig.advance(15_000); // bank silent: reversal owed and sent at once
+    assert_eq!(rig.reversals_sent(), 1);
+    // While the reversal waits for its answer, the next sale goes to the bank at once.
+    let id = rig.sale(2000);
+    rig.present(card());
+    assert!(matches!(rig.sent(), BankRequest::Auth(_)));
+    rig.reply("00", Some("777777"));
+    assert_eq!(rig.answer_for(id).outcome, Outcome::Approved);
+}
+
+// ---- defect 7: an answer the till cannot be given is reversed ---------------------------
+
+#[test]
+fn an_approval_the_till_cannot_be_told_of_is_reversed() {
+    let mut rig = Rig::new();
+    let id = rig.approved_sale(1000, "AB12");
+    let stan = rig.answer_for(id).trace.unwrap();
+    rig.app.handle_answer_undeliverable(rig.now, stan);
+    rig.pump();
+    assert_eq!(rig.app.pending_reversals(), 1);
+    assert!(matches!(rig.sent(), BankRequest::Reversal(_)));
+    rig.reply("00", None);
+    assert_eq!(rig.app.pending_reversals(), 0);
+    let last = rig.app.checkpoint().last.clone().unwrap();
+    assert_eq!(last.response.kind, RequestKind::Reversal);
+    assert_eq!(rig.app.checkpoint().totals.currencies[0].debit_count, 0);
+}
+
+// ---- defect 8: printing never holds an answer --------------------------------------------
+
+#[test]
+fn the_answer_is_out_before_any_receipt_is_printed() {
+    let mut rig = Rig::new();
+    let id = rig.sale(1000);
+    rig.present(card());
+    let req = rig.sent().clone();
+    rig.app.handle_bank_answer(
+        rig.now,
+        BankAnswer {
+            mti: 210,
+            stan: req.stan(),
+            code: code("00"),
+            approval: None,
+            amount: None,
+            emv: EmvData::new(),
+        },
+    );
+    while let Some(_r) = rig.app.poll_record() {
+        rig.app.handle_persisted(rig.now);
+    }
+    // The answer is there without the print job being taken first.
+    let a = rig.app.poll_answer().expect("answer");
+    assert_eq!(a.id, id);
+    assert!(matches!(rig.app.poll_print(), Some(PrintJob::Receipt(_))));
+}
+
+// ---- defect 10: abort --------------------------------------------------------------------
+
+#[test]
+fn an_abort_cancels_the_card_wait_at_once() {
+    let mut rig = Rig::new();
+    let sale = rig.sale(1000);
+    let abort = rig.request(Request::Abort);
+    assert_eq!(rig.answer_for(abort).outcome, Outcome::Approved);
+    assert_eq!(rig.answer_for(sale).outcome, Outcome::Cancelled);
+    assert_eq!(rig.cards.last(), Some(&CardCommand::Cancel));
+    assert!(rig.bank.is_empty());
+}
+
+#[test]
+fn only_the_till_that_started_a_sale_may_abort_it() {
+    let mut rig = Rig::new();
+    let sale = rig.sale(1000);
+    let abort = rig.request_from(TillId(2), Request::Abort);
+    assert_eq!(rig.answer_for(abort).outcome, fail(FailReason::Busy));
+    assert!(rig.answers.iter().all(|a| a.id != sale), "the sale runs on");
+    rig.present(card());
+    rig.reply("00", Some("1"));
+    assert_eq!(rig.answer_for(sale).outcome, Outcome::Approved);
+}
+
+// ---- defect 11: no made-up approval codes -----------------------------------------------
+
+#[test]
+fn an_approval_without_field_38_has_no_approval_code() {
+    let mut rig = Rig::new();
+    let id = rig.sale(1000);
+    rig.present(card());
+    rig.reply("00", None);
+    let r = rig.answer_for(id);
+    assert!(r.outcome.is_approved());
+    assert_eq!(r.approval_code, None);
+}
+
+// ---- defect 12: an empty batch closes in the terminal's currency ------------------------
+
+#[test]
+fn an_empty_batch_closes_in_the_terminals_currency() {
+    let mut rig = Rig::with(Config::new(Currency::CZK), JournalState::new());
+    let id = rig.request(Request::CloseTotals);
+    let BankRequest::Reconcile(r) = rig.sent().clone() else {
+        panic!("a reconciliation")
+    };
+    assert_eq!(r.currency, 203);
+    rig.reply("00", None);
+    assert!(rig.answer_for(id).outcome.is_approved());
+    assert!(
+        rig.journal
+            .iter()
+            .any(|r| matches!(r, Record::BatchClosed { batch: 1, .. }))
+    );
+}
+
+#[test]
+fn close_waits_for_stored_reversals_first() {
+    let mut rig = Rig::new();
+    rig.sale(1000);
+    rig.present(card());
+    rig.advance(15_000); // reversal owed, in flight
+    let id = rig.request(Request::CloseTotals);
+    assert!(matches!(rig.sent(), BankRequest::Reversal(_)));
+    rig.reply("00", None);
+    assert!(matches!(rig.sent(), BankRequest::Reconcile(_)));
+    rig.reply("00", None);
+    assert!(rig.answer_for(id).outcome.is_approved());
+}
+
+// ---- timeouts, journal failures, restarts ----------------------------------------------
+
+#[test]
+fn no_card_within_the_limit_is_a_timeout_answered_at_the_limit() {
+    let mut rig = Rig::new();
+    let id = rig.sale(1000);
+    rig.advance(59_999);
+    assert!(rig.answers.is_empty());
+    rig.advance(1);
+    assert_eq!(rig.answer_for(id).outcome, Outcome::Timeout);
+    assert_eq!(rig.cards.last(), Some(&CardCommand::Cancel));
+}
+
+#[test]
+fn a_sale_waits_up_to_3_s_for_the_first_connection() {
+    let mut cfg = Config::new(Currency::EUR);
+    cfg.echo_every = None;
+    let now = Instant::from_millis(T0);
+    let mut app = Terminal::new(cfg, JournalState::new(), now);
+    app.handle_request(
+        now,
+        RequestId(1),
+        TillId(1),
+        Request::Sale {
+            amount: eur(100),
+            reference: None,
+        },
+    );
+    assert_eq!(app.poll_card(), None);
+    assert_eq!(
+        app.poll_timeout(),
+        Some(now.saturating_add(FIRST_CONNECT_WAIT))
+    );
+    app.handle_timeout(now.saturating_add(FIRST_CONNECT_WAIT));
+    while app.poll_record().is_some() {
+        app.handle_persisted(now);
+    }
+    assert_eq!(
+        app.poll_answer().unwrap().response.outcome,
+        Outcome::BankUnavailable
+    );
+}
+
+#[test]
+fn a_start_that_cannot_be_journaled_is_refused_before_the_bank() {
+    let mut rig = Rig::new();
+    let id = rig.sale(1000);
+    rig.fail_writes = true;
+    rig.present(card());
+    assert!(rig.bank.is_empty());
+    let r = rig.answer_for(id);
+    assert_eq!(r.outcome, fail(FailReason::Other));
+    assert_eq!(r.text.as_deref(), Some(JOURNAL_WRITE_TEXT));
+}
+
+#[test]
+fn an_approval_that_cannot_be_journaled_is_reversed_from_memory() {
+    let mut rig = Rig::new();
+    let id = rig.sale(1000);
+    rig.present(card());
+    rig.fail_writes = true;
+    rig.reply("00", Some("A"));
+    assert_eq!(rig.answer_for(id).text.as_deref(), Some(JOURNAL_LOST_TEXT));
+    assert!(!rig.answer_for(id).outcome.is_approved());
+    assert_eq!(rig.app.pending_reversals(), 1);
+    rig.fail_writes = false;
+    rig.advance(60_000);
+    assert!(matches!(rig.sent(), BankRequest::Reversal(_)));
+}
+
+#[test]
+fn a_restart_reverses_an_authorization_without_an_answer() {
+    let mut rig = Rig::new();
+    rig.sale(1000);
+    rig.present(card());
+    // Crash: rebuild from the durable records alone.
+    let mut state = JournalState::new();
+    for r in &rig.journal {
+        state.apply(r).unwrap();
+    }
+    let mut again = Rig::with(Config::new(Currency::EUR), state);
+    assert_eq!(again.app.pending_reversals(), 1);
+    assert!(matches!(again.journal.first(), Some(Record::Checkpoint(_))));
+    let BankRequest::Reversal(r) = again.sent().clone() else {
+        panic!("reversal")
+    };
+    assert_eq!(r.pan, None, "the card number did not survive the restart");
+    let last = again.request(Request::LastTransaction);
+    assert_eq!(again.answer_for(last).outcome, Outcome::Cancelled);
+}
+
+#[test]
+fn a_busy_terminal_refuses_a_second_request() {
+    let mut rig = Rig::new();
+    rig.sale(1000);
+    let second = rig.sale(2000);
+    assert_eq!(rig.answer_for(second).outcome, fail(FailReason::Busy));
+}
+
+#[test]
+fn a_wrong_pin_is_declined_55_without_the_bank() {
+    let mut rig = Rig::new();
+    let id = rig.sale(1000);
+    let mut c = card();
+    c.pin = PinCheck::Wrong;
+    rig.present(c);
+    assert_eq!(rig.answer_for(id).outcome, declined("55"));
+    assert!(rig.bank.is_empty());
+}
+
+#[test]
+fn a_silent_echo_marks_the_bank_down_and_reconnects() {
+    let mut cfg = Config::new(Currency::EUR);
+    cfg.echo_every = Some(Duration::from_secs(60));
+    let now = Instant::from_millis(T0);
+    let mut app = Terminal::new(cfg, JournalState::new(), now);
+    app.handle_link(now, LinkState::Up);
+    let t = app.poll_timeout().unwrap();
+    app.handle_timeout(t);
+    while app.poll_record().is_some() {
+        app.handle_persisted(t);
+    }
+    assert!(matches!(
+        app.poll_bank(),
+        Some(BankCommand::Send(BankRequest::Echo { .. }))
+    ));
+    let t2 = app.poll_timeout().unwrap();
+    assert_eq!(t2, t.saturating_add(Duration::from_secs(15)));
+    app.handle_timeout(t2);
+    assert_eq!(app.poll_bank(), Some(BankCommand::Reconnect));
+    app.handle_request(
+        t2,
+        RequestId(1),
+        TillId(1),
+        Request::Sale {
+            amount: eur(100),
+            reference: None,
+        },
+    );
+    while app.poll_record().is_some() {
+        app.handle_persisted(t2);
+    }
+    assert_eq!(
+        app.poll_answer().unwrap().response.outcome,
+        Outcome::BankUnavailable
+    );
+}
+
+#[test]
+fn original_of_a_restart_reversal_is_the_authorization() {
+    let mut rig = Rig::new();
+    rig.sale(1234);
+    rig.present(card());
+    rig.advance(15_000);
+    let BankRequest::Reversal(r) = rig.sent().clone() else {
+        panic!("reversal")
+    };
+    let BankRequest::Auth(a) = rig.bank[0].clone() else {
+        panic!("auth")
+    };
+    assert_eq!(
+        r.original,
+        Original {
+            stan: a.stan,
+            kind: RequestKind::Sale,
+            amount: eur(1234),
+            transmitted: a.transmitted,
+            scheme: Some(CardScheme::Visa),
+        }
+    );
+}
