@@ -499,6 +499,23 @@ fn handle(inner: &Inner, peer: SocketAddr, bytes: &[u8]) -> Reply {
             return Reply::Close;
         }
     };
+    let is_request = matches!(
+        typed,
+        BankMessage::AuthorizationRequest(_)
+            | BankMessage::ReversalRequest(_)
+            | BankMessage::ReconciliationRequest(_)
+            | BankMessage::NetworkRequest(_)
+    );
+    if !is_request {
+        inner.warn(
+            peer,
+            format_args!(
+                "in  {} is not a request a terminal sends; closing",
+                describe(&msg)
+            ),
+        );
+        return Reply::Close;
+    }
     inner.log_message(peer, format_args!("in  {}", describe(&msg)));
     let mut st = inner.lock();
     st.ledger.messages += 1;
@@ -549,14 +566,8 @@ fn handle(inner: &Inner, peer: SocketAddr, bytes: &[u8]) -> Reply {
         BankMessage::ReversalRequest(r) => reverse(&mut st, &r, &action),
         BankMessage::ReconciliationRequest(r) => reconcile(&mut st, &r, &action),
         BankMessage::NetworkRequest(n) => echo(&mut st, &n, &action),
-        _ => {
-            drop(st);
-            inner.warn(
-                peer,
-                format_args!("in  {mti} is not a request a terminal sends; closing"),
-            );
-            return Reply::Close;
-        }
+        // Not a request: refused above.
+        _ => return Reply::Close,
     };
     drop(st);
     inner.save();
@@ -1010,5 +1021,395 @@ mod tests {
         let mut s = TcpStream::connect(addr).await.unwrap();
         assert!(send(&mut s, &sale(4, 400)).await.is_some());
         bank.shutdown().await;
+    }
+
+    async fn bank_with(rules: &str) -> BankHandle {
+        BankSim::start(BankConfig {
+            rules: Rules::parse(rules).unwrap(),
+            ..BankConfig::default()
+        })
+        .await
+        .unwrap()
+    }
+
+    /// The next message, `None` if nothing comes within 2 s or the connection ends.
+    async fn recv(stream: &mut TcpStream) -> Option<IsoMessage> {
+        let mut len = [0u8; 2];
+        match tokio::time::timeout(Duration::from_secs(2), stream.read_exact(&mut len)).await {
+            Ok(Ok(_)) => {}
+            _ => return None,
+        }
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut body).await.ok()?;
+        Some(IsoMessage::parse(&body).unwrap())
+    }
+
+    /// Whether the bank closes the connection within 10 s (reading and ignoring bytes).
+    async fn closed_by_bank(stream: &mut TcpStream) -> bool {
+        let mut buf = [0u8; 256];
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    fn reversal(stan: u32, of: u32, minor: u64) -> IsoMessage {
+        ReversalRequest {
+            pan: None,
+            processing: ProcessingCode::SALE,
+            amount: Money::new(minor, Currency::EUR).unwrap(),
+            stan,
+            transmission: Some(t()),
+            rrn: None,
+            approval_code: None,
+            reason: None,
+            terminal_id: TerminalId::new("T1").unwrap(),
+            merchant_id: None,
+            original: ecrlink_core::bank::OriginalData {
+                mti: ecrlink_core::bank::Mti::FINANCIAL_REQUEST,
+                stan: of,
+                transmission: t(),
+                acquirer: 0,
+                forwarder: 0,
+            },
+            emv: &[],
+        }
+        .to_message()
+        .unwrap()
+    }
+
+    fn auth(m: &IsoMessage) -> ecrlink_core::bank::AuthorizationResponse<'_> {
+        ecrlink_core::bank::AuthorizationResponse::from_message(m).unwrap()
+    }
+
+    #[tokio::test]
+    async fn any_code_partial_approval_and_no_field_38() {
+        let bank = bank_with(
+            "[[rule]]\namount = 100\ncode = \"91\"\n\
+             [[rule]]\namount = 200\ncode = \"08\"\n\
+             [[rule]]\namount = 300\npartial = 120\n\
+             [[rule]]\namount = 400\napproval_code = false\n\
+             [[rule]]\namount = 500\ncode = \"55\"\n",
+        )
+        .await;
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let r = send(&mut s, &sale(1, 100)).await.unwrap();
+        assert_eq!(auth(&r).response_code.as_str(), "91");
+        assert!(auth(&r).approval_code.is_none());
+        let r = send(&mut s, &sale(2, 200)).await.unwrap();
+        assert_eq!(auth(&r).response_code.as_str(), "08");
+        assert!(auth(&r).approval_code.is_some());
+        let r = send(&mut s, &sale(3, 300)).await.unwrap();
+        assert_eq!(auth(&r).response_code.as_str(), "10");
+        assert_eq!(auth(&r).amount.unwrap().minor(), 120);
+        assert!(auth(&r).approval_code.is_some());
+        let r = send(&mut s, &sale(4, 400)).await.unwrap();
+        assert_eq!(auth(&r).response_code.as_str(), "00");
+        assert!(!r.has(38), "field 38 left out: {r:?}");
+        let r = send(&mut s, &sale(5, 500)).await.unwrap();
+        assert_eq!(auth(&r).response_code.as_str(), "55");
+        let l = bank.ledger();
+        let states: Vec<_> = l
+            .auths
+            .iter()
+            .map(|a| (a.code.as_str(), a.state, a.approved_amount))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("91", AuthState::Declined, 0),
+                ("08", AuthState::Approved, 200),
+                ("10", AuthState::Approved, 120),
+                ("00", AuthState::Approved, 400),
+                ("55", AuthState::Declined, 0),
+            ]
+        );
+        assert_eq!(l.auths[3].approval, None);
+        assert_eq!(l.approved().count(), 3);
+        bank.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn duplicate_other_stan_cut_and_close_after() {
+        let bank = bank_with(
+            "[[rule]]\namount = 100\nduplicate = true\n\
+             [[rule]]\namount = 200\nstan_offset = 1\n\
+             [[rule]]\namount = 300\ncut = 10\n\
+             [[rule]]\namount = 400\nclose_after = true\n\
+             [[rule]]\namount = 500\nstan_offset = -8\n",
+        )
+        .await;
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let r = send(&mut s, &sale(11, 100)).await.unwrap();
+        assert_eq!(auth(&r).stan, 11);
+        let again = recv(&mut s).await.expect("the answer twice");
+        assert_eq!(again, r);
+        let r = send(&mut s, &sale(12, 200)).await.unwrap();
+        assert_eq!(auth(&r).stan, 13, "another trace number");
+        let r = send(&mut s, &sale(5, 500)).await.unwrap();
+        assert_eq!(auth(&r).stan, 999_997, "wraps below 0");
+        // Cut: the prefix announces the whole answer, 10 bytes come, then the end.
+        s.write_all(&prefixed(&sale(14, 300)).unwrap()).await.unwrap();
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.len(), 12, "{got:?}");
+        let announced = usize::from(u16::from_be_bytes([got[0], got[1]]));
+        assert!(announced > 10, "{announced}");
+        // Answer, then close.
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let r = send(&mut s, &sale(15, 400)).await.unwrap();
+        assert_eq!(auth(&r).response_code.as_str(), "00");
+        assert!(closed_by_bank(&mut s).await);
+        // The bank acted on every one of them.
+        let l = bank.ledger();
+        assert_eq!(l.auths.len(), 5);
+        assert!(l.auths.iter().all(|a| a.state == AuthState::Approved));
+        assert_eq!(l.auths[0].reply_fault.as_deref(), Some("twice"));
+        assert!(l.auths[3].reply_fault.as_deref().unwrap().contains("cut"));
+        bank.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn reversal_answered_91_is_not_done_and_the_next_one_is() {
+        let bank = bank_with(
+            "[[rule]]\nmti = \"0400\"\ncode = \"91\"\ntimes = 1\n\
+             [[rule]]\nmti = \"0200\"\nnth = 2\ncode = \"05\"\n",
+        )
+        .await;
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let codes: Vec<String> = {
+            let mut v = Vec::new();
+            for (stan, amount) in [(1, 700), (2, 700), (3, 700)] {
+                let r = send(&mut s, &sale(stan, amount)).await.unwrap();
+                v.push(auth(&r).response_code.as_str().to_string());
+            }
+            v
+        };
+        assert_eq!(codes, ["00", "05", "00"], "only the 2nd 0200 declined");
+        let r = send(&mut s, &reversal(4, 1, 700)).await.unwrap();
+        assert_eq!(r.get(39), Some(&b"91"[..]));
+        assert_eq!(bank.ledger().auths[0].state, AuthState::Approved);
+        let r = send(&mut s, &reversal(5, 1, 700)).await.unwrap();
+        assert_eq!(r.get(39), Some(&b"00"[..]));
+        let l = bank.ledger();
+        assert_eq!(l.auths[0].state, AuthState::Reversed);
+        assert_eq!(l.auths[0].reversal_codes, ["91", "00"]);
+        assert_eq!(l.auths[0].reversed_count, 1);
+        // Unknown original: 25.
+        let r = send(&mut s, &reversal(6, 99, 700)).await.unwrap();
+        assert_eq!(r.get(39), Some(&b"25"[..]));
+        bank.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn reconciliation_settles_what_the_bank_holds_and_not_when_refused() {
+        let bank = bank_with(
+            "[[rule]]\namount = 1000\npartial = 400\n\
+             [[rule]]\nmti = \"0500\"\ncode = \"96\"\ntimes = 1\n",
+        )
+        .await;
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        send(&mut s, &sale(1, 1000)).await.unwrap();
+        send(&mut s, &sale(2, 250)).await.unwrap();
+        let close = ReconciliationRequest {
+            stan: 3,
+            transmission: Some(t()),
+            terminal_id: TerminalId::new("T1").unwrap(),
+            merchant_id: None,
+            totals: None,
+        }
+        .to_message()
+        .unwrap();
+        let r = send(&mut s, &close).await.unwrap();
+        assert_eq!(r.get(39), Some(&b"96"[..]));
+        assert!(bank.ledger().auths.iter().all(|a| a.settled_count == 0));
+        let r = send(&mut s, &close).await.unwrap();
+        let totals = ecrlink_core::bank::ReconciliationResponse::from_message(&r)
+            .unwrap()
+            .totals
+            .unwrap();
+        assert_eq!((totals.debit_count, totals.debit_minor), (2, 650));
+        let l = bank.ledger();
+        assert!(l.auths.iter().all(|a| a.state == AuthState::Settled));
+        assert_eq!(l.reconciliations[0].code, "96");
+        assert_eq!(l.reconciliations[1].settled, 2);
+        bank.shutdown().await;
+    }
+
+    /// Defect: the ledger file was overwritten with an empty ledger at every start, so a
+    /// reversal after a restart was answered 25 (original unknown).
+    #[tokio::test]
+    async fn ledger_is_kept_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ledger.json");
+        let cfg = BankConfig {
+            ledger_file: Some(file.clone()),
+            ..BankConfig::default()
+        };
+        let bank = BankSim::start(cfg.clone()).await.unwrap();
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let first = send(&mut s, &sale(7, 1250)).await.unwrap();
+        bank.shutdown().await;
+
+        let bank = BankSim::start(cfg).await.unwrap();
+        let l = bank.ledger();
+        assert_eq!(l.auths.len(), 1, "{l:?}");
+        assert_eq!(l.starts, 2);
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let r = send(&mut s, &reversal(8, 7, 1250)).await.unwrap();
+        assert_eq!(r.get(39), Some(&b"00"[..]), "the original is known");
+        let r = send(&mut s, &sale(9, 100)).await.unwrap();
+        assert_ne!(
+            auth(&r).approval_code,
+            auth(&first).approval_code,
+            "approval codes go on"
+        );
+        let l = Ledger::load(&file).unwrap();
+        assert_eq!(l.auths[0].state, AuthState::Reversed);
+        assert_eq!(l.unmatched_reversals, 0);
+        assert_eq!(l.auths.len(), 2);
+        bank.shutdown().await;
+    }
+
+    /// Defect: an unwritable ledger path was accepted (and every write silently failed).
+    #[tokio::test]
+    async fn unwritable_or_foreign_ledger_is_refused_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-dir/ledger.json");
+        let e = BankSim::start(BankConfig {
+            ledger_file: Some(missing),
+            ..BankConfig::default()
+        })
+        .await
+        .err()
+        .expect("refused");
+        assert!(
+            matches!(
+                e.downcast_ref::<LedgerFileError>(),
+                Some(LedgerFileError::Write { .. })
+            ),
+            "{e:#}"
+        );
+        let foreign = dir.path().join("notes.json");
+        std::fs::write(&foreign, "[1, 2, 3]").unwrap();
+        let e = BankSim::start(BankConfig {
+            ledger_file: Some(foreign.clone()),
+            ..BankConfig::default()
+        })
+        .await
+        .err()
+        .expect("refused");
+        assert!(
+            matches!(
+                e.downcast_ref::<LedgerFileError>(),
+                Some(LedgerFileError::Parse { .. })
+            ),
+            "{e:#}"
+        );
+        assert_eq!(std::fs::read_to_string(&foreign).unwrap(), "[1, 2, 3]");
+    }
+
+    /// Defect: the bank accepted any number of connections.
+    #[tokio::test]
+    async fn connections_above_the_cap_are_closed() {
+        let bank = BankSim::start(BankConfig {
+            max_connections: 2,
+            ..BankConfig::default()
+        })
+        .await
+        .unwrap();
+        let mut a = TcpStream::connect(bank.addr()).await.unwrap();
+        let mut b = TcpStream::connect(bank.addr()).await.unwrap();
+        let echo = NetworkRequest::echo(1, t()).to_message().unwrap();
+        assert!(send(&mut a, &echo).await.is_some());
+        assert!(send(&mut b, &echo).await.is_some());
+        let mut c = TcpStream::connect(bank.addr()).await.unwrap();
+        assert!(closed_by_bank(&mut c).await, "third connection closed");
+        assert!(send(&mut a, &echo).await.is_some(), "the others still served");
+        drop(b);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while bank.connections() > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut d = TcpStream::connect(bank.addr()).await.unwrap();
+        assert!(send(&mut d, &echo).await.is_some(), "a freed place is reused");
+        bank.shutdown().await;
+    }
+
+    /// Defect: a length prefix above the cap was skipped and the connection kept open, so a
+    /// client could stream any amount of data.
+    #[tokio::test]
+    async fn a_frame_above_the_cap_closes_the_connection() {
+        let bank = BankSim::start(BankConfig::default()).await.unwrap();
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let len = u16::try_from(MAX_FRAME + 1).unwrap().to_be_bytes();
+        s.write_all(&len).await.unwrap();
+        let _ = s.write_all(&[b'0'; 64]).await;
+        assert!(closed_by_bank(&mut s).await);
+        // A message of exactly the cap is read (and, being garbage, closes too), and a
+        // normal connection is unaffected.
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let echo = NetworkRequest::echo(1, t()).to_message().unwrap();
+        assert!(send(&mut s, &echo).await.is_some());
+        bank.shutdown().await;
+    }
+
+    /// Defect: garbage was logged and ignored, the connection kept open.
+    #[tokio::test]
+    async fn garbage_closes_the_connection() {
+        let bank = BankSim::start(BankConfig::default()).await.unwrap();
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        s.write_all(b"\x00\x05hello").await.unwrap();
+        assert!(closed_by_bank(&mut s).await);
+        // An answer type sent to the bank is not a request either.
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let echo = NetworkRequest::echo(1, t());
+        let answer = echo
+            .respond(ResponseCode::APPROVED)
+            .to_message()
+            .unwrap();
+        s.write_all(&prefixed(&answer).unwrap()).await.unwrap();
+        assert!(closed_by_bank(&mut s).await);
+        assert_eq!(bank.ledger().messages, 0);
+        bank.shutdown().await;
+    }
+
+    /// Defect: a silent connection was kept forever.
+    #[tokio::test]
+    async fn an_idle_connection_is_closed() {
+        let bank = BankSim::start(BankConfig {
+            idle_timeout: Some(Duration::from_millis(300)),
+            rules: Rules::parse("[[rule]]\nmti = \"0800\"\ndelay = \"700ms\"\n").unwrap(),
+            ..BankConfig::default()
+        })
+        .await
+        .unwrap();
+        // An answer due later than the idle limit still comes.
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let echo = NetworkRequest::echo(1, t()).to_message().unwrap();
+        assert!(send(&mut s, &echo).await.is_some());
+        assert!(closed_by_bank(&mut s).await);
+        bank.shutdown().await;
+    }
+
+    #[test]
+    fn log_lines_say_what_moved_and_mask_the_card() {
+        let m = sale(42, 1250);
+        let line = describe(&m);
+        assert_eq!(line, "0200 stan 000042 sale 12.50 EUR pan 476173******0119");
+        let r = ReversalRequest::from_message(&reversal(43, 42, 1250))
+            .unwrap()
+            .respond(ResponseCode::ISSUER_UNAVAILABLE)
+            .to_message()
+            .unwrap();
+        assert_eq!(describe(&r), "0410 stan 000043 sale 12.50 EUR code 91");
+        assert!(describe(&reversal(43, 42, 1250)).contains("original stan 000042"));
     }
 }
