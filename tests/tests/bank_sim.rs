@@ -38,7 +38,16 @@ impl Bank {
     /// Starts the bank with `--ledger dir/ledger.json` and `args`; `Err` with the exit status
     /// and stderr if it ends before READY.
     fn try_spawn(dir: &Path, args: &[&str]) -> Result<Bank, (Option<i32>, String)> {
-        let ledger = dir.join("ledger.json");
+        Bank::try_spawn_on(dir, &dir.join("ledger.json"), args)
+    }
+
+    /// As [`Bank::try_spawn`] with another ledger file.
+    fn try_spawn_on(
+        dir: &Path,
+        ledger: &Path,
+        args: &[&str],
+    ) -> Result<Bank, (Option<i32>, String)> {
+        let ledger = ledger.to_path_buf();
         let log = dir.join("bank.log");
         let err = std::fs::OpenOptions::new()
             .create(true)
@@ -247,16 +256,12 @@ fn ledger_is_kept_across_a_crash_and_a_reversal_finds_its_original() {
 #[test]
 fn an_unwritable_or_foreign_ledger_is_refused_before_ready() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(SIM)
-        .args(["bank", "--listen", "127.0.0.1:0", "--ledger"])
-        .arg(dir.path().join("no-such-dir/ledger.json"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stdout} {stderr}");
-    assert!(!stdout.contains("READY"), "{stdout}");
+    let missing = dir.path().join("no-such-dir/ledger.json");
+    let (code, stderr) = match Bank::try_spawn_on(dir.path(), &missing, &[]) {
+        Ok(_) => panic!("READY printed with an unwritable ledger"),
+        Err(e) => e,
+    };
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("no-such-dir/ledger.json") && stderr.contains("cannot write"),
         "{stderr}"
@@ -264,7 +269,10 @@ fn an_unwritable_or_foreign_ledger_is_refused_before_ready() {
 
     // A file that is not a ledger is neither used nor overwritten.
     std::fs::write(dir.path().join("ledger.json"), "totals: 12\n").unwrap();
-    let (code, stderr) = Bank::try_spawn(dir.path(), &[]).err().expect("refused");
+    let (code, stderr) = match Bank::try_spawn(dir.path(), &[]) {
+        Ok(_) => panic!("READY printed with a foreign ledger file"),
+        Err(e) => e,
+    };
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("not a bank-simulator ledger"), "{stderr}");
     assert_eq!(
@@ -279,7 +287,7 @@ fn one_log_line_per_message_with_the_card_number_masked() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("rules.toml"),
-        "[[rule]]\namount = 999\ncode = \"05\"\n",
+        "[[rule]]\namount = 999\ndecline = \"05\"\n", // the older spelling of code
     )
     .unwrap();
     let rules = dir.path().join("rules.toml");
@@ -323,7 +331,11 @@ fn connections_above_the_cap_are_closed() {
     let mut extra = bank.connect();
     assert!(closed_by_bank(&mut extra), "the 33rd connection is closed");
     assert!(send(&mut open[0], &echo(99)).is_some());
-    assert!(bank.wait_log("refused: 32 connections open"), "{}", bank.log());
+    assert!(
+        bank.wait_log("refused: 32 connections open"),
+        "{}",
+        bank.log()
+    );
     drop(open);
 
     let dir = tempfile::tempdir().unwrap();

@@ -572,7 +572,10 @@ fn handle(inner: &Inner, peer: SocketAddr, bytes: &[u8]) -> Reply {
     drop(st);
     inner.save();
     let Some(mut response) = response else {
-        inner.warn(peer, format_args!("out nothing: the answer cannot be built"));
+        inner.warn(
+            peer,
+            format_args!("out nothing: the answer cannot be built"),
+        );
         return Reply::None;
     };
     if action.stan_offset != 0 {
@@ -583,7 +586,11 @@ fn handle(inner: &Inner, peer: SocketAddr, bytes: &[u8]) -> Reply {
     }
     inner.log_message(
         peer,
-        format_args!("out {}{}", describe(&response), rule_note(&action.describe())),
+        format_args!(
+            "out {}{}",
+            describe(&response),
+            rule_note(&action.describe())
+        ),
     );
     if action.drop {
         return Reply::None;
@@ -1153,7 +1160,9 @@ mod tests {
         let r = send(&mut s, &sale(5, 500)).await.unwrap();
         assert_eq!(auth(&r).stan, 999_997, "wraps below 0");
         // Cut: the prefix announces the whole answer, 10 bytes come, then the end.
-        s.write_all(&prefixed(&sale(14, 300)).unwrap()).await.unwrap();
+        s.write_all(&prefixed(&sale(14, 300)).unwrap())
+            .await
+            .unwrap();
         let mut got = Vec::new();
         tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got))
             .await
@@ -1332,14 +1341,20 @@ mod tests {
         assert!(send(&mut b, &echo).await.is_some());
         let mut c = TcpStream::connect(bank.addr()).await.unwrap();
         assert!(closed_by_bank(&mut c).await, "third connection closed");
-        assert!(send(&mut a, &echo).await.is_some(), "the others still served");
+        assert!(
+            send(&mut a, &echo).await.is_some(),
+            "the others still served"
+        );
         drop(b);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while bank.connections() > 1 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let mut d = TcpStream::connect(bank.addr()).await.unwrap();
-        assert!(send(&mut d, &echo).await.is_some(), "a freed place is reused");
+        assert!(
+            send(&mut d, &echo).await.is_some(),
+            "a freed place is reused"
+        );
         bank.shutdown().await;
     }
 
@@ -1371,10 +1386,7 @@ mod tests {
         // An answer type sent to the bank is not a request either.
         let mut s = TcpStream::connect(bank.addr()).await.unwrap();
         let echo = NetworkRequest::echo(1, t());
-        let answer = echo
-            .respond(ResponseCode::APPROVED)
-            .to_message()
-            .unwrap();
+        let answer = echo.respond(ResponseCode::APPROVED).to_message().unwrap();
         s.write_all(&prefixed(&answer).unwrap()).await.unwrap();
         assert!(closed_by_bank(&mut s).await);
         assert_eq!(bank.ledger().messages, 0);

@@ -571,7 +571,9 @@ mod tests {
 
     #[test]
     fn any_code_partial_approval_code_and_faults_parse() {
-        for c in ["00", "05", "08", "10", "11", "25", "51", "55", "91", "96", "N7"] {
+        for c in [
+            "00", "05", "08", "10", "11", "25", "51", "55", "91", "96", "N7",
+        ] {
             let mut r = Rules::parse(&format!("[[rule]]\ncode = \"{c}\"\n")).unwrap();
             assert_eq!(r.decide(&sale(5)).code.as_deref(), Some(c));
         }
