@@ -546,6 +546,26 @@ mod tests {
         assert_eq!(r.decide(&rev), Action::default());
     }
 
+    /// The README's rules example parses and does what its comments say.
+    #[test]
+    fn readme_example_parses() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+        let block = readme
+            .split("```toml\n")
+            .find(|b| b.contains("[[rule]]"))
+            .and_then(|b| b.split("```").next())
+            .expect("a rules example in the README");
+        let mut r = Rules::parse(block).unwrap();
+        let codes: Vec<_> = (0..3).map(|_| r.decide(&sale(100)).code).collect();
+        assert_eq!(codes, [None, None, Some("91".to_string())]);
+        assert_eq!(r.decide(&sale(10_000)).partial, Some(10_000));
+        let rev = Facts {
+            mti: "0400",
+            ..sale(100)
+        };
+        assert_eq!(r.decide(&rev).code.as_deref(), Some("91"));
+    }
+
     #[test]
     fn nth_fires_on_the_nth_message_meeting_the_conditions_even_if_an_earlier_rule_took_one() {
         let mut r = Rules::parse(
