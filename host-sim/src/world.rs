@@ -36,8 +36,8 @@ impl World {
             max_connections: (2 * agents).max(crate::bank::DEFAULT_MAX_CONNECTIONS),
             ..BankConfig::default()
         })
-            .await
-            .context("starting the bank simulator")?;
+        .await
+        .context("starting the bank simulator")?;
         let mut handles = Vec::with_capacity(agents);
         for i in 0..agents {
             let cfg = Config {

@@ -236,6 +236,9 @@ async fn accept_loop(
     mut offline_rx: mpsc::Receiver<Option<Duration>>,
 ) {
     let mut listener = Some(listener);
+    // Refusals are logged at most once a second (a flood must not flood the log).
+    let mut refused = 0u64;
+    let mut refusal_logged: Option<tokio::time::Instant> = None;
     loop {
         let Some(l) = listener.as_ref() else { return };
         tokio::select! {
@@ -246,11 +249,17 @@ async fn accept_loop(
                         tokio::spawn(connection(stream, peer, inner.clone(), permit));
                     }
                     Err(_) => {
-                        inner.warn(peer, format_args!(
-                            "refused: {} connections open, the cap (--max-connections)",
-                            inner.max_connections
-                        ));
                         drop(stream);
+                        refused += 1;
+                        let now = tokio::time::Instant::now();
+                        if refusal_logged.is_none_or(|t| now >= t + Duration::from_secs(1)) {
+                            refusal_logged = Some(now);
+                            inner.warn(peer, format_args!(
+                                "refused: {} connections open, the cap (--max-connections); \
+                                 {refused} refused so far",
+                                inner.max_connections
+                            ));
+                        }
                     }
                 },
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -516,7 +525,9 @@ fn handle(inner: &Inner, peer: SocketAddr, bytes: &[u8]) -> Reply {
         );
         return Reply::Close;
     }
-    inner.log_message(peer, format_args!("in  {}", describe(&msg)));
+    if inner.log {
+        inner.log_message(peer, format_args!("in  {}", describe(&msg)));
+    }
     let mut st = inner.lock();
     st.ledger.messages += 1;
     let mti = msg.mti().as_str().to_string();
@@ -584,14 +595,16 @@ fn handle(inner: &Inner, peer: SocketAddr, bytes: &[u8]) -> Reply {
             let _ = response.set_str(11, &format!("{other:06}"));
         }
     }
-    inner.log_message(
-        peer,
-        format_args!(
-            "out {}{}",
-            describe(&response),
-            rule_note(&action.describe())
-        ),
-    );
+    if inner.log {
+        inner.log_message(
+            peer,
+            format_args!(
+                "out {}{}",
+                describe(&response),
+                rule_note(&action.describe())
+            ),
+        );
+    }
     if action.drop {
         return Reply::None;
     }
