@@ -809,8 +809,8 @@ pub struct BankArgs {
     /// Address to listen on, e.g. 127.0.0.1:5000 (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:5000")]
     pub listen: String,
-    /// Rules file (TOML, format below with --help): any response code by amount, card or
-    /// n-th message, partial approvals, no approval code, late, twice, another trace number,
+    /// Rules file (TOML; `--help` shows the format and a working example): any response code
+    /// by amount, card or n-th message, partial approvals, no approval code, late, twice, another trace number,
     /// cut, dropped, close, offline. Default: an amount ending in .51 is declined with 51,
     /// everything else approved.
     #[arg(long, value_name = "FILE")]

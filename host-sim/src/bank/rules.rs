@@ -40,7 +40,8 @@ Actions (none: answer as a normal bank would):
   delay = "3s"            answer late (ms, s or m)
   duplicate = true        send the answer twice
   stan_offset = 1         answer with trace number (field 11) = request's + offset (may be < 0)
-  cut = 20                send the length prefix and only the first 20 bytes, then close
+  cut = 20                send the length prefix (the whole length) and only the first 20
+                          bytes of the answer (all but the last if shorter), then close
   close_after = true      answer, then close the connection
   drop = true             act on the message (ledger) but never answer
   close = true            close the connection instead (the bank does not act on it)
