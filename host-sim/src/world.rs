@@ -31,9 +31,13 @@ impl World {
         dialects: &[Dialect],
         card_delay: Duration,
     ) -> anyhow::Result<World> {
-        let bank = BankSim::start(BankConfig::default())
-            .await
-            .context("starting the bank simulator")?;
+        // Each agent holds one bank connection (two while it reconnects): lift the cap.
+        let bank = BankSim::start(BankConfig {
+            max_connections: (2 * agents).max(crate::bank::DEFAULT_MAX_CONNECTIONS),
+            ..BankConfig::default()
+        })
+        .await
+        .context("starting the bank simulator")?;
         let mut handles = Vec::with_capacity(agents);
         for i in 0..agents {
             let cfg = Config {

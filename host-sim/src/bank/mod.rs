@@ -1,9 +1,15 @@
 //! The bank (acquirer) simulator: an ISO 8583 host over TCP (2-byte length prefix) answering
 //! 0200 authorizations, 0400 reversals, 0500 reconciliations and 0800 echo tests, with
-//! [`rules`] (approve by default, decline by amount or card, delay, drop the answer, close the
-//! connection, go offline) and a [`ledger`] that tests read in process
-//! ([`BankHandle::ledger`]) or from a JSON file the simulator rewrites atomically after every
-//! change (`--ledger FILE`).
+//! [`rules`] (any response code per amount, card or n-th message, partial approvals, answers
+//! without field 38, late, duplicated, for another trace number, cut, dropped, closing the
+//! connection, going offline) and a [`ledger`] of what the bank holds, which tests read in
+//! process ([`BankHandle::ledger`]) or from a JSON file the simulator reads at start and
+//! rewrites atomically after every change (`--ledger FILE`).
+//!
+//! Limits: at most [`BankConfig::max_connections`] connections at once (more are accepted
+//! and closed at once, with a log line); a length prefix above [`MAX_FRAME`] bytes, a message
+//! that does not parse, or a message no terminal sends closes the connection; a connection
+//! that sends nothing for [`BankConfig::idle_timeout`] is closed.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -21,21 +27,33 @@ pub mod rules;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use ecrlink_core::bank::{
-    AuthorizationRequest, BankMessage, BatchTotals, IsoMessage, NetworkRequest,
-    ReconciliationRequest, ResponseCode, ReversalRequest, Rrn, framing,
+    AuthorizationRequest, BankMessage, BatchTotals, IsoMessage, NetworkRequest, OriginalData,
+    ProcessingCode, ProcessingKind, ReconciliationRequest, ResponseCode, ReversalRequest, Rrn,
+    framing,
 };
-use ecrlink_core::txn::ApprovalCode;
+use ecrlink_core::txn::{ApprovalCode, Currency, Money, Pan};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
-pub use ledger::{AuthState, Ledger, LedgerAuth, Reconciliation};
-pub use rules::{Action, Facts, Rules};
+pub use ledger::{AuthState, Ledger, LedgerAuth, LedgerFileError, Reconciliation};
+pub use rules::{Action, ApprovalChoice, Facts, RULES_HELP, Rules};
+
+/// The largest message the simulator takes, in bytes (without the 2-byte prefix): every
+/// message of this link is below 1 KiB. A length prefix above it closes the connection.
+pub const MAX_FRAME: usize = framing::MAX_MESSAGE_LEN;
+
+/// Default connection cap.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 32;
+
+/// Default idle timeout: 5 minutes (a terminal echoes every minute by default).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How to run the simulated bank.
 #[derive(Clone, Debug)]
@@ -44,16 +62,28 @@ pub struct BankConfig {
     pub listen: String,
     /// Rules.
     pub rules: Rules,
-    /// JSON file rewritten (atomically) with the ledger after every change.
+    /// JSON ledger: read at start if it exists, rewritten (atomically) after every change.
+    /// A file that cannot be read, parsed or written makes [`BankSim::start`] fail with a
+    /// [`LedgerFileError`].
     pub ledger_file: Option<PathBuf>,
+    /// Connections served at once; more are closed at once (at least 1).
+    pub max_connections: usize,
+    /// Close a connection that sends nothing for this long (`None`: never).
+    pub idle_timeout: Option<Duration>,
+    /// Print one line per message received and sent on standard error.
+    pub log: bool,
 }
 
 impl Default for BankConfig {
+    /// `127.0.0.1:0`, default rules, no ledger file, 32 connections, 5 minutes idle, quiet.
     fn default() -> Self {
         BankConfig {
             listen: "127.0.0.1:0".into(),
             rules: Rules::default(),
             ledger_file: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            log: false,
         }
     }
 }
@@ -67,9 +97,15 @@ struct State {
 struct Inner {
     state: Mutex<State>,
     ledger_file: Option<PathBuf>,
+    /// Serializes ledger file writes (one temporary file).
+    save_lock: Mutex<()>,
     /// Bumped to close every connection (offline, shutdown).
     epoch: watch::Sender<u64>,
     offline: mpsc::Sender<Option<Duration>>,
+    connections: Arc<Semaphore>,
+    max_connections: usize,
+    idle_timeout: Option<Duration>,
+    log: bool,
 }
 
 /// Starts simulated banks.
@@ -83,25 +119,42 @@ pub struct BankHandle {
 }
 
 impl BankSim {
-    /// Binds and starts serving.
+    /// Reads the ledger file (if any) and checks that it can be written, then binds and starts
+    /// serving. A ledger problem is a [`LedgerFileError`] (find it with `downcast_ref`).
     pub async fn start(cfg: BankConfig) -> anyhow::Result<BankHandle> {
+        if cfg.max_connections == 0 {
+            bail!("bank: the connection cap must be at least 1");
+        }
+        let mut ledger = match &cfg.ledger_file {
+            Some(p) => Ledger::load(p)?,
+            None => Ledger::default(),
+        };
+        ledger.starts += 1;
+        if let Some(p) = &cfg.ledger_file {
+            ledger.save(p)?;
+        }
         let listener = TcpListener::bind(&cfg.listen)
             .await
             .with_context(|| format!("bank: listening on {}", cfg.listen))?;
         let addr = listener.local_addr()?;
         let (epoch, _) = watch::channel(0u64);
         let (offline, offline_rx) = mpsc::channel(4);
+        let counter = ledger.auths.len() as u64;
         let inner = Arc::new(Inner {
             state: Mutex::new(State {
-                ledger: Ledger::default(),
+                ledger,
                 rules: cfg.rules,
-                counter: 0,
+                counter,
             }),
             ledger_file: cfg.ledger_file,
+            save_lock: Mutex::new(()),
             epoch,
             offline,
+            connections: Arc::new(Semaphore::new(cfg.max_connections)),
+            max_connections: cfg.max_connections,
+            idle_timeout: cfg.idle_timeout.filter(|d| !d.is_zero()),
+            log: cfg.log,
         });
-        inner.save();
         let task = tokio::spawn(accept_loop(listener, addr, inner.clone(), offline_rx));
         Ok(BankHandle { addr, inner, task })
     }
@@ -128,6 +181,11 @@ impl BankHandle {
         let _ = self.inner.offline.try_send(Some(period));
     }
 
+    /// Connections open now.
+    pub fn connections(&self) -> usize {
+        self.inner.max_connections - self.inner.connections.available_permits()
+    }
+
     /// Stops listening and closes every connection.
     pub async fn shutdown(self) {
         let _ = self.inner.offline.send(None).await;
@@ -135,23 +193,38 @@ impl BankHandle {
     }
 }
 
+/// `HH:MM:SS.mmm` local time, for log lines.
+fn now() -> String {
+    chrono::Local::now().format("%H:%M:%S%.3f").to_string()
+}
+
 impl Inner {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Rewrites the ledger file atomically (temporary file, then rename).
+    /// A line about a message (only with `log`).
+    fn log_message(&self, peer: SocketAddr, line: std::fmt::Arguments<'_>) {
+        if self.log {
+            eprintln!("{} bank {peer} {line}", now());
+        }
+    }
+
+    /// A line about something going wrong (always).
+    fn warn(&self, peer: SocketAddr, line: std::fmt::Arguments<'_>) {
+        eprintln!("{} bank {peer} {line}", now());
+    }
+
+    /// Rewrites the ledger file atomically; a failure is reported and the next change tries
+    /// again.
     fn save(&self) {
         let Some(path) = &self.ledger_file else {
             return;
         };
-        let json = match serde_json::to_string_pretty(&self.lock().ledger) {
-            Ok(j) => j,
-            Err(_) => return,
-        };
-        let tmp = path.with_extension("tmp");
-        if std::fs::write(&tmp, json).is_ok() {
-            let _ = std::fs::rename(&tmp, path);
+        let _guard = self.save_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let ledger = self.lock().ledger.clone();
+        if let Err(e) = ledger.save(path) {
+            eprintln!("{} bank: {e}", now());
         }
     }
 }
@@ -163,21 +236,39 @@ async fn accept_loop(
     mut offline_rx: mpsc::Receiver<Option<Duration>>,
 ) {
     let mut listener = Some(listener);
+    // Refusals are logged at most once a second (a flood must not flood the log).
+    let mut refused = 0u64;
+    let mut refusal_logged: Option<tokio::time::Instant> = None;
     loop {
         let Some(l) = listener.as_ref() else { return };
         tokio::select! {
             a = l.accept() => match a {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    tokio::spawn(connection(stream, peer, inner.clone()));
-                }
+                Ok((stream, peer)) => match inner.connections.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let _ = stream.set_nodelay(true);
+                        tokio::spawn(connection(stream, peer, inner.clone(), permit));
+                    }
+                    Err(_) => {
+                        drop(stream);
+                        refused += 1;
+                        let now = tokio::time::Instant::now();
+                        if refusal_logged.is_none_or(|t| now >= t + Duration::from_secs(1)) {
+                            refusal_logged = Some(now);
+                            inner.warn(peer, format_args!(
+                                "refused: {} connections open, the cap (--max-connections); \
+                                 {refused} refused so far",
+                                inner.max_connections
+                            ));
+                        }
+                    }
+                },
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             },
             cmd = offline_rx.recv() => {
                 listener = None;
                 inner.epoch.send_modify(|e| *e += 1);
                 let Some(Some(period)) = cmd else { return };
-                eprintln!("bank: offline for {} ms", period.as_millis());
+                eprintln!("{} bank: offline for {} ms", now(), period.as_millis());
                 tokio::time::sleep(period).await;
                 for _ in 0..50 {
                     match TcpListener::bind(addr).await {
@@ -186,40 +277,77 @@ async fn accept_loop(
                     }
                 }
                 if listener.is_none() {
-                    eprintln!("bank: cannot listen again on {addr}");
+                    eprintln!("{} bank: cannot listen again on {addr}", now());
                     return;
                 }
-                eprintln!("bank: online again");
+                eprintln!("{} bank: online again", now());
             }
         }
     }
 }
 
-enum Reply {
-    None,
-    Send(Vec<u8>, Option<Duration>),
+/// What the writer task sends.
+enum Out {
+    Bytes(Vec<u8>),
     Close,
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, inner: Arc<Inner>) {
+/// What to do after a message.
+enum Reply {
+    /// Nothing to send; keep the connection.
+    None,
+    /// Close the connection now.
+    Close,
+    /// Send this, possibly later.
+    Send {
+        items: Vec<Out>,
+        delay: Option<Duration>,
+    },
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    inner: Arc<Inner>,
+    _permit: OwnedSemaphorePermit,
+) {
+    inner.log_message(peer, format_args!("connected"));
     let mut epoch = inner.epoch.subscribe();
     let (mut rd, wr) = stream.into_split();
-    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(32);
-    let writer = tokio::spawn(async move {
+    let (out_tx, mut out_rx) = mpsc::channel::<Out>(32);
+    let mut writer = tokio::spawn(async move {
         let mut wr = wr;
-        while let Some(frame) = out_rx.recv().await {
-            if wr.write_all(&frame).await.is_err() {
-                break;
+        while let Some(item) = out_rx.recv().await {
+            match item {
+                Out::Bytes(b) => {
+                    if wr.write_all(&b).await.is_err() {
+                        break;
+                    }
+                }
+                Out::Close => break,
             }
         }
         let _ = wr.shutdown().await;
     });
-    let mut acc = framing::Accumulator::<{ framing::MAX_MESSAGE_LEN }>::new();
+    let pending = Arc::new(AtomicUsize::new(0));
+    let mut acc = framing::Accumulator::<MAX_FRAME>::new();
     let mut buf = vec![0u8; 4096];
-    'conn: loop {
+    let mut last_read = tokio::time::Instant::now();
+    let why = 'conn: loop {
+        let idle = async {
+            match inner.idle_timeout {
+                Some(d) => tokio::time::sleep_until(last_read + d).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             r = rd.read(&mut buf) => {
-                let n = match r { Ok(0) | Err(_) => break, Ok(n) => n };
+                let n = match r {
+                    Ok(0) => break "closed by the peer",
+                    Err(_) => break "read error",
+                    Ok(n) => n,
+                };
+                last_read = tokio::time::Instant::now();
                 let mut input = &buf[..n];
                 while !input.is_empty() {
                     let (res, used) = acc.feed(input);
@@ -227,25 +355,53 @@ async fn connection(stream: TcpStream, peer: SocketAddr, inner: Arc<Inner>) {
                     let bytes = match res {
                         Ok(framing::Feed::Message(b)) => b.to_vec(),
                         Ok(framing::Feed::NeedMore) => continue,
-                        Err(e) => { eprintln!("bank: {peer}: framing: {e}"); continue; }
+                        Err(e) => {
+                            inner.warn(peer, format_args!(
+                                "{e}: above the {MAX_FRAME}-byte cap; closing"
+                            ));
+                            break 'conn "frame too long";
+                        }
                     };
-                    match handle(&inner, &bytes) {
+                    match handle(&inner, peer, &bytes) {
                         Reply::None => {}
-                        Reply::Close => break 'conn,
-                        Reply::Send(frame, None) => { let _ = out_tx.send(frame).await; }
-                        Reply::Send(frame, Some(d)) => {
+                        Reply::Close => break 'conn "closed by a rule or after garbage",
+                        Reply::Send { items, delay: None } => {
+                            for item in items {
+                                let _ = out_tx.send(item).await;
+                            }
+                        }
+                        Reply::Send { items, delay: Some(d) } => {
                             let tx = out_tx.clone();
+                            let pending = pending.clone();
+                            pending.fetch_add(1, Ordering::SeqCst);
                             tokio::spawn(async move {
                                 tokio::time::sleep(d).await;
-                                let _ = tx.send(frame).await;
+                                for item in items {
+                                    let _ = tx.send(item).await;
+                                }
+                                pending.fetch_sub(1, Ordering::SeqCst);
                             });
                         }
                     }
                 }
             }
-            _ = epoch.changed() => break,
+            _ = idle => {
+                if pending.load(Ordering::SeqCst) > 0 {
+                    last_read = tokio::time::Instant::now();
+                    continue;
+                }
+                if let Some(d) = inner.idle_timeout {
+                    inner.warn(peer, format_args!(
+                        "idle for {} s (--idle-timeout); closing", d.as_secs_f32()
+                    ));
+                }
+                break "idle";
+            }
+            _ = &mut writer => break "closed by a rule",
+            _ = epoch.changed() => break "bank offline or stopping",
         }
-    }
+    };
+    inner.log_message(peer, format_args!("disconnected: {why}"));
     drop(out_tx);
     writer.abort();
 }
@@ -258,67 +414,221 @@ fn prefixed(m: &IsoMessage) -> Option<Vec<u8>> {
 }
 
 fn code(c: &str) -> ResponseCode {
-    ResponseCode::new(c.as_bytes()).unwrap_or_else(|_| {
-        ResponseCode::new(b"96").unwrap_or_else(|_| unreachable!("96 is a valid code"))
-    })
+    ResponseCode::new(c.as_bytes()).unwrap_or(ResponseCode::SYSTEM_MALFUNCTION)
 }
 
 fn field7(m: &IsoMessage) -> String {
     m.get_str(7).unwrap_or("").to_string()
 }
 
+fn kind_name(k: ProcessingKind) -> &'static str {
+    match k {
+        ProcessingKind::Purchase => "sale",
+        ProcessingKind::PurchaseWithCashback => "cashback",
+        ProcessingKind::Refund => "refund",
+        #[allow(unreachable_patterns)]
+        _ => "other",
+    }
+}
+
+/// One message for the log: MTI, trace number, kind, amount, masked PAN, response and
+/// approval codes, the original of a reversal. Never the full card number.
+pub fn describe(m: &IsoMessage) -> String {
+    use std::fmt::Write;
+    let mut s = m.mti().as_str().to_string();
+    if let Some(stan) = m.get_str(11) {
+        let _ = write!(s, " stan {stan}");
+    }
+    if let Some(p) = m.get(3).and_then(|p| ProcessingCode::parse(p).ok()) {
+        let _ = write!(s, " {}", kind_name(p.kind));
+    }
+    if let Some(a) = m.get_str(4) {
+        let money = a.parse::<u64>().ok().and_then(|minor| {
+            let cur = m.get_str(49)?.parse::<u16>().ok()?;
+            Money::new(minor, Currency::from_numeric(cur).ok()?).ok()
+        });
+        match money {
+            Some(money) => {
+                let _ = write!(s, " {money}");
+            }
+            None => {
+                let _ = write!(s, " amount {a}");
+            }
+        }
+    }
+    if let Some(p) = m.get_str(2) {
+        match Pan::new(p) {
+            Ok(pan) => {
+                let _ = write!(s, " pan {}", pan.masked());
+            }
+            Err(_) => s.push_str(" pan (not a card number)"),
+        }
+    }
+    if let Some(o) = m.get(90).and_then(|o| OriginalData::parse(o).ok()) {
+        let _ = write!(s, " original stan {:06}", o.stan);
+    }
+    if let Some(c) = m.get_str(70) {
+        let _ = write!(s, " network {c}");
+    }
+    if let Some(c) = m.get_str(39) {
+        let _ = write!(s, " code {c}");
+    }
+    if let Some(c) = m.get_str(38).map(str::trim).filter(|c| !c.is_empty()) {
+        let _ = write!(s, " approval {c}");
+    }
+    s
+}
+
 /// Acts on one message and says what to send back.
-fn handle(inner: &Inner, bytes: &[u8]) -> Reply {
+fn handle(inner: &Inner, peer: SocketAddr, bytes: &[u8]) -> Reply {
     let msg = match IsoMessage::parse(bytes) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("bank: message does not parse: {e}");
-            return Reply::None;
+            inner.warn(
+                peer,
+                format_args!(
+                    "in  garbage ({} bytes, does not parse: {e}); closing",
+                    bytes.len()
+                ),
+            );
+            return Reply::Close;
         }
     };
     let typed = match BankMessage::from_message(&msg) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("bank: {} does not decode: {e}", msg.mti().as_str());
-            return Reply::None;
+            inner.warn(
+                peer,
+                format_args!(
+                    "in  {} (not a valid {}: {e}); closing",
+                    describe(&msg),
+                    msg.mti()
+                ),
+            );
+            return Reply::Close;
         }
     };
+    let is_request = matches!(
+        typed,
+        BankMessage::AuthorizationRequest(_)
+            | BankMessage::ReversalRequest(_)
+            | BankMessage::ReconciliationRequest(_)
+            | BankMessage::NetworkRequest(_)
+    );
+    if !is_request {
+        inner.warn(
+            peer,
+            format_args!(
+                "in  {} is not a request a terminal sends; closing",
+                describe(&msg)
+            ),
+        );
+        return Reply::Close;
+    }
+    if inner.log {
+        inner.log_message(peer, format_args!("in  {}", describe(&msg)));
+    }
     let mut st = inner.lock();
     st.ledger.messages += 1;
     let mti = msg.mti().as_str().to_string();
-    let (amount, pan) = match &typed {
-        BankMessage::AuthorizationRequest(a) => (Some(a.amount.minor()), Some(a.pan.digits())),
-        BankMessage::ReversalRequest(r) => (Some(r.amount.minor()), None),
-        _ => (None, None),
+    let (amount, pan, kind) = match &typed {
+        BankMessage::AuthorizationRequest(a) => (
+            Some(a.amount.minor()),
+            Some(a.pan.digits()),
+            Some(kind_name(a.processing.kind)),
+        ),
+        BankMessage::ReversalRequest(r) => (
+            Some(r.amount.minor()),
+            r.pan.as_ref().map(Pan::digits),
+            Some(kind_name(r.processing.kind)),
+        ),
+        _ => (None, None, None),
     };
-    let action = st.rules.decide(&Facts {
+    let (rule, action) = st.rules.decide_numbered(&Facts {
         mti: &mti,
         amount,
         pan,
+        kind,
     });
+    let rule_note = |what: &str| match rule {
+        Some(n) if !what.is_empty() => format!(" [rule #{n}: {what}]"),
+        Some(n) => format!(" [rule #{n}]"),
+        None => String::new(),
+    };
     if let Some(period) = action.offline {
         drop(st);
+        inner.log_message(
+            peer,
+            format_args!(
+                "out nothing{}",
+                rule_note(&format!("offline {} ms", period.as_millis()))
+            ),
+        );
         let _ = inner.offline.try_send(Some(period));
         return Reply::Close;
     }
     if action.close {
+        drop(st);
+        inner.log_message(peer, format_args!("out nothing{}", rule_note("close")));
         return Reply::Close;
     }
     let response = match typed {
         BankMessage::AuthorizationRequest(a) => authorize(&mut st, &a, &msg, &action),
-        BankMessage::ReversalRequest(r) => reverse(&mut st, &r),
+        BankMessage::ReversalRequest(r) => reverse(&mut st, &r, &action),
         BankMessage::ReconciliationRequest(r) => reconcile(&mut st, &r, &action),
         BankMessage::NetworkRequest(n) => echo(&mut st, &n, &action),
-        _ => {
-            eprintln!("bank: unexpected {mti} from a terminal");
-            None
-        }
+        // Not a request: refused above.
+        _ => return Reply::Close,
     };
     drop(st);
     inner.save();
-    match (response, action.drop) {
-        (Some(frame), false) => Reply::Send(frame, action.delay),
-        _ => Reply::None,
+    let Some(mut response) = response else {
+        inner.warn(
+            peer,
+            format_args!("out nothing: the answer cannot be built"),
+        );
+        return Reply::None;
+    };
+    if action.stan_offset != 0 {
+        if let Some(stan) = response.get_str(11).and_then(|s| s.parse::<i64>().ok()) {
+            let other = (stan + action.stan_offset).rem_euclid(1_000_000);
+            let _ = response.set_str(11, &format!("{other:06}"));
+        }
+    }
+    if inner.log {
+        inner.log_message(
+            peer,
+            format_args!(
+                "out {}{}",
+                describe(&response),
+                rule_note(&action.describe())
+            ),
+        );
+    }
+    if action.drop {
+        return Reply::None;
+    }
+    let Some(frame) = prefixed(&response) else {
+        return Reply::None;
+    };
+    let mut items = Vec::new();
+    if let Some(cut) = action.cut {
+        let body = frame.len() - framing::PREFIX_LEN;
+        let keep = framing::PREFIX_LEN + cut.min(body.saturating_sub(1));
+        items.push(Out::Bytes(frame[..keep].to_vec()));
+        items.push(Out::Close);
+    } else {
+        if action.duplicate {
+            items.push(Out::Bytes(frame.clone()));
+        }
+        items.push(Out::Bytes(frame));
+        if action.close_after {
+            items.push(Out::Close);
+        }
+    }
+    Reply::Send {
+        items,
+        delay: action.delay,
     }
 }
 
@@ -327,91 +637,112 @@ fn authorize(
     a: &AuthorizationRequest<'_>,
     msg: &IsoMessage,
     action: &Action,
-) -> Option<Vec<u8>> {
+) -> Option<IsoMessage> {
     st.counter += 1;
     let n = st.counter;
-    let rc = action.decline.clone().unwrap_or_else(|| "00".into());
-    let approved = rc == "00";
-    let approval = approved
-        .then(|| ApprovalCode::new(&format!("A{:05}", n % 100_000)).ok())
-        .flatten();
+    let rc = action.code.clone().unwrap_or_else(|| "00".into());
+    let holds = ledger::code_holds_money(&rc);
+    let asked = a.amount.minor();
+    let approved_amount = match (holds, action.partial) {
+        (false, _) => 0,
+        (true, Some(p)) => p.min(asked),
+        (true, None) => asked,
+    };
+    let approval = if holds {
+        match &action.approval {
+            ApprovalChoice::Generated => ApprovalCode::new(&format!("A{:05}", n % 100_000)).ok(),
+            ApprovalChoice::Omit => None,
+            ApprovalChoice::Fixed(c) => ApprovalCode::new(c).ok(),
+        }
+    } else {
+        None
+    };
     let rrn = Rrn::from_number(n).ok();
-    let kind = match a.processing.kind {
-        ecrlink_core::bank::ProcessingKind::Purchase => "sale",
-        ecrlink_core::bank::ProcessingKind::PurchaseWithCashback => "cashback",
-        ecrlink_core::bank::ProcessingKind::Refund => "refund",
-        #[allow(unreachable_patterns)]
-        _ => "other",
+    let fault = {
+        let mut f = action.clone();
+        f.drop = false;
+        f.partial = None;
+        f.approval = ApprovalChoice::Generated;
+        Some(f.describe()).filter(|d| !d.is_empty())
     };
     st.ledger.auths.push(LedgerAuth {
         terminal: a.terminal_id.as_str().to_string(),
         stan: a.stan,
         transmitted: field7(msg),
-        kind: kind.into(),
-        amount: a.amount.minor(),
+        kind: kind_name(a.processing.kind).into(),
+        amount: asked,
+        approved_amount,
         cashback: a.cashback.map(|c| c.minor()),
         currency: a.amount.currency.numeric(),
         pan: a.pan.masked().to_string(),
         code: rc.clone(),
         approval: approval.as_ref().map(|c| c.as_str().to_string()),
-        state: if approved {
+        state: if holds {
             AuthState::Approved
         } else {
             AuthState::Declined
         },
         reply_dropped: action.drop,
+        reply_fault: fault,
         reversed_count: 0,
         settled_count: 0,
         reversal_messages: 0,
+        reversal_codes: Vec::new(),
     });
     // Issuer answer in field 55: the authorization response code (8A).
-    let arc = [0x8A, 0x02, rc.as_bytes()[0], rc.as_bytes()[1]];
-    let mut resp = a.respond(code(&rc), approval, rrn);
+    let rcb = code(&rc);
+    let arc = [0x8A, 0x02, rcb.as_bytes()[0], rcb.as_bytes()[1]];
+    let mut resp = a.respond(rcb, approval, rrn);
+    if holds && action.partial.is_some() {
+        resp.amount = Money::new(approved_amount, a.amount.currency).ok();
+    }
     resp.emv = &arc;
-    resp.to_message().ok().and_then(|m| prefixed(&m))
+    resp.to_message().ok()
 }
 
-fn reverse(st: &mut State, r: &ReversalRequest<'_>) -> Option<Vec<u8>> {
+fn reverse(st: &mut State, r: &ReversalRequest<'_>, action: &Action) -> Option<IsoMessage> {
     let terminal = r.terminal_id.as_str().to_string();
     let orig_time = String::from_utf8_lossy(&r.original.transmission.to_field7()).to_string();
     let rc = match st.ledger.find_mut(&terminal, r.original.stan, &orig_time) {
         Some(auth) => {
             auth.reversal_messages += 1;
-            match auth.state {
-                AuthState::Approved => {
-                    auth.state = AuthState::Reversed;
-                    auth.reversed_count += 1;
+            let rc = action.code.clone().unwrap_or_else(|| "00".into());
+            if rc == "00" {
+                match auth.state {
+                    AuthState::Approved => {
+                        auth.state = AuthState::Reversed;
+                        auth.reversed_count += 1;
+                    }
+                    AuthState::Settled => {
+                        eprintln!(
+                            "{} bank: reversal of settled authorization {} {}",
+                            now(),
+                            terminal,
+                            r.original.stan
+                        );
+                        auth.reversed_count += 1;
+                    }
+                    AuthState::Reversed | AuthState::Declined => {}
                 }
-                AuthState::Settled => {
-                    eprintln!(
-                        "bank: reversal of settled authorization {} {}",
-                        terminal, r.original.stan
-                    );
-                    auth.reversed_count += 1;
-                }
-                AuthState::Reversed | AuthState::Declined => {}
             }
-            "00"
+            auth.reversal_codes.push(rc.clone());
+            rc
         }
         None => {
             st.ledger.unmatched_reversals += 1;
-            "25"
+            action.code.clone().unwrap_or_else(|| "25".into())
         }
     };
-    r.respond(code(rc))
-        .to_message()
-        .ok()
-        .and_then(|m| prefixed(&m))
+    r.respond(code(&rc)).to_message().ok()
 }
 
-fn reconcile(st: &mut State, r: &ReconciliationRequest, action: &Action) -> Option<Vec<u8>> {
+fn reconcile(st: &mut State, r: &ReconciliationRequest, action: &Action) -> Option<IsoMessage> {
     let terminal = r.terminal_id.as_str().to_string();
     let currency = r.totals.map(|t| t.currency.numeric());
+    let rc = action.code.clone().unwrap_or_else(|| "00".into());
+    let settle = rc == "00";
     let mut bank = BatchTotals {
-        currency: r
-            .totals
-            .map(|t| t.currency)
-            .unwrap_or(ecrlink_core::txn::Currency::EUR),
+        currency: r.totals.map(|t| t.currency).unwrap_or(Currency::EUR),
         debit_count: 0,
         debit_minor: 0,
         credit_count: 0,
@@ -425,15 +756,17 @@ fn reconcile(st: &mut State, r: &ReconciliationRequest, action: &Action) -> Opti
         if currency.is_some_and(|c| c != a.currency) {
             continue;
         }
-        a.state = AuthState::Settled;
-        a.settled_count += 1;
-        settled += 1;
+        if settle {
+            a.state = AuthState::Settled;
+            a.settled_count += 1;
+            settled += 1;
+        }
         if a.kind == "refund" {
             bank.credit_count += 1;
-            bank.credit_minor += a.amount;
+            bank.credit_minor += a.approved_amount;
         } else {
             bank.debit_count += 1;
-            bank.debit_minor += a.amount;
+            bank.debit_minor += a.approved_amount;
         }
     }
     let matched = r.totals.is_none_or(|t| {
@@ -447,37 +780,70 @@ fn reconcile(st: &mut State, r: &ReconciliationRequest, action: &Action) -> Opti
         currency: bank.currency.numeric(),
         settled,
         matched,
+        code: rc.clone(),
     });
-    let rc = action.decline.clone().unwrap_or_else(|| "00".into());
-    r.respond(code(&rc), Some(bank))
-        .to_message()
-        .ok()
-        .and_then(|m| prefixed(&m))
+    r.respond(code(&rc), Some(bank)).to_message().ok()
 }
 
-fn echo(st: &mut State, n: &NetworkRequest, action: &Action) -> Option<Vec<u8>> {
+fn echo(st: &mut State, n: &NetworkRequest, action: &Action) -> Option<IsoMessage> {
     st.ledger.echoes += 1;
-    let rc = action.decline.clone().unwrap_or_else(|| "00".into());
-    n.respond(code(&rc))
-        .to_message()
-        .ok()
-        .and_then(|m| prefixed(&m))
+    let rc = action.code.clone().unwrap_or_else(|| "00".into());
+    n.respond(code(&rc)).to_message().ok()
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    rules::duration(s).map_err(|e| format!("{e:#}"))
+}
+
+fn parse_cap(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?}: a number of connections, at least 1")),
+    }
 }
 
 /// `ecrlink-sim bank` arguments.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = format!("{RULES_HELP}\n{BANK_LONG_HELP}"))]
 pub struct BankArgs {
     /// Address to listen on, e.g. 127.0.0.1:5000 (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:5000")]
     pub listen: String,
-    /// Rules file (TOML): decline by amount or card, delay, drop, close, go offline.
-    /// Default: an amount ending in .51 is declined with 51, everything else approved.
+    /// Rules file (TOML; `--help` shows the format and a working example): any response code
+    /// by amount, card or n-th message, partial approvals, no approval code, late, twice, another trace number,
+    /// cut, dropped, close, offline. Default: an amount ending in .51 is declined with 51,
+    /// everything else approved.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
-    /// Rewrite the ledger to this JSON file after every change.
+    /// The ledger (JSON): read at start if it exists (so a restart keeps what the bank
+    /// holds), rewritten atomically after every change. A file that cannot be read or written
+    /// is refused at start (exit 2).
     #[arg(long, value_name = "FILE")]
     pub ledger: Option<PathBuf>,
+    /// Connections served at once; more are accepted and closed at once.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse_cap)]
+    pub max_connections: usize,
+    /// Close a connection that sends nothing for this long (ms, s, m or h; 0: never).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// No line per message (problems are still printed).
+    #[arg(long)]
+    pub quiet: bool,
 }
+
+/// The end of `ecrlink-sim bank --help`.
+const BANK_LONG_HELP: &str = concat!(
+    "OUTPUT\n",
+    "stdout: `LISTEN <address>` then `READY` once it serves. stderr: one line per message\n",
+    "(time, peer, in/out, MTI, trace number, kind, amount, masked card number, response and\n",
+    "approval codes, the rule that fired) and every problem.\n\n",
+    "LIMITS\n",
+    "A length prefix above 1024 bytes (no message of this link is that long), a message that\n",
+    "does not parse, or one no terminal sends (e.g. an 0210) is logged and the connection\n",
+    "closed. See --max-connections and --idle-timeout.\n\n",
+    "EXIT STATUS\n",
+    "0 after SIGINT/SIGTERM, 1 cannot listen, 2 bad option, rules file or ledger file.\n\n",
+);
 
 /// Runs `ecrlink-sim bank` until SIGINT/SIGTERM; prints `LISTEN <addr>` then `READY`.
 pub fn run(args: &BankArgs) -> i32 {
@@ -506,6 +872,9 @@ pub fn run(args: &BankArgs) -> i32 {
         listen: args.listen.clone(),
         rules,
         ledger_file: args.ledger.clone(),
+        max_connections: args.max_connections,
+        idle_timeout: Some(args.idle_timeout),
+        log: !args.quiet,
     };
     rt.block_on(async move {
         use tokio::signal::unix::{SignalKind, signal};
@@ -513,7 +882,11 @@ pub fn run(args: &BankArgs) -> i32 {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("ecrlink-sim bank: {e:#}");
-                return 1;
+                return if e.downcast_ref::<LedgerFileError>().is_some() {
+                    2
+                } else {
+                    1
+                };
             }
         };
         println!("LISTEN {}", bank.addr());
@@ -668,5 +1041,400 @@ mod tests {
         let mut s = TcpStream::connect(addr).await.unwrap();
         assert!(send(&mut s, &sale(4, 400)).await.is_some());
         bank.shutdown().await;
+    }
+
+    async fn bank_with(rules: &str) -> BankHandle {
+        BankSim::start(BankConfig {
+            rules: Rules::parse(rules).unwrap(),
+            ..BankConfig::default()
+        })
+        .await
+        .unwrap()
+    }
+
+    /// The next message, `None` if nothing comes within 2 s or the connection ends.
+    async fn recv(stream: &mut TcpStream) -> Option<IsoMessage> {
+        let mut len = [0u8; 2];
+        match tokio::time::timeout(Duration::from_secs(2), stream.read_exact(&mut len)).await {
+            Ok(Ok(_)) => {}
+            _ => return None,
+        }
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut body).await.ok()?;
+        Some(IsoMessage::parse(&body).unwrap())
+    }
+
+    /// Whether the bank closes the connection within 10 s (reading and ignoring bytes).
+    async fn closed_by_bank(stream: &mut TcpStream) -> bool {
+        let mut buf = [0u8; 256];
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    fn reversal(stan: u32, of: u32, minor: u64) -> IsoMessage {
+        ReversalRequest {
+            pan: None,
+            processing: ProcessingCode::SALE,
+            amount: Money::new(minor, Currency::EUR).unwrap(),
+            stan,
+            transmission: Some(t()),
+            rrn: None,
+            approval_code: None,
+            reason: None,
+            terminal_id: TerminalId::new("T1").unwrap(),
+            merchant_id: None,
+            original: ecrlink_core::bank::OriginalData {
+                mti: ecrlink_core::bank::Mti::FINANCIAL_REQUEST,
+                stan: of,
+                transmission: t(),
+                acquirer: 0,
+                forwarder: 0,
+            },
+            emv: &[],
+        }
+        .to_message()
+        .unwrap()
+    }
+
+    fn auth(m: &IsoMessage) -> ecrlink_core::bank::AuthorizationResponse<'_> {
+        ecrlink_core::bank::AuthorizationResponse::from_message(m).unwrap()
+    }
+
+    #[tokio::test]
+    async fn any_code_partial_approval_and_no_field_38() {
+        let bank = bank_with(
+            "[[rule]]\namount = 100\ncode = \"91\"\n\
+             [[rule]]\namount = 200\ncode = \"08\"\n\
+             [[rule]]\namount = 300\npartial = 120\n\
+             [[rule]]\namount = 400\napproval_code = false\n\
+             [[rule]]\namount = 500\ncode = \"55\"\n",
+        )
+        .await;
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let r = send(&mut s, &sale(1, 100)).await.unwrap();
+        assert_eq!(auth(&r).response_code.as_str(), "91");
+        assert!(auth(&r).approval_code.is_none());
+        let r = send(&mut s, &sale(2, 200)).await.unwrap();
+        assert_eq!(auth(&r).response_code.as_str(), "08");
+        assert!(auth(&r).approval_code.is_some());
+        let r = send(&mut s, &sale(3, 300)).await.unwrap();
+        assert_eq!(auth(&r).response_code.as_str(), "10");
+        assert_eq!(auth(&r).amount.unwrap().minor(), 120);
+        assert!(auth(&r).approval_code.is_some());
+        let r = send(&mut s, &sale(4, 400)).await.unwrap();
+        assert_eq!(auth(&r).response_code.as_str(), "00");
+        assert!(!r.has(38), "field 38 left out: {r:?}");
+        let r = send(&mut s, &sale(5, 500)).await.unwrap();
+        assert_eq!(auth(&r).response_code.as_str(), "55");
+        let l = bank.ledger();
+        let states: Vec<_> = l
+            .auths
+            .iter()
+            .map(|a| (a.code.as_str(), a.state, a.approved_amount))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("91", AuthState::Declined, 0),
+                ("08", AuthState::Approved, 200),
+                ("10", AuthState::Approved, 120),
+                ("00", AuthState::Approved, 400),
+                ("55", AuthState::Declined, 0),
+            ]
+        );
+        assert_eq!(l.auths[3].approval, None);
+        assert_eq!(l.approved().count(), 3);
+        bank.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn duplicate_other_stan_cut_and_close_after() {
+        let bank = bank_with(
+            "[[rule]]\namount = 100\nduplicate = true\n\
+             [[rule]]\namount = 200\nstan_offset = 1\n\
+             [[rule]]\namount = 300\ncut = 10\n\
+             [[rule]]\namount = 400\nclose_after = true\n\
+             [[rule]]\namount = 500\nstan_offset = -8\n",
+        )
+        .await;
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let r = send(&mut s, &sale(11, 100)).await.unwrap();
+        assert_eq!(auth(&r).stan, 11);
+        let again = recv(&mut s).await.expect("the answer twice");
+        assert_eq!(again, r);
+        let r = send(&mut s, &sale(12, 200)).await.unwrap();
+        assert_eq!(auth(&r).stan, 13, "another trace number");
+        let r = send(&mut s, &sale(5, 500)).await.unwrap();
+        assert_eq!(auth(&r).stan, 999_997, "wraps below 0");
+        // Cut: the prefix announces the whole answer, 10 bytes come, then the end.
+        s.write_all(&prefixed(&sale(14, 300)).unwrap())
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.len(), 12, "{got:?}");
+        let announced = usize::from(u16::from_be_bytes([got[0], got[1]]));
+        assert!(announced > 10, "{announced}");
+        // Answer, then close.
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let r = send(&mut s, &sale(15, 400)).await.unwrap();
+        assert_eq!(auth(&r).response_code.as_str(), "00");
+        assert!(closed_by_bank(&mut s).await);
+        // The bank acted on every one of them.
+        let l = bank.ledger();
+        assert_eq!(l.auths.len(), 5);
+        assert!(l.auths.iter().all(|a| a.state == AuthState::Approved));
+        assert_eq!(l.auths[0].reply_fault.as_deref(), Some("twice"));
+        assert!(l.auths[3].reply_fault.as_deref().unwrap().contains("cut"));
+        bank.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn reversal_answered_91_is_not_done_and_the_next_one_is() {
+        let bank = bank_with(
+            "[[rule]]\nmti = \"0400\"\ncode = \"91\"\ntimes = 1\n\
+             [[rule]]\nmti = \"0200\"\nnth = 2\ncode = \"05\"\n",
+        )
+        .await;
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let codes: Vec<String> = {
+            let mut v = Vec::new();
+            for (stan, amount) in [(1, 700), (2, 700), (3, 700)] {
+                let r = send(&mut s, &sale(stan, amount)).await.unwrap();
+                v.push(auth(&r).response_code.as_str().to_string());
+            }
+            v
+        };
+        assert_eq!(codes, ["00", "05", "00"], "only the 2nd 0200 declined");
+        let r = send(&mut s, &reversal(4, 1, 700)).await.unwrap();
+        assert_eq!(r.get(39), Some(&b"91"[..]));
+        assert_eq!(bank.ledger().auths[0].state, AuthState::Approved);
+        let r = send(&mut s, &reversal(5, 1, 700)).await.unwrap();
+        assert_eq!(r.get(39), Some(&b"00"[..]));
+        let l = bank.ledger();
+        assert_eq!(l.auths[0].state, AuthState::Reversed);
+        assert_eq!(l.auths[0].reversal_codes, ["91", "00"]);
+        assert_eq!(l.auths[0].reversed_count, 1);
+        // Unknown original: 25.
+        let r = send(&mut s, &reversal(6, 99, 700)).await.unwrap();
+        assert_eq!(r.get(39), Some(&b"25"[..]));
+        bank.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn reconciliation_settles_what_the_bank_holds_and_not_when_refused() {
+        let bank = bank_with(
+            "[[rule]]\namount = 1000\npartial = 400\n\
+             [[rule]]\nmti = \"0500\"\ncode = \"96\"\ntimes = 1\n",
+        )
+        .await;
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        send(&mut s, &sale(1, 1000)).await.unwrap();
+        send(&mut s, &sale(2, 250)).await.unwrap();
+        let close = ReconciliationRequest {
+            stan: 3,
+            transmission: Some(t()),
+            terminal_id: TerminalId::new("T1").unwrap(),
+            merchant_id: None,
+            totals: None,
+        }
+        .to_message()
+        .unwrap();
+        let r = send(&mut s, &close).await.unwrap();
+        assert_eq!(r.get(39), Some(&b"96"[..]));
+        assert!(bank.ledger().auths.iter().all(|a| a.settled_count == 0));
+        let r = send(&mut s, &close).await.unwrap();
+        let totals = ecrlink_core::bank::ReconciliationResponse::from_message(&r)
+            .unwrap()
+            .totals
+            .unwrap();
+        assert_eq!((totals.debit_count, totals.debit_minor), (2, 650));
+        let l = bank.ledger();
+        assert!(l.auths.iter().all(|a| a.state == AuthState::Settled));
+        assert_eq!(l.reconciliations[0].code, "96");
+        assert_eq!(l.reconciliations[1].settled, 2);
+        bank.shutdown().await;
+    }
+
+    /// Defect: the ledger file was overwritten with an empty ledger at every start, so a
+    /// reversal after a restart was answered 25 (original unknown).
+    #[tokio::test]
+    async fn ledger_is_kept_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ledger.json");
+        let cfg = BankConfig {
+            ledger_file: Some(file.clone()),
+            ..BankConfig::default()
+        };
+        let bank = BankSim::start(cfg.clone()).await.unwrap();
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let first = send(&mut s, &sale(7, 1250)).await.unwrap();
+        bank.shutdown().await;
+
+        let bank = BankSim::start(cfg).await.unwrap();
+        let l = bank.ledger();
+        assert_eq!(l.auths.len(), 1, "{l:?}");
+        assert_eq!(l.starts, 2);
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let r = send(&mut s, &reversal(8, 7, 1250)).await.unwrap();
+        assert_eq!(r.get(39), Some(&b"00"[..]), "the original is known");
+        let r = send(&mut s, &sale(9, 100)).await.unwrap();
+        assert_ne!(
+            auth(&r).approval_code,
+            auth(&first).approval_code,
+            "approval codes go on"
+        );
+        let l = Ledger::load(&file).unwrap();
+        assert_eq!(l.auths[0].state, AuthState::Reversed);
+        assert_eq!(l.unmatched_reversals, 0);
+        assert_eq!(l.auths.len(), 2);
+        bank.shutdown().await;
+    }
+
+    /// Defect: an unwritable ledger path was accepted (and every write silently failed).
+    #[tokio::test]
+    async fn unwritable_or_foreign_ledger_is_refused_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-dir/ledger.json");
+        let e = BankSim::start(BankConfig {
+            ledger_file: Some(missing),
+            ..BankConfig::default()
+        })
+        .await
+        .err()
+        .expect("refused");
+        assert!(
+            matches!(
+                e.downcast_ref::<LedgerFileError>(),
+                Some(LedgerFileError::Write { .. })
+            ),
+            "{e:#}"
+        );
+        let foreign = dir.path().join("notes.json");
+        std::fs::write(&foreign, "[1, 2, 3]").unwrap();
+        let e = BankSim::start(BankConfig {
+            ledger_file: Some(foreign.clone()),
+            ..BankConfig::default()
+        })
+        .await
+        .err()
+        .expect("refused");
+        assert!(
+            matches!(
+                e.downcast_ref::<LedgerFileError>(),
+                Some(LedgerFileError::Parse { .. })
+            ),
+            "{e:#}"
+        );
+        assert_eq!(std::fs::read_to_string(&foreign).unwrap(), "[1, 2, 3]");
+    }
+
+    /// Defect: the bank accepted any number of connections.
+    #[tokio::test]
+    async fn connections_above_the_cap_are_closed() {
+        let bank = BankSim::start(BankConfig {
+            max_connections: 2,
+            ..BankConfig::default()
+        })
+        .await
+        .unwrap();
+        let mut a = TcpStream::connect(bank.addr()).await.unwrap();
+        let mut b = TcpStream::connect(bank.addr()).await.unwrap();
+        let echo = NetworkRequest::echo(1, t()).to_message().unwrap();
+        assert!(send(&mut a, &echo).await.is_some());
+        assert!(send(&mut b, &echo).await.is_some());
+        let mut c = TcpStream::connect(bank.addr()).await.unwrap();
+        assert!(closed_by_bank(&mut c).await, "third connection closed");
+        assert!(
+            send(&mut a, &echo).await.is_some(),
+            "the others still served"
+        );
+        drop(b);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while bank.connections() > 1 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut d = TcpStream::connect(bank.addr()).await.unwrap();
+        assert!(
+            send(&mut d, &echo).await.is_some(),
+            "a freed place is reused"
+        );
+        bank.shutdown().await;
+    }
+
+    /// Defect: a length prefix above the cap was skipped and the connection kept open, so a
+    /// client could stream any amount of data.
+    #[tokio::test]
+    async fn a_frame_above_the_cap_closes_the_connection() {
+        let bank = BankSim::start(BankConfig::default()).await.unwrap();
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let len = u16::try_from(MAX_FRAME + 1).unwrap().to_be_bytes();
+        s.write_all(&len).await.unwrap();
+        let _ = s.write_all(&[b'0'; 64]).await;
+        assert!(closed_by_bank(&mut s).await);
+        // A message of exactly the cap is read (and, being garbage, closes too), and a
+        // normal connection is unaffected.
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let echo = NetworkRequest::echo(1, t()).to_message().unwrap();
+        assert!(send(&mut s, &echo).await.is_some());
+        bank.shutdown().await;
+    }
+
+    /// Defect: garbage was logged and ignored, the connection kept open.
+    #[tokio::test]
+    async fn garbage_closes_the_connection() {
+        let bank = BankSim::start(BankConfig::default()).await.unwrap();
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        s.write_all(b"\x00\x05hello").await.unwrap();
+        assert!(closed_by_bank(&mut s).await);
+        // An answer type sent to the bank is not a request either.
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let echo = NetworkRequest::echo(1, t());
+        let answer = echo.respond(ResponseCode::APPROVED).to_message().unwrap();
+        s.write_all(&prefixed(&answer).unwrap()).await.unwrap();
+        assert!(closed_by_bank(&mut s).await);
+        assert_eq!(bank.ledger().messages, 0);
+        bank.shutdown().await;
+    }
+
+    /// Defect: a silent connection was kept forever.
+    #[tokio::test]
+    async fn an_idle_connection_is_closed() {
+        let bank = BankSim::start(BankConfig {
+            idle_timeout: Some(Duration::from_millis(300)),
+            rules: Rules::parse("[[rule]]\nmti = \"0800\"\ndelay = \"700ms\"\n").unwrap(),
+            ..BankConfig::default()
+        })
+        .await
+        .unwrap();
+        // An answer due later than the idle limit still comes.
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let echo = NetworkRequest::echo(1, t()).to_message().unwrap();
+        assert!(send(&mut s, &echo).await.is_some());
+        assert!(closed_by_bank(&mut s).await);
+        bank.shutdown().await;
+    }
+
+    #[test]
+    fn log_lines_say_what_moved_and_mask_the_card() {
+        let m = sale(42, 1250);
+        let line = describe(&m);
+        assert_eq!(line, "0200 stan 000042 sale 12.50 EUR pan 476173******0119");
+        let r = ReversalRequest::from_message(&reversal(43, 42, 1250))
+            .unwrap()
+            .respond(ResponseCode::ISSUER_UNAVAILABLE)
+            .to_message()
+            .unwrap();
+        assert_eq!(describe(&r), "0410 stan 000043 sale 12.50 EUR code 91");
+        assert!(describe(&reversal(43, 42, 1250)).contains("original stan 000042"));
     }
 }
