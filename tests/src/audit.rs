@@ -124,6 +124,15 @@ pub fn bank_open_sums(ledger: &serde_json::Value, terminal: &str) -> Vec<(u16, S
     v
 }
 
+/// Whether the bank holds money for this authorization: approved in full (00, 08, 11) or in
+/// part (10), by the amount it records as approved (older ledgers: by the code).
+fn bank_holds(a: &serde_json::Value) -> bool {
+    match a["approved_amount"].as_u64() {
+        Some(n) => n > 0,
+        None => matches!(a["code"].as_str(), Some("00" | "08" | "10" | "11")),
+    }
+}
+
 /// Every disagreement between the ledger and the journal of an agent that has finished its
 /// work (no transaction in flight, reversals forwarded). Empty: they agree.
 pub fn disagreements(
@@ -141,7 +150,7 @@ pub fn disagreements(
                 a["stan"], a["amount"]
             ));
         }
-        if a["code"] != "00" && reversed + settled > 0 {
+        if !bank_holds(a) && reversed + settled > 0 {
             bad.push(format!(
                 "declined auth trace {} settled or reversed",
                 a["stan"]
@@ -181,7 +190,7 @@ pub fn after_close(ledger: &serde_json::Value) -> Vec<String> {
     for a in ledger["auths"].as_array().into_iter().flatten() {
         let reversed = a["reversed_count"].as_u64().unwrap_or(0);
         let settled = a["settled_count"].as_u64().unwrap_or(0);
-        if a["code"] == "00" && reversed + settled != 1 {
+        if bank_holds(a) && reversed + settled != 1 {
             bad.push(format!(
                 "approved auth trace {} ({}) settled {settled}×, reversed {reversed}×",
                 a["stan"], a["amount"]
