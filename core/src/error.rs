@@ -244,7 +244,9 @@ impl fmt::Display for Error {
             ConcertMismatch { field } => {
                 write!(f, "concert: answer does not match its request ({field})")
             }
-            ConcertSuperseded => f.write_str("concert: answer dropped, the till sent a new request"),
+            ConcertSuperseded => {
+                f.write_str("concert: answer dropped, the till sent a new request")
+            }
             CsobHeader { field } => write!(f, "csob: invalid header {field}"),
             CsobField { field } => write!(f, "csob: invalid field {field}"),
             CsobLengthMismatch { declared, actual } => {

@@ -341,7 +341,7 @@ fn private(t: Transport) {
     let Some(r) = run(t, "private", MIXED_CARDS) else {
         return;
     };
-    let results = &r.results;
+    let (results, bank) = (&r.results, &r.bank);
     let ids: Vec<String> = step(results, "private")
         .iter()
         .map(|r| r["transaction_id"].as_str().unwrap().trim().to_string())

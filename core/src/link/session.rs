@@ -1129,7 +1129,11 @@ mod tests {
                 .all(|e| matches!(e, LinkEvent::ProtocolError(Error::LinkUnexpected { .. })))
         );
         // The terminal never ACKed the bad frame: its answers to the three frames are NAKs.
-        let naks = p.wire().iter().filter(|(from_a, b)| !from_a && b == &[NAK]).count();
+        let naks = p
+            .wire()
+            .iter()
+            .filter(|(from_a, b)| !from_a && b == &[NAK])
+            .count();
         assert_eq!(naks, 3);
         p.a.send(p.now, b"GOOD").unwrap();
         let (ea, eb) = p.run(200_000);
@@ -1155,7 +1159,10 @@ mod tests {
         assert!(p.b.cancel_send(T0));
         assert!(!p.b.cancel_send(T0));
         let (ea, eb) = p.run(100_000);
-        assert!(!ea.iter().any(|e| matches!(e, LinkEvent::Received(_))), "{ea:?}");
+        assert!(
+            !ea.iter().any(|e| matches!(e, LinkEvent::Received(_))),
+            "{ea:?}"
+        );
         assert_eq!(eb, []);
         assert!(!p.b.is_busy());
         // Under way: EOT ends our exchange.

@@ -20,13 +20,12 @@
 //! reads as [`Outcome::Failed`] with [`FailReason::Other`].
 
 use super::fields::{
-    AnswerForm, Authorization, Delay, PaymentMode, PrivateData, Status, TransactionType,
-    put_digits,
+    AnswerForm, Authorization, Delay, PaymentMode, PrivateData, Status, TransactionType, put_digits,
 };
 use super::message::{ConcertAnswer, ConcertRequest, MAX_AMOUNT_MINOR};
 use crate::txn::{
-    ApprovalCode, CardScheme, Currency, DeclineCode, FailReason, Money, Outcome, Reference, Request, RequestKind,
-    Response,
+    ApprovalCode, CardScheme, Currency, DeclineCode, FailReason, Money, Outcome, Reference,
+    Request, RequestKind, Response,
 };
 use crate::{Error, Result};
 

@@ -425,7 +425,9 @@ impl ConcertEcr {
                 (LinkEvent::Received(p), EcrState::Waiting { kind, request, .. }) => {
                     // An answer that is not this request's (another amount, currency or POS)
                     // is reported and the wait goes on: it is never taken as the response.
-                    match ConcertAnswer::parse(&p).and_then(|a| a.check_answers(&request).map(|()| a)) {
+                    match ConcertAnswer::parse(&p)
+                        .and_then(|a| a.check_answers(&request).map(|()| a))
+                    {
                         Ok(a) => {
                             self.state = EcrState::Idle;
                             self.push(EcrEvent::Response(a.to_response_for(&request, kind)));
@@ -914,7 +916,11 @@ mod tests {
     fn instant_answer_goes_at_once_and_the_final_result_is_not_sent() {
         let mut t = ConcertTerminal::new(ConcertTerminalConfig::default());
         let out = request_leg(&mut t, 0, &client_request(300, b"A011"));
-        assert_eq!(out, [ACK, ACK, ENQ], "the answer leg opens right after the request leg");
+        assert_eq!(
+            out,
+            [ACK, ACK, ENQ],
+            "the answer leg opens right after the request leg"
+        );
         let events = term_events(&mut t);
         let [TerminalEvent::Request(req)] = events.as_slice() else {
             panic!("{events:?}")
@@ -928,10 +934,17 @@ mod tests {
         assert_eq!(answer.pos, 1);
         t.handle_bytes(ms(2), &[ACK]);
         assert_eq!(take(&mut t), [EOT]);
-        assert_eq!(term_events(&mut t), [], "no delivery report for the instant answer");
+        assert_eq!(
+            term_events(&mut t),
+            [],
+            "no delivery report for the instant answer"
+        );
         // The transaction goes on: a new ENQ is refused, not ACKed.
         assert!(t.is_busy());
-        assert_eq!(request_leg(&mut t, 100, &client_request(400, b"A011")), [NAK]);
+        assert_eq!(
+            request_leg(&mut t, 100, &client_request(400, b"A011")),
+            [NAK]
+        );
         assert_eq!(term_events(&mut t), []);
         // The card took 4 s: the final result is taken and not sent.
         t.respond(ms(4000), &approved(req)).unwrap();
@@ -939,7 +952,10 @@ mod tests {
         assert_eq!(t.poll_timeout(), None);
         assert!(!t.is_busy());
         // The next request is taken again, and its instant answer carries its own amount.
-        assert_eq!(request_leg(&mut t, 5000, &client_request(400, b"A011")), [ACK, ACK, ENQ]);
+        assert_eq!(
+            request_leg(&mut t, 5000, &client_request(400, b"A011")),
+            [ACK, ACK, ENQ]
+        );
         t.handle_bytes(ms(5001), &[ACK]);
         assert_eq!(answer_in(&take(&mut t)).amount_minor, 400);
     }
@@ -947,21 +963,31 @@ mod tests {
     #[test]
     fn after_transaction_answer_waits_for_the_result_and_carries_an_identifier() {
         let mut t = ConcertTerminal::new(ConcertTerminalConfig::default());
-        assert_eq!(request_leg(&mut t, 0, &client_request(500, b"A010")), [ACK, ACK]);
+        assert_eq!(
+            request_leg(&mut t, 0, &client_request(500, b"A010")),
+            [ACK, ACK]
+        );
         let events = term_events(&mut t);
         let [TerminalEvent::Request(req)] = events.as_slice() else {
             panic!("{events:?}")
         };
         assert_eq!(take(&mut t), []);
         // Busy: ENQ refused.
-        assert_eq!(request_leg(&mut t, 10, &client_request(600, b"A010")), [NAK]);
+        assert_eq!(
+            request_leg(&mut t, 10, &client_request(600, b"A010")),
+            [NAK]
+        );
         t.respond(ms(4000), &approved(req)).unwrap();
         assert_eq!(take(&mut t), [ENQ]);
         t.handle_bytes(ms(4001), &[ACK]);
         let answer = answer_in(&take(&mut t));
         assert_eq!(answer.status, super::super::Status::Success);
         assert_eq!(answer.amount_minor, 500);
-        assert_eq!(answer.private.as_bytes(), b"A1B2C3    ", "the approval code");
+        assert_eq!(
+            answer.private.as_bytes(),
+            b"A1B2C3    ",
+            "the approval code"
+        );
         // Declined: no approval code, the trace number.
         let mut declined = Response::new(RequestKind::Sale, Outcome::Cancelled);
         declined.trace = Some(42);
@@ -1013,7 +1039,11 @@ mod tests {
         t.respond(ms(4000), &approved(req)).unwrap();
         assert_eq!(take(&mut t), [ENQ]);
         let out = request_leg(&mut t, 4001, &client_request(400, b"A010"));
-        assert_eq!(out, [ACK, ACK], "the terminal yields and takes the new request");
+        assert_eq!(
+            out,
+            [ACK, ACK],
+            "the terminal yields and takes the new request"
+        );
         let events = term_events(&mut t);
         assert_eq!(
             events[0],
@@ -1078,7 +1108,9 @@ mod tests {
         ecr.handle_bytes(ms(1), &[EOT]);
         assert_eq!(
             ecr.poll_event(),
-            Some(EcrEvent::ProtocolError(Error::ConcertMismatch { field: "amount" }))
+            Some(EcrEvent::ProtocolError(Error::ConcertMismatch {
+                field: "amount"
+            }))
         );
         assert!(ecr.is_busy(), "still waiting for its own answer");
     }
