@@ -13,6 +13,11 @@
 //! `"private"`. A received request of type `'4'` (auto) or payment mode cheque
 //! (`'C'`) is [`Error::Unsupported`]: the terminal side runs card transactions only.
 //!
+//! Answers: every answer is checked against its request before it is built
+//! ([`ConcertAnswer::from_response`], [`Error::ConcertMismatch`]) and before it is sent
+//! ([`ConcertAnswer::check_answers`]: POS, amount, currency). An instant answer (`A011`) is
+//! [`ConcertAnswer::instant`]. The private field of an answer: [`private_for`].
+//!
 //! Results: status `'0'` ⇄ [`Outcome::Approved`]; `'7'` ⇄ [`Outcome::Declined`] with code `7`
 //! (every other failure outcome is sent as `'7'` too: Concert has one refusal code); `'9'`
 //! "not verified" ⇄ [`Outcome::Timeout`] (pyTeliumManager documents `9` as

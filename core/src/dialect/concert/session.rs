@@ -4,7 +4,8 @@
 //! A transaction is two link exchanges (pyTeliumManager `Telium.ask` then `Telium.verify`):
 //! the till sends the request leg (ENQ, ACK, frame, ACK, EOT); later the terminal opens the
 //! answer leg (ENQ, ACK, answer frame, ACK, EOT) with the full or short answer the request's
-//! answer flag asked for.
+//! answer flag asked for: after the transaction (delay `A010`) or at once (`A011`, see
+//! [`super::Delay`]).
 
 use core::time::Duration;
 
