@@ -100,6 +100,12 @@ class RecordingDriver(postelium_module.Driver):
     def __init__(self, config):
         super().__init__(config)
         self.answers = []
+        self.enqs = 0
+
+    def send_one_byte_signal(self, signal):
+        if signal == "ENQ":
+            self.enqs += 1
+        return super().send_one_byte_signal(signal)
 
     def parse_terminal_answer(self, real_msg, data):
         answer = super().parse_terminal_answer(real_msg, data)
@@ -118,6 +124,7 @@ def postelium_driver(port, retries):
 def postelium_pay(driver, amount):
     """One pypostelium transaction; returns (accepted, answer dict or None, request data)."""
     before = len(driver.answers)
+    driver.enqs = 0
     started = time.monotonic()
     ok = driver.transaction_start(json.dumps({
         "amount": amount, "payment_mode": "card", "currency_iso": "EUR"}))
@@ -182,8 +189,11 @@ def scenario_postelium(port, _rng):
         ok, answer, data, elapsed = postelium_pay(driver, amount)
         check(ok, f"postelium: {amount:.2f} not accepted")
         check_postelium_answer("postelium", amount, answer, data)
+        # pypostelium opens the port for each transaction (over TCP: a new connection); while
+        # the previous card is still being read the terminal refuses its ENQ (NAK) and the
+        # library tries again 1 s later.
         result(step="postelium", amount=amount, accepted=ok, elapsed=elapsed,
-               answer=answer)
+               answer=answer, enqs=driver.enqs)
 
 
 def scenario_busy(port, _rng):

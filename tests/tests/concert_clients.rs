@@ -271,6 +271,12 @@ fn postelium(t: Transport) {
         .map(|r| r["answer"]["amount_msg"].as_str().unwrap_or("none"))
         .collect();
     assert_eq!(amounts, ["00000300", "00000400", "00000500", "00000600"]);
+    // The first sale's ENQ is taken at once; each later one comes (over TCP on a new
+    // connection) while the previous 4 s card is still being read, and is refused (NAK, never
+    // ACKed) until the card is done: pypostelium sends ENQ again 1 s later.
+    let enqs: Vec<u64> = steps.iter().map(|r| r["enqs"].as_u64().unwrap()).collect();
+    assert_eq!(enqs[0], 1, "{enqs:?}");
+    assert!(enqs[1..].iter().all(|&n| n > 1), "{enqs:?}");
     // Each sale was charged once, for its own amount (the card still goes through after the
     // instant answer).
     let l = bank.wait_for("four sales", |l| {
