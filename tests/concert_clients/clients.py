@@ -162,8 +162,10 @@ def scenario_instant(port, _rng):
     if check(answer is not None, "instant: no answer"):
         fields = telium_answer_fields(answer)
         result(step="instant", elapsed=elapsed, **fields)
-        check(elapsed < 3.0, f"instant: answered after {elapsed:.1f} s, not at once "
-              "(the card takes 4 s; pypostelium gives up after 3 s)")
+        # At once means before the card (4 s) is read; the bound is loose on purpose (a
+        # loaded machine). pypostelium's own 3 s limit is held by the postelium scenario.
+        check(elapsed < 3.9, f"instant: answered after {elapsed:.1f} s, not at once "
+              "(the card takes 4 s)")
         check(answer.transaction_result == 9, f"instant: status {answer.transaction_result}, "
               "want 9 (not verified)")
         check(answer.amount == 3.00, f"instant: amount {answer.amount}, want 3.0")
