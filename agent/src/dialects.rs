@@ -33,9 +33,17 @@ pub trait AgentSession: TerminalSide + Send {
     fn receipt_ask(&self) -> Option<ReceiptAsk> {
         None
     }
+
+    /// The engine is busy with a transaction this session did not ask for (another till's):
+    /// a dialect that can refuse a request before taking it (Concert: NAK to the ENQ) does.
+    fn set_busy(&mut self, _busy: bool) {}
 }
 
-impl AgentSession for ConcertTerminal {}
+impl AgentSession for ConcertTerminal {
+    fn set_busy(&mut self, busy: bool) {
+        self.set_application_busy(busy);
+    }
+}
 
 impl AgentSession for CsobTerminal {
     fn receipt_ask(&self) -> Option<ReceiptAsk> {

@@ -156,6 +156,7 @@ pub async fn run_till(
         ctx.shared.touch();
         tracing::debug!(%peer, frame = %Hex(&prefix), "till <-");
         ctx.heard(&prefix);
+        driver.sync_busy();
         driver.session.handle_bytes(clock::now(), &prefix);
     }
     let mut out = vec![0u8; MAX_TRANSMIT];
@@ -177,6 +178,7 @@ pub async fn run_till(
                     tracing::debug!(%peer, frame = %Hex(&buf[..n]), "till <-");
                     driver.unproductive += n;
                     ctx.heard(&buf[..n]);
+                    driver.sync_busy();
                     driver.session.handle_bytes(clock::now(), &buf[..n]);
                 }
                 Err(_) => return End::Io,
@@ -240,6 +242,17 @@ struct Timing {
 }
 
 impl Driver {
+    /// Tells the session whether the engine runs a transaction that is not this session's.
+    fn sync_busy(&mut self) {
+        let other = self.pending.is_none()
+            && self
+                .ctx
+                .shared
+                .busy
+                .load(std::sync::atomic::Ordering::SeqCst);
+        self.session.set_busy(other);
+    }
+
     /// Sends everything the session has to send and handles every event, until neither is left.
     async fn pump(&mut self, stream: &mut Box<dyn TillStream>, out: &mut [u8]) -> Result<(), End> {
         loop {

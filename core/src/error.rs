@@ -96,6 +96,15 @@ pub enum Error {
         /// Name of the field.
         field: &'static str,
     },
+    /// A Concert answer that does not belong to the request it would answer: `field` names
+    /// what differs (`kind`, `amount`, `currency`, `pos`).
+    ConcertMismatch {
+        /// What differs.
+        field: &'static str,
+    },
+    /// A Concert answer that was not delivered because the till sent a new request first (it
+    /// no longer waits for it; the transaction stays the terminal's last one).
+    ConcertSuperseded,
     /// A ČSOB header that is malformed.
     CsobHeader {
         /// Name of the header part.
@@ -232,6 +241,12 @@ impl fmt::Display for Error {
             LinkUnexpected { what } => write!(f, "link: unexpected {what}"),
             ConcertLength { len } => write!(f, "concert: unexpected message length {len}"),
             ConcertField { field } => write!(f, "concert: invalid field {field}"),
+            ConcertMismatch { field } => {
+                write!(f, "concert: answer does not match its request ({field})")
+            }
+            ConcertSuperseded => {
+                f.write_str("concert: answer dropped, the till sent a new request")
+            }
             CsobHeader { field } => write!(f, "csob: invalid header {field}"),
             CsobField { field } => write!(f, "csob: invalid field {field}"),
             CsobLengthMismatch { declared, actual } => {

@@ -28,8 +28,21 @@
 //! - a frame received again after our ACK was lost (the sender retransmits the same bytes
 //!   without a new ENQ) is ACKed again and not reported twice.
 //! - both ends sending ENQ at once: the [`LinkRole::Terminal`] end yields (ACKs the till's
-//!   ENQ, receives, then starts its own exchange again); the till end ignores the terminal's
-//!   ENQ while it waits for its ACK.
+//!   ENQ, receives, then starts its own exchange again, unless its owner drops the waiting
+//!   frame with [`LinkSession::cancel_send`]); the till end ignores the terminal's ENQ while
+//!   it waits for its ACK. The public clients cannot yield: pyTeliumManager's `ask` reads one
+//!   byte after its ENQ and fails unless it is ACK.
+//!
+//! Admission: "never ACK what is not taken". An owner that cannot take a frame now
+//! ([`LinkSession::set_refuse_enq`]) has every ENQ that would open an exchange answered NAK,
+//! and with [`LinkSession::set_close_after_frame`] the session refuses by itself from the
+//! moment it takes a frame until the owner opens it again, so that a second request right
+//! behind the first (in the same read) is not ACKed either. pyTeliumManager reads an ENQ that
+//! is not ACKed as "Payment terminal isn't ready to accept data from host. Check if terminal
+//! is properly configured or not busy." (`telium/manager.py` `ask`); pypostelium sends EOT,
+//! waits 1 s and tries again (`initialize_msg`). A frame that the owner's check
+//! ([`LinkSession::set_frame_check`]) rejects is answered NAK instead of ACK, so the sender
+//! knows at once (pyTeliumManager's `ask` returns `False` when the frame is not ACKed).
 //!
 //! Garbage between exchanges (line noise) is skipped by the [`FrameAccumulator`].
 
@@ -175,6 +188,12 @@ pub struct LinkSession {
     tx: Vec<u8, TX_CAPACITY>,
     events: Deque<LinkEvent, EVENT_CAPACITY>,
     dropped_events: u32,
+    /// ENQs that would open an exchange are answered NAK.
+    refuse_enq: bool,
+    /// `refuse_enq` is set whenever a frame is taken.
+    close_after_frame: bool,
+    /// What a received frame must pass to be ACKed (else NAK).
+    frame_check: Option<fn(&[u8]) -> bool>,
 }
 
 impl LinkSession {
@@ -191,7 +210,55 @@ impl LinkSession {
             tx: Vec::new(),
             events: Deque::new(),
             dropped_events: 0,
+            refuse_enq: false,
+            close_after_frame: false,
+            frame_check: None,
         }
+    }
+
+    /// Whether the owner can take a frame now. While `refuse` holds, an ENQ that would open an
+    /// exchange (the line idle, our own ENQ waiting for its ACK or its next try, or the peer's
+    /// previous exchange still waiting for its EOT) is answered NAK and nothing else changes.
+    pub fn set_refuse_enq(&mut self, refuse: bool) {
+        self.refuse_enq = refuse;
+    }
+
+    /// Whether ENQs are refused now (see [`LinkSession::set_refuse_enq`]).
+    pub fn refuses_enq(&self) -> bool {
+        self.refuse_enq
+    }
+
+    /// With `on`, taking a frame (reporting [`LinkEvent::Received`]) refuses further ENQs
+    /// until the owner calls [`LinkSession::set_refuse_enq`] with `false`: an owner that
+    /// handles one request at a time is never made to ACK a second one it cannot take.
+    pub fn set_close_after_frame(&mut self, on: bool) {
+        self.close_after_frame = on;
+    }
+
+    /// A check every received frame's payload must pass to be ACKed; a payload that fails is
+    /// answered NAK (the sender sends it again, up to its tries, then gives up) and reported
+    /// as [`LinkEvent::ProtocolError`] ([`Error::LinkUnexpected`]).
+    pub fn set_frame_check(&mut self, check: Option<fn(&[u8]) -> bool>) {
+        self.frame_check = check;
+    }
+
+    /// Drops the frame given to [`LinkSession::send`] that the peer has not acknowledged yet
+    /// (waiting for the line, or under way: then EOT ends our exchange). Returns whether
+    /// there was one. Nothing is reported for it: the caller knows.
+    pub fn cancel_send(&mut self, now: Instant) -> bool {
+        if self.outgoing.take().is_none() {
+            return false;
+        }
+        if matches!(
+            self.state,
+            State::EnqSent { .. } | State::EnqPause { .. } | State::FrameSent { .. }
+        ) {
+            if !matches!(self.state, State::EnqPause { .. }) {
+                self.queue(&[EOT]);
+            }
+            self.go_idle(now);
+        }
+        true
     }
 
     /// The configuration.
@@ -384,6 +451,21 @@ impl LinkSession {
 
     fn on_control(&mut self, now: Instant, c: Control) {
         match (c, self.state) {
+            // The owner cannot take a frame now: an ENQ that would open an exchange is
+            // refused (our own exchange, if any, goes on).
+            (Control::Enq, State::Idle | State::AwaitEot { .. } | State::EnqPause { .. })
+                if self.refuse_enq =>
+            {
+                self.queue(&[NAK]);
+                if let State::AwaitEot { .. } = self.state {
+                    self.go_idle(now);
+                }
+            }
+            (Control::Enq, State::EnqSent { .. })
+                if self.refuse_enq && self.role == LinkRole::Terminal =>
+            {
+                self.queue(&[NAK]);
+            }
             // The peer opens an exchange (or opens it again because our ACK was lost).
             (Control::Enq, State::Idle | State::AwaitEot { .. }) => self.accept_enq(now),
             // A second ENQ while we wait for the frame: a retry after our ACK was lost, or a
@@ -433,9 +515,20 @@ impl LinkSession {
 
     fn on_frame(&mut self, now: Instant, payload: Payload) {
         match self.state {
+            State::AwaitFrame { .. } if self.frame_check.is_some_and(|check| !check(&payload)) => {
+                // Not a frame the owner can take: NAK, so that the sender knows.
+                self.queue(&[NAK]);
+                self.refresh_receive_deadline(now);
+                self.push_event(LinkEvent::ProtocolError(Error::LinkUnexpected {
+                    what: "frame the receiver cannot take (NAKed)",
+                }));
+            }
             State::AwaitFrame { .. } => {
                 self.queue(&[ACK]);
                 self.last_received = Some(payload.clone());
+                if self.close_after_frame {
+                    self.refuse_enq = true;
+                }
                 self.push_event(LinkEvent::Received(payload));
                 self.state = State::AwaitEot {
                     deadline: now.saturating_add(self.config.eot_timeout),
@@ -977,6 +1070,109 @@ mod tests {
             eb,
             [LinkEvent::Received(payload(b"REQUEST")), LinkEvent::Sent]
         );
+    }
+
+    #[test]
+    fn a_refusing_receiver_naks_the_enq_and_acks_nothing() {
+        let mut b = LinkSession::new(LinkRole::Terminal, LinkConfig::default());
+        b.set_refuse_enq(true);
+        b.handle_bytes(T0, &[ENQ]);
+        assert_eq!(out(&mut b), [NAK]);
+        // The sender's frame, if it sends one anyway, is outside an exchange: not ACKed.
+        b.handle_bytes(T0, &frame(b"REQ"));
+        assert_eq!(out(&mut b), []);
+        assert!(matches!(
+            events(&mut b).as_slice(),
+            [LinkEvent::ProtocolError(Error::LinkUnexpected { .. })]
+        ));
+        // Our own ENQ waiting for its ACK: the peer's ENQ is refused, ours goes on.
+        b.send(ms(1), b"ANS").unwrap();
+        assert_eq!(out(&mut b), [ENQ]);
+        b.handle_bytes(ms(2), &[ENQ]);
+        assert_eq!(out(&mut b), [NAK]);
+        b.handle_bytes(ms(3), &[ACK]);
+        assert_eq!(out(&mut b), frame(b"ANS"));
+        // Open again: an ENQ is ACKed.
+        let mut b = LinkSession::new(LinkRole::Terminal, LinkConfig::default());
+        b.set_refuse_enq(true);
+        b.set_refuse_enq(false);
+        b.handle_bytes(T0, &[ENQ]);
+        assert_eq!(out(&mut b), [ACK]);
+    }
+
+    #[test]
+    fn close_after_frame_refuses_a_second_request_in_the_same_read() {
+        let mut b = LinkSession::new(LinkRole::Terminal, LinkConfig::default());
+        b.set_close_after_frame(true);
+        let mut bytes = vec![ENQ];
+        bytes.extend(frame(b"ONE"));
+        bytes.extend([EOT, ENQ]);
+        b.handle_bytes(T0, &bytes);
+        assert_eq!(out(&mut b), [ACK, ACK, NAK]);
+        assert_eq!(events(&mut b), [LinkEvent::Received(payload(b"ONE"))]);
+        assert!(b.refuses_enq());
+        b.set_refuse_enq(false);
+        b.handle_bytes(ms(1), &[ENQ]);
+        assert_eq!(out(&mut b), [ACK]);
+    }
+
+    #[test]
+    fn a_frame_the_check_rejects_is_naked() {
+        let mut p = Pair::new(LinkRole::Ecr, LinkRole::Terminal);
+        p.b.set_frame_check(Some(|f: &[u8]| f.first() == Some(&b'G')));
+        p.a.send(T0, b"BAD").unwrap();
+        let (ea, eb) = p.run(100_000);
+        assert_eq!(ea, [LinkEvent::Failed(Error::LinkTooManyNaks)]);
+        assert_eq!(eb.len(), 3, "one report per try: {eb:?}");
+        assert!(
+            eb.iter()
+                .all(|e| matches!(e, LinkEvent::ProtocolError(Error::LinkUnexpected { .. })))
+        );
+        // The terminal never ACKed the bad frame: its answers to the three frames are NAKs.
+        let naks = p
+            .wire()
+            .iter()
+            .filter(|(from_a, b)| !from_a && b == &[NAK])
+            .count();
+        assert_eq!(naks, 3);
+        p.a.send(p.now, b"GOOD").unwrap();
+        let (ea, eb) = p.run(200_000);
+        assert_eq!(ea, [LinkEvent::Sent]);
+        assert_eq!(eb, [LinkEvent::Received(payload(b"GOOD"))]);
+    }
+
+    #[test]
+    fn cancel_send_drops_the_waiting_frame() {
+        // The terminal yields to the till's ENQ; its owner drops the stale answer when the
+        // till's new request arrives: the answer never goes.
+        let mut p = Pair::new(LinkRole::Ecr, LinkRole::Terminal);
+        p.a.send(T0, b"REQUEST").unwrap();
+        p.b.send(T0, b"OLD ANSWER").unwrap();
+        // ENQ both ways, the terminal ACKs the till's, the request frame, its ACK.
+        for _ in 0..4 {
+            let ta = out(&mut p.a);
+            let tb = out(&mut p.b);
+            p.b.handle_bytes(T0, &ta);
+            p.a.handle_bytes(T0, &tb);
+        }
+        assert_eq!(events(&mut p.b), [LinkEvent::Received(payload(b"REQUEST"))]);
+        assert!(p.b.cancel_send(T0));
+        assert!(!p.b.cancel_send(T0));
+        let (ea, eb) = p.run(100_000);
+        assert!(
+            !ea.iter().any(|e| matches!(e, LinkEvent::Received(_))),
+            "{ea:?}"
+        );
+        assert_eq!(eb, []);
+        assert!(!p.b.is_busy());
+        // Under way: EOT ends our exchange.
+        let mut b = LinkSession::new(LinkRole::Terminal, LinkConfig::default());
+        b.send(T0, b"ANS").unwrap();
+        assert_eq!(out(&mut b), [ENQ]);
+        assert!(b.cancel_send(ms(1)));
+        assert_eq!(out(&mut b), [EOT]);
+        assert!(!b.is_busy());
+        assert_eq!(b.poll_timeout(), None);
     }
 
     #[test]

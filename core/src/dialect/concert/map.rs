@@ -13,6 +13,11 @@
 //! `"private"`. A received request of type `'4'` (auto) or payment mode cheque
 //! (`'C'`) is [`Error::Unsupported`]: the terminal side runs card transactions only.
 //!
+//! Answers: every answer is checked against its request before it is built
+//! ([`ConcertAnswer::from_response`], [`Error::ConcertMismatch`]) and before it is sent
+//! ([`ConcertAnswer::check_answers`]: POS, amount, currency). An instant answer (`A011`) is
+//! [`ConcertAnswer::instant`]. The private field of an answer: [`private_for`].
+//!
 //! Results: status `'0'` ⇄ [`Outcome::Approved`]; `'7'` ⇄ [`Outcome::Declined`] with code `7`
 //! (every other failure outcome is sent as `'7'` too: Concert has one refusal code); `'9'`
 //! "not verified" ⇄ [`Outcome::Timeout`] (pyTeliumManager documents `9` as
@@ -20,12 +25,12 @@
 //! reads as [`Outcome::Failed`] with [`FailReason::Other`].
 
 use super::fields::{
-    AnswerForm, Authorization, Delay, PaymentMode, PrivateData, Status, TransactionType,
+    AnswerForm, Authorization, Delay, PaymentMode, PrivateData, Status, TransactionType, put_digits,
 };
 use super::message::{ConcertAnswer, ConcertRequest, MAX_AMOUNT_MINOR};
 use crate::txn::{
-    CardScheme, Currency, DeclineCode, FailReason, Money, Outcome, Reference, Request, RequestKind,
-    Response,
+    ApprovalCode, CardScheme, Currency, DeclineCode, FailReason, Money, Outcome, Reference,
+    Request, RequestKind, Response,
 };
 use crate::{Error, Result};
 
@@ -176,11 +181,67 @@ pub fn outcome_for(status: Status) -> Outcome {
     }
 }
 
+/// Checks that `response` is the answer to `request`: the same kind, and (when it carries
+/// one) the same amount and currency.
+fn check_belongs(request: &ConcertRequest, response: &Response) -> Result<()> {
+    if request.kind() != Some(response.kind) {
+        return Err(Error::ConcertMismatch { field: "kind" });
+    }
+    if let Some(m) = response.amount {
+        if m.currency.numeric() != request.currency_numeric {
+            return Err(Error::ConcertMismatch { field: "currency" });
+        }
+        if m.minor() != u64::from(request.amount_minor) {
+            return Err(Error::ConcertMismatch { field: "amount" });
+        }
+    }
+    Ok(())
+}
+
+/// The private field of the answer to `request` carrying `response`.
+///
+/// - The till filled it (its own reference): echoed, as pypostelium expects
+///   (`compare_data_vs_answer` warns when it differs).
+/// - The till left it blank (both public clients always do; pyTeliumManager documents it as
+///   "Terminal reserved. used to store authorization id if any" in `TeliumData.__init__` and
+///   reads the answer's copy as `TeliumResponse.transaction_id`, "transaction id generated
+///   by device if available"): the terminal's identifier for the till to reconcile with,
+///   the approval code when the bank gave one, else the trace number (STAN) as six or more
+///   digits, else blank.
+pub fn private_for(request: &ConcertRequest, response: &Response) -> PrivateData {
+    if request.private != PrivateData::BLANK {
+        return request.private;
+    }
+    if let Some(code) = &response.approval_code {
+        if let Ok(p) = PrivateData::from_text(code.as_str()) {
+            return p;
+        }
+    }
+    if let Some(trace) = response.trace {
+        let mut digits = [b' '; PrivateData::LEN];
+        let width = if trace < 1_000_000 { 6 } else { 10 };
+        if let Some(slot) = digits.get_mut(..width) {
+            if put_digits(slot, u64::from(trace), Error::AmountTooLarge).is_ok() {
+                if let Ok(p) = PrivateData::from_bytes(&digits) {
+                    return p;
+                }
+            }
+        }
+    }
+    PrivateData::BLANK
+}
+
 impl ConcertAnswer {
-    /// The answer to `request` carrying `response`: POS, payment mode, form and private data
-    /// come from the request (the till checks the echo); amount and currency from the response,
-    /// or the request's when the response has none; the masked card number in a full answer.
+    /// The answer to `request` carrying `response`: POS, payment mode and form come from the
+    /// request; amount and currency from the response, or the request's when the response has
+    /// none; the masked card number in a full answer; the private field as
+    /// [`private_for`] says.
+    ///
+    /// Errors: [`Error::ConcertMismatch`] when the response is not for this request (another
+    /// kind, amount or currency: an answer must always belong to the request it answers),
+    /// [`Error::AmountTooLarge`].
     pub fn from_response(request: &ConcertRequest, response: &Response) -> Result<Self> {
+        check_belongs(request, response)?;
         let (amount_minor, currency_numeric) = match response.amount {
             Some(m) => (amount_field(m)?, m.currency.numeric()),
             None => (request.amount_minor, request.currency_numeric),
@@ -196,8 +257,51 @@ impl ConcertAnswer {
                 AnswerForm::Short => None,
             },
             currency_numeric,
-            private: request.private,
+            private: private_for(request, response),
         })
+    }
+
+    /// The answer a terminal gives at once to a request whose delay is [`Delay::Immediate`]
+    /// (`A011`), before any card is presented: status `'9'` (not verified), the request's own
+    /// POS, amount, payment mode, currency and private field, no card number (a full answer's
+    /// report field is blank).
+    ///
+    /// Sources: pyTeliumManager `telium/payment.py` `TeliumAsk.delay` ("Describe if answer
+    /// should be immediate (without valid status) or after transaction") and `new_payment`
+    /// (`wait_for_transaction_to_end`: "Set to True if you need valid transaction status
+    /// otherwise, set it to False"); `telium/constant.py` `TERMINAL_PAYMENT_NOT_VERIFIED = 9`,
+    /// the one status that claims nothing, so that a till that reads `has_succeeded` never
+    /// counts an instant answer as paid. pypostelium `pypostelium.py` sends `A011` with every
+    /// request, reads the answer within its 3 s serial timeout right after the request leg,
+    /// and compares POS, amount, currency and private field with its request
+    /// (`compare_data_vs_answer`): all four are the request's.
+    pub fn instant(request: &ConcertRequest) -> Self {
+        ConcertAnswer {
+            pos: request.pos,
+            status: Status::NotVerified,
+            amount_minor: request.amount_minor,
+            payment_mode: request.payment_mode,
+            form: request.answer,
+            pan: None,
+            currency_numeric: request.currency_numeric,
+            private: request.private,
+        }
+    }
+
+    /// Whether this answer can be the answer to `request`: same POS, amount and currency
+    /// (pypostelium `compare_data_vs_answer` compares exactly these, plus the private field,
+    /// which a terminal may fill). Errors: [`Error::ConcertMismatch`] naming what differs.
+    pub fn check_answers(&self, request: &ConcertRequest) -> Result<()> {
+        let field = if self.pos != request.pos {
+            "pos"
+        } else if self.amount_minor != request.amount_minor {
+            "amount"
+        } else if self.currency_numeric != request.currency_numeric {
+            "currency"
+        } else {
+            return Ok(());
+        };
+        Err(Error::ConcertMismatch { field })
     }
 
     /// The txn response for the request of `kind` this answers. Amount and currency are left
@@ -212,6 +316,21 @@ impl ConcertAnswer {
         r.pan = self.pan;
         r.scheme = self.pan.map(|p| CardScheme::from_bin(p.bin()));
         r.reference = reference_of(&self.private);
+        r
+    }
+
+    /// The txn response to `request` (of `kind`) that this answers. As
+    /// [`ConcertAnswer::to_response`], except for the private field when the request left it
+    /// blank: the terminal's identifier (see [`private_for`]) becomes the approval code of an
+    /// approved transaction (when it reads as one) and is not taken as the till's reference.
+    pub fn to_response_for(&self, request: &ConcertRequest, kind: RequestKind) -> Response {
+        let mut r = self.to_response(kind);
+        if request.private == PrivateData::BLANK {
+            r.reference = None;
+            if r.outcome == Outcome::Approved {
+                r.approval_code = ApprovalCode::new(self.private.trimmed()).ok();
+            }
+        }
         r
     }
 }

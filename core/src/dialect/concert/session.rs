@@ -4,12 +4,14 @@
 //! A transaction is two link exchanges (pyTeliumManager `Telium.ask` then `Telium.verify`):
 //! the till sends the request leg (ENQ, ACK, frame, ACK, EOT); later the terminal opens the
 //! answer leg (ENQ, ACK, answer frame, ACK, EOT) with the full or short answer the request's
-//! answer flag asked for.
+//! answer flag asked for: after the transaction (delay `A010`) or at once (`A011`, see
+//! [`super::Delay`]).
 
 use core::time::Duration;
 
 use heapless::Deque;
 
+use super::fields::Delay;
 use super::map::RequestOptions;
 use super::message::{ConcertAnswer, ConcertRequest};
 use crate::link::session::{LinkConfig, LinkEvent, LinkRole, LinkSession};
@@ -34,33 +36,75 @@ pub struct ConcertTerminalConfig {
 enum TerminalState {
     /// No request.
     Idle,
-    /// A request was handed to the driver; [`TerminalSide::respond`] is awaited.
-    Processing(ConcertRequest),
-    /// The answer leg is under way; `report` says whether the driver hears how it ends (not
-    /// for the rejections the session sends on its own).
-    Answering { report: bool },
+    /// A request was handed to the driver; [`TerminalSide::respond`] is awaited. `instant`:
+    /// the till asked for the answer at once (`A011`) and has it; the final response then
+    /// goes nowhere (the transaction stays the terminal's last one).
+    Processing {
+        request: ConcertRequest,
+        instant: bool,
+    },
+    /// The answer to `request` is on its way to the till.
+    Answering { request: ConcertRequest },
+}
+
+/// An answer frame given to the link and not yet acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct AnswerLeg {
+    /// Whether the driver hears how it ends (not for the instant answers and the refusals
+    /// the session sends on its own).
+    report: bool,
 }
 
 /// The terminal side of Concert: receives requests, sends answers.
 ///
-/// A request Concert can carry but the [`crate::txn`] model cannot run (type auto, a cheque,
-/// an unknown currency, a zero amount) is answered at once with status `'7'` (rejected) and
-/// reported as [`TerminalEvent::ProtocolError`]; a request that does not parse is reported
-/// and not answered (the till times out). A request that arrives while another is being
-/// processed is reported as [`Error::LinkBusy`] and ignored.
+/// One request at a time, and never an ACK for a request it cannot take: while a request is
+/// being processed, or while [`ConcertTerminal::set_application_busy`] says so, the till's
+/// ENQ is answered NAK (pyTeliumManager `ask` reads that as "not ready … or busy"). A frame
+/// that is not a Concert request is answered NAK too. A request Concert can carry but the
+/// [`crate::txn`] model cannot run (type auto, a cheque, an unknown currency, a zero amount)
+/// is ACKed, answered at once with status `'7'` (rejected) and reported as
+/// [`TerminalEvent::ProtocolError`].
+///
+/// Timing, the request's delay field: `A010` (pyTeliumManager
+/// `TERMINAL_REQUEST_ANSWER_WAIT_FOR_TRANSACTION`) is answered after the transaction with its
+/// result; `A011` (`TERMINAL_REQUEST_ANSWER_INSTANT`, what pypostelium always sends) is
+/// answered at once with [`ConcertAnswer::instant`] (status `'9'`, no valid result) while the
+/// transaction goes on; its final response is taken by [`TerminalSide::respond`] and not sent
+/// (the protocol has one answer per request).
+///
+/// Every answer belongs to its request: [`TerminalSide::respond`] refuses a response of
+/// another kind, amount or currency ([`Error::ConcertMismatch`]) and answers the request with
+/// a refusal instead; an answer not yet delivered when the till sends a new request (the till
+/// gave up waiting, then its ENQ met ours: the terminal yields) is dropped and reported as
+/// [`TerminalEvent::ResponseUndelivered`] ([`Error::ConcertSuperseded`]), never sent as the
+/// answer to the new request.
 #[derive(Debug)]
 pub struct ConcertTerminal {
     link: LinkSession,
     state: TerminalState,
+    /// The answer frame on the link, if any.
+    leg: Option<AnswerLeg>,
+    /// The application outside the session is busy (see `set_application_busy`).
+    app_busy: bool,
     events: Deque<TerminalEvent, SESSION_EVENT_CAPACITY>,
+}
+
+/// Whether a received frame is a Concert request (else the link NAKs it).
+fn is_request(payload: &[u8]) -> bool {
+    ConcertRequest::parse(payload).is_ok()
 }
 
 impl ConcertTerminal {
     /// A terminal session with `config`.
     pub fn new(config: ConcertTerminalConfig) -> Self {
+        let mut link = LinkSession::new(LinkRole::Terminal, config.link);
+        link.set_close_after_frame(true);
+        link.set_frame_check(Some(is_request));
         ConcertTerminal {
-            link: LinkSession::new(LinkRole::Terminal, config.link),
+            link,
             state: TerminalState::Idle,
+            leg: None,
+            app_busy: false,
             events: Deque::new(),
         }
     }
@@ -68,9 +112,27 @@ impl ConcertTerminal {
     /// The Concert request being processed, if any (for its POS number, payment mode, …).
     pub fn pending_request(&self) -> Option<&ConcertRequest> {
         match &self.state {
-            TerminalState::Processing(r) => Some(r),
+            TerminalState::Processing { request, .. } => Some(request),
             _ => None,
         }
+    }
+
+    /// Tells the session that the payment application is busy (or free again) with work the
+    /// session does not see, e.g. another till's transaction: while it is, the till's ENQ is
+    /// answered NAK instead of taking a request that would have to wait or be refused.
+    pub fn set_application_busy(&mut self, busy: bool) {
+        self.app_busy = busy;
+        self.sync_admission();
+    }
+
+    /// Whether the session takes a request now (an ENQ is ACKed).
+    pub fn takes_requests(&self) -> bool {
+        !self.link.refuses_enq()
+    }
+
+    fn sync_admission(&mut self) {
+        let processing = matches!(self.state, TerminalState::Processing { .. });
+        self.link.set_refuse_enq(processing || self.app_busy);
     }
 
     fn push(&mut self, e: TerminalEvent) {
@@ -80,10 +142,33 @@ impl ConcertTerminal {
         });
     }
 
-    fn send_answer(&mut self, now: Instant, answer: &ConcertAnswer) -> Result<()> {
+    /// Sends `answer` to `request`, after checking once more that it is that request's.
+    fn send_answer(
+        &mut self,
+        now: Instant,
+        request: &ConcertRequest,
+        answer: &ConcertAnswer,
+        report: bool,
+    ) -> Result<()> {
+        answer.check_answers(request)?;
         let mut payload = [0u8; super::message::answer::FULL_LEN];
         let n = answer.emit(&mut payload)?;
-        self.link.send(now, payload.get(..n).unwrap_or_default())
+        self.link.send(now, payload.get(..n).unwrap_or_default())?;
+        self.leg = Some(AnswerLeg { report });
+        Ok(())
+    }
+
+    /// Drops an answer the till will not wait for any more (it sent a new request).
+    fn drop_stale_answer(&mut self, now: Instant) {
+        let cancelled = self.link.cancel_send(now);
+        if let Some(leg) = self.leg.take() {
+            if cancelled && leg.report {
+                self.push(TerminalEvent::ResponseUndelivered(Error::ConcertSuperseded));
+            }
+        }
+        if let TerminalState::Answering { .. } = self.state {
+            self.state = TerminalState::Idle;
+        }
     }
 
     fn on_request(&mut self, now: Instant, payload: &[u8]) {
@@ -91,13 +176,24 @@ impl ConcertTerminal {
             Ok(r) => r,
             Err(e) => return self.push(TerminalEvent::ProtocolError(e)),
         };
-        if self.state != TerminalState::Idle {
+        if let TerminalState::Processing { .. } = self.state {
+            // Not reachable through the link (it refuses ENQs while processing); kept so that
+            // a second request can never replace the one being processed.
             return self.push(TerminalEvent::ProtocolError(Error::LinkBusy));
         }
+        // A new request: the till no longer waits for an answer not yet delivered.
+        self.drop_stale_answer(now);
         match request.to_txn() {
             Ok(txn) => {
-                self.state = TerminalState::Processing(request);
+                let instant = request.delay == Delay::Immediate;
+                self.state = TerminalState::Processing { request, instant };
                 self.push(TerminalEvent::Request(txn));
+                if instant {
+                    let answer = ConcertAnswer::instant(&request);
+                    if let Err(e) = self.send_answer(now, &request, &answer, false) {
+                        self.push(TerminalEvent::ProtocolError(e));
+                    }
+                }
             }
             Err(e) => {
                 self.push(TerminalEvent::ProtocolError(e));
@@ -109,9 +205,10 @@ impl ConcertTerminal {
                     },
                 );
                 let sent = ConcertAnswer::from_response(&request, &refusal)
-                    .and_then(|a| self.send_answer(now, &a));
+                    .or_else(|_| Ok(refusal_answer(&request)))
+                    .and_then(|a| self.send_answer(now, &request, &a, false));
                 match sent {
-                    Ok(()) => self.state = TerminalState::Answering { report: false },
+                    Ok(()) => self.state = TerminalState::Answering { request },
                     Err(e) => self.push(TerminalEvent::ProtocolError(e)),
                 }
             }
@@ -122,25 +219,31 @@ impl ConcertTerminal {
         while let Some(ev) = self.link.poll_event() {
             match ev {
                 LinkEvent::Received(p) => self.on_request(now, &p),
-                LinkEvent::Sent => {
-                    if let TerminalState::Answering { report } = self.state {
-                        self.state = TerminalState::Idle;
-                        if report {
-                            self.push(TerminalEvent::ResponseDelivered);
+                LinkEvent::Sent | LinkEvent::Failed(_) => {
+                    if let Some(leg) = self.leg.take() {
+                        if leg.report {
+                            self.push(match ev {
+                                LinkEvent::Failed(e) => TerminalEvent::ResponseUndelivered(e),
+                                _ => TerminalEvent::ResponseDelivered,
+                            });
                         }
                     }
-                }
-                LinkEvent::Failed(e) => {
-                    if let TerminalState::Answering { report } = self.state {
+                    if let TerminalState::Answering { .. } = self.state {
                         self.state = TerminalState::Idle;
-                        if report {
-                            self.push(TerminalEvent::ResponseUndelivered(e));
-                        }
                     }
                 }
                 LinkEvent::ProtocolError(e) => self.push(TerminalEvent::ProtocolError(e)),
             }
         }
+        self.sync_admission();
+    }
+}
+
+/// A refusal (status `'7'`) for `request`, built from the request alone.
+fn refusal_answer(request: &ConcertRequest) -> ConcertAnswer {
+    ConcertAnswer {
+        status: super::fields::Status::Rejected,
+        ..ConcertAnswer::instant(request)
     }
 }
 
@@ -167,19 +270,48 @@ impl TerminalSide for ConcertTerminal {
         self.link.poll_timeout()
     }
 
-    /// Sends the answer to the request being processed: the full or short form its answer
-    /// flag asked for. Errors: [`Error::Unsupported`] when no request is being processed;
-    /// [`Error::AmountTooLarge`] when the response's amount does not fit the 8-digit field
-    /// (the request stays pending so that a corrected response can be given).
+    /// Answers the request being processed: the full or short form its answer flag asked
+    /// for; after an instant answer (`A011`) nothing more is sent and `Ok` is returned.
+    ///
+    /// Errors: [`Error::Unsupported`] when no request is being processed;
+    /// [`Error::ConcertMismatch`] when `response` is not for this request (another kind,
+    /// amount or currency): the request is then answered with a refusal (status `'7'`) so
+    /// that the till is not left waiting; [`Error::AmountTooLarge`] when the response's
+    /// amount does not fit the 8-digit field (the request stays pending so that a corrected
+    /// response can be given).
     fn respond(&mut self, now: Instant, response: &Response) -> Result<()> {
-        let TerminalState::Processing(request) = self.state else {
+        let TerminalState::Processing { request, instant } = self.state else {
             return Err(Error::Unsupported {
                 what: "respond without a pending concert request",
             });
         };
-        let answer = ConcertAnswer::from_response(&request, response)?;
-        self.send_answer(now, &answer)?;
-        self.state = TerminalState::Answering { report: true };
+        let answer = match ConcertAnswer::from_response(&request, response) {
+            Ok(a) => a,
+            Err(e @ Error::ConcertMismatch { .. }) => {
+                if instant {
+                    self.state = TerminalState::Idle;
+                } else {
+                    // The till gets a refusal for its own request, never another's result.
+                    let refusal = refusal_answer(&request);
+                    if self.send_answer(now, &request, &refusal, false).is_ok() {
+                        self.state = TerminalState::Answering { request };
+                    } else {
+                        self.state = TerminalState::Idle;
+                    }
+                }
+                self.sync_admission();
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        if instant {
+            // The till has had its answer (status '9'); the result stays the last transaction.
+            self.state = TerminalState::Idle;
+        } else {
+            self.send_answer(now, &request, &answer, true)?;
+            self.state = TerminalState::Answering { request };
+        }
+        self.sync_admission();
         Ok(())
     }
 
@@ -227,10 +359,12 @@ enum EcrState {
     /// The request leg is under way.
     Sending {
         kind: RequestKind,
+        request: ConcertRequest,
     },
     /// The terminal took the request; its answer leg is awaited until `deadline`.
     Waiting {
         kind: RequestKind,
+        request: ConcertRequest,
         deadline: Instant,
     },
 }
@@ -277,9 +411,10 @@ impl ConcertEcr {
     fn pump(&mut self, now: Instant) {
         while let Some(ev) = self.link.poll_event() {
             match (ev, self.state) {
-                (LinkEvent::Sent, EcrState::Sending { kind }) => {
+                (LinkEvent::Sent, EcrState::Sending { kind, request }) => {
                     self.state = EcrState::Waiting {
                         kind,
+                        request,
                         deadline: now.saturating_add(self.config.response_timeout),
                     };
                     self.push(EcrEvent::Accepted);
@@ -288,11 +423,15 @@ impl ConcertEcr {
                     self.state = EcrState::Idle;
                     self.push(EcrEvent::Failed(e));
                 }
-                (LinkEvent::Received(p), EcrState::Waiting { kind, .. }) => {
-                    match ConcertAnswer::parse(&p) {
+                (LinkEvent::Received(p), EcrState::Waiting { kind, request, .. }) => {
+                    // An answer that is not this request's (another amount, currency or POS)
+                    // is reported and the wait goes on: it is never taken as the response.
+                    match ConcertAnswer::parse(&p)
+                        .and_then(|a| a.check_answers(&request).map(|()| a))
+                    {
                         Ok(a) => {
                             self.state = EcrState::Idle;
-                            self.push(EcrEvent::Response(a.to_response(kind)));
+                            self.push(EcrEvent::Response(a.to_response_for(&request, kind)));
                         }
                         Err(e) => self.push(EcrEvent::ProtocolError(e)),
                     }
@@ -331,6 +470,7 @@ impl EcrSide for ConcertEcr {
         self.link.send(now, &payload)?;
         self.state = EcrState::Sending {
             kind: request.kind(),
+            request: concert,
         };
         Ok(())
     }
@@ -381,7 +521,7 @@ mod tests {
     use std::vec::Vec as StdVec;
 
     use super::*;
-    use crate::link::control::{ACK, ENQ, EOT};
+    use crate::link::control::{ACK, ENQ, EOT, NAK};
     use crate::session::MAX_TRANSMIT;
     use crate::txn::{Currency, Money, Outcome, Pan, Reference};
 
@@ -720,6 +860,260 @@ mod tests {
             }
             proptest::prop_assert!(!w.ecr.is_busy() && !w.term.is_busy());
         }
+    }
+
+    /// The request frame of a public client: POS 01, `minor` cents EUR, short answer, card,
+    /// debit, blank private field, delay `delay` (pypostelium's layout when `A011`).
+    fn client_request(minor: u32, delay: &[u8; 4]) -> StdVec<u8> {
+        use crate::link::frame::{Checksum, encode_frame};
+        let payload = std::format!(
+            "01{minor:08}010978          {}B010",
+            core::str::from_utf8(delay).unwrap()
+        );
+        let mut frame = [0u8; 40];
+        let n = encode_frame(payload.as_bytes(), Checksum::Lrc, &mut frame).unwrap();
+        frame[..n].to_vec()
+    }
+
+    fn take(t: &mut ConcertTerminal) -> StdVec<u8> {
+        let mut buf = [0u8; MAX_TRANSMIT];
+        t.poll_transmit(&mut buf)
+            .unwrap()
+            .map_or_else(StdVec::new, |n| buf[..n].to_vec())
+    }
+
+    fn term_events(t: &mut ConcertTerminal) -> StdVec<TerminalEvent> {
+        core::iter::from_fn(|| t.poll_event()).collect()
+    }
+
+    /// The answer in the bytes a terminal sent (STX … ETX LRC at their end).
+    fn answer_in(bytes: &[u8]) -> ConcertAnswer {
+        let stx = bytes.iter().position(|&b| b == 0x02).unwrap();
+        ConcertAnswer::parse(&bytes[stx + 1..bytes.len() - 2]).unwrap()
+    }
+
+    fn approved(r: &Request) -> Response {
+        let mut resp = Response::new(r.kind(), Outcome::Approved);
+        resp.amount = r.amount();
+        resp.approval_code = Some(crate::txn::ApprovalCode::new("A1B2C3").unwrap());
+        resp.trace = Some(42);
+        resp
+    }
+
+    /// Sends one request leg (ENQ, frame, EOT) and returns what the terminal said.
+    fn request_leg(t: &mut ConcertTerminal, at: u64, frame: &[u8]) -> StdVec<u8> {
+        t.handle_bytes(ms(at), &[ENQ]);
+        let mut out = take(t);
+        if out == [ACK] {
+            t.handle_bytes(ms(at), frame);
+            out.extend(take(t));
+            t.handle_bytes(ms(at), &[EOT]);
+            out.extend(take(t));
+        }
+        out
+    }
+
+    #[test]
+    fn instant_answer_goes_at_once_and_the_final_result_is_not_sent() {
+        let mut t = ConcertTerminal::new(ConcertTerminalConfig::default());
+        let out = request_leg(&mut t, 0, &client_request(300, b"A011"));
+        assert_eq!(
+            out,
+            [ACK, ACK, ENQ],
+            "the answer leg opens right after the request leg"
+        );
+        let events = term_events(&mut t);
+        let [TerminalEvent::Request(req)] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        t.handle_bytes(ms(1), &[ACK]);
+        let answer = answer_in(&take(&mut t));
+        assert_eq!(answer.status, super::super::Status::NotVerified);
+        assert_eq!(answer.amount_minor, 300);
+        assert_eq!(answer.currency_numeric, 978);
+        assert_eq!(answer.private, super::super::PrivateData::BLANK);
+        assert_eq!(answer.pos, 1);
+        t.handle_bytes(ms(2), &[ACK]);
+        assert_eq!(take(&mut t), [EOT]);
+        assert_eq!(
+            term_events(&mut t),
+            [],
+            "no delivery report for the instant answer"
+        );
+        // The transaction goes on: a new ENQ is refused, not ACKed.
+        assert!(t.is_busy());
+        assert_eq!(
+            request_leg(&mut t, 100, &client_request(400, b"A011")),
+            [NAK]
+        );
+        assert_eq!(term_events(&mut t), []);
+        // The card took 4 s: the final result is taken and not sent.
+        t.respond(ms(4000), &approved(req)).unwrap();
+        assert_eq!(take(&mut t), []);
+        assert_eq!(t.poll_timeout(), None);
+        assert!(!t.is_busy());
+        // The next request is taken again, and its instant answer carries its own amount.
+        assert_eq!(
+            request_leg(&mut t, 5000, &client_request(400, b"A011")),
+            [ACK, ACK, ENQ]
+        );
+        t.handle_bytes(ms(5001), &[ACK]);
+        assert_eq!(answer_in(&take(&mut t)).amount_minor, 400);
+    }
+
+    #[test]
+    fn after_transaction_answer_waits_for_the_result_and_carries_an_identifier() {
+        let mut t = ConcertTerminal::new(ConcertTerminalConfig::default());
+        assert_eq!(
+            request_leg(&mut t, 0, &client_request(500, b"A010")),
+            [ACK, ACK]
+        );
+        let events = term_events(&mut t);
+        let [TerminalEvent::Request(req)] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(take(&mut t), []);
+        // Busy: ENQ refused.
+        assert_eq!(
+            request_leg(&mut t, 10, &client_request(600, b"A010")),
+            [NAK]
+        );
+        t.respond(ms(4000), &approved(req)).unwrap();
+        assert_eq!(take(&mut t), [ENQ]);
+        t.handle_bytes(ms(4001), &[ACK]);
+        let answer = answer_in(&take(&mut t));
+        assert_eq!(answer.status, super::super::Status::Success);
+        assert_eq!(answer.amount_minor, 500);
+        assert_eq!(
+            answer.private.as_bytes(),
+            b"A1B2C3    ",
+            "the approval code"
+        );
+        // Declined: no approval code, the trace number.
+        let mut declined = Response::new(RequestKind::Sale, Outcome::Cancelled);
+        declined.trace = Some(42);
+        let request = ConcertRequest::parse(&client_request(500, b"A010")[1..35]).unwrap();
+        let a = ConcertAnswer::from_response(&request, &declined).unwrap();
+        assert_eq!(a.private.as_bytes(), b"000042    ");
+        // A till that filled the field gets it back.
+        let mut own = request;
+        own.private = super::super::PrivateData::from_text("INV-7").unwrap();
+        let a = ConcertAnswer::from_response(&own, &approved(&sale(500))).unwrap();
+        assert_eq!(a.private.trimmed(), "INV-7");
+    }
+
+    #[test]
+    fn a_response_for_another_request_is_never_sent() {
+        let mut t = ConcertTerminal::new(ConcertTerminalConfig::default());
+        request_leg(&mut t, 0, &client_request(400, b"A010"));
+        let _ = term_events(&mut t);
+        let other = approved(&sale(300));
+        assert_eq!(
+            t.respond(ms(10), &other),
+            Err(Error::ConcertMismatch { field: "amount" })
+        );
+        // The till gets a refusal for its own 4.00, not the 3.00 approval.
+        assert_eq!(take(&mut t), [ENQ]);
+        t.handle_bytes(ms(11), &[ACK]);
+        let answer = answer_in(&take(&mut t));
+        assert_eq!(answer.amount_minor, 400);
+        assert_eq!(answer.status, super::super::Status::Rejected);
+        let mut refund = approved(&sale(400));
+        refund.kind = RequestKind::Refund;
+        let mut t = ConcertTerminal::new(ConcertTerminalConfig::default());
+        request_leg(&mut t, 0, &client_request(400, b"A010"));
+        assert_eq!(
+            t.respond(ms(10), &refund),
+            Err(Error::ConcertMismatch { field: "kind" })
+        );
+    }
+
+    #[test]
+    fn a_new_request_colliding_with_our_enq_is_taken_and_the_stale_answer_dropped() {
+        let mut t = ConcertTerminal::new(ConcertTerminalConfig::default());
+        request_leg(&mut t, 0, &client_request(300, b"A010"));
+        let events = term_events(&mut t);
+        let [TerminalEvent::Request(req)] = events.as_slice() else {
+            panic!()
+        };
+        // The till gave up waiting; as our answer's ENQ leaves, its new request's ENQ arrives.
+        t.respond(ms(4000), &approved(req)).unwrap();
+        assert_eq!(take(&mut t), [ENQ]);
+        let out = request_leg(&mut t, 4001, &client_request(400, b"A010"));
+        assert_eq!(
+            out,
+            [ACK, ACK],
+            "the terminal yields and takes the new request"
+        );
+        let events = term_events(&mut t);
+        assert_eq!(
+            events[0],
+            TerminalEvent::ResponseUndelivered(Error::ConcertSuperseded)
+        );
+        let TerminalEvent::Request(req2) = &events[1] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(req2.amount().unwrap().minor(), 400);
+        // Nothing more goes out for the 3.00 answer, ever.
+        let mut at = 4002;
+        while let Some(d) = t.poll_timeout() {
+            at = d.as_millis().max(at);
+            t.handle_timeout(ms(at));
+            assert_eq!(take(&mut t), [], "no stale answer");
+        }
+        // The 4.00 answer is 4.00.
+        t.respond(ms(at + 1), &approved(req2)).unwrap();
+        assert_eq!(take(&mut t), [ENQ]);
+        t.handle_bytes(ms(at + 2), &[ACK]);
+        assert_eq!(answer_in(&take(&mut t)).amount_minor, 400);
+    }
+
+    #[test]
+    fn a_frame_that_is_not_a_request_is_naked() {
+        let mut t = ConcertTerminal::new(ConcertTerminalConfig::default());
+        let mut bad = client_request(100, b"A010");
+        bad[27] = b'X'; // delay "X010"
+        let lrc = bad[1..bad.len() - 1].iter().fold(0, |a, b| a ^ b);
+        let last = bad.len() - 1;
+        bad[last] = lrc;
+        t.handle_bytes(ms(0), &[ENQ]);
+        t.handle_bytes(ms(0), &bad);
+        assert_eq!(take(&mut t), [ACK, NAK]);
+        assert!(!t.is_busy());
+    }
+
+    #[test]
+    fn the_till_side_does_not_take_another_requests_answer() {
+        let mut ecr = ConcertEcr::new(ConcertEcrConfig::default());
+        ecr.start(ms(0), &sale(400)).unwrap();
+        let mut buf = [0u8; MAX_TRANSMIT];
+        let _ = ecr.poll_transmit(&mut buf).unwrap();
+        for b in [ACK, ACK] {
+            ecr.handle_bytes(ms(0), &[b]);
+            let _ = ecr.poll_transmit(&mut buf).unwrap();
+        }
+        assert_eq!(ecr.poll_event(), Some(EcrEvent::Accepted));
+        let request = ConcertRequest::from_txn(&sale(300), &RequestOptions::default()).unwrap();
+        let stale = ConcertAnswer::from_response(&request, &approved(&sale(300))).unwrap();
+        let mut payload = [0u8; 80];
+        let n = stale.emit(&mut payload).unwrap();
+        let mut frame = [0u8; 90];
+        let m = crate::link::frame::encode_frame(
+            &payload[..n],
+            crate::link::frame::Checksum::Lrc,
+            &mut frame,
+        )
+        .unwrap();
+        ecr.handle_bytes(ms(1), &[ENQ]);
+        ecr.handle_bytes(ms(1), &frame[..m]);
+        ecr.handle_bytes(ms(1), &[EOT]);
+        assert_eq!(
+            ecr.poll_event(),
+            Some(EcrEvent::ProtocolError(Error::ConcertMismatch {
+                field: "amount"
+            }))
+        );
+        assert!(ecr.is_busy(), "still waiting for its own answer");
     }
 
     #[test]
