@@ -85,8 +85,10 @@ fn both_ways(m: &Message, bytes: &[u8]) {
 
 #[test]
 fn sale_request_as_the_public_client_writes_it() {
-    // Payment.createRequest(NORMAL_PURCHASE, 12.50, "ORDER1"): T00, B1250, 9 GS S ORDER1, E203,
-    // flags 8000. Data: 4 + 6 + 10 + 5 = 25 bytes = 0x0019.
+    // Payment.createRequest(NORMAL_PURCHASE, 12.50, …): T00, B1250, the reference in the `9`
+    // group, E203, flags 8000. (The public client puts a reference of 10–20 characters there;
+    // a shorter one goes in a plain `S` field, see `short_reference_in_a_plain_s_field`. ecrlink
+    // always writes the `9` group.) Data: 4 + 6 + 10 + 5 = 25 bytes = 0x0019.
     let bytes = frame(
         "B1011234567824031514300580000019A5A5",
         &[b"T00", b"B1250", &cat(&[b"9", &[GS], b"SORDER1"]), b"E203"],
@@ -113,6 +115,96 @@ fn sale_request_as_the_public_client_writes_it() {
         TransactionRequest::from_request(&b1.to_request(Currency::CZK).unwrap()).unwrap(),
         b1
     );
+}
+
+#[test]
+fn short_reference_in_a_plain_s_field() {
+    // Payment.createRequest(NORMAL_PURCHASE, 12.50, "12345"): a reference of fewer than ten
+    // characters is a plain field `S12345`, not inside the `9` group (issue 14, point 5).
+    let bytes = frame(
+        "B1011234567824031514300580000016A5A5",
+        &[b"T00", b"B1250", b"S12345", b"E203"],
+    );
+    let m = parse(&bytes);
+    let Body::Request(b1) = &m.body else {
+        panic!("not a B1")
+    };
+    assert_eq!(b1.reference, Some(Reference::new("12345").unwrap()));
+    let req = b1.to_request(Currency::CZK).unwrap();
+    assert_eq!(req.reference().map(Reference::as_str), Some("12345"));
+    // The answer echoes it in the `9` group, which the public client's reader splits into a
+    // block `S12345` as well (`Message.split` cuts at GS too).
+    let mut resp = Response::new(RequestKind::Sale, Outcome::Approved);
+    resp.amount = Some(czk(1250));
+    resp.reference = Some(Reference::new("12345").unwrap());
+    let b2 = emit(&Message {
+        header: header(MessageType::TransactionResponse, 0),
+        body: Body::Response(TransactionResponse::from_response(TxnCode::Sale, &resp)),
+    });
+    let echoed = [b'9', GS, b'S', b'1', b'2', b'3', b'4', b'5'];
+    assert!(b2.windows(echoed.len()).any(|w| w == echoed), "{b2:?}");
+    // The `9` group wins when both come; an empty plain `S` is no reference.
+    let both = frame(
+        "B1011234567824031514300580000000A5A5",
+        &[b"T00", b"B1250", b"SSHORT", &cat(&[b"9", &[GS], b"SLONGER0001"]), b"E203"],
+    );
+    let Body::Request(b1) = parse(&both).body else {
+        panic!("not a B1")
+    };
+    assert_eq!(b1.reference, Some(Reference::new("LONGER0001").unwrap()));
+    let empty = frame(
+        "B1011234567824031514300580000000A5A5",
+        &[b"T00", b"B1250", b"S", b"E203"],
+    );
+    let Body::Request(b1) = parse(&empty).body else {
+        panic!("not a B1")
+    };
+    assert_eq!(b1.reference, None);
+}
+
+#[test]
+fn amounts_have_at_least_three_digits_as_the_public_client_writes_them() {
+    // Payment.parsePrice(0.05) = "B" + "0.05" without the point = "B005"; Response.getPrice
+    // cuts the last two digits off, which fails on "B5" (issue 14, point 6).
+    let bytes = frame(
+        "B101123456782403151430058000000EA5A5",
+        &[b"T00", b"B005", b"E203"],
+    );
+    let b1 = TransactionRequest {
+        amount: Some(5),
+        currency: Some(203),
+        ..TransactionRequest::new(TxnCode::Sale)
+    };
+    both_ways(
+        &Message {
+            header: header(MessageType::TransactionRequest, 0x8000),
+            body: Body::Request(b1),
+        },
+        &bytes,
+    );
+    let field = |minor: u64| {
+        let mut b2 = TransactionResponse::new(TxnCode::SaleWithCashback, ResultCode::Ok);
+        b2.amount = Some(minor);
+        b2.cashback = Some(minor);
+        let f = emit(&Message {
+            header: header(MessageType::TransactionResponse, 0),
+            body: Body::Response(b2.clone()),
+        });
+        assert_eq!(parse(&f).body, Body::Response(b2), "round trip of {minor}");
+        let field_of = |tag: u8| -> Vec<u8> {
+            let f = f.split(|&b| b == FS).find(|x| x.first() == Some(&tag)).unwrap();
+            f.iter().copied().take_while(|&b| b != 0x03).collect()
+        };
+        let (b, c) = (field_of(b'B'), field_of(b'C'));
+        assert_eq!(&b[1..], &c[1..]);
+        std::string::String::from_utf8(b).unwrap()
+    };
+    assert_eq!(field(0), "B000");
+    assert_eq!(field(5), "B005");
+    assert_eq!(field(50), "B050");
+    assert_eq!(field(100), "B100");
+    assert_eq!(field(1250), "B1250");
+    assert_eq!(field(Amount::MAX_MINOR), "B999999999999");
 }
 
 #[test]
