@@ -34,7 +34,7 @@ pub use message::{
     Body, MAX_FRAME, Message, MessageView, ParseOptions, TicketRequest, TicketResponse,
     TransactionRequest, TransactionResponse,
 };
-pub use session::{CsobConfig, CsobEcr, CsobTerminal};
+pub use session::{CsobConfig, CsobEcr, CsobTerminal, PUBLIC_CLIENT_READ};
 
 #[cfg(test)]
 mod tests;
