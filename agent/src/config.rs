@@ -217,7 +217,10 @@ pub struct Config {
     pub receipt_width: usize,
     /// Receipt language: `cs`, `en` or `fr`.
     pub receipt_lang: String,
-    /// Till connection dropped after this long without a byte while no request is running.
+    /// Till connection dropped after this long without a byte while no request is running;
+    /// zero (the default): never. A till such as the public ČSOB client keeps one connection
+    /// open all day and hangs if it finds it closed; TCP keepalive
+    /// ([`crate::server::TILL_KEEPALIVE`]) finds tills that are gone.
     pub idle_timeout: Duration,
     /// Largest journal file in bytes (a small disk); a transaction that might not fit is
     /// refused before anything is sent to the bank. `None`: only the disk limits it.
@@ -261,7 +264,7 @@ impl Default for Config {
             printer: "none".into(),
             receipt_width: 32,
             receipt_lang: "en".into(),
-            idle_timeout: Duration::from_secs(300),
+            idle_timeout: Duration::ZERO,
             journal_max_bytes: None,
             allow: Vec::new(),
             bank_tls_ca: None,

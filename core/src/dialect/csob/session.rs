@@ -474,7 +474,9 @@ impl CsobTerminal {
             return false;
         }
         let msg = Message {
-            header: self.wire.header(Instant::ZERO, MessageType::TicketResponse, 0),
+            header: self
+                .wire
+                .header(Instant::ZERO, MessageType::TicketResponse, 0),
             body: Body::TicketResponse(TicketResponse { text: s, more }),
         };
         msg.frame_len()
@@ -507,8 +509,7 @@ impl CsobTerminal {
             });
         }
         let b2 = TransactionResponse::from_response(code, response);
-        let flags = if receipt && self.wire.config.announce_receipts && has_receipt(response.kind)
-        {
+        let flags = if receipt && self.wire.config.announce_receipts && has_receipt(response.kind) {
             Flags::RECEIPT_READY
         } else {
             0
@@ -524,7 +525,6 @@ impl CsobTerminal {
         };
         Ok(())
     }
-
 
     fn event(&mut self, ev: TerminalEvent) {
         push_event(&mut self.events, &mut self.dropped, ev, |e| {

@@ -155,7 +155,13 @@ fn short_reference_in_a_plain_s_field() {
     // The `9` group wins when both come; an empty plain `S` is no reference.
     let both = frame(
         "B1011234567824031514300580000000A5A5",
-        &[b"T00", b"B1250", b"SSHORT", &cat(&[b"9", &[GS], b"SLONGER0001"]), b"E203"],
+        &[
+            b"T00",
+            b"B1250",
+            b"SSHORT",
+            &cat(&[b"9", &[GS], b"SLONGER0001"]),
+            b"E203",
+        ],
     );
     let Body::Request(b1) = parse(&both).body else {
         panic!("not a B1")
@@ -201,7 +207,10 @@ fn amounts_have_at_least_three_digits_as_the_public_client_writes_them() {
         });
         assert_eq!(parse(&f).body, Body::Response(b2), "round trip of {minor}");
         let field_of = |tag: u8| -> Vec<u8> {
-            let f = f.split(|&b| b == FS).find(|x| x.first() == Some(&tag)).unwrap();
+            let f = f
+                .split(|&b| b == FS)
+                .find(|x| x.first() == Some(&tag))
+                .unwrap();
             f.iter().copied().take_while(|&b| b != 0x03).collect()
         };
         let (b, c) = (field_of(b'B'), field_of(b'C'));
@@ -1802,7 +1811,11 @@ fn an_answer_given_at_once_leaves_with_its_b0() {
         .unwrap();
         let mut small = std::vec![0u8; buf_len];
         let n = term.poll_transmit(&mut small).unwrap().unwrap();
-        assert_eq!(frames_of(&small[..n]).len(), expected, "{till_read} {buf_len}");
+        assert_eq!(
+            frames_of(&small[..n]).len(),
+            expected,
+            "{till_read} {buf_len}"
+        );
     }
 }
 
