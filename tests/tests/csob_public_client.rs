@@ -157,7 +157,7 @@ fn receipt_frames_fit_one_read_at_every_width() {
             ],
         );
         let mut c = client(&agent);
-        let o = pay(&mut c, 1_234_56, "2026000777");
+        let o = pay(&mut c, 123_456, "2026000777");
         assert_eq!(
             o.status,
             "SUCCESS",
@@ -282,15 +282,19 @@ mod in_process {
         }
     }
 
+    /// The till's end of an in-memory connection to the agent's till driver, the writes the
+    /// agent made, its task, and what closes it.
+    struct Session {
+        till: DuplexStream,
+        writes: Arc<Mutex<Vec<Vec<u8>>>>,
+        task: tokio::task::JoinHandle<End>,
+        _close: tokio::sync::oneshot::Sender<()>,
+    }
+
     /// A ČSOB till session of the agent with its default configuration over a recorded
-    /// in-memory stream: (the till's end, the writes, the session task). No engine runs: the
-    /// test terminal request (T80) is answered by the driver itself.
-    fn session() -> (
-        DuplexStream,
-        Arc<Mutex<Vec<Vec<u8>>>>,
-        tokio::task::JoinHandle<End>,
-        tokio::sync::oneshot::Sender<()>,
-    ) {
+    /// in-memory stream. No engine runs: the test terminal request (T80) is answered by the
+    /// driver itself.
+    fn session() -> Session {
         let cfg = Config {
             terminal_id: TERMINAL_ID.into(),
             listen: vec!["csob@127.0.0.1:0".parse().unwrap()],
@@ -325,7 +329,12 @@ mod in_process {
             )
             .await
         });
-        (till, writes, task, close_tx)
+        Session {
+            till,
+            writes,
+            task,
+            _close: close_tx,
+        }
     }
 
     /// Reads until a B2 is complete (10 s at most); returns the frames read.
@@ -351,7 +360,12 @@ mod in_process {
     /// write (two writes let a till that reads once take the B0 alone).
     #[tokio::test]
     async fn instant_answer_and_its_b0_go_out_in_one_write() {
-        let (mut till, writes, _task, _close) = session();
+        let Session {
+            mut till,
+            writes,
+            _close,
+            ..
+        } = session();
         till.write_all(&csob_client::simple_request(TERMINAL_ID, "T80"))
             .await
             .unwrap();
@@ -375,7 +389,12 @@ mod in_process {
     /// connection; its next request is answered on it.
     #[tokio::test(start_paused = true)]
     async fn idle_till_is_kept_by_default() {
-        let (mut till, _writes, task, _close) = session();
+        let Session {
+            mut till,
+            task,
+            _close,
+            ..
+        } = session();
         for hour in 0..3 {
             till.write_all(&csob_client::simple_request(TERMINAL_ID, "T80"))
                 .await
