@@ -450,17 +450,21 @@ impl Driver {
             .and_then(|g| g.clone())
     }
 
-    /// Gives the engine's answer to the pending request. It announces a receipt (ČSOB) only if
-    /// the engine made one while running it, and a later receipt request gets that one or
-    /// none, never the receipt of an earlier transaction.
+    /// Gives the engine's answer to the pending request. A payment or totals answer announces
+    /// a receipt (ČSOB) only if the engine made one while running it, and a later receipt
+    /// request gets that one or none, never the receipt of an earlier transaction. Other
+    /// answers (last transaction, bank test) leave the receipt a B3 gets as it was: the last
+    /// transaction's, if this connection made it, else the terminal's last receipt.
     fn answer(&mut self, resp: &Response) {
         let before = self.receipt_before.take();
-        self.answer_receipt = match self.last_receipt() {
-            Some((m, c)) if before.as_ref() != Some(&(m.clone(), c.clone())) => {
-                AnswerReceipt::Made(m, c)
-            }
-            _ => AnswerReceipt::None,
-        };
+        if resp.kind.moves_money() || resp.kind.reports_totals() {
+            self.answer_receipt = match self.last_receipt() {
+                Some((m, c)) if before.as_ref() != Some(&(m.clone(), c.clone())) => {
+                    AnswerReceipt::Made(m, c)
+                }
+                _ => AnswerReceipt::None,
+            };
+        }
         let made = matches!(self.answer_receipt, AnswerReceipt::Made(..));
         self.send_answer(resp, made);
     }
