@@ -488,6 +488,20 @@ impl PublicCsobClient {
         self.run_amount_request(b1)
     }
 
+    /// A refund (`T04`) of `minor` CZK, run as a payment is.
+    pub fn refund(&mut self, minor: u64, order_id: &str) -> Result<Outcome, ClientError> {
+        let b1 = self.amount_request("T04", minor, order_id);
+        self.run_amount_request(b1)
+    }
+
+    /// A reversal (`T10 F<approval code>`, the length field fixed at `000E` as the public
+    /// client writes it), run as a payment is.
+    pub fn reversal(&mut self, approval_code: &str) -> Result<Outcome, ClientError> {
+        let items = ["T10".to_string(), format!("F{approval_code}")];
+        let b1 = Self::frame(&self.header("B1", "8000", "000E"), &items);
+        self.run_amount_request(b1)
+    }
+
     fn run_amount_request(&mut self, b1: Vec<u8>) -> Result<Outcome, ClientError> {
         // 1. The connection check: T80, wait for a B2 (5 s), confirm.
         let t80 = self.simple_request("T80");

@@ -232,6 +232,75 @@ fn bank_unavailable_answer_has_no_receipt_of_the_previous_sale() {
     }
 }
 
+/// Twenty mixed requests on one kept connection, cards alternately fast and slow (1.5 s): every
+/// answer is the answer to its own request (its transaction code, amount and reference), the
+/// connection checks and receipts in between included.
+#[test]
+fn twenty_mixed_requests_each_get_their_own_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = BankProc::spawn(BINS, &dir.path().join("bank"), None);
+    let cards = dir.path().join("cards.toml");
+    std::fs::write(
+        &cards,
+        "[[card]]\npan = \"4761739001010119\"\ndelay = \"20ms\"\n\n\
+         [[card]]\npan = \"5413330089020011\"\ndelay = \"1500ms\"\n",
+    )
+    .unwrap();
+    let spec = AgentSpec::new(&["csob"], bank.addr).arg(&["--cards", cards.to_str().unwrap()]);
+    let agent = AgentProc::spawn(BINS, &dir.path().join("agent"), &spec).expect("agent starts");
+    let mut c = client(&agent);
+    assert!(c.init().unwrap().iter().any(|r| r.message_type() == "B2"));
+    let mut last_approved: Option<(String, u64)> = None;
+    for i in 0u64..20 {
+        let minor = [5, 1_200, 99, 10_000, 7, 12_300][(i % 6) as usize] + i;
+        let order = if i % 2 == 0 {
+            format!("V{i}")
+        } else {
+            format!("2026{i:06}")
+        };
+        let (o, code, expected) = match i % 5 {
+            3 => (c.refund(minor, &order), "T04", Some((minor, order.clone()))),
+            4 if last_approved.is_some() => {
+                let (approval, amount) = last_approved.take().unwrap();
+                (c.reversal(&approval), "T10", Some((amount, String::new())))
+            }
+            _ => (
+                c.payment(minor, &order),
+                "T00",
+                Some((minor, order.clone())),
+            ),
+        };
+        let o = o.unwrap_or_else(|e| panic!("request {i}: {e}; reads {:?}", reads(&c)));
+        assert_eq!(o.status, "SUCCESS", "request {i} ({code}): {o:?}");
+        let r = o.response.as_ref().unwrap();
+        assert_eq!(r.transaction(), Some(code), "request {i}: {o:?}");
+        if let Some((amount, order)) = expected {
+            assert_eq!(
+                o.price,
+                Some(format!("{}.{:02}", amount / 100, amount % 100)),
+                "request {i} ({code}) answered with another amount: {o:?}"
+            );
+            if !order.is_empty() {
+                assert_eq!(r.order_id(), order, "request {i}");
+            }
+        }
+        if code == "T00" || code == "T04" {
+            // What a reversal (of the last transaction only) can take back.
+            last_approved = Some((r.approval_code().to_string(), minor));
+            assert!(!o.merchant_receipt.is_empty(), "request {i}: no receipt");
+        }
+        // Now and then the connection check the app runs when it (re)starts.
+        if i % 7 == 6 {
+            assert!(
+                c.init()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r.transaction() == Some("T80"))
+            );
+        }
+    }
+}
+
 // ----- the agent's till driver in process -----
 
 mod in_process {
