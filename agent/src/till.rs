@@ -233,11 +233,32 @@ struct Driver {
     timing: Option<Timing>,
     /// Where the engine tells the time it waited for the card and the bank.
     waited: Arc<std::sync::atomic::AtomicU64>,
-    /// The engine's last receipt when the pending request went to the engine: a different one
-    /// at the answer was made for that answer.
-    receipt_before: Option<(String, String)>,
+    /// The engine's last receipt when the pending request went to the engine: another one at
+    /// the answer was made for that answer.
+    receipt_before: Option<ReceiptMark>,
     /// The receipt of the last answer this connection gave, for a ČSOB B3.
     answer_receipt: AnswerReceipt,
+}
+
+/// The engine's last receipt as seen at one moment: where its two texts live and what they
+/// say. The engine replaces the receipt by assigning a new pair, built while the old pair is
+/// still held, so a receipt made after the mark was taken lives elsewhere even when its text
+/// is the same (two subtotals reports within a second); a later one that happens to reuse the
+/// freed place shows by its text (the engine keeps no receipt number to compare; see
+/// `Driver::answer`).
+#[derive(PartialEq, Eq)]
+struct ReceiptMark {
+    at: (usize, usize),
+    text: (String, String),
+}
+
+impl ReceiptMark {
+    fn of(receipt: &(String, String)) -> Self {
+        ReceiptMark {
+            at: (receipt.0.as_ptr() as usize, receipt.1.as_ptr() as usize),
+            text: receipt.clone(),
+        }
+    }
 }
 
 /// Which receipt a receipt request (ČSOB B3) gets.
@@ -372,7 +393,7 @@ impl Driver {
                         ));
                     } else {
                         self.pending = Some(rx);
-                        self.receipt_before = self.last_receipt();
+                        self.receipt_before = self.receipt_mark();
                         self.timing = timed.then_some(Timing {
                             received: self.rx_at,
                             answered: false,
@@ -440,6 +461,16 @@ impl Driver {
         }
     }
 
+    /// A mark of the engine's last receipt ([`ReceiptMark`]).
+    fn receipt_mark(&self) -> Option<ReceiptMark> {
+        self.ctx
+            .shared
+            .last_receipt
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(ReceiptMark::of))
+    }
+
     /// The engine's last receipt (merchant, customer copy).
     fn last_receipt(&self) -> Option<(String, String)> {
         self.ctx
@@ -455,12 +486,17 @@ impl Driver {
     /// request gets that one or none, never the receipt of an earlier transaction. Other
     /// answers (last transaction, bank test) leave the receipt a B3 gets as it was: the last
     /// transaction's, if this connection made it, else the terminal's last receipt.
+    ///
+    /// Whether the engine made one is seen from outside the engine: its last receipt changed
+    /// while the request ran ([`ReceiptMark`]). The engine serves one request at a time, so
+    /// nothing else printed meanwhile. (A receipt number kept by the engine with the receipt,
+    /// or the receipt handed back with the answer, would say it without this comparison.)
     fn answer(&mut self, resp: &Response) {
         let before = self.receipt_before.take();
         if resp.kind.moves_money() || resp.kind.reports_totals() {
-            self.answer_receipt = match self.last_receipt() {
-                Some((m, c)) if before.as_ref() != Some(&(m.clone(), c.clone())) => {
-                    AnswerReceipt::Made(m, c)
+            self.answer_receipt = match self.receipt_mark() {
+                Some(mark) if before.as_ref() != Some(&mark) => {
+                    AnswerReceipt::Made(mark.text.0, mark.text.1)
                 }
                 _ => AnswerReceipt::None,
             };
@@ -557,6 +593,40 @@ pub fn split_receipt_to_fit(text: &str, fits: impl Fn(&str) -> bool) -> VecDeque
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_receipt_with_the_same_text_is_another_receipt() {
+        let slot = std::sync::Mutex::new(Some(("MERCHANT".to_string(), "CUSTOMER".to_string())));
+        let mark = || slot.lock().unwrap().as_ref().map(ReceiptMark::of);
+        let before = mark();
+        assert!(before == mark(), "nothing printed: the same receipt");
+        // The engine builds the new pair while the old one is held, then assigns it.
+        let again = Some(("MERCHANT".to_string(), "CUSTOMER".to_string()));
+        *slot.lock().unwrap() = again;
+        assert!(
+            before != mark(),
+            "a second report with the same text is a new receipt"
+        );
+        let other = Some(("OTHER".to_string(), "CUSTOMER".to_string()));
+        let before = mark();
+        *slot.lock().unwrap() = other;
+        assert!(before != mark());
+    }
+
+    #[test]
+    fn receipts_split_to_fit_a_frame() {
+        // Parts fit the predicate, break at line ends, and join back to the text.
+        let text = "aaaa\nbbbb\ncccc\n".repeat(5);
+        let parts = split_receipt_to_fit(&text, |p| p.len() + 3 * p.matches('\n').count() <= 24);
+        assert!(parts.len() > 1);
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.len() + 3 * p.matches('\n').count() <= 24)
+        );
+        assert!(parts.iter().all(|p| p.ends_with('\n')));
+        assert_eq!(parts.iter().map(String::as_str).collect::<String>(), text);
+    }
 
     #[test]
     fn receipts_split_at_lines_within_capacity() {
