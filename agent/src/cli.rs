@@ -114,7 +114,8 @@ pub struct Args {
     /// Receipt language: cs, en or fr.
     #[arg(long, value_name = "LANG")]
     pub receipt_lang: Option<String>,
-    /// Drop a till connection silent this long while nothing runs. Default 5m.
+    /// Drop a till connection silent this long while nothing runs. Default 0: never (tills
+    /// such as the ČSOB one keep a connection open all day; TCP keepalive finds dead ones).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<std::time::Duration>,
     /// Largest journal file in bytes: a transaction that might not fit is refused before the

@@ -219,7 +219,10 @@ pub struct Config {
     pub receipt_lang: String,
     /// The terminal's own currency (ISO 4217 alphabetic): what an empty batch is closed in.
     pub currency: String,
-    /// Till connection dropped after this long without a byte while no request is running.
+    /// Till connection dropped after this long without a byte while no request is running;
+    /// zero (the default): never. A till such as the public ČSOB client keeps one connection
+    /// open all day and hangs if it finds it closed; TCP keepalive
+    /// ([`crate::server::TILL_KEEPALIVE`]) finds tills that are gone.
     pub idle_timeout: Duration,
     /// Largest journal file in bytes (a small disk); a transaction that might not fit is
     /// refused before anything is sent to the bank. `None`: only the disk limits it.
@@ -264,7 +267,7 @@ impl Default for Config {
             receipt_width: 32,
             receipt_lang: "en".into(),
             currency: "EUR".into(),
-            idle_timeout: Duration::from_secs(300),
+            idle_timeout: Duration::ZERO,
             journal_max_bytes: None,
             allow: Vec::new(),
             bank_tls_ca: None,

@@ -2,8 +2,9 @@
 
 use ecrlink_core::dialect::concert::{ConcertTerminal, ConcertTerminalConfig};
 use ecrlink_core::dialect::csob::{CsobConfig, CsobTerminal, ReceiptSelector};
-use ecrlink_core::session::{Dialect, TerminalSide};
-use ecrlink_core::txn::{ApprovalCode, Money, TerminalId};
+use ecrlink_core::session::{Dialect, RECEIPT_PART_CAPACITY, TerminalSide};
+use ecrlink_core::txn::{ApprovalCode, Money, Response, TerminalId};
+use ecrlink_core::{Instant, Result};
 
 use crate::clock;
 use crate::config::Config;
@@ -37,6 +38,25 @@ pub trait AgentSession: TerminalSide + Send {
     /// The engine is busy with a transaction this session did not ask for (another till's):
     /// a dialect that can refuse a request before taking it (Concert: NAK to the ENQ) does.
     fn set_busy(&mut self, _busy: bool) {}
+
+    /// Whether receipt text `text` goes to the till in one part (with the "more follows" mark
+    /// when `more`); the driver cuts receipts into parts that fit.
+    fn receipt_part_fits(&self, text: &str, more: bool) -> bool {
+        let _ = more;
+        text.len() <= RECEIPT_PART_CAPACITY
+    }
+
+    /// Answers like [`TerminalSide::respond`], saying whether the agent holds a receipt of
+    /// this very answer for the till to fetch (ČSOB B2 "receipt ready" flag).
+    fn respond_with_receipt(
+        &mut self,
+        now: Instant,
+        response: &Response,
+        receipt: bool,
+    ) -> Result<()> {
+        let _ = receipt;
+        self.respond(now, response)
+    }
 }
 
 impl AgentSession for ConcertTerminal {
@@ -52,6 +72,19 @@ impl AgentSession for CsobTerminal {
             ReceiptSelector::Customer => ReceiptAsk::Copy(Copy::Customer),
             ReceiptSelector::Next => ReceiptAsk::Next,
         })
+    }
+
+    fn receipt_part_fits(&self, text: &str, more: bool) -> bool {
+        CsobTerminal::receipt_part_fits(self, text, more)
+    }
+
+    fn respond_with_receipt(
+        &mut self,
+        now: Instant,
+        response: &Response,
+        receipt: bool,
+    ) -> Result<()> {
+        CsobTerminal::respond_with_receipt(self, now, response, receipt)
     }
 }
 

@@ -309,6 +309,25 @@ impl AgentHandle {
     }
 }
 
+/// TCP keepalive on till connections: first probe after this long without traffic, then
+/// every [`TILL_KEEPALIVE_INTERVAL`], [`TILL_KEEPALIVE_PROBES`] unanswered probes close the
+/// connection. Idle tills are kept (see [`Config::idle_timeout`]); this finds those that are
+/// gone (a till switched off, a cable pulled) without a byte of protocol.
+pub const TILL_KEEPALIVE: Duration = Duration::from_secs(60);
+/// Interval between keepalive probes.
+pub const TILL_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// Unanswered keepalive probes after which the connection is dropped.
+pub const TILL_KEEPALIVE_PROBES: u32 = 6;
+
+/// Turns TCP keepalive on for a till connection ([`TILL_KEEPALIVE`]).
+pub fn keep_alive(stream: &tokio::net::TcpStream) -> std::io::Result<()> {
+    let ka = socket2::TcpKeepalive::new()
+        .with_time(TILL_KEEPALIVE)
+        .with_interval(TILL_KEEPALIVE_INTERVAL)
+        .with_retries(TILL_KEEPALIVE_PROBES);
+    socket2::SockRef::from(stream).set_tcp_keepalive(&ka)
+}
+
 async fn open_listener(
     spec: &ListenSpec,
     fixed: Option<SocketAddr>,
@@ -334,6 +353,9 @@ async fn open_listener(
                                 continue;
                             }
                             let _ = stream.set_nodelay(true);
+                            if let Err(e) = keep_alive(&stream) {
+                                tracing::warn!(%peer, error = %e, "TCP keepalive not set");
+                            }
                             let i = Incoming {
                                 stream: Box::new(stream),
                                 initial: Vec::new(),

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ecrlink_core::session::{Dialect, MAX_TRANSMIT, RECEIPT_PART_CAPACITY, TerminalEvent};
+use ecrlink_core::session::{Dialect, MAX_TRANSMIT, TerminalEvent};
 use ecrlink_core::txn::{FailReason, Outcome, RequestKind, Response};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
@@ -122,7 +122,7 @@ pub async fn run_till(
                     Err(_) => return End::Io,
                 },
                 _ = &mut close => return End::Superseded,
-                _ = tokio::time::sleep(ctx.cfg.idle_timeout) => return End::Idle,
+                _ = idle_for(ctx.cfg.idle_timeout) => return End::Idle,
             }
         },
     };
@@ -151,6 +151,8 @@ pub async fn run_till(
         rx_at: std::time::Instant::now(),
         timing: None,
         waited: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        receipt_before: None,
+        answer_receipt: AnswerReceipt::Reprint,
     };
     if !prefix.is_empty() {
         ctx.shared.touch();
@@ -167,7 +169,9 @@ pub async fn run_till(
         }
         let timeout = driver.session.poll_timeout().map(clock::to_tokio);
         let idle_at = last_rx + ctx.cfg.idle_timeout;
-        let idle_ok = driver.pending.is_none() && !driver.session.is_busy();
+        let idle_ok = !ctx.cfg.idle_timeout.is_zero()
+            && driver.pending.is_none()
+            && !driver.session.is_busy();
         tokio::select! {
             r = stream.read(&mut buf) => match r {
                 Ok(0) => { tracing::info!(%peer, "till closed the connection"); return End::Closed; }
@@ -190,7 +194,7 @@ pub async fn run_till(
                 driver.pending = None;
                 match resp {
                     Ok(resp) => {
-                        driver.respond(&resp);
+                        driver.answer(&resp);
                         if let Some(t) = driver.timing.as_mut() {
                             t.answered = true;
                         }
@@ -231,6 +235,44 @@ struct Driver {
     timing: Option<Timing>,
     /// Where the engine tells the time it waited for the card and the bank.
     waited: Arc<std::sync::atomic::AtomicU64>,
+    /// The engine's last receipt when the pending request went to the engine: another one at
+    /// the answer was made for that answer.
+    receipt_before: Option<ReceiptMark>,
+    /// The receipt of the last answer this connection gave, for a ČSOB B3.
+    answer_receipt: AnswerReceipt,
+}
+
+/// The engine's last receipt as seen at one moment: where its two texts live and what they
+/// say. The engine replaces the receipt by assigning a new pair, built while the old pair is
+/// still held, so a receipt made after the mark was taken lives elsewhere even when its text
+/// is the same (two subtotals reports within a second); a later one that happens to reuse the
+/// freed place shows by its text (the engine keeps no receipt number to compare; see
+/// `Driver::answer`).
+#[derive(PartialEq, Eq)]
+struct ReceiptMark {
+    at: (usize, usize),
+    text: (String, String),
+}
+
+impl ReceiptMark {
+    fn of(receipt: &(String, String)) -> Self {
+        ReceiptMark {
+            at: (receipt.0.as_ptr() as usize, receipt.1.as_ptr() as usize),
+            text: receipt.clone(),
+        }
+    }
+}
+
+/// Which receipt a receipt request (ČSOB B3) gets.
+enum AnswerReceipt {
+    /// No answer from the engine on this connection yet: the terminal's last receipt (a
+    /// reprint, as `ecrlink-sim reprint` asks for it).
+    Reprint,
+    /// The last answer made no receipt (the bank could not be reached, no card, a refusal):
+    /// an empty one, never another transaction's.
+    None,
+    /// The receipt (merchant, customer copy) made for the last answer.
+    Made(String, String),
 }
 
 /// A request timed from its frame to its answer ([`crate::metrics`]).
@@ -360,6 +402,7 @@ impl Driver {
                         ));
                     } else {
                         self.pending = Some(rx);
+                        self.receipt_before = self.receipt_mark();
                         self.timing = timed.then_some(Timing {
                             received: self.rx_at,
                             answered: false,
@@ -377,19 +420,20 @@ impl Driver {
                     _ => Some(Copy::Customer),
                 };
                 if let Some(copy) = copy {
-                    let text = self
-                        .ctx
-                        .shared
-                        .last_receipt
-                        .lock()
-                        .ok()
-                        .and_then(|g| g.clone())
+                    let receipt = match &self.answer_receipt {
+                        AnswerReceipt::Reprint => self.last_receipt(),
+                        AnswerReceipt::None => None,
+                        AnswerReceipt::Made(m, c) => Some((m.clone(), c.clone())),
+                    };
+                    let text = receipt
                         .map(|(merchant, customer)| match copy {
                             Copy::Merchant => merchant,
                             Copy::Customer => customer,
                         })
                         .unwrap_or_default();
-                    self.receipt_parts = split_receipt(&text, RECEIPT_PART_CAPACITY);
+                    let session = &self.session;
+                    let parts = split_receipt_to_fit(&text, |p| session.receipt_part_fits(p, true));
+                    self.receipt_parts = parts;
                 }
                 let part = self.receipt_parts.pop_front().unwrap_or_default();
                 let more = !self.receipt_parts.is_empty();
@@ -426,11 +470,63 @@ impl Driver {
         }
     }
 
+    /// A mark of the engine's last receipt ([`ReceiptMark`]).
+    fn receipt_mark(&self) -> Option<ReceiptMark> {
+        self.ctx
+            .shared
+            .last_receipt
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(ReceiptMark::of))
+    }
+
+    /// The engine's last receipt (merchant, customer copy).
+    fn last_receipt(&self) -> Option<(String, String)> {
+        self.ctx
+            .shared
+            .last_receipt
+            .lock()
+            .ok()
+            .and_then(|g| g.clone())
+    }
+
+    /// Gives the engine's answer to the pending request. A payment or totals answer announces
+    /// a receipt (ČSOB) only if the engine made one while running it, and a later receipt
+    /// request gets that one or none, never the receipt of an earlier transaction. Other
+    /// answers (last transaction, bank test) leave the receipt a B3 gets as it was: the last
+    /// transaction's, if this connection made it, else the terminal's last receipt.
+    ///
+    /// Whether the engine made one is seen from outside the engine: its last receipt changed
+    /// while the request ran ([`ReceiptMark`]). The engine serves one request at a time, so
+    /// nothing else printed meanwhile. (A receipt number kept by the engine with the receipt,
+    /// or the receipt handed back with the answer, would say it without this comparison.)
+    fn answer(&mut self, resp: &Response) {
+        let before = self.receipt_before.take();
+        if resp.kind.moves_money() || resp.kind.reports_totals() {
+            self.answer_receipt = match self.receipt_mark() {
+                Some(mark) if before.as_ref() != Some(&mark) => {
+                    AnswerReceipt::Made(mark.text.0, mark.text.1)
+                }
+                _ => AnswerReceipt::None,
+            };
+        }
+        let made = matches!(self.answer_receipt, AnswerReceipt::Made(..));
+        self.send_answer(resp, made);
+    }
+
+    /// Gives an answer the driver made itself (no engine run, so no receipt of it).
     fn respond(&mut self, resp: &Response) {
+        self.send_answer(resp, false);
+    }
+
+    fn send_answer(&mut self, resp: &Response, receipt: bool) {
         self.delivering = resp.trace;
         self.crash_after_write =
             resp.kind.moves_money() && crate::crash::is_armed("after-answer-sent");
-        if let Err(e) = self.session.respond(clock::now(), resp) {
+        if let Err(e) = self
+            .session
+            .respond_with_receipt(clock::now(), resp, receipt)
+        {
             tracing::error!(peer = %self.peer, error = %e, kind = resp.kind.name(), "answer could not be encoded for the till; answering a plain failure");
             self.delivering = None;
             if let Some(stan) = resp.trace {
@@ -443,35 +539,63 @@ impl Driver {
                     reason: FailReason::Other,
                 },
             );
-            if let Err(e) = self.session.respond(clock::now(), &plain) {
+            if let Err(e) = self
+                .session
+                .respond_with_receipt(clock::now(), &plain, false)
+            {
                 tracing::error!(peer = %self.peer, error = %e, "no answer possible");
             }
         }
     }
 }
 
+/// Sleeps for the idle timeout; never ends when it is zero (idle tills are kept).
+async fn idle_for(timeout: Duration) {
+    if timeout.is_zero() {
+        std::future::pending::<()>().await;
+    } else {
+        tokio::time::sleep(timeout).await;
+    }
+}
+
 /// Splits receipt text into parts of at most `cap` bytes, at line ends where possible.
 pub fn split_receipt(text: &str, cap: usize) -> VecDeque<String> {
+    split_receipt_to_fit(text, |p| p.len() <= cap)
+}
+
+/// Splits receipt text into parts that each `fits` (e.g. a ČSOB B4 frame within the till's
+/// single read), at line ends where possible; a line that does not fit alone is cut between
+/// characters. A part of one character always goes, fitting or not (nothing smaller exists).
+pub fn split_receipt_to_fit(text: &str, fits: impl Fn(&str) -> bool) -> VecDeque<String> {
     let mut parts = VecDeque::new();
     let mut cur = String::new();
     for line in text.split_inclusive('\n') {
-        if cur.len() + line.len() > cap && !cur.is_empty() {
+        let mut joined = cur.clone();
+        joined.push_str(line);
+        if fits(&joined) {
+            cur = joined;
+            continue;
+        }
+        if !cur.is_empty() {
             parts.push_back(std::mem::take(&mut cur));
         }
-        if line.len() > cap {
-            let mut rest = line;
-            while rest.len() > cap {
-                let mut cut = cap;
-                while !rest.is_char_boundary(cut) {
-                    cut -= 1;
+        let mut rest = line;
+        while !fits(rest) {
+            // The longest prefix that fits, at least one character.
+            let mut cut = rest.char_indices().nth(1).map_or(rest.len(), |(i, _)| i);
+            for (i, _) in rest.char_indices().skip(2) {
+                if !fits(&rest[..i]) {
+                    break;
                 }
-                parts.push_back(rest[..cut].to_string());
-                rest = &rest[cut..];
+                cut = i;
             }
-            cur.push_str(rest);
-        } else {
-            cur.push_str(line);
+            if cut >= rest.len() {
+                break;
+            }
+            parts.push_back(rest[..cut].to_string());
+            rest = &rest[cut..];
         }
+        cur.push_str(rest);
     }
     if !cur.is_empty() || parts.is_empty() {
         parts.push_back(cur);
@@ -482,6 +606,40 @@ pub fn split_receipt(text: &str, cap: usize) -> VecDeque<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_receipt_with_the_same_text_is_another_receipt() {
+        let slot = std::sync::Mutex::new(Some(("MERCHANT".to_string(), "CUSTOMER".to_string())));
+        let mark = || slot.lock().unwrap().as_ref().map(ReceiptMark::of);
+        let before = mark();
+        assert!(before == mark(), "nothing printed: the same receipt");
+        // The engine builds the new pair while the old one is held, then assigns it.
+        let again = Some(("MERCHANT".to_string(), "CUSTOMER".to_string()));
+        *slot.lock().unwrap() = again;
+        assert!(
+            before != mark(),
+            "a second report with the same text is a new receipt"
+        );
+        let other = Some(("OTHER".to_string(), "CUSTOMER".to_string()));
+        let before = mark();
+        *slot.lock().unwrap() = other;
+        assert!(before != mark());
+    }
+
+    #[test]
+    fn receipts_split_to_fit_a_frame() {
+        // Parts fit the predicate, break at line ends, and join back to the text.
+        let text = "aaaa\nbbbb\ncccc\n".repeat(5);
+        let parts = split_receipt_to_fit(&text, |p| p.len() + 3 * p.matches('\n').count() <= 24);
+        assert!(parts.len() > 1);
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.len() + 3 * p.matches('\n').count() <= 24)
+        );
+        assert!(parts.iter().all(|p| p.ends_with('\n')));
+        assert_eq!(parts.iter().map(String::as_str).collect::<String>(), text);
+    }
 
     #[test]
     fn receipts_split_at_lines_within_capacity() {

@@ -39,6 +39,9 @@ pub mod tag {
     pub const SCHEME_TOTALS: u8 = b'Z';
     /// Sub-field of `9`: the ECR's reference (variable symbol), up to 20 characters.
     pub const SUB_REFERENCE: u8 = b'S';
+    /// The ECR's reference as a plain field: `Payment.java` writes a reference of 1–9
+    /// characters as `FS 'S' …` and one of 10–20 characters inside the `9` group.
+    pub const REFERENCE: u8 = b'S';
     /// Sub-field of `9`: receipt selector `M`, `C` or `-`.
     pub const SUB_TICKET: u8 = b't';
 }

@@ -6,7 +6,10 @@
 //!
 //! Field order written (the parser accepts any order, first occurrence wins):
 //! - B1: `T`, `F`, `B`, `C`, `9`(`S`), `E` — a sale is `T00 B… 9S… E203` and a reversal
-//!   `T10 F…` exactly as `Payment.java` writes them;
+//!   `T10 F…` exactly as `Payment.java` writes them. The parser also takes a reference sent
+//!   as a plain `S` field, as `Payment.java` sends one of fewer than ten characters;
+//! - amounts (`B`, `C`) are written with at least three digits (`B005`), as `Payment.java`
+//!   writes them and as its reader needs them;
 //! - B2: `T`, `R` first (the older `Response.java` reads block 1 as T and block 2 as R), then
 //!   `F`, `B`, `C`, `E`, `9`(`S`), `P`, `g`, `Y`…, `Z`…;
 //! - B3: `9`(`t`);
@@ -57,6 +60,11 @@ pub const RECEIPT_TEXT_CAPACITY: usize = RECEIPT_PART_CAPACITY;
 pub const RECEIPT_LINE_ATTRIBUTE: u8 = b'0';
 /// Most digits of an amount field (the twelve of [`Amount::MAX_MINOR`]).
 pub const AMOUNT_DIGITS: usize = 12;
+/// Fewest digits an amount field is written with (zero-padded): `Payment.java` formats an
+/// amount as `%.2f` without the point, so it always has at least three digits (`B005` for
+/// 0.05), and the public client's reader (`getPrice` in `Response.java`) cuts the last two
+/// digits off as the minor part, which fails on a shorter field such as `B5`.
+pub const AMOUNT_MIN_DIGITS: usize = 3;
 
 /// How to parse: what to do with the CRC and data-length fields.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -270,13 +278,19 @@ fn ascii<'a>(value: &'a [u8], field: &'static str) -> Result<&'a str> {
     core::str::from_utf8(value).map_err(|_| Error::CsobField { field })
 }
 
+/// The reference: the `9`/`S` sub-field, else a plain `S` field (how `Payment.java` sends a
+/// reference shorter than ten characters).
 fn reference(f: &FieldsView<'_>) -> Result<Option<Reference>> {
-    match f
+    let sub = f
         .first(tag::SUB)
         .and_then(|nine| nine.subfield(tag::SUB_REFERENCE))
-    {
+        .filter(|v| !v.is_empty());
+    if let Some(v) = sub {
+        return Reference::new(ascii(v, "9/S")?).map(Some);
+    }
+    match f.first(tag::REFERENCE).map(|x| x.value) {
         None | Some(b"") => Ok(None),
-        Some(v) => Reference::new(ascii(v, "9/S")?).map(Some),
+        Some(v) => Reference::new(ascii(v, "S")?).map(Some),
     }
 }
 
@@ -606,9 +620,15 @@ fn put_field(s: &mut impl Sink, t: u8, value: &[u8]) {
     s.put(value);
 }
 
-fn put_u64(s: &mut impl Sink, mut v: u64) {
+fn put_u64(s: &mut impl Sink, v: u64) {
+    put_u64_min(s, v, 1);
+}
+
+/// Writes `v` in decimal with at least `min` digits (zero-padded; `min` is at most 20).
+fn put_u64_min(s: &mut impl Sink, mut v: u64, min: usize) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
+    let floor = buf.len().saturating_sub(min);
     loop {
         i -= 1;
         let (rest, digit) = crate::num::div_rem_u64(v, 10);
@@ -616,20 +636,21 @@ fn put_u64(s: &mut impl Sink, mut v: u64) {
             *slot = b'0' + digit as u8;
         }
         v = rest;
-        if v == 0 || i == 0 {
+        if (v == 0 && i <= floor) || i == 0 {
             break;
         }
     }
     s.put(buf.get(i..).unwrap_or_default());
 }
 
+/// An amount field (`B`, `C`): at least [`AMOUNT_MIN_DIGITS`] digits.
 fn put_number(s: &mut impl Sink, t: u8, v: Option<u64>, field: &'static str) -> Result<()> {
     if let Some(v) = v {
         if v > Amount::MAX_MINOR {
             return Err(Error::CsobField { field });
         }
         s.put(&[FS, t]);
-        put_u64(s, v);
+        put_u64_min(s, v, AMOUNT_MIN_DIGITS);
     }
     Ok(())
 }

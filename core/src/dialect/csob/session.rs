@@ -38,6 +38,12 @@ use crate::{Error, Instant, Result};
 
 /// Bytes of frames a session can hold before they are polled out (two full frames).
 pub const OUTBOX_CAPACITY: usize = 2 * MAX_FRAME;
+/// The most bytes the public client takes in one read: `SocketConnection.read` reads once
+/// into a 1024-byte buffer, and `bytesToMessage` keeps only the `STX … ETX` frames complete in
+/// it. A frame cut at the end of the buffer is lost (the client then waits for an answer that
+/// already came and reports the sale lost); a B0 read without the B2 sent right after it
+/// leaves that B2 to be taken, later, as the answer to the next request.
+pub const PUBLIC_CLIENT_READ: usize = 1024;
 /// Frames a session can hold before they are polled out.
 pub const OUTBOX_FRAMES: usize = 8;
 /// Events a terminal session holds until polled; past that one is dropped and counted
@@ -68,8 +74,15 @@ pub struct CsobConfig {
     /// Till: how long to wait for a B4 after a B3 (default 5 s, as the public client).
     pub receipt_timeout: Duration,
     /// Terminal: set the receipt-ready flag in B2 answers to sales, cashback sales, refunds,
-    /// reversals, close totals, subtotals and last sums (default true).
+    /// reversals, close totals, subtotals and last sums (default true), when the driver has a
+    /// receipt of that transaction ([`CsobTerminal::respond_with_receipt`]).
     pub announce_receipts: bool,
+    /// Terminal: the most bytes the till takes in one read (default [`PUBLIC_CLIENT_READ`]).
+    /// No frame larger than this is built (a B2 or B4 that would not fit is
+    /// [`Error::CapacityExceeded`]; cut receipt text with [`CsobTerminal::receipt_part_fits`]),
+    /// and frames that are ready together leave together from one `poll_transmit`, up to this
+    /// size, so that a till reading once gets the B0 and the B2 of an answer given at once.
+    pub till_read: usize,
 }
 
 impl CsobConfig {
@@ -84,6 +97,7 @@ impl CsobConfig {
             confirm_timeout: Duration::from_secs(5),
             receipt_timeout: Duration::from_secs(5),
             announce_receipts: true,
+            till_read: PUBLIC_CLIENT_READ,
         }
     }
 }
@@ -185,16 +199,29 @@ struct Wire {
     outbox: Vec<u8, OUTBOX_CAPACITY>,
     frames: Deque<usize, OUTBOX_FRAMES>,
     clock: WallClock,
+    /// Largest frame built and most bytes handed out by one `poll_transmit` (whole frames;
+    /// zero: one frame per call).
+    batch: usize,
 }
 
 impl Wire {
-    fn new(config: CsobConfig) -> Self {
+    fn new(config: CsobConfig, batch: usize) -> Self {
         Wire {
             config,
             acc: FrameAccumulator::new(Checksum::None),
             outbox: Vec::new(),
             frames: Deque::new(),
             clock: WallClock::START,
+            batch,
+        }
+    }
+
+    /// The largest frame this side builds.
+    fn max_frame(&self) -> usize {
+        if self.batch == 0 {
+            MAX_FRAME
+        } else {
+            self.batch.min(MAX_FRAME)
         }
     }
 
@@ -212,7 +239,7 @@ impl Wire {
             body,
         };
         let len = msg.frame_len()?;
-        if len > MAX_FRAME {
+        if len > self.max_frame() {
             return Err(Error::CapacityExceeded { what: "csob frame" });
         }
         let full = Error::CapacityExceeded {
@@ -232,15 +259,30 @@ impl Wire {
         Ok(())
     }
 
+    /// The first queued frame, followed by as many of the next ones as fit in `buf` and in
+    /// `batch` bytes.
     fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
-        let Some(&len) = self.frames.front() else {
+        let Some(&first) = self.frames.front() else {
             return Ok(None);
         };
+        if first > buf.len() {
+            return Err(Error::BufferTooSmall { needed: first });
+        }
+        let (mut len, mut count) = (first, 1);
+        for &next in self.frames.iter().skip(1) {
+            if len + next > self.batch || len + next > buf.len() {
+                break;
+            }
+            len += next;
+            count += 1;
+        }
         let dst = buf
             .get_mut(..len)
             .ok_or(Error::BufferTooSmall { needed: len })?;
         dst.copy_from_slice(self.outbox.get(..len).unwrap_or_default());
-        let _ = self.frames.pop_front();
+        for _ in 0..count {
+            let _ = self.frames.pop_front();
+        }
         let rest = self.outbox.len() - len;
         shift_to_front(&mut self.outbox, len);
         self.outbox.truncate(rest);
@@ -385,8 +427,9 @@ pub struct CsobTerminal {
 impl CsobTerminal {
     /// A terminal session with `config`.
     pub fn new(config: CsobConfig) -> Self {
+        let batch = config.till_read;
         CsobTerminal {
-            wire: Wire::new(config),
+            wire: Wire::new(config, batch),
             state: TerminalState::Idle,
             receipt: None,
             last_approved: None,
@@ -420,6 +463,67 @@ impl CsobTerminal {
     /// Events dropped because the driver let more than [`TERMINAL_EVENTS`] pile up.
     pub fn dropped_events(&self) -> u64 {
         self.dropped
+    }
+
+    /// Whether a B4 carrying `text` (lines separated by `\n`) fits in one frame of at most
+    /// [`CsobConfig::till_read`] bytes, with the `t1` field when `more`. A driver cuts receipt
+    /// text into parts that fit before [`TerminalSide::send_receipt_part`].
+    pub fn receipt_part_fits(&self, text: &str, more: bool) -> bool {
+        let mut s: String<{ super::message::RECEIPT_TEXT_CAPACITY }> = String::new();
+        if s.push_str(text).is_err() {
+            return false;
+        }
+        let msg = Message {
+            header: self
+                .wire
+                .header(Instant::ZERO, MessageType::TicketResponse, 0),
+            body: Body::TicketResponse(TicketResponse { text: s, more }),
+        };
+        msg.frame_len()
+            .is_ok_and(|len| len <= self.wire.max_frame())
+    }
+
+    /// Answers the pending request like [`TerminalSide::respond`], saying whether the driver
+    /// holds a receipt of this very transaction for the till to fetch with B3. The B2 announces
+    /// a receipt (flag bit 1) only then, for a payment or totals answer, and only with
+    /// [`CsobConfig::announce_receipts`]; [`TerminalSide::respond`] assumes the driver holds one.
+    /// A driver that answers without a new receipt (the bank could not be reached, the card
+    /// was never read) passes `false`, so that the till does not fetch another transaction's.
+    // Never inlined: the B2 it builds (a `Message`, about 1 KiB) then lives in this frame only
+    // while answering, not in the frame of a caller such as a firmware loop.
+    #[inline(never)]
+    pub fn respond_with_receipt(
+        &mut self,
+        now: Instant,
+        response: &Response,
+        receipt: bool,
+    ) -> Result<()> {
+        let TerminalState::Processing { code } = self.state else {
+            return Err(Error::CsobUnexpected {
+                what: "response with no request pending",
+            });
+        };
+        if request_kind(code).ok() != Some(response.kind) {
+            return Err(Error::CsobUnexpected {
+                what: "response of another kind than the pending request",
+            });
+        }
+        let b2 = TransactionResponse::from_response(code, response);
+        let flags = if receipt && self.wire.config.announce_receipts && has_receipt(response.kind) {
+            Flags::RECEIPT_READY
+        } else {
+            0
+        };
+        self.wire.send(now, flags, Body::Response(b2))?;
+        if response.outcome.is_approved() && response.kind.moves_money() {
+            if let (Some(c), Some(m)) = (&response.approval_code, response.amount) {
+                self.last_approved = Some((c.clone(), m));
+            }
+        }
+        self.state = TerminalState::AwaitConfirm {
+            deadline: now.saturating_add(self.wire.config.confirm_timeout),
+        };
+        Ok(())
     }
 
     fn event(&mut self, ev: TerminalEvent) {
@@ -582,36 +686,8 @@ impl TerminalSide for CsobTerminal {
         }
     }
 
-    // Never inlined: the B2 it builds (a `Message`, about 1 KiB) then lives in this frame only
-    // while answering, not in the frame of a caller such as a firmware loop.
-    #[inline(never)]
     fn respond(&mut self, now: Instant, response: &Response) -> Result<()> {
-        let TerminalState::Processing { code } = self.state else {
-            return Err(Error::CsobUnexpected {
-                what: "response with no request pending",
-            });
-        };
-        if request_kind(code).ok() != Some(response.kind) {
-            return Err(Error::CsobUnexpected {
-                what: "response of another kind than the pending request",
-            });
-        }
-        let b2 = TransactionResponse::from_response(code, response);
-        let flags = if self.wire.config.announce_receipts && has_receipt(response.kind) {
-            Flags::RECEIPT_READY
-        } else {
-            0
-        };
-        self.wire.send(now, flags, Body::Response(b2))?;
-        if response.outcome.is_approved() && response.kind.moves_money() {
-            if let (Some(c), Some(m)) = (&response.approval_code, response.amount) {
-                self.last_approved = Some((c.clone(), m));
-            }
-        }
-        self.state = TerminalState::AwaitConfirm {
-            deadline: now.saturating_add(self.wire.config.confirm_timeout),
-        };
-        Ok(())
+        self.respond_with_receipt(now, response, true)
     }
 
     fn send_receipt_part(&mut self, now: Instant, text: &str, more: bool) -> Result<()> {
@@ -684,7 +760,7 @@ impl CsobEcr {
     /// A till session with `config`.
     pub fn new(config: CsobConfig) -> Self {
         CsobEcr {
-            wire: Wire::new(config),
+            wire: Wire::new(config, 0),
             state: EcrState::Idle,
             last_flags: Flags::default(),
             receipt_copy: None,

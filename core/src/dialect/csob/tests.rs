@@ -36,6 +36,15 @@ fn frame(header: &str, fields: &[&[u8]]) -> Vec<u8> {
     f
 }
 
+/// The frames in what one `poll_transmit` handed out (the terminal hands out together the
+/// frames that are ready together): each ends at its ETX.
+fn frames_of(bytes: &[u8]) -> Vec<Vec<u8>> {
+    bytes
+        .split_inclusive(|&b| b == ETX)
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
 /// Concatenates byte pieces (for fields with GS sub-fields).
 fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
@@ -85,8 +94,10 @@ fn both_ways(m: &Message, bytes: &[u8]) {
 
 #[test]
 fn sale_request_as_the_public_client_writes_it() {
-    // Payment.createRequest(NORMAL_PURCHASE, 12.50, "ORDER1"): T00, B1250, 9 GS S ORDER1, E203,
-    // flags 8000. Data: 4 + 6 + 10 + 5 = 25 bytes = 0x0019.
+    // Payment.createRequest(NORMAL_PURCHASE, 12.50, …): T00, B1250, the reference in the `9`
+    // group, E203, flags 8000. (The public client puts a reference of 10–20 characters there;
+    // a shorter one goes in a plain `S` field, see `short_reference_in_a_plain_s_field`. ecrlink
+    // always writes the `9` group.) Data: 4 + 6 + 10 + 5 = 25 bytes = 0x0019.
     let bytes = frame(
         "B1011234567824031514300580000019A5A5",
         &[b"T00", b"B1250", &cat(&[b"9", &[GS], b"SORDER1"]), b"E203"],
@@ -113,6 +124,105 @@ fn sale_request_as_the_public_client_writes_it() {
         TransactionRequest::from_request(&b1.to_request(Currency::CZK).unwrap()).unwrap(),
         b1
     );
+}
+
+#[test]
+fn short_reference_in_a_plain_s_field() {
+    // Payment.createRequest(NORMAL_PURCHASE, 12.50, "12345"): a reference of fewer than ten
+    // characters is a plain field `S12345`, not inside the `9` group (issue 14, point 5).
+    let bytes = frame(
+        "B1011234567824031514300580000016A5A5",
+        &[b"T00", b"B1250", b"S12345", b"E203"],
+    );
+    let m = parse(&bytes);
+    let Body::Request(b1) = &m.body else {
+        panic!("not a B1")
+    };
+    assert_eq!(b1.reference, Some(Reference::new("12345").unwrap()));
+    let req = b1.to_request(Currency::CZK).unwrap();
+    assert_eq!(req.reference().map(Reference::as_str), Some("12345"));
+    // The answer echoes it in the `9` group, which the public client's reader splits into a
+    // block `S12345` as well (`Message.split` cuts at GS too).
+    let mut resp = Response::new(RequestKind::Sale, Outcome::Approved);
+    resp.amount = Some(czk(1250));
+    resp.reference = Some(Reference::new("12345").unwrap());
+    let b2 = emit(&Message {
+        header: header(MessageType::TransactionResponse, 0),
+        body: Body::Response(TransactionResponse::from_response(TxnCode::Sale, &resp)),
+    });
+    let echoed = [b'9', GS, b'S', b'1', b'2', b'3', b'4', b'5'];
+    assert!(b2.windows(echoed.len()).any(|w| w == echoed), "{b2:?}");
+    // The `9` group wins when both come; an empty plain `S` is no reference.
+    let both = frame(
+        "B1011234567824031514300580000000A5A5",
+        &[
+            b"T00",
+            b"B1250",
+            b"SSHORT",
+            &cat(&[b"9", &[GS], b"SLONGER0001"]),
+            b"E203",
+        ],
+    );
+    let Body::Request(b1) = parse(&both).body else {
+        panic!("not a B1")
+    };
+    assert_eq!(b1.reference, Some(Reference::new("LONGER0001").unwrap()));
+    let empty = frame(
+        "B1011234567824031514300580000000A5A5",
+        &[b"T00", b"B1250", b"S", b"E203"],
+    );
+    let Body::Request(b1) = parse(&empty).body else {
+        panic!("not a B1")
+    };
+    assert_eq!(b1.reference, None);
+}
+
+#[test]
+fn amounts_have_at_least_three_digits_as_the_public_client_writes_them() {
+    // Payment.parsePrice(0.05) = "B" + "0.05" without the point = "B005"; Response.getPrice
+    // cuts the last two digits off, which fails on "B5" (issue 14, point 6).
+    let bytes = frame(
+        "B101123456782403151430058000000EA5A5",
+        &[b"T00", b"B005", b"E203"],
+    );
+    let b1 = TransactionRequest {
+        amount: Some(5),
+        currency: Some(203),
+        ..TransactionRequest::new(TxnCode::Sale)
+    };
+    both_ways(
+        &Message {
+            header: header(MessageType::TransactionRequest, 0x8000),
+            body: Body::Request(b1),
+        },
+        &bytes,
+    );
+    let field = |minor: u64| {
+        let mut b2 = TransactionResponse::new(TxnCode::SaleWithCashback, ResultCode::Ok);
+        b2.amount = Some(minor);
+        b2.cashback = Some(minor);
+        let f = emit(&Message {
+            header: header(MessageType::TransactionResponse, 0),
+            body: Body::Response(b2.clone()),
+        });
+        assert_eq!(parse(&f).body, Body::Response(b2), "round trip of {minor}");
+        let field_of = |tag: u8| -> Vec<u8> {
+            let f = f
+                .split(|&b| b == FS)
+                .find(|x| x.first() == Some(&tag))
+                .unwrap();
+            f.iter().copied().take_while(|&b| b != 0x03).collect()
+        };
+        let (b, c) = (field_of(b'B'), field_of(b'C'));
+        assert_eq!(&b[1..], &c[1..]);
+        std::string::String::from_utf8(b).unwrap()
+    };
+    assert_eq!(field(0), "B000");
+    assert_eq!(field(5), "B005");
+    assert_eq!(field(50), "B050");
+    assert_eq!(field(100), "B100");
+    assert_eq!(field(1250), "B1250");
+    assert_eq!(field(Amount::MAX_MINOR), "B999999999999");
 }
 
 #[test]
@@ -1056,7 +1166,7 @@ impl Pair {
             }
             while let Some(n) = self.term.poll_transmit(&mut buf).unwrap() {
                 moved = true;
-                self.term_sent.push(buf[..n].to_vec());
+                self.term_sent.extend(frames_of(&buf[..n]));
                 self.ecr.handle_bytes(self.now, &buf[..n]);
             }
             while let Some(ev) = self.ecr.poll_event() {
@@ -1368,7 +1478,7 @@ fn busy_terminal_refuses_a_second_request_but_takes_passivate() {
     let mut out = [0u8; MAX_TRANSMIT];
     let mut sent = Vec::new();
     while let Some(n) = p.term.poll_transmit(&mut out).unwrap() {
-        sent.push(parse(&out[..n]).body);
+        sent.extend(frames_of(&out[..n]).iter().map(|f| parse(f).body));
     }
     assert_eq!(sent[0], Body::Activity);
     assert_eq!(
@@ -1436,7 +1546,7 @@ fn reversal_without_amount_uses_the_last_approved_transaction() {
     t.handle_bytes(p.now, &bytes);
     let mut sent = Vec::new();
     while let Some(n) = t.poll_transmit(&mut buf).unwrap() {
-        sent.push(parse(&buf[..n]).body);
+        sent.extend(frames_of(&buf[..n]).iter().map(|f| parse(f).body));
     }
     assert_eq!(
         sent,
@@ -1614,7 +1724,7 @@ fn a_retransmitted_request_is_acknowledged_not_refused() {
     term.handle_bytes(Instant::ZERO, &cat(&[&b1, &b1]));
     let mut sent = Vec::new();
     while let Some(n) = term.poll_transmit(&mut buf).unwrap() {
-        sent.push(buf[..n].to_vec());
+        sent.extend(frames_of(&buf[..n]));
     }
     assert_eq!(Pair::types_sent(&sent), ["B0", "B0"], "no B2 for the copy");
     assert!(matches!(term.poll_event(), Some(TerminalEvent::Request(_))));
@@ -1624,7 +1734,7 @@ fn a_retransmitted_request_is_acknowledged_not_refused() {
     term.handle_bytes(Instant::ZERO, &b1);
     let mut sent = Vec::new();
     while let Some(n) = term.poll_transmit(&mut buf).unwrap() {
-        sent.push(buf[..n].to_vec());
+        sent.extend(frames_of(&buf[..n]));
     }
     assert_eq!(Pair::types_sent(&sent), ["B2", "B0"]);
     assert_eq!(term.poll_event(), None);
@@ -1644,7 +1754,133 @@ fn a_retransmitted_request_is_acknowledged_not_refused() {
     term.handle_bytes(Instant::ZERO, &cat(&[&b1, &buf[..n]]));
     let mut sent = Vec::new();
     while let Some(n) = term.poll_transmit(&mut buf).unwrap() {
-        sent.push(buf[..n].to_vec());
+        sent.extend(frames_of(&buf[..n]));
     }
     assert_eq!(Pair::types_sent(&sent), ["B0", "B0", "B2"]);
+}
+
+// ----- what the public client reads (issue 14, points 7, 8 and 10) -----
+
+/// The public client reads once into 1024 bytes (`SocketConnection.read`) right after it sent
+/// a T80 (`SocketConnection.verifyConnection`). An answer given at once leaves with its B0 in
+/// one `poll_transmit`, so a driver that writes each one in a single write never leaves the
+/// B2 behind for the next read (where it would pass for the answer to the next request).
+#[test]
+fn an_answer_given_at_once_leaves_with_its_b0() {
+    let t80 = frame("B1011234567824031514300500000004A5A5", &[b"T80"]);
+    let mut term = CsobTerminal::new(CsobConfig::new(tid()));
+    term.handle_bytes(Instant::ZERO, &t80);
+    // The driver acts on the event (and answers) before it sends what is queued.
+    assert_eq!(
+        term.poll_event(),
+        Some(TerminalEvent::Request(Request::TestTerminal))
+    );
+    term.respond(
+        Instant::ZERO,
+        &Response::new(RequestKind::TestTerminal, Outcome::Approved),
+    )
+    .unwrap();
+    let mut buf = [0u8; MAX_TRANSMIT];
+    let n = term.poll_transmit(&mut buf).unwrap().unwrap();
+    assert!(n <= PUBLIC_CLIENT_READ);
+    assert_eq!(Pair::types_sent(&frames_of(&buf[..n])), ["B0", "B2"]);
+    assert_eq!(term.poll_transmit(&mut buf).unwrap(), None);
+
+    // A B0 already sent is not held back for an answer that comes later.
+    let mut term = CsobTerminal::new(CsobConfig::new(tid()));
+    term.handle_bytes(Instant::ZERO, &t80);
+    let n = term.poll_transmit(&mut buf).unwrap().unwrap();
+    assert_eq!(Pair::types_sent(&frames_of(&buf[..n])), ["B0"]);
+
+    // Frames never leave together past `till_read` or the caller's buffer; zero: one by one.
+    for (till_read, buf_len, expected) in [
+        (PUBLIC_CLIENT_READ, 60, 1),
+        (60, MAX_TRANSMIT, 1),
+        (0, MAX_TRANSMIT, 1),
+        (PUBLIC_CLIENT_READ, MAX_TRANSMIT, 2),
+    ] {
+        let mut cfg = CsobConfig::new(tid());
+        cfg.till_read = till_read;
+        let mut term = CsobTerminal::new(cfg);
+        term.handle_bytes(Instant::ZERO, &t80);
+        let _ = term.poll_event();
+        term.respond(
+            Instant::ZERO,
+            &Response::new(RequestKind::TestTerminal, Outcome::Approved),
+        )
+        .unwrap();
+        let mut small = std::vec![0u8; buf_len];
+        let n = term.poll_transmit(&mut small).unwrap().unwrap();
+        assert_eq!(
+            frames_of(&small[..n]).len(),
+            expected,
+            "{till_read} {buf_len}"
+        );
+    }
+}
+
+/// `Response.java` takes a B4 only if its `STX … ETX` is complete within one 1024-byte read:
+/// receipt parts are cut so that each frame fits, whatever the width and language.
+#[test]
+fn receipt_parts_fit_the_public_client_read() {
+    let term = CsobTerminal::new(CsobConfig::new(tid()));
+    // 25 lines of 42 Czech columns: 42 characters, one byte each on the wire, plus FS T 0.
+    let line = "Děkujeme za nákup, přejeme hezký den!!!!!";
+    assert_eq!(line.chars().count(), 41);
+    let lines = |n: usize| std::vec![line; n].join("\n");
+    // Frame: 38 (STX, header, ETX) + n * (3 + 41) (+ 3 for t1).
+    assert!(term.receipt_part_fits(&lines(22), true)); // 38 + 968 + 3 = 1009
+    assert!(!term.receipt_part_fits(&lines(23), false)); // 38 + 1012 = 1050
+    assert!(!term.receipt_part_fits(&"x".repeat(2000), false)); // over the text capacity
+    let mut term = CsobTerminal::new(CsobConfig::new(tid()));
+    term.handle_bytes(
+        Instant::ZERO,
+        &frame(
+            "B3011234567824031514300580000005A5A5",
+            &[&[b'9', GS, b't', b'M']],
+        ),
+    );
+    assert_eq!(term.poll_event(), Some(TerminalEvent::ReceiptRequested));
+    assert!(matches!(
+        term.send_receipt_part(Instant::ZERO, &lines(23), false),
+        Err(Error::CapacityExceeded { .. })
+    ));
+    term.send_receipt_part(Instant::ZERO, &lines(22), true)
+        .unwrap();
+    let mut buf = [0u8; MAX_TRANSMIT];
+    let n = term.poll_transmit(&mut buf).unwrap().unwrap();
+    assert!(n <= PUBLIC_CLIENT_READ, "{n}");
+    let Body::TicketResponse(b4) = parse(&buf[..n]).body else {
+        panic!("not a B4")
+    };
+    assert!(b4.more);
+    assert_eq!(b4.text.as_str(), lines(22));
+}
+
+/// A B2 announces a receipt only when the driver holds one of that transaction: after "bank
+/// unavailable" there is none, and the public client would fetch the previous one.
+#[test]
+fn no_receipt_announced_for_an_answer_without_one() {
+    let b2_flags = |receipt: bool, outcome: Outcome| {
+        let mut term = CsobTerminal::new(CsobConfig::new(tid()));
+        let b1 = frame(
+            "B1011234567824031514300580000016A5A5",
+            &[b"T00", b"B1250", b"S12345", b"E203"],
+        );
+        term.handle_bytes(Instant::ZERO, &b1);
+        let _ = term.poll_event();
+        let mut r = Response::new(RequestKind::Sale, outcome);
+        r.amount = Some(czk(1250));
+        term.respond_with_receipt(Instant::ZERO, &r, receipt)
+            .unwrap();
+        let mut buf = [0u8; MAX_TRANSMIT];
+        let n = term.poll_transmit(&mut buf).unwrap().unwrap();
+        let frames = frames_of(&buf[..n]);
+        let m = parse(frames.last().unwrap());
+        assert!(matches!(m.body, Body::Response(_)));
+        m.header.flags.has(Flags::RECEIPT_READY)
+    };
+    assert!(b2_flags(true, Outcome::Approved));
+    assert!(!b2_flags(false, Outcome::BankUnavailable));
+    assert!(!b2_flags(false, Outcome::Approved));
 }
