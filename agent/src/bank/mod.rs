@@ -19,6 +19,9 @@ pub use msg::{AuthKind, AuthRequest, BankAnswer, BankRequest, ReconcileRequest, 
 
 use crate::hex::Hex;
 
+/// A connection that lasted this long resets the reconnect backoff.
+pub const STABLE_CONNECTION: Duration = Duration::from_secs(10);
+
 /// Time allowed for a TCP connect to the bank.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -248,15 +251,32 @@ async fn run(
         match conn {
             Ok(Ok(stream)) => {
                 let secured = if tls.is_some() { "TLS" } else { "plain TCP" };
-                tracing::info!(bank = %addr, link = secured, "bank link connected");
-                attempt = 0;
+                if attempt == 0 {
+                    tracing::info!(bank = %addr, link = secured, "bank link connected");
+                } else {
+                    tracing::debug!(bank = %addr, link = secured, attempt, "bank link connected");
+                }
                 status.send_replace(LinkStatus::Connected);
+                let up_since = tokio::time::Instant::now();
                 match connected(stream, &mut rx, &id).await {
                     Next::Sleep => asleep = true,
                     Next::Reconnect => {}
                     Next::Stop => return,
                 }
-                tracing::info!(bank = %addr, "bank link closed");
+                // A connection that closes soon after it opened (an endpoint that accepts and
+                // hangs up) counts as a failed attempt, so the next one waits its backoff:
+                // never a reconnect storm. Only one that lasted starts again from scratch.
+                if up_since.elapsed() >= STABLE_CONNECTION {
+                    attempt = 0;
+                    tracing::info!(bank = %addr, "bank link closed");
+                } else {
+                    attempt = attempt.saturating_add(1);
+                    if attempt == 1 {
+                        tracing::warn!(bank = %addr, "bank link closed at once; reconnecting with backoff (repeats logged at debug level)");
+                    } else {
+                        tracing::debug!(bank = %addr, attempt, "bank link closed at once");
+                    }
+                }
             }
             Ok(Err(e)) => {
                 attempt = attempt.saturating_add(1);
@@ -362,6 +382,7 @@ async fn connected(
                     Ok(n) => n,
                 };
                 let mut input = &buf[..n];
+                let mut out_of_step = false;
                 while !input.is_empty() {
                     let (res, used) = acc.feed(input);
                     input = &input[used..];
@@ -371,14 +392,32 @@ async fn connected(
                             match codec::decode(body) {
                                 Ok(answer) => match pending.remove(&answer.stan) {
                                     Some(tx) => { let _ = tx.send(Ok(answer)); }
-                                    None => tracing::warn!(stan = answer.stan, mti = answer.mti, "bank answer for no pending request (late or duplicate), ignored"),
+                                    None => {
+                                        // Late, duplicated or for another trace number: the
+                                        // link is out of step. Start again at once.
+                                        tracing::warn!(stan = answer.stan, mti = answer.mti, "bank answer for no pending request; reconnecting");
+                                        out_of_step = true;
+                                        break;
+                                    }
                                 },
-                                Err(e) => tracing::warn!(error = %e, "bank message does not decode, ignored"),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "bank message does not decode; reconnecting");
+                                    out_of_step = true;
+                                    break;
+                                }
                             }
                         }
                         Ok(framing::Feed::NeedMore) => {}
-                        Err(e) => tracing::warn!(error = %e, "bank framing error; message skipped"),
+                        Err(e) => {
+                            // One lost byte puts a length-prefixed stream out of step for good.
+                            tracing::warn!(error = %e, "bank framing error; reconnecting");
+                            out_of_step = true;
+                            break;
+                        }
                     }
+                }
+                if out_of_step {
+                    break Next::Reconnect;
                 }
             }
             cmd = rx.recv() => match cmd {
@@ -423,6 +462,38 @@ async fn connected(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An endpoint that accepts and closes at once must not be reconnected to thousands of
+    /// times a second (it was ~2 900/s): the backoff applies to every reconnect path.
+    #[tokio::test]
+    async fn an_endpoint_that_hangs_up_at_once_is_retried_with_backoff() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let accepts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = accepts.clone();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                drop(s);
+            }
+        });
+        let link = BankLink::start(
+            Some(addr),
+            Backoff {
+                initial: Duration::from_millis(100),
+                max: Duration::from_secs(2),
+            },
+            codec::Identity {
+                terminal_id: ecrlink_core::txn::TerminalId::new("T1").unwrap(),
+                merchant_id: None,
+            },
+        );
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let n = accepts.load(std::sync::atomic::Ordering::Relaxed);
+        drop(link);
+        // 100 ms doubling to a 2 s cap (each at least half): at most ~8 in 3 s.
+        assert!((1..=12).contains(&n), "{n} connections in 3 s");
+    }
 
     #[test]
     fn backoff_is_capped_with_jitter() {
