@@ -164,6 +164,9 @@ impl Config {
         }
         for (i, t) in self.terminals.iter().enumerate() {
             t.dialect()?;
+            crate::till::Target::parse_checked(&t.address).map_err(|e| ConfigError::Invalid {
+                what: format!("terminal '{}': {e}", t.alias),
+            })?;
             if self
                 .terminals
                 .iter()

@@ -218,7 +218,7 @@ fn prepare(args: &TillArgs, config: Option<&(PathBuf, Config)>) -> Result<Prepar
     let cfg = config.map(|(_, c)| c);
     let (target, dialect, alias, cfg_tid) = match (&args.terminal, cfg) {
         (Some(t), _) => {
-            let mut target = Target::parse(t);
+            let mut target = Target::parse_checked(t).map_err(|e| e.to_string())?;
             if let Target::Serial { baud, .. } = &mut target {
                 *baud = args.baud;
             }
@@ -232,7 +232,8 @@ fn prepare(args: &TillArgs, config: Option<&(PathBuf, Config)>) -> Result<Prepar
                     .ok_or_else(|| format!("no terminal with alias '{a}' in the config"))?,
                 None => c.select(&Identity::detect()).map_err(|e| e.to_string())?.0,
             };
-            let mut target = Target::parse(&entry.address);
+            let mut target = Target::parse_checked(&entry.address)
+                .map_err(|e| format!("terminal '{}' in the config: {e}", entry.alias))?;
             if let Target::Serial { baud, .. } = &mut target {
                 *baud = args.baud;
             }

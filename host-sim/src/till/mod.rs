@@ -113,6 +113,76 @@ impl Target {
     }
 }
 
+/// Why a terminal address cannot be used (a usage error, exit 2, before any connection).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid terminal '{text}': {why}")]
+pub struct TargetError {
+    /// The address as given.
+    pub text: String,
+    /// What is wrong and what to write instead.
+    pub why: String,
+}
+
+impl Target {
+    /// [`Target::parse`] with the checks a command line needs: a TCP address must be
+    /// `HOST:PORT` with a port 1–65535 (`[::1]:2050` for IPv6), a serial device an absolute path
+    /// (`/dev/ttyUSB0`), `COMn` or `serial:PATH`. A mistyped address is an input error, never a
+    /// "terminal offline".
+    pub fn parse_checked(text: &str) -> Result<Self, TargetError> {
+        let err = |why: String| TargetError {
+            text: text.to_string(),
+            why,
+        };
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(err(
+                "empty; give HOST:PORT (e.g. 127.0.0.1:2050) or a serial device (/dev/ttyUSB0)"
+                    .into(),
+            ));
+        }
+        if trimmed != text {
+            return Err(err("remove the spaces around it".into()));
+        }
+        let target = Target::parse(text);
+        match &target {
+            Target::Serial { path, .. } => {
+                if path.is_empty() {
+                    return Err(err("serial: needs a device path, e.g. serial:/dev/ttyS0".into()));
+                }
+                Ok(target)
+            }
+            Target::Tcp { address } => {
+                if address.contains('/') || address.contains('\\') {
+                    return Err(err(format!(
+                        "a serial device needs an absolute path (/{address}, /dev/ttyUSB0) or \
+                         serial:PATH; a TCP terminal is HOST:PORT"
+                    )));
+                }
+                let (host, port) = match address.rsplit_once(':') {
+                    Some((h, p)) if !h.is_empty() && (!h.contains(':') || h.starts_with('[')) => {
+                        (h, p)
+                    }
+                    _ => {
+                        return Err(err(format!(
+                            "no port; give HOST:PORT, e.g. {address}:2050 (ČSOB terminals \
+                             often listen on 2050)"
+                        )));
+                    }
+                };
+                if host.starts_with('[') != host.ends_with(']') {
+                    return Err(err("an IPv6 host goes in brackets: [::1]:2050".into()));
+                }
+                match port.parse::<u16>() {
+                    Ok(p) if p > 0 => Ok(target),
+                    _ => Err(err(format!(
+                        "'{port}' is not a port number (1–65535); give HOST:PORT"
+                    ))),
+                }
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
