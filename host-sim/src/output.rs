@@ -26,12 +26,21 @@ pub fn to_json(result: &TillResult, opts: &TillOptions, log_file: Option<&str>) 
     m.insert("message".into(), json!(result.message));
     m.insert("lang".into(), json!(opts.lang.code()));
     m.insert("unknown".into(), json!(result.unknown));
+    // The bank's ISO 8583 code and the dialect's own code, each in its own field.
+    m.insert("bank_code".into(), json!(result.codes.bank_code));
+    m.insert("terminal_code".into(), json!(result.codes.terminal_code));
+    m.insert("reason".into(), json!(result.reason));
     m.insert(
-        "decline_code".into(),
-        match &result.outcome {
-            Outcome::Declined { code } => json!(code.as_str()),
-            _ => Value::Null,
-        },
+        "no_answer".into(),
+        json!(result.no_answer.map(|n| n.name())),
+    );
+    m.insert(
+        "detected_dialect".into(),
+        json!(result.detected_dialect.map(|d| d.name())),
+    );
+    m.insert(
+        "last_kind".into(),
+        json!(result.last_kind.map(|k| k.name())),
     );
     m.insert(
         "fail_reason".into(),
