@@ -90,7 +90,9 @@ fn declined_and_receipt_part() {
         &[b"T00", b"R-12"],
     ));
     assert_eq!(j["result"]["outcome"], "declined");
-    assert_eq!(j["result"]["decline_code"], "R-12");
+    // The bank's ISO code and ČSOB's code, named as in the till's `--json`.
+    assert_eq!(j["result"]["bank_code"], "51");
+    assert_eq!(j["result"]["terminal_code"], "R-12");
     let j = decode_ok(&frame_hex(
         "B401123456782403151430060000001CA5A5",
         &[b"T0OBCHOD s.r.o.", b"T0D\xeckujeme", b"t1"],

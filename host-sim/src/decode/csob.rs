@@ -101,9 +101,17 @@ pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
                 "name": r.result.name(),
                 "outcome": outcome.name(),
             });
-            if let ecrlink_core::txn::Outcome::Declined { code } = &outcome {
-                out["result"]["decline_code"] = json!(code.as_str());
-            }
+            // The same two named codes as the till's `--json`.
+            let probe = ecrlink_core::txn::Response::new(
+                ecrlink_core::txn::RequestKind::Sale,
+                outcome.clone(),
+            );
+            let codes = crate::till::result_codes(
+                Some(ecrlink_core::session::Dialect::Csob),
+                Some(&probe),
+            );
+            out["result"]["bank_code"] = json!(codes.bank_code);
+            out["result"]["terminal_code"] = json!(codes.terminal_code);
             put_money(&mut out, "amount", r.amount, r.currency, default);
             put_money(&mut out, "cashback", r.cashback, r.currency, default);
             if let Some(c) = &r.approval_code {
