@@ -106,10 +106,8 @@ pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
                 ecrlink_core::txn::RequestKind::Sale,
                 outcome.clone(),
             );
-            let codes = crate::till::result_codes(
-                Some(ecrlink_core::session::Dialect::Csob),
-                Some(&probe),
-            );
+            let codes =
+                crate::till::result_codes(Some(ecrlink_core::session::Dialect::Csob), Some(&probe));
             out["result"]["bank_code"] = json!(codes.bank_code);
             out["result"]["terminal_code"] = json!(codes.terminal_code);
             put_money(&mut out, "amount", r.amount, r.currency, default);
