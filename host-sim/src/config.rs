@@ -115,10 +115,12 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is not valid TOML or not our format.
-    #[error("bad config {path}: {message}")]
+    #[error("bad config {path}{}: {message}", at.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
     Parse {
         /// The file.
         path: PathBuf,
+        /// Line and column (from 1) of the fault, when known.
+        at: Option<(usize, usize)>,
         /// The parser's message.
         message: String,
     },
@@ -136,15 +138,56 @@ pub enum ConfigError {
     },
 }
 
+/// Line and column (from 1) of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(1, |l| l.chars().count() + 1);
+    (line, column)
+}
+
 impl Config {
     /// Parses and checks the text of a configuration file.
+    /// Errors name the file, line and column: `bad config shop.toml:4:11: …`.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: e.message().to_string(),
+            at: e.span().map(|s| line_column(text, s.start)),
+            message: e.message().trim().to_string(),
         })?;
-        config.check()?;
+        config.check().map_err(|e| match e {
+            ConfigError::Invalid { what } => ConfigError::Parse {
+                path: path.to_path_buf(),
+                at: config.locate(text, &what),
+                message: what,
+            },
+            other => other,
+        })?;
         Ok(config)
+    }
+
+    /// Where in `text` the value an [`ConfigError::Invalid`] message quotes (`'…'`) stands:
+    /// its first quoted occurrence after the named terminal's alias, else anywhere.
+    fn locate(&self, text: &str, what: &str) -> Option<(usize, usize)> {
+        let quoted: Vec<&str> = what.split('\'').skip(1).step_by(2).collect();
+        let (alias, value) = match quoted.as_slice() {
+            [alias, value, ..] if what.starts_with("terminal '") => (Some(*alias), *value),
+            [value, ..] => (None, *value),
+            [] => return None,
+        };
+        let from = alias
+            .and_then(|a| text.find(&format!("\"{a}\"")))
+            .unwrap_or(0);
+        let needle = format!("\"{value}\"");
+        let pos = text
+            .get(from..)
+            .and_then(|t| t.find(&needle))
+            .map(|p| p + from)
+            .or_else(|| text.find(&needle))?;
+        Some(line_column(text, pos))
     }
 
     /// Reads and checks a configuration file.

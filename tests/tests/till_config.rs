@@ -133,3 +133,45 @@ fn broken_config_is_a_usage_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("error: bad config"), "{err}");
 }
+
+#[test]
+fn config_errors_name_the_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("terminals.toml");
+    for (text, at, says) in [
+        (
+            "selection = \"single\"\n[[terminal]]\nalias = \"a\"\naddress = 5\ndialect = \"csob\"\n",
+            ":4:11: ",
+            "expected a string",
+        ),
+        (
+            "selection = \"single\"\n[[terminal]]\nalias = \"a\"\naddress = \"1.2.3.4:5\"\ndialect = \"zvt\"\n",
+            ":5:11: ",
+            "unknown dialect 'zvt'",
+        ),
+        (
+            "selection = \"single\"\n\n[[terminal]]\nalias = \"a\"\naddress = \"1.2.3.4\"\ndialect = \"csob\"\n",
+            ":5:11: ",
+            "no port",
+        ),
+        (
+            "selection = \"single\"\ndefault = \"zz\"\n[[terminal]]\nalias = \"a\"\naddress = \"1.2.3.4:5\"\ndialect = \"csob\"\n",
+            ":2:11: ",
+            "default 'zz' is not a terminal alias",
+        ),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_ecrlink-sim-e2e"))
+            .args(["terminals", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.starts_with(&format!("error: bad config {}{at}", path.display()))
+                && err.contains(says),
+            "{at} {says}: {err}"
+        );
+    }
+}
