@@ -511,14 +511,15 @@ users = ["bob"]
             Config::parse("selection = \"by-guess\"", p),
             Err(ConfigError::Parse { .. })
         ));
+        // Checks after parsing name the file too (and the line, when a value is to blame).
         assert!(matches!(
             Config::parse("selection = \"single\"", p),
-            Err(ConfigError::Invalid { .. })
+            Err(ConfigError::Parse { at: None, .. })
         ));
         let dup = "selection = \"single\"\n[[terminal]]\nalias=\"a\"\naddress=\"x:1\"\ndialect=\"csob\"\n[[terminal]]\nalias=\"a\"\naddress=\"x:2\"\ndialect=\"csob\"\n";
         assert!(matches!(
             Config::parse(dup, p),
-            Err(ConfigError::Invalid { .. })
+            Err(ConfigError::Parse { .. })
         ));
         let zvt =
             "selection = \"single\"\n[[terminal]]\nalias=\"a\"\naddress=\"x:1\"\ndialect=\"zvt\"\n";
