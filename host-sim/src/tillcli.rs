@@ -180,6 +180,12 @@ fn load_config(path: Option<&PathBuf>) -> Result<Option<(PathBuf, Config)>, Stri
 
 /// The money of a command from its decimal text and currency.
 fn money(amount: &str, currency: &Currency) -> Result<Money, String> {
+    if let Some(positive) = amount.trim().strip_prefix('-') {
+        return Err(format!(
+            "invalid amount '{amount}': amounts are positive (money back to a card is \
+             `refund --amount {positive}`, cancelling a payment is `reversal`)"
+        ));
+    }
     Money::parse_decimal(amount, *currency).map_err(|e| {
         format!(
             "invalid amount '{amount}' for {currency} (a positive decimal with at most {} decimals): {e}",
@@ -227,9 +233,13 @@ fn prepare(args: &TillArgs, config: Option<&(PathBuf, Config)>) -> Result<Prepar
         }
         (None, Some(c)) => {
             let entry = match &args.alias {
-                Some(a) => c
-                    .by_alias(a)
-                    .ok_or_else(|| format!("no terminal with alias '{a}' in the config"))?,
+                Some(a) => c.by_alias(a).ok_or_else(|| {
+                    let known: Vec<&str> = c.terminals.iter().map(|t| t.alias.as_str()).collect();
+                    format!(
+                        "no terminal with alias '{a}' in the config; its aliases: {}",
+                        known.join(", ")
+                    )
+                })?,
                 None => c.select(&Identity::detect()).map_err(|e| e.to_string())?.0,
             };
             let mut target = Target::parse_checked(&entry.address)

@@ -202,3 +202,72 @@ fn mistyped_terminal_in_the_config_is_a_usage_error() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("desk") && err.contains("no port"), "{err}");
 }
+
+#[test]
+fn a_negative_amount_says_what_to_do_instead() {
+    let (code, _, err) = sim(&[
+        "sale",
+        "--amount",
+        "-5",
+        "--currency",
+        "CZK",
+        "--terminal",
+        T,
+        "--no-log",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("amounts are positive") && err.contains("refund --amount 5"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_alias_lists_the_aliases_there_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("terminals.toml");
+    std::fs::write(
+        &cfg,
+        "selection = \"single\"\n[[terminal]]\nalias = \"front\"\naddress = \"127.0.0.1:9\"\ndialect = \"csob\"\n[[terminal]]\nalias = \"back\"\naddress = \"127.0.0.1:9\"\ndialect = \"concert\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = sim(&[
+        "test-terminal",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--alias",
+        "nope",
+        "--no-log",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("'nope'") && err.contains("front, back"),
+        "{err}"
+    );
+}
+
+#[test]
+fn long_help_is_wrapped() {
+    for args in [&["sale", "--help"][..], &["--help"], &["bank", "--help"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ecrlink-sim-e2e"))
+            .args(args)
+            .env("COLUMNS", "80")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&out.stdout);
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "{args:?}: {line}");
+        }
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_ecrlink-agent-e2e"))
+        .arg("--help")
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "agent: {line}");
+    }
+}
