@@ -24,6 +24,33 @@
 
 use std::path::{Path, PathBuf};
 
+/// A working `terminals.toml`: two terminals picked by computer name, a default for the others.
+/// `ecrlink-sim terminals` prints it when there is no config file; the README shows it too.
+pub const SAMPLE_CONFIG: &str = r#"# ecrlink-sim terminals.toml: the shop's terminals and which till uses which.
+# How a till picks its terminal: "single", "by-computer" or "by-user".
+selection = "by-computer"
+# The terminal for "single", and for the others when no rule matches (optional).
+default = "counter-1"
+# Optional: default currency of amounts, and where session logs go (else ~/PointOfSale).
+currency = "CZK"
+# log_dir = "/var/log/pos"
+
+[[terminal]]
+alias = "counter-1"
+address = "192.168.1.50:2050"   # HOST:PORT, or a serial device: /dev/ttyUSB0, COM3, serial:PATH
+dialect = "csob"                # "csob" or "concert"
+computers = ["POS-1"]           # by-computer: exact, case-sensitive names (RDP: the client's)
+users = ["alice"]               # by-user: user names
+# terminal_id = "12345678"      # ČSOB terminal id to put in requests, if the terminal wants one
+
+[[terminal]]
+alias = "counter-2"
+address = "/dev/ttyUSB0"
+dialect = "concert"
+computers = ["POS-2"]
+users = ["bob"]
+"#;
+
 use ecrlink_core::session::Dialect;
 use serde::Deserialize;
 

@@ -80,6 +80,25 @@ pub struct TillArgs {
     pub terminal_id: Option<String>,
 }
 
+/// The long help of `terminals`: where the file goes and its format.
+const TERMINALS_HELP: &str = "\
+The config file is $ECRLINK_CONFIG, else ecrlink/terminals.toml in the user's config folder
+(~/.config on Linux, %APPDATA% on Windows, ~/Library/Application Support on macOS). The till
+commands read it when --terminal is not given. Its format (a working sample; `ecrlink-sim
+terminals` without a file prints it too):
+
+# How a till picks its terminal: \"single\", \"by-computer\" or \"by-user\".
+selection = \"by-computer\"
+default = \"counter-1\"
+currency = \"CZK\"
+
+[[terminal]]
+alias = \"counter-1\"
+address = \"192.168.1.50:2050\"   # HOST:PORT, or /dev/ttyUSB0, COM3, serial:PATH
+dialect = \"csob\"                # or \"concert\"
+computers = [\"POS-1\"]           # by-computer: exact, case-sensitive (RDP: the client's name)
+users = [\"alice\"]               # by-user";
+
 /// `sale` and `refund`.
 #[derive(Debug, Clone, Args)]
 pub struct MoneyCmd {
@@ -139,6 +158,7 @@ pub struct ReversalCmd {
 
 /// `terminals`.
 #[derive(Debug, Clone, Args)]
+#[command(after_long_help = TERMINALS_HELP)]
 pub struct TerminalsArgs {
     /// Config file [default: $ECRLINK_CONFIG, else ecrlink/terminals.toml in the user's config dir].
     #[arg(long, value_name = "FILE")]
@@ -419,12 +439,15 @@ pub fn terminals(args: &TerminalsArgs) -> i32 {
     let (path, config) = match load_config(args.config.as_ref()) {
         Ok(Some(c)) => c,
         Ok(None) => {
-            return usage(format!(
-                "no config file{}",
-                config::default_config_path()
-                    .map(|p| format!(" at {}", p.display()))
-                    .unwrap_or_default()
-            ));
+            let at = config::default_config_path()
+                .map(|p| format!(" at {}", p.display()))
+                .unwrap_or_default();
+            eprintln!(
+                "error: no config file{at}\n\nWrite one there (or give --config FILE, or set \
+                 ECRLINK_CONFIG); this sample works as it is:\n\n{}",
+                config::SAMPLE_CONFIG
+            );
+            return EXIT_USAGE;
         }
         Err(e) => return usage(e),
     };

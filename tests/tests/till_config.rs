@@ -175,3 +175,51 @@ fn config_errors_name_the_line_and_column() {
         );
     }
 }
+
+#[test]
+fn without_a_config_terminals_says_where_it_goes_and_prints_a_working_sample() {
+    let home = tempfile::tempdir().unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_ecrlink-sim-e2e"))
+            .arg("terminals")
+            .env("XDG_CONFIG_HOME", home.path())
+            .env("HOME", home.path())
+            .env_remove("ECRLINK_CONFIG")
+            .env("COMPUTERNAME", "SOMEWHERE-ELSE")
+            .env_remove("CLIENTNAME")
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let path = home.path().join("ecrlink").join("terminals.toml");
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    let sample = err
+        .split_once("\n\n# ")
+        .map(|(_, s)| format!("# {s}"))
+        .unwrap();
+    assert!(sample.contains("[[terminal]]"), "{err}");
+    // The sample works as it is.
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, sample).unwrap();
+    let out = run();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("this till uses: counter-1"), "{text}");
+    // --help says the same.
+    let out = Command::new(env!("CARGO_BIN_EXE_ecrlink-sim-e2e"))
+        .args(["terminals", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("ecrlink/terminals.toml") && help.contains("[[terminal]]"),
+        "{help}"
+    );
+}
