@@ -92,6 +92,11 @@ macro_rules! t {
     };
 }
 
+/// One of three texts by language (for texts outside this module's tables, e.g. the demo's).
+pub fn pick(lang: Lang, cs: &'static str, en: &'static str, fr: &'static str) -> &'static str {
+    T { cs, en, fr }.get(lang)
+}
+
 /// The localized sentence for how a request of `kind` ended. `unknown` is set when the outcome
 /// could not be established, not even by asking for the last transaction.
 pub fn outcome_text(lang: Lang, kind: RequestKind, outcome: &Outcome) -> String {
