@@ -46,7 +46,23 @@ Examples:
   ecrlink-agent --listen concert@serial:/dev/ttyUSB0:9600 --bank 127.0.0.1:5000 --cards cards.toml
 
 The same keys can go in a TOML file given with --config (e.g. `bank = \"127.0.0.1:5000\"`, \
-`listen = [\"csob@0.0.0.0:2001\"]`, `sleep_after = \"10m\"`); the command line wins.";
+`listen = [\"csob@0.0.0.0:2001\"]`, `sleep_after = \"10m\"`); the command line wins.
+
+Cards file (--cards FILE), TOML; the cards are presented in order, starting over at the end:
+  [[card]]
+  pan = \"4761739001010119\"   # 12-19 digits; the scheme is guessed from the BIN
+  scheme = \"visa\"            # optional: visa, mastercard, maestro, amex, other
+  entry = \"chip\"             # chip, contactless, swipe, manual
+  delay = \"300ms\"            # time until the card is presented
+  pin = \"accepted\"           # accepted, wrong (declined 55), bypassed, none
+
+  [[card]]
+  absent = true              # nobody presents a card: the sale is cancelled after `delay`
+
+  [[card]]
+  error = \"expired\"          # the card cannot be used: read, expired, blocked
+
+The bank simulator's rules file: see `ecrlink-sim bank --help`.";
 
 /// Command-line arguments.
 /// Said at start when no bank is configured and `--no-bank` was not given.
@@ -86,7 +102,7 @@ pub struct Args {
     /// TOML file with any of these options (underscores for dashes).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Scripted cards (TOML, see the docs of `card`); default: a chip card, PIN accepted.
+    /// Scripted cards (TOML, format at the end of this help); default: a chip card, PIN accepted.
     #[arg(long, value_name = "FILE")]
     pub cards: Option<PathBuf>,
     /// Delay before the default card is presented.

@@ -151,3 +151,19 @@ fn durations_take_units_and_a_bare_number_asks_for_one() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("give a unit: 10s, 10m"), "{err}");
 }
+
+#[test]
+fn help_shows_the_cards_format_and_it_parses() {
+    let out = Command::new(AGENT).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let start = text.find("  [[card]]").unwrap_or_else(|| panic!("{text}"));
+    let end = text.find("The bank simulator's rules file").unwrap();
+    let sample: String = text[start..end]
+        .lines()
+        .map(|l| l.strip_prefix("  ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    ecrlink_agent::card::SimulatedReader::parse(&sample, std::time::Duration::from_millis(5))
+        .unwrap_or_else(|e| panic!("{e:#}\n{sample}"));
+    assert!(text.contains("ecrlink-sim bank --help"), "{text}");
+}
