@@ -51,9 +51,15 @@ pub struct TillArgs {
     /// Config file [default: $ECRLINK_CONFIG, else ecrlink/terminals.toml in the user's config dir].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Limit for the terminal's answer, in seconds.
+    /// Limit for the terminal's answer, in seconds: the whole wait, asking for the last
+    /// transaction after no answer included.
     #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_secs)]
     pub timeout: Duration,
+    /// Limit for the terminal's acknowledgement of the request (ČSOB B0, Concert ACK), in
+    /// seconds: a terminal that acknowledges nothing by then usually speaks another dialect,
+    /// and the till says so instead of waiting the whole --timeout.
+    #[arg(long, value_name = "SECS", default_value = "2", value_parser = parse_secs)]
+    pub ack_timeout: Duration,
     /// Limit for the TCP connection, in seconds; past it the terminal is offline.
     #[arg(long, value_name = "SECS", default_value = "3", value_parser = parse_secs)]
     pub connect_timeout: Duration,
@@ -309,6 +315,7 @@ fn prepare(args: &TillArgs, config: Option<&(PathBuf, Config)>) -> Result<Prepar
     let mut opts = TillOptions::new(target, dialect);
     opts.timeout = args.timeout;
     opts.connect_timeout = args.connect_timeout;
+    opts.ack_timeout = args.ack_timeout;
     opts.lang = lang;
     opts.receipt = args.receipt;
     opts.progress = !args.json;
