@@ -559,7 +559,9 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
         &mut print,
     )
     .await?;
-    if let Some(receipt) = world.agents.first().and_then(|a| a.last_receipt()) {
+    // The merchant copy, as the ČSOB steps show (Concert does not transfer receipts: this is
+    // the terminal's own printout).
+    if let Some(receipt) = world.agents.first().and_then(|a| a.last_merchant_receipt()) {
         for line in receipt.lines() {
             println!("      | {line}");
         }

@@ -41,6 +41,10 @@ fn demo_runs_a_shop_day_and_exits_0_quickly() {
         "{out}"
     );
     assert!(out.contains("476173******0119"), "{out}");
+    // The same copy for both dialects: the Concert sale's receipt is the merchant copy too.
+    assert!(!out.contains("CUSTOMER COPY"), "{out}");
+    let concert = out.split("[11/11]").nth(1).unwrap_or_default();
+    assert!(concert.contains("MERCHANT COPY"), "{concert}");
     assert!(!out.contains("4761739001010119"));
     // The summary table.
     assert!(out.contains(" #  command"), "{out}");
