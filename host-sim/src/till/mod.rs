@@ -751,9 +751,21 @@ impl Till {
             return (Outcome::Timeout, None, Recovery::Unsupported);
         }
         log.line("recovery: asking the terminal for its last transaction");
-        let mut io = match self.connect().await {
-            Ok(io) => io,
-            Err(why) => return (Outcome::Timeout, None, Recovery::Failed(why)),
+        let no_time = || {
+            (
+                Outcome::Timeout,
+                None,
+                Recovery::Failed("no time left within --timeout to ask".into()),
+            )
+        };
+        let left = limit.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return no_time();
+        }
+        let mut io = match tokio::time::timeout(left, self.connect()).await {
+            Ok(Ok(io)) => io,
+            Ok(Err(why)) => return (Outcome::Timeout, None, Recovery::Failed(why)),
+            Err(_) => return no_time(),
         };
         let clock = Clock::start();
         let mut ecr = match self.new_ecr() {
