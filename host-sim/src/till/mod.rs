@@ -16,11 +16,15 @@
 //! ```
 //!
 //! Each call connects (3 s limit: past it the terminal is offline), sends the request, waits
-//! up to [`TillOptions::timeout`] for the answer, and returns a [`TillResult`]. After a
-//! timeout or a dropped connection during a money-moving request it connects again and asks
-//! the terminal for its last transaction, so the result says what really happened; when the
+//! for the answer, and returns a [`TillResult`]. [`TillOptions::timeout`] is the whole wait:
+//! after no answer (or a dropped connection) to a money-moving request the till connects again
+//! and asks the terminal for its last transaction within the same limit (its last quarter, at
+//! most [`TillOptions::recovery_timeout`]), so the result says what really happened; when the
 //! dialect cannot ask (Concert) or the terminal does not answer that either, the result says
-//! the outcome is unknown. [`BlockingTill`] offers the same calls synchronously.
+//! the outcome is unknown and what to do in that dialect. A terminal that acknowledges nothing
+//! within [`TillOptions::ack_timeout`] (2 s), or answers in another dialect, is reported at
+//! once ([`NoAnswer::NotAcknowledged`]). Refusals carry their reason and both codes
+//! ([`ResultCodes`]). [`BlockingTill`] offers the same calls synchronously.
 
 mod codes;
 mod driver;
