@@ -46,9 +46,31 @@ Examples:
   ecrlink-agent --listen concert@serial:/dev/ttyUSB0:9600 --bank 127.0.0.1:5000 --cards cards.toml
 
 The same keys can go in a TOML file given with --config (e.g. `bank = \"127.0.0.1:5000\"`, \
-`listen = [\"csob@0.0.0.0:2001\"]`, `sleep_after = \"10m\"`); the command line wins.";
+`listen = [\"csob@0.0.0.0:2001\"]`, `sleep_after = \"10m\"`); the command line wins.
+
+Cards file (--cards FILE), TOML; the cards are presented in order, starting over at the end:
+  [[card]]
+  pan = \"4761739001010119\"   # 12-19 digits; the scheme is guessed from the BIN
+  scheme = \"visa\"            # optional: visa, mastercard, maestro, amex, other
+  entry = \"chip\"             # chip, contactless, swipe, manual
+  delay = \"300ms\"            # time until the card is presented
+  pin = \"accepted\"           # accepted, wrong (declined 55), bypassed, none
+
+  [[card]]
+  absent = true              # nobody presents a card: the sale is cancelled after `delay`
+
+  [[card]]
+  error = \"expired\"          # the card cannot be used: read, expired, blocked
+
+The bank simulator's rules file: see `ecrlink-sim bank --help`.";
 
 /// Command-line arguments.
+/// Said at start when no bank is configured and `--no-bank` was not given.
+pub const NO_BANK_WARNING: &str = "ecrlink-agent: warning: no bank configured (--bank \
+HOST:PORT): every sale, refund and bank test will be answered \"bank unavailable\". Start \
+one with `ecrlink-sim bank --listen 127.0.0.1:5000` and give --bank 127.0.0.1:5000, or pass \
+--no-bank to run offline on purpose.";
+
 #[derive(Debug, Parser)]
 #[command(name = "ecrlink-agent", version, about = "A virtual card payment terminal for tills: Concert and ČSOB in server mode, ISO 8583 to the bank, crash-safe journal", long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Args {
@@ -56,9 +78,15 @@ pub struct Args {
     /// Default concert@127.0.0.1:2000.
     #[arg(long, value_name = "DIALECT@ADDR")]
     pub listen: Vec<ListenSpec>,
-    /// Bank (acquirer) address, ISO 8583 over TCP with a 2-byte length prefix.
+    /// Bank (acquirer) address, ISO 8583 over TCP with a 2-byte length prefix (e.g. an
+    /// `ecrlink-sim bank`). Without it (and without --no-bank) the agent warns at start: every
+    /// sale would be answered "bank unavailable".
     #[arg(long, value_name = "HOST:PORT")]
     pub bank: Option<String>,
+    /// Run without a bank on purpose: sales, refunds and bank tests are answered "bank
+    /// unavailable" (tests of a till's offline handling). Silences the start-up warning.
+    #[arg(long, conflicts_with = "bank")]
+    pub no_bank: bool,
     /// Journal directory (created if missing). Without it nothing survives a restart.
     #[arg(long, value_name = "DIR")]
     pub journal: Option<PathBuf>,
@@ -74,7 +102,7 @@ pub struct Args {
     /// TOML file with any of these options (underscores for dashes).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Scripted cards (TOML, see the docs of `card`); default: a chip card, PIN accepted.
+    /// Scripted cards (TOML, format at the end of this help); default: a chip card, PIN accepted.
     #[arg(long, value_name = "FILE")]
     pub cards: Option<PathBuf>,
     /// Delay before the default card is presented.
@@ -191,6 +219,13 @@ impl Args {
         );
         cfg.journal_reset_incompatible |= self.journal_reset_incompatible;
         cfg.validate()?;
+        if cfg.bank.is_some() && self.no_bank {
+            anyhow::bail!("--no-bank and a bank in the config file: choose one");
+        }
+        // A cards file that cannot be used is a configuration error, found before start-up.
+        if let Some(path) = &cfg.cards {
+            crate::card::SimulatedReader::load(path, cfg.card_delay)?;
+        }
         Ok(cfg)
     }
 }
@@ -205,6 +240,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    let no_bank = args.no_bank;
     let cfg = match args.into_config() {
         Ok(c) => c,
         Err(e) => {
@@ -212,6 +248,9 @@ pub fn main() -> i32 {
             return 2;
         }
     };
+    if cfg.bank.is_none() && !no_bank {
+        eprintln!("{NO_BANK_WARNING}");
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

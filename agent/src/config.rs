@@ -157,21 +157,33 @@ impl fmt::Display for AllowNet {
     }
 }
 
-/// Parses `250ms`, `5s`, `2m`, `1h` or a bare number of seconds.
+/// Parses a duration with its unit: `250ms`, `5s`, `1.5s`, `2m`, `1h`; a bare `0` (for
+/// "disabled") needs none. A bare number such as `10` is refused: seconds or minutes?
 pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num
+    let unit = unit.trim_start();
+    let n: f64 = num
         .parse()
-        .with_context(|| format!("duration {s:?}: expected e.g. 500ms, 30s, 2m"))?;
-    Ok(match unit {
-        "ms" => Duration::from_millis(n),
-        "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        _ => bail!("duration {s:?}: unit must be ms, s, m or h"),
-    })
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n >= 0.0)
+        .with_context(|| format!("duration {s:?}: expected e.g. 500ms, 30s, 1.5s, 5m, 1h"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        "" if n == 0.0 => 0.0,
+        "" => bail!("duration {s:?}: give a unit: {num}s, {num}m, {num}ms or {num}h"),
+        _ => bail!("duration {s:?}: unit must be ms, s, m or h (e.g. 10s, 5m)"),
+    };
+    if secs > 366.0 * 86_400.0 {
+        bail!("duration {s:?}: at most a year");
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Everything the agent needs to run. [`Config::default`] is a usable agent: one Concert
@@ -478,7 +490,13 @@ mod tests {
     #[test]
     fn durations_parse() {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        // Seconds or minutes? A bare number says neither.
+        let e = parse_duration("10").unwrap_err().to_string();
+        assert!(e.contains("give a unit: 10s, 10m"), "{e}");
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("").is_err());

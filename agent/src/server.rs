@@ -267,6 +267,15 @@ impl AgentHandle {
             .and_then(|g| g.as_ref().map(|(_, customer)| customer.clone()))
     }
 
+    /// Merchant copy of the last receipt (the copy a ČSOB till is sent first).
+    pub fn last_merchant_receipt(&self) -> Option<String> {
+        self.shared
+            .last_receipt
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(|(merchant, _)| merchant.clone()))
+    }
+
     /// Runs a request as if it came from the terminal's own keypad (or a till), through the
     /// same engine queue as the tills' requests: one transaction at a time, journaled.
     pub async fn request(

@@ -520,6 +520,19 @@ impl Driver {
     }
 
     fn send_answer(&mut self, resp: &Response, receipt: bool) {
+        // A refusal carries its reason's name as the answer text when it has no text of its
+        // own: a dialect that folds reasons into one code (ČSOB R-21) still tells the till why.
+        let with_reason;
+        let resp = match (&resp.outcome, &resp.text) {
+            (Outcome::Failed { reason }, None) => {
+                with_reason = resp
+                    .clone()
+                    .with_text(reason.name())
+                    .unwrap_or_else(|_| resp.clone());
+                &with_reason
+            }
+            _ => resp,
+        };
         self.delivering = resp.trace;
         self.crash_after_write =
             resp.kind.moves_money() && crate::crash::is_armed("after-answer-sent");

@@ -24,6 +24,33 @@
 
 use std::path::{Path, PathBuf};
 
+/// A working `terminals.toml`: two terminals picked by computer name, a default for the others.
+/// `ecrlink-sim terminals` prints it when there is no config file; the README shows it too.
+pub const SAMPLE_CONFIG: &str = r#"# ecrlink-sim terminals.toml: the shop's terminals and which till uses which.
+# How a till picks its terminal: "single", "by-computer" or "by-user".
+selection = "by-computer"
+# The terminal for "single", and for the others when no rule matches (optional).
+default = "counter-1"
+# Optional: default currency of amounts, and where session logs go (else ~/PointOfSale).
+currency = "CZK"
+# log_dir = "/var/log/pos"
+
+[[terminal]]
+alias = "counter-1"
+address = "192.168.1.50:2050"   # HOST:PORT, or a serial device: /dev/ttyUSB0, COM3, serial:PATH
+dialect = "csob"                # "csob" or "concert"
+computers = ["POS-1"]           # by-computer: exact, case-sensitive names (RDP: the client's)
+users = ["alice"]               # by-user: user names
+# terminal_id = "12345678"      # ČSOB terminal id to put in requests, if the terminal wants one
+
+[[terminal]]
+alias = "counter-2"
+address = "/dev/ttyUSB0"
+dialect = "concert"
+computers = ["POS-2"]
+users = ["bob"]
+"#;
+
 use ecrlink_core::session::Dialect;
 use serde::Deserialize;
 
@@ -115,10 +142,12 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is not valid TOML or not our format.
-    #[error("bad config {path}: {message}")]
+    #[error("bad config {path}{}: {message}", at.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
     Parse {
         /// The file.
         path: PathBuf,
+        /// Line and column (from 1) of the fault, when known.
+        at: Option<(usize, usize)>,
         /// The parser's message.
         message: String,
     },
@@ -136,15 +165,56 @@ pub enum ConfigError {
     },
 }
 
+/// Line and column (from 1) of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(1, |l| l.chars().count() + 1);
+    (line, column)
+}
+
 impl Config {
     /// Parses and checks the text of a configuration file.
+    /// Errors name the file, line and column: `bad config shop.toml:4:11: …`.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: e.message().to_string(),
+            at: e.span().map(|s| line_column(text, s.start)),
+            message: e.message().trim().to_string(),
         })?;
-        config.check()?;
+        config.check().map_err(|e| match e {
+            ConfigError::Invalid { what } => ConfigError::Parse {
+                path: path.to_path_buf(),
+                at: config.locate(text, &what),
+                message: what,
+            },
+            other => other,
+        })?;
         Ok(config)
+    }
+
+    /// Where in `text` the value an [`ConfigError::Invalid`] message quotes (`'…'`) stands:
+    /// its first quoted occurrence after the named terminal's alias, else anywhere.
+    fn locate(&self, text: &str, what: &str) -> Option<(usize, usize)> {
+        let quoted: Vec<&str> = what.split('\'').skip(1).step_by(2).collect();
+        let (alias, value) = match quoted.as_slice() {
+            [alias, value, ..] if what.starts_with("terminal '") => (Some(*alias), *value),
+            [value, ..] => (None, *value),
+            [] => return None,
+        };
+        let from = alias
+            .and_then(|a| text.find(&format!("\"{a}\"")))
+            .unwrap_or(0);
+        let needle = format!("\"{value}\"");
+        let pos = text
+            .get(from..)
+            .and_then(|t| t.find(&needle))
+            .map(|p| p + from)
+            .or_else(|| text.find(&needle))?;
+        Some(line_column(text, pos))
     }
 
     /// Reads and checks a configuration file.
@@ -164,6 +234,9 @@ impl Config {
         }
         for (i, t) in self.terminals.iter().enumerate() {
             t.dialect()?;
+            crate::till::Target::parse_checked(&t.address).map_err(|e| ConfigError::Invalid {
+                what: format!("terminal '{}': {e}", t.alias),
+            })?;
             if self
                 .terminals
                 .iter()
@@ -465,14 +538,15 @@ users = ["bob"]
             Config::parse("selection = \"by-guess\"", p),
             Err(ConfigError::Parse { .. })
         ));
+        // Checks after parsing name the file too (and the line, when a value is to blame).
         assert!(matches!(
             Config::parse("selection = \"single\"", p),
-            Err(ConfigError::Invalid { .. })
+            Err(ConfigError::Parse { at: None, .. })
         ));
         let dup = "selection = \"single\"\n[[terminal]]\nalias=\"a\"\naddress=\"x:1\"\ndialect=\"csob\"\n[[terminal]]\nalias=\"a\"\naddress=\"x:2\"\ndialect=\"csob\"\n";
         assert!(matches!(
             Config::parse(dup, p),
-            Err(ConfigError::Invalid { .. })
+            Err(ConfigError::Parse { .. })
         ));
         let zvt =
             "selection = \"single\"\n[[terminal]]\nalias=\"a\"\naddress=\"x:1\"\ndialect=\"zvt\"\n";

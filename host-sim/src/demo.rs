@@ -9,7 +9,8 @@ use ecrlink_core::txn::{
     Amount, ApprovalCode, Currency, Money, Outcome, Reference, Request, RequestKind,
 };
 
-use crate::till::{Till, TillError, TillResult, describe_outcome};
+use crate::i18n::{Lang, pick};
+use crate::till::{Till, TillError, TillResult};
 
 /// What a step expects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,23 +44,36 @@ fn vs(text: &str) -> Result<Option<Reference>, TillError> {
 
 /// The day: amounts in `currency`. The decline uses an amount ending in .51, which the bank
 /// simulator's default rules decline with code 51.
-pub fn shop_day(currency: Currency) -> Result<Vec<Step>, TillError> {
+pub fn shop_day(currency: Currency, lang: Lang) -> Result<Vec<Step>, TillError> {
+    let t = |cs, en, fr| pick(lang, cs, en, fr);
     let cashback_total = money(15000, currency)?;
     Ok(vec![
         Step {
-            title: "morning: is the terminal there?",
+            title: t(
+                "ráno: je terminál na místě?",
+                "morning: is the terminal there?",
+                "le matin : le terminal est-il là ?",
+            ),
             request: Request::TestTerminal,
             reverses: None,
             expect: Expect::Approved,
         },
         Step {
-            title: "morning: can it reach the bank?",
+            title: t(
+                "ráno: spojí se s bankou?",
+                "morning: can it reach the bank?",
+                "le matin : joint-il la banque ?",
+            ),
             request: Request::TestBank,
             reverses: None,
             expect: Expect::Approved,
         },
         Step {
-            title: "coffee and a croissant",
+            title: t(
+                "káva a croissant",
+                "coffee and a croissant",
+                "un café et un croissant",
+            ),
             request: Request::Sale {
                 amount: money(8990, currency)?,
                 reference: vs("2026-0001")?,
@@ -68,7 +82,11 @@ pub fn shop_day(currency: Currency) -> Result<Vec<Step>, TillError> {
             expect: Expect::Approved,
         },
         Step {
-            title: "weekly shopping",
+            title: t(
+                "týdenní nákup",
+                "weekly shopping",
+                "les courses de la semaine",
+            ),
             request: Request::Sale {
                 amount: money(124900, currency)?,
                 reference: vs("2026-0002")?,
@@ -77,7 +95,11 @@ pub fn shop_day(currency: Currency) -> Result<Vec<Step>, TillError> {
             expect: Expect::Approved,
         },
         Step {
-            title: "a card without funds",
+            title: t(
+                "karta bez prostředků",
+                "a card without funds",
+                "une carte sans provision",
+            ),
             request: Request::Sale {
                 amount: money(32051, currency)?,
                 reference: vs("2026-0003")?,
@@ -86,7 +108,11 @@ pub fn shop_day(currency: Currency) -> Result<Vec<Step>, TillError> {
             expect: Expect::Declined,
         },
         Step {
-            title: "groceries with cash back",
+            title: t(
+                "nákup s výběrem hotovosti",
+                "groceries with cash back",
+                "des courses avec retrait d'espèces",
+            ),
             request: Request::sale_with_cashback(
                 cashback_total,
                 Amount::new(10000)?,
@@ -96,7 +122,11 @@ pub fn shop_day(currency: Currency) -> Result<Vec<Step>, TillError> {
             expect: Expect::Approved,
         },
         Step {
-            title: "wrong card: void the cash-back sale",
+            title: t(
+                "špatná karta: storno nákupu s výběrem",
+                "wrong card: void the cash-back sale",
+                "mauvaise carte : annuler l'achat avec retrait",
+            ),
             request: Request::Reversal {
                 amount: cashback_total,
                 // Replaced by the approval code of step 6 when the day runs.
@@ -107,7 +137,7 @@ pub fn shop_day(currency: Currency) -> Result<Vec<Step>, TillError> {
             expect: Expect::Approved,
         },
         Step {
-            title: "a returned item",
+            title: t("vrácené zboží", "a returned item", "un article rendu"),
             request: Request::Refund {
                 amount: money(4500, currency)?,
                 reference: vs("2026-0005")?,
@@ -116,13 +146,21 @@ pub fn shop_day(currency: Currency) -> Result<Vec<Step>, TillError> {
             expect: Expect::Approved,
         },
         Step {
-            title: "evening: subtotals (nothing closed yet)",
+            title: t(
+                "večer: mezisoučty (nic se neuzavírá)",
+                "evening: subtotals (nothing closed yet)",
+                "le soir : sous-totaux (rien n'est clôturé)",
+            ),
             request: Request::Subtotals,
             reverses: None,
             expect: Expect::Approved,
         },
         Step {
-            title: "evening: close totals",
+            title: t(
+                "večer: uzávěrka",
+                "evening: close totals",
+                "le soir : clôture",
+            ),
             request: Request::CloseTotals,
             reverses: None,
             expect: Expect::Approved,
@@ -145,13 +183,17 @@ pub struct Row {
 
 /// Runs `steps` through `till`, writing a block per step (result and receipt) to `out` as it
 /// goes. Returns the rows for [`summary_table`].
+/// Steps are numbered from `first` (1 for the first) out of `total`, so that several runs read
+/// as one day.
 pub async fn run_day(
     till: &Till,
     steps: Vec<Step>,
+    first: usize,
+    total: usize,
     out: &mut dyn FnMut(&str),
 ) -> Result<Vec<Row>, TillError> {
-    let total = steps.len();
-    let mut rows: Vec<Row> = Vec::with_capacity(total);
+    let lang = till.options().lang;
+    let mut rows: Vec<Row> = Vec::with_capacity(steps.len());
     for (i, mut step) in steps.into_iter().enumerate() {
         if let (Some(j), Request::Reversal { code, .. }) = (step.reverses, &mut step.request) {
             if let Some(c) = rows
@@ -171,7 +213,7 @@ pub async fn run_day(
         let _ = writeln!(
             block,
             "[{}/{}] {} — {}",
-            i + 1,
+            first + i,
             total,
             step.title,
             crate::till::describe_request(&step.request)
@@ -183,7 +225,12 @@ pub async fn run_day(
             if as_expected {
                 ""
             } else {
-                "   <-- NOT AS EXPECTED"
+                pick(
+                    lang,
+                    "   <-- NEČEKANÝ VÝSLEDEK",
+                    "   <-- NOT AS EXPECTED",
+                    "   <-- RÉSULTAT INATTENDU",
+                )
             }
         );
         if let Some(code) = result
@@ -191,7 +238,16 @@ pub async fn run_day(
             .as_ref()
             .and_then(|r| r.approval_code.as_ref())
         {
-            let _ = writeln!(block, "      approval code {code}");
+            let _ = writeln!(
+                block,
+                "      {} {code}",
+                pick(
+                    lang,
+                    "autorizační kód",
+                    "approval code",
+                    "code d'autorisation"
+                )
+            );
         }
         for part in &result.receipt {
             for line in part.lines() {
@@ -209,13 +265,20 @@ pub async fn run_day(
     Ok(rows)
 }
 
-/// The summary table of a day.
-pub fn summary_table(rows: &[Row]) -> String {
+/// The summary table of a day. The last column says whether each step ended as the day's
+/// script planned (a decline is planned too): "as planned" or "UNEXPECTED".
+pub fn summary_table(rows: &[Row], lang: Lang) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:>2}  {:<14} {:>14}  {:<14} {:<8} {:>7}  ok",
-        "#", "command", "amount", "outcome", "approval", "ms"
+        "{:>2}  {:<14} {:>14}  {:<14} {:<8} {:>7}  {}",
+        "#",
+        pick(lang, "příkaz", "command", "commande"),
+        pick(lang, "částka", "amount", "montant"),
+        pick(lang, "výsledek", "outcome", "résultat"),
+        pick(lang, "autor.", "approval", "autor."),
+        "ms",
+        pick(lang, "podle plánu?", "as planned?", "comme prévu ?")
     );
     for (i, r) in rows.iter().enumerate() {
         let amount = r
@@ -237,10 +300,20 @@ pub fn summary_table(rows: &[Row]) -> String {
             i + 1,
             r.command,
             amount,
-            describe_outcome(&r.result.outcome),
+            {
+                let word = crate::i18n::outcome_word(lang, &r.result.outcome);
+                match &r.result.codes.bank_code {
+                    Some(code) => format!("{word} {code}"),
+                    None => word.to_string(),
+                }
+            },
             approval,
             r.result.elapsed.as_millis(),
-            if r.as_expected { "yes" } else { "NO" }
+            if r.as_expected {
+                pick(lang, "ano", "as planned", "oui")
+            } else {
+                pick(lang, "NEČEKANÉ", "UNEXPECTED", "INATTENDU")
+            }
         );
     }
     // Approved sales per currency, in the order the currencies first appear.
@@ -270,17 +343,32 @@ pub fn summary_table(rows: &[Row]) -> String {
             .collect();
         let _ = writeln!(
             s,
-            "approved sales (before reversals and refunds): {}",
+            "{}: {}",
+            pick(
+                lang,
+                "schválené platby (před storny a vráceními)",
+                "approved sales (before reversals and refunds)",
+                "paiements acceptés (avant annulations et remboursements)"
+            ),
             parts.join(", ")
         );
     }
     let total: Duration = rows.iter().map(|r| r.result.elapsed).sum();
     let _ = writeln!(
         s,
-        "{} steps, {} as expected, {:.2} s at the terminal",
-        rows.len(),
-        rows.iter().filter(|r| r.as_expected).count(),
-        total.as_secs_f64()
+        "{}",
+        pick(
+            lang,
+            "{n} kroků, {ok} podle plánu, {secs} s u terminálu",
+            "{n} steps, {ok} as planned, {secs} s at the terminal",
+            "{n} étapes, {ok} comme prévu, {secs} s au terminal"
+        )
+        .replace("{n}", &rows.len().to_string())
+        .replace(
+            "{ok}",
+            &rows.iter().filter(|r| r.as_expected).count().to_string()
+        )
+        .replace("{secs}", &format!("{:.2}", total.as_secs_f64()))
     );
     s
 }
@@ -291,7 +379,7 @@ mod tests {
 
     #[test]
     fn the_day_is_well_formed() {
-        let steps = shop_day(Currency::CZK).unwrap();
+        let steps = shop_day(Currency::CZK, Lang::En).unwrap();
         assert_eq!(steps.len(), 10);
         let kinds: Vec<&str> = steps.iter().map(|s| s.request.kind().name()).collect();
         for k in [
@@ -376,10 +464,11 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
             None => crate::log::SessionLog::disabled(),
         }
     };
-    let world = World::start(
+    let world = World::start_with_lang(
         1,
         &[Dialect::Csob, Dialect::Concert],
         Duration::from_millis(80),
+        lang.code(),
     )
     .await?;
     let csob = world
@@ -388,11 +477,39 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
     let concert = world
         .addr(0, Dialect::Concert)
         .ok_or_else(|| anyhow::anyhow!("agent has no Concert listener"))?;
-    println!("ecrlink demo: a shop day on one machine");
-    println!("  bank simulator (ISO 8583)   {}", world.bank.addr());
-    println!("  terminal (ecrlink-agent)    ČSOB {csob}, Concert {concert}");
+    let t = |cs, en, fr| pick(lang, cs, en, fr);
+    println!(
+        "{}",
+        t(
+            "ecrlink demo: obchodní den na jednom počítači",
+            "ecrlink demo: a shop day on one machine",
+            "démo ecrlink : une journée de magasin sur une machine"
+        )
+    );
+    let label = |cs, en, fr| format!("{:<28}", t(cs, en, fr));
+    println!(
+        "  {}{}",
+        label(
+            "simulátor banky (ISO 8583)",
+            "bank simulator (ISO 8583)",
+            "simulateur de banque (ISO 8583)"
+        ),
+        world.bank.addr()
+    );
+    println!(
+        "  {}ČSOB {csob}, Concert {concert}",
+        label(
+            "terminál (ecrlink-agent)",
+            "terminal (ecrlink-agent)",
+            "terminal (ecrlink-agent)"
+        )
+    );
     if let Some(p) = log.path() {
-        println!("  session log                 {}", p.display());
+        println!(
+            "  {}{}",
+            label("záznam relace", "session log", "journal de session"),
+            p.display()
+        );
     }
     println!();
 
@@ -414,7 +531,10 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
     csob_opts.receipt = true;
     let till = Till::new(csob_opts);
     let mut print = |block: &str| print!("{block}");
-    let mut rows = run_day(&till, shop_day(Currency::CZK)?, &mut print).await?;
+    let day = shop_day(Currency::CZK, lang)?;
+    // The Concert sale below is the day's last step.
+    let total = day.len() + 1;
+    let mut rows = run_day(&till, day, 1, total, &mut print).await?;
 
     // One sale from a till that speaks Concert; its receipt is the terminal's printout.
     let concert_till = Till::new(options(concert, Dialect::Concert));
@@ -422,7 +542,11 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
     let mut more = run_day(
         &concert_till,
         vec![Step {
-            title: "a tourist pays in euros (Concert till)",
+            title: t(
+                "turista platí v eurech (pokladna Concert)",
+                "a tourist pays in euros (Concert till)",
+                "un touriste paie en euros (caisse Concert)",
+            ),
             request: Request::Sale {
                 amount: eur,
                 reference: vs("FR-0001")?,
@@ -430,10 +554,14 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
             reverses: None,
             expect: Expect::Approved,
         }],
+        total,
+        total,
         &mut print,
     )
     .await?;
-    if let Some(receipt) = world.agents.first().and_then(|a| a.last_receipt()) {
+    // The merchant copy, as the ČSOB steps show (Concert does not transfer receipts: this is
+    // the terminal's own printout).
+    if let Some(receipt) = world.agents.first().and_then(|a| a.last_merchant_receipt()) {
         for line in receipt.lines() {
             println!("      | {line}");
         }
@@ -441,7 +569,7 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
     rows.append(&mut more);
 
     println!();
-    print!("{}", summary_table(&rows));
+    print!("{}", summary_table(&rows, lang));
     world.shutdown().await;
     let ok = rows.iter().all(|r| r.as_expected);
     Ok(if ok { 0 } else { 1 })

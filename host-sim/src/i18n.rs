@@ -4,7 +4,10 @@
 //! The language comes from `--lang`, else from the locale variables (`LC_ALL`, `LC_MESSAGES`,
 //! `LANG`, in that order, as POSIX resolves them), else English.
 
+use ecrlink_core::session::Dialect;
 use ecrlink_core::txn::{FailReason, Outcome, RequestKind};
+
+use crate::till::ResultCodes;
 
 /// A language of the result texts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
@@ -89,6 +92,11 @@ macro_rules! t {
     };
 }
 
+/// One of three texts by language (for texts outside this module's tables, e.g. the demo's).
+pub fn pick(lang: Lang, cs: &'static str, en: &'static str, fr: &'static str) -> &'static str {
+    T { cs, en, fr }.get(lang)
+}
+
 /// The localized sentence for how a request of `kind` ended. `unknown` is set when the outcome
 /// could not be established, not even by asking for the last transaction.
 pub fn outcome_text(lang: Lang, kind: RequestKind, outcome: &Outcome) -> String {
@@ -136,14 +144,219 @@ pub fn outcome_text(lang: Lang, kind: RequestKind, outcome: &Outcome) -> String 
     }
 }
 
-/// "Unknown — check the last transaction", said when a timeout could not be resolved.
-pub fn unknown_text(lang: Lang) -> &'static str {
+/// Said when the outcome could not be established, with the advice the dialect allows: a
+/// ČSOB terminal can be asked for its last transaction (`ecrlink-sim last`), a Concert
+/// terminal cannot (its screen or journal tells).
+pub fn unknown_text(lang: Lang, dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Csob => t!(
+            "výsledek neznámý — zjistěte jej příkazem `ecrlink-sim last` (poslední transakce terminálu), než platbu zopakujete",
+            "outcome unknown — run `ecrlink-sim last` (the terminal's last transaction) before trying again",
+            "résultat inconnu — lancez `ecrlink-sim last` (dernière transaction du terminal) avant de réessayer"
+        ),
+        Dialect::Concert => t!(
+            "výsledek neznámý — Concert neumí sdělit poslední transakci: podívejte se na displej nebo žurnál terminálu, než platbu zopakujete",
+            "outcome unknown — Concert cannot report the last transaction: look at the terminal's screen or its journal before charging again",
+            "résultat inconnu — Concert ne sait pas donner la dernière transaction : regardez l'écran ou le journal du terminal avant de débiter à nouveau"
+        ),
+    }
+    .get(lang)
+}
+
+/// The dialect's name for people.
+pub fn dialect_title(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Csob => "ČSOB",
+        Dialect::Concert => "Concert",
+    }
+}
+
+/// Said when the terminal closed the connection after the request went out, before answering.
+pub fn connection_closed_text(lang: Lang) -> &'static str {
     t!(
-        "Výsledek neznámý — zkontrolujte poslední transakci",
-        "Unknown — check last transaction",
-        "Résultat inconnu — vérifiez la dernière transaction"
+        "Terminál ukončil spojení dřív, než odpověděl",
+        "The terminal closed the connection before answering",
+        "Le terminal a fermé la connexion avant de répondre"
     )
     .get(lang)
+}
+
+/// Said when the terminal did not acknowledge a request in `dialect` within `secs`, or
+/// answered in `other`.
+pub fn not_acknowledged_text(
+    lang: Lang,
+    dialect: Dialect,
+    other: Option<Dialect>,
+    secs: f64,
+) -> String {
+    match other {
+        Some(other) => t!(
+            "Terminál odpovídá protokolem {other}, ne {dialect}: opravte --dialect",
+            "The terminal answers in the {other} dialect, not {dialect}: fix --dialect",
+            "Le terminal répond en {other}, pas en {dialect} : corrigez --dialect"
+        )
+        .get(lang)
+        .replace("{other}", dialect_title(other)),
+        None => t!(
+            "Terminál nepotvrdil požadavek {dialect} do {secs} s: mluví protokolem {dialect}? (--dialect)",
+            "The terminal did not acknowledge the {dialect} request within {secs} s: does it speak {dialect}? (--dialect)",
+            "Le terminal n'a pas acquitté la demande {dialect} en {secs} s : parle-t-il {dialect} ? (--dialect)"
+        )
+        .get(lang)
+        .replace("{secs}", &format!("{secs:.0}")),
+    }
+    .replace("{dialect}", dialect_title(dialect))
+}
+
+/// Said when the terminal did not take the request: nothing was done.
+pub fn nothing_done_text(lang: Lang) -> &'static str {
+    t!(
+        "nic nebylo provedeno",
+        "nothing was done",
+        "rien n'a été effectué"
+    )
+    .get(lang)
+}
+
+/// "Last transaction" (the head of every `last` answer).
+pub fn last_transaction_text(lang: Lang) -> &'static str {
+    t!(
+        "Poslední transakce",
+        "Last transaction",
+        "Dernière transaction"
+    )
+    .get(lang)
+}
+
+/// A request kind for people: `sale`, `refund`, …
+pub fn kind_text(lang: Lang, kind: RequestKind) -> &'static str {
+    match kind {
+        RequestKind::Sale => t!("platba", "sale", "paiement"),
+        RequestKind::SaleWithCashback => t!(
+            "platba s výběrem hotovosti",
+            "sale with cashback",
+            "paiement avec retrait"
+        ),
+        RequestKind::Reversal => t!("storno", "reversal", "annulation"),
+        RequestKind::Refund => t!("vrácení platby", "refund", "remboursement"),
+        RequestKind::CloseTotals => t!("uzávěrka", "close totals", "clôture"),
+        RequestKind::Subtotals => t!("mezisoučty", "subtotals", "sous-totaux"),
+        RequestKind::LastSums => t!("poslední uzávěrka", "last sums", "dernière clôture"),
+        RequestKind::TestTerminal => t!("test terminálu", "terminal test", "test du terminal"),
+        RequestKind::TestBank => t!("test banky", "bank test", "test de la banque"),
+        RequestKind::Reprint => t!("dotisk", "reprint", "réimpression"),
+        RequestKind::LastTransaction => t!(
+            "poslední transakce",
+            "last transaction",
+            "dernière transaction"
+        ),
+        RequestKind::Abort => t!("přerušení", "abort", "interruption"),
+    }
+    .get(lang)
+}
+
+/// The one-word outcome used after "Last transaction (…):".
+pub fn outcome_word(lang: Lang, outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Approved => t!("schválena", "approved", "acceptée"),
+        Outcome::Declined { .. } => t!("zamítnuta", "declined", "refusée"),
+        Outcome::Timeout => t!("bez odpovědi", "no answer", "sans réponse"),
+        Outcome::TerminalOffline => t!(
+            "terminál nedostupný",
+            "terminal offline",
+            "terminal injoignable"
+        ),
+        Outcome::BankUnavailable => {
+            t!("banka nedostupná", "bank unavailable", "banque injoignable")
+        }
+        Outcome::Cancelled => t!("zrušena", "cancelled", "annulée"),
+        Outcome::Failed { .. } => t!("neprovedena", "not done", "non effectuée"),
+    }
+    .get(lang)
+}
+
+/// "bank code 51, ČSOB code R-12" — the codes of an answer, each named.
+pub fn codes_text(lang: Lang, dialect: Option<Dialect>, codes: &ResultCodes) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(b) = &codes.bank_code {
+        parts.push(format!(
+            "{} {b}",
+            t!("kód banky", "bank code", "code banque").get(lang)
+        ));
+    }
+    if let (Some(t), Some(d)) = (&codes.terminal_code, dialect) {
+        let what = match d {
+            Dialect::Csob => t!("kód ČSOB", "ČSOB code", "code ČSOB"),
+            Dialect::Concert => t!("stav Concert", "Concert status", "statut Concert"),
+        };
+        parts.push(format!("{} {t}", what.get(lang)));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// Why a request was refused, in words: the decline code's meaning, the terminal's own text, or
+/// the fail reason. `None` for outcomes that are not refusals, and for a decline code nobody
+/// documents.
+pub fn refusal_reason(
+    lang: Lang,
+    outcome: &Outcome,
+    codes: &ResultCodes,
+    terminal_text: Option<&str>,
+) -> Option<String> {
+    let text = terminal_text.map(str::trim).filter(|t| !t.is_empty());
+    match outcome {
+        Outcome::Declined { code } => decline_reason(code.as_str())
+            .or_else(|| codes.bank_code.as_deref().and_then(decline_reason))
+            .or_else(|| codes.terminal_code.as_deref().and_then(decline_reason))
+            .map(|t| t.get(lang).to_string())
+            .or_else(|| text.map(str::to_string)),
+        Outcome::Failed { reason } => match (reason, text) {
+            // The generic reason says nothing: the terminal's own words do, and a reason's
+            // name (what ecrlink-agent sends) is said in the till's language.
+            (FailReason::Other, Some(t)) => Some(match fail_reason_named(t) {
+                Some(r) => fail_text(r).get(lang).to_string(),
+                None => t.to_string(),
+            }),
+            (FailReason::Other, None) if codes.terminal_code.as_deref() == Some("R-21") => Some(
+                t!(
+                    "terminál požadavek odmítl (operace zrušena)",
+                    "the terminal discarded the request",
+                    "le terminal a rejeté la demande"
+                )
+                .get(lang)
+                .to_string(),
+            ),
+            (r, _) => Some(fail_text(*r).get(lang).to_string()),
+        },
+        Outcome::Cancelled => text.map(str::to_string),
+        _ => None,
+    }
+}
+
+/// The fail reason whose [`FailReason::name`] is `name`.
+fn fail_reason_named(name: &str) -> Option<FailReason> {
+    [
+        FailReason::CardError,
+        FailReason::CardExpired,
+        FailReason::CardBlocked,
+        FailReason::NoMatchingTransaction,
+        FailReason::Busy,
+        FailReason::NotSupported,
+        FailReason::Protocol,
+        FailReason::PrinterError,
+        FailReason::Other,
+    ]
+    .into_iter()
+    .find(|r| r.name() == name)
+}
+
+/// The head of a refusal: "Declined" or "Not done".
+pub fn refusal_head(lang: Lang, outcome: &Outcome) -> Option<&'static str> {
+    match outcome {
+        Outcome::Declined { .. } => Some(t!("Zamítnuto", "Declined", "Refusé").get(lang)),
+        Outcome::Failed { .. } => Some(t!("Neprovedeno", "Not done", "Non effectué").get(lang)),
+        _ => None,
+    }
 }
 
 /// Said when the terminal's last transaction is not the one that timed out.
@@ -291,9 +504,9 @@ fn fail_text(reason: FailReason) -> T {
             "la carte est bloquée"
         ),
         FailReason::NoMatchingTransaction => t!(
-            "transakce k stornu nenalezena",
-            "no matching transaction to reverse",
-            "aucune transaction correspondante à annuler"
+            "terminál nemá transakci s tímto kódem a částkou",
+            "the terminal has no transaction with that code and amount",
+            "le terminal n'a aucune transaction avec ce code et ce montant"
         ),
         FailReason::Busy => t!(
             "terminál je zaneprázdněn",

@@ -2,9 +2,13 @@
 //! start; `~/PointOfSale` unless a flag, `ECRLINK_LOG_DIR` or the config says otherwise): the
 //! request, every frame in hex, timings and the outcome.
 //!
-//! Nothing unmasked reaches the file: every run of 12 or more ASCII digits in a frame (a PAN
-//! is 12–19 digits) is written with all but its first 6 and last 4 digits replaced by `*`
-//! before it is turned into hex, and text lines go through [`mask_digits`] too.
+//! Nothing unmasked reaches the file, and what is masked is what carries a card number, found
+//! by the frame's structure ([`mask_frames`]): the ČSOB `P` field, the Concert full answer's
+//! card field, each showing at most its first 6 and last 4 digits. Headers, amounts, dates and
+//! codes are written as they were on the wire, also when several frames arrive in one read. Free
+//! text (receipt lines, messages), bytes outside any frame and the log's text lines keep the
+//! digit-pattern guard ([`mask_digits`]: runs of 12 or more digits). A card field cut by the end
+//! of a read stays masked into the next read.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -47,6 +51,8 @@ struct Inner {
     file: Option<File>,
     path: Option<PathBuf>,
     start: Instant,
+    /// Per direction (out, in): a card field the last read cut off ([`MaskState`]).
+    cut: [MaskState; 2],
 }
 
 impl SessionLog {
@@ -61,6 +67,7 @@ impl SessionLog {
                 file: Some(file),
                 path: Some(path),
                 start: Instant::now(),
+                cut: [MaskState::default(); 2],
             })),
         };
         log.line(&format!(
@@ -79,6 +86,7 @@ impl SessionLog {
                 file: None,
                 path: None,
                 start: Instant::now(),
+                cut: [MaskState::default(); 2],
             })),
         }
     }
@@ -125,10 +133,16 @@ impl SessionLog {
         if !self.is_enabled() {
             return;
         }
-        let keep = dialect.map_or(0, |d| pan_free_prefix(d, dir, bytes));
-        let (head, tail) = bytes.split_at(keep.min(bytes.len()));
-        let mut masked = head.to_vec();
-        masked.extend(mask_pan_bytes(tail));
+        let masked = match dialect {
+            Some(d) => {
+                let Ok(mut inner) = self.inner.lock() else {
+                    return;
+                };
+                let state = &mut inner.cut[usize::from(dir == Dir::In)];
+                mask_frames(d, dir, bytes, state)
+            }
+            None => mask_pan_bytes(bytes),
+        };
         let arrow = match dir {
             Dir::Out => "till -> terminal",
             Dir::In => "terminal -> till",
@@ -161,6 +175,136 @@ pub fn pan_free_prefix(dialect: Dialect, dir: Dir, bytes: &[u8]) -> usize {
             _ => 13.min(bytes.len()),
         },
     }
+}
+
+/// A card field cut off by the end of a read: how many more bytes of it the next read holds
+/// (`usize::MAX`: up to the next field separator). Those bytes are masked entirely.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MaskState {
+    pan_left: usize,
+}
+
+const STX: u8 = 0x02;
+const ETX: u8 = 0x03;
+const FS: u8 = 0x1C;
+
+/// ČSOB field tags whose values are numbers or codes (amount, cashback, currency, approval
+/// code, result, transaction type in B1/B2 is `T` + 2 digits, totals): written as they are.
+const CSOB_PLAIN_TAGS: &[u8] = b"BCEFRYZ";
+
+/// Masks the card numbers in one read of `dialect` bytes by their structure (module docs).
+/// `state` carries a card field cut off by the end of the previous read of this direction.
+pub fn mask_frames(dialect: Dialect, dir: Dir, bytes: &[u8], state: &mut MaskState) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let mut i = 0;
+    // The rest of a card field the previous read cut off.
+    while state.pan_left > 0 && i < out.len() {
+        if state.pan_left == usize::MAX && matches!(out[i], FS | ETX) {
+            state.pan_left = 0;
+            break;
+        }
+        if out[i].is_ascii_digit() {
+            out[i] = b'*';
+        }
+        i += 1;
+        if state.pan_left != usize::MAX {
+            state.pan_left -= 1;
+        }
+    }
+    while i < out.len() {
+        // Bytes outside frames (control bytes, noise): the digit-pattern guard.
+        let Some(stx) = out[i..].iter().position(|&b| b == STX).map(|p| p + i) else {
+            let masked = mask_pan_bytes(&out[i..]);
+            out.truncate(i);
+            out.extend(masked);
+            break;
+        };
+        let masked = mask_pan_bytes(&out[i..stx]);
+        out.splice(i..stx, masked);
+        i = match dialect {
+            Dialect::Csob => mask_csob_frame(&mut out, stx, state),
+            Dialect::Concert => mask_concert_frame(&mut out, stx, dir, state),
+        };
+    }
+    out
+}
+
+/// Keeps the first 6 and the last 4 digits of `field`, masks the others; a field `cut` by the
+/// end of the read keeps only its first 6 (its end is not known).
+fn mask_card_field(field: &mut [u8], cut: bool) {
+    let digits: Vec<usize> = (0..field.len())
+        .filter(|&k| field[k].is_ascii_digit())
+        .collect();
+    let keep_tail = if cut { 0 } else { 4 };
+    for (n, &k) in digits.iter().enumerate() {
+        if n >= 6 && n + keep_tail < digits.len() {
+            field[k] = b'*';
+        }
+    }
+}
+
+/// One ČSOB frame from `stx`: the header kept, the `P` field masked by structure, free-text
+/// fields by digit pattern. Returns where the frame ends.
+fn mask_csob_frame(out: &mut [u8], stx: usize, state: &mut MaskState) -> usize {
+    // STX + 36-character header: type, version, terminal id, date and time, flags, length, CRC.
+    let mut i = (stx + 37).min(out.len());
+    while i < out.len() {
+        match out[i] {
+            ETX => return i + 1,
+            FS => {
+                let tag = out.get(i + 1).copied();
+                let start = (i + 2).min(out.len());
+                let end = out[start..]
+                    .iter()
+                    .position(|&b| matches!(b, FS | ETX | STX))
+                    .map_or(out.len(), |p| p + start);
+                let cut = end == out.len();
+                match tag {
+                    Some(b'P') => {
+                        mask_card_field(&mut out[start..end], cut);
+                        if cut {
+                            state.pan_left = usize::MAX;
+                        }
+                    }
+                    Some(t) if CSOB_PLAIN_TAGS.contains(&t) => {}
+                    _ => {
+                        let masked = mask_pan_bytes(&out[start..end]);
+                        out[start..end].copy_from_slice(&masked);
+                    }
+                }
+                i = end;
+            }
+            STX => return i,
+            _ => i += 1,
+        }
+    }
+    out.len()
+}
+
+/// One Concert frame from `stx`: a till's request has no card data; a full answer carries the
+/// card number in the 55 characters after POS (2), status (1), amount (8) and mode (1).
+fn mask_concert_frame(out: &mut [u8], stx: usize, dir: Dir, state: &mut MaskState) -> usize {
+    const CARD_FIELD: usize = 13;
+    const CARD_LEN: usize = 55;
+    let end = out[stx + 1..]
+        .iter()
+        .position(|&b| b == ETX)
+        .map_or(out.len(), |p| (stx + 1 + p + 2).min(out.len()));
+    if dir == Dir::In {
+        let from = (stx + CARD_FIELD).min(end);
+        let to = (stx + CARD_FIELD + CARD_LEN).min(end);
+        let etx_at = out[stx + 1..end].iter().position(|&b| b == ETX);
+        // A short answer (ETX before the card field ends) has no card field.
+        let full = etx_at.is_none_or(|p| p + 1 >= CARD_FIELD + CARD_LEN);
+        if full && from < to {
+            let cut = to - from < CARD_LEN;
+            mask_card_field(&mut out[from..to], cut);
+            if cut && to == out.len() {
+                state.pan_left = CARD_LEN - (to - from);
+            }
+        }
+    }
+    end
 }
 
 /// Space-separated upper-case hex.
@@ -316,5 +460,52 @@ mod tests {
             !text.contains("39 30 30 31 30 31"),
             "hex of the PAN middle: {text}"
         );
+    }
+
+    #[test]
+    fn two_frames_in_one_read_keep_both_headers_and_mask_only_the_card() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SessionLog::open(dir.path()).unwrap();
+        // A B0 and a B2 in one read: the B2's date and time (261125175442) is a 12-digit run.
+        let mut read = b"\x02B001ECRLINK12611251754408000000000A5A5\x03".to_vec();
+        read.extend_from_slice(b"\x02B201ECRLINK12611251754428000004CA5A5");
+        read.extend_from_slice(b"\x1cT00\x1cR000\x1cB000000001250\x1cP4761739001010119\x03");
+        log.frame_of(Some(Dialect::Csob), Dir::In, &read);
+        let text = std::fs::read_to_string(log.path().unwrap()).unwrap();
+        assert!(
+            text.contains("<STX>B201ECRLINK12611251754428000004CA5A5"),
+            "{text}"
+        );
+        // The hex is what was on the wire, but for the card number's middle.
+        let hex_of = |b: &[u8]| hex(b);
+        assert!(
+            text.contains(&hex_of(b"12611251754428000004CA5A5")),
+            "{text}"
+        );
+        assert!(text.contains("B000000001250"), "{text}");
+        assert!(text.contains("P476173******0119"), "{text}");
+        assert!(!text.contains("4761739001010119"), "{text}");
+    }
+
+    #[test]
+    fn a_card_number_cut_by_the_end_of_a_read_stays_masked_in_the_next() {
+        let mut state = MaskState::default();
+        let first = mask_frames(
+            Dialect::Csob,
+            Dir::In,
+            b"\x02B201ECRLINK12611251754428000004CA5A5\x1cP47617390",
+            &mut state,
+        );
+        assert!(first.ends_with(b"P476173**"), "{}", printable(&first));
+        let second = mask_frames(Dialect::Csob, Dir::In, b"01010119\x1cR000\x03", &mut state);
+        assert_eq!(printable(&second), "********<FS>R000<ETX>");
+        // Concert: the card field of a full answer, cut after 20 bytes.
+        let mut state = MaskState::default();
+        let mut ans = b"\x0201000001250".to_vec();
+        ans.extend_from_slice(b"14761739");
+        let a = mask_frames(Dialect::Concert, Dir::In, &ans, &mut state);
+        assert_eq!(printable(&a), "<STX>010000012501476173*");
+        let b = mask_frames(Dialect::Concert, Dir::In, b"001010119      ", &mut state);
+        assert_eq!(printable(&b), "*********      ");
     }
 }

@@ -14,6 +14,115 @@ fn decimal(minor: u64, currency: ecrlink_core::txn::Currency) -> String {
     s
 }
 
+/// The totals of a close-totals / subtotals / last-sums answer as JSON: currencies by their
+/// ISO 4217 alphabetic code, amounts as decimals and in minor units, schemes by their name
+/// (`VISA`), as everywhere else in the output (docs/ecrlink-sim.schema.json, `totals`).
+pub fn totals_json(t: &ecrlink_core::txn::Totals) -> Value {
+    let alpha = |n: u16| {
+        ecrlink_core::txn::Currency::from_numeric(n)
+            .ok()
+            .map_or_else(|| n.to_string(), |c| c.alpha().to_string())
+    };
+    let dec = |minor: u64, n: u16| match ecrlink_core::txn::Currency::from_numeric(n) {
+        Ok(c) => decimal(minor, c),
+        Err(_) => minor.to_string(),
+    };
+    let currencies: Vec<Value> = t
+        .currencies
+        .iter()
+        .map(|c| {
+            json!({
+                "currency": alpha(c.currency),
+                "debit_count": c.debit_count,
+                "debit": dec(c.debit_minor, c.currency),
+                "debit_minor": c.debit_minor,
+                "credit_count": c.credit_count,
+                "credit": dec(c.credit_minor, c.currency),
+                "credit_minor": c.credit_minor,
+                "reversal_count": c.reversal_count,
+            })
+        })
+        .collect();
+    let schemes: Vec<Value> = t
+        .schemes
+        .iter()
+        .map(|x| {
+            json!({
+                "scheme": x.scheme.name(),
+                "currency": alpha(x.currency),
+                "count": x.count,
+                "net_minor": x.net_minor,
+            })
+        })
+        .collect();
+    json!({ "currencies": currencies, "schemes": schemes })
+}
+
+/// A terminal's local date and time in ISO 8601 with this machine's UTC offset
+/// (`2026-12-07T14:12:47+01:00`): terminals send no zone; the till's is taken as theirs.
+pub fn timestamp_json(t: &ecrlink_core::txn::Timestamp) -> Value {
+    use chrono::TimeZone;
+    let naive =
+        chrono::NaiveDate::from_ymd_opt(i32::from(t.year), u32::from(t.month), u32::from(t.day))
+            .and_then(|d| {
+                d.and_hms_opt(u32::from(t.hour), u32::from(t.minute), u32::from(t.second))
+            });
+    match naive.and_then(|n| chrono::Local.from_local_datetime(&n).earliest()) {
+        Some(local) => json!(local.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)),
+        None => json!(format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            t.year, t.month, t.day, t.hour, t.minute, t.second
+        )),
+    }
+}
+
+/// A request as JSON, the same keys as a till result's (`kind`, `amount`, `currency`, …);
+/// used by `decode` for the txn a frame maps to.
+pub fn request_json(req: &Request) -> Value {
+    let money = req.amount();
+    json!({
+        "kind": req.kind().name(),
+        "amount": money.map(|a| decimal(a.minor(), a.currency)),
+        "amount_minor": money.map(|a| a.minor()),
+        "currency": money.map(|a| a.currency.alpha()),
+        "cashback": match (req, money) {
+            (Request::SaleWithCashback { cashback, .. }, Some(a)) => Some(decimal(cashback.minor(), a.currency)),
+            _ => None,
+        },
+        "approval_code": match req {
+            Request::Reversal { code, .. } => Some(code.as_str()),
+            _ => None,
+        },
+        "reference": req.reference().map(|r| r.as_str()),
+    })
+}
+
+/// A terminal's answer as JSON, the same keys as a till result's; used by `decode`.
+pub fn response_json(r: &Response) -> Value {
+    let money = r.amount;
+    json!({
+        "kind": r.kind.name(),
+        "outcome": r.outcome.name(),
+        "amount": money.map(|a| decimal(a.minor(), a.currency)),
+        "amount_minor": money.map(|a| a.minor()),
+        "currency": money.map(|a| a.currency.alpha()),
+        "cashback": match (r.cashback, money) {
+            (Some(c), Some(a)) => Some(decimal(c.minor(), a.currency)),
+            _ => None,
+        },
+        "approval_code": r.approval_code.as_ref().map(|c| c.as_str()),
+        "pan": r.pan.map(|p| p.to_string()),
+        "scheme": r.scheme.map(|s| s.name()),
+        "entry_mode": r.entry_mode.map(|e| e.name()),
+        "reference": r.reference.as_ref().map(|x| x.as_str()),
+        "terminal_id": r.terminal_id.as_ref().map(|t| t.as_str()),
+        "timestamp": r.timestamp.as_ref().map_or(Value::Null, timestamp_json),
+        "trace": r.trace,
+        "text": r.text.as_ref().map(|t| t.as_str()),
+        "totals": r.totals.as_ref().map_or(Value::Null, totals_json),
+    })
+}
+
 /// The JSON object of a result. Every key is always present (null when it does not apply), so
 /// scripts can rely on the shape. The PAN is the masked one.
 pub fn to_json(result: &TillResult, opts: &TillOptions, log_file: Option<&str>) -> Value {
@@ -26,12 +135,21 @@ pub fn to_json(result: &TillResult, opts: &TillOptions, log_file: Option<&str>) 
     m.insert("message".into(), json!(result.message));
     m.insert("lang".into(), json!(opts.lang.code()));
     m.insert("unknown".into(), json!(result.unknown));
+    // The bank's ISO 8583 code and the dialect's own code, each in its own field.
+    m.insert("bank_code".into(), json!(result.codes.bank_code));
+    m.insert("terminal_code".into(), json!(result.codes.terminal_code));
+    m.insert("reason".into(), json!(result.reason));
     m.insert(
-        "decline_code".into(),
-        match &result.outcome {
-            Outcome::Declined { code } => json!(code.as_str()),
-            _ => Value::Null,
-        },
+        "no_answer".into(),
+        json!(result.no_answer.map(|n| n.name())),
+    );
+    m.insert(
+        "detected_dialect".into(),
+        json!(result.detected_dialect.map(|d| d.name())),
+    );
+    m.insert(
+        "last_kind".into(),
+        json!(result.last_kind.map(|k| k.name())),
     );
     m.insert(
         "fail_reason".into(),
@@ -40,11 +158,17 @@ pub fn to_json(result: &TillResult, opts: &TillOptions, log_file: Option<&str>) 
             _ => Value::Null,
         },
     );
+    let (kind, address, baud) = match &opts.target {
+        crate::till::Target::Tcp { address } => ("tcp", address.clone(), None),
+        crate::till::Target::Serial { path, baud } => ("serial", path.clone(), Some(*baud)),
+    };
     m.insert(
         "terminal".into(),
         json!({
             "alias": opts.alias,
-            "address": opts.target.to_string(),
+            "kind": kind,
+            "address": address,
+            "baud": baud,
             "dialect": opts.dialect.name(),
         }),
     );
@@ -100,7 +224,8 @@ pub fn to_json(result: &TillResult, opts: &TillOptions, log_file: Option<&str>) 
     );
     m.insert(
         "timestamp".into(),
-        json!(r.and_then(|r| r.timestamp).map(|t| t.to_string())),
+        r.and_then(|r| r.timestamp.as_ref())
+            .map_or(Value::Null, timestamp_json),
     );
     m.insert("trace".into(), json!(r.and_then(|r| r.trace)));
     m.insert(
@@ -109,9 +234,8 @@ pub fn to_json(result: &TillResult, opts: &TillOptions, log_file: Option<&str>) 
     );
     m.insert(
         "totals".into(),
-        r.and_then(|r| r.totals.as_ref()).map_or(Value::Null, |t| {
-            serde_json::to_value(t).unwrap_or(Value::Null)
-        }),
+        r.and_then(|r| r.totals.as_ref())
+            .map_or(Value::Null, totals_json),
     );
     m.insert(
         "recovery".into(),

@@ -51,9 +51,15 @@ pub struct TillArgs {
     /// Config file [default: $ECRLINK_CONFIG, else ecrlink/terminals.toml in the user's config dir].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Limit for the terminal's answer, in seconds.
+    /// Limit for the terminal's answer, in seconds: the whole wait, asking for the last
+    /// transaction after no answer included.
     #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_secs)]
     pub timeout: Duration,
+    /// Limit for the terminal's acknowledgement of the request (ČSOB B0, Concert ACK), in
+    /// seconds: a terminal that acknowledges nothing by then usually speaks another dialect,
+    /// and the till says so instead of waiting the whole --timeout.
+    #[arg(long, value_name = "SECS", default_value = "2", value_parser = parse_secs)]
+    pub ack_timeout: Duration,
     /// Limit for the TCP connection, in seconds; past it the terminal is offline.
     #[arg(long, value_name = "SECS", default_value = "3", value_parser = parse_secs)]
     pub connect_timeout: Duration,
@@ -79,6 +85,25 @@ pub struct TillArgs {
     #[arg(long)]
     pub terminal_id: Option<String>,
 }
+
+/// The long help of `terminals`: where the file goes and its format.
+const TERMINALS_HELP: &str = "\
+The config file is $ECRLINK_CONFIG, else ecrlink/terminals.toml in the user's config folder
+(~/.config on Linux, %APPDATA% on Windows, ~/Library/Application Support on macOS). The till
+commands read it when --terminal is not given. Its format (a working sample; `ecrlink-sim
+terminals` without a file prints it too):
+
+# How a till picks its terminal: \"single\", \"by-computer\" or \"by-user\".
+selection = \"by-computer\"
+default = \"counter-1\"
+currency = \"CZK\"
+
+[[terminal]]
+alias = \"counter-1\"
+address = \"192.168.1.50:2050\"   # HOST:PORT, or /dev/ttyUSB0, COM3, serial:PATH
+dialect = \"csob\"                # or \"concert\"
+computers = [\"POS-1\"]           # by-computer: exact, case-sensitive (RDP: the client's name)
+users = [\"alice\"]               # by-user";
 
 /// `sale` and `refund`.
 #[derive(Debug, Clone, Args)]
@@ -139,6 +164,7 @@ pub struct ReversalCmd {
 
 /// `terminals`.
 #[derive(Debug, Clone, Args)]
+#[command(after_long_help = TERMINALS_HELP)]
 pub struct TerminalsArgs {
     /// Config file [default: $ECRLINK_CONFIG, else ecrlink/terminals.toml in the user's config dir].
     #[arg(long, value_name = "FILE")]
@@ -180,6 +206,12 @@ fn load_config(path: Option<&PathBuf>) -> Result<Option<(PathBuf, Config)>, Stri
 
 /// The money of a command from its decimal text and currency.
 fn money(amount: &str, currency: &Currency) -> Result<Money, String> {
+    if let Some(positive) = amount.trim().strip_prefix('-') {
+        return Err(format!(
+            "invalid amount '{amount}': amounts are positive (money back to a card is \
+             `refund --amount {positive}`, cancelling a payment is `reversal`)"
+        ));
+    }
     Money::parse_decimal(amount, *currency).map_err(|e| {
         format!(
             "invalid amount '{amount}' for {currency} (a positive decimal with at most {} decimals): {e}",
@@ -218,7 +250,7 @@ fn prepare(args: &TillArgs, config: Option<&(PathBuf, Config)>) -> Result<Prepar
     let cfg = config.map(|(_, c)| c);
     let (target, dialect, alias, cfg_tid) = match (&args.terminal, cfg) {
         (Some(t), _) => {
-            let mut target = Target::parse(t);
+            let mut target = Target::parse_checked(t).map_err(|e| e.to_string())?;
             if let Target::Serial { baud, .. } = &mut target {
                 *baud = args.baud;
             }
@@ -227,12 +259,17 @@ fn prepare(args: &TillArgs, config: Option<&(PathBuf, Config)>) -> Result<Prepar
         }
         (None, Some(c)) => {
             let entry = match &args.alias {
-                Some(a) => c
-                    .by_alias(a)
-                    .ok_or_else(|| format!("no terminal with alias '{a}' in the config"))?,
+                Some(a) => c.by_alias(a).ok_or_else(|| {
+                    let known: Vec<&str> = c.terminals.iter().map(|t| t.alias.as_str()).collect();
+                    format!(
+                        "no terminal with alias '{a}' in the config; its aliases: {}",
+                        known.join(", ")
+                    )
+                })?,
                 None => c.select(&Identity::detect()).map_err(|e| e.to_string())?.0,
             };
-            let mut target = Target::parse(&entry.address);
+            let mut target = Target::parse_checked(&entry.address)
+                .map_err(|e| format!("terminal '{}' in the config: {e}", entry.alias))?;
             if let Target::Serial { baud, .. } = &mut target {
                 *baud = args.baud;
             }
@@ -278,6 +315,7 @@ fn prepare(args: &TillArgs, config: Option<&(PathBuf, Config)>) -> Result<Prepar
     let mut opts = TillOptions::new(target, dialect);
     opts.timeout = args.timeout;
     opts.connect_timeout = args.connect_timeout;
+    opts.ack_timeout = args.ack_timeout;
     opts.lang = lang;
     opts.receipt = args.receipt;
     opts.progress = !args.json;
@@ -408,12 +446,15 @@ pub fn terminals(args: &TerminalsArgs) -> i32 {
     let (path, config) = match load_config(args.config.as_ref()) {
         Ok(Some(c)) => c,
         Ok(None) => {
-            return usage(format!(
-                "no config file{}",
-                config::default_config_path()
-                    .map(|p| format!(" at {}", p.display()))
-                    .unwrap_or_default()
-            ));
+            let at = config::default_config_path()
+                .map(|p| format!(" at {}", p.display()))
+                .unwrap_or_default();
+            eprintln!(
+                "error: no config file{at}\n\nWrite one there (or give --config FILE, or set \
+                 ECRLINK_CONFIG); this sample works as it is:\n\n{}",
+                config::SAMPLE_CONFIG
+            );
+            return EXIT_USAGE;
         }
         Err(e) => return usage(e),
     };

@@ -31,6 +31,16 @@ impl World {
         dialects: &[Dialect],
         card_delay: Duration,
     ) -> anyhow::Result<World> {
+        World::start_with_lang(agents, dialects, card_delay, "en").await
+    }
+
+    /// [`World::start`] with the agents' receipts in `receipt_lang` (`cs`, `en`, `fr`).
+    pub async fn start_with_lang(
+        agents: usize,
+        dialects: &[Dialect],
+        card_delay: Duration,
+        receipt_lang: &str,
+    ) -> anyhow::Result<World> {
         // Each agent holds one bank connection (two while it reconnects): lift the cap.
         let bank = BankSim::start(BankConfig {
             max_connections: (2 * agents).max(crate::bank::DEFAULT_MAX_CONNECTIONS),
@@ -51,6 +61,7 @@ impl World {
                 bank: Some(bank.addr().to_string()),
                 card_delay,
                 terminal_id: terminal_id(agents, i),
+                receipt_lang: receipt_lang.to_string(),
                 ..Config::default()
             };
             let agent = Agent::start(cfg)

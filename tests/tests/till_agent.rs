@@ -43,7 +43,8 @@ fn csob_every_command_end_to_end() {
         v["approval_code"].as_str().is_some_and(|c| !c.is_empty()),
         "{v}"
     );
-    assert!(v["decline_code"].is_null() && v["recovery"].is_null());
+    assert!(v["bank_code"].is_null() && v["recovery"].is_null());
+    assert_eq!(v["terminal_code"], "R000");
 
     let r = run(&[
         "cashback",
@@ -132,14 +133,19 @@ fn csob_every_command_end_to_end() {
     assert_eq!(v["message"], "Totals closed");
     assert!(!v["totals"].is_null(), "{v}");
 
-    // Declined by the bank's default rule (an amount ending in .51): exit 1 and its code as
-    // ČSOB carries it (R-12, insufficient funds).
+    // Declined by the bank's default rule (an amount ending in .51): exit 1, the bank's ISO
+    // code (51) and ČSOB's code each in its own field.
     let r = run(&["sale", "--amount", "7.51", "--currency", "CZK"]);
     assert_eq!(r.code, 1, "{r:?}");
     let v = r.json();
     assert_eq!(v["outcome"], "declined");
-    assert_eq!(v["decline_code"], "R-12");
-    assert_eq!(v["message"], "Declined (code R-12): insufficient funds");
+    assert_eq!(v["bank_code"], "51");
+    assert_eq!(v["terminal_code"], "R-12");
+    assert_eq!(v["reason"], "insufficient funds");
+    assert_eq!(
+        v["message"],
+        "Declined: insufficient funds (bank code 51, ČSOB code R-12)"
+    );
 }
 
 #[test]
@@ -187,7 +193,7 @@ fn human_output_is_localized_and_masks_the_card() {
     assert_eq!(r.code, 1);
     assert!(
         r.stdout
-            .starts_with("Refusé (code R-12): provision insuffisante\n"),
+            .starts_with("Refusé: provision insuffisante (code banque 51, code ČSOB R-12)\n"),
         "{}",
         r.stdout
     );
@@ -258,8 +264,12 @@ fn the_banks_own_decline_code_reaches_the_till() {
     );
     assert_eq!(r.code, 1, "{r:?}");
     let v = r.json();
-    assert_eq!(v["decline_code"], "05");
-    assert_eq!(v["message"], "Declined (code 05): do not honour");
+    assert_eq!(v["bank_code"], "05");
+    assert_eq!(v["terminal_code"], "R05");
+    assert_eq!(
+        v["message"],
+        "Declined: do not honour (bank code 05, ČSOB code R05)"
+    );
     let auths = shop.bank.auths();
     assert_eq!(auths.last().unwrap()["code"], "05", "{auths:?}");
 }

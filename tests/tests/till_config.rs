@@ -133,3 +133,93 @@ fn broken_config_is_a_usage_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("error: bad config"), "{err}");
 }
+
+#[test]
+fn config_errors_name_the_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("terminals.toml");
+    for (text, at, says) in [
+        (
+            "selection = \"single\"\n[[terminal]]\nalias = \"a\"\naddress = 5\ndialect = \"csob\"\n",
+            ":4:11: ",
+            "expected a string",
+        ),
+        (
+            "selection = \"single\"\n[[terminal]]\nalias = \"a\"\naddress = \"1.2.3.4:5\"\ndialect = \"zvt\"\n",
+            ":5:11: ",
+            "unknown dialect 'zvt'",
+        ),
+        (
+            "selection = \"single\"\n\n[[terminal]]\nalias = \"a\"\naddress = \"1.2.3.4\"\ndialect = \"csob\"\n",
+            ":5:11: ",
+            "no port",
+        ),
+        (
+            "selection = \"single\"\ndefault = \"zz\"\n[[terminal]]\nalias = \"a\"\naddress = \"1.2.3.4:5\"\ndialect = \"csob\"\n",
+            ":2:11: ",
+            "default 'zz' is not a terminal alias",
+        ),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_ecrlink-sim-e2e"))
+            .args(["terminals", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.starts_with(&format!("error: bad config {}{at}", path.display()))
+                && err.contains(says),
+            "{at} {says}: {err}"
+        );
+    }
+}
+
+#[test]
+fn without_a_config_terminals_says_where_it_goes_and_prints_a_working_sample() {
+    let home = tempfile::tempdir().unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_ecrlink-sim-e2e"))
+            .arg("terminals")
+            .env("XDG_CONFIG_HOME", home.path())
+            .env("HOME", home.path())
+            .env_remove("ECRLINK_CONFIG")
+            .env("COMPUTERNAME", "SOMEWHERE-ELSE")
+            .env_remove("CLIENTNAME")
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let path = home.path().join("ecrlink").join("terminals.toml");
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    let sample = err
+        .split_once("\n\n# ")
+        .map(|(_, s)| format!("# {s}"))
+        .unwrap();
+    assert!(sample.contains("[[terminal]]"), "{err}");
+    // The sample works as it is.
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, sample).unwrap();
+    let out = run();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("this till uses: counter-1"), "{text}");
+    // --help says the same.
+    let out = Command::new(env!("CARGO_BIN_EXE_ecrlink-sim-e2e"))
+        .args(["terminals", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("ecrlink/terminals.toml") && help.contains("[[terminal]]"),
+        "{help}"
+    );
+}

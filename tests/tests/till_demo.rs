@@ -32,7 +32,7 @@ fn demo_runs_a_shop_day_and_exits_0_quickly() {
         assert!(out.contains(step), "missing {step}: {out}");
     }
     assert!(
-        out.contains("Declined (code R-12): insufficient funds"),
+        out.contains("Declined: insufficient funds (bank code 51, ČSOB code R-12)"),
         "{out}"
     );
     // Receipts, masked.
@@ -41,16 +41,66 @@ fn demo_runs_a_shop_day_and_exits_0_quickly() {
         "{out}"
     );
     assert!(out.contains("476173******0119"), "{out}");
+    // The same copy for both dialects: the Concert sale's receipt is the merchant copy too.
+    assert!(!out.contains("CUSTOMER COPY"), "{out}");
+    let concert = out.split("[11/11]").nth(1).unwrap_or_default();
+    assert!(concert.contains("MERCHANT COPY"), "{concert}");
     assert!(!out.contains("4761739001010119"));
     // The summary table.
     assert!(out.contains(" #  command"), "{out}");
-    assert!(out.contains("11 steps, 11 as expected"), "{out}");
+    assert!(out.contains("11 steps, 11 as planned"), "{out}");
     assert!(!out.contains("NOT AS EXPECTED"), "{out}");
+    // One numbering for the whole day, the Concert sale included.
+    assert!(
+        out.contains("[10/11] ") && out.contains("[11/11] "),
+        "{out}"
+    );
+    assert!(!out.contains("[1/1] "), "{out}");
+    // The decline is planned: its row reads "declined 51 … as planned", not "ok yes".
+    let row = out
+        .lines()
+        .find(|l| l.contains("320.51 CZK") && l.contains("declined"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        row.contains("declined 51") && row.ends_with("as planned"),
+        "{row}"
+    );
+    assert!(!out.contains(" yes"), "{out}");
     // And its session log.
     let log = till_common::only_file(logs.path());
     let text = std::fs::read_to_string(log).unwrap();
     assert!(text.contains("outcome: declined R-12"), "{text}");
     assert!(!text.contains("4761739001010119"));
+}
+
+#[test]
+fn demo_in_czech_translates_headings_steps_receipts_and_summary() {
+    let r = sim_env(&["demo", "--lang", "cs"], &[], Duration::from_secs(15));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let out = &r.stdout;
+    for czech in [
+        "ecrlink demo: obchodní den na jednom počítači",
+        "simulátor banky",
+        "ráno: je terminál na místě?",
+        "Zamítnuto: nedostatek prostředků (kód banky 51, kód ČSOB R-12)",
+        "autorizační kód",
+        "příkaz",
+        "zamítnuta 51",
+        "schválené platby",
+        "11 kroků, 11 podle plánu",
+        "KOPIE PRO OBCHODNÍKA",
+    ] {
+        assert!(out.contains(czech), "missing {czech}: {out}");
+    }
+    for english in [
+        "a shop day",
+        "coffee",
+        "approval code",
+        "as planned",
+        "steps,",
+    ] {
+        assert!(!out.contains(english), "{english} left in English: {out}");
+    }
 }
 
 #[test]

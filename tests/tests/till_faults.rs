@@ -50,7 +50,8 @@ fn silent_csob_terminal_times_out_then_asks_for_the_last_transaction() {
     assert_eq!(v["recovery"]["status"], "failed", "{v}");
     assert_eq!(
         v["message"],
-        "The terminal did not answer in time: Unknown — check last transaction"
+        "The terminal did not answer in time: outcome unknown — run `ecrlink-sim last` (the \
+         terminal's last transaction) before trying again"
     );
     // The second connection is the last-transaction question.
     assert_eq!(connections.load(Ordering::SeqCst), 2);
@@ -73,7 +74,7 @@ fn silent_concert_terminal_times_out_and_says_the_outcome_is_unknown() {
         v["message"]
             .as_str()
             .unwrap()
-            .ends_with("Unknown — check last transaction"),
+            .ends_with("look at the terminal's screen or its journal before charging again"),
         "{v}"
     );
     // Concert cannot ask: no second connection.

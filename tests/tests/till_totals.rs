@@ -14,7 +14,7 @@ fn czk_line(v: &serde_json::Value) -> (u64, u64, u64, u64) {
         .as_array()
         .unwrap_or_else(|| panic!("no totals in {v}"))
         .iter()
-        .find(|c| c["currency"] == 203)
+        .find(|c| c["currency"] == "CZK")
         .unwrap_or_else(|| panic!("no CZK totals in {v}"));
     let n = |k: &str| c[k].as_u64().unwrap();
     (

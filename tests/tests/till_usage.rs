@@ -150,3 +150,124 @@ fn bad_timeout_is_exit_2() {
     let (code, _, _) = sim(&["test-terminal", "--terminal", T, "--timeout", "soon"]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn mistyped_terminal_is_a_usage_error_not_offline() {
+    // (address, what the one line must say)
+    for (bad, says) in [
+        ("127.0.0.1", "no port"),
+        ("localhost", "no port"),
+        ("127.0.0.1:", "not a port number"),
+        ("127.0.0.1:99999", "not a port number"),
+        ("127.0.0.1:abc", "not a port number"),
+        ("dev/ttyUSB0", "absolute path"),
+        ("ttys/0", "absolute path"),
+        ("", "empty"),
+    ] {
+        let (code, out, err) = sim(&[
+            "sale",
+            "--amount",
+            "1",
+            "--currency",
+            "CZK",
+            "--terminal",
+            bad,
+            "--no-log",
+        ]);
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        assert!(out.is_empty(), "{bad:?}: {out}");
+        assert_eq!(err.lines().count(), 1, "{bad:?}: {err}");
+        assert!(
+            err.starts_with(&format!("error: invalid terminal '{bad}'")) && err.contains(says),
+            "{bad:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn mistyped_terminal_in_the_config_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("terminals.toml");
+    std::fs::write(
+        &cfg,
+        "selection = \"single\"\n[[terminal]]\nalias = \"desk\"\naddress = \"192.168.1.50\"\ndialect = \"csob\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = sim(&[
+        "test-terminal",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--no-log",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("desk") && err.contains("no port"), "{err}");
+}
+
+#[test]
+fn a_negative_amount_says_what_to_do_instead() {
+    let (code, _, err) = sim(&[
+        "sale",
+        "--amount",
+        "-5",
+        "--currency",
+        "CZK",
+        "--terminal",
+        T,
+        "--no-log",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("amounts are positive") && err.contains("refund --amount 5"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_alias_lists_the_aliases_there_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("terminals.toml");
+    std::fs::write(
+        &cfg,
+        "selection = \"single\"\n[[terminal]]\nalias = \"front\"\naddress = \"127.0.0.1:9\"\ndialect = \"csob\"\n[[terminal]]\nalias = \"back\"\naddress = \"127.0.0.1:9\"\ndialect = \"concert\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = sim(&[
+        "test-terminal",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--alias",
+        "nope",
+        "--no-log",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("'nope'") && err.contains("front, back"),
+        "{err}"
+    );
+}
+
+#[test]
+fn long_help_is_wrapped() {
+    for args in [&["sale", "--help"][..], &["--help"], &["bank", "--help"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ecrlink-sim-e2e"))
+            .args(args)
+            .env("COLUMNS", "80")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&out.stdout);
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "{args:?}: {line}");
+        }
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_ecrlink-agent-e2e"))
+        .arg("--help")
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "agent: {line}");
+    }
+}

@@ -128,13 +128,15 @@ fn request(o: &mut Map<String, Value>, r: &ConcertRequest) {
         "authorization_code".into(),
         json!(String::from_utf8_lossy(r.authorization.code())),
     );
-    o.insert(
-        "txn".into(),
-        match r.to_txn() {
-            Ok(t) => json!(t.kind().name()),
-            Err(e) => json!(format!("not runnable: {e}")),
-        },
-    );
+    // The txn this request maps to, in the till's own keys (as `decode --dialect csob`).
+    match r.to_txn() {
+        Ok(t) => {
+            o.insert("txn".into(), crate::output::request_json(&t));
+        }
+        Err(e) => {
+            o.insert("txn_error".into(), json!(format!("not runnable: {e}")));
+        }
+    }
 }
 
 fn answer(o: &mut Map<String, Value>, a: &ConcertAnswer) {
@@ -188,7 +190,7 @@ mod tests {
         assert_eq!(v["authorization"], "normal");
         assert_eq!(v["lrc"], "01");
         assert_eq!(v["lrc_ok"], true);
-        assert_eq!(v["txn"], "sale");
+        assert_eq!(v["txn"]["kind"], "sale");
         // The bare payload decodes the same, without an LRC.
         let bare = decode(&bytes[1..35]).unwrap();
         assert_eq!(bare["amount_minor"], 1250);

@@ -54,7 +54,7 @@ pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
         "header": {
             "version": String::from_utf8_lossy(&h.version),
             "terminal_id": h.terminal_id.as_str(),
-            "timestamp": h.timestamp.to_string(),
+            "timestamp": crate::output::timestamp_json(&h.timestamp),
             "flags": format!("{:04X}", h.flags.0),
             "confirm_requested": h.flags.has(Flags::CONFIRM),
             "receipt_ready": h.flags.has(Flags::RECEIPT_READY),
@@ -88,7 +88,7 @@ pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
                 out["reference"] = json!(x.as_str());
             }
             match r.to_request(default) {
-                Ok(req) => out["txn"] = serde_json::to_value(&req).unwrap_or(Value::Null),
+                Ok(req) => out["txn"] = crate::output::request_json(&req),
                 Err(e) => out["txn_error"] = json!(e.to_string()),
             }
         }
@@ -101,9 +101,15 @@ pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
                 "name": r.result.name(),
                 "outcome": outcome.name(),
             });
-            if let ecrlink_core::txn::Outcome::Declined { code } = &outcome {
-                out["result"]["decline_code"] = json!(code.as_str());
-            }
+            // The same two named codes as the till's `--json`.
+            let probe = ecrlink_core::txn::Response::new(
+                ecrlink_core::txn::RequestKind::Sale,
+                outcome.clone(),
+            );
+            let codes =
+                crate::till::result_codes(Some(ecrlink_core::session::Dialect::Csob), Some(&probe));
+            out["result"]["bank_code"] = json!(codes.bank_code);
+            out["result"]["terminal_code"] = json!(codes.terminal_code);
             put_money(&mut out, "amount", r.amount, r.currency, default);
             put_money(&mut out, "cashback", r.cashback, r.currency, default);
             if let Some(c) = &r.approval_code {
@@ -119,10 +125,10 @@ pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
                 out["text"] = json!(t.as_str());
             }
             if let Some(t) = &r.totals {
-                out["totals"] = serde_json::to_value(t).unwrap_or(Value::Null);
+                out["totals"] = crate::output::totals_json(t);
             }
             match r.to_response(h, default) {
-                Ok(resp) => out["txn"] = serde_json::to_value(&resp).unwrap_or(Value::Null),
+                Ok(resp) => out["txn"] = crate::output::response_json(&resp),
                 Err(e) => out["txn_error"] = json!(e.to_string()),
             }
         }
@@ -194,7 +200,9 @@ mod tests {
         assert_eq!(j["length"]["matches"], true);
         assert_eq!(j["crc"], "A5A5");
         assert_eq!(j["fields"][2]["subfields"][0]["tag"], "S");
-        assert!(j["txn"]["Sale"].is_object(), "{j}");
+        // The txn in the till's own words, not Rust's enum names.
+        assert_eq!(j["txn"]["kind"], "sale", "{j}");
+        assert!(j["txn"].get("Sale").is_none(), "{j}");
     }
 
     #[test]

@@ -62,6 +62,32 @@ pub enum End {
     Dropped(String),
     /// The request did not reach the terminal (no acknowledgement, refused by the session).
     NotDelivered(CoreError),
+    /// Nothing the dialect expects came back within the acknowledgement limit: the terminal
+    /// did not take the request. `other` is set when the bytes that did come back are another
+    /// dialect's (a wrong `--dialect`).
+    NotAcknowledged {
+        /// The dialect the terminal's bytes belong to, when they tell.
+        other: Option<ecrlink_core::session::Dialect>,
+    },
+}
+
+/// The dialect whose bytes `heard` (the first bytes a terminal sent) are, when it is not
+/// `expected`: Concert's link layer opens with a control byte (ACK, NAK, ENQ, EOT), a ČSOB
+/// message with STX and the message type `B`.
+pub fn other_dialect(
+    expected: ecrlink_core::session::Dialect,
+    heard: &[u8],
+) -> Option<ecrlink_core::session::Dialect> {
+    use ecrlink_core::link::control::{ACK, ENQ, EOT, NAK, STX};
+    use ecrlink_core::session::Dialect;
+    match expected {
+        Dialect::Csob => {
+            matches!(heard.first(), Some(&(ACK | NAK | ENQ | EOT))).then_some(Dialect::Concert)
+        }
+        Dialect::Concert => {
+            (heard.first() == Some(&STX) && heard.get(1) == Some(&b'B')).then_some(Dialect::Csob)
+        }
+    }
 }
 
 /// What an exchange starts with.
@@ -75,6 +101,9 @@ pub enum Action<'a> {
 }
 
 /// Sends `request` through `ecr` over `io` and drives the exchange until it ends or `deadline`.
+/// A terminal that has not acknowledged the request by `ack_deadline` (ČSOB: B0; Concert: the
+/// ACK of the request frame) ends it with [`End::NotAcknowledged`]; so do bytes of another
+/// dialect, at once.
 #[allow(clippy::too_many_arguments)]
 pub async fn exchange(
     io: &mut dyn Io,
@@ -82,6 +111,7 @@ pub async fn exchange(
     dialect: Option<ecrlink_core::session::Dialect>,
     action: Action<'_>,
     deadline: tokio::time::Instant,
+    ack_deadline: Option<tokio::time::Instant>,
     want_receipt: bool,
     log: &SessionLog,
     clock: &Clock,
@@ -105,6 +135,8 @@ pub async fn exchange(
     };
     let mut grace_until = deadline;
     let mut accepted = false;
+    // The first bytes the terminal sent, to tell a wrong dialect.
+    let mut heard: Vec<u8> = Vec::new();
 
     loop {
         // 1. Send what the session has for the terminal.
@@ -163,6 +195,7 @@ pub async fn exchange(
                         "receipt part ({} bytes, more: {more})",
                         text.len()
                     ));
+                    accepted = true;
                     receipt.push(text.as_str().to_string());
                     grace_until = tokio::time::Instant::now() + GRACE;
                     receipt_pending = more;
@@ -215,6 +248,11 @@ pub async fn exchange(
         } else {
             deadline
         };
+        let waiting_ack = !accepted && response.is_none();
+        let limit = match ack_deadline {
+            Some(a) if waiting_ack => limit.min(a),
+            _ => limit,
+        };
         let wake = match ecr.poll_timeout() {
             Some(t) => clock.to_tokio(t).min(limit),
             None => limit,
@@ -235,11 +273,29 @@ pub async fn exchange(
                 Ok(n) => {
                     let bytes = rx.get(..n).unwrap_or(&[]);
                     log.frame_of(dialect, Dir::In, bytes);
+                    if waiting_ack && heard.len() < 16 {
+                        heard.extend(bytes.iter().take(16 - heard.len()));
+                        if let Some(other) = dialect.and_then(|d| other_dialect(d, &heard)) {
+                            log.line(&format!(
+                                "the terminal answers in the {} dialect, not {}",
+                                other.name(),
+                                dialect.map_or("", |d| d.name())
+                            ));
+                            return End::NotAcknowledged { other: Some(other) };
+                        }
+                    }
                     ecr.handle_bytes(clock.now(), bytes);
                 }
             },
             () = tokio::time::sleep_until(wake) => {
-                if tokio::time::Instant::now() >= limit {
+                let now = tokio::time::Instant::now();
+                if waiting_ack && ack_deadline.is_some_and(|a| now >= a) && now < deadline {
+                    log.line("the terminal did not acknowledge the request");
+                    return End::NotAcknowledged {
+                        other: dialect.and_then(|d| other_dialect(d, &heard)),
+                    };
+                }
+                if now >= limit {
                     return match response {
                         Some(response) => {
                             log.line("closing handshake not finished; keeping the answer");

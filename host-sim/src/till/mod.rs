@@ -16,12 +16,17 @@
 //! ```
 //!
 //! Each call connects (3 s limit: past it the terminal is offline), sends the request, waits
-//! up to [`TillOptions::timeout`] for the answer, and returns a [`TillResult`]. After a
-//! timeout or a dropped connection during a money-moving request it connects again and asks
-//! the terminal for its last transaction, so the result says what really happened; when the
+//! for the answer, and returns a [`TillResult`]. [`TillOptions::timeout`] is the whole wait:
+//! after no answer (or a dropped connection) to a money-moving request the till connects again
+//! and asks the terminal for its last transaction within the same limit (its last quarter, at
+//! most [`TillOptions::recovery_timeout`]), so the result says what really happened; when the
 //! dialect cannot ask (Concert) or the terminal does not answer that either, the result says
-//! the outcome is unknown. [`BlockingTill`] offers the same calls synchronously.
+//! the outcome is unknown and what to do in that dialect. A terminal that acknowledges nothing
+//! within [`TillOptions::ack_timeout`] (2 s), or answers in another dialect, is reported at
+//! once ([`NoAnswer::NotAcknowledged`]). Refusals carry their reason and both codes
+//! ([`ResultCodes`]). [`BlockingTill`] offers the same calls synchronously.
 
+mod codes;
 mod driver;
 mod progress;
 
@@ -34,7 +39,8 @@ use ecrlink_core::txn::{
 };
 use serde::Serialize;
 
-pub use driver::{Action, Clock, End, Io, describe_outcome, exchange};
+pub use codes::{ResultCodes, result_codes};
+pub use driver::{Action, Clock, End, Io, describe_outcome, exchange, other_dialect};
 pub use progress::Progress;
 
 use crate::i18n::{self, Lang};
@@ -113,6 +119,78 @@ impl Target {
     }
 }
 
+/// Why a terminal address cannot be used (a usage error, exit 2, before any connection).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid terminal '{text}': {why}")]
+pub struct TargetError {
+    /// The address as given.
+    pub text: String,
+    /// What is wrong and what to write instead.
+    pub why: String,
+}
+
+impl Target {
+    /// [`Target::parse`] with the checks a command line needs: a TCP address must be
+    /// `HOST:PORT` with a port 1–65535 (`[::1]:2050` for IPv6), a serial device an absolute path
+    /// (`/dev/ttyUSB0`), `COMn` or `serial:PATH`. A mistyped address is an input error, never a
+    /// "terminal offline".
+    pub fn parse_checked(text: &str) -> Result<Self, TargetError> {
+        let err = |why: String| TargetError {
+            text: text.to_string(),
+            why,
+        };
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(err(
+                "empty; give HOST:PORT (e.g. 127.0.0.1:2050) or a serial device (/dev/ttyUSB0)"
+                    .into(),
+            ));
+        }
+        if trimmed != text {
+            return Err(err("remove the spaces around it".into()));
+        }
+        let target = Target::parse(text);
+        match &target {
+            Target::Serial { path, .. } => {
+                if path.is_empty() {
+                    return Err(err(
+                        "serial: needs a device path, e.g. serial:/dev/ttyS0".into()
+                    ));
+                }
+                Ok(target)
+            }
+            Target::Tcp { address } => {
+                if address.contains('/') || address.contains('\\') {
+                    return Err(err(format!(
+                        "a serial device needs an absolute path (/{address}, /dev/ttyUSB0) or \
+                         serial:PATH; a TCP terminal is HOST:PORT"
+                    )));
+                }
+                let (host, port) = match address.rsplit_once(':') {
+                    Some((h, p)) if !h.is_empty() && (!h.contains(':') || h.starts_with('[')) => {
+                        (h, p)
+                    }
+                    _ => {
+                        return Err(err(format!(
+                            "no port; give HOST:PORT, e.g. {address}:2050 (ČSOB terminals \
+                             often listen on 2050)"
+                        )));
+                    }
+                };
+                if host.starts_with('[') != host.ends_with(']') {
+                    return Err(err("an IPv6 host goes in brackets: [::1]:2050".into()));
+                }
+                match port.parse::<u16>() {
+                    Ok(p) if p > 0 => Ok(target),
+                    _ => Err(err(format!(
+                        "'{port}' is not a port number (1–65535); give HOST:PORT"
+                    ))),
+                }
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -136,9 +214,14 @@ pub struct TillOptions {
     pub timeout: Duration,
     /// Limit for the TCP connection (3 s by default); past it the terminal is offline.
     pub connect_timeout: Duration,
-    /// Limit for the last-transaction question after a timeout (15 s by default, never more
-    /// than `timeout`).
+    /// The most of [`TillOptions::timeout`] kept for the last-transaction question after no
+    /// answer (15 s by default; at most a quarter of `timeout`): the whole wait, the question
+    /// included, never exceeds `timeout`.
     pub recovery_timeout: Duration,
+    /// Limit for the terminal's acknowledgement of a request (2 s by default; ČSOB: B0,
+    /// Concert: the ACK of the request frame). A terminal that acknowledges nothing does not
+    /// speak the dialect, usually: the result says so at once instead of waiting `timeout`.
+    pub ack_timeout: Duration,
     /// Language of [`TillResult::message`].
     pub lang: Lang,
     /// Ask for the receipt text after the answer (dialects that transfer it: ČSOB).
@@ -179,6 +262,7 @@ impl TillOptions {
             timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(3),
             recovery_timeout: Duration::from_secs(15),
+            ack_timeout: Duration::from_secs(2),
             lang: Lang::En,
             receipt: false,
             progress: false,
@@ -220,6 +304,30 @@ pub enum Recovery {
     Failed(String),
 }
 
+/// Why the terminal's answer did not come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoAnswer {
+    /// The limit passed without an answer.
+    Timeout,
+    /// The terminal closed the connection (or it broke) after the request went out.
+    ConnectionClosed,
+    /// The terminal did not acknowledge the request within [`TillOptions::ack_timeout`], or
+    /// answered in another dialect ([`TillResult::detected_dialect`]): a wrong dialect, usually.
+    NotAcknowledged,
+}
+
+impl NoAnswer {
+    /// The name used in JSON: `timeout`, `connection-closed`, `not-acknowledged`.
+    pub fn name(self) -> &'static str {
+        match self {
+            NoAnswer::Timeout => "timeout",
+            NoAnswer::ConnectionClosed => "connection-closed",
+            NoAnswer::NotAcknowledged => "not-acknowledged",
+        }
+    }
+}
+
 /// The typed result of one till command.
 #[derive(Clone, Debug, Serialize)]
 pub struct TillResult {
@@ -233,6 +341,17 @@ pub struct TillResult {
     pub recovery: Option<Recovery>,
     /// True when the outcome could not be established: check the last transaction.
     pub unknown: bool,
+    /// Set when the terminal's answer did not come: why.
+    pub no_answer: Option<NoAnswer>,
+    /// The dialect the terminal's bytes belong to, when they are not the till's.
+    #[serde(skip)]
+    pub detected_dialect: Option<Dialect>,
+    /// The bank's and the dialect's codes of the answer.
+    pub codes: ResultCodes,
+    /// Why the request was refused, in words (declined, not done, cancelled).
+    pub reason: Option<String>,
+    /// For `last`: what the last transaction was, when the answer tells.
+    pub last_kind: Option<RequestKind>,
     /// The localized result text.
     pub message: String,
     /// Technical detail (connection error, …), not localized.
@@ -405,26 +524,51 @@ impl Till {
         let finish = |outcome: Outcome,
                       response: Option<Response>,
                       recovery: Option<Recovery>,
+                      no_answer: Option<NoAnswer>,
+                      detected: Option<Dialect>,
                       detail: Option<String>,
                       receipt: Vec<String>| {
             let unknown = matches!(recovery, Some(Recovery::Unsupported | Recovery::Failed(_)));
-            let mut message = i18n::outcome_text(o.lang, request.kind(), &outcome);
-            match &recovery {
-                Some(Recovery::Matched) => {
-                    message = format!("{message} ({})", i18n::recovered_text(o.lang))
-                }
-                Some(Recovery::Different) => {
-                    message = format!("{message}: {}", i18n::not_done_text(o.lang))
-                }
-                _ if unknown => message = format!("{message}: {}", i18n::unknown_text(o.lang)),
-                _ => {}
-            }
+            let codes = result_codes(self.log_dialect(), response.as_ref());
+            let reason = i18n::refusal_reason(
+                o.lang,
+                &outcome,
+                &codes,
+                response
+                    .as_ref()
+                    .and_then(|r| r.text.as_ref())
+                    .map(|t| t.as_str()),
+            );
+            let last_kind = match request.kind() {
+                RequestKind::LastTransaction => response.as_ref().and_then(last_kind),
+                _ => None,
+            };
+            let message = compose_message(
+                o,
+                &request,
+                &outcome,
+                response.as_ref(),
+                Parts {
+                    recovery: recovery.as_ref(),
+                    no_answer,
+                    detected,
+                    unknown,
+                    codes: &codes,
+                    reason: reason.as_deref(),
+                    last_kind,
+                },
+            );
             let result = TillResult {
                 request: request.clone(),
                 outcome,
                 response,
                 recovery,
                 unknown,
+                no_answer,
+                detected_dialect: detected,
+                codes,
+                reason,
+                last_kind,
                 message,
                 detail,
                 receipt,
@@ -448,6 +592,8 @@ impl Till {
                     Outcome::TerminalOffline,
                     None,
                     None,
+                    None,
+                    None,
                     Some(why),
                     vec![],
                 ));
@@ -455,23 +601,29 @@ impl Till {
         };
         let clock = Clock::start();
         let mut ecr = self.new_ecr()?;
-        let deadline = started + o.timeout;
+        // The whole wait is `timeout`: a request that may need the last-transaction question
+        // leaves it its share.
+        let may_recover = request.kind().moves_money() && self.can_ask_last();
+        let deadline = started + o.timeout.saturating_sub(self.recovery_share(may_recover));
+        let ack_deadline = tokio::time::Instant::now() + o.ack_timeout;
         let end = exchange(
             io.as_mut(),
             ecr.as_mut(),
             self.log_dialect(),
             action,
             deadline,
+            Some(ack_deadline),
             o.receipt,
             log,
             &clock,
         )
         .await;
         drop(io);
+        let limit = started + o.timeout;
         let result = match end {
             End::Response { response, receipt } => {
                 let outcome = response.outcome.clone();
-                finish(outcome, Some(response), None, None, receipt)
+                finish(outcome, Some(response), None, None, None, None, receipt)
             }
             End::NotDelivered(e) => {
                 let detail = format!("request not delivered: {e}");
@@ -482,23 +634,90 @@ impl Till {
                         },
                         None,
                         None,
+                        None,
+                        None,
                         Some(detail),
                         vec![],
                     ),
-                    _ => finish(Outcome::TerminalOffline, None, None, Some(detail), vec![]),
+                    _ => finish(
+                        Outcome::TerminalOffline,
+                        None,
+                        None,
+                        None,
+                        None,
+                        Some(detail),
+                        vec![],
+                    ),
+                }
+            }
+            End::NotAcknowledged { other } => {
+                let detail = match other {
+                    Some(d) => format!("the terminal's bytes are {}", i18n::dialect_title(d)),
+                    None => format!(
+                        "no acknowledgement within {} s",
+                        o.ack_timeout.as_secs_f32()
+                    ),
+                };
+                // A ČSOB terminal may have taken a B1 whose B0 was lost: ask, unless its bytes
+                // showed it speaks another dialect. A Concert request frame that was not
+                // acknowledged was not taken.
+                if may_recover && other.is_none() {
+                    progress.set_message(i18n::asking_last_text(o.lang));
+                    let (outcome, response, recovery) = self.recover(&request, limit).await;
+                    finish(
+                        outcome,
+                        response,
+                        Some(recovery),
+                        Some(NoAnswer::NotAcknowledged),
+                        None,
+                        Some(detail),
+                        vec![],
+                    )
+                } else {
+                    finish(
+                        Outcome::TerminalOffline,
+                        None,
+                        None,
+                        Some(NoAnswer::NotAcknowledged),
+                        other,
+                        Some(detail),
+                        vec![],
+                    )
                 }
             }
             End::TimedOut | End::Dropped(_) => {
-                let detail = match &end {
-                    End::Dropped(why) => why.clone(),
-                    _ => format!("no answer within {} s", o.timeout.as_secs_f32()),
+                let (no_answer, detail) = match &end {
+                    End::Dropped(why) => (NoAnswer::ConnectionClosed, why.clone()),
+                    _ => (
+                        NoAnswer::Timeout,
+                        format!(
+                            "no answer within {} s",
+                            deadline.saturating_duration_since(started).as_secs_f32()
+                        ),
+                    ),
                 };
                 if request.kind().moves_money() {
                     progress.set_message(i18n::asking_last_text(o.lang));
-                    let (outcome, response, recovery) = self.recover(&request).await;
-                    finish(outcome, response, Some(recovery), Some(detail), vec![])
+                    let (outcome, response, recovery) = self.recover(&request, limit).await;
+                    finish(
+                        outcome,
+                        response,
+                        Some(recovery),
+                        Some(no_answer),
+                        None,
+                        Some(detail),
+                        vec![],
+                    )
                 } else {
-                    finish(Outcome::Timeout, None, None, Some(detail), vec![])
+                    finish(
+                        Outcome::Timeout,
+                        None,
+                        None,
+                        Some(no_answer),
+                        None,
+                        Some(detail),
+                        vec![],
+                    )
                 }
             }
         };
@@ -506,26 +725,64 @@ impl Till {
         Ok(result)
     }
 
-    /// After a timeout: asks for the last transaction and compares it with `original`.
-    async fn recover(&self, original: &Request) -> (Outcome, Option<Response>, Recovery) {
+    /// Whether this till can ask the terminal for its last transaction (ČSOB can, Concert
+    /// cannot; a custom session is assumed to).
+    fn can_ask_last(&self) -> bool {
+        self.opts.dialect != Dialect::Concert || self.opts.ecr_factory.is_some()
+    }
+
+    /// The part of the timeout kept for the last-transaction question: at most
+    /// [`TillOptions::recovery_timeout`], at most a quarter of the timeout.
+    fn recovery_share(&self, may_recover: bool) -> Duration {
+        if may_recover {
+            self.opts.recovery_timeout.min(self.opts.timeout / 4)
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// After no answer: asks for the last transaction and compares it with `original`, done
+    /// by `limit` at the latest.
+    async fn recover(
+        &self,
+        original: &Request,
+        limit: tokio::time::Instant,
+    ) -> (Outcome, Option<Response>, Recovery) {
         let o = &self.opts;
         let log = &o.log;
-        if o.dialect == Dialect::Concert && o.ecr_factory.is_none() {
+        if !self.can_ask_last() {
             log.line("recovery: Concert cannot ask for the last transaction");
             return (Outcome::Timeout, None, Recovery::Unsupported);
         }
         log.line("recovery: asking the terminal for its last transaction");
-        let mut io = match self.connect().await {
-            Ok(io) => io,
-            Err(why) => return (Outcome::Timeout, None, Recovery::Failed(why)),
+        let no_time = || {
+            (
+                Outcome::Timeout,
+                None,
+                Recovery::Failed("no time left within --timeout to ask".into()),
+            )
+        };
+        let left = limit.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return no_time();
+        }
+        let mut io = match tokio::time::timeout(left, self.connect()).await {
+            Ok(Ok(io)) => io,
+            Ok(Err(why)) => return (Outcome::Timeout, None, Recovery::Failed(why)),
+            Err(_) => return no_time(),
         };
         let clock = Clock::start();
         let mut ecr = match self.new_ecr() {
             Ok(ecr) => ecr,
             Err(e) => return (Outcome::Timeout, None, Recovery::Failed(e.to_string())),
         };
-        let limit = o.recovery_timeout.min(o.timeout);
-        let deadline = tokio::time::Instant::now() + limit;
+        let deadline = (tokio::time::Instant::now() + o.recovery_timeout).min(limit);
+        let not_acknowledged = || {
+            format!(
+                "the terminal did not acknowledge the question within {} s",
+                o.ack_timeout.as_secs_f32()
+            )
+        };
         if o.dialect == Dialect::Csob && o.ecr_factory.is_none() {
             // As the public ČSOB client does: passivate (T81) whatever may still be pending,
             // then ask for the last transaction (T82).
@@ -535,6 +792,7 @@ impl Till {
                 self.log_dialect(),
                 Action::Request(&Request::Abort),
                 deadline,
+                Some(tokio::time::Instant::now() + o.ack_timeout),
                 false,
                 log,
                 &clock,
@@ -552,6 +810,9 @@ impl Till {
                         Recovery::Failed("no answer to the passivate request".into()),
                     );
                 }
+                End::NotAcknowledged { .. } => {
+                    return (Outcome::Timeout, None, Recovery::Failed(not_acknowledged()));
+                }
                 End::Dropped(why) => return (Outcome::Timeout, None, Recovery::Failed(why)),
                 End::NotDelivered(e) => {
                     return (Outcome::Timeout, None, Recovery::Failed(e.to_string()));
@@ -564,6 +825,7 @@ impl Till {
             self.log_dialect(),
             Action::Request(&Request::LastTransaction),
             deadline,
+            Some(tokio::time::Instant::now() + o.ack_timeout),
             false,
             log,
             &clock,
@@ -583,6 +845,9 @@ impl Till {
                 (Outcome::Timeout, None, Recovery::Unsupported)
             }
             End::NotDelivered(e) => (Outcome::Timeout, None, Recovery::Failed(e.to_string())),
+            End::NotAcknowledged { .. } => {
+                (Outcome::Timeout, None, Recovery::Failed(not_acknowledged()))
+            }
             End::TimedOut => (
                 Outcome::Timeout,
                 None,
@@ -645,6 +910,93 @@ impl Till {
         }
         result
     }
+}
+
+/// The parts of a result its message is made of, besides the outcome and the answer.
+struct Parts<'a> {
+    recovery: Option<&'a Recovery>,
+    no_answer: Option<NoAnswer>,
+    detected: Option<Dialect>,
+    unknown: bool,
+    codes: &'a ResultCodes,
+    reason: Option<&'a str>,
+    last_kind: Option<RequestKind>,
+}
+
+/// The localized message of a result: what happened, why (reason and both codes for a
+/// refusal), and for an unknown outcome the advice the dialect allows.
+fn compose_message(
+    o: &TillOptions,
+    request: &Request,
+    outcome: &Outcome,
+    response: Option<&Response>,
+    p: Parts<'_>,
+) -> String {
+    let lang = o.lang;
+    let dialect = o.ecr_factory.is_none().then_some(o.dialect);
+    let codes = i18n::codes_text(lang, dialect, p.codes);
+    let refusal = |head: &str| {
+        let mut s = head.to_string();
+        if let Some(r) = p.reason {
+            s.push_str(": ");
+            s.push_str(r);
+        }
+        if let Some(c) = &codes {
+            s.push_str(&format!(" ({c})"));
+        }
+        s
+    };
+    let mut message = match (p.no_answer, outcome) {
+        (Some(NoAnswer::ConnectionClosed), Outcome::Timeout) => {
+            i18n::connection_closed_text(lang).to_string()
+        }
+        (Some(NoAnswer::NotAcknowledged), Outcome::Timeout | Outcome::TerminalOffline) => {
+            i18n::not_acknowledged_text(lang, o.dialect, p.detected, o.ack_timeout.as_secs_f64())
+        }
+        _ if request.kind() == RequestKind::LastTransaction && response.is_some() => {
+            let mut s = i18n::last_transaction_text(lang).to_string();
+            if let Some(k) = p.last_kind {
+                s.push_str(&format!(" ({})", i18n::kind_text(lang, k)));
+            }
+            s.push_str(": ");
+            let word = i18n::outcome_word(lang, outcome);
+            match i18n::refusal_head(lang, outcome) {
+                Some(_) => s.push_str(&refusal(word)),
+                None => s.push_str(word),
+            }
+            s
+        }
+        _ => match i18n::refusal_head(lang, outcome) {
+            Some(head) => refusal(head),
+            None => i18n::outcome_text(lang, request.kind(), outcome),
+        },
+    };
+    match p.recovery {
+        Some(Recovery::Matched) => {
+            message = format!("{message} ({})", i18n::recovered_text(lang));
+        }
+        Some(Recovery::Different) => {
+            message = format!("{message}: {}", i18n::not_done_text(lang));
+        }
+        _ if p.unknown => {
+            message = format!("{message}: {}", i18n::unknown_text(lang, o.dialect));
+        }
+        _ => {}
+    }
+    if p.no_answer == Some(NoAnswer::NotAcknowledged) && *outcome == Outcome::TerminalOffline {
+        message = format!("{message}; {}", i18n::nothing_done_text(lang));
+    }
+    message
+}
+
+/// What a last-transaction answer says the last transaction was: the answer's kind when the
+/// dialect carries it, a sale with cashback when a cashback amount is in it; else unknown
+/// (ČSOB's T82 answer repeats T82, not the original type).
+pub fn last_kind(r: &Response) -> Option<RequestKind> {
+    if r.kind != RequestKind::LastTransaction {
+        return Some(r.kind);
+    }
+    r.cashback.map(|_| RequestKind::SaleWithCashback)
 }
 
 /// Whether the terminal's last-transaction answer describes `original`: same amount, same

@@ -139,7 +139,7 @@ impl EcrSide for LineEcr {
 }
 
 /// What the fake terminal does with one request line: `Some(reply)` (may be several lines;
-/// `CLOSE` drops the connection), `None` stays silent.
+/// a final `CLOSE` drops the connection after the lines before it), `None` stays silent.
 type Script = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 async fn fake_terminal(script: Script) -> (String, Arc<Mutex<Vec<String>>>) {
@@ -160,7 +160,12 @@ async fn fake_terminal(script: Script) -> (String, Arc<Mutex<Vec<String>>>) {
                 while let Ok(Some(line)) = lines.next_line().await {
                     seen.lock().unwrap().push(line.clone());
                     match script(&line) {
-                        Some(reply) if reply == "CLOSE" => return,
+                        Some(reply) if reply.ends_with("CLOSE") => {
+                            let _ = w
+                                .write_all(reply.trim_end_matches("CLOSE").as_bytes())
+                                .await;
+                            return;
+                        }
                         Some(reply) if w.write_all(reply.as_bytes()).await.is_err() => return,
                         _ => {}
                     }
@@ -223,7 +228,9 @@ async fn decline_is_exit_1_with_code() {
         .await
         .unwrap();
     assert_eq!(r.exit_code(), 1);
-    assert_eq!(r.message, "Declined (code 51): insufficient funds");
+    assert_eq!(r.message, "Declined: insufficient funds (bank code 51)");
+    assert_eq!(r.codes.bank_code.as_deref(), Some("51"));
+    assert_eq!(r.reason.as_deref(), Some("insufficient funds"));
 }
 
 #[tokio::test]
@@ -292,7 +299,8 @@ async fn silent_terminal_leaves_the_outcome_unknown() {
     assert!(r.unknown);
     assert!(matches!(r.recovery, Some(Recovery::Failed(_))));
     assert!(
-        r.message.ends_with("Unknown — check last transaction"),
+        r.message
+            .ends_with("outcome unknown — run `ecrlink-sim last` (the terminal's last transaction) before trying again"),
         "{}",
         r.message
     );
@@ -567,11 +575,16 @@ async fn concert_timeout_cannot_be_recovered_and_says_so() {
     assert_eq!(r.outcome, Outcome::Timeout);
     assert_eq!(r.recovery, Some(Recovery::Unsupported));
     assert!(r.unknown);
+    // Concert has no last-transaction request: the advice is what Concert allows.
     assert!(
-        r.message.contains("Unknown — check last transaction"),
+        r.message.ends_with(
+            "outcome unknown — Concert cannot report the last transaction: look at the \
+             terminal's screen or its journal before charging again"
+        ),
         "{}",
         r.message
     );
+    assert!(!r.message.contains("last`"), "{}", r.message);
 }
 
 fn csob_terminal() -> Arc<dyn Fn() -> Box<dyn TerminalSide + Send> + Send + Sync> {
@@ -709,4 +722,82 @@ async fn failure_before_acceptance_is_terminal_offline() {
     assert_eq!(r.outcome, Outcome::TerminalOffline);
     assert!(r.recovery.is_none());
     assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn connection_closed_mid_sale_is_said_as_such() {
+    // The terminal takes the sale, then hangs up; it hangs up on the question too.
+    let (addr, _) = fake_terminal(Arc::new(|l: &str| {
+        if l.starts_with("REQ sale") {
+            Some("ACC\nCLOSE".into())
+        } else {
+            Some("CLOSE".into())
+        }
+    }))
+    .await;
+    let r = bounded(till(&addr, 5000).sale(czk("7"), None))
+        .await
+        .unwrap();
+    assert_eq!(r.exit_code(), 3, "outcome unknown: {r:?}");
+    assert!(r.unknown);
+    assert_eq!(r.no_answer, Some(NoAnswer::ConnectionClosed));
+    assert!(
+        r.message
+            .starts_with("The terminal closed the connection before answering: outcome unknown"),
+        "{}",
+        r.message
+    );
+    assert!(!r.message.contains("in time"), "{}", r.message);
+}
+
+#[tokio::test]
+async fn a_terminal_that_acknowledges_nothing_is_told_in_seconds_not_at_the_timeout() {
+    // A terminal of another dialect: it takes the connection and never acknowledges.
+    let (addr, seen) = fake_terminal(Arc::new(|_: &str| None)).await;
+    let mut t = till(&addr, 60_000);
+    t.opts.ack_timeout = Duration::from_millis(300);
+    let r = bounded(t.sale(czk("7"), None)).await.unwrap();
+    assert_eq!(r.no_answer, Some(NoAnswer::NotAcknowledged), "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(9), "{:?}", r.elapsed);
+    assert!(r.message.contains("--dialect"), "{}", r.message);
+    // A money request is still checked with the last-transaction question.
+    assert_eq!(seen.lock().unwrap().len(), 2);
+    // Not a money request: nothing was taken, nothing to ask.
+    let r = bounded(t.test_terminal()).await.unwrap();
+    assert_eq!(r.outcome, Outcome::TerminalOffline);
+    assert!(!r.unknown);
+    assert!(r.message.ends_with("nothing was done"), "{}", r.message);
+}
+
+#[tokio::test]
+async fn the_whole_wait_recovery_included_stays_within_the_timeout() {
+    // Acknowledges everything, answers nothing.
+    let (addr, seen) = fake_terminal(Arc::new(|_: &str| Some("ACC\n".into()))).await;
+    let t = till(&addr, 4000);
+    let r = bounded(t.sale(czk("7"), None)).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Timeout);
+    assert!(matches!(r.recovery, Some(Recovery::Failed(_))), "{r:?}");
+    assert_eq!(seen.lock().unwrap().len(), 2, "the question was asked");
+    // Before: 4 s for the answer plus up to 4 s for the question.
+    assert!(r.elapsed < Duration::from_millis(6000), "{:?}", r.elapsed);
+}
+
+#[test]
+fn bytes_of_the_other_dialect_are_recognised() {
+    use ecrlink_core::session::Dialect;
+    assert_eq!(
+        other_dialect(Dialect::Csob, &[0x15]),
+        Some(Dialect::Concert)
+    );
+    assert_eq!(
+        other_dialect(Dialect::Csob, &[0x06]),
+        Some(Dialect::Concert)
+    );
+    assert_eq!(other_dialect(Dialect::Csob, b"\x02B0"), None);
+    assert_eq!(
+        other_dialect(Dialect::Concert, b"\x02B2"),
+        Some(Dialect::Csob)
+    );
+    assert_eq!(other_dialect(Dialect::Concert, &[0x06]), None);
+    assert_eq!(other_dialect(Dialect::Concert, &[]), None);
 }
