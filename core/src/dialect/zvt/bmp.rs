@@ -208,21 +208,21 @@ fn var_len<const N: usize>(bmp: u8, data: &[u8]) -> Result<(usize, &[u8])> {
 
 /// Reads the BER length of a TLV container (`< 80`, `81 nn`, `82 nn nn`).
 pub(crate) fn tlv_len(data: &[u8]) -> Result<(usize, &[u8])> {
-    let (&l0, rest) = data
-        .split_first()
-        .ok_or(Error::Truncated { what: "zvt tlv length" })?;
+    let (&l0, rest) = data.split_first().ok_or(Error::Truncated {
+        what: "zvt tlv length",
+    })?;
     match l0 {
         0..=0x7F => Ok((usize::from(l0), rest)),
         0x81 => {
-            let (&l, rest) = rest
-                .split_first()
-                .ok_or(Error::Truncated { what: "zvt tlv length" })?;
+            let (&l, rest) = rest.split_first().ok_or(Error::Truncated {
+                what: "zvt tlv length",
+            })?;
             Ok((usize::from(l), rest))
         }
         0x82 => {
-            let (&l, rest) = rest
-                .split_first_chunk::<2>()
-                .ok_or(Error::Truncated { what: "zvt tlv length" })?;
+            let (&l, rest) = rest.split_first_chunk::<2>().ok_or(Error::Truncated {
+                what: "zvt tlv length",
+            })?;
             Ok((usize::from(u16::from_be_bytes(l)), rest))
         }
         _ => Err(Error::ZvtField { bmp: 0x06 }),
@@ -343,9 +343,7 @@ impl<'b> Writer<'b> {
     /// `value` as `n` (at most 10) bytes of BCD.
     pub(crate) fn bcd(&mut self, bmp: u8, value: u64, n: usize) -> Result<()> {
         let mut scratch = [0u8; 10];
-        let digits = scratch
-            .get_mut(..n)
-            .ok_or(Error::ZvtField { bmp })?;
+        let digits = scratch.get_mut(..n).ok_or(Error::ZvtField { bmp })?;
         u64_to_bcd(bmp, value, digits)?;
         self.put(digits)
     }

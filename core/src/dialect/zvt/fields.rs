@@ -139,12 +139,18 @@ impl<'a> Bmps<'a> {
             n::RESULT_CODE => set(&mut self.result_code, num, byte(b)),
             n::TERMINAL_ID => set(&mut self.terminal_id, num, bcd32(b)?),
             n::VU_NUMBER => {
-                let v = b.value.try_into().map_err(|_| Error::ZvtField { bmp: num })?;
+                let v = b
+                    .value
+                    .try_into()
+                    .map_err(|_| Error::ZvtField { bmp: num })?;
                 set(&mut self.vu_number, num, v)
             }
             n::ORIGINAL_TRACE => set(&mut self.original_trace, num, bcd32(b)?),
             n::AID => {
-                let v = b.value.try_into().map_err(|_| Error::ZvtField { bmp: num })?;
+                let v = b
+                    .value
+                    .try_into()
+                    .map_err(|_| Error::ZvtField { bmp: num })?;
                 set(&mut self.aid, num, v)
             }
             n::TEXT => set(&mut self.text, num, b.value),

@@ -224,9 +224,9 @@ pub enum Message<'a> {
 }
 
 fn password(data: &[u8]) -> Result<(u32, &[u8])> {
-    let (pw, rest) = data
-        .split_first_chunk::<3>()
-        .ok_or(Error::Truncated { what: "zvt password" })?;
+    let (pw, rest) = data.split_first_chunk::<3>().ok_or(Error::Truncated {
+        what: "zvt password",
+    })?;
     Ok((bcd_to_u64(number::PASSWORD, pw)? as u32, rest))
 }
 
@@ -268,14 +268,11 @@ impl<'a> Message<'a> {
         Ok(match ctrl {
             c::REGISTRATION => {
                 let (password, rest) = password(data)?;
-                let (&config, rest) = rest
-                    .split_first()
-                    .ok_or(Error::Truncated { what: "zvt config byte" })?;
+                let (&config, rest) = rest.split_first().ok_or(Error::Truncated {
+                    what: "zvt config byte",
+                })?;
                 let (currency, rest) = match rest.split_first_chunk::<2>() {
-                    Some((cc, rest)) => (
-                        Some(bcd_to_u64(number::CURRENCY, cc)? as u16),
-                        rest,
-                    ),
+                    Some((cc, rest)) => (Some(bcd_to_u64(number::CURRENCY, cc)? as u16), rest),
                     None => (None, rest),
                 };
                 Message::Registration(Registration {
@@ -299,9 +296,9 @@ impl<'a> Message<'a> {
                 } else if let Some(tlv) = whole_tlv(rest) {
                     (None, Some(tlv))
                 } else {
-                    let (&t, rest) = rest
-                        .split_first()
-                        .ok_or(Error::Truncated { what: "zvt timeout" })?;
+                    let (&t, rest) = rest.split_first().ok_or(Error::Truncated {
+                        what: "zvt timeout",
+                    })?;
                     let tlv = if rest.is_empty() {
                         None
                     } else {
@@ -317,17 +314,15 @@ impl<'a> Message<'a> {
             }
             c::STATUS_INFORMATION => Message::StatusInformation(Bmps::parse(data)?),
             c::PRINT_LINE => {
-                let (&attribute, text) = data
-                    .split_first()
-                    .ok_or(Error::Truncated { what: "zvt print line" })?;
+                let (&attribute, text) = data.split_first().ok_or(Error::Truncated {
+                    what: "zvt print line",
+                })?;
                 Message::PrintLine(PrintLine { attribute, text })
             }
             c::PRINT_TEXT_BLOCK => Message::PrintTextBlock(Bmps::parse(data)?),
             c::COMPLETION => match data.first() {
                 Some(b) if b >> 4 == 0x0F => {
-                    let digits = data
-                        .get(..3)
-                        .ok_or(Error::Truncated { what: "zvt LLL" })?;
+                    let digits = data.get(..3).ok_or(Error::Truncated { what: "zvt LLL" })?;
                     let mut len = 0usize;
                     for &d in digits {
                         if d >> 4 != 0x0F || d & 0x0F > 9 {
@@ -336,12 +331,12 @@ impl<'a> Message<'a> {
                         len = len * 10 + usize::from(d & 0x0F);
                     }
                     let rest = data.get(3..).unwrap_or_default();
-                    let (version, rest) = rest
-                        .split_at_checked(len)
-                        .ok_or(Error::Truncated { what: "zvt software version" })?;
-                    let (&status, rest) = rest
-                        .split_first()
-                        .ok_or(Error::Truncated { what: "zvt terminal status" })?;
+                    let (version, rest) = rest.split_at_checked(len).ok_or(Error::Truncated {
+                        what: "zvt software version",
+                    })?;
+                    let (&status, rest) = rest.split_first().ok_or(Error::Truncated {
+                        what: "zvt terminal status",
+                    })?;
                     let tlv = if rest.is_empty() {
                         None
                     } else {
@@ -356,9 +351,9 @@ impl<'a> Message<'a> {
                 _ => Message::Completion(Completion::Bitmaps(Bmps::parse(data)?)),
             },
             c::ABORT => {
-                let (&result_code, rest) = data
-                    .split_first()
-                    .ok_or(Error::Truncated { what: "zvt result code" })?;
+                let (&result_code, rest) = data.split_first().ok_or(Error::Truncated {
+                    what: "zvt result code",
+                })?;
                 let (currency, rest) = match rest.split_first_chunk::<2>() {
                     Some((cc, rest))
                         if result_code == RESULT_WRONG_CURRENCY
