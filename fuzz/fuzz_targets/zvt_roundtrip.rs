@@ -6,8 +6,12 @@ use ecrlink_core::dialect::zvt::{Apdu, Message};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(apdu) = Apdu::parse_exact(data) else { return };
-    let Ok(first) = Message::parse(&apdu) else { return };
+    let Ok(apdu) = Apdu::parse_exact(data) else {
+        return;
+    };
+    let Ok(first) = Message::parse(&apdu) else {
+        return;
+    };
     let mut buf = vec![0u8; data.len() + 16];
     let n = first.emit(&mut buf).expect("a parsed message re-emits");
     let second = Message::parse_bytes(&buf[..n]).expect("an emitted message parses");

@@ -152,3 +152,108 @@ pub(crate) fn emit_header(class: u8, instr: u8, len: usize, out: &mut [u8]) -> R
     }
     Ok(n)
 }
+
+/// A fixed-capacity APDU accumulator for a byte stream (TCP): feed it bytes as they arrive,
+/// in any split, and it yields complete APDUs.
+///
+/// Promises: it never panics and never holds more than `N` bytes. It accepts APDUs of at
+/// most `N − 5` data bytes (room for the longest header); one whose header declares more is
+/// [`Error::ZvtApduLength`] once, and its declared data is skipped, so the stream stays in
+/// step.
+#[derive(Debug)]
+pub struct ApduAccumulator<const N: usize> {
+    buf: heapless::Vec<u8, N>,
+    /// Bytes of an over-long APDU still to skip.
+    skip: usize,
+    delivered: bool,
+}
+
+impl<const N: usize> Default for ApduAccumulator<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> ApduAccumulator<N> {
+    /// An empty accumulator.
+    pub const fn new() -> Self {
+        ApduAccumulator {
+            buf: heapless::Vec::new(),
+            skip: 0,
+            delivered: false,
+        }
+    }
+
+    /// Whether an APDU is partly received (for an inter-byte timeout).
+    pub fn in_apdu(&self) -> bool {
+        !self.buf.is_empty() && !self.delivered || self.skip > 0
+    }
+
+    /// Drops any partial APDU.
+    pub fn reset(&mut self) {
+        self.buf.clear();
+        self.skip = 0;
+        self.delivered = false;
+    }
+
+    /// Consumes bytes from `input` up to the end of the first complete APDU and returns it
+    /// (`None`: all input consumed, nothing complete yet) with the number of bytes consumed.
+    /// Call again with the rest; an error also reports its consumed count.
+    pub fn feed<'a>(&'a mut self, input: &[u8]) -> (Result<Option<Apdu<'a>>>, usize) {
+        if self.delivered {
+            self.buf.clear();
+            self.delivered = false;
+        }
+        let mut used = 0;
+        if self.skip > 0 {
+            let n = self.skip.min(input.len());
+            self.skip -= n;
+            used = n;
+        }
+        let mut rest = input.get(used..).unwrap_or_default();
+        loop {
+            // How many more bytes the APDU needs, as far as the buffer tells.
+            let want = match Apdu::parse(&self.buf, N.saturating_sub(5)) {
+                Ok(ApduStatus::Complete(..)) => 0,
+                Ok(ApduStatus::NeedMore(k)) => k,
+                Err(e) => {
+                    // Over-long: skip what the header declares beyond the buffered bytes.
+                    let declared = match self.buf.as_slice() {
+                        [_, _, EXTENDED_LENGTH, lo, hi] => {
+                            5 + usize::from(u16::from_le_bytes([*lo, *hi]))
+                        }
+                        [_, _, l, ..] => 3 + usize::from(*l),
+                        _ => self.buf.len(),
+                    };
+                    self.skip = declared.saturating_sub(self.buf.len());
+                    self.buf.clear();
+                    let n = self.skip.min(rest.len());
+                    self.skip -= n;
+                    return (Err(e), used + n);
+                }
+            };
+            if want == 0 {
+                self.delivered = true;
+                return match Apdu::parse(&self.buf, N) {
+                    Ok(ApduStatus::Complete(apdu, _)) => (Ok(Some(apdu)), used),
+                    _ => (Ok(None), used),
+                };
+            }
+            let take = want.min(rest.len());
+            let (now, later) = rest.split_at(take);
+            if self.buf.extend_from_slice(now).is_err() {
+                // Cannot happen: the parse above bounds the APDU by N.
+                self.buf.clear();
+                return (
+                    Err(Error::CapacityExceeded { what: "zvt apdu" }),
+                    used + take,
+                );
+            }
+            used += take;
+            rest = later;
+            if take < want {
+                return (Ok(None), used);
+            }
+        }
+    }
+}

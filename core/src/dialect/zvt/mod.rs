@@ -19,7 +19,8 @@
 //!
 //! Layers, as in the rest of the core:
 //! - [`apdu`]: `class instr length data`, the length one byte or `FF` + two bytes
-//!   little-endian; [`Apdu::parse`] says complete / need more bytes / error;
+//!   little-endian; [`Apdu::parse`] says complete / need more bytes / error, and
+//!   [`ApduAccumulator`] collects APDUs from a TCP stream;
 //! - [`bmp`]: BMP numbers and formats (fixed, BCD, LL `F1 F0`, LLL `F0 F7 F0`, BER-TLV
 //!   container `06`), BCD helpers;
 //! - [`fields`]: [`Bmps`], the typed set of BMPs a message carries;
@@ -52,7 +53,7 @@ pub mod fields;
 pub mod message;
 pub mod serial;
 
-pub use apdu::{Apdu, ApduStatus};
+pub use apdu::{Apdu, ApduAccumulator, ApduStatus};
 pub use fields::{Bmps, RECEIPT_NO_NONE};
 pub use message::{
     Abort, Completion, IntermediateStatus, Message, PrintLine, Registration, StatusEnquiry,

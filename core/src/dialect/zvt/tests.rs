@@ -113,6 +113,62 @@ fn apdu_emit_length_boundary() {
     assert_eq!(apdu::length_field_len(255), 3);
 }
 
+#[test]
+fn apdu_accumulator_splits_and_skips_overlong() {
+    let mut acc = ApduAccumulator::<32>::new();
+    let mut stream = hex("80 00 00  06 50 03 12 34 56");
+    // An APDU longer than the accumulator (40 data bytes), then a status enquiry.
+    stream.extend_from_slice(&hex("06 D1 28"));
+    stream.extend_from_slice(&[0x41; 40]);
+    stream.extend_from_slice(&hex("05 01 00"));
+    // Byte by byte.
+    let mut got = Vec::new();
+    let mut errors = 0;
+    for b in &stream {
+        let (r, used) = acc.feed(core::slice::from_ref(b));
+        assert_eq!(used, 1);
+        match r {
+            Ok(Some(a)) => got.push((a.class, a.instr, a.data.to_vec())),
+            Ok(None) => {}
+            Err(e) => {
+                assert_eq!(e, Error::ZvtApduLength { len: 40 });
+                errors += 1;
+            }
+        }
+    }
+    assert_eq!(errors, 1);
+    assert_eq!(
+        got,
+        vec![
+            (0x80, 0x00, vec![]),
+            (0x06, 0x50, hex("12 34 56")),
+            (0x05, 0x01, vec![])
+        ]
+    );
+    // All at once, calling again with the rest.
+    let mut acc = ApduAccumulator::<32>::new();
+    let mut rest = &stream[..];
+    let mut n = 0;
+    while !rest.is_empty() {
+        let (r, used) = acc.feed(rest);
+        assert!(used > 0);
+        if let Ok(Some(_)) = r {
+            n += 1;
+        }
+        rest = &rest[used..];
+    }
+    assert_eq!(n, 3);
+    assert!(!acc.in_apdu());
+    // The extended length from a capture, split in the length field.
+    let blob = include_bytes!("testdata/print_text_block.blob");
+    let mut big = ApduAccumulator::<2048>::new();
+    assert_eq!(big.feed(&blob[..4]).0, Ok(None));
+    assert!(big.in_apdu());
+    let (r, used) = big.feed(&blob[4..]);
+    assert_eq!(used, blob.len() - 4);
+    assert_eq!(r.unwrap().unwrap().data.len(), 0x461);
+}
+
 // ----- BMP formats -----
 
 #[test]
@@ -1014,12 +1070,39 @@ proptest! {
     }
 
     #[test]
+    fn apdu_accumulator_agrees_with_parse(data in prop::collection::vec(any::<u8>(), 0..300), cut in any::<usize>()) {
+        // The stream read by the accumulator in two pieces yields the APDUs that repeated
+        // `Apdu::parse` finds (all fit: the accumulator holds any APDU of a 300-byte input).
+        let mut expected = Vec::new();
+        let mut rest = &data[..];
+        while let Ok(ApduStatus::Complete(a, used)) = Apdu::parse(rest, MAX_DATA) {
+            expected.push(a.data.to_vec());
+            rest = &rest[used..];
+        }
+        let mut acc = ApduAccumulator::<{ 300 + 5 }>::new();
+        let cut = cut % (data.len() + 1);
+        let mut got = Vec::new();
+        for piece in [&data[..cut], &data[cut..]] {
+            let mut rest = piece;
+            while !rest.is_empty() {
+                let (r, used) = acc.feed(rest);
+                prop_assert!(used > 0 && used <= rest.len());
+                if let Ok(Some(a)) = r {
+                    got.push(a.data.to_vec());
+                }
+                rest = &rest[used..];
+            }
+        }
+        prop_assert_eq!(got, expected);
+    }
+
+    #[test]
     fn parsers_never_panic(data in prop::collection::vec(any::<u8>(), 0..300)) {
         if let Ok(ApduStatus::Complete(a, used)) = Apdu::parse(&data, MAX_DATA) {
             prop_assert!(used <= data.len());
             if let Ok(m) = Message::parse(&a) {
                 // Whatever parses re-emits (ignored card data dropped) and parses again.
-                let mut out = vec![0u8; 70_000];
+                let mut out = vec![0u8; 1024];
                 if let Ok(n) = m.emit(&mut out) {
                     let again = Message::parse_bytes(&out[..n]);
                     prop_assert!(again.is_ok(), "{:?} -> {:?}", m, again);
