@@ -8,6 +8,9 @@
 //!   little-endian (low byte first), for data of 255 bytes or more.
 //! - then the data.
 //!
+//! The parser also accepts a two-byte length below 255 (not the minimal form); the emitter
+//! always writes the minimal form.
+//!
 //! A captured example (EVerest/zvt, `zvt/data/1680728215.585561000_pt_ecr.blob`): a print
 //! text block starts `06 D3 FF 61 04`, i.e. 0x0461 = 1121 data bytes.
 
@@ -255,5 +258,23 @@ impl<const N: usize> ApduAccumulator<N> {
                 return (Ok(None), used);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_minimal_extended_length_is_accepted() {
+        // Found by the zvt_parse fuzz target: FF 03 00 declares 3 data bytes in 5 header bytes.
+        let b = [0x06, 0x50, 0xFF, 0x03, 0x00, 0x12, 0x34, 0x56];
+        assert_eq!(
+            Apdu::parse(&b, MAX_DATA).unwrap(),
+            ApduStatus::Complete(Apdu::new(0x06, 0x50, &b[5..]), 8)
+        );
+        let mut out = [0u8; 8];
+        assert_eq!(Apdu::new(0x06, 0x50, &b[5..]).emit(&mut out).unwrap(), 6);
+        assert_eq!(out[..6], [0x06, 0x50, 0x03, 0x12, 0x34, 0x56]);
     }
 }
