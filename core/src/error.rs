@@ -1,5 +1,5 @@
 //! The one error type of the core: a flat enum whose variant names say which layer they come
-//! from (`Link…`, `Concert…`, `Csob…`, `Tlv…`, `Iso…`, `Journal…`), so a log line is enough to
+//! from (`Link…`, `Concert…`, `Csob…`, `Zvt…`, `Tlv…`, `Iso…`, `Journal…`), so a log line is enough to
 //! find the code that raised it.
 
 use core::fmt;
@@ -130,6 +130,40 @@ pub enum Error {
         /// What was unexpected.
         what: &'static str,
     },
+    /// A ZVT APDU whose length field exceeds what the caller accepts.
+    ZvtApduLength {
+        /// Data length the APDU declares.
+        len: u16,
+    },
+    /// A ZVT command (class, instruction) the typed codec does not know.
+    ZvtCommand {
+        /// Class byte.
+        class: u8,
+        /// Instruction byte.
+        instr: u8,
+    },
+    /// A ZVT BMP number whose format the codec does not know, so its length is unknown.
+    ZvtUnknownBmp {
+        /// The BMP number.
+        bmp: u8,
+    },
+    /// A ZVT field (BMP, or an untagged field named by its usual BMP) that is malformed:
+    /// a BCD digit out of range, a bad LL/LLL length, an invalid TLV container, a value too
+    /// large to emit, a field repeated.
+    ZvtField {
+        /// The BMP number (0 for the untagged fields without one, such as the config byte).
+        bmp: u8,
+    },
+    /// A ZVT serial frame that breaks the DLE framing (a DLE followed by a byte other than
+    /// DLE, ETX or STX) or overflows the accumulator.
+    ZvtFrame,
+    /// A ZVT serial frame whose CRC does not match.
+    ZvtCrc {
+        /// CRC computed over the received APDU and ETX.
+        computed: u16,
+        /// CRC that came with the frame.
+        received: u16,
+    },
     /// A message type or transaction code this side does not handle.
     Unsupported {
         /// What was not supported.
@@ -257,6 +291,17 @@ impl fmt::Display for Error {
             }
             CsobCrcMismatch => f.write_str("csob: CRC field differs from the expected value"),
             CsobUnexpected { what } => write!(f, "csob: unexpected {what}"),
+            ZvtApduLength { len } => write!(f, "zvt: APDU data length {len} too long"),
+            ZvtCommand { class, instr } => {
+                write!(f, "zvt: unknown command {class:02X} {instr:02X}")
+            }
+            ZvtUnknownBmp { bmp } => write!(f, "zvt: unknown BMP {bmp:02X}"),
+            ZvtField { bmp } => write!(f, "zvt: invalid field (BMP {bmp:02X})"),
+            ZvtFrame => f.write_str("zvt: malformed serial frame (DLE framing)"),
+            ZvtCrc { computed, received } => write!(
+                f,
+                "zvt: bad CRC (computed {computed:04X}, received {received:04X})"
+            ),
             Unsupported { what } => write!(f, "unsupported: {what}"),
             TlvMalformed => f.write_str("tlv: malformed tag or length"),
             TlvTooDeep => f.write_str("tlv: templates nested too deep"),

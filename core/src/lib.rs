@@ -8,7 +8,8 @@
 //!   and deadlines.
 //! - [`txn`] — the transaction model every dialect maps to: [`txn::Request`], [`txn::Response`],
 //!   [`txn::Outcome`], exact money ([`txn::Money`]: minor units + ISO 4217 currency), masked PANs.
-//! - [`dialect`] — one module per till protocol, bytes ⇄ [`txn`]: Concert V2, ČSOB "B".
+//! - [`dialect`] — one module per till protocol, bytes ⇄ [`txn`]: Concert V2, ČSOB "B";
+//!   and the ZVT codec (APDUs, BMPs, messages, serial framing; no session yet).
 //! - [`session`] — the dialect-neutral sans-IO sessions the agent (terminal side) and the
 //!   host simulator (till side) drive: `handle_bytes`, `handle_timeout`, `poll_transmit`,
 //!   `poll_event`, `poll_timeout`.

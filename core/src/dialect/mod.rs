@@ -3,6 +3,8 @@
 //!
 //! - [`concert`]: Ingenico Concert V2 (E/E+), serial or TCP, framed by [`crate::link`].
 //! - [`csob`]: ČSOB "B" protocol over TCP.
+//! - [`zvt`]: the German ZVT protocol (codec: APDUs, BMPs, messages, serial framing).
 
 pub mod concert;
 pub mod csob;
+pub mod zvt;

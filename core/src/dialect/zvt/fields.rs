@@ -1,0 +1,271 @@
+//! The typed BMP set that the ZVT messages carry after their untagged fields.
+//!
+//! [`Bmps`] holds one optional value per BMP this codec names. Parsing accepts them in any
+//! order (the specification does not fix one, and real terminals differ: see the captured
+//! status information in EVerest/zvt `zvt/data/1680728165.675509000_pt_ecr.blob`); a BMP
+//! that appears twice is [`Error::ZvtField`]. Emitting writes them in ascending BMP order with
+//! the TLV container (`06`) last.
+//!
+//! Card data: track 1/2/3 (`2D`, `23`, `24`), CVV (`3A`) and synchronous chip data (`2E`)
+//! are skipped when read, never stored, and counted in [`Bmps::ignored`]; so are the other
+//! BMPs whose format is known but which no message here uses (display texts, image data).
+//! A card number (`22`) is kept as its BCD bytes, usually masked with `E` digits by the
+//! terminal; the caller masks it before it goes anywhere but the bank link.
+
+use super::bmp::{self, Bmp, Writer, bcd_to_u64, check_card_number, number as n};
+use crate::{Error, Result};
+
+/// The receipt number value that stands for "all receipts" / "none" in a partial reversal
+/// abort: the bytes `FF FF`, which are not BCD (PA00P015 2.10.1; captured in EVerest/zvt
+/// `zvt/data/partial_reversal.blob`: `06 1E 04 B8 87 FF FF`).
+pub const RECEIPT_NO_NONE: u16 = 0xFFFF;
+
+/// The BMPs of a message, each optional. Values are as on the wire, in plain integers where
+/// the wire has BCD: an amount in minor units, a currency as its ISO 4217 numeric code, a
+/// time as `HHMMSS`, a date as `MMDD` (or `YYMMDD` for `AA`), an expiry as `YYMM`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bmps<'a> {
+    /// `01` timeout in seconds.
+    pub timeout: Option<u8>,
+    /// `02` maximum number of status information messages.
+    pub max_status_infos: Option<u8>,
+    /// `03` service byte.
+    pub service_byte: Option<u8>,
+    /// `04` amount in minor units, at most 12 digits.
+    pub amount: Option<u64>,
+    /// `05` pump number.
+    pub pump_no: Option<u8>,
+    /// `0B` trace number, at most 6 digits.
+    pub trace: Option<u32>,
+    /// `0C` time, `HHMMSS`.
+    pub time: Option<u32>,
+    /// `0D` date, `MMDD`.
+    pub date: Option<u16>,
+    /// `0E` expiry date, `YYMM`.
+    pub expiry: Option<u16>,
+    /// `17` card sequence number, at most 4 digits.
+    pub card_sequence: Option<u16>,
+    /// `19` payment type (authorisation), status byte (completion), card type (status info).
+    pub payment_type: Option<u8>,
+    /// `22` card number as BCD bytes (`E` masks a digit, a final `F` pads).
+    pub card_number: Option<&'a [u8]>,
+    /// `27` result code (chapter "Error messages"; `00` success).
+    pub result_code: Option<u8>,
+    /// `29` terminal id, 8 digits.
+    pub terminal_id: Option<u32>,
+    /// `2A` VU (merchant) number, 15 characters.
+    pub vu_number: Option<&'a [u8; 15]>,
+    /// `37` trace number of the original transaction.
+    pub original_trace: Option<u32>,
+    /// `3B` AID authorisation attribute (approval code), 8 bytes, `00`-padded.
+    pub aid: Option<&'a [u8; 8]>,
+    /// `3C` additional text (LLL).
+    pub text: Option<&'a [u8]>,
+    /// `49` currency, ISO 4217 numeric.
+    pub currency: Option<u16>,
+    /// `60` single totals (LLL), kept as bytes.
+    pub single_totals: Option<&'a [u8]>,
+    /// `87` receipt number, at most 4 digits, or [`RECEIPT_NO_NONE`].
+    pub receipt_no: Option<u16>,
+    /// `88` turnover record number.
+    pub turnover_no: Option<u32>,
+    /// `8A` ZVT card type.
+    pub zvt_card_type: Option<u8>,
+    /// `8B` card name (LL).
+    pub card_name: Option<&'a [u8]>,
+    /// `8C` card type id of the network operator.
+    pub card_type_id: Option<u8>,
+    /// `A0` result code of the authorisation system.
+    pub result_code_as: Option<u8>,
+    /// `AA` date, `YYMMDD`.
+    pub date_yymmdd: Option<u32>,
+    /// `06` TLV container content (BER-TLV, checked by [`crate::emv::validate`]).
+    pub tlv: Option<&'a [u8]>,
+    /// BMPs skipped when parsing (card data that is never stored, and BMPs no message here
+    /// uses). Not emitted.
+    pub ignored: u8,
+}
+
+fn set<T>(slot: &mut Option<T>, bmp: u8, value: T) -> Result<()> {
+    if slot.is_some() {
+        return Err(Error::ZvtField { bmp });
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+fn byte(b: &Bmp<'_>) -> u8 {
+    b.value.first().copied().unwrap_or(0)
+}
+
+fn bcd32(b: &Bmp<'_>) -> Result<u32> {
+    // At most 4 bytes (8 digits) reach here, which fit a u32.
+    Ok(bcd_to_u64(b.number, b.value)? as u32)
+}
+
+fn bcd16(b: &Bmp<'_>) -> Result<u16> {
+    // 2 bytes (4 digits) reach here, which fit a u16.
+    Ok(bcd_to_u64(b.number, b.value)? as u16)
+}
+
+impl<'a> Bmps<'a> {
+    /// Reads all BMPs of `data` (the data of an APDU after its untagged fields).
+    pub fn parse(data: &'a [u8]) -> Result<Self> {
+        let mut f = Bmps::default();
+        for b in bmp::iter(data) {
+            f.take(&b?)?;
+        }
+        Ok(f)
+    }
+
+    fn take(&mut self, b: &Bmp<'a>) -> Result<()> {
+        let num = b.number;
+        match num {
+            n::TIMEOUT => set(&mut self.timeout, num, byte(b)),
+            n::MAX_STATUS_INFOS => set(&mut self.max_status_infos, num, byte(b)),
+            n::SERVICE_BYTE => set(&mut self.service_byte, num, byte(b)),
+            n::AMOUNT => set(&mut self.amount, num, bcd_to_u64(num, b.value)?),
+            n::PUMP_NO => set(&mut self.pump_no, num, byte(b)),
+            n::TRACE => set(&mut self.trace, num, bcd32(b)?),
+            n::TIME => set(&mut self.time, num, bcd32(b)?),
+            n::DATE => set(&mut self.date, num, bcd16(b)?),
+            n::EXPIRY => set(&mut self.expiry, num, bcd16(b)?),
+            n::CARD_SEQUENCE => set(&mut self.card_sequence, num, bcd16(b)?),
+            n::PAYMENT_TYPE => set(&mut self.payment_type, num, byte(b)),
+            n::CARD_NUMBER => {
+                check_card_number(b.value)?;
+                set(&mut self.card_number, num, b.value)
+            }
+            n::RESULT_CODE => set(&mut self.result_code, num, byte(b)),
+            n::TERMINAL_ID => set(&mut self.terminal_id, num, bcd32(b)?),
+            n::VU_NUMBER => {
+                let v = b
+                    .value
+                    .try_into()
+                    .map_err(|_| Error::ZvtField { bmp: num })?;
+                set(&mut self.vu_number, num, v)
+            }
+            n::ORIGINAL_TRACE => set(&mut self.original_trace, num, bcd32(b)?),
+            n::AID => {
+                let v = b
+                    .value
+                    .try_into()
+                    .map_err(|_| Error::ZvtField { bmp: num })?;
+                set(&mut self.aid, num, v)
+            }
+            n::TEXT => set(&mut self.text, num, b.value),
+            n::CURRENCY => set(&mut self.currency, num, bcd16(b)?),
+            n::SINGLE_TOTALS => set(&mut self.single_totals, num, b.value),
+            n::RECEIPT_NO => {
+                let v = if b.value == [0xFF, 0xFF] {
+                    RECEIPT_NO_NONE
+                } else {
+                    bcd16(b)?
+                };
+                set(&mut self.receipt_no, num, v)
+            }
+            n::TURNOVER_NO => set(&mut self.turnover_no, num, bcd32(b)?),
+            n::ZVT_CARD_TYPE => set(&mut self.zvt_card_type, num, byte(b)),
+            n::CARD_NAME => set(&mut self.card_name, num, b.value),
+            n::CARD_TYPE_ID => set(&mut self.card_type_id, num, byte(b)),
+            n::RESULT_CODE_AS => set(&mut self.result_code_as, num, byte(b)),
+            n::DATE_YYMMDD => set(&mut self.date_yymmdd, num, bcd32(b)?),
+            n::TLV => set(&mut self.tlv, num, b.value),
+            _ => {
+                self.ignored = self.ignored.saturating_add(1);
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether no BMP is set.
+    pub fn is_empty(&self) -> bool {
+        Bmps {
+            ignored: 0,
+            ..*self
+        } == Bmps::default()
+    }
+
+    /// Writes the BMPs that are set, in ascending order with `06` last. A value with more
+    /// digits than its BMP holds, a card number with a nibble other than a digit, `E` or a
+    /// final `F`, a TLV container that is not valid BER-TLV or a variable field too long for
+    /// its LL/LLL length is [`Error::ZvtField`].
+    pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<()> {
+        fn one(w: &mut Writer<'_>, bmp: u8, v: Option<u8>) -> Result<()> {
+            if let Some(v) = v {
+                w.byte(bmp)?;
+                w.byte(v)?;
+            }
+            Ok(())
+        }
+        fn bcd(w: &mut Writer<'_>, bmp: u8, v: Option<u64>, len: usize) -> Result<()> {
+            if let Some(v) = v {
+                w.byte(bmp)?;
+                w.bcd(bmp, v, len)?;
+            }
+            Ok(())
+        }
+        fn ll(w: &mut Writer<'_>, bmp: u8, v: Option<&[u8]>) -> Result<()> {
+            if let Some(v) = v {
+                w.byte(bmp)?;
+                w.var::<2>(bmp, v)?;
+            }
+            Ok(())
+        }
+        fn lll(w: &mut Writer<'_>, bmp: u8, v: Option<&[u8]>) -> Result<()> {
+            if let Some(v) = v {
+                w.byte(bmp)?;
+                w.var::<3>(bmp, v)?;
+            }
+            Ok(())
+        }
+        fn raw(w: &mut Writer<'_>, bmp: u8, v: Option<&[u8]>) -> Result<()> {
+            if let Some(v) = v {
+                w.byte(bmp)?;
+                w.put(v)?;
+            }
+            Ok(())
+        }
+        let wide = |v: Option<u32>| v.map(u64::from);
+        let short = |v: Option<u16>| v.map(u64::from);
+        one(w, n::TIMEOUT, self.timeout)?;
+        one(w, n::MAX_STATUS_INFOS, self.max_status_infos)?;
+        one(w, n::SERVICE_BYTE, self.service_byte)?;
+        bcd(w, n::AMOUNT, self.amount, 6)?;
+        one(w, n::PUMP_NO, self.pump_no)?;
+        bcd(w, n::TRACE, wide(self.trace), 3)?;
+        bcd(w, n::TIME, wide(self.time), 3)?;
+        bcd(w, n::DATE, short(self.date), 2)?;
+        bcd(w, n::EXPIRY, short(self.expiry), 2)?;
+        bcd(w, n::CARD_SEQUENCE, short(self.card_sequence), 2)?;
+        one(w, n::PAYMENT_TYPE, self.payment_type)?;
+        if let Some(pan) = self.card_number {
+            check_card_number(pan)?;
+        }
+        ll(w, n::CARD_NUMBER, self.card_number)?;
+        one(w, n::RESULT_CODE, self.result_code)?;
+        bcd(w, n::TERMINAL_ID, wide(self.terminal_id), 4)?;
+        raw(w, n::VU_NUMBER, self.vu_number.map(|v| v.as_slice()))?;
+        bcd(w, n::ORIGINAL_TRACE, wide(self.original_trace), 3)?;
+        raw(w, n::AID, self.aid.map(|v| v.as_slice()))?;
+        lll(w, n::TEXT, self.text)?;
+        bcd(w, n::CURRENCY, short(self.currency), 2)?;
+        lll(w, n::SINGLE_TOTALS, self.single_totals)?;
+        match self.receipt_no {
+            Some(RECEIPT_NO_NONE) => raw(w, n::RECEIPT_NO, Some(&[0xFF, 0xFF]))?,
+            other => bcd(w, n::RECEIPT_NO, short(other), 2)?,
+        }
+        bcd(w, n::TURNOVER_NO, wide(self.turnover_no), 3)?;
+        one(w, n::ZVT_CARD_TYPE, self.zvt_card_type)?;
+        ll(w, n::CARD_NAME, self.card_name)?;
+        one(w, n::CARD_TYPE_ID, self.card_type_id)?;
+        one(w, n::RESULT_CODE_AS, self.result_code_as)?;
+        bcd(w, n::DATE_YYMMDD, wide(self.date_yymmdd), 3)?;
+        if let Some(tlv) = self.tlv {
+            crate::emv::validate(tlv).map_err(|_| Error::ZvtField { bmp: n::TLV })?;
+            w.byte(n::TLV)?;
+            w.tlv(tlv)?;
+        }
+        Ok(())
+    }
+}
