@@ -142,6 +142,10 @@ pub struct Args {
     /// Receipt language: cs, en or fr.
     #[arg(long, value_name = "LANG")]
     pub receipt_lang: Option<String>,
+    /// The terminal's own currency (ISO 4217 code, e.g. CZK): an empty batch is closed in it.
+    /// Default EUR.
+    #[arg(long, value_name = "CODE")]
+    pub currency: Option<String>,
     /// Drop a till connection silent this long while nothing runs. Default 0: never (tills
     /// such as the ČSOB one keep a connection open all day; TCP keepalive finds dead ones).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -215,6 +219,7 @@ impl Args {
             printer,
             receipt_width,
             receipt_lang,
+            currency,
             idle_timeout
         );
         cfg.journal_reset_incompatible |= self.journal_reset_incompatible;

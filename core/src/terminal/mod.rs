@@ -362,6 +362,8 @@ pub struct Terminal {
     echo: Option<EchoInFlight>,
     next_echo: Option<Instant>,
     has_receipt: bool,
+    /// Last-transaction questions asked while a transaction ran, answered when it is done.
+    waiting_last: Vec<(RequestId, TillId), MAX_ANSWERS>,
     space: JournalSpace,
     rng: Rng,
 }
@@ -417,6 +419,7 @@ impl Terminal {
             pans: Vec::new(),
             echo: None,
             space: JournalSpace::Enough,
+            waiting_last: Vec::new(),
             rng,
         };
         if needs_checkpoint {
@@ -482,6 +485,15 @@ impl Terminal {
         let kind = request.kind();
         match request {
             Request::Abort => return self.abort(now, id, till),
+            Request::LastTransaction if self.txn.is_some() => {
+                // The running transaction is the one the till asks about (a till that lost
+                // its answer and reconnected): answer once it is done.
+                if self.waiting_last.push((id, till)).is_err() {
+                    let r = self.response(kind, fail(FailReason::Busy));
+                    self.answer(id, till, r);
+                }
+                return;
+            }
             Request::LastTransaction => {
                 let r = match &self.journal.checkpoint.last {
                     Some(last) => {
@@ -617,16 +629,8 @@ impl Terminal {
             self.reversal_attempt = 0;
             self.reversal_next = now;
         }
-        if state != LinkState::Up {
-            // Nothing in flight can be answered on a link that is gone.
-            if self.txn_bank_stan().is_some() {
-                self.txn_bank_failed(BankFailure::Lost);
-            }
-            if self.reversal.take().is_some() {
-                self.reversal_retry_later(now);
-            }
-            self.echo = None;
-        }
+        // Messages in flight when the link goes down are not failed here: the driver reports
+        // each with `handle_bank_failure` (an answer may still be on its way to us first).
         if let Some(txn) = self.txn.as_ref() {
             if matches!(txn.step, Step::WaitingLink { .. }) && state != LinkState::Connecting {
                 self.start_after_link(now);
@@ -902,7 +906,6 @@ impl Terminal {
                     let _ = self.prints.push_back(PrintJob::Reprint);
                 } else {
                     txn.response.outcome = fail(FailReason::NoMatchingTransaction);
-                    txn.response = with_text(txn.response.clone(), "nothing to reprint");
                 }
             }
             Request::Reversal {
@@ -914,11 +917,8 @@ impl Terminal {
                     return;
                 };
                 if !matches {
+                    // No text: the reason itself travels to the till, which words it.
                     txn.response.outcome = fail(FailReason::NoMatchingTransaction);
-                    txn.response = with_text(
-                        txn.response.clone(),
-                        "no last transaction with that code and amount",
-                    );
                     return;
                 }
                 self.need_bank(now);
@@ -1519,6 +1519,10 @@ impl Terminal {
                         let _ = self.prints.push_back(PrintJob::Receipt(response.clone()));
                     }
                     self.answer(txn.id, txn.till, response);
+                }
+                let waiting = core::mem::take(&mut self.waiting_last);
+                for (id, till) in waiting {
+                    self.handle_request(now, id, till, Request::LastTransaction);
                 }
                 self.next_echo = self.cfg.echo_every.map(|d| now.saturating_add(d));
             }

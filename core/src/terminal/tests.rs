@@ -792,3 +792,17 @@ fn original_of_a_restart_reversal_is_the_authorization() {
         }
     );
 }
+
+#[test]
+fn last_transaction_asked_during_a_sale_is_answered_with_that_sale() {
+    let mut rig = Rig::new();
+    let sale = rig.sale(1000);
+    let last = rig.request_from(TillId(2), Request::LastTransaction);
+    assert!(rig.answers.is_empty(), "not before the sale is done");
+    rig.present(card());
+    rig.reply("00", Some("A"));
+    assert_eq!(rig.answer_for(sale).outcome, Outcome::Approved);
+    let l = rig.answer_for(last);
+    assert_eq!(l.outcome, Outcome::Approved);
+    assert_eq!(l.amount, Some(eur(1000)));
+}
