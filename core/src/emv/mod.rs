@@ -6,7 +6,7 @@
 //! - [`find`] searches a whole tree for a tag, [`walk`] visits every object depth first,
 //!   [`validate`] checks a whole tree.
 //! - [`emit`] writes a tree of [`Node`]s, [`normalize`] re-encodes parsed data canonically; both
-//!   into a caller buffer, and a too-small buffer is [`Error::BufferTooSmall`] with the buffer
+//!   into a caller buffer, and a too-small buffer is [`Error::BufferTooSmall`](crate::Error::BufferTooSmall) with the buffer
 //!   untouched.
 //! - [`ReceiptTags`] collects AID, TVR, IAD, TSI, ARC, label, ATC, AC and CVM results in one pass.
 //! - [`write_pretty`] prints a tree, one object per line, with the card number masked and
