@@ -16,7 +16,9 @@
 //! - [`bank`] — ISO 8583 (1987, ASCII) messages of the acquirer link and its length-prefix framing.
 //! - [`receipt`] — receipt layout into any [`core::fmt::Write`].
 //! - [`journal`] — the records the agent persists, in a length + CRC-32 envelope.
-//! - [`io`] — blocking and async drivers over `embedded-io` for firmware.
+//! - [`io`] — blocking and async drivers over `embedded-io` for both sides (terminal and
+//!   till), an in-memory [`io::Pipe`] to run them against each other, and the driver contract
+//!   (call order, deadlines, buffer sizes) with a runnable example to start from.
 //!
 //! Every parser returns a complete value, "need more bytes", or a typed [`Error`]; none panics
 //! or allocates. Capacities are constants documented where they are declared.

@@ -7,11 +7,85 @@
 //! 3. sends what `poll_transmit(buf)` writes, until it returns `Ok(None)`;
 //! 4. acts on what `poll_event()` returns, until it returns `None`.
 //!
-//! Time is the caller's [`Instant`]; nothing here sleeps, reads a clock or allocates. Tests
-//! drive a till session and a terminal session against each other with a fake clock.
+//! Time is the caller's [`Instant`]; nothing here sleeps, reads a clock or allocates. The full
+//! contract (what to do after each call, when `poll_timeout` changes, how large `buf` must be)
+//! is in [`crate::io`], whose drivers do all of this over an `embedded-io` port.
 //!
 //! Both traits are object safe, so a std driver can hold a `Box<dyn TerminalSide + Send>`
 //! chosen at run time; firmware uses the concrete types.
+//!
+//! # Example: a till session and a terminal session answer a sale
+//!
+//! No driver, no port: the bytes one session transmits are handed to the other, and a fake
+//! clock moves on 1 ms per round. This is the loop to write when your UART has no
+//! `embedded-io` driver: replace the hand-over with your UART's write and read. It needs no
+//! `std` and no heap.
+//!
+//! ```
+//! #![no_std]
+//! # extern crate std;
+//! use core::time::Duration;
+//!
+//! use ecrlink_core::dialect::concert::{
+//!     ConcertEcr, ConcertEcrConfig, ConcertTerminal, ConcertTerminalConfig,
+//! };
+//! use ecrlink_core::link::session::TX_CAPACITY;
+//! use ecrlink_core::session::{EcrEvent, EcrSide, TerminalEvent, TerminalSide};
+//! use ecrlink_core::txn::{Currency, Money, Outcome, Request, Response};
+//! use ecrlink_core::{Error, Instant};
+//!
+//! /// Runs a 12.50 EUR sale between a till and a terminal; the terminal approves it.
+//! fn sale() -> Result<Response, Error> {
+//!     let mut till = ConcertEcr::new(ConcertEcrConfig::default());
+//!     let mut terminal = ConcertTerminal::new(ConcertTerminalConfig::default());
+//!     // The largest thing a Concert session transmits at once.
+//!     let mut wire = [0u8; TX_CAPACITY];
+//!     let mut now = Instant::ZERO;
+//!
+//!     let amount = Money::new(1250, Currency::EUR)?;
+//!     till.start(now, &Request::Sale { amount, reference: None })?;
+//!     loop {
+//!         // Till -> terminal: every byte the till has to send.
+//!         while let Some(n) = till.poll_transmit(&mut wire)? {
+//!             terminal.handle_bytes(now, wire.get(..n).unwrap_or_default());
+//!         }
+//!         // The terminal's events: approve each request (a real terminal asks its kernel).
+//!         while let Some(event) = terminal.poll_event() {
+//!             if let TerminalEvent::Request(request) = event {
+//!                 let mut answer = Response::new(request.kind(), Outcome::Approved);
+//!                 answer.amount = request.amount();
+//!                 terminal.respond(now, &answer)?;
+//!             }
+//!         }
+//!         // Terminal -> till.
+//!         while let Some(n) = terminal.poll_transmit(&mut wire)? {
+//!             till.handle_bytes(now, wire.get(..n).unwrap_or_default());
+//!         }
+//!         // The till's events: the answer, or why there is none.
+//!         while let Some(event) = till.poll_event() {
+//!             match event {
+//!                 EcrEvent::Response(answer) => return Ok(answer),
+//!                 EcrEvent::TimedOut => return Err(Error::LinkTimeout),
+//!                 EcrEvent::Failed(e) => return Err(e),
+//!                 _ => {}
+//!             }
+//!         }
+//!         // Time passes; fire the deadlines that are due.
+//!         now = now.saturating_add(Duration::from_millis(1));
+//!         if till.poll_timeout().is_some_and(|deadline| now >= deadline) {
+//!             till.handle_timeout(now);
+//!         }
+//!         if terminal.poll_timeout().is_some_and(|deadline| now >= deadline) {
+//!             terminal.handle_timeout(now);
+//!         }
+//!     }
+//! }
+//! # fn main() {
+//! let answer = sale().unwrap();
+//! assert_eq!(answer.outcome, Outcome::Approved);
+//! assert_eq!(answer.amount, Money::new(1250, Currency::EUR).ok());
+//! # }
+//! ```
 
 use heapless::String;
 
