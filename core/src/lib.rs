@@ -22,6 +22,26 @@
 //!
 //! Every parser returns a complete value, "need more bytes", or a typed [`Error`]; none panics
 //! or allocates. Capacities are constants documented where they are declared.
+//!
+//! # Getting started
+//!
+//! [`io`] has a runnable example to copy into a `#![no_std]` crate: a till and a terminal
+//! connected by an in-memory pipe run a sale on a fake clock. [`session`] shows the same
+//! without a driver, for a loop of your own, and [`io`] spells out the contract such a loop
+//! keeps (call order, when `poll_timeout` changes, buffer sizes).
+//!
+//! # Cargo features
+//!
+//! - `std` (off by default): links `std` and turns on `std` in the `serde` and `nom`
+//!   dependencies. No API needs it: the error types implement [`core::error::Error`] without
+//!   it.
+//! - `defmt` (off by default): derives `defmt::Format` on the public types (errors, events,
+//!   configurations, the transaction model) and enables `defmt` in `heapless` and `postcard`,
+//!   for logging on microcontrollers.
+//!
+//! With no features the crate builds for `thumbv7em-none-eabihf`. Minimum supported Rust
+//! version: 1.88 (`rust-version` in `Cargo.toml`; the dependencies `heapless` 0.9.4 and
+//! `postcard` 1.2 require it).
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
