@@ -90,6 +90,64 @@
 use heapless::String;
 
 use crate::txn::{Request, Response};
+
+/// What of a response does not answer the pending request
+/// ([`Error::SessionResponseMismatch`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ResponseField {
+    /// The response is for another kind of request (a refund answer to a sale).
+    Kind,
+    /// The amount differs from the request's.
+    Amount,
+    /// The currency differs from the request's.
+    Currency,
+    /// An approval that moves money carries no amount (the session never fills one in).
+    AmountMissing,
+}
+
+impl ResponseField {
+    /// A short description for logs and error messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ResponseField::Kind => "another kind of request",
+            ResponseField::Amount => "another amount",
+            ResponseField::Currency => "another currency",
+            ResponseField::AmountMissing => "approval without an amount",
+        }
+    }
+}
+
+/// The one rule every dialect's [`TerminalSide::respond`] applies before it sends anything:
+/// `response` answers `request` when
+/// - it is for the same kind of request ([`ResponseField::Kind`]);
+/// - an amount it carries is the request's, in the request's currency
+///   ([`ResponseField::Amount`], [`ResponseField::Currency`]); requests without an amount
+///   (totals, tests, last transaction) take any;
+/// - an approval of a request that moves money carries its amount
+///   ([`ResponseField::AmountMissing`]). A decline or failure may go without one; the till
+///   then gets none (never the request's, filled in).
+///
+/// Errors: [`Error::SessionResponseMismatch`].
+pub fn check_response(request: &Request, response: &Response) -> Result<()> {
+    let mismatch = |field| Err(Error::SessionResponseMismatch { field });
+    if response.kind != request.kind() {
+        return mismatch(ResponseField::Kind);
+    }
+    match (request.amount(), response.amount) {
+        (Some(asked), Some(answered)) if answered.currency != asked.currency => {
+            mismatch(ResponseField::Currency)
+        }
+        (Some(asked), Some(answered)) if answered.minor() != asked.minor() => {
+            mismatch(ResponseField::Amount)
+        }
+        (Some(_), None) if response.outcome.is_approved() && response.kind.moves_money() => {
+            mismatch(ResponseField::AmountMissing)
+        }
+        _ => Ok(()),
+    }
+}
 use crate::{Error, Instant, Result};
 
 /// Capacity of one receipt text part carried by [`EcrEvent::ReceiptPart`] and
@@ -237,3 +295,6 @@ pub trait EcrSide {
     /// Whether a request is under way.
     fn is_busy(&self) -> bool;
 }
+
+#[cfg(test)]
+mod tests;

@@ -183,7 +183,9 @@ impl ConcertAnswer {
     pub fn from_response(request: &ConcertRequest, response: &Response) -> Result<Self> {
         let (amount_minor, currency_numeric) = match response.amount {
             Some(m) => (amount_field(m)?, m.currency.numeric()),
-            None => (request.amount_minor, request.currency_numeric),
+            // No amount (a refusal): zeros, which the till reads as "no amount"; never the
+            // request's amount filled in.
+            None => (0, request.currency_numeric),
         };
         Ok(ConcertAnswer {
             pos: request.pos,
@@ -382,8 +384,8 @@ mod tests {
             let a = ConcertAnswer::from_response(&req, &resp).unwrap();
             assert_eq!(a.status, status);
             assert_eq!(
-                a.amount_minor, 1250,
-                "request amount when the response has none"
+                a.amount_minor, 0,
+                "no amount when the response has none (never the request's)"
             );
         }
         assert_eq!(

@@ -168,15 +168,16 @@ impl TerminalSide for ConcertTerminal {
     }
 
     /// Sends the answer to the request being processed: the full or short form its answer
-    /// flag asked for. Errors: [`Error::Unsupported`] when no request is being processed;
-    /// [`Error::AmountTooLarge`] when the response's amount does not fit the 8-digit field
-    /// (the request stays pending so that a corrected response can be given).
+    /// flag asked for. Errors: [`Error::SessionNoRequest`] when no request is being processed;
+    /// [`Error::SessionResponseMismatch`] when the response does not answer it
+    /// ([`crate::session::check_response`]); [`Error::AmountTooLarge`] when the response's
+    /// amount does not fit the 8-digit field. On an error the request stays pending so that a
+    /// corrected response can be given.
     fn respond(&mut self, now: Instant, response: &Response) -> Result<()> {
         let TerminalState::Processing(request) = self.state else {
-            return Err(Error::Unsupported {
-                what: "respond without a pending concert request",
-            });
+            return Err(Error::SessionNoRequest);
         };
+        crate::session::check_response(&request.to_txn()?, response)?;
         let answer = ConcertAnswer::from_response(&request, response)?;
         self.send_answer(now, &answer)?;
         self.state = TerminalState::Answering { report: true };
@@ -656,7 +657,7 @@ mod tests {
         let n = t.poll_transmit(&mut buf).unwrap().unwrap();
         let answer = ConcertAnswer::parse(&buf[1..n - 2]).unwrap();
         assert_eq!(answer.status, super::super::Status::Rejected);
-        assert_eq!(answer.amount_minor, 1250);
+        assert_eq!(answer.amount_minor, 0, "a refusal carries no amount");
         t.handle_bytes(ms(2), &[ACK]);
         assert_eq!(
             t.poll_event(),
@@ -668,7 +669,7 @@ mod tests {
         let resp = Response::new(RequestKind::Sale, Outcome::Approved);
         assert!(matches!(
             t.respond(ms(3), &resp),
-            Err(Error::Unsupported { .. })
+            Err(Error::SessionNoRequest)
         ));
     }
 
