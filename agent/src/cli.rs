@@ -132,8 +132,9 @@ pub struct Args {
     /// How often unacknowledged reversals are re-sent. Default 5s.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub reversal_retry: Option<std::time::Duration>,
-    /// Where receipts go: none | stdout | file:PATH | escpos:PATH | tcp:HOST[:PORT]
-    /// (ESC/POS to a network printer, port 9100); append ,cp852 or ,cp858 to fix the code page.
+    /// Where receipts go: none | stdout | file:PATH | escpos:PATH | tcp:HOST | tcp:HOST:PORT
+    /// (ESC/POS to a network printer, port 9100 by default); append ,cp852 or ,cp858 to fix the
+    /// code page.
     #[arg(long, value_name = "PRINTER")]
     pub printer: Option<String>,
     /// Receipt width: 24, 32, 42 or 48 columns.

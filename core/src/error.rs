@@ -170,6 +170,17 @@ pub enum Error {
         what: &'static str,
     },
 
+    // ----- session (every dialect alike) -----
+    /// `respond` with no request pending: none was received, or it was answered already.
+    SessionNoRequest,
+    /// A response that does not answer the pending request (see
+    /// [`crate::session::check_response`]); nothing was sent and the request is still
+    /// pending, for a corrected response.
+    SessionResponseMismatch {
+        /// What does not match.
+        field: crate::session::ResponseField,
+    },
+
     // ----- emv -----
     /// A BER-TLV tag or length encoding that is malformed.
     TlvMalformed,
@@ -303,6 +314,14 @@ impl fmt::Display for Error {
                 "zvt: bad CRC (computed {computed:04X}, received {received:04X})"
             ),
             Unsupported { what } => write!(f, "unsupported: {what}"),
+            SessionNoRequest => f.write_str("response with no request pending"),
+            SessionResponseMismatch { field } => {
+                write!(
+                    f,
+                    "response does not answer the pending request: {}",
+                    field.name()
+                )
+            }
             TlvMalformed => f.write_str("tlv: malformed tag or length"),
             TlvTooDeep => f.write_str("tlv: templates nested too deep"),
             IsoMti => f.write_str("iso8583: invalid message type indicator"),
