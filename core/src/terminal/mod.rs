@@ -651,6 +651,17 @@ impl Terminal {
     pub fn handle_persist_failed(&mut self, now: Instant) {
         let mut lost_approval: Option<AuthStarted> = None;
         while let Some(record) = self.records.pop_front() {
+            // A reversal owed must not be forgotten with its record: keep it in memory.
+            if let Record::ReversalQueued(p) = &record {
+                let known = self
+                    .volatile
+                    .iter()
+                    .chain(self.journal.checkpoint.pending.iter())
+                    .any(|q| q.batch == p.batch && q.original.stan == p.original.stan);
+                if !known {
+                    let _ = self.volatile.push(*p);
+                }
+            }
             if let Record::Completed { response, .. } = &record {
                 if response.outcome.is_approved()
                     && matches!(

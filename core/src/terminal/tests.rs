@@ -692,6 +692,47 @@ fn an_approval_that_cannot_be_journaled_is_reversed_from_memory() {
 }
 
 #[test]
+fn a_reversal_owed_after_a_bank_timeout_survives_a_failed_journal_write() {
+    // Found by the shop simulation (seed 91): the bank approved, its answer was lost, and the
+    // journal failed to write the queued reversal; the reversal was dropped with the record.
+    let mut rig = Rig::new();
+    let id = rig.sale(1000);
+    rig.present(card());
+    rig.fail_writes = true;
+    rig.advance(15_000);
+    assert_eq!(rig.answer_for(id).outcome, Outcome::BankUnavailable);
+    assert_eq!(rig.app.pending_reversals(), 1, "kept in memory");
+    rig.fail_writes = false;
+    rig.advance(5_000);
+    assert!(rig.reversals_sent() >= 1, "sent once the journal works");
+    assert!(matches!(rig.sent(), BankRequest::Reversal(_)));
+    rig.reply("00", None);
+    assert_eq!(rig.app.pending_reversals(), 0);
+}
+
+#[test]
+fn a_stored_till_reversal_survives_a_failed_journal_write() {
+    let mut rig = Rig::new();
+    rig.approved_sale(1000, "AB12");
+    rig.app.handle_link(rig.now, LinkState::Down);
+    rig.pump();
+    rig.fail_writes = true;
+    let id = rig.request(Request::Reversal {
+        amount: eur(1000),
+        code: ApprovalCode::new("AB12").unwrap(),
+        reference: None,
+    });
+    let told = rig.answer_for(id).outcome.clone();
+    rig.fail_writes = false;
+    rig.app.handle_link(rig.now, LinkState::Up);
+    rig.pump();
+    rig.advance(5_000);
+    if told.is_approved() {
+        assert!(rig.reversals_sent() >= 1, "told reversed: it must reach the bank");
+    }
+}
+
+#[test]
 fn a_restart_reverses_an_authorization_without_an_answer() {
     let mut rig = Rig::new();
     rig.sale(1000);
