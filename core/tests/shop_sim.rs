@@ -580,6 +580,10 @@ struct Sim {
     bank: Bank,
     link_epoch: u64,
     link_up: bool,
+    /// The bank link is a TCP stream: in order each way. When the last message each way
+    /// arrives on the current connection.
+    fifo_to_bank: u64,
+    fifo_to_terminal: u64,
     till_conn: u64,
     card_read: u64,
     last_card: Option<CardData>,
@@ -651,6 +655,8 @@ impl Sim {
             bank: Bank::default(),
             link_epoch: 1,
             link_up: false,
+            fifo_to_bank: 0,
+            fifo_to_terminal: 0,
             till_conn: 1,
             card_read: 0,
             last_card: None,
@@ -958,6 +964,8 @@ impl Sim {
     fn link_drop(&mut self, failure: BankFailure) {
         let now = self.instant();
         self.link_epoch += 1;
+        self.fifo_to_bank = 0;
+        self.fifo_to_terminal = 0;
         self.link_up = false;
         self.app.handle_bank_failure(now, None, failure);
         self.pump();
@@ -984,7 +992,9 @@ impl Sim {
             } else {
                 self.rng.range(30, 2500)
             };
-            self.after(d, Ev::BankAnswers { epoch, answer: a });
+            let t = (self.now + d).max(self.fifo_to_terminal);
+            self.fifo_to_terminal = t;
+            self.at(t, Ev::BankAnswers { epoch, answer: a });
         }
     }
 
@@ -1003,9 +1013,26 @@ impl Sim {
         let mut cfg = self.cfg.clone();
         cfg.seed = (self.seed ^ u64::from(self.crashes) << 32) | 1;
         self.app = Terminal::new(cfg, state, self.instant());
+        tr!(
+            self,
+            "  recovered: pending {:?}, last {:?}",
+            self.app
+                .checkpoint()
+                .pending
+                .iter()
+                .map(|p| p.original.stan)
+                .collect::<Vec<_>>(),
+            self.app.checkpoint().last.as_ref().map(|l| (
+                l.stan,
+                l.response.kind,
+                l.response.outcome.name()
+            ))
+        );
         // Everything the old process held is gone: its bank connection, its till
         // connections, its card read.
         self.link_epoch += 1;
+        self.fifo_to_bank = 0;
+        self.fifo_to_terminal = 0;
         self.link_up = false;
         self.till_conn += 1;
         self.card_read += 1;
@@ -1030,7 +1057,10 @@ impl Sim {
                 if !self.calm && self.rng.chance(self.faults.crash_in_write) {
                     // Power lost while writing: the record made it, or it did not.
                     if self.rng.chance(500) {
+                        tr!(self, "journal: {} (then power lost)", record_name(&record));
                         self.journal.push(record);
+                    } else {
+                        tr!(self, "journal: power lost writing {}", record_name(&record));
                     }
                     self.crash();
                     continue;
@@ -1112,8 +1142,10 @@ impl Sim {
                         continue;
                     }
                     let d = self.rng.range(20, 2000);
-                    self.after(
-                        d,
+                    let t = (self.now + d).max(self.fifo_to_bank);
+                    self.fifo_to_bank = t;
+                    self.at(
+                        t,
                         Ev::BankGets {
                             epoch: self.link_epoch,
                             req: r,
