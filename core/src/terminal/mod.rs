@@ -663,6 +663,12 @@ impl Terminal {
                 }
             }
             if let Record::Completed { response, .. } = &record {
+                if response.kind == RequestKind::Reversal && response.outcome.is_approved() {
+                    // The reversal happened (or is owed, and kept above): the sale must not
+                    // stay the last transaction in memory, or the till could reverse it again.
+                    // A restart finds the reversal's start open and re-sends it.
+                    let _ = self.journal.apply(&record);
+                }
                 if response.outcome.is_approved()
                     && matches!(
                         response.kind,

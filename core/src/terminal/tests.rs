@@ -733,6 +733,30 @@ fn a_stored_till_reversal_survives_a_failed_journal_write() {
 }
 
 #[test]
+fn a_reversal_whose_completion_cannot_be_journaled_is_not_done_twice() {
+    // Found by the shop simulation (seed 513): the bank reversed the sale, the completion
+    // record failed, and the sale stayed the last transaction: the till reversed it again.
+    let mut rig = Rig::new();
+    rig.approved_sale(1000, "AB12");
+    let rev = Request::Reversal {
+        amount: eur(1000),
+        code: ApprovalCode::new("AB12").unwrap(),
+        reference: None,
+    };
+    let first = rig.request(rev.clone());
+    rig.fail_writes = true;
+    rig.reply("00", None);
+    assert_eq!(rig.answer_for(first).outcome, Outcome::Approved);
+    rig.fail_writes = false;
+    let second = rig.request(rev);
+    assert_eq!(
+        rig.answer_for(second).outcome,
+        fail(FailReason::NoMatchingTransaction)
+    );
+    assert_eq!(rig.reversals_sent(), 1);
+}
+
+#[test]
 fn a_restart_reverses_an_authorization_without_an_answer() {
     let mut rig = Rig::new();
     rig.sale(1000);
