@@ -1782,43 +1782,57 @@ fn the_same_seed_replays_exactly() {
     }
 }
 
-/// Runs a mutant until the checker catches it; the seed that did.
-fn caught(mutant: Mutant, seeds: u64) -> u64 {
-    let failing = run_many(0..seeds, mutant, true);
-    let Some(&seed) = failing.first() else {
-        panic!("{mutant:?} went unnoticed over {seeds} seeds: the checker is too weak");
-    };
-    let (v, _) = run_seed(seed, mutant, false);
-    println!("{mutant:?} caught by seed {seed}: {}", v[0]);
-    seed
+/// Runs a mutant until the checker catches it with a violation that names the broken rule
+/// (one of `expect`); the seed that did.
+fn caught(mutant: Mutant, seeds: u64, expect: &[&str]) -> u64 {
+    for seed in 0..seeds {
+        let (v, _) = run_seed(seed, mutant, false);
+        if let Some(hit) = v.iter().find(|x| expect.iter().any(|e| x.contains(e))) {
+            println!("{mutant:?} caught by seed {seed}: {hit}");
+            return seed;
+        }
+    }
+    panic!("{mutant:?} went unnoticed over {seeds} seeds: the checker is too weak");
 }
 
 #[test]
 fn mutant_dropping_reversal_records_is_caught() {
-    caught(Mutant::DropReversalQueued, 20_000);
+    caught(
+        Mutant::DropReversalQueued,
+        20_000,
+        &["that no till was told was approved"],
+    );
 }
 
 #[test]
 fn mutant_taking_a_91_reversal_answer_as_done_is_caught() {
-    caught(Mutant::Reversal91Done, 5_000);
+    caught(
+        Mutant::Reversal91Done,
+        5_000,
+        &["the bank still holds", "that no till was told was approved"],
+    );
 }
 
 #[test]
 fn mutant_approving_a_declined_answer_is_caught() {
-    caught(Mutant::ApproveDeclined, 2_000);
+    caught(Mutant::ApproveDeclined, 2_000, &["the bank answered"]);
 }
 
 #[test]
 fn mutant_holding_answers_for_a_jammed_printer_is_caught() {
-    caught(Mutant::AnswerWaitsForPrinter, 5_000);
+    caught(
+        Mutant::AnswerWaitsForPrinter,
+        5_000,
+        &["(limit 60000 ms, printer jammed"],
+    );
 }
 
 #[test]
 fn mutant_leaking_card_data_to_the_till_is_caught() {
-    caught(Mutant::LeakCardData, 2_000);
+    caught(Mutant::LeakCardData, 2_000, &["in the answer to"]);
 }
 
 #[test]
 fn mutant_sending_an_authorization_twice_is_caught() {
-    caught(Mutant::DoubleAuth, 2_000);
+    caught(Mutant::DoubleAuth, 2_000, &["approved 2 times at the bank"]);
 }
