@@ -135,7 +135,11 @@ fn card(rng: &mut Prng, pin: PinCheck) -> CardData {
     tlv(&mut inner, &[0x57], &track2);
     tlv(&mut inner, &[0x5F, 0x20], NAME);
     tlv(&mut inner, &[0x9F, 0x36], &[0x00, rng.below(200) as u8]);
-    tlv(&mut inner, &[0x9F, 0x26], &[0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]);
+    tlv(
+        &mut inner,
+        &[0x9F, 0x26],
+        &[0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88],
+    );
     if contactless {
         tlv(&mut inner, &[0x9F, 0x6B], &track2);
     }
@@ -384,6 +388,7 @@ impl Bank {
 
 // ---- events --------------------------------------------------------------------------------
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Ev {
     /// A till decides what to do next.
@@ -735,7 +740,10 @@ impl Sim {
         // The shop's day: until the tills are done and their requests settled.
         let main_end = 40 * 60 * SEC;
         while self.step(main_end) {
-            if self.tills.iter().all(|t| t.actions_left == 0 && t.waiting.is_none())
+            if self
+                .tills
+                .iter()
+                .all(|t| t.actions_left == 0 && t.waiting.is_none())
                 && self.queue.iter().all(|s| !matches!(s.ev, Ev::TillWake(_)))
             {
                 break;
@@ -746,7 +754,12 @@ impl Sim {
         self.printer_jammed = false;
         tr!(self, "drain: faults off");
         if !self.link_up {
-            self.after(10, Ev::LinkUp { epoch: self.link_epoch });
+            self.after(
+                10,
+                Ev::LinkUp {
+                    epoch: self.link_epoch,
+                },
+            );
         }
         self.queue.retain(|s| {
             !matches!(
@@ -777,7 +790,11 @@ impl Sim {
             }
         }
         // Late messages still on the wire: let them arrive (they change nothing owed).
-        while self.queue.peek().is_some_and(|s| s.at <= self.now + 2 * LIMIT) {
+        while self
+            .queue
+            .peek()
+            .is_some_and(|s| s.at <= self.now + 2 * LIMIT)
+        {
             if !self.step(self.now + 2 * LIMIT) {
                 break;
             }
@@ -884,9 +901,13 @@ impl Sim {
                     // reach it before a new connection is up (a reversal on the new one never
                     // overtakes them: see the report on "reversal before original").
                     if !self.link_up && self.rng.chance(500) {
-                        let answer =
-                            self.bank
-                                .process(&req, &self.rules, self.calm, &mut self.rng, self.now);
+                        let answer = self.bank.process(
+                            &req,
+                            &self.rules,
+                            self.calm,
+                            &mut self.rng,
+                            self.now,
+                        );
                         tr!(
                             self,
                             "bank <- {} stan {} (old connection) -> {}, answer lost",
@@ -897,9 +918,9 @@ impl Sim {
                     }
                     return;
                 }
-                let answer = self
-                    .bank
-                    .process(&req, &self.rules, self.calm, &mut self.rng, self.now);
+                let answer =
+                    self.bank
+                        .process(&req, &self.rules, self.calm, &mut self.rng, self.now);
                 tr!(
                     self,
                     "bank <- {} stan {} -> {}",
@@ -943,7 +964,12 @@ impl Sim {
                     BankFailure::Lost
                 });
                 let d = self.rng.range(500, 120 * SEC);
-                self.after(d, Ev::LinkUp { epoch: self.link_epoch });
+                self.after(
+                    d,
+                    Ev::LinkUp {
+                        epoch: self.link_epoch,
+                    },
+                );
             }
             Ev::Reconnect => {
                 if !self.link_up {
@@ -952,7 +978,12 @@ impl Sim {
                 tr!(self, "bank link reconnect");
                 self.link_drop(BankFailure::Lost);
                 let d = self.rng.range(200, 3 * SEC);
-                self.after(d, Ev::LinkUp { epoch: self.link_epoch });
+                self.after(
+                    d,
+                    Ev::LinkUp {
+                        epoch: self.link_epoch,
+                    },
+                );
             }
             Ev::LinkUp { epoch } => {
                 if epoch != self.link_epoch || self.link_up {
@@ -1052,7 +1083,12 @@ impl Sim {
         self.till_conn += 1;
         self.card_read += 1;
         let d = self.rng.range(500, 10 * SEC);
-        self.after(d, Ev::LinkUp { epoch: self.link_epoch });
+        self.after(
+            d,
+            Ev::LinkUp {
+                epoch: self.link_epoch,
+            },
+        );
     }
 
     /// The driver: carries out what the application asks, in the contract's order.
@@ -1104,20 +1140,18 @@ impl Sim {
                 self.card_command(cmd);
             }
             let hold = self.mutant == Mutant::AnswerWaitsForPrinter && self.printer_jammed;
-            while !hold {
-                let Some(a) = self.app.poll_answer() else {
-                    break;
-                };
-                any = true;
-                self.answer_out(a);
+            if !hold {
+                while let Some(a) = self.app.poll_answer() {
+                    any = true;
+                    self.answer_out(a);
+                }
             }
             // A jammed printer takes no jobs: they pile up in the application.
-            while !self.printer_jammed {
-                let Some(p) = self.app.poll_print() else {
-                    break;
-                };
-                any = true;
-                self.print(p);
+            if !self.printer_jammed {
+                while let Some(p) = self.app.poll_print() {
+                    any = true;
+                    self.print(p);
+                }
             }
             if !any && self.app.poll_record().is_none() {
                 return;
@@ -1202,7 +1236,11 @@ impl Sim {
             CardEvent::Presented(card(&mut self.rng, pin))
         };
         // Most cardholders are quick; some take longer than the limit.
-        let d = if self.rng.chance(850) { d.min(20 * SEC) } else { d };
+        let d = if self.rng.chance(850) {
+            d.min(20 * SEC)
+        } else {
+            d
+        };
         self.after(d, Ev::Card { read, event });
     }
 
@@ -1471,8 +1509,11 @@ impl Sim {
         }
         if is_payment(req.kind) && approved {
             if let (Some(reference), Some(amount)) = (req.reference.clone(), r.amount) {
-                till.approved
-                    .push((reference, r.approval_code.as_ref().map(|c| c.to_string()), amount));
+                till.approved.push((
+                    reference,
+                    r.approval_code.as_ref().map(|c| c.to_string()),
+                    amount,
+                ));
             }
         }
         if let Some(stan) = r.trace {
@@ -1519,12 +1560,17 @@ impl Sim {
                 .any(|l| l.approved && l.reference == reference)
                 || last.is_some_and(|r| {
                     r.outcome.is_approved()
-                        && r.reference.as_ref().is_some_and(|x| x.as_str() == reference)
+                        && r.reference
+                            .as_ref()
+                            .is_some_and(|x| x.as_str() == reference)
                 })
         };
-        let entry_of = |reference: &str| self.bank.entries.iter().find(|e| {
-            e.rrn.as_deref() == Some(reference)
-        });
+        let entry_of = |reference: &str| {
+            self.bank
+                .entries
+                .iter()
+                .find(|e| e.rrn.as_deref() == Some(reference))
+        };
         // 1. The bank holds nothing the shop does not know of.
         for e in &self.bank.entries {
             let Some(held) = e.held else { continue };
@@ -1543,7 +1589,9 @@ impl Sim {
         // 2. No request approved twice.
         for (reference, n) in &self.bank.approvals_per_rrn {
             if *n > 1 {
-                v.push(format!("request {reference} approved {n} times at the bank"));
+                v.push(format!(
+                    "request {reference} approved {n} times at the bank"
+                ));
             }
         }
         // 3. No approval the bank does not hold.
@@ -1601,7 +1649,11 @@ impl Sim {
                     "{} was {} by {how} and {} by {}",
                     l.reference,
                     if a { "approved" } else { "not approved" },
-                    if l.approved { "approved" } else { "not approved" },
+                    if l.approved {
+                        "approved"
+                    } else {
+                        "not approved"
+                    },
                     l.how
                 )),
                 _ => {

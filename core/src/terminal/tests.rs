@@ -728,7 +728,10 @@ fn a_stored_till_reversal_survives_a_failed_journal_write() {
     rig.pump();
     rig.advance(5_000);
     if told.is_approved() {
-        assert!(rig.reversals_sent() >= 1, "told reversed: it must reach the bank");
+        assert!(
+            rig.reversals_sent() >= 1,
+            "told reversed: it must reach the bank"
+        );
     }
 }
 
