@@ -650,7 +650,23 @@ impl Terminal {
     /// answer was not durable is reversed (from memory) and answered as failed.
     pub fn handle_persist_failed(&mut self, now: Instant) {
         let mut lost_approval: Option<AuthStarted> = None;
+        // A till's reversal whose start was not durable never reached the bank and could not
+        // be found after a restart: it is refused, not stored in memory.
+        let unstarted = self
+            .txn
+            .as_ref()
+            .and_then(|t| t.auth.as_ref())
+            .filter(|a| a.kind == RequestKind::Reversal)
+            .filter(|a| {
+                self.records
+                    .iter()
+                    .any(|r| matches!(r, Record::AuthStarted(x) if x == *a))
+            })
+            .and_then(|a| a.original.map(|o| o.stan));
         while let Some(record) = self.records.pop_front() {
+            if unstarted.is_some() {
+                continue;
+            }
             // A reversal owed must not be forgotten with its record: keep it in memory.
             if let Record::ReversalQueued(p) = &record {
                 let known = self
@@ -690,6 +706,11 @@ impl Terminal {
         self.reversal_retry_later(now);
         if let Some(txn) = self.txn.as_mut() {
             match txn.step {
+                Step::Finishing if unstarted.is_some() => {
+                    txn.response.outcome = fail(FailReason::Other);
+                    txn.response = with_text(txn.response.clone(), JOURNAL_WRITE_TEXT);
+                    txn.print = false;
+                }
                 Step::Reconciling { .. } | Step::Echoing { .. } => {
                     txn.response.outcome = fail(FailReason::Other);
                     txn.response = with_text(txn.response.clone(), JOURNAL_WRITE_TEXT);
