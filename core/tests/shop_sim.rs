@@ -21,6 +21,12 @@
 //! - no card number, track data, cardholder name or PIN data reaches a record, an answer or a
 //!   print job.
 //!
+//! Not modelled, on purpose: a till request delivered twice (the till session's framing
+//! removes duplicates before the application sees a request), and a reversal overtaking its
+//! original on the way to the bank (the link is a TCP stream, in order; bytes of a broken
+//! connection reach the bank only before a new connection is up). The second is a real risk
+//! with some hosts: a reversal answered 25 ends, and an original that arrives later stays.
+//!
 //! `SHOP_SIM_SEEDS=N` runs N seeds (default 10 000), `SHOP_SIM_SEED=S` one seed with its trace.
 //! A failing seed prints the command that replays it. The `mutant_*` tests break one rule in
 //! the driver or the bank and assert that the checker catches it.
@@ -1887,4 +1893,15 @@ fn mutant_leaking_card_data_to_the_till_is_caught() {
 #[test]
 fn mutant_sending_an_authorization_twice_is_caught() {
     caught(Mutant::DoubleAuth, 2_000, &["approved 2 times at the bank"]);
+}
+
+/// A failing seed of the million (`benches/shop-sim.sh`) left for a decision: a till's
+/// reversal declined `12` whose completion could not be journaled stays open in the journal;
+/// after a restart recovery sends it and reports it approved, though the till was told
+/// "declined" (and the sale is reversed).
+#[test]
+#[ignore = "open: a declined till reversal whose completion was not journaled is re-sent after a restart"]
+fn seed_502189_declined_reversal_not_journaled() {
+    let (v, _) = run_seed(502_189, Mutant::None, false);
+    assert!(v.is_empty(), "{}", report(502_189, Mutant::None));
 }
