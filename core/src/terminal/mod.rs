@@ -1465,6 +1465,7 @@ impl Terminal {
                 !self.txn.as_ref().is_some_and(|t| {
                     t.auth
                         .as_ref()
+                        .filter(|a| a.batch == p.batch)
                         .and_then(|a| a.original)
                         .is_some_and(|o| o.stan == p.original.stan && t.step != Step::Finishing)
                 })

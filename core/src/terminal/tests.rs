@@ -779,6 +779,83 @@ fn a_reversal_whose_completion_cannot_be_journaled_is_not_done_twice() {
 }
 
 #[test]
+fn a_reversal_owed_from_an_earlier_batch_is_sent_beside_a_till_reversal_of_the_same_trace() {
+    // Found by the shop simulation (seed 1125285): batch 1's trace 1 still owed a reversal
+    // when the till reversed batch 2's trace 1. The stored reversal was held back as if the
+    // till's were the same one, and `poll_timeout` kept answering "now": the driver spun.
+    let now = Instant::from_millis(T0);
+    let mut rig = Rig::new();
+    rig.approved_sale(1000, "AB12");
+    let mut state = JournalState::new();
+    for r in &rig.journal {
+        state.apply(r).unwrap();
+    }
+    let last = state.checkpoint.last.clone().unwrap();
+    let BankRequest::Auth(auth) = rig.bank[0].clone() else {
+        panic!("auth")
+    };
+    state.checkpoint.batch = 2;
+    let mut last2 = last.clone();
+    last2.batch = 2;
+    state.checkpoint.last = Some(last2);
+    state
+        .checkpoint
+        .pending
+        .push(PendingReversal {
+            batch: 1,
+            original: Original {
+                stan: last.stan,
+                kind: RequestKind::Sale,
+                amount: eur(500),
+                transmitted: auth.transmitted,
+                scheme: None,
+            },
+            reason: ReversalReason::Recovery,
+        })
+        .unwrap();
+    let mut cfg = Config::new(Currency::EUR);
+    cfg.echo_every = None;
+    let mut app = Terminal::new(cfg, state, now);
+    app.handle_request(
+        now,
+        RequestId(9),
+        TillId(1),
+        Request::Reversal {
+            amount: eur(1000),
+            code: ApprovalCode::new("AB12").unwrap(),
+            reference: None,
+        },
+    );
+    app.handle_link(now, LinkState::Up);
+    let mut sent = std::vec::Vec::new();
+    for _ in 0..50 {
+        while app.poll_record().is_some() {
+            app.handle_persisted(now);
+        }
+        while let Some(BankCommand::Send(m)) = app.poll_bank() {
+            sent.push(m);
+        }
+        match app.poll_timeout() {
+            Some(t) if t <= now => app.handle_timeout(now),
+            _ => break,
+        }
+    }
+    assert!(
+        app.poll_timeout().is_none_or(|t| t > now),
+        "the timer must not stay due"
+    );
+    let reversals: std::vec::Vec<_> = sent
+        .iter()
+        .filter_map(|m| match m {
+            BankRequest::Reversal(r) => Some(r.original.amount),
+            _ => None,
+        })
+        .collect();
+    assert!(reversals.contains(&eur(500)), "batch 1's reversal is sent");
+    assert!(reversals.contains(&eur(1000)), "and the till's");
+}
+
+#[test]
 fn a_restart_reverses_an_authorization_without_an_answer() {
     let mut rig = Rig::new();
     rig.sale(1000);
