@@ -654,8 +654,41 @@ impl Terminal {
     /// answer was not durable is reversed (from memory) and answered as failed.
     pub fn handle_persist_failed(&mut self, now: Instant) {
         let mut lost_approval: Option<AuthStarted> = None;
+        // A till's reversal whose start was not durable never reached the bank and could not
+        // be found after a restart: it is refused, not stored in memory.
+        let unstarted = self
+            .txn
+            .as_ref()
+            .and_then(|t| t.auth.as_ref())
+            .filter(|a| a.kind == RequestKind::Reversal)
+            .filter(|a| {
+                self.records
+                    .iter()
+                    .any(|r| matches!(r, Record::AuthStarted(x) if x == *a))
+            })
+            .and_then(|a| a.original.map(|o| o.stan));
         while let Some(record) = self.records.pop_front() {
+            if unstarted.is_some() {
+                continue;
+            }
+            // A reversal owed must not be forgotten with its record: keep it in memory.
+            if let Record::ReversalQueued(p) = &record {
+                let known = self
+                    .volatile
+                    .iter()
+                    .chain(self.journal.checkpoint.pending.iter())
+                    .any(|q| q.batch == p.batch && q.original.stan == p.original.stan);
+                if !known {
+                    let _ = self.volatile.push(*p);
+                }
+            }
             if let Record::Completed { response, .. } = &record {
+                if response.kind == RequestKind::Reversal && response.outcome.is_approved() {
+                    // The reversal happened (or is owed, and kept above): the sale must not
+                    // stay the last transaction in memory, or the till could reverse it again.
+                    // A restart finds the reversal's start open and re-sends it.
+                    let _ = self.journal.apply(&record);
+                }
                 if response.outcome.is_approved()
                     && matches!(
                         response.kind,
@@ -677,6 +710,11 @@ impl Terminal {
         self.reversal_retry_later(now);
         if let Some(txn) = self.txn.as_mut() {
             match txn.step {
+                Step::Finishing if unstarted.is_some() => {
+                    txn.response.outcome = fail(FailReason::Other);
+                    txn.response = with_text(txn.response.clone(), JOURNAL_WRITE_TEXT);
+                    txn.print = false;
+                }
                 Step::Reconciling { .. } | Step::Echoing { .. } => {
                     txn.response.outcome = fail(FailReason::Other);
                     txn.response = with_text(txn.response.clone(), JOURNAL_WRITE_TEXT);
@@ -1427,6 +1465,7 @@ impl Terminal {
                 !self.txn.as_ref().is_some_and(|t| {
                     t.auth
                         .as_ref()
+                        .filter(|a| a.batch == p.batch)
                         .and_then(|a| a.original)
                         .is_some_and(|o| o.stan == p.original.stan && t.step != Step::Finishing)
                 })
