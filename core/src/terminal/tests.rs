@@ -413,7 +413,8 @@ fn card_number_and_track_data_never_reach_the_journal_or_the_till() {
     );
     rig.reply("00", Some("123456"));
     let r = rig.answer_for(id).clone();
-    for data in [&r.emv] {
+    {
+        let data = &r.emv;
         assert!(
             crate::emv::find(data, crate::emv::Tag::new(0x5A).unwrap())
                 .unwrap()
