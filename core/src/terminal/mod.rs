@@ -85,6 +85,7 @@
 
 mod backoff;
 mod bank;
+mod policy;
 #[cfg(test)]
 mod tests;
 
@@ -97,6 +98,7 @@ pub use bank::{
     AuthKind, AuthRequest, BankAnswer, BankCommand, BankFailure, BankRequest, ReconcileRequest,
     ReversalRequest,
 };
+pub use policy::{KindSet, Policy, Refusal};
 
 use crate::bank::CodeMeaning;
 use crate::emv;
@@ -156,6 +158,8 @@ pub struct Config {
     pub reversal_backoff: Backoff,
     /// Seed of the jitter generator.
     pub seed: u64,
+    /// What tills may ask ([`Policy::default`] caps amounts).
+    pub policy: Policy,
 }
 
 impl Config {
@@ -173,6 +177,7 @@ impl Config {
                 max: Duration::from_secs(60),
             },
             seed: 1,
+            policy: Policy::default(),
         }
     }
 }
@@ -515,6 +520,15 @@ impl Terminal {
         if self.txn.is_some() {
             let r = self.response(kind, fail(FailReason::Busy));
             return self.answer(id, till, with_text(r, "busy with another request"));
+        }
+        if let Err(refusal) = self.cfg.policy.check(&request) {
+            let reason = match refusal {
+                Refusal::NotAllowed => FailReason::NotSupported,
+                Refusal::OverLimit => FailReason::Other,
+            };
+            let mut r = self.response(kind, fail(reason));
+            r.amount = request.amount();
+            return self.answer(id, till, with_text(r, refusal.text()));
         }
         let room = match kind {
             RequestKind::CloseTotals => self.space != JournalSpace::Full,

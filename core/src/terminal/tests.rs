@@ -971,3 +971,57 @@ fn last_transaction_asked_during_a_sale_is_answered_with_that_sale() {
     assert_eq!(l.outcome, Outcome::Approved);
     assert_eq!(l.amount, Some(eur(1000)));
 }
+
+// ---- issue 19: amount limits and refused operations ----------------------------------------
+
+#[test]
+fn an_amount_over_the_limit_is_refused_before_the_card() {
+    let mut rig = Rig::new();
+    // 9 999 999 999.99 EUR with 9 999 999 999.98 cash back, as a raw frame once ran.
+    let id = rig.request(
+        Request::sale_with_cashback(
+            eur(999_999_999_999),
+            crate::txn::Amount::new(999_999_999_998).unwrap(),
+            None,
+        )
+        .unwrap(),
+    );
+    let r = rig.answer_for(id);
+    assert!(!r.outcome.is_approved());
+    assert_eq!(r.text.as_deref(), Some(Refusal::OverLimit.text()));
+    assert!(rig.cards.is_empty() && rig.bank.is_empty() && rig.journal.is_empty());
+    // Cash back over its own limit, the total within.
+    let id = rig.request(
+        Request::sale_with_cashback(
+            eur(500_000),
+            crate::txn::Amount::new(200_000).unwrap(),
+            None,
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        rig.answer_for(id).text.as_deref(),
+        Some(Refusal::OverLimit.text())
+    );
+    // Within the limits: read the card.
+    rig.sale(10_000_000);
+    assert!(!rig.cards.is_empty());
+}
+
+#[test]
+fn a_refused_operation_is_not_supported() {
+    let mut cfg = Config::new(Currency::EUR);
+    cfg.policy.refused = KindSet::EMPTY.with(RequestKind::Refund);
+    let mut rig = Rig::with(cfg, JournalState::new());
+    let id = rig.request(Request::Refund {
+        amount: eur(100),
+        reference: None,
+    });
+    assert_eq!(rig.answer_for(id).outcome, fail(FailReason::NotSupported));
+    assert!(rig.cards.is_empty());
+    assert!(
+        !KindSet::EMPTY
+            .with(RequestKind::Refund)
+            .contains(RequestKind::Sale)
+    );
+}
