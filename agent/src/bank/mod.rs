@@ -252,9 +252,10 @@ async fn run(
         .await;
         match conn {
             Ok(Ok(stream)) => {
-                let secured = if tls.is_some() { tls::BankTls::VERSION } else { "plain TCP" };
+                let secured = if tls.is_some() { "TLS" } else { "plain TCP" };
+                let protocol = if tls.is_some() { tls::BankTls::VERSION } else { "TCP" };
                 let mac = if id.mac_key.is_some() { "HMAC-SHA-256/64 on every message" } else { "none" };
-                tracing::info!(bank = %addr, link = secured, mac, "bank link connected");
+                tracing::info!(bank = %addr, link = secured, protocol, mac, "bank link connected");
                 attempt = 0;
                 status.send_replace(LinkStatus::Connected);
                 match connected(stream, &mut rx, &id).await {
