@@ -391,6 +391,11 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
     println!("ecrlink demo: a shop day on one machine");
     println!("  bank simulator (ISO 8583)   {}", world.bank.addr());
     println!("  terminal (ecrlink-agent)    ČSOB {csob}, Concert {concert}");
+    println!(
+        "  bank link                   every message MACed (field 64/128, HMAC-SHA-256 \
+         truncated to 8 bytes: a test scheme), key {} (mode 600, made for this run)",
+        world.mac_key_file.display()
+    );
     if let Some(p) = log.path() {
         println!("  session log                 {}", p.display());
     }
