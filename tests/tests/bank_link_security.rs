@@ -228,3 +228,88 @@ fn a_remote_bank_without_tls_is_refused_unless_insecure() {
     let agent = AgentProc::spawn(BINS, &d.join("insecure"), &spec);
     assert!(agent.is_ok(), "{:?}", agent.err());
 }
+
+/// PEM files under `dir`: a certificate authority (`ca.pem`), the bank's certificate for
+/// `bank.test` (`bank.pem`, `bank.key`) and a terminal's client certificate (`client.pem`,
+/// `client.key`), both signed by it.
+fn pki(dir: &Path) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    for (name, dns) in [("bank", "bank.test"), ("client", "terminal.test")] {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec![dns.to_string()])
+            .unwrap()
+            .signed_by(&key, &ca, &ca_key)
+            .unwrap();
+        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+    }
+}
+
+/// The bank simulator serves TLS 1.3 and requires a client certificate from its authority;
+/// the agent presents one (mutual TLS) and MACs every message. A terminal without a client
+/// certificate, or without TLS, gets no bank.
+#[test]
+fn mutual_tls_and_mac_to_the_bank_simulator() {
+    let d = dir("mtls");
+    pki(&d);
+    let p = |f: &str| d.join(f).to_str().unwrap().to_string();
+    let key = key_file(&d, 0o600);
+    let key = key.to_str().unwrap();
+    let bank = BankProc::spawn_with(
+        BINS,
+        &d.join("bank"),
+        None,
+        &[
+            "--mac-key",
+            key,
+            "--tls-cert",
+            &p("bank.pem"),
+            "--tls-key",
+            &p("bank.key"),
+            "--tls-client-ca",
+            &p("ca.pem"),
+        ],
+    );
+    let tls = [
+        "--bank-tls-ca".to_string(),
+        p("ca.pem"),
+        "--bank-tls-name".into(),
+        "bank.test".into(),
+        "--bank-mac-key".into(),
+        key.into(),
+    ];
+    let tls: Vec<&str> = tls.iter().map(String::as_str).collect();
+    let client = [
+        "--bank-tls-cert".to_string(),
+        p("client.pem"),
+        "--bank-tls-key".into(),
+        p("client.key"),
+    ];
+    let client: Vec<&str> = client.iter().map(String::as_str).collect();
+
+    let spec = AgentSpec::new(&["csob"], bank.addr).arg(&tls).arg(&client);
+    let agent = AgentProc::spawn(BINS, &d.join("agent-mtls"), &spec).unwrap();
+    assert_eq!(sale(&d, &agent, 5_000), "approved");
+    drop(agent);
+    let log = std::fs::read_to_string(d.join("agent-mtls/agent.log")).unwrap();
+    assert!(log.contains("TLS 1.3"), "{log}");
+    assert!(log.contains("HMAC-SHA-256"), "{log}");
+    assert_eq!(bank.auths().len(), 1);
+
+    let spec = AgentSpec::new(&["csob"], bank.addr).arg(&tls);
+    let agent = AgentProc::spawn(BINS, &d.join("agent-no-client-cert"), &spec).unwrap();
+    assert_eq!(sale(&d, &agent, 5_100), "bank-unavailable");
+    drop(agent);
+    let spec = AgentSpec::new(&["csob"], bank.addr).arg(&["--bank-mac-key", key]);
+    let agent = AgentProc::spawn(BINS, &d.join("agent-plain"), &spec).unwrap();
+    assert_eq!(sale(&d, &agent, 5_200), "bank-unavailable");
+    drop(agent);
+    assert_eq!(bank.auths().len(), 1, "no refused link reached the bank");
+    let bank_log = std::fs::read_to_string(d.join("bank/bank.log")).unwrap();
+    assert!(bank_log.contains("TLS handshake failed"), "{bank_log}");
+}
