@@ -132,7 +132,10 @@ impl Agent {
                     .bank_tls_name
                     .clone()
                     .unwrap_or_else(|| crate::bank::tls::BankTls::host_of(bank).to_string());
-                let client = cfg.bank_tls_cert.as_deref().zip(cfg.bank_tls_key.as_deref());
+                let client = cfg
+                    .bank_tls_cert
+                    .as_deref()
+                    .zip(cfg.bank_tls_key.as_deref());
                 Some(crate::bank::tls::BankTls::with_client(ca, &name, client)?)
             }
             _ => None,
@@ -141,7 +144,9 @@ impl Agent {
             Some(p) => Some(crate::bank::key::load_mac_key(p)?),
             None => {
                 if cfg.bank.is_some() {
-                    tracing::warn!("bank link without a MAC key (--bank-mac-key): answers are not authenticated");
+                    tracing::warn!(
+                        "bank link without a MAC key (--bank-mac-key): answers are not authenticated"
+                    );
                 }
                 None
             }

@@ -64,7 +64,11 @@ fn tampered_sale(
     let d = dir(name);
     let key = key_file(&d, 0o600);
     let key_s = key.to_str().unwrap();
-    let bank_args: Vec<&str> = if mac { vec!["--mac-key", key_s] } else { vec![] };
+    let bank_args: Vec<&str> = if mac {
+        vec!["--mac-key", key_s]
+    } else {
+        vec![]
+    };
     let bank = BankProc::spawn_with(BINS, &d.join("bank"), None, &bank_args);
     let proxy = Proxy::start(
         bank.addr,
@@ -214,7 +218,10 @@ fn a_remote_bank_without_tls_is_refused_unless_insecure() {
     let base = ["--listen", "csob@127.0.0.1:0", "--bank", "192.0.2.10:5000"];
     let (code, err) = run_briefly(BINS.agent, &base);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("TLS") && err.contains("--bank-insecure"), "{err}");
+    assert!(
+        err.contains("TLS") && err.contains("--bank-insecure"),
+        "{err}"
+    );
     let mut with_key = base.to_vec();
     with_key.extend(["--bank-mac-key", key.to_str().unwrap()]);
     let (code, err) = run_briefly(BINS.agent, &with_key);

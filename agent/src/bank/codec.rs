@@ -1,8 +1,8 @@
 //! Maps [`BankRequest`] / [`BankAnswer`] to ISO 8583 bytes through `ecrlink_core::bank`.
 
 use ecrlink_core::bank::{
-    AuthorizationRequest, BankMessage, BatchTotals, IsoMessage, MacKey, MerchantId, MonthDayTime, Mti,
-    NetworkCode, NetworkRequest, OriginalData, ProcessingCode, ReconciliationRequest,
+    AuthorizationRequest, BankMessage, BatchTotals, IsoMessage, MacKey, MerchantId, MonthDayTime,
+    Mti, NetworkCode, NetworkRequest, OriginalData, ProcessingCode, ReconciliationRequest,
     ReversalRequest, framing,
 };
 use ecrlink_core::txn::{Currency, EmvData, RequestKind, TerminalId, Timestamp};
@@ -115,10 +115,8 @@ pub fn encode(req: &BankRequest, id: &Identity) -> Result<Vec<u8>, BankError> {
     };
     let mut buf = vec![0u8; framing::PREFIX_LEN + IsoMessage::MAX_LEN];
     let n = match &id.mac_key {
-        Some(key) => {
-            ecrlink_core::bank::mac::emit_signed_prefixed(&mut message, key, &mut buf)
-                .map_err(codec)?
-        }
+        Some(key) => ecrlink_core::bank::mac::emit_signed_prefixed(&mut message, key, &mut buf)
+            .map_err(codec)?,
         None => message.emit_prefixed(&mut buf).map_err(codec)?,
     };
     buf.truncate(n);
@@ -135,9 +133,7 @@ pub fn mac_failure(body: &[u8], key: &MacKey) -> Option<(Option<u32>, ecrlink_co
         Err(_) => return None,
     };
     let e = ecrlink_core::bank::mac::verify_parsed(&message, body, key).err()?;
-    let stan = message
-        .get_str(11)
-        .and_then(|s| s.parse::<u32>().ok());
+    let stan = message.get_str(11).and_then(|s| s.parse::<u32>().ok());
     Some((stan, e))
 }
 

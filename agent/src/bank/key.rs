@@ -13,8 +13,8 @@ use crate::config::Config;
 /// ignored). A file that its group or others may read (`mode & 0o077 != 0`) is refused
 /// before a byte is read: the key would no longer be the terminal's alone.
 pub fn load_mac_key(path: &Path) -> anyhow::Result<MacKey> {
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("bank MAC key {}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("bank MAC key {}", path.display()))?;
     if !meta.is_file() {
         bail!("bank MAC key {}: not a regular file", path.display());
     }
@@ -31,8 +31,7 @@ pub fn load_mac_key(path: &Path) -> anyhow::Result<MacKey> {
             );
         }
     }
-    let bytes =
-        std::fs::read(path).with_context(|| format!("bank MAC key {}", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| format!("bank MAC key {}", path.display()))?;
     if let Ok(raw) = <[u8; 32]>::try_from(bytes.as_slice()) {
         return Ok(MacKey::new(raw));
     }
@@ -111,7 +110,10 @@ mod tests {
         assert_eq!(k, MacKey::new([7; 32]));
         for mode in [0o644, 0o640, 0o604, 0o660] {
             let e = load_mac_key(&write(dir.path(), "open", hex.as_bytes(), mode)).unwrap_err();
-            assert!(e.to_string().contains("lets others read it"), "{mode:o}: {e}");
+            assert!(
+                e.to_string().contains("lets others read it"),
+                "{mode:o}: {e}"
+            );
         }
         assert!(load_mac_key(&write(dir.path(), "short", b"abcd", 0o600)).is_err());
         assert!(load_mac_key(&dir.path().join("missing")).is_err());

@@ -63,7 +63,10 @@ pub enum BankError {
 impl BankError {
     /// Whether the bank may have received the message (so a reversal is owed).
     pub fn maybe_delivered(&self) -> bool {
-        matches!(self, BankError::Timeout | BankError::Lost | BankError::BadMac)
+        matches!(
+            self,
+            BankError::Timeout | BankError::Lost | BankError::BadMac
+        )
     }
 }
 
@@ -253,8 +256,16 @@ async fn run(
         match conn {
             Ok(Ok(stream)) => {
                 let secured = if tls.is_some() { "TLS" } else { "plain TCP" };
-                let protocol = if tls.is_some() { tls::BankTls::VERSION } else { "TCP" };
-                let mac = if id.mac_key.is_some() { "HMAC-SHA-256/64 on every message" } else { "none" };
+                let protocol = if tls.is_some() {
+                    tls::BankTls::VERSION
+                } else {
+                    "TCP"
+                };
+                let mac = if id.mac_key.is_some() {
+                    "HMAC-SHA-256/64 on every message"
+                } else {
+                    "none"
+                };
                 tracing::info!(bank = %addr, link = secured, protocol, mac, "bank link connected");
                 attempt = 0;
                 status.send_replace(LinkStatus::Connected);

@@ -211,10 +211,7 @@ mod tests {
         let mut m = m;
         m.update(b"what do ya want for nothing?");
         let out = m.finalize().into_bytes();
-        assert_eq!(
-            out[..8],
-            [0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e]
-        );
+        assert_eq!(out[..8], [0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e]);
     }
 
     #[test]
@@ -266,17 +263,11 @@ mod tests {
         m.set(70, b"301").unwrap();
         let mut buf = [0u8; IsoMessage::MAX_LEN];
         let n = m.emit(&mut buf).unwrap();
-        assert_eq!(
-            parse_verified(&buf[..n], &key()),
-            Err(Error::IsoMacMissing)
-        );
+        assert_eq!(parse_verified(&buf[..n], &key()), Err(Error::IsoMacMissing));
         // Field 64 where the secondary bitmap asks for 128.
         m.set(64, &key().mac(b"x")).unwrap();
         let n = m.emit(&mut buf).unwrap();
-        assert_eq!(
-            parse_verified(&buf[..n], &key()),
-            Err(Error::IsoMacMissing)
-        );
+        assert_eq!(parse_verified(&buf[..n], &key()), Err(Error::IsoMacMissing));
         // Signed properly: field 128, and the stray 64 is gone.
         let n = emit_signed(&mut m, &key(), &mut buf).unwrap();
         assert!(!m.has(64) && m.has(128));

@@ -37,9 +37,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use ecrlink_core::bank::{
     AuthorizationRequest, BankMessage, BatchTotals, IsoMessage, MacKey, NetworkRequest,
-    OriginalData,
-    ProcessingCode, ProcessingKind, ReconciliationRequest, ResponseCode, ReversalRequest, Rrn,
-    framing,
+    OriginalData, ProcessingCode, ProcessingKind, ReconciliationRequest, ResponseCode,
+    ReversalRequest, Rrn, framing,
 };
 use ecrlink_core::txn::{ApprovalCode, Currency, Money, Pan};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -336,8 +335,12 @@ enum Reply {
     },
 }
 
-async fn connection<S>(stream: S, peer: SocketAddr, inner: Arc<Inner>, _permit: OwnedSemaphorePermit)
-where
+async fn connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    inner: Arc<Inner>,
+    _permit: OwnedSemaphorePermit,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
     let link = match (&inner.tls, &inner.mac_key) {
@@ -962,7 +965,11 @@ pub fn run(args: &BankArgs) -> i32 {
             return 1;
         }
     };
-    let mac_key = match args.mac_key.as_deref().map(ecrlink_agent::bank::key::load_mac_key) {
+    let mac_key = match args
+        .mac_key
+        .as_deref()
+        .map(ecrlink_agent::bank::key::load_mac_key)
+    {
         Some(Err(e)) => {
             eprintln!("ecrlink-sim bank: {e:#}");
             return 2;
@@ -1191,7 +1198,10 @@ mod tests {
         assert_eq!(answer.get_str(39), Some("00"));
         // Changed on the way (amount 10.00 → 90.00): answered 63, nothing held.
         let n = mac::emit_signed_prefixed(&mut sale(2, 1000), &key, &mut buf).unwrap();
-        let at = buf[..n].windows(12).position(|w| w == b"000000001000").unwrap();
+        let at = buf[..n]
+            .windows(12)
+            .position(|w| w == b"000000001000")
+            .unwrap();
         buf[at + 8] = b'9';
         s.write_all(&buf[..n]).await.unwrap();
         s.read_exact(&mut len).await.unwrap();
