@@ -45,6 +45,11 @@ Examples:
   # A serial till at 9600 baud, scripted cards:
   ecrlink-agent --listen concert@serial:/dev/ttyUSB0:9600 --bank 127.0.0.1:5000 --cards cards.toml
 
+  # A bank on another machine: TLS 1.3 and a MAC key are required (docs/SECURITY.md):
+  (umask 077; openssl rand -hex 32 > mac.key)
+  ecrlink-agent --listen csob@0.0.0.0:2001 --bank acquirer.example:5000 \\
+      --bank-tls-ca bank-ca.pem --bank-mac-key mac.key
+
 The same keys can go in a TOML file given with --config (e.g. `bank = \"127.0.0.1:5000\"`, \
 `listen = [\"csob@0.0.0.0:2001\"]`, `sleep_after = \"10m\"`); the command line wins.";
 
