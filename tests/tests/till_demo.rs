@@ -52,7 +52,10 @@ fn demo_runs_a_shop_day_and_exits_0_quickly() {
         out.contains("51 becomes 00") && out.contains("the relay changed 1 answer(s)"),
         "{out}"
     );
-    assert!(out.contains("the bank holds: Declined, response 51"), "{out}");
+    assert!(
+        out.contains("the bank holds: Declined, response 51"),
+        "{out}"
+    );
     // And its session log.
     let log = till_common::only_file(logs.path());
     let text = std::fs::read_to_string(log).unwrap();
