@@ -330,6 +330,7 @@ impl Engine {
                     let failure = match e {
                         BankError::NotConnected | BankError::Codec(_) => BankFailure::NotSent,
                         BankError::Timeout | BankError::Lost => BankFailure::Lost,
+                        BankError::BadMac => BankFailure::BadMac,
                     };
                     tracing::warn!(stan, error = %e, "bank exchange failed");
                     self.app.handle_bank_failure(now, Some(stan), failure);
