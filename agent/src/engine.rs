@@ -350,9 +350,14 @@ impl Engine {
                 let now = clock::now();
                 match result {
                     Ok(()) => {
-                        if let Record::ReversalAcked { original_stan, .. } = &record {
+                        if let Record::ReversalAcked {
+                            original_stan,
+                            batch,
+                        } = &record
+                        {
                             tracing::info!(
                                 original = original_stan,
+                                batch,
                                 "reversal acknowledged by the bank"
                             );
                         }
@@ -523,7 +528,10 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 fn link_state(s: LinkStatus) -> LinkState {
     match s {
         LinkStatus::Connected => LinkState::Up,
-        LinkStatus::Connecting { attempt: 0 } => LinkState::Connecting,
+        // The first connection, or a reconnect that has barely begun (a link dropped because
+        // it went out of step comes back within a backoff step or two): a request waits for
+        // it, up to `terminal::FIRST_CONNECT_WAIT`.
+        LinkStatus::Connecting { attempt } if attempt <= 2 => LinkState::Connecting,
         LinkStatus::Connecting { .. } | LinkStatus::NoBank | LinkStatus::Asleep => LinkState::Down,
     }
 }
