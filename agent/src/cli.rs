@@ -152,6 +152,20 @@ pub struct Args {
     /// Default EUR.
     #[arg(long, value_name = "CODE")]
     pub currency: Option<String>,
+    /// Largest sale a till may ask (cash back included), in the currency's units, e.g. 5000 or
+    /// 5000.00; `none`: no limit. Default 100000. A larger request is refused before the card.
+    #[arg(long, value_name = "AMOUNT")]
+    pub max_sale: Option<String>,
+    /// Largest cash back a till may ask; `none`: no limit. Default 1000.
+    #[arg(long, value_name = "AMOUNT")]
+    pub max_cashback: Option<String>,
+    /// Largest refund a till may ask; `none`: no limit. Default 100000.
+    #[arg(long, value_name = "AMOUNT")]
+    pub max_refund: Option<String>,
+    /// Requests tills may not start at all, comma-separated: sale, cashback, refund, reversal,
+    /// close-totals (they are answered "not supported"). Default: none.
+    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+    pub refuse: Vec<String>,
     /// Drop a till connection silent this long while nothing runs. Default 0: never (tills
     /// such as the ČSOB one keep a connection open all day; TCP keepalive finds dead ones).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -250,6 +264,49 @@ impl Args {
             idle_timeout
         );
         cfg.journal_reset_incompatible |= self.journal_reset_incompatible;
+        let currency = ecrlink_core::txn::Currency::from_alpha(&cfg.currency).ok_or_else(|| {
+            anyhow::anyhow!(
+                "currency {:?} is not an ISO 4217 code this terminal knows",
+                cfg.currency
+            )
+        })?;
+        let limit =
+            |text: &Option<String>, what: &str, dst: &mut Option<u64>| -> anyhow::Result<()> {
+                if let Some(t) = text {
+                    *dst = if t == "none" {
+                        None
+                    } else {
+                        let m = ecrlink_core::txn::Money::parse_decimal(t, currency).map_err(|e| {
+                        anyhow::anyhow!(
+                            "--{what} {t:?}: {e} (an amount such as 5000 or 5000.00, or none)"
+                        )
+                    })?;
+                        Some(m.minor())
+                    };
+                }
+                Ok(())
+            };
+        limit(&self.max_sale, "max-sale", &mut cfg.policy.max_sale)?;
+        limit(
+            &self.max_cashback,
+            "max-cashback",
+            &mut cfg.policy.max_cashback,
+        )?;
+        limit(&self.max_refund, "max-refund", &mut cfg.policy.max_refund)?;
+        for kind in &self.refuse {
+            use ecrlink_core::txn::RequestKind as K;
+            let k = match kind.trim() {
+                "sale" => K::Sale,
+                "cashback" => K::SaleWithCashback,
+                "refund" => K::Refund,
+                "reversal" => K::Reversal,
+                "close-totals" => K::CloseTotals,
+                other => anyhow::bail!(
+                    "--refuse {other:?}: not a request kind (sale, cashback, refund, reversal, close-totals)"
+                ),
+            };
+            cfg.policy.refused = cfg.policy.refused.with(k);
+        }
         cfg.bank_insecure |= self.bank_insecure;
         cfg.validate()?;
         if cfg.bank.is_some() && self.no_bank {

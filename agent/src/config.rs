@@ -231,6 +231,10 @@ pub struct Config {
     pub receipt_lang: String,
     /// The terminal's own currency (ISO 4217 alphabetic): what an empty batch is closed in.
     pub currency: String,
+    /// What tills may ask: refused operations and amount limits (checked by the payment
+    /// application before a card is read). Default: nothing refused; a sale or refund of at
+    /// most 100 000.00, cash back of at most 1 000.00.
+    pub policy: ecrlink_core::terminal::Policy,
     /// Till connection dropped after this long without a byte while no request is running;
     /// zero (the default): never. A till such as the public ČSOB client keeps one connection
     /// open all day and hangs if it finds it closed; TCP keepalive
@@ -289,6 +293,7 @@ impl Default for Config {
             receipt_width: 32,
             receipt_lang: "en".into(),
             currency: "EUR".into(),
+            policy: ecrlink_core::terminal::Policy::default(),
             idle_timeout: Duration::ZERO,
             journal_max_bytes: None,
             allow: Vec::new(),

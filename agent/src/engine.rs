@@ -176,6 +176,7 @@ impl Engine {
             initial: cfg.reversal_retry.min(Duration::from_secs(1)),
             max: cfg.reversal_retry.max(Duration::from_secs(1)) * 12,
         };
+        app_cfg.policy = cfg.policy;
         app_cfg.seed = crate::bank::Rng::from_entropy().below(u64::MAX).max(1);
         let app = Terminal::new(app_cfg, journal.state().clone(), clock::now());
         let (events_tx, events_rx) = mpsc::unbounded_channel();

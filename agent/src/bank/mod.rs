@@ -459,10 +459,13 @@ async fn connected(
                     };
                     if tracing::enabled!(tracing::Level::DEBUG) {
                         let body = frame.get(framing::PREFIX_LEN..).unwrap_or_default();
-                        let shown = match req.pan() {
+                        let mut shown = match req.pan() {
                             Some(p) => msg::mask_pan_in(body, p.digits()),
                             None => body.to_vec(),
                         };
+                        if let BankRequest::Auth(a) = &req {
+                            shown = msg::mask_emv_in(&shown, &a.emv);
+                        }
                         tracing::debug!(stan = req.stan(), msg = req.name(), frame = %Hex(&shown), "bank ->");
                     }
                     pending.retain(|_, tx| !tx.is_closed());

@@ -136,6 +136,9 @@ pub const JOURNAL_FULL_TEXT: &str = "journal full: close the batch";
 pub const JOURNAL_WRITE_TEXT: &str = "journal not writable: refused";
 /// The text of an approval reversed because its answer could not be made durable.
 pub const JOURNAL_LOST_TEXT: &str = "journal not writable: reversed";
+/// The text of a till's reversal the bank refused whose answer could not be made durable: a
+/// restart sends it again, so the till cannot be told it was refused.
+pub const JOURNAL_UNKNOWN_REVERSAL_TEXT: &str = "journal not writable: reversal may follow";
 /// The text of an answer the bank approved for part of the amount only, reversed at once.
 pub const PARTIAL_TEXT: &str = "partial approval reversed";
 /// The text of a till's reversal that the bank has not confirmed yet.
@@ -668,6 +671,7 @@ impl Terminal {
     /// answer was not durable is reversed (from memory) and answered as failed.
     pub fn handle_persist_failed(&mut self, now: Instant) {
         let mut lost_approval: Option<AuthStarted> = None;
+        let mut lost_refused_reversal = false;
         // A till's reversal whose start was not durable never reached the bank and could not
         // be found after a restart: it is refused, not stored in memory.
         let unstarted = self
@@ -697,6 +701,11 @@ impl Terminal {
                 }
             }
             if let Record::Completed { response, .. } = &record {
+                if response.kind == RequestKind::Reversal && !response.outcome.is_approved() {
+                    // Its start is durable and open: a restart would send it again. The till
+                    // must not be told it was refused.
+                    lost_refused_reversal = true;
+                }
                 if response.kind == RequestKind::Reversal && response.outcome.is_approved() {
                     // The reversal happened (or is owed, and kept above): the sale must not
                     // stay the last transaction in memory, or the till could reverse it again.
@@ -740,6 +749,12 @@ impl Terminal {
                     txn.response = with_text(txn.response.clone(), JOURNAL_WRITE_TEXT);
                     txn.print = false;
                     txn.step = Step::Finishing;
+                }
+                Step::Finishing if lost_refused_reversal => {
+                    // "Unknown until asked again": a restart may still send it.
+                    txn.response.outcome = Outcome::Timeout;
+                    txn.response = with_text(txn.response.clone(), JOURNAL_UNKNOWN_REVERSAL_TEXT);
+                    txn.print = false;
                 }
                 Step::Finishing => {
                     if let Some(auth) = lost_approval {
