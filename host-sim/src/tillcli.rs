@@ -426,8 +426,28 @@ pub fn run(cmd: Command) -> i32 {
         Ok(r) => r,
         Err(e) => return usage(format!("cannot start the runtime: {e}")),
     };
-    let till = Till::new(prepared.opts);
-    let result = match runtime.block_on(till.run(request)) {
+    let mut opts = prepared.opts;
+    let lang = opts.lang;
+    let (trigger, stop) = crate::till::interrupt();
+    opts.interrupt = Some(stop);
+    let till = Till::new(opts);
+    let result = match runtime.block_on(async {
+        // Ctrl-C no longer ends the process while the terminal works (it would go on and
+        // charge the card): the till cancels there and reports what happened.
+        let can_abort = till.can_abort();
+        if let Ok(mut sigint) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        {
+            tokio::spawn(async move {
+                while sigint.recv().await.is_some() {
+                    if trigger.press() == 1 && can_abort {
+                        eprintln!("\n{}", crate::i18n::cancelling_text(lang));
+                    }
+                }
+            });
+        }
+        till.run(request).await
+    }) {
         Ok(r) => r,
         Err(e) => return usage(e),
     };
