@@ -37,7 +37,10 @@ impl From<DialectArg> for Dialect {
 #[command(after_help = "\
 The terminal comes from --terminal, else from the config file (--alias, else the file's
 selection: single, by-computer or by-user). Exit status: 0 approved/ok, 1 declined or refused,
-2 usage or input error, 3 timeout, 4 terminal offline, 5 bank unavailable, 6 cancelled.")]
+2 usage or input error, 3 timeout, 4 terminal offline, 5 bank unavailable, 6 cancelled.
+Ctrl-C while the terminal works cancels there (ČSOB: passivate, then the last transaction is
+asked and reported); Concert cannot cancel: the result says the outcome is unknown (exit 3).
+A second Ctrl-C stops waiting at once (outcome unknown, exit 3).")]
 pub struct TillArgs {
     /// The terminal: HOST:PORT, or a serial device (/dev/ttyUSB0, COM3, serial:PATH).
     #[arg(long, value_name = "HOST:PORT|DEVICE")]

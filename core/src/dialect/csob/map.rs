@@ -31,7 +31,7 @@
 //! R-02 (see [`super::session::CsobTerminal`]).
 //!
 //! Towards the wire, outcomes without their own code are lossy: `Failed` for a reason other
-//! than card error/expired/blocked and `TerminalOffline` become R-21 (operation discarded); a `Declined` code `51` (ISO 8583 insufficient funds) becomes R-12,
+//! than card error/expired/blocked or busy and `TerminalOffline` become R-21 (operation discarded); a `Declined` code `51` (ISO 8583 insufficient funds) becomes R-12,
 //! an `R…` code is written as is, any other code of 1–3 characters is written after `R` as is
 //! (an ecrlink convention: the public client shows it as a generic error). `Reprint` has no
 //! T code: ČSOB asks for receipts with B3 ([`super::session::CsobEcr::request_receipt_copy`]).

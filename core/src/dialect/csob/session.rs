@@ -402,9 +402,11 @@ enum TerminalState {
 ///   T82 with it — that is how the till learns it.
 /// - A T81 (passivate) while a request is pending replaces it: the driver gets
 ///   `Request(Abort)` and answers that one (the pending request is abandoned). The same B1
-///   again (same header time and fields) while it is under way is a retransmission: it gets
-///   a B0 and nothing else. Any other B1 while a request is pending gets B0 and at once a B2
-///   with R-21, and the driver gets [`TerminalEvent::ProtocolError`] with [`Error::LinkBusy`].
+///   again (same fields; any header time while it runs, the same header time while its B2
+///   awaits confirmation) is the same request: it gets a B0 and nothing else, and the one B2
+///   answers it. Any other B1 while a request is pending gets B0 and at once a B2 with R-02
+///   (busy) carrying that B1's own code, amount and reference, and the driver gets
+///   [`TerminalEvent::ProtocolError`] with [`Error::LinkBusy`].
 /// - A B1 the session cannot turn into a txn request (an unknown code, a bad field) gets B0 and at once a B2 with R-21; the driver gets `ProtocolError`.
 /// - A reversal (T10) without an amount — the public client sends only `T10 F<code>` — takes
 ///   the amount of the last approved transaction this session answered (or that the driver
