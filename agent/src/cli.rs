@@ -45,6 +45,11 @@ Examples:
   # A serial till at 9600 baud, scripted cards:
   ecrlink-agent --listen concert@serial:/dev/ttyUSB0:9600 --bank 127.0.0.1:5000 --cards cards.toml
 
+  # A bank on another machine: TLS 1.3 and a MAC key are required (docs/SECURITY.md):
+  (umask 077; openssl rand -hex 32 > mac.key)
+  ecrlink-agent --listen csob@0.0.0.0:2001 --bank acquirer.example:5000 \\
+      --bank-tls-ca bank-ca.pem --bank-mac-key mac.key
+
 The same keys can go in a TOML file given with --config (e.g. `bank = \"127.0.0.1:5000\"`, \
 `listen = [\"csob@0.0.0.0:2001\"]`, `sleep_after = \"10m\"`); the command line wins.
 
@@ -132,8 +137,9 @@ pub struct Args {
     /// How often unacknowledged reversals are re-sent. Default 5s.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub reversal_retry: Option<std::time::Duration>,
-    /// Where receipts go: none | stdout | file:PATH | escpos:PATH | tcp:HOST[:PORT]
-    /// (ESC/POS to a network printer, port 9100); append ,cp852 or ,cp858 to fix the code page.
+    /// Where receipts go: none | stdout | file:PATH | escpos:PATH | tcp:HOST | tcp:HOST:PORT
+    /// (ESC/POS to a network printer, port 9100 by default); append ,cp852 or ,cp858 to fix the
+    /// code page.
     #[arg(long, value_name = "PRINTER")]
     pub printer: Option<String>,
     /// Receipt width: 24, 32, 42 or 48 columns.
@@ -142,6 +148,10 @@ pub struct Args {
     /// Receipt language: cs, en or fr.
     #[arg(long, value_name = "LANG")]
     pub receipt_lang: Option<String>,
+    /// The terminal's own currency (ISO 4217 code, e.g. CZK): an empty batch is closed in it.
+    /// Default EUR.
+    #[arg(long, value_name = "CODE")]
+    pub currency: Option<String>,
     /// Drop a till connection silent this long while nothing runs. Default 0: never (tills
     /// such as the ČSOB one keep a connection open all day; TCP keepalive finds dead ones).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -167,6 +177,24 @@ pub struct Args {
     /// Name the bank's TLS certificate must carry. Default: the host part of --bank.
     #[arg(long, value_name = "NAME", requires = "bank_tls_ca")]
     pub bank_tls_name: Option<String>,
+    /// Mutual TLS: present this client certificate chain (PEM) to the bank; needs
+    /// --bank-tls-key and --bank-tls-ca.
+    #[arg(long, value_name = "FILE", requires_all = ["bank_tls_key", "bank_tls_ca"])]
+    pub bank_tls_cert: Option<PathBuf>,
+    /// Mutual TLS: the private key (PEM) of --bank-tls-cert.
+    #[arg(long, value_name = "FILE", requires = "bank_tls_cert")]
+    pub bank_tls_key: Option<PathBuf>,
+    /// The terminal's MAC key: a file holding 64 hex digits (or exactly 32 raw bytes) that only
+    /// its owner may read (chmod 600; a group- or world-readable file is refused). Every bank
+    /// message then carries a MAC (ISO 8583 field 64/128, HMAC-SHA-256 truncated to 8 bytes,
+    /// a test scheme) and an answer whose MAC fails counts as no answer: reversed, and the
+    /// till told "bank unavailable". Required for a bank that is not on this machine.
+    #[arg(long, value_name = "FILE")]
+    pub bank_mac_key: Option<PathBuf>,
+    /// Allow a bank that is not on this machine over plain TCP or without a MAC key. Without
+    /// this flag such a bank needs --bank-tls-ca (TLS 1.3) and --bank-mac-key.
+    #[arg(long)]
+    pub bank_insecure: bool,
 }
 
 impl Args {
@@ -199,7 +227,10 @@ impl Args {
             sleep_for,
             journal_max_bytes,
             bank_tls_ca,
-            bank_tls_name
+            bank_tls_name,
+            bank_tls_cert,
+            bank_tls_key,
+            bank_mac_key
         );
         over!(
             terminal_id,
@@ -215,9 +246,11 @@ impl Args {
             printer,
             receipt_width,
             receipt_lang,
+            currency,
             idle_timeout
         );
         cfg.journal_reset_incompatible |= self.journal_reset_incompatible;
+        cfg.bank_insecure |= self.bank_insecure;
         cfg.validate()?;
         if cfg.bank.is_some() && self.no_bank {
             anyhow::bail!("--no-bank and a bank in the config file: choose one");

@@ -330,6 +330,7 @@ impl Engine {
                     let failure = match e {
                         BankError::NotConnected | BankError::Codec(_) => BankFailure::NotSent,
                         BankError::Timeout | BankError::Lost => BankFailure::Lost,
+                        BankError::BadMac => BankFailure::BadMac,
                     };
                     tracing::warn!(stan, error = %e, "bank exchange failed");
                     self.app.handle_bank_failure(now, Some(stan), failure);
@@ -349,6 +350,15 @@ impl Engine {
                 let now = clock::now();
                 match result {
                     Ok(()) => {
+                        if let Record::ReversalAcked { original_stan, .. } = &record {
+                            tracing::info!(
+                                original = original_stan,
+                                "reversal acknowledged by the bank"
+                            );
+                        }
+                        if let Record::ReversalQueued(p) = &record {
+                            tracing::warn!(original = p.original.stan, reason = ?p.reason, "reversal stored for forwarding");
+                        }
                         self.app.handle_persisted(now);
                         if let Record::Completed { response, .. } = &record {
                             if response.kind.moves_money() && response.outcome.is_approved() {
@@ -361,7 +371,16 @@ impl Engine {
                         if after_bank {
                             self.shared.journal_failed.store(true, Ordering::SeqCst);
                         }
-                        tracing::error!(error = %e, "journal write failed");
+                        if let Record::AuthStarted(a) = &record {
+                            tracing::error!(
+                                error = %e,
+                                request = a.kind.name(),
+                                stan = a.stan,
+                                "journal write failed: transaction refused before the bank was asked"
+                            );
+                        } else {
+                            tracing::error!(error = %e, "journal write failed");
+                        }
                         self.app.handle_persist_failed(now);
                     }
                 }

@@ -1,4 +1,5 @@
-//! One till connection: bytes in and out of a dialect's sans-IO [`TerminalSide`] session,
+//! One till connection: bytes in and out of a dialect's sans-IO
+//! [`TerminalSide`](ecrlink_core::session::TerminalSide) session,
 //! requests handed to the engine, answers handed back. Buffers are fixed; a till that sends
 //! nothing but garbage is dropped after [`MAX_PROTOCOL_ERRORS`] rejected frames.
 

@@ -170,6 +170,17 @@ pub enum Error {
         what: &'static str,
     },
 
+    // ----- session (every dialect alike) -----
+    /// `respond` with no request pending: none was received, or it was answered already.
+    SessionNoRequest,
+    /// A response that does not answer the pending request (see
+    /// [`crate::session::check_response`]); nothing was sent and the request is still
+    /// pending, for a corrected response.
+    SessionResponseMismatch {
+        /// What does not match.
+        field: crate::session::ResponseField,
+    },
+
     // ----- emv -----
     /// A BER-TLV tag or length encoding that is malformed.
     TlvMalformed,
@@ -212,6 +223,12 @@ pub enum Error {
         /// Length the prefix declares.
         len: u16,
     },
+    /// A message that must carry a message authentication code (field 64, or 128 with a
+    /// secondary bitmap) carries none, or carries it in the wrong one of the two.
+    IsoMacMissing,
+    /// The message authentication code does not match the message: it was changed on the
+    /// way, or made with another key.
+    IsoMacMismatch,
 
     // ----- journal -----
     /// A journal envelope whose CRC-32 does not match (torn or corrupt record).
@@ -303,9 +320,19 @@ impl fmt::Display for Error {
                 "zvt: bad CRC (computed {computed:04X}, received {received:04X})"
             ),
             Unsupported { what } => write!(f, "unsupported: {what}"),
+            SessionNoRequest => f.write_str("response with no request pending"),
+            SessionResponseMismatch { field } => {
+                write!(
+                    f,
+                    "response does not answer the pending request: {}",
+                    field.name()
+                )
+            }
             TlvMalformed => f.write_str("tlv: malformed tag or length"),
             TlvTooDeep => f.write_str("tlv: templates nested too deep"),
             IsoMti => f.write_str("iso8583: invalid message type indicator"),
+            IsoMacMissing => f.write_str("iso8583: no message authentication code (field 64/128)"),
+            IsoMacMismatch => f.write_str("iso8583: message authentication code does not verify"),
             IsoBitmap => f.write_str("iso8583: invalid bitmap"),
             IsoUnknownField { field } => write!(f, "iso8583: unknown field {field}"),
             IsoField { field } => write!(f, "iso8583: invalid field {field}"),

@@ -17,10 +17,32 @@
 //! - [`bank`] — ISO 8583 (1987, ASCII) messages of the acquirer link and its length-prefix framing.
 //! - [`receipt`] — receipt layout into any [`core::fmt::Write`].
 //! - [`journal`] — the records the agent persists, in a length + CRC-32 envelope.
-//! - [`io`] — blocking and async drivers over `embedded-io` for firmware.
+//! - [`io`] — blocking and async drivers over `embedded-io` for both sides (terminal and
+//!   till), an in-memory [`io::Pipe`] to run them against each other, and the driver contract
+//!   (call order, deadlines, buffer sizes) with a runnable example to start from.
 //!
 //! Every parser returns a complete value, "need more bytes", or a typed [`Error`]; none panics
 //! or allocates. Capacities are constants documented where they are declared.
+//!
+//! # Getting started
+//!
+//! [`io`] has a runnable example to copy into a `#![no_std]` crate: a till and a terminal
+//! connected by an in-memory pipe run a sale on a fake clock. [`session`] shows the same
+//! without a driver, for a loop of your own, and [`io`] spells out the contract such a loop
+//! keeps (call order, when `poll_timeout` changes, buffer sizes).
+//!
+//! # Cargo features
+//!
+//! - `std` (off by default): links `std` and turns on `std` in the `serde` and `nom`
+//!   dependencies. No API needs it: the error types implement [`core::error::Error`] without
+//!   it.
+//! - `defmt` (off by default): derives `defmt::Format` on the public types (errors, events,
+//!   configurations, the transaction model) and enables `defmt` in `heapless` and `postcard`,
+//!   for logging on microcontrollers.
+//!
+//! With no features the crate builds for `thumbv7em-none-eabihf`. Minimum supported Rust
+//! version: 1.88 (`rust-version` in `Cargo.toml`; the dependencies `heapless` 0.9.4 and
+//! `postcard` 1.2 require it).
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -74,7 +74,7 @@ fn serve<S: TerminalSide>(make: impl FnOnce() -> S) -> ! {
     let port = uart::Usart::usart2();
     let mut driver = BlockingTerminal::<_, _, _, 512>::new(make(), port, now);
     loop {
-        if let Ok(TerminalEvent::Request(request)) = driver.next_event() {
+        if let Ok(TerminalEvent::Request(request)) = driver.next_event(|_| {}) {
             let _ = driver.respond(&answer(&request));
         }
     }

@@ -55,13 +55,15 @@ async fn in_process_agent_and_bank_with_printer_failure_and_reprint() {
         panic!("{end:?}")
     };
     assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+    // Printing never holds the answer: the attempt comes after it.
+    wait_until("the printer tried", || printer.attempts() >= 1).await;
     assert!(printer.jobs().is_empty());
-    assert!(printer.attempts() >= 1);
     assert_eq!(bank.ledger().auths.len(), 1);
 
     // Reprint: both copies, marked duplicate, the PAN masked.
     let r = agent.request(Request::Reprint).await.unwrap();
     assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+    wait_until("the reprint", || printer.jobs().len() >= 2).await;
     let jobs = printer.jobs();
     assert_eq!(jobs.len(), 2);
     assert_eq!(jobs[0].copy, Copy::Merchant);
@@ -78,8 +80,9 @@ async fn in_process_agent_and_bank_with_printer_failure_and_reprint() {
         assert!(j.text.contains("25.00"), "the same sale: {}", j.text);
     }
 
-    // Over ČSOB the till is told that the receipt was not printed (B2 text field `g`), and
-    // the payment still stands.
+    // Over ČSOB too the payment stands when the printer fails: printing comes after the
+    // answer (it never delays one), so the answer cannot say how printing went; the receipt
+    // is still there for the till's receipt transfer and for a reprint.
     printer.fail_next(1);
     let end =
         tokio::task::spawn_blocking(move || Ecr::connect("csob", csob_addr).run(&sale(4_200)))
@@ -89,8 +92,6 @@ async fn in_process_agent_and_bank_with_printer_failure_and_reprint() {
         panic!("{end:?}")
     };
     assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
-    let told = r.text.as_deref().unwrap_or_default();
-    assert!(told.contains("receipt not printed"), "{r:?}");
     assert_eq!(bank.ledger().auths.len(), 2);
     assert!(agent.last_receipt().unwrap().contains("476173"));
 
@@ -101,4 +102,13 @@ async fn in_process_agent_and_bank_with_printer_failure_and_reprint() {
 
     agent.shutdown().await.unwrap();
     bank.shutdown().await;
+}
+
+/// Waits up to 10 s for `cond` (printing runs beside the answers, not before them).
+async fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }

@@ -1,8 +1,8 @@
 //! Maps [`BankRequest`] / [`BankAnswer`] to ISO 8583 bytes through `ecrlink_core::bank`.
 
 use ecrlink_core::bank::{
-    AuthorizationRequest, BankMessage, BatchTotals, IsoMessage, MerchantId, MonthDayTime, Mti,
-    NetworkCode, NetworkRequest, OriginalData, ProcessingCode, ReconciliationRequest,
+    AuthorizationRequest, BankMessage, BatchTotals, IsoMessage, MacKey, MerchantId, MonthDayTime,
+    Mti, NetworkCode, NetworkRequest, OriginalData, ProcessingCode, ReconciliationRequest,
     ReversalRequest, framing,
 };
 use ecrlink_core::txn::{Currency, EmvData, RequestKind, TerminalId, Timestamp};
@@ -17,6 +17,9 @@ pub struct Identity {
     pub terminal_id: TerminalId,
     /// Merchant id.
     pub merchant_id: Option<MerchantId>,
+    /// The terminal's MAC key: every request is signed and every answer checked
+    /// ([`ecrlink_core::bank::mac`]). `None`: no MAC (a bank on this machine only).
+    pub mac_key: Option<MacKey>,
 }
 
 fn mdt(t: Timestamp) -> Result<MonthDayTime, BankError> {
@@ -40,7 +43,7 @@ fn processing(kind: RequestKind) -> ProcessingCode {
 /// it is still in memory (the journal never holds it, so a reversal re-sent after a restart
 /// goes without field 2 and is identified by field 90).
 pub fn encode(req: &BankRequest, id: &Identity) -> Result<Vec<u8>, BankError> {
-    let message: IsoMessage = match req {
+    let mut message: IsoMessage = match req {
         BankRequest::Auth(a) => {
             let t = mdt(a.transmitted)?;
             AuthorizationRequest {
@@ -111,9 +114,27 @@ pub fn encode(req: &BankRequest, id: &Identity) -> Result<Vec<u8>, BankError> {
         .map_err(codec)?,
     };
     let mut buf = vec![0u8; framing::PREFIX_LEN + IsoMessage::MAX_LEN];
-    let n = message.emit_prefixed(&mut buf).map_err(codec)?;
+    let n = match &id.mac_key {
+        Some(key) => ecrlink_core::bank::mac::emit_signed_prefixed(&mut message, key, &mut buf)
+            .map_err(codec)?,
+        None => message.emit_prefixed(&mut buf).map_err(codec)?,
+    };
     buf.truncate(n);
     Ok(buf)
+}
+
+/// Checks the MAC of an answer (the message without its prefix). `None`: it verifies.
+/// Otherwise the trace number it claims (when it parses that far; it may be forged too) and
+/// why it fails.
+pub fn mac_failure(body: &[u8], key: &MacKey) -> Option<(Option<u32>, ecrlink_core::Error)> {
+    let message = match IsoMessage::parse(body) {
+        Ok(m) => m,
+        // Not parseable at all: `decode` reports it as it always did.
+        Err(_) => return None,
+    };
+    let e = ecrlink_core::bank::mac::verify_parsed(&message, body, key).err()?;
+    let stan = message.get_str(11).and_then(|s| s.parse::<u32>().ok());
+    Some((stan, e))
 }
 
 /// Decodes one answer (the message without its prefix).

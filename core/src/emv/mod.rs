@@ -6,7 +6,7 @@
 //! - [`find`] searches a whole tree for a tag, [`walk`] visits every object depth first,
 //!   [`validate`] checks a whole tree.
 //! - [`emit`] writes a tree of [`Node`]s, [`normalize`] re-encodes parsed data canonically; both
-//!   into a caller buffer, and a too-small buffer is [`Error::BufferTooSmall`] with the buffer
+//!   into a caller buffer, and a too-small buffer is [`Error::BufferTooSmall`](crate::Error::BufferTooSmall) with the buffer
 //!   untouched.
 //! - [`redact`] drops the card number, track data, cardholder name and PIN data
 //!   ([`SENSITIVE_TAGS`]) from what leaves the bank link.

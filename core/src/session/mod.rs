@@ -7,15 +7,147 @@
 //! 3. sends what `poll_transmit(buf)` writes, until it returns `Ok(None)`;
 //! 4. acts on what `poll_event()` returns, until it returns `None`.
 //!
-//! Time is the caller's [`Instant`]; nothing here sleeps, reads a clock or allocates. Tests
-//! drive a till session and a terminal session against each other with a fake clock.
+//! Time is the caller's [`Instant`]; nothing here sleeps, reads a clock or allocates. The full
+//! contract (what to do after each call, when `poll_timeout` changes, how large `buf` must be)
+//! is in [`crate::io`], whose drivers do all of this over an `embedded-io` port.
 //!
 //! Both traits are object safe, so a std driver can hold a `Box<dyn TerminalSide + Send>`
 //! chosen at run time; firmware uses the concrete types.
+//!
+//! # Example: a till session and a terminal session answer a sale
+//!
+//! No driver, no port: the bytes one session transmits are handed to the other, and a fake
+//! clock moves on 1 ms per round. This is the loop to write when your UART has no
+//! `embedded-io` driver: replace the hand-over with your UART's write and read. It needs no
+//! `std` and no heap.
+//!
+//! ```
+//! #![no_std]
+//! # extern crate std;
+//! use core::time::Duration;
+//!
+//! use ecrlink_core::dialect::concert::{
+//!     ConcertEcr, ConcertEcrConfig, ConcertTerminal, ConcertTerminalConfig,
+//! };
+//! use ecrlink_core::link::session::TX_CAPACITY;
+//! use ecrlink_core::session::{EcrEvent, EcrSide, TerminalEvent, TerminalSide};
+//! use ecrlink_core::txn::{Currency, Money, Outcome, Request, Response};
+//! use ecrlink_core::{Error, Instant};
+//!
+//! /// Runs a 12.50 EUR sale between a till and a terminal; the terminal approves it.
+//! fn sale() -> Result<Response, Error> {
+//!     let mut till = ConcertEcr::new(ConcertEcrConfig::default());
+//!     let mut terminal = ConcertTerminal::new(ConcertTerminalConfig::default());
+//!     // The largest thing a Concert session transmits at once.
+//!     let mut wire = [0u8; TX_CAPACITY];
+//!     let mut now = Instant::ZERO;
+//!
+//!     let amount = Money::new(1250, Currency::EUR)?;
+//!     till.start(now, &Request::Sale { amount, reference: None })?;
+//!     loop {
+//!         // Till -> terminal: every byte the till has to send.
+//!         while let Some(n) = till.poll_transmit(&mut wire)? {
+//!             terminal.handle_bytes(now, wire.get(..n).unwrap_or_default());
+//!         }
+//!         // The terminal's events: approve each request (a real terminal asks its kernel).
+//!         while let Some(event) = terminal.poll_event() {
+//!             if let TerminalEvent::Request(request) = event {
+//!                 let mut answer = Response::new(request.kind(), Outcome::Approved);
+//!                 answer.amount = request.amount();
+//!                 terminal.respond(now, &answer)?;
+//!             }
+//!         }
+//!         // Terminal -> till.
+//!         while let Some(n) = terminal.poll_transmit(&mut wire)? {
+//!             till.handle_bytes(now, wire.get(..n).unwrap_or_default());
+//!         }
+//!         // The till's events: the answer, or why there is none.
+//!         while let Some(event) = till.poll_event() {
+//!             match event {
+//!                 EcrEvent::Response(answer) => return Ok(answer),
+//!                 EcrEvent::TimedOut => return Err(Error::LinkTimeout),
+//!                 EcrEvent::Failed(e) => return Err(e),
+//!                 _ => {}
+//!             }
+//!         }
+//!         // Time passes; fire the deadlines that are due.
+//!         now = now.saturating_add(Duration::from_millis(1));
+//!         if till.poll_timeout().is_some_and(|deadline| now >= deadline) {
+//!             till.handle_timeout(now);
+//!         }
+//!         if terminal.poll_timeout().is_some_and(|deadline| now >= deadline) {
+//!             terminal.handle_timeout(now);
+//!         }
+//!     }
+//! }
+//! # fn main() {
+//! let answer = sale().unwrap();
+//! assert_eq!(answer.outcome, Outcome::Approved);
+//! assert_eq!(answer.amount, Money::new(1250, Currency::EUR).ok());
+//! # }
+//! ```
 
 use heapless::String;
 
 use crate::txn::{Request, Response};
+
+/// What of a response does not answer the pending request
+/// ([`Error::SessionResponseMismatch`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ResponseField {
+    /// The response is for another kind of request (a refund answer to a sale).
+    Kind,
+    /// The amount differs from the request's.
+    Amount,
+    /// The currency differs from the request's.
+    Currency,
+    /// An approval that moves money carries no amount (the session never fills one in).
+    AmountMissing,
+}
+
+impl ResponseField {
+    /// A short description for logs and error messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ResponseField::Kind => "another kind of request",
+            ResponseField::Amount => "another amount",
+            ResponseField::Currency => "another currency",
+            ResponseField::AmountMissing => "approval without an amount",
+        }
+    }
+}
+
+/// The one rule every dialect's [`TerminalSide::respond`] applies before it sends anything:
+/// `response` answers `request` when
+/// - it is for the same kind of request ([`ResponseField::Kind`]);
+/// - an amount it carries is the request's, in the request's currency
+///   ([`ResponseField::Amount`], [`ResponseField::Currency`]); requests without an amount
+///   (totals, tests, last transaction) take any;
+/// - an approval of a request that moves money carries its amount
+///   ([`ResponseField::AmountMissing`]). A decline or failure may go without one; the till
+///   then gets none (never the request's, filled in).
+///
+/// Errors: [`Error::SessionResponseMismatch`].
+pub fn check_response(request: &Request, response: &Response) -> Result<()> {
+    let mismatch = |field| Err(Error::SessionResponseMismatch { field });
+    if response.kind != request.kind() {
+        return mismatch(ResponseField::Kind);
+    }
+    match (request.amount(), response.amount) {
+        (Some(asked), Some(answered)) if answered.currency != asked.currency => {
+            mismatch(ResponseField::Currency)
+        }
+        (Some(asked), Some(answered)) if answered.minor() != asked.minor() => {
+            mismatch(ResponseField::Amount)
+        }
+        (Some(_), None) if response.outcome.is_approved() && response.kind.moves_money() => {
+            mismatch(ResponseField::AmountMissing)
+        }
+        _ => Ok(()),
+    }
+}
 use crate::{Error, Instant, Result};
 
 /// Capacity of one receipt text part carried by [`EcrEvent::ReceiptPart`] and
@@ -163,3 +295,6 @@ pub trait EcrSide {
     /// Whether a request is under way.
     fn is_busy(&self) -> bool;
 }
+
+#[cfg(test)]
+mod tests;

@@ -85,6 +85,7 @@
 
 mod backoff;
 mod bank;
+mod policy;
 #[cfg(test)]
 mod tests;
 
@@ -97,6 +98,7 @@ pub use bank::{
     AuthKind, AuthRequest, BankAnswer, BankCommand, BankFailure, BankRequest, ReconcileRequest,
     ReversalRequest,
 };
+pub use policy::{KindSet, Policy, Refusal};
 
 use crate::bank::CodeMeaning;
 use crate::emv;
@@ -156,6 +158,8 @@ pub struct Config {
     pub reversal_backoff: Backoff,
     /// Seed of the jitter generator.
     pub seed: u64,
+    /// What tills may ask ([`Policy::default`] caps amounts).
+    pub policy: Policy,
 }
 
 impl Config {
@@ -173,6 +177,7 @@ impl Config {
                 max: Duration::from_secs(60),
             },
             seed: 1,
+            policy: Policy::default(),
         }
     }
 }
@@ -362,6 +367,8 @@ pub struct Terminal {
     echo: Option<EchoInFlight>,
     next_echo: Option<Instant>,
     has_receipt: bool,
+    /// Last-transaction questions asked while a transaction ran, answered when it is done.
+    waiting_last: Vec<(RequestId, TillId), MAX_ANSWERS>,
     space: JournalSpace,
     rng: Rng,
 }
@@ -417,6 +424,7 @@ impl Terminal {
             pans: Vec::new(),
             echo: None,
             space: JournalSpace::Enough,
+            waiting_last: Vec::new(),
             rng,
         };
         if needs_checkpoint {
@@ -482,6 +490,15 @@ impl Terminal {
         let kind = request.kind();
         match request {
             Request::Abort => return self.abort(now, id, till),
+            Request::LastTransaction if self.txn.is_some() => {
+                // The running transaction is the one the till asks about (a till that lost
+                // its answer and reconnected): answer once it is done.
+                if self.waiting_last.push((id, till)).is_err() {
+                    let r = self.response(kind, fail(FailReason::Busy));
+                    self.answer(id, till, r);
+                }
+                return;
+            }
             Request::LastTransaction => {
                 let r = match &self.journal.checkpoint.last {
                     Some(last) => {
@@ -503,6 +520,15 @@ impl Terminal {
         if self.txn.is_some() {
             let r = self.response(kind, fail(FailReason::Busy));
             return self.answer(id, till, with_text(r, "busy with another request"));
+        }
+        if let Err(refusal) = self.cfg.policy.check(&request) {
+            let reason = match refusal {
+                Refusal::NotAllowed => FailReason::NotSupported,
+                Refusal::OverLimit => FailReason::Other,
+            };
+            let mut r = self.response(kind, fail(reason));
+            r.amount = request.amount();
+            return self.answer(id, till, with_text(r, refusal.text()));
         }
         let room = match kind {
             RequestKind::CloseTotals => self.space != JournalSpace::Full,
@@ -617,16 +643,8 @@ impl Terminal {
             self.reversal_attempt = 0;
             self.reversal_next = now;
         }
-        if state != LinkState::Up {
-            // Nothing in flight can be answered on a link that is gone.
-            if self.txn_bank_stan().is_some() {
-                self.txn_bank_failed(BankFailure::Lost);
-            }
-            if self.reversal.take().is_some() {
-                self.reversal_retry_later(now);
-            }
-            self.echo = None;
-        }
+        // Messages in flight when the link goes down are not failed here: the driver reports
+        // each with `handle_bank_failure` (an answer may still be on its way to us first).
         if let Some(txn) = self.txn.as_ref() {
             if matches!(txn.step, Step::WaitingLink { .. }) && state != LinkState::Connecting {
                 self.start_after_link(now);
@@ -650,8 +668,41 @@ impl Terminal {
     /// answer was not durable is reversed (from memory) and answered as failed.
     pub fn handle_persist_failed(&mut self, now: Instant) {
         let mut lost_approval: Option<AuthStarted> = None;
+        // A till's reversal whose start was not durable never reached the bank and could not
+        // be found after a restart: it is refused, not stored in memory.
+        let unstarted = self
+            .txn
+            .as_ref()
+            .and_then(|t| t.auth.as_ref())
+            .filter(|a| a.kind == RequestKind::Reversal)
+            .filter(|a| {
+                self.records
+                    .iter()
+                    .any(|r| matches!(r, Record::AuthStarted(x) if x == *a))
+            })
+            .and_then(|a| a.original.map(|o| o.stan));
         while let Some(record) = self.records.pop_front() {
+            if unstarted.is_some() {
+                continue;
+            }
+            // A reversal owed must not be forgotten with its record: keep it in memory.
+            if let Record::ReversalQueued(p) = &record {
+                let known = self
+                    .volatile
+                    .iter()
+                    .chain(self.journal.checkpoint.pending.iter())
+                    .any(|q| q.batch == p.batch && q.original.stan == p.original.stan);
+                if !known {
+                    let _ = self.volatile.push(*p);
+                }
+            }
             if let Record::Completed { response, .. } = &record {
+                if response.kind == RequestKind::Reversal && response.outcome.is_approved() {
+                    // The reversal happened (or is owed, and kept above): the sale must not
+                    // stay the last transaction in memory, or the till could reverse it again.
+                    // A restart finds the reversal's start open and re-sends it.
+                    let _ = self.journal.apply(&record);
+                }
                 if response.outcome.is_approved()
                     && matches!(
                         response.kind,
@@ -673,6 +724,11 @@ impl Terminal {
         self.reversal_retry_later(now);
         if let Some(txn) = self.txn.as_mut() {
             match txn.step {
+                Step::Finishing if unstarted.is_some() => {
+                    txn.response.outcome = fail(FailReason::Other);
+                    txn.response = with_text(txn.response.clone(), JOURNAL_WRITE_TEXT);
+                    txn.print = false;
+                }
                 Step::Reconciling { .. } | Step::Echoing { .. } => {
                     txn.response.outcome = fail(FailReason::Other);
                     txn.response = with_text(txn.response.clone(), JOURNAL_WRITE_TEXT);
@@ -902,7 +958,6 @@ impl Terminal {
                     let _ = self.prints.push_back(PrintJob::Reprint);
                 } else {
                     txn.response.outcome = fail(FailReason::NoMatchingTransaction);
-                    txn.response = with_text(txn.response.clone(), "nothing to reprint");
                 }
             }
             Request::Reversal {
@@ -914,11 +969,8 @@ impl Terminal {
                     return;
                 };
                 if !matches {
+                    // No text: the reason itself travels to the till, which words it.
                     txn.response.outcome = fail(FailReason::NoMatchingTransaction);
-                    txn.response = with_text(
-                        txn.response.clone(),
-                        "no last transaction with that code and amount",
-                    );
                     return;
                 }
                 self.need_bank(now);
@@ -1427,6 +1479,7 @@ impl Terminal {
                 !self.txn.as_ref().is_some_and(|t| {
                     t.auth
                         .as_ref()
+                        .filter(|a| a.batch == p.batch)
                         .and_then(|a| a.original)
                         .is_some_and(|o| o.stan == p.original.stan && t.step != Step::Finishing)
                 })
@@ -1519,6 +1572,10 @@ impl Terminal {
                         let _ = self.prints.push_back(PrintJob::Receipt(response.clone()));
                     }
                     self.answer(txn.id, txn.till, response);
+                }
+                let waiting = core::mem::take(&mut self.waiting_last);
+                for (id, till) in waiting {
+                    self.handle_request(now, id, till, Request::LastTransaction);
                 }
                 self.next_echo = self.cfg.echo_every.map(|d| now.saturating_add(d));
             }

@@ -244,6 +244,10 @@ impl ConcertAnswer {
         check_belongs(request, response)?;
         let (amount_minor, currency_numeric) = match response.amount {
             Some(m) => (amount_field(m)?, m.currency.numeric()),
+            // No amount (a refusal: an approval without one is refused before this, by
+            // `session::check_response`): the request's own amount and currency, which the
+            // public clients compare with their request (pypostelium
+            // `compare_data_vs_answer`); the status says nothing moved.
             None => (request.amount_minor, request.currency_numeric),
         };
         Ok(ConcertAnswer {
@@ -501,8 +505,8 @@ mod tests {
             let a = ConcertAnswer::from_response(&req, &resp).unwrap();
             assert_eq!(a.status, status);
             assert_eq!(
-                a.amount_minor, 1250,
-                "request amount when the response has none"
+                a.amount_minor, req.amount_minor,
+                "a refusal echoes the request's own amount (the public clients compare it)"
             );
         }
         assert_eq!(

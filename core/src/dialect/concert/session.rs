@@ -273,37 +273,18 @@ impl TerminalSide for ConcertTerminal {
     /// Answers the request being processed: the full or short form its answer flag asked
     /// for; after an instant answer (`A011`) nothing more is sent and `Ok` is returned.
     ///
-    /// Errors: [`Error::Unsupported`] when no request is being processed;
-    /// [`Error::ConcertMismatch`] when `response` is not for this request (another kind,
-    /// amount or currency): the request is then answered with a refusal (status `'7'`) so
-    /// that the till is not left waiting; [`Error::AmountTooLarge`] when the response's
-    /// amount does not fit the 8-digit field (the request stays pending so that a corrected
-    /// response can be given).
+    /// Errors: [`Error::SessionNoRequest`] when no request is being processed;
+    /// [`Error::SessionResponseMismatch`] when the response does not answer it
+    /// ([`crate::session::check_response`]: another kind, amount or currency, or an approval
+    /// without an amount); [`Error::AmountTooLarge`] when the response's amount does not fit
+    /// the 8-digit field. On an error nothing is sent and the request stays pending, so that
+    /// the driver can give a corrected answer (the agent answers a plain failure).
     fn respond(&mut self, now: Instant, response: &Response) -> Result<()> {
         let TerminalState::Processing { request, instant } = self.state else {
-            return Err(Error::Unsupported {
-                what: "respond without a pending concert request",
-            });
+            return Err(Error::SessionNoRequest);
         };
-        let answer = match ConcertAnswer::from_response(&request, response) {
-            Ok(a) => a,
-            Err(e @ Error::ConcertMismatch { .. }) => {
-                if instant {
-                    self.state = TerminalState::Idle;
-                } else {
-                    // The till gets a refusal for its own request, never another's result.
-                    let refusal = refusal_answer(&request);
-                    if self.send_answer(now, &request, &refusal, false).is_ok() {
-                        self.state = TerminalState::Answering { request };
-                    } else {
-                        self.state = TerminalState::Idle;
-                    }
-                }
-                self.sync_admission();
-                return Err(e);
-            }
-            Err(e) => return Err(e),
-        };
+        crate::session::check_response(&request.to_txn()?, response)?;
+        let answer = ConcertAnswer::from_response(&request, response)?;
         if instant {
             // The till has had its answer (status '9'); the result stays the last transaction.
             self.state = TerminalState::Idle;
@@ -796,7 +777,10 @@ mod tests {
         let n = t.poll_transmit(&mut buf).unwrap().unwrap();
         let answer = ConcertAnswer::parse(&buf[1..n - 2]).unwrap();
         assert_eq!(answer.status, super::super::Status::Rejected);
-        assert_eq!(answer.amount_minor, 1250);
+        assert_eq!(
+            answer.amount_minor, 1250,
+            "a refusal echoes the request's amount, as the public clients compare it"
+        );
         t.handle_bytes(ms(2), &[ACK]);
         assert_eq!(
             t.poll_event(),
@@ -808,7 +792,7 @@ mod tests {
         let resp = Response::new(RequestKind::Sale, Outcome::Approved);
         assert!(matches!(
             t.respond(ms(3), &resp),
-            Err(Error::Unsupported { .. })
+            Err(Error::SessionNoRequest)
         ));
     }
 
@@ -1004,17 +988,27 @@ mod tests {
 
     #[test]
     fn a_response_for_another_request_is_never_sent() {
+        use crate::session::ResponseField;
         let mut t = ConcertTerminal::new(ConcertTerminalConfig::default());
         request_leg(&mut t, 0, &client_request(400, b"A010"));
         let _ = term_events(&mut t);
         let other = approved(&sale(300));
         assert_eq!(
             t.respond(ms(10), &other),
-            Err(Error::ConcertMismatch { field: "amount" })
+            Err(Error::SessionResponseMismatch {
+                field: ResponseField::Amount
+            })
         );
-        // The till gets a refusal for its own 4.00, not the 3.00 approval.
+        // Nothing of the 3.00 approval goes out; the request stays pending, and a refusal for
+        // the till's own 4.00 (what the agent gives after such an error) is what it gets.
+        assert_eq!(take(&mut t), []);
+        t.respond(
+            ms(11),
+            &Response::new(RequestKind::Sale, Outcome::Cancelled),
+        )
+        .unwrap();
         assert_eq!(take(&mut t), [ENQ]);
-        t.handle_bytes(ms(11), &[ACK]);
+        t.handle_bytes(ms(12), &[ACK]);
         let answer = answer_in(&take(&mut t));
         assert_eq!(answer.amount_minor, 400);
         assert_eq!(answer.status, super::super::Status::Rejected);
@@ -1024,7 +1018,9 @@ mod tests {
         request_leg(&mut t, 0, &client_request(400, b"A010"));
         assert_eq!(
             t.respond(ms(10), &refund),
-            Err(Error::ConcertMismatch { field: "kind" })
+            Err(Error::SessionResponseMismatch {
+                field: ResponseField::Kind
+            })
         );
     }
 

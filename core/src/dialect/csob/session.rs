@@ -24,7 +24,6 @@ use heapless::{Deque, String, Vec};
 
 use super::codes::{Flags, MessageType, ReceiptSelector, ResultCode, TxnCode};
 use super::header::{CrcField, Header};
-use super::map::request_kind;
 use super::message::{
     Body, MAX_FRAME, MAX_PAYLOAD, Message, MessageView, ParseOptions, TicketRequest,
     TicketResponse, TransactionRequest, TransactionResponse,
@@ -500,16 +499,11 @@ impl CsobTerminal {
         response: &Response,
         receipt: bool,
     ) -> Result<()> {
-        let TerminalState::Processing { code } = self.state else {
-            return Err(Error::CsobUnexpected {
-                what: "response with no request pending",
-            });
+        let (TerminalState::Processing { code }, Some((_, b1))) = (self.state, &self.current)
+        else {
+            return Err(Error::SessionNoRequest);
         };
-        if request_kind(code).ok() != Some(response.kind) {
-            return Err(Error::CsobUnexpected {
-                what: "response of another kind than the pending request",
-            });
-        }
+        crate::session::check_response(&self.to_request(b1)?, response)?;
         let b2 = TransactionResponse::from_response(code, response);
         let flags = if receipt && self.wire.config.announce_receipts && has_receipt(response.kind) {
             Flags::RECEIPT_READY

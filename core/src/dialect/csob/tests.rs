@@ -1506,7 +1506,7 @@ fn busy_terminal_refuses_a_second_request_but_takes_passivate() {
     );
     assert!(matches!(
         p.term.respond(p.now, &approved_sale()),
-        Err(Error::CsobUnexpected { .. })
+        Err(Error::SessionResponseMismatch { .. })
     ));
     p.term
         .respond(
@@ -1666,7 +1666,12 @@ fn a_flood_of_requests_never_drops_the_request_event() {
         "the flood did overflow the queue"
     );
     while term.poll_transmit(&mut buf).unwrap().is_some() {}
-    term.respond(Instant::ZERO, &approved_sale()).unwrap();
+    let mut answer = approved_sale();
+    answer.amount = events.iter().find_map(|e| match e {
+        TerminalEvent::Request(r) => r.amount(),
+        _ => None,
+    });
+    term.respond(Instant::ZERO, &answer).unwrap();
     term.handle_timeout(Instant::from_millis(60_000));
     assert!(!term.is_busy());
 }

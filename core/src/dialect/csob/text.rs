@@ -3,7 +3,7 @@
 //! The public client decodes every field with `new String(bytes, "ISO-8859-2")`
 //! (`Message.java` in `l1zard/react-native-enigoo-terminal`, folder
 //! `android/src/main/java/com/enigoo/terminal/csob/`). Bytes `0x00..=0x9F` map to the code points
-//! of the same value (ASCII and the C1 controls); `0xA0..=0xFF` map through [`HIGH`], the
+//! of the same value (ASCII and the C1 controls); `0xA0..=0xFF` map through `HIGH`, the
 //! ISO/IEC 8859-2 table. No dependency: 96 entries.
 
 use heapless::String;

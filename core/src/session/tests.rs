@@ -1,0 +1,279 @@
+//! `respond` behaves the same in every dialect: the same responses are refused with the same
+//! errors, and what goes out is what the response says (nothing filled in). Each test runs
+//! every terminal-side dialect against its own till side.
+
+extern crate std;
+use std::boxed::Box;
+use std::vec::Vec;
+
+use super::*;
+use crate::dialect::concert::{
+    ConcertEcr, ConcertEcrConfig, ConcertTerminal, ConcertTerminalConfig,
+};
+use crate::dialect::csob::{CsobConfig, CsobEcr, CsobTerminal};
+use crate::txn::{Currency, Money, Outcome, RequestKind, TerminalId};
+
+/// A till and a terminal of one dialect, the clock, and the currency the dialect runs in.
+struct Pair {
+    name: &'static str,
+    ecr: Box<dyn EcrSide>,
+    terminal: Box<dyn TerminalSide>,
+    currency: Currency,
+    /// A currency the dialect can carry other than `currency`.
+    other_currency: Currency,
+    now: Instant,
+}
+
+fn pairs() -> Vec<Pair> {
+    let csob = CsobConfig::new(TerminalId::new("T0000001").unwrap());
+    std::vec![
+        Pair {
+            name: "concert",
+            ecr: Box::new(ConcertEcr::new(ConcertEcrConfig::default())),
+            terminal: Box::new(ConcertTerminal::new(ConcertTerminalConfig::default())),
+            currency: Currency::EUR,
+            other_currency: Currency::CZK,
+            now: Instant::ZERO,
+        },
+        Pair {
+            name: "csob",
+            ecr: Box::new(CsobEcr::new(csob.clone())),
+            terminal: Box::new(CsobTerminal::new(csob)),
+            currency: Currency::CZK,
+            other_currency: Currency::EUR,
+            now: Instant::ZERO,
+        },
+    ]
+}
+
+impl Pair {
+    fn money(&self, minor: u64) -> Money {
+        Money::new(minor, self.currency).unwrap()
+    }
+
+    /// Moves bytes both ways and fires due deadlines for up to `rounds` steps of 10 ms;
+    /// stops early at the first event of either side, which it returns.
+    fn run(&mut self, rounds: usize) -> (Vec<TerminalEvent>, Vec<EcrEvent>) {
+        let mut buf = std::vec![0u8; MAX_TRANSMIT];
+        let (mut te, mut ee) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            while let Some(n) = self.ecr.poll_transmit(&mut buf).unwrap() {
+                self.terminal.handle_bytes(self.now, &buf[..n]);
+            }
+            while let Some(n) = self.terminal.poll_transmit(&mut buf).unwrap() {
+                self.ecr.handle_bytes(self.now, &buf[..n]);
+            }
+            te.extend(core::iter::from_fn(|| self.terminal.poll_event()));
+            ee.extend(core::iter::from_fn(|| self.ecr.poll_event()));
+            if te.iter().any(|e| matches!(e, TerminalEvent::Request(_)))
+                || ee.iter().any(|e| matches!(e, EcrEvent::Response(_)))
+            {
+                break;
+            }
+            self.now = self
+                .now
+                .saturating_add(core::time::Duration::from_millis(10));
+            if self.ecr.poll_timeout().is_some_and(|d| self.now >= d) {
+                self.ecr.handle_timeout(self.now);
+            }
+            if self.terminal.poll_timeout().is_some_and(|d| self.now >= d) {
+                self.terminal.handle_timeout(self.now);
+            }
+        }
+        (te, ee)
+    }
+
+    /// The till sends `request`; returns it as the terminal received it (now pending).
+    fn pending(&mut self, request: &Request) -> Request {
+        self.ecr.start(self.now, request).unwrap();
+        let (te, _) = self.run(1000);
+        te.into_iter()
+            .find_map(|e| match e {
+                TerminalEvent::Request(r) => Some(r),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{}: the terminal got no request", self.name))
+    }
+
+    /// The terminal answers with `response`; returns what the till received.
+    fn answer(&mut self, response: &Response) -> Response {
+        let now = self.now;
+        self.terminal.respond(now, response).unwrap();
+        let (_, ee) = self.run(1000);
+        ee.into_iter()
+            .find_map(|e| match e {
+                EcrEvent::Response(r) => Some(r),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{}: the till got no answer", self.name))
+    }
+
+    fn respond(&mut self, response: &Response) -> Result<()> {
+        let now = self.now;
+        self.terminal.respond(now, response)
+    }
+}
+
+fn approved(kind: RequestKind, amount: Option<Money>) -> Response {
+    let mut r = Response::new(kind, Outcome::Approved);
+    r.amount = amount;
+    r
+}
+
+fn mismatch(field: ResponseField) -> Result<()> {
+    Err(Error::SessionResponseMismatch { field })
+}
+
+#[test]
+fn nothing_pending_is_one_error_in_every_dialect() {
+    for mut p in pairs() {
+        let sale = approved(RequestKind::Sale, Some(p.money(100)));
+        assert_eq!(p.respond(&sale), Err(Error::SessionNoRequest), "{}", p.name);
+        // Answered once: nothing is pending any more.
+        let request = p.pending(&Request::Sale {
+            amount: p.money(100),
+            reference: None,
+        });
+        let response = approved(request.kind(), request.amount());
+        p.respond(&response).unwrap();
+        assert_eq!(
+            p.respond(&response),
+            Err(Error::SessionNoRequest),
+            "{}",
+            p.name
+        );
+    }
+}
+
+#[test]
+fn an_answer_of_another_kind_is_refused_and_the_request_stays_pending() {
+    for mut p in pairs() {
+        let amount = p.money(1250);
+        p.pending(&Request::Sale {
+            amount,
+            reference: None,
+        });
+        let refund = approved(RequestKind::Refund, Some(amount));
+        assert_eq!(
+            p.respond(&refund),
+            mismatch(ResponseField::Kind),
+            "{}",
+            p.name
+        );
+        assert!(p.terminal.is_busy(), "{}: still pending", p.name);
+        let got = p.answer(&approved(RequestKind::Sale, Some(amount)));
+        assert_eq!(got.kind, RequestKind::Sale, "{}", p.name);
+        assert_eq!(got.outcome, Outcome::Approved, "{}", p.name);
+        assert_eq!(got.amount, Some(amount), "{}", p.name);
+    }
+}
+
+#[test]
+fn another_amount_or_currency_is_refused() {
+    for mut p in pairs() {
+        let amount = p.money(1250);
+        p.pending(&Request::Refund {
+            amount,
+            reference: None,
+        });
+        let more = approved(RequestKind::Refund, Some(p.money(1300)));
+        assert_eq!(
+            p.respond(&more),
+            mismatch(ResponseField::Amount),
+            "{}",
+            p.name
+        );
+        let other = Money::new(1250, p.other_currency).unwrap();
+        let foreign = approved(RequestKind::Refund, Some(other));
+        assert_eq!(
+            p.respond(&foreign),
+            mismatch(ResponseField::Currency),
+            "{}",
+            p.name
+        );
+        let got = p.answer(&approved(RequestKind::Refund, Some(amount)));
+        assert_eq!(got.kind, RequestKind::Refund, "{}", p.name);
+        assert_eq!(got.amount, Some(amount), "{}", p.name);
+    }
+}
+
+#[test]
+fn a_missing_amount_is_never_filled_in() {
+    for mut p in pairs() {
+        let amount = p.money(990);
+        p.pending(&Request::Sale {
+            amount,
+            reference: None,
+        });
+        // An approval that moves money must say how much.
+        let bare = approved(RequestKind::Sale, None);
+        assert_eq!(
+            p.respond(&bare),
+            mismatch(ResponseField::AmountMissing),
+            "{}",
+            p.name
+        );
+        // A refusal may go without an amount, and the till then gets none.
+        let cancelled = Response::new(RequestKind::Sale, Outcome::Cancelled);
+        let got = p.answer(&cancelled);
+        // (Concert has one status for every refusal: it comes back as declined.)
+        assert!(!got.outcome.is_approved(), "{}: {:?}", p.name, got.outcome);
+        // ČSOB leaves it out; a Concert answer always has the amount field, and a refusal
+        // echoes the request's there (the public clients compare it with their request):
+        // never another amount.
+        if p.name == "concert" {
+            assert!(
+                got.amount.is_none() || got.amount == Some(amount),
+                "{:?}",
+                got.amount
+            );
+        } else {
+            assert_eq!(got.amount, None, "{}: an amount was filled in", p.name);
+        }
+    }
+}
+
+#[test]
+fn check_response_is_the_rule() {
+    let eur = |m| Money::new(m, Currency::EUR).unwrap();
+    let sale = Request::Sale {
+        amount: eur(500),
+        reference: None,
+    };
+    assert_eq!(
+        check_response(&sale, &approved(RequestKind::Sale, Some(eur(500)))),
+        Ok(())
+    );
+    assert_eq!(
+        check_response(&sale, &approved(RequestKind::Refund, Some(eur(500)))),
+        mismatch(ResponseField::Kind)
+    );
+    assert_eq!(
+        check_response(&sale, &approved(RequestKind::Sale, Some(eur(501)))),
+        mismatch(ResponseField::Amount)
+    );
+    let czk = Money::new(500, Currency::CZK).unwrap();
+    assert_eq!(
+        check_response(&sale, &approved(RequestKind::Sale, Some(czk))),
+        mismatch(ResponseField::Currency)
+    );
+    assert_eq!(
+        check_response(&sale, &approved(RequestKind::Sale, None)),
+        mismatch(ResponseField::AmountMissing)
+    );
+    let declined = Response::new(RequestKind::Sale, Outcome::Cancelled);
+    assert_eq!(check_response(&sale, &declined), Ok(()));
+    // Requests without an amount take answers with or without one.
+    let last = Request::LastTransaction;
+    assert_eq!(
+        check_response(&last, &approved(RequestKind::LastTransaction, Some(eur(1)))),
+        Ok(())
+    );
+    assert_eq!(
+        check_response(
+            &Request::CloseTotals,
+            &approved(RequestKind::CloseTotals, None)
+        ),
+        Ok(())
+    );
+}
