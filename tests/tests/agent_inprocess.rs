@@ -112,3 +112,38 @@ async fn wait_until(what: &str, cond: impl Fn() -> bool) {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
+
+/// Issue 13, defect 10: an abort sent through `AgentHandle::request` queued behind the very
+/// sale it should abort, and always answered "no matching transaction" (after the sale had
+/// completed). Now the application answers it at once and the sale ends cancelled, nothing
+/// sent to the bank.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_through_the_handle_cancels_the_running_sale_at_once() {
+    let bank = BankSim::start(BankConfig::default()).await.unwrap();
+    let cfg = Config {
+        bank: Some(bank.addr().to_string()),
+        card_delay: std::time::Duration::from_secs(20),
+        listen: vec!["csob@127.0.0.1:0".parse().unwrap()],
+        ..Config::default()
+    };
+    let agent = std::sync::Arc::new(Agent::start(cfg).await.unwrap());
+    let a = agent.clone();
+    let sale_task = tokio::spawn(async move { a.request(sale(1_234)).await.unwrap() });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let abort = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        agent.request(Request::Abort),
+    )
+    .await
+    .expect("the abort is answered at once, not after the sale")
+    .unwrap();
+    assert_eq!(abort.outcome, Outcome::Approved, "{abort:?}");
+    let sale = tokio::time::timeout(std::time::Duration::from_secs(5), sale_task)
+        .await
+        .expect("the sale ends once aborted")
+        .unwrap();
+    assert_eq!(sale.outcome, Outcome::Cancelled, "{sale:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(bank.ledger().auths.is_empty());
+}
