@@ -85,6 +85,7 @@
 
 mod backoff;
 mod bank;
+pub mod wire;
 #[cfg(test)]
 mod tests;
 
