@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Flash and RAM of the firmware-shaped binary (firmware/, thumbv7em-none-eabihf, opt-level z,
-# LTO, panic abort) against the targets: <= 32 KiB flash, <= 4 KiB static RAM, no heap.
+# LTO, panic abort), which runs a till session and the payment application (core::terminal),
+# against issue 18's targets with the application and all dialects linked: <= 48 KiB flash,
+# total RAM (static + worst-case stack) <= 6 KiB, no heap. (Before the application was linked
+# the targets were 32 KiB flash and 4 KiB static RAM.) A missed target is printed as MISSED; the
+# exit status stays 0 (benches/compare.sh runs this script).
 #
 # Prints the sections from llvm-size, the totals, and (unless --no-stack) the worst-case stack
 # from the compiler's per-function frame sizes (nightly `-Z emit-stack-sizes`) along the call
-# graph (benches/stack_depth.py): the sessions live on the stack, so static RAM alone hides
-# most of the RAM the firmware needs.
+# graph (benches/stack_depth.py), and total RAM = static RAM + worst-case stack.
 #
 # usage: benches/firmware-size.sh [--no-stack]
 set -euo pipefail
@@ -40,14 +43,21 @@ done
 printf '| %-34s | %8d |\n' "flash (vectors+text+rodata+data)" "$flash"
 printf '| %-34s | %8d |\n' "static RAM (data+bss+uninit)" "$ram"
 echo
-echo "flash      $flash bytes = $(awk -v b="$flash" 'BEGIN { printf "%.1f", b / 1024 }') KiB of 32 KiB target: $(verdict "$flash" 32768)"
-echo "static RAM $ram bytes of 4 KiB target: $(verdict "$ram" 4096) (heap: none, no allocator is linked)"
+kib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1024 }'; }
+echo "flash      $flash bytes = $(kib "$flash") KiB of 48 KiB target: $(verdict "$flash" 49152)"
+echo "static RAM $ram bytes = $(kib "$ram") KiB (heap: none, no allocator is linked)"
 
 if ((stack)); then
     if rustup toolchain list | grep -q '^nightly' && rustup +nightly target add thumbv7em-none-eabihf >/dev/null 2>&1; then
         RUSTFLAGS="-C link-arg=-Tlink.x -Z emit-stack-sizes" \
             cargo +nightly build --release --quiet --target-dir target/stack-sizes
-        python3 "$root/benches/stack_depth.py" target/stack-sizes/thumbv7em-none-eabihf/release/ecrlink-firmware "$bin"
+        out=$(python3 "$root/benches/stack_depth.py" target/stack-sizes/thumbv7em-none-eabihf/release/ecrlink-firmware "$bin")
+        echo "$out"
+        worst=$(echo "$out" | sed -n 's/.* = \([0-9]*\) bytes worst case$/\1/p')
+        if [[ -n "$worst" ]]; then
+            total=$((ram + worst))
+            echo "total RAM  $ram static + $worst stack = $total bytes = $(kib "$total") KiB of 6 KiB target: $(verdict "$total" 6144)"
+        fi
         echo "(stack measured on the nightly build of the same sources: $(rustc +nightly --version))"
     else
         echo "stack: not measured (needs a nightly toolchain for -Z emit-stack-sizes)"

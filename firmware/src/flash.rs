@@ -1,15 +1,15 @@
 //! The journal's flash sector: a register-level model of the STM32F4 flash controller (unlock,
-//! sector erase, byte programming) over sector 5, 0x0802_0000–0x0803_FFFF, which `memory.x`
+//! sector erase, byte programming) over sector 7, 0x0806_0000–0x0807_FFFF, which `memory.x`
 //! keeps out of the program's flash.
 
 use core::ptr::{read_volatile, write_volatile};
 
 /// First byte of the journal sector.
-const JOURNAL_BASE: usize = 0x0802_0000;
+const JOURNAL_BASE: usize = 0x0806_0000;
 /// Bytes of the journal sector.
 pub const JOURNAL_LEN: usize = 128 * 1024;
 /// Its sector number.
-const JOURNAL_SECTOR: u32 = 5;
+const JOURNAL_SECTOR: u32 = 7;
 
 const FLASH_KEYR: usize = 0x4002_3C04;
 const FLASH_SR: usize = 0x4002_3C0C;

@@ -23,6 +23,7 @@
 #![no_std]
 #![no_main]
 
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m_rt::{entry, exception};
@@ -248,10 +249,11 @@ impl Journal {
     /// Room below which money requests are refused.
     const TXN_RESERVE: usize = 8 * 1024;
 
-    /// Reads the sector back into the state its records fold into; starts a fresh journal
-    /// when the sector holds none.
-    fn open() -> (Self, JournalState, bool) {
-        let mut state = JournalState::new();
+    /// Reads the sector back into `state` (the state its records fold into); starts a fresh
+    /// journal when the sector holds none. Returns where the next record goes, or `None` when
+    /// the sector holds a format this build does not read.
+    #[inline(never)]
+    fn open(state: &mut JournalState) -> Option<usize> {
         let mut end = 0;
         let mut readable = true;
         match journal::Reader::new(flash::journal_area()) {
@@ -269,16 +271,15 @@ impl Journal {
             // A format this build does not read: leave it untouched and refuse to write.
             Err(_) => readable = false,
         }
-        if readable && end == 0 {
+        if !readable {
+            return None;
+        }
+        if end == 0 {
             flash::erase_journal();
             flash::program(0, &journal::file_header());
             end = journal::FILE_HEADER_LEN;
         }
-        let j = Journal {
-            end,
-            buf: [0; MAX_ENVELOPE],
-        };
-        (j, state, readable)
+        Some(end)
     }
 
     fn append(&mut self, record: &Record) -> bool {
@@ -456,19 +457,59 @@ fn send_receipt<S: TerminalSide>(till: &mut Till<S>, d: &mut Devices) {
 
 #[entry]
 fn main() -> ! {
-    let (journal, state, writable) = Journal::open();
-    let journal = JOURNAL.init(journal);
+    let mut devices = boot();
+    // SAFETY: a plain read of a static in flash, volatile so the choice stays a run-time one.
+    let dialect = unsafe { core::ptr::read_volatile(&raw const DIALECT) };
+    let clock: Clock = now;
+    if dialect == 0 {
+        serve(
+            CONCERT.init_with(|| {
+                let session = ConcertTerminal::new(ConcertTerminalConfig::default());
+                BlockingTerminal::new(session, Usart::usart2(), clock)
+            }),
+            &mut devices,
+        )
+    } else {
+        serve(
+            CSOB.init_with(|| {
+                let session = CsobTerminal::new(CsobConfig::new(terminal_id()));
+                BlockingTerminal::new(session, Usart::usart2(), clock)
+            }),
+            &mut devices,
+        )
+    }
+}
+
+/// The application over the journal's state, written into `slot` (a static). A function of
+/// its own, so that `Terminal::new`'s temporaries are not in the caller's frame.
+#[inline(never)]
+fn new_app(slot: &'static mut MaybeUninit<Terminal>, state: JournalState) -> &'static mut Terminal {
     let mut cfg = Config::new(Currency::EUR);
     cfg.terminal_id = Some(terminal_id());
-    let app = APP.init(Terminal::new(cfg, state, now()));
-    app.set_journal_space(if writable {
+    slot.write(Terminal::new(cfg, state, now()))
+}
+
+/// Reads the journal back and builds the application and the bank link in their statics.
+/// Its own frame (the journal state folded at boot, the application's recovery) is gone
+/// before the main loop runs, so it is not under the loop's stack.
+#[inline(never)]
+fn boot() -> Devices {
+    let mut state = JournalState::new();
+    let end = Journal::open(&mut state);
+    let journal = JOURNAL.init_with(|| Journal {
+        end: end.unwrap_or(flash::JOURNAL_LEN),
+        buf: [0; MAX_ENVELOPE],
+    });
+    let app = new_app(APP.uninit(), state);
+    // A journal this build cannot read is left untouched: nothing more is written to it.
+    app.set_journal_space(if end.is_some() {
         journal.space()
     } else {
         JournalSpace::Full
     });
     // A UART has no connection to make: the link is up from the start.
     app.handle_link(now(), LinkState::Up);
-    let bank = BANK.init(BankLink {
+    let bank = BANK.init_with(|| BankLink {
         port: Usart::usart3(),
         identity: wire::Identity {
             terminal_id: terminal_id(),
@@ -478,29 +519,13 @@ fn main() -> ! {
         tx: [0; framing::PREFIX_LEN + IsoMessage::MAX_LEN],
         in_flight: Vec::new(),
     });
-    let mut devices = Devices {
+    Devices {
         app,
         bank,
         journal,
-        receipt: RECEIPT.init(String::new()),
+        receipt: RECEIPT.init_with(String::new),
         card: CardReader { reading: false },
         next_id: 0,
         delivering: None,
-    };
-    // SAFETY: a plain read of a static in flash, volatile so the choice stays a run-time one.
-    let dialect = unsafe { core::ptr::read_volatile(&raw const DIALECT) };
-    let clock: Clock = now;
-    if dialect == 0 {
-        let session = ConcertTerminal::new(ConcertTerminalConfig::default());
-        serve(
-            CONCERT.init(BlockingTerminal::new(session, Usart::usart2(), clock)),
-            &mut devices,
-        )
-    } else {
-        let session = CsobTerminal::new(CsobConfig::new(terminal_id()));
-        serve(
-            CSOB.init(BlockingTerminal::new(session, Usart::usart2(), clock)),
-            &mut devices,
-        )
     }
 }
