@@ -69,7 +69,10 @@ pub fn erase_journal() -> bool {
 
 /// Programs `bytes` at `offset` into the (erased) journal sector, a byte at a time.
 pub fn program(offset: usize, bytes: &[u8]) -> bool {
-    if offset.checked_add(bytes.len()).is_none_or(|end| end > JOURNAL_LEN) {
+    if offset
+        .checked_add(bytes.len())
+        .is_none_or(|end| end > JOURNAL_LEN)
+    {
         return false;
     }
     unlock();

@@ -80,8 +80,14 @@ fn now() -> Instant {
     Instant::from_millis(u64::from(MILLIS.load(Ordering::Relaxed)))
 }
 
+/// Stops on a configuration error at boot (a bad terminal id in flash).
+#[allow(clippy::empty_loop)]
+fn halt() -> ! {
+    loop {}
+}
+
 fn terminal_id() -> TerminalId {
-    TerminalId::new("T0000001").unwrap_or_else(|_| loop {})
+    TerminalId::new("T0000001").unwrap_or_else(|_| halt())
 }
 
 /// The calendar from the STM32F4 RTC (time and date registers, BCD); `None` while it holds
@@ -153,10 +159,11 @@ impl CardReader {
         }
         // SAFETY: memory-mapped GPIO input register of the target part.
         let idr = unsafe { core::ptr::read_volatile(GPIOA_IDR as *const u32) };
-        let event = match idr & 3 {
-            0 => return None,
-            1 => CardEvent::Presented(CardData {
-                pan: Pan::new("4761739001010119").unwrap_or_else(|_| loop {}),
+        let pan = Pan::new("4761739001010119");
+        let event = match (idr & 3, pan) {
+            (0, _) => return None,
+            (1, Ok(pan)) => CardEvent::Presented(CardData {
+                pan,
                 scheme: CardScheme::Visa,
                 entry_mode: EntryMode::Chip,
                 emv: card_emv(),
@@ -166,7 +173,7 @@ impl CardReader {
                     PinCheck::Wrong
                 },
             }),
-            2 => CardEvent::Cancelled,
+            (2, _) => CardEvent::Cancelled,
             _ => CardEvent::Failed(FailReason::CardError),
         };
         self.reading = false;
@@ -185,7 +192,12 @@ struct BankLink {
 }
 
 impl BankLink {
-    fn send(&mut self, app: &mut Terminal, now: Instant, request: &ecrlink_core::terminal::BankRequest) {
+    fn send(
+        &mut self,
+        app: &mut Terminal,
+        now: Instant,
+        request: &ecrlink_core::terminal::BankRequest,
+    ) {
         let stan = request.stan();
         match wire::encode_prefixed(request, &self.identity, &mut self.tx) {
             Ok(n) => {
@@ -438,9 +450,12 @@ fn drain<S: TerminalSide>(till: &mut Till<S>, d: &mut Devices, now: Instant) {
 fn send_receipt<S: TerminalSide>(till: &mut Till<S>, d: &mut Devices) {
     d.receipt.clear();
     let rendered = match &d.app.checkpoint().last {
-        Some(last) => {
-            receipt::render(&last.response, &options(CopyKind::Customer, true), d.receipt).is_ok()
-        }
+        Some(last) => receipt::render(
+            &last.response,
+            &options(CopyKind::Customer, true),
+            d.receipt,
+        )
+        .is_ok(),
         None => false,
     };
     if !rendered {
@@ -449,7 +464,10 @@ fn send_receipt<S: TerminalSide>(till: &mut Till<S>, d: &mut Devices) {
     }
     let mut parts = receipt::parts(d.receipt, RECEIPT_PART_CAPACITY).peekable();
     while let Some(part) = parts.next() {
-        if till.send_receipt_part(part, parts.peek().is_some()).is_err() {
+        if till
+            .send_receipt_part(part, parts.peek().is_some())
+            .is_err()
+        {
             return;
         }
     }

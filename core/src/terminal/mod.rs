@@ -85,9 +85,9 @@
 
 mod backoff;
 mod bank;
-pub mod wire;
 #[cfg(test)]
 mod tests;
+pub mod wire;
 
 use core::time::Duration;
 
