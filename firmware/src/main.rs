@@ -28,7 +28,9 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m_rt::{entry, exception};
 use ecrlink_core::bank::{IsoMessage, framing};
+#[cfg(feature = "concert")]
 use ecrlink_core::dialect::concert::{ConcertTerminal, ConcertTerminalConfig};
+#[cfg(feature = "csob")]
 use ecrlink_core::dialect::csob::{CsobConfig, CsobTerminal};
 use ecrlink_core::io::BlockingTerminal;
 use ecrlink_core::journal::{self, JournalState, MAX_ENVELOPE, Record};
@@ -54,7 +56,8 @@ use uart::Usart;
 
 static MILLIS: AtomicU32 = AtomicU32::new(0);
 
-/// Which dialect to run: 0 Concert, anything else ČSOB. In flash, read at boot.
+/// Which dialect to run when both are linked: 0 Concert, anything else ČSOB. In flash, read
+/// at boot. (Features `concert` and `csob` choose what is linked; both by default.)
 #[unsafe(no_mangle)]
 static DIALECT: u32 = 0;
 
@@ -64,7 +67,9 @@ const TILL_BUF: usize = 512;
 type Clock = fn() -> Instant;
 type Till<S> = BlockingTerminal<S, Usart, Clock, TILL_BUF>;
 
+#[cfg(feature = "concert")]
 static CONCERT: StaticCell<Till<ConcertTerminal>> = StaticCell::new();
+#[cfg(feature = "csob")]
 static CSOB: StaticCell<Till<CsobTerminal>> = StaticCell::new();
 static APP: StaticCell<Terminal> = StaticCell::new();
 static BANK: StaticCell<BankLink> = StaticCell::new();
@@ -476,26 +481,47 @@ fn send_receipt<S: TerminalSide>(till: &mut Till<S>, d: &mut Devices) {
 #[entry]
 fn main() -> ! {
     let mut devices = boot();
-    // SAFETY: a plain read of a static in flash, volatile so the choice stays a run-time one.
-    let dialect = unsafe { core::ptr::read_volatile(&raw const DIALECT) };
-    let clock: Clock = now;
-    if dialect == 0 {
-        serve(
-            CONCERT.init_with(|| {
-                let session = ConcertTerminal::new(ConcertTerminalConfig::default());
-                BlockingTerminal::new(session, Usart::usart2(), clock)
-            }),
-            &mut devices,
-        )
-    } else {
-        serve(
-            CSOB.init_with(|| {
-                let session = CsobTerminal::new(CsobConfig::new(terminal_id()));
-                BlockingTerminal::new(session, Usart::usart2(), clock)
-            }),
-            &mut devices,
-        )
+    #[cfg(all(feature = "concert", feature = "csob"))]
+    {
+        // SAFETY: a plain read of a static in flash, volatile so the choice stays a run-time
+        // one.
+        let dialect = unsafe { core::ptr::read_volatile(&raw const DIALECT) };
+        if dialect == 0 {
+            run_concert(&mut devices)
+        } else {
+            run_csob(&mut devices)
+        }
     }
+    #[cfg(all(feature = "concert", not(feature = "csob")))]
+    run_concert(&mut devices);
+    #[cfg(all(feature = "csob", not(feature = "concert")))]
+    run_csob(&mut devices);
+    #[cfg(not(any(feature = "concert", feature = "csob")))]
+    compile_error!("link at least one dialect: features `concert` and/or `csob`");
+}
+
+#[cfg(feature = "concert")]
+fn run_concert(devices: &mut Devices) -> ! {
+    let clock: Clock = now;
+    serve(
+        CONCERT.init_with(|| {
+            let session = ConcertTerminal::new(ConcertTerminalConfig::default());
+            BlockingTerminal::new(session, Usart::usart2(), clock)
+        }),
+        devices,
+    )
+}
+
+#[cfg(feature = "csob")]
+fn run_csob(devices: &mut Devices) -> ! {
+    let clock: Clock = now;
+    serve(
+        CSOB.init_with(|| {
+            let session = CsobTerminal::new(CsobConfig::new(terminal_id()));
+            BlockingTerminal::new(session, Usart::usart2(), clock)
+        }),
+        devices,
+    )
 }
 
 /// The application over the journal's state, written into `slot` (a static). A function of
