@@ -45,6 +45,11 @@ Examples:
   # A serial till at 9600 baud, scripted cards:
   ecrlink-agent --listen concert@serial:/dev/ttyUSB0:9600 --bank 127.0.0.1:5000 --cards cards.toml
 
+  # A bank on another machine: TLS 1.3 and a MAC key are required (docs/SECURITY.md):
+  (umask 077; openssl rand -hex 32 > mac.key)
+  ecrlink-agent --listen csob@0.0.0.0:2001 --bank acquirer.example:5000 \\
+      --bank-tls-ca bank-ca.pem --bank-mac-key mac.key
+
 The same keys can go in a TOML file given with --config (e.g. `bank = \"127.0.0.1:5000\"`, \
 `listen = [\"csob@0.0.0.0:2001\"]`, `sleep_after = \"10m\"`); the command line wins.
 
@@ -147,6 +152,20 @@ pub struct Args {
     /// Default EUR.
     #[arg(long, value_name = "CODE")]
     pub currency: Option<String>,
+    /// Largest sale a till may ask (cash back included), in the currency's units, e.g. 5000 or
+    /// 5000.00; `none`: no limit. Default 100000. A larger request is refused before the card.
+    #[arg(long, value_name = "AMOUNT")]
+    pub max_sale: Option<String>,
+    /// Largest cash back a till may ask; `none`: no limit. Default 1000.
+    #[arg(long, value_name = "AMOUNT")]
+    pub max_cashback: Option<String>,
+    /// Largest refund a till may ask; `none`: no limit. Default 100000.
+    #[arg(long, value_name = "AMOUNT")]
+    pub max_refund: Option<String>,
+    /// Requests tills may not start at all, comma-separated: sale, cashback, refund, reversal,
+    /// close-totals (they are answered "not supported"). Default: none.
+    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+    pub refuse: Vec<String>,
     /// Drop a till connection silent this long while nothing runs. Default 0: never (tills
     /// such as the ČSOB one keep a connection open all day; TCP keepalive finds dead ones).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -172,6 +191,24 @@ pub struct Args {
     /// Name the bank's TLS certificate must carry. Default: the host part of --bank.
     #[arg(long, value_name = "NAME", requires = "bank_tls_ca")]
     pub bank_tls_name: Option<String>,
+    /// Mutual TLS: present this client certificate chain (PEM) to the bank; needs
+    /// --bank-tls-key and --bank-tls-ca.
+    #[arg(long, value_name = "FILE", requires_all = ["bank_tls_key", "bank_tls_ca"])]
+    pub bank_tls_cert: Option<PathBuf>,
+    /// Mutual TLS: the private key (PEM) of --bank-tls-cert.
+    #[arg(long, value_name = "FILE", requires = "bank_tls_cert")]
+    pub bank_tls_key: Option<PathBuf>,
+    /// The terminal's MAC key: a file holding 64 hex digits (or exactly 32 raw bytes) that only
+    /// its owner may read (chmod 600; a group- or world-readable file is refused). Every bank
+    /// message then carries a MAC (ISO 8583 field 64/128, HMAC-SHA-256 truncated to 8 bytes,
+    /// a test scheme) and an answer whose MAC fails counts as no answer: reversed, and the
+    /// till told "bank unavailable". Required for a bank that is not on this machine.
+    #[arg(long, value_name = "FILE")]
+    pub bank_mac_key: Option<PathBuf>,
+    /// Allow a bank that is not on this machine over plain TCP or without a MAC key. Without
+    /// this flag such a bank needs --bank-tls-ca (TLS 1.3) and --bank-mac-key.
+    #[arg(long)]
+    pub bank_insecure: bool,
 }
 
 impl Args {
@@ -204,7 +241,10 @@ impl Args {
             sleep_for,
             journal_max_bytes,
             bank_tls_ca,
-            bank_tls_name
+            bank_tls_name,
+            bank_tls_cert,
+            bank_tls_key,
+            bank_mac_key
         );
         over!(
             terminal_id,
@@ -224,6 +264,50 @@ impl Args {
             idle_timeout
         );
         cfg.journal_reset_incompatible |= self.journal_reset_incompatible;
+        let currency = ecrlink_core::txn::Currency::from_alpha(&cfg.currency).ok_or_else(|| {
+            anyhow::anyhow!(
+                "currency {:?} is not an ISO 4217 code this terminal knows",
+                cfg.currency
+            )
+        })?;
+        let limit =
+            |text: &Option<String>, what: &str, dst: &mut Option<u64>| -> anyhow::Result<()> {
+                if let Some(t) = text {
+                    *dst = if t == "none" {
+                        None
+                    } else {
+                        let m = ecrlink_core::txn::Money::parse_decimal(t, currency).map_err(|e| {
+                        anyhow::anyhow!(
+                            "--{what} {t:?}: {e} (an amount such as 5000 or 5000.00, or none)"
+                        )
+                    })?;
+                        Some(m.minor())
+                    };
+                }
+                Ok(())
+            };
+        limit(&self.max_sale, "max-sale", &mut cfg.policy.max_sale)?;
+        limit(
+            &self.max_cashback,
+            "max-cashback",
+            &mut cfg.policy.max_cashback,
+        )?;
+        limit(&self.max_refund, "max-refund", &mut cfg.policy.max_refund)?;
+        for kind in &self.refuse {
+            use ecrlink_core::txn::RequestKind as K;
+            let k = match kind.trim() {
+                "sale" => K::Sale,
+                "cashback" => K::SaleWithCashback,
+                "refund" => K::Refund,
+                "reversal" => K::Reversal,
+                "close-totals" => K::CloseTotals,
+                other => anyhow::bail!(
+                    "--refuse {other:?}: not a request kind (sale, cashback, refund, reversal, close-totals)"
+                ),
+            };
+            cfg.policy.refused = cfg.policy.refused.with(k);
+        }
+        cfg.bank_insecure |= self.bank_insecure;
         cfg.validate()?;
         if cfg.bank.is_some() && self.no_bank {
             anyhow::bail!("--no-bank and a bank in the config file: choose one");

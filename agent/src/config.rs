@@ -231,6 +231,10 @@ pub struct Config {
     pub receipt_lang: String,
     /// The terminal's own currency (ISO 4217 alphabetic): what an empty batch is closed in.
     pub currency: String,
+    /// What tills may ask: refused operations and amount limits (checked by the payment
+    /// application before a card is read). Default: nothing refused; a sale or refund of at
+    /// most 100 000.00, cash back of at most 1 000.00.
+    pub policy: ecrlink_core::terminal::Policy,
     /// Till connection dropped after this long without a byte while no request is running;
     /// zero (the default): never. A till such as the public ČSOB client keeps one connection
     /// open all day and hangs if it finds it closed; TCP keepalive
@@ -247,6 +251,16 @@ pub struct Config {
     pub bank_tls_ca: Option<PathBuf>,
     /// Name the bank's certificate must carry (default: the host part of `bank`).
     pub bank_tls_name: Option<String>,
+    /// Mutual TLS: the terminal's client certificate chain (PEM), with `bank_tls_key`.
+    pub bank_tls_cert: Option<PathBuf>,
+    /// Mutual TLS: the private key (PEM) of `bank_tls_cert`.
+    pub bank_tls_key: Option<PathBuf>,
+    /// The terminal's MAC key file (64 hex digits, or exactly 32 raw bytes), readable by its
+    /// owner only: every bank message then carries a MAC (field 64/128) and every answer must.
+    pub bank_mac_key: Option<PathBuf>,
+    /// Allows a bank that is not on this machine without TLS or without a MAC key (both are
+    /// required otherwise).
+    pub bank_insecure: bool,
     /// Journal files in a format this build does not read are moved aside
     /// (`*.incompatible-vN`) and the agent starts without them; `false` (the default): the
     /// agent refuses to start and leaves them as they are.
@@ -279,11 +293,16 @@ impl Default for Config {
             receipt_width: 32,
             receipt_lang: "en".into(),
             currency: "EUR".into(),
+            policy: ecrlink_core::terminal::Policy::default(),
             idle_timeout: Duration::ZERO,
             journal_max_bytes: None,
             allow: Vec::new(),
             bank_tls_ca: None,
             bank_tls_name: None,
+            bank_tls_cert: None,
+            bank_tls_key: None,
+            bank_mac_key: None,
+            bank_insecure: false,
             journal_reset_incompatible: false,
         }
     }
@@ -343,6 +362,14 @@ pub struct FileConfig {
     pub bank_tls_ca: Option<PathBuf>,
     /// `bank_tls_name = "acquirer.example"`
     pub bank_tls_name: Option<String>,
+    /// `bank_tls_cert = "/etc/ecrlink/terminal.pem"`
+    pub bank_tls_cert: Option<PathBuf>,
+    /// `bank_tls_key = "/etc/ecrlink/terminal.key"`
+    pub bank_tls_key: Option<PathBuf>,
+    /// `bank_mac_key = "/etc/ecrlink/mac.key"`
+    pub bank_mac_key: Option<PathBuf>,
+    /// `bank_insecure = true`
+    pub bank_insecure: Option<bool>,
 }
 
 impl FileConfig {
@@ -382,6 +409,10 @@ impl FileConfig {
         set(&mut cfg.journal_max_bytes, self.journal_max_bytes.map(Some));
         set(&mut cfg.bank_tls_ca, self.bank_tls_ca.map(Some));
         set(&mut cfg.bank_tls_name, self.bank_tls_name.map(Some));
+        set(&mut cfg.bank_tls_cert, self.bank_tls_cert.map(Some));
+        set(&mut cfg.bank_tls_key, self.bank_tls_key.map(Some));
+        set(&mut cfg.bank_mac_key, self.bank_mac_key.map(Some));
+        set(&mut cfg.bank_insecure, self.bank_insecure);
         if let Some(a) = self.allow {
             cfg.allow = a.iter().map(|s| s.parse()).collect::<anyhow::Result<_>>()?;
         }
@@ -424,6 +455,7 @@ impl Config {
         if self.backoff_initial.is_zero() || self.backoff_max < self.backoff_initial {
             bail!("backoff: initial must be above zero and at most the maximum");
         }
+        crate::bank::key::check_link(self)?;
         Ok(())
     }
 }

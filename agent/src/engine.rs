@@ -176,6 +176,7 @@ impl Engine {
             initial: cfg.reversal_retry.min(Duration::from_secs(1)),
             max: cfg.reversal_retry.max(Duration::from_secs(1)) * 12,
         };
+        app_cfg.policy = cfg.policy;
         app_cfg.seed = crate::bank::Rng::from_entropy().below(u64::MAX).max(1);
         let app = Terminal::new(app_cfg, journal.state().clone(), clock::now());
         let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -330,6 +331,7 @@ impl Engine {
                     let failure = match e {
                         BankError::NotConnected | BankError::Codec(_) => BankFailure::NotSent,
                         BankError::Timeout | BankError::Lost => BankFailure::Lost,
+                        BankError::BadMac => BankFailure::BadMac,
                     };
                     tracing::warn!(stan, error = %e, "bank exchange failed");
                     self.app.handle_bank_failure(now, Some(stan), failure);
@@ -349,9 +351,14 @@ impl Engine {
                 let now = clock::now();
                 match result {
                     Ok(()) => {
-                        if let Record::ReversalAcked { original_stan, .. } = &record {
+                        if let Record::ReversalAcked {
+                            original_stan,
+                            batch,
+                        } = &record
+                        {
                             tracing::info!(
                                 original = original_stan,
+                                batch,
                                 "reversal acknowledged by the bank"
                             );
                         }
@@ -522,7 +529,10 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 fn link_state(s: LinkStatus) -> LinkState {
     match s {
         LinkStatus::Connected => LinkState::Up,
-        LinkStatus::Connecting { attempt: 0 } => LinkState::Connecting,
+        // The first connection, or a reconnect that has barely begun (a link dropped because
+        // it went out of step comes back within a backoff step or two): a request waits for
+        // it, up to `terminal::FIRST_CONNECT_WAIT`.
+        LinkStatus::Connecting { attempt } if attempt <= 2 => LinkState::Connecting,
         LinkStatus::Connecting { .. } | LinkStatus::NoBank | LinkStatus::Asleep => LinkState::Down,
     }
 }

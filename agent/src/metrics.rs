@@ -60,6 +60,16 @@ impl ServiceLog {
         }
     }
 
+    /// How many samples are kept now.
+    pub fn len(&self) -> usize {
+        self.samples.lock().map(|g| g.len()).unwrap_or(0)
+    }
+
+    /// Whether no sample is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The samples so far, leaving none.
     pub fn take(&self) -> Vec<ServiceSample> {
         self.samples

@@ -132,9 +132,24 @@ impl Agent {
                     .bank_tls_name
                     .clone()
                     .unwrap_or_else(|| crate::bank::tls::BankTls::host_of(bank).to_string());
-                Some(crate::bank::tls::BankTls::new(ca, &name)?)
+                let client = cfg
+                    .bank_tls_cert
+                    .as_deref()
+                    .zip(cfg.bank_tls_key.as_deref());
+                Some(crate::bank::tls::BankTls::with_client(ca, &name, client)?)
             }
             _ => None,
+        };
+        let mac_key = match &cfg.bank_mac_key {
+            Some(p) => Some(crate::bank::key::load_mac_key(p)?),
+            None => {
+                if cfg.bank.is_some() {
+                    tracing::warn!(
+                        "bank link without a MAC key (--bank-mac-key): answers are not authenticated"
+                    );
+                }
+                None
+            }
         };
         let bank = BankLink::start_tls(
             cfg.bank.clone(),
@@ -149,6 +164,7 @@ impl Agent {
                     ecrlink_core::bank::MerchantId::new(&cfg.merchant_id)
                         .map_err(|e| anyhow::anyhow!("merchant id: {e}"))?,
                 ),
+                mac_key,
             },
             tls,
         );

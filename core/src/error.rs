@@ -223,6 +223,12 @@ pub enum Error {
         /// Length the prefix declares.
         len: u16,
     },
+    /// A message that must carry a message authentication code (field 64, or 128 with a
+    /// secondary bitmap) carries none, or carries it in the wrong one of the two.
+    IsoMacMissing,
+    /// The message authentication code does not match the message: it was changed on the
+    /// way, or made with another key.
+    IsoMacMismatch,
 
     // ----- journal -----
     /// A journal envelope whose CRC-32 does not match (torn or corrupt record).
@@ -325,6 +331,8 @@ impl fmt::Display for Error {
             TlvMalformed => f.write_str("tlv: malformed tag or length"),
             TlvTooDeep => f.write_str("tlv: templates nested too deep"),
             IsoMti => f.write_str("iso8583: invalid message type indicator"),
+            IsoMacMissing => f.write_str("iso8583: no message authentication code (field 64/128)"),
+            IsoMacMismatch => f.write_str("iso8583: message authentication code does not verify"),
             IsoBitmap => f.write_str("iso8583: invalid bitmap"),
             IsoUnknownField { field } => write!(f, "iso8583: unknown field {field}"),
             IsoField { field } => write!(f, "iso8583: invalid field {field}"),

@@ -504,6 +504,12 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
             "terminal (ecrlink-agent)"
         )
     );
+    println!(
+        "  {}every message MACed (field 64/128, HMAC-SHA-256 truncated to 8 bytes: a test \
+         scheme), key {} (mode 600, made for this run)",
+        label("bankovní linka", "bank link", "liaison banque"),
+        world.mac_key_file.display()
+    );
     if let Some(p) = log.path() {
         println!(
             "  {}{}",
@@ -568,9 +574,161 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
     }
     rows.append(&mut more);
 
+    let tamper_ok = man_in_the_middle(&world, lang).await?;
+
     println!();
     print!("{}", summary_table(&rows, lang));
     world.shutdown().await;
-    let ok = rows.iter().all(|r| r.as_expected);
+    let ok = rows.iter().all(|r| r.as_expected) && tamper_ok;
     Ok(if ok { 0 } else { 1 })
+}
+
+/// Terminal id of the second terminal the man in the middle sits in front of.
+const MITM_TERMINAL_ID: &str = "ECRLINK9";
+
+/// The attack of issue 19, shown: a second terminal whose bank link runs through a relay that
+/// rewrites the bank's 51 decline into 00. The MAC fails, the answer counts as no answer, the
+/// till is told "bank unavailable" and the terminal reverses. True when it went so.
+async fn man_in_the_middle(
+    world: &crate::world::World,
+    lang: crate::i18n::Lang,
+) -> anyhow::Result<bool> {
+    use ecrlink_agent::config::{DialectChoice, Endpoint, ListenSpec};
+    use ecrlink_core::session::Dialect;
+
+    use crate::till::{Target, TillOptions};
+
+    let mut find = b"51".to_vec();
+    find.extend_from_slice(MITM_TERMINAL_ID.as_bytes());
+    let (relay, changed) = tampering_relay(world.bank.addr(), find, b"00".to_vec()).await?;
+    let agent = ecrlink_agent::Agent::start(ecrlink_agent::Config {
+        listen: vec![ListenSpec {
+            dialect: DialectChoice::Fixed(Dialect::Csob),
+            endpoint: Endpoint::Tcp("127.0.0.1:0".into()),
+        }],
+        bank: Some(relay.to_string()),
+        card_delay: Duration::from_millis(80),
+        terminal_id: MITM_TERMINAL_ID.into(),
+        bank_mac_key: Some(world.mac_key_file.clone()),
+        ..ecrlink_agent::Config::default()
+    })
+    .await?;
+    let addr = agent
+        .tcp_addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("second terminal has no listener"))?;
+    let mut o = TillOptions::new(
+        Target::Tcp {
+            address: addr.to_string(),
+        },
+        Dialect::Csob,
+    );
+    o.timeout = Duration::from_secs(20);
+    o.lang = lang;
+    o.terminal_id = Some(MITM_TERMINAL_ID.into());
+    let request = Request::Sale {
+        amount: money(1251, Currency::CZK)?,
+        reference: vs("2026-0099")?,
+    };
+    println!();
+    println!(
+        "[mitm] a man in the middle rewrites the bank's answers to terminal {MITM_TERMINAL_ID} \
+         (relay {relay}: 51 becomes 00) — {}",
+        crate::till::describe_request(&request)
+    );
+    let result = Till::new(o).run(request).await?;
+    // The reversal the terminal owes goes out at once; give it a moment to be recorded.
+    let mut auth = None;
+    for _ in 0..100 {
+        auth = world
+            .bank
+            .ledger()
+            .auths
+            .into_iter()
+            .find(|a| a.terminal == MITM_TERMINAL_ID);
+        if auth.as_ref().is_some_and(|a| a.reversal_messages > 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = agent.shutdown().await;
+    let as_expected = result.outcome == Outcome::BankUnavailable;
+    println!(
+        "      {}{}",
+        result.message,
+        if as_expected {
+            ""
+        } else {
+            "   <-- NOT AS EXPECTED"
+        }
+    );
+    println!(
+        "      the relay changed {} answer(s); the terminal found the MAC wrong and took it as no answer",
+        changed.load(std::sync::atomic::Ordering::SeqCst)
+    );
+    match auth {
+        Some(a) => println!(
+            "      the bank holds: {:?}, response {}, {} reversal message(s) from the terminal",
+            a.state, a.code, a.reversal_messages
+        ),
+        None => println!("      the bank holds nothing for {MITM_TERMINAL_ID}"),
+    }
+    Ok(as_expected)
+}
+
+/// A relay in front of `bank` that replaces the first bytes of `find` with `replace` in
+/// whatever the bank sends (good enough for a demo on loopback, where a small message comes in
+/// one read). Returns its address and how many times it changed something.
+async fn tampering_relay(
+    bank: std::net::SocketAddr,
+    find: Vec<u8>,
+    replace: Vec<u8>,
+) -> anyhow::Result<(
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+)> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let changed = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = changed.clone();
+    tokio::spawn(async move {
+        while let Ok((agent, _)) = listener.accept().await {
+            let Ok(up) = tokio::net::TcpStream::connect(bank).await else {
+                continue;
+            };
+            let (find, replace, count) = (find.clone(), replace.clone(), count.clone());
+            tokio::spawn(async move {
+                let (mut ar, mut aw) = agent.into_split();
+                let (mut br, mut bw) = up.into_split();
+                let upward = tokio::io::copy(&mut ar, &mut bw);
+                let downward = async {
+                    let mut buf = vec![0u8; 4096];
+                    loop {
+                        let n = match br.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let chunk = &mut buf[..n];
+                        if let Some(i) = chunk.windows(find.len()).position(|w| w == find) {
+                            if let Some(dst) = chunk.get_mut(i..i + replace.len()) {
+                                dst.copy_from_slice(&replace);
+                                count.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                        if aw.write_all(chunk).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                tokio::select! {
+                    _ = upward => {}
+                    _ = downward => {}
+                }
+            });
+        }
+    });
+    Ok((addr, changed))
 }

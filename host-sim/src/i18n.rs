@@ -163,6 +163,26 @@ pub fn unknown_text(lang: Lang, dialect: Dialect) -> &'static str {
     .get(lang)
 }
 
+/// Said when the cashier interrupted the wait (Ctrl-C).
+pub fn interrupted_text(lang: Lang) -> &'static str {
+    t!(
+        "Přerušeno na pokladně (Ctrl-C)",
+        "Interrupted at the till (Ctrl-C)",
+        "Interrompu à la caisse (Ctrl-C)"
+    )
+    .get(lang)
+}
+
+/// Shown on stderr at the first Ctrl-C while the terminal works, when the dialect can cancel.
+pub fn cancelling_text(lang: Lang) -> &'static str {
+    t!(
+        "Ctrl-C: ruším platbu na terminálu a zjišťuji, jak dopadla… (další Ctrl-C: skončit hned, výsledek pak zůstane neznámý)",
+        "Ctrl-C: cancelling at the terminal and asking what happened… (Ctrl-C again: quit at once, the outcome then stays unknown)",
+        "Ctrl-C : annulation au terminal et demande du résultat… (Ctrl-C encore : quitter tout de suite, le résultat reste alors inconnu)"
+    )
+    .get(lang)
+}
+
 /// The dialect's name for people.
 pub fn dialect_title(dialect: Dialect) -> &'static str {
     match dialect {

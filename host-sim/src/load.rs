@@ -531,6 +531,20 @@ async fn run_world(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         agent.service_log().enable();
     }
     let mut report = run(&plan, &terminals).await;
+    // An agent records a sample just after its answer leaves, so the last ones may still be
+    // on their way when the tills are done: wait for them a little (answered = sampled).
+    let answered = report.approved + report.declined + report.other;
+    let waited_from = std::time::Instant::now();
+    while world
+        .agents
+        .iter()
+        .map(|a| a.service_log().len())
+        .sum::<usize>()
+        < answered
+        && waited_from.elapsed() < Duration::from_secs(2)
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let samples: Vec<ecrlink_agent::metrics::ServiceSample> = world
         .agents
         .iter()

@@ -37,7 +37,10 @@ impl From<DialectArg> for Dialect {
 #[command(after_help = "\
 The terminal comes from --terminal, else from the config file (--alias, else the file's
 selection: single, by-computer or by-user). Exit status: 0 approved/ok, 1 declined or refused,
-2 usage or input error, 3 timeout, 4 terminal offline, 5 bank unavailable, 6 cancelled.")]
+2 usage or input error, 3 timeout, 4 terminal offline, 5 bank unavailable, 6 cancelled.
+Ctrl-C while the terminal works cancels there (ČSOB: passivate, then the last transaction is
+asked and reported); Concert cannot cancel: the result says the outcome is unknown (exit 3).
+A second Ctrl-C stops waiting at once (outcome unknown, exit 3).")]
 pub struct TillArgs {
     /// The terminal: HOST:PORT, or a serial device (/dev/ttyUSB0, COM3, serial:PATH).
     #[arg(long, value_name = "HOST:PORT|DEVICE")]
@@ -426,8 +429,28 @@ pub fn run(cmd: Command) -> i32 {
         Ok(r) => r,
         Err(e) => return usage(format!("cannot start the runtime: {e}")),
     };
-    let till = Till::new(prepared.opts);
-    let result = match runtime.block_on(till.run(request)) {
+    let mut opts = prepared.opts;
+    let lang = opts.lang;
+    let (trigger, stop) = crate::till::interrupt();
+    opts.interrupt = Some(stop);
+    let till = Till::new(opts);
+    let result = match runtime.block_on(async {
+        // Ctrl-C no longer ends the process while the terminal works (it would go on and
+        // charge the card): the till cancels there and reports what happened.
+        let can_abort = till.can_abort();
+        if let Ok(mut sigint) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        {
+            tokio::spawn(async move {
+                while sigint.recv().await.is_some() {
+                    if trigger.press() == 1 && can_abort {
+                        eprintln!("\n{}", crate::i18n::cancelling_text(lang));
+                    }
+                }
+            });
+        }
+        till.run(request).await
+    }) {
         Ok(r) => r,
         Err(e) => return usage(e),
     };

@@ -18,6 +18,31 @@ pub struct World {
     /// The agents, each listening once per dialect asked for.
     pub agents: Vec<AgentHandle>,
     dialects: Vec<Dialect>,
+    /// The MAC key file bank and agents share (mode 600, in a private temporary directory
+    /// removed with the world).
+    pub mac_key_file: std::path::PathBuf,
+    _keys: tempfile::TempDir,
+}
+
+/// Writes a fresh random 32-byte MAC key (64 hex digits, from the system's random source)
+/// into `dir/mac.key`, readable by its owner only.
+fn new_mac_key(dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut key = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .context("reading /dev/urandom for a MAC key")?;
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let path = dir.join("mac.key");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| writeln!(f, "{hex}"))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
 }
 
 /// Terminal id the in-process agents use (and the tills write in ČSOB headers).
@@ -41,9 +66,17 @@ impl World {
         card_delay: Duration,
         receipt_lang: &str,
     ) -> anyhow::Result<World> {
+        // Every message on the bank link carries a MAC, under a key made for this run.
+        let keys = tempfile::Builder::new()
+            .prefix("ecrlink-keys")
+            .tempdir()
+            .context("a directory for the MAC key")?;
+        let mac_key_file = new_mac_key(keys.path())?;
+        let mac_key = ecrlink_agent::bank::key::load_mac_key(&mac_key_file)?;
         // Each agent holds one bank connection (two while it reconnects): lift the cap.
         let bank = BankSim::start(BankConfig {
             max_connections: (2 * agents).max(crate::bank::DEFAULT_MAX_CONNECTIONS),
+            mac_key: Some(mac_key),
             ..BankConfig::default()
         })
         .await
@@ -62,6 +95,7 @@ impl World {
                 card_delay,
                 terminal_id: terminal_id(agents, i),
                 receipt_lang: receipt_lang.to_string(),
+                bank_mac_key: Some(mac_key_file.clone()),
                 ..Config::default()
             };
             let agent = Agent::start(cfg)
@@ -73,6 +107,8 @@ impl World {
             bank,
             agents: handles,
             dialects: dialects.to_vec(),
+            mac_key_file,
+            _keys: keys,
         })
     }
 

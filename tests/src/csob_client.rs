@@ -465,6 +465,15 @@ impl PublicCsobClient {
         }
     }
 
+    /// Reads as the client's `waitForResponse` does, until a read ends with a B2 or B4 (its
+    /// answer) or `timeout` passes with nothing read (`Ok(None)`).
+    pub fn wait_answer(&mut self, timeout: Duration) -> Result<Option<Reply>, ClientError> {
+        Ok(match self.wait(Some(timeout))? {
+            Wait::Done(r) => Some(r),
+            Wait::Lost => None,
+        })
+    }
+
     /// What the client does when the app connects (`SocketConnection.init`): a T80, one
     /// single read (5 s), a B0. Returns the frames that read held.
     pub fn init(&mut self) -> Result<Vec<Reply>, ClientError> {

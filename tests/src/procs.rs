@@ -72,6 +72,11 @@ pub struct BankProc {
 impl BankProc {
     /// Starts a bank in `dir` (ledger and rules go there) with optional TOML rules.
     pub fn spawn(bins: Bins, dir: &Path, rules: Option<&str>) -> BankProc {
+        Self::spawn_with(bins, dir, rules, &[])
+    }
+
+    /// As [`BankProc::spawn`], with more arguments (e.g. `--mac-key FILE`).
+    pub fn spawn_with(bins: Bins, dir: &Path, rules: Option<&str>, args: &[&str]) -> BankProc {
         std::fs::create_dir_all(dir).expect("bank dir");
         let ledger_path = dir.join("ledger.json");
         let mut cmd = Command::new(bins.sim);
@@ -88,6 +93,7 @@ impl BankProc {
             std::fs::write(&p, r).expect("rules file");
             cmd.arg("--rules").arg(p);
         }
+        cmd.args(args);
         let mut child = cmd.spawn().expect("spawn bank");
         let lines = read_listen_lines(&mut child, Duration::from_secs(20)).expect("bank READY");
         let addr = lines[0].parse().expect("bank address");

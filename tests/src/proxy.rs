@@ -43,6 +43,9 @@ pub enum Act {
     Drop(usize),
     /// XOR the byte there with this value.
     Corrupt(u8),
+    /// Overwrite the bytes there with these (a man in the middle rewriting a field; waits
+    /// until they have all arrived).
+    Rewrite(Vec<u8>),
     /// Send these many bytes twice (waits until they have all arrived).
     Duplicate(usize),
     /// Send the 2-byte big-endian length-prefixed message starting there twice (the bank link's
@@ -451,6 +454,7 @@ impl Direction {
                     }
                 }
                 Act::Corrupt(_) | Act::Drop(_) => 1,
+                Act::Rewrite(bytes) => bytes.len(),
                 _ => 0,
             };
             if self.buf.len() < rel + need && !flush {
@@ -470,6 +474,11 @@ impl Direction {
                 Act::Corrupt(x) => {
                     if let Some(b) = self.buf.first_mut() {
                         *b ^= x;
+                    }
+                }
+                Act::Rewrite(bytes) => {
+                    for (dst, b) in self.buf.iter_mut().zip(bytes) {
+                        *dst = b;
                     }
                 }
                 Act::Duplicate(_) | Act::DuplicateMessage => {

@@ -80,8 +80,9 @@ async fn in_process_agent_and_bank_with_printer_failure_and_reprint() {
         assert!(j.text.contains("25.00"), "the same sale: {}", j.text);
     }
 
-    // Over ČSOB the till is told that the receipt was not printed (B2 text field `g`), and
-    // the payment still stands.
+    // Over ČSOB too the payment stands when the printer fails: printing comes after the
+    // answer (it never delays one), so the answer cannot say how printing went; the receipt
+    // is still there for the till's receipt transfer and for a reprint.
     printer.fail_next(1);
     let end =
         tokio::task::spawn_blocking(move || Ecr::connect("csob", csob_addr).run(&sale(4_200)))
@@ -91,8 +92,6 @@ async fn in_process_agent_and_bank_with_printer_failure_and_reprint() {
         panic!("{end:?}")
     };
     assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
-    let told = r.text.as_deref().unwrap_or_default();
-    assert!(told.contains("receipt not printed"), "{r:?}");
     assert_eq!(bank.ledger().auths.len(), 2);
     assert!(agent.last_receipt().unwrap().contains("476173"));
 

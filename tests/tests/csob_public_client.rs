@@ -523,3 +523,118 @@ fn idle_till_connection_has_tcp_keepalive() {
     let o = pay(&mut c, 9_00, "KEEP");
     assert_eq!(o.status, "SUCCESS", "{o:?}");
 }
+
+/// A bank and a ČSOB agent whose card takes 4 s to present (time for a till to send its
+/// request again while the sale runs).
+fn start_slow_card(dir: &Path) -> (BankProc, AgentProc) {
+    let bank = BankProc::spawn(BINS, &dir.join("bank"), None);
+    let cards = dir.join("cards.toml");
+    std::fs::write(
+        &cards,
+        "[[card]]\npan = \"4761739001010119\"\nentry = \"chip\"\ndelay = \"4s\"\n",
+    )
+    .unwrap();
+    let spec = AgentSpec::new(&["csob"], bank.addr).arg(&["--cards", cards.to_str().unwrap()]);
+    let agent = AgentProc::spawn(BINS, &dir.join("agent"), &spec).expect("agent starts");
+    (bank, agent)
+}
+
+/// Sends `make()`'s frame once its header time differs from `first`'s (header times count in
+/// seconds).
+fn send_with_new_time(
+    c: &mut PublicCsobClient,
+    first: &[u8],
+    make: impl Fn(&PublicCsobClient) -> Vec<u8>,
+) {
+    let mut again = make(c);
+    while again[13..25] == first[13..25] {
+        std::thread::sleep(Duration::from_millis(200));
+        again = make(c);
+    }
+    c.send(&again).unwrap();
+}
+
+/// Issue 13, defect 13: a till that sends its sale again (same amount and reference, a new
+/// header time) while the card is being read was answered B2 T00 R-21 "discarded" at once,
+/// although the sale went on and was charged. The repeat is the same request: the till gets
+/// one B2, the sale's approval, and the bank one authorization.
+#[test]
+fn the_same_sale_sent_again_while_it_runs_is_answered_once_with_its_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bank, agent) = start_slow_card(dir.path());
+    let mut c = client(&agent);
+    assert!(c.init().unwrap().iter().any(|r| r.result() == Some("000")));
+    let b1 = c.amount_request("T00", 12_50, "ORDER12345");
+    c.send(&b1).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    send_with_new_time(&mut c, &b1, |c| {
+        c.amount_request("T00", 12_50, "ORDER12345")
+    });
+    let answer = c
+        .wait_answer(Duration::from_secs(60))
+        .unwrap()
+        .unwrap_or_else(|| panic!("no B2; reads: {:?}", reads(&c)));
+    let b0 = c.confirm();
+    c.send(&b0).unwrap();
+    assert_eq!(
+        (answer.transaction(), answer.result()),
+        (Some("T00"), Some("000")),
+        "the till was not told the sale's result; reads: {:?}",
+        reads(&c)
+    );
+    assert_eq!(answer.price().unwrap().as_deref(), Some("12.50"));
+    // No second answer follows.
+    let more = c.wait_answer(Duration::from_secs(3)).unwrap();
+    assert!(
+        more.is_none(),
+        "a second B2: {more:?}; reads: {:?}",
+        reads(&c)
+    );
+    let auths = bank.auths();
+    assert_eq!(auths.len(), 1, "{auths:#?}");
+    assert_eq!(auths[0]["amount"], 1250);
+    assert_eq!(auths[0]["code"], "00");
+}
+
+/// Issue 13, defect 13: another request while a sale runs is refused with R-02 (busy), with
+/// its own code, amount and reference, not R-21; the running sale then answers as usual.
+#[test]
+fn another_sale_while_one_runs_is_refused_busy_and_the_first_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bank, agent) = start_slow_card(dir.path());
+    let mut c = client(&agent);
+    assert!(c.init().unwrap().iter().any(|r| r.result() == Some("000")));
+    let b1 = c.amount_request("T00", 12_50, "ORDER12345");
+    c.send(&b1).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    send_with_new_time(&mut c, &b1, |c| c.amount_request("T00", 9_99, "OTHER99999"));
+    let refusal = c
+        .wait_answer(Duration::from_secs(60))
+        .unwrap()
+        .unwrap_or_else(|| panic!("no B2; reads: {:?}", reads(&c)));
+    let b0 = c.confirm();
+    c.send(&b0).unwrap();
+    assert_eq!(
+        refusal.result(),
+        Some("-02"),
+        "not refused as busy; reads: {:?}",
+        reads(&c)
+    );
+    assert_eq!(refusal.price().unwrap().as_deref(), Some("9.99"));
+    assert_eq!(refusal.order_id(), "OTHER99999");
+    let answer = c
+        .wait_answer(Duration::from_secs(60))
+        .unwrap()
+        .unwrap_or_else(|| panic!("no B2 for the sale; reads: {:?}", reads(&c)));
+    let b0 = c.confirm();
+    c.send(&b0).unwrap();
+    assert_eq!(
+        (answer.result(), answer.price().unwrap().as_deref()),
+        (Some("000"), Some("12.50")),
+        "reads: {:?}",
+        reads(&c)
+    );
+    let auths = bank.auths();
+    assert_eq!(auths.len(), 1, "{auths:#?}");
+    assert_eq!(auths[0]["amount"], 1250);
+}

@@ -186,3 +186,36 @@ fn a_cut_answer_reconnects_at_once() {
         auth_of(l, 5_555)["state"] == "reversed"
     });
 }
+
+/// Issue 19, point 4: no amount limits let a raw frame run a sale of 9 999 999 999.99 with
+/// 9 999 999 999.98 cash back, approved. The default limits refuse it before the card is
+/// read, and nothing reaches the bank; `--refuse` takes an operation away from the tills.
+#[test]
+fn oversize_amounts_and_refused_operations_never_reach_the_bank() {
+    let bank = Bank::spawn(None);
+    let (agent, _dir) = start_agent(&bank, &["csob@127.0.0.1:0"], &["--refuse", "refund"]);
+    let addr = agent.addr("csob");
+    let huge = Request::sale_with_cashback(
+        czk(999_999_999_999),
+        ecrlink_core::txn::Amount::new(999_999_999_998).unwrap(),
+        None,
+    )
+    .unwrap();
+    let r = ask("csob", addr, &huge);
+    assert!(!r.outcome.is_approved(), "{r:?}");
+    let r = ask("csob", addr, &sale(10_000_001));
+    assert!(!r.outcome.is_approved(), "over 100 000.00: {r:?}");
+    let r = ask(
+        "csob",
+        addr,
+        &Request::Refund {
+            amount: czk(100),
+            reference: None,
+        },
+    );
+    assert!(!r.outcome.is_approved(), "refunds refused: {r:?}");
+    assert!(bank.auths().is_empty(), "{:#}", bank.ledger());
+    // Within the limits, a sale goes through.
+    let r = ask("csob", addr, &sale(10_000_000));
+    assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+}

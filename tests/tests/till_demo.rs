@@ -66,6 +66,16 @@ fn demo_runs_a_shop_day_and_exits_0_quickly() {
         "{row}"
     );
     assert!(!out.contains(" yes"), "{out}");
+    // Issue 19: the bank link's MAC is on, and the man in the middle is seen failing.
+    assert!(out.contains("every message MACed"), "{out}");
+    assert!(
+        out.contains("51 becomes 00") && out.contains("the relay changed 1 answer(s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("the bank holds: Declined, response 51"),
+        "{out}"
+    );
     // And its session log.
     let log = till_common::only_file(logs.path());
     let text = std::fs::read_to_string(log).unwrap();

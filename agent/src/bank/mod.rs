@@ -4,6 +4,7 @@
 //! exponential backoff and jitter, and closes while the agent sleeps.
 
 pub mod codec;
+pub mod key;
 pub mod msg;
 pub mod tls;
 
@@ -56,12 +57,19 @@ pub enum BankError {
     /// The message could not be encoded.
     #[error("bank message: {0}")]
     Codec(String),
+    /// An answer came whose message authentication code is missing or does not verify: it
+    /// is no answer, and the bank may have approved.
+    #[error("bank answer with a bad MAC (changed on the way?), taken as no answer")]
+    BadMac,
 }
 
 impl BankError {
     /// Whether the bank may have received the message (so a reversal is owed).
     pub fn maybe_delivered(&self) -> bool {
-        matches!(self, BankError::Timeout | BankError::Lost)
+        matches!(
+            self,
+            BankError::Timeout | BankError::Lost | BankError::BadMac
+        )
     }
 }
 
@@ -251,8 +259,18 @@ async fn run(
         match conn {
             Ok(Ok(stream)) => {
                 let secured = if tls.is_some() { "TLS" } else { "plain TCP" };
+                let protocol = if tls.is_some() {
+                    tls::BankTls::VERSION
+                } else {
+                    "TCP"
+                };
+                let mac = if id.mac_key.is_some() {
+                    "HMAC-SHA-256/64 on every message"
+                } else {
+                    "none"
+                };
                 if attempt == 0 {
-                    tracing::info!(bank = %addr, link = secured, "bank link connected");
+                    tracing::info!(bank = %addr, link = secured, protocol, mac, "bank link connected");
                 } else {
                     tracing::debug!(bank = %addr, link = secured, attempt, "bank link connected");
                 }
@@ -389,6 +407,15 @@ async fn connected(
                     match res {
                         Ok(framing::Feed::Message(body)) => {
                             tracing::debug!(frame = %Hex(body), "bank <-");
+                            if let Some(key) = &id.mac_key {
+                                if let Some((stan, e)) = codec::mac_failure(body, key) {
+                                    tracing::warn!(stan, error = %e, "bank answer fails its MAC: taken as no answer");
+                                    if let Some(tx) = stan.and_then(|s| pending.remove(&s)) {
+                                        let _ = tx.send(Err(BankError::BadMac));
+                                    }
+                                    continue;
+                                }
+                            }
                             match codec::decode(body) {
                                 Ok(answer) => match pending.remove(&answer.stan) {
                                     Some(tx) => { let _ = tx.send(Ok(answer)); }
@@ -432,10 +459,13 @@ async fn connected(
                     };
                     if tracing::enabled!(tracing::Level::DEBUG) {
                         let body = frame.get(framing::PREFIX_LEN..).unwrap_or_default();
-                        let shown = match req.pan() {
+                        let mut shown = match req.pan() {
                             Some(p) => msg::mask_pan_in(body, p.digits()),
                             None => body.to_vec(),
                         };
+                        if let BankRequest::Auth(a) = &req {
+                            shown = msg::mask_emv_in(&shown, &a.emv);
+                        }
                         tracing::debug!(stan = req.stan(), msg = req.name(), frame = %Hex(&shown), "bank ->");
                     }
                     pending.retain(|_, tx| !tx.is_closed());
@@ -486,6 +516,7 @@ mod tests {
             codec::Identity {
                 terminal_id: ecrlink_core::txn::TerminalId::new("T1").unwrap(),
                 merchant_id: None,
+                mac_key: None,
             },
         );
         tokio::time::sleep(Duration::from_secs(3)).await;

@@ -1,14 +1,15 @@
 //! Optional TLS on the bank link (rustls, ring provider). The agent is the TLS client: it
 //! trusts only the certificate authorities in `--bank-tls-ca` (a PEM file) and checks the
 //! bank's certificate against `--bank-tls-name` (default: the host part of `--bank`).
-//! TLS 1.2 and 1.3; no client certificate.
+//! TLS 1.3 only; mutual TLS when a client certificate and key are given (`--bank-tls-cert`,
+//! `--bank-tls-key`).
 
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
@@ -29,6 +30,16 @@ impl BankTls {
     /// Trusts the certificates in the PEM file `ca` and expects the bank's certificate to name
     /// `name` (a DNS name or an IP address).
     pub fn new(ca: &Path, name: &str) -> anyhow::Result<Self> {
+        Self::with_client(ca, name, None)
+    }
+
+    /// As [`BankTls::new`], and presents the client certificate chain and private key of
+    /// `client` (PEM files: certificate, key) when the bank asks for one (mutual TLS).
+    pub fn with_client(
+        ca: &Path,
+        name: &str,
+        client: Option<(&Path, &Path)>,
+    ) -> anyhow::Result<Self> {
         let mut roots = rustls::RootCertStore::empty();
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca)
             .with_context(|| format!("reading {}", ca.display()))?
@@ -43,11 +54,21 @@ impl BankTls {
                 .with_context(|| format!("{}: unusable certificate", ca.display()))?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
             .context("TLS protocol versions")?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+            .with_root_certificates(roots);
+        let config = match client {
+            None => builder.with_no_client_auth(),
+            Some((cert, key)) => {
+                let chain = read_certs(cert)?;
+                let key = PrivateKeyDer::from_pem_file(key)
+                    .with_context(|| format!("reading the private key {}", key.display()))?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .context("client certificate and key do not go together")?
+            }
+        };
         let name = ServerName::try_from(name.to_string())
             .with_context(|| format!("bank TLS name {name:?} is not a DNS name or IP address"))?;
         Ok(BankTls {
@@ -55,6 +76,9 @@ impl BankTls {
             name,
         })
     }
+
+    /// The TLS protocol version of this configuration: always TLS 1.3.
+    pub const VERSION: &'static str = "TLS 1.3";
 
     /// The host part of a `HOST:PORT` bank address (brackets of an IPv6 address removed).
     pub fn host_of(addr: &str) -> &str {
@@ -69,6 +93,18 @@ impl BankTls {
     ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
         self.connector.connect(self.name.clone(), tcp).await
     }
+}
+
+/// The certificates of a PEM file; none is an error.
+pub fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("parsing {}", path.display()))?;
+    if certs.is_empty() {
+        anyhow::bail!("{}: no certificate in the file", path.display());
+    }
+    Ok(certs)
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@ pub enum Charset {
     /// Binary data carried as upper-case hex characters (field 55); the stored value is the
     /// binary, the length prefix counts hex characters.
     BinaryAsHex,
+    /// `b`: raw bytes, as they are (fields 64 and 128, the message authentication code); a
+    /// fixed length counts bytes. As pyiso8583's `default_ascii` spec carries them.
+    Binary,
 }
 
 impl Charset {
@@ -23,6 +26,7 @@ impl Charset {
             Charset::Alphanumeric => b.is_ascii_alphanumeric() || b == b' ',
             Charset::Printable => (0x20..0x7F).contains(&b),
             Charset::BinaryAsHex => b.is_ascii_hexdigit(),
+            Charset::Binary => true,
         }
     }
 }
@@ -88,14 +92,17 @@ const fn spec(number: u8, charset: Charset, length: Length, name: &'static str) 
     }
 }
 
-use Charset::{Alphanumeric as AN, BinaryAsHex as B, Numeric as N, Printable as ANS};
+use Charset::{
+    Alphanumeric as AN, Binary as RAW, BinaryAsHex as B, Numeric as N, Printable as ANS,
+};
 use Length::{Fixed, LlVar, LllVar};
 
 /// Every field the codec knows, in field order. Formats from ISO 8583:1987; they agree with
 /// the `default_ascii` spec of the pyiso8583 library (4.0.1) except that field 54 keeps the
 /// 1987 maximum of 120 characters (pyiso8583: 240). Fields 74, 76, 86 and 88 (batch totals)
-/// are known in addition to the acquirer-link list, for reconciliation (0500/0510).
-pub const FIELDS: [FieldSpec; 21] = [
+/// are known in addition to the acquirer-link list, for reconciliation (0500/0510); fields 64
+/// and 128 carry the message authentication code (see [`super::mac`]).
+pub const FIELDS: [FieldSpec; 23] = [
     spec(2, N, LlVar(19), "primary account number"),
     spec(3, N, Fixed(6), "processing code"),
     spec(4, N, Fixed(12), "amount, transaction"),
@@ -111,12 +118,14 @@ pub const FIELDS: [FieldSpec; 21] = [
     spec(49, N, Fixed(3), "currency code, transaction"),
     spec(54, AN, LllVar(120), "additional amounts"),
     spec(55, B, LllVar(510), "ICC data"),
+    spec(64, RAW, Fixed(8), "message authentication code"),
     spec(70, N, Fixed(3), "network management information code"),
     spec(74, N, Fixed(10), "credits, number"),
     spec(76, N, Fixed(10), "debits, number"),
     spec(86, N, Fixed(16), "credits, amount"),
     spec(88, N, Fixed(16), "debits, amount"),
     spec(90, N, Fixed(42), "original data elements"),
+    spec(128, RAW, Fixed(8), "message authentication code"),
 ];
 
 /// The spec of `number` and its index in [`FIELDS`], if the codec knows the field.

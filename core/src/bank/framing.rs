@@ -14,7 +14,7 @@ use crate::{Error, Result};
 pub const PREFIX_LEN: usize = 2;
 
 /// The default (and largest useful) message capacity: 1024 bytes. Every message
-/// [`super::IsoMessage`] can hold is at most 880 bytes.
+/// [`super::IsoMessage`] can hold is at most 896 bytes.
 pub const MAX_MESSAGE_LEN: usize = super::IsoMessage::MAX_LEN;
 
 /// The 2-byte big-endian prefix for a message of `len` bytes; above 65535 is

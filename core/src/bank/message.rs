@@ -301,6 +301,7 @@ fn all_allowed(charset: Charset, chars: &[u8]) -> bool {
         Charset::Printable => crate::ascii::all_printable(chars),
         // Checked while decoding, in one pass ([`decode_hex`]).
         Charset::BinaryAsHex => chars.len() % 2 == 0,
+        Charset::Binary => true,
     }
 }
 
@@ -348,7 +349,7 @@ const LAYOUT: [Layout; FIELDS.len()] = {
 
 impl IsoMessage {
     /// The most bytes a message can take on the wire (every known field at its longest is
-    /// 880 bytes; 1024 leaves room). A buffer this size always fits [`IsoMessage::emit`].
+    /// 896 bytes; 1024 leaves room). A buffer this size always fits [`IsoMessage::emit`].
     pub const MAX_LEN: usize = 1024;
 
     /// An empty message of type `mti`.
@@ -441,9 +442,9 @@ impl IsoMessage {
         self.value_at(index)
     }
 
-    /// The value of a text field as `&str` (every field but 55 holds ASCII).
+    /// The value of a text field as `&str` (every field but 55, 64 and 128 holds ASCII).
     pub fn get_str(&self, number: u8) -> Option<&str> {
-        if number == 55 {
+        if matches!(number, 55 | 64 | 128) {
             return None;
         }
         self.get(number).and_then(|v| core::str::from_utf8(v).ok())
@@ -649,6 +650,13 @@ impl IsoMessage {
                 Some(out) => (decode_hex(chars, out), out.len()),
                 None => (false, 0),
             },
+            Charset::Binary => match slot.get_mut(..chars.len()) {
+                Some(out) => {
+                    out.copy_from_slice(chars);
+                    (true, chars.len())
+                }
+                None => (false, 0),
+            },
         };
         if ok {
             if let Some(l) = self.lens.get_mut(index) {
@@ -772,6 +780,11 @@ impl fmt::Display for IsoMessage {
                     None => f.write_str("(hidden)")?,
                 },
                 55 => write!(f, "{}", crate::emv::MaskedHex(v))?,
+                64 | 128 => {
+                    for b in v {
+                        write!(f, "{b:02X}")?;
+                    }
+                }
                 _ => f.write_str(core::str::from_utf8(v).unwrap_or("?"))?,
             }
         }

@@ -11,6 +11,9 @@
 //!   [`NetworkRequest`], [`NetworkResponse`], or [`BankMessage`] for any of them), built from
 //!   and into an [`IsoMessage`].
 //! - [`framing`]: the length prefix and a fixed-capacity [`framing::Accumulator`].
+//! - [`mac`]: the message authentication code (field 64 / 128) every message carries when
+//!   the terminal has a [`MacKey`]: a documented test scheme, HMAC-SHA-256 truncated to 8
+//!   bytes.
 //!
 //! Only this link carries a full card number (field 2, [`crate::txn::Pan`]); every `Debug`
 //! and `Display` here masks it.
@@ -30,11 +33,13 @@
 
 mod field;
 pub mod framing;
+pub mod mac;
 mod message;
 mod messages;
 mod types;
 
 pub use field::{Charset, FIELDS, FieldSpec, Length, lookup};
+pub use mac::MacKey;
 pub use message::{IsoMessage, Mti};
 pub use messages::{
     AuthorizationRequest, AuthorizationResponse, BankMessage, BatchTotals, NetworkRequest,

@@ -485,7 +485,7 @@ fn value_for(spec: &FieldSpec) -> BoxedStrategy<Vec<u8>> {
             prop_oneof![b'0'..=b'9', b'A'..=b'Z', b'a'..=b'z', Just(b' ')].boxed()
         }
         Charset::Printable => (0x20u8..0x7F).boxed(),
-        Charset::BinaryAsHex => any::<u8>().boxed(),
+        Charset::BinaryAsHex | Charset::Binary => any::<u8>().boxed(),
     };
     let (min, max) = match spec.length {
         Length::Fixed(n) => (usize::from(n), usize::from(n)),

@@ -20,6 +20,9 @@ pub struct JournalState {
     pub checkpoint: Checkpoint,
     /// Authorizations started and not completed.
     pub open: Vec<AuthStarted, MAX_OPEN>,
+    /// How many of the first entries of `open` were started before the last transaction was
+    /// completed: after a restart they are reversed but do not replace it as the last one.
+    pub open_before_last: usize,
 }
 
 impl JournalState {
@@ -36,6 +39,7 @@ impl JournalState {
             Record::Checkpoint(c) => {
                 *cp = c.clone();
                 self.open.clear();
+                self.open_before_last = 0;
             }
             Record::StanReserved { batch, upto } => {
                 if *batch == cp.batch && *upto > cp.next_stan {
@@ -46,11 +50,21 @@ impl JournalState {
                 if a.batch == cp.batch && a.stan >= cp.next_stan {
                     cp.next_stan = a.stan.saturating_add(1);
                 }
-                self.open.retain(|o| o.stan != a.stan || o.batch != a.batch);
+                if let Some(i) = self
+                    .open
+                    .iter()
+                    .position(|o| o.stan == a.stan && o.batch == a.batch)
+                {
+                    self.open.remove(i);
+                    if i < self.open_before_last {
+                        self.open_before_last -= 1;
+                    }
+                }
                 if self.open.is_full() && !self.open.is_empty() {
                     // The oldest open authorization can no longer be tracked as open: treat it
                     // as one that needs a reversal, exactly as a restart would.
                     let oldest = self.open.remove(0);
+                    self.open_before_last = self.open_before_last.saturating_sub(1);
                     let mut r = Ok(());
                     if let Some(p) = reversal_for(&oldest) {
                         r = push_pending(&mut cp.pending, p);
@@ -74,6 +88,8 @@ impl JournalState {
                     .iter()
                     .position(|o| o.stan == *stan && o.batch == cp.batch && *stan != 0);
                 let auth = pos.map(|i| self.open.remove(i));
+                // Whatever is still open started before this completion.
+                self.open_before_last = self.open.len();
                 let mut result = Ok(());
                 if let Some(auth) = &auth {
                     if response.outcome.is_approved() {
@@ -134,7 +150,8 @@ impl JournalState {
     pub fn recover(mut self) -> Result<Checkpoint> {
         let mut result = Ok(());
         let open = core::mem::take(&mut self.open);
-        for auth in open.iter() {
+        let before_last = self.open_before_last;
+        for (i, auth) in open.iter().enumerate() {
             let Some(p) = reversal_for(auth) else {
                 continue;
             };
@@ -159,13 +176,16 @@ impl JournalState {
             response.reference = auth.reference.clone();
             response.timestamp = Some(auth.transmitted);
             response.trace = Some(auth.stan);
-            self.checkpoint.last = Some(LastTransaction {
-                stan: auth.stan,
-                batch: auth.batch,
-                response,
-                delivered: false,
-                transmitted: auth.transmitted,
-            });
+            // One started before the last transaction completed does not replace it.
+            if i >= before_last {
+                self.checkpoint.last = Some(LastTransaction {
+                    stan: auth.stan,
+                    batch: auth.batch,
+                    response,
+                    delivered: false,
+                    transmitted: auth.transmitted,
+                });
+            }
         }
         result.map(|()| self.checkpoint)
     }

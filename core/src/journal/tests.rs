@@ -195,6 +195,31 @@ fn state_tracks_stan_totals_last_and_reversals() {
 }
 
 #[test]
+fn an_older_open_auth_is_reversed_on_recovery_but_does_not_replace_the_last_transaction() {
+    // Found by the shop simulation (seed 5180): sale 3's completion could not be written (it
+    // was reversed from memory), sale 5 was approved and journaled, then the power went. The
+    // restart must report sale 5 as the last transaction, not sale 3 as cancelled.
+    let mut st = JournalState::new();
+    st.apply(&Record::AuthStarted(sale(1, 3, 500))).unwrap();
+    st.apply(&Record::AuthStarted(sale(1, 5, 700))).unwrap();
+    st.apply(&approved(RequestKind::Sale, 5, 700)).unwrap();
+    let cp = st.recover().unwrap();
+    assert_eq!(cp.pending.len(), 1, "sale 3 is still reversed");
+    assert_eq!(cp.pending[0].original.stan, 3);
+    let last = cp.last.unwrap();
+    assert_eq!(last.stan, 5);
+    assert_eq!(last.response.outcome, Outcome::Approved);
+
+    // An authorization started after the last completion still becomes the last one.
+    let mut st = JournalState::new();
+    st.apply(&Record::AuthStarted(sale(1, 3, 500))).unwrap();
+    st.apply(&approved(RequestKind::Sale, 3, 500)).unwrap();
+    st.apply(&Record::AuthStarted(sale(1, 4, 600))).unwrap();
+    let cp = st.recover().unwrap();
+    assert_eq!(cp.last.unwrap().stan, 4);
+}
+
+#[test]
 fn recovery_reverses_open_auth_and_keeps_undelivered_approval() {
     // Approved, not delivered: stays the last transaction, nothing to reverse.
     let mut st = JournalState::new();

@@ -222,7 +222,11 @@ fn a_missing_amount_is_never_filled_in() {
         // echoes the request's there (the public clients compare it with their request):
         // never another amount.
         if p.name == "concert" {
-            assert!(got.amount.is_none() || got.amount == Some(amount), "{:?}", got.amount);
+            assert!(
+                got.amount.is_none() || got.amount == Some(amount),
+                "{:?}",
+                got.amount
+            );
         } else {
             assert_eq!(got.amount, None, "{}: an amount was filled in", p.name);
         }

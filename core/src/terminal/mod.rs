@@ -85,6 +85,7 @@
 
 mod backoff;
 mod bank;
+mod policy;
 #[cfg(test)]
 mod tests;
 pub mod wire;
@@ -98,6 +99,7 @@ pub use bank::{
     AuthKind, AuthRequest, BankAnswer, BankCommand, BankFailure, BankRequest, ReconcileRequest,
     ReversalRequest,
 };
+pub use policy::{KindSet, Policy, Refusal};
 
 use crate::bank::CodeMeaning;
 use crate::emv;
@@ -135,6 +137,9 @@ pub const JOURNAL_FULL_TEXT: &str = "journal full: close the batch";
 pub const JOURNAL_WRITE_TEXT: &str = "journal not writable: refused";
 /// The text of an approval reversed because its answer could not be made durable.
 pub const JOURNAL_LOST_TEXT: &str = "journal not writable: reversed";
+/// The text of a till's reversal the bank refused whose answer could not be made durable: a
+/// restart sends it again, so the till cannot be told it was refused.
+pub const JOURNAL_UNKNOWN_REVERSAL_TEXT: &str = "journal not writable: reversal may follow";
 /// The text of an answer the bank approved for part of the amount only, reversed at once.
 pub const PARTIAL_TEXT: &str = "partial approval reversed";
 /// The text of a till's reversal that the bank has not confirmed yet.
@@ -157,6 +162,8 @@ pub struct Config {
     pub reversal_backoff: Backoff,
     /// Seed of the jitter generator.
     pub seed: u64,
+    /// What tills may ask ([`Policy::default`] caps amounts).
+    pub policy: Policy,
 }
 
 impl Config {
@@ -174,6 +181,7 @@ impl Config {
                 max: Duration::from_secs(60),
             },
             seed: 1,
+            policy: Policy::default(),
         }
     }
 }
@@ -517,6 +525,15 @@ impl Terminal {
             let r = self.response(kind, fail(FailReason::Busy));
             return self.answer(id, till, with_text(r, "busy with another request"));
         }
+        if let Err(refusal) = self.cfg.policy.check(&request) {
+            let reason = match refusal {
+                Refusal::NotAllowed => FailReason::NotSupported,
+                Refusal::OverLimit => FailReason::Other,
+            };
+            let mut r = self.response(kind, fail(reason));
+            r.amount = request.amount();
+            return self.answer(id, till, with_text(r, refusal.text()));
+        }
         let room = match kind {
             RequestKind::CloseTotals => self.space != JournalSpace::Full,
             k if k.moves_money() => self.space == JournalSpace::Enough,
@@ -655,8 +672,47 @@ impl Terminal {
     /// answer was not durable is reversed (from memory) and answered as failed.
     pub fn handle_persist_failed(&mut self, now: Instant) {
         let mut lost_approval: Option<AuthStarted> = None;
+        let mut lost_refused_reversal = false;
+        // A till's reversal whose start was not durable never reached the bank and could not
+        // be found after a restart: it is refused, not stored in memory.
+        let unstarted = self
+            .txn
+            .as_ref()
+            .and_then(|t| t.auth.as_ref())
+            .filter(|a| a.kind == RequestKind::Reversal)
+            .filter(|a| {
+                self.records
+                    .iter()
+                    .any(|r| matches!(r, Record::AuthStarted(x) if x == *a))
+            })
+            .and_then(|a| a.original.map(|o| o.stan));
         while let Some(record) = self.records.pop_front() {
+            if unstarted.is_some() {
+                continue;
+            }
+            // A reversal owed must not be forgotten with its record: keep it in memory.
+            if let Record::ReversalQueued(p) = &record {
+                let known = self
+                    .volatile
+                    .iter()
+                    .chain(self.journal.checkpoint.pending.iter())
+                    .any(|q| q.batch == p.batch && q.original.stan == p.original.stan);
+                if !known {
+                    let _ = self.volatile.push(*p);
+                }
+            }
             if let Record::Completed { response, .. } = &record {
+                if response.kind == RequestKind::Reversal && !response.outcome.is_approved() {
+                    // Its start is durable and open: a restart would send it again. The till
+                    // must not be told it was refused.
+                    lost_refused_reversal = true;
+                }
+                if response.kind == RequestKind::Reversal && response.outcome.is_approved() {
+                    // The reversal happened (or is owed, and kept above): the sale must not
+                    // stay the last transaction in memory, or the till could reverse it again.
+                    // A restart finds the reversal's start open and re-sends it.
+                    let _ = self.journal.apply(&record);
+                }
                 if response.outcome.is_approved()
                     && matches!(
                         response.kind,
@@ -678,6 +734,11 @@ impl Terminal {
         self.reversal_retry_later(now);
         if let Some(txn) = self.txn.as_mut() {
             match txn.step {
+                Step::Finishing if unstarted.is_some() => {
+                    txn.response.outcome = fail(FailReason::Other);
+                    txn.response = with_text(txn.response.clone(), JOURNAL_WRITE_TEXT);
+                    txn.print = false;
+                }
                 Step::Reconciling { .. } | Step::Echoing { .. } => {
                     txn.response.outcome = fail(FailReason::Other);
                     txn.response = with_text(txn.response.clone(), JOURNAL_WRITE_TEXT);
@@ -689,6 +750,12 @@ impl Terminal {
                     txn.response = with_text(txn.response.clone(), JOURNAL_WRITE_TEXT);
                     txn.print = false;
                     txn.step = Step::Finishing;
+                }
+                Step::Finishing if lost_refused_reversal => {
+                    // "Unknown until asked again": a restart may still send it.
+                    txn.response.outcome = Outcome::Timeout;
+                    txn.response = with_text(txn.response.clone(), JOURNAL_UNKNOWN_REVERSAL_TEXT);
+                    txn.print = false;
                 }
                 Step::Finishing => {
                     if let Some(auth) = lost_approval {
@@ -1428,6 +1495,7 @@ impl Terminal {
                 !self.txn.as_ref().is_some_and(|t| {
                     t.auth
                         .as_ref()
+                        .filter(|a| a.batch == p.batch)
                         .and_then(|a| a.original)
                         .is_some_and(|o| o.stan == p.original.stan && t.step != Step::Finishing)
                 })

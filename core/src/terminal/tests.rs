@@ -413,7 +413,8 @@ fn card_number_and_track_data_never_reach_the_journal_or_the_till() {
     );
     rig.reply("00", Some("123456"));
     let r = rig.answer_for(id).clone();
-    for data in [&r.emv] {
+    {
+        let data = &r.emv;
         assert!(
             crate::emv::find(data, crate::emv::Tag::new(0x5A).unwrap())
                 .unwrap()
@@ -692,6 +693,170 @@ fn an_approval_that_cannot_be_journaled_is_reversed_from_memory() {
 }
 
 #[test]
+fn a_reversal_owed_after_a_bank_timeout_survives_a_failed_journal_write() {
+    // Found by the shop simulation (seed 91): the bank approved, its answer was lost, and the
+    // journal failed to write the queued reversal; the reversal was dropped with the record.
+    let mut rig = Rig::new();
+    let id = rig.sale(1000);
+    rig.present(card());
+    rig.fail_writes = true;
+    rig.advance(15_000);
+    assert_eq!(rig.answer_for(id).outcome, Outcome::BankUnavailable);
+    assert_eq!(rig.app.pending_reversals(), 1, "kept in memory");
+    rig.fail_writes = false;
+    rig.advance(5_000);
+    assert!(rig.reversals_sent() >= 1, "sent once the journal works");
+    assert!(matches!(rig.sent(), BankRequest::Reversal(_)));
+    rig.reply("00", None);
+    assert_eq!(rig.app.pending_reversals(), 0);
+}
+
+#[test]
+fn a_till_reversal_while_the_bank_is_down_that_cannot_be_journaled_is_refused() {
+    // Found by the shop simulation (seed 173854): nothing of this reversal was durable, the
+    // till was told "reversed", and after a restart it was never sent.
+    let mut rig = Rig::new();
+    rig.approved_sale(1000, "AB12");
+    rig.app.handle_link(rig.now, LinkState::Down);
+    rig.pump();
+    rig.fail_writes = true;
+    let id = rig.request(Request::Reversal {
+        amount: eur(1000),
+        code: ApprovalCode::new("AB12").unwrap(),
+        reference: None,
+    });
+    // Nothing of it is durable: a restart would never send it. Refused, not stored.
+    assert_eq!(rig.answer_for(id).outcome, fail(FailReason::Other));
+    assert_eq!(rig.answer_for(id).text.as_deref(), Some(JOURNAL_WRITE_TEXT));
+    rig.fail_writes = false;
+    rig.app.handle_link(rig.now, LinkState::Up);
+    rig.pump();
+    rig.advance(5_000);
+    assert_eq!(rig.reversals_sent(), 0, "told failed: the sale stands");
+    assert_eq!(rig.app.last_approved().map(|(_, m)| m), Some(eur(1000)));
+}
+
+#[test]
+fn a_till_reversal_stored_after_a_silent_bank_survives_a_failed_journal_write() {
+    // The reversal reached the bank (its start is durable) and was not answered: stored, and
+    // kept in memory when the queue record cannot be written.
+    let mut rig = Rig::new();
+    rig.approved_sale(1000, "AB12");
+    let id = rig.request(Request::Reversal {
+        amount: eur(1000),
+        code: ApprovalCode::new("AB12").unwrap(),
+        reference: None,
+    });
+    rig.fail_writes = true;
+    rig.advance(15_000);
+    assert_eq!(rig.answer_for(id).outcome, Outcome::Approved);
+    rig.fail_writes = false;
+    rig.advance(5_000);
+    assert!(rig.reversals_sent() >= 2, "sent again from memory");
+}
+
+#[test]
+fn a_reversal_whose_completion_cannot_be_journaled_is_not_done_twice() {
+    // Found by the shop simulation (seed 513): the bank reversed the sale, the completion
+    // record failed, and the sale stayed the last transaction: the till reversed it again.
+    let mut rig = Rig::new();
+    rig.approved_sale(1000, "AB12");
+    let rev = Request::Reversal {
+        amount: eur(1000),
+        code: ApprovalCode::new("AB12").unwrap(),
+        reference: None,
+    };
+    let first = rig.request(rev.clone());
+    rig.fail_writes = true;
+    rig.reply("00", None);
+    assert_eq!(rig.answer_for(first).outcome, Outcome::Approved);
+    rig.fail_writes = false;
+    let second = rig.request(rev);
+    assert_eq!(
+        rig.answer_for(second).outcome,
+        fail(FailReason::NoMatchingTransaction)
+    );
+    assert_eq!(rig.reversals_sent(), 1);
+}
+
+#[test]
+fn a_reversal_owed_from_an_earlier_batch_is_sent_beside_a_till_reversal_of_the_same_trace() {
+    // Found by the shop simulation (seed 1125285): batch 1's trace 1 still owed a reversal
+    // when the till reversed batch 2's trace 1. The stored reversal was held back as if the
+    // till's were the same one, and `poll_timeout` kept answering "now": the driver spun.
+    let now = Instant::from_millis(T0);
+    let mut rig = Rig::new();
+    rig.approved_sale(1000, "AB12");
+    let mut state = JournalState::new();
+    for r in &rig.journal {
+        state.apply(r).unwrap();
+    }
+    let last = state.checkpoint.last.clone().unwrap();
+    let BankRequest::Auth(auth) = rig.bank[0].clone() else {
+        panic!("auth")
+    };
+    state.checkpoint.batch = 2;
+    let mut last2 = last.clone();
+    last2.batch = 2;
+    state.checkpoint.last = Some(last2);
+    state
+        .checkpoint
+        .pending
+        .push(PendingReversal {
+            batch: 1,
+            original: Original {
+                stan: last.stan,
+                kind: RequestKind::Sale,
+                amount: eur(500),
+                transmitted: auth.transmitted,
+                scheme: None,
+            },
+            reason: ReversalReason::Recovery,
+        })
+        .unwrap();
+    let mut cfg = Config::new(Currency::EUR);
+    cfg.echo_every = None;
+    let mut app = Terminal::new(cfg, state, now);
+    app.handle_request(
+        now,
+        RequestId(9),
+        TillId(1),
+        Request::Reversal {
+            amount: eur(1000),
+            code: ApprovalCode::new("AB12").unwrap(),
+            reference: None,
+        },
+    );
+    app.handle_link(now, LinkState::Up);
+    let mut sent = std::vec::Vec::new();
+    for _ in 0..50 {
+        while app.poll_record().is_some() {
+            app.handle_persisted(now);
+        }
+        while let Some(BankCommand::Send(m)) = app.poll_bank() {
+            sent.push(m);
+        }
+        match app.poll_timeout() {
+            Some(t) if t <= now => app.handle_timeout(now),
+            _ => break,
+        }
+    }
+    assert!(
+        app.poll_timeout().is_none_or(|t| t > now),
+        "the timer must not stay due"
+    );
+    let reversals: std::vec::Vec<_> = sent
+        .iter()
+        .filter_map(|m| match m {
+            BankRequest::Reversal(r) => Some(r.original.amount),
+            _ => None,
+        })
+        .collect();
+    assert!(reversals.contains(&eur(500)), "batch 1's reversal is sent");
+    assert!(reversals.contains(&eur(1000)), "and the till's");
+}
+
+#[test]
 fn a_restart_reverses_an_authorization_without_an_answer() {
     let mut rig = Rig::new();
     rig.sale(1000);
@@ -805,4 +970,58 @@ fn last_transaction_asked_during_a_sale_is_answered_with_that_sale() {
     let l = rig.answer_for(last);
     assert_eq!(l.outcome, Outcome::Approved);
     assert_eq!(l.amount, Some(eur(1000)));
+}
+
+// ---- issue 19: amount limits and refused operations ----------------------------------------
+
+#[test]
+fn an_amount_over_the_limit_is_refused_before_the_card() {
+    let mut rig = Rig::new();
+    // 9 999 999 999.99 EUR with 9 999 999 999.98 cash back, as a raw frame once ran.
+    let id = rig.request(
+        Request::sale_with_cashback(
+            eur(999_999_999_999),
+            crate::txn::Amount::new(999_999_999_998).unwrap(),
+            None,
+        )
+        .unwrap(),
+    );
+    let r = rig.answer_for(id);
+    assert!(!r.outcome.is_approved());
+    assert_eq!(r.text.as_deref(), Some(Refusal::OverLimit.text()));
+    assert!(rig.cards.is_empty() && rig.bank.is_empty() && rig.journal.is_empty());
+    // Cash back over its own limit, the total within.
+    let id = rig.request(
+        Request::sale_with_cashback(
+            eur(500_000),
+            crate::txn::Amount::new(200_000).unwrap(),
+            None,
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        rig.answer_for(id).text.as_deref(),
+        Some(Refusal::OverLimit.text())
+    );
+    // Within the limits: read the card.
+    rig.sale(10_000_000);
+    assert!(!rig.cards.is_empty());
+}
+
+#[test]
+fn a_refused_operation_is_not_supported() {
+    let mut cfg = Config::new(Currency::EUR);
+    cfg.policy.refused = KindSet::EMPTY.with(RequestKind::Refund);
+    let mut rig = Rig::with(cfg, JournalState::new());
+    let id = rig.request(Request::Refund {
+        amount: eur(100),
+        reference: None,
+    });
+    assert_eq!(rig.answer_for(id).outcome, fail(FailReason::NotSupported));
+    assert!(rig.cards.is_empty());
+    assert!(
+        !KindSet::EMPTY
+            .with(RequestKind::Refund)
+            .contains(RequestKind::Sale)
+    );
 }

@@ -24,6 +24,9 @@
 
 pub mod ledger;
 pub mod rules;
+pub mod tls;
+
+pub use tls::tls_config;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,13 +36,15 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use ecrlink_core::bank::{
-    AuthorizationRequest, BankMessage, BatchTotals, IsoMessage, NetworkRequest, OriginalData,
-    ProcessingCode, ProcessingKind, ReconciliationRequest, ResponseCode, ReversalRequest, Rrn,
-    framing,
+    AuthorizationRequest, BankMessage, BatchTotals, IsoMessage, MacKey, NetworkRequest,
+    OriginalData, ProcessingCode, ProcessingKind, ReconciliationRequest, ResponseCode,
+    ReversalRequest, Rrn, framing,
 };
 use ecrlink_core::txn::{ApprovalCode, Currency, Money, Pan};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+#[cfg(test)]
+use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 pub use ledger::{AuthState, Ledger, LedgerAuth, LedgerFileError, Reconciliation};
@@ -72,6 +77,12 @@ pub struct BankConfig {
     pub idle_timeout: Option<Duration>,
     /// Print one line per message received and sent on standard error.
     pub log: bool,
+    /// The terminals' MAC key: every request must carry a valid MAC (one that does not is
+    /// logged and answered 63, security violation, with nothing done) and every answer
+    /// carries one. `None`: no MAC checked or set.
+    pub mac_key: Option<MacKey>,
+    /// Serve TLS 1.3 with this configuration (see [`tls_config`]). `None`: plain TCP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for BankConfig {
@@ -84,6 +95,8 @@ impl Default for BankConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             log: false,
+            mac_key: None,
+            tls: None,
         }
     }
 }
@@ -106,6 +119,8 @@ struct Inner {
     max_connections: usize,
     idle_timeout: Option<Duration>,
     log: bool,
+    mac_key: Option<MacKey>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Starts simulated banks.
@@ -154,6 +169,8 @@ impl BankSim {
             max_connections: cfg.max_connections,
             idle_timeout: cfg.idle_timeout.filter(|d| !d.is_zero()),
             log: cfg.log,
+            mac_key: cfg.mac_key,
+            tls: cfg.tls.map(tokio_rustls::TlsAcceptor::from),
         });
         let task = tokio::spawn(accept_loop(listener, addr, inner.clone(), offline_rx));
         Ok(BankHandle { addr, inner, task })
@@ -246,7 +263,20 @@ async fn accept_loop(
                 Ok((stream, peer)) => match inner.connections.clone().try_acquire_owned() {
                     Ok(permit) => {
                         let _ = stream.set_nodelay(true);
-                        tokio::spawn(connection(stream, peer, inner.clone(), permit));
+                        match inner.tls.clone() {
+                            None => { tokio::spawn(connection(stream, peer, inner.clone(), permit)); }
+                            Some(acceptor) => {
+                                let inner = inner.clone();
+                                tokio::spawn(async move {
+                                    let hs = tokio::time::timeout(tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+                                    match hs {
+                                        Ok(Ok(s)) => connection(s, peer, inner, permit).await,
+                                        Ok(Err(e)) => inner.warn(peer, format_args!("TLS handshake failed: {e}; closing")),
+                                        Err(_) => inner.warn(peer, format_args!("TLS handshake not done in time; closing")),
+                                    }
+                                });
+                            }
+                        }
                     }
                     Err(_) => {
                         drop(stream);
@@ -305,15 +335,23 @@ enum Reply {
     },
 }
 
-async fn connection(
-    stream: TcpStream,
+async fn connection<S>(
+    stream: S,
     peer: SocketAddr,
     inner: Arc<Inner>,
     _permit: OwnedSemaphorePermit,
-) {
-    inner.log_message(peer, format_args!("connected"));
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let link = match (&inner.tls, &inner.mac_key) {
+        (Some(_), Some(_)) => "connected (TLS 1.3, MAC required)",
+        (Some(_), None) => "connected (TLS 1.3, no MAC)",
+        (None, Some(_)) => "connected (plain TCP, MAC required)",
+        (None, None) => "connected (plain TCP, no MAC)",
+    };
+    inner.log_message(peer, format_args!("{link}"));
     let mut epoch = inner.epoch.subscribe();
-    let (mut rd, wr) = stream.into_split();
+    let (mut rd, wr) = tokio::io::split(stream);
     let (out_tx, mut out_rx) = mpsc::channel::<Out>(32);
     let mut writer = tokio::spawn(async move {
         let mut wr = wr;
@@ -409,6 +447,17 @@ async fn connection(
 fn prefixed(m: &IsoMessage) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; framing::PREFIX_LEN + IsoMessage::MAX_LEN];
     let n = m.emit_prefixed(&mut buf).ok()?;
+    buf.truncate(n);
+    Some(buf)
+}
+
+/// `m` with its length prefix, signed with the MAC key when the bank has one.
+fn framed(inner: &Inner, m: &mut IsoMessage) -> Option<Vec<u8>> {
+    let Some(key) = &inner.mac_key else {
+        return prefixed(m);
+    };
+    let mut buf = vec![0u8; framing::PREFIX_LEN + IsoMessage::MAX_LEN];
+    let n = ecrlink_core::bank::mac::emit_signed_prefixed(m, key, &mut buf).ok()?;
     buf.truncate(n);
     Some(buf)
 }
@@ -525,6 +574,35 @@ fn handle(inner: &Inner, peer: SocketAddr, bytes: &[u8]) -> Reply {
         );
         return Reply::Close;
     }
+    if let Some(key) = &inner.mac_key {
+        if let Err(e) = ecrlink_core::bank::mac::verify_parsed(&msg, bytes, key) {
+            // Answered, not closed: the signed 63 is a definite "not done" for this trace
+            // number, where a closed connection would leave the terminal guessing (and
+            // reversing what the bank never held).
+            let refused = code("63");
+            let answer = match &typed {
+                BankMessage::AuthorizationRequest(a) => a.respond(refused, None, None).to_message(),
+                BankMessage::ReversalRequest(r) => r.respond(refused).to_message(),
+                BankMessage::ReconciliationRequest(r) => r.respond(refused, None).to_message(),
+                BankMessage::NetworkRequest(n) => n.respond(refused).to_message(),
+                _ => return Reply::Close,
+            };
+            inner.warn(
+                peer,
+                format_args!(
+                    "in  {} fails its MAC ({e}): answered 63 (security violation), nothing done",
+                    describe(&msg)
+                ),
+            );
+            let Some(frame) = answer.ok().and_then(|mut a| framed(inner, &mut a)) else {
+                return Reply::Close;
+            };
+            return Reply::Send {
+                items: vec![Out::Bytes(frame)],
+                delay: None,
+            };
+        }
+    }
     if inner.log {
         inner.log_message(peer, format_args!("in  {}", describe(&msg)));
     }
@@ -608,7 +686,7 @@ fn handle(inner: &Inner, peer: SocketAddr, bytes: &[u8]) -> Reply {
     if action.drop {
         return Reply::None;
     }
-    let Some(frame) = prefixed(&response) else {
+    let Some(frame) = framed(inner, &mut response) else {
         return Reply::None;
     };
     let mut items = Vec::new();
@@ -829,6 +907,22 @@ pub struct BankArgs {
     /// No line per message (problems are still printed).
     #[arg(long)]
     pub quiet: bool,
+    /// The terminals' MAC key, the same file as the agent's --bank-mac-key (64 hex digits or
+    /// 32 raw bytes, readable by its owner only). Every request must then carry a valid MAC
+    /// (field 64/128, HMAC-SHA-256 truncated to 8 bytes: a test scheme); one that does not is
+    /// logged and answered 63 (security violation) with nothing done. Every answer is signed.
+    #[arg(long, value_name = "FILE")]
+    pub mac_key: Option<PathBuf>,
+    /// Serve TLS 1.3 with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require a client certificate signed by a certificate authority in this PEM file
+    /// (mutual TLS); needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 /// The end of `ecrlink-sim bank --help`.
@@ -841,8 +935,11 @@ const BANK_LONG_HELP: &str = concat!(
     "A length prefix above 1024 bytes (no message of this link is that long), a message that\n",
     "does not parse, or one no terminal sends (e.g. an 0210) is logged and the connection\n",
     "closed. See --max-connections and --idle-timeout.\n\n",
+    "SECURITY\n",
+    "--mac-key checks the MAC of every request and signs every answer; --tls-cert/--tls-key\n",
+    "serve TLS 1.3, --tls-client-ca requires client certificates. See docs/SECURITY.md.\n\n",
     "EXIT STATUS\n",
-    "0 after SIGINT/SIGTERM, 1 cannot listen, 2 bad option, rules file or ledger file.\n\n",
+    "0 after SIGINT/SIGTERM, 1 cannot listen, 2 bad option, rules, ledger, key or certificate file.\n\n",
 );
 
 /// Runs `ecrlink-sim bank` until SIGINT/SIGTERM; prints `LISTEN <addr>` then `READY`.
@@ -868,6 +965,28 @@ pub fn run(args: &BankArgs) -> i32 {
             return 1;
         }
     };
+    let mac_key = match args
+        .mac_key
+        .as_deref()
+        .map(ecrlink_agent::bank::key::load_mac_key)
+    {
+        Some(Err(e)) => {
+            eprintln!("ecrlink-sim bank: {e:#}");
+            return 2;
+        }
+        Some(Ok(k)) => Some(k),
+        None => None,
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => match tls_config(c, k, args.tls_client_ca.as_deref()) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("ecrlink-sim bank: TLS: {e:#}");
+                return 2;
+            }
+        },
+        _ => None,
+    };
     let cfg = BankConfig {
         listen: args.listen.clone(),
         rules,
@@ -875,6 +994,8 @@ pub fn run(args: &BankArgs) -> i32 {
         max_connections: args.max_connections,
         idle_timeout: Some(args.idle_timeout),
         log: !args.quiet,
+        mac_key,
+        tls,
     };
     rt.block_on(async move {
         use tokio::signal::unix::{SignalKind, signal};
@@ -1050,6 +1171,52 @@ mod tests {
         })
         .await
         .unwrap()
+    }
+
+    /// Defect (issue 19): the bank neither checked nor set a MAC, so a changed message
+    /// went unnoticed both ways.
+    #[tokio::test]
+    async fn with_a_key_requests_must_carry_a_valid_mac_and_answers_carry_one() {
+        use ecrlink_core::bank::mac;
+        let key = MacKey::new([9; 32]);
+        let bank = BankSim::start(BankConfig {
+            mac_key: Some(key.clone()),
+            ..BankConfig::default()
+        })
+        .await
+        .unwrap();
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let mut buf = vec![0u8; 2 + IsoMessage::MAX_LEN];
+        // Signed: approved, and the answer's MAC verifies.
+        let n = mac::emit_signed_prefixed(&mut sale(1, 1000), &key, &mut buf).unwrap();
+        s.write_all(&buf[..n]).await.unwrap();
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).await.unwrap();
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        s.read_exact(&mut body).await.unwrap();
+        let answer = mac::parse_verified(&body, &key).unwrap();
+        assert_eq!(answer.get_str(39), Some("00"));
+        // Changed on the way (amount 10.00 → 90.00): answered 63, nothing held.
+        let n = mac::emit_signed_prefixed(&mut sale(2, 1000), &key, &mut buf).unwrap();
+        let at = buf[..n]
+            .windows(12)
+            .position(|w| w == b"000000001000")
+            .unwrap();
+        buf[at + 8] = b'9';
+        s.write_all(&buf[..n]).await.unwrap();
+        s.read_exact(&mut len).await.unwrap();
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        s.read_exact(&mut body).await.unwrap();
+        let answer = mac::parse_verified(&body, &key).unwrap();
+        assert_eq!(answer.get_str(39), Some("63"));
+        assert_eq!(answer.get_str(11), Some("000002"));
+        // No MAC at all: the same.
+        let answer = send(&mut s, &sale(3, 1000)).await.unwrap();
+        assert_eq!(answer.get_str(39), Some("63"));
+        let ledger = bank.ledger();
+        assert_eq!(ledger.auths.len(), 1, "{ledger:?}");
+        assert_eq!(ledger.auths[0].stan, 1);
+        bank.shutdown().await;
     }
 
     /// The next message, `None` if nothing comes within 2 s or the connection ends.

@@ -74,6 +74,8 @@ pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
                 icc = Some(super::tlv::tree(emv::parse(v)));
                 v.iter().map(|b| format!("{b:02X}")).collect()
             }
+            // The message authentication code: 8 raw bytes, shown in hex.
+            64 | 128 => v.iter().map(|b| format!("{b:02X}")).collect(),
             _ => String::from_utf8_lossy(v).into_owned(),
         };
         fields.insert(n.to_string(), json!(text));

@@ -28,6 +28,7 @@
 
 mod codes;
 mod driver;
+mod interrupt;
 mod progress;
 
 use std::sync::Arc;
@@ -41,6 +42,7 @@ use serde::Serialize;
 
 pub use codes::{ResultCodes, result_codes};
 pub use driver::{Action, Clock, End, Io, describe_outcome, exchange, other_dialect};
+pub use interrupt::{Interrupt, InterruptTrigger, interrupt};
 pub use progress::Progress;
 
 use crate::i18n::{self, Lang};
@@ -236,6 +238,10 @@ pub struct TillOptions {
     pub ecr_factory: Option<EcrFactory>,
     /// A name for the terminal (the config alias), shown in results.
     pub alias: Option<String>,
+    /// The cashier's Ctrl-C: the first press while the terminal works cancels the request
+    /// there (where the dialect can) and reports what happened, the second stops waiting
+    /// ([`interrupt`]). None: not interruptible.
+    pub interrupt: Option<Interrupt>,
 }
 
 impl std::fmt::Debug for TillOptions {
@@ -270,6 +276,7 @@ impl TillOptions {
             terminal_id: None,
             ecr_factory: None,
             alias: None,
+            interrupt: None,
         }
     }
 }
@@ -315,15 +322,19 @@ pub enum NoAnswer {
     /// The terminal did not acknowledge the request within [`TillOptions::ack_timeout`], or
     /// answered in another dialect ([`TillResult::detected_dialect`]): a wrong dialect, usually.
     NotAcknowledged,
+    /// The cashier interrupted the wait ([`TillOptions::interrupt`]).
+    Interrupted,
 }
 
 impl NoAnswer {
-    /// The name used in JSON: `timeout`, `connection-closed`, `not-acknowledged`.
+    /// The name used in JSON: `timeout`, `connection-closed`, `not-acknowledged`,
+    /// `interrupted`.
     pub fn name(self) -> &'static str {
         match self {
             NoAnswer::Timeout => "timeout",
             NoAnswer::ConnectionClosed => "connection-closed",
             NoAnswer::NotAcknowledged => "not-acknowledged",
+            NoAnswer::Interrupted => "interrupted",
         }
     }
 }
@@ -606,20 +617,61 @@ impl Till {
         let may_recover = request.kind().moves_money() && self.can_ask_last();
         let deadline = started + o.timeout.saturating_sub(self.recovery_share(may_recover));
         let ack_deadline = tokio::time::Instant::now() + o.ack_timeout;
-        let end = exchange(
-            io.as_mut(),
-            ecr.as_mut(),
-            self.log_dialect(),
-            action,
-            deadline,
-            Some(ack_deadline),
-            o.receipt,
-            log,
-            &clock,
-        )
-        .await;
-        drop(io);
         let limit = started + o.timeout;
+        let mut interrupt = o.interrupt.clone();
+        if interrupt.as_ref().is_some_and(|i| i.count() > 0) {
+            log.line("interrupted before the request was sent; nothing sent");
+            progress.finish();
+            return Ok(finish(
+                Outcome::Cancelled,
+                None,
+                None,
+                Some(NoAnswer::Interrupted),
+                None,
+                Some("interrupted at the till before the request was sent".into()),
+                vec![],
+            ));
+        }
+        let end = {
+            let run = exchange(
+                io.as_mut(),
+                ecr.as_mut(),
+                self.log_dialect(),
+                action,
+                deadline,
+                Some(ack_deadline),
+                o.receipt,
+                log,
+                &clock,
+            );
+            match interrupt.as_mut() {
+                Some(stop) => tokio::select! {
+                    biased;
+                    end = run => Some(end),
+                    () = stop.pressed(1) => None,
+                },
+                None => Some(run.await),
+            }
+        };
+        let Some(end) = end else {
+            drop(ecr);
+            let stop = interrupt.unwrap_or_else(|| interrupt::interrupt().1);
+            progress.set_message(i18n::interrupted_text(o.lang));
+            let found = self
+                .after_interrupt(io.as_mut(), &request, limit, stop)
+                .await;
+            progress.finish();
+            return Ok(finish(
+                found.outcome,
+                found.response,
+                Some(found.recovery),
+                Some(NoAnswer::Interrupted),
+                None,
+                Some(found.detail),
+                vec![],
+            ));
+        };
+        drop(io);
         let result = match end {
             End::Response { response, receipt } => {
                 let outcome = response.outcome.clone();
@@ -947,6 +999,7 @@ fn compose_message(
         s
     };
     let mut message = match (p.no_answer, outcome) {
+        (Some(NoAnswer::Interrupted), Outcome::Timeout) => i18n::interrupted_text(lang).to_string(),
         (Some(NoAnswer::ConnectionClosed), Outcome::Timeout) => {
             i18n::connection_closed_text(lang).to_string()
         }
@@ -982,6 +1035,9 @@ fn compose_message(
             message = format!("{message}: {}", i18n::unknown_text(lang, o.dialect));
         }
         _ => {}
+    }
+    if p.no_answer == Some(NoAnswer::Interrupted) && *outcome != Outcome::Timeout {
+        message = format!("{}: {message}", i18n::interrupted_text(lang));
     }
     if p.no_answer == Some(NoAnswer::NotAcknowledged) && *outcome == Outcome::TerminalOffline {
         message = format!("{message}; {}", i18n::nothing_done_text(lang));

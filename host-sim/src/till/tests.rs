@@ -801,3 +801,75 @@ fn bytes_of_the_other_dialect_are_recognised() {
     assert_eq!(other_dialect(Dialect::Concert, &[0x06]), None);
     assert_eq!(other_dialect(Dialect::Concert, &[]), None);
 }
+
+/// A till whose `interrupt` is pressed once `after`.
+fn press_after(till: &mut Till, after: Duration) {
+    let (trigger, stop) = interrupt();
+    till.opts.interrupt = Some(stop);
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        trigger.press();
+    });
+}
+
+#[tokio::test]
+async fn csob_interrupt_while_the_sale_runs_cancels_it_on_the_same_connection() {
+    // Issue 13, defect 14: Ctrl-C while the card is read. The till sends T81 on the connection
+    // that carries the sale (the terminal takes an abort only from there), then T82, and
+    // reports the sale cancelled.
+    let asked: Arc<Mutex<Vec<RequestKind>>> = Arc::new(Mutex::new(Vec::new()));
+    let a = asked.clone();
+    let answer: Answer = Arc::new(move |req: &Request| {
+        a.lock().unwrap().push(req.kind());
+        match req {
+            Request::Sale { .. } => None,
+            Request::Abort => Some(Response::new(RequestKind::Abort, Outcome::Approved)),
+            Request::LastTransaction => Some(Response::new(
+                RequestKind::LastTransaction,
+                Outcome::Failed {
+                    reason: ecrlink_core::txn::FailReason::NoMatchingTransaction,
+                },
+            )),
+            _ => Some(approved(req)),
+        }
+    });
+    let addr = serve_terminal(csob_terminal(), answer).await;
+    let mut till = real_till(&addr, ecrlink_core::session::Dialect::Csob);
+    till.opts.timeout = Duration::from_secs(30);
+    press_after(&mut till, Duration::from_millis(300));
+    let r = bounded(till.sale(czk("12.50"), None)).await.unwrap();
+    assert_eq!(
+        asked.lock().unwrap().as_slice(),
+        [
+            RequestKind::Sale,
+            RequestKind::Abort,
+            RequestKind::LastTransaction
+        ]
+    );
+    assert_eq!(r.outcome, Outcome::Cancelled, "{r:?}");
+    assert_eq!(r.no_answer, Some(NoAnswer::Interrupted));
+    assert!(!r.unknown);
+    assert_eq!(r.exit_code(), EXIT_CANCELLED);
+    assert!(
+        r.message.starts_with("Interrupted at the till"),
+        "{}",
+        r.message
+    );
+}
+
+#[tokio::test]
+async fn concert_interrupt_says_the_outcome_is_unknown_at_once() {
+    let addr = serve_terminal(concert_terminal(), Arc::new(|_: &Request| None)).await;
+    let mut till = real_till(&addr, ecrlink_core::session::Dialect::Concert);
+    till.opts.timeout = Duration::from_secs(30);
+    press_after(&mut till, Duration::from_millis(300));
+    let r = bounded(till.sale(czk("5"), None)).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Timeout, "{r:?}");
+    assert!(r.unknown);
+    assert_eq!(r.exit_code(), EXIT_TIMEOUT);
+    assert!(
+        r.message.contains("Interrupted at the till") && r.message.contains("journal"),
+        "{}",
+        r.message
+    );
+}

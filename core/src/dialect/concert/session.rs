@@ -1002,8 +1002,11 @@ mod tests {
         // Nothing of the 3.00 approval goes out; the request stays pending, and a refusal for
         // the till's own 4.00 (what the agent gives after such an error) is what it gets.
         assert_eq!(take(&mut t), []);
-        t.respond(ms(11), &Response::new(RequestKind::Sale, Outcome::Cancelled))
-            .unwrap();
+        t.respond(
+            ms(11),
+            &Response::new(RequestKind::Sale, Outcome::Cancelled),
+        )
+        .unwrap();
         assert_eq!(take(&mut t), [ENQ]);
         t.handle_bytes(ms(12), &[ACK]);
         let answer = answer_in(&take(&mut t));

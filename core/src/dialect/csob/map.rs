@@ -12,6 +12,7 @@
 //! | T81 | `Abort` | | R-21 | `Failed{Other}` |
 //! | T82 | `LastTransaction` | | R-29 | `Failed{CardBlocked}` |
 //! | T83 | `LastSums` (totals in `Y`/`Z`) | | R-91 | `BankUnavailable` (ecrlink convention) |
+//! | | | | R-02 | `Failed{Busy}` |
 //! | | | | R-xx other | `Declined{"R-xx"}` |
 //! | T95 | `TestBank` | | Rxx (no `-`) | `Declined{"xx"}` |
 //!
@@ -25,8 +26,12 @@
 //! must tell "the bank cannot be reached" from a refusal. A terminal that does not know the
 //! convention never sends R-91, so nothing is lost by reading it.
 //!
+//! R-02 is the public client's `MERCH_ERR_CANTDOIT`, the answer its connection check takes for
+//! a terminal that cannot take a request now: a terminal busy with another request answers
+//! R-02 (see [`super::session::CsobTerminal`]).
+//!
 //! Towards the wire, outcomes without their own code are lossy: `Failed` for a reason other
-//! than card error/expired/blocked and `TerminalOffline` become R-21 (operation discarded); a `Declined` code `51` (ISO 8583 insufficient funds) becomes R-12,
+//! than card error/expired/blocked or busy and `TerminalOffline` become R-21 (operation discarded); a `Declined` code `51` (ISO 8583 insufficient funds) becomes R-12,
 //! an `R…` code is written as is, any other code of 1–3 characters is written after `R` as is
 //! (an ecrlink convention: the public client shows it as a generic error). `Reprint` has no
 //! T code: ČSOB asks for receipts with B3 ([`super::session::CsobEcr::request_receipt_copy`]).
@@ -99,6 +104,14 @@ fn decline(code: &str) -> Outcome {
 /// module docs).
 pub const BANK_UNAVAILABLE: &str = "-91";
 
+/// The text after `R` that carries `Failed{Busy}`: the terminal runs another request.
+pub const BUSY: &str = "-02";
+
+/// The result code of a refusal because another request runs.
+pub fn busy_code() -> ResultCode {
+    ResultCode::other(BUSY.as_bytes()).unwrap_or(ResultCode::Discarded)
+}
+
 /// The outcome of a result code (table in the module docs).
 pub fn outcome(result: &ResultCode) -> Outcome {
     let failed = |reason| Outcome::Failed { reason };
@@ -113,6 +126,7 @@ pub fn outcome(result: &ResultCode) -> Outcome {
         ResultCode::CardNotYetValid => decline("R-11"),
         ResultCode::InsufficientFunds => decline("R-12"),
         ResultCode::Other(s) if s.as_str() == BANK_UNAVAILABLE => Outcome::BankUnavailable,
+        ResultCode::Other(s) if s.as_str() == BUSY => failed(FailReason::Busy),
         ResultCode::Other(s) => {
             if s.starts_with('-') {
                 let mut code: String<4> = String::new();
@@ -136,6 +150,7 @@ pub fn result_code(outcome: &Outcome) -> ResultCode {
             FailReason::CardError => ResultCode::CardError,
             FailReason::CardExpired => ResultCode::CardExpired,
             FailReason::CardBlocked => ResultCode::CardBlocked,
+            FailReason::Busy => busy_code(),
             _ => ResultCode::Discarded,
         },
         Outcome::TerminalOffline => ResultCode::Discarded,
@@ -347,7 +362,9 @@ mod tests {
             ),
             (
                 ResultCode::parse(b"-02").unwrap(),
-                Outcome::Declined { code: code("R-02") },
+                Outcome::Failed {
+                    reason: FailReason::Busy,
+                },
             ),
             (
                 ResultCode::parse(b"05").unwrap(),

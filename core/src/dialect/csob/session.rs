@@ -401,9 +401,11 @@ enum TerminalState {
 ///   T82 with it — that is how the till learns it.
 /// - A T81 (passivate) while a request is pending replaces it: the driver gets
 ///   `Request(Abort)` and answers that one (the pending request is abandoned). The same B1
-///   again (same header time and fields) while it is under way is a retransmission: it gets
-///   a B0 and nothing else. Any other B1 while a request is pending gets B0 and at once a B2
-///   with R-21, and the driver gets [`TerminalEvent::ProtocolError`] with [`Error::LinkBusy`].
+///   again (same fields; any header time while it runs, the same header time while its B2
+///   awaits confirmation) is the same request: it gets a B0 and nothing else, and the one B2
+///   answers it. Any other B1 while a request is pending gets B0 and at once a B2 with R-02
+///   (busy) carrying that B1's own code, amount and reference, and the driver gets
+///   [`TerminalEvent::ProtocolError`] with [`Error::LinkBusy`].
 /// - A B1 the session cannot turn into a txn request (an unknown code, a bad field) gets B0 and at once a B2 with R-21; the driver gets `ProtocolError`.
 /// - A reversal (T10) without an amount — the public client sends only `T10 F<code>` — takes
 ///   the amount of the last approved transaction this session answered (or that the driver
@@ -535,6 +537,23 @@ impl CsobTerminal {
         self.event(TerminalEvent::ProtocolError(err));
     }
 
+    /// Refuses `b1`, sent while another request runs, with a B2 that says busy: R-02 (the
+    /// public client's `MERCH_ERR_CANTDOIT`, the answer its connection check takes for a
+    /// terminal that cannot take a request now), carrying `b1`'s own code, amount, currency
+    /// and reference, so that it cannot be taken for the running request's answer. The
+    /// driver gets [`TerminalEvent::ProtocolError`] with [`Error::LinkBusy`].
+    fn refuse_busy(&mut self, now: Instant, b1: &TransactionRequest) {
+        let mut b2 = TransactionResponse::new(b1.code, super::map::busy_code());
+        b2.amount = b1.amount;
+        b2.cashback = b1.cashback;
+        b2.currency = b1.currency;
+        b2.reference = b1.reference.clone();
+        if let Err(e) = self.wire.send(now, 0, Body::Response(b2)) {
+            self.event(TerminalEvent::ProtocolError(e));
+        }
+        self.event(TerminalEvent::ProtocolError(Error::LinkBusy));
+    }
+
     fn to_request(&self, b1: &TransactionRequest) -> Result<Request> {
         let cur = self.wire.config.default_currency;
         if b1.code == TxnCode::Reversal && b1.amount.is_none() {
@@ -559,16 +578,23 @@ impl CsobTerminal {
         // it with a B2 R-21 would tell the till "discarded" while its sale goes on (found by
         // the fault-injection suite: a doubled B1 made the till report a failure the bank had
         // approved).
-        let under_way = matches!(
-            self.state,
-            TerminalState::Processing { .. } | TerminalState::AwaitConfirm { .. }
-        );
-        if under_way
-            && self
+        //
+        // While the request still runs, the same B1 with a new header time is the same too: a
+        // till that sends its request again (a cashier pressing "pay" twice, a till that
+        // resends after a quiet spell) waits for one B2 of that code, and the running
+        // request's B2 answers it (the public client takes the first B2 it reads as its
+        // answer). Answering it R-21 told the till "discarded" while the sale went on.
+        let repeat = match self.state {
+            TerminalState::Processing { .. } => {
+                self.current.as_ref().is_some_and(|(_, c)| *c == b1)
+            }
+            TerminalState::AwaitConfirm { .. } => self
                 .current
                 .as_ref()
-                .is_some_and(|(t, c)| *t == sent_at && *c == b1)
-        {
+                .is_some_and(|(t, c)| *t == sent_at && *c == b1),
+            TerminalState::Idle => false,
+        };
+        if repeat {
             if let Err(e) = self.wire.send(now, 0, Body::Activity) {
                 self.event(TerminalEvent::ProtocolError(e));
             }
@@ -584,7 +610,7 @@ impl CsobTerminal {
         }
         if let TerminalState::Processing { .. } = self.state {
             if b1.code != TxnCode::Passivate {
-                self.refuse(now, b1.code, Error::LinkBusy);
+                self.refuse_busy(now, &b1);
                 return;
             }
         }

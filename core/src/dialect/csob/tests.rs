@@ -459,8 +459,8 @@ fn declines_and_errors_carry_their_codes() {
         ),
         (
             b"R-02",
-            Outcome::Declined {
-                code: DeclineCode::new("R-02").unwrap(),
+            Outcome::Failed {
+                reason: FailReason::Busy,
             },
         ),
     ];
@@ -1485,7 +1485,7 @@ fn busy_terminal_refuses_a_second_request_but_takes_passivate() {
         sent[1],
         Body::Response(TransactionResponse::new(
             TxnCode::AppInfo,
-            ResultCode::Discarded
+            ResultCode::parse(b"-02").unwrap()
         ))
     );
     assert_eq!(p.term_events, [TerminalEvent::Request(sale())]);
@@ -1888,4 +1888,98 @@ fn no_receipt_announced_for_an_answer_without_one() {
     assert!(b2_flags(true, Outcome::Approved));
     assert!(!b2_flags(false, Outcome::BankUnavailable));
     assert!(!b2_flags(false, Outcome::Approved));
+}
+
+/// What the terminal sends for `b1` sent at `at`, as bodies.
+fn terminal_answer(
+    term: &mut CsobTerminal,
+    now: Instant,
+    at: Timestamp,
+    b1: TransactionRequest,
+) -> Vec<Body> {
+    let mut h = header(MessageType::TransactionRequest, Flags::CONFIRM);
+    h.timestamp = at;
+    let bytes = emit(&Message {
+        header: h,
+        body: Body::Request(b1),
+    });
+    term.handle_bytes(now, &bytes);
+    let mut out = [0u8; MAX_TRANSMIT];
+    let mut sent = Vec::new();
+    while let Some(n) = term.poll_transmit(&mut out).unwrap() {
+        sent.extend(frames_of(&out[..n]).iter().map(|f| parse(f).body));
+    }
+    sent
+}
+
+#[test]
+fn the_same_request_again_with_a_new_time_is_answered_once_when_it_completes() {
+    // Defect 13: a till that sends its sale again (new header time) while the first runs was
+    // answered B2 T00 R-21 "discarded", although the sale went on and was charged.
+    let mut p = Pair::new();
+    p.ecr.start(p.now, &sale()).unwrap();
+    p.pump();
+    assert_eq!(p.term_events, [TerminalEvent::Request(sale())]);
+    p.advance(20_000);
+    let later = Timestamp::new(2024, 3, 15, 14, 30, 25).unwrap();
+    let again = TransactionRequest::from_request(&sale()).unwrap();
+    let sent = terminal_answer(&mut p.term, p.now, later, again);
+    assert_eq!(
+        sent,
+        [Body::Activity],
+        "a repeat is acknowledged, not refused"
+    );
+    assert_eq!(
+        p.term.poll_event(),
+        None,
+        "nor a second request for the driver"
+    );
+    // The sale's one answer reaches the till, which confirms it.
+    p.term.respond(p.now, &approved_sale()).unwrap();
+    p.pump();
+    assert_eq!(p.ecr_events.len(), 2, "{:?}", p.ecr_events);
+    let EcrEvent::Response(r) = &p.ecr_events[1] else {
+        panic!("{:?}", p.ecr_events)
+    };
+    assert!(r.outcome.is_approved());
+    assert_eq!(
+        p.term_events.last(),
+        Some(&TerminalEvent::ResponseDelivered)
+    );
+    assert_eq!(Pair::types_sent(&p.term_sent), ["B0", "B2"]);
+}
+
+#[test]
+fn another_request_while_one_runs_is_refused_busy_with_its_own_fields() {
+    // Defect 13: a different request while a sale runs gets R-02 (busy) with its own code,
+    // amount and reference, never R-21 "discarded", and the sale goes on undisturbed.
+    let mut p = Pair::new();
+    p.ecr.start(p.now, &sale()).unwrap();
+    p.pump();
+    let later = Timestamp::new(2024, 3, 15, 14, 30, 25).unwrap();
+    let other = Request::Sale {
+        amount: czk(999),
+        reference: Some(Reference::new("ORDER2").unwrap()),
+    };
+    let b1 = TransactionRequest::from_request(&other).unwrap();
+    let sent = terminal_answer(&mut p.term, p.now, later, b1);
+    let mut busy = TransactionResponse::new(TxnCode::Sale, ResultCode::parse(b"-02").unwrap());
+    busy.amount = Some(999);
+    busy.currency = Some(203);
+    busy.reference = Some(Reference::new("ORDER2").unwrap());
+    assert_eq!(sent, [Body::Activity, Body::Response(busy.clone())]);
+    assert_eq!(
+        map::outcome(&busy.result),
+        Outcome::Failed {
+            reason: FailReason::Busy
+        }
+    );
+    assert_eq!(
+        p.term.poll_event(),
+        Some(TerminalEvent::ProtocolError(Error::LinkBusy))
+    );
+    // The running sale is still answered as usual.
+    p.term.respond(p.now, &approved_sale()).unwrap();
+    p.pump();
+    assert!(matches!(&p.ecr_events[1], EcrEvent::Response(r) if r.outcome.is_approved()));
 }
