@@ -8,8 +8,9 @@
 //!   configuration word in flash);
 //! - the payment application, [`ecrlink_core::terminal::Terminal`]: till requests go to it,
 //!   its answers go back through the session;
-//! - the bank link on USART3: ISO 8583 with the 2-byte length prefix
-//!   ([`ecrlink_core::terminal::wire`], [`ecrlink_core::bank::framing`]);
+//! - the bank link on USART3: ISO 8583 with the 2-byte length prefix and a MAC
+//!   ([`ecrlink_core::terminal::wire`], [`ecrlink_core::bank::framing`],
+//!   [`ecrlink_core::bank::mac`]);
 //! - the journal in a flash sector (register-level model of the STM32F4 flash controller):
 //!   records in the `core::journal` envelope, folded back into the application's state at
 //!   boot;
@@ -27,7 +28,7 @@ use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m_rt::{entry, exception};
-use ecrlink_core::bank::{IsoMessage, framing};
+use ecrlink_core::bank::{IsoMessage, MacKey, framing, mac};
 #[cfg(feature = "concert")]
 use ecrlink_core::dialect::concert::{ConcertTerminal, ConcertTerminalConfig};
 #[cfg(feature = "csob")]
@@ -60,6 +61,10 @@ static MILLIS: AtomicU32 = AtomicU32::new(0);
 /// at boot. (Features `concert` and `csob` choose what is linked; both by default.)
 #[unsafe(no_mangle)]
 static DIALECT: u32 = 0;
+
+/// The terminal's MAC key for the bank link (`core::bank::mac`), provisioned into flash.
+#[unsafe(no_mangle)]
+static MAC_KEY: [u8; 32] = [0x5A; 32];
 
 /// The driver's receive buffer for the till link.
 const TILL_BUF: usize = 512;
@@ -190,6 +195,7 @@ impl CardReader {
 struct BankLink {
     port: Usart,
     identity: wire::Identity,
+    key: MacKey,
     rx: framing::Accumulator,
     tx: [u8; framing::PREFIX_LEN + IsoMessage::MAX_LEN],
     /// Trace numbers sent and not answered yet.
@@ -204,7 +210,9 @@ impl BankLink {
         request: &ecrlink_core::terminal::BankRequest,
     ) {
         let stan = request.stan();
-        match wire::encode_prefixed(request, &self.identity, &mut self.tx) {
+        let signed = wire::to_message(request, &self.identity)
+            .and_then(|mut m| mac::emit_signed_prefixed(&mut m, &self.key, &mut self.tx));
+        match signed {
             Ok(n) => {
                 let _ = embedded_io::Write::write(&mut self.port, self.tx.get(..n).unwrap_or(&[]));
                 if self.in_flight.push(stan).is_err() {
@@ -235,7 +243,19 @@ impl BankLink {
                 let (feed, used) = self.rx.feed(input);
                 let answer = match feed {
                     Ok(framing::Feed::NeedMore) => None,
-                    Ok(framing::Feed::Message(body)) => Some(wire::decode_answer(body)),
+                    Ok(framing::Feed::Message(body)) => match IsoMessage::parse(body) {
+                        // An answer whose MAC does not verify is no answer: the bank may
+                        // have approved.
+                        Ok(m) if mac::verify_parsed(&m, body, &self.key).is_err() => {
+                            let stan = m.get_str(11).and_then(|s| s.parse::<u32>().ok());
+                            if let Some(stan) = stan {
+                                self.in_flight.retain(|&s| s != stan);
+                            }
+                            app.handle_bank_failure(now, stan, BankFailure::BadMac);
+                            None
+                        }
+                        _ => Some(wire::decode_answer(body)),
+                    },
                     Err(_) => Some(Err(ecrlink_core::Error::IsoFrameLength { len: 0 })),
                 };
                 match answer {
@@ -559,6 +579,8 @@ fn boot() -> Devices {
             terminal_id: terminal_id(),
             merchant_id: None,
         },
+        // SAFETY: a plain read of a static in flash, volatile so the key stays a run-time value.
+        key: MacKey::new(unsafe { core::ptr::read_volatile(&raw const MAC_KEY) }),
         rx: framing::Accumulator::new(),
         tx: [0; framing::PREFIX_LEN + IsoMessage::MAX_LEN],
         in_flight: Vec::new(),
