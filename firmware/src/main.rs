@@ -1,33 +1,85 @@
-//! A firmware-shaped binary: the terminal side of the ECR link on a UART, with no heap and no
-//! OS, built for `thumbv7em-none-eabihf` to measure what `ecrlink-core` costs in flash and RAM
-//! (`benches/firmware-size.sh` runs `llvm-size` on it).
+//! A firmware-shaped binary: the terminal side of the ECR link and the payment application,
+//! with no heap and no OS, built for `thumbv7em-none-eabihf` to measure what `ecrlink-core`
+//! costs in flash and RAM (`benches/firmware-size.sh` runs `llvm-size` on it and measures the
+//! worst-case stack).
 //!
-//! It links both till dialects (Concert and ČSOB, chosen at boot from a configuration word)
-//! and the EMV TLV code (the approved answer carries EMV tags built and checked with
-//! `ecrlink_core::emv`). The UART is a register-level model of an STM32F4 USART; the clock is
-//! the SysTick millisecond counter. A real firmware would hand each request to its payment
-//! kernel; here every request is approved, to keep the measured code the core's.
+//! One super-loop drives:
+//! - a till session on USART2, both dialects linked (Concert or ČSOB, chosen at boot from a
+//!   configuration word in flash);
+//! - the payment application, [`ecrlink_core::terminal::Terminal`]: till requests go to it,
+//!   its answers go back through the session;
+//! - the bank link on USART3: ISO 8583 with the 2-byte length prefix and a MAC
+//!   ([`ecrlink_core::terminal::wire`], [`ecrlink_core::bank::framing`],
+//!   [`ecrlink_core::bank::mac`]);
+//! - the journal in a flash sector (register-level model of the STM32F4 flash controller):
+//!   records in the `core::journal` envelope, folded back into the application's state at
+//!   boot;
+//! - a card reader modelled on GPIO inputs, a receipt printer on USART1, the calendar from the
+//!   RTC registers and the SysTick millisecond counter as the monotonic clock.
+//!
+//! Sessions, application and buffers live in `static`s ([`StaticCell`]) so that the linker
+//! counts them as static RAM; what is left on the stack is temporaries. Nothing here runs on
+//! hardware: it exists to be measured, but every path is reachable from the peripherals'
+//! registers.
 #![no_std]
 #![no_main]
 
+use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m_rt::{entry, exception};
+use ecrlink_core::bank::{IsoMessage, MacKey, framing, mac};
+#[cfg(feature = "concert")]
 use ecrlink_core::dialect::concert::{ConcertTerminal, ConcertTerminalConfig};
+#[cfg(feature = "csob")]
 use ecrlink_core::dialect::csob::{CsobConfig, CsobTerminal};
 use ecrlink_core::io::BlockingTerminal;
-use ecrlink_core::session::{TerminalEvent, TerminalSide};
-use ecrlink_core::txn::{Outcome, Request, Response, TerminalId};
+use ecrlink_core::journal::{self, JournalState, MAX_ENVELOPE, Record};
+use ecrlink_core::receipt::{self, CopyKind, Lang, MAX_RECEIPT_BYTES, Merchant, ReceiptOptions};
+use ecrlink_core::session::{RECEIPT_PART_CAPACITY, TerminalEvent, TerminalSide};
+use ecrlink_core::terminal::{
+    BankCommand, BankFailure, CardCommand, CardData, CardEvent, Config, JournalSpace, LinkState,
+    MAX_BANK_OUT, PinCheck, PrintJob, RequestId, Terminal, TillId, wire,
+};
+use ecrlink_core::txn::{
+    CardScheme, Currency, EmvData, EntryMode, FailReason, Outcome, Pan, Response, TerminalId,
+    Timestamp,
+};
 use ecrlink_core::{Instant, emv};
+use heapless::{String, Vec};
 use panic_halt as _;
+use static_cell::StaticCell;
 
+mod flash;
 mod uart;
+
+use uart::Usart;
 
 static MILLIS: AtomicU32 = AtomicU32::new(0);
 
-/// Which dialect to run: 0 Concert, anything else ČSOB. In flash, read at boot.
+/// Which dialect to run when both are linked: 0 Concert, anything else ČSOB. In flash, read
+/// at boot. (Features `concert` and `csob` choose what is linked; both by default.)
 #[unsafe(no_mangle)]
 static DIALECT: u32 = 0;
+
+/// The terminal's MAC key for the bank link (`core::bank::mac`), provisioned into flash.
+#[unsafe(no_mangle)]
+static MAC_KEY: [u8; 32] = [0x5A; 32];
+
+/// The driver's receive buffer for the till link.
+const TILL_BUF: usize = 512;
+
+type Clock = fn() -> Instant;
+type Till<S> = BlockingTerminal<S, Usart, Clock, TILL_BUF>;
+
+#[cfg(feature = "concert")]
+static CONCERT: StaticCell<Till<ConcertTerminal>> = StaticCell::new();
+#[cfg(feature = "csob")]
+static CSOB: StaticCell<Till<CsobTerminal>> = StaticCell::new();
+static APP: StaticCell<Terminal> = StaticCell::new();
+static BANK: StaticCell<BankLink> = StaticCell::new();
+static JOURNAL: StaticCell<Journal> = StaticCell::new();
+static RECEIPT: StaticCell<String<MAX_RECEIPT_BYTES>> = StaticCell::new();
 
 #[exception]
 fn SysTick() {
@@ -38,7 +90,48 @@ fn now() -> Instant {
     Instant::from_millis(u64::from(MILLIS.load(Ordering::Relaxed)))
 }
 
-/// EMV data a kernel would produce: AID, TVR, TSI, ARC.
+/// Stops on a configuration error at boot (a bad terminal id in flash).
+#[allow(clippy::empty_loop)]
+fn halt() -> ! {
+    loop {}
+}
+
+fn terminal_id() -> TerminalId {
+    TerminalId::new("T0000001").unwrap_or_else(|_| halt())
+}
+
+/// The calendar from the STM32F4 RTC (time and date registers, BCD); `None` while it holds
+/// no valid date.
+fn wall_time() -> Option<Timestamp> {
+    const RTC_TR: usize = 0x4000_2800;
+    const RTC_DR: usize = 0x4000_2804;
+    // SAFETY: memory-mapped RTC registers of the target part; reads have no side effect.
+    let (tr, dr) = unsafe {
+        (
+            core::ptr::read_volatile(RTC_TR as *const u32),
+            core::ptr::read_volatile(RTC_DR as *const u32),
+        )
+    };
+    let bcd = |v: u32, tens_mask: u32| ((v >> 4) & tens_mask) as u8 * 10 + (v & 0xF) as u8;
+    Timestamp::new(
+        2000 + u16::from(bcd(dr >> 16, 0xF)),
+        bcd(dr >> 8, 0x1),
+        bcd(dr, 0x3),
+        bcd(tr >> 16, 0x3),
+        bcd(tr >> 8, 0x7),
+        bcd(tr, 0x7),
+    )
+    .ok()
+}
+
+/// The card reader: a model on GPIOA's input register. Bits 0–1: 0 no card yet, 1 a chip
+/// card presented, 2 the cardholder cancelled, 3 the card could not be read; bit 2: the PIN
+/// was wrong.
+struct CardReader {
+    reading: bool,
+}
+
+/// EMV data a chip card gives the kernel: AID, TVR, TSI, ARC.
 const EMV_TAGS: &[(u16, &[u8])] = &[
     (0x004F, &[0xA0, 0x00, 0x00, 0x00, 0x03, 0x10, 0x10]),
     (0x0095, &[0x00, 0x00, 0x00, 0x80, 0x00]),
@@ -46,9 +139,7 @@ const EMV_TAGS: &[(u16, &[u8])] = &[
     (0x008A, b"00"),
 ];
 
-fn answer(request: &Request) -> Response {
-    let mut response = Response::new(request.kind(), Outcome::Approved);
-    response.amount = request.amount();
+fn card_emv() -> EmvData {
     let mut buf = [0u8; 64];
     let mut at = 0;
     for &(tag, value) in EMV_TAGS {
@@ -60,36 +151,447 @@ fn answer(request: &Request) -> Response {
             Err(_) => break,
         }
     }
-    if let Some(data) = buf.get(..at) {
-        if emv::validate(data).is_ok() {
-            let _ = response.emv.extend_from_slice(data);
-        }
+    match buf.get(..at) {
+        Some(data) if emv::validate(data).is_ok() => EmvData::from_slice(data).unwrap_or_default(),
+        _ => EmvData::new(),
     }
-    response
 }
 
-/// Runs the session that `make` builds. It is built here, not in `main` and passed in, so that
-/// it lives in this frame only: moved through `main` it would take its size twice on the stack.
-fn serve<S: TerminalSide>(make: impl FnOnce() -> S) -> ! {
-    let port = uart::Usart::usart2();
-    let mut driver = BlockingTerminal::<_, _, _, 512>::new(make(), port, now);
+impl CardReader {
+    fn command(&mut self, command: CardCommand) {
+        self.reading = matches!(command, CardCommand::Read { .. });
+    }
+
+    fn poll(&mut self) -> Option<CardEvent> {
+        const GPIOA_IDR: usize = 0x4002_0010;
+        if !self.reading {
+            return None;
+        }
+        // SAFETY: memory-mapped GPIO input register of the target part.
+        let idr = unsafe { core::ptr::read_volatile(GPIOA_IDR as *const u32) };
+        let pan = Pan::new("4761739001010119");
+        let event = match (idr & 3, pan) {
+            (0, _) => return None,
+            (1, Ok(pan)) => CardEvent::Presented(CardData {
+                pan,
+                scheme: CardScheme::Visa,
+                entry_mode: EntryMode::Chip,
+                emv: card_emv(),
+                pin: if idr & 4 == 0 {
+                    PinCheck::Accepted
+                } else {
+                    PinCheck::Wrong
+                },
+            }),
+            (2, _) => CardEvent::Cancelled,
+            _ => CardEvent::Failed(FailReason::CardError),
+        };
+        self.reading = false;
+        Some(event)
+    }
+}
+
+/// The bank link: a UART carrying length-prefixed ISO 8583 messages.
+struct BankLink {
+    port: Usart,
+    identity: wire::Identity,
+    key: MacKey,
+    rx: framing::Accumulator,
+    tx: [u8; framing::PREFIX_LEN + IsoMessage::MAX_LEN],
+    /// Trace numbers sent and not answered yet.
+    in_flight: Vec<u32, MAX_BANK_OUT>,
+}
+
+impl BankLink {
+    fn send(
+        &mut self,
+        app: &mut Terminal,
+        now: Instant,
+        request: &ecrlink_core::terminal::BankRequest,
+    ) {
+        let stan = request.stan();
+        let signed = wire::to_message(request, &self.identity)
+            .and_then(|mut m| mac::emit_signed_prefixed(&mut m, &self.key, &mut self.tx));
+        match signed {
+            Ok(n) => {
+                let _ = embedded_io::Write::write(&mut self.port, self.tx.get(..n).unwrap_or(&[]));
+                if self.in_flight.push(stan).is_err() {
+                    app.handle_bank_failure(now, Some(stan), BankFailure::Lost);
+                }
+            }
+            Err(_) => app.handle_bank_failure(now, Some(stan), BankFailure::NotSent),
+        }
+    }
+
+    /// Out of step: everything in flight is lost; the framing starts over.
+    fn reconnect(&mut self, app: &mut Terminal, now: Instant) {
+        self.rx.reset();
+        app.handle_link(now, LinkState::Down);
+        while let Some(stan) = self.in_flight.pop() {
+            app.handle_bank_failure(now, Some(stan), BankFailure::Lost);
+        }
+        app.handle_link(now, LinkState::Up);
+    }
+
+    /// Reads what the UART has and hands every whole answer to the application.
+    fn receive(&mut self, app: &mut Terminal, now: Instant) {
+        let mut chunk = [0u8; 32];
+        while embedded_io::ReadReady::read_ready(&mut self.port).unwrap_or(false) {
+            let Ok(n) = embedded_io::Read::read(&mut self.port, &mut chunk);
+            let mut input = chunk.get(..n).unwrap_or(&[]);
+            while !input.is_empty() {
+                let (feed, used) = self.rx.feed(input);
+                let answer = match feed {
+                    Ok(framing::Feed::NeedMore) => None,
+                    Ok(framing::Feed::Message(body)) => match IsoMessage::parse(body) {
+                        // An answer whose MAC does not verify is no answer: the bank may
+                        // have approved.
+                        Ok(m) if mac::verify_parsed(&m, body, &self.key).is_err() => {
+                            let stan = m.get_str(11).and_then(|s| s.parse::<u32>().ok());
+                            if let Some(stan) = stan {
+                                self.in_flight.retain(|&s| s != stan);
+                            }
+                            app.handle_bank_failure(now, stan, BankFailure::BadMac);
+                            None
+                        }
+                        _ => Some(wire::decode_answer(body)),
+                    },
+                    Err(_) => Some(Err(ecrlink_core::Error::IsoFrameLength { len: 0 })),
+                };
+                match answer {
+                    None => {}
+                    Some(Ok(answer)) => {
+                        self.in_flight.retain(|&s| s != answer.stan);
+                        app.handle_bank_answer(now, answer);
+                    }
+                    Some(Err(_)) => app.handle_bank_failure(now, None, BankFailure::Malformed),
+                }
+                input = input.get(used.max(1)..).unwrap_or(&[]);
+            }
+        }
+    }
+}
+
+/// The journal: envelopes appended to a flash sector.
+struct Journal {
+    /// Where the next record goes.
+    end: usize,
+    /// One record's envelope, encoded before it is programmed.
+    buf: [u8; MAX_ENVELOPE],
+}
+
+impl Journal {
+    /// Room kept for closing the batch (its records and a checkpoint).
+    const CLOSE_RESERVE: usize = 2 * 1024;
+    /// Room below which money requests are refused.
+    const TXN_RESERVE: usize = 8 * 1024;
+
+    /// Reads the sector back into `state` (the state its records fold into); starts a fresh
+    /// journal when the sector holds none. Returns where the next record goes, or `None` when
+    /// the sector holds a format this build does not read.
+    #[inline(never)]
+    fn open(state: &mut JournalState) -> Option<usize> {
+        let mut end = 0;
+        let mut readable = true;
+        match journal::Reader::new(flash::journal_area()) {
+            Ok(mut reader) => {
+                for entry in reader.by_ref() {
+                    match entry {
+                        Ok(entry) => {
+                            let _ = state.apply(&entry.record);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                end = reader.valid_len();
+            }
+            // A format this build does not read: leave it untouched and refuse to write.
+            Err(_) => readable = false,
+        }
+        if !readable {
+            return None;
+        }
+        if end == 0 {
+            flash::erase_journal();
+            flash::program(0, &journal::file_header());
+            end = journal::FILE_HEADER_LEN;
+        }
+        Some(end)
+    }
+
+    fn append(&mut self, record: &Record) -> bool {
+        let Ok(n) = journal::encode(record, &mut self.buf) else {
+            return false;
+        };
+        if self.end + n > flash::JOURNAL_LEN {
+            return false;
+        }
+        let ok = flash::program(self.end, self.buf.get(..n).unwrap_or(&[]));
+        if ok {
+            self.end += n;
+        }
+        ok
+    }
+
+    fn space(&self) -> JournalSpace {
+        let left = flash::JOURNAL_LEN.saturating_sub(self.end);
+        if left >= Self::TXN_RESERVE {
+            JournalSpace::Enough
+        } else if left >= Self::CLOSE_RESERVE {
+            JournalSpace::CloseOnly
+        } else {
+            JournalSpace::Full
+        }
+    }
+}
+
+fn options(copy: CopyKind, duplicate: bool) -> ReceiptOptions<'static> {
+    ReceiptOptions {
+        width: 32,
+        lang: Lang::En,
+        copy,
+        duplicate,
+        merchant: Merchant::EMPTY,
+    }
+}
+
+/// Prints both copies of `response` on the printer UART.
+fn print(response: &Response, duplicate: bool) {
+    let mut printer = Usart::usart1();
+    for copy in [CopyKind::Merchant, CopyKind::Customer] {
+        let _ = receipt::render(response, &options(copy, duplicate), &mut printer);
+    }
+}
+
+/// Everything but the till session, which is generic over the dialect.
+struct Devices {
+    app: &'static mut Terminal,
+    bank: &'static mut BankLink,
+    journal: &'static mut Journal,
+    receipt: &'static mut String<MAX_RECEIPT_BYTES>,
+    card: CardReader,
+    /// Request ids handed to the application.
+    next_id: u64,
+    /// The trace number of the answer being delivered to the till.
+    delivering: Option<u32>,
+}
+
+/// Runs the till session `till` and the application until power-off.
+fn serve<S: TerminalSide>(till: &'static mut Till<S>, d: &mut Devices) -> ! {
     loop {
-        if let Ok(TerminalEvent::Request(request)) = driver.next_event(|_| {}) {
-            let _ = driver.respond(&answer(&request));
+        let now = now();
+        if let Some(wall) = wall_time() {
+            d.app.set_wall_time(wall);
+        }
+        match till.poll() {
+            Ok(Some(TerminalEvent::Request(request))) => {
+                d.next_id += 1;
+                d.app
+                    .handle_request(now, RequestId(d.next_id), TillId(1), request);
+            }
+            Ok(Some(TerminalEvent::ReceiptRequested)) => send_receipt(till, d),
+            Ok(Some(TerminalEvent::ResponseDelivered)) => {
+                if let Some(stan) = d.delivering.take() {
+                    d.app.handle_delivered(now, stan);
+                }
+            }
+            // The answer stays the last transaction, for the till to ask for.
+            Ok(Some(TerminalEvent::ResponseUndelivered(_))) => d.delivering = None,
+            Ok(Some(TerminalEvent::ProtocolError(_)) | None) | Err(_) => {}
+        }
+        d.bank.receive(d.app, now);
+        if let Some(event) = d.card.poll() {
+            d.app.handle_card(now, event);
+        }
+        if d.app.poll_timeout().is_some_and(|at| at <= now) {
+            d.app.handle_timeout(now);
+        }
+        drain(till, d, now);
+    }
+}
+
+/// Carries out what the application asks, in the order of the driver contract.
+fn drain<S: TerminalSide>(till: &mut Till<S>, d: &mut Devices, now: Instant) {
+    loop {
+        let mut progressed = false;
+        while let Some(record) = d.app.poll_record() {
+            progressed = true;
+            if d.journal.append(record) {
+                d.app.handle_persisted(now);
+            } else {
+                d.app.handle_persist_failed(now);
+            }
+            d.app.set_journal_space(d.journal.space());
+        }
+        while let Some(command) = d.app.poll_bank() {
+            progressed = true;
+            match command {
+                BankCommand::Send(request) => d.bank.send(d.app, now, &request),
+                BankCommand::Reconnect => d.bank.reconnect(d.app, now),
+            }
+        }
+        while let Some(command) = d.app.poll_card() {
+            progressed = true;
+            d.card.command(command);
+        }
+        while let Some(answer) = d.app.poll_answer() {
+            progressed = true;
+            let response = &answer.response;
+            if till.respond(response).is_ok() {
+                d.delivering = response.trace;
+            } else {
+                d.delivering = None;
+                if let Some(stan) = response.trace {
+                    // The till is told "failed": an approval it never sees must not stand.
+                    d.app.handle_answer_undeliverable(now, stan);
+                }
+                let plain = Response::new(
+                    response.kind,
+                    Outcome::Failed {
+                        reason: FailReason::Other,
+                    },
+                );
+                let _ = till.respond(&plain);
+            }
+        }
+        while let Some(job) = d.app.poll_print() {
+            progressed = true;
+            match job {
+                PrintJob::Receipt(response) => print(&response, false),
+                PrintJob::Reprint => {
+                    if let Some(last) = &d.app.checkpoint().last {
+                        print(&last.response, true);
+                    }
+                }
+            }
+        }
+        if !progressed {
+            return;
+        }
+    }
+}
+
+/// The customer copy of the last transaction, in parts, to the till (ČSOB B3).
+fn send_receipt<S: TerminalSide>(till: &mut Till<S>, d: &mut Devices) {
+    d.receipt.clear();
+    let rendered = match &d.app.checkpoint().last {
+        Some(last) => receipt::render(
+            &last.response,
+            &options(CopyKind::Customer, true),
+            d.receipt,
+        )
+        .is_ok(),
+        None => false,
+    };
+    if !rendered {
+        let _ = till.send_receipt_part("", false);
+        return;
+    }
+    let mut parts = receipt::parts(d.receipt, RECEIPT_PART_CAPACITY).peekable();
+    while let Some(part) = parts.next() {
+        if till
+            .send_receipt_part(part, parts.peek().is_some())
+            .is_err()
+        {
+            return;
         }
     }
 }
 
 #[entry]
 fn main() -> ! {
-    // SAFETY: a plain read of a static in flash, volatile so the choice stays a run-time one.
-    let dialect = unsafe { core::ptr::read_volatile(&raw const DIALECT) };
-    if dialect == 0 {
-        serve(|| ConcertTerminal::new(ConcertTerminalConfig::default()))
+    let mut devices = boot();
+    #[cfg(all(feature = "concert", feature = "csob"))]
+    {
+        // SAFETY: a plain read of a static in flash, volatile so the choice stays a run-time
+        // one.
+        let dialect = unsafe { core::ptr::read_volatile(&raw const DIALECT) };
+        if dialect == 0 {
+            run_concert(&mut devices)
+        } else {
+            run_csob(&mut devices)
+        }
+    }
+    #[cfg(all(feature = "concert", not(feature = "csob")))]
+    run_concert(&mut devices);
+    #[cfg(all(feature = "csob", not(feature = "concert")))]
+    run_csob(&mut devices);
+    #[cfg(not(any(feature = "concert", feature = "csob")))]
+    compile_error!("link at least one dialect: features `concert` and/or `csob`");
+}
+
+#[cfg(feature = "concert")]
+fn run_concert(devices: &mut Devices) -> ! {
+    let clock: Clock = now;
+    serve(
+        CONCERT.init_with(|| {
+            let session = ConcertTerminal::new(ConcertTerminalConfig::default());
+            BlockingTerminal::new(session, Usart::usart2(), clock)
+        }),
+        devices,
+    )
+}
+
+#[cfg(feature = "csob")]
+fn run_csob(devices: &mut Devices) -> ! {
+    let clock: Clock = now;
+    serve(
+        CSOB.init_with(|| {
+            let session = CsobTerminal::new(CsobConfig::new(terminal_id()));
+            BlockingTerminal::new(session, Usart::usart2(), clock)
+        }),
+        devices,
+    )
+}
+
+/// The application over the journal's state, written into `slot` (a static). A function of
+/// its own, so that `Terminal::new`'s temporaries are not in the caller's frame.
+#[inline(never)]
+fn new_app(slot: &'static mut MaybeUninit<Terminal>, state: JournalState) -> &'static mut Terminal {
+    let mut cfg = Config::new(Currency::EUR);
+    cfg.terminal_id = Some(terminal_id());
+    slot.write(Terminal::new(cfg, state, now()))
+}
+
+/// Reads the journal back and builds the application and the bank link in their statics.
+/// Its own frame (the journal state folded at boot, the application's recovery) is gone
+/// before the main loop runs, so it is not under the loop's stack.
+#[inline(never)]
+fn boot() -> Devices {
+    let mut state = JournalState::new();
+    let end = Journal::open(&mut state);
+    let journal = JOURNAL.init_with(|| Journal {
+        end: end.unwrap_or(flash::JOURNAL_LEN),
+        buf: [0; MAX_ENVELOPE],
+    });
+    let app = new_app(APP.uninit(), state);
+    // A journal this build cannot read is left untouched: nothing more is written to it.
+    app.set_journal_space(if end.is_some() {
+        journal.space()
     } else {
-        serve(|| {
-            let id = TerminalId::new("T0000001").unwrap_or_else(|_| loop {});
-            CsobTerminal::new(CsobConfig::new(id))
-        })
+        JournalSpace::Full
+    });
+    // A UART has no connection to make: the link is up from the start.
+    app.handle_link(now(), LinkState::Up);
+    let bank = BANK.init_with(|| BankLink {
+        port: Usart::usart3(),
+        identity: wire::Identity {
+            terminal_id: terminal_id(),
+            merchant_id: None,
+        },
+        // SAFETY: a plain read of a static in flash, volatile so the key stays a run-time value.
+        key: MacKey::new(unsafe { core::ptr::read_volatile(&raw const MAC_KEY) }),
+        rx: framing::Accumulator::new(),
+        tx: [0; framing::PREFIX_LEN + IsoMessage::MAX_LEN],
+        in_flight: Vec::new(),
+    });
+    Devices {
+        app,
+        bank,
+        journal,
+        receipt: RECEIPT.init_with(String::new),
+        card: CardReader { reading: false },
+        next_id: 0,
+        delivering: None,
     }
 }

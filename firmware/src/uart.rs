@@ -15,9 +15,19 @@ pub struct Usart {
 }
 
 impl Usart {
-    /// USART2 of an STM32F4.
+    /// USART2 of an STM32F4: the till.
     pub fn usart2() -> Self {
         Usart { base: 0x4000_4400 }
+    }
+
+    /// USART3 of an STM32F4: the bank link.
+    pub fn usart3() -> Self {
+        Usart { base: 0x4000_4800 }
+    }
+
+    /// USART1 of an STM32F4: the receipt printer.
+    pub fn usart1() -> Self {
+        Usart { base: 0x4001_1000 }
     }
 
     fn sr(&self) -> u32 {
@@ -58,6 +68,13 @@ impl embedded_io::Read for Usart {
             n += 1;
         }
         Ok(n)
+    }
+}
+
+impl core::fmt::Write for Usart {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let _ = embedded_io::Write::write(self, s.as_bytes());
+        Ok(())
     }
 }
 

@@ -88,6 +88,7 @@ mod bank;
 mod policy;
 #[cfg(test)]
 mod tests;
+pub mod wire;
 
 use core::time::Duration;
 

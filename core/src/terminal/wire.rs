@@ -1,0 +1,327 @@
+//! The application's bank messages on the wire: [`BankRequest`] to ISO 8583 bytes with the
+//! 2-byte length prefix, and an answer's bytes back to a [`BankAnswer`], through
+//! [`crate::bank`]. No heap: the caller owns the buffers. Both a firmware main loop and a
+//! hosted driver can use it.
+//!
+//! ```
+//! use ecrlink_core::bank::{IsoMessage, framing};
+//! use ecrlink_core::terminal::{BankRequest, wire};
+//! use ecrlink_core::txn::{TerminalId, Timestamp};
+//!
+//! let id = wire::Identity { terminal_id: TerminalId::new("T0000001")?, merchant_id: None };
+//! let transmitted = Timestamp { year: 2026, month: 12, day: 7, hour: 9, minute: 30, second: 0 };
+//! let echo = BankRequest::Echo { stan: 7, transmitted };
+//! let mut buf = [0u8; framing::PREFIX_LEN + IsoMessage::MAX_LEN];
+//! let n = wire::encode_prefixed(&echo, &id, &mut buf)?;
+//! assert_eq!(&buf[2..6], b"0800");
+//! assert_eq!(usize::from(u16::from_be_bytes([buf[0], buf[1]])), n - 2);
+//! # Ok::<(), ecrlink_core::Error>(())
+//! ```
+
+use super::{AuthKind, BankAnswer, BankRequest};
+use crate::bank::{
+    AuthorizationRequest, BankMessage, BatchTotals, IsoMessage, MerchantId, MonthDayTime, Mti,
+    NetworkCode, NetworkRequest, OriginalData, ProcessingCode, ReconciliationRequest,
+    ReversalRequest,
+};
+use crate::txn::{Currency, EmvData, RequestKind, TerminalId, Timestamp};
+use crate::{Error, Result};
+
+/// Who the terminal is on the bank link (fields 41 and 42).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// Terminal id (field 41).
+    pub terminal_id: TerminalId,
+    /// Merchant id (field 42), when the acquirer assigned one.
+    pub merchant_id: Option<MerchantId>,
+}
+
+fn mdt(t: Timestamp) -> Result<MonthDayTime> {
+    MonthDayTime::new(t.month, t.day, t.hour, t.minute, t.second)
+}
+
+fn processing(kind: RequestKind) -> ProcessingCode {
+    match kind {
+        RequestKind::SaleWithCashback => ProcessingCode::CASHBACK,
+        RequestKind::Refund => ProcessingCode::REFUND,
+        _ => ProcessingCode::SALE,
+    }
+}
+
+/// The field-level ISO 8583 message for `req`. A reversal carries the card number only when
+/// it is still in memory (the journal never holds it): after a restart it goes without
+/// field 2 and is identified by field 90.
+pub fn to_message(req: &BankRequest, id: &Identity) -> Result<IsoMessage> {
+    match req {
+        BankRequest::Auth(a) => {
+            let t = mdt(a.transmitted)?;
+            AuthorizationRequest {
+                pan: a.pan.clone(),
+                processing: match a.kind {
+                    AuthKind::Sale => ProcessingCode::SALE,
+                    AuthKind::Cashback => ProcessingCode::CASHBACK,
+                    AuthKind::Refund => ProcessingCode::REFUND,
+                },
+                amount: a.amount,
+                cashback: a.cashback,
+                stan: a.stan,
+                transmission: Some(t),
+                local: Some(t),
+                terminal_id: id.terminal_id.clone(),
+                merchant_id: id.merchant_id.clone(),
+                emv: &a.emv,
+            }
+            .to_message()
+        }
+        BankRequest::Reversal(r) => ReversalRequest {
+            pan: r.pan.clone(),
+            processing: processing(r.original.kind),
+            amount: r.original.amount,
+            stan: r.stan,
+            transmission: Some(mdt(r.transmitted)?),
+            rrn: None,
+            approval_code: None,
+            reason: None,
+            terminal_id: id.terminal_id.clone(),
+            merchant_id: id.merchant_id.clone(),
+            original: OriginalData {
+                mti: Mti::FINANCIAL_REQUEST,
+                stan: r.original.stan,
+                transmission: mdt(r.original.transmitted)?,
+                acquirer: 0,
+                forwarder: 0,
+            },
+            emv: &[],
+        }
+        .to_message(),
+        BankRequest::Reconcile(r) => ReconciliationRequest {
+            stan: r.stan,
+            transmission: Some(mdt(r.transmitted)?),
+            terminal_id: id.terminal_id.clone(),
+            merchant_id: id.merchant_id.clone(),
+            totals: Some(BatchTotals {
+                currency: Currency::from_numeric(r.currency)?,
+                debit_count: r.debits.0,
+                debit_minor: r.debits.1,
+                credit_count: r.credits.0,
+                credit_minor: r.credits.1,
+            }),
+        }
+        .to_message(),
+        BankRequest::Echo { stan, transmitted } => NetworkRequest {
+            code: NetworkCode::EchoTest,
+            stan: *stan,
+            transmission: mdt(*transmitted)?,
+            terminal_id: Some(id.terminal_id.clone()),
+        }
+        .to_message(),
+    }
+}
+
+/// Encodes `req` with its 2-byte length prefix at the start of `out` and returns the bytes
+/// written; `framing::PREFIX_LEN + IsoMessage::MAX_LEN` bytes are always enough.
+pub fn encode_prefixed(req: &BankRequest, id: &Identity, out: &mut [u8]) -> Result<usize> {
+    to_message(req, id)?.emit_prefixed(out)
+}
+
+/// Decodes one answer (the message without its prefix). A request type (0200, 0400, …)
+/// coming from the bank is [`Error::IsoMti`]; issuer EMV data longer than [`EmvData`] holds
+/// is dropped (the answer itself still counts).
+pub fn decode_answer(body: &[u8]) -> Result<BankAnswer> {
+    let m = IsoMessage::parse(body)?;
+    let (mti, stan, code, approval, amount, emv) = match BankMessage::from_message(&m)? {
+        BankMessage::AuthorizationResponse(r) => (
+            210,
+            r.stan,
+            r.response_code,
+            r.approval_code.clone(),
+            r.amount,
+            EmvData::from_slice(r.emv).unwrap_or_default(),
+        ),
+        BankMessage::ReversalResponse(r) => {
+            (410, r.stan, r.response_code, None, None, EmvData::new())
+        }
+        BankMessage::ReconciliationResponse(r) => {
+            (510, r.stan, r.response_code, None, None, EmvData::new())
+        }
+        BankMessage::NetworkResponse(r) => {
+            (810, r.stan, r.response_code, None, None, EmvData::new())
+        }
+        _ => return Err(Error::IsoMti),
+    };
+    Ok(BankAnswer {
+        mti,
+        stan,
+        code,
+        approval,
+        amount,
+        emv,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bank::{AuthorizationResponse, NetworkResponse, ResponseCode, framing};
+    use crate::journal::Original;
+    use crate::terminal::{AuthRequest, ReconcileRequest, ReversalRequest as Rev};
+    use crate::txn::{ApprovalCode, EntryMode, Money, Pan};
+
+    const T: Timestamp = Timestamp {
+        year: 2026,
+        month: 12,
+        day: 7,
+        hour: 9,
+        minute: 30,
+        second: 5,
+    };
+
+    fn id() -> Identity {
+        Identity {
+            terminal_id: TerminalId::new("T0000001").unwrap(),
+            merchant_id: None,
+        }
+    }
+
+    fn eur(minor: u64) -> Money {
+        Money::new(minor, Currency::EUR).unwrap()
+    }
+
+    fn roundtrip(req: &BankRequest) -> IsoMessage {
+        let mut buf = [0u8; framing::PREFIX_LEN + IsoMessage::MAX_LEN];
+        let n = encode_prefixed(req, &id(), &mut buf).unwrap();
+        let len = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
+        assert_eq!(len + framing::PREFIX_LEN, n);
+        IsoMessage::parse(&buf[framing::PREFIX_LEN..n]).unwrap()
+    }
+
+    #[test]
+    fn auth_carries_pan_amount_stan_and_kind() {
+        let req = BankRequest::Auth(AuthRequest {
+            stan: 42,
+            kind: AuthKind::Refund,
+            amount: eur(1250),
+            cashback: None,
+            pan: Pan::new("4761739001010119").unwrap(),
+            entry_mode: EntryMode::Chip,
+            emv: EmvData::new(),
+            transmitted: T,
+            rrn: None,
+        });
+        let m = roundtrip(&req);
+        let BankMessage::AuthorizationRequest(a) = BankMessage::from_message(&m).unwrap() else {
+            panic!("not a 0200");
+        };
+        assert_eq!(a.stan, 42);
+        assert_eq!(a.amount, eur(1250));
+        assert_eq!(a.processing, ProcessingCode::REFUND);
+        assert_eq!(a.pan, Pan::new("4761739001010119").unwrap());
+        assert_eq!(a.terminal_id, id().terminal_id);
+    }
+
+    #[test]
+    fn reversal_names_its_original_and_goes_without_a_forgotten_pan() {
+        let req = BankRequest::Reversal(Rev {
+            stan: 43,
+            original: Original {
+                kind: RequestKind::SaleWithCashback,
+                stan: 42,
+                amount: eur(2000),
+                transmitted: T,
+                scheme: None,
+            },
+            pan: None,
+            transmitted: T,
+        });
+        let m = roundtrip(&req);
+        let BankMessage::ReversalRequest(r) = BankMessage::from_message(&m).unwrap() else {
+            panic!("not a 0400");
+        };
+        assert_eq!(r.stan, 43);
+        assert_eq!(r.pan, None);
+        assert_eq!(r.processing, ProcessingCode::CASHBACK);
+        assert_eq!(r.original.stan, 42);
+        assert_eq!(r.original.mti, Mti::FINANCIAL_REQUEST);
+    }
+
+    #[test]
+    fn reconcile_and_echo_encode() {
+        let rec = BankRequest::Reconcile(ReconcileRequest {
+            stan: 9,
+            batch: 1,
+            currency: 978,
+            debits: (2, 3000),
+            credits: (1, 500),
+            transmitted: T,
+        });
+        let BankMessage::ReconciliationRequest(r) =
+            BankMessage::from_message(&roundtrip(&rec)).unwrap()
+        else {
+            panic!("not a 0500");
+        };
+        let totals = r.totals.unwrap();
+        assert_eq!((totals.debit_count, totals.debit_minor), (2, 3000));
+        assert_eq!((totals.credit_count, totals.credit_minor), (1, 500));
+        let echo = BankRequest::Echo {
+            stan: 10,
+            transmitted: T,
+        };
+        assert_eq!(roundtrip(&echo).mti(), Mti::NETWORK_REQUEST);
+    }
+
+    #[test]
+    fn a_bad_currency_or_short_buffer_is_an_error_not_a_panic() {
+        let rec = BankRequest::Reconcile(ReconcileRequest {
+            stan: 9,
+            batch: 1,
+            currency: 1,
+            debits: (0, 0),
+            credits: (0, 0),
+            transmitted: T,
+        });
+        let mut buf = [0u8; framing::PREFIX_LEN + IsoMessage::MAX_LEN];
+        assert!(encode_prefixed(&rec, &id(), &mut buf).is_err());
+        let echo = BankRequest::Echo {
+            stan: 10,
+            transmitted: T,
+        };
+        assert!(encode_prefixed(&echo, &id(), &mut [0u8; 8]).is_err());
+    }
+
+    #[test]
+    fn answers_decode_and_requests_from_the_bank_are_refused() {
+        let approved = AuthorizationResponse {
+            processing: Some(ProcessingCode::SALE),
+            amount: Some(eur(1250)),
+            stan: 42,
+            transmission: Some(MonthDayTime::new(12, 7, 9, 30, 5).unwrap()),
+            rrn: None,
+            approval_code: Some(ApprovalCode::new("A1B2C3").unwrap()),
+            response_code: ResponseCode::APPROVED,
+            terminal_id: Some(id().terminal_id),
+            merchant_id: None,
+            emv: &[],
+        };
+        let mut buf = [0u8; IsoMessage::MAX_LEN];
+        let n = approved.to_message().unwrap().emit(&mut buf).unwrap();
+        let a = decode_answer(&buf[..n]).unwrap();
+        assert_eq!((a.mti, a.stan, a.code), (210, 42, ResponseCode::APPROVED));
+        assert_eq!(a.approval.unwrap().as_str(), "A1B2C3");
+        assert_eq!(a.amount, Some(eur(1250)));
+
+        let echo = NetworkResponse {
+            stan: 10,
+            transmission: Some(MonthDayTime::new(12, 7, 9, 30, 5).unwrap()),
+            response_code: ResponseCode::APPROVED,
+            code: NetworkCode::EchoTest,
+            terminal_id: None,
+        };
+        let n = echo.to_message().unwrap().emit(&mut buf).unwrap();
+        assert_eq!(decode_answer(&buf[..n]).unwrap().mti, 810);
+
+        let req = NetworkRequest::echo(3, MonthDayTime::new(12, 7, 9, 30, 5).unwrap());
+        let n = req.to_message().unwrap().emit(&mut buf).unwrap();
+        assert_eq!(decode_answer(&buf[..n]), Err(Error::IsoMti));
+        assert!(decode_answer(b"02").is_err());
+    }
+}
