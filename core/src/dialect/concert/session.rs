@@ -181,6 +181,13 @@ impl ConcertTerminal {
             // a second request can never replace the one being processed.
             return self.push(TerminalEvent::ProtocolError(Error::LinkBusy));
         }
+        if let TerminalState::Answering { request: answering } = self.state {
+            if answering == request {
+                // The same request again (the till repeated its frame, its ACK lost): it was
+                // taken once and is being answered; running it twice would charge twice.
+                return;
+            }
+        }
         // A new request: the till no longer waits for an answer not yet delivered.
         self.drop_stale_answer(now);
         match request.to_txn() {
