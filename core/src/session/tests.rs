@@ -1,6 +1,8 @@
 //! `respond` behaves the same in every dialect: the same responses are refused with the same
 //! errors, and what goes out is what the response says (nothing filled in). Each test runs
 //! every terminal-side dialect against its own till side.
+//!
+//! Compiled for tests only: the parent module declares it `#[cfg(test)]`.
 
 extern crate std;
 use std::boxed::Box;

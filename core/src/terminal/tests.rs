@@ -1,4 +1,6 @@
 //! The payment application's rules, each on the state machine with a fake clock.
+//!
+//! Compiled for tests only: the parent module declares it `#[cfg(test)]`.
 
 use super::*;
 use crate::bank::ResponseCode;

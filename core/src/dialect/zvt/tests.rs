@@ -1,6 +1,8 @@
 //! ZVT codec tests. Vectors named by a file come from the captured traces that EVerest/zvt
 //! ships (`zvt/data/*.blob`, crate `zvt` 0.1.0, MIT OR Apache-2.0); the two long ones are
 //! copied under `testdata/`.
+//!
+//! Compiled for tests only: the parent module declares it `#[cfg(test)]`.
 
 use proptest::prelude::*;
 
