@@ -219,3 +219,38 @@ fn oversize_amounts_and_refused_operations_never_reach_the_bank() {
     let r = ask("csob", addr, &sale(10_000_000));
     assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
 }
+
+/// Defect 8 through the real binary: a jammed printer (a FIFO nobody reads, so writes block
+/// once its 64 KiB buffer is full) must never hold an answer. Before, the receipt was printed
+/// between journaling and answering, and the till's answer waited for the printer forever.
+#[test]
+fn a_jammed_printer_never_holds_an_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("printer.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    // The "printer" opens its end and never reads.
+    let reader_path = fifo.clone();
+    std::thread::spawn(move || {
+        let _held = std::fs::File::open(reader_path).unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(600));
+    });
+    let bank = Bank::spawn(None);
+    let printer = format!("file:{}", fifo.display());
+    let (agent, _d) = start_agent(&bank, &["csob@127.0.0.1:0"], &["--printer", &printer]);
+    let addr = agent.addr("csob");
+    // Enough receipts to fill the FIFO several times over.
+    for i in 0..80u64 {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(ask("csob", addr, &sale(1_000 + 100 * i)));
+        });
+        let r = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("sale {i}: no answer within 20 s (the printer held it)"));
+        assert_eq!(r.outcome, Outcome::Approved, "sale {i}: {r:?}");
+    }
+}
