@@ -220,7 +220,8 @@ pub struct Config {
     pub backoff_initial: Duration,
     /// Largest reconnect delay (the cap of the exponential backoff, before jitter).
     pub backoff_max: Duration,
-    /// How often pending reversals are re-sent.
+    /// When a stored reversal is first sent again after a failure; each further retry waits
+    /// twice as long (with jitter), up to a minute.
     pub reversal_retry: Duration,
     /// Where receipts are printed: `none`, `stdout`, `file:PATH`, `escpos:PATH` or
     /// `tcp:HOST[:PORT]` (see [`crate::printer::spec`]).

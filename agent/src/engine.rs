@@ -172,9 +172,10 @@ impl Engine {
         app_cfg.txn_limit = cfg.txn_limit;
         app_cfg.bank_timeout = cfg.bank_timeout;
         app_cfg.echo_every = (!cfg.echo_every.is_zero()).then_some(cfg.echo_every);
+        // The first retry of a stored reversal after `reversal_retry`, doubling up to a minute.
         app_cfg.reversal_backoff = terminal::Backoff {
-            initial: cfg.reversal_retry.min(Duration::from_secs(1)),
-            max: cfg.reversal_retry.max(Duration::from_secs(1)) * 12,
+            initial: cfg.reversal_retry,
+            max: cfg.reversal_retry.max(Duration::from_secs(60)),
         };
         app_cfg.policy = cfg.policy;
         app_cfg.seed = crate::bank::Rng::from_entropy().below(u64::MAX).max(1);

@@ -329,6 +329,17 @@ struct Txn {
     print: bool,
 }
 
+impl Txn {
+    /// Ends the request with `outcome` and `text` when its records could not be made durable:
+    /// nothing is printed and nothing more is journaled; the answer goes out as is.
+    fn end_unjournaled(&mut self, outcome: Outcome, text: &str) {
+        self.response.outcome = outcome;
+        self.response = with_text(self.response.clone(), text);
+        self.print = false;
+        self.step = Step::Finishing;
+    }
+}
+
 /// The reversal being sent to the bank.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct ReversalInFlight {
@@ -735,27 +746,14 @@ impl Terminal {
         if let Some(txn) = self.txn.as_mut() {
             match txn.step {
                 Step::Finishing if unstarted.is_some() => {
-                    txn.response.outcome = fail(FailReason::Other);
-                    txn.response = with_text(txn.response.clone(), JOURNAL_WRITE_TEXT);
-                    txn.print = false;
+                    txn.end_unjournaled(fail(FailReason::Other), JOURNAL_WRITE_TEXT);
                 }
-                Step::Reconciling { .. } | Step::Echoing { .. } => {
-                    txn.response.outcome = fail(FailReason::Other);
-                    txn.response = with_text(txn.response.clone(), JOURNAL_WRITE_TEXT);
-                    txn.print = false;
-                    txn.step = Step::Finishing;
-                }
-                Step::Journaling { .. } => {
-                    txn.response.outcome = fail(FailReason::Other);
-                    txn.response = with_text(txn.response.clone(), JOURNAL_WRITE_TEXT);
-                    txn.print = false;
-                    txn.step = Step::Finishing;
+                Step::Reconciling { .. } | Step::Echoing { .. } | Step::Journaling { .. } => {
+                    txn.end_unjournaled(fail(FailReason::Other), JOURNAL_WRITE_TEXT);
                 }
                 Step::Finishing if lost_refused_reversal => {
                     // "Unknown until asked again": a restart may still send it.
-                    txn.response.outcome = Outcome::Timeout;
-                    txn.response = with_text(txn.response.clone(), JOURNAL_UNKNOWN_REVERSAL_TEXT);
-                    txn.print = false;
+                    txn.end_unjournaled(Outcome::Timeout, JOURNAL_UNKNOWN_REVERSAL_TEXT);
                 }
                 Step::Finishing => {
                     if let Some(auth) = lost_approval {
@@ -766,9 +764,7 @@ impl Terminal {
                             };
                             let _ = self.volatile.push(p);
                         }
-                        txn.response.outcome = fail(FailReason::Other);
-                        txn.response = with_text(txn.response.clone(), JOURNAL_LOST_TEXT);
-                        txn.print = false;
+                        txn.end_unjournaled(fail(FailReason::Other), JOURNAL_LOST_TEXT);
                     }
                 }
                 _ => {}
