@@ -348,24 +348,26 @@ impl Engine {
             while let Some(record) = self.app.poll_record() {
                 progressed = true;
                 let record = record.clone();
+                // Said before the record is written, so that whoever sees the journal change
+                // finds the line already in the log.
+                if let Record::ReversalAcked {
+                    original_stan,
+                    batch,
+                } = &record
+                {
+                    tracing::info!(
+                        original = original_stan,
+                        batch,
+                        "reversal acknowledged by the bank"
+                    );
+                }
+                if let Record::ReversalQueued(p) = &record {
+                    tracing::warn!(original = p.original.stan, reason = ?p.reason, "reversal stored for forwarding");
+                }
                 let result = self.journal.append(&record);
                 let now = clock::now();
                 match result {
                     Ok(()) => {
-                        if let Record::ReversalAcked {
-                            original_stan,
-                            batch,
-                        } = &record
-                        {
-                            tracing::info!(
-                                original = original_stan,
-                                batch,
-                                "reversal acknowledged by the bank"
-                            );
-                        }
-                        if let Record::ReversalQueued(p) = &record {
-                            tracing::warn!(original = p.original.stan, reason = ?p.reason, "reversal stored for forwarding");
-                        }
                         self.app.handle_persisted(now);
                         if let Record::Completed { response, .. } = &record {
                             if response.kind.moves_money() && response.outcome.is_approved() {
