@@ -17,7 +17,8 @@ Concert V2), `csob` (ČSOB \"B\" protocol) or `auto` (ENQ first means Concert, S
 ADDR is a TCP address or `serial:/dev/ttyUSB0:9600`. One till is served at a time: a new \
 connection that makes a request drops the older one (a transaction in flight still completes; \
 ask for the last transaction to learn its result); connections that send no request never \
-take over, and at most 64 are kept open. --allow limits which addresses may connect.
+take over, and at most 64 are kept open. --allow limits which addresses may connect (by
+default this machine and its own subnets; --allow any admits every address).
 
 On start-up the agent prints one `LISTEN <dialect> <addr>` line per TCP listener and then \
 `READY` on standard output; logs go to standard error (RUST_LOG=debug shows frames in hex, \
@@ -181,7 +182,8 @@ pub struct Args {
     #[arg(long)]
     pub journal_reset_incompatible: bool,
     /// Accept tills only from this address block (e.g. 192.168.1.0/24, 127.0.0.1/32);
-    /// repeatable. Default: any address. Others are closed before a byte is read.
+    /// repeatable; `any` admits every address. Default: this machine and the networks it is
+    /// directly attached to. Others are closed before a byte is read.
     #[arg(long, value_name = "NET")]
     pub allow: Vec<crate::config::AllowNet>,
     /// TLS to the bank: trust the certificate authorities in this PEM file (the bank link is

@@ -105,9 +105,20 @@ pub struct AllowNet {
 }
 
 impl AllowNet {
-    /// Whether `ip` lies in this block (an IPv4-mapped IPv6 address counts as IPv4).
+    /// Every address, IPv4 and IPv6 (`--allow any`). (`0.0.0.0/0` is every IPv4 address
+    /// only; this block is told apart by its address, which no other `/0` block has.)
+    pub const ANY: AllowNet = AllowNet {
+        addr: std::net::IpAddr::V4(std::net::Ipv4Addr::BROADCAST),
+        prefix: 0,
+    };
+
+    /// Whether `ip` lies in this block (an IPv4-mapped IPv6 address counts as IPv4;
+    /// [`AllowNet::ANY`] holds every address of both families).
     pub fn contains(&self, ip: std::net::IpAddr) -> bool {
         use std::net::IpAddr;
+        if *self == AllowNet::ANY {
+            return true;
+        }
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 => v4,
@@ -134,6 +145,9 @@ impl FromStr for AllowNet {
     type Err = anyhow::Error;
 
     fn from_str(s: &str) -> anyhow::Result<Self> {
+        if s == "any" {
+            return Ok(AllowNet::ANY);
+        }
         let (a, p) = s.split_once('/').map_or((s, None), |(a, p)| (a, Some(p)));
         let addr: std::net::IpAddr = a
             .parse()
@@ -151,8 +165,89 @@ impl FromStr for AllowNet {
     }
 }
 
+/// The tills admitted when no `--allow` is given: this machine (127.0.0.0/8, ::1) and the
+/// IPv4 networks this machine is directly attached to (its own subnets, from the kernel's
+/// routing table `/proc/net/route`: routes without a gateway). Everything else is refused;
+/// `--allow any` admits every address, said out loud.
+pub fn default_allow() -> Vec<AllowNet> {
+    let mut nets = vec![
+        AllowNet {
+            addr: std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 0)),
+            prefix: 8,
+        },
+        AllowNet {
+            addr: std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            prefix: 128,
+        },
+    ];
+    if let Ok(table) = std::fs::read_to_string("/proc/net/route") {
+        nets.extend(own_subnets(&table));
+    }
+    nets
+}
+
+/// The directly attached IPv4 networks in a `/proc/net/route` table (little-endian hex
+/// fields: Iface, Destination, Gateway, Flags, …, Mask): routes with no gateway, not the
+/// default route.
+pub fn own_subnets(table: &str) -> Vec<AllowNet> {
+    let mut nets = Vec::new();
+    for line in table.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(dest), Some(gw), Some(mask)) = (f.get(1), f.get(2), f.get(7)) else {
+            continue;
+        };
+        // The kernel prints each address as a host-order (little-endian here) hex number.
+        let hex = |t: &str| u32::from_str_radix(t, 16).ok();
+        let (Some(dest), Some(gw), Some(mask)) = (hex(dest), hex(gw), hex(mask)) else {
+            continue;
+        };
+        if gw != 0 || mask == 0 {
+            continue;
+        }
+        let net = AllowNet {
+            addr: std::net::IpAddr::V4(std::net::Ipv4Addr::from(dest.to_le_bytes())),
+            prefix: u8::try_from(mask.count_ones()).unwrap_or(32),
+        };
+        if !nets.contains(&net) {
+            nets.push(net);
+        }
+    }
+    nets
+}
+
+#[cfg(test)]
+mod allow_tests {
+    use super::*;
+
+    #[test]
+    fn own_subnets_are_read_from_the_routing_table() {
+        let table = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+eth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+eth0\t0001A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+        let nets = own_subnets(table);
+        assert_eq!(nets, vec!["192.168.1.0/24".parse::<AllowNet>().unwrap()]);
+    }
+
+    #[test]
+    fn by_default_only_this_machine_and_its_subnets_are_admitted() {
+        let nets = default_allow();
+        let admitted = |ip: &str| nets.iter().any(|n| n.contains(ip.parse().unwrap()));
+        assert!(admitted("127.0.0.1") && admitted("::1"));
+        // TEST-NET-3 (RFC 5737) is no machine's own subnet.
+        assert!(!admitted("203.0.113.7"));
+        let any: AllowNet = "any".parse().unwrap();
+        assert!(
+            any.contains("203.0.113.7".parse().unwrap())
+                && any.contains("2001:db8::1".parse().unwrap())
+        );
+    }
+}
+
 impl fmt::Display for AllowNet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if *self == AllowNet::ANY {
+            return f.write_str("any");
+        }
         write!(f, "{}/{}", self.addr, self.prefix)
     }
 }

@@ -185,11 +185,21 @@ impl Agent {
         let mut listeners = Vec::new();
         let mut tasks = Vec::new();
         for spec in &cfg.listen {
-            let (bound, task) =
-                open_listener(spec, None, inc_tx.clone(), cfg.allow.clone().into()).await?;
+            let (bound, task) = open_listener(
+                spec,
+                None,
+                inc_tx.clone(),
+                effective_allow(&cfg.allow).into(),
+            )
+            .await?;
             listeners.push(bound);
             tasks.push(task);
         }
+        let admitted: Vec<String> = effective_allow(&cfg.allow)
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        tracing::info!(allow = %admitted.join(", "), "tills admitted from (--allow)");
         for l in &listeners {
             match l.addr {
                 Some(a) => tracing::info!(dialect = %l.spec.dialect, addr = %a, "listening"),
@@ -372,7 +382,7 @@ async fn open_listener(
                 loop {
                     match listener.accept().await {
                         Ok((stream, peer)) => {
-                            if !allow.is_empty() && !allow.iter().any(|n| n.contains(peer.ip())) {
+                            if !allow.iter().any(|n| n.contains(peer.ip())) {
                                 tracing::warn!(%peer, "till refused: address not in --allow");
                                 drop(stream);
                                 continue;
@@ -640,7 +650,7 @@ impl Supervisor {
                     &l.spec,
                     l.addr,
                     self.inc_tx.clone(),
-                    self.cfg.allow.clone().into(),
+                    effective_allow(&self.cfg.allow).into(),
                 )
                 .await
                 {
@@ -688,5 +698,15 @@ impl Supervisor {
         self.close_current();
         self.bank.sleep();
         self.state.send_replace(AgentState::Stopped);
+    }
+}
+
+/// The address blocks tills may connect from: `--allow` as given, or by default this machine
+/// and its own subnets ([`crate::config::default_allow`]).
+fn effective_allow(given: &[AllowNet]) -> Vec<AllowNet> {
+    if given.is_empty() {
+        crate::config::default_allow()
+    } else {
+        given.to_vec()
     }
 }
