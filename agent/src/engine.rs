@@ -61,9 +61,6 @@ pub struct Shared {
     pub pending_reversals: AtomicUsize,
     /// Approval code and amount of the last transaction if it was an approved payment.
     pub last_approved: Mutex<Option<(ApprovalCode, Money)>>,
-    /// The journal could not be written after the bank answered: the agent runs on, but an
-    /// operator must look (exit status 70 at shutdown).
-    pub journal_failed: AtomicBool,
     /// Service times of till requests (kept only when enabled, by load tests).
     pub service: crate::metrics::ServiceLog,
 }
@@ -376,10 +373,6 @@ impl Engine {
                         }
                     }
                     Err(e) => {
-                        let after_bank = matches!(record, Record::Completed { .. });
-                        if after_bank {
-                            self.shared.journal_failed.store(true, Ordering::SeqCst);
-                        }
                         if let Record::AuthStarted(a) = &record {
                             tracing::error!(
                                 error = %e,

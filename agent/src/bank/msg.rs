@@ -10,22 +10,29 @@ pub use ecrlink_core::terminal::{
 /// (first 6 and last 4 kept), for logging frames that carry a full PAN.
 pub fn mask_pan_in(frame: &[u8], pan: &str) -> Vec<u8> {
     let mut out = frame.to_vec();
-    let p = pan.as_bytes();
-    if p.len() < 12 {
-        return out;
+    if pan.len() >= 12 {
+        star_each(&mut out, pan.as_bytes(), 6, 4);
+    }
+    out
+}
+
+/// Replaces every occurrence of `needle` in `out` with `*`, keeping its first `head` and last
+/// `tail` bytes.
+fn star_each(out: &mut [u8], needle: &[u8], head: usize, tail: usize) {
+    if needle.is_empty() || head + tail >= needle.len() {
+        return;
     }
     let mut i = 0;
-    while i + p.len() <= out.len() {
-        if &out[i..i + p.len()] == p {
-            for b in &mut out[i + 6..i + p.len() - 4] {
+    while i + needle.len() <= out.len() {
+        if out[i..i + needle.len()] == *needle {
+            for b in &mut out[i + head..i + needle.len() - tail] {
                 *b = b'*';
             }
-            i += p.len();
+            i += needle.len();
         } else {
             i += 1;
         }
     }
-    out
 }
 
 /// Replaces, in a frame to log, the values of the card's sensitive EMV objects (track data,
@@ -53,17 +60,7 @@ pub fn mask_emv_in(frame: &[u8], emv: &[u8]) -> Vec<u8> {
         Ok(())
     });
     for needle in needles {
-        let mut i = 0;
-        while i + needle.len() <= out.len() {
-            if out[i..i + needle.len()] == needle[..] {
-                for b in &mut out[i..i + needle.len()] {
-                    *b = b'*';
-                }
-                i += needle.len();
-            } else {
-                i += 1;
-            }
-        }
+        star_each(&mut out, &needle, 0, 0);
     }
     out
 }
