@@ -1159,11 +1159,7 @@ impl Terminal {
             transmitted: last.transmitted,
             scheme: last.response.scheme,
         };
-        let pan = self
-            .pans
-            .iter()
-            .find(|(b, s, _)| *b == last.batch && *s == last.stan)
-            .map(|(_, _, p)| p.clone());
+        let pan = self.pan_of(last.batch, last.stan);
         let Some(txn) = self.txn.as_mut() else {
             return;
         };
@@ -1503,11 +1499,7 @@ impl Terminal {
         let Some(stan) = self.alloc_stan() else {
             return;
         };
-        let pan = self
-            .pans
-            .iter()
-            .find(|(b, s, _)| *b == p.batch && *s == p.original.stan)
-            .map(|(_, _, pan)| pan.clone());
+        let pan = self.pan_of(p.batch, p.original.stan);
         self.reversal = Some(ReversalInFlight {
             stan,
             batch: p.batch,
@@ -1625,6 +1617,14 @@ impl Terminal {
         let r = self.response(kind, outcome);
         self.answer(id, till, r);
         self.advance(now);
+    }
+
+    /// The card number kept in memory for a reversal of `stan` in `batch`, if any.
+    fn pan_of(&self, batch: u32, stan: u32) -> Option<Pan> {
+        self.pans
+            .iter()
+            .find(|(b, s, _)| *b == batch && *s == stan)
+            .map(|(_, _, pan)| pan.clone())
     }
 
     fn reversal_matches(&self, amount: Money, code: &ApprovalCode) -> bool {
