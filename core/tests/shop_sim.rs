@@ -584,6 +584,8 @@ struct TillReq {
     arrived: bool,
     /// The terminal's session refused it itself as busy (ČSOB R-02).
     refused_busy: bool,
+    /// What the till gave its session (sessions only).
+    request: Option<Request>,
 }
 
 /// What a till learned about one of its requests (by reference).
@@ -634,6 +636,9 @@ struct Line {
     delivering: Option<u32>,
     /// Till side: the till's request under way in its session.
     cur: Option<u64>,
+    /// The last answer the terminal gave this connection's session since the till's request
+    /// started (what the till's session must report, if it reports an answer).
+    given: Option<Response>,
 }
 
 // ---- the simulation ------------------------------------------------------------------------
@@ -688,7 +693,35 @@ struct Sim {
     /// Payments and reversals a till was left not knowing, that only the terminal's journal
     /// can answer (reference → why).
     left_to_journal: BTreeMap<String, &'static str>,
+    stats: [u64; STATS],
 }
+
+/// What a run exercised, counted so that a run of many seeds can show it (the main test
+/// prints the sums).
+#[derive(Clone, Copy, Debug)]
+enum Stat {
+    SessionSeeds,
+    RequestSeeds,
+    ConcertTills,
+    CsobTills,
+    TillRequests,
+    Answers,
+    Unknown,
+    ResolvedByLast,
+    LeftToJournal,
+    BankHolds,
+    Cuts,
+    Outages,
+    LostWrites,
+    DamagedWrites,
+    TillProtocolErrors,
+    TerminalProtocolErrors,
+    Undelivered,
+    RefusedBySession,
+    Crashes,
+}
+
+const STATS: usize = Stat::Crashes as usize + 1;
 
 /// Which till channel a run uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -776,7 +809,13 @@ impl Sim {
             lines: Vec::new(),
             next_conn: 3,
             left_to_journal: BTreeMap::new(),
+            stats: [0; STATS],
         };
+        sim.count(if sessions {
+            Stat::SessionSeeds
+        } else {
+            Stat::RequestSeeds
+        });
         tr!(sim, "seed {seed}, faults {:?}", sim.faults);
         if sessions {
             for i in 0..2u8 {
@@ -786,6 +825,10 @@ impl Sim {
                     Dialect::Csob
                 };
                 let faults = LinkFaults::draw(&mut sim.lrng, dialect);
+                sim.count(match dialect {
+                    Dialect::Concert => Stat::ConcertTills,
+                    Dialect::Csob => Stat::CsobTills,
+                });
                 tr!(sim, "till {i}: {} over {faults:?}", dialect.name());
                 for _ in 0..faults.cuts {
                     let t = sim.lrng.range(1, 300 * SEC);
@@ -812,6 +855,7 @@ impl Sim {
                     pending: None,
                     delivering: None,
                     cur: None,
+                    given: None,
                 });
             }
         }
@@ -859,6 +903,10 @@ impl Sim {
     fn after(&mut self, d: u64, ev: Ev) {
         let t = self.now + d;
         self.at(t, ev);
+    }
+
+    fn count(&mut self, s: Stat) {
+        self.stats[s as usize] += 1;
     }
 
     fn violation(&mut self, text: String) {
@@ -947,6 +995,15 @@ impl Sim {
             }
         }
         self.check_unanswered();
+        for e in &self.bank.entries {
+            if e.held.is_some() && !e.reversed {
+                self.stats[Stat::BankHolds as usize] += 1;
+                let r = e.rrn.as_deref().unwrap_or_default();
+                if self.left_to_journal.contains_key(r) {
+                    self.stats[Stat::LeftToJournal as usize] += 1;
+                }
+            }
+        }
         let v = self.check();
         for text in v {
             self.violation(text);
@@ -1218,6 +1275,7 @@ impl Sim {
             }
             Ev::LineOutage { till, ms } => {
                 if !self.calm {
+                    self.count(Stat::Outages);
                     tr!(self, "till {till}: serial line down for {ms} ms");
                     self.lines[till as usize].outage_until = self.now + ms;
                 }
@@ -1246,6 +1304,7 @@ impl Sim {
     fn cut_line(&mut self, till: u8, why: &'static str) {
         let i = till as usize;
         tr!(self, "till {till}: {why}");
+        self.count(Stat::Cuts);
         let d = self.lrng.range(200, 10 * SEC);
         let l = &mut self.lines[i];
         let conn = l.conn;
@@ -1336,6 +1395,9 @@ impl Sim {
                 l.response.outcome.name()
             ))
         );
+        if self.sessions {
+            self.count(Stat::Crashes);
+        }
         // Everything the old process held is gone: its bank connection, its till
         // connections, its card read.
         self.link_epoch += 1;
@@ -1709,8 +1771,12 @@ impl Sim {
         let f = if self.calm { &calm } else { &faults };
         let Some(data) = link::damage(&mut self.lrng, f, dialect, bytes) else {
             tr!(self, "  (write of {} bytes lost)", bytes.len());
+            self.count(Stat::LostWrites);
             return;
         };
+        if data != bytes {
+            self.count(Stat::DamagedWrites);
+        }
         // Only a ČSOB till repeats a write (its request); see `link`.
         let twice = dialect == Dialect::Csob && to_terminal && self.lrng.chance(f.write_dup);
         let copies = if twice { 2 } else { 1 };
@@ -1755,14 +1821,26 @@ impl Sim {
                     );
                     return;
                 }
+                // The request the till's session sent, byte-damaged or not, arrives as sent
+                // or not at all: the framing's checks (Concert's LRC, TCP) let nothing else
+                // through.
+                let mut wrong = None;
                 if let Some(cur) = self.lines[i].cur {
                     if let Some(r) = self.reqs.get_mut(&cur) {
-                        if r.kind == kind
-                            && r.reference.as_deref() == req.reference().map(|x| x.as_str())
-                        {
+                        if r.kind == kind {
                             r.arrived = true;
+                            if r.request.as_ref().is_some_and(|x| *x != req) {
+                                wrong = Some(format!(
+                                    "the terminal's session of till {i} took {req:?}; the till \
+                                     sent {:?}",
+                                    r.request
+                                ));
+                            }
                         }
                     }
+                }
+                if let Some(text) = wrong {
+                    self.violation(text);
                 }
                 if kind == RequestKind::Abort {
                     // ČSOB T81 replaces the pending request: its answer goes nowhere.
@@ -1796,6 +1874,7 @@ impl Sim {
                 }
             }
             TerminalEvent::ResponseUndelivered(e) => {
+                self.count(Stat::Undelivered);
                 tr!(
                     self,
                     "terminal session of till {till}: answer undelivered ({e})"
@@ -1803,6 +1882,7 @@ impl Sim {
                 self.lines[i].delivering = None;
             }
             TerminalEvent::ProtocolError(e) => {
+                self.count(Stat::TerminalProtocolErrors);
                 tr!(self, "terminal session of till {till}: protocol error {e}");
             }
         }
@@ -1814,11 +1894,13 @@ impl Sim {
         let i = till as usize;
         let now = self.instant();
         self.lines[i].delivering = response.trace;
+        self.lines[i].given = Some(response.clone());
         if let Err(e) = self.lines[i].term.side().respond(now, response) {
             tr!(
                 self,
                 "terminal session of till {till}: answer refused ({e}); plain failure"
             );
+            self.count(Stat::RefusedBySession);
             self.lines[i].delivering = None;
             if let Some(stan) = response.trace {
                 self.app.handle_answer_undeliverable(now, stan);
@@ -1829,6 +1911,7 @@ impl Sim {
                     reason: FailReason::Other,
                 },
             );
+            self.lines[i].given = Some(plain.clone());
             if let Err(e) = self.lines[i].term.side().respond(now, &plain) {
                 tr!(self, "  no answer possible: {e}");
             }
@@ -1851,7 +1934,10 @@ impl Sim {
                 tr!(self, "till {till}: failed: {e}");
                 self.till_outcome(till, None, "request not delivered")
             }
-            EcrEvent::ProtocolError(e) => tr!(self, "till {till}: protocol error {e}"),
+            EcrEvent::ProtocolError(e) => {
+                tr!(self, "till {till}: protocol error {e}");
+                self.count(Stat::TillProtocolErrors);
+            }
             EcrEvent::ReceiptPart { .. } => {}
         }
     }
@@ -1892,13 +1978,16 @@ impl Sim {
                 accepted: false,
                 arrived: false,
                 refused_busy: false,
+                request: Some(request.clone()),
             },
         );
         let now = self.instant();
         match self.lines[iu].ecr.side().start(now, &request) {
             Ok(()) => {
                 tr!(self, "till {i} -> #{id} {request:?}");
+                self.count(Stat::TillRequests);
                 self.tills[iu].waiting = Some(id);
+                self.lines[iu].given = None;
                 self.lines[iu].cur = Some(id);
                 self.after(SESSION_WAIT, Ev::TillWatchdog { id });
             }
@@ -1940,6 +2029,7 @@ impl Sim {
             .filter(|r| r.outcome != Outcome::Timeout || req.kind == RequestKind::LastTransaction);
         match known {
             Some(r) => {
+                self.count(Stat::Answers);
                 tr!(
                     self,
                     "till {till} #{id}: {:?} {}{}",
@@ -1957,6 +2047,23 @@ impl Sim {
                     }
                 }
                 let r = r.clone();
+                // What the till's session reports is what the terminal answered (as far as
+                // the dialect can say it): approved or not, and for how much.
+                if let Some(g) = self.lines[iu].given.take() {
+                    let approved = r.outcome.is_approved();
+                    if approved != g.outcome.is_approved()
+                        || (approved && r.kind.moves_money() && r.amount != g.amount)
+                    {
+                        self.violation(format!(
+                            "till {till}'s session reported {} {:?} for #{id}; the terminal \
+                             answered {} {:?}",
+                            r.outcome.name(),
+                            r.amount,
+                            g.outcome.name(),
+                            g.amount
+                        ));
+                    }
+                }
                 self.learn(id, &req, &r, how);
                 if req.kind == RequestKind::LastTransaction {
                     let named = r.reference.as_ref().map(|x| x.to_string());
@@ -1969,11 +2076,14 @@ impl Sim {
                         } else if r.outcome == Outcome::Timeout {
                             self.left_to_journal
                                 .insert(u, "the last-transaction answer says unknown");
+                        } else {
+                            self.stats[Stat::ResolvedByLast as usize] += 1;
                         }
                     }
                 }
             }
             None => {
+                self.count(Stat::Unknown);
                 tr!(self, "till {till} #{id}: {how}: outcome unknown");
                 let money = is_payment(req.kind) || req.kind == RequestKind::Reversal;
                 if self.mutant == Mutant::TillReadsTimeoutAsDeclined && money {
@@ -2084,6 +2194,7 @@ impl Sim {
                 accepted: false,
                 arrived: false,
                 refused_busy: false,
+                request: None,
             },
         );
         tr!(self, "till {till} -> #{id} {request:?}");
@@ -2207,6 +2318,7 @@ impl Sim {
                         accepted: false,
                         arrived: false,
                         refused_busy: false,
+                        request: None,
                     },
                 );
                 let d = self.rng.range(200, 40 * SEC);
@@ -2572,9 +2684,20 @@ fn run_seed_in(
     trace: bool,
     mode: Mode,
 ) -> (Vec<String>, Option<Vec<String>>) {
+    let (v, trace, _) = run_seed_stats(seed, mutant, trace, mode);
+    (v, trace)
+}
+
+/// Runs one seed; the violations found, the trace and what it exercised.
+fn run_seed_stats(
+    seed: u64,
+    mutant: Mutant,
+    trace: bool,
+    mode: Mode,
+) -> (Vec<String>, Option<Vec<String>>, [u64; STATS]) {
     let mut sim = Sim::new(seed, mutant, trace, mode);
     sim.run();
-    (sim.violations, sim.trace)
+    (sim.violations, sim.trace, sim.stats)
 }
 
 fn env_u64(name: &str) -> Option<u64> {
@@ -2585,26 +2708,35 @@ fn env_u64(name: &str) -> Option<u64> {
     }
 }
 
-/// Runs `seeds` over the machine's cores; the first failing seeds found (sorted).
-fn run_many(seeds: std::ops::Range<u64>, mutant: Mutant, stop_at_first: bool) -> Vec<u64> {
+/// Runs `seeds` over the machine's cores; the first failing seeds found (sorted) and the
+/// sums of what they exercised.
+fn run_many(
+    seeds: std::ops::Range<u64>,
+    mutant: Mutant,
+    stop_at_first: bool,
+) -> (Vec<u64>, [u64; STATS]) {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(8) as u64;
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let mut failing: Vec<u64> = std::thread::scope(|s| {
+    let results: Vec<(Vec<u64>, [u64; STATS])> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|k| {
                 let seeds = seeds.clone();
                 let stop = &stop;
                 s.spawn(move || {
                     let mut bad = Vec::new();
+                    let mut sums = [0u64; STATS];
                     let mut seed = seeds.start + k;
                     while seed < seeds.end {
                         if stop.load(std::sync::atomic::Ordering::Relaxed) {
                             break;
                         }
-                        let (v, _) = run_seed(seed, mutant, false);
+                        let (v, _, stats) = run_seed_stats(seed, mutant, false, Mode::Auto);
+                        for (sum, x) in sums.iter_mut().zip(stats) {
+                            *sum += x;
+                        }
                         if !v.is_empty() {
                             bad.push(seed);
                             if stop_at_first || bad.len() >= 5 {
@@ -2613,17 +2745,82 @@ fn run_many(seeds: std::ops::Range<u64>, mutant: Mutant, stop_at_first: bool) ->
                         }
                         seed += threads;
                     }
-                    bad
+                    (bad, sums)
                 })
             })
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().expect("simulation thread"))
+            .map(|h| h.join().expect("simulation thread"))
             .collect()
     });
+    let mut failing = Vec::new();
+    let mut sums = [0u64; STATS];
+    for (bad, stats) in results {
+        failing.extend(bad);
+        for (sum, x) in sums.iter_mut().zip(stats) {
+            *sum += x;
+        }
+    }
     failing.sort_unstable();
-    failing
+    (failing, sums)
+}
+
+/// What many seeds exercised, one line per counter.
+fn stats_text(sums: &[u64; STATS]) -> String {
+    let names: [(Stat, &str); STATS] = [
+        (
+            Stat::SessionSeeds,
+            "seeds with dialect sessions on a byte link",
+        ),
+        (
+            Stat::RequestSeeds,
+            "seeds with the request-level till channel",
+        ),
+        (Stat::ConcertTills, "Concert tills (serial line)"),
+        (Stat::CsobTills, "ČSOB tills (TCP)"),
+        (Stat::TillRequests, "requests started by till sessions"),
+        (Stat::Answers, "answers the till sessions reported"),
+        (Stat::Unknown, "outcomes the till sessions left unknown"),
+        (
+            Stat::ResolvedByLast,
+            "unknown outcomes a last-transaction answer settled",
+        ),
+        (Stat::BankHolds, "approvals the bank holds at the end"),
+        (
+            Stat::LeftToJournal,
+            "of which only the terminal's journal tells the till",
+        ),
+        (Stat::Cuts, "till connections closed (cut or restart)"),
+        (Stat::Outages, "serial line outages"),
+        (Stat::LostWrites, "writes lost on a serial line"),
+        (
+            Stat::DamagedWrites,
+            "writes damaged (a byte lost, doubled or flipped)",
+        ),
+        (
+            Stat::TillProtocolErrors,
+            "protocol errors the till sessions reported",
+        ),
+        (
+            Stat::TerminalProtocolErrors,
+            "protocol errors the terminal sessions reported",
+        ),
+        (
+            Stat::Undelivered,
+            "answers the terminal sessions could not deliver",
+        ),
+        (
+            Stat::RefusedBySession,
+            "answers a terminal session refused to carry",
+        ),
+        (Stat::Crashes, "terminal crashes in session seeds"),
+    ];
+    let mut s = String::new();
+    for (stat, name) in names {
+        let _ = writeln!(s, "  {:>10}  {name}", sums[stat as usize]);
+    }
+    s
 }
 
 fn report(seed: u64, mutant: Mutant) -> String {
@@ -2658,11 +2855,12 @@ fn shop_simulation_holds_its_invariants() {
     let n = env_u64("SHOP_SIM_SEEDS").unwrap_or(10_000);
     let first = env_u64("SHOP_SIM_FIRST").unwrap_or(0);
     let started = std::time::Instant::now();
-    let failing = run_many(first..first.saturating_add(n), Mutant::None, false);
+    let (failing, sums) = run_many(first..first.saturating_add(n), Mutant::None, false);
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "shop_sim: {n} seeds (from {first}) in {secs:.2} s ({:.0} seeds/s)",
-        n as f64 / secs.max(1e-9)
+        "shop_sim: {n} seeds (from {first}) in {secs:.2} s ({:.0} seeds/s); they exercised:\n{}",
+        n as f64 / secs.max(1e-9),
+        stats_text(&sums)
     );
     if let Some(&seed) = failing.first() {
         panic!(
@@ -2737,6 +2935,24 @@ fn mutant_leaking_card_data_to_the_till_is_caught() {
 #[test]
 fn mutant_sending_an_authorization_twice_is_caught() {
     caught(Mutant::DoubleAuth, 2_000, &["approved 2 times at the bank"]);
+}
+
+#[test]
+fn mutant_till_reading_no_answer_as_declined_is_caught() {
+    caught(
+        Mutant::TillReadsTimeoutAsDeclined,
+        5_000,
+        &["was not approved (no answer, read as declined)"],
+    );
+}
+
+#[test]
+fn mutant_session_dropping_a_taken_request_is_caught() {
+    caught(
+        Mutant::SessionDropsRequest,
+        2_000,
+        &["never reached the payment application"],
+    );
 }
 
 /// Seeds of the millions (`benches/shop-sim.sh`) that failed before the fix: a till's reversal
