@@ -266,8 +266,8 @@ impl ReceiptMark {
 
 /// Which receipt a receipt request (ČSOB B3) gets.
 enum AnswerReceipt {
-    /// No answer from the engine on this connection yet: the terminal's last receipt (a
-    /// reprint, as `ecrlink-sim reprint` asks for it).
+    /// No answer from the engine on this connection yet: the terminal's last receipt marked
+    /// duplicate (a reprint, as `ecrlink-sim reprint` asks for it).
     Reprint,
     /// The last answer made no receipt (the bank could not be reached, no card, a refusal):
     /// an empty one, never another transaction's.
@@ -422,7 +422,7 @@ impl Driver {
                 };
                 if let Some(copy) = copy {
                     let receipt = match &self.answer_receipt {
-                        AnswerReceipt::Reprint => self.last_receipt(),
+                        AnswerReceipt::Reprint => self.last_reprint(),
                         AnswerReceipt::None => None,
                         AnswerReceipt::Made(m, c) => Some((m.clone(), c.clone())),
                     };
@@ -481,11 +481,11 @@ impl Driver {
             .and_then(|g| g.as_ref().map(ReceiptMark::of))
     }
 
-    /// The engine's last receipt (merchant, customer copy).
-    fn last_receipt(&self) -> Option<(String, String)> {
+    /// The engine's last receipt (merchant, customer copy), marked duplicate: a reprint.
+    fn last_reprint(&self) -> Option<(String, String)> {
         self.ctx
             .shared
-            .last_receipt
+            .last_reprint
             .lock()
             .ok()
             .and_then(|g| g.clone())
