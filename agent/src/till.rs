@@ -542,8 +542,7 @@ impl Driver {
             _ => resp,
         };
         self.delivering = resp.trace;
-        self.crash_after_write =
-            asked.moves_money() && crate::crash::is_armed("after-answer-sent");
+        self.crash_after_write = asked.moves_money() && crate::crash::is_armed("after-answer-sent");
         if let Err(e) = self
             .session
             .respond_with_receipt(clock::now(), resp, receipt)

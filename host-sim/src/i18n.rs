@@ -278,8 +278,10 @@ pub fn is_no_matching_transaction(outcome: &Outcome, terminal_text: Option<&str>
         } => true,
         Outcome::Failed {
             reason: FailReason::Other,
-        } => terminal_text.map(str::trim).and_then(fail_reason_named)
-            == Some(FailReason::NoMatchingTransaction),
+        } => {
+            terminal_text.map(str::trim).and_then(fail_reason_named)
+                == Some(FailReason::NoMatchingTransaction)
+        }
         _ => false,
     }
 }

@@ -268,7 +268,13 @@ fn last_keeps_its_prefix_for_every_outcome_and_says_what_it_can() {
         "csob",
         &t,
         &[
-            "reversal", "--amount", "30", "--currency", "CZK", "--code", &code,
+            "reversal",
+            "--amount",
+            "30",
+            "--currency",
+            "CZK",
+            "--code",
+            &code,
         ],
         &[],
     );
@@ -277,7 +283,10 @@ fn last_keeps_its_prefix_for_every_outcome_and_says_what_it_can() {
     assert_eq!(r.code, 0, "{r:?}");
     let v = r.json();
     assert_eq!(v["last_kind"], "reversal", "{v}");
-    assert_eq!(v["message"], "Last transaction: reversal 30.00 CZK — approved");
+    assert_eq!(
+        v["message"],
+        "Last transaction: reversal 30.00 CZK — approved"
+    );
 }
 
 /// Issue 15 point 7: `last` says what the last transaction was (before: a refund read
@@ -297,7 +306,10 @@ fn last_names_a_refund_on_screen_in_json_and_in_czech() {
     let r = till_json("csob", &t, &["last"], &[]);
     assert_eq!(r.code, 0, "{r:?}");
     let v = r.json();
-    assert_eq!(v["message"], "Last transaction: refund 12.00 CZK — approved");
+    assert_eq!(
+        v["message"],
+        "Last transaction: refund 12.00 CZK — approved"
+    );
     assert_eq!(v["last_kind"], "refund", "{v}");
     assert_eq!(v["command"], "last", "{v}");
     let r = till_common::sim(&["last", "--terminal", &t, "--dialect", "csob"]);
@@ -323,7 +335,12 @@ fn plain_csob_terminal(fields: &'static [&'static str]) -> String {
     let frame = |ty: &str, data: &[u8]| {
         let mut f = vec![0x02];
         // Type, version 01, terminal id, YYMMddHHmmss, flags, data length, CRC field.
-        let header = format!("{ty}01{}{}0000{:04X}A5A5", "12345678", "261207120000", data.len());
+        let header = format!(
+            "{ty}01{}{}0000{:04X}A5A5",
+            "12345678",
+            "261207120000",
+            data.len()
+        );
         f.extend_from_slice(header.as_bytes());
         f.extend_from_slice(data);
         f.push(0x03);
@@ -393,7 +410,9 @@ fn csob_json_has_the_entry_mode_and_trace_the_receipt_prints() {
     assert_eq!(r.code, 0, "{r:?}");
     let v = r.json();
     assert_eq!(v["entry_mode"], "chip", "{v}");
-    let trace = v["trace"].as_u64().unwrap_or_else(|| panic!("no trace: {v}"));
+    let trace = v["trace"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no trace: {v}"));
     let receipt: String = v["receipt"]
         .as_array()
         .unwrap()
@@ -404,8 +423,14 @@ fn csob_json_has_the_entry_mode_and_trace_the_receipt_prints() {
         .lines()
         .find(|l| l.starts_with("Trace no."))
         .unwrap_or_else(|| panic!("{receipt}"));
-    assert!(printed.ends_with(&format!("{trace:06}")), "{printed} vs {trace}");
-    assert!(receipt.contains("Entry mode") && receipt.contains("chip"), "{receipt}");
+    assert!(
+        printed.ends_with(&format!("{trace:06}")),
+        "{printed} vs {trace}"
+    );
+    assert!(
+        receipt.contains("Entry mode") && receipt.contains("chip"),
+        "{receipt}"
+    );
     let r = till_json("csob", &t, &["last"], &[]);
     let v = r.json();
     assert_eq!(v["entry_mode"], "chip", "{v}");

@@ -135,8 +135,7 @@ impl ResponseField {
 /// Errors: [`Error::SessionResponseMismatch`].
 pub fn check_response(request: &Request, response: &Response) -> Result<()> {
     let mismatch = |field| Err(Error::SessionResponseMismatch { field });
-    let last_answer =
-        request.kind() == RequestKind::LastTransaction && response.kind.moves_money();
+    let last_answer = request.kind() == RequestKind::LastTransaction && response.kind.moves_money();
     if response.kind != request.kind() && !last_answer {
         return mismatch(ResponseField::Kind);
     }

@@ -289,7 +289,10 @@ fn check_response_is_the_rule() {
         mismatch(ResponseField::Kind)
     );
     assert_eq!(
-        check_response(&sale, &approved(RequestKind::LastTransaction, Some(eur(500)))),
+        check_response(
+            &sale,
+            &approved(RequestKind::LastTransaction, Some(eur(500)))
+        ),
         mismatch(ResponseField::Kind)
     );
 }

@@ -1014,10 +1014,9 @@ fn compose_message(
             match (p.last_kind, amount) {
                 (Some(k), Some(a)) => s.push_str(&format!("{} {a} — ", i18n::kind_text(lang, k))),
                 (Some(k), None) => s.push_str(&format!("{} — ", i18n::kind_text(lang, k))),
-                (None, Some(a)) => s.push_str(&format!(
-                    "{a} ({}) — ",
-                    i18n::kind_not_reported_text(lang)
-                )),
+                (None, Some(a)) => {
+                    s.push_str(&format!("{a} ({}) — ", i18n::kind_not_reported_text(lang)))
+                }
                 // No transaction described: none yet, or a refusal of the question.
                 (None, None) => {}
             }

@@ -13,9 +13,8 @@ use super::*;
 use crate::session::{EcrEvent, EcrSide, MAX_TRANSMIT, TerminalEvent, TerminalSide};
 use crate::txn::{
     Amount, ApprovalCode, CardScheme, Currency, CurrencyTotals, DeclineCode, EntryMode, FailReason,
-    MaskedPan,
-    Money, Outcome, Reference, Request, RequestKind, Response, SchemeTotals, TerminalId, Timestamp,
-    Totals,
+    MaskedPan, Money, Outcome, Reference, Request, RequestKind, Response, SchemeTotals, TerminalId,
+    Timestamp, Totals,
 };
 use crate::{Error, Instant};
 
