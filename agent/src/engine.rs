@@ -57,6 +57,9 @@ pub struct Shared {
     pub activity_ms: AtomicU64,
     /// Merchant and customer copy of the last receipt (for ČSOB receipt transfer).
     pub last_receipt: Mutex<Option<(String, String)>>,
+    /// The same two copies marked duplicate: what a reprint transfers (a till's `reprint`,
+    /// a receipt request before any answer on its connection).
+    pub last_reprint: Mutex<Option<(String, String)>>,
     /// Reversals waiting for the bank.
     pub pending_reversals: AtomicUsize,
     /// Approval code and amount of the last transaction if it was an approved payment.
@@ -410,13 +413,18 @@ impl Engine {
             while let Some(job) = self.app.poll_print() {
                 progressed = true;
                 if let AppPrintJob::Receipt(r) = &job {
-                    let texts = self
-                        .settings
-                        .render(r, Copy::Merchant, false)
-                        .ok()
-                        .zip(self.settings.render(r, Copy::Customer, false).ok());
+                    let texts = |duplicate| {
+                        self.settings
+                            .render(r, Copy::Merchant, duplicate)
+                            .ok()
+                            .zip(self.settings.render(r, Copy::Customer, duplicate).ok())
+                    };
+                    let (original, reprint) = (texts(false), texts(true));
                     if let Ok(mut g) = self.shared.last_receipt.lock() {
-                        *g = texts;
+                        *g = original;
+                    }
+                    if let Ok(mut g) = self.shared.last_reprint.lock() {
+                        *g = reprint;
                     }
                 }
                 if self.print_tx.try_send(job).is_err() {

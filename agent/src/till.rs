@@ -142,6 +142,7 @@ pub async fn run_till(
         session,
         ctx: ctx.clone(),
         pending: None,
+        asked: None,
         delivering: None,
         receipt_parts: VecDeque::new(),
         errors: 0,
@@ -220,6 +221,9 @@ struct Driver {
     session: Box<dyn AgentSession>,
     ctx: TillCtx,
     pending: Option<oneshot::Receiver<Response>>,
+    /// The kind of the pending request (a last-transaction answer has the kind of the
+    /// transaction it describes).
+    asked: Option<RequestKind>,
     delivering: Option<u32>,
     receipt_parts: VecDeque<String>,
     errors: u32,
@@ -266,8 +270,8 @@ impl ReceiptMark {
 
 /// Which receipt a receipt request (ČSOB B3) gets.
 enum AnswerReceipt {
-    /// No answer from the engine on this connection yet: the terminal's last receipt (a
-    /// reprint, as `ecrlink-sim reprint` asks for it).
+    /// No answer from the engine on this connection yet: the terminal's last receipt marked
+    /// duplicate (a reprint, as `ecrlink-sim reprint` asks for it).
     Reprint,
     /// The last answer made no receipt (the bank could not be reached, no card, a refusal):
     /// an empty one, never another transaction's.
@@ -403,6 +407,7 @@ impl Driver {
                         ));
                     } else {
                         self.pending = Some(rx);
+                        self.asked = Some(kind);
                         self.receipt_before = self.receipt_mark();
                         self.timing = timed.then_some(Timing {
                             received: self.rx_at,
@@ -422,7 +427,7 @@ impl Driver {
                 };
                 if let Some(copy) = copy {
                     let receipt = match &self.answer_receipt {
-                        AnswerReceipt::Reprint => self.last_receipt(),
+                        AnswerReceipt::Reprint => self.last_reprint(),
                         AnswerReceipt::None => None,
                         AnswerReceipt::Made(m, c) => Some((m.clone(), c.clone())),
                     };
@@ -481,11 +486,11 @@ impl Driver {
             .and_then(|g| g.as_ref().map(ReceiptMark::of))
     }
 
-    /// The engine's last receipt (merchant, customer copy).
-    fn last_receipt(&self) -> Option<(String, String)> {
+    /// The engine's last receipt (merchant, customer copy), marked duplicate: a reprint.
+    fn last_reprint(&self) -> Option<(String, String)> {
         self.ctx
             .shared
-            .last_receipt
+            .last_reprint
             .lock()
             .ok()
             .and_then(|g| g.clone())
@@ -503,7 +508,8 @@ impl Driver {
     /// or the receipt handed back with the answer, would say it without this comparison.)
     fn answer(&mut self, resp: &Response) {
         let before = self.receipt_before.take();
-        if resp.kind.moves_money() || resp.kind.reports_totals() {
+        let asked = self.asked.take().unwrap_or(resp.kind);
+        if asked.moves_money() || asked.reports_totals() {
             self.answer_receipt = match self.receipt_mark() {
                 Some(mark) if before.as_ref() != Some(&mark) => {
                     AnswerReceipt::Made(mark.text.0, mark.text.1)
@@ -512,15 +518,16 @@ impl Driver {
             };
         }
         let made = matches!(self.answer_receipt, AnswerReceipt::Made(..));
-        self.send_answer(resp, made);
+        self.send_answer(resp, asked, made);
     }
 
     /// Gives an answer the driver made itself (no engine run, so no receipt of it).
     fn respond(&mut self, resp: &Response) {
-        self.send_answer(resp, false);
+        self.send_answer(resp, resp.kind, false);
     }
 
-    fn send_answer(&mut self, resp: &Response, receipt: bool) {
+    /// Sends `resp`, the answer to a request of kind `asked`.
+    fn send_answer(&mut self, resp: &Response, asked: RequestKind, receipt: bool) {
         // A refusal carries its reason's name as the answer text when it has no text of its
         // own: a dialect that folds reasons into one code (ČSOB R-21) still tells the till why.
         let with_reason;
@@ -535,8 +542,7 @@ impl Driver {
             _ => resp,
         };
         self.delivering = resp.trace;
-        self.crash_after_write =
-            resp.kind.moves_money() && crate::crash::is_armed("after-answer-sent");
+        self.crash_after_write = asked.moves_money() && crate::crash::is_armed("after-answer-sent");
         if let Err(e) = self
             .session
             .respond_with_receipt(clock::now(), resp, receipt)
@@ -548,7 +554,7 @@ impl Driver {
                 let _ = self.ctx.engine.try_send(Job::Undeliverable { stan });
             }
             let plain = Response::new(
-                resp.kind,
+                asked,
                 Outcome::Failed {
                     reason: FailReason::Other,
                 },

@@ -505,10 +505,17 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
         )
     );
     println!(
-        "  {}every message MACed (field 64/128, HMAC-SHA-256 truncated to 8 bytes: a test \
-         scheme), key {} (mode 600, made for this run)",
+        "  {}{}",
         label("bankovní linka", "bank link", "liaison banque"),
-        world.mac_key_file.display()
+        t(
+            "každá zpráva s MAC (pole 64/128, HMAC-SHA-256 zkrácený na 8 bajtů: testovací \
+             schéma), klíč {key} (práva 600, vytvořen pro tento běh)",
+            "every message MACed (field 64/128, HMAC-SHA-256 truncated to 8 bytes: a test \
+             scheme), key {key} (mode 600, made for this run)",
+            "chaque message avec MAC (champ 64/128, HMAC-SHA-256 tronqué à 8 octets : un schéma \
+             de test), clé {key} (mode 600, créée pour cette exécution)"
+        )
+        .replace("{key}", &world.mac_key_file.display().to_string())
     );
     if let Some(p) = log.path() {
         println!(
@@ -631,10 +638,20 @@ async fn man_in_the_middle(
         amount: money(1251, Currency::CZK)?,
         reference: vs("2026-0099")?,
     };
+    let t = |cs, en, fr| crate::i18n::pick(lang, cs, en, fr);
     println!();
     println!(
-        "[mitm] a man in the middle rewrites the bank's answers to terminal {MITM_TERMINAL_ID} \
-         (relay {relay}: 51 becomes 00) — {}",
+        "[mitm] {} — {}",
+        t(
+            "útočník uprostřed přepisuje odpovědi banky terminálu {id} (relé {relay}: z 51 \
+             se stává 00)",
+            "a man in the middle rewrites the bank's answers to terminal {id} (relay {relay}: \
+             51 becomes 00)",
+            "un homme du milieu réécrit les réponses de la banque au terminal {id} (relais \
+             {relay} : 51 devient 00)"
+        )
+        .replace("{id}", MITM_TERMINAL_ID)
+        .replace("{relay}", &relay.to_string()),
         crate::till::describe_request(&request)
     );
     let result = Till::new(o).run(request).await?;
@@ -664,15 +681,54 @@ async fn man_in_the_middle(
         }
     );
     println!(
-        "      the relay changed {} answer(s); the terminal found the MAC wrong and took it as no answer",
-        changed.load(std::sync::atomic::Ordering::SeqCst)
+        "      {}",
+        t(
+            "relé změnilo odpovědí: {n}; terminál shledal MAC chybným a vzal ji jako žádnou \
+             odpověď",
+            "the relay changed {n} answer(s); the terminal found the MAC wrong and took it as \
+             no answer",
+            "le relais a modifié {n} réponse(s) ; le terminal a trouvé le MAC faux et l'a prise \
+             pour une absence de réponse"
+        )
+        .replace(
+            "{n}",
+            &changed
+                .load(std::sync::atomic::Ordering::SeqCst)
+                .to_string()
+        )
     );
     match auth {
-        Some(a) => println!(
-            "      the bank holds: {:?}, response {}, {} reversal message(s) from the terminal",
-            a.state, a.code, a.reversal_messages
+        Some(a) => {
+            use crate::bank::ledger::AuthState;
+            let state = match a.state {
+                AuthState::Approved => t("schválena", "Approved", "acceptée"),
+                AuthState::Declined => t("zamítnuta", "Declined", "refusée"),
+                AuthState::Reversed => t("stornována", "Reversed", "annulée"),
+                AuthState::Settled => t("zúčtována", "Settled", "compensée"),
+            };
+            println!(
+                "      {}",
+                t(
+                    "banka eviduje: {state}, odpověď {code}, zpráv o stornu od terminálu: {n}",
+                    "the bank holds: {state}, response {code}, {n} reversal message(s) from the \
+                     terminal",
+                    "la banque détient : {state}, réponse {code}, {n} message(s) d'annulation du \
+                     terminal"
+                )
+                .replace("{state}", state)
+                .replace("{code}", &a.code.to_string())
+                .replace("{n}", &a.reversal_messages.to_string())
+            );
+        }
+        None => println!(
+            "      {}",
+            t(
+                "banka pro {id} nic neeviduje",
+                "the bank holds nothing for {id}",
+                "la banque ne détient rien pour {id}"
+            )
+            .replace("{id}", MITM_TERMINAL_ID)
         ),
-        None => println!("      the bank holds nothing for {MITM_TERMINAL_ID}"),
     }
     Ok(as_expected)
 }

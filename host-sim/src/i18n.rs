@@ -248,6 +248,44 @@ pub fn last_transaction_text(lang: Lang) -> &'static str {
     .get(lang)
 }
 
+/// Said in a `last` answer whose terminal does not say what the last transaction was (a ČSOB
+/// terminal without ecrlink's `K` field).
+pub fn kind_not_reported_text(lang: Lang) -> &'static str {
+    t!(
+        "druh terminál neuvádí",
+        "kind not reported by the terminal",
+        "type non indiqué par le terminal"
+    )
+    .get(lang)
+}
+
+/// Said by `last` when the terminal has no last transaction.
+pub fn no_last_transaction_text(lang: Lang) -> &'static str {
+    t!(
+        "žádná, terminál zatím žádnou transakci neprovedl",
+        "none, the terminal has made no transaction yet",
+        "aucune, le terminal n'a encore effectué aucune transaction"
+    )
+    .get(lang)
+}
+
+/// Whether a refusal says "no such transaction": its reason, or (a dialect that folds reasons
+/// into one code, ČSOB R-21) the reason's name the terminal sent as its text.
+pub fn is_no_matching_transaction(outcome: &Outcome, terminal_text: Option<&str>) -> bool {
+    match outcome {
+        Outcome::Failed {
+            reason: FailReason::NoMatchingTransaction,
+        } => true,
+        Outcome::Failed {
+            reason: FailReason::Other,
+        } => {
+            terminal_text.map(str::trim).and_then(fail_reason_named)
+                == Some(FailReason::NoMatchingTransaction)
+        }
+        _ => false,
+    }
+}
+
 /// A request kind for people: `sale`, `refund`, …
 pub fn kind_text(lang: Lang, kind: RequestKind) -> &'static str {
     match kind {
@@ -275,7 +313,7 @@ pub fn kind_text(lang: Lang, kind: RequestKind) -> &'static str {
     .get(lang)
 }
 
-/// The one-word outcome used after "Last transaction (…):".
+/// The one-word outcome used after "Last transaction: sale 12.00 CZK —".
 pub fn outcome_word(lang: Lang, outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Approved => t!("schválena", "approved", "acceptée"),

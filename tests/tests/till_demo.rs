@@ -108,8 +108,21 @@ fn demo_in_czech_translates_headings_steps_receipts_and_summary() {
         "approval code",
         "as planned",
         "steps,",
+        // Issue 15 point 14: the bank-link line and the man-in-the-middle part too.
+        "every message MACed",
+        "a man in the middle",
+        "the relay changed",
+        "the bank holds",
     ] {
         assert!(!out.contains(english), "{english} left in English: {out}");
+    }
+    for czech in [
+        "každá zpráva s MAC",
+        "útočník uprostřed",
+        "relé změnilo odpovědí: 1",
+        "banka eviduje: zamítnuta, odpověď 51",
+    ] {
+        assert!(out.contains(czech), "missing {czech}: {out}");
     }
 }
 

@@ -515,12 +515,11 @@ impl Terminal {
                 return;
             }
             Request::LastTransaction => {
+                // The last transaction's own answer, its kind kept (a sale, a refund, …): the
+                // dialect writes it as its last-transaction answer and names that kind where
+                // it can (`session::check_response`).
                 let r = match &self.journal.checkpoint.last {
-                    Some(last) => {
-                        let mut r = last.response.clone();
-                        r.kind = RequestKind::LastTransaction;
-                        r
-                    }
+                    Some(last) => last.response.clone(),
                     None => self.response(kind, fail(FailReason::NoMatchingTransaction)),
                 };
                 return self.answer(id, till, r);

@@ -972,6 +972,8 @@ fn last_transaction_asked_during_a_sale_is_answered_with_that_sale() {
     let l = rig.answer_for(last);
     assert_eq!(l.outcome, Outcome::Approved);
     assert_eq!(l.amount, Some(eur(1000)));
+    // The answer says what the last transaction was (issue 15 point 7).
+    assert_eq!(l.kind, RequestKind::Sale);
 }
 
 // ---- issue 19: amount limits and refused operations ----------------------------------------
