@@ -22,7 +22,7 @@ use ecrlink_core::txn::{
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bank::{BankError, BankLink, LinkStatus};
-use crate::card::{CardRead, CardReader, PinOutcome};
+use crate::card::{CardRead, CardReader, CardTxn, PinOutcome};
 use crate::clock;
 use crate::config::Config;
 use crate::journal::Journal;
@@ -307,6 +307,8 @@ impl Engine {
                         pan: c.pan,
                         scheme: c.scheme,
                         entry_mode: c.entry_mode,
+                        expiry: c.expiry,
+                        sequence: c.sequence,
                         emv: c.emv,
                         pin: match c.pin {
                             PinOutcome::Accepted => PinCheck::Accepted,
@@ -549,12 +551,23 @@ async fn card_task(
 ) {
     let mut next = cmds.recv().await;
     while let Some(cmd) = next.take() {
-        let CardCommand::Read { amount } = cmd else {
+        let CardCommand::Read {
+            amount,
+            kind,
+            cashback,
+        } = cmd
+        else {
             next = cmds.recv().await;
             continue;
         };
+        let txn = CardTxn {
+            amount,
+            kind,
+            cashback,
+            date: crate::clock::timestamp(),
+        };
         tokio::select! {
-            read = reader.read(amount) => {
+            read = reader.read(txn) => {
                 let _ = events.send(Event::Card(read));
                 next = cmds.recv().await;
             }

@@ -178,6 +178,8 @@ fn card(rng: &mut Prng, pin: PinCheck) -> CardData {
         } else {
             EntryMode::Chip
         },
+        expiry: None,
+        sequence: None,
         emv,
         pin,
     }

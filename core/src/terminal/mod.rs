@@ -53,11 +53,15 @@
 //! app.handle_link(now, LinkState::Up);
 //! let sale = Request::Sale { amount: Money::new(1250, Currency::EUR).unwrap(), reference: None };
 //! app.handle_request(now, RequestId(1), TillId(1), sale);
-//! assert_eq!(app.poll_card(), Some(CardCommand::Read { amount: Money::new(1250, Currency::EUR).unwrap() }));
+//! assert_eq!(app.poll_card(), Some(CardCommand::Read {
+//!     amount: Money::new(1250, Currency::EUR).unwrap(), kind: AuthKind::Sale, cashback: None,
+//! }));
 //! let card = CardData {
 //!     pan: Pan::new("4761739001010119").unwrap(),
 //!     scheme: CardScheme::Visa,
 //!     entry_mode: EntryMode::Chip,
+//!     expiry: None,
+//!     sequence: None,
 //!     emv: EmvData::new(),
 //!     pin: PinCheck::Accepted,
 //! };
@@ -101,14 +105,14 @@ pub use bank::{
 };
 pub use policy::{KindSet, Policy, Refusal};
 
-use crate::bank::CodeMeaning;
+use crate::bank::{CodeMeaning, Expiry};
 use crate::emv;
 use crate::journal::{
     AuthStarted, Checkpoint, JournalState, Original, PendingReversal, Record, ReversalReason,
 };
 use crate::time::{Instant, earliest};
 use crate::txn::{
-    ApprovalCode, CardScheme, Currency, CurrencyTotals, DeclineCode, EmvData, EntryMode,
+    Amount, ApprovalCode, CardScheme, Currency, CurrencyTotals, DeclineCode, EmvData, EntryMode,
     FailReason, Money, Outcome, Pan, Reference, Request, RequestKind, Response, TerminalId,
     Timestamp,
 };
@@ -203,8 +207,12 @@ pub struct TillId(pub u64);
 pub enum CardCommand {
     /// Ask the cardholder for a card for `amount`.
     Read {
-        /// What the card pays.
+        /// What the card pays (cash back included).
         amount: Money,
+        /// Sale, sale with cash back or refund (the card's transaction type, EMV `9C`).
+        kind: AuthKind,
+        /// The cash-back part of `amount` (EMV `9F03`).
+        cashback: Option<Amount>,
     },
     /// Stop reading (aborted or timed out); a card read afterwards is ignored.
     Cancel,
@@ -233,6 +241,10 @@ pub struct CardData {
     pub scheme: CardScheme,
     /// How it was read.
     pub entry_mode: EntryMode,
+    /// Expiry date (chip `5F24`, or the track): to the bank only.
+    pub expiry: Option<Expiry>,
+    /// PAN sequence number (chip `5F34`), if the card has one.
+    pub sequence: Option<u8>,
     /// EMV data from the card (may carry tags 5A, 57…: they go to the bank only).
     pub emv: EmvData,
     /// PIN verification.
@@ -379,6 +391,8 @@ pub struct Terminal {
     /// Reversals owed that could not be journaled (the journal failed): kept in memory.
     volatile: Vec<PendingReversal, 4>,
     pans: Vec<(u32, u32, Pan), MAX_PANS>,
+    /// The card number of the last approved payment (batch, trace, number), for its reversal.
+    last_pan: Option<(u32, u32, Pan)>,
     echo: Option<EchoInFlight>,
     next_echo: Option<Instant>,
     has_receipt: bool,
@@ -437,6 +451,7 @@ impl Terminal {
             reversal_next: now,
             volatile: Vec::new(),
             pans: Vec::new(),
+            last_pan: None,
             echo: None,
             space: JournalSpace::Enough,
             waiting_last: Vec::new(),
@@ -831,7 +846,7 @@ impl Terminal {
         self.push_record(Record::ReversalQueued(PendingReversal {
             batch,
             original,
-            reason: ReversalReason::TillRequest,
+            reason: ReversalReason::Undeliverable,
         }));
         self.push_record(Record::Completed {
             stan: rev_stan,
@@ -1043,7 +1058,13 @@ impl Terminal {
                     return;
                 }
                 txn.step = Step::ReadingCard;
-                self.card_out = Some(CardCommand::Read { amount });
+                let (kind, cashback) =
+                    AuthKind::of(&txn.request).map_or((AuthKind::Sale, None), |(k, _, c)| (k, c));
+                self.card_out = Some(CardCommand::Read {
+                    amount,
+                    kind,
+                    cashback,
+                });
             }
             Request::Reversal { .. } => self.start_reversal(false),
             Request::CloseTotals => {
@@ -1126,6 +1147,8 @@ impl Terminal {
                 cashback,
                 pan: card.pan,
                 entry_mode: card.entry_mode,
+                expiry: card.expiry,
+                card_sequence: card.sequence,
                 emv: card.emv,
                 transmitted: wall,
                 rrn,
@@ -1189,6 +1212,7 @@ impl Terminal {
                     stan,
                     original,
                     pan,
+                    reason: ReversalReason::TillRequest,
                     transmitted: wall,
                 }),
             };
@@ -1344,12 +1368,16 @@ impl Terminal {
                 match answer.code.meaning() {
                     CodeMeaning::Approved => {
                         txn.response.approval_code = answer.approval;
+                        // Kept in memory only, for a reversal of it (the till's, or after
+                        // an answer the till could not take): field 2 of that 0400.
+                        let kept = txn.auth.as_ref().map(|a| (a.batch, a.stan));
+                        self.last_pan = kept.zip(txn.pan.clone()).map(|((b, s), p)| (b, s, p));
                         self.finish(Outcome::Approved, true);
                     }
                     CodeMeaning::PartialApproval => {
                         // This link never asks for part of an amount: give it all back.
                         let approved = answer.amount.or(txn.response.amount);
-                        self.owe_reversal(approved);
+                        self.owe_reversal(approved, ReversalReason::PartialApproval);
                         let txn_resp = self.txn.as_mut().map(|t| &mut t.response);
                         if let Some(r) = txn_resp {
                             *r = with_text(r.clone(), PARTIAL_TEXT);
@@ -1383,7 +1411,7 @@ impl Terminal {
             Step::AwaitingBank { .. } => {
                 if failure.maybe_delivered() {
                     let amount = txn.response.amount;
-                    self.owe_reversal(amount);
+                    self.owe_reversal(amount, ReversalReason::BankTimeout);
                 } else {
                     self.bank_down = true;
                 }
@@ -1395,7 +1423,7 @@ impl Terminal {
 
     /// The running authorization may be (or is) approved at the bank and must be undone:
     /// queue its reversal, with the card number kept in memory for it.
-    fn owe_reversal(&mut self, amount: Option<Money>) {
+    fn owe_reversal(&mut self, amount: Option<Money>, reason: ReversalReason) {
         let Some(txn) = self.txn.as_ref() else {
             return;
         };
@@ -1408,7 +1436,7 @@ impl Terminal {
         if let Some(a) = amount {
             p.original.amount = a;
         }
-        p.reason = ReversalReason::BankTimeout;
+        p.reason = reason;
         if let Some(pan) = txn.pan.clone() {
             remember_pan(&mut self.pans, p.batch, p.original.stan, pan);
         }
@@ -1509,6 +1537,7 @@ impl Terminal {
             stan,
             original: p.original,
             pan,
+            reason: p.reason,
             transmitted: self.wall,
         })));
     }
@@ -1622,6 +1651,7 @@ impl Terminal {
     fn pan_of(&self, batch: u32, stan: u32) -> Option<Pan> {
         self.pans
             .iter()
+            .chain(self.last_pan.iter())
             .find(|(b, s, _)| *b == batch && *s == stan)
             .map(|(_, _, pan)| pan.clone())
     }
