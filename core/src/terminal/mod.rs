@@ -29,13 +29,15 @@
 //! 2. Feed every input as it happens: [`Terminal::handle_request`], [`Terminal::handle_card`],
 //!    [`Terminal::handle_bank_answer`], [`Terminal::handle_bank_failure`],
 //!    [`Terminal::handle_link`], [`Terminal::handle_delivered`],
-//!    [`Terminal::handle_answer_undeliverable`], and [`Terminal::handle_timeout`] when the time
+//!    [`Terminal::handle_answer_undeliverable`], [`Terminal::handle_confirmation`] (the
+//!    merchant's PIN, see [`confirm`]), and [`Terminal::handle_timeout`] when the time
 //!    from [`Terminal::poll_timeout`] has come. Call [`Terminal::set_wall_time`] before any of
 //!    them whenever the calendar time has moved (it stamps bank messages and answers).
 //! 3. After any `handle_*`, drain the outputs in this order until each gives `None`:
 //!    [`Terminal::poll_record`] (make it durable, then [`Terminal::handle_persisted`] — or
 //!    [`Terminal::handle_persist_failed`] — before anything else), [`Terminal::poll_bank`],
-//!    [`Terminal::poll_card`], [`Terminal::poll_answer`], [`Terminal::poll_print`].
+//!    [`Terminal::poll_card`], [`Terminal::poll_confirmation`], [`Terminal::poll_answer`],
+//!    [`Terminal::poll_print`].
 //!    Nothing goes to the bank or the till while a record waits to be made durable.
 //! 4. Sleep until [`Terminal::poll_timeout`] or the next input. `poll_timeout` changes only
 //!    through a `handle_*` call, so read it again after each.
@@ -89,6 +91,7 @@
 
 mod backoff;
 mod bank;
+pub mod confirm;
 mod policy;
 #[cfg(test)]
 mod tests;
@@ -103,7 +106,8 @@ pub use bank::{
     AuthKind, AuthRequest, BankAnswer, BankCommand, BankFailure, BankRequest, ReconcileRequest,
     ReversalRequest,
 };
-pub use policy::{KindSet, Policy, Refusal};
+pub use confirm::{ConfirmCommand, Confirmation, Lockout, PinHash};
+pub use policy::{DayLine, DayTotals, KindSet, Policy, Refusal};
 
 use crate::bank::{CodeMeaning, Expiry};
 use crate::emv;
@@ -302,6 +306,8 @@ pub enum PrintJob {
 enum Step {
     /// Waiting for the bank link's first connection.
     WaitingLink { until: Instant },
+    /// Waiting for the merchant's PIN ([`confirm`]); nothing has started yet.
+    Confirming,
     /// Waiting for the card.
     ReadingCard,
     /// The start record is being made durable; then this goes to the bank.
@@ -400,6 +406,11 @@ pub struct Terminal {
     waiting_last: Vec<(RequestId, TillId), MAX_ANSWERS>,
     space: JournalSpace,
     rng: Rng,
+    /// Merchant confirmation: what to ask, and wrong tries per operation.
+    confirm_out: Option<ConfirmCommand>,
+    lockout: Lockout,
+    /// What today approved, for the per-day limits.
+    day: DayTotals,
 }
 
 /// How much room the driver's journal has left, from [`Terminal::set_journal_space`].
@@ -456,6 +467,9 @@ impl Terminal {
             space: JournalSpace::Enough,
             waiting_last: Vec::new(),
             rng,
+            confirm_out: None,
+            lockout: Lockout::default(),
+            day: DayTotals::new(),
         };
         if needs_checkpoint {
             t.push_record(Record::Checkpoint(checkpoint));
@@ -550,14 +564,8 @@ impl Terminal {
             let r = self.response(kind, fail(FailReason::Busy));
             return self.answer(id, till, with_text(r, "busy with another request"));
         }
-        if let Err(refusal) = self.cfg.policy.check(&request) {
-            let reason = match refusal {
-                Refusal::NotAllowed => FailReason::NotSupported,
-                Refusal::OverLimit => FailReason::Other,
-            };
-            let mut r = self.response(kind, fail(reason));
-            r.amount = request.amount();
-            return self.answer(id, till, with_text(r, refusal.text()));
+        if let Err(refusal) = self.check_policy(now, &request) {
+            return self.refuse(id, till, &request, refusal);
         }
         let room = match kind {
             RequestKind::CloseTotals => self.space != JournalSpace::Full,
@@ -590,6 +598,10 @@ impl Terminal {
             print: false,
         };
         self.txn = Some(txn);
+        if self.cfg.policy.confirm.contains(kind) {
+            // The merchant's PIN first ([`Self::handle_confirmation`]); nothing starts before.
+            return self.ask_confirmation(kind);
+        }
         self.start(now);
         self.advance(now);
     }
@@ -687,6 +699,7 @@ impl Terminal {
         if let Some(record) = self.records.pop_front() {
             // Capacity overflows were prevented when the record was made.
             let _ = self.journal.apply(&record);
+            self.day.fold(&record);
         }
         self.advance(now);
     }
@@ -859,6 +872,7 @@ impl Terminal {
     pub fn handle_timeout(&mut self, now: Instant) {
         if let Some(txn) = self.txn.as_ref() {
             match txn.step {
+                Step::Confirming if now >= txn.deadline => self.confirmation_timed_out(),
                 Step::WaitingLink { until } if now >= until => self.start_after_link(now),
                 Step::ReadingCard if now >= txn.deadline => {
                     self.card_out = Some(CardCommand::Cancel);
@@ -938,7 +952,9 @@ impl Terminal {
         if let Some(txn) = self.txn.as_ref() {
             let at = match txn.step {
                 Step::WaitingLink { until } => Some(until),
-                Step::ReadingCard | Step::CloseWaitingReversals => Some(txn.deadline),
+                Step::Confirming | Step::ReadingCard | Step::CloseWaitingReversals => {
+                    Some(txn.deadline)
+                }
                 Step::AwaitingBank { until, .. } | Step::Reconciling { until, .. } => Some(until),
                 Step::Echoing { sent, .. } => Some(sent.saturating_add(self.cfg.bank_timeout)),
                 Step::Journaling { .. } | Step::Finishing => None,
@@ -1623,7 +1639,18 @@ impl Terminal {
     fn abort(&mut self, now: Instant, id: RequestId, till: TillId) {
         let kind = RequestKind::Abort;
         let owner = self.txn.as_ref().map(|t| t.till);
+        let confirming = self
+            .txn
+            .as_ref()
+            .is_some_and(|t| t.step == Step::Confirming);
         let outcome = match owner {
+            Some(owner) if confirming && owner == till => {
+                // Nothing started: answered cancelled, nothing journaled.
+                self.confirm_out = Some(ConfirmCommand::Cancel);
+                self.finish(Outcome::Cancelled, false);
+                Outcome::Approved
+            }
+            Some(_) if confirming => fail(FailReason::Busy),
             Some(owner) if self.is_waiting_for_card() && owner == till => {
                 self.card_out = Some(CardCommand::Cancel);
                 if self.txn.as_ref().and_then(|t| t.auth.as_ref()).is_none()
