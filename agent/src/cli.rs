@@ -13,7 +13,9 @@ as they would to a real terminal; it reads a (simulated) card, asks the bank ove
 prints the receipt, journals every step on disk and answers the till.
 
 Server mode: each --listen DIALECT@ADDR opens a listener. DIALECT is `concert` (Ingenico \
-Concert V2), `csob` (ČSOB \"B\" protocol) or `auto` (ENQ first means Concert, STX means ČSOB). \
+Concert V2), `csob` (ČSOB \"B\" protocol), `zvt` (the German ZVT protocol; bare APDUs over \
+TCP, DLE/STX frames with CRC over serial; never auto-detected) or `auto` (ENQ first means \
+Concert, STX means ČSOB). \
 ADDR is a TCP address or `serial:/dev/ttyUSB0:9600`. One till is served at a time: a new \
 connection that makes a request drops the older one (a transaction in flight still completes; \
 ask for the last transaction to learn its result); connections that send no request never \
@@ -42,6 +44,9 @@ Examples:
   # Both dialects, receipts on stdout, sleep after 10 minutes idle, wake after 1 minute:
   ecrlink-agent --listen concert@0.0.0.0:2000 --listen csob@0.0.0.0:2001 \\
       --bank 127.0.0.1:5000 --printer stdout --sleep-after 10m --sleep-for 1m
+
+  # A German ZVT till (TCP port 20007 is usual; serial works too), password 123456:
+  ecrlink-agent --listen zvt@0.0.0.0:20007 --zvt-password 123456 --bank 127.0.0.1:5000
 
   # A serial till at 9600 baud, scripted cards:
   ecrlink-agent --listen concert@serial:/dev/ttyUSB0:9600 --bank 127.0.0.1:5000 --cards cards.toml
@@ -80,7 +85,7 @@ one with `ecrlink-sim bank --listen 127.0.0.1:5000` and give --bank 127.0.0.1:50
 #[derive(Debug, Parser)]
 #[command(name = "ecrlink-agent", version, about = "A virtual card payment terminal for tills: Concert and ČSOB in server mode, ISO 8583 to the bank, crash-safe journal", long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Args {
-    /// Listen for tills: DIALECT@ADDR, DIALECT = concert | csob | auto; repeatable.
+    /// Listen for tills: DIALECT@ADDR, DIALECT = concert | csob | zvt | auto; repeatable.
     /// Default concert@127.0.0.1:2000.
     #[arg(long, value_name = "DIALECT@ADDR")]
     pub listen: Vec<ListenSpec>,
@@ -102,6 +107,10 @@ pub struct Args {
     /// Merchant id sent to the bank (field 42), 1-15 characters.
     #[arg(long, value_name = "ID")]
     pub merchant_id: Option<String>,
+    /// ZVT password, six digits, that a ZVT till must give on registration and on end of
+    /// day, reversal, refund and repeat receipt (default 000000); a wrong one is refused.
+    #[arg(long, value_name = "DIGITS")]
+    pub zvt_password: Option<String>,
     /// Merchant name printed on receipts.
     #[arg(long, value_name = "NAME")]
     pub merchant_name: Option<String>,
@@ -251,6 +260,7 @@ impl Args {
         over!(
             terminal_id,
             merchant_id,
+            zvt_password,
             merchant_name,
             card_delay,
             echo_every,
