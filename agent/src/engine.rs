@@ -222,7 +222,11 @@ impl Engine {
     /// gone.
     pub async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         let mut status = self.bank.watch();
-        let initial = link_state(*status.borrow_and_update());
+        let mut fault = self.shared.ui.bank_fault.watch();
+        let initial = effective_link(
+            link_state(*status.borrow_and_update()),
+            *fault.borrow_and_update(),
+        );
         self.app.handle_link(clock::now(), initial);
         self.drain();
         let mut stopping: Option<oneshot::Sender<()>> = None;
@@ -245,7 +249,12 @@ impl Engine {
                 Some(event) = self.events_rx.recv() => self.event(event),
                 changed = status.changed() => {
                     if changed.is_err() { break; }
-                    let s = link_state(*status.borrow_and_update());
+                    let s = effective_link(link_state(*status.borrow_and_update()), *fault.borrow());
+                    self.now_wall();
+                    self.app.handle_link(clock::now(), s);
+                }
+                Ok(()) = fault.changed() => {
+                    let s = effective_link(link_state(*status.borrow()), *fault.borrow_and_update());
                     self.now_wall();
                     self.app.handle_link(clock::now(), s);
                 }
@@ -605,6 +614,15 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+/// The link as the application sees it: down while a tester holds it offline (`--ui`).
+fn effective_link(real: LinkState, fault: BankFault) -> LinkState {
+    if fault == BankFault::Offline {
+        LinkState::Down
+    } else {
+        real
     }
 }
 

@@ -29,7 +29,7 @@ function screenText(v, now) {
     case "request": return [s.amount || s.kind, "Please wait", s.kind];
     case "present-card": {
       const left = Math.max(0, s.limit_s - Math.floor((now - v.since) / 1000));
-      return [s.amount, "Present card", "Insert, tap or swipe · " + left + " s left"];
+      return [s.amount, "Present card", "Insert, tap or swipe", left + " s left · red key cancels"];
     }
     case "pin-entry": return ["Enter PIN", "● ● ● ●", "Remove the card to abort"];
     case "card-read": return [s.scheme, "Card read", s.entry + " " + s.pan];
@@ -111,12 +111,13 @@ function render(panel, v) {
 function renderScreen(panel, v) {
   const screen = panel.querySelector(".screen");
   const now = Date.now();
-  const [big, line, detail] = v.power === "asleep"
+  const [big, line, detail, timer] = v.power === "asleep"
     ? ["", "Asleep", "Screen off; network closed"]
     : screenText(v, now);
   text(screen.querySelector(".big"), big);
   text(screen.querySelector(".line"), line);
   text(screen.querySelector(".detail"), detail);
+  text(screen.querySelector(".timer"), timer || "");
   screen.dataset.stage = v.screen.stage;
   screen.dataset.power = v.power;
   if (v.screen.stage === "answer") screen.dataset.outcome = v.screen.outcome;
@@ -128,6 +129,9 @@ function addTerminal(t) {
   const panel = tpl.content.firstElementChild.cloneNode(true);
   const index = t.index;
   panel.id = "terminal-" + index;
+  // Ids (and the labels' for) unique per panel.
+  for (const el of panel.querySelectorAll("[id]")) el.id = "t" + index + "-" + el.id;
+  for (const l of panel.querySelectorAll("label[for]")) l.htmlFor = "t" + index + "-" + l.htmlFor;
   const h = panel.querySelector(".name");
   h.id = "terminal-" + index + "-name";
   panel.setAttribute("aria-labelledby", h.id);

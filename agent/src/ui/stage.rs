@@ -3,11 +3,10 @@
 //! browser page and the tills whose dialect carries them.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::card::CardDesk;
 
@@ -138,38 +137,34 @@ pub enum BankFault {
     Offline,
 }
 
-/// A [`BankFault`] shared between the page and the engine.
-#[derive(Default)]
+/// A [`BankFault`] shared between the page and the engine (which follows its changes: an
+/// offline link is a link down for the payment application).
 pub struct BankFaultCell {
-    mode: AtomicU8,
-    delay_ms: AtomicU64,
+    tx: watch::Sender<BankFault>,
+}
+
+impl Default for BankFaultCell {
+    fn default() -> Self {
+        BankFaultCell {
+            tx: watch::channel(BankFault::Normal).0,
+        }
+    }
 }
 
 impl BankFaultCell {
     /// The fault in force.
     pub fn get(&self) -> BankFault {
-        match self.mode.load(Ordering::SeqCst) {
-            1 => BankFault::Slow {
-                delay_ms: self.delay_ms.load(Ordering::SeqCst),
-            },
-            2 => BankFault::Silent,
-            3 => BankFault::Offline,
-            _ => BankFault::Normal,
-        }
+        *self.tx.borrow()
     }
 
     /// Sets the fault for the next bank messages.
     pub fn set(&self, fault: BankFault) {
-        let mode = match fault {
-            BankFault::Normal => 0,
-            BankFault::Slow { delay_ms } => {
-                self.delay_ms.store(delay_ms, Ordering::SeqCst);
-                1
-            }
-            BankFault::Silent => 2,
-            BankFault::Offline => 3,
-        };
-        self.mode.store(mode, Ordering::SeqCst);
+        self.tx.send_replace(fault);
+    }
+
+    /// A receiver of changes.
+    pub fn watch(&self) -> watch::Receiver<BankFault> {
+        self.tx.subscribe()
     }
 
     /// The delay of [`BankFault::Slow`] as a duration.
