@@ -519,6 +519,242 @@ pub fn default_card() -> Card {
     }
 }
 
+/// Test cards a tester can present live (the browser page of `--ui`): one Luhn-valid number
+/// per scheme.
+pub const SCHEME_TEST_PANS: [(CardScheme, &str); 4] = [
+    (CardScheme::Visa, DEFAULT_PAN),
+    (CardScheme::Mastercard, "5413330089020011"),
+    (CardScheme::Maestro, "6759000000000000"),
+    (CardScheme::Amex, "374245455400126"),
+];
+
+/// Test cards the bank declines with a chosen ISO 8583 response code, when its rules say so:
+/// `docs/ui-bank-rules.toml` (the rules `ecrlink-sim demo --ui` gives its bank) holds one
+/// `pan = …, code = …` rule per card. Luhn-valid, BIN 400000 (Visa).
+pub const DECLINE_TEST_PANS: [(&str, &str); 6] = [
+    ("05", "4000000000000051"),
+    ("51", "4000000000000515"),
+    ("54", "4000000000000549"),
+    ("61", "4000000000000614"),
+    ("91", "4000000000000911"),
+    ("14", "4000000000000143"),
+];
+
+/// A test card as a tester describes it: how it is read, its scheme, what the cardholder
+/// does with the PIN, and optionally the bank response code it is meant to get.
+pub fn test_card(
+    entry: EntryMode,
+    scheme: CardScheme,
+    pin: PinOutcome,
+    decline: Option<&str>,
+) -> anyhow::Result<Card> {
+    let pan_text = match decline {
+        Some(code) => DECLINE_TEST_PANS
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, p)| *p)
+            .ok_or_else(|| anyhow::anyhow!("no test card declined with code {code:?}"))?,
+        None => SCHEME_TEST_PANS
+            .iter()
+            .find(|(s, _)| *s == scheme)
+            .map(|(_, p)| *p)
+            .ok_or_else(|| anyhow::anyhow!("no test card of scheme {}", scheme.name()))?,
+    };
+    let pan = Pan::new(pan_text).map_err(|e| anyhow::anyhow!("pan: {e}"))?;
+    let scheme = if decline.is_some() {
+        CardScheme::from_bin(pan.masked().bin())
+    } else {
+        scheme
+    };
+    // A swiped card asks no PIN here (the cardholder signs); manual entry neither.
+    let pin = match entry {
+        EntryMode::Swipe | EntryMode::Manual => PinOutcome::NotAsked,
+        _ => pin,
+    };
+    let emv = match entry {
+        EntryMode::Chip | EntryMode::Contactless => default_emv(scheme, pin),
+        _ => EmvData::new(),
+    };
+    Ok(Card {
+        pan,
+        scheme,
+        entry_mode: entry,
+        emv,
+        pin,
+    })
+}
+
+/// What a tester does at the reader, live (the browser page of `--ui`).
+#[derive(Clone, Debug)]
+pub enum TesterAction {
+    /// Presents this card (inserted, tapped or swiped).
+    Present(Card),
+    /// Takes the card out (during PIN entry: the read fails as a card error).
+    Remove,
+    /// Presses the terminal's red key: the card wait ends with no card (cancelled).
+    Cancel,
+}
+
+/// How long the terminal shows PIN entry for a card presented by a tester before the PIN
+/// counts as entered (time for "remove the card" to be tried).
+pub const TESTER_PIN_TIME: Duration = Duration::from_millis(1500);
+
+/// The tester's side of the reader: actions from the page, and whether the page decides
+/// (then the scripted cards wait; nothing presented means the transaction times out).
+pub struct CardDesk {
+    tester_decides: std::sync::atomic::AtomicBool,
+    tx: tokio::sync::mpsc::UnboundedSender<TesterAction>,
+    rx: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<TesterAction>>>,
+    waiting: std::sync::atomic::AtomicBool,
+}
+
+impl Default for CardDesk {
+    fn default() -> Self {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        CardDesk {
+            tester_decides: Default::default(),
+            tx,
+            rx: std::sync::Mutex::new(Some(rx)),
+            waiting: Default::default(),
+        }
+    }
+}
+
+impl CardDesk {
+    /// Whether the page decides what the cardholder does (else `--cards` or the default card).
+    pub fn tester_decides(&self) -> bool {
+        self.tester_decides
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Lets the page decide (`true`) or the scripted cards (`false`) from the next card wait.
+    pub fn set_tester_decides(&self, on: bool) {
+        self.tester_decides
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the reader waits for a card now.
+    pub fn is_waiting(&self) -> bool {
+        self.waiting.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Hands an action to the reader. Actions while no card is awaited are dropped (a card
+    /// tapped on an idle terminal does nothing): `false` then.
+    pub fn act(&self, action: TesterAction) -> bool {
+        self.is_waiting() && self.tx.send(action).is_ok()
+    }
+}
+
+/// The reader the engine drives: a tester's action (from the page) wins over the scripted
+/// reader behind it; while the tester decides, the scripted reader is not asked at all.
+pub struct LiveReader {
+    fallback: Box<dyn CardReader>,
+    desk: std::sync::Arc<CardDesk>,
+    actions: Option<tokio::sync::mpsc::UnboundedReceiver<TesterAction>>,
+    pin_started: Box<dyn Fn() + Send + Sync>,
+}
+
+impl LiveReader {
+    /// Wraps `fallback`; `pin_started` is called when a tester's card asks for its PIN (the
+    /// page shows PIN entry). Only the first reader over a desk gets its actions.
+    pub fn new(
+        fallback: Box<dyn CardReader>,
+        desk: std::sync::Arc<CardDesk>,
+        pin_started: Box<dyn Fn() + Send + Sync>,
+    ) -> Self {
+        let actions = desk.rx.lock().ok().and_then(|mut g| g.take());
+        LiveReader {
+            fallback,
+            desk,
+            actions,
+            pin_started,
+        }
+    }
+}
+
+/// Marks the desk as waiting for a card while it lives.
+struct Waiting<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl<'a> Waiting<'a> {
+    fn start(flag: &'a std::sync::atomic::AtomicBool) -> Self {
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        Waiting(flag)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Waits for the tester: a card (after PIN entry when it asks for one), or a cancel.
+async fn tester_read(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<TesterAction>,
+    pin_started: &(dyn Fn() + Send + Sync),
+) -> CardRead {
+    loop {
+        match rx.recv().await {
+            None => std::future::pending::<()>().await,
+            Some(TesterAction::Cancel) => return CardRead::NoCard,
+            Some(TesterAction::Remove) => {}
+            Some(TesterAction::Present(card)) => {
+                if card.pin == PinOutcome::NotAsked || card.entry_mode != EntryMode::Chip {
+                    return CardRead::Card(card);
+                }
+                pin_started();
+                let pin_done = tokio::time::sleep(TESTER_PIN_TIME);
+                tokio::pin!(pin_done);
+                loop {
+                    tokio::select! {
+                        _ = &mut pin_done => return CardRead::Card(card),
+                        a = rx.recv() => match a {
+                            Some(TesterAction::Remove) => return CardRead::Failed(FailReason::CardError),
+                            Some(TesterAction::Cancel) => return CardRead::NoCard,
+                            // Another card while one is in the slot, or the page gone: ignored.
+                            Some(TesterAction::Present(_)) | None => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl CardReader for LiveReader {
+    fn read(&mut self, amount: Money) -> BoxFuture<'_, CardRead> {
+        let LiveReader {
+            fallback,
+            desk,
+            actions,
+            pin_started,
+        } = self;
+        Box::pin(async move {
+            let Some(rx) = actions.as_mut() else {
+                return fallback.read(amount).await;
+            };
+            // What was done while no card was awaited does not count.
+            while rx.try_recv().is_ok() {}
+            // Cleared when the read ends or is dropped (a cancel, the transaction limit).
+            let _waiting = Waiting::start(&desk.waiting);
+            let decides = desk.tester_decides();
+            let scripted = async {
+                if decides {
+                    std::future::pending().await
+                } else {
+                    fallback.read(amount).await
+                }
+            };
+            let read = tokio::select! {
+                biased;
+                r = scripted => r,
+                r = tester_read(rx, pin_started.as_ref()) => r,
+            };
+            read
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
