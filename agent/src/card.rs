@@ -571,15 +571,14 @@ pub fn test_card(
         EntryMode::Swipe | EntryMode::Manual => PinOutcome::NotAsked,
         _ => pin,
     };
-    let emv = match entry {
-        EntryMode::Chip | EntryMode::Contactless => default_emv(scheme, pin),
-        _ => EmvData::new(),
-    };
+    // Chip data is made per read by the [`LiveReader`] (see [`Chip::generate`]).
     Ok(Card {
         pan,
         scheme,
         entry_mode: entry,
-        emv,
+        expiry: Expiry::new(DEFAULT_EXPIRY.0, DEFAULT_EXPIRY.1).ok(),
+        sequence: Some(1),
+        emv: EmvData::new(),
         pin,
     })
 }
@@ -652,6 +651,8 @@ pub struct LiveReader {
     desk: std::sync::Arc<CardDesk>,
     actions: Option<tokio::sync::mpsc::UnboundedReceiver<TesterAction>>,
     pin_started: Box<dyn Fn() + Send + Sync>,
+    /// Transaction counters of the tester's cards, per card number.
+    counters: std::collections::HashMap<String, u16>,
 }
 
 impl LiveReader {
@@ -668,6 +669,7 @@ impl LiveReader {
             desk,
             actions,
             pin_started,
+            counters: std::collections::HashMap::new(),
         }
     }
 }
@@ -722,16 +724,17 @@ async fn tester_read(
 }
 
 impl CardReader for LiveReader {
-    fn read(&mut self, amount: Money) -> BoxFuture<'_, CardRead> {
+    fn read(&mut self, txn: CardTxn) -> BoxFuture<'_, CardRead> {
         let LiveReader {
             fallback,
             desk,
             actions,
             pin_started,
+            counters,
         } = self;
         Box::pin(async move {
             let Some(rx) = actions.as_mut() else {
-                return fallback.read(amount).await;
+                return fallback.read(txn).await;
             };
             // What was done while no card was awaited does not count.
             while rx.try_recv().is_ok() {}
@@ -742,15 +745,33 @@ impl CardReader for LiveReader {
                 if decides {
                     std::future::pending().await
                 } else {
-                    fallback.read(amount).await
+                    fallback.read(txn).await
                 }
             };
-            let read = tokio::select! {
+            let tester = async {
+                let mut read = tester_read(rx, pin_started.as_ref()).await;
+                if let CardRead::Card(card) = &mut read {
+                    if matches!(card.entry_mode, EntryMode::Chip | EntryMode::Contactless) {
+                        let sequence = card.sequence.unwrap_or(0);
+                        let chip = Chip::new(
+                            &card.pan,
+                            sequence,
+                            card.scheme,
+                            card.pin,
+                            &MacKey::new(TEST_ISSUER_MASTER_KEY),
+                        );
+                        let atc = counters.entry(card.pan.digits().to_string()).or_insert(0);
+                        *atc = atc.checked_add(1).unwrap_or(1);
+                        card.emv = chip.generate(&txn, sequence, *atc, unpredictable_number());
+                    }
+                }
+                read
+            };
+            tokio::select! {
                 biased;
                 r = scripted => r,
-                r = tester_read(rx, pin_started.as_ref()) => r,
-            };
-            read
+                r = tester => r,
+            }
         })
     }
 }

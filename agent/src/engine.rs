@@ -439,7 +439,7 @@ impl Engine {
             }
             while let Some(cmd) = self.app.poll_card() {
                 progressed = true;
-                if let CardCommand::Read { amount } = cmd {
+                if let CardCommand::Read { amount, .. } = cmd {
                     self.start_wait_clock();
                     self.shared.ui.stages.publish(Stage::PresentCard {
                         amount: amount.to_string(),

@@ -830,6 +830,7 @@ impl Sim {
                 sim.count(match dialect {
                     Dialect::Concert => Stat::ConcertTills,
                     Dialect::Csob => Stat::CsobTills,
+                    Dialect::Zvt => unreachable!("{}", link::ZVT_NOT_YET),
                 });
                 tr!(sim, "till {i}: {} over {faults:?}", dialect.name());
                 for _ in 0..faults.cuts {
@@ -840,6 +841,7 @@ impl Sim {
                             till: i,
                             ms: sim.lrng.range(500, 30 * SEC),
                         },
+                        Dialect::Zvt => unreachable!("{}", link::ZVT_NOT_YET),
                     };
                     sim.at(t, ev);
                 }
@@ -1416,6 +1418,7 @@ impl Sim {
                     self.cut_line(i as u8, "the terminal restarted: connection closed")
                 }
                 Dialect::Csob => {}
+                Dialect::Zvt => unreachable!("{}", link::ZVT_NOT_YET),
                 Dialect::Concert => {
                     let l = &mut self.lines[i];
                     l.term = TermSession::new(Dialect::Concert);

@@ -45,11 +45,15 @@ pub enum EcrSession {
     Csob(CsobEcr),
 }
 
+/// The simulated tills speak Concert and ČSOB; ZVT joins once core has its till side.
+pub const ZVT_NOT_YET: &str = "the simulation draws Concert and ČSOB tills only";
+
 impl EcrSession {
     pub fn new(dialect: Dialect) -> Self {
         match dialect {
             Dialect::Concert => EcrSession::Concert(ConcertEcr::new(ConcertEcrConfig::default())),
             Dialect::Csob => EcrSession::Csob(CsobEcr::new(csob_config())),
+            Dialect::Zvt => unreachable!("{}", ZVT_NOT_YET),
         }
     }
 
@@ -81,6 +85,7 @@ impl TermSession {
                 TermSession::Concert(ConcertTerminal::new(ConcertTerminalConfig::default()))
             }
             Dialect::Csob => TermSession::Csob(CsobTerminal::new(csob_config())),
+            Dialect::Zvt => unreachable!("{}", ZVT_NOT_YET),
         }
     }
 

@@ -458,10 +458,14 @@ fn pan_bcd(pan: &MaskedPan, out: &mut [u8; 10]) -> usize {
 
 /// Appends a BER length to `out`.
 fn ber_len(out: &mut Vec<u8, { TX_CAPACITY / 2 }>, len: usize) -> Result<()> {
-    let full = || Error::CapacityExceeded { what: "zvt text block" };
+    let full = || Error::CapacityExceeded {
+        what: "zvt text block",
+    };
     match len {
         0..=0x7F => out.push(len as u8).map_err(|_| full()),
-        0x80..=0xFF => out.extend_from_slice(&[0x81, len as u8]).map_err(|_| full()),
+        0x80..=0xFF => out
+            .extend_from_slice(&[0x81, len as u8])
+            .map_err(|_| full()),
         _ => {
             let [hi, lo] = (len.min(0xFFFF) as u16).to_be_bytes();
             out.extend_from_slice(&[0x82, hi, lo]).map_err(|_| full())
@@ -472,7 +476,9 @@ fn ber_len(out: &mut Vec<u8, { TX_CAPACITY / 2 }>, len: usize) -> Result<()> {
 /// The TLV content of a `06 D3` text block: `1F07` receipt type, then `25` with one `07`
 /// per line of `text` (non-ASCII characters as `?`). Returns its length in `out`.
 fn text_block(kind: u8, text: &str, out: &mut [u8]) -> Result<usize> {
-    let full = || Error::CapacityExceeded { what: "zvt text block" };
+    let full = || Error::CapacityExceeded {
+        what: "zvt text block",
+    };
     let mut lines: Vec<u8, { TX_CAPACITY / 2 }> = Vec::new();
     for line in text.lines() {
         let len = line.chars().count();
@@ -493,9 +499,9 @@ fn text_block(kind: u8, text: &str, out: &mut [u8]) -> Result<usize> {
     all.push(0x25).map_err(|_| full())?;
     ber_len(&mut all, lines.len())?;
     all.extend_from_slice(&lines).map_err(|_| full())?;
-    let dst = out.get_mut(..all.len()).ok_or(Error::BufferTooSmall {
-        needed: all.len(),
-    })?;
+    let dst = out
+        .get_mut(..all.len())
+        .ok_or(Error::BufferTooSmall { needed: all.len() })?;
     dst.copy_from_slice(&all);
     Ok(all.len())
 }
@@ -551,7 +557,6 @@ impl Wire {
         }
         self.tx_sent = 0;
     }
-
 }
 
 impl Core {
@@ -1020,7 +1025,10 @@ impl Core {
             other => {
                 let (class, instr) = other.control();
                 self.nack(result::FUNCTION_NOT_POSSIBLE);
-                self.event(TerminalEvent::ProtocolError(Error::ZvtCommand { class, instr }));
+                self.event(TerminalEvent::ProtocolError(Error::ZvtCommand {
+                    class,
+                    instr,
+                }));
             }
         }
     }
@@ -1067,15 +1075,18 @@ impl Core {
                 }
                 let _ = outs.push(end);
                 if approved && request.kind() != RequestKind::Reversal {
-                    if let (Some(trace), Some(code), Some(amount)) =
-                        (response.trace, response.approval_code.clone(), response.amount)
-                    {
+                    if let (Some(trace), Some(code), Some(amount)) = (
+                        response.trace,
+                        response.approval_code.clone(),
+                        response.amount,
+                    ) {
                         self.remember(trace, code, amount);
                     }
                 }
                 if approved && request.kind() == RequestKind::Reversal {
                     if let Request::Reversal { code, amount, .. } = request {
-                        self.approved.retain(|(_, c, a)| !(c == &code && *a == amount));
+                        self.approved
+                            .retain(|(_, c, a)| !(c == &code && *a == amount));
                     }
                 }
             }

@@ -54,7 +54,10 @@ fn ack(t: &mut ZvtTerminal) {
 /// Registers with `config`, checks the answer, acknowledges it.
 fn register(t: &mut ZvtTerminal, config: u8) {
     t.handle_bytes(T0, &hex(&format!("06 00 06 12 34 56 {config:02X} 09 78")));
-    assert_eq!(out(t), [ACK, "060F0A1900295250003849 0978".replace(' ', "").as_str()]);
+    assert_eq!(
+        out(t),
+        [ACK, "060F0A1900295250003849 0978".replace(' ', "").as_str()]
+    );
     ack(t);
     assert!(!t.is_busy());
     assert!(events(t).is_empty());
@@ -112,7 +115,11 @@ fn registration_with_a_wrong_password_is_refused() {
 
 #[test]
 fn admin_commands_check_the_password() {
-    for cmd in ["06 50 03 65 43 21", "06 20 03 00 00 00", "06 30 06 11 11 11 87 00 01"] {
+    for cmd in [
+        "06 50 03 65 43 21",
+        "06 20 03 00 00 00",
+        "06 30 06 11 11 11 87 00 01",
+    ] {
         let mut t = terminal();
         register(&mut t, 0x00);
         t.handle_bytes(T0, &hex(cmd));
@@ -338,14 +345,20 @@ fn receipts_go_as_text_blocks_when_asked() {
     t.handle_bytes(T0, &hex("06 50 03 12 34 56"));
     assert_eq!(out(&mut t), [ACK]);
     assert_eq!(expect_request(&mut t), Request::CloseTotals);
-    t.respond(T0, &Response::new(RequestKind::CloseTotals, Outcome::Approved))
-        .unwrap();
+    t.respond(
+        T0,
+        &Response::new(RequestKind::CloseTotals, Outcome::Approved),
+    )
+    .unwrap();
     let _ = out(&mut t);
     ack(&mut t);
     assert_eq!(events(&mut t), [TerminalEvent::ReceiptRequested]);
     t.send_receipt_part(T0, "AB\nC\n", false).unwrap();
     // 06 { 1F07 03, 25 { 07 "AB", 07 "C" } }
-    assert_eq!(out(&mut t), ["06D30F060D1F0701032507070241420701 43".replace(' ', "")]);
+    assert_eq!(
+        out(&mut t),
+        ["06D30F060D1F0701032507070241420701 43".replace(' ', "")]
+    );
 }
 
 #[test]
