@@ -596,7 +596,7 @@ mod tests {
                 baud: 9600
             }
         );
-        assert!("zvt@1.2.3.4:5".parse::<ListenSpec>().is_err());
+        assert!("nope@1.2.3.4:5".parse::<ListenSpec>().is_err());
         assert!("127.0.0.1:5".parse::<ListenSpec>().is_err());
         assert!("csob@".parse::<ListenSpec>().is_err());
     }
