@@ -704,7 +704,7 @@ mod terminal_tests {
             s.cards,
             [CardCommand::Read {
                 amount: eur(500),
-                kind: AuthKind::Sale,
+                kind: AuthKind::Refund,
                 cashback: None
             }]
         );
