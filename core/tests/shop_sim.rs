@@ -36,7 +36,8 @@
 //! # Faults elsewhere
 //!
 //! The bank link cut, messages lost, answers late (after the application's timeout),
-//! duplicated or for another trace number; the bank answering any response code (approvals
+//! duplicated or with their trace number changed on the way (which the drivers' MAC check
+//! turns into `BankFailure::BadMac`); the bank answering any response code (approvals
 //! 00/08/11, partial 10, declines, 91/96, reversals 25/91/96); card reads that come late,
 //! never, with a wrong PIN or cancelled; journal writes that fail; a printer that jams; and
 //! crashes at any step, after which the application is rebuilt from the durable records alone
@@ -484,7 +485,12 @@ enum Ev {
     /// A message reaches the bank over connection `epoch`.
     BankGets { epoch: u64, req: BankRequest },
     /// An answer reaches the terminal over connection `epoch`.
-    BankAnswers { epoch: u64, answer: BankAnswer },
+    /// `altered`: its trace number was changed on the way (its MAC no longer verifies).
+    BankAnswers {
+        epoch: u64,
+        answer: BankAnswer,
+        altered: bool,
+    },
     /// A message could not be sent (the link was down).
     NotSent { stan: u32 },
     /// The bank connection breaks (`malformed`: bytes out of step).
@@ -1211,8 +1217,32 @@ impl Sim {
                 );
                 self.bank_answer(epoch, answer);
             }
-            Ev::BankAnswers { epoch, mut answer } => {
+            Ev::BankAnswers {
+                epoch,
+                mut answer,
+                altered,
+            } => {
                 if epoch != self.link_epoch || !self.link_up {
+                    return;
+                }
+                if altered {
+                    // Both drivers verify the bank's MAC over the whole answer (the agent's
+                    // `bank/codec.rs`, firmware's `BankLink::receive`): one whose trace number
+                    // changed on the way is no answer, reported as a MAC failure for the trace
+                    // number it claims. (Handed over as a good answer, it made the application
+                    // take another message's answer for its own: four seeds of the first
+                    // million with sessions, e.g. 212 851, a refund's 00 taken as a declined
+                    // sale's. Only a bank that mislabels its own answers could do that; the
+                    // application matches answers by trace number and type alone.)
+                    tr!(
+                        self,
+                        "terminal <- bank {:04} stan {} {} (altered: MAC fails)",
+                        answer.mti,
+                        answer.stan,
+                        answer.code
+                    );
+                    self.app
+                        .handle_bank_failure(now, Some(answer.stan), BankFailure::BadMac);
                     return;
                 }
                 if self.mutant == Mutant::Reversal91Done
@@ -1406,7 +1436,8 @@ impl Sim {
         };
         for _ in 0..copies {
             let mut a = answer.clone();
-            if !self.calm && self.rng.chance(self.faults.bank_ans_wrong_stan) {
+            let altered = !self.calm && self.rng.chance(self.faults.bank_ans_wrong_stan);
+            if altered {
                 a.stan = a.stan.wrapping_add(self.rng.range(1, 3) as u32);
             }
             let d = if !self.calm && self.rng.chance(self.faults.bank_ans_late) {
@@ -1416,7 +1447,14 @@ impl Sim {
             };
             let t = (self.now + d).max(self.fifo_to_terminal);
             self.fifo_to_terminal = t;
-            self.at(t, Ev::BankAnswers { epoch, answer: a });
+            self.at(
+                t,
+                Ev::BankAnswers {
+                    epoch,
+                    answer: a,
+                    altered,
+                },
+            );
         }
     }
 
