@@ -2157,7 +2157,7 @@ impl Sim {
                         ));
                     }
                 }
-                self.learn(id, &req, &r, how);
+                self.learn(&req, &r, how);
                 if req.kind == RequestKind::LastTransaction {
                     let named = r.reference.as_ref().map(|x| x.to_string());
                     let t = &mut self.tills[iu];
@@ -2212,7 +2212,7 @@ impl Sim {
     }
 
     /// What a definite answer tells the till about its payments and reversals.
-    fn learn(&mut self, id: u64, req: &TillReq, r: &Response, how: &'static str) {
+    fn learn(&mut self, req: &TillReq, r: &Response, how: &'static str) {
         if r.outcome == Outcome::Timeout {
             return;
         }
@@ -2265,7 +2265,6 @@ impl Sim {
                 }
             }
         }
-        let _ = id;
     }
 
     // ---- tills -----------------------------------------------------------------------
