@@ -403,7 +403,9 @@ pub struct Terminal {
     next_echo: Option<Instant>,
     has_receipt: bool,
     /// Last-transaction questions asked while a transaction ran, answered when it is done.
-    waiting_last: Vec<(RequestId, TillId), MAX_ANSWERS>,
+    /// One fewer than [`MAX_ANSWERS`]: the transaction's own answer goes out with theirs, and
+    /// none of them may push another out of the queue.
+    waiting_last: Vec<(RequestId, TillId), { MAX_ANSWERS - 1 }>,
     space: JournalSpace,
     rng: Rng,
     /// Merchant confirmation: what to ask, and wrong tries per operation.

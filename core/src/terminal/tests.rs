@@ -978,6 +978,30 @@ fn last_transaction_asked_during_a_sale_is_answered_with_that_sale() {
     assert_eq!(l.kind, RequestKind::Sale);
 }
 
+/// Found by the shop simulation through its ČSOB sessions (seeds 105 291 and 209 305): a till
+/// whose connection is cut during a sale reconnects and asks for the last transaction on each
+/// new connection, and the other till asks too. With four questions waiting, the sale's own
+/// answer and theirs made five answers at once; the queue holds four and dropped the oldest,
+/// the sale's. Every request gets its answer: a question that cannot wait is answered busy.
+#[test]
+fn last_transaction_questions_during_a_sale_never_push_out_its_answer() {
+    let mut rig = Rig::new();
+    let sale = rig.sale(1000);
+    let asks: std::vec::Vec<RequestId> = (2..2 + MAX_ANSWERS as u64)
+        .map(|t| rig.request_from(TillId(t), Request::LastTransaction))
+        .collect();
+    rig.present(card());
+    rig.reply("00", Some("A"));
+    assert_eq!(rig.answer_for(sale).outcome, Outcome::Approved);
+    for id in asks {
+        let r = rig.answer_for(id);
+        assert!(
+            r.outcome.is_approved() || r.outcome == fail(FailReason::Busy),
+            "{r:?}"
+        );
+    }
+}
+
 // ---- issue 19: amount limits and refused operations ----------------------------------------
 
 #[test]
