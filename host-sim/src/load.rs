@@ -438,6 +438,11 @@ pub struct LoadArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Keep the in-process bank's ledger in FILE (JSON, as `ecrlink-sim bank --ledger`; read
+    /// first if it exists): every authorization, reversal and settlement, to check afterwards
+    /// that the bank holds exactly what the tills were told.
+    #[arg(long, value_name = "FILE")]
+    pub bank_ledger: Option<std::path::PathBuf>,
 }
 
 /// A rate: a finite number of sales per second, above 0 and at most 1 000 000.
@@ -502,7 +507,14 @@ async fn run_world(args: &LoadArgs) -> anyhow::Result<LoadReport> {
 
     let dialect: Dialect = args.dialect.into();
     let agents = args.agents as usize;
-    let world = World::start(agents, &[dialect], Duration::ZERO).await?;
+    let world = World::start_with_ledger(
+        agents,
+        &[dialect],
+        Duration::ZERO,
+        "en",
+        args.bank_ledger.clone(),
+    )
+    .await?;
     let mut terminals = Vec::with_capacity(agents);
     for i in 0..agents {
         let addr = world
