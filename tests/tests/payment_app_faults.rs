@@ -333,3 +333,68 @@ fn wait_output(mut child: std::process::Child, limit: Duration) -> std::process:
         stderr: err_thread.join().unwrap_or_default(),
     }
 }
+
+/// Defect 5: one lost byte on the bank link put the length-prefixed stream out of step, and
+/// the agent reconnected only when an echo failed (never, with the periodic echo off): every
+/// later answer was read from the wrong place. Now the answer that does not parse, or does not
+/// match, makes the agent reconnect at once: a sale a little later is approved, and what the
+/// bank approved for the damaged answer is reversed. The byte is dropped by a proxy on the
+/// bank link (the first byte of the first 0210's MTI), while the connection stays open.
+/// (`payment_app::a_cut_answer_reconnects_at_once` closes the connection after the cut,
+/// which any agent notices.)
+#[test]
+fn a_lost_byte_on_the_bank_link_reconnects_at_once() {
+    use ecrlink_tests::proxy::{Act, ConnPlan, Plan, Proxy, Rule, Trigger};
+
+    let dir = test_dir("faults-bank-lost-byte");
+    let bank = BankProc::spawn(BINS, &dir.join("bank"), None);
+    let proxy = Proxy::start(
+        bank.addr,
+        Plan::first(ConnPlan::down(Rule::new(
+            Trigger::first(b"0210"),
+            Act::Drop(1),
+        ))),
+    );
+    // The periodic echo is off (AgentSpec::new): only the broken stream itself can tell.
+    let spec = AgentSpec::new(&["csob"], proxy.addr);
+    let mut agent = AgentProc::spawn(BINS, &dir.join("agent"), &spec).expect("agent starts");
+    let addr = agent.addr("csob");
+    let logs = dir.join("till-logs");
+
+    let damaged = 61_00;
+    let run = sale("csob", addr, damaged, &logs);
+    assert_ne!(run.outcome(), "approved", "{}", run.json);
+    assert!(!proxy.fired().is_empty(), "the byte was never dropped");
+
+    // Within 20 s a sale goes through again, on a fresh connection.
+    let started = std::time::Instant::now();
+    let mut last = None;
+    let mut minor = 62_00;
+    while started.elapsed() < Duration::from_secs(20) {
+        let r = sale("csob", addr, minor, &logs);
+        if r.outcome() == "approved" {
+            last = Some(r);
+            break;
+        }
+        last = Some(r);
+        minor += 2;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let last = last.unwrap();
+    assert_eq!(
+        last.outcome(),
+        "approved",
+        "the bank link never came back in step: {}\n{}\nagent log:\n{}",
+        last.json,
+        ledger_brief(&bank.ledger()),
+        log_of(&dir)
+    );
+    assert!(proxy.connections() >= 2, "no reconnection");
+
+    // What the damaged answer approved is given back.
+    let (ledger, reversed) = bank.wait_for(LEDGER_WAIT, |l| {
+        auth_of(l, damaged).is_some_and(|a| a["state"] == "reversed")
+    });
+    assert!(reversed, "{}\n{ledger:#}", ledger_brief(&ledger));
+    agent.kill9();
+}
