@@ -208,8 +208,9 @@ impl Engine {
         engine
     }
 
-    /// Runs until a [`Job::Shutdown`] (once no request is running) or until every sender is
-    /// gone.
+    /// Runs until a [`Job::Shutdown`] (once no request is running, and, without a journal
+    /// directory, once the reversals owed have reached the bank or a bounded wait is over:
+    /// nothing would keep them) or until every sender is gone.
     pub async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         let mut status = self.bank.watch();
         let initial = link_state(*status.borrow_and_update());
