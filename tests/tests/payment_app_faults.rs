@@ -224,6 +224,45 @@ fn load_survives_a_journal_failure_and_reverses_the_approval() {
     );
 }
 
+/// Defect 9, `demo` (the other command that runs an agent in process): the day goes on after
+/// the journal write of its first approved sale fails. The sale is reported not done (it is
+/// reversed), every other step goes as planned, and the summary is printed; the exit status
+/// says a step was unexpected (1), where the library's `exit(70)` used to end the demo.
+#[test]
+fn demo_finishes_its_day_after_a_journal_failure() {
+    let child = Command::new(load_bin(BINS.sim))
+        .args(["demo", "--no-log", "--lang", "en"])
+        .env("ECRLINK_AGENT_FAULT", "journal-write-after-approval")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ecrlink-sim demo");
+    let out = wait_output(child, Duration::from_secs(180));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "demo did not finish its day ({}): stdout {stdout}\nstderr {stderr}",
+        out.status
+    );
+    let unexpected: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("UNEXPECTED"))
+        .collect();
+    assert_eq!(unexpected.len(), 1, "{stdout}");
+    assert!(
+        unexpected[0].contains("sale") && unexpected[0].contains("not done"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("journal not writable"),
+        "the failure is explained: {stdout}"
+    );
+    assert!(stdout.contains("close-totals"), "the day went on: {stdout}");
+}
+
 /// Defect 9, the stand-alone agent: a journal write that fails after the bank approved does
 /// not stop the agent from inside its library (it exited 70). It says why in its log, tells
 /// the till the sale failed, reverses the approval at the bank, and goes on: the next sale is
