@@ -75,7 +75,7 @@ fn an_approval_the_dialect_cannot_carry_is_reversed_at_the_bank() {
         let addr = agent.addr(dialect);
         let logs = dir.join("till-logs");
 
-        let minor = 12_34;
+        let minor = 1234;
         let run = sale(dialect, addr, minor, &logs);
         // (a) The till is not told "approved", and it knows the answer (not "unknown").
         assert_ne!(run.outcome(), "approved", "{dialect}: {}", run.json);
@@ -137,7 +137,7 @@ fn an_approval_the_dialect_cannot_carry_is_reversed_at_the_bank() {
         );
 
         // The agent goes on: the next sale is approved and stands at the bank.
-        let next = sale(dialect, addr, 56_78, &logs);
+        let next = sale(dialect, addr, 5678, &logs);
         assert_eq!(next.outcome(), "approved", "{dialect}: {}", next.json);
         assert!(
             agent.child.try_wait().unwrap().is_none(),
@@ -145,7 +145,7 @@ fn an_approval_the_dialect_cannot_carry_is_reversed_at_the_bank() {
         );
         let l = bank.ledger();
         assert_eq!(
-            auth_of(&l, 56_78).map(|a| a["state"].clone()),
+            auth_of(&l, 5678).map(|a| a["state"].clone()),
             Some("approved".into()),
             "{l:#}"
         );
@@ -279,7 +279,7 @@ fn the_agent_goes_on_after_a_journal_failure_and_reverses_the_approval() {
     let addr = agent.addr("csob");
     let logs = dir.join("till-logs");
 
-    let minor = 43_21;
+    let minor = 4321;
     let run = sale("csob", addr, minor, &logs);
     let exited = agent.wait_exit(Duration::from_millis(500));
     assert!(
@@ -309,7 +309,7 @@ fn the_agent_goes_on_after_a_journal_failure_and_reverses_the_approval() {
     );
     assert_eq!(auth_of(&ledger, minor).unwrap()["reversed_count"], 1);
 
-    let next = sale("csob", addr, 87_65, &logs);
+    let next = sale("csob", addr, 8765, &logs);
     assert_eq!(next.outcome(), "approved", "{}", next.json);
     let view = agent.journal_view();
     let mut problems = Vec::new();
@@ -332,7 +332,7 @@ fn the_agent_goes_on_after_a_journal_failure_and_reverses_the_approval() {
     agent.kill9();
     let plain = AgentSpec::new(&["csob"], bank.addr);
     let agent = AgentProc::spawn(BINS, &dir.join("agent"), &plain).expect("agent restarts");
-    let again = sale("csob", agent.addr("csob"), 99_10, &logs);
+    let again = sale("csob", agent.addr("csob"), 9910, &logs);
     assert_eq!(again.outcome(), "approved", "{}", again.json);
     std::thread::sleep(Duration::from_secs(1));
     let ledger = bank.ledger();
@@ -405,7 +405,7 @@ fn a_lost_byte_on_the_bank_link_reconnects_at_once() {
     let addr = agent.addr("csob");
     let logs = dir.join("till-logs");
 
-    let damaged = 61_00;
+    let damaged = 6100;
     let run = sale("csob", addr, damaged, &logs);
     assert_ne!(run.outcome(), "approved", "{}", run.json);
     assert!(!proxy.fired().is_empty(), "the byte was never dropped");
@@ -413,7 +413,7 @@ fn a_lost_byte_on_the_bank_link_reconnects_at_once() {
     // Within 20 s a sale goes through again, on a fresh connection.
     let started = std::time::Instant::now();
     let mut last = None;
-    let mut minor = 62_00;
+    let mut minor = 6200;
     while started.elapsed() < Duration::from_secs(20) {
         let r = sale("csob", addr, minor, &logs);
         if r.outcome() == "approved" {
@@ -655,7 +655,7 @@ fn a_real_full_disk_after_the_bank_approved_is_reversed_and_the_agent_goes_on() 
 
     // Room again: the agent goes on without a restart.
     std::fs::remove_file(view.join("filler")).unwrap();
-    let next = sale("csob", addr, 123_00, &logs);
+    let next = sale("csob", addr, 12300, &logs);
     assert_eq!(next.outcome(), "approved", "{}", next.json);
 
     // The journal agrees with the bank: the sale is not counted, nothing is owed. (Its
