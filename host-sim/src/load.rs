@@ -494,7 +494,11 @@ pub fn run_cli(args: &LoadArgs) -> i32 {
         }
         Err(e) => {
             eprintln!("error: load failed: {e:#}");
-            1
+            // A --bank-ledger that cannot be used is a usage error, as for `bank --ledger`.
+            let ledger = e
+                .chain()
+                .any(|c| c.downcast_ref::<crate::bank::LedgerFileError>().is_some());
+            if ledger { 2 } else { 1 }
         }
     }
 }
