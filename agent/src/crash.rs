@@ -69,6 +69,8 @@ static FAULT_FIRED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBoo
 /// first thing in `main`.
 pub fn enable_faults() {
     FAULTS_ENABLED.store(true, std::sync::atomic::Ordering::SeqCst);
+    // Read the variable now, so that a misspelt fault is reported at start.
+    let _ = armed_fault();
 }
 
 fn armed_fault() -> Option<&'static str> {
@@ -77,7 +79,16 @@ fn armed_fault() -> Option<&'static str> {
         return None;
     }
     FAULT
-        .get_or_init(|| std::env::var(FAULT_ENV).ok().filter(|s| !s.is_empty()))
+        .get_or_init(|| {
+            let f = std::env::var(FAULT_ENV).ok().filter(|s| !s.is_empty());
+            if let Some(name) = f.as_deref().filter(|n| !FAULTS.contains(n)) {
+                eprintln!(
+                    "ecrlink-agent: {FAULT_ENV}={name}: no such fault (known: {}); none is injected",
+                    FAULTS.join(", ")
+                );
+            }
+            f
+        })
         .as_deref()
 }
 
