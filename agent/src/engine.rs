@@ -221,8 +221,9 @@ impl Engine {
         engine
     }
 
-    /// Runs until a [`Job::Shutdown`] (once no request is running) or until every sender is
-    /// gone.
+    /// Runs until a [`Job::Shutdown`] (once no request is running, and, without a journal
+    /// directory, once the reversals owed have reached the bank or a bounded wait is over:
+    /// nothing would keep them) or until every sender is gone.
     pub async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         let mut status = self.bank.watch();
         let mut fault = self.shared.ui.bank_fault.watch();
@@ -233,9 +234,19 @@ impl Engine {
         self.app.handle_link(clock::now(), initial);
         self.drain();
         let mut stopping: Option<oneshot::Sender<()>> = None;
+        // When stopping: until when reversals owed are waited for (no journal keeps them).
+        let mut grace: Option<tokio::time::Instant> = None;
         loop {
             if let Some(done) = stopping.take() {
-                if !self.app.is_busy() {
+                let owed = self.volatile_reversals_owed();
+                let waiting = owed > 0 && grace.is_some_and(|g| tokio::time::Instant::now() < g);
+                if !self.app.is_busy() && !waiting {
+                    if owed > 0 {
+                        tracing::error!(
+                            owed,
+                            "stopping with reversals owed to the bank that no journal keeps: they are lost"
+                        );
+                    }
                     tracing::info!("engine stopped; journal closed");
                     let _ = done.send(());
                     return;
@@ -243,12 +254,29 @@ impl Engine {
                 stopping = Some(done);
             }
             let deadline = self.app.poll_timeout().map(clock::to_tokio);
+            let grace_left = grace.filter(|g| *g > tokio::time::Instant::now());
             tokio::select! {
                 job = rx.recv() => match job {
                     None => break,
-                    Some(Job::Shutdown { done }) => stopping = Some(done),
+                    Some(Job::Shutdown { done }) => {
+                        let owed = self.volatile_reversals_owed();
+                        if owed > 0 && grace.is_none() {
+                            // The next retry comes within two retry periods (the backoff
+                            // may be past its first step), its answer within the bank limit.
+                            let wait = (2 * self.cfg.reversal_retry + self.cfg.bank_timeout)
+                                .min(self.cfg.txn_limit);
+                            tracing::warn!(
+                                owed,
+                                wait_ms = wait.as_millis() as u64,
+                                "stopping: waiting for reversals owed to the bank (no journal keeps them)"
+                            );
+                            grace = Some(tokio::time::Instant::now() + wait);
+                        }
+                        stopping = Some(done);
+                    }
                     Some(job) => self.job(job),
                 },
+                _ = sleep_until(grace_left), if stopping.is_some() && grace_left.is_some() => {}
                 Some(event) = self.events_rx.recv() => self.event(event),
                 changed = status.changed() => {
                     if changed.is_err() { break; }
@@ -267,6 +295,18 @@ impl Engine {
                 }
             }
             self.drain();
+        }
+    }
+
+    /// Reversals owed to the bank that nothing on disk keeps: all of them when the agent runs
+    /// without a journal directory (`load`, `demo`, no `--journal`). With a journal, an
+    /// approval whose final answer could not be written stays open on disk and a restart
+    /// reverses it.
+    fn volatile_reversals_owed(&self) -> usize {
+        if self.journal.path().is_some() {
+            0
+        } else {
+            self.app.pending_reversals()
         }
     }
 

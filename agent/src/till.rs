@@ -586,10 +586,16 @@ impl Driver {
         };
         self.delivering = resp.trace;
         self.crash_after_write = asked.moves_money() && crate::crash::is_armed("after-answer-sent");
-        if let Err(e) = self
-            .session
-            .respond_with_receipt(clock::now(), resp, receipt)
-        {
+        let encoded = match unencodable_fault(resp) {
+            // Test hook (e2e binaries only): an answer the session refuses to encode.
+            Some(bad) => self
+                .session
+                .respond_with_receipt(clock::now(), &bad, receipt),
+            None => self
+                .session
+                .respond_with_receipt(clock::now(), resp, receipt),
+        };
+        if let Err(e) = encoded {
             tracing::error!(peer = %self.peer, error = %e, kind = resp.kind.name(), "answer could not be encoded for the till; answering a plain failure");
             self.delivering = None;
             if let Some(stan) = resp.trace {
@@ -610,6 +616,26 @@ impl Driver {
             }
         }
     }
+}
+
+/// The `answer-unencodable` test fault ([`crate::crash::fault`]): for the first approved
+/// payment answer, the same answer with its amount one minor unit off, which every dialect
+/// session refuses to encode (it does not answer the request). `None` otherwise.
+fn unencodable_fault(resp: &Response) -> Option<Response> {
+    let payment = matches!(
+        resp.kind,
+        RequestKind::Sale | RequestKind::SaleWithCashback | RequestKind::Refund
+    );
+    if !(payment && resp.outcome.is_approved()) {
+        return None;
+    }
+    let amount = resp.amount?;
+    if !crate::crash::fault("answer-unencodable") {
+        return None;
+    }
+    let mut bad = resp.clone();
+    bad.amount = ecrlink_core::txn::Money::new(amount.minor() + 1, amount.currency).ok();
+    Some(bad)
 }
 
 /// Sleeps for the idle timeout; never ends when it is zero (idle tills are kept).

@@ -644,12 +644,13 @@ async fn run_ui(args: &DemoArgs, ui: &ecrlink_agent::ui::UiConfig) -> anyhow::Re
 
     let lang = args.lang.unwrap_or_else(crate::i18n::Lang::from_env);
     let mut term = signal(SignalKind::terminate())?;
-    let world = World::start_with_rules(
+    let world = World::start_with_bank(
         usize::from(args.terminals),
         &[Dialect::Csob, Dialect::Concert],
         Duration::from_millis(80),
         lang.code(),
         Some(ui_bank_rules()?),
+        None,
     )
     .await?;
     let controls: Vec<_> = (0..world.agents.len())

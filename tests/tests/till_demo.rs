@@ -296,10 +296,29 @@ fn load_refuses_bad_rates_and_thread_counts() {
         assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
         assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
     }
+    // A bank ledger that cannot be written or read is a usage error too.
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.json");
+    std::fs::write(&garbage, "not json").unwrap();
+    let missing = dir.path().join("no-such-dir").join("ledger.json");
+    for (path, needle) in [
+        (&missing, "cannot write it"),
+        (&garbage, "not a bank-simulator ledger"),
+    ] {
+        let path = path.to_str().unwrap();
+        let r = sim_env(
+            &["load", "--transactions", "1", "--bank-ledger", path],
+            &[],
+            Duration::from_secs(20),
+        );
+        assert_eq!(r.code, 2, "{path}: {r:?}");
+        assert!(r.stderr.contains(needle), "{path}: {}", r.stderr);
+    }
     let r = sim_env(&["load", "--help"], &[], Duration::from_secs(20));
     assert_eq!(r.code, 0, "{r:?}");
     for needle in [
         "--rate <TX_PER_S>",
+        "--bank-ledger <FILE>",
         "--threads",
         "coordinated omission",
         "agent adds",

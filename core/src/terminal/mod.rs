@@ -793,6 +793,9 @@ impl Terminal {
                             };
                             let _ = self.volatile.push(p);
                         }
+                        // The authorization is being reversed: its approval code must not
+                        // reach the till or a receipt as if the sale stood.
+                        txn.response.approval_code = None;
                         txn.end_unjournaled(fail(FailReason::Other), JOURNAL_LOST_TEXT);
                     }
                 }
