@@ -549,7 +549,7 @@ mod tests {
         }
     }
 
-    fn tag<'a>(emv: &'a [u8], t: u32) -> &'a [u8] {
+    fn tag(emv: &[u8], t: u32) -> &[u8] {
         emv::find(emv, Tag::new(t).unwrap())
             .unwrap()
             .unwrap_or_else(|| panic!("no tag {t:X}"))
