@@ -75,11 +75,11 @@ Cards file (--cards FILE), TOML; the cards are presented in order, starting over
   [[card]]
   error = \"expired\"          # the card cannot be used: read, expired, blocked
 
+The bank simulator's rules file: see `ecrlink-sim bank --help`.
+
 A chip or contactless card makes its chip data per transaction: a counter per card number, a \
 fresh unpredictable number and a cryptogram over the transaction with the card's test key \
-(HMAC-SHA-256: a test scheme, not a card scheme's ARQC), which the bank simulator checks.
-
-The bank simulator's rules file: see `ecrlink-sim bank --help`.";
+(HMAC-SHA-256: a test scheme, not a card scheme's ARQC), which the bank simulator checks.";
 
 /// Command-line arguments.
 /// Said at start when no bank is configured and `--no-bank` was not given.

@@ -318,6 +318,35 @@ fn every_0200_and_0400_decodes_with_pyiso8583_and_carries_what_an_issuer_checks(
         .map(|a| a["cryptogram"].clone())
         .collect();
     assert_eq!(found, ["valid", "valid", "valid"], "{:?}", bank.ledger());
+
+    // The agent's debug log shows each 0200 with the card number and the expiry masked.
+    let log = std::fs::read_to_string(dir.path().join("journal.log")).unwrap();
+    let logged = logged_frames(&log, "0200");
+    assert_eq!(logged.len(), 3, "{log}");
+    for (shown, sent) in logged.iter().zip(rec.sent(b"0200")) {
+        assert_eq!(shown.len(), sent.len());
+        let text = String::from_utf8_lossy(shown);
+        assert!(!text.contains(PAN), "{text}");
+        assert!(text.contains("476173******0119"), "{text}");
+        // MTI, primary bitmap, field 2 (2 + 16), 3, 4, 7, 11, 12, 13: field 14 at 82.
+        assert_eq!(&sent[82..86], b"3012", "{}", String::from_utf8_lossy(&sent));
+        assert_eq!(&shown[82..86], b"****", "{text}");
+    }
+}
+
+/// The frames of type `mti` in the agent's `bank ->` debug lines (`frame=` hex bytes).
+fn logged_frames(log: &str, mti: &str) -> Vec<Vec<u8>> {
+    log.lines()
+        .filter(|l| l.contains("bank ->") && l.contains(&format!("msg=\"{mti}\"")))
+        .filter_map(|l| {
+            let hex = &l[l.find("frame=")? + 6..];
+            let bytes: Vec<u8> = hex
+                .split(' ')
+                .map_while(|t| u8::from_str_radix(t, 16).ok().filter(|_| t.len() == 2))
+                .collect();
+            Some(bytes)
+        })
+        .collect()
 }
 
 #[test]
