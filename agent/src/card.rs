@@ -256,12 +256,29 @@ fn unpredictable_number() -> [u8; 4] {
 }
 
 /// The simulated reader: presents its scripts in order, starting over at the end. It keeps
-/// each card number's transaction counter (`9F36`), in memory: a new reader starts at 1.
+/// each card's transaction counter (`9F36`): in memory (a new reader starts at 1), or in a
+/// file given with [`SimulatedReader::with_counter_file`] so that the counters go on rising
+/// across restarts, as a real card's do.
 #[derive(Clone, Debug)]
 pub struct SimulatedReader {
     scripts: Vec<Script>,
     next: usize,
+    /// Counter by card ([`card_id`]: never the card number itself).
     counters: HashMap<String, u16>,
+    counter_file: Option<std::path::PathBuf>,
+}
+
+/// The name of the file in the journal directory that keeps the cards' counters.
+pub const COUNTER_FILE: &str = "card-counters.toml";
+
+/// What the counters are kept under: 16 hex digits of HMAC-SHA-256 of the card number under
+/// a fixed key, so that the counter file (or a dump of memory) never holds a card number.
+fn card_id(pan: &Pan) -> String {
+    let key = MacKey::new(*b"ecrlink card counter id, no PAN!");
+    key.mac(pan.digits().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl SimulatedReader {
@@ -283,6 +300,7 @@ impl SimulatedReader {
             }],
             next: 0,
             counters: HashMap::new(),
+            counter_file: None,
         }
     }
 
@@ -295,6 +313,7 @@ impl SimulatedReader {
             scripts,
             next: 0,
             counters: HashMap::new(),
+            counter_file: None,
         })
     }
 
@@ -322,11 +341,41 @@ impl SimulatedReader {
 }
 
 impl SimulatedReader {
-    /// The card number's next transaction counter (1 for its first read, never 0).
+    /// Keeps the counters in `path` (TOML: card id = counter, no card numbers): read now if
+    /// the file exists (one that cannot be read or parsed is an error), rewritten after every
+    /// read of a chip card.
+    pub fn with_counter_file(mut self, path: std::path::PathBuf) -> anyhow::Result<Self> {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                self.counters = toml::from_str(&text)
+                    .with_context(|| format!("card counters {}", path.display()))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading card counters {}", path.display()));
+            }
+        }
+        self.counter_file = Some(path);
+        Ok(self)
+    }
+
+    /// The card number's next transaction counter (1 for its first read, never 0), kept in
+    /// the counter file if there is one (a failed write is logged; the read goes on).
     fn next_atc(&mut self, pan: &Pan) -> u16 {
-        let atc = self.counters.entry(pan.digits().to_string()).or_insert(0);
+        let atc = self.counters.entry(card_id(pan)).or_insert(0);
         *atc = atc.checked_add(1).unwrap_or(1);
-        *atc
+        let atc = *atc;
+        if let Some(path) = &self.counter_file {
+            let tmp = path.with_extension("toml.tmp");
+            let written = toml::to_string(&self.counters)
+                .map_err(std::io::Error::other)
+                .and_then(|bytes| std::fs::write(&tmp, bytes))
+                .and_then(|()| std::fs::rename(&tmp, path));
+            if let Err(e) = written {
+                tracing::warn!(file = %path.display(), error = %e, "card counters not saved");
+            }
+        }
+        atc
     }
 }
 
@@ -806,7 +855,7 @@ mod tests {
         }
     }
 
-    fn tag<'a>(emv: &'a [u8], t: u32) -> &'a [u8] {
+    fn tag(emv: &[u8], t: u32) -> &[u8] {
         emv::find(emv, Tag::new(t).unwrap())
             .unwrap()
             .unwrap_or_else(|| panic!("no tag {t:X}"))
@@ -855,6 +904,30 @@ mod tests {
             ..txn(100)
         };
         assert_eq!(tag(&chip_data(&mut r, refund).await.emv, 0x9C), &[0x20]);
+    }
+
+    #[tokio::test]
+    async fn counters_survive_a_new_reader_through_their_file_which_holds_no_card_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(COUNTER_FILE);
+        let mut r = SimulatedReader::default_card(Duration::ZERO)
+            .with_counter_file(file.clone())
+            .unwrap();
+        chip_data(&mut r, txn(100)).await;
+        chip_data(&mut r, txn(100)).await;
+        let mut again = SimulatedReader::default_card(Duration::ZERO)
+            .with_counter_file(file.clone())
+            .unwrap();
+        let c = chip_data(&mut again, txn(100)).await;
+        assert_eq!(tag(&c.emv, 0x9F36), &[0, 3]);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(!text.contains(DEFAULT_PAN), "{text}");
+        std::fs::write(&file, "not = [toml").unwrap();
+        assert!(
+            SimulatedReader::default_card(Duration::ZERO)
+                .with_counter_file(file)
+                .is_err()
+        );
     }
 
     #[tokio::test]

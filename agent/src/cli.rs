@@ -74,6 +74,13 @@ Cards file (--cards FILE), TOML; the cards are presented in order, starting over
   entry = \"chip\"             # chip, contactless, swipe, manual
   delay = \"300ms\"            # time until the card is presented
   pin = \"accepted\"           # accepted, wrong (declined 55), bypassed, none
+  expiry = \"2812\"            # optional YYMM (default 3012): field 14
+  psn = 1                    # optional PAN sequence number (chip, contactless: default 1)
+
+  [[card]]
+  entry = \"contactless\"
+  issuer_key = \"1111111111111111111111111111111111111111111111111111111111111111\"
+                             # signs with another issuer's key: the bank declines it (82)
 
   [[card]]
   absent = true              # nobody presents a card: the sale is cancelled after `delay`
@@ -81,7 +88,11 @@ Cards file (--cards FILE), TOML; the cards are presented in order, starting over
   [[card]]
   error = \"expired\"          # the card cannot be used: read, expired, blocked
 
-The bank simulator's rules file: see `ecrlink-sim bank --help`.";
+The bank simulator's rules file: see `ecrlink-sim bank --help`.
+
+A chip or contactless card makes its chip data per transaction: a counter per card number, a \
+fresh unpredictable number and a cryptogram over the transaction with the card's test key \
+(HMAC-SHA-256: a test scheme, not a card scheme's ARQC), which the bank simulator checks.";
 
 /// Command-line arguments.
 /// Said at start when no bank is configured and `--no-bank` was not given.

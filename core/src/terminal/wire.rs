@@ -50,17 +50,20 @@ fn processing(kind: RequestKind) -> ProcessingCode {
 }
 
 /// Field 39 of a reversal (0400): why the terminal reverses. ISO 8583:1987 has no reason field
-/// of its own (field 25 is the POS condition code there; the reason code of ISO 8583:1993 is
-/// field 25, n4, `4000`–`4499`), so a 1987 reversal carries its reason as a response code in
-/// field 39, from the 1987 list:
+/// of its own (its field 25 is the POS condition code; ISO 8583:1993 moved the reason to a
+/// field 25 "message reason code", n4, `4xxx` for reversals), so a 1987 reversal carries its
+/// reason as a 1987 response code in field 39, from the codes that list marks for reversals
+/// (e.g. the `iso0` code table of the `ut-codec` package: "17 customer cancellation,
+/// reversal", "21 no action taken, reversal", "22 suspected malfunction, reversal", "32
+/// completed partially, reversal") and `68` response received too late:
 ///
-/// | reason | field 39 | 1987 meaning | ISO 8583:1993 reason code |
-/// |---|---|---|---|
-/// | the till asked ([`ReversalReason::TillRequest`]) | `17` | customer cancellation | 4000 customer cancellation |
-/// | no answer in time, or one that did not verify ([`ReversalReason::BankTimeout`]) | `68` | response received too late | 4006 response received too late |
-/// | the till could not be told ([`ReversalReason::Undeliverable`]) | `21` | no action taken | 4013 unable to deliver message to point of service |
-/// | partial approval given back ([`ReversalReason::PartialApproval`]) | `32` | completed partially | 4004 completed partially |
-/// | found open after a restart ([`ReversalReason::Recovery`]) | `22` | suspected malfunction | 4002 suspected malfunction |
+/// | reason | field 39 | meaning |
+/// |---|---|---|
+/// | the till asked ([`ReversalReason::TillRequest`]) | `17` | customer cancellation |
+/// | no answer in time, or one that did not verify ([`ReversalReason::BankTimeout`]) | `68` | response received too late |
+/// | the till could not be told ([`ReversalReason::Undeliverable`]) | `21` | no action taken |
+/// | partial approval given back ([`ReversalReason::PartialApproval`]) | `32` | completed partially |
+/// | found open after a restart ([`ReversalReason::Recovery`]) | `22` | suspected malfunction |
 pub fn reversal_reason_code(reason: ReversalReason) -> ResponseCode {
     match reason {
         ReversalReason::TillRequest => ResponseCode::CUSTOMER_CANCELLATION,
