@@ -325,6 +325,15 @@ fn last_names_a_refund_on_screen_in_json_and_in_czech() {
         r.json()["message"],
         "Poslední transakce: vrácení platby 12.00 CZK — schválena"
     );
+    // `last --help` says what it prints and what its exit status means.
+    let r = till_common::sim(&["last", "--help"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let help = r.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("Last transaction: refund 12.00 CZK — approved")
+            && help.contains("The exit status is that transaction's outcome"),
+        "{help}"
+    );
 }
 
 /// A ČSOB terminal of another make: it answers every request with a B0 and then a B2 of
