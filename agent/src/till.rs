@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock;
 use crate::config::{Config, DialectChoice};
-use crate::dialects::{AgentSession, ReceiptAsk};
+use crate::dialects::{AgentSession, ReceiptAsk, Stage};
 use crate::engine::{Job, Shared, test_terminal_response};
 use crate::hex::Hex;
 use crate::printer::Copy;
@@ -27,6 +27,9 @@ pub const MAX_BYTES_WITHOUT_REQUEST: usize = 4096;
 /// Bytes read while waiting for the first ENQ or STX of an auto-detect listener before the
 /// connection is dropped.
 pub const MAX_DETECT_BYTES: usize = 4096;
+
+/// How often the stage of a running request is looked at for the till's progress messages.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
 /// A byte stream a till talks over (TCP, serial, a test pipe).
 pub trait TillStream: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -129,6 +132,7 @@ pub async fn run_till(
     };
     let seed = crate::dialects::Seed {
         last_approved: ctx.shared.last_approved.lock().ok().and_then(|g| g.clone()),
+        serial: peer.starts_with("serial:"),
     };
     let session = match terminal_session(dialect, &ctx.cfg, &seed) {
         Ok(s) => s,
@@ -155,6 +159,7 @@ pub async fn run_till(
         waited: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         receipt_before: None,
         answer_receipt: AnswerReceipt::Reprint,
+        stage: None,
     };
     if !prefix.is_empty() {
         ctx.shared.touch();
@@ -204,6 +209,9 @@ pub async fn run_till(
                     Err(_) => tracing::error!(%peer, "engine dropped a request"),
                 }
             }
+            _ = tokio::time::sleep(PROGRESS_EVERY), if driver.pending.is_some() => {
+                driver.progress();
+            }
             _ = &mut close => {
                 tracing::info!(%peer, "till session closed by the agent (newer connection, sleep or shutdown)");
                 let _ = stream.shutdown().await;
@@ -245,6 +253,8 @@ struct Driver {
     receipt_before: Option<ReceiptMark>,
     /// The receipt of the last answer this connection gave, for a ČSOB B3.
     answer_receipt: AnswerReceipt,
+    /// The stage of the pending request last told to the session ([`AgentSession::progress`]).
+    stage: Option<Stage>,
 }
 
 /// The engine's last receipt as seen at one moment: where its two texts live and what they
@@ -290,6 +300,22 @@ struct Timing {
 
 impl Driver {
     /// Tells the session whether the engine runs a transaction that is not this session's.
+    /// Tells the session what the engine is doing for the pending request, when it changed.
+    fn progress(&mut self) {
+        let card = self
+            .ctx
+            .shared
+            .waiting_for_card
+            .load(std::sync::atomic::Ordering::SeqCst);
+        let stage = if card { Stage::Card } else { Stage::Bank };
+        // The first stage is the card: the session told the till so when the request came.
+        let previous = self.stage.unwrap_or(Stage::Card);
+        if previous != stage {
+            self.session.progress(clock::now(), stage);
+        }
+        self.stage = Some(stage);
+    }
+
     fn sync_busy(&mut self) {
         let other = self.pending.is_none()
             && self
@@ -365,6 +391,18 @@ impl Driver {
                 self.unproductive = 0;
                 let kind = req.kind();
                 tracing::debug!(peer = %self.peer, request = kind.name(), "till request");
+                if kind == RequestKind::Abort && self.session.abort_keeps_request() {
+                    // The running request ends with its own answer (ZVT 06 B0): the engine
+                    // is asked to abort, and its answer to the abort is not the till's.
+                    let (reply, _ignored) = oneshot::channel();
+                    let _ = self.ctx.engine.try_send(Job::Run {
+                        request: req,
+                        reply,
+                        waited: None,
+                        till: self.ctx.conn_id,
+                    });
+                    return Ok(());
+                }
                 if kind == RequestKind::Abort {
                     // The dialect replaced the pending request by the abort (ČSOB T81): the
                     // transaction still completes in the engine and becomes the last one. The
@@ -408,6 +446,7 @@ impl Driver {
                     } else {
                         self.pending = Some(rx);
                         self.asked = Some(kind);
+                        self.stage = None;
                         self.receipt_before = self.receipt_mark();
                         self.timing = timed.then_some(Timing {
                             received: self.rx_at,
@@ -472,6 +511,10 @@ impl Driver {
     fn claim(&mut self) {
         if !self.claimed {
             self.claimed = true;
+            // A dialect not told by its first byte (ZVT) has spoken by now.
+            self.ctx
+                .spoke
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             let _ = self.ctx.claims.send(self.ctx.conn_id);
         }
     }

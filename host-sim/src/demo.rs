@@ -411,7 +411,14 @@ Starts a bank simulator and a virtual terminal (ecrlink-agent) in this process o
 ports it picks, then runs a short shop day against them through the till library: terminal and
 bank checks, sales, a decline, a cash-back sale and its reversal, a refund, subtotals and the
 close of totals, in the ČSOB dialect with the receipts transferred to the till, plus one Concert sale.
-No set-up, no network beyond loopback. Exit status 0 when every step ended as expected.")]
+No set-up, no network beyond loopback. Exit status 0 when every step ended as expected.
+
+With --ui HOST:PORT it runs no scripted day: it starts the bank and --terminals virtual
+terminals and serves them on one web page (open the address it prints): each terminal's screen
+live, and the customer's part played by you (present a test card, a wrong PIN, a card the bank
+declines, do nothing, cancel, sleep, a slow or offline bank link). Start sales from another
+shell with the till commands it prints; Ctrl-C stops.
+  ecrlink-sim demo --ui 127.0.0.1:8080 --terminals 2")]
 pub struct DemoArgs {
     /// Language of the result texts [default: from the locale, else en].
     #[arg(long, value_enum)]
@@ -422,10 +429,31 @@ pub struct DemoArgs {
     /// Write no session log.
     #[arg(long)]
     pub no_log: bool,
+    /// Serve the terminals as a web page on this address instead of running the scripted day
+    /// (see below). A non-loopback address requires a token (--ui-token, or one is generated).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub ui: Option<std::net::SocketAddr>,
+    /// The token the page's requests must carry (at least 16 letters, digits, - or _).
+    #[arg(long, value_name = "TOKEN", requires = "ui")]
+    pub ui_token: Option<String>,
+    /// With --ui: how many terminals (agents), 1 to 8.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "ui",
+          value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub terminals: u8,
 }
 
 /// Runs `demo`; returns the exit status.
 pub fn run(args: &DemoArgs) -> i32 {
+    let ui = match args.ui {
+        Some(addr) => match ecrlink_agent::ui::UiConfig::resolve(addr, args.ui_token.clone()) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return 2;
+            }
+        },
+        None => None,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -437,7 +465,13 @@ pub fn run(args: &DemoArgs) -> i32 {
             return 2;
         }
     };
-    match runtime.block_on(run_async(args)) {
+    let run = async {
+        match &ui {
+            Some(u) => run_ui(args, u).await,
+            None => run_async(args).await,
+        }
+    };
+    match runtime.block_on(run) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: demo failed: {e:#}");
@@ -588,6 +622,75 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
     world.shutdown().await;
     let ok = rows.iter().all(|r| r.as_expected) && tamper_ok;
     Ok(if ok { 0 } else { 1 })
+}
+
+/// The bank rules of `demo --ui`: each of the page's decline test cards declined with its
+/// code (the same rules as `docs/ui-bank-rules.toml`), and an amount ending in .51 with 51.
+pub fn ui_bank_rules() -> anyhow::Result<crate::bank::Rules> {
+    let mut text = String::new();
+    for (code, pan) in ecrlink_agent::card::DECLINE_TEST_PANS {
+        let _ = writeln!(text, "[[rule]]\npan = \"{pan}\"\ncode = \"{code}\"\n");
+    }
+    text.push_str("[[rule]]\nmti = \"0200\"\namount_ends_with = \"51\"\ncode = \"51\"\n");
+    crate::bank::Rules::parse(&text)
+}
+
+/// `demo --ui`: the bank and the terminals on one web page, until Ctrl-C or SIGTERM.
+async fn run_ui(args: &DemoArgs, ui: &ecrlink_agent::ui::UiConfig) -> anyhow::Result<i32> {
+    use ecrlink_core::session::Dialect;
+    use tokio::signal::unix::{SignalKind, signal};
+
+    use crate::world::World;
+
+    let lang = args.lang.unwrap_or_else(crate::i18n::Lang::from_env);
+    let mut term = signal(SignalKind::terminate())?;
+    let world = World::start_with_rules(
+        usize::from(args.terminals),
+        &[Dialect::Csob, Dialect::Concert],
+        Duration::from_millis(80),
+        lang.code(),
+        Some(ui_bank_rules()?),
+    )
+    .await?;
+    let controls: Vec<_> = (0..world.agents.len())
+        .map(|i| {
+            let c = world.agents[i].ui_controls(&world.terminal_id(i));
+            // The tester at the page plays the customer: no card comes by itself.
+            c.desk().set_tester_decides(true);
+            c
+        })
+        .collect();
+    let page = ecrlink_agent::ui::serve(ui, controls).await?;
+    println!("ecrlink demo --ui: the terminals in a web page; you play the customer");
+    println!("  bank simulator (ISO 8583)   {}", world.bank.addr());
+    for i in 0..world.agents.len() {
+        let tid = world.terminal_id(i);
+        for d in [Dialect::Csob, Dialect::Concert] {
+            if let Some(a) = world.addr(i, d) {
+                println!("LISTEN {} {a}", d.name());
+                if d == Dialect::Csob {
+                    println!(
+                        "  terminal {tid}: ecrlink-sim sale --amount 12.50 --currency EUR \
+                         --terminal {a} --dialect csob"
+                    );
+                }
+            }
+        }
+    }
+    println!("UI {}", page.url);
+    println!(
+        "  open it in a browser, start a sale with a command above, present a card; Ctrl-C stops"
+    );
+    println!("READY");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    page.stop();
+    world.shutdown().await;
+    Ok(0)
 }
 
 /// Terminal id of the second terminal the man in the middle sits in front of.

@@ -159,6 +159,11 @@ pub fn unknown_text(lang: Lang, dialect: Dialect) -> &'static str {
             "outcome unknown — Concert cannot report the last transaction: look at the terminal's screen or its journal before charging again",
             "résultat inconnu — Concert ne sait pas donner la dernière transaction : regardez l'écran ou le journal du terminal avant de débiter à nouveau"
         ),
+        Dialect::Zvt => t!(
+            "výsledek neznámý — podívejte se na displej nebo žurnál terminálu (nebo na jeho poslední účtenku), než platbu zopakujete",
+            "outcome unknown — look at the terminal's screen or journal (or its last receipt) before charging again",
+            "résultat inconnu — regardez l'écran ou le journal du terminal (ou son dernier ticket) avant de débiter à nouveau"
+        ),
     }
     .get(lang)
 }
@@ -188,6 +193,7 @@ pub fn dialect_title(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Csob => "ČSOB",
         Dialect::Concert => "Concert",
+        Dialect::Zvt => "ZVT",
     }
 }
 
@@ -355,6 +361,7 @@ pub fn codes_text(lang: Lang, dialect: Option<Dialect>, codes: &ResultCodes) -> 
         let what = match d {
             Dialect::Csob => t!("kód ČSOB", "ČSOB code", "code ČSOB"),
             Dialect::Concert => t!("stav Concert", "Concert status", "statut Concert"),
+            Dialect::Zvt => t!("kód výsledku ZVT", "ZVT result code", "code résultat ZVT"),
         };
         parts.push(format!("{} {t}", what.get(lang)));
     }

@@ -524,6 +524,7 @@ async fn run_world(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         currency: match dialect {
             Dialect::Concert => Currency::EUR,
             Dialect::Csob => Currency::CZK,
+            Dialect::Zvt => Currency::EUR,
         },
         rate: args.rate,
     };

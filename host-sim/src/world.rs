@@ -66,6 +66,17 @@ impl World {
         card_delay: Duration,
         receipt_lang: &str,
     ) -> anyhow::Result<World> {
+        World::start_with_rules(agents, dialects, card_delay, receipt_lang, None).await
+    }
+
+    /// [`World::start_with_lang`] with the bank's `rules` (default: [`crate::bank::Rules::default`]).
+    pub async fn start_with_rules(
+        agents: usize,
+        dialects: &[Dialect],
+        card_delay: Duration,
+        receipt_lang: &str,
+        rules: Option<crate::bank::Rules>,
+    ) -> anyhow::Result<World> {
         // Every message on the bank link carries a MAC, under a key made for this run.
         let keys = tempfile::Builder::new()
             .prefix("ecrlink-keys")
@@ -77,6 +88,7 @@ impl World {
         let bank = BankSim::start(BankConfig {
             max_connections: (2 * agents).max(crate::bank::DEFAULT_MAX_CONNECTIONS),
             mac_key: Some(mac_key),
+            rules: rules.unwrap_or_default(),
             ..BankConfig::default()
         })
         .await

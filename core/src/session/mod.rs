@@ -169,14 +169,18 @@ pub enum Dialect {
     Concert,
     /// ČSOB "B" protocol (Czech Republic).
     Csob,
+    /// ZVT, the German till protocol (TCP port 20007 or serial). Not auto-detected: its
+    /// first bytes (`06 …`, `05 01`) overlap Concert's control bytes.
+    Zvt,
 }
 
 impl Dialect {
-    /// Lower-case name as used on command lines (`concert`, `csob`).
+    /// Lower-case name as used on command lines (`concert`, `csob`, `zvt`).
     pub const fn name(self) -> &'static str {
         match self {
             Dialect::Concert => "concert",
             Dialect::Csob => "csob",
+            Dialect::Zvt => "zvt",
         }
     }
 
@@ -185,6 +189,7 @@ impl Dialect {
         match name {
             "concert" => Some(Dialect::Concert),
             "csob" => Some(Dialect::Csob),
+            "zvt" => Some(Dialect::Zvt),
             _ => None,
         }
     }

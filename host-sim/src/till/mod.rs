@@ -1142,6 +1142,12 @@ pub fn default_ecr(opts: &TillOptions) -> Result<Box<dyn EcrSide + Send>, TillEr
             }
             Ok(ecr)
         }
+        Dialect::Zvt => Err(TillError::Request {
+            dialect: "zvt",
+            error: ecrlink_core::Error::Unsupported {
+                what: "the ZVT till side",
+            },
+        }),
     }
 }
 
