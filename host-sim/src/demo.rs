@@ -520,7 +520,7 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
             "démo ecrlink : une journée de magasin sur une machine"
         )
     );
-    let label = |cs, en, fr| format!("{:<28}", t(cs, en, fr));
+    let label = |cs, en, fr| format!("{:<27} ", t(cs, en, fr));
     println!(
         "  {}{}",
         label(

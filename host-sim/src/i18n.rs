@@ -275,21 +275,30 @@ pub fn no_last_transaction_text(lang: Lang) -> &'static str {
     .get(lang)
 }
 
-/// Whether a refusal says "no such transaction": its reason, or (a dialect that folds reasons
-/// into one code, ČSOB R-21) the reason's name the terminal sent as its text.
-pub fn is_no_matching_transaction(outcome: &Outcome, terminal_text: Option<&str>) -> bool {
+/// The reason of a refusal: its own, or (a dialect that folds reasons into one code, ČSOB
+/// R-21) the reason's name the terminal sent as its text.
+pub fn fail_reason_of(outcome: &Outcome, terminal_text: Option<&str>) -> Option<FailReason> {
     match outcome {
         Outcome::Failed {
-            reason: FailReason::NoMatchingTransaction,
-        } => true,
-        Outcome::Failed {
             reason: FailReason::Other,
-        } => {
-            terminal_text.map(str::trim).and_then(fail_reason_named)
-                == Some(FailReason::NoMatchingTransaction)
-        }
-        _ => false,
+        } => terminal_text
+            .map(str::trim)
+            .and_then(fail_reason_named)
+            .or(Some(FailReason::Other)),
+        Outcome::Failed { reason } => Some(*reason),
+        _ => None,
     }
+}
+
+/// Said by `last` when the terminal refuses the question itself (busy with another request):
+/// what the last transaction was is not known now.
+pub fn last_not_known_now_text(lang: Lang) -> &'static str {
+    t!(
+        "teď nelze zjistit",
+        "not known now",
+        "inconnue pour l'instant"
+    )
+    .get(lang)
 }
 
 /// A request kind for people: `sale`, `refund`, …
@@ -477,6 +486,8 @@ pub enum Label {
     Card,
     /// Reference.
     Reference,
+    /// Trace number (as the receipt prints it).
+    Trace,
     /// Terminal.
     Terminal,
     /// Time taken.
@@ -499,6 +510,7 @@ pub fn label(lang: Lang, label: Label) -> &'static str {
         Label::ApprovalCode => t!("Autorizační kód", "Approval code", "Code d'autorisation"),
         Label::Card => t!("Karta", "Card", "Carte"),
         Label::Reference => t!("Variabilní symbol", "Reference", "Référence"),
+        Label::Trace => t!("Číslo transakce", "Trace no.", "N° transaction"),
         Label::Terminal => t!("Terminál", "Terminal", "Terminal"),
         Label::Elapsed => t!("Doba", "Time", "Durée"),
         Label::Log => t!("Záznam", "Log", "Journal"),

@@ -325,6 +325,15 @@ fn last_names_a_refund_on_screen_in_json_and_in_czech() {
         r.json()["message"],
         "Poslední transakce: vrácení platby 12.00 CZK — schválena"
     );
+    // `last --help` says what it prints and what its exit status means.
+    let r = till_common::sim(&["last", "--help"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let help = r.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("Last transaction: refund 12.00 CZK — approved")
+            && help.contains("The exit status is that transaction's outcome"),
+        "{help}"
+    );
 }
 
 /// A ČSOB terminal of another make: it answers every request with a B0 and then a B2 of
@@ -384,6 +393,14 @@ fn last_from_a_terminal_that_does_not_report_the_kind_says_so() {
         "Last transaction: 12.00 CZK (kind not reported by the terminal) — approved"
     );
     assert!(v["last_kind"].is_null(), "{v}");
+    // A terminal busy with another request refuses the question, not the last transaction.
+    let t = plain_csob_terminal(&["T82", "R-02"]);
+    let r = till_json("csob", &t, &["last"], &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(
+        r.json()["message"],
+        "Last transaction: not known now: the terminal is busy (ČSOB code R-02)"
+    );
     let t = plain_csob_terminal(&["T82", "R-12", "B751", "E203"]);
     let r = till_json("csob", &t, &["last"], &[]);
     assert_eq!(r.code, 1, "{r:?}");
@@ -435,7 +452,15 @@ fn csob_json_has_the_entry_mode_and_trace_the_receipt_prints() {
     let v = r.json();
     assert_eq!(v["entry_mode"], "chip", "{v}");
     assert_eq!(v["trace"].as_u64(), Some(trace), "{v}");
-    // On screen too: the card line names the entry mode.
+    // On screen too: the card line names the entry mode, a line the trace number.
     let r = till_common::sim(&["last", "--terminal", &t, "--dialect", "csob"]);
     assert!(r.stdout.contains("476173******0119 (chip)"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("Trace no.:")
+                && l.ends_with(&format!(" {trace:06}"))),
+        "{}",
+        r.stdout
+    );
 }

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use ecrlink_core::session::{Dialect, EcrSide};
 use ecrlink_core::txn::{
-    Amount, ApprovalCode, Money, Outcome, Reference, Request, RequestKind, Response,
+    Amount, ApprovalCode, FailReason, Money, Outcome, Reference, Request, RequestKind, Response,
 };
 use serde::Serialize;
 
@@ -1021,15 +1021,18 @@ fn compose_message(
                 (None, None) => {}
             }
             let word = i18n::outcome_word(lang, outcome);
-            if p.last_kind.is_none()
-                && amount.is_none()
-                && i18n::is_no_matching_transaction(outcome, text)
-            {
-                s.push_str(i18n::no_last_transaction_text(lang));
-            } else if i18n::refusal_head(lang, outcome).is_some() {
-                s.push_str(&refusal(word));
-            } else {
-                s.push_str(word);
+            // Without a kind or an amount, a refusal may be of the question, not of the
+            // last transaction: none yet, or the terminal cannot answer now.
+            let question = (p.last_kind.is_none() && amount.is_none())
+                .then(|| i18n::fail_reason_of(outcome, text))
+                .flatten();
+            match question {
+                Some(FailReason::NoMatchingTransaction) => {
+                    s.push_str(i18n::no_last_transaction_text(lang));
+                }
+                Some(FailReason::Busy) => s.push_str(&refusal(i18n::last_not_known_now_text(lang))),
+                _ if i18n::refusal_head(lang, outcome).is_some() => s.push_str(&refusal(word)),
+                _ => s.push_str(word),
             }
             s
         }
