@@ -59,13 +59,15 @@ terminal (here: the cards file's [[merchant]] entries); 3 wrong tries lock that 
 5 minutes. Without a PIN set they are refused (said at start); --no-merchant-confirmation \
 lets any till do them. The policy goes in the config file's [policy] table:
   [policy]
-  merchant_pin_hash = \"pbkdf2-sha256$20000$...\"   # echo 4711 | ecrlink-agent hash-pin
-  confirm = [\"refund\", \"reversal\", \"close-totals\"]  # need the merchant PIN; [] none
-  confirm_tries = 3
-  confirm_lock = \"5m\"
-  refuse = [\"cashback\"]         # tills may not start these at all
-  max_sale = \"100000\"           # per transaction (also max_cashback, max_refund), or \"none\"
-  max_sale_day = \"500000\"       # per business day (also max_cashback_day, max_refund_day)
+  merchant_pin_hash = \"pbkdf2-sha256$...\"  # echo 4711 | ecrlink-agent hash-pin
+  confirm = [\"refund\", \"reversal\", \"close-totals\"]  # PIN needed; [] none
+  confirm_tries = 3                # wrong PINs in a row that lock...
+  confirm_lock = \"5m\"              # ...the operation this long
+  refuse = [\"cashback\"]            # tills may not start these at all
+  max_sale = \"100000\"              # per transaction, or \"none\"; also
+                                   # max_cashback, max_refund
+  max_sale_day = \"500000\"          # per business day (UTC date); also
+                                   # max_cashback_day, max_refund_day
 --max-sale, --max-sale-day, --refuse etc. override the file. Errors name the line and column.
 
 Cards file (--cards FILE), TOML; the cards are presented in order, starting over at the end:

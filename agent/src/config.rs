@@ -166,9 +166,10 @@ impl FromStr for AllowNet {
 }
 
 /// The tills admitted when no `--allow` is given: this machine (127.0.0.0/8, ::1) and the
-/// IPv4 networks this machine is directly attached to (its own subnets, from the kernel's
-/// routing table `/proc/net/route`: routes without a gateway). Everything else is refused;
-/// `--allow any` admits every address, said out loud.
+/// networks this machine is directly attached to (its own subnets): IPv4 from the kernel's
+/// routing table `/proc/net/route` (routes without a gateway), IPv6 from the addresses in
+/// `/proc/net/if_inet6` with their prefix lengths (link-local fe80::/64 included). Everything
+/// else is refused; `--allow any` admits every address, said out loud.
 pub fn default_allow() -> Vec<AllowNet> {
     let mut nets = vec![
         AllowNet {
@@ -182,6 +183,48 @@ pub fn default_allow() -> Vec<AllowNet> {
     ];
     if let Ok(table) = std::fs::read_to_string("/proc/net/route") {
         nets.extend(own_subnets(&table));
+    }
+    if let Ok(table) = std::fs::read_to_string("/proc/net/if_inet6") {
+        for net in own_subnets_v6(&table) {
+            if !nets.contains(&net) {
+                nets.push(net);
+            }
+        }
+    }
+    nets
+}
+
+/// The IPv6 networks of this machine's addresses in a `/proc/net/if_inet6` table (one line
+/// per address: 32 hex digits, interface index, prefix length in hex, scope, flags, name),
+/// the loopback address left out.
+pub fn own_subnets_v6(table: &str) -> Vec<AllowNet> {
+    let mut nets = Vec::new();
+    for line in table.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(addr), Some(prefix)) = (f.first(), f.get(2)) else {
+            continue;
+        };
+        let (Ok(bits), Ok(prefix)) = (
+            u128::from_str_radix(addr, 16),
+            u8::from_str_radix(prefix, 16),
+        ) else {
+            continue;
+        };
+        if addr.len() != 32 || prefix == 0 || prefix > 128 {
+            continue;
+        }
+        let ip = std::net::Ipv6Addr::from(bits);
+        if ip.is_loopback() {
+            continue;
+        }
+        let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+        let net = AllowNet {
+            addr: std::net::IpAddr::V6(std::net::Ipv6Addr::from(bits & mask)),
+            prefix,
+        };
+        if !nets.contains(&net) {
+            nets.push(net);
+        }
     }
     nets
 }
@@ -226,6 +269,24 @@ eth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
 eth0\t0001A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
         let nets = own_subnets(table);
         assert_eq!(nets, vec!["192.168.1.0/24".parse::<AllowNet>().unwrap()]);
+    }
+
+    #[test]
+    fn own_ipv6_subnets_are_read_from_the_address_table() {
+        let table = "00000000000000000000000000000001 01 80 10 80       lo\n\
+20010db8000100020000000000000042 02 40 00 80     eth0\n\
+fe80000000000000021122fffe334455 02 40 20 80     eth0\n\
+fd000000000000000000000000000007 03 30 00 80     wg0\n\
+garbage\n";
+        let nets = own_subnets_v6(table);
+        let want: Vec<AllowNet> = ["2001:db8:1:2::/64", "fe80::/64", "fd00::/48"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(nets, want);
+        let admitted = |ip: &str| nets.iter().any(|n| n.contains(ip.parse().unwrap()));
+        assert!(admitted("2001:db8:1:2::99") && admitted("fe80::1") && admitted("fd00::1:2"));
+        assert!(!admitted("2001:db8:1:3::1") && !admitted("2001:db8::1") && !admitted("::1"));
     }
 
     #[test]
