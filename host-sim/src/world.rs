@@ -66,6 +66,18 @@ impl World {
         card_delay: Duration,
         receipt_lang: &str,
     ) -> anyhow::Result<World> {
+        World::start_configured(agents, dialects, card_delay, receipt_lang, &|_| {}).await
+    }
+
+    /// [`World::start_with_lang`], with `configure` applied to each agent's configuration
+    /// last (the demo's merchant PIN and limits).
+    pub async fn start_configured(
+        agents: usize,
+        dialects: &[Dialect],
+        card_delay: Duration,
+        receipt_lang: &str,
+        configure: &(dyn Fn(&mut Config) + Sync),
+    ) -> anyhow::Result<World> {
         // Every message on the bank link carries a MAC, under a key made for this run.
         let keys = tempfile::Builder::new()
             .prefix("ecrlink-keys")
@@ -98,6 +110,8 @@ impl World {
                 bank_mac_key: Some(mac_key_file.clone()),
                 ..Config::default()
             };
+            let mut cfg = cfg;
+            configure(&mut cfg);
             let agent = Agent::start(cfg)
                 .await
                 .with_context(|| format!("starting agent {i}"))?;
