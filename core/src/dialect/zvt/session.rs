@@ -613,10 +613,10 @@ impl Core {
         self.answered = false;
         self.response = None;
         self.queue.clear();
-        if kind == CmdKind::Payment {
+        self.request = Some(request.clone());
+        if matches!(request, Request::Sale { .. } | Request::Refund { .. }) {
             self.intermediate(now, status::INSERT_CARD);
         }
-        self.request = Some(request.clone());
         self.event(TerminalEvent::Request(request));
     }
 
