@@ -31,7 +31,7 @@
 //! | `06 02` log-off | none | `06 0F` |
 //! | `06 01` authorisation | [`Request::Sale`] | `04 FF`…, `04 0F`, receipts, `06 0F` / `06 1E` |
 //! | `06 31` refund | [`Request::Refund`] | as authorisation |
-//! | `06 30` reversal (`87` receipt number) | [`Request::Reversal`] of that transaction | as authorisation |
+//! | `06 30` reversal (`87` receipt number) | [`Request::ReversalByReceipt`] | as authorisation |
 //! | `06 20` repeat receipt | [`Request::Reprint`] | receipts, `06 0F` / `06 1E` |
 //! | `06 50` end of day | [`Request::CloseTotals`] | `04 0F` (total), receipts, `06 0F` / `06 1E` |
 //! | `05 01` status enquiry | [`Request::TestTerminal`] | `06 0F` with software version and terminal status |
@@ -401,7 +401,7 @@ impl ZvtTerminal {
 
 /// The receipt number of trace `trace`.
 pub const fn receipt_number(trace: u32) -> u16 {
-    (trace % 10_000) as u16
+    crate::terminal::receipt_of(trace)
 }
 
 /// The ZVT result code of an outcome (`00` for an approval). A bank decline whose code is a
@@ -433,6 +433,22 @@ pub fn result_code(outcome: &Outcome) -> u8 {
     }
 }
 
+/// The ZVT result code of `response`: [`result_code`] of its outcome, except that a reversal
+/// refused because it was done already is [`result::ALREADY_REVERSED`].
+pub fn response_result_code(response: &Response) -> u8 {
+    let already = response.kind == RequestKind::Reversal
+        && response.outcome
+            == (Outcome::Failed {
+                reason: FailReason::NoMatchingTransaction,
+            })
+        && response.text.as_deref() == Some(crate::terminal::ALREADY_REVERSED_TEXT);
+    if already {
+        result::ALREADY_REVERSED
+    } else {
+        result_code(&response.outcome)
+    }
+}
+
 /// The card number of `pan` as BMP `22` BCD bytes: the hidden digits as `E`, an `F` pad.
 fn pan_bcd(pan: &MaskedPan, out: &mut [u8; 10]) -> usize {
     let len = pan.len().min(19);
@@ -458,10 +474,14 @@ fn pan_bcd(pan: &MaskedPan, out: &mut [u8; 10]) -> usize {
 
 /// Appends a BER length to `out`.
 fn ber_len(out: &mut Vec<u8, { TX_CAPACITY / 2 }>, len: usize) -> Result<()> {
-    let full = || Error::CapacityExceeded { what: "zvt text block" };
+    let full = || Error::CapacityExceeded {
+        what: "zvt text block",
+    };
     match len {
         0..=0x7F => out.push(len as u8).map_err(|_| full()),
-        0x80..=0xFF => out.extend_from_slice(&[0x81, len as u8]).map_err(|_| full()),
+        0x80..=0xFF => out
+            .extend_from_slice(&[0x81, len as u8])
+            .map_err(|_| full()),
         _ => {
             let [hi, lo] = (len.min(0xFFFF) as u16).to_be_bytes();
             out.extend_from_slice(&[0x82, hi, lo]).map_err(|_| full())
@@ -472,7 +492,9 @@ fn ber_len(out: &mut Vec<u8, { TX_CAPACITY / 2 }>, len: usize) -> Result<()> {
 /// The TLV content of a `06 D3` text block: `1F07` receipt type, then `25` with one `07`
 /// per line of `text` (non-ASCII characters as `?`). Returns its length in `out`.
 fn text_block(kind: u8, text: &str, out: &mut [u8]) -> Result<usize> {
-    let full = || Error::CapacityExceeded { what: "zvt text block" };
+    let full = || Error::CapacityExceeded {
+        what: "zvt text block",
+    };
     let mut lines: Vec<u8, { TX_CAPACITY / 2 }> = Vec::new();
     for line in text.lines() {
         let len = line.chars().count();
@@ -493,9 +515,9 @@ fn text_block(kind: u8, text: &str, out: &mut [u8]) -> Result<usize> {
     all.push(0x25).map_err(|_| full())?;
     ber_len(&mut all, lines.len())?;
     all.extend_from_slice(&lines).map_err(|_| full())?;
-    let dst = out.get_mut(..all.len()).ok_or(Error::BufferTooSmall {
-        needed: all.len(),
-    })?;
+    let dst = out
+        .get_mut(..all.len())
+        .ok_or(Error::BufferTooSmall { needed: all.len() })?;
     dst.copy_from_slice(&all);
     Ok(all.len())
 }
@@ -551,7 +573,6 @@ impl Wire {
         }
         self.tx_sent = 0;
     }
-
 }
 
 impl Core {
@@ -808,7 +829,7 @@ impl Core {
             }
         }
         let mut bmps = Bmps {
-            result_code: Some(result_code(&r.outcome)),
+            result_code: Some(response_result_code(r)),
             amount: r.amount.map(|m| m.minor()),
             currency: r.amount.map(|m| m.currency.numeric()),
             trace: r.trace,
@@ -975,20 +996,16 @@ impl Core {
                 if !self.password_ok(p.password) {
                     return self.local(now, &[Out::Abort(result::WRONG_PASSWORD)]);
                 }
-                let found = match p.bmps.receipt_no {
-                    Some(no) => self.approved.iter().rev().find(|(n, _, _)| *n == no),
-                    None => self.approved.back(),
-                };
-                match found {
-                    Some((_, code, amount)) => {
-                        let request = Request::Reversal {
-                            amount: *amount,
-                            code: code.clone(),
-                            reference: None,
-                        };
-                        self.run(now, K::Payment, request)
+                // Without a receipt number: the last payment this session approved.
+                let receipt = p
+                    .bmps
+                    .receipt_no
+                    .or_else(|| self.approved.back().map(|(n, _, _)| *n));
+                match receipt {
+                    Some(receipt) if receipt != super::RECEIPT_NO_NONE => {
+                        self.run(now, K::Payment, Request::ReversalByReceipt { receipt })
                     }
-                    None => self.local(now, &[Out::Abort(result::REVERSAL_NOT_POSSIBLE)]),
+                    _ => self.local(now, &[Out::Abort(result::REVERSAL_NOT_POSSIBLE)]),
                 }
             }
             Message::RepeatReceipt(p) => {
@@ -1020,7 +1037,10 @@ impl Core {
             other => {
                 let (class, instr) = other.control();
                 self.nack(result::FUNCTION_NOT_POSSIBLE);
-                self.event(TerminalEvent::ProtocolError(Error::ZvtCommand { class, instr }));
+                self.event(TerminalEvent::ProtocolError(Error::ZvtCommand {
+                    class,
+                    instr,
+                }));
             }
         }
     }
@@ -1047,7 +1067,7 @@ impl Core {
         };
         check_response(&request, response)?;
         let approved = response.outcome.is_approved();
-        let code = result_code(&response.outcome);
+        let code = response_result_code(response);
         let cfg = self.config_byte();
         let end = if approved {
             Out::Done
@@ -1067,16 +1087,16 @@ impl Core {
                 }
                 let _ = outs.push(end);
                 if approved && request.kind() != RequestKind::Reversal {
-                    if let (Some(trace), Some(code), Some(amount)) =
-                        (response.trace, response.approval_code.clone(), response.amount)
-                    {
+                    if let (Some(trace), Some(code), Some(amount)) = (
+                        response.trace,
+                        response.approval_code.clone(),
+                        response.amount,
+                    ) {
                         self.remember(trace, code, amount);
                     }
                 }
-                if approved && request.kind() == RequestKind::Reversal {
-                    if let Request::Reversal { code, amount, .. } = request {
-                        self.approved.retain(|(_, c, a)| !(c == &code && *a == amount));
-                    }
+                if let (true, Request::ReversalByReceipt { receipt }) = (approved, &request) {
+                    self.approved.retain(|(n, _, _)| n != receipt);
                 }
             }
             CmdKind::RepeatReceipt => {
