@@ -130,6 +130,21 @@ pub mod status {
     pub const PLEASE_WAIT: u8 = 0x17;
 }
 
+/// A short English text for intermediate status `code` (PA00P015 chapter "Intermediate
+/// status"; only the codes this project sends and the commonest others).
+pub const fn status_text(code: u8) -> &'static str {
+    match code {
+        0x00 => "waiting for amount confirmation",
+        0x01 | 0x02 => "watch the PIN pad",
+        0x04 => "waiting for the host",
+        0x0A => "insert or present the card",
+        0x0B => "remove the card",
+        0x0E | 0x17 => "please wait",
+        0x15 => "incorrect PIN",
+        _ => "terminal working",
+    }
+}
+
 /// Bits of the registration config byte (PA00P015 2.1).
 pub mod config_bit {
     /// The ECR prints the payment receipts: the PT sends them to the till.
@@ -258,7 +273,7 @@ struct Awaiting {
 }
 
 #[derive(Debug)]
-enum Rx {
+pub(super) enum Rx {
     Tcp(ApduAccumulator<RX_CAPACITY>),
     Serial(SerialAccumulator<RX_CAPACITY>),
 }
@@ -301,9 +316,9 @@ pub struct ZvtTerminal {
     core: Core,
 }
 
-/// Bytes on their way to the till.
+/// Bytes on their way to the peer (shared by both sides).
 #[derive(Debug)]
-struct Wire {
+pub(super) struct Wire {
     transport: Transport,
     tx: Vec<u8, TX_CAPACITY>,
     tx_sent: usize,
@@ -333,22 +348,13 @@ struct Core {
 impl ZvtTerminal {
     /// A session with `cfg`; nobody registered yet.
     pub fn new(cfg: ZvtTerminalConfig) -> Self {
-        let rx = match cfg.transport {
-            Transport::Tcp => Rx::Tcp(ApduAccumulator::new()),
-            Transport::Serial => Rx::Serial(SerialAccumulator::new()),
-        };
+        let rx = Rx::new(cfg.transport);
         ZvtTerminal {
             rx,
             core: Core {
                 cfg: cfg.clone(),
                 reg: None,
-                wire: Wire {
-                    transport: cfg.transport,
-                    tx: Vec::new(),
-                    tx_sent: 0,
-                    last_frame: Vec::new(),
-                    repeats: 0,
-                },
+                wire: Wire::new(cfg.transport),
                 events: Deque::new(),
                 dropped: 0,
                 cmd: None,
@@ -527,9 +533,57 @@ fn hhmmss(h: u8, m: u8, s: u8) -> u32 {
     u32::from(h) * 10_000 + u32::from(m) * 100 + u32::from(s)
 }
 
+impl Rx {
+    pub(super) fn new(transport: Transport) -> Self {
+        match transport {
+            Transport::Tcp => Rx::Tcp(ApduAccumulator::new()),
+            Transport::Serial => Rx::Serial(SerialAccumulator::new()),
+        }
+    }
+}
+
 impl Wire {
+    pub(super) fn new(transport: Transport) -> Self {
+        Wire {
+            transport,
+            tx: Vec::new(),
+            tx_sent: 0,
+            last_frame: Vec::new(),
+            repeats: 0,
+        }
+    }
+
+    /// A NAK from the peer: the last frame once more, at most [`SERIAL_RETRIES`] times.
+    pub(super) fn repeat(&mut self) {
+        if self.repeats < SERIAL_RETRIES && !self.last_frame.is_empty() {
+            self.repeats += 1;
+            self.compact();
+            let _ = self.tx.extend_from_slice(&self.last_frame);
+        }
+    }
+
+    pub(super) fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
+        let pending = self.tx.get(self.tx_sent..).unwrap_or_default();
+        if pending.is_empty() {
+            self.tx.clear();
+            self.tx_sent = 0;
+            return Ok(None);
+        }
+        if buf.is_empty() {
+            return Err(Error::BufferTooSmall {
+                needed: pending.len(),
+            });
+        }
+        let n = pending.len().min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), pending.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.tx_sent += n;
+        Ok(Some(n))
+    }
+
     /// Queues `msg` for the till, framed for the transport.
-    fn send(&mut self, msg: &Message<'_>) -> Result<()> {
+    pub(super) fn send(&mut self, msg: &Message<'_>) -> Result<()> {
         let mut apdu = [0u8; TX_CAPACITY / 2];
         let n = msg.emit(&mut apdu)?;
         let apdu = apdu.get(..n).unwrap_or_default();
@@ -554,7 +608,7 @@ impl Wire {
         }
     }
 
-    fn raw(&mut self, byte: u8) {
+    pub(super) fn raw(&mut self, byte: u8) {
         self.compact();
         let _ = self.tx.push(byte);
     }
@@ -1180,14 +1234,7 @@ impl TerminalSide for ZvtTerminal {
                     let (r, used) = acc.feed(bytes);
                     match r {
                         Ok(SerialFeed::NeedMore) | Ok(SerialFeed::Ack) => {}
-                        Ok(SerialFeed::Nak) => {
-                            let w = &mut self.core.wire;
-                            if w.repeats < SERIAL_RETRIES && !w.last_frame.is_empty() {
-                                w.repeats += 1;
-                                w.compact();
-                                let _ = w.tx.extend_from_slice(&w.last_frame);
-                            }
-                        }
+                        Ok(SerialFeed::Nak) => self.core.wire.repeat(),
                         Ok(SerialFeed::Frame(data)) => {
                             self.core.wire.raw(serial::ACK);
                             match super::Apdu::parse_exact(data) {
@@ -1220,24 +1267,7 @@ impl TerminalSide for ZvtTerminal {
     }
 
     fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
-        let c = &mut self.core.wire;
-        let pending = c.tx.get(c.tx_sent..).unwrap_or_default();
-        if pending.is_empty() {
-            c.tx.clear();
-            c.tx_sent = 0;
-            return Ok(None);
-        }
-        if buf.is_empty() {
-            return Err(Error::BufferTooSmall {
-                needed: pending.len(),
-            });
-        }
-        let n = pending.len().min(buf.len());
-        if let (Some(dst), Some(src)) = (buf.get_mut(..n), pending.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        c.tx_sent += n;
-        Ok(Some(n))
+        self.core.wire.poll_transmit(buf)
     }
 
     fn poll_event(&mut self) -> Option<TerminalEvent> {
