@@ -512,7 +512,7 @@ impl Till {
             Dialect::Csob if attempt < RECOVERY_TRIES => {
                 self.phase = Phase::Abort(i, attempt + 1, now + RECOVERY_PAUSE_MS)
             }
-            Dialect::Csob => self.finish(now, i, View::Unknown),
+            Dialect::Csob | Dialect::Zvt => self.finish(now, i, View::Unknown),
         }
     }
 
@@ -755,7 +755,7 @@ fn money_facts(
         r.amount,
         r.reference.clone(),
         match d {
-            Dialect::Csob => r.approval_code.clone(),
+            Dialect::Csob | Dialect::Zvt => r.approval_code.clone(),
             Dialect::Concert => None,
         },
     )
