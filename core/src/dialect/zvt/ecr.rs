@@ -325,10 +325,15 @@ impl Core {
             .map_or(RequestKind::TestTerminal, Request::kind)
     }
 
-    /// Ends the command with `outcome` and what the status information said.
-    fn finish(&mut self, outcome: Outcome) {
+    /// Ends the command with result code `code` and what the status information said.
+    fn finish(&mut self, code: u8) {
         self.flush_receipt();
-        let mut r = Response::new(self.kind(), outcome);
+        let mut r = Response::new(self.kind(), outcome_of(code));
+        if code == result::ALREADY_REVERSED {
+            let mut t: String<64> = String::new();
+            let _ = t.push_str(crate::terminal::ALREADY_REVERSED_TEXT);
+            r.text = Some(t);
+        }
         let info = core::mem::take(&mut self.info);
         let currency = info
             .currency
@@ -383,10 +388,10 @@ impl Core {
             }
             (State::Registering { .. }, Message::Abort(a)) => {
                 self.ack();
-                self.finish(outcome_of(a.result_code));
+                self.finish(a.result_code);
             }
             (State::Registering { .. } | State::AwaitAck { .. }, Message::Nack(code)) => {
-                self.finish(outcome_of(code));
+                self.finish(code);
             }
             (State::AwaitAck { .. }, Message::Ack(_)) => {
                 self.state = State::Running {
@@ -461,9 +466,9 @@ impl Core {
             }
             Message::Completion(_) => {
                 let code = self.info.result.unwrap_or(result::SUCCESS);
-                self.finish(outcome_of(code));
+                self.finish(code);
             }
-            Message::Abort(a) => self.finish(outcome_of(a.result_code)),
+            Message::Abort(a) => self.finish(a.result_code),
             other => {
                 let (class, instr) = other.control();
                 self.event(EcrEvent::ProtocolError(Error::ZvtCommand { class, instr }));
