@@ -949,6 +949,12 @@ impl CardReader for LiveReader {
             }
         })
     }
+
+    /// The merchant keypad is the wrapped reader's (the scripted `[[merchant]]` entries): the
+    /// browser page has none.
+    fn merchant_pin(&mut self, kind: RequestKind) -> BoxFuture<'_, MerchantInput> {
+        self.fallback.merchant_pin(kind)
+    }
 }
 
 #[cfg(test)]
