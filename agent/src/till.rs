@@ -164,6 +164,8 @@ pub async fn run_till(
     }
     let mut out = vec![0u8; MAX_TRANSMIT];
     let mut last_rx = tokio::time::Instant::now();
+    // The terminal's stages, told to the till while its request runs (ČSOB activity).
+    let mut stages = ctx.shared.ui.stages.subscribe();
     loop {
         if let Err(end) = driver.pump(&mut stream, &mut out).await {
             return end;
@@ -201,6 +203,13 @@ pub async fn run_till(
                         }
                     }
                     Err(_) => tracing::error!(%peer, "engine dropped a request"),
+                }
+            }
+            Ok(stage) = stages.recv() => {
+                if let (Some(p), true) = (stage.till_progress(), driver.pending.is_some()) {
+                    if let Err(e) = driver.session.send_progress(clock::now(), p) {
+                        tracing::trace!(%peer, error = %e, "stage not told to the till");
+                    }
                 }
             }
             _ = &mut close => {

@@ -116,6 +116,36 @@ pub async fn exchange(
     log: &SessionLog,
     clock: &Clock,
 ) -> End {
+    exchange_with_stages(
+        io,
+        ecr,
+        dialect,
+        action,
+        deadline,
+        ack_deadline,
+        want_receipt,
+        log,
+        clock,
+        &|_| {},
+    )
+    .await
+}
+
+/// [`exchange`], telling `on_stage` each stage the terminal reports (ČSOB activity with a
+/// stage; each is also written to the session log).
+#[allow(clippy::too_many_arguments)]
+pub async fn exchange_with_stages(
+    io: &mut dyn Io,
+    ecr: &mut (dyn EcrSide + Send),
+    dialect: Option<ecrlink_core::session::Dialect>,
+    action: Action<'_>,
+    deadline: tokio::time::Instant,
+    ack_deadline: Option<tokio::time::Instant>,
+    want_receipt: bool,
+    log: &SessionLog,
+    clock: &Clock,
+    on_stage: &(dyn Fn(ecrlink_core::session::Progress) + Sync),
+) -> End {
     let mut tx = vec![0u8; MAX_TRANSMIT];
     let mut rx = vec![0u8; 4096];
     let started = match action {
@@ -169,6 +199,10 @@ pub async fn exchange(
                 EcrEvent::Accepted => {
                     accepted = true;
                     log.line("terminal accepted the request");
+                }
+                EcrEvent::Progress(p) => {
+                    log.line(&format!("terminal stage: {}", p.name()));
+                    on_stage(p);
                 }
                 EcrEvent::Response(r) => {
                     log.line(&format!(
