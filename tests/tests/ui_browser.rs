@@ -125,6 +125,10 @@ fn the_test_cards_bank_rules_decline_each_card_with_its_code() {
             pan: Some(ecrlink_agent::card::DEFAULT_PAN),
             kind: Some("sale"),
         };
-        assert_eq!(rules.decide(&plain).code, None, "the default card is approved");
+        assert_eq!(
+            rules.decide(&plain).code,
+            None,
+            "the default card is approved"
+        );
     }
 }
