@@ -384,6 +384,7 @@ pub fn test_card(
 }
 
 /// What a tester does at the reader, live (the browser page of `--ui`).
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum TesterAction {
     /// Presents this card (inserted, tapped or swiped).
