@@ -135,3 +135,20 @@ fn the_progress_line_shows_the_stage_the_time_left_and_how_to_cancel() {
         "a stage over Concert:\n{screen}"
     );
 }
+
+#[test]
+fn decode_names_the_stage_of_a_b0() {
+    // B0, flags 0000, 14 bytes of data: FS 'A' "present-card".
+    let mut frame = vec![0x02];
+    frame.extend_from_slice(b"B001123456782403151430050000000EA5A5\x1cApresent-card");
+    frame.push(0x03);
+    let hex: String = frame.iter().map(|b| format!("{b:02X}")).collect();
+    let out = Command::new(BINS.sim)
+        .args(["decode", "--dialect", "csob", &hex])
+        .output()
+        .expect("decode");
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["message"], "activity", "{v}");
+    assert_eq!(v["stage"], "present-card", "{v}");
+}
