@@ -14,6 +14,11 @@
 //! - `cancel`: the terminal's red key while it waits for the card (till: cancelled);
 //! - `bank-offline`: the link held offline (till: bank unavailable), then normal (approved);
 //! - `sleep-wake`: asleep, a till finds no terminal; awake again;
+//! - `bank-slow`: "contacting bank" shown while the link holds the message 3 s, then approved;
+//! - `remove-card`: the card taken out during PIN entry: not approved;
+//! - `cut-till`: the till's connection cut during the card wait: the till does not report
+//!   approved; the terminal's screen stays on its sale (the till's abort and last-transaction
+//!   query, refused or queued, do not take it) and the sale completes on the page;
 //! - `two-terminals`: two terminals on one page, each driven on its own.
 //!
 //! Screenshots of each state go to `target/ui-shots/`. Without the venv or the browser (no
@@ -91,6 +96,9 @@ fn the_page_drives_the_terminal_in_a_real_browser() {
         "cancel",
         "bank-offline",
         "sleep-wake",
+        "bank-slow",
+        "remove-card",
+        "cut-till",
         "two-terminals",
     ] {
         assert!(
