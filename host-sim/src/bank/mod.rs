@@ -861,6 +861,7 @@ fn authorize(
         settled_count: 0,
         reversal_messages: 0,
         reversal_codes: Vec::new(),
+        reversal_reasons: Vec::new(),
         cryptogram: cryptogram.map(str::to_string),
     });
     // Issuer answer in field 55: the authorization response code (8A).
@@ -900,6 +901,8 @@ fn reverse(st: &mut State, r: &ReversalRequest<'_>, action: &Action) -> Option<I
                 }
             }
             auth.reversal_codes.push(rc.clone());
+            auth.reversal_reasons
+                .push(r.reason.map_or("-".into(), |c| c.as_str().to_string()));
             rc
         }
         None => {
