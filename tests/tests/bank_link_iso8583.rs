@@ -234,7 +234,7 @@ fn every_0200_and_0400_decodes_with_pyiso8583_and_carries_what_an_issuer_checks(
     let bank = Bank::spawn(Some("[[rule]]\namount = 777\ndrop = true\n"));
     let rec = Recorder::start(bank.addr, None);
     let dir = tempfile::tempdir().unwrap();
-    let agent = agent(rec.addr, dir.path(), &["--bank-timeout", "2s"]);
+    let agent = agent(rec.addr, dir.path(), &["--bank-timeout", "6s"]);
 
     let (code, first) = sale(&agent, "12.50");
     assert_eq!(code, 0, "{first}");
