@@ -511,11 +511,12 @@ async fn run_world(args: &LoadArgs) -> anyhow::Result<LoadReport> {
 
     let dialect: Dialect = args.dialect.into();
     let agents = args.agents as usize;
-    let world = World::start_with_ledger(
+    let world = World::start_with_bank(
         agents,
         &[dialect],
         Duration::ZERO,
         "en",
+        None,
         args.bank_ledger.clone(),
     )
     .await?;
@@ -540,6 +541,7 @@ async fn run_world(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         currency: match dialect {
             Dialect::Concert => Currency::EUR,
             Dialect::Csob => Currency::CZK,
+            Dialect::Zvt => Currency::EUR,
         },
         rate: args.rate,
     };

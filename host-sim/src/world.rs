@@ -66,16 +66,18 @@ impl World {
         card_delay: Duration,
         receipt_lang: &str,
     ) -> anyhow::Result<World> {
-        World::start_with_ledger(agents, dialects, card_delay, receipt_lang, None).await
+        World::start_with_bank(agents, dialects, card_delay, receipt_lang, None, None).await
     }
 
-    /// [`World::start_with_lang`] with the bank's ledger kept in `ledger_file` (JSON, as
-    /// `ecrlink-sim bank --ledger`), so that what the bank holds can be checked after the run.
-    pub async fn start_with_ledger(
+    /// [`World::start_with_lang`] with the bank's `rules` (default: [`crate::bank::Rules::default`])
+    /// and its ledger kept in `ledger_file` (JSON, as `ecrlink-sim bank --ledger`), so that what
+    /// the bank holds can be checked after the run.
+    pub async fn start_with_bank(
         agents: usize,
         dialects: &[Dialect],
         card_delay: Duration,
         receipt_lang: &str,
+        rules: Option<crate::bank::Rules>,
         ledger_file: Option<std::path::PathBuf>,
     ) -> anyhow::Result<World> {
         // Every message on the bank link carries a MAC, under a key made for this run.
@@ -89,6 +91,7 @@ impl World {
         let bank = BankSim::start(BankConfig {
             max_connections: (2 * agents).max(crate::bank::DEFAULT_MAX_CONNECTIONS),
             mac_key: Some(mac_key),
+            rules: rules.unwrap_or_default(),
             ledger_file,
             ..BankConfig::default()
         })
