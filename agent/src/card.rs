@@ -33,7 +33,18 @@
 //!
 //! [[card]]
 //! error = "expired"          # the card cannot be used: read, expired, blocked
+//!
+//! [[merchant]]               # what the merchant types when the terminal asks for the
+//! pin = "1234"               # merchant PIN (refund, reversal, close totals): in order,
+//! delay = "100ms"            # starting over at the end, apart from the cards
+//!
+//! [[merchant]]
+//! cancel = true              # the merchant presses cancel
 //! ```
+//!
+//! A file may hold only `[[merchant]]` entries (the default card is then presented) or only
+//! `[[card]]` entries (a merchant PIN asked for is then cancelled at once: nobody is at the
+//! keypad of an unattended run).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -46,6 +57,7 @@ use anyhow::{Context, bail};
 use ecrlink_core::bank::cryptogram::{self, CardKey, TEST_ISSUER_MASTER_KEY};
 use ecrlink_core::bank::{Expiry, MacKey};
 use ecrlink_core::terminal::AuthKind;
+use ecrlink_core::txn::RequestKind;
 use ecrlink_core::txn::{
     Amount, CardScheme, EmvData, EntryMode, FailReason, Money, Pan, Timestamp,
 };
@@ -123,11 +135,45 @@ pub enum CardRead {
 /// A boxed future, as the reader trait returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A card reader. The engine drops the future to abort the wait (till abort, transaction
-/// limit), so implementations must be cancel-safe.
+/// What the merchant typed when the terminal asked for the merchant PIN.
+#[derive(Clone, PartialEq, Eq)]
+pub enum MerchantInput {
+    /// The PIN (never logged).
+    Pin(String),
+    /// The merchant cancelled, or nobody is at the keypad.
+    Cancelled,
+}
+
+impl std::fmt::Debug for MerchantInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MerchantInput::Pin(_) => f.write_str("Pin(****)"),
+            MerchantInput::Cancelled => f.write_str("Cancelled"),
+        }
+    }
+}
+
+/// A card reader (and the terminal's keypad). The engine drops the future to abort the wait
+/// (till abort, transaction limit), so implementations must be cancel-safe.
 pub trait CardReader: Send {
     /// Waits for a card for the transaction `txn`.
     fn read(&mut self, txn: CardTxn) -> BoxFuture<'_, CardRead>;
+
+    /// Waits for the merchant PIN before a request of `kind` goes on. The default: no keypad,
+    /// cancelled at once.
+    fn merchant_pin(&mut self, kind: RequestKind) -> BoxFuture<'_, MerchantInput> {
+        let _ = kind;
+        Box::pin(async { MerchantInput::Cancelled })
+    }
+}
+
+/// One scripted merchant PIN entry.
+#[derive(Clone, Debug)]
+pub struct MerchantScript {
+    /// Time until it is typed.
+    pub delay: Duration,
+    /// What is typed.
+    pub input: MerchantInput,
 }
 
 /// One scripted presentation.
@@ -266,6 +312,8 @@ pub struct SimulatedReader {
     /// Counter by card ([`card_id`]: never the card number itself).
     counters: HashMap<String, u16>,
     counter_file: Option<std::path::PathBuf>,
+    merchant: Vec<MerchantScript>,
+    merchant_next: usize,
 }
 
 /// The name of the file in the journal directory that keeps the cards' counters.
@@ -301,6 +349,8 @@ impl SimulatedReader {
             next: 0,
             counters: HashMap::new(),
             counter_file: None,
+            merchant: Vec::new(),
+            merchant_next: 0,
         }
     }
 
@@ -314,7 +364,17 @@ impl SimulatedReader {
             next: 0,
             counters: HashMap::new(),
             counter_file: None,
+            merchant: Vec::new(),
+            merchant_next: 0,
         })
+    }
+
+    /// This reader with a merchant keypad typing `merchant` in order, starting over at the
+    /// end.
+    pub fn with_merchant(mut self, merchant: Vec<MerchantScript>) -> Self {
+        self.merchant = merchant;
+        self.merchant_next = 0;
+        self
     }
 
     /// Loads a cards file (format in the module documentation).
@@ -327,7 +387,10 @@ impl SimulatedReader {
     /// Parses the TOML text of a cards file.
     pub fn parse(text: &str, default_delay: Duration) -> anyhow::Result<Self> {
         let file: CardsFile = toml::from_str(text)?;
-        let scripts = file
+        if file.card.is_empty() && file.merchant.is_empty() {
+            bail!("a cards file needs at least one [[card]] or [[merchant]] entry");
+        }
+        let mut scripts = file
             .card
             .into_iter()
             .enumerate()
@@ -336,7 +399,16 @@ impl SimulatedReader {
                     .with_context(|| format!("card #{}", i + 1))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        Self::new(scripts)
+        if scripts.is_empty() {
+            scripts = SimulatedReader::default_card(default_delay).scripts;
+        }
+        let merchant = file
+            .merchant
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| m.script().with_context(|| format!("merchant #{}", i + 1)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Self::new(scripts)?.with_merchant(merchant))
     }
 }
 
@@ -397,12 +469,66 @@ impl CardReader for SimulatedReader {
             script.read
         })
     }
+
+    fn merchant_pin(&mut self, kind: RequestKind) -> BoxFuture<'_, MerchantInput> {
+        let Some(script) = self
+            .merchant
+            .get(self.merchant_next % self.merchant.len().max(1))
+            .cloned()
+        else {
+            tracing::warn!(
+                request = kind.name(),
+                "merchant PIN asked, but the cards script has no [[merchant]] entry: cancelled"
+            );
+            return Box::pin(async { MerchantInput::Cancelled });
+        };
+        self.merchant_next = (self.merchant_next + 1) % self.merchant.len();
+        Box::pin(async move {
+            if !script.delay.is_zero() {
+                tokio::time::sleep(script.delay).await;
+            }
+            script.input
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CardsFile {
+    #[serde(default)]
     card: Vec<CardEntry>,
+    #[serde(default)]
+    merchant: Vec<MerchantEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MerchantEntry {
+    pin: Option<String>,
+    #[serde(default)]
+    cancel: bool,
+    delay: Option<String>,
+}
+
+impl MerchantEntry {
+    fn script(self) -> anyhow::Result<MerchantScript> {
+        let delay = match &self.delay {
+            Some(d) => parse_duration(d)?,
+            None => Duration::ZERO,
+        };
+        let input = match (self.pin, self.cancel) {
+            (Some(_), true) => bail!("give pin or cancel = true, not both"),
+            (None, false) => bail!("give pin = \"1234\" or cancel = true"),
+            (None, true) => MerchantInput::Cancelled,
+            (Some(p), false) => {
+                if p.is_empty() || p.len() > ecrlink_core::terminal::confirm::MAX_PIN {
+                    bail!("pin must be 1 to 32 characters");
+                }
+                MerchantInput::Pin(p)
+            }
+        };
+        Ok(MerchantScript { delay, input })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -1020,8 +1146,35 @@ mod tests {
         assert!(matches!(r.read(m).await, CardRead::Card(_)));
     }
 
+    #[tokio::test]
+    async fn merchant_pins_are_typed_in_order_apart_from_the_cards() {
+        let mut r = SimulatedReader::parse(
+            "[[merchant]]\npin = \"0000\"\n[[merchant]]\npin = \"4711\"\ndelay = \"1ms\"\n\
+             [[merchant]]\ncancel = true\n",
+            Duration::ZERO,
+        )
+        .unwrap();
+        let k = RequestKind::Refund;
+        assert_eq!(r.merchant_pin(k).await, MerchantInput::Pin("0000".into()));
+        // A card read in between does not take a merchant entry.
+        assert!(matches!(r.read(txn(100)).await, CardRead::Card(_)));
+        assert_eq!(r.merchant_pin(k).await, MerchantInput::Pin("4711".into()));
+        assert_eq!(r.merchant_pin(k).await, MerchantInput::Cancelled);
+        assert_eq!(r.merchant_pin(k).await, MerchantInput::Pin("0000".into()));
+        // Without [[merchant]] entries nobody types: cancelled.
+        let mut r = SimulatedReader::default_card(Duration::ZERO);
+        assert_eq!(r.merchant_pin(k).await, MerchantInput::Cancelled);
+        assert!(!format!("{:?}", MerchantInput::Pin("4711".into())).contains("4711"));
+    }
+
     #[test]
     fn bad_scripts_are_errors() {
+        assert!(SimulatedReader::parse("[[merchant]]\n", Duration::ZERO).is_err());
+        assert!(
+            SimulatedReader::parse("[[merchant]]\npin = \"1\"\ncancel = true\n", Duration::ZERO)
+                .is_err()
+        );
+        assert!(SimulatedReader::parse("", Duration::ZERO).is_err());
         let d = Duration::ZERO;
         assert!(SimulatedReader::parse("[[card]]\npan = \"12\"\n", d).is_err());
         assert!(SimulatedReader::parse("[[card]]\nentry = \"telepathy\"\n", d).is_err());

@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use ecrlink_core::journal::Record;
 use ecrlink_core::terminal::{
-    self, BankCommand, BankFailure, BankRequest, CardCommand, CardData, CardEvent, JournalSpace,
-    LinkState, PinCheck, PrintJob as AppPrintJob, RequestId, Terminal, TillId,
+    self, BankCommand, BankFailure, BankRequest, CardCommand, CardData, CardEvent, ConfirmCommand,
+    Confirmation, JournalSpace, LinkState, PinCheck, PrintJob as AppPrintJob, RequestId, Terminal,
+    TillId,
 };
 use ecrlink_core::txn::{
     ApprovalCode, Currency, Money, Outcome, Request, RequestKind, Response, TerminalId,
@@ -22,7 +23,7 @@ use ecrlink_core::txn::{
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bank::{BankError, BankLink, LinkStatus};
-use crate::card::{CardRead, CardReader, CardTxn, PinOutcome};
+use crate::card::{CardRead, CardReader, CardTxn, MerchantInput, PinOutcome};
 use crate::clock;
 use crate::config::Config;
 use crate::journal::Journal;
@@ -117,6 +118,8 @@ pub enum Job {
 #[allow(clippy::large_enum_variant)]
 enum Event {
     Card(CardRead),
+    /// What the merchant typed when asked for the merchant PIN.
+    Merchant(MerchantInput),
     Bank {
         stan: u32,
         result: Result<crate::bank::BankAnswer, BankError>,
@@ -140,7 +143,7 @@ pub struct Engine {
     bank: BankLink,
     shared: Arc<Shared>,
     settings: ReceiptSettings,
-    card_tx: mpsc::UnboundedSender<CardCommand>,
+    card_tx: mpsc::UnboundedSender<ReaderCmd>,
     print_tx: mpsc::Sender<AppPrintJob>,
     events_tx: mpsc::UnboundedSender<Event>,
     events_rx: mpsc::UnboundedReceiver<Event>,
@@ -182,7 +185,21 @@ impl Engine {
         };
         app_cfg.policy = cfg.policy;
         app_cfg.seed = crate::bank::Rng::from_entropy().below(u64::MAX).max(1);
-        let app = Terminal::new(app_cfg, journal.state().clone(), clock::now());
+        let policy = &cfg.policy;
+        if policy.merchant_pin.is_none() && !policy.confirm.is_empty() {
+            tracing::warn!(
+                "refund, reversal and close totals need a merchant PIN and none is set: they are \
+                 refused. Set one with `merchant_pin_hash` in the config file (make it with \
+                 `ecrlink-agent hash-pin`), or allow them without with --no-merchant-confirmation"
+            );
+        } else if policy.confirm.is_empty() {
+            tracing::warn!(
+                "no merchant confirmation (--no-merchant-confirmation): any till that may connect \
+                 can refund, reverse the last sale and close the totals"
+            );
+        }
+        let mut app = Terminal::new(app_cfg, journal.state().clone(), clock::now());
+        app.restore_day_totals(journal.day_totals().clone());
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (card_tx, card_rx) = mpsc::unbounded_channel();
         // A tester's card from the page wins over the configured reader.
@@ -396,6 +413,13 @@ impl Engine {
                 };
                 self.app.handle_card(now, ev);
             }
+            Event::Merchant(input) => {
+                let confirmation = match &input {
+                    MerchantInput::Pin(pin) => Confirmation::Pin(pin.as_bytes()),
+                    MerchantInput::Cancelled => Confirmation::Cancelled,
+                };
+                self.app.handle_confirmation(now, confirmation);
+            }
             Event::Bank { stan, result } => match result {
                 Ok(answer) => {
                     if answer.mti == 210 && answer.code.is_approved() {
@@ -486,7 +510,14 @@ impl Engine {
                         limit_s: self.cfg.txn_limit.as_secs(),
                     });
                 }
-                let _ = self.card_tx.send(cmd);
+                let _ = self.card_tx.send(ReaderCmd::Card(cmd));
+            }
+            while let Some(cmd) = self.app.poll_confirmation() {
+                progressed = true;
+                if let ConfirmCommand::Ask { kind } = cmd {
+                    tracing::info!(request = kind.name(), "merchant PIN asked on the terminal");
+                }
+                let _ = self.card_tx.send(ReaderCmd::Confirm(cmd));
             }
             // Receipts are laid out (for the till's receipt transfer) before the answers go,
             // and printed by their own task after.
@@ -577,7 +608,7 @@ impl Engine {
 
     fn deliver(&mut self, answer: terminal::Answer) {
         let r = answer.response;
-        tracing::info!(request = r.kind.name(), outcome = r.outcome.name(), trace = ?r.trace, "answer");
+        tracing::info!(request = r.kind.name(), outcome = r.outcome.name(), trace = ?r.trace, reason = r.text.as_deref().unwrap_or(""), "answer");
         self.shared.ui.stages.publish(answer_stage(&r));
         if self.timed == Some(answer.id.0) {
             self.stop_wait_clock();
@@ -687,36 +718,54 @@ fn link_state(s: LinkStatus) -> LinkState {
     }
 }
 
-/// Owns the card reader: one read at a time, dropped when cancelled or replaced.
+/// What the card task is told: the card reader's and the keypad's commands.
+enum ReaderCmd {
+    Card(CardCommand),
+    Confirm(ConfirmCommand),
+}
+
+/// Owns the card reader and its keypad: one read or PIN entry at a time, dropped when
+/// cancelled or replaced.
 async fn card_task(
     mut reader: Box<dyn CardReader>,
-    mut cmds: mpsc::UnboundedReceiver<CardCommand>,
+    mut cmds: mpsc::UnboundedReceiver<ReaderCmd>,
     events: mpsc::UnboundedSender<Event>,
 ) {
     let mut next = cmds.recv().await;
     while let Some(cmd) = next.take() {
-        let CardCommand::Read {
-            amount,
-            kind,
-            cashback,
-        } = cmd
-        else {
-            next = cmds.recv().await;
-            continue;
-        };
-        let txn = CardTxn {
-            amount,
-            kind,
-            cashback,
-            date: crate::clock::timestamp(),
-        };
-        tokio::select! {
-            read = reader.read(txn) => {
-                let _ = events.send(Event::Card(read));
+        match cmd {
+            ReaderCmd::Card(CardCommand::Read {
+                amount,
+                kind,
+                cashback,
+            }) => {
+                let txn = CardTxn {
+                    amount,
+                    kind,
+                    cashback,
+                    date: crate::clock::timestamp(),
+                };
+                tokio::select! {
+                    read = reader.read(txn) => {
+                        let _ = events.send(Event::Card(read));
+                        next = cmds.recv().await;
+                    }
+                    // A cancel (or a new read) drops the read in progress.
+                    cmd = cmds.recv() => next = cmd,
+                }
+            }
+            ReaderCmd::Confirm(ConfirmCommand::Ask { kind }) => {
+                tokio::select! {
+                    input = reader.merchant_pin(kind) => {
+                        let _ = events.send(Event::Merchant(input));
+                        next = cmds.recv().await;
+                    }
+                    cmd = cmds.recv() => next = cmd,
+                }
+            }
+            ReaderCmd::Card(CardCommand::Cancel) | ReaderCmd::Confirm(ConfirmCommand::Cancel) => {
                 next = cmds.recv().await;
             }
-            // A cancel (or a new read) drops the read in progress.
-            cmd = cmds.recv() => next = cmd,
         }
     }
 }

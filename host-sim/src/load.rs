@@ -518,6 +518,7 @@ async fn run_world(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         "en",
         None,
         args.bank_ledger.clone(),
+        &|_| {},
     )
     .await?;
     let mut terminals = Vec::with_capacity(agents);

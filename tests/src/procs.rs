@@ -257,7 +257,9 @@ pub struct AgentSpec {
 
 impl AgentSpec {
     /// Listeners for `dialects` on free ports, against `bank`, with short timers for tests:
-    /// card in 20 ms, bank answer within 1 s, reversals re-sent every 200 ms, no periodic echo.
+    /// card in 20 ms, bank answer within 1 s, reversals re-sent every 200 ms, no periodic echo,
+    /// and no merchant PIN asked (`--no-merchant-confirmation`; the tests of the merchant PIN
+    /// take it out with [`AgentSpec::without`]).
     pub fn new(dialects: &[&str], bank: SocketAddr) -> Self {
         AgentSpec {
             listen: dialects
@@ -278,6 +280,7 @@ impl AgentSpec {
                 "50ms",
                 "--backoff-max",
                 "500ms",
+                "--no-merchant-confirmation",
             ]
             .iter()
             .map(|s| s.to_string())
@@ -285,6 +288,12 @@ impl AgentSpec {
             env: Vec::new(),
             journal_tmpfs: None,
         }
+    }
+
+    /// Takes out an argument without a value (e.g. `--no-merchant-confirmation`).
+    pub fn without(mut self, flag: &str) -> Self {
+        self.args.retain(|a| a != flag);
+        self
     }
 
     /// Adds arguments.

@@ -76,6 +76,24 @@ fn demo_runs_a_shop_day_and_exits_0_quickly() {
         out.contains("the bank holds: Declined, response 51"),
         "{out}"
     );
+    // Issue 19: the merchant PIN and the limits, each refusal seen with its reason.
+    assert!(
+        out.contains("need the merchant PIN typed on the terminal"),
+        "{out}"
+    );
+    for reason in [
+        "not confirmed by the merchant",
+        "wrong merchant PIN",
+        "amount over the terminal's limit",
+        "amount over the terminal's daily limit",
+    ] {
+        assert!(
+            out.contains(&format!(
+                "refused by the terminal ({reason}); the bank saw no message"
+            )),
+            "{reason}: {out}"
+        );
+    }
     // And its session log.
     let log = till_common::only_file(logs.path());
     let text = std::fs::read_to_string(log).unwrap();

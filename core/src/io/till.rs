@@ -14,7 +14,10 @@ fn answer_of<E>(event: EcrEvent) -> Option<Result<Response, DriverError<E>>> {
         EcrEvent::Response(r) => Some(Ok(r)),
         EcrEvent::TimedOut => Some(Err(DriverError::TimedOut)),
         EcrEvent::Failed(e) => Some(Err(DriverError::NotDelivered(e))),
-        EcrEvent::Accepted | EcrEvent::ProtocolError(_) | EcrEvent::ReceiptPart { .. } => None,
+        EcrEvent::Accepted
+        | EcrEvent::ProtocolError(_)
+        | EcrEvent::ReceiptPart { .. }
+        | EcrEvent::Status { .. } => None,
     }
 }
 

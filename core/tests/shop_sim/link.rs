@@ -219,6 +219,7 @@ pub fn chunks(
     let slowest = match dialect {
         Dialect::Concert => 1_200,
         Dialect::Csob => 3 * SEC,
+        Dialect::Zvt => unreachable!("{}", ZVT_NOT_YET),
     };
     let mut parts = Vec::new();
     let mut rest = bytes;

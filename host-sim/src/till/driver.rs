@@ -118,6 +118,39 @@ pub async fn exchange(
     log: &SessionLog,
     clock: &Clock,
 ) -> End {
+    exchange_with_status(
+        io,
+        ecr,
+        dialect,
+        action,
+        deadline,
+        ack_deadline,
+        want_receipt,
+        log,
+        clock,
+        None,
+    )
+    .await
+}
+
+/// What [`exchange_with_status`] calls with the text of each intermediate status of the
+/// terminal (ZVT `04 FF`), e.g. to show it in the progress line.
+pub type StatusSink<'a> = &'a (dyn Fn(&'static str) + Send + Sync);
+
+/// [`exchange`], telling `status_out` each intermediate status the terminal reports.
+#[allow(clippy::too_many_arguments)]
+pub async fn exchange_with_status(
+    io: &mut dyn Io,
+    ecr: &mut (dyn EcrSide + Send),
+    dialect: Option<ecrlink_core::session::Dialect>,
+    action: Action<'_>,
+    deadline: tokio::time::Instant,
+    ack_deadline: Option<tokio::time::Instant>,
+    want_receipt: bool,
+    log: &SessionLog,
+    clock: &Clock,
+    status_out: Option<StatusSink<'_>>,
+) -> End {
     let mut tx = vec![0u8; MAX_TRANSMIT];
     let mut rx = vec![0u8; 4096];
     let started = match action {
@@ -230,6 +263,15 @@ pub async fn exchange(
                     }
                 }
                 EcrEvent::ProtocolError(e) => log.line(&format!("protocol error: {e}")),
+                EcrEvent::Status { code } => {
+                    accepted = true;
+                    grace_until = tokio::time::Instant::now() + GRACE;
+                    let text = ecrlink_core::dialect::zvt::session::status_text(code);
+                    log.line(&format!("terminal status {code:02X}: {text}"));
+                    if let Some(status) = status_out {
+                        status(text);
+                    }
+                }
             }
         }
         if progressed {

@@ -234,6 +234,8 @@ pub struct TillOptions {
     pub log: SessionLog,
     /// Terminal id for dialects that put one in requests (ČSOB).
     pub terminal_id: Option<String>,
+    /// The terminal's password for ZVT (registration and admin commands), six digits.
+    pub zvt_password: u32,
     /// Overrides the session each dialect would use (tests, other dialects).
     pub ecr_factory: Option<EcrFactory>,
     /// A name for the terminal (the config alias), shown in results.
@@ -274,6 +276,7 @@ impl TillOptions {
             progress: false,
             log: SessionLog::disabled(),
             terminal_id: None,
+            zvt_password: 0,
             ecr_factory: None,
             alias: None,
             interrupt: None,
@@ -633,7 +636,8 @@ impl Till {
             ));
         }
         let end = {
-            let run = exchange(
+            let show = |text: &'static str| progress.set_message(text);
+            let run = driver::exchange_with_status(
                 io.as_mut(),
                 ecr.as_mut(),
                 self.log_dialect(),
@@ -643,6 +647,7 @@ impl Till {
                 o.receipt,
                 log,
                 &clock,
+                Some(&show),
             );
             match interrupt.as_mut() {
                 Some(stop) => tokio::select! {
@@ -1106,6 +1111,7 @@ pub fn describe_request(r: &Request) -> String {
             s.push_str(&format!(" {amount} cashback {c}"));
         }
         Request::Reversal { amount, code, .. } => s.push_str(&format!(" {amount} code {code}")),
+        Request::ReversalByReceipt { receipt } => s.push_str(&format!(" receipt {receipt:04}")),
         _ => {}
     }
     if let Some(reference) = r.reference() {
@@ -1142,12 +1148,17 @@ pub fn default_ecr(opts: &TillOptions) -> Result<Box<dyn EcrSide + Send>, TillEr
             }
             Ok(ecr)
         }
-        Dialect::Zvt => Err(TillError::Request {
-            dialect: "zvt",
-            error: ecrlink_core::Error::Unsupported {
-                what: "the ZVT till side",
-            },
-        }),
+        Dialect::Zvt => {
+            use ecrlink_core::dialect::zvt::{Transport, ZvtEcr, ZvtEcrConfig};
+            let mut config = ZvtEcrConfig::new(ecrlink_core::txn::Currency::EUR);
+            config.password = opts.zvt_password;
+            config.response_timeout = opts.timeout;
+            config.transport = match opts.target {
+                Target::Tcp { .. } => Transport::Tcp,
+                Target::Serial { .. } => Transport::Serial,
+            };
+            Ok(Box::new(ZvtEcr::new(config)))
+        }
     }
 }
 
