@@ -949,6 +949,12 @@ impl CardReader for LiveReader {
             }
         })
     }
+
+    /// The merchant PIN is typed on the configured reader's keypad (the scripted one): the
+    /// page has no keypad for it.
+    fn merchant_pin(&mut self, kind: RequestKind) -> BoxFuture<'_, MerchantInput> {
+        self.fallback.merchant_pin(kind)
+    }
 }
 
 #[cfg(test)]
