@@ -759,6 +759,7 @@ pub fn test_card(
 }
 
 /// What a tester does at the reader, live (the browser page of `--ui`).
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum TesterAction {
     /// Presents this card (inserted, tapped or swiped).
@@ -1171,6 +1172,125 @@ mod tests {
         let mut r = SimulatedReader::default_card(Duration::ZERO);
         assert_eq!(r.merchant_pin(k).await, MerchantInput::Cancelled);
         assert!(!format!("{:?}", MerchantInput::Pin("4711".into())).contains("4711"));
+    }
+
+    fn live(
+        scripted: Duration,
+    ) -> (
+        LiveReader,
+        std::sync::Arc<CardDesk>,
+        std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) {
+        let desk = std::sync::Arc::new(CardDesk::default());
+        let pins = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let p = pins.clone();
+        let r = LiveReader::new(
+            Box::new(SimulatedReader::default_card(scripted)),
+            desk.clone(),
+            Box::new(move || {
+                p.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }),
+        );
+        (r, desk, pins)
+    }
+
+    /// Acts once the reader waits (the page's actions while nobody waits are dropped).
+    async fn act_when_waiting(desk: &CardDesk, action: TesterAction) {
+        while !desk.is_waiting() {
+            tokio::task::yield_now().await;
+        }
+        assert!(desk.act(action));
+    }
+
+    #[tokio::test]
+    async fn the_testers_card_wins_and_asks_its_pin() {
+        let (mut r, desk, pins) = live(Duration::from_secs(3600));
+        let card = test_card(
+            EntryMode::Chip,
+            CardScheme::Mastercard,
+            PinOutcome::Wrong,
+            None,
+        )
+        .unwrap();
+        let (read, ()) = tokio::join!(
+            r.read(txn(100)),
+            act_when_waiting(&desk, TesterAction::Present(card))
+        );
+        match read {
+            CardRead::Card(c) => {
+                assert_eq!(c.pan.digits(), "5413330089020011");
+                assert_eq!(c.pin, PinOutcome::Wrong);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(pins.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(!desk.is_waiting());
+        // Nobody waits now: an action is refused, and not kept for the next read.
+        assert!(!desk.act(TesterAction::Cancel));
+    }
+
+    #[tokio::test]
+    async fn cancel_ends_the_wait_and_removing_the_card_during_pin_fails_the_read() {
+        let (mut r, desk, _) = live(Duration::from_secs(3600));
+        let (read, ()) = tokio::join!(
+            r.read(txn(100)),
+            act_when_waiting(&desk, TesterAction::Cancel)
+        );
+        assert!(matches!(read, CardRead::NoCard));
+        let card = test_card(
+            EntryMode::Chip,
+            CardScheme::Visa,
+            PinOutcome::Accepted,
+            None,
+        )
+        .unwrap();
+        let (read, ()) = tokio::join!(r.read(txn(100)), async {
+            act_when_waiting(&desk, TesterAction::Present(card)).await;
+            tokio::time::sleep(TESTER_PIN_TIME / 2).await;
+            assert!(desk.act(TesterAction::Remove));
+        });
+        assert!(
+            matches!(read, CardRead::Failed(FailReason::CardError)),
+            "{read:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_script_plays_unless_the_tester_decides() {
+        let (mut r, desk, _) = live(Duration::from_millis(10));
+        assert!(matches!(r.read(txn(100)).await, CardRead::Card(_)));
+        desk.set_tester_decides(true);
+        // The script's card would come after 10 ms; the tester's choice holds it back.
+        let waited = tokio::time::timeout(Duration::from_millis(500), r.read(txn(100))).await;
+        assert!(waited.is_err(), "a card came without the tester");
+    }
+
+    #[test]
+    fn test_cards_are_of_their_scheme_and_a_swipe_asks_no_pin() {
+        for (scheme, _) in SCHEME_TEST_PANS {
+            let c = test_card(EntryMode::Contactless, scheme, PinOutcome::Accepted, None).unwrap();
+            assert_eq!(CardScheme::from_bin(c.pan.masked().bin()), scheme);
+        }
+        let c = test_card(EntryMode::Swipe, CardScheme::Visa, PinOutcome::Wrong, None).unwrap();
+        assert_eq!(c.pin, PinOutcome::NotAsked);
+        assert!(c.emv.is_empty());
+        let c = test_card(
+            EntryMode::Chip,
+            CardScheme::Visa,
+            PinOutcome::Accepted,
+            Some("51"),
+        )
+        .unwrap();
+        assert_eq!(c.pan.digits(), "4000000000000515");
+        assert!(
+            test_card(
+                EntryMode::Chip,
+                CardScheme::Visa,
+                PinOutcome::Accepted,
+                Some("99")
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -151,6 +151,8 @@ pub struct Engine {
     next_id: u64,
     /// The request whose card or bank wait is being timed.
     timed: Option<u64>,
+    /// The request the terminal's screen shows (its answer is the screen's answer).
+    on_screen: Option<u64>,
 }
 
 impl Engine {
@@ -231,6 +233,7 @@ impl Engine {
             waiting: HashMap::new(),
             next_id: 1,
             timed: None,
+            on_screen: None,
         };
         engine.app.set_wall_time(clock::timestamp());
         engine.update_space();
@@ -345,10 +348,15 @@ impl Engine {
                 let id = self.next_id;
                 self.next_id += 1;
                 tracing::info!(request = request.kind().name(), amount = ?request.amount().map(|m| m.to_string()), "request");
-                self.shared.ui.stages.publish(Stage::Request {
-                    kind: request.kind().name(),
-                    amount: request.amount().map(|m| m.to_string()),
-                });
+                // The screen follows the request that finds the terminal free; one asked
+                // meanwhile (another till's abort, a last-transaction query) does not take it.
+                if !self.app.is_busy() {
+                    self.on_screen = Some(id);
+                    self.shared.ui.stages.publish(Stage::Request {
+                        kind: request.kind().name(),
+                        amount: request.amount().map(|m| m.to_string()),
+                    });
+                }
                 self.waiting.insert(
                     id,
                     Waiting {
@@ -609,7 +617,10 @@ impl Engine {
     fn deliver(&mut self, answer: terminal::Answer) {
         let r = answer.response;
         tracing::info!(request = r.kind.name(), outcome = r.outcome.name(), trace = ?r.trace, reason = r.text.as_deref().unwrap_or(""), "answer");
-        self.shared.ui.stages.publish(answer_stage(&r));
+        if self.on_screen == Some(answer.id.0) {
+            self.on_screen = None;
+            self.shared.ui.stages.publish(answer_stage(&r));
+        }
         if self.timed == Some(answer.id.0) {
             self.stop_wait_clock();
             self.timed = None;

@@ -443,6 +443,10 @@ pub struct LoadArgs {
     /// that the bank holds exactly what the tills were told.
     #[arg(long, value_name = "FILE")]
     pub bank_ledger: Option<std::path::PathBuf>,
+    /// Show the agents on one web page while the load runs (watch only: the cards are the
+    /// default card). Loopback only; the address to open is printed on standard error.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub ui: Option<std::net::SocketAddr>,
 }
 
 /// A rate: a finite number of sales per second, above 0 and at most 1 000 000.
@@ -461,6 +465,12 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 
 /// Runs `load`; returns the exit status (0 when every transaction got an answer).
 pub fn run_cli(args: &LoadArgs) -> i32 {
+    if let Some(addr) = args.ui.filter(|a| !a.ip().is_loopback()) {
+        eprintln!(
+            "error: --ui {addr}: load serves its page on loopback only (e.g. 127.0.0.1:8080)"
+        );
+        return 2;
+    }
     let threads = args.threads as usize;
     let built = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
@@ -521,6 +531,18 @@ async fn run_world(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         &|_| {},
     )
     .await?;
+    let _page = match args.ui {
+        Some(addr) => {
+            let cfg = ecrlink_agent::ui::UiConfig::resolve(addr, None)?;
+            let controls = (0..agents)
+                .map(|i| world.agents[i].ui_controls(&world.terminal_id(i)))
+                .collect();
+            let page = ecrlink_agent::ui::serve(&cfg, controls).await?;
+            eprintln!("UI {}", page.url);
+            Some(page)
+        }
+        None => None,
+    };
     let mut terminals = Vec::with_capacity(agents);
     for i in 0..agents {
         let addr = world

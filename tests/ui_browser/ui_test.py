@@ -370,6 +370,70 @@ def two_terminals(ctx, args, tmp):
         procs.stop()
 
 
+def bank_slow(ctx, args, tmp):
+    """A slow bank link (3 s): the page shows "contacting bank" meanwhile; then approved."""
+    w = World(args, tmp)
+    try:
+        page = ctx.new_page()
+        page.goto(w.url)
+        p = panel(page)
+        p.get_by_label("Link", exact=True).select_option("slow")
+        p.get_by_label("Delay when slow, ms", exact=True).fill("3000")
+        p.get_by_role("button", name="Apply").click()
+        expect(p.locator(".bank-state")).to_have_text("Now: slow (3000 ms)", timeout=WAIT_MS)
+        till = w.till()
+        wait_card(page, args, "bank-slow")
+        present(page, entry="contactless")
+        expect(screen(page)).to_have_attribute("data-stage", "contacting-bank", timeout=WAIT_MS)
+        expect(screen(page)).to_contain_text("Contacting bank")
+        shot(page, args, "bank-slow-contacting-bank")
+        expect(screen(page)).to_have_attribute("data-outcome", "approved", timeout=WAIT_MS)
+        code, j = till.result()
+        check(code == 0, f"till: {code} {j}")
+    finally:
+        w.procs.stop()
+
+
+def remove_card(ctx, args, tmp):
+    """The card taken out during PIN entry: the read fails, the till is told it was not done."""
+    w = World(args, tmp)
+    try:
+        page = ctx.new_page()
+        page.goto(w.url)
+        till = w.till()
+        wait_card(page, args, "remove-card")
+        present(page)
+        expect(screen(page)).to_have_attribute("data-stage", "pin-entry", timeout=WAIT_MS)
+        panel(page).get_by_role("button", name="Remove card").click()
+        expect(screen(page)).to_have_attribute("data-stage", "answer", timeout=WAIT_MS)
+        expect(screen(page)).not_to_have_attribute("data-outcome", "approved")
+        shot(page, args, "remove-card")
+        code, j = till.result()
+        check(code not in (0, 3), f"till after the card was removed: {code} {j}")
+    finally:
+        w.procs.stop()
+
+
+def cut_till(ctx, args, tmp):
+    """The till's connection cut while the terminal waits for the card: the till does not
+    report approved; the terminal's sale goes on and its answer is on the page."""
+    w = World(args, tmp)
+    try:
+        page = ctx.new_page()
+        page.goto(w.url)
+        till = w.till()
+        wait_card(page, args, "cut-till")
+        panel(page).get_by_role("button", name="Cut the till's connection").click()
+        code, j = till.result()
+        check(code != 0 and j.get("outcome") != "approved", f"till after the cut: {code} {j}")
+        expect(screen(page)).to_have_attribute("data-stage", "present-card")
+        present(page, entry="swipe")
+        expect(screen(page)).to_have_attribute("data-outcome", "approved", timeout=WAIT_MS)
+        shot(page, args, "cut-till")
+    finally:
+        w.procs.stop()
+
+
 SCENARIOS = {
     "approved": approved,
     "wrong-pin": wrong_pin,
@@ -378,6 +442,9 @@ SCENARIOS = {
     "cancel": cancel,
     "bank-offline": bank_offline,
     "sleep-wake": sleep_wake,
+    "bank-slow": bank_slow,
+    "remove-card": remove_card,
+    "cut-till": cut_till,
     "two-terminals": two_terminals,
 }
 

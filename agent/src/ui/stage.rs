@@ -81,14 +81,15 @@ pub enum Stage {
 }
 
 impl Stage {
-    /// A short text for a till's progress line (`present card`, `contacting bank`, …).
-    pub fn progress_text(&self) -> Option<&'static str> {
+    /// The stage as a till's dialect carries it (ČSOB activity messages), if it is one.
+    pub fn till_progress(&self) -> Option<ecrlink_core::session::Progress> {
+        use ecrlink_core::session::Progress;
         Some(match self {
-            Stage::PresentCard { .. } => "present card",
-            Stage::PinEntry => "PIN entry",
-            Stage::CardRead { .. } => "card read",
-            Stage::ContactingBank => "contacting bank",
-            Stage::Printing { .. } => "printing",
+            Stage::PresentCard { .. } => Progress::PresentCard,
+            Stage::PinEntry => Progress::PinEntry,
+            Stage::CardRead { .. } => Progress::CardRead,
+            Stage::ContactingBank => Progress::ContactingBank,
+            Stage::Printing { .. } => Progress::Printing,
             _ => return None,
         })
     }

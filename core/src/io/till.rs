@@ -15,6 +15,7 @@ fn answer_of<E>(event: EcrEvent) -> Option<Result<Response, DriverError<E>>> {
         EcrEvent::TimedOut => Some(Err(DriverError::TimedOut)),
         EcrEvent::Failed(e) => Some(Err(DriverError::NotDelivered(e))),
         EcrEvent::Accepted
+        | EcrEvent::Progress(_)
         | EcrEvent::ProtocolError(_)
         | EcrEvent::ReceiptPart { .. }
         | EcrEvent::Status { .. } => None,

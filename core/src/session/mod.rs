@@ -224,12 +224,61 @@ pub enum TerminalEvent {
     ProtocolError(Error),
 }
 
+/// A stage of the terminal's work on a request, for the till's screen where the dialect
+/// carries it (ČSOB: an activity message B0 with a stage field; Concert: none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Progress {
+    /// The terminal waits for the card.
+    PresentCard,
+    /// The cardholder enters the PIN.
+    PinEntry,
+    /// The card was read.
+    CardRead,
+    /// The terminal asks the bank.
+    ContactingBank,
+    /// The terminal prints the receipt.
+    Printing,
+}
+
+impl Progress {
+    /// Every stage, in the order a sale goes through them.
+    pub const ALL: [Progress; 5] = [
+        Progress::PresentCard,
+        Progress::PinEntry,
+        Progress::CardRead,
+        Progress::ContactingBank,
+        Progress::Printing,
+    ];
+
+    /// Its name on the wire and in logs: `present-card`, `pin-entry`, `card-read`,
+    /// `contacting-bank`, `printing`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Progress::PresentCard => "present-card",
+            Progress::PinEntry => "pin-entry",
+            Progress::CardRead => "card-read",
+            Progress::ContactingBank => "contacting-bank",
+            Progress::Printing => "printing",
+        }
+    }
+
+    /// The stage named `name` ([`Progress::name`]).
+    pub fn from_name(name: &[u8]) -> Option<Self> {
+        Progress::ALL
+            .into_iter()
+            .find(|p| p.name().as_bytes() == name)
+    }
+}
+
 /// What a till-side session reports to its driver.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EcrEvent {
     /// The terminal took the request and is processing it.
     Accepted,
+    /// The terminal said what it is doing (only dialects that carry it: ČSOB).
+    Progress(Progress),
     /// The terminal's answer.
     Response(Response),
     /// A part of receipt text; `more` says whether another part follows.
@@ -271,6 +320,14 @@ pub trait TerminalSide {
     fn poll_timeout(&self) -> Option<Instant>;
     /// Answers the request last reported by [`TerminalEvent::Request`].
     fn respond(&mut self, now: Instant, response: &Response) -> Result<()>;
+    /// Tells the till what the terminal is doing while a request runs. Dialects that carry no
+    /// such message return [`Error::Unsupported`]; with no request running nothing is sent.
+    fn send_progress(&mut self, now: Instant, progress: Progress) -> Result<()> {
+        let _ = (now, progress);
+        Err(Error::Unsupported {
+            what: "terminal progress messages",
+        })
+    }
     /// Sends one part of receipt text after [`TerminalEvent::ReceiptRequested`]; `more` says
     /// another part follows. Dialects without receipt transfer return [`Error::Unsupported`].
     fn send_receipt_part(&mut self, now: Instant, text: &str, more: bool) -> Result<()> {

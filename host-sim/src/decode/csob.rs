@@ -76,6 +76,10 @@ pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
         Body::Activity => {
             out["message"] = json!("activity");
         }
+        Body::Progress(p) => {
+            out["message"] = json!("activity");
+            out["stage"] = json!(p.name());
+        }
         Body::Request(r) => {
             out["message"] = json!("transaction-request");
             out["transaction"] = transaction(r.code);

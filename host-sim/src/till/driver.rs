@@ -118,7 +118,7 @@ pub async fn exchange(
     log: &SessionLog,
     clock: &Clock,
 ) -> End {
-    exchange_with_status(
+    exchange_with_stages(
         io,
         ecr,
         dialect,
@@ -128,18 +128,15 @@ pub async fn exchange(
         want_receipt,
         log,
         clock,
-        None,
+        &|_| {},
     )
     .await
 }
 
-/// What [`exchange_with_status`] calls with the text of each intermediate status of the
-/// terminal (ZVT `04 FF`), e.g. to show it in the progress line.
-pub type StatusSink<'a> = &'a (dyn Fn(&'static str) + Send + Sync);
-
-/// [`exchange`], telling `status_out` each intermediate status the terminal reports.
+/// [`exchange`], telling `on_stage` each stage the terminal reports (ČSOB activity with a
+/// stage; each is also written to the session log).
 #[allow(clippy::too_many_arguments)]
-pub async fn exchange_with_status(
+pub async fn exchange_with_stages(
     io: &mut dyn Io,
     ecr: &mut (dyn EcrSide + Send),
     dialect: Option<ecrlink_core::session::Dialect>,
@@ -149,7 +146,7 @@ pub async fn exchange_with_status(
     want_receipt: bool,
     log: &SessionLog,
     clock: &Clock,
-    status_out: Option<StatusSink<'_>>,
+    on_stage: &(dyn Fn(ecrlink_core::session::Progress) + Sync),
 ) -> End {
     let mut tx = vec![0u8; MAX_TRANSMIT];
     let mut rx = vec![0u8; 4096];
@@ -204,6 +201,10 @@ pub async fn exchange_with_status(
                 EcrEvent::Accepted => {
                     accepted = true;
                     log.line("terminal accepted the request");
+                }
+                EcrEvent::Progress(p) => {
+                    log.line(&format!("terminal stage: {}", p.name()));
+                    on_stage(p);
                 }
                 EcrEvent::Response(r) => {
                     log.line(&format!(
@@ -268,8 +269,8 @@ pub async fn exchange_with_status(
                     grace_until = tokio::time::Instant::now() + GRACE;
                     let text = ecrlink_core::dialect::zvt::session::status_text(code);
                     log.line(&format!("terminal status {code:02X}: {text}"));
-                    if let Some(status) = status_out {
-                        status(text);
+                    if let Some(p) = ecrlink_core::dialect::zvt::session::progress_of(code) {
+                        on_stage(p);
                     }
                 }
             }

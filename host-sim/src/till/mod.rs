@@ -533,7 +533,12 @@ impl Till {
         } else {
             Action::Request(&request)
         };
-        let progress = Progress::start(o.progress, i18n::waiting_text(o.lang));
+        let progress = Progress::start_waiting(
+            o.progress,
+            o.lang,
+            o.dialect,
+            (started + o.timeout).into_std(),
+        );
 
         let finish = |outcome: Outcome,
                       response: Option<Response>,
@@ -636,8 +641,8 @@ impl Till {
             ));
         }
         let end = {
-            let show = |text: &'static str| progress.set_message(text);
-            let run = driver::exchange_with_status(
+            let on_stage = |p| progress.set_stage(p);
+            let run = driver::exchange_with_stages(
                 io.as_mut(),
                 ecr.as_mut(),
                 self.log_dialect(),
@@ -647,7 +652,7 @@ impl Till {
                 o.receipt,
                 log,
                 &clock,
-                Some(&show),
+                &on_stage,
             );
             match interrupt.as_mut() {
                 Some(stop) => tokio::select! {

@@ -45,6 +45,10 @@ pub mod tag {
     pub const CURRENCY_TOTALS: u8 = b'Y';
     /// Totals of one card scheme, in sub-fields (ecrlink convention).
     pub const SCHEME_TOTALS: u8 = b'Z';
+    /// In a B0 from the terminal while a B1 runs: what it is doing, as a
+    /// [`crate::session::Progress`] name (`Apresent-card`; ecrlink convention: the public
+    /// client reads no B0 fields, it takes every B0 as activity).
+    pub const PROGRESS: u8 = b'A';
     /// Sub-field of `9`: the ECR's reference (variable symbol), up to 20 characters.
     pub const SUB_REFERENCE: u8 = b'S';
     /// The ECR's reference as a plain field: `Payment.java` writes a reference of 1–9

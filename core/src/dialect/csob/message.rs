@@ -193,6 +193,8 @@ pub struct TicketResponse {
 pub enum Body {
     /// B0 (its fields, if any, are not kept).
     Activity,
+    /// B0 from the terminal saying what it is doing (field `A`, [`tag::PROGRESS`]).
+    Progress(crate::session::Progress),
     /// B1.
     Request(TransactionRequest),
     /// B2.
@@ -207,7 +209,7 @@ impl Body {
     /// The message type of this body.
     pub fn message_type(&self) -> MessageType {
         match self {
-            Body::Activity => MessageType::Activity,
+            Body::Activity | Body::Progress(_) => MessageType::Activity,
             Body::Request(_) => MessageType::TransactionRequest,
             Body::Response(_) => MessageType::TransactionResponse,
             Body::TicketRequest(_) => MessageType::TicketRequest,
@@ -530,7 +532,7 @@ impl Body {
     pub fn from_view(view: &MessageView<'_>) -> Result<Self> {
         let f = &view.fields;
         Ok(match view.header.message_type {
-            MessageType::Activity => Body::Activity,
+            MessageType::Activity => activity(f),
             MessageType::TransactionRequest => Body::Request(TransactionRequest::from_fields(f)?),
             MessageType::TransactionResponse => {
                 Body::Response(TransactionResponse::from_fields(f)?)
@@ -565,6 +567,7 @@ impl Message {
     fn write_data(&self, s: &mut impl Sink) -> Result<()> {
         match &self.body {
             Body::Activity => {}
+            Body::Progress(p) => put_field(s, tag::PROGRESS, p.name().as_bytes()),
             Body::Request(r) => {
                 put_field(s, tag::TXN, &r.code.digits());
                 if let Some(code) = &r.approval_code {
@@ -664,6 +667,18 @@ impl Message {
 }
 
 // ----- value writers -----
+
+/// A B0: with a known stage field it is [`Body::Progress`], else plain activity (an unknown
+/// stage is still activity: a newer terminal's stage must not fail an exchange).
+pub fn activity(f: &FieldsView<'_>) -> Body {
+    match f
+        .first(tag::PROGRESS)
+        .and_then(|x| crate::session::Progress::from_name(x.value))
+    {
+        Some(p) => Body::Progress(p),
+        None => Body::Activity,
+    }
+}
 
 fn put_field(s: &mut impl Sink, t: u8, value: &[u8]) {
     s.put(&[FS, t]);

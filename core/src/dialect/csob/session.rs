@@ -29,7 +29,7 @@ use super::message::{
     TicketResponse, TransactionRequest, TransactionResponse,
 };
 use crate::link::{Checksum, Feed, FrameAccumulator};
-use crate::session::{EcrEvent, EcrSide, TerminalEvent, TerminalSide};
+use crate::session::{EcrEvent, EcrSide, Progress, TerminalEvent, TerminalSide};
 use crate::txn::{
     ApprovalCode, Currency, Money, Request, RequestKind, Response, TerminalId, Timestamp,
 };
@@ -639,7 +639,7 @@ impl CsobTerminal {
         };
         match msg.body {
             Body::Request(b1) => self.on_request(now, msg.header.timestamp, b1),
-            Body::Activity => {
+            Body::Activity | Body::Progress(_) => {
                 if let TerminalState::AwaitConfirm { .. } = self.state {
                     self.state = TerminalState::Idle;
                     self.event(TerminalEvent::ResponseDelivered);
@@ -710,6 +710,15 @@ impl TerminalSide for CsobTerminal {
 
     fn respond(&mut self, now: Instant, response: &Response) -> Result<()> {
         self.respond_with_receipt(now, response, true)
+    }
+
+    /// A B0 with the stage ([`tag::PROGRESS`](super::fields::tag::PROGRESS)) while a B1
+    /// runs; nothing otherwise (the till would take a stray B0 for activity of nothing).
+    fn send_progress(&mut self, now: Instant, progress: Progress) -> Result<()> {
+        if let TerminalState::Processing { .. } = self.state {
+            self.wire.send(now, 0, Body::Progress(progress))?;
+        }
+        Ok(())
     }
 
     fn send_receipt_part(&mut self, now: Instant, text: &str, more: bool) -> Result<()> {
@@ -855,7 +864,10 @@ impl CsobEcr {
         };
         let header = msg.header;
         match (msg.body, self.state) {
-            (Body::Activity, EcrState::AwaitResponse { code, accepted, .. }) => {
+            (
+                body @ (Body::Activity | Body::Progress(_)),
+                EcrState::AwaitResponse { code, accepted, .. },
+            ) => {
                 self.state = EcrState::AwaitResponse {
                     code,
                     deadline: now.saturating_add(self.wire.config.response_timeout),
@@ -864,8 +876,11 @@ impl CsobEcr {
                 if !accepted {
                     self.event(EcrEvent::Accepted);
                 }
+                if let Body::Progress(p) = body {
+                    self.event(EcrEvent::Progress(p));
+                }
             }
-            (Body::Activity, _) => {}
+            (Body::Activity | Body::Progress(_), _) => {}
             (Body::Response(b2), EcrState::AwaitResponse { code, .. }) if b2.code == code => {
                 self.confirm(now);
                 self.state = EcrState::Idle;

@@ -2071,3 +2071,62 @@ fn another_request_while_one_runs_is_refused_busy_with_its_own_fields() {
     p.pump();
     assert!(matches!(&p.ecr_events[1], EcrEvent::Response(r) if r.outcome.is_approved()));
 }
+
+#[test]
+fn a_b0_may_carry_the_terminals_stage() {
+    use crate::session::Progress;
+    // FS 'A' "present-card": 14 bytes of data.
+    both_ways(
+        &Message {
+            header: header(MessageType::Activity, 0),
+            body: Body::Progress(Progress::PresentCard),
+        },
+        &frame("B001123456782403151430050000000EA5A5", &[b"Apresent-card"]),
+    );
+    for p in Progress::ALL {
+        assert_eq!(Progress::from_name(p.name().as_bytes()), Some(p));
+    }
+    // A stage this version does not know is still activity.
+    let m = parse(&frame(
+        "B0011234567824031514300500000008A5A5",
+        &[b"Adancing"],
+    ));
+    assert_eq!(m.body, Body::Activity);
+}
+
+#[test]
+fn stages_reach_the_till_while_the_request_runs_and_only_then() {
+    use crate::session::Progress;
+    let mut p = Pair::new();
+    // Nothing runs: nothing is sent.
+    p.term.send_progress(p.now, Progress::PresentCard).unwrap();
+    p.pump();
+    assert!(p.term_sent.is_empty());
+    p.ecr.start(p.now, &sale()).unwrap();
+    p.pump();
+    p.advance(50_000);
+    p.term.send_progress(p.now, Progress::PresentCard).unwrap();
+    p.term
+        .send_progress(p.now, Progress::ContactingBank)
+        .unwrap();
+    p.pump();
+    assert_eq!(
+        p.ecr_events,
+        [
+            EcrEvent::Accepted,
+            EcrEvent::Progress(Progress::PresentCard),
+            EcrEvent::Progress(Progress::ContactingBank),
+        ]
+    );
+    // A stage is activity: the till's 60 s limit starts again from it.
+    assert_eq!(p.ecr.poll_timeout(), Some(Instant::from_millis(110_000)));
+    p.term.respond(p.now, &approved_sale()).unwrap();
+    p.pump();
+    assert_eq!(Pair::types_sent(&p.term_sent), ["B0", "B0", "B0", "B2"]);
+    assert!(matches!(p.ecr_events[3], EcrEvent::Response(_)));
+    assert_eq!(p.term_events[1], TerminalEvent::ResponseDelivered);
+    // Answered: stages are no longer sent.
+    p.term.send_progress(p.now, Progress::Printing).unwrap();
+    p.pump();
+    assert_eq!(p.term_sent.len(), 4);
+}

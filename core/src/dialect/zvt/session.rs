@@ -55,7 +55,9 @@ use super::apdu::ApduAccumulator;
 use super::fields::Bmps;
 use super::message::{Abort, Completion, IntermediateStatus, Message, PrintLine};
 use super::serial::{self, SerialAccumulator, SerialFeed};
-use crate::session::{RECEIPT_PART_CAPACITY, TerminalEvent, TerminalSide, check_response};
+use crate::session::{
+    Progress, RECEIPT_PART_CAPACITY, TerminalEvent, TerminalSide, check_response,
+};
 use crate::txn::{
     ApprovalCode, Currency, FailReason, MaskedPan, Money, Outcome, Request, RequestKind, Response,
 };
@@ -122,12 +124,37 @@ pub mod result {
 pub mod status {
     /// Waiting for the authorisation host's answer.
     pub const WAITING_FOR_HOST: u8 = 0x04;
+    /// Watch the PIN pad (PIN entry).
+    pub const WATCH_PIN_PAD: u8 = 0x01;
     /// Insert (or present) the card.
     pub const INSERT_CARD: u8 = 0x0A;
     /// Processing, please wait.
     pub const PROCESSING: u8 = 0x0E;
     /// Please wait.
     pub const PLEASE_WAIT: u8 = 0x17;
+}
+
+/// The intermediate status code (`04 FF`) this session sends for the terminal's stage.
+pub const fn status_of(progress: Progress) -> u8 {
+    match progress {
+        Progress::PresentCard => status::INSERT_CARD,
+        Progress::PinEntry => status::WATCH_PIN_PAD,
+        Progress::CardRead => status::PROCESSING,
+        Progress::ContactingBank => status::WAITING_FOR_HOST,
+        Progress::Printing => status::PLEASE_WAIT,
+    }
+}
+
+/// The terminal's stage an intermediate status `code` tells, where it tells one of the
+/// stages every dialect shares ([`Progress`]); `None` for the others (see [`status_text`]).
+pub const fn progress_of(code: u8) -> Option<Progress> {
+    match code {
+        0x01 | 0x02 => Some(Progress::PinEntry),
+        0x04 => Some(Progress::ContactingBank),
+        0x0A => Some(Progress::PresentCard),
+        0x0E => Some(Progress::CardRead),
+        _ => None,
+    }
 }
 
 /// A short English text for intermediate status `code` (PA00P015 chapter "Intermediate
@@ -1286,6 +1313,13 @@ impl TerminalSide for ZvtTerminal {
 
     fn send_receipt_part(&mut self, now: Instant, text: &str, more: bool) -> Result<()> {
         self.core.receipt_part(now, text, more)
+    }
+
+    /// Sends the stage as a `04 FF` intermediate status ([`status_of`]) when the till
+    /// registered for intermediate status; otherwise nothing, and `Ok`.
+    fn send_progress(&mut self, now: Instant, progress: Progress) -> Result<()> {
+        self.intermediate_status(now, status_of(progress));
+        Ok(())
     }
 
     fn is_busy(&self) -> bool {
