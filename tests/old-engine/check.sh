@@ -22,7 +22,10 @@ fi
 CARGO_TARGET_DIR=$tgt cargo build --manifest-path "$src/Cargo.toml" -p ecrlink-tests --bins
 ECRLINK_AGENT_BIN=$tgt/debug/ecrlink-agent-e2e
 ECRLINK_LOAD_BIN=$tgt/debug/ecrlink-sim-e2e
-export ECRLINK_AGENT_BIN ECRLINK_LOAD_BIN
+# The old virtual card's chip data carries a made-up cryptogram: today's bank simulator would
+# decline every sale with 82 (bad cryptogram) and hide the defects under test.
+ECRLINK_BANK_ARGS=${ECRLINK_BANK_ARGS:---cryptogram off}
+export ECRLINK_AGENT_BIN ECRLINK_LOAD_BIN ECRLINK_BANK_ARGS
 [ $# -gt 0 ] || set -- payment_app payment_app_faults
 cd "$root"
 status=0

@@ -35,6 +35,18 @@ pub const AGENT_BIN_ENV: &str = "ECRLINK_AGENT_BIN";
 /// tests, so that an older agent meets today's bank rules.
 pub const LOAD_BIN_ENV: &str = "ECRLINK_LOAD_BIN";
 
+/// Extra arguments (separated by white space) for every `ecrlink-sim bank` the tests start,
+/// e.g. `--cryptogram off` for an older agent whose chip data carries no cryptogram the bank
+/// simulator would verify.
+pub const BANK_ARGS_ENV: &str = "ECRLINK_BANK_ARGS";
+
+/// The arguments [`BANK_ARGS_ENV`] adds to a bank simulator's command line (none unless set).
+pub fn bank_args_from_env() -> Vec<String> {
+    std::env::var(BANK_ARGS_ENV)
+        .map(|v| v.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
 fn bin_from_env(var: &str, default: &str) -> String {
     match std::env::var(var) {
         Ok(p) if !p.is_empty() => p,
@@ -122,7 +134,7 @@ impl BankProc {
             std::fs::write(&p, r).expect("rules file");
             cmd.arg("--rules").arg(p);
         }
-        cmd.args(args);
+        cmd.args(args).args(bank_args_from_env());
         let mut child = cmd.spawn().expect("spawn bank");
         let lines = read_listen_lines(&mut child, Duration::from_secs(20)).expect("bank READY");
         let addr = lines[0].parse().expect("bank address");

@@ -67,6 +67,7 @@ impl Bank {
             std::fs::write(&p, r).unwrap();
             cmd.arg("--rules").arg(p);
         }
+        cmd.args(ecrlink_tests::procs::bank_args_from_env());
         let mut child = cmd.spawn().unwrap();
         let lines = read_listen_lines(&mut child);
         let addr = lines[0].parse().unwrap();
