@@ -824,7 +824,10 @@ impl Terminal {
 
     /// The till's dialect could not carry the answer of trace number `stan` (the till was
     /// told the request failed). An approved payment it answered is reversed at once, so that
-    /// the bank never holds what the till does not know of.
+    /// the bank never holds what the till does not know of — unless the till was already
+    /// given that payment's answer ([`Self::handle_delivered`]): an answer to a later
+    /// last-transaction question names the same trace number, and a sale the till knows of
+    /// stands.
     pub fn handle_answer_undeliverable(&mut self, now: Instant, stan: u32) {
         let Some(last) = self.journal.checkpoint.last.clone() else {
             return;
@@ -833,7 +836,12 @@ impl Terminal {
             last.response.kind,
             RequestKind::Sale | RequestKind::SaleWithCashback | RequestKind::Refund
         );
-        if stan == 0 || last.stan != stan || !payment || !last.response.outcome.is_approved() {
+        if stan == 0
+            || last.stan != stan
+            || last.delivered
+            || !payment
+            || !last.response.outcome.is_approved()
+        {
             return;
         }
         let Some(amount) = last.response.amount else {

@@ -527,6 +527,39 @@ fn an_approval_the_till_cannot_be_told_of_is_reversed() {
     assert_eq!(rig.app.checkpoint().totals.currencies[0].debit_count, 0);
 }
 
+#[test]
+fn a_last_transaction_answer_the_till_cannot_be_told_of_leaves_a_delivered_sale_standing() {
+    // The till was given the sale's approval; later a last-transaction answer, which names
+    // that sale's trace number, cannot be carried. The sale must stand: the till knows it.
+    let mut rig = Rig::new();
+    let id = rig.approved_sale(1000, "AB12");
+    let stan = rig.answer_for(id).trace.unwrap();
+    rig.app.handle_delivered(rig.now, stan);
+    rig.pump();
+    let last = rig.request(Request::LastTransaction);
+    assert_eq!(rig.answer_for(last).trace, Some(stan));
+    rig.app.handle_answer_undeliverable(rig.now, stan);
+    rig.pump();
+    assert_eq!(rig.app.pending_reversals(), 0);
+    assert_eq!(rig.reversals_sent(), 0);
+    assert_eq!(rig.app.checkpoint().totals.currencies[0].debit_count, 1);
+}
+
+#[test]
+fn a_last_transaction_answer_undeliverable_reverses_a_sale_the_till_never_got() {
+    // The sale's answer never reached the till (no delivery), and the answer to its
+    // last-transaction question cannot be carried either: the till was told "failed" twice,
+    // so the approval must not stand.
+    let mut rig = Rig::new();
+    let id = rig.approved_sale(1000, "AB12");
+    let stan = rig.answer_for(id).trace.unwrap();
+    rig.request(Request::LastTransaction);
+    rig.app.handle_answer_undeliverable(rig.now, stan);
+    rig.pump();
+    assert_eq!(rig.app.pending_reversals(), 1);
+    assert!(matches!(rig.sent(), BankRequest::Reversal(_)));
+}
+
 // ---- defect 8: printing never holds an answer --------------------------------------------
 
 #[test]
