@@ -13,7 +13,9 @@ as they would to a real terminal; it reads a (simulated) card, asks the bank ove
 prints the receipt, journals every step on disk and answers the till.
 
 Server mode: each --listen DIALECT@ADDR opens a listener. DIALECT is `concert` (Ingenico \
-Concert V2), `csob` (ČSOB \"B\" protocol) or `auto` (ENQ first means Concert, STX means ČSOB). \
+Concert V2), `csob` (ČSOB \"B\" protocol), `zvt` (the German ZVT protocol; bare APDUs over \
+TCP, DLE/STX frames with CRC over serial; never auto-detected) or `auto` (ENQ first means \
+Concert, STX means ČSOB). \
 ADDR is a TCP address or `serial:/dev/ttyUSB0:9600`. One till is served at a time: a new \
 connection that makes a request drops the older one (a transaction in flight still completes; \
 ask for the last transaction to learn its result); connections that send no request never \
@@ -47,6 +49,9 @@ Examples:
   ecrlink-agent --listen concert@0.0.0.0:2000 --listen csob@0.0.0.0:2001 \\
       --bank 127.0.0.1:5000 --printer stdout --sleep-after 10m --sleep-for 1m
 
+  # A German ZVT till (TCP port 20007 is usual; serial works too), password 123456:
+  ecrlink-agent --listen zvt@0.0.0.0:20007 --zvt-password 123456 --bank 127.0.0.1:5000
+
   # The terminal in a browser page: open the address of the `UI` line, start a sale with
   # `ecrlink-sim sale --amount 12.50 --terminal 127.0.0.1:2050 --dialect csob`, present a card:
   ecrlink-agent --listen csob@127.0.0.1:2050 --bank 127.0.0.1:5000 --ui 127.0.0.1:8080
@@ -62,6 +67,22 @@ Examples:
 The same keys can go in a TOML file given with --config (e.g. `bank = \"127.0.0.1:5000\"`, \
 `listen = [\"csob@0.0.0.0:2001\"]`, `sleep_after = \"10m\"`); the command line wins.
 
+Who may move money. Refund, reversal and close totals need the merchant PIN, typed on the \
+terminal (here: the cards file's [[merchant]] entries); 3 wrong tries lock that operation for \
+5 minutes. Without a PIN set they are refused (said at start); --no-merchant-confirmation \
+lets any till do them. The policy goes in the config file's [policy] table:
+  [policy]
+  merchant_pin_hash = \"pbkdf2-sha256$...\"  # echo 4711 | ecrlink-agent hash-pin
+  confirm = [\"refund\", \"reversal\", \"close-totals\"]  # PIN needed; [] none
+  confirm_tries = 3                # wrong PINs in a row that lock...
+  confirm_lock = \"5m\"              # ...the operation this long
+  refuse = [\"cashback\"]            # tills may not start these at all
+  max_sale = \"100000\"              # per transaction, or \"none\"; also
+                                   # max_cashback, max_refund
+  max_sale_day = \"500000\"          # per business day (UTC date); also
+                                   # max_cashback_day, max_refund_day
+--max-sale, --max-sale-day, --refuse etc. override the file. Errors name the line and column.
+
 Cards file (--cards FILE), TOML; the cards are presented in order, starting over at the end:
   [[card]]
   pan = \"4761739001010119\"   # 12-19 digits; the scheme is guessed from the BIN
@@ -69,6 +90,13 @@ Cards file (--cards FILE), TOML; the cards are presented in order, starting over
   entry = \"chip\"             # chip, contactless, swipe, manual
   delay = \"300ms\"            # time until the card is presented
   pin = \"accepted\"           # accepted, wrong (declined 55), bypassed, none
+  expiry = \"2812\"            # optional YYMM (default 3012): field 14
+  psn = 1                    # optional PAN sequence number (chip, contactless: default 1)
+
+  [[card]]
+  entry = \"contactless\"
+  issuer_key = \"1111111111111111111111111111111111111111111111111111111111111111\"
+                             # signs with another issuer's key: the bank declines it (82)
 
   [[card]]
   absent = true              # nobody presents a card: the sale is cancelled after `delay`
@@ -76,7 +104,17 @@ Cards file (--cards FILE), TOML; the cards are presented in order, starting over
   [[card]]
   error = \"expired\"          # the card cannot be used: read, expired, blocked
 
-The bank simulator's rules file: see `ecrlink-sim bank --help`.";
+  [[merchant]]               # typed when the terminal asks for the merchant PIN, in order,
+  pin = \"4711\"               # starting over at the end (cards keep their own order);
+  delay = \"100ms\"            # without any, the question is cancelled at once
+  [[merchant]]
+  cancel = true
+
+The bank simulator's rules file: see `ecrlink-sim bank --help`.
+
+A chip or contactless card makes its chip data per transaction: a counter per card number, a \
+fresh unpredictable number and a cryptogram over the transaction with the card's test key \
+(HMAC-SHA-256: a test scheme, not a card scheme's ARQC), which the bank simulator checks.";
 
 /// Command-line arguments.
 /// Said at start when no bank is configured and `--no-bank` was not given.
@@ -88,7 +126,7 @@ one with `ecrlink-sim bank --listen 127.0.0.1:5000` and give --bank 127.0.0.1:50
 #[derive(Debug, Parser)]
 #[command(name = "ecrlink-agent", version, about = "A virtual card payment terminal for tills: Concert and ČSOB in server mode, ISO 8583 to the bank, crash-safe journal", long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Args {
-    /// Listen for tills: DIALECT@ADDR, DIALECT = concert | csob | auto; repeatable.
+    /// Listen for tills: DIALECT@ADDR, DIALECT = concert | csob | zvt | auto; repeatable.
     /// Default concert@127.0.0.1:2000.
     #[arg(long, value_name = "DIALECT@ADDR")]
     pub listen: Vec<ListenSpec>,
@@ -110,6 +148,10 @@ pub struct Args {
     /// Merchant id sent to the bank (field 42), 1-15 characters.
     #[arg(long, value_name = "ID")]
     pub merchant_id: Option<String>,
+    /// ZVT password, six digits, that a ZVT till must give on registration and on end of
+    /// day, reversal, refund and repeat receipt (default 000000); a wrong one is refused.
+    #[arg(long, value_name = "DIGITS")]
+    pub zvt_password: Option<String>,
     /// Merchant name printed on receipts.
     #[arg(long, value_name = "NAME")]
     pub merchant_name: Option<String>,
@@ -175,6 +217,23 @@ pub struct Args {
     /// close-totals (they are answered "not supported"). Default: none.
     #[arg(long, value_name = "KINDS", value_delimiter = ',')]
     pub refuse: Vec<String>,
+    /// Largest sum of sales (cash-back sales' totals included) approved in one business day
+    /// (the calendar date here) and currency; `none`: no limit (the default). The day's sums
+    /// are rebuilt from the journal after a restart.
+    #[arg(long, value_name = "AMOUNT")]
+    pub max_sale_day: Option<String>,
+    /// Largest sum of cash back paid out in one business day; `none`: no limit (the default).
+    #[arg(long, value_name = "AMOUNT")]
+    pub max_cashback_day: Option<String>,
+    /// Largest sum of refunds approved in one business day; `none`: no limit (the default).
+    #[arg(long, value_name = "AMOUNT")]
+    pub max_refund_day: Option<String>,
+    /// Let tills refund, reverse and close the totals without the merchant PIN. By default
+    /// those need the merchant PIN typed on the terminal (`merchant_pin_hash` under [policy]
+    /// in the config file, made with `ecrlink-agent hash-pin`); with no PIN set they are
+    /// refused.
+    #[arg(long)]
+    pub no_merchant_confirmation: bool,
     /// Drop a till connection silent this long while nothing runs. Default 0: never (tills
     /// such as the ČSOB one keep a connection open all day; TCP keepalive finds dead ones).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -243,8 +302,11 @@ impl Args {
             listen: vec!["concert@127.0.0.1:2000".parse()?],
             ..Config::default()
         };
+        let mut file_policy = None;
         if let Some(path) = &self.config {
-            FileConfig::load(path)?.apply(&mut cfg)?;
+            let (mut file, text) = FileConfig::load_text(path)?;
+            file_policy = file.policy.take().map(|p| (p, text, path.clone()));
+            file.apply(&mut cfg)?;
         }
         if !self.listen.is_empty() {
             cfg.listen = self.listen;
@@ -274,6 +336,7 @@ impl Args {
         over!(
             terminal_id,
             merchant_id,
+            zvt_password,
             merchant_name,
             card_delay,
             echo_every,
@@ -295,19 +358,14 @@ impl Args {
                 cfg.currency
             )
         })?;
+        if let Some((policy, text, path)) = &file_policy {
+            policy.apply(&mut cfg.policy, currency, text, path)?;
+        }
         let limit =
             |text: &Option<String>, what: &str, dst: &mut Option<u64>| -> anyhow::Result<()> {
                 if let Some(t) = text {
-                    *dst = if t == "none" {
-                        None
-                    } else {
-                        let m = ecrlink_core::txn::Money::parse_decimal(t, currency).map_err(|e| {
-                        anyhow::anyhow!(
-                            "--{what} {t:?}: {e} (an amount such as 5000 or 5000.00, or none)"
-                        )
-                    })?;
-                        Some(m.minor())
-                    };
+                    *dst = crate::config::parse_limit(t, currency)
+                        .map_err(|e| anyhow::anyhow!("--{what} {e:#}"))?;
                 }
                 Ok(())
             };
@@ -318,19 +376,28 @@ impl Args {
             &mut cfg.policy.max_cashback,
         )?;
         limit(&self.max_refund, "max-refund", &mut cfg.policy.max_refund)?;
+        limit(
+            &self.max_sale_day,
+            "max-sale-day",
+            &mut cfg.policy.max_sale_day,
+        )?;
+        limit(
+            &self.max_cashback_day,
+            "max-cashback-day",
+            &mut cfg.policy.max_cashback_day,
+        )?;
+        limit(
+            &self.max_refund_day,
+            "max-refund-day",
+            &mut cfg.policy.max_refund_day,
+        )?;
         for kind in &self.refuse {
-            use ecrlink_core::txn::RequestKind as K;
-            let k = match kind.trim() {
-                "sale" => K::Sale,
-                "cashback" => K::SaleWithCashback,
-                "refund" => K::Refund,
-                "reversal" => K::Reversal,
-                "close-totals" => K::CloseTotals,
-                other => anyhow::bail!(
-                    "--refuse {other:?}: not a request kind (sale, cashback, refund, reversal, close-totals)"
-                ),
-            };
+            let k =
+                crate::config::parse_kind(kind).map_err(|e| anyhow::anyhow!("--refuse {e:#}"))?;
             cfg.policy.refused = cfg.policy.refused.with(k);
+        }
+        if self.no_merchant_confirmation {
+            cfg.policy.confirm = ecrlink_core::terminal::KindSet::EMPTY;
         }
         cfg.bank_insecure |= self.bank_insecure;
         cfg.validate()?;
@@ -347,6 +414,9 @@ impl Args {
 
 /// Runs the agent's command line and returns the process exit status.
 pub fn main() -> i32 {
+    if std::env::args().nth(1).as_deref() == Some("hash-pin") {
+        return hash_pin(std::env::args().skip(1));
+    }
     let mut args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
@@ -454,4 +524,70 @@ async fn run(cfg: Config, ui: Option<crate::ui::UiConfig>) -> anyhow::Result<()>
     }
     tracing::info!("stopping");
     agent.shutdown().await
+}
+
+const HASH_PIN_ABOUT: &str = "\
+Reads the merchant PIN (4 to 32 characters, no spaces) from standard input, one line, and \
+prints the line to put under [policy] in the agent's config file:
+
+  merchant_pin_hash = \"pbkdf2-sha256$20000$<salt>$<hash>\"
+
+The PIN itself is stored nowhere: the hash is PBKDF2-HMAC-SHA-256 with a random 16-byte salt. \
+A short PIN falls to anyone who reads the hash and tries every PIN, so keep the config file \
+readable by the agent's user only (chmod 600). The agent asks for this PIN on the terminal \
+before a refund, a reversal or closing the totals; 3 wrong tries lock that operation for 5 \
+minutes (confirm_tries, confirm_lock).
+
+Example:
+  echo 4711 | ecrlink-agent hash-pin >> agent.toml   # after a [policy] line
+
+Exit status: 0 done, 2 a bad PIN or option.";
+
+/// `ecrlink-agent hash-pin`: the `merchant_pin_hash` line for a PIN read from stdin.
+#[derive(Debug, Parser)]
+#[command(name = "ecrlink-agent hash-pin", about = "Make the merchant PIN's hash for the config file", long_about = HASH_PIN_ABOUT)]
+struct HashPinArgs {
+    /// PBKDF2 iterations (more: slower to guess, slower to check).
+    #[arg(long, default_value_t = ecrlink_core::terminal::confirm::DEFAULT_ITERATIONS,
+          value_parser = clap::value_parser!(u32).range(1000..=10_000_000))]
+    iterations: u32,
+}
+
+fn hash_pin(args: impl Iterator<Item = String>) -> i32 {
+    let a = match HashPinArgs::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprint!("merchant PIN (shown as typed): ");
+    }
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("ecrlink-agent hash-pin: cannot read the PIN: {e}");
+        return 2;
+    }
+    let pin = line.trim_end_matches(['\n', '\r']);
+    let max = ecrlink_core::terminal::confirm::MAX_PIN;
+    if pin.len() < 4 || pin.len() > max || !pin.chars().all(|c| c.is_ascii_graphic()) {
+        eprintln!(
+            "ecrlink-agent hash-pin: the PIN must be 4 to {max} letters, digits or signs, no spaces"
+        );
+        return 2;
+    }
+    let mut salt = [0u8; 16];
+    if let Err(e) = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut salt))
+    {
+        eprintln!("ecrlink-agent hash-pin: no random salt from /dev/urandom: {e}");
+        return 1;
+    }
+    let hash = ecrlink_core::terminal::PinHash::derive(pin.as_bytes(), &salt, a.iterations);
+    let mut text = String::new();
+    let _ = hash.write_to(&mut text);
+    println!("merchant_pin_hash = \"{text}\"");
+    0
 }

@@ -61,7 +61,7 @@ impl FromStr for ListenSpec {
         let dialect = match d {
             "auto" => DialectChoice::Auto,
             other => DialectChoice::Fixed(Dialect::from_name(other).with_context(|| {
-                format!("unknown dialect {other:?}: use concert, csob or auto")
+                format!("unknown dialect {other:?}: use concert, csob, zvt or auto")
             })?),
         };
         let endpoint = if let Some(rest) = addr.strip_prefix("serial:") {
@@ -166,9 +166,10 @@ impl FromStr for AllowNet {
 }
 
 /// The tills admitted when no `--allow` is given: this machine (127.0.0.0/8, ::1) and the
-/// IPv4 networks this machine is directly attached to (its own subnets, from the kernel's
-/// routing table `/proc/net/route`: routes without a gateway). Everything else is refused;
-/// `--allow any` admits every address, said out loud.
+/// networks this machine is directly attached to (its own subnets): IPv4 from the kernel's
+/// routing table `/proc/net/route` (routes without a gateway), IPv6 from the addresses in
+/// `/proc/net/if_inet6` with their prefix lengths (link-local fe80::/64 included). Everything
+/// else is refused; `--allow any` admits every address, said out loud.
 pub fn default_allow() -> Vec<AllowNet> {
     let mut nets = vec![
         AllowNet {
@@ -182,6 +183,48 @@ pub fn default_allow() -> Vec<AllowNet> {
     ];
     if let Ok(table) = std::fs::read_to_string("/proc/net/route") {
         nets.extend(own_subnets(&table));
+    }
+    if let Ok(table) = std::fs::read_to_string("/proc/net/if_inet6") {
+        for net in own_subnets_v6(&table) {
+            if !nets.contains(&net) {
+                nets.push(net);
+            }
+        }
+    }
+    nets
+}
+
+/// The IPv6 networks of this machine's addresses in a `/proc/net/if_inet6` table (one line
+/// per address: 32 hex digits, interface index, prefix length in hex, scope, flags, name),
+/// the loopback address left out.
+pub fn own_subnets_v6(table: &str) -> Vec<AllowNet> {
+    let mut nets = Vec::new();
+    for line in table.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(addr), Some(prefix)) = (f.first(), f.get(2)) else {
+            continue;
+        };
+        let (Ok(bits), Ok(prefix)) = (
+            u128::from_str_radix(addr, 16),
+            u8::from_str_radix(prefix, 16),
+        ) else {
+            continue;
+        };
+        if addr.len() != 32 || prefix == 0 || prefix > 128 {
+            continue;
+        }
+        let ip = std::net::Ipv6Addr::from(bits);
+        if ip.is_loopback() {
+            continue;
+        }
+        let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+        let net = AllowNet {
+            addr: std::net::IpAddr::V6(std::net::Ipv6Addr::from(bits & mask)),
+            prefix,
+        };
+        if !nets.contains(&net) {
+            nets.push(net);
+        }
     }
     nets
 }
@@ -226,6 +269,24 @@ eth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
 eth0\t0001A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
         let nets = own_subnets(table);
         assert_eq!(nets, vec!["192.168.1.0/24".parse::<AllowNet>().unwrap()]);
+    }
+
+    #[test]
+    fn own_ipv6_subnets_are_read_from_the_address_table() {
+        let table = "00000000000000000000000000000001 01 80 10 80       lo\n\
+20010db8000100020000000000000042 02 40 00 80     eth0\n\
+fe80000000000000021122fffe334455 02 40 20 80     eth0\n\
+fd000000000000000000000000000007 03 30 00 80     wg0\n\
+garbage\n";
+        let nets = own_subnets_v6(table);
+        let want: Vec<AllowNet> = ["2001:db8:1:2::/64", "fe80::/64", "fd00::/48"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(nets, want);
+        let admitted = |ip: &str| nets.iter().any(|n| n.contains(ip.parse().unwrap()));
+        assert!(admitted("2001:db8:1:2::99") && admitted("fe80::1") && admitted("fd00::1:2"));
+        assert!(!admitted("2001:db8:1:3::1") && !admitted("2001:db8::1") && !admitted("::1"));
     }
 
     #[test]
@@ -327,9 +388,11 @@ pub struct Config {
     pub receipt_lang: String,
     /// The terminal's own currency (ISO 4217 alphabetic): what an empty batch is closed in.
     pub currency: String,
-    /// What tills may ask: refused operations and amount limits (checked by the payment
-    /// application before a card is read). Default: nothing refused; a sale or refund of at
-    /// most 100 000.00, cash back of at most 1 000.00.
+    /// What tills may ask: refused operations, those that need the merchant PIN, amount
+    /// limits per transaction and per day (checked by the payment application before a card
+    /// is read). Default: nothing refused; refund, reversal and close totals need the merchant
+    /// PIN (and, with no `merchant_pin` set, are refused); a sale or refund of at most
+    /// 100 000.00, cash back of at most 1 000.00; no per-day limit.
     pub policy: ecrlink_core::terminal::Policy,
     /// Till connection dropped after this long without a byte while no request is running;
     /// zero (the default): never. A till such as the public ČSOB client keeps one connection
@@ -361,6 +424,9 @@ pub struct Config {
     /// (`*.incompatible-vN`) and the agent starts without them; `false` (the default): the
     /// agent refuses to start and leaves them as they are.
     pub journal_reset_incompatible: bool,
+    /// The ZVT password (six digits) a ZVT till gives on registration and admin commands
+    /// (end of day, reversal, refund, repeat receipt); default `000000`.
+    pub zvt_password: String,
 }
 
 impl Default for Config {
@@ -389,7 +455,7 @@ impl Default for Config {
             receipt_width: 32,
             receipt_lang: "en".into(),
             currency: "EUR".into(),
-            policy: ecrlink_core::terminal::Policy::default(),
+            policy: default_policy(),
             idle_timeout: Duration::ZERO,
             journal_max_bytes: None,
             allow: Vec::new(),
@@ -400,6 +466,7 @@ impl Default for Config {
             bank_mac_key: None,
             bank_insecure: false,
             journal_reset_incompatible: false,
+            zvt_password: "000000".into(),
         }
     }
 }
@@ -416,6 +483,8 @@ pub struct FileConfig {
     pub journal: Option<PathBuf>,
     /// `terminal_id = "TERM0001"`
     pub terminal_id: Option<String>,
+    /// `zvt_password = "123456"`
+    pub zvt_password: Option<String>,
     /// `merchant_id = "SHOP00000000001"`
     pub merchant_id: Option<String>,
     /// `merchant_name = "My shop"`
@@ -466,14 +535,205 @@ pub struct FileConfig {
     pub bank_mac_key: Option<PathBuf>,
     /// `bank_insecure = true`
     pub bank_insecure: Option<bool>,
+    /// The `[policy]` table: what tills may ask ([`FilePolicy`]).
+    pub policy: Option<FilePolicy>,
+}
+
+/// The agent's default policy: [`ecrlink_core::terminal::Policy::default`] with refund,
+/// reversal and close totals needing the merchant PIN.
+pub fn default_policy() -> ecrlink_core::terminal::Policy {
+    ecrlink_core::terminal::Policy {
+        confirm: ecrlink_core::terminal::KindSet::MERCHANT_DEFAULT,
+        ..ecrlink_core::terminal::Policy::default()
+    }
+}
+
+/// A request kind by its name in the options and the config file: `sale`, `cashback`,
+/// `refund`, `reversal`, `close-totals`.
+pub fn parse_kind(name: &str) -> anyhow::Result<ecrlink_core::txn::RequestKind> {
+    use ecrlink_core::txn::RequestKind as K;
+    Ok(match name.trim() {
+        "sale" => K::Sale,
+        "cashback" => K::SaleWithCashback,
+        "refund" => K::Refund,
+        "reversal" => K::Reversal,
+        "close-totals" | "close_totals" => K::CloseTotals,
+        other => bail!(
+            "{other:?} is not a request kind (sale, cashback, refund, reversal, close-totals)"
+        ),
+    })
+}
+
+/// An amount limit: an amount in the currency's units (`5000`, `"5000.00"`) or `"none"`.
+pub fn parse_limit(
+    text: &str,
+    currency: ecrlink_core::txn::Currency,
+) -> anyhow::Result<Option<u64>> {
+    if text == "none" {
+        return Ok(None);
+    }
+    let m = ecrlink_core::txn::Money::parse_decimal(text, currency).map_err(|e| {
+        anyhow::anyhow!("{text:?}: {e} (an amount such as 5000 or 5000.00, or none)")
+    })?;
+    Ok(Some(m.minor()))
+}
+
+/// The `[policy]` table of the config file; every key optional, the command line wins:
+///
+/// ```toml
+/// [policy]
+/// refuse = ["cashback"]                           # requests tills may not start at all
+/// confirm = ["refund", "reversal", "close-totals"] # need the merchant PIN ([] : none)
+/// merchant_pin_hash = "pbkdf2-sha256$20000$…$…"   # from `ecrlink-agent hash-pin`
+/// confirm_tries = 3                               # wrong PINs in a row that lock…
+/// confirm_lock = "5m"                             # …the operation for this long
+/// max_sale = "100000"      # per transaction, in the currency's units, or "none"
+/// max_cashback = "1000"
+/// max_refund = "100000"
+/// max_sale_day = "500000"  # per business day and currency, or "none" (the default)
+/// max_cashback_day = "5000"
+/// max_refund_day = "2000"
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePolicy {
+    /// Requests tills may not start.
+    pub refuse: Option<toml::Spanned<Vec<String>>>,
+    /// Requests that need the merchant PIN.
+    pub confirm: Option<toml::Spanned<Vec<String>>>,
+    /// The merchant PIN's hash.
+    pub merchant_pin_hash: Option<toml::Spanned<String>>,
+    /// Wrong PINs in a row that lock the operation.
+    pub confirm_tries: Option<toml::Spanned<u8>>,
+    /// How long the lock lasts.
+    pub confirm_lock: Option<toml::Spanned<String>>,
+    /// Largest sale.
+    pub max_sale: Option<toml::Spanned<toml::Value>>,
+    /// Largest cash back.
+    pub max_cashback: Option<toml::Spanned<toml::Value>>,
+    /// Largest refund.
+    pub max_refund: Option<toml::Spanned<toml::Value>>,
+    /// Largest sum of sales per day.
+    pub max_sale_day: Option<toml::Spanned<toml::Value>>,
+    /// Largest sum of cash back per day.
+    pub max_cashback_day: Option<toml::Spanned<toml::Value>>,
+    /// Largest sum of refunds per day.
+    pub max_refund_day: Option<toml::Spanned<toml::Value>>,
+}
+
+/// Line and column (from 1) of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(1, |l| l.chars().count() + 1);
+    (line, column)
+}
+
+impl FilePolicy {
+    /// Applies the table over `policy`, amounts in `currency`. `text` and `path` are the
+    /// file's, for errors that name the line and column (`config agent.toml:7:14: …`).
+    pub fn apply(
+        &self,
+        policy: &mut ecrlink_core::terminal::Policy,
+        currency: ecrlink_core::txn::Currency,
+        text: &str,
+        path: &std::path::Path,
+    ) -> anyhow::Result<()> {
+        use ecrlink_core::terminal::{KindSet, PinHash};
+        let at = |span: std::ops::Range<usize>, key: &str, e: anyhow::Error| {
+            let (l, c) = line_column(text, span.start);
+            anyhow::anyhow!("config {}:{l}:{c}: policy.{key}: {e:#}", path.display())
+        };
+        let kinds = |v: &toml::Spanned<Vec<String>>, key: &str| -> anyhow::Result<KindSet> {
+            let mut set = KindSet::EMPTY;
+            for k in v.get_ref() {
+                set = set.with(parse_kind(k).map_err(|e| at(v.span(), key, e))?);
+            }
+            Ok(set)
+        };
+        if let Some(v) = &self.refuse {
+            policy.refused = kinds(v, "refuse")?;
+        }
+        if let Some(v) = &self.confirm {
+            policy.confirm = kinds(v, "confirm")?;
+        }
+        if let Some(v) = &self.merchant_pin_hash {
+            let h = PinHash::parse(v.get_ref()).map_err(|e| {
+                at(
+                    v.span(),
+                    "merchant_pin_hash",
+                    anyhow::anyhow!("{e} (make one with `ecrlink-agent hash-pin`)"),
+                )
+            })?;
+            policy.merchant_pin = Some(h);
+        }
+        if let Some(v) = &self.confirm_tries {
+            if *v.get_ref() == 0 {
+                return Err(at(v.span(), "confirm_tries", anyhow::anyhow!("at least 1")));
+            }
+            policy.confirm_tries = *v.get_ref();
+        }
+        if let Some(v) = &self.confirm_lock {
+            policy.confirm_lock =
+                parse_duration(v.get_ref()).map_err(|e| at(v.span(), "confirm_lock", e))?;
+        }
+        let limit = |v: &Option<toml::Spanned<toml::Value>>,
+                     key: &str,
+                     dst: &mut Option<u64>|
+         -> anyhow::Result<()> {
+            let Some(v) = v else {
+                return Ok(());
+            };
+            let text = match v.get_ref() {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) if *i > 0 => i.to_string(),
+                other => {
+                    return Err(at(
+                        v.span(),
+                        key,
+                        anyhow::anyhow!(
+                            "{other}: an amount such as 5000 or \"5000.00\", or \"none\""
+                        ),
+                    ));
+                }
+            };
+            *dst = parse_limit(&text, currency).map_err(|e| at(v.span(), key, e))?;
+            Ok(())
+        };
+        limit(&self.max_sale, "max_sale", &mut policy.max_sale)?;
+        limit(&self.max_cashback, "max_cashback", &mut policy.max_cashback)?;
+        limit(&self.max_refund, "max_refund", &mut policy.max_refund)?;
+        limit(&self.max_sale_day, "max_sale_day", &mut policy.max_sale_day)?;
+        limit(
+            &self.max_cashback_day,
+            "max_cashback_day",
+            &mut policy.max_cashback_day,
+        )?;
+        limit(
+            &self.max_refund_day,
+            "max_refund_day",
+            &mut policy.max_refund_day,
+        )?;
+        Ok(())
+    }
 }
 
 impl FileConfig {
     /// Reads and parses a TOML file.
     pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        Ok(Self::load_text(path)?.0)
+    }
+
+    /// Reads and parses a TOML file; the file's text too (for errors that name a line).
+    pub fn load_text(path: &std::path::Path) -> anyhow::Result<(Self, String)> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading config {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))
+        let f =
+            toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))?;
+        Ok((f, text))
     }
 
     /// Applies the file's keys over `cfg`.
@@ -485,6 +745,7 @@ impl FileConfig {
         set(&mut cfg.journal, self.journal.map(Some));
         set(&mut cfg.terminal_id, self.terminal_id);
         set(&mut cfg.merchant_id, self.merchant_id);
+        set(&mut cfg.zvt_password, self.zvt_password);
         set(&mut cfg.merchant_name, self.merchant_name);
         set(&mut cfg.cards, self.cards.map(Some));
         let d = |v: Option<String>| v.map(|s| parse_duration(&s)).transpose();
@@ -527,6 +788,12 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         ecrlink_core::txn::TerminalId::new(&self.terminal_id)
             .map_err(|e| anyhow::anyhow!("terminal id {:?}: {e}", self.terminal_id))?;
+        if self.zvt_password.len() != 6 || !self.zvt_password.bytes().all(|b| b.is_ascii_digit()) {
+            bail!(
+                "ZVT password must be six digits (e.g. 123456), got {:?}",
+                self.zvt_password
+            );
+        }
         if self.merchant_id.is_empty() || self.merchant_id.len() > 15 {
             bail!("merchant id must be 1-15 characters");
         }
@@ -583,7 +850,7 @@ mod tests {
                 baud: 9600
             }
         );
-        assert!("zvt@1.2.3.4:5".parse::<ListenSpec>().is_err());
+        assert!("nope@1.2.3.4:5".parse::<ListenSpec>().is_err());
         assert!("127.0.0.1:5".parse::<ListenSpec>().is_err());
         assert!("csob@".parse::<ListenSpec>().is_err());
     }
@@ -644,5 +911,21 @@ mod tests {
         assert_eq!(c.terminal_id, "T1");
         c.validate().unwrap();
         assert!(toml::from_str::<FileConfig>("bogus = 1").is_err());
+    }
+}
+
+#[cfg(test)]
+mod zvt_tests {
+    use super::*;
+
+    #[test]
+    fn zvt_listener_and_password() {
+        let s: ListenSpec = "zvt@127.0.0.1:20007".parse().unwrap();
+        assert_eq!(s.dialect, DialectChoice::Fixed(Dialect::Zvt));
+        let mut c = Config::default();
+        c.zvt_password = "12345".into();
+        assert!(c.validate().unwrap_err().to_string().contains("six digits"));
+        c.zvt_password = "123456".into();
+        c.validate().unwrap();
     }
 }

@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use ecrlink_core::journal::Record;
 use ecrlink_core::terminal::{
-    self, BankCommand, BankFailure, BankRequest, CardCommand, CardData, CardEvent, JournalSpace,
-    LinkState, PinCheck, PrintJob as AppPrintJob, RequestId, Terminal, TillId,
+    self, BankCommand, BankFailure, BankRequest, CardCommand, CardData, CardEvent, ConfirmCommand,
+    Confirmation, JournalSpace, LinkState, PinCheck, PrintJob as AppPrintJob, RequestId, Terminal,
+    TillId,
 };
 use ecrlink_core::txn::{
     ApprovalCode, Currency, Money, Outcome, Request, RequestKind, Response, TerminalId,
@@ -22,7 +23,7 @@ use ecrlink_core::txn::{
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bank::{BankError, BankLink, LinkStatus};
-use crate::card::{CardRead, CardReader, PinOutcome};
+use crate::card::{CardRead, CardReader, CardTxn, MerchantInput, PinOutcome};
 use crate::clock;
 use crate::config::Config;
 use crate::journal::Journal;
@@ -58,6 +59,9 @@ pub struct Shared {
     pub activity_ms: AtomicU64,
     /// Merchant and customer copy of the last receipt (for ČSOB receipt transfer).
     pub last_receipt: Mutex<Option<(String, String)>>,
+    /// The same two copies marked duplicate: what a reprint transfers (a till's `reprint`,
+    /// a receipt request before any answer on its connection).
+    pub last_reprint: Mutex<Option<(String, String)>>,
     /// Reversals waiting for the bank.
     pub pending_reversals: AtomicUsize,
     /// Approval code and amount of the last transaction if it was an approved payment.
@@ -114,6 +118,8 @@ pub enum Job {
 #[allow(clippy::large_enum_variant)]
 enum Event {
     Card(CardRead),
+    /// What the merchant typed when asked for the merchant PIN.
+    Merchant(MerchantInput),
     Bank {
         stan: u32,
         result: Result<crate::bank::BankAnswer, BankError>,
@@ -137,7 +143,7 @@ pub struct Engine {
     bank: BankLink,
     shared: Arc<Shared>,
     settings: ReceiptSettings,
-    card_tx: mpsc::UnboundedSender<CardCommand>,
+    card_tx: mpsc::UnboundedSender<ReaderCmd>,
     print_tx: mpsc::Sender<AppPrintJob>,
     events_tx: mpsc::UnboundedSender<Event>,
     events_rx: mpsc::UnboundedReceiver<Event>,
@@ -181,7 +187,21 @@ impl Engine {
         };
         app_cfg.policy = cfg.policy;
         app_cfg.seed = crate::bank::Rng::from_entropy().below(u64::MAX).max(1);
-        let app = Terminal::new(app_cfg, journal.state().clone(), clock::now());
+        let policy = &cfg.policy;
+        if policy.merchant_pin.is_none() && !policy.confirm.is_empty() {
+            tracing::warn!(
+                "refund, reversal and close totals need a merchant PIN and none is set: they are \
+                 refused. Set one with `merchant_pin_hash` in the config file (make it with \
+                 `ecrlink-agent hash-pin`), or allow them without with --no-merchant-confirmation"
+            );
+        } else if policy.confirm.is_empty() {
+            tracing::warn!(
+                "no merchant confirmation (--no-merchant-confirmation): any till that may connect \
+                 can refund, reverse the last sale and close the totals"
+            );
+        }
+        let mut app = Terminal::new(app_cfg, journal.state().clone(), clock::now());
+        app.restore_day_totals(journal.day_totals().clone());
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (card_tx, card_rx) = mpsc::unbounded_channel();
         // A tester's card from the page wins over the configured reader.
@@ -221,8 +241,9 @@ impl Engine {
         engine
     }
 
-    /// Runs until a [`Job::Shutdown`] (once no request is running) or until every sender is
-    /// gone.
+    /// Runs until a [`Job::Shutdown`] (once no request is running, and, without a journal
+    /// directory, once the reversals owed have reached the bank or a bounded wait is over:
+    /// nothing would keep them) or until every sender is gone.
     pub async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         let mut status = self.bank.watch();
         let mut fault = self.shared.ui.bank_fault.watch();
@@ -233,9 +254,19 @@ impl Engine {
         self.app.handle_link(clock::now(), initial);
         self.drain();
         let mut stopping: Option<oneshot::Sender<()>> = None;
+        // When stopping: until when reversals owed are waited for (no journal keeps them).
+        let mut grace: Option<tokio::time::Instant> = None;
         loop {
             if let Some(done) = stopping.take() {
-                if !self.app.is_busy() {
+                let owed = self.volatile_reversals_owed();
+                let waiting = owed > 0 && grace.is_some_and(|g| tokio::time::Instant::now() < g);
+                if !self.app.is_busy() && !waiting {
+                    if owed > 0 {
+                        tracing::error!(
+                            owed,
+                            "stopping with reversals owed to the bank that no journal keeps: they are lost"
+                        );
+                    }
                     tracing::info!("engine stopped; journal closed");
                     let _ = done.send(());
                     return;
@@ -243,12 +274,29 @@ impl Engine {
                 stopping = Some(done);
             }
             let deadline = self.app.poll_timeout().map(clock::to_tokio);
+            let grace_left = grace.filter(|g| *g > tokio::time::Instant::now());
             tokio::select! {
                 job = rx.recv() => match job {
                     None => break,
-                    Some(Job::Shutdown { done }) => stopping = Some(done),
+                    Some(Job::Shutdown { done }) => {
+                        let owed = self.volatile_reversals_owed();
+                        if owed > 0 && grace.is_none() {
+                            // The next retry comes within two retry periods (the backoff
+                            // may be past its first step), its answer within the bank limit.
+                            let wait = (2 * self.cfg.reversal_retry + self.cfg.bank_timeout)
+                                .min(self.cfg.txn_limit);
+                            tracing::warn!(
+                                owed,
+                                wait_ms = wait.as_millis() as u64,
+                                "stopping: waiting for reversals owed to the bank (no journal keeps them)"
+                            );
+                            grace = Some(tokio::time::Instant::now() + wait);
+                        }
+                        stopping = Some(done);
+                    }
                     Some(job) => self.job(job),
                 },
+                _ = sleep_until(grace_left), if stopping.is_some() && grace_left.is_some() => {}
                 Some(event) = self.events_rx.recv() => self.event(event),
                 changed = status.changed() => {
                     if changed.is_err() { break; }
@@ -267,6 +315,18 @@ impl Engine {
                 }
             }
             self.drain();
+        }
+    }
+
+    /// Reversals owed to the bank that nothing on disk keeps: all of them when the agent runs
+    /// without a journal directory (`load`, `demo`, no `--journal`). With a journal, an
+    /// approval whose final answer could not be written stays open on disk and a restart
+    /// reverses it.
+    fn volatile_reversals_owed(&self) -> usize {
+        if self.journal.path().is_some() {
+            0
+        } else {
+            self.app.pending_reversals()
         }
     }
 
@@ -346,6 +406,8 @@ impl Engine {
                         pan: c.pan,
                         scheme: c.scheme,
                         entry_mode: c.entry_mode,
+                        expiry: c.expiry,
+                        sequence: c.sequence,
                         emv: c.emv,
                         pin: match c.pin {
                             PinOutcome::Accepted => PinCheck::Accepted,
@@ -358,6 +420,13 @@ impl Engine {
                     CardRead::Failed(reason) => CardEvent::Failed(reason),
                 };
                 self.app.handle_card(now, ev);
+            }
+            Event::Merchant(input) => {
+                let confirmation = match &input {
+                    MerchantInput::Pin(pin) => Confirmation::Pin(pin.as_bytes()),
+                    MerchantInput::Cancelled => Confirmation::Cancelled,
+                };
+                self.app.handle_confirmation(now, confirmation);
             }
             Event::Bank { stan, result } => match result {
                 Ok(answer) => {
@@ -442,14 +511,21 @@ impl Engine {
             }
             while let Some(cmd) = self.app.poll_card() {
                 progressed = true;
-                if let CardCommand::Read { amount } = cmd {
+                if let CardCommand::Read { amount, .. } = cmd {
                     self.start_wait_clock();
                     self.shared.ui.stages.publish(Stage::PresentCard {
                         amount: amount.to_string(),
                         limit_s: self.cfg.txn_limit.as_secs(),
                     });
                 }
-                let _ = self.card_tx.send(cmd);
+                let _ = self.card_tx.send(ReaderCmd::Card(cmd));
+            }
+            while let Some(cmd) = self.app.poll_confirmation() {
+                progressed = true;
+                if let ConfirmCommand::Ask { kind } = cmd {
+                    tracing::info!(request = kind.name(), "merchant PIN asked on the terminal");
+                }
+                let _ = self.card_tx.send(ReaderCmd::Confirm(cmd));
             }
             // Receipts are laid out (for the till's receipt transfer) before the answers go,
             // and printed by their own task after.
@@ -457,18 +533,23 @@ impl Engine {
             while let Some(job) = self.app.poll_print() {
                 progressed = true;
                 if let AppPrintJob::Receipt(r) = &job {
-                    let texts = self
-                        .settings
-                        .render(r, Copy::Merchant, false)
-                        .ok()
-                        .zip(self.settings.render(r, Copy::Customer, false).ok());
-                    if let Some((_, customer)) = &texts {
+                    let texts = |duplicate| {
+                        self.settings
+                            .render(r, Copy::Merchant, duplicate)
+                            .ok()
+                            .zip(self.settings.render(r, Copy::Customer, duplicate).ok())
+                    };
+                    let (original, reprint) = (texts(false), texts(true));
+                    if let Some((_, customer)) = &original {
                         printing.push(Stage::Printing {
                             receipt: customer.clone(),
                         });
                     }
                     if let Ok(mut g) = self.shared.last_receipt.lock() {
-                        *g = texts;
+                        *g = original;
+                    }
+                    if let Ok(mut g) = self.shared.last_reprint.lock() {
+                        *g = reprint;
                     }
                 }
                 if self.print_tx.try_send(job).is_err() {
@@ -535,7 +616,7 @@ impl Engine {
 
     fn deliver(&mut self, answer: terminal::Answer) {
         let r = answer.response;
-        tracing::info!(request = r.kind.name(), outcome = r.outcome.name(), trace = ?r.trace, "answer");
+        tracing::info!(request = r.kind.name(), outcome = r.outcome.name(), trace = ?r.trace, reason = r.text.as_deref().unwrap_or(""), "answer");
         if self.on_screen == Some(answer.id.0) {
             self.on_screen = None;
             self.shared.ui.stages.publish(answer_stage(&r));
@@ -648,25 +729,54 @@ fn link_state(s: LinkStatus) -> LinkState {
     }
 }
 
-/// Owns the card reader: one read at a time, dropped when cancelled or replaced.
+/// What the card task is told: the card reader's and the keypad's commands.
+enum ReaderCmd {
+    Card(CardCommand),
+    Confirm(ConfirmCommand),
+}
+
+/// Owns the card reader and its keypad: one read or PIN entry at a time, dropped when
+/// cancelled or replaced.
 async fn card_task(
     mut reader: Box<dyn CardReader>,
-    mut cmds: mpsc::UnboundedReceiver<CardCommand>,
+    mut cmds: mpsc::UnboundedReceiver<ReaderCmd>,
     events: mpsc::UnboundedSender<Event>,
 ) {
     let mut next = cmds.recv().await;
     while let Some(cmd) = next.take() {
-        let CardCommand::Read { amount } = cmd else {
-            next = cmds.recv().await;
-            continue;
-        };
-        tokio::select! {
-            read = reader.read(amount) => {
-                let _ = events.send(Event::Card(read));
+        match cmd {
+            ReaderCmd::Card(CardCommand::Read {
+                amount,
+                kind,
+                cashback,
+            }) => {
+                let txn = CardTxn {
+                    amount,
+                    kind,
+                    cashback,
+                    date: crate::clock::timestamp(),
+                };
+                tokio::select! {
+                    read = reader.read(txn) => {
+                        let _ = events.send(Event::Card(read));
+                        next = cmds.recv().await;
+                    }
+                    // A cancel (or a new read) drops the read in progress.
+                    cmd = cmds.recv() => next = cmd,
+                }
+            }
+            ReaderCmd::Confirm(ConfirmCommand::Ask { kind }) => {
+                tokio::select! {
+                    input = reader.merchant_pin(kind) => {
+                        let _ = events.send(Event::Merchant(input));
+                        next = cmds.recv().await;
+                    }
+                    cmd = cmds.recv() => next = cmd,
+                }
+            }
+            ReaderCmd::Card(CardCommand::Cancel) | ReaderCmd::Confirm(ConfirmCommand::Cancel) => {
                 next = cmds.recv().await;
             }
-            // A cancel (or a new read) drops the read in progress.
-            cmd = cmds.recv() => next = cmd,
         }
     }
 }

@@ -25,6 +25,7 @@ use ecrlink_core::journal::{
     BadTail, Checkpoint, FORMAT_VERSION, JournalState, MAX_ENVELOPE, Reader, Record, encode,
     file_header,
 };
+use ecrlink_core::terminal::{DayLine, DayTotals};
 
 /// What the start-up recovery found.
 #[derive(Clone, Debug, Default)]
@@ -83,6 +84,85 @@ pub struct Journal {
     /// Files of an older format read at start-up: kept (renamed) rather than removed once the
     /// new file holds their state.
     migrated: Vec<(u64, u16)>,
+    /// What the business day approved (the per-day limits), from every record read and
+    /// written; carried over a compaction in [`DAY_FILE`].
+    day: DayTotals,
+}
+
+/// The file that carries today's sums ([`DayTotals`], UTC dates) over a compaction: the files
+/// it covers (`upto N`: those numbered N or less), the date and one line per currency. Records
+/// of later files are folded on top of it at start. Written only on a day with approvals.
+pub const DAY_FILE: &str = "day-totals";
+
+fn read_day_file(dir: &Path) -> (u64, DayTotals) {
+    let mut day = DayTotals::new();
+    let Ok(text) = fs::read_to_string(dir.join(DAY_FILE)) else {
+        return (0, day);
+    };
+    let mut upto = 0;
+    let mut date = None;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.as_slice() {
+            ["upto", n] => upto = n.parse().unwrap_or(0),
+            ["date", d] => {
+                let p: Vec<&str> = d.split('-').collect();
+                if let [y, m, dd] = p.as_slice() {
+                    date = y.parse().ok().zip(m.parse().ok()).zip(dd.parse().ok());
+                }
+            }
+            ["line", c, sale, cb, refund] => {
+                let n = |t: &str| t.parse::<u64>().unwrap_or(0);
+                if let (Some(((y, m), d)), Ok(currency)) = (date, c.parse::<u16>()) {
+                    day.add(
+                        (y, m, d),
+                        DayLine {
+                            currency,
+                            sale: n(sale),
+                            cashback: n(cb),
+                            refund: n(refund),
+                        },
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    (upto, day)
+}
+
+fn write_day_file(dir: &Path, upto: u64, day: &DayTotals) -> std::io::Result<()> {
+    let mut text = format!("upto {upto}\n");
+    if let Some((y, m, d)) = day.date() {
+        text.push_str(&format!("date {y:04}-{m:02}-{d:02}\n"));
+        for l in day.lines() {
+            text.push_str(&format!(
+                "line {} {} {} {}\n",
+                l.currency, l.sale, l.cashback, l.refund
+            ));
+        }
+    }
+    let tmp = dir.join(format!("{DAY_FILE}.tmp"));
+    let mut f = File::create(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    fs::rename(&tmp, dir.join(DAY_FILE))?;
+    File::open(dir)?.sync_all()
+}
+
+/// Whether `record` is the final answer of an approved sale, cash-back sale or refund (where
+/// the `journal-write-after-approval` test fault strikes, [`crate::crash::FAULTS`]).
+fn approved_payment_answer(record: &Record) -> bool {
+    use ecrlink_core::txn::RequestKind;
+    matches!(
+        record,
+        Record::Completed { response, .. }
+            if response.outcome.is_approved()
+                && matches!(
+                    response.kind,
+                    RequestKind::Sale | RequestKind::SaleWithCashback | RequestKind::Refund
+                )
+    )
 }
 
 /// Why an append was refused.
@@ -144,6 +224,7 @@ impl Journal {
                 len: 0,
                 max_bytes: None,
                 migrated: Vec::new(),
+                day: DayTotals::new(),
             };
             return Ok((j, report));
         };
@@ -179,6 +260,7 @@ impl Journal {
             }
         }
         let mut migrated = Vec::new();
+        let (day_upto, mut day) = read_day_file(dir);
         for (seq, path, bytes, incompatible) in files {
             if let Some(found) = incompatible {
                 let aside = dir.join(format!("{}.incompatible-v{found}", file_name(seq)));
@@ -206,6 +288,9 @@ impl Journal {
                 match entry {
                     Ok(e) => {
                         report.records += 1;
+                        if seq > day_upto {
+                            day.fold(&e.record);
+                        }
                         if let Err(err) = state.apply(&e.record) {
                             tracing::error!(file = %path.display(), offset = e.offset, %err, "journal record could not be applied in full");
                         }
@@ -245,6 +330,7 @@ impl Journal {
             len: 0,
             max_bytes: None,
             migrated,
+            day,
         };
         j.start_file(checkpoint)?;
         Ok((j, report))
@@ -275,6 +361,14 @@ impl Journal {
         file.write_all(&first)?;
         file.sync_all()?;
         File::open(&dir)?.sync_all()?;
+        // Today's sums so far cover every older file, which are removed next. Best effort: a
+        // failure loses the per-day sums of a later restart, never the journal.
+        let now = crate::clock::timestamp();
+        if self.day.date() == Some((now.year, now.month, now.day)) {
+            if let Err(e) = write_day_file(&dir, self.seq - 1, &self.day) {
+                tracing::warn!(error = %e, "journal: the day's sums (per-day limits) not saved");
+            }
+        }
         self.file = Some(file);
         self.len = first.len() as u64;
         let migrated = std::mem::take(&mut self.migrated);
@@ -298,6 +392,13 @@ impl Journal {
         Ok(())
     }
 
+    /// What the business day has approved so far (sales, cash back, refunds per currency),
+    /// folded from every record this journal holds or held: the per-day limits' sums after a
+    /// restart.
+    pub fn day_totals(&self) -> &DayTotals {
+        &self.day
+    }
+
     /// Limits the size of the journal file (a small disk, or a test of a full one): an append
     /// that would pass `max` is refused with [`AppendError::Full`] and writes nothing. `None`:
     /// no limit but the disk's.
@@ -315,6 +416,12 @@ impl Journal {
     /// error nothing of the record stays in the file (a partial write is cut off again) and
     /// the state is unchanged.
     pub fn append(&mut self, record: &Record) -> Result<(), AppendError> {
+        if approved_payment_answer(record) && crate::crash::fault("journal-write-after-approval") {
+            // Test hook (e2e binaries only): the write fails, nothing is written.
+            return Err(AppendError::Io(std::io::Error::other(
+                "injected fault journal-write-after-approval",
+            )));
+        }
         if let Some(file) = self.file.as_mut() {
             let n = encode(record, &mut self.buf).map_err(AppendError::Encode)?;
             if let Some(max) = self.max_bytes {
@@ -338,6 +445,7 @@ impl Journal {
         if let Err(e) = self.state.apply(record) {
             tracing::error!(error = %e, "journal state capacity");
         }
+        self.day.fold(record);
         if let Record::BatchClosed { .. } = record {
             let cp = self.state.checkpoint.clone();
             self.start_file(cp).map_err(AppendError::Rotate)?;
@@ -387,6 +495,49 @@ mod tests {
             stan,
             response: Response::new(RequestKind::Sale, Outcome::Approved),
         }
+    }
+
+    /// An approved sale of `minor` EUR completed now (today, UTC).
+    fn sold_today(stan: u32, minor: u64) -> Record {
+        let mut response = Response::new(RequestKind::Sale, Outcome::Approved);
+        response.amount = Some(Money::new(minor, Currency::EUR).unwrap());
+        response.timestamp = Some(crate::clock::timestamp());
+        Record::Completed { stan, response }
+    }
+
+    #[test]
+    fn the_days_sums_survive_restarts_and_compactions() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = crate::clock::timestamp();
+        let eur = Currency::EUR.numeric();
+        {
+            let (mut j, _) = Journal::open(Some(dir.path())).unwrap();
+            j.append(&sold_today(0, 1_000)).unwrap();
+            j.append(&sold_today(0, 250)).unwrap();
+            assert_eq!(j.day_totals().used(now, eur).sale, 1_250);
+        }
+        // Each open compacts the files into one checkpoint: the sums must not go with them.
+        for round in 0..3u64 {
+            let (mut j, _) = Journal::open(Some(dir.path())).unwrap();
+            assert_eq!(
+                j.day_totals().used(now, eur).sale,
+                1_250 + round * 5,
+                "after restart {round}"
+            );
+            j.append(&sold_today(0, 5)).unwrap();
+        }
+        // A batch close rotates the file: still carried.
+        {
+            let (mut j, _) = Journal::open(Some(dir.path())).unwrap();
+            j.append(&Record::BatchClosed {
+                batch: 1,
+                totals: Totals::default(),
+            })
+            .unwrap();
+            j.append(&sold_today(0, 1)).unwrap();
+        }
+        let (j, _) = Journal::open(Some(dir.path())).unwrap();
+        assert_eq!(j.day_totals().used(now, eur).sale, 1_266);
     }
 
     #[test]

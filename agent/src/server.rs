@@ -116,10 +116,18 @@ impl Agent {
         );
         let reader: Box<dyn CardReader> = match parts.reader {
             Some(r) => r,
-            None => match &cfg.cards {
-                Some(p) => Box::new(SimulatedReader::load(p, cfg.card_delay)?),
-                None => Box::new(SimulatedReader::default_card(cfg.card_delay)),
-            },
+            None => {
+                let reader = match &cfg.cards {
+                    Some(p) => SimulatedReader::load(p, cfg.card_delay)?,
+                    None => SimulatedReader::default_card(cfg.card_delay),
+                };
+                // The cards' transaction counters go on rising across restarts.
+                let reader = match &cfg.journal {
+                    Some(dir) => reader.with_counter_file(dir.join(crate::card::COUNTER_FILE))?,
+                    None => reader,
+                };
+                Box::new(reader)
+            }
         };
         let printer: Option<Box<dyn Printer>> = match parts.printer {
             Some(p) => Some(p),

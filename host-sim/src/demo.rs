@@ -1,6 +1,8 @@
 //! `demo`: a short shop day run by the till library against a terminal — terminal and bank
 //! checks, sales, a decline, a cashback sale and its reversal, a refund and the close of
-//! totals — printing each receipt and a summary table.
+//! totals — printing each receipt and a summary table; then the protections of issue 19 at
+//! work: refunds another till asks for refused without the merchant PIN, the amount limits
+//! per sale and per day, and a man in the middle on the bank link caught by the MAC.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -498,11 +500,32 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
             None => crate::log::SessionLog::disabled(),
         }
     };
-    let world = World::start_with_lang(
+    // The merchant PIN, typed on the terminal by the cards script: right for the day's
+    // reversal, refund and close, then a cancel and a wrong guess for the intruder below.
+    let merchant = tempfile::Builder::new().prefix("ecrlink-demo").tempdir()?;
+    let cards = merchant.path().join("cards.toml");
+    let mut script = String::new();
+    for pin in [DEMO_PIN, DEMO_PIN, DEMO_PIN] {
+        script.push_str(&format!("[[merchant]]\npin = \"{pin}\"\n"));
+    }
+    script.push_str("[[merchant]]\ncancel = true\n[[merchant]]\npin = \"1234\"\n");
+    std::fs::write(&cards, script)?;
+    let mut salt = [0u8; 16];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut salt)?;
+    let pin_hash = ecrlink_core::terminal::PinHash::derive(DEMO_PIN.as_bytes(), &salt, 1000);
+    let configure = move |cfg: &mut ecrlink_agent::Config| {
+        cfg.policy.merchant_pin = Some(pin_hash);
+        cfg.policy.max_refund_day = Some(DEMO_REFUND_DAY);
+        cfg.cards = Some(cards.clone());
+    };
+    let world = World::start_with_bank(
         1,
         &[Dialect::Csob, Dialect::Concert],
         Duration::from_millis(80),
         lang.code(),
+        None,
+        None,
+        &configure,
     )
     .await?;
     let csob = world
@@ -520,7 +543,7 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
             "démo ecrlink : une journée de magasin sur une machine"
         )
     );
-    let label = |cs, en, fr| format!("{:<28}", t(cs, en, fr));
+    let label = |cs, en, fr| format!("{:<27} ", t(cs, en, fr));
     println!(
         "  {}{}",
         label(
@@ -539,10 +562,28 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
         )
     );
     println!(
-        "  {}every message MACed (field 64/128, HMAC-SHA-256 truncated to 8 bytes: a test \
-         scheme), key {} (mode 600, made for this run)",
+        "  {}{}",
         label("bankovní linka", "bank link", "liaison banque"),
-        world.mac_key_file.display()
+        t(
+            "každá zpráva s MAC (pole 64/128, HMAC-SHA-256 zkrácený na 8 bajtů: testovací \
+             schéma), klíč {key} (práva 600, vytvořen pro tento běh)",
+            "every message MACed (field 64/128, HMAC-SHA-256 truncated to 8 bytes: a test \
+             scheme), key {key} (mode 600, made for this run)",
+            "chaque message avec MAC (champ 64/128, HMAC-SHA-256 tronqué à 8 octets : un schéma \
+             de test), clé {key} (mode 600, créée pour cette exécution)"
+        )
+        .replace("{key}", &world.mac_key_file.display().to_string())
+    );
+    println!(
+        "  {}refund, reversal and close totals need the merchant PIN typed on the terminal \
+         (here {DEMO_PIN}, typed by the script; stored as a salted PBKDF2 hash); 3 wrong tries \
+         lock the operation for 5 minutes; at most 100 000.00 a sale, {} CZK of refunds a day",
+        label(
+            "kdo smí hýbat penězi",
+            "who may move money",
+            "qui peut bouger l'argent"
+        ),
+        DEMO_REFUND_DAY / 100
     );
     if let Some(p) = log.path() {
         println!(
@@ -608,12 +649,13 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
     }
     rows.append(&mut more);
 
+    let guard_ok = protections(&till, &world).await?;
     let tamper_ok = man_in_the_middle(&world, lang).await?;
 
     println!();
     print!("{}", summary_table(&rows, lang));
     world.shutdown().await;
-    let ok = rows.iter().all(|r| r.as_expected) && tamper_ok;
+    let ok = rows.iter().all(|r| r.as_expected) && tamper_ok && guard_ok;
     Ok(if ok { 0 } else { 1 })
 }
 
@@ -637,12 +679,14 @@ async fn run_ui(args: &DemoArgs, ui: &ecrlink_agent::ui::UiConfig) -> anyhow::Re
 
     let lang = args.lang.unwrap_or_else(crate::i18n::Lang::from_env);
     let mut term = signal(SignalKind::terminate())?;
-    let world = World::start_with_rules(
+    let world = World::start_with_bank(
         usize::from(args.terminals),
         &[Dialect::Csob, Dialect::Concert],
         Duration::from_millis(80),
         lang.code(),
         Some(ui_bank_rules()?),
+        None,
+        &|_| {},
     )
     .await?;
     let controls: Vec<_> = (0..world.agents.len())
@@ -684,6 +728,78 @@ async fn run_ui(args: &DemoArgs, ui: &ecrlink_agent::ui::UiConfig) -> anyhow::Re
     page.stop();
     world.shutdown().await;
     Ok(0)
+}
+
+/// The demo's merchant PIN.
+const DEMO_PIN: &str = "4711";
+/// The demo's limit of refunds per day, in CZK minor units.
+const DEMO_REFUND_DAY: u64 = 50_000;
+
+/// Issue 19, shown: what another till on the network can no longer do. Each attempt must be
+/// refused with its reason, nothing reaching the bank. True when all were.
+async fn protections(till: &Till, world: &crate::world::World) -> anyhow::Result<bool> {
+    let attempts = [
+        (
+            "another till asks a refund; the merchant did not, and cancels at the terminal",
+            Request::Refund {
+                amount: money(45_000, Currency::CZK)?,
+                reference: None,
+            },
+            "not confirmed by the merchant",
+        ),
+        (
+            "again, and someone at the terminal guesses the merchant PIN: 1234",
+            Request::Refund {
+                amount: money(45_000, Currency::CZK)?,
+                reference: None,
+            },
+            "wrong merchant PIN",
+        ),
+        (
+            "a sale above the terminal's limit of 100 000.00",
+            Request::Sale {
+                amount: money(15_000_000, Currency::CZK)?,
+                reference: None,
+            },
+            "amount over the terminal's limit",
+        ),
+        (
+            "the merchant's refund of 480.00: 45.00 refunded today, 500.00 a day at most",
+            Request::Refund {
+                amount: money(48_000, Currency::CZK)?,
+                reference: None,
+            },
+            "amount over the terminal's daily limit",
+        ),
+    ];
+    println!();
+    let mut all = true;
+    for (title, request, reason) in attempts {
+        println!(
+            "[guard] {title} — {}",
+            crate::till::describe_request(&request)
+        );
+        let messages = world.bank.ledger().messages;
+        let result = till.run(request).await?;
+        let untouched = world.bank.ledger().messages == messages;
+        let said = result
+            .response
+            .as_ref()
+            .and_then(|r| r.text.as_deref())
+            .unwrap_or_default()
+            .to_string();
+        let ok = result.outcome != Outcome::Approved && said == reason && untouched;
+        all &= ok;
+        println!(
+            "      {}{}",
+            result.message,
+            if ok { "" } else { "   <-- NOT AS EXPECTED" }
+        );
+        if ok {
+            println!("      refused by the terminal ({reason}); the bank saw no message");
+        }
+    }
+    Ok(all)
 }
 
 /// Terminal id of the second terminal the man in the middle sits in front of.
@@ -734,10 +850,20 @@ async fn man_in_the_middle(
         amount: money(1251, Currency::CZK)?,
         reference: vs("2026-0099")?,
     };
+    let t = |cs, en, fr| crate::i18n::pick(lang, cs, en, fr);
     println!();
     println!(
-        "[mitm] a man in the middle rewrites the bank's answers to terminal {MITM_TERMINAL_ID} \
-         (relay {relay}: 51 becomes 00) — {}",
+        "[mitm] {} — {}",
+        t(
+            "útočník uprostřed přepisuje odpovědi banky terminálu {id} (relé {relay}: z 51 \
+             se stává 00)",
+            "a man in the middle rewrites the bank's answers to terminal {id} (relay {relay}: \
+             51 becomes 00)",
+            "un homme du milieu réécrit les réponses de la banque au terminal {id} (relais \
+             {relay} : 51 devient 00)"
+        )
+        .replace("{id}", MITM_TERMINAL_ID)
+        .replace("{relay}", &relay.to_string()),
         crate::till::describe_request(&request)
     );
     let result = Till::new(o).run(request).await?;
@@ -767,15 +893,54 @@ async fn man_in_the_middle(
         }
     );
     println!(
-        "      the relay changed {} answer(s); the terminal found the MAC wrong and took it as no answer",
-        changed.load(std::sync::atomic::Ordering::SeqCst)
+        "      {}",
+        t(
+            "relé změnilo odpovědí: {n}; terminál shledal MAC chybným a vzal ji jako žádnou \
+             odpověď",
+            "the relay changed {n} answer(s); the terminal found the MAC wrong and took it as \
+             no answer",
+            "le relais a modifié {n} réponse(s) ; le terminal a trouvé le MAC faux et l'a prise \
+             pour une absence de réponse"
+        )
+        .replace(
+            "{n}",
+            &changed
+                .load(std::sync::atomic::Ordering::SeqCst)
+                .to_string()
+        )
     );
     match auth {
-        Some(a) => println!(
-            "      the bank holds: {:?}, response {}, {} reversal message(s) from the terminal",
-            a.state, a.code, a.reversal_messages
+        Some(a) => {
+            use crate::bank::ledger::AuthState;
+            let state = match a.state {
+                AuthState::Approved => t("schválena", "Approved", "acceptée"),
+                AuthState::Declined => t("zamítnuta", "Declined", "refusée"),
+                AuthState::Reversed => t("stornována", "Reversed", "annulée"),
+                AuthState::Settled => t("zúčtována", "Settled", "compensée"),
+            };
+            println!(
+                "      {}",
+                t(
+                    "banka eviduje: {state}, odpověď {code}, zpráv o stornu od terminálu: {n}",
+                    "the bank holds: {state}, response {code}, {n} reversal message(s) from the \
+                     terminal",
+                    "la banque détient : {state}, réponse {code}, {n} message(s) d'annulation du \
+                     terminal"
+                )
+                .replace("{state}", state)
+                .replace("{code}", &a.code.to_string())
+                .replace("{n}", &a.reversal_messages.to_string())
+            );
+        }
+        None => println!(
+            "      {}",
+            t(
+                "banka pro {id} nic neeviduje",
+                "the bank holds nothing for {id}",
+                "la banque ne détient rien pour {id}"
+            )
+            .replace("{id}", MITM_TERMINAL_ID)
         ),
-        None => println!("      the bank holds nothing for {MITM_TERMINAL_ID}"),
     }
     Ok(as_expected)
 }

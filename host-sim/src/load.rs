@@ -442,6 +442,11 @@ pub struct LoadArgs {
     /// default card). Loopback only; the address to open is printed on standard error.
     #[arg(long, value_name = "HOST:PORT")]
     pub ui: Option<std::net::SocketAddr>,
+    /// Keep the in-process bank's ledger in FILE (JSON, as `ecrlink-sim bank --ledger`; read
+    /// first if it exists): every authorization, reversal and settlement, to check afterwards
+    /// that the bank holds exactly what the tills were told.
+    #[arg(long, value_name = "FILE")]
+    pub bank_ledger: Option<std::path::PathBuf>,
 }
 
 /// A rate: a finite number of sales per second, above 0 and at most 1 000 000.
@@ -499,7 +504,11 @@ pub fn run_cli(args: &LoadArgs) -> i32 {
         }
         Err(e) => {
             eprintln!("error: load failed: {e:#}");
-            1
+            // A --bank-ledger that cannot be used is a usage error, as for `bank --ledger`.
+            let ledger = e
+                .chain()
+                .any(|c| c.downcast_ref::<crate::bank::LedgerFileError>().is_some());
+            if ledger { 2 } else { 1 }
         }
     }
 }
@@ -512,7 +521,16 @@ async fn run_world(args: &LoadArgs) -> anyhow::Result<LoadReport> {
 
     let dialect: Dialect = args.dialect.into();
     let agents = args.agents as usize;
-    let world = World::start(agents, &[dialect], Duration::ZERO).await?;
+    let world = World::start_with_bank(
+        agents,
+        &[dialect],
+        Duration::ZERO,
+        "en",
+        None,
+        args.bank_ledger.clone(),
+        &|_| {},
+    )
+    .await?;
     let _page = match args.ui {
         Some(addr) => {
             let cfg = ecrlink_agent::ui::UiConfig::resolve(addr, None)?;
@@ -546,6 +564,7 @@ async fn run_world(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         currency: match dialect {
             Dialect::Concert => Currency::EUR,
             Dialect::Csob => Currency::CZK,
+            Dialect::Zvt => Currency::EUR,
         },
         rate: args.rate,
     };

@@ -66,16 +66,30 @@ impl World {
         card_delay: Duration,
         receipt_lang: &str,
     ) -> anyhow::Result<World> {
-        World::start_with_rules(agents, dialects, card_delay, receipt_lang, None).await
+        World::start_with_bank(
+            agents,
+            dialects,
+            card_delay,
+            receipt_lang,
+            None,
+            None,
+            &|_| {},
+        )
+        .await
     }
 
-    /// [`World::start_with_lang`] with the bank's `rules` (default: [`crate::bank::Rules::default`]).
-    pub async fn start_with_rules(
+    /// [`World::start_with_lang`] with the bank's `rules` (default: [`crate::bank::Rules::default`])
+    /// and its ledger kept in `ledger_file` (JSON, as `ecrlink-sim bank --ledger`), so that what
+    /// the bank holds can be checked after the run; `configure` is applied to each agent's
+    /// configuration last (the demo's merchant PIN and limits).
+    pub async fn start_with_bank(
         agents: usize,
         dialects: &[Dialect],
         card_delay: Duration,
         receipt_lang: &str,
         rules: Option<crate::bank::Rules>,
+        ledger_file: Option<std::path::PathBuf>,
+        configure: &(dyn Fn(&mut Config) + Sync),
     ) -> anyhow::Result<World> {
         // Every message on the bank link carries a MAC, under a key made for this run.
         let keys = tempfile::Builder::new()
@@ -89,6 +103,7 @@ impl World {
             max_connections: (2 * agents).max(crate::bank::DEFAULT_MAX_CONNECTIONS),
             mac_key: Some(mac_key),
             rules: rules.unwrap_or_default(),
+            ledger_file,
             ..BankConfig::default()
         })
         .await
@@ -110,6 +125,8 @@ impl World {
                 bank_mac_key: Some(mac_key_file.clone()),
                 ..Config::default()
             };
+            let mut cfg = cfg;
+            configure(&mut cfg);
             let agent = Agent::start(cfg)
                 .await
                 .with_context(|| format!("starting agent {i}"))?;

@@ -26,7 +26,7 @@ fn toml_blocks(text: &str) -> Vec<String> {
 fn every_toml_example_in_the_readme_parses() {
     let text = readme();
     let blocks = toml_blocks(&text);
-    let (mut terminals, mut cards, mut rules) = (0, 0, 0);
+    let (mut terminals, mut cards, mut rules, mut policies) = (0, 0, 0, 0);
     for b in &blocks {
         if b.contains("[[terminal]]") {
             ecrlink_host_sim::config::Config::parse(b, Path::new("README terminals.toml"))
@@ -36,12 +36,33 @@ fn every_toml_example_in_the_readme_parses() {
             ecrlink_agent::card::SimulatedReader::parse(b, Duration::from_millis(10))
                 .unwrap_or_else(|e| panic!("{e:#}\n{b}"));
             cards += 1;
+        } else if b.contains("[policy]") {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("agent.toml");
+            std::fs::write(&file, b).unwrap();
+            let (f, _) = ecrlink_agent::config::FileConfig::load_text(&file)
+                .unwrap_or_else(|e| panic!("{e:#}\n{b}"));
+            let mut policy = ecrlink_agent::config::default_policy();
+            f.policy
+                .unwrap()
+                .apply(
+                    &mut policy,
+                    ecrlink_core::txn::Currency::EUR,
+                    b,
+                    Path::new("README agent.toml"),
+                )
+                .unwrap_or_else(|e| panic!("{e:#}\n{b}"));
+            assert!(policy.merchant_pin.unwrap().verify(b"4711"), "{b}");
+            policies += 1;
         } else if b.contains("[[rule]]") {
             ecrlink_host_sim::bank::Rules::parse(b).unwrap_or_else(|e| panic!("{e:#}\n{b}"));
             rules += 1;
         }
     }
-    assert!(terminals >= 1 && cards >= 1 && rules >= 1, "{blocks:?}");
+    assert!(
+        terminals >= 1 && cards >= 1 && rules >= 1 && policies >= 1,
+        "{blocks:?}"
+    );
 }
 
 #[test]

@@ -189,3 +189,35 @@ fn tills_outside_the_allow_list_are_closed_before_a_byte_is_read() {
     assert_eq!(sale(&d, &agent, 6_100), "approved");
     assert_eq!(bank.auths().len(), 1);
 }
+
+/// This machine's first IPv6 address that is neither loopback nor link-local, if it has one.
+fn own_global_ipv6() -> Option<std::net::Ipv6Addr> {
+    let table = std::fs::read_to_string("/proc/net/if_inet6").ok()?;
+    table.lines().find_map(|l| {
+        let hex = l.split_whitespace().next()?;
+        let ip = std::net::Ipv6Addr::from(u128::from_str_radix(hex, 16).ok()?);
+        let link_local = ip.segments()[0] & 0xffc0 == 0xfe80;
+        (!ip.is_loopback() && !link_local).then_some(ip)
+    })
+}
+
+#[test]
+fn by_default_a_till_on_an_own_ipv6_subnet_is_admitted() {
+    let Some(own) = own_global_ipv6() else {
+        eprintln!("skipped: this machine has no IPv6 address besides loopback and link-local");
+        return;
+    };
+    let d = dir("allow-v6");
+    let bank = BankProc::spawn(BINS, &d.join("bank"), None);
+    let mut spec = AgentSpec::new(&["csob"], bank.addr);
+    spec.listen = vec!["csob@[::]:0".into()];
+    let agent = AgentProc::spawn(BINS, &d.join("agent"), &spec).unwrap();
+    // The till connects to (and so from) this machine's own IPv6 address: its own subnet.
+    let addr = SocketAddr::new(own.into(), agent.addr("csob").port());
+    let args = sale_args("csob", 7_000);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = till(BINS, "csob", addr, &args, 10, &d.join("till-logs"));
+    assert_eq!(r.outcome(), "approved", "{}: {}", addr, r.json);
+    let log = std::fs::read_to_string(d.join("agent/agent.log")).unwrap();
+    assert!(!log.contains("not in --allow"), "{log}");
+}

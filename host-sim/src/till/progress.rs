@@ -54,6 +54,12 @@ pub fn progress_text(lang: Lang, dialect: Dialect, stage: Option<Stage>, left: D
     };
     let hint = match dialect {
         Dialect::Csob => pick(lang, "Ctrl-C zruší", "Ctrl-C cancels", "Ctrl-C annule"),
+        Dialect::Zvt => pick(
+            lang,
+            "Ctrl-C přeruší",
+            "Ctrl-C interrupts",
+            "Ctrl-C interrompt",
+        ),
         Dialect::Concert => pick(
             lang,
             "Concert nehlásí, co terminál dělá",
