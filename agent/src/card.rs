@@ -1147,6 +1147,27 @@ mod tests {
         assert!(matches!(r.read(m).await, CardRead::Card(_)));
     }
 
+    #[tokio::test]
+    async fn merchant_pins_are_typed_in_order_apart_from_the_cards() {
+        let mut r = SimulatedReader::parse(
+            "[[merchant]]\npin = \"0000\"\n[[merchant]]\npin = \"4711\"\ndelay = \"1ms\"\n\
+             [[merchant]]\ncancel = true\n",
+            Duration::ZERO,
+        )
+        .unwrap();
+        let k = RequestKind::Refund;
+        assert_eq!(r.merchant_pin(k).await, MerchantInput::Pin("0000".into()));
+        // A card read in between does not take a merchant entry.
+        assert!(matches!(r.read(txn(100)).await, CardRead::Card(_)));
+        assert_eq!(r.merchant_pin(k).await, MerchantInput::Pin("4711".into()));
+        assert_eq!(r.merchant_pin(k).await, MerchantInput::Cancelled);
+        assert_eq!(r.merchant_pin(k).await, MerchantInput::Pin("0000".into()));
+        // Without [[merchant]] entries nobody types: cancelled.
+        let mut r = SimulatedReader::default_card(Duration::ZERO);
+        assert_eq!(r.merchant_pin(k).await, MerchantInput::Cancelled);
+        assert!(!format!("{:?}", MerchantInput::Pin("4711".into())).contains("4711"));
+    }
+
     fn live(
         scripted: Duration,
     ) -> (
@@ -1264,27 +1285,6 @@ mod tests {
             )
             .is_err()
         );
-    }
-
-    #[tokio::test]
-    async fn merchant_pins_are_typed_in_order_apart_from_the_cards() {
-        let mut r = SimulatedReader::parse(
-            "[[merchant]]\npin = \"0000\"\n[[merchant]]\npin = \"4711\"\ndelay = \"1ms\"\n\
-             [[merchant]]\ncancel = true\n",
-            Duration::ZERO,
-        )
-        .unwrap();
-        let k = RequestKind::Refund;
-        assert_eq!(r.merchant_pin(k).await, MerchantInput::Pin("0000".into()));
-        // A card read in between does not take a merchant entry.
-        assert!(matches!(r.read(txn(100)).await, CardRead::Card(_)));
-        assert_eq!(r.merchant_pin(k).await, MerchantInput::Pin("4711".into()));
-        assert_eq!(r.merchant_pin(k).await, MerchantInput::Cancelled);
-        assert_eq!(r.merchant_pin(k).await, MerchantInput::Pin("0000".into()));
-        // Without [[merchant]] entries nobody types: cancelled.
-        let mut r = SimulatedReader::default_card(Duration::ZERO);
-        assert_eq!(r.merchant_pin(k).await, MerchantInput::Cancelled);
-        assert!(!format!("{:?}", MerchantInput::Pin("4711".into())).contains("4711"));
     }
 
     #[test]

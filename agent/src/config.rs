@@ -922,8 +922,10 @@ mod zvt_tests {
     fn zvt_listener_and_password() {
         let s: ListenSpec = "zvt@127.0.0.1:20007".parse().unwrap();
         assert_eq!(s.dialect, DialectChoice::Fixed(Dialect::Zvt));
-        let mut c = Config::default();
-        c.zvt_password = "12345".into();
+        let mut c = Config {
+            zvt_password: "12345".into(),
+            ..Config::default()
+        };
         assert!(c.validate().unwrap_err().to_string().contains("six digits"));
         c.zvt_password = "123456".into();
         c.validate().unwrap();

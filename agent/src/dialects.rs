@@ -2,7 +2,6 @@
 
 use ecrlink_core::dialect::concert::{ConcertTerminal, ConcertTerminalConfig};
 use ecrlink_core::dialect::csob::{CsobConfig, CsobTerminal, ReceiptSelector};
-use ecrlink_core::dialect::zvt::session::status as zvt_status;
 use ecrlink_core::dialect::zvt::{
     ReceiptCopy, ReceiptWanted, Transport, ZvtTerminal, ZvtTerminalConfig,
 };
@@ -24,16 +23,6 @@ pub struct Seed {
     pub serial: bool,
 }
 
-/// What the engine is doing for the till's running request, for dialects that report it
-/// while it runs (ZVT intermediate status).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stage {
-    /// Waiting for the card.
-    Card,
-    /// Card read; waiting for the bank.
-    Bank,
-}
-
 /// Which part of a receipt the till asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReceiptAsk {
@@ -50,9 +39,6 @@ pub trait AgentSession: TerminalSide + Send {
     fn receipt_ask(&self) -> Option<ReceiptAsk> {
         None
     }
-
-    /// The running request reached `stage`; a dialect that tells the till (ZVT `04 FF`) does.
-    fn progress(&mut self, _now: Instant, _stage: Stage) {}
 
     /// Whether an abort from the till leaves the running request to end with its own answer
     /// (ZVT: the authorisation ends with `06 1E`), rather than replacing it (ČSOB T81).
@@ -120,14 +106,6 @@ impl AgentSession for ZvtTerminal {
             ReceiptWanted::First(ReceiptCopy::Customer) => ReceiptAsk::Copy(Copy::Customer),
             ReceiptWanted::Next => ReceiptAsk::Next,
         })
-    }
-
-    fn progress(&mut self, now: Instant, stage: Stage) {
-        let code = match stage {
-            Stage::Card => zvt_status::INSERT_CARD,
-            Stage::Bank => zvt_status::WAITING_FOR_HOST,
-        };
-        self.intermediate_status(now, code);
     }
 
     fn abort_keeps_request(&self) -> bool {

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock;
 use crate::config::{Config, DialectChoice};
-use crate::dialects::{AgentSession, ReceiptAsk, Stage};
+use crate::dialects::{AgentSession, ReceiptAsk};
 use crate::engine::{Job, Shared, test_terminal_response};
 use crate::hex::Hex;
 use crate::printer::Copy;
@@ -27,9 +27,6 @@ pub const MAX_BYTES_WITHOUT_REQUEST: usize = 4096;
 /// Bytes read while waiting for the first ENQ or STX of an auto-detect listener before the
 /// connection is dropped.
 pub const MAX_DETECT_BYTES: usize = 4096;
-
-/// How often the stage of a running request is looked at for the till's progress messages.
-pub const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
 /// A byte stream a till talks over (TCP, serial, a test pipe).
 pub trait TillStream: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -159,7 +156,6 @@ pub async fn run_till(
         waited: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         receipt_before: None,
         answer_receipt: AnswerReceipt::Reprint,
-        stage: None,
     };
     if !prefix.is_empty() {
         ctx.shared.touch();
@@ -218,9 +214,6 @@ pub async fn run_till(
                     }
                 }
             }
-            _ = tokio::time::sleep(PROGRESS_EVERY), if driver.pending.is_some() => {
-                driver.progress();
-            }
             _ = &mut close => {
                 tracing::info!(%peer, "till session closed by the agent (newer connection, sleep or shutdown)");
                 let _ = stream.shutdown().await;
@@ -262,8 +255,6 @@ struct Driver {
     receipt_before: Option<ReceiptMark>,
     /// The receipt of the last answer this connection gave, for a ČSOB B3.
     answer_receipt: AnswerReceipt,
-    /// The stage of the pending request last told to the session ([`AgentSession::progress`]).
-    stage: Option<Stage>,
 }
 
 /// The engine's last receipt as seen at one moment: where its two texts live and what they
@@ -309,22 +300,6 @@ struct Timing {
 
 impl Driver {
     /// Tells the session whether the engine runs a transaction that is not this session's.
-    /// Tells the session what the engine is doing for the pending request, when it changed.
-    fn progress(&mut self) {
-        let card = self
-            .ctx
-            .shared
-            .waiting_for_card
-            .load(std::sync::atomic::Ordering::SeqCst);
-        let stage = if card { Stage::Card } else { Stage::Bank };
-        // The first stage is the card: the session told the till so when the request came.
-        let previous = self.stage.unwrap_or(Stage::Card);
-        if previous != stage {
-            self.session.progress(clock::now(), stage);
-        }
-        self.stage = Some(stage);
-    }
-
     fn sync_busy(&mut self) {
         let other = self.pending.is_none()
             && self
@@ -455,7 +430,6 @@ impl Driver {
                     } else {
                         self.pending = Some(rx);
                         self.asked = Some(kind);
-                        self.stage = None;
                         self.receipt_before = self.receipt_mark();
                         self.timing = timed.then_some(Timing {
                             received: self.rx_at,

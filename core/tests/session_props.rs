@@ -42,6 +42,7 @@ use ecrlink_core::dialect::concert::{
     ConcertEcr, ConcertEcrConfig, ConcertTerminal, ConcertTerminalConfig,
 };
 use ecrlink_core::dialect::csob::{CsobConfig, CsobEcr, CsobTerminal};
+use ecrlink_core::dialect::zvt::{ZvtEcr, ZvtEcrConfig, ZvtTerminal, ZvtTerminalConfig};
 use ecrlink_core::session::{
     Dialect, EcrEvent, EcrSide, MAX_TRANSMIT, TerminalEvent, TerminalSide,
 };
@@ -512,8 +513,7 @@ impl Till {
             Dialect::Csob if attempt < RECOVERY_TRIES => {
                 self.phase = Phase::Abort(i, attempt + 1, now + RECOVERY_PAUSE_MS)
             }
-            Dialect::Csob => self.finish(now, i, View::Unknown),
-            Dialect::Zvt => unreachable!("{}", ZVT_NOT_YET),
+            Dialect::Csob | Dialect::Zvt => self.finish(now, i, View::Unknown),
         }
     }
 
@@ -589,9 +589,6 @@ impl Till {
 
 // ----- the simulation -----
 
-/// These properties cover Concert and ČSOB; ZVT joins once core has its till side.
-const ZVT_NOT_YET: &str = "the properties draw Concert and ČSOB only";
-
 fn sessions(d: Dialect) -> (Box<dyn EcrSide>, Box<dyn TerminalSide>) {
     match d {
         Dialect::Concert => (
@@ -605,7 +602,11 @@ fn sessions(d: Dialect) -> (Box<dyn EcrSide>, Box<dyn TerminalSide>) {
                 Box::new(CsobTerminal::new(CsobConfig::new(id))),
             )
         }
-        Dialect::Zvt => unreachable!("{}", ZVT_NOT_YET),
+        // Not in the properties yet: a ZVT answer carries no till reference to echo.
+        Dialect::Zvt => (
+            Box::new(ZvtEcr::new(ZvtEcrConfig::new(Currency::EUR))),
+            Box::new(ZvtTerminal::new(ZvtTerminalConfig::new(Currency::EUR))),
+        ),
     }
 }
 
@@ -760,9 +761,8 @@ fn money_facts(
         r.amount,
         r.reference.clone(),
         match d {
-            Dialect::Csob => r.approval_code.clone(),
+            Dialect::Csob | Dialect::Zvt => r.approval_code.clone(),
             Dialect::Concert => None,
-            Dialect::Zvt => unreachable!("{}", ZVT_NOT_YET),
         },
     )
 }
@@ -895,8 +895,7 @@ fn fault(dialect: Dialect) -> BoxedStrategy<Fault> {
         1 => (any::<u8>(), 0u32..2_000).prop_map(|(a, ms)| Fault::Split(a, ms)),
     ];
     match dialect {
-        Dialect::Csob => common.boxed(),
-        Dialect::Zvt => unreachable!("{}", ZVT_NOT_YET),
+        Dialect::Csob | Dialect::Zvt => common.boxed(),
         Dialect::Concert => {
             let damage = prop_oneof![
                 (1u8..=255).prop_map(Damage::Xor),
@@ -1089,7 +1088,7 @@ fn faults_reach_every_ending() {
         match d {
             Dialect::Concert => assert!(unknown > 100 && recovered == 0 && not_done == 0),
             Dialect::Csob => assert!(recovered > 50 && not_done > 50 && unknown == 0),
-            Dialect::Zvt => unreachable!("{}", ZVT_NOT_YET),
+            Dialect::Zvt => {}
         }
     }
 }

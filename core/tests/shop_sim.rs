@@ -2036,7 +2036,7 @@ impl Sim {
                 tr!(self, "till {till}: protocol error {e}");
                 self.count(Stat::TillProtocolErrors);
             }
-            EcrEvent::ReceiptPart { .. } | EcrEvent::Progress(_) => {}
+            EcrEvent::ReceiptPart { .. } | EcrEvent::Status { .. } | EcrEvent::Progress(_) => {}
         }
     }
 

@@ -103,7 +103,7 @@ impl TerminalEntry {
     pub fn dialect(&self) -> Result<Dialect, ConfigError> {
         Dialect::from_name(&self.dialect).ok_or_else(|| ConfigError::Invalid {
             what: format!(
-                "terminal '{}': unknown dialect '{}' (concert or csob)",
+                "terminal '{}': unknown dialect '{}' (concert, csob or zvt)",
                 self.alias, self.dialect
             ),
         })
@@ -550,7 +550,10 @@ users = ["bob"]
         ));
         let zvt =
             "selection = \"single\"\n[[terminal]]\nalias=\"a\"\naddress=\"x:1\"\ndialect=\"zvt\"\n";
-        let e = Config::parse(zvt, p).unwrap_err().to_string();
-        assert!(e.contains("zvt"), "{e}");
+        assert!(Config::parse(zvt, p).is_ok(), "zvt is a dialect");
+        let gpe =
+            "selection = \"single\"\n[[terminal]]\nalias=\"a\"\naddress=\"x:1\"\ndialect=\"gpe\"\n";
+        let e = Config::parse(gpe, p).unwrap_err().to_string();
+        assert!(e.contains("gpe") && e.contains("zvt"), "{e}");
     }
 }

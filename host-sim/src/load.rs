@@ -438,15 +438,15 @@ pub struct LoadArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Show the agents on one web page while the load runs (watch only: the cards are the
-    /// default card). Loopback only; the address to open is printed on standard error.
-    #[arg(long, value_name = "HOST:PORT")]
-    pub ui: Option<std::net::SocketAddr>,
     /// Keep the in-process bank's ledger in FILE (JSON, as `ecrlink-sim bank --ledger`; read
     /// first if it exists): every authorization, reversal and settlement, to check afterwards
     /// that the bank holds exactly what the tills were told.
     #[arg(long, value_name = "FILE")]
     pub bank_ledger: Option<std::path::PathBuf>,
+    /// Show the agents on one web page while the load runs (watch only: the cards are the
+    /// default card). Loopback only; the address to open is printed on standard error.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub ui: Option<std::net::SocketAddr>,
 }
 
 /// A rate: a finite number of sales per second, above 0 and at most 1 000 000.

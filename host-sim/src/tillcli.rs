@@ -21,6 +21,8 @@ pub enum DialectArg {
     Concert,
     /// ČSOB "B" protocol.
     Csob,
+    /// ZVT, the German till protocol (TCP port 20007 is usual).
+    Zvt,
 }
 
 impl From<DialectArg> for Dialect {
@@ -28,6 +30,7 @@ impl From<DialectArg> for Dialect {
         match d {
             DialectArg::Concert => Dialect::Concert,
             DialectArg::Csob => Dialect::Csob,
+            DialectArg::Zvt => Dialect::Zvt,
         }
     }
 }
@@ -87,6 +90,10 @@ pub struct TillArgs {
     /// Terminal id to put in requests (ČSOB), if the terminal wants one.
     #[arg(long)]
     pub terminal_id: Option<String>,
+    /// The terminal's password for ZVT (six digits; registration, end of day, reversal,
+    /// refund, reprint), default 000000.
+    #[arg(long, value_name = "DIGITS")]
+    pub zvt_password: Option<String>,
 }
 
 /// The long help of `terminals`: where the file goes and its format.
@@ -148,15 +155,23 @@ pub struct CashbackCmd {
 /// `reversal`.
 #[derive(Debug, Clone, Args)]
 pub struct ReversalCmd {
-    /// Amount of the transaction to reverse.
-    #[arg(long, allow_hyphen_values = true)]
-    pub amount: String,
+    /// Amount of the transaction to reverse (with --code).
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        required_unless_present = "receipt_no"
+    )]
+    pub amount: Option<String>,
     /// ISO 4217 currency.
     #[arg(long)]
     pub currency: Option<String>,
-    /// Approval (verification) code of the transaction to reverse.
-    #[arg(long)]
-    pub code: String,
+    /// Approval (verification) code of the transaction to reverse: the terminal's last one.
+    #[arg(long, required_unless_present = "receipt_no")]
+    pub code: Option<String>,
+    /// ZVT: the receipt number (0-9999) of any payment of the open batch to reverse, instead
+    /// of --amount and --code.
+    #[arg(long, value_name = "NUMBER", conflicts_with_all = ["amount", "code"])]
+    pub receipt_no: Option<String>,
     /// Variable symbol / reference.
     #[arg(long = "vs", value_name = "SYMBOL")]
     pub vs: Option<String>,
@@ -324,6 +339,13 @@ fn prepare(args: &TillArgs, config: Option<&(PathBuf, Config)>) -> Result<Prepar
     opts.progress = !args.json;
     opts.log = log;
     opts.terminal_id = args.terminal_id.clone().or(cfg_tid);
+    if let Some(pw) = &args.zvt_password {
+        opts.zvt_password = pw
+            .parse()
+            .ok()
+            .filter(|_| pw.len() == 6)
+            .ok_or_else(|| format!("invalid --zvt-password '{pw}': six digits, e.g. 123456"))?;
+    }
     opts.alias = alias;
     Ok(Prepared {
         opts,
@@ -357,10 +379,23 @@ fn request_of<'a>(
             (req, &c.till)
         }
         Command::Reversal(c) => {
+            if let Some(no) = &c.receipt_no {
+                let receipt = no
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|n| *n <= 9999)
+                    .ok_or_else(|| {
+                        format!("invalid --receipt-no '{no}': a number from 0 to 9999")
+                    })?;
+                return Ok((Request::ReversalByReceipt { receipt }, &c.till));
+            }
             let cur = currency(c.currency.as_deref(), config)?;
-            let amount = money(&c.amount, &cur)?;
-            let code = ApprovalCode::new(&c.code)
-                .map_err(|e| format!("invalid --code '{}': {e}", c.code))?;
+            let (Some(amount), Some(code)) = (&c.amount, &c.code) else {
+                return Err("reversal needs --amount and --code, or --receipt-no (ZVT)".into());
+            };
+            let amount = money(amount, &cur)?;
+            let code =
+                ApprovalCode::new(code).map_err(|e| format!("invalid --code '{code}': {e}"))?;
             let req = Request::Reversal {
                 amount,
                 code,

@@ -234,7 +234,7 @@ fn every_0200_and_0400_decodes_with_pyiso8583_and_carries_what_an_issuer_checks(
     let bank = Bank::spawn(Some("[[rule]]\namount = 777\ndrop = true\n"));
     let rec = Recorder::start(bank.addr, None);
     let dir = tempfile::tempdir().unwrap();
-    let agent = agent(rec.addr, dir.path(), &["--bank-timeout", "2s"]);
+    let agent = agent(rec.addr, dir.path(), &["--bank-timeout", "6s"]);
 
     let (code, first) = sale(&agent, "12.50");
     assert_eq!(code, 0, "{first}");
@@ -318,6 +318,14 @@ fn every_0200_and_0400_decodes_with_pyiso8583_and_carries_what_an_issuer_checks(
         .map(|a| a["cryptogram"].clone())
         .collect();
     assert_eq!(found, ["valid", "valid", "valid"], "{:?}", bank.ledger());
+    // And holds each reversal with its reason.
+    let reasons: Vec<Value> = bank
+        .auths()
+        .iter()
+        .map(|a| a["reversal_reasons"].clone())
+        .collect();
+    assert_eq!(reasons[1], serde_json::json!(["17"]), "{reasons:?}");
+    assert_eq!(reasons[2], serde_json::json!(["68"]), "{reasons:?}");
 
     // The agent's debug log shows each 0200 with the card number and the expiry masked.
     let log = std::fs::read_to_string(dir.path().join("journal.log")).unwrap();

@@ -616,3 +616,67 @@ proptest! {
         prop_assert_eq!(got, expected);
     }
 }
+
+/// `{'t':'0200','2':'4761739001010119','3':'000000','4':'000000001250','11':'000042',
+///   '14':'2812','22':'051','23':'001','25':'00','41':'TERM0001','49':'978'}`
+const PY_CARD_READ: &[u8] =
+    b"02007024068000808000164761739001010119000000000000001250000042281205100100TERM0001978";
+
+#[test]
+fn card_read_fields_14_22_23_25_are_byte_identical_to_pyiso8583() {
+    let req = AuthorizationRequest {
+        expiry: Some(Expiry::new(28, 12).unwrap()),
+        entry: Some(PosEntryMode::new(crate::txn::EntryMode::Chip, true)),
+        card_sequence: Some(1),
+        condition: Some(POS_CONDITION_NORMAL),
+        emv: &[],
+        ..sale()
+    };
+    assert_eq!(emit(&req.to_message().unwrap()), PY_CARD_READ);
+    let parsed = IsoMessage::parse(PY_CARD_READ).unwrap();
+    let back = AuthorizationRequest::from_message(&parsed).unwrap();
+    assert_eq!(back, req);
+    assert_eq!(
+        back.entry.unwrap().entry_mode(),
+        Some(crate::txn::EntryMode::Chip)
+    );
+    assert!(back.entry.unwrap().is_chip());
+}
+
+#[test]
+fn expiry_and_entry_mode_values_are_checked_and_the_expiry_never_shows() {
+    assert_eq!(
+        Expiry::parse(b"2812").unwrap(),
+        Expiry::new(28, 12).unwrap()
+    );
+    for bad in [&b"2813"[..], b"2800", b"28 2", b"281"] {
+        assert_eq!(Expiry::parse(bad), Err(Error::IsoField { field: 14 }));
+    }
+    assert_eq!(
+        Expiry::from_emv(&[0x28, 0x12, 0x31]).unwrap(),
+        Expiry::new(28, 12).unwrap()
+    );
+    assert!(Expiry::from_emv(&[0x28, 0x1A, 0x31]).is_err());
+    assert!(Expiry::from_emv(&[0x28, 0x12]).is_err());
+    assert_eq!(
+        format!("{:?}", Expiry::new(28, 12).unwrap()),
+        "Expiry(**/**)"
+    );
+    assert!(PosEntryMode::parse(b"05").is_err());
+    assert!(PosEntryMode::parse(b"0A1").is_err());
+    for (code, entry, chip) in [
+        (b"021", Some(crate::txn::EntryMode::Swipe), false),
+        (b"912", Some(crate::txn::EntryMode::Contactless), false),
+        (b"071", Some(crate::txn::EntryMode::Contactless), true),
+        (b"811", None, false),
+    ] {
+        let e = PosEntryMode::parse(code).unwrap();
+        assert_eq!((e.entry_mode(), e.is_chip()), (entry, chip));
+    }
+    // A card sequence number or condition code too long for its field is an error.
+    let req = AuthorizationRequest {
+        card_sequence: Some(1000),
+        ..sale()
+    };
+    assert_eq!(req.to_message(), Err(Error::IsoField { field: 23 }));
+}

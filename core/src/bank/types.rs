@@ -556,7 +556,6 @@ impl OriginalData {
 /// Field 14, n4 `YYMM`: the card's expiry date. Its `Debug` hides it: like the card number it
 /// belongs on the bank link only.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Expiry {
     year: u8,
     month: u8,
@@ -619,6 +618,13 @@ impl Expiry {
 impl fmt::Debug for Expiry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Expiry(**/**)")
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Expiry {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Expiry(**/**)")
     }
 }
 

@@ -17,7 +17,8 @@ fn answer_of<E>(event: EcrEvent) -> Option<Result<Response, DriverError<E>>> {
         EcrEvent::Accepted
         | EcrEvent::Progress(_)
         | EcrEvent::ProtocolError(_)
-        | EcrEvent::ReceiptPart { .. } => None,
+        | EcrEvent::ReceiptPart { .. }
+        | EcrEvent::Status { .. } => None,
     }
 }
 

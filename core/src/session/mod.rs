@@ -288,6 +288,12 @@ pub enum EcrEvent {
         /// Whether the terminal has another part.
         more: bool,
     },
+    /// The terminal's intermediate status while it works (ZVT `04 FF`): `code` as the
+    /// dialect numbers it (see [`crate::dialect::zvt::session::status_text`]).
+    Status {
+        /// The dialect's status code.
+        code: u8,
+    },
     /// No answer within the response limit: the outcome is unknown; ask for the last
     /// transaction before assuming anything.
     TimedOut,

@@ -91,6 +91,7 @@
 
 mod backoff;
 mod bank;
+mod book;
 pub mod confirm;
 mod policy;
 #[cfg(test)]
@@ -106,6 +107,7 @@ pub use bank::{
     AuthKind, AuthRequest, BankAnswer, BankCommand, BankFailure, BankRequest, ReconcileRequest,
     ReversalRequest,
 };
+pub use book::{MAX_BOOK, receipt_of};
 pub use confirm::{ConfirmCommand, Confirmation, Lockout, PinHash};
 pub use policy::{DayLine, DayTotals, KindSet, Policy, Refusal};
 
@@ -150,6 +152,9 @@ pub const JOURNAL_LOST_TEXT: &str = "journal not writable: reversed";
 pub const JOURNAL_UNKNOWN_REVERSAL_TEXT: &str = "journal not writable: reversal may follow";
 /// The text of an answer the bank approved for part of the amount only, reversed at once.
 pub const PARTIAL_TEXT: &str = "partial approval reversed";
+/// The text of a reversal by receipt number refused because that payment was reversed
+/// already (ZVT answers it with its own result code, `B4`).
+pub const ALREADY_REVERSED_TEXT: &str = "already reversed";
 /// The text of a till's reversal that the bank has not confirmed yet.
 pub const REVERSAL_STORED_TEXT: &str = "reversal stored, sent when the bank answers";
 
@@ -413,6 +418,8 @@ pub struct Terminal {
     lockout: Lockout,
     /// What today approved, for the per-day limits.
     day: DayTotals,
+    /// The open batch's approved payments, for reversals by receipt number ([`book`]).
+    book: book::Book,
 }
 
 /// How much room the driver's journal has left, from [`Terminal::set_journal_space`].
@@ -472,6 +479,7 @@ impl Terminal {
             confirm_out: None,
             lockout: Lockout::default(),
             day: DayTotals::new(),
+            book: book::Book::default(),
         };
         if needs_checkpoint {
             t.push_record(Record::Checkpoint(checkpoint));
@@ -699,6 +707,7 @@ impl Terminal {
     /// The record from [`Self::poll_record`] is durable.
     pub fn handle_persisted(&mut self, now: Instant) {
         if let Some(record) = self.records.pop_front() {
+            self.note_in_book(&record);
             // Capacity overflows were prevented when the record was made.
             let _ = self.journal.apply(&record);
             self.day.fold(&record);
@@ -1022,6 +1031,25 @@ impl Terminal {
                 }
                 self.need_bank(now);
             }
+            Request::ReversalByReceipt { receipt } => {
+                let target = self.reversal_target(receipt);
+                let Some(txn) = self.txn.as_mut() else {
+                    return;
+                };
+                match target {
+                    Ok(e) => {
+                        txn.response.amount = Some(e.amount);
+                        txn.response.approval_code = e.code;
+                        self.need_bank(now);
+                    }
+                    Err(already) => {
+                        txn.response.outcome = fail(FailReason::NoMatchingTransaction);
+                        if already {
+                            txn.response = with_text(txn.response.clone(), ALREADY_REVERSED_TEXT);
+                        }
+                    }
+                }
+            }
             Request::Sale { .. }
             | Request::SaleWithCashback { .. }
             | Request::Refund { .. }
@@ -1087,7 +1115,9 @@ impl Terminal {
                     cashback,
                 });
             }
-            Request::Reversal { .. } => self.start_reversal(false),
+            Request::Reversal { .. } | Request::ReversalByReceipt { .. } => {
+                self.start_reversal(false)
+            }
             Request::CloseTotals => {
                 txn.step = Step::CloseWaitingReversals;
                 self.close_if_ready(now);
@@ -1183,32 +1213,53 @@ impl Terminal {
     fn start_reversal(&mut self, store: bool) {
         let wall = self.wall;
         let batch = self.journal.checkpoint.batch;
-        let Some(last) = self.journal.checkpoint.last.clone() else {
-            return self.finish(fail(FailReason::NoMatchingTransaction), false);
-        };
         let Some(txn) = self.txn.as_ref() else {
             return;
         };
-        let Request::Reversal { amount, .. } = txn.request else {
-            return;
+        // What is reversed: the last transaction (a reversal by approval code), or the
+        // payment of the batch the receipt number names.
+        let target = match txn.request {
+            Request::Reversal { amount, .. } => {
+                let Some(last) = self.journal.checkpoint.last.as_ref() else {
+                    return self.finish(fail(FailReason::NoMatchingTransaction), false);
+                };
+                book::Entry {
+                    batch: last.batch,
+                    stan: last.stan,
+                    kind: last.response.kind,
+                    amount,
+                    code: None,
+                    pan: last.response.pan,
+                    scheme: last.response.scheme,
+                    entry_mode: last.response.entry_mode,
+                    transmitted: last.transmitted,
+                    reversed: false,
+                }
+            }
+            Request::ReversalByReceipt { receipt } => match self.reversal_target(receipt) {
+                Ok(e) => e,
+                Err(_) => return self.finish(fail(FailReason::NoMatchingTransaction), false),
+            },
+            _ => return,
         };
+        let amount = target.amount;
         let Some(stan) = self.alloc_stan() else {
             return self.finish(fail(FailReason::Other), false);
         };
         let original = Original {
-            stan: last.stan,
-            kind: last.response.kind,
+            stan: target.stan,
+            kind: target.kind,
             amount,
-            transmitted: last.transmitted,
-            scheme: last.response.scheme,
+            transmitted: target.transmitted,
+            scheme: target.scheme,
         };
-        let pan = self.pan_of(last.batch, last.stan);
+        let pan = self.pan_of(target.batch, target.stan);
         let Some(txn) = self.txn.as_mut() else {
             return;
         };
-        txn.response.pan = last.response.pan;
-        txn.response.scheme = last.response.scheme;
-        txn.response.entry_mode = last.response.entry_mode;
+        txn.response.pan = target.pan;
+        txn.response.scheme = target.scheme;
+        txn.response.entry_mode = target.entry_mode;
         txn.response.trace = Some(stan);
         let auth = AuthStarted {
             batch,
@@ -1216,8 +1267,8 @@ impl Terminal {
             kind: RequestKind::Reversal,
             amount: Some(amount),
             cashback: None,
-            pan: last.response.pan,
-            scheme: last.response.scheme,
+            pan: target.pan,
+            scheme: target.scheme,
             reference: txn.response.reference.clone(),
             transmitted: wall,
             original: Some(original),
@@ -1686,6 +1737,54 @@ impl Terminal {
             .chain(self.last_pan.iter())
             .find(|(b, s, _)| *b == batch && *s == stan)
             .map(|(_, _, pan)| pan.clone())
+    }
+
+    /// The payment of the open batch that receipt number `receipt` names: from the book, or
+    /// the last transaction (which survives a restart). `Err(true)`: it was reversed already
+    /// (or its reversal waits to be sent); `Err(false)`: no such payment.
+    fn reversal_target(&self, receipt: u16) -> core::result::Result<book::Entry, bool> {
+        let batch = self.journal.checkpoint.batch;
+        let from_last = self.journal.checkpoint.last.as_ref().and_then(|l| {
+            (l.batch == batch && receipt_of(l.stan) == receipt)
+                .then(|| book::Entry::of(l.batch, l.stan, &l.response, l.transmitted))
+                .flatten()
+        });
+        let entry = match self.book.find(batch, receipt) {
+            Some(e) => e.clone(),
+            None => from_last.ok_or(false)?,
+        };
+        let pending = self
+            .journal
+            .checkpoint
+            .pending
+            .iter()
+            .chain(self.volatile.iter())
+            .any(|p| p.batch == entry.batch && p.original.stan == entry.stan);
+        if entry.reversed || pending {
+            return Err(true);
+        }
+        Ok(entry)
+    }
+
+    /// Keeps the book ([`book`]) in step with a record that just became durable.
+    fn note_in_book(&mut self, record: &Record) {
+        let Record::Completed { stan, response } = record else {
+            return;
+        };
+        let batch = self.journal.checkpoint.batch;
+        let auth = self.txn.as_ref().and_then(|t| t.auth.as_ref());
+        let transmitted = auth
+            .filter(|a| a.stan == *stan)
+            .map_or(self.wall, |a| a.transmitted);
+        if response.kind == RequestKind::Reversal && response.outcome.is_approved() {
+            if let Some(o) = auth.and_then(|a| a.original) {
+                self.book.mark_reversed(batch, o.stan);
+            }
+            return;
+        }
+        if let Some(e) = book::Entry::of(batch, *stan, response, transmitted) {
+            self.book.record(e);
+        }
     }
 
     fn reversal_matches(&self, amount: Money, code: &ApprovalCode) -> bool {

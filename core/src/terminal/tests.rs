@@ -1155,3 +1155,113 @@ fn the_card_reader_is_told_the_transaction_and_its_expiry_and_sequence_go_to_the
     assert_eq!(a.card_sequence, Some(1));
     assert_eq!(a.entry_mode, EntryMode::Chip);
 }
+
+// ---- reversal of any payment of the open batch by its receipt number (ZVT 06 30) ----------
+
+/// The trace number the answer of `id` carries.
+fn trace_of(rig: &Rig, id: RequestId) -> u32 {
+    rig.answer_for(id).trace.expect("a trace number")
+}
+
+#[test]
+fn a_payment_that_is_not_the_last_is_reversed_by_its_receipt_number() {
+    let mut rig = Rig::new();
+    let first = rig.approved_sale(1000, "AA11");
+    let first_trace = trace_of(&rig, first);
+    rig.approved_sale(2000, "BB22");
+    let id = rig.request(Request::ReversalByReceipt {
+        receipt: receipt_of(first_trace),
+    });
+    let BankRequest::Reversal(r) = rig.sent().clone() else {
+        panic!("a reversal goes to the bank")
+    };
+    assert_eq!(r.original.stan, first_trace);
+    assert_eq!(r.original.amount, eur(1000));
+    rig.reply("00", None);
+    let a = rig.answer_for(id);
+    assert_eq!(a.outcome, Outcome::Approved);
+    assert_eq!(a.kind, RequestKind::Reversal);
+    assert_eq!(a.amount, Some(eur(1000)));
+    assert_eq!(a.approval_code, Some(ApprovalCode::new("AA11").unwrap()));
+    assert_eq!(
+        a.pan.map(|p| p.last4().to_string()).as_deref(),
+        Some("0119")
+    );
+    // The batch holds the second sale only.
+    let totals = &rig.app.checkpoint().totals.currencies[0];
+    assert_eq!((totals.debit_count, totals.debit_minor), (1, 2000));
+}
+
+#[test]
+fn a_reversal_by_receipt_number_is_done_once() {
+    let mut rig = Rig::new();
+    let first = rig.approved_sale(1000, "AA11");
+    let receipt = receipt_of(trace_of(&rig, first));
+    rig.approved_sale(2000, "BB22");
+    rig.request(Request::ReversalByReceipt { receipt });
+    rig.reply("00", None);
+    let again = rig.request(Request::ReversalByReceipt { receipt });
+    let a = rig.answer_for(again);
+    assert_eq!(a.outcome, fail(FailReason::NoMatchingTransaction));
+    assert_eq!(a.text.as_deref(), Some(ALREADY_REVERSED_TEXT));
+    assert_eq!(rig.reversals_sent(), 1);
+}
+
+#[test]
+fn a_stored_reversal_by_receipt_number_counts_as_done() {
+    let mut rig = Rig::new();
+    let first = rig.approved_sale(1000, "AA11");
+    let receipt = receipt_of(trace_of(&rig, first));
+    rig.approved_sale(2000, "BB22");
+    rig.app.handle_link(rig.now, LinkState::Down);
+    rig.pump();
+    let id = rig.request(Request::ReversalByReceipt { receipt });
+    assert_eq!(rig.answer_for(id).outcome, Outcome::Approved);
+    assert_eq!(rig.app.pending_reversals(), 1);
+    let again = rig.request(Request::ReversalByReceipt { receipt });
+    assert_eq!(
+        rig.answer_for(again).text.as_deref(),
+        Some(ALREADY_REVERSED_TEXT)
+    );
+}
+
+#[test]
+fn an_unknown_receipt_number_reverses_nothing() {
+    let mut rig = Rig::new();
+    let sale = rig.approved_sale(1000, "AA11");
+    let receipt = receipt_of(trace_of(&rig, sale));
+    let id = rig.request(Request::ReversalByReceipt {
+        receipt: receipt.wrapping_add(1),
+    });
+    let a = rig.answer_for(id);
+    assert_eq!(a.outcome, fail(FailReason::NoMatchingTransaction));
+    assert_eq!(a.text, None);
+    assert_eq!(rig.reversals_sent(), 0);
+    // A declined payment cannot be reversed either.
+    let declined_sale = rig.sale(3000);
+    rig.present(card());
+    rig.reply("51", None);
+    let receipt = receipt_of(trace_of(&rig, declined_sale));
+    let id = rig.request(Request::ReversalByReceipt { receipt });
+    assert_eq!(
+        rig.answer_for(id).outcome,
+        fail(FailReason::NoMatchingTransaction)
+    );
+    assert_eq!(rig.reversals_sent(), 0);
+}
+
+#[test]
+fn after_a_restart_the_last_payment_is_reversed_by_its_receipt_number() {
+    let mut rig = Rig::new();
+    let sale = rig.approved_sale(1000, "AA11");
+    let receipt = receipt_of(trace_of(&rig, sale));
+    let mut state = JournalState::new();
+    for r in &rig.journal {
+        state.apply(r).unwrap();
+    }
+    let mut after = Rig::with(Config::new(Currency::EUR), state);
+    let id = after.request(Request::ReversalByReceipt { receipt });
+    after.reply("00", None);
+    assert_eq!(after.answer_for(id).outcome, Outcome::Approved);
+    assert_eq!(after.answer_for(id).amount, Some(eur(1000)));
+}

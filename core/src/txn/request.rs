@@ -122,6 +122,14 @@ pub enum Request {
         /// Till's reference.
         reference: Option<Reference>,
     },
+    /// Reversal (void) of any approved payment of the open batch, named by its receipt
+    /// number: its trace number modulo 10 000, as ZVT tills name it (`06 30` with BMP `87`).
+    /// The payment application finds it; one that is not there, or already reversed, is
+    /// refused with [`super::FailReason::NoMatchingTransaction`].
+    ReversalByReceipt {
+        /// The receipt number, 0–9999.
+        receipt: u16,
+    },
     /// Refund of `amount` to the card.
     Refund {
         /// Amount credited to the card.
@@ -238,7 +246,7 @@ impl Request {
         match self {
             Request::Sale { .. } => RequestKind::Sale,
             Request::SaleWithCashback { .. } => RequestKind::SaleWithCashback,
-            Request::Reversal { .. } => RequestKind::Reversal,
+            Request::Reversal { .. } | Request::ReversalByReceipt { .. } => RequestKind::Reversal,
             Request::Refund { .. } => RequestKind::Refund,
             Request::CloseTotals => RequestKind::CloseTotals,
             Request::Subtotals => RequestKind::Subtotals,

@@ -74,6 +74,11 @@ pub struct LedgerAuth {
     /// The code the bank answered to each of those reversal messages, in order.
     #[serde(default)]
     pub reversal_codes: Vec<String>,
+    /// The reason (field 39) each of those reversal messages gave, in order (`-` for none):
+    /// `17` the till asked, `68` no answer in time, `21` the till could not be told, `32` a
+    /// partial approval given back, `22` found open after a restart.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reversal_reasons: Vec<String>,
     /// What the check of the chip cryptogram found: `valid`, `invalid`, `incomplete`,
     /// `absent` (no chip data), `missing` (a chip read without one, with `--cryptogram
     /// require`), `unchecked` (`--cryptogram off`).

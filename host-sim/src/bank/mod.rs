@@ -552,7 +552,13 @@ pub fn describe(m: &IsoMessage) -> String {
         let _ = write!(s, " network {c}");
     }
     if let Some(c) = m.get_str(39) {
-        let _ = write!(s, " code {c}");
+        // In a reversal request, field 39 says why the terminal reverses.
+        let what = if m.mti().as_str() == "0400" {
+            "reason"
+        } else {
+            "code"
+        };
+        let _ = write!(s, " {what} {c}");
     }
     if let Some(c) = m.get_str(38).map(str::trim).filter(|c| !c.is_empty()) {
         let _ = write!(s, " approval {c}");
@@ -855,6 +861,7 @@ fn authorize(
         settled_count: 0,
         reversal_messages: 0,
         reversal_codes: Vec::new(),
+        reversal_reasons: Vec::new(),
         cryptogram: cryptogram.map(str::to_string),
     });
     // Issuer answer in field 55: the authorization response code (8A).
@@ -894,6 +901,8 @@ fn reverse(st: &mut State, r: &ReversalRequest<'_>, action: &Action) -> Option<I
                 }
             }
             auth.reversal_codes.push(rc.clone());
+            auth.reversal_reasons
+                .push(r.reason.map_or("-".into(), |c| c.as_str().to_string()));
             rc
         }
         None => {
@@ -1842,5 +1851,8 @@ mod tests {
             .unwrap();
         assert_eq!(describe(&r), "0410 stan 000043 sale 12.50 EUR code 91");
         assert!(describe(&reversal(43, 42, 1250)).contains("original stan 000042"));
+        let mut why = reversal(44, 42, 1250);
+        why.set(39, b"17").unwrap();
+        assert!(describe(&why).ends_with("reason 17"), "{}", describe(&why));
     }
 }

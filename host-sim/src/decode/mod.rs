@@ -12,6 +12,7 @@ mod concert;
 mod csob;
 mod iso8583;
 mod tlv;
+mod zvt;
 
 /// Arguments of `decode`.
 #[derive(Debug, Args)]
@@ -20,6 +21,7 @@ Examples:
   ecrlink-sim decode --dialect concert 02 30 31 30 30 30 30 31 32 35 30 31 31 30 39 37 38 \\
       20 20 20 20 20 20 20 20 20 20 41 30 31 30 42 30 31 30 03 01
   ecrlink-sim decode --dialect tlv 9F2608C2C12B098F3DA6E3
+  ecrlink-sim decode --dialect zvt 06 01 07 04 00 00 00 00 12 50
   ecrlink-sim decode --dialect iso8583 \
       30383030383232303030303030303030303030303034303030303030303030303030303031313235 \
       313731333030303030303031333031
@@ -45,6 +47,9 @@ pub enum DecodeDialect {
     Tlv,
     /// ISO 8583 (1987, ASCII) message, with or without its 2-byte length prefix.
     Iso8583,
+    /// ZVT APDU (class instr length data), bare as over TCP or in its serial frame
+    /// (10 02 … 10 03 CRC).
+    Zvt,
 }
 
 /// A decode failure: one line for the user.
@@ -103,6 +108,7 @@ pub fn decode(dialect: DecodeDialect, bytes: &[u8]) -> Result<Value, DecodeError
         DecodeDialect::Csob => csob::decode(bytes),
         DecodeDialect::Tlv => tlv::decode(bytes),
         DecodeDialect::Iso8583 => iso8583::decode(bytes),
+        DecodeDialect::Zvt => zvt::decode(bytes),
     }
 }
 

@@ -51,7 +51,7 @@ pub fn result_codes(dialect: Option<Dialect>, response: Option<&Response>) -> Re
             }
         }
         Some(Dialect::Zvt) => {
-            let code = ecrlink_core::dialect::zvt::session::result_code(&r.outcome);
+            let code = ecrlink_core::dialect::zvt::session::response_result_code(r);
             ResultCodes {
                 bank_code: declined.map(str::to_string),
                 terminal_code: Some(format!("{code:02X}")),

@@ -264,6 +264,15 @@ pub async fn exchange_with_stages(
                     }
                 }
                 EcrEvent::ProtocolError(e) => log.line(&format!("protocol error: {e}")),
+                EcrEvent::Status { code } => {
+                    accepted = true;
+                    grace_until = tokio::time::Instant::now() + GRACE;
+                    let text = ecrlink_core::dialect::zvt::session::status_text(code);
+                    log.line(&format!("terminal status {code:02X}: {text}"));
+                    if let Some(p) = ecrlink_core::dialect::zvt::session::progress_of(code) {
+                        on_stage(p);
+                    }
+                }
             }
         }
         if progressed {

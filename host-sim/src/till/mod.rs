@@ -234,6 +234,8 @@ pub struct TillOptions {
     pub log: SessionLog,
     /// Terminal id for dialects that put one in requests (ČSOB).
     pub terminal_id: Option<String>,
+    /// The terminal's password for ZVT (registration and admin commands), six digits.
+    pub zvt_password: u32,
     /// Overrides the session each dialect would use (tests, other dialects).
     pub ecr_factory: Option<EcrFactory>,
     /// A name for the terminal (the config alias), shown in results.
@@ -274,6 +276,7 @@ impl TillOptions {
             progress: false,
             log: SessionLog::disabled(),
             terminal_id: None,
+            zvt_password: 0,
             ecr_factory: None,
             alias: None,
             interrupt: None,
@@ -1113,6 +1116,7 @@ pub fn describe_request(r: &Request) -> String {
             s.push_str(&format!(" {amount} cashback {c}"));
         }
         Request::Reversal { amount, code, .. } => s.push_str(&format!(" {amount} code {code}")),
+        Request::ReversalByReceipt { receipt } => s.push_str(&format!(" receipt {receipt:04}")),
         _ => {}
     }
     if let Some(reference) = r.reference() {
@@ -1149,12 +1153,17 @@ pub fn default_ecr(opts: &TillOptions) -> Result<Box<dyn EcrSide + Send>, TillEr
             }
             Ok(ecr)
         }
-        Dialect::Zvt => Err(TillError::Request {
-            dialect: "zvt",
-            error: ecrlink_core::Error::Unsupported {
-                what: "the ZVT till side",
-            },
-        }),
+        Dialect::Zvt => {
+            use ecrlink_core::dialect::zvt::{Transport, ZvtEcr, ZvtEcrConfig};
+            let mut config = ZvtEcrConfig::new(ecrlink_core::txn::Currency::EUR);
+            config.password = opts.zvt_password;
+            config.response_timeout = opts.timeout;
+            config.transport = match opts.target {
+                Target::Tcp { .. } => Transport::Tcp,
+                Target::Serial { .. } => Transport::Serial,
+            };
+            Ok(Box::new(ZvtEcr::new(config)))
+        }
     }
 }
 

@@ -53,13 +53,9 @@ pub fn progress_text(lang: Lang, dialect: Dialect, stage: Option<Stage>, left: D
         _ => format!("{secs} s left"),
     };
     let hint = match dialect {
-        Dialect::Csob => pick(lang, "Ctrl-C zruší", "Ctrl-C cancels", "Ctrl-C annule"),
-        Dialect::Zvt => pick(
-            lang,
-            "Ctrl-C přeruší",
-            "Ctrl-C interrupts",
-            "Ctrl-C interrompt",
-        ),
+        Dialect::Csob | Dialect::Zvt => {
+            pick(lang, "Ctrl-C zruší", "Ctrl-C cancels", "Ctrl-C annule")
+        }
         Dialect::Concert => pick(
             lang,
             "Concert nehlásí, co terminál dělá",
@@ -83,7 +79,7 @@ impl Progress {
         p
     }
 
-    /// Starts the spinner on the terminal's stages (`progress_text`) until `deadline`, the
+    /// Starts the spinner on the terminal's stages ([`progress_text`]) until `deadline`, the
     /// till's limit.
     pub fn start_waiting(enabled: bool, lang: Lang, dialect: Dialect, deadline: Instant) -> Self {
         let p = Progress::hidden(enabled);

@@ -1,6 +1,6 @@
 //! ZVT, the German till ⇄ terminal protocol (Germany, Austria, Switzerland; TCP port 20007 by
 //! default, or serial). This module is the codec: bytes ⇄ typed messages, in both
-//! directions, and the terminal-side session [`ZvtTerminal`] ([`session`]).
+//! directions, and the sessions of both sides: [`ZvtTerminal`] and [`ZvtEcr`].
 //!
 //! Sources (public facts only; no code or prose is taken from them):
 //! - the specification published by the terminal makers' association: PA00P015 "ZVT protocol
@@ -28,7 +28,8 @@
 //! - [`serial`]: `DLE STX … DLE ETX` + CRC-16 frames with DLE doubling, ACK/NAK, and
 //!   [`SerialAccumulator`]. Over TCP an APDU goes as it is, with no framing around it;
 //! - [`session`]: [`ZvtTerminal`], the terminal side behind [`crate::session::TerminalSide`]:
-//!   registration, password checks, the answer sequence with its acknowledgements.
+//!   registration, password checks, the answer sequence with its acknowledgements;
+//! - [`ecr`]: [`ZvtEcr`], the till side behind [`crate::session::EcrSide`].
 //!
 //! The exchange (PA00P015 chapter 2): the till sends a command and the terminal answers
 //! `80 00 00`; while it works it sends `04 FF` intermediate status, `04 0F` status
@@ -51,12 +52,14 @@
 
 pub mod apdu;
 pub mod bmp;
+pub mod ecr;
 pub mod fields;
 pub mod message;
 pub mod serial;
 pub mod session;
 
 pub use apdu::{Apdu, ApduAccumulator, ApduStatus};
+pub use ecr::{ZvtEcr, ZvtEcrConfig};
 pub use fields::{Bmps, RECEIPT_NO_NONE};
 pub use message::{
     Abort, Completion, IntermediateStatus, Message, PrintLine, Registration, StatusEnquiry,

@@ -31,7 +31,7 @@
 //! | `06 02` log-off | none | `06 0F` |
 //! | `06 01` authorisation | [`Request::Sale`] | `04 FF`…, `04 0F`, receipts, `06 0F` / `06 1E` |
 //! | `06 31` refund | [`Request::Refund`] | as authorisation |
-//! | `06 30` reversal (`87` receipt number) | [`Request::Reversal`] of that transaction | as authorisation |
+//! | `06 30` reversal (`87` receipt number) | [`Request::ReversalByReceipt`] | as authorisation |
 //! | `06 20` repeat receipt | [`Request::Reprint`] | receipts, `06 0F` / `06 1E` |
 //! | `06 50` end of day | [`Request::CloseTotals`] | `04 0F` (total), receipts, `06 0F` / `06 1E` |
 //! | `05 01` status enquiry | [`Request::TestTerminal`] | `06 0F` with software version and terminal status |
@@ -55,7 +55,9 @@ use super::apdu::ApduAccumulator;
 use super::fields::Bmps;
 use super::message::{Abort, Completion, IntermediateStatus, Message, PrintLine};
 use super::serial::{self, SerialAccumulator, SerialFeed};
-use crate::session::{RECEIPT_PART_CAPACITY, TerminalEvent, TerminalSide, check_response};
+use crate::session::{
+    Progress, RECEIPT_PART_CAPACITY, TerminalEvent, TerminalSide, check_response,
+};
 use crate::txn::{
     ApprovalCode, Currency, FailReason, MaskedPan, Money, Outcome, Request, RequestKind, Response,
 };
@@ -122,12 +124,52 @@ pub mod result {
 pub mod status {
     /// Waiting for the authorisation host's answer.
     pub const WAITING_FOR_HOST: u8 = 0x04;
+    /// Watch the PIN pad (PIN entry).
+    pub const WATCH_PIN_PAD: u8 = 0x01;
     /// Insert (or present) the card.
     pub const INSERT_CARD: u8 = 0x0A;
     /// Processing, please wait.
     pub const PROCESSING: u8 = 0x0E;
     /// Please wait.
     pub const PLEASE_WAIT: u8 = 0x17;
+}
+
+/// The intermediate status code (`04 FF`) this session sends for the terminal's stage.
+pub const fn status_of(progress: Progress) -> u8 {
+    match progress {
+        Progress::PresentCard => status::INSERT_CARD,
+        Progress::PinEntry => status::WATCH_PIN_PAD,
+        Progress::CardRead => status::PROCESSING,
+        Progress::ContactingBank => status::WAITING_FOR_HOST,
+        Progress::Printing => status::PLEASE_WAIT,
+    }
+}
+
+/// The terminal's stage an intermediate status `code` tells, where it tells one of the
+/// stages every dialect shares ([`Progress`]); `None` for the others (see [`status_text`]).
+pub const fn progress_of(code: u8) -> Option<Progress> {
+    match code {
+        0x01 | 0x02 => Some(Progress::PinEntry),
+        0x04 => Some(Progress::ContactingBank),
+        0x0A => Some(Progress::PresentCard),
+        0x0E => Some(Progress::CardRead),
+        _ => None,
+    }
+}
+
+/// A short English text for intermediate status `code` (PA00P015 chapter "Intermediate
+/// status"; only the codes this project sends and the commonest others).
+pub const fn status_text(code: u8) -> &'static str {
+    match code {
+        0x00 => "waiting for amount confirmation",
+        0x01 | 0x02 => "watch the PIN pad",
+        0x04 => "waiting for the host",
+        0x0A => "insert or present the card",
+        0x0B => "remove the card",
+        0x0E | 0x17 => "please wait",
+        0x15 => "incorrect PIN",
+        _ => "terminal working",
+    }
 }
 
 /// Bits of the registration config byte (PA00P015 2.1).
@@ -258,7 +300,7 @@ struct Awaiting {
 }
 
 #[derive(Debug)]
-enum Rx {
+pub(super) enum Rx {
     Tcp(ApduAccumulator<RX_CAPACITY>),
     Serial(SerialAccumulator<RX_CAPACITY>),
 }
@@ -274,6 +316,8 @@ struct ReceiptText {
     more: bool,
 }
 
+// No heap in core: the text cannot be boxed; the state is moved rarely.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum ReceiptState {
     None,
@@ -301,9 +345,9 @@ pub struct ZvtTerminal {
     core: Core,
 }
 
-/// Bytes on their way to the till.
+/// Bytes on their way to the peer (shared by both sides).
 #[derive(Debug)]
-struct Wire {
+pub(super) struct Wire {
     transport: Transport,
     tx: Vec<u8, TX_CAPACITY>,
     tx_sent: usize,
@@ -333,22 +377,13 @@ struct Core {
 impl ZvtTerminal {
     /// A session with `cfg`; nobody registered yet.
     pub fn new(cfg: ZvtTerminalConfig) -> Self {
-        let rx = match cfg.transport {
-            Transport::Tcp => Rx::Tcp(ApduAccumulator::new()),
-            Transport::Serial => Rx::Serial(SerialAccumulator::new()),
-        };
+        let rx = Rx::new(cfg.transport);
         ZvtTerminal {
             rx,
             core: Core {
                 cfg: cfg.clone(),
                 reg: None,
-                wire: Wire {
-                    transport: cfg.transport,
-                    tx: Vec::new(),
-                    tx_sent: 0,
-                    last_frame: Vec::new(),
-                    repeats: 0,
-                },
+                wire: Wire::new(cfg.transport),
                 events: Deque::new(),
                 dropped: 0,
                 cmd: None,
@@ -401,7 +436,7 @@ impl ZvtTerminal {
 
 /// The receipt number of trace `trace`.
 pub const fn receipt_number(trace: u32) -> u16 {
-    (trace % 10_000) as u16
+    crate::terminal::receipt_of(trace)
 }
 
 /// The ZVT result code of an outcome (`00` for an approval). A bank decline whose code is a
@@ -430,6 +465,22 @@ pub fn result_code(outcome: &Outcome) -> u8 {
             FailReason::PrinterError => r::PRINTER_NOT_READY,
             FailReason::Other => r::SYSTEM_ERROR,
         },
+    }
+}
+
+/// The ZVT result code of `response`: [`result_code`] of its outcome, except that a reversal
+/// refused because it was done already is [`result::ALREADY_REVERSED`].
+pub fn response_result_code(response: &Response) -> u8 {
+    let already = response.kind == RequestKind::Reversal
+        && response.outcome
+            == (Outcome::Failed {
+                reason: FailReason::NoMatchingTransaction,
+            })
+        && response.text.as_deref() == Some(crate::terminal::ALREADY_REVERSED_TEXT);
+    if already {
+        result::ALREADY_REVERSED
+    } else {
+        result_code(&response.outcome)
     }
 }
 
@@ -511,9 +562,57 @@ fn hhmmss(h: u8, m: u8, s: u8) -> u32 {
     u32::from(h) * 10_000 + u32::from(m) * 100 + u32::from(s)
 }
 
+impl Rx {
+    pub(super) fn new(transport: Transport) -> Self {
+        match transport {
+            Transport::Tcp => Rx::Tcp(ApduAccumulator::new()),
+            Transport::Serial => Rx::Serial(SerialAccumulator::new()),
+        }
+    }
+}
+
 impl Wire {
+    pub(super) fn new(transport: Transport) -> Self {
+        Wire {
+            transport,
+            tx: Vec::new(),
+            tx_sent: 0,
+            last_frame: Vec::new(),
+            repeats: 0,
+        }
+    }
+
+    /// A NAK from the peer: the last frame once more, at most [`SERIAL_RETRIES`] times.
+    pub(super) fn repeat(&mut self) {
+        if self.repeats < SERIAL_RETRIES && !self.last_frame.is_empty() {
+            self.repeats += 1;
+            self.compact();
+            let _ = self.tx.extend_from_slice(&self.last_frame);
+        }
+    }
+
+    pub(super) fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
+        let pending = self.tx.get(self.tx_sent..).unwrap_or_default();
+        if pending.is_empty() {
+            self.tx.clear();
+            self.tx_sent = 0;
+            return Ok(None);
+        }
+        if buf.is_empty() {
+            return Err(Error::BufferTooSmall {
+                needed: pending.len(),
+            });
+        }
+        let n = pending.len().min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), pending.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.tx_sent += n;
+        Ok(Some(n))
+    }
+
     /// Queues `msg` for the till, framed for the transport.
-    fn send(&mut self, msg: &Message<'_>) -> Result<()> {
+    pub(super) fn send(&mut self, msg: &Message<'_>) -> Result<()> {
         let mut apdu = [0u8; TX_CAPACITY / 2];
         let n = msg.emit(&mut apdu)?;
         let apdu = apdu.get(..n).unwrap_or_default();
@@ -538,7 +637,7 @@ impl Wire {
         }
     }
 
-    fn raw(&mut self, byte: u8) {
+    pub(super) fn raw(&mut self, byte: u8) {
         self.compact();
         let _ = self.tx.push(byte);
     }
@@ -618,10 +717,10 @@ impl Core {
         self.answered = false;
         self.response = None;
         self.queue.clear();
-        if kind == CmdKind::Payment {
+        self.request = Some(request.clone());
+        if matches!(request, Request::Sale { .. } | Request::Refund { .. }) {
             self.intermediate(now, status::INSERT_CARD);
         }
-        self.request = Some(request.clone());
         self.event(TerminalEvent::Request(request));
     }
 
@@ -813,7 +912,7 @@ impl Core {
             }
         }
         let mut bmps = Bmps {
-            result_code: Some(result_code(&r.outcome)),
+            result_code: Some(response_result_code(r)),
             amount: r.amount.map(|m| m.minor()),
             currency: r.amount.map(|m| m.currency.numeric()),
             trace: r.trace,
@@ -980,20 +1079,16 @@ impl Core {
                 if !self.password_ok(p.password) {
                     return self.local(now, &[Out::Abort(result::WRONG_PASSWORD)]);
                 }
-                let found = match p.bmps.receipt_no {
-                    Some(no) => self.approved.iter().rev().find(|(n, _, _)| *n == no),
-                    None => self.approved.back(),
-                };
-                match found {
-                    Some((_, code, amount)) => {
-                        let request = Request::Reversal {
-                            amount: *amount,
-                            code: code.clone(),
-                            reference: None,
-                        };
-                        self.run(now, K::Payment, request)
+                // Without a receipt number: the last payment this session approved.
+                let receipt = p
+                    .bmps
+                    .receipt_no
+                    .or_else(|| self.approved.back().map(|(n, _, _)| *n));
+                match receipt {
+                    Some(receipt) if receipt != super::RECEIPT_NO_NONE => {
+                        self.run(now, K::Payment, Request::ReversalByReceipt { receipt })
                     }
-                    None => self.local(now, &[Out::Abort(result::REVERSAL_NOT_POSSIBLE)]),
+                    _ => self.local(now, &[Out::Abort(result::REVERSAL_NOT_POSSIBLE)]),
                 }
             }
             Message::RepeatReceipt(p) => {
@@ -1055,7 +1150,7 @@ impl Core {
         };
         check_response(&request, response)?;
         let approved = response.outcome.is_approved();
-        let code = result_code(&response.outcome);
+        let code = response_result_code(response);
         let cfg = self.config_byte();
         let end = if approved {
             Out::Done
@@ -1083,11 +1178,8 @@ impl Core {
                         self.remember(trace, code, amount);
                     }
                 }
-                if approved && request.kind() == RequestKind::Reversal {
-                    if let Request::Reversal { code, amount, .. } = request {
-                        self.approved
-                            .retain(|(_, c, a)| !(c == &code && *a == amount));
-                    }
+                if let (true, Request::ReversalByReceipt { receipt }) = (approved, &request) {
+                    self.approved.retain(|(n, _, _)| n != receipt);
                 }
             }
             CmdKind::RepeatReceipt => {
@@ -1171,14 +1263,7 @@ impl TerminalSide for ZvtTerminal {
                     let (r, used) = acc.feed(bytes);
                     match r {
                         Ok(SerialFeed::NeedMore) | Ok(SerialFeed::Ack) => {}
-                        Ok(SerialFeed::Nak) => {
-                            let w = &mut self.core.wire;
-                            if w.repeats < SERIAL_RETRIES && !w.last_frame.is_empty() {
-                                w.repeats += 1;
-                                w.compact();
-                                let _ = w.tx.extend_from_slice(&w.last_frame);
-                            }
-                        }
+                        Ok(SerialFeed::Nak) => self.core.wire.repeat(),
                         Ok(SerialFeed::Frame(data)) => {
                             self.core.wire.raw(serial::ACK);
                             match super::Apdu::parse_exact(data) {
@@ -1211,24 +1296,7 @@ impl TerminalSide for ZvtTerminal {
     }
 
     fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
-        let c = &mut self.core.wire;
-        let pending = c.tx.get(c.tx_sent..).unwrap_or_default();
-        if pending.is_empty() {
-            c.tx.clear();
-            c.tx_sent = 0;
-            return Ok(None);
-        }
-        if buf.is_empty() {
-            return Err(Error::BufferTooSmall {
-                needed: pending.len(),
-            });
-        }
-        let n = pending.len().min(buf.len());
-        if let (Some(dst), Some(src)) = (buf.get_mut(..n), pending.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        c.tx_sent += n;
-        Ok(Some(n))
+        self.core.wire.poll_transmit(buf)
     }
 
     fn poll_event(&mut self) -> Option<TerminalEvent> {
@@ -1245,6 +1313,13 @@ impl TerminalSide for ZvtTerminal {
 
     fn send_receipt_part(&mut self, now: Instant, text: &str, more: bool) -> Result<()> {
         self.core.receipt_part(now, text, more)
+    }
+
+    /// Sends the stage as a `04 FF` intermediate status ([`status_of`]) when the till
+    /// registered for intermediate status; otherwise nothing, and `Ok`.
+    fn send_progress(&mut self, now: Instant, progress: Progress) -> Result<()> {
+        self.intermediate_status(now, status_of(progress));
+        Ok(())
     }
 
     fn is_busy(&self) -> bool {

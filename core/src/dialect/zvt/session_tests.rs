@@ -119,6 +119,7 @@ fn admin_commands_check_the_password() {
         "06 50 03 65 43 21",
         "06 20 03 00 00 00",
         "06 30 06 11 11 11 87 00 01",
+        "06 31 0A 00 00 01 04 00 00 00 00 01 00",
     ] {
         let mut t = terminal();
         register(&mut t, 0x00);
@@ -259,48 +260,44 @@ fn an_unacknowledged_answer_is_undelivered() {
 }
 
 #[test]
-fn reversal_by_receipt_number_names_an_earlier_payment() {
+fn reversal_names_the_payment_by_its_receipt_number() {
     let mut t = terminal();
-    for (trace, code, minor) in [(7u32, "AAA111", 1000u64), (8, "BBB222", 2000)] {
-        start_sale(&mut t);
-        let _ = out(&mut t);
-        let _ = expect_request(&mut t);
-        t.respond(T0, &approved(RequestKind::Sale, eur(minor), trace, code))
-            .unwrap_err(); // the amount differs from the request's 12.50
-        t.respond(T0, &approved(RequestKind::Sale, eur(1250), trace, code))
-            .unwrap();
-        for _ in 0..2 {
-            let _ = out(&mut t);
-            ack(&mut t);
-        }
-        assert_eq!(events(&mut t), [TerminalEvent::ResponseDelivered]);
-    }
-    // Receipt 0007 is not the last transaction.
     t.handle_bytes(T0, &hex("06 30 06 12 34 56 87 00 07"));
     assert_eq!(out(&mut t), [ACK]);
     assert_eq!(
         expect_request(&mut t),
-        Request::Reversal {
-            amount: eur(1250),
-            code: ApprovalCode::new("AAA111").unwrap(),
-            reference: None
-        }
+        Request::ReversalByReceipt { receipt: 7 }
     );
-    let mut r = approved(RequestKind::Reversal, eur(1250), 9, "AAA111");
-    r.pan = None;
+    // Already reversed: its own result code.
+    let r = Response::new(
+        RequestKind::Reversal,
+        Outcome::Failed {
+            reason: FailReason::NoMatchingTransaction,
+        },
+    )
+    .with_text(crate::terminal::ALREADY_REVERSED_TEXT)
+    .unwrap();
     t.respond(T0, &r).unwrap();
-    for _ in 0..2 {
-        let _ = out(&mut t);
-        ack(&mut t);
-    }
+    assert_eq!(out(&mut t), ["061E01B4"]);
+    ack(&mut t);
     let _ = events(&mut t);
-    // Reversed once: a second reversal of 0007 is refused, as is an unknown number.
-    for no in ["00 07", "12 34"] {
-        t.handle_bytes(T0, &hex(&format!("06 30 06 12 34 56 87 {no}")));
-        assert_eq!(out(&mut t), [ACK, "061E01B5"], "{no}");
-        ack(&mut t);
-        assert!(events(&mut t).is_empty());
-    }
+    // Unknown: reversal not possible.
+    t.handle_bytes(T0, &hex("06 30 06 12 34 56 87 12 34"));
+    let _ = out(&mut t);
+    let _ = expect_request(&mut t);
+    let r = Response::new(
+        RequestKind::Reversal,
+        Outcome::Failed {
+            reason: FailReason::NoMatchingTransaction,
+        },
+    );
+    t.respond(T0, &r).unwrap();
+    assert_eq!(out(&mut t), ["061E01B5"]);
+    // Without a receipt number and no payment on this session: refused at once.
+    ack(&mut t);
+    let _ = events(&mut t);
+    t.handle_bytes(T0, &hex("06 30 03 12 34 56"));
+    assert_eq!(out(&mut t), [ACK, "061E01B5"]);
 }
 
 #[test]
