@@ -79,7 +79,7 @@ impl Progress {
         p
     }
 
-    /// Starts the spinner on the terminal's stages ([`progress_text`]) until `deadline`, the
+    /// Starts the spinner on the terminal's stages (`progress_text`) until `deadline`, the
     /// till's limit.
     pub fn start_waiting(enabled: bool, lang: Lang, dialect: Dialect, deadline: Instant) -> Self {
         let p = Progress::hidden(enabled);
