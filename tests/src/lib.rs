@@ -8,3 +8,4 @@ pub mod csob_client;
 pub mod pan;
 pub mod procs;
 pub mod proxy;
+pub mod python;

@@ -1,6 +1,6 @@
 //! What the agent really sends its bank, decoded by a public ISO 8583 library: pyiso8583
 //! (PyPI, pinned, `default_ascii` spec: ISO 8583:1987 in ASCII) in a throwaway venv that
-//! `tests/iso8583/venv.sh` makes under `target/iso8583/`. A recording proxy sits between the
+//! `tests/python/venv.sh` makes under `target/iso8583/`. A recording proxy sits between the
 //! real agent and the real bank simulator and keeps every request the agent sends.
 //!
 //! Issue 14 points 11 and 12:
@@ -41,35 +41,9 @@ fn scripts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("iso8583")
 }
 
-/// The venv's python, made once per test binary; `None` (after printing SKIPPED) when it
-/// cannot be made outside CI. In CI (`CI=true`) a missing venv fails the test.
+/// The venv's python (see [`ecrlink_tests::python::venv`]).
 fn python() -> Option<PathBuf> {
-    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let made = PYTHON.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg(scripts().join("venv.sh"))
-            .output()
-            .map_err(|e| format!("cannot run venv.sh: {e}"))?;
-        if out.status.success() {
-            Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-        } else {
-            Err(format!(
-                "venv.sh failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    });
-    match made {
-        Ok(p) => Some(p.clone()),
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("the pyiso8583 venv is needed in CI: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: no venv with pyiso8583 ({e})");
-            None
-        }
-    }
+    ecrlink_tests::python::venv("iso8583", &["pyiso8583==4.0.1"], "pyiso8583")
 }
 
 /// Changes a request's bytes (without the length prefix) on its way to the bank.

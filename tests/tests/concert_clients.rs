@@ -3,7 +3,7 @@
 //! over a pseudo-terminal pair (a null-modem cable: the agent opens one pty by its path, the
 //! library the other, and the test copies bytes between the two masters).
 //!
-//! The libraries run in a throwaway venv that `tests/concert_clients/venv.sh` makes under
+//! The libraries run in a throwaway venv that `tests/python/venv.sh` makes under
 //! `target/concert-clients/` (pinned versions from PyPI); the scenarios are in
 //! `tests/concert_clients/clients.py`. Without the venv (no network) the tests fail when
 //! `CI=true` and print SKIPPED otherwise.
@@ -44,36 +44,9 @@ fn scripts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("concert_clients")
 }
 
-/// The venv's python, made once per test binary; `None` (after printing SKIPPED) when it
-/// cannot be made outside CI. In CI (`CI=true`) a missing venv fails the test.
+/// The venv's python (see [`ecrlink_tests::python::venv`]).
 fn python() -> Option<PathBuf> {
-    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let made = PYTHON.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg(scripts().join("venv.sh"))
-            .output()
-            .map_err(|e| format!("cannot run venv.sh: {e}"))?;
-        if out.status.success() {
-            let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            Ok(PathBuf::from(path))
-        } else {
-            Err(format!(
-                "venv.sh failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    });
-    match made {
-        Ok(p) => Some(p.clone()),
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("the pyTeliumManager/pypostelium venv is needed in CI: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: no venv with the public Concert clients ({e})");
-            None
-        }
-    }
+    ecrlink_tests::python::venv("concert-clients", &["pyTeliumManager==2.4.2", "pypostelium==0.0.5"], "the public Concert clients (pyTeliumManager, pypostelium)")
 }
 
 /// How the till reaches the agent.

@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# Makes (once) the throwaway venv with the two public Concert till libraries from PyPI, pinned,
-# under target/concert-clients/venv, and prints its python. Exit status 3 when the venv cannot
-# be made (no python3 venv module, no network to PyPI): the caller decides whether that is a
-# failure (CI) or a skip.
+# Makes (once) a throwaway venv named NAME under target/NAME/venv with the pinned PyPI packages
+# PINS, and prints its python. Exit status 3 when the venv cannot be made (no python3 venv
+# module, no network to PyPI): the caller decides whether that is a failure (CI) or a skip.
+# The test suites call it through `ecrlink_tests::python::venv`.
 #
-# usage: tests/concert_clients/venv.sh
+# usage: tests/python/venv.sh NAME PIN...
+#   e.g. tests/python/venv.sh concert-clients pyTeliumManager==2.4.2 pypostelium==0.0.5
 set -euo pipefail
 
+if [[ $# -lt 2 ]]; then
+    echo "usage: $0 NAME PIN..." >&2
+    exit 2
+fi
+name=$1
+shift
 root=$(cd "$(dirname "$0")/../.." && pwd)
-dir="$root/target/concert-clients"
+dir="$root/target/$name"
 venv="$dir/venv"
-pins="pyTeliumManager==2.4.2 pypostelium==0.0.5"
+pins="$*"
 mkdir -p "$dir"
 if [[ -x "$venv/bin/python" && "$(cat "$venv/.pins" 2>/dev/null)" == "$pins" ]]; then
     echo "$venv/bin/python"
