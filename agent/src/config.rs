@@ -850,7 +850,8 @@ mod tests {
                 baud: 9600
             }
         );
-        assert!("nope@1.2.3.4:5".parse::<ListenSpec>().is_err());
+        assert!("gpe@1.2.3.4:5".parse::<ListenSpec>().is_err());
+        assert!("zvt@1.2.3.4:5".parse::<ListenSpec>().is_ok());
         assert!("127.0.0.1:5".parse::<ListenSpec>().is_err());
         assert!("csob@".parse::<ListenSpec>().is_err());
     }

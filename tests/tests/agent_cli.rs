@@ -17,6 +17,8 @@ fn help_teaches_and_bad_input_exits_2() {
         "--listen",
         "concert",
         "csob",
+        "zvt",
+        "--zvt-password",
         "auto",
         "serial:",
         "--bank",
@@ -28,7 +30,7 @@ fn help_teaches_and_bad_input_exits_2() {
         assert!(text.contains(needle), "--help lacks {needle}:\n{text}");
     }
     for bad in [
-        &["--listen", "zvt@127.0.0.1:0"][..],
+        &["--listen", "gpe@127.0.0.1:0"][..],
         &["--listen", "127.0.0.1:2000"],
         &["--terminal-id", "MUCH-TOO-LONG"],
         &["--sleep-after", "5 parsecs"],

@@ -15,7 +15,7 @@ fn bad_hex_is_a_one_line_error_with_exit_2() {
 
 #[test]
 fn unknown_dialect_is_a_usage_error() {
-    let (code, _, err) = sim(&["decode", "--dialect", "zvt", "02"]);
+    let (code, _, err) = sim(&["decode", "--dialect", "gpe", "02"]);
     assert_eq!(code, 2);
-    assert!(err.contains("zvt"), "{err}");
+    assert!(err.contains("gpe"), "{err}");
 }

@@ -145,9 +145,9 @@ fn config_errors_name_the_line_and_column() {
             "expected a string",
         ),
         (
-            "selection = \"single\"\n[[terminal]]\nalias = \"a\"\naddress = \"1.2.3.4:5\"\ndialect = \"zvt\"\n",
+            "selection = \"single\"\n[[terminal]]\nalias = \"a\"\naddress = \"1.2.3.4:5\"\ndialect = \"gpe\"\n",
             ":5:11: ",
-            "unknown dialect 'zvt'",
+            "unknown dialect 'gpe'",
         ),
         (
             "selection = \"single\"\n\n[[terminal]]\nalias = \"a\"\naddress = \"1.2.3.4\"\ndialect = \"csob\"\n",
