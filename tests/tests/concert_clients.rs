@@ -27,7 +27,6 @@ mod agent_common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use agent_common::{Agent, Bank};
