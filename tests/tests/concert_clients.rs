@@ -45,7 +45,11 @@ fn scripts() -> PathBuf {
 
 /// The venv's python (see [`ecrlink_tests::python::venv`]).
 fn python() -> Option<PathBuf> {
-    ecrlink_tests::python::venv("concert-clients", &["pyTeliumManager==2.4.2", "pypostelium==0.0.5"], "the public Concert clients (pyTeliumManager, pypostelium)")
+    ecrlink_tests::python::venv(
+        "concert-clients",
+        &["pyTeliumManager==2.4.2", "pypostelium==0.0.5"],
+        "the public Concert clients (pyTeliumManager, pypostelium)",
+    )
 }
 
 /// How the till reaches the agent.

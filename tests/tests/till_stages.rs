@@ -2,7 +2,9 @@
 //! bank simulator, the agent, and `ecrlink-sim sale`. Over ČSOB the agent sends B0 activity
 //! messages with the stage while the sale runs (present card, card read, contacting bank);
 //! the till writes each in its session log and shows it in its progress line with the time
-//! left and a cancel hint. Concert carries no stages: its progress line says so.
+//! left and a cancel hint. Over ZVT the same stages go as `04 FF` intermediate status
+//! (insert card, processing, waiting for the host). Concert carries no stages: its progress
+//! line says so.
 //!
 //! The progress line is drawn only on a terminal, so the till runs under `script` (util-linux)
 //! with a pseudo-terminal; without `script` that part prints SKIPPED (it is in Debian's base).
@@ -22,7 +24,7 @@ const BINS: Bins = Bins {
 fn shop(d: &Path) -> (BankProc, AgentProc) {
     let rules = "[[rule]]\nmti = \"0200\"\ndelay = \"1500ms\"\n";
     let bank = BankProc::spawn(BINS, &d.join("bank"), Some(rules));
-    let spec = AgentSpec::new(&["csob", "concert"], bank.addr)
+    let spec = AgentSpec::new(&["csob", "concert", "zvt"], bank.addr)
         .set("--card-delay", "1500ms")
         .set("--bank-timeout", "15s");
     let agent = AgentProc::spawn(BINS, &d.join("agent"), &spec).expect("agent");
@@ -60,6 +62,35 @@ fn a_csob_till_hears_the_terminals_stages_in_order() {
             .unwrap_or_else(|| panic!("no {stage} in the till's log:\n{log}"))
     };
     let (card, read, bank) = (at("present-card"), at("card-read"), at("contacting-bank"));
+    assert!(card < read && read < bank, "stages out of order:\n{log}");
+    let answer = log.find("response: sale").expect("the answer in the log");
+    assert!(bank < answer, "a stage after the answer:\n{log}");
+}
+
+#[test]
+fn a_zvt_till_hears_the_terminals_stages_as_intermediate_status_in_order() {
+    let d = tempfile::tempdir().unwrap();
+    let (_bank, agent) = shop(d.path());
+    let logs = d.path().join("till-logs");
+    let r = till(
+        BINS,
+        "zvt",
+        agent.addr("zvt"),
+        &sale_args("zvt", 1250)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        60,
+        &logs,
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let log = session_logs(&logs);
+    let at = |status: &str| {
+        log.find(&format!("terminal status {status}"))
+            .unwrap_or_else(|| panic!("no status {status} in the till's log:\n{log}"))
+    };
+    // 0A insert card, 0E processing (the card was read), 04 waiting for the host.
+    let (card, read, bank) = (at("0A"), at("0E"), at("04"));
     assert!(card < read && read < bank, "stages out of order:\n{log}");
     let answer = log.find("response: sale").expect("the answer in the log");
     assert!(bank < answer, "a stage after the answer:\n{log}");

@@ -814,9 +814,17 @@ impl Terminal {
         self.advance(now);
     }
 
-    /// The till acknowledged the answer of trace number `stan`.
+    /// The till acknowledged the answer of trace number `stan`. Only the last transaction's
+    /// first delivery is journaled (the journal keeps nothing else of it): an answer that
+    /// names another trace number, e.g. a refusal that reached no bank, writes nothing.
     pub fn handle_delivered(&mut self, now: Instant, stan: u32) {
-        if stan != 0 {
+        let news = self
+            .journal
+            .checkpoint
+            .last
+            .as_ref()
+            .is_some_and(|last| last.stan == stan && !last.delivered);
+        if stan != 0 && news {
             self.push_record(Record::Delivered { stan });
         }
         self.advance(now);

@@ -375,14 +375,21 @@ impl<'a> Message<'a> {
             c::REPEAT_RECEIPT => Message::RepeatReceipt(with_password(data)?),
             c::END_OF_DAY => Message::EndOfDay(with_password(data)?),
             c::STATUS_ENQUIRY => {
-                let (pw, rest) = match (data.get(3), password(data)) {
-                    (Some(&number::SERVICE_BYTE), Ok((pw, rest))) => (Some(pw), rest),
-                    _ => (None, data),
+                // The password is optional, and its three BCD bytes followed by the service
+                // byte's number can also be the start of a TLV container (`06 82 01 03`: a
+                // 259-byte container). The reading with a password is taken when the rest
+                // parses; otherwise the data is read as bitmaps alone.
+                let with_password = match (data.get(3), password(data)) {
+                    (Some(&number::SERVICE_BYTE), Ok((pw, rest))) => {
+                        Bmps::parse(rest).ok().map(|bmps| (Some(pw), bmps))
+                    }
+                    _ => None,
                 };
-                Message::StatusEnquiry(StatusEnquiry {
-                    password: pw,
-                    bmps: Bmps::parse(rest)?,
-                })
+                let (pw, bmps) = match with_password {
+                    Some(read) => read,
+                    None => (None, Bmps::parse(data)?),
+                };
+                Message::StatusEnquiry(StatusEnquiry { password: pw, bmps })
             }
             c::DIAGNOSIS => Message::Diagnosis(Bmps::parse(data)?),
             c::ABORT_REQUEST => {
