@@ -3064,6 +3064,16 @@ fn seeds_105291_209305_last_transaction_questions_pushing_out_an_answer() {
     }
 }
 
+/// A seed of the second million that failed before the fix: a batch close whose record could
+/// not be written restarted the trace numbers in the batch that stayed open; a sale took a
+/// refund's number, and its reversal, owed after a cut, was taken for the refund's and never
+/// sent (`terminal::tests::a_batch_close_that_was_not_made_durable_hands_out_no_trace_number_again`).
+#[test]
+fn seed_1164189_trace_numbers_again_after_a_close_not_journaled() {
+    let (v, _) = run_seed(1_164_189, Mutant::None, false);
+    assert!(v.is_empty(), "{}", report(1_164_189, Mutant::None));
+}
+
 /// Seeds of the millions (`benches/shop-sim.sh`) that failed before the fix: a till's reversal
 /// declined `12` whose completion could not be journaled stays open in the journal; after a
 /// restart recovery sends it and reports it approved, though the till had been told

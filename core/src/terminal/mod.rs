@@ -722,6 +722,7 @@ impl Terminal {
     pub fn handle_persist_failed(&mut self, now: Instant) {
         let mut lost_approval: Option<AuthStarted> = None;
         let mut lost_refused_reversal = false;
+        let mut lost_close = false;
         // A till's reversal whose start was not durable never reached the bank and could not
         // be found after a restart: it is refused, not stored in memory.
         let unstarted = self
@@ -736,6 +737,9 @@ impl Terminal {
             })
             .and_then(|a| a.original.map(|o| o.stan));
         while let Some(record) = self.records.pop_front() {
+            if matches!(record, Record::BatchClosed { .. }) {
+                lost_close = true;
+            }
             if unstarted.is_some() {
                 continue;
             }
@@ -771,6 +775,12 @@ impl Terminal {
                     lost_approval = self.txn.as_ref().and_then(|t| t.auth.clone());
                 }
             }
+        }
+        if lost_close {
+            // The batch stays open: its trace numbers go on from its durable reservation, not
+            // from 1 again (a number used twice in a batch makes two messages one for the
+            // bank and for reversal matching).
+            self.stan_next = self.stan_next.max(self.journal.checkpoint.next_stan);
         }
         // Trace numbers handed out since the last durable reservation are not safe to use:
         // drop the messages that carry them (a stored reversal or an echo is tried again).

@@ -659,6 +659,32 @@ fn close_waits_for_stored_reversals_first() {
     assert!(rig.answer_for(id).outcome.is_approved());
 }
 
+/// Found by the shop simulation through its ČSOB sessions (seed 1 164 189): the close of a
+/// batch restarted the trace numbers at once, before its record was durable. When that record
+/// could not be written the batch stayed open and its trace numbers were handed out again, so
+/// that a sale took the number of a refund earlier in the same batch; the sale's reversal,
+/// owed after a cut, was taken for the refund's (same batch, same trace number) and never
+/// sent, and the bank kept the sale.
+#[test]
+fn a_batch_close_that_was_not_made_durable_hands_out_no_trace_number_again() {
+    let mut rig = Rig::new();
+    rig.approved_sale(1000, "A1");
+    let sale = rig.sent().stan();
+    rig.request(Request::CloseTotals);
+    let reconcile = rig.sent().stan();
+    rig.fail_writes = true;
+    rig.reply("00", None);
+    rig.fail_writes = false;
+    assert_eq!(rig.app.checkpoint().batch, 1, "the batch is still open");
+    rig.sale(2000);
+    rig.present(card());
+    let again = rig.sent().stan();
+    assert!(
+        again > sale && again > reconcile,
+        "trace {again} handed out again in batch 1 (sale {sale}, reconciliation {reconcile})"
+    );
+}
+
 // ---- timeouts, journal failures, restarts ----------------------------------------------
 
 #[test]
