@@ -524,6 +524,11 @@ impl Engine {
                 progressed = true;
                 if let ConfirmCommand::Ask { kind } = cmd {
                     tracing::info!(request = kind.name(), "merchant PIN asked on the terminal");
+                    // The answer's stage (a card wait, or the refusal) replaces it.
+                    self.shared
+                        .ui
+                        .stages
+                        .publish(Stage::MerchantPin { kind: kind.name() });
                 }
                 let _ = self.card_tx.send(ReaderCmd::Confirm(cmd));
             }

@@ -31,6 +31,7 @@ function screenText(v, now) {
       const left = Math.max(0, s.limit_s - Math.floor((now - v.since) / 1000));
       return [s.amount, "Present card", "Insert, tap or swipe", left + " s left · red key cancels"];
     }
+    case "merchant-pin": return ["Merchant PIN", "for " + s.kind, "Merchant: type the PIN below"];
     case "pin-entry": return ["Enter PIN", "● ● ● ●", "Remove the card to abort"];
     case "card-read": return [s.scheme, "Card read", s.entry + " " + s.pan];
     case "no-card": return ["No card", "Card wait ended", ""];
@@ -51,7 +52,11 @@ function screenText(v, now) {
 }
 
 function post(panel, index, body) {
-  return fetch(api("/api/t/" + index + "/action"), {
+  return postTo(panel, "/api/t/" + index + "/action", body);
+}
+
+function postTo(panel, path, body) {
+  return fetch(api(path), {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),
@@ -99,8 +104,27 @@ function renderHistory(panel, v) {
   }
 }
 
+// The merchant PIN prompt: shown while the terminal asks for it and the tester decides (else
+// the --cards script types it). The field is emptied whenever the prompt goes.
+function renderMerchant(panel, v) {
+  const form = panel.querySelector(".merchant-form");
+  const field = form.querySelector("input[name=merchant-pin]");
+  const asking = v.power !== "asleep" && v.screen.stage === "merchant-pin" && v.tester_decides;
+  if (asking) {
+    text(form.querySelector(".merchant-ask"), "The terminal asks the merchant PIN for " + v.screen.kind + ".");
+    if (form.hidden) {
+      form.hidden = false;
+      field.focus();
+    }
+  } else if (!form.hidden) {
+    field.value = "";
+    form.hidden = true;
+  }
+}
+
 function render(panel, v) {
   renderScreen(panel, v);
+  renderMerchant(panel, v);
   panel.querySelector("input[name=tester]").checked = v.tester_decides;
   const b = v.bank;
   text(panel.querySelector(".bank-state"), "Now: " + b.mode + (b.mode === "slow" ? " (" + b.delay_ms + " ms)" : ""));
@@ -144,6 +168,19 @@ function addTerminal(t) {
     ev.preventDefault();
     const f = new FormData(card);
     post(panel, index, { action: "present", entry: f.get("entry"), scheme: f.get("scheme"), pin: f.get("pin"), decline: f.get("decline") || null });
+  });
+  const merchant = panel.querySelector(".merchant-form");
+  const merchantPin = merchant.querySelector("input[name=merchant-pin]");
+  merchant.addEventListener("submit", ev => {
+    ev.preventDefault();
+    // The PIN leaves the page at once: the field is emptied before it is sent.
+    const pin = merchantPin.value;
+    merchantPin.value = "";
+    postTo(panel, "/api/t/" + index + "/merchant-pin", { pin: pin });
+  });
+  merchant.querySelector(".merchant-cancel").addEventListener("click", () => {
+    merchantPin.value = "";
+    postTo(panel, "/api/t/" + index + "/merchant-pin", { cancel: true });
   });
   panel.querySelector(".remove").addEventListener("click", () => post(panel, index, { action: "remove" }));
   panel.querySelector(".cancel").addEventListener("click", () => post(panel, index, { action: "cancel" }));

@@ -23,6 +23,12 @@ pub enum Stage {
         /// Amount to pay, e.g. `12.50 EUR`, for requests that carry one.
         amount: Option<String>,
     },
+    /// The terminal asks for the merchant PIN before a request its policy guards (refund,
+    /// reversal, close totals) goes on. The PIN itself never appears in a stage.
+    MerchantPin {
+        /// Request kind the PIN is asked for (`refund`, …).
+        kind: &'static str,
+    },
     /// The terminal waits for the card ("present card").
     PresentCard {
         /// Amount to pay.
