@@ -698,6 +698,10 @@ fn answer_stage(r: &Response) -> Stage {
             Outcome::Failed { reason } => Some(reason.name()),
             _ => None,
         },
+        message: match &r.outcome {
+            Outcome::Failed { .. } => r.text.as_ref().map(|t| t.to_string()),
+            _ => None,
+        },
         approval: r.approval_code.as_ref().map(|a| a.to_string()),
         amount: r.amount.map(|m| m.to_string()),
         pan: r.pan.as_ref().map(|p| p.to_string()),

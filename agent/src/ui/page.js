@@ -43,6 +43,7 @@ function screenText(v, now) {
       let detail = "";
       if (s.outcome === "approved" && s.approval) detail = "Approval code " + s.approval;
       else if (s.code) detail = "Code " + s.code;
+      else if (s.message) detail = s.message;
       else if (s.reason) detail = s.reason;
       if (v.printing) detail += (detail ? " · " : "") + "Printing receipt";
       return [big, line, detail];
@@ -83,7 +84,8 @@ function renderHistory(panel, v) {
     li.append(line, outcome);
     const more = [];
     if (a.code) more.push("code " + a.code);
-    if (a.reason) more.push(a.reason);
+    if (a.message) more.push(a.message);
+    else if (a.reason) more.push(a.reason);
     if (a.approval) more.push("approval " + a.approval);
     if (a.scheme) more.push(a.scheme);
     if (a.pan) more.push(a.pan);

@@ -66,6 +66,9 @@ pub enum Stage {
         code: Option<String>,
         /// Failure reason, when failed.
         reason: Option<&'static str>,
+        /// The terminal's words for a failure, when it has them (a policy refusal such as
+        /// "wrong merchant PIN").
+        message: Option<String>,
         /// Approval code, when approved.
         approval: Option<String>,
         /// Amount processed.
