@@ -25,7 +25,7 @@
 //!   tester types it by keyboard, presents a card; the till sees approved, the bank one auth;
 //!   the PIN is not on the page or in the agent's log;
 //! - `merchant-wrong-pin`: a wrong merchant PIN: the till is refused "wrong merchant PIN"; the
-//!   prompt's Cancel refuses the next refund; nothing reaches the bank.
+//!   prompt's Cancel cancels the next refund; nothing reaches the bank.
 //!
 //! Screenshots of each state go to `target/ui-shots/`. Without the venv or the browser (no
 //! network, not root) the test fails when `CI=true` and prints SKIPPED otherwise.

@@ -528,8 +528,9 @@ def merchant_wrong_pin(ctx, args, tmp):
         merchant_prompt(page, args, "merchant-cancel")
         panel(page).get_by_role("button", name="Cancel", exact=True).click()
         expect(screen(page)).to_have_attribute("data-stage", "answer", timeout=WAIT_MS)
+        expect(screen(page)).to_contain_text("CANCELLED")
         code, j = till.result()
-        check(code != 0 and j.get("outcome") != "approved", f"till after cancel: {code} {j}")
+        check(code == 6 and j.get("outcome") == "cancelled", f"till after cancel: {code} {j}")
         check(ledger_auths(tmp) == [], f"the bank got: {ledger_auths(tmp)}")
     finally:
         w.procs.stop()

@@ -464,7 +464,10 @@ async fn merchant_pin(
 }
 
 /// What [`merchant_pin`] does with a well-formed body; the message never holds the PIN.
-fn merchant_answer(desk: &crate::card::CardDesk, body: MerchantPinBody) -> (StatusCode, bool, String) {
+fn merchant_answer(
+    desk: &crate::card::CardDesk,
+    body: MerchantPinBody,
+) -> (StatusCode, bool, String) {
     let max = ecrlink_core::terminal::confirm::MAX_PIN;
     let (action, done) = match (body.pin, body.cancel) {
         (Some(_), true) => {
@@ -650,7 +653,11 @@ mod tests {
         // Nobody asks: refused.
         let (code, ok, _) = merchant_answer(&desk, body(Some("4711"), false));
         assert_eq!((code, ok), (StatusCode::CONFLICT, false));
-        for bad in [body(None, false), body(Some("4711"), true), body(Some(""), false)] {
+        for bad in [
+            body(None, false),
+            body(Some("4711"), true),
+            body(Some(""), false),
+        ] {
             let (code, _, m) = merchant_answer(&desk, bad);
             assert_eq!(code, StatusCode::BAD_REQUEST, "{m}");
         }
@@ -658,12 +665,13 @@ mod tests {
         assert_eq!(code, StatusCode::BAD_REQUEST);
         assert!(!m.contains("47 11"));
         desk.set_tester_decides(true);
-        let (input, (code, ok, message)) = tokio::join!(reader.merchant_pin(RequestKind::Refund), async {
-            while !desk.is_asking_pin() {
-                tokio::task::yield_now().await;
-            }
-            merchant_answer(&desk, body(Some("4711"), false))
-        });
+        let (input, (code, ok, message)) =
+            tokio::join!(reader.merchant_pin(RequestKind::Refund), async {
+                while !desk.is_asking_pin() {
+                    tokio::task::yield_now().await;
+                }
+                merchant_answer(&desk, body(Some("4711"), false))
+            });
         assert_eq!((code, ok), (StatusCode::OK, true));
         assert!(!message.contains("4711"), "{message}");
         assert_eq!(input, MerchantInput::Pin("4711".into()));
