@@ -147,12 +147,12 @@ def ledger_auths(tmp):
         return []
 
 
-def merchant_prompt(page, args, name):
+def merchant_prompt(page, args, name, i=0):
     """Waits for the page to ask the merchant PIN for a refund; the prompt's field focused."""
-    expect(screen(page)).to_have_attribute("data-stage", "merchant-pin", timeout=WAIT_MS)
-    expect(screen(page)).to_contain_text("Merchant PIN")
-    expect(screen(page)).to_contain_text("for refund")
-    p = panel(page)
+    expect(screen(page, i)).to_have_attribute("data-stage", "merchant-pin", timeout=WAIT_MS)
+    expect(screen(page, i)).to_contain_text("Merchant PIN")
+    expect(screen(page, i)).to_contain_text("for refund")
+    p = panel(page, i)
     field = p.get_by_label("Merchant PIN", exact=True)
     expect(field).to_be_visible()
     check(field.get_attribute("type") == "password", "merchant PIN field is not a password field")
@@ -379,7 +379,8 @@ def sleep_wake(ctx, args, tmp):
 
 
 def two_terminals(ctx, args, tmp):
-    """`ecrlink-sim demo --ui --terminals 2`: two terminals on one page, each driven on its own."""
+    """`ecrlink-sim demo --ui --terminals 2`: two terminals on one page, each driven on its own;
+    a refund asks the demo's merchant PIN (which the demo prints) on the page."""
     procs = Procs(tmp)
     try:
         lines = procs.start([args.sim, "demo", "--ui", "127.0.0.1:0", "--terminals", "2",
@@ -408,6 +409,17 @@ def two_terminals(ctx, args, tmp):
         code, j = t0.result()
         check(code == 6, f"till 0: {code} {j}")
         shot(page, args, "two-terminals")
+        # The demo sets a merchant PIN and says it: a refund asks it on the page.
+        check(any(MERCHANT_PIN in l for l in lines), f"the demo does not say its PIN: {lines}")
+        r0 = Till(args.sim, tmp, tills[0], amount="2.00", kind="refund")
+        merchant_prompt(page, args, "two-terminals", 0)
+        page.keyboard.type(MERCHANT_PIN)
+        page.keyboard.press("Enter")
+        expect(screen(page, 0)).to_have_attribute("data-stage", "present-card", timeout=WAIT_MS)
+        present(page, 0, entry="swipe")
+        expect(screen(page, 0)).to_have_attribute("data-outcome", "approved", timeout=WAIT_MS)
+        code, j = r0.result()
+        check(code == 0 and j.get("outcome") == "approved", f"refund at till 0: {code} {j}")
     finally:
         procs.stop()
 
@@ -531,6 +543,13 @@ def merchant_wrong_pin(ctx, args, tmp):
         expect(screen(page)).to_contain_text("CANCELLED")
         code, j = till.result()
         check(code == 6 and j.get("outcome") == "cancelled", f"till after cancel: {code} {j}")
+        # Escape in the field cancels too (keyboard only).
+        till = w.till(kind="refund", amount="5.00")
+        merchant_prompt(page, args, "merchant-escape")
+        page.keyboard.press("Escape")
+        expect(screen(page)).to_contain_text("CANCELLED", timeout=WAIT_MS)
+        code, j = till.result()
+        check(code == 6 and j.get("outcome") == "cancelled", f"till after Escape: {code} {j}")
         check(ledger_auths(tmp) == [], f"the bank got: {ledger_auths(tmp)}")
     finally:
         w.procs.stop()

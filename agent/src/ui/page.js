@@ -180,10 +180,13 @@ function addTerminal(t) {
     merchantPin.value = "";
     postTo(panel, "/api/t/" + index + "/merchant-pin", { pin: pin });
   });
-  merchant.querySelector(".merchant-cancel").addEventListener("click", () => {
+  const merchantCancel = () => {
     merchantPin.value = "";
     postTo(panel, "/api/t/" + index + "/merchant-pin", { cancel: true });
-  });
+  };
+  merchant.querySelector(".merchant-cancel").addEventListener("click", merchantCancel);
+  // Escape in the field is the Cancel button, as on a keypad's red key.
+  merchantPin.addEventListener("keydown", ev => { if (ev.key === "Escape") { ev.preventDefault(); merchantCancel(); } });
   panel.querySelector(".remove").addEventListener("click", () => post(panel, index, { action: "remove" }));
   panel.querySelector(".cancel").addEventListener("click", () => post(panel, index, { action: "cancel" }));
   panel.querySelector("input[name=tester]").addEventListener("change", ev => post(panel, index, { action: "tester", decides: ev.target.checked }));
