@@ -760,14 +760,29 @@ pub fn test_card(
 
 /// What a tester does at the reader, live (the browser page of `--ui`).
 #[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum TesterAction {
     /// Presents this card (inserted, tapped or swiped).
     Present(Card),
     /// Takes the card out (during PIN entry: the read fails as a card error).
     Remove,
-    /// Presses the terminal's red key: the card wait ends with no card (cancelled).
+    /// Presses the terminal's red key: the card wait ends with no card (cancelled); while the
+    /// merchant PIN is asked, the merchant cancels.
     Cancel,
+    /// The merchant types this PIN on the terminal's keypad when it asks for it (never shown
+    /// by `Debug`).
+    MerchantPin(String),
+}
+
+impl std::fmt::Debug for TesterAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TesterAction::Present(card) => f.debug_tuple("Present").field(card).finish(),
+            TesterAction::Remove => f.write_str("Remove"),
+            TesterAction::Cancel => f.write_str("Cancel"),
+            TesterAction::MerchantPin(_) => f.write_str("MerchantPin(****)"),
+        }
+    }
 }
 
 /// How long the terminal shows PIN entry for a card presented by a tester before the PIN
@@ -781,6 +796,7 @@ pub struct CardDesk {
     tx: tokio::sync::mpsc::UnboundedSender<TesterAction>,
     rx: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<TesterAction>>>,
     waiting: std::sync::atomic::AtomicBool,
+    asking_pin: std::sync::atomic::AtomicBool,
 }
 
 impl Default for CardDesk {
@@ -791,6 +807,7 @@ impl Default for CardDesk {
             tx,
             rx: std::sync::Mutex::new(Some(rx)),
             waiting: Default::default(),
+            asking_pin: Default::default(),
         }
     }
 }
@@ -813,10 +830,21 @@ impl CardDesk {
         self.waiting.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// Hands an action to the reader. Actions while no card is awaited are dropped (a card
-    /// tapped on an idle terminal does nothing): `false` then.
+    /// Whether the terminal waits for the merchant PIN from the page now.
+    pub fn is_asking_pin(&self) -> bool {
+        self.asking_pin.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Hands an action to the reader. Actions the terminal does not wait for are dropped (a
+    /// card tapped on an idle terminal, a merchant PIN nobody asked): `false` then. A cancel
+    /// counts while a card or the merchant PIN is awaited.
     pub fn act(&self, action: TesterAction) -> bool {
-        self.is_waiting() && self.tx.send(action).is_ok()
+        let awaited = match &action {
+            TesterAction::MerchantPin(_) => self.is_asking_pin(),
+            TesterAction::Cancel => self.is_waiting() || self.is_asking_pin(),
+            TesterAction::Present(_) | TesterAction::Remove => self.is_waiting(),
+        };
+        awaited && self.tx.send(action).is_ok()
     }
 }
 
@@ -875,7 +903,7 @@ async fn tester_read(
         match rx.recv().await {
             None => std::future::pending::<()>().await,
             Some(TesterAction::Cancel) => return CardRead::NoCard,
-            Some(TesterAction::Remove) => {}
+            Some(TesterAction::Remove | TesterAction::MerchantPin(_)) => {}
             Some(TesterAction::Present(card)) => {
                 if card.pin == PinOutcome::NotAsked || card.entry_mode != EntryMode::Chip {
                     return CardRead::Card(card);
@@ -889,8 +917,9 @@ async fn tester_read(
                         a = rx.recv() => match a {
                             Some(TesterAction::Remove) => return CardRead::Failed(FailReason::CardError),
                             Some(TesterAction::Cancel) => return CardRead::NoCard,
-                            // Another card while one is in the slot, or the page gone: ignored.
-                            Some(TesterAction::Present(_)) | None => {}
+                            // Another card while one is in the slot, a merchant PIN nobody
+                            // asked, or the page gone: ignored.
+                            Some(TesterAction::Present(_) | TesterAction::MerchantPin(_)) | None => {}
                         }
                     }
                 }
@@ -951,10 +980,34 @@ impl CardReader for LiveReader {
         })
     }
 
-    /// The merchant keypad is the wrapped reader's (the scripted `[[merchant]]` entries): the
-    /// browser page has none.
+    /// While the tester decides, the merchant PIN comes from the page (a
+    /// [`TesterAction::MerchantPin`], or a [`TesterAction::Cancel`]); otherwise from the
+    /// wrapped reader (the scripted `[[merchant]]` entries).
     fn merchant_pin(&mut self, kind: RequestKind) -> BoxFuture<'_, MerchantInput> {
-        self.fallback.merchant_pin(kind)
+        let LiveReader {
+            fallback,
+            desk,
+            actions,
+            ..
+        } = self;
+        Box::pin(async move {
+            let rx = match actions.as_mut() {
+                Some(rx) if desk.tester_decides() => rx,
+                _ => return fallback.merchant_pin(kind).await,
+            };
+            // What was done before the terminal asked does not count.
+            while rx.try_recv().is_ok() {}
+            // Cleared when the entry ends or is dropped (a till's abort).
+            let _asking = Waiting::start(&desk.asking_pin);
+            loop {
+                match rx.recv().await {
+                    None => std::future::pending::<()>().await,
+                    Some(TesterAction::MerchantPin(pin)) => return MerchantInput::Pin(pin),
+                    Some(TesterAction::Cancel) => return MerchantInput::Cancelled,
+                    Some(TesterAction::Present(_) | TesterAction::Remove) => {}
+                }
+            }
+        })
     }
 }
 
@@ -1263,6 +1316,42 @@ mod tests {
         // The script's card would come after 10 ms; the tester's choice holds it back.
         let waited = tokio::time::timeout(Duration::from_millis(500), r.read(txn(100))).await;
         assert!(waited.is_err(), "a card came without the tester");
+    }
+
+    #[tokio::test]
+    async fn the_page_types_the_merchant_pin_while_the_tester_decides() {
+        let (mut r, desk, _) = live(Duration::ZERO);
+        let k = RequestKind::Refund;
+        // Nobody asks: a PIN from the page is refused, not kept for later.
+        assert!(!desk.act(TesterAction::MerchantPin("4711".into())));
+        desk.set_tester_decides(true);
+        let asked = async {
+            while !desk.is_asking_pin() {
+                tokio::task::yield_now().await;
+            }
+            // A card is not what the keypad waits for.
+            assert!(!desk.act(TesterAction::Present(default_card())));
+            assert!(desk.act(TesterAction::MerchantPin("4711".into())));
+        };
+        let (input, ()) = tokio::join!(r.merchant_pin(k), asked);
+        assert_eq!(input, MerchantInput::Pin("4711".into()));
+        assert!(!desk.is_asking_pin());
+        let (input, ()) = tokio::join!(r.merchant_pin(k), async {
+            while !desk.is_asking_pin() {
+                tokio::task::yield_now().await;
+            }
+            assert!(desk.act(TesterAction::Cancel));
+        });
+        assert_eq!(input, MerchantInput::Cancelled);
+        // Dropped (a till's abort): no longer asking.
+        let waited = tokio::time::timeout(Duration::from_millis(50), r.merchant_pin(k)).await;
+        assert!(waited.is_err(), "a merchant PIN came without the tester");
+        assert!(!desk.is_asking_pin());
+        // The script's keypad (no [[merchant]] entries: cancelled) when the tester does not
+        // decide.
+        desk.set_tester_decides(false);
+        assert_eq!(r.merchant_pin(k).await, MerchantInput::Cancelled);
+        assert!(!format!("{:?}", TesterAction::MerchantPin("4711".into())).contains("4711"));
     }
 
     #[test]

@@ -524,6 +524,11 @@ impl Engine {
                 progressed = true;
                 if let ConfirmCommand::Ask { kind } = cmd {
                     tracing::info!(request = kind.name(), "merchant PIN asked on the terminal");
+                    // The answer's stage (a card wait, or the refusal) replaces it.
+                    self.shared
+                        .ui
+                        .stages
+                        .publish(Stage::MerchantPin { kind: kind.name() });
                 }
                 let _ = self.card_tx.send(ReaderCmd::Confirm(cmd));
             }
@@ -691,6 +696,10 @@ fn answer_stage(r: &Response) -> Stage {
         },
         reason: match &r.outcome {
             Outcome::Failed { reason } => Some(reason.name()),
+            _ => None,
+        },
+        message: match &r.outcome {
+            Outcome::Failed { .. } => r.text.as_ref().map(|t| t.to_string()),
             _ => None,
         },
         approval: r.approval_code.as_ref().map(|a| a.to_string()),

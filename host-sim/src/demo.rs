@@ -419,7 +419,8 @@ With --ui HOST:PORT it runs no scripted day: it starts the bank and --terminals 
 terminals and serves them on one web page (open the address it prints): each terminal's screen
 live, and the customer's part played by you (present a test card, a wrong PIN, a card the bank
 declines, do nothing, cancel, sleep, a slow or offline bank link). Start sales from another
-shell with the till commands it prints; Ctrl-C stops.
+shell with the till commands it prints; a refund, a reversal or closing the totals asks the
+merchant PIN on the page (4711 in this demo). Ctrl-C stops.
   ecrlink-sim demo --ui 127.0.0.1:8080 --terminals 2")]
 pub struct DemoArgs {
     /// Language of the result texts [default: from the locale, else en].
@@ -679,6 +680,13 @@ async fn run_ui(args: &DemoArgs, ui: &ecrlink_agent::ui::UiConfig) -> anyhow::Re
 
     let lang = args.lang.unwrap_or_else(crate::i18n::Lang::from_env);
     let mut term = signal(SignalKind::terminate())?;
+    // The merchant PIN the page asks before a refund, a reversal or closing the totals.
+    let mut salt = [0u8; 16];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut salt)?;
+    let pin_hash = ecrlink_core::terminal::PinHash::derive(DEMO_PIN.as_bytes(), &salt, 1000);
+    let configure = move |cfg: &mut ecrlink_agent::Config| {
+        cfg.policy.merchant_pin = Some(pin_hash);
+    };
     let world = World::start_with_bank(
         usize::from(args.terminals),
         &[Dialect::Csob, Dialect::Concert],
@@ -686,7 +694,7 @@ async fn run_ui(args: &DemoArgs, ui: &ecrlink_agent::ui::UiConfig) -> anyhow::Re
         lang.code(),
         Some(ui_bank_rules()?),
         None,
-        &|_| {},
+        &configure,
     )
     .await?;
     let controls: Vec<_> = (0..world.agents.len())
@@ -717,6 +725,10 @@ async fn run_ui(args: &DemoArgs, ui: &ecrlink_agent::ui::UiConfig) -> anyhow::Re
     println!("UI {}", page.url);
     println!(
         "  open it in a browser, start a sale with a command above, present a card; Ctrl-C stops"
+    );
+    println!(
+        "  a refund (ecrlink-sim refund ...), reversal or close asks the merchant PIN on the \
+         page: it is {DEMO_PIN}"
     );
     println!("READY");
     use std::io::Write as _;

@@ -19,7 +19,15 @@
 //! - `cut-till`: the till's connection cut during the card wait: the till does not report
 //!   approved; the terminal's screen stays on its sale (the till's abort and last-transaction
 //!   query, refused or queued, do not take it) and the sale completes on the page;
-//! - `two-terminals`: two terminals on one page, each driven on its own.
+//! - `two-terminals`: two terminals on one page, each driven on its own; the demo prints its
+//!   merchant PIN and a refund asks it on the page;
+//! - `merchant-pin`: a refund from the till (`ecrlink-sim refund`, an agent whose config has a
+//!   `merchant_pin_hash`): the page asks the merchant PIN (a focused password field), the
+//!   tester types it by keyboard, presents a card; the till sees approved, the bank one auth;
+//!   the PIN is not on the page or in the agent's log;
+//! - `merchant-wrong-pin`: a wrong merchant PIN: the till is refused "wrong merchant PIN"; the
+//!   prompt's Cancel button, and Escape in its field, cancel the next refunds; nothing
+//!   reaches the bank.
 //!
 //! Screenshots of each state go to `target/ui-shots/`. Without the venv or the browser (no
 //! network, not root) the test fails when `CI=true` and prints SKIPPED otherwise.
@@ -100,6 +108,8 @@ fn the_page_drives_the_terminal_in_a_real_browser() {
         "remove-card",
         "cut-till",
         "two-terminals",
+        "merchant-pin",
+        "merchant-wrong-pin",
     ] {
         assert!(
             stdout.lines().any(|l| l == format!("ok {name}")),
@@ -107,6 +117,10 @@ fn the_page_drives_the_terminal_in_a_real_browser() {
         );
     }
     assert!(shots.join("approved.png").exists(), "no screenshot");
+    assert!(
+        shots.join("merchant-pin-merchant-pin.png").exists(),
+        "no screenshot of the merchant PIN prompt"
+    );
 }
 
 /// The bank rules shipped for the page's decline test cards decline each card with its code,

@@ -81,10 +81,10 @@ def ui_url(lines):
 class Till:
     """One `ecrlink-sim sale` running in the background."""
 
-    def __init__(self, sim, home, terminal, amount="12.50", timeout="60"):
+    def __init__(self, sim, home, terminal, amount="12.50", timeout="60", kind="sale"):
         env = dict(os.environ, HOME=home)
         self.p = subprocess.Popen(
-            [sim, "sale", "--amount", amount, "--currency", "EUR", "--terminal", terminal,
+            [sim, kind, "--amount", amount, "--currency", "EUR", "--terminal", terminal,
              "--dialect", "csob", "--json", "--timeout", timeout],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
             text=True, env=env,
@@ -119,6 +119,48 @@ class World:
 
     def till(self, **kw):
         return Till(self.args.sim, self.tmp, self.till_addr, **kw)
+
+
+MERCHANT_PIN = "4711"
+
+
+def merchant_world(args, tmp):
+    """A World whose agent asks the merchant PIN (MERCHANT_PIN, hashed by `hash-pin`) before a
+    refund, a reversal or closing the totals; no --cards: the tester decides."""
+    made = subprocess.run([args.agent, "hash-pin", "--iterations", "1000"],
+                          input=MERCHANT_PIN + "\n", capture_output=True, text=True, timeout=60)
+    check(made.returncode == 0 and made.stdout.startswith("merchant_pin_hash = "),
+          f"hash-pin: {made.returncode} {made.stderr}")
+    cfg = os.path.join(tmp, "agent.toml")
+    with open(cfg, "w") as f:
+        f.write("[policy]\n" + made.stdout)
+    os.chmod(cfg, 0o600)
+    return World(args, tmp, ["--config", cfg])
+
+
+def ledger_auths(tmp):
+    """The authorizations (sales, refunds) the bank simulator took, from its ledger file."""
+    try:
+        with open(os.path.join(tmp, "ledger.json")) as f:
+            return json.load(f).get("auths") or []
+    except FileNotFoundError:
+        return []
+
+
+def merchant_prompt(page, args, name, i=0):
+    """Waits for the page to ask the merchant PIN for a refund; the prompt's field focused."""
+    expect(screen(page, i)).to_have_attribute("data-stage", "merchant-pin", timeout=WAIT_MS)
+    expect(screen(page, i)).to_contain_text("Merchant PIN")
+    expect(screen(page, i)).to_contain_text("for refund")
+    p = panel(page, i)
+    field = p.get_by_label("Merchant PIN", exact=True)
+    expect(field).to_be_visible()
+    check(field.get_attribute("type") == "password", "merchant PIN field is not a password field")
+    check(field.get_attribute("inputmode") == "numeric", "merchant PIN field: no numeric keypad")
+    check(field.get_attribute("autocomplete") == "off", "merchant PIN field: autocomplete on")
+    expect(field).to_be_focused()
+    shot(page, args, name + "-merchant-pin")
+    return field
 
 
 def shot(page, args, name):
@@ -337,7 +379,8 @@ def sleep_wake(ctx, args, tmp):
 
 
 def two_terminals(ctx, args, tmp):
-    """`ecrlink-sim demo --ui --terminals 2`: two terminals on one page, each driven on its own."""
+    """`ecrlink-sim demo --ui --terminals 2`: two terminals on one page, each driven on its own;
+    a refund asks the demo's merchant PIN (which the demo prints) on the page."""
     procs = Procs(tmp)
     try:
         lines = procs.start([args.sim, "demo", "--ui", "127.0.0.1:0", "--terminals", "2",
@@ -366,6 +409,17 @@ def two_terminals(ctx, args, tmp):
         code, j = t0.result()
         check(code == 6, f"till 0: {code} {j}")
         shot(page, args, "two-terminals")
+        # The demo sets a merchant PIN and says it: a refund asks it on the page.
+        check(any(MERCHANT_PIN in l for l in lines), f"the demo does not say its PIN: {lines}")
+        r0 = Till(args.sim, tmp, tills[0], amount="2.00", kind="refund")
+        merchant_prompt(page, args, "two-terminals", 0)
+        page.keyboard.type(MERCHANT_PIN)
+        page.keyboard.press("Enter")
+        expect(screen(page, 0)).to_have_attribute("data-stage", "present-card", timeout=WAIT_MS)
+        present(page, 0, entry="swipe")
+        expect(screen(page, 0)).to_have_attribute("data-outcome", "approved", timeout=WAIT_MS)
+        code, j = r0.result()
+        check(code == 0 and j.get("outcome") == "approved", f"refund at till 0: {code} {j}")
     finally:
         procs.stop()
 
@@ -434,6 +488,73 @@ def cut_till(ctx, args, tmp):
         w.procs.stop()
 
 
+def merchant_pin(ctx, args, tmp):
+    """A refund from the till: the page asks the merchant PIN; the tester types it (keyboard
+    only) and confirms; then presents the card: the till sees approved, the bank has the refund.
+    The PIN is never shown or kept on the page."""
+    w = merchant_world(args, tmp)
+    try:
+        page = ctx.new_page()
+        page.goto(w.url)
+        till = w.till(kind="refund", amount="5.00")
+        field = merchant_prompt(page, args, "merchant-pin")
+        # Typed with the keyboard into the focused field, Enter confirms.
+        page.keyboard.type(MERCHANT_PIN)
+        page.keyboard.press("Enter")
+        wait_card(page, args, "merchant-pin")
+        check(field.input_value() == "", "the PIN stayed in the field")
+        expect(panel(page).locator(".merchant-form")).to_be_hidden()
+        check(MERCHANT_PIN not in page.content(), "the merchant PIN is on the page")
+        present(page, entry="contactless")
+        expect(screen(page)).to_have_attribute("data-outcome", "approved", timeout=WAIT_MS)
+        shot(page, args, "merchant-pin")
+        code, j = till.result()
+        check(code == 0 and j.get("outcome") == "approved", f"till: {code} {j}")
+        auths = ledger_auths(tmp)
+        check(len(auths) == 1, f"the bank's ledger: {auths}")
+        with open(os.path.join(tmp, "agent.log"), "rb") as f:
+            check(MERCHANT_PIN.encode() not in f.read(), "the merchant PIN is in the agent's log")
+    finally:
+        w.procs.stop()
+
+
+def merchant_wrong_pin(ctx, args, tmp):
+    """A wrong merchant PIN on the page: the till is refused ("wrong merchant PIN"), no card is
+    asked and nothing reaches the bank; a cancel on the prompt refuses the next one too."""
+    w = merchant_world(args, tmp)
+    try:
+        page = ctx.new_page()
+        page.goto(w.url)
+        till = w.till(kind="refund", amount="5.00")
+        field = merchant_prompt(page, args, "merchant-wrong-pin")
+        field.fill("1234")
+        panel(page).get_by_role("button", name="Confirm", exact=True).click()
+        expect(screen(page)).to_have_attribute("data-stage", "answer", timeout=WAIT_MS)
+        expect(screen(page)).to_contain_text("wrong merchant PIN")
+        shot(page, args, "merchant-wrong-pin")
+        code, j = till.result()
+        check(code != 0 and j.get("outcome") == "failed"
+              and j.get("reason") == "wrong merchant PIN", f"till: {code} {j}")
+        # The Cancel button of the prompt.
+        till = w.till(kind="refund", amount="5.00")
+        merchant_prompt(page, args, "merchant-cancel")
+        panel(page).get_by_role("button", name="Cancel", exact=True).click()
+        expect(screen(page)).to_have_attribute("data-stage", "answer", timeout=WAIT_MS)
+        expect(screen(page)).to_contain_text("CANCELLED")
+        code, j = till.result()
+        check(code == 6 and j.get("outcome") == "cancelled", f"till after cancel: {code} {j}")
+        # Escape in the field cancels too (keyboard only).
+        till = w.till(kind="refund", amount="5.00")
+        merchant_prompt(page, args, "merchant-escape")
+        page.keyboard.press("Escape")
+        expect(screen(page)).to_contain_text("CANCELLED", timeout=WAIT_MS)
+        code, j = till.result()
+        check(code == 6 and j.get("outcome") == "cancelled", f"till after Escape: {code} {j}")
+        check(ledger_auths(tmp) == [], f"the bank got: {ledger_auths(tmp)}")
+    finally:
+        w.procs.stop()
+
+
 SCENARIOS = {
     "approved": approved,
     "wrong-pin": wrong_pin,
@@ -446,6 +567,8 @@ SCENARIOS = {
     "remove-card": remove_card,
     "cut-till": cut_till,
     "two-terminals": two_terminals,
+    "merchant-pin": merchant_pin,
+    "merchant-wrong-pin": merchant_wrong_pin,
 }
 
 

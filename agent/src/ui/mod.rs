@@ -200,6 +200,7 @@ pub async fn serve(cfg: &UiConfig, terminals: Vec<Controls>) -> anyhow::Result<U
         .route("/api/terminals", get(list))
         .route("/api/t/{n}/events", get(events))
         .route("/api/t/{n}/action", post(action))
+        .route("/api/t/{n}/merchant-pin", post(merchant_pin))
         .with_state(state);
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -413,6 +414,101 @@ async fn action(
     reply(code, ok, message)
 }
 
+/// The merchant's answer when the terminal asks for the merchant PIN: the PIN typed, or a
+/// cancel. `Debug` never shows the PIN.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MerchantPinBody {
+    /// The PIN typed (absent with `cancel`).
+    pin: Option<String>,
+    /// The merchant cancels instead.
+    #[serde(default)]
+    cancel: bool,
+}
+
+impl std::fmt::Debug for MerchantPinBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MerchantPinBody")
+            .field("pin", &self.pin.as_ref().map(|_| "****"))
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
+/// `POST /api/t/N/merchant-pin`: hands the merchant PIN (or a cancel) to the terminal that
+/// asks for it. The PIN goes to the application only: it is not logged, echoed or kept.
+async fn merchant_pin(
+    State(st): State<Arc<AppState>>,
+    Path(n): Path<usize>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+    body: Result<axum::Json<MerchantPinBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Err(r) = authorize(&st, &headers, &q) {
+        return r;
+    }
+    let Some(t) = st.terminals.get(n) else {
+        return reply(StatusCode::NOT_FOUND, false, "no such terminal");
+    };
+    let Ok(axum::Json(body)) = body else {
+        // The rejection's text may quote the body: not repeated.
+        return reply(
+            StatusCode::BAD_REQUEST,
+            false,
+            "bad merchant PIN request: JSON {\"pin\": \"…\"} or {\"cancel\": true}",
+        );
+    };
+    let (code, ok, message) = merchant_answer(&t.controls.hooks.desk, body);
+    t.view.refresh(&message);
+    reply(code, ok, message)
+}
+
+/// What [`merchant_pin`] does with a well-formed body; the message never holds the PIN.
+fn merchant_answer(
+    desk: &crate::card::CardDesk,
+    body: MerchantPinBody,
+) -> (StatusCode, bool, String) {
+    let max = ecrlink_core::terminal::confirm::MAX_PIN;
+    let (action, done) = match (body.pin, body.cancel) {
+        (Some(_), true) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                false,
+                "give the PIN or cancel, not both".into(),
+            );
+        }
+        (None, false) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                false,
+                "type the merchant PIN, or cancel".into(),
+            );
+        }
+        (None, true) => (TesterAction::Cancel, "merchant PIN entry cancelled"),
+        (Some(pin), false) => {
+            if pin.is_empty() || pin.len() > max || !pin.bytes().all(|b| b.is_ascii_graphic()) {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    false,
+                    format!("the merchant PIN is 1 to {max} letters, digits or signs, no spaces"),
+                );
+            }
+            (TesterAction::MerchantPin(pin), "merchant PIN entered")
+        }
+    };
+    if desk.act(action) {
+        (StatusCode::OK, true, done.to_string())
+    } else {
+        (
+            StatusCode::CONFLICT,
+            false,
+            "the terminal is not asking for the merchant PIN (or the --cards script types it: \
+             turn on \"the tester presents the cards\")"
+                .to_string(),
+        )
+    }
+}
+
 fn perform(c: &Controls, action: Action) -> (StatusCode, bool, String) {
     let bad = |m: String| (StatusCode::BAD_REQUEST, false, m);
     let desk = &c.hooks.desk;
@@ -423,7 +519,7 @@ fn perform(c: &Controls, action: Action) -> (StatusCode, bool, String) {
             (
                 StatusCode::CONFLICT,
                 false,
-                "the terminal is not waiting for a card".to_string(),
+                "the terminal is not waiting for a card (or the merchant PIN)".to_string(),
             )
         }
     };
@@ -538,6 +634,48 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[tokio::test]
+    async fn the_merchant_pin_goes_to_the_terminal_only_when_asked_and_is_never_repeated() {
+        use crate::card::{CardReader, LiveReader, MerchantInput, SimulatedReader};
+        use ecrlink_core::txn::RequestKind;
+        let desk = Arc::new(crate::card::CardDesk::default());
+        let mut reader = LiveReader::new(
+            Box::new(SimulatedReader::default_card(std::time::Duration::ZERO)),
+            desk.clone(),
+            Box::new(|| {}),
+        );
+        let body = |pin: Option<&str>, cancel| MerchantPinBody {
+            pin: pin.map(str::to_string),
+            cancel,
+        };
+        // Nobody asks: refused.
+        let (code, ok, _) = merchant_answer(&desk, body(Some("4711"), false));
+        assert_eq!((code, ok), (StatusCode::CONFLICT, false));
+        for bad in [
+            body(None, false),
+            body(Some("4711"), true),
+            body(Some(""), false),
+        ] {
+            let (code, _, m) = merchant_answer(&desk, bad);
+            assert_eq!(code, StatusCode::BAD_REQUEST, "{m}");
+        }
+        let (code, _, m) = merchant_answer(&desk, body(Some("47 11"), false));
+        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert!(!m.contains("47 11"));
+        desk.set_tester_decides(true);
+        let (input, (code, ok, message)) =
+            tokio::join!(reader.merchant_pin(RequestKind::Refund), async {
+                while !desk.is_asking_pin() {
+                    tokio::task::yield_now().await;
+                }
+                merchant_answer(&desk, body(Some("4711"), false))
+            });
+        assert_eq!((code, ok), (StatusCode::OK, true));
+        assert!(!message.contains("4711"), "{message}");
+        assert_eq!(input, MerchantInput::Pin("4711".into()));
+        assert!(!format!("{:?}", body(Some("4711"), false)).contains("4711"));
     }
 
     #[test]

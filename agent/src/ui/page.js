@@ -31,6 +31,7 @@ function screenText(v, now) {
       const left = Math.max(0, s.limit_s - Math.floor((now - v.since) / 1000));
       return [s.amount, "Present card", "Insert, tap or swipe", left + " s left · red key cancels"];
     }
+    case "merchant-pin": return ["Merchant PIN", "for " + s.kind, "Merchant: type the PIN below"];
     case "pin-entry": return ["Enter PIN", "● ● ● ●", "Remove the card to abort"];
     case "card-read": return [s.scheme, "Card read", s.entry + " " + s.pan];
     case "no-card": return ["No card", "Card wait ended", ""];
@@ -42,6 +43,7 @@ function screenText(v, now) {
       let detail = "";
       if (s.outcome === "approved" && s.approval) detail = "Approval code " + s.approval;
       else if (s.code) detail = "Code " + s.code;
+      else if (s.message) detail = s.message;
       else if (s.reason) detail = s.reason;
       if (v.printing) detail += (detail ? " · " : "") + "Printing receipt";
       return [big, line, detail];
@@ -51,7 +53,11 @@ function screenText(v, now) {
 }
 
 function post(panel, index, body) {
-  return fetch(api("/api/t/" + index + "/action"), {
+  return postTo(panel, "/api/t/" + index + "/action", body);
+}
+
+function postTo(panel, path, body) {
+  return fetch(api(path), {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),
@@ -78,7 +84,8 @@ function renderHistory(panel, v) {
     li.append(line, outcome);
     const more = [];
     if (a.code) more.push("code " + a.code);
-    if (a.reason) more.push(a.reason);
+    if (a.message) more.push(a.message);
+    else if (a.reason) more.push(a.reason);
     if (a.approval) more.push("approval " + a.approval);
     if (a.scheme) more.push(a.scheme);
     if (a.pan) more.push(a.pan);
@@ -99,8 +106,27 @@ function renderHistory(panel, v) {
   }
 }
 
+// The merchant PIN prompt: shown while the terminal asks for it and the tester decides (else
+// the --cards script types it). The field is emptied whenever the prompt goes.
+function renderMerchant(panel, v) {
+  const form = panel.querySelector(".merchant-form");
+  const field = form.querySelector("input[name=merchant-pin]");
+  const asking = v.power !== "asleep" && v.screen.stage === "merchant-pin" && v.tester_decides;
+  if (asking) {
+    text(form.querySelector(".merchant-ask"), "The terminal asks the merchant PIN for " + v.screen.kind + ".");
+    if (form.hidden) {
+      form.hidden = false;
+      field.focus();
+    }
+  } else if (!form.hidden) {
+    field.value = "";
+    form.hidden = true;
+  }
+}
+
 function render(panel, v) {
   renderScreen(panel, v);
+  renderMerchant(panel, v);
   panel.querySelector("input[name=tester]").checked = v.tester_decides;
   const b = v.bank;
   text(panel.querySelector(".bank-state"), "Now: " + b.mode + (b.mode === "slow" ? " (" + b.delay_ms + " ms)" : ""));
@@ -145,6 +171,22 @@ function addTerminal(t) {
     const f = new FormData(card);
     post(panel, index, { action: "present", entry: f.get("entry"), scheme: f.get("scheme"), pin: f.get("pin"), decline: f.get("decline") || null });
   });
+  const merchant = panel.querySelector(".merchant-form");
+  const merchantPin = merchant.querySelector("input[name=merchant-pin]");
+  merchant.addEventListener("submit", ev => {
+    ev.preventDefault();
+    // The PIN leaves the page at once: the field is emptied before it is sent.
+    const pin = merchantPin.value;
+    merchantPin.value = "";
+    postTo(panel, "/api/t/" + index + "/merchant-pin", { pin: pin });
+  });
+  const merchantCancel = () => {
+    merchantPin.value = "";
+    postTo(panel, "/api/t/" + index + "/merchant-pin", { cancel: true });
+  };
+  merchant.querySelector(".merchant-cancel").addEventListener("click", merchantCancel);
+  // Escape in the field is the Cancel button, as on a keypad's red key.
+  merchantPin.addEventListener("keydown", ev => { if (ev.key === "Escape") { ev.preventDefault(); merchantCancel(); } });
   panel.querySelector(".remove").addEventListener("click", () => post(panel, index, { action: "remove" }));
   panel.querySelector(".cancel").addEventListener("click", () => post(panel, index, { action: "cancel" }));
   panel.querySelector("input[name=tester]").addEventListener("change", ev => post(panel, index, { action: "tester", decides: ev.target.checked }));

@@ -23,6 +23,12 @@ pub enum Stage {
         /// Amount to pay, e.g. `12.50 EUR`, for requests that carry one.
         amount: Option<String>,
     },
+    /// The terminal asks for the merchant PIN before a request its policy guards (refund,
+    /// reversal, close totals) goes on. The PIN itself never appears in a stage.
+    MerchantPin {
+        /// Request kind the PIN is asked for (`refund`, …).
+        kind: &'static str,
+    },
     /// The terminal waits for the card ("present card").
     PresentCard {
         /// Amount to pay.
@@ -60,6 +66,9 @@ pub enum Stage {
         code: Option<String>,
         /// Failure reason, when failed.
         reason: Option<&'static str>,
+        /// The terminal's words for a failure, when it has them (a policy refusal such as
+        /// "wrong merchant PIN").
+        message: Option<String>,
         /// Approval code, when approved.
         approval: Option<String>,
         /// Amount processed.
