@@ -201,7 +201,7 @@ pub struct Args {
     #[arg(long, value_name = "AMOUNT")]
     pub max_refund_day: Option<String>,
     /// Let tills refund, reverse and close the totals without the merchant PIN. By default
-    /// those need the merchant PIN typed on the terminal (`merchant_pin_hash` under [policy]
+    /// those need the merchant PIN typed on the terminal (`merchant_pin_hash` under `[policy]`
     /// in the config file, made with `ecrlink-agent hash-pin`); with no PIN set they are
     /// refused.
     #[arg(long)]
