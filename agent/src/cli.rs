@@ -29,6 +29,9 @@ SIGUSR1 wakes the agent from sleep mode, SIGUSR2 puts it to sleep.
 
 Durations are written 500ms, 30s, 5m or 1h.
 
+`ecrlink-agent hash-pin` reads a merchant PIN on standard input and prints the \
+`merchant_pin_hash` line for the config file (see `ecrlink-agent hash-pin --help`).
+
 Exit status: 0 after a clean stop, 1 on a start-up or run-time error, 2 on a usage or \
 configuration error, 3 when the journal holds a file in a format this agent does not read (it \
 is left untouched; see --journal-reset-incompatible).";
