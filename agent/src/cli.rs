@@ -13,7 +13,9 @@ as they would to a real terminal; it reads a (simulated) card, asks the bank ove
 prints the receipt, journals every step on disk and answers the till.
 
 Server mode: each --listen DIALECT@ADDR opens a listener. DIALECT is `concert` (Ingenico \
-Concert V2), `csob` (ČSOB \"B\" protocol) or `auto` (ENQ first means Concert, STX means ČSOB). \
+Concert V2), `csob` (ČSOB \"B\" protocol), `zvt` (the German ZVT protocol; bare APDUs over \
+TCP, DLE/STX frames with CRC over serial; never auto-detected) or `auto` (ENQ first means \
+Concert, STX means ČSOB). \
 ADDR is a TCP address or `serial:/dev/ttyUSB0:9600`. One till is served at a time: a new \
 connection that makes a request drops the older one (a transaction in flight still completes; \
 ask for the last transaction to learn its result); connections that send no request never \
@@ -32,6 +34,10 @@ Durations are written 500ms, 30s, 5m or 1h.
 `ecrlink-agent hash-pin` reads a merchant PIN on standard input and prints the \
 `merchant_pin_hash` line for the config file (see `ecrlink-agent hash-pin --help`).
 
+--ui 127.0.0.1:8080 serves the terminal as a web page (its screen live, the last transactions \
+and their receipts, and a tester's controls: the card, cancel, sleep, the bank link, the \
+till's connection); the agent then prints `UI <address to open>` before READY.
+
 Exit status: 0 after a clean stop, 1 on a start-up or run-time error, 2 on a usage or \
 configuration error, 3 when the journal holds a file in a format this agent does not read (it \
 is left untouched; see --journal-reset-incompatible).";
@@ -45,6 +51,13 @@ Examples:
   # Both dialects, receipts on stdout, sleep after 10 minutes idle, wake after 1 minute:
   ecrlink-agent --listen concert@0.0.0.0:2000 --listen csob@0.0.0.0:2001 \\
       --bank 127.0.0.1:5000 --printer stdout --sleep-after 10m --sleep-for 1m
+
+  # A German ZVT till (TCP port 20007 is usual; serial works too), password 123456:
+  ecrlink-agent --listen zvt@0.0.0.0:20007 --zvt-password 123456 --bank 127.0.0.1:5000
+
+  # The terminal in a browser page: open the address of the `UI` line, start a sale with
+  # `ecrlink-sim sale --amount 12.50 --terminal 127.0.0.1:2050 --dialect csob`, present a card:
+  ecrlink-agent --listen csob@127.0.0.1:2050 --bank 127.0.0.1:5000 --ui 127.0.0.1:8080
 
   # A serial till at 9600 baud, scripted cards:
   ecrlink-agent --listen concert@serial:/dev/ttyUSB0:9600 --bank 127.0.0.1:5000 --cards cards.toml
@@ -80,6 +93,13 @@ Cards file (--cards FILE), TOML; the cards are presented in order, starting over
   entry = \"chip\"             # chip, contactless, swipe, manual
   delay = \"300ms\"            # time until the card is presented
   pin = \"accepted\"           # accepted, wrong (declined 55), bypassed, none
+  expiry = \"2812\"            # optional YYMM (default 3012): field 14
+  psn = 1                    # optional PAN sequence number (chip, contactless: default 1)
+
+  [[card]]
+  entry = \"contactless\"
+  issuer_key = \"1111111111111111111111111111111111111111111111111111111111111111\"
+                             # signs with another issuer's key: the bank declines it (82)
 
   [[card]]
   absent = true              # nobody presents a card: the sale is cancelled after `delay`
@@ -93,7 +113,11 @@ Cards file (--cards FILE), TOML; the cards are presented in order, starting over
   [[merchant]]
   cancel = true
 
-The bank simulator's rules file: see `ecrlink-sim bank --help`.";
+The bank simulator's rules file: see `ecrlink-sim bank --help`.
+
+A chip or contactless card makes its chip data per transaction: a counter per card number, a \
+fresh unpredictable number and a cryptogram over the transaction with the card's test key \
+(HMAC-SHA-256: a test scheme, not a card scheme's ARQC), which the bank simulator checks.";
 
 /// Command-line arguments.
 /// Said at start when no bank is configured and `--no-bank` was not given.
@@ -105,7 +129,7 @@ one with `ecrlink-sim bank --listen 127.0.0.1:5000` and give --bank 127.0.0.1:50
 #[derive(Debug, Parser)]
 #[command(name = "ecrlink-agent", version, about = "A virtual card payment terminal for tills: Concert and ČSOB in server mode, ISO 8583 to the bank, crash-safe journal", long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Args {
-    /// Listen for tills: DIALECT@ADDR, DIALECT = concert | csob | auto; repeatable.
+    /// Listen for tills: DIALECT@ADDR, DIALECT = concert | csob | zvt | auto; repeatable.
     /// Default concert@127.0.0.1:2000.
     #[arg(long, value_name = "DIALECT@ADDR")]
     pub listen: Vec<ListenSpec>,
@@ -127,6 +151,10 @@ pub struct Args {
     /// Merchant id sent to the bank (field 42), 1-15 characters.
     #[arg(long, value_name = "ID")]
     pub merchant_id: Option<String>,
+    /// ZVT password, six digits, that a ZVT till must give on registration and on end of
+    /// day, reversal, refund and repeat receipt (default 000000); a wrong one is refused.
+    #[arg(long, value_name = "DIGITS")]
+    pub zvt_password: Option<String>,
     /// Merchant name printed on receipts.
     #[arg(long, value_name = "NAME")]
     pub merchant_name: Option<String>,
@@ -253,6 +281,21 @@ pub struct Args {
     /// this flag such a bank needs --bank-tls-ca (TLS 1.3) and --bank-mac-key.
     #[arg(long)]
     pub bank_insecure: bool,
+    /// Serve the terminal as a web page on this address (e.g. 127.0.0.1:8080): the customer's
+    /// screen live (amount, present card, PIN, contacting bank, approved or declined with the
+    /// code, printing, sleep), the last transactions with their receipts, and controls for a
+    /// tester: present a test card (chip, contactless, swipe; scheme; PIN right or wrong; a
+    /// card the bank declines), remove it, cancel, sleep/wake, a slow, silent or offline bank
+    /// link, cut the till's connection. Without --cards the tester presents every card (doing
+    /// nothing lets the sale time out); with --cards the scripted cards play until the tester
+    /// takes over on the page. An address that is not loopback requires a token.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub ui: Option<std::net::SocketAddr>,
+    /// The token the page's requests must carry (at least 16 letters, digits, - or _). For a
+    /// non-loopback --ui address without it, one is generated; the `UI` line on standard
+    /// output gives the address to open with the token.
+    #[arg(long, value_name = "TOKEN", requires = "ui")]
+    pub ui_token: Option<String>,
 }
 
 impl Args {
@@ -296,6 +339,7 @@ impl Args {
         over!(
             terminal_id,
             merchant_id,
+            zvt_password,
             merchant_name,
             card_delay,
             echo_every,
@@ -376,7 +420,7 @@ pub fn main() -> i32 {
     if std::env::args().nth(1).as_deref() == Some("hash-pin") {
         return hash_pin(std::env::args().skip(1));
     }
-    let args = match Args::try_parse() {
+    let mut args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -385,6 +429,16 @@ pub fn main() -> i32 {
         }
     };
     let no_bank = args.no_bank;
+    let ui = match args.ui {
+        Some(addr) => match crate::ui::UiConfig::resolve(addr, args.ui_token.take()) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                eprintln!("ecrlink-agent: {e:#}");
+                return 2;
+            }
+        },
+        None => None,
+    };
     let cfg = match args.into_config() {
         Ok(c) => c,
         Err(e) => {
@@ -414,7 +468,7 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    match rt.block_on(run(cfg)) {
+    match rt.block_on(run(cfg, ui)) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("ecrlink-agent: {e:#}");
@@ -429,18 +483,37 @@ pub fn main() -> i32 {
     }
 }
 
-async fn run(cfg: Config) -> anyhow::Result<()> {
+async fn run(cfg: Config, ui: Option<crate::ui::UiConfig>) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut usr1 = signal(SignalKind::user_defined1())?;
     let mut usr2 = signal(SignalKind::user_defined2())?;
+    let scripted = cfg.cards.is_some();
+    let name = cfg.terminal_id.clone();
     let agent = Agent::start(cfg).await?;
     for l in agent.listeners() {
         if let Some(a) = l.addr {
             println!("LISTEN {} {a}", l.spec.dialect);
         }
     }
+    // Kept to the end of `run`: dropping it stops the page.
+    let _page = match &ui {
+        Some(u) => {
+            let controls = agent.ui_controls(&name);
+            if !scripted {
+                // No scripted cards: the tester at the page presents them.
+                controls.desk().set_tester_decides(true);
+            }
+            let page = crate::ui::serve(u, vec![controls]).await?;
+            println!("UI {}", page.url);
+            if !page.addr.ip().is_loopback() {
+                tracing::warn!(addr = %page.addr, "UI page on a non-loopback address: every request needs the token");
+            }
+            Some(page)
+        }
+        None => None,
+    };
     println!("READY");
     use std::io::Write;
     let _ = std::io::stdout().flush();

@@ -61,7 +61,7 @@ impl FromStr for ListenSpec {
         let dialect = match d {
             "auto" => DialectChoice::Auto,
             other => DialectChoice::Fixed(Dialect::from_name(other).with_context(|| {
-                format!("unknown dialect {other:?}: use concert, csob or auto")
+                format!("unknown dialect {other:?}: use concert, csob, zvt or auto")
             })?),
         };
         let endpoint = if let Some(rest) = addr.strip_prefix("serial:") {
@@ -424,6 +424,9 @@ pub struct Config {
     /// (`*.incompatible-vN`) and the agent starts without them; `false` (the default): the
     /// agent refuses to start and leaves them as they are.
     pub journal_reset_incompatible: bool,
+    /// The ZVT password (six digits) a ZVT till gives on registration and admin commands
+    /// (end of day, reversal, refund, repeat receipt); default `000000`.
+    pub zvt_password: String,
 }
 
 impl Default for Config {
@@ -463,6 +466,7 @@ impl Default for Config {
             bank_mac_key: None,
             bank_insecure: false,
             journal_reset_incompatible: false,
+            zvt_password: "000000".into(),
         }
     }
 }
@@ -479,6 +483,8 @@ pub struct FileConfig {
     pub journal: Option<PathBuf>,
     /// `terminal_id = "TERM0001"`
     pub terminal_id: Option<String>,
+    /// `zvt_password = "123456"`
+    pub zvt_password: Option<String>,
     /// `merchant_id = "SHOP00000000001"`
     pub merchant_id: Option<String>,
     /// `merchant_name = "My shop"`
@@ -741,6 +747,7 @@ impl FileConfig {
         set(&mut cfg.journal, self.journal.map(Some));
         set(&mut cfg.terminal_id, self.terminal_id);
         set(&mut cfg.merchant_id, self.merchant_id);
+        set(&mut cfg.zvt_password, self.zvt_password);
         set(&mut cfg.merchant_name, self.merchant_name);
         set(&mut cfg.cards, self.cards.map(Some));
         let d = |v: Option<String>| v.map(|s| parse_duration(&s)).transpose();
@@ -783,6 +790,12 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         ecrlink_core::txn::TerminalId::new(&self.terminal_id)
             .map_err(|e| anyhow::anyhow!("terminal id {:?}: {e}", self.terminal_id))?;
+        if self.zvt_password.len() != 6 || !self.zvt_password.bytes().all(|b| b.is_ascii_digit()) {
+            bail!(
+                "ZVT password must be six digits (e.g. 123456), got {:?}",
+                self.zvt_password
+            );
+        }
         if self.merchant_id.is_empty() || self.merchant_id.len() > 15 {
             bail!("merchant id must be 1-15 characters");
         }
@@ -839,7 +852,7 @@ mod tests {
                 baud: 9600
             }
         );
-        assert!("zvt@1.2.3.4:5".parse::<ListenSpec>().is_err());
+        assert!("nope@1.2.3.4:5".parse::<ListenSpec>().is_err());
         assert!("127.0.0.1:5".parse::<ListenSpec>().is_err());
         assert!("csob@".parse::<ListenSpec>().is_err());
     }
@@ -959,5 +972,21 @@ mod tests {
         assert_eq!(c.terminal_id, "T1");
         c.validate().unwrap();
         assert!(toml::from_str::<FileConfig>("bogus = 1").is_err());
+    }
+}
+
+#[cfg(test)]
+mod zvt_tests {
+    use super::*;
+
+    #[test]
+    fn zvt_listener_and_password() {
+        let s: ListenSpec = "zvt@127.0.0.1:20007".parse().unwrap();
+        assert_eq!(s.dialect, DialectChoice::Fixed(Dialect::Zvt));
+        let mut c = Config::default();
+        c.zvt_password = "12345".into();
+        assert!(c.validate().unwrap_err().to_string().contains("six digits"));
+        c.zvt_password = "123456".into();
+        c.validate().unwrap();
     }
 }

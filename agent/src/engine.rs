@@ -23,11 +23,12 @@ use ecrlink_core::txn::{
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bank::{BankError, BankLink, LinkStatus};
-use crate::card::{CardRead, CardReader, MerchantInput, PinOutcome};
+use crate::card::{CardRead, CardReader, CardTxn, MerchantInput, PinOutcome};
 use crate::clock;
 use crate::config::Config;
 use crate::journal::Journal;
 use crate::printer::{Copy, PrintError, PrintJob, Printer, ReceiptSettings, ReceiptSpool};
+use crate::ui::stage::{BankFault, BankFaultCell, Stage};
 
 /// The largest trace number (ISO 8583 field 11 is n6).
 pub const MAX_STAN: u32 = terminal::MAX_STAN;
@@ -58,12 +59,17 @@ pub struct Shared {
     pub activity_ms: AtomicU64,
     /// Merchant and customer copy of the last receipt (for ČSOB receipt transfer).
     pub last_receipt: Mutex<Option<(String, String)>>,
+    /// The same two copies marked duplicate: what a reprint transfers (a till's `reprint`,
+    /// a receipt request before any answer on its connection).
+    pub last_reprint: Mutex<Option<(String, String)>>,
     /// Reversals waiting for the bank.
     pub pending_reversals: AtomicUsize,
     /// Approval code and amount of the last transaction if it was an approved payment.
     pub last_approved: Mutex<Option<(ApprovalCode, Money)>>,
     /// Service times of till requests (kept only when enabled, by load tests).
     pub service: crate::metrics::ServiceLog,
+    /// The terminal's stages, the tester's card desk and bank fault (the browser page).
+    pub ui: crate::ui::stage::Hooks,
 }
 
 impl Shared {
@@ -196,6 +202,13 @@ impl Engine {
         app.restore_day_totals(journal.day_totals().clone());
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (card_tx, card_rx) = mpsc::unbounded_channel();
+        // A tester's card from the page wins over the configured reader.
+        let stages = shared.ui.stages.clone();
+        let reader: Box<dyn CardReader> = Box::new(crate::card::LiveReader::new(
+            reader,
+            shared.ui.desk.clone(),
+            Box::new(move || stages.publish(Stage::PinEntry)),
+        ));
         tokio::spawn(card_task(reader, card_rx, events_tx.clone()));
         let (print_tx, print_rx) = mpsc::channel(PRINT_QUEUE);
         let printer = printer.unwrap_or_else(|| Box::new(NullPrinter));
@@ -225,17 +238,32 @@ impl Engine {
         engine
     }
 
-    /// Runs until a [`Job::Shutdown`] (once no request is running) or until every sender is
-    /// gone.
+    /// Runs until a [`Job::Shutdown`] (once no request is running, and, without a journal
+    /// directory, once the reversals owed have reached the bank or a bounded wait is over:
+    /// nothing would keep them) or until every sender is gone.
     pub async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         let mut status = self.bank.watch();
-        let initial = link_state(*status.borrow_and_update());
+        let mut fault = self.shared.ui.bank_fault.watch();
+        let initial = effective_link(
+            link_state(*status.borrow_and_update()),
+            *fault.borrow_and_update(),
+        );
         self.app.handle_link(clock::now(), initial);
         self.drain();
         let mut stopping: Option<oneshot::Sender<()>> = None;
+        // When stopping: until when reversals owed are waited for (no journal keeps them).
+        let mut grace: Option<tokio::time::Instant> = None;
         loop {
             if let Some(done) = stopping.take() {
-                if !self.app.is_busy() {
+                let owed = self.volatile_reversals_owed();
+                let waiting = owed > 0 && grace.is_some_and(|g| tokio::time::Instant::now() < g);
+                if !self.app.is_busy() && !waiting {
+                    if owed > 0 {
+                        tracing::error!(
+                            owed,
+                            "stopping with reversals owed to the bank that no journal keeps: they are lost"
+                        );
+                    }
                     tracing::info!("engine stopped; journal closed");
                     let _ = done.send(());
                     return;
@@ -243,16 +271,38 @@ impl Engine {
                 stopping = Some(done);
             }
             let deadline = self.app.poll_timeout().map(clock::to_tokio);
+            let grace_left = grace.filter(|g| *g > tokio::time::Instant::now());
             tokio::select! {
                 job = rx.recv() => match job {
                     None => break,
-                    Some(Job::Shutdown { done }) => stopping = Some(done),
+                    Some(Job::Shutdown { done }) => {
+                        let owed = self.volatile_reversals_owed();
+                        if owed > 0 && grace.is_none() {
+                            // The next retry comes within two retry periods (the backoff
+                            // may be past its first step), its answer within the bank limit.
+                            let wait = (2 * self.cfg.reversal_retry + self.cfg.bank_timeout)
+                                .min(self.cfg.txn_limit);
+                            tracing::warn!(
+                                owed,
+                                wait_ms = wait.as_millis() as u64,
+                                "stopping: waiting for reversals owed to the bank (no journal keeps them)"
+                            );
+                            grace = Some(tokio::time::Instant::now() + wait);
+                        }
+                        stopping = Some(done);
+                    }
                     Some(job) => self.job(job),
                 },
+                _ = sleep_until(grace_left), if stopping.is_some() && grace_left.is_some() => {}
                 Some(event) = self.events_rx.recv() => self.event(event),
                 changed = status.changed() => {
                     if changed.is_err() { break; }
-                    let s = link_state(*status.borrow_and_update());
+                    let s = effective_link(link_state(*status.borrow_and_update()), *fault.borrow());
+                    self.now_wall();
+                    self.app.handle_link(clock::now(), s);
+                }
+                Ok(()) = fault.changed() => {
+                    let s = effective_link(link_state(*status.borrow()), *fault.borrow_and_update());
                     self.now_wall();
                     self.app.handle_link(clock::now(), s);
                 }
@@ -262,6 +312,18 @@ impl Engine {
                 }
             }
             self.drain();
+        }
+    }
+
+    /// Reversals owed to the bank that nothing on disk keeps: all of them when the agent runs
+    /// without a journal directory (`load`, `demo`, no `--journal`). With a journal, an
+    /// approval whose final answer could not be written stays open on disk and a restart
+    /// reverses it.
+    fn volatile_reversals_owed(&self) -> usize {
+        if self.journal.path().is_some() {
+            0
+        } else {
+            self.app.pending_reversals()
         }
     }
 
@@ -283,6 +345,10 @@ impl Engine {
                 let id = self.next_id;
                 self.next_id += 1;
                 tracing::info!(request = request.kind().name(), amount = ?request.amount().map(|m| m.to_string()), "request");
+                self.shared.ui.stages.publish(Stage::Request {
+                    kind: request.kind().name(),
+                    amount: request.amount().map(|m| m.to_string()),
+                });
                 self.waiting.insert(
                     id,
                     Waiting {
@@ -316,11 +382,24 @@ impl Engine {
         self.stop_wait_clock();
         match event {
             Event::Card(read) => {
+                self.shared.ui.stages.publish(match &read {
+                    CardRead::Card(c) => Stage::CardRead {
+                        scheme: c.scheme.name(),
+                        entry: c.entry_mode.name(),
+                        pan: c.pan.masked().to_string(),
+                    },
+                    CardRead::NoCard => Stage::NoCard,
+                    CardRead::Failed(reason) => Stage::CardFailed {
+                        reason: reason.name(),
+                    },
+                });
                 let ev = match read {
                     CardRead::Card(c) => CardEvent::Presented(CardData {
                         pan: c.pan,
                         scheme: c.scheme,
                         entry_mode: c.entry_mode,
+                        expiry: c.expiry,
+                        sequence: c.sequence,
                         emv: c.emv,
                         pin: match c.pin {
                             PinOutcome::Accepted => PinCheck::Accepted,
@@ -424,8 +503,12 @@ impl Engine {
             }
             while let Some(cmd) = self.app.poll_card() {
                 progressed = true;
-                if let CardCommand::Read { .. } = cmd {
+                if let CardCommand::Read { amount, .. } = cmd {
                     self.start_wait_clock();
+                    self.shared.ui.stages.publish(Stage::PresentCard {
+                        amount: amount.to_string(),
+                        limit_s: self.cfg.txn_limit.as_secs(),
+                    });
                 }
                 let _ = self.card_tx.send(ReaderCmd::Card(cmd));
             }
@@ -438,16 +521,27 @@ impl Engine {
             }
             // Receipts are laid out (for the till's receipt transfer) before the answers go,
             // and printed by their own task after.
+            let mut printing = Vec::new();
             while let Some(job) = self.app.poll_print() {
                 progressed = true;
                 if let AppPrintJob::Receipt(r) = &job {
-                    let texts = self
-                        .settings
-                        .render(r, Copy::Merchant, false)
-                        .ok()
-                        .zip(self.settings.render(r, Copy::Customer, false).ok());
+                    let texts = |duplicate| {
+                        self.settings
+                            .render(r, Copy::Merchant, duplicate)
+                            .ok()
+                            .zip(self.settings.render(r, Copy::Customer, duplicate).ok())
+                    };
+                    let (original, reprint) = (texts(false), texts(true));
+                    if let Some((_, customer)) = &original {
+                        printing.push(Stage::Printing {
+                            receipt: customer.clone(),
+                        });
+                    }
                     if let Ok(mut g) = self.shared.last_receipt.lock() {
-                        *g = texts;
+                        *g = original;
+                    }
+                    if let Ok(mut g) = self.shared.last_reprint.lock() {
+                        *g = reprint;
                     }
                 }
                 if self.print_tx.try_send(job).is_err() {
@@ -460,6 +554,10 @@ impl Engine {
                 progressed = true;
                 self.deliver(answer);
             }
+            // The customer sees the answer, then the printer.
+            for stage in printing {
+                self.shared.ui.stages.publish(stage);
+            }
             if !progressed {
                 break;
             }
@@ -471,7 +569,11 @@ impl Engine {
         if matches!(req, BankRequest::Auth(_)) {
             crate::crash::point("before-bank-request");
             self.start_wait_clock();
+            self.shared.ui.stages.publish(Stage::ContactingBank);
         }
+        // A tester may hold the link (slow, silent) or take it down (offline): the link is
+        // simulated here, what that means for the payment is the application's to decide.
+        let fault = self.shared.ui.bank_fault.get();
         let stan = req.stan();
         tracing::debug!(stan, msg = req.name(), "to the bank");
         let bank = self.bank.clone();
@@ -479,6 +581,26 @@ impl Engine {
         // The application times the exchange; the link's own limit only cleans up after it.
         let wait = self.cfg.bank_timeout + Duration::from_secs(5);
         tokio::spawn(async move {
+            match fault {
+                BankFault::Normal => {}
+                BankFault::Slow { .. } => {
+                    if let Some(d) = BankFaultCell::slow_delay(fault) {
+                        tokio::time::sleep(d).await;
+                    }
+                }
+                BankFault::Silent => {
+                    tracing::warn!(stan, "bank link silent (tester): the message is held");
+                    return;
+                }
+                BankFault::Offline => {
+                    tracing::warn!(stan, "bank link offline (tester): the message is not sent");
+                    let _ = tx.send(Event::Bank {
+                        stan,
+                        result: Err(BankError::NotConnected),
+                    });
+                    return;
+                }
+            }
             let result = bank.exchange(req, wait).await;
             let _ = tx.send(Event::Bank { stan, result });
         });
@@ -487,6 +609,7 @@ impl Engine {
     fn deliver(&mut self, answer: terminal::Answer) {
         let r = answer.response;
         tracing::info!(request = r.kind.name(), outcome = r.outcome.name(), trace = ?r.trace, reason = r.text.as_deref().unwrap_or(""), "answer");
+        self.shared.ui.stages.publish(answer_stage(&r));
         if self.timed == Some(answer.id.0) {
             self.stop_wait_clock();
             self.timed = None;
@@ -546,10 +669,41 @@ impl Engine {
     }
 }
 
+/// The answer as the terminal's screen shows it (card number masked).
+fn answer_stage(r: &Response) -> Stage {
+    Stage::Answer {
+        kind: r.kind.name(),
+        outcome: r.outcome.name(),
+        code: match &r.outcome {
+            Outcome::Declined { code } => Some(code.to_string()),
+            _ => None,
+        },
+        reason: match &r.outcome {
+            Outcome::Failed { reason } => Some(reason.name()),
+            _ => None,
+        },
+        approval: r.approval_code.as_ref().map(|a| a.to_string()),
+        amount: r.amount.map(|m| m.to_string()),
+        pan: r.pan.as_ref().map(|p| p.to_string()),
+        scheme: r.scheme.map(|s| s.name()),
+        trace: r.trace,
+        time: r.timestamp.as_ref().map(|t| t.to_string()),
+    }
+}
+
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+/// The link as the application sees it: down while a tester holds it offline (`--ui`).
+fn effective_link(real: LinkState, fault: BankFault) -> LinkState {
+    if fault == BankFault::Offline {
+        LinkState::Down
+    } else {
+        real
     }
 }
 
@@ -580,9 +734,19 @@ async fn card_task(
     let mut next = cmds.recv().await;
     while let Some(cmd) = next.take() {
         match cmd {
-            ReaderCmd::Card(CardCommand::Read { amount }) => {
+            ReaderCmd::Card(CardCommand::Read {
+                amount,
+                kind,
+                cashback,
+            }) => {
+                let txn = CardTxn {
+                    amount,
+                    kind,
+                    cashback,
+                    date: crate::clock::timestamp(),
+                };
                 tokio::select! {
-                    read = reader.read(amount) => {
+                    read = reader.read(txn) => {
                         let _ = events.send(Event::Card(read));
                         next = cmds.recv().await;
                     }

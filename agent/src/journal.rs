@@ -150,6 +150,21 @@ fn write_day_file(dir: &Path, upto: u64, day: &DayTotals) -> std::io::Result<()>
     File::open(dir)?.sync_all()
 }
 
+/// Whether `record` is the final answer of an approved sale, cash-back sale or refund (where
+/// the `journal-write-after-approval` test fault strikes, [`crate::crash::FAULTS`]).
+fn approved_payment_answer(record: &Record) -> bool {
+    use ecrlink_core::txn::RequestKind;
+    matches!(
+        record,
+        Record::Completed { response, .. }
+            if response.outcome.is_approved()
+                && matches!(
+                    response.kind,
+                    RequestKind::Sale | RequestKind::SaleWithCashback | RequestKind::Refund
+                )
+    )
+}
+
 /// Why an append was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
@@ -401,6 +416,12 @@ impl Journal {
     /// error nothing of the record stays in the file (a partial write is cut off again) and
     /// the state is unchanged.
     pub fn append(&mut self, record: &Record) -> Result<(), AppendError> {
+        if approved_payment_answer(record) && crate::crash::fault("journal-write-after-approval") {
+            // Test hook (e2e binaries only): the write fails, nothing is written.
+            return Err(AppendError::Io(std::io::Error::other(
+                "injected fault journal-write-after-approval",
+            )));
+        }
         if let Some(file) = self.file.as_mut() {
             let n = encode(record, &mut self.buf).map_err(AppendError::Encode)?;
             if let Some(max) = self.max_bytes {

@@ -18,7 +18,7 @@
 //! Modules: [`server`] (listeners, one active till, sleep mode, [`Agent`]), [`till`] (one till
 //! connection over a dialect session), [`engine`] (transactions, one at a time), [`bank`]
 //! (ISO 8583 link), [`journal`] (crash-safe file), [`card`] (card readers), [`printer`]
-//! (receipts), [`config`], [`cli`].
+//! (receipts), [`config`], [`cli`], [`ui`] (the terminal in a browser page, `--ui`).
 
 pub mod bank;
 pub mod card;
@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod printer;
 pub mod server;
 pub mod till;
+pub mod ui;
 
 pub use config::Config;
 pub use server::{Agent, AgentHandle, AgentState, BoundListener, Parts};

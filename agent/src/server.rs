@@ -53,6 +53,7 @@ pub struct BoundListener {
 enum Ctl {
     Sleep,
     Wake,
+    CutTill,
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -115,10 +116,18 @@ impl Agent {
         );
         let reader: Box<dyn CardReader> = match parts.reader {
             Some(r) => r,
-            None => match &cfg.cards {
-                Some(p) => Box::new(SimulatedReader::load(p, cfg.card_delay)?),
-                None => Box::new(SimulatedReader::default_card(cfg.card_delay)),
-            },
+            None => {
+                let reader = match &cfg.cards {
+                    Some(p) => SimulatedReader::load(p, cfg.card_delay)?,
+                    None => SimulatedReader::default_card(cfg.card_delay),
+                };
+                // The cards' transaction counters go on rising across restarts.
+                let reader = match &cfg.journal {
+                    Some(dir) => reader.with_counter_file(dir.join(crate::card::COUNTER_FILE))?,
+                    None => reader,
+                };
+                Box::new(reader)
+            }
         };
         let printer: Option<Box<dyn Printer>> = match parts.printer {
             Some(p) => Some(p),
@@ -262,6 +271,33 @@ impl AgentHandle {
     /// Wakes from sleep mode now (as SIGUSR1 does).
     pub fn wake(&self) {
         let _ = self.ctl.try_send(Ctl::Wake);
+    }
+
+    /// What the browser page (`--ui`) drives: stages, card desk, bank fault, sleep, wake
+    /// and cutting the till connection.
+    pub fn ui_controls(&self, name: &str) -> crate::ui::Controls {
+        let ctl = self.ctl.clone();
+        let listen = self
+            .listeners
+            .iter()
+            .map(|l| match l.addr {
+                Some(a) => format!("{}@{a}", l.spec.dialect),
+                None => l.spec.to_string(),
+            })
+            .collect();
+        crate::ui::Controls::new(
+            name.to_string(),
+            listen,
+            self.shared.ui.clone(),
+            self.state.clone(),
+            std::sync::Arc::new(move |c| {
+                let _ = ctl.try_send(match c {
+                    crate::ui::Command::Sleep => Ctl::Sleep,
+                    crate::ui::Command::Wake => Ctl::Wake,
+                    crate::ui::Command::CutTill => Ctl::CutTill,
+                });
+            }),
+        )
     }
 
     /// Current state.
@@ -533,6 +569,10 @@ impl Supervisor {
                     None => break,
                     Some(Ctl::Sleep) => if !asleep { self.go_to_sleep() },
                     Some(Ctl::Wake) => if asleep { self.wake_up().await },
+                    Some(Ctl::CutTill) => {
+                        tracing::warn!("till connections cut (tester)");
+                        self.close_current();
+                    }
                     Some(Ctl::Shutdown(done)) => {
                         self.shutdown().await;
                         let _ = done.send(());

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock;
 use crate::config::{Config, DialectChoice};
-use crate::dialects::{AgentSession, ReceiptAsk};
+use crate::dialects::{AgentSession, ReceiptAsk, Stage};
 use crate::engine::{Job, Shared, test_terminal_response};
 use crate::hex::Hex;
 use crate::printer::Copy;
@@ -27,6 +27,9 @@ pub const MAX_BYTES_WITHOUT_REQUEST: usize = 4096;
 /// Bytes read while waiting for the first ENQ or STX of an auto-detect listener before the
 /// connection is dropped.
 pub const MAX_DETECT_BYTES: usize = 4096;
+
+/// How often the stage of a running request is looked at for the till's progress messages.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
 /// A byte stream a till talks over (TCP, serial, a test pipe).
 pub trait TillStream: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -129,6 +132,7 @@ pub async fn run_till(
     };
     let seed = crate::dialects::Seed {
         last_approved: ctx.shared.last_approved.lock().ok().and_then(|g| g.clone()),
+        serial: peer.starts_with("serial:"),
     };
     let session = match terminal_session(dialect, &ctx.cfg, &seed) {
         Ok(s) => s,
@@ -142,6 +146,7 @@ pub async fn run_till(
         session,
         ctx: ctx.clone(),
         pending: None,
+        asked: None,
         delivering: None,
         receipt_parts: VecDeque::new(),
         errors: 0,
@@ -154,6 +159,7 @@ pub async fn run_till(
         waited: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         receipt_before: None,
         answer_receipt: AnswerReceipt::Reprint,
+        stage: None,
     };
     if !prefix.is_empty() {
         ctx.shared.touch();
@@ -203,6 +209,9 @@ pub async fn run_till(
                     Err(_) => tracing::error!(%peer, "engine dropped a request"),
                 }
             }
+            _ = tokio::time::sleep(PROGRESS_EVERY), if driver.pending.is_some() => {
+                driver.progress();
+            }
             _ = &mut close => {
                 tracing::info!(%peer, "till session closed by the agent (newer connection, sleep or shutdown)");
                 let _ = stream.shutdown().await;
@@ -220,6 +229,9 @@ struct Driver {
     session: Box<dyn AgentSession>,
     ctx: TillCtx,
     pending: Option<oneshot::Receiver<Response>>,
+    /// The kind of the pending request (a last-transaction answer has the kind of the
+    /// transaction it describes).
+    asked: Option<RequestKind>,
     delivering: Option<u32>,
     receipt_parts: VecDeque<String>,
     errors: u32,
@@ -241,6 +253,8 @@ struct Driver {
     receipt_before: Option<ReceiptMark>,
     /// The receipt of the last answer this connection gave, for a ČSOB B3.
     answer_receipt: AnswerReceipt,
+    /// The stage of the pending request last told to the session ([`AgentSession::progress`]).
+    stage: Option<Stage>,
 }
 
 /// The engine's last receipt as seen at one moment: where its two texts live and what they
@@ -266,8 +280,8 @@ impl ReceiptMark {
 
 /// Which receipt a receipt request (ČSOB B3) gets.
 enum AnswerReceipt {
-    /// No answer from the engine on this connection yet: the terminal's last receipt (a
-    /// reprint, as `ecrlink-sim reprint` asks for it).
+    /// No answer from the engine on this connection yet: the terminal's last receipt marked
+    /// duplicate (a reprint, as `ecrlink-sim reprint` asks for it).
     Reprint,
     /// The last answer made no receipt (the bank could not be reached, no card, a refusal):
     /// an empty one, never another transaction's.
@@ -286,6 +300,22 @@ struct Timing {
 
 impl Driver {
     /// Tells the session whether the engine runs a transaction that is not this session's.
+    /// Tells the session what the engine is doing for the pending request, when it changed.
+    fn progress(&mut self) {
+        let card = self
+            .ctx
+            .shared
+            .waiting_for_card
+            .load(std::sync::atomic::Ordering::SeqCst);
+        let stage = if card { Stage::Card } else { Stage::Bank };
+        // The first stage is the card: the session told the till so when the request came.
+        let previous = self.stage.unwrap_or(Stage::Card);
+        if previous != stage {
+            self.session.progress(clock::now(), stage);
+        }
+        self.stage = Some(stage);
+    }
+
     fn sync_busy(&mut self) {
         let other = self.pending.is_none()
             && self
@@ -361,6 +391,18 @@ impl Driver {
                 self.unproductive = 0;
                 let kind = req.kind();
                 tracing::debug!(peer = %self.peer, request = kind.name(), "till request");
+                if kind == RequestKind::Abort && self.session.abort_keeps_request() {
+                    // The running request ends with its own answer (ZVT 06 B0): the engine
+                    // is asked to abort, and its answer to the abort is not the till's.
+                    let (reply, _ignored) = oneshot::channel();
+                    let _ = self.ctx.engine.try_send(Job::Run {
+                        request: req,
+                        reply,
+                        waited: None,
+                        till: self.ctx.conn_id,
+                    });
+                    return Ok(());
+                }
                 if kind == RequestKind::Abort {
                     // The dialect replaced the pending request by the abort (ČSOB T81): the
                     // transaction still completes in the engine and becomes the last one. The
@@ -403,6 +445,8 @@ impl Driver {
                         ));
                     } else {
                         self.pending = Some(rx);
+                        self.asked = Some(kind);
+                        self.stage = None;
                         self.receipt_before = self.receipt_mark();
                         self.timing = timed.then_some(Timing {
                             received: self.rx_at,
@@ -422,7 +466,7 @@ impl Driver {
                 };
                 if let Some(copy) = copy {
                     let receipt = match &self.answer_receipt {
-                        AnswerReceipt::Reprint => self.last_receipt(),
+                        AnswerReceipt::Reprint => self.last_reprint(),
                         AnswerReceipt::None => None,
                         AnswerReceipt::Made(m, c) => Some((m.clone(), c.clone())),
                     };
@@ -467,6 +511,10 @@ impl Driver {
     fn claim(&mut self) {
         if !self.claimed {
             self.claimed = true;
+            // A dialect not told by its first byte (ZVT) has spoken by now.
+            self.ctx
+                .spoke
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             let _ = self.ctx.claims.send(self.ctx.conn_id);
         }
     }
@@ -481,11 +529,11 @@ impl Driver {
             .and_then(|g| g.as_ref().map(ReceiptMark::of))
     }
 
-    /// The engine's last receipt (merchant, customer copy).
-    fn last_receipt(&self) -> Option<(String, String)> {
+    /// The engine's last receipt (merchant, customer copy), marked duplicate: a reprint.
+    fn last_reprint(&self) -> Option<(String, String)> {
         self.ctx
             .shared
-            .last_receipt
+            .last_reprint
             .lock()
             .ok()
             .and_then(|g| g.clone())
@@ -503,7 +551,8 @@ impl Driver {
     /// or the receipt handed back with the answer, would say it without this comparison.)
     fn answer(&mut self, resp: &Response) {
         let before = self.receipt_before.take();
-        if resp.kind.moves_money() || resp.kind.reports_totals() {
+        let asked = self.asked.take().unwrap_or(resp.kind);
+        if asked.moves_money() || asked.reports_totals() {
             self.answer_receipt = match self.receipt_mark() {
                 Some(mark) if before.as_ref() != Some(&mark) => {
                     AnswerReceipt::Made(mark.text.0, mark.text.1)
@@ -512,15 +561,16 @@ impl Driver {
             };
         }
         let made = matches!(self.answer_receipt, AnswerReceipt::Made(..));
-        self.send_answer(resp, made);
+        self.send_answer(resp, asked, made);
     }
 
     /// Gives an answer the driver made itself (no engine run, so no receipt of it).
     fn respond(&mut self, resp: &Response) {
-        self.send_answer(resp, false);
+        self.send_answer(resp, resp.kind, false);
     }
 
-    fn send_answer(&mut self, resp: &Response, receipt: bool) {
+    /// Sends `resp`, the answer to a request of kind `asked`.
+    fn send_answer(&mut self, resp: &Response, asked: RequestKind, receipt: bool) {
         // A refusal carries its reason's name as the answer text when it has no text of its
         // own: a dialect that folds reasons into one code (ČSOB R-21) still tells the till why.
         let with_reason;
@@ -535,12 +585,17 @@ impl Driver {
             _ => resp,
         };
         self.delivering = resp.trace;
-        self.crash_after_write =
-            resp.kind.moves_money() && crate::crash::is_armed("after-answer-sent");
-        if let Err(e) = self
-            .session
-            .respond_with_receipt(clock::now(), resp, receipt)
-        {
+        self.crash_after_write = asked.moves_money() && crate::crash::is_armed("after-answer-sent");
+        let encoded = match unencodable_fault(resp) {
+            // Test hook (e2e binaries only): an answer the session refuses to encode.
+            Some(bad) => self
+                .session
+                .respond_with_receipt(clock::now(), &bad, receipt),
+            None => self
+                .session
+                .respond_with_receipt(clock::now(), resp, receipt),
+        };
+        if let Err(e) = encoded {
             tracing::error!(peer = %self.peer, error = %e, kind = resp.kind.name(), "answer could not be encoded for the till; answering a plain failure");
             self.delivering = None;
             if let Some(stan) = resp.trace {
@@ -548,7 +603,7 @@ impl Driver {
                 let _ = self.ctx.engine.try_send(Job::Undeliverable { stan });
             }
             let plain = Response::new(
-                resp.kind,
+                asked,
                 Outcome::Failed {
                     reason: FailReason::Other,
                 },
@@ -561,6 +616,26 @@ impl Driver {
             }
         }
     }
+}
+
+/// The `answer-unencodable` test fault ([`crate::crash::fault`]): for the first approved
+/// payment answer, the same answer with its amount one minor unit off, which every dialect
+/// session refuses to encode (it does not answer the request). `None` otherwise.
+fn unencodable_fault(resp: &Response) -> Option<Response> {
+    let payment = matches!(
+        resp.kind,
+        RequestKind::Sale | RequestKind::SaleWithCashback | RequestKind::Refund
+    );
+    if !(payment && resp.outcome.is_approved()) {
+        return None;
+    }
+    let amount = resp.amount?;
+    if !crate::crash::fault("answer-unencodable") {
+        return None;
+    }
+    let mut bad = resp.clone();
+    bad.amount = ecrlink_core::txn::Money::new(amount.minor() + 1, amount.currency).ok();
+    Some(bad)
 }
 
 /// Sleeps for the idle timeout; never ends when it is zero (idle tills are kept).

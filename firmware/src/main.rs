@@ -176,6 +176,8 @@ impl CardReader {
                 pan,
                 scheme: CardScheme::Visa,
                 entry_mode: EntryMode::Chip,
+                expiry: None,
+                sequence: None,
                 emv: card_emv(),
                 pin: if idr & 4 == 0 {
                     PinCheck::Accepted

@@ -40,8 +40,17 @@ pub enum Command {
     /// Check the terminal's connection to the bank.
     TestBank(tillcli::TillArgs),
     /// Print the last receipt again.
+    ///
+    /// ČSOB: the terminal's last receipt is transferred (B3/B4), marked DUPLICATE, and shown;
+    /// Concert terminals print their own receipts and have no reprint request.
     Reprint(tillcli::TillArgs),
-    /// The terminal's last transaction.
+    /// The terminal's last transaction: what it was and how it ended.
+    ///
+    /// Prints e.g. "Last transaction: refund 12.00 CZK — approved" (`last_kind` in --json).
+    /// A terminal that does not say what its last transaction was (a ČSOB terminal without
+    /// ecrlink's K field) gives "12.00 CZK (kind not reported by the terminal)". The exit status
+    /// is that transaction's outcome, as for a sale (0 approved, 1 declined or refused, …), and
+    /// 1 when the terminal has none. ČSOB only (T82): Concert cannot ask.
     Last(tillcli::TillArgs),
     /// List the configured terminals and which one this computer/user gets.
     Terminals(tillcli::TerminalsArgs),

@@ -413,7 +413,14 @@ Starts a bank simulator and a virtual terminal (ecrlink-agent) in this process o
 ports it picks, then runs a short shop day against them through the till library: terminal and
 bank checks, sales, a decline, a cash-back sale and its reversal, a refund, subtotals and the
 close of totals, in the ČSOB dialect with the receipts transferred to the till, plus one Concert sale.
-No set-up, no network beyond loopback. Exit status 0 when every step ended as expected.")]
+No set-up, no network beyond loopback. Exit status 0 when every step ended as expected.
+
+With --ui HOST:PORT it runs no scripted day: it starts the bank and --terminals virtual
+terminals and serves them on one web page (open the address it prints): each terminal's screen
+live, and the customer's part played by you (present a test card, a wrong PIN, a card the bank
+declines, do nothing, cancel, sleep, a slow or offline bank link). Start sales from another
+shell with the till commands it prints; Ctrl-C stops.
+  ecrlink-sim demo --ui 127.0.0.1:8080 --terminals 2")]
 pub struct DemoArgs {
     /// Language of the result texts [default: from the locale, else en].
     #[arg(long, value_enum)]
@@ -424,10 +431,31 @@ pub struct DemoArgs {
     /// Write no session log.
     #[arg(long)]
     pub no_log: bool,
+    /// Serve the terminals as a web page on this address instead of running the scripted day
+    /// (see below). A non-loopback address requires a token (--ui-token, or one is generated).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub ui: Option<std::net::SocketAddr>,
+    /// The token the page's requests must carry (at least 16 letters, digits, - or _).
+    #[arg(long, value_name = "TOKEN", requires = "ui")]
+    pub ui_token: Option<String>,
+    /// With --ui: how many terminals (agents), 1 to 8.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "ui",
+          value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub terminals: u8,
 }
 
 /// Runs `demo`; returns the exit status.
 pub fn run(args: &DemoArgs) -> i32 {
+    let ui = match args.ui {
+        Some(addr) => match ecrlink_agent::ui::UiConfig::resolve(addr, args.ui_token.clone()) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return 2;
+            }
+        },
+        None => None,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -439,7 +467,13 @@ pub fn run(args: &DemoArgs) -> i32 {
             return 2;
         }
     };
-    match runtime.block_on(run_async(args)) {
+    let run = async {
+        match &ui {
+            Some(u) => run_ui(args, u).await,
+            None => run_async(args).await,
+        }
+    };
+    match runtime.block_on(run) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: demo failed: {e:#}");
@@ -484,11 +518,13 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
         cfg.policy.max_refund_day = Some(DEMO_REFUND_DAY);
         cfg.cards = Some(cards.clone());
     };
-    let world = World::start_configured(
+    let world = World::start_with_bank(
         1,
         &[Dialect::Csob, Dialect::Concert],
         Duration::from_millis(80),
         lang.code(),
+        None,
+        None,
         &configure,
     )
     .await?;
@@ -507,7 +543,7 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
             "démo ecrlink : une journée de magasin sur une machine"
         )
     );
-    let label = |cs, en, fr| format!("{:<28}", t(cs, en, fr));
+    let label = |cs, en, fr| format!("{:<27} ", t(cs, en, fr));
     println!(
         "  {}{}",
         label(
@@ -526,10 +562,17 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
         )
     );
     println!(
-        "  {}every message MACed (field 64/128, HMAC-SHA-256 truncated to 8 bytes: a test \
-         scheme), key {} (mode 600, made for this run)",
+        "  {}{}",
         label("bankovní linka", "bank link", "liaison banque"),
-        world.mac_key_file.display()
+        t(
+            "každá zpráva s MAC (pole 64/128, HMAC-SHA-256 zkrácený na 8 bajtů: testovací \
+             schéma), klíč {key} (práva 600, vytvořen pro tento běh)",
+            "every message MACed (field 64/128, HMAC-SHA-256 truncated to 8 bytes: a test \
+             scheme), key {key} (mode 600, made for this run)",
+            "chaque message avec MAC (champ 64/128, HMAC-SHA-256 tronqué à 8 octets : un schéma \
+             de test), clé {key} (mode 600, créée pour cette exécution)"
+        )
+        .replace("{key}", &world.mac_key_file.display().to_string())
     );
     println!(
         "  {}refund, reversal and close totals need the merchant PIN typed on the terminal \
@@ -614,6 +657,77 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
     world.shutdown().await;
     let ok = rows.iter().all(|r| r.as_expected) && tamper_ok && guard_ok;
     Ok(if ok { 0 } else { 1 })
+}
+
+/// The bank rules of `demo --ui`: each of the page's decline test cards declined with its
+/// code (the same rules as `docs/ui-bank-rules.toml`), and an amount ending in .51 with 51.
+pub fn ui_bank_rules() -> anyhow::Result<crate::bank::Rules> {
+    let mut text = String::new();
+    for (code, pan) in ecrlink_agent::card::DECLINE_TEST_PANS {
+        let _ = writeln!(text, "[[rule]]\npan = \"{pan}\"\ncode = \"{code}\"\n");
+    }
+    text.push_str("[[rule]]\nmti = \"0200\"\namount_ends_with = \"51\"\ncode = \"51\"\n");
+    crate::bank::Rules::parse(&text)
+}
+
+/// `demo --ui`: the bank and the terminals on one web page, until Ctrl-C or SIGTERM.
+async fn run_ui(args: &DemoArgs, ui: &ecrlink_agent::ui::UiConfig) -> anyhow::Result<i32> {
+    use ecrlink_core::session::Dialect;
+    use tokio::signal::unix::{SignalKind, signal};
+
+    use crate::world::World;
+
+    let lang = args.lang.unwrap_or_else(crate::i18n::Lang::from_env);
+    let mut term = signal(SignalKind::terminate())?;
+    let world = World::start_with_bank(
+        usize::from(args.terminals),
+        &[Dialect::Csob, Dialect::Concert],
+        Duration::from_millis(80),
+        lang.code(),
+        Some(ui_bank_rules()?),
+        None,
+        &|_| {},
+    )
+    .await?;
+    let controls: Vec<_> = (0..world.agents.len())
+        .map(|i| {
+            let c = world.agents[i].ui_controls(&world.terminal_id(i));
+            // The tester at the page plays the customer: no card comes by itself.
+            c.desk().set_tester_decides(true);
+            c
+        })
+        .collect();
+    let page = ecrlink_agent::ui::serve(ui, controls).await?;
+    println!("ecrlink demo --ui: the terminals in a web page; you play the customer");
+    println!("  bank simulator (ISO 8583)   {}", world.bank.addr());
+    for i in 0..world.agents.len() {
+        let tid = world.terminal_id(i);
+        for d in [Dialect::Csob, Dialect::Concert] {
+            if let Some(a) = world.addr(i, d) {
+                println!("LISTEN {} {a}", d.name());
+                if d == Dialect::Csob {
+                    println!(
+                        "  terminal {tid}: ecrlink-sim sale --amount 12.50 --currency EUR \
+                         --terminal {a} --dialect csob"
+                    );
+                }
+            }
+        }
+    }
+    println!("UI {}", page.url);
+    println!(
+        "  open it in a browser, start a sale with a command above, present a card; Ctrl-C stops"
+    );
+    println!("READY");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    page.stop();
+    world.shutdown().await;
+    Ok(0)
 }
 
 /// The demo's merchant PIN.
@@ -736,10 +850,20 @@ async fn man_in_the_middle(
         amount: money(1251, Currency::CZK)?,
         reference: vs("2026-0099")?,
     };
+    let t = |cs, en, fr| crate::i18n::pick(lang, cs, en, fr);
     println!();
     println!(
-        "[mitm] a man in the middle rewrites the bank's answers to terminal {MITM_TERMINAL_ID} \
-         (relay {relay}: 51 becomes 00) — {}",
+        "[mitm] {} — {}",
+        t(
+            "útočník uprostřed přepisuje odpovědi banky terminálu {id} (relé {relay}: z 51 \
+             se stává 00)",
+            "a man in the middle rewrites the bank's answers to terminal {id} (relay {relay}: \
+             51 becomes 00)",
+            "un homme du milieu réécrit les réponses de la banque au terminal {id} (relais \
+             {relay} : 51 devient 00)"
+        )
+        .replace("{id}", MITM_TERMINAL_ID)
+        .replace("{relay}", &relay.to_string()),
         crate::till::describe_request(&request)
     );
     let result = Till::new(o).run(request).await?;
@@ -769,15 +893,54 @@ async fn man_in_the_middle(
         }
     );
     println!(
-        "      the relay changed {} answer(s); the terminal found the MAC wrong and took it as no answer",
-        changed.load(std::sync::atomic::Ordering::SeqCst)
+        "      {}",
+        t(
+            "relé změnilo odpovědí: {n}; terminál shledal MAC chybným a vzal ji jako žádnou \
+             odpověď",
+            "the relay changed {n} answer(s); the terminal found the MAC wrong and took it as \
+             no answer",
+            "le relais a modifié {n} réponse(s) ; le terminal a trouvé le MAC faux et l'a prise \
+             pour une absence de réponse"
+        )
+        .replace(
+            "{n}",
+            &changed
+                .load(std::sync::atomic::Ordering::SeqCst)
+                .to_string()
+        )
     );
     match auth {
-        Some(a) => println!(
-            "      the bank holds: {:?}, response {}, {} reversal message(s) from the terminal",
-            a.state, a.code, a.reversal_messages
+        Some(a) => {
+            use crate::bank::ledger::AuthState;
+            let state = match a.state {
+                AuthState::Approved => t("schválena", "Approved", "acceptée"),
+                AuthState::Declined => t("zamítnuta", "Declined", "refusée"),
+                AuthState::Reversed => t("stornována", "Reversed", "annulée"),
+                AuthState::Settled => t("zúčtována", "Settled", "compensée"),
+            };
+            println!(
+                "      {}",
+                t(
+                    "banka eviduje: {state}, odpověď {code}, zpráv o stornu od terminálu: {n}",
+                    "the bank holds: {state}, response {code}, {n} reversal message(s) from the \
+                     terminal",
+                    "la banque détient : {state}, réponse {code}, {n} message(s) d'annulation du \
+                     terminal"
+                )
+                .replace("{state}", state)
+                .replace("{code}", &a.code.to_string())
+                .replace("{n}", &a.reversal_messages.to_string())
+            );
+        }
+        None => println!(
+            "      {}",
+            t(
+                "banka pro {id} nic neeviduje",
+                "the bank holds nothing for {id}",
+                "la banque ne détient rien pour {id}"
+            )
+            .replace("{id}", MITM_TERMINAL_ID)
         ),
-        None => println!("      the bank holds nothing for {MITM_TERMINAL_ID}"),
     }
     Ok(as_expected)
 }

@@ -159,6 +159,11 @@ pub fn unknown_text(lang: Lang, dialect: Dialect) -> &'static str {
             "outcome unknown — Concert cannot report the last transaction: look at the terminal's screen or its journal before charging again",
             "résultat inconnu — Concert ne sait pas donner la dernière transaction : regardez l'écran ou le journal du terminal avant de débiter à nouveau"
         ),
+        Dialect::Zvt => t!(
+            "výsledek neznámý — podívejte se na displej nebo žurnál terminálu (nebo na jeho poslední účtenku), než platbu zopakujete",
+            "outcome unknown — look at the terminal's screen or journal (or its last receipt) before charging again",
+            "résultat inconnu — regardez l'écran ou le journal du terminal (ou son dernier ticket) avant de débiter à nouveau"
+        ),
     }
     .get(lang)
 }
@@ -188,6 +193,7 @@ pub fn dialect_title(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Csob => "ČSOB",
         Dialect::Concert => "Concert",
+        Dialect::Zvt => "ZVT",
     }
 }
 
@@ -248,6 +254,53 @@ pub fn last_transaction_text(lang: Lang) -> &'static str {
     .get(lang)
 }
 
+/// Said in a `last` answer whose terminal does not say what the last transaction was (a ČSOB
+/// terminal without ecrlink's `K` field).
+pub fn kind_not_reported_text(lang: Lang) -> &'static str {
+    t!(
+        "druh terminál neuvádí",
+        "kind not reported by the terminal",
+        "type non indiqué par le terminal"
+    )
+    .get(lang)
+}
+
+/// Said by `last` when the terminal has no last transaction.
+pub fn no_last_transaction_text(lang: Lang) -> &'static str {
+    t!(
+        "žádná, terminál zatím žádnou transakci neprovedl",
+        "none, the terminal has made no transaction yet",
+        "aucune, le terminal n'a encore effectué aucune transaction"
+    )
+    .get(lang)
+}
+
+/// The reason of a refusal: its own, or (a dialect that folds reasons into one code, ČSOB
+/// R-21) the reason's name the terminal sent as its text.
+pub fn fail_reason_of(outcome: &Outcome, terminal_text: Option<&str>) -> Option<FailReason> {
+    match outcome {
+        Outcome::Failed {
+            reason: FailReason::Other,
+        } => terminal_text
+            .map(str::trim)
+            .and_then(fail_reason_named)
+            .or(Some(FailReason::Other)),
+        Outcome::Failed { reason } => Some(*reason),
+        _ => None,
+    }
+}
+
+/// Said by `last` when the terminal refuses the question itself (busy with another request):
+/// what the last transaction was is not known now.
+pub fn last_not_known_now_text(lang: Lang) -> &'static str {
+    t!(
+        "teď nelze zjistit",
+        "not known now",
+        "inconnue pour l'instant"
+    )
+    .get(lang)
+}
+
 /// A request kind for people: `sale`, `refund`, …
 pub fn kind_text(lang: Lang, kind: RequestKind) -> &'static str {
     match kind {
@@ -275,7 +328,7 @@ pub fn kind_text(lang: Lang, kind: RequestKind) -> &'static str {
     .get(lang)
 }
 
-/// The one-word outcome used after "Last transaction (…):".
+/// The one-word outcome used after "Last transaction: sale 12.00 CZK —".
 pub fn outcome_word(lang: Lang, outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Approved => t!("schválena", "approved", "acceptée"),
@@ -308,6 +361,7 @@ pub fn codes_text(lang: Lang, dialect: Option<Dialect>, codes: &ResultCodes) -> 
         let what = match d {
             Dialect::Csob => t!("kód ČSOB", "ČSOB code", "code ČSOB"),
             Dialect::Concert => t!("stav Concert", "Concert status", "statut Concert"),
+            Dialect::Zvt => t!("kód výsledku ZVT", "ZVT result code", "code résultat ZVT"),
         };
         parts.push(format!("{} {t}", what.get(lang)));
     }
@@ -432,6 +486,8 @@ pub enum Label {
     Card,
     /// Reference.
     Reference,
+    /// Trace number (as the receipt prints it).
+    Trace,
     /// Terminal.
     Terminal,
     /// Time taken.
@@ -454,6 +510,7 @@ pub fn label(lang: Lang, label: Label) -> &'static str {
         Label::ApprovalCode => t!("Autorizační kód", "Approval code", "Code d'autorisation"),
         Label::Card => t!("Karta", "Card", "Carte"),
         Label::Reference => t!("Variabilní symbol", "Reference", "Référence"),
+        Label::Trace => t!("Číslo transakce", "Trace no.", "N° transaction"),
         Label::Terminal => t!("Terminál", "Terminal", "Terminal"),
         Label::Elapsed => t!("Doba", "Time", "Durée"),
         Label::Log => t!("Záznam", "Log", "Journal"),

@@ -438,6 +438,11 @@ pub struct LoadArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Keep the in-process bank's ledger in FILE (JSON, as `ecrlink-sim bank --ledger`; read
+    /// first if it exists): every authorization, reversal and settlement, to check afterwards
+    /// that the bank holds exactly what the tills were told.
+    #[arg(long, value_name = "FILE")]
+    pub bank_ledger: Option<std::path::PathBuf>,
 }
 
 /// A rate: a finite number of sales per second, above 0 and at most 1 000 000.
@@ -489,7 +494,11 @@ pub fn run_cli(args: &LoadArgs) -> i32 {
         }
         Err(e) => {
             eprintln!("error: load failed: {e:#}");
-            1
+            // A --bank-ledger that cannot be used is a usage error, as for `bank --ledger`.
+            let ledger = e
+                .chain()
+                .any(|c| c.downcast_ref::<crate::bank::LedgerFileError>().is_some());
+            if ledger { 2 } else { 1 }
         }
     }
 }
@@ -502,7 +511,16 @@ async fn run_world(args: &LoadArgs) -> anyhow::Result<LoadReport> {
 
     let dialect: Dialect = args.dialect.into();
     let agents = args.agents as usize;
-    let world = World::start(agents, &[dialect], Duration::ZERO).await?;
+    let world = World::start_with_bank(
+        agents,
+        &[dialect],
+        Duration::ZERO,
+        "en",
+        None,
+        args.bank_ledger.clone(),
+        &|_| {},
+    )
+    .await?;
     let mut terminals = Vec::with_capacity(agents);
     for i in 0..agents {
         let addr = world
@@ -524,6 +542,7 @@ async fn run_world(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         currency: match dialect {
             Dialect::Concert => Currency::EUR,
             Dialect::Csob => Currency::CZK,
+            Dialect::Zvt => Currency::EUR,
         },
         rate: args.rate,
     };

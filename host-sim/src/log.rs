@@ -169,6 +169,8 @@ pub fn pan_free_prefix(dialect: Dialect, dir: Dir, bytes: &[u8]) -> usize {
     }
     match dialect {
         Dialect::Csob => 37.min(bytes.len()),
+        // Binary APDUs: no prefix is known free of a card number.
+        Dialect::Zvt => 0,
         Dialect::Concert => match dir {
             // STX + 34 + ETX + LRC
             Dir::Out if bytes.len() <= 37 => bytes.len(),
@@ -195,6 +197,11 @@ const CSOB_PLAIN_TAGS: &[u8] = b"BCEFRYZ";
 /// Masks the card numbers in one read of `dialect` bytes by their structure (module docs).
 /// `state` carries a card field cut off by the end of the previous read of this direction.
 pub fn mask_frames(dialect: Dialect, dir: Dir, bytes: &[u8], state: &mut MaskState) -> Vec<u8> {
+    if dialect == Dialect::Zvt {
+        // ZVT is binary: the card number (BMP 22) is BCD, which our terminal side masks
+        // with `E` digits before it leaves; the digit-pattern guard covers text fields.
+        return mask_pan_bytes(bytes);
+    }
     let mut out = bytes.to_vec();
     let mut i = 0;
     // The rest of a card field the previous read cut off.
@@ -224,6 +231,7 @@ pub fn mask_frames(dialect: Dialect, dir: Dir, bytes: &[u8], state: &mut MaskSta
         i = match dialect {
             Dialect::Csob => mask_csob_frame(&mut out, stx, state),
             Dialect::Concert => mask_concert_frame(&mut out, stx, dir, state),
+            Dialect::Zvt => out.len(),
         };
     }
     out

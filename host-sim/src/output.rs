@@ -303,6 +303,9 @@ pub fn to_human(result: &TillResult, opts: &TillOptions, log_file: Option<&str>)
     if let Some(reference) = r.and_then(|r| r.reference.as_ref()).or(req.reference()) {
         line(&mut s, Label::Reference, reference.as_str());
     }
+    if let Some(trace) = r.and_then(|r| r.trace) {
+        line(&mut s, Label::Trace, &format!("{trace:06}"));
+    }
     if let Some(totals) = r.and_then(|r| r.totals.as_ref()) {
         if totals.currencies.is_empty() {
             line(

@@ -66,16 +66,29 @@ impl World {
         card_delay: Duration,
         receipt_lang: &str,
     ) -> anyhow::Result<World> {
-        World::start_configured(agents, dialects, card_delay, receipt_lang, &|_| {}).await
+        World::start_with_bank(
+            agents,
+            dialects,
+            card_delay,
+            receipt_lang,
+            None,
+            None,
+            &|_| {},
+        )
+        .await
     }
 
-    /// [`World::start_with_lang`], with `configure` applied to each agent's configuration
-    /// last (the demo's merchant PIN and limits).
-    pub async fn start_configured(
+    /// [`World::start_with_lang`] with the bank's `rules` (default: [`crate::bank::Rules::default`])
+    /// and its ledger kept in `ledger_file` (JSON, as `ecrlink-sim bank --ledger`), so that what
+    /// the bank holds can be checked after the run; `configure` is applied to each agent's
+    /// configuration last (the demo's merchant PIN and limits).
+    pub async fn start_with_bank(
         agents: usize,
         dialects: &[Dialect],
         card_delay: Duration,
         receipt_lang: &str,
+        rules: Option<crate::bank::Rules>,
+        ledger_file: Option<std::path::PathBuf>,
         configure: &(dyn Fn(&mut Config) + Sync),
     ) -> anyhow::Result<World> {
         // Every message on the bank link carries a MAC, under a key made for this run.
@@ -89,6 +102,8 @@ impl World {
         let bank = BankSim::start(BankConfig {
             max_connections: (2 * agents).max(crate::bank::DEFAULT_MAX_CONNECTIONS),
             mac_key: Some(mac_key),
+            rules: rules.unwrap_or_default(),
+            ledger_file,
             ..BankConfig::default()
         })
         .await

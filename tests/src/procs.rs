@@ -25,6 +25,35 @@ pub struct Bins {
 /// The terminal id the agents are given.
 pub const TERMINAL_ID: &str = "TERM0001";
 
+/// Names an agent binary to test instead of the one built with the tests (e.g. an older
+/// build, to show that a test fails against the code before a fix: docs/TESTING.md). Every
+/// agent the tests start as a process ([`AgentProc`], `agent_common::Agent`) is this one.
+pub const AGENT_BIN_ENV: &str = "ECRLINK_AGENT_BIN";
+
+/// Names an `ecrlink-sim` binary whose in-process agents (`load`, `demo`) are tested instead
+/// of the one built with the tests. Bank simulators and tills stay the ones built with the
+/// tests, so that an older agent meets today's bank rules.
+pub const LOAD_BIN_ENV: &str = "ECRLINK_LOAD_BIN";
+
+fn bin_from_env(var: &str, default: &str) -> String {
+    match std::env::var(var) {
+        Ok(p) if !p.is_empty() => p,
+        _ => default.to_string(),
+    }
+}
+
+/// The agent binary to run: `default` (the one built with the tests), or the one
+/// [`AGENT_BIN_ENV`] names.
+pub fn agent_bin(default: &str) -> String {
+    bin_from_env(AGENT_BIN_ENV, default)
+}
+
+/// The `ecrlink-sim` binary whose in-process agents are tested: `default`, or the one
+/// [`LOAD_BIN_ENV`] names.
+pub fn load_bin(default: &str) -> String {
+    bin_from_env(LOAD_BIN_ENV, default)
+}
+
 /// Reads `LISTEN …` lines until `READY`; `Err` if the process ends or says nothing in time.
 fn read_listen_lines(child: &mut Child, limit: Duration) -> Result<Vec<String>, String> {
     let stdout = child.stdout.take().ok_or("stdout not piped")?;
@@ -291,7 +320,7 @@ impl AgentProc {
             .open(dir.join("agent.log"))
             .map_err(|e| e.to_string())?;
         let mut cmd = match &spec.journal_tmpfs {
-            None => Command::new(bins.agent),
+            None => Command::new(agent_bin(bins.agent)),
             Some(size) => {
                 // unshare … sh -c 'mount tmpfs on the journal && exec agent …': the agent keeps
                 // the process id, so kill and signals reach it.
@@ -307,7 +336,7 @@ impl AgentProc {
                         size,
                     ])
                     .arg(&journal)
-                    .arg(bins.agent);
+                    .arg(agent_bin(bins.agent));
                 c
             }
         };

@@ -30,7 +30,8 @@ fn second_till_drops_the_first_and_learns_the_sale_through_last_transaction() {
 
     // The second till: its request waits for the sale in flight (one transaction at a time).
     let last = ask("csob", addr, &Request::LastTransaction);
-    assert_eq!(last.kind, RequestKind::LastTransaction);
+    // The last transaction's own answer: it says it was a sale (ČSOB `K`, issue 15 point 7).
+    assert_eq!(last.kind, RequestKind::Sale);
     assert_eq!(last.outcome, Outcome::Approved, "{last:?}");
     assert_eq!(last.amount, Some(czk(4_200)));
     assert_eq!(last.reference.as_ref().map(|r| r.as_str()), Some("ORDER-7"));

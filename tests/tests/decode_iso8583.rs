@@ -61,6 +61,23 @@ fn sale_masks_the_pan_and_decodes_icc_data() {
     assert!(!text.contains("4761739001010119"), "{text}");
 }
 
+/// A chip sale with the card-read fields (14, 22, 23, 25), encoded by pyiso8583 4.0.1
+/// (`default_ascii`).
+const CARD_READ: &[u8] =
+    b"02007024068000808000164761739001010119000000000000001250000042281205100100TERM0001978";
+
+#[test]
+fn the_card_read_fields_decode_and_the_expiry_is_masked() {
+    let v = decode_ok(&hex(CARD_READ));
+    assert_eq!(v["type"], "authorization-request");
+    assert_eq!(v["fields"]["14"], "****");
+    assert_eq!(v["fields"]["22"], "051");
+    assert_eq!(v["fields"]["23"], "001");
+    assert_eq!(v["fields"]["25"], "00");
+    let text = v.to_string();
+    assert!(!text.contains("2812"), "{text}");
+}
+
 #[test]
 fn field_level_message_of_an_unhandled_type_still_decodes() {
     // 0100 (authorization request, not used on this link) with field 11 only.

@@ -165,6 +165,13 @@ fn every_till_command_output_validates() {
     assert_eq!(serial["terminal"]["baud"], 9600);
     let sale = &outputs[0].1;
     assert!(sale["timestamp"].as_str().unwrap().contains('T'), "{sale}");
+    // Issue 15 point 13: over ČSOB the entry mode and the trace number are there.
+    assert_eq!(sale["entry_mode"], "chip", "{sale}");
+    assert!(sale["trace"].as_u64().is_some(), "{sale}");
+    // Issue 15 point 7: `last` says what the last transaction was (the refund).
+    let last = &outputs.iter().find(|(n, _)| n == "last").unwrap().1;
+    assert_eq!(last["last_kind"], "refund", "{last}");
+    assert!(last["trace"].as_u64().is_some(), "{last}");
 }
 
 #[test]
@@ -237,4 +244,7 @@ fn the_schema_rejects_the_old_shapes() {
     assert!(!validator("timestamp").is_valid(&json!("2026-12-07 14:12:47")));
     assert!(validator("timestamp").is_valid(&json!("2026-12-07T14:12:47+01:00")));
     assert!(!validator("scheme").is_valid(&json!("Visa")));
+    // A last transaction is a payment, a refund or a reversal, never "last" itself.
+    assert!(validator("paymentKind").is_valid(&json!("refund")));
+    assert!(!validator("paymentKind").is_valid(&json!("last")));
 }

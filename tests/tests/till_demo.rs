@@ -126,7 +126,44 @@ fn demo_in_czech_translates_headings_steps_receipts_and_summary() {
         "approval code",
         "as planned",
         "steps,",
+        // Issue 15 point 14: the bank-link line and the man-in-the-middle part too.
+        "every message MACed",
+        "a man in the middle",
+        "the relay changed",
+        "the bank holds",
     ] {
+        assert!(!out.contains(english), "{english} left in English: {out}");
+    }
+    for czech in [
+        "každá zpráva s MAC",
+        "útočník uprostřed",
+        "relé změnilo odpovědí: 1",
+        "banka eviduje: zamítnuta, odpověď 51",
+    ] {
+        assert!(out.contains(czech), "missing {czech}: {out}");
+    }
+}
+
+/// Issue 15 point 14, in French: the bank-link and man-in-the-middle lines are translated,
+/// and a label longer than its column still leaves a space before its value.
+#[test]
+fn demo_in_french_translates_the_bank_link_lines_and_keeps_labels_apart() {
+    let r = sim_env(&["demo", "--lang", "fr"], &[], Duration::from_secs(15));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let out = &r.stdout;
+    assert!(
+        out.contains("simulateur de banque (ISO 8583) 127.0.0.1:"),
+        "{out}"
+    );
+    for french in [
+        "chaque message avec MAC",
+        "un homme du milieu",
+        "le relais a modifié 1 réponse(s)",
+        "la banque détient : refusée, réponse 51",
+    ] {
+        assert!(out.contains(french), "missing {french}: {out}");
+    }
+    for english in ["every message MACed", "the relay changed", "the bank holds"] {
         assert!(!out.contains(english), "{english} left in English: {out}");
     }
 }
@@ -301,10 +338,29 @@ fn load_refuses_bad_rates_and_thread_counts() {
         assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
         assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
     }
+    // A bank ledger that cannot be written or read is a usage error too.
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.json");
+    std::fs::write(&garbage, "not json").unwrap();
+    let missing = dir.path().join("no-such-dir").join("ledger.json");
+    for (path, needle) in [
+        (&missing, "cannot write it"),
+        (&garbage, "not a bank-simulator ledger"),
+    ] {
+        let path = path.to_str().unwrap();
+        let r = sim_env(
+            &["load", "--transactions", "1", "--bank-ledger", path],
+            &[],
+            Duration::from_secs(20),
+        );
+        assert_eq!(r.code, 2, "{path}: {r:?}");
+        assert!(r.stderr.contains(needle), "{path}: {}", r.stderr);
+    }
     let r = sim_env(&["load", "--help"], &[], Duration::from_secs(20));
     assert_eq!(r.code, 0, "{r:?}");
     for needle in [
         "--rate <TX_PER_S>",
+        "--bank-ledger <FILE>",
         "--threads",
         "coordinated omission",
         "agent adds",

@@ -215,6 +215,15 @@ fn advice_is_what_the_dialect_allows() {
 fn last_keeps_its_prefix_for_every_outcome_and_says_what_it_can() {
     let shop = Shop::open(None);
     let t = shop.addr("csob");
+    // Nothing yet: said so, not "the terminal has no transaction with that code and amount".
+    let r = till_json("csob", &t, &["last"], &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let v = r.json();
+    assert_eq!(
+        v["message"],
+        "Last transaction: none, the terminal has made no transaction yet"
+    );
+    assert!(v["last_kind"].is_null(), "{v}");
     let r = till_json(
         "csob",
         &t,
@@ -228,8 +237,9 @@ fn last_keeps_its_prefix_for_every_outcome_and_says_what_it_can() {
     let v = r.json();
     assert_eq!(
         v["message"],
-        "Last transaction: declined: insufficient funds (bank code 51, ČSOB code R-12)"
+        "Last transaction: sale 7.51 CZK — declined: insufficient funds (bank code 51, ČSOB code R-12)"
     );
+    assert_eq!(v["last_kind"], "sale", "{v}");
     let r = till_json(
         "csob",
         &t,
@@ -245,12 +255,212 @@ fn last_keeps_its_prefix_for_every_outcome_and_says_what_it_can() {
         &[],
     );
     assert_eq!(r.code, 0, "{r:?}");
+    let code = r.json()["approval_code"].as_str().unwrap().to_string();
     let r = till_json("csob", &t, &["last"], &[]);
     assert_eq!(r.code, 0, "{r:?}");
     let v = r.json();
     assert_eq!(v["last_kind"], "cashback", "{v}");
     assert_eq!(
         v["message"],
-        "Last transaction (sale with cashback): approved"
+        "Last transaction: sale with cashback 30.00 CZK — approved"
+    );
+    let r = till_json(
+        "csob",
+        &t,
+        &[
+            "reversal",
+            "--amount",
+            "30",
+            "--currency",
+            "CZK",
+            "--code",
+            &code,
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = till_json("csob", &t, &["last"], &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = r.json();
+    assert_eq!(v["last_kind"], "reversal", "{v}");
+    assert_eq!(
+        v["message"],
+        "Last transaction: reversal 30.00 CZK — approved"
+    );
+}
+
+/// Issue 15 point 7: `last` says what the last transaction was (before: a refund read
+/// "Last transaction: approved", like a sale), on screen and in `--json`, in the till's
+/// language.
+#[test]
+fn last_names_a_refund_on_screen_in_json_and_in_czech() {
+    let shop = Shop::open(None);
+    let t = shop.addr("csob");
+    let r = till_json(
+        "csob",
+        &t,
+        &["refund", "--amount", "12", "--currency", "CZK"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = till_json("csob", &t, &["last"], &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = r.json();
+    assert_eq!(
+        v["message"],
+        "Last transaction: refund 12.00 CZK — approved"
+    );
+    assert_eq!(v["last_kind"], "refund", "{v}");
+    assert_eq!(v["command"], "last", "{v}");
+    let r = till_common::sim(&["last", "--terminal", &t, "--dialect", "csob"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.stdout.lines().next(),
+        Some("Last transaction: refund 12.00 CZK — approved"),
+        "{}",
+        r.stdout
+    );
+    let r = till_json("csob", &t, &["last"], &["--lang", "cs"]);
+    assert_eq!(
+        r.json()["message"],
+        "Poslední transakce: vrácení platby 12.00 CZK — schválena"
+    );
+    // `last --help` says what it prints and what its exit status means.
+    let r = till_common::sim(&["last", "--help"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let help = r.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains("Last transaction: refund 12.00 CZK — approved")
+            && help.contains("The exit status is that transaction's outcome"),
+        "{help}"
+    );
+}
+
+/// A ČSOB terminal of another make: it answers every request with a B0 and then a B2 of
+/// `fields` (no ecrlink `K` field), in one write, and reads the till's confirmation.
+fn plain_csob_terminal(fields: &'static [&'static str]) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let frame = |ty: &str, data: &[u8]| {
+        let mut f = vec![0x02];
+        // Type, version 01, terminal id, YYMMddHHmmss, flags, data length, CRC field.
+        let header = format!(
+            "{ty}01{}{}0000{:04X}A5A5",
+            "12345678",
+            "261207120000",
+            data.len()
+        );
+        f.extend_from_slice(header.as_bytes());
+        f.extend_from_slice(data);
+        f.push(0x03);
+        f
+    };
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut got = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !got.contains(&0x03) {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            let data: Vec<u8> = fields
+                .iter()
+                .flat_map(|f| std::iter::once(0x1c).chain(f.bytes()))
+                .collect();
+            let mut out = frame("B0", b"");
+            out.extend(frame("B2", &data));
+            let _ = std::io::Write::write_all(&mut s, &out);
+            let _ = s.read(&mut buf);
+        }
+    });
+    addr
+}
+
+/// A terminal that does not say what its last transaction was: the till says so, honestly,
+/// and still gives the amount and the outcome behind the prefix.
+#[test]
+fn last_from_a_terminal_that_does_not_report_the_kind_says_so() {
+    let t = plain_csob_terminal(&["T82", "R000", "F123456", "B1200", "E203"]);
+    let r = till_json("csob", &t, &["last"], &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = r.json();
+    assert_eq!(
+        v["message"],
+        "Last transaction: 12.00 CZK (kind not reported by the terminal) — approved"
+    );
+    assert!(v["last_kind"].is_null(), "{v}");
+    // A terminal busy with another request refuses the question, not the last transaction.
+    let t = plain_csob_terminal(&["T82", "R-02"]);
+    let r = till_json("csob", &t, &["last"], &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(
+        r.json()["message"],
+        "Last transaction: not known now: the terminal is busy (ČSOB code R-02)"
+    );
+    let t = plain_csob_terminal(&["T82", "R-12", "B751", "E203"]);
+    let r = till_json("csob", &t, &["last"], &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let m = r.json()["message"].as_str().unwrap().to_string();
+    assert!(
+        m.starts_with("Last transaction: 7.51 CZK (kind not reported by the terminal) — declined"),
+        "{m}"
+    );
+}
+
+/// Issue 15 point 13: over ČSOB the answer carries how the card was read and the trace
+/// number (before: both null in `--json` though the receipt prints them), for a sale and
+/// for `last`; they are the receipt's.
+#[test]
+fn csob_json_has_the_entry_mode_and_trace_the_receipt_prints() {
+    let shop = Shop::open(None);
+    let t = shop.addr("csob");
+    let r = till_json(
+        "csob",
+        &t,
+        &["sale", "--amount", "12.50", "--currency", "CZK"],
+        &["--receipt"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = r.json();
+    assert_eq!(v["entry_mode"], "chip", "{v}");
+    let trace = v["trace"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no trace: {v}"));
+    let receipt: String = v["receipt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    let printed = receipt
+        .lines()
+        .find(|l| l.starts_with("Trace no."))
+        .unwrap_or_else(|| panic!("{receipt}"));
+    assert!(
+        printed.ends_with(&format!("{trace:06}")),
+        "{printed} vs {trace}"
+    );
+    assert!(
+        receipt.contains("Entry mode") && receipt.contains("chip"),
+        "{receipt}"
+    );
+    let r = till_json("csob", &t, &["last"], &[]);
+    let v = r.json();
+    assert_eq!(v["entry_mode"], "chip", "{v}");
+    assert_eq!(v["trace"].as_u64(), Some(trace), "{v}");
+    // On screen too: the card line names the entry mode, a line the trace number.
+    let r = till_common::sim(&["last", "--terminal", &t, "--dialect", "csob"]);
+    assert!(r.stdout.contains("476173******0119 (chip)"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("Trace no.:")
+                && l.ends_with(&format!(" {trace:06}"))),
+        "{}",
+        r.stdout
     );
 }

@@ -137,3 +137,58 @@ fn concert_cannot_ask_for_subtotals_or_last_sums() {
         assert_eq!(r.code, 2, "{cmd}: {r:?}");
     }
 }
+
+/// Issue 15 point 14: a reprint is marked duplicate, the subtotals receipt as much as a sale's
+/// (before: neither transferred reprint carried the mark; the first transfer of a receipt,
+/// `--receipt` right after the answer, is the original and stays unmarked).
+#[test]
+fn a_reprint_is_marked_duplicate_for_subtotals_as_for_a_sale() {
+    let shop = Shop::open(None);
+    let t = shop.addr("csob");
+    let receipt = |v: &serde_json::Value| -> String {
+        v["receipt"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no receipt in {v}"))
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect()
+    };
+    let r = till_json(
+        "csob",
+        &t,
+        &["sale", "--amount", "12", "--currency", "CZK"],
+        &["--receipt"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let original = receipt(&r.json());
+    assert!(original.contains("SALE"), "{original}");
+    assert!(!original.contains("DUPLICATE"), "{original}");
+    let r = till_json("csob", &t, &["reprint"], &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let text = receipt(&r.json());
+    assert!(
+        text.contains("SALE") && text.contains("*** DUPLICATE ***"),
+        "{text}"
+    );
+
+    let r = till_json("csob", &t, &["subtotals"], &["--receipt"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let original = receipt(&r.json());
+    assert!(original.contains("SUBTOTALS"), "{original}");
+    assert!(!original.contains("DUPLICATE"), "{original}");
+    let r = till_json("csob", &t, &["reprint"], &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let text = receipt(&r.json());
+    assert!(
+        text.contains("SUBTOTALS") && text.contains("*** DUPLICATE ***"),
+        "{text}"
+    );
+    // Without the mark, the reprint is the original word for word.
+    assert_eq!(
+        text.lines()
+            .filter(|l| !l.contains("DUPLICATE"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        original.lines().collect::<Vec<_>>().join("\n")
+    );
+}

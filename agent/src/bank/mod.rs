@@ -459,8 +459,11 @@ async fn connected(
                     };
                     if tracing::enabled!(tracing::Level::DEBUG) {
                         let body = frame.get(framing::PREFIX_LEN..).unwrap_or_default();
+                        // The card's expiry (field 14) stays on the bank link too; masked
+                        // first, while the message still parses.
+                        let body = msg::mask_field_in(body, 14);
                         let mut shown = match req.pan() {
-                            Some(p) => msg::mask_pan_in(body, p.digits()),
+                            Some(p) => msg::mask_pan_in(&body, p.digits()),
                             None => body.to_vec(),
                         };
                         if let BankRequest::Auth(a) = &req {

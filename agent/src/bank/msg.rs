@@ -16,6 +16,40 @@ pub fn mask_pan_in(frame: &[u8], pan: &str) -> Vec<u8> {
     out
 }
 
+/// Replaces the value of field `field` (its characters after the length prefix) of the
+/// ISO 8583 message `frame` (without the TCP length prefix) with `*`, for logging frames that
+/// carry the card's expiry date (field 14). A frame that does not parse is returned as it is
+/// (it carries nothing this could find).
+pub fn mask_field_in(frame: &[u8], field: u8) -> Vec<u8> {
+    use ecrlink_core::bank::{Charset, FIELDS, IsoMessage};
+    let mut out = frame.to_vec();
+    let Ok(m) = IsoMessage::parse(frame) else {
+        return out;
+    };
+    // MTI, then the primary bitmap and the secondary when a field above 64 is present, as
+    // 16 hex characters each.
+    let secondary = m.fields().any(|(n, _)| n > 64);
+    let mut at = 4 + if secondary { 32 } else { 16 };
+    for spec in FIELDS.iter() {
+        let Some(value) = m.get(spec.number) else {
+            continue;
+        };
+        let wire = match spec.charset {
+            Charset::BinaryAsHex => 2 * value.len(),
+            _ => value.len(),
+        };
+        at += spec.prefix_digits();
+        if spec.number == field {
+            if let Some(v) = out.get_mut(at..at + wire) {
+                v.fill(b'*');
+            }
+            break;
+        }
+        at += wire;
+    }
+    out
+}
+
 /// Replaces every occurrence of `needle` in `out` with `*`, keeping its first `head` and last
 /// `tail` bytes.
 fn star_each(out: &mut [u8], needle: &[u8], head: usize, tail: usize) {
@@ -80,6 +114,42 @@ mod tests {
         let text = String::from_utf8_lossy(&m);
         assert!(!text.contains("4761D2") && !text.contains("4A4F"), "{text}");
         assert!(text.contains("9F36012A"), "{text}");
+    }
+
+    #[test]
+    fn the_expiry_is_masked_in_frames_and_nothing_else() {
+        use ecrlink_core::bank::{
+            AuthorizationRequest, Expiry, IsoMessage, MonthDayTime, PosEntryMode, ProcessingCode,
+        };
+        use ecrlink_core::txn::{Currency, EntryMode, Money, Pan, TerminalId};
+        let t = MonthDayTime::new(12, 30, 12, 30, 0).unwrap();
+        let req = AuthorizationRequest {
+            pan: Pan::new("4761739001010119").unwrap(),
+            processing: ProcessingCode::SALE,
+            amount: Money::new(3012, Currency::CZK).unwrap(),
+            cashback: None,
+            stan: 3012,
+            transmission: Some(t),
+            local: Some(t),
+            expiry: Some(Expiry::new(30, 12).unwrap()),
+            entry: Some(PosEntryMode::new(EntryMode::Chip, true)),
+            card_sequence: Some(1),
+            condition: Some(0),
+            terminal_id: TerminalId::new("T3012").unwrap(),
+            merchant_id: None,
+            emv: &[0x9F, 0x36, 0x02, 0x30, 0x12],
+        };
+        let mut buf = vec![0u8; IsoMessage::MAX_LEN];
+        let n = req.to_message().unwrap().emit(&mut buf).unwrap();
+        let frame = &buf[..n];
+        let masked = mask_field_in(frame, 14);
+        let diff: Vec<usize> = (0..n).filter(|&i| frame[i] != masked[i]).collect();
+        assert_eq!(diff.len(), 4, "{}", String::from_utf8_lossy(&masked));
+        assert!(diff.iter().all(|&i| masked[i] == b'*'));
+        assert_eq!(&frame[diff[0]..diff[0] + 4], b"3012");
+        // Field 22 follows it, untouched.
+        assert_eq!(&masked[diff[3] + 1..diff[3] + 4], b"051");
+        assert_eq!(mask_field_in(b"garbage", 14), b"garbage");
     }
 
     #[test]

@@ -102,7 +102,7 @@ use Length::{Fixed, LlVar, LllVar};
 /// 1987 maximum of 120 characters (pyiso8583: 240). Fields 74, 76, 86 and 88 (batch totals)
 /// are known in addition to the acquirer-link list, for reconciliation (0500/0510); fields 64
 /// and 128 carry the message authentication code (see [`super::mac`]).
-pub const FIELDS: [FieldSpec; 23] = [
+pub const FIELDS: [FieldSpec; 27] = [
     spec(2, N, LlVar(19), "primary account number"),
     spec(3, N, Fixed(6), "processing code"),
     spec(4, N, Fixed(12), "amount, transaction"),
@@ -110,6 +110,10 @@ pub const FIELDS: [FieldSpec; 23] = [
     spec(11, N, Fixed(6), "system trace audit number"),
     spec(12, N, Fixed(6), "time, local transaction"),
     spec(13, N, Fixed(4), "date, local transaction"),
+    spec(14, N, Fixed(4), "date, expiration"),
+    spec(22, N, Fixed(3), "point of service entry mode"),
+    spec(23, N, Fixed(3), "card sequence number"),
+    spec(25, N, Fixed(2), "point of service condition code"),
     spec(37, AN, Fixed(12), "retrieval reference number"),
     spec(38, AN, Fixed(6), "authorization identification response"),
     spec(39, AN, Fixed(2), "response code"),
@@ -135,7 +139,7 @@ pub fn lookup(number: u8) -> Option<(usize, &'static FieldSpec)> {
 }
 
 /// The position of each known field in [`FIELDS`] plus one, by field number (0: unknown):
-/// one load where a search would compare up to 21 numbers.
+/// one load where a search would compare up to 27 numbers.
 // Evaluated at compile time: an index out of range fails the build, it cannot panic at run time.
 #[allow(clippy::indexing_slicing)]
 pub(super) const INDEX_OF: [u8; 129] = {

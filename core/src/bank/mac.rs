@@ -90,6 +90,21 @@ impl MacKey {
         out
     }
 
+    /// The whole HMAC-SHA-256 (32 bytes) of `parts` one after the other, for deriving keys
+    /// (see [`super::cryptogram`]).
+    pub fn digest(&self, parts: &[&[u8]]) -> [u8; KEY_LEN] {
+        let mut m = self.hmac(&[]);
+        for p in parts {
+            m.update(p);
+        }
+        let full = m.finalize().into_bytes();
+        let mut out = [0u8; KEY_LEN];
+        for (o, b) in out.iter_mut().zip(full.iter()) {
+            *o = *b;
+        }
+        out
+    }
+
     /// Whether `tag` is the MAC of `data`, compared in constant time.
     pub fn verify(&self, data: &[u8], tag: &[u8]) -> bool {
         tag.len() == MAC_LEN && self.hmac(data).verify_truncated_left(tag).is_ok()

@@ -2,7 +2,7 @@
 //!
 //! | MTI | type | mandatory fields (parse) |
 //! |---|---|---|
-//! | 0200 | [`AuthorizationRequest`] | 2, 3, 4, 11, 41, 49 (7, 12+13, 42, 54, 55 optional) |
+//! | 0200 | [`AuthorizationRequest`] | 2, 3, 4, 11, 41, 49 (7, 12+13, 14, 22, 23, 25, 42, 54, 55 optional) |
 //! | 0210 | [`AuthorizationResponse`] | 11, 39 (3, 4+49, 7, 37, 38, 41, 42, 55 optional) |
 //! | 0400 | [`ReversalRequest`] | 3, 4, 11, 41, 49, 90 (2, 7, 37, 38, 39, 42, 55 optional) |
 //! | 0410 | [`ReversalResponse`] | 11, 39 (3, 4+49, 7, 37, 41, 42 optional) |
@@ -18,8 +18,8 @@
 
 use super::message::{IsoMessage, Mti};
 use super::types::{
-    MerchantId, MonthDayTime, NetworkCode, OriginalData, ProcessingCode, ResponseCode, Rrn, digits,
-    number,
+    Expiry, MerchantId, MonthDayTime, NetworkCode, OriginalData, PosEntryMode, ProcessingCode,
+    ResponseCode, Rrn, digits, number,
 };
 use crate::txn::{Amount, ApprovalCode, Currency, CurrencyTotals, Money, Pan, TerminalId};
 use crate::{Error, Result};
@@ -214,6 +214,44 @@ fn put_processing(m: &mut IsoMessage, p: ProcessingCode) -> Result<()> {
     m.set(3, &p.to_digits()?)
 }
 
+fn get_small(m: &IsoMessage, n: u8) -> Result<Option<u16>> {
+    m.get(n)
+        .map(|v| {
+            number(v)
+                .and_then(|x| u16::try_from(x).ok())
+                .ok_or(Error::IsoField { field: n })
+        })
+        .transpose()
+}
+
+fn put_card_read(
+    m: &mut IsoMessage,
+    expiry: Option<Expiry>,
+    entry: Option<PosEntryMode>,
+    card_sequence: Option<u16>,
+    condition: Option<u8>,
+) -> Result<()> {
+    if let Some(e) = expiry {
+        m.set(14, &e.to_digits())?;
+    }
+    if let Some(e) = entry {
+        m.set(22, e.as_bytes())?;
+    }
+    if let Some(s) = card_sequence {
+        m.set(
+            23,
+            &digits::<3>(u64::from(s)).ok_or(Error::IsoField { field: 23 })?,
+        )?;
+    }
+    if let Some(c) = condition {
+        m.set(
+            25,
+            &digits::<2>(u64::from(c)).ok_or(Error::IsoField { field: 25 })?,
+        )?;
+    }
+    Ok(())
+}
+
 fn put_emv(m: &mut IsoMessage, emv: &[u8]) -> Result<()> {
     if emv.is_empty() {
         Ok(())
@@ -274,6 +312,15 @@ pub struct AuthorizationRequest<'a> {
     pub transmission: Option<MonthDayTime>,
     /// Fields 12 and 13: the terminal's local date and time of the transaction.
     pub local: Option<MonthDayTime>,
+    /// Field 14: the card's expiry date, from the chip (`5F24`) or the track.
+    pub expiry: Option<Expiry>,
+    /// Field 22: how the card was read and whether the terminal takes PINs.
+    pub entry: Option<PosEntryMode>,
+    /// Field 23: the card (PAN) sequence number, 0–999, from the chip (`5F34`).
+    pub card_sequence: Option<u16>,
+    /// Field 25: the point-of-service condition code, 0–99
+    /// ([`super::POS_CONDITION_NORMAL`] for a card present at an attended terminal).
+    pub condition: Option<u8>,
     /// Field 41.
     pub terminal_id: TerminalId,
     /// Field 42.
@@ -294,6 +341,13 @@ impl<'a> AuthorizationRequest<'a> {
         }
         put_stan(&mut m, self.stan)?;
         put_local(&mut m, self.local)?;
+        put_card_read(
+            &mut m,
+            self.expiry,
+            self.entry,
+            self.card_sequence,
+            self.condition,
+        )?;
         put_tid(&mut m, &self.terminal_id)?;
         put_mid(&mut m, self.merchant_id.as_ref())?;
         put_cashback(&mut m, self.cashback, self.amount.currency)?;
@@ -312,6 +366,12 @@ impl<'a> AuthorizationRequest<'a> {
             stan: get_stan(m)?,
             transmission: get_time(m, 7)?,
             local: get_local(m)?,
+            expiry: m.get(14).map(Expiry::parse).transpose()?,
+            entry: m.get(22).map(PosEntryMode::parse).transpose()?,
+            card_sequence: get_small(m, 23)?,
+            condition: get_small(m, 25)?
+                .map(|c| u8::try_from(c).map_err(|_| Error::IsoField { field: 25 }))
+                .transpose()?,
             terminal_id: need_tid(m)?,
             merchant_id: get_mid(m)?,
             emv: m.get(55).unwrap_or_default(),

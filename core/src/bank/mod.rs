@@ -14,6 +14,8 @@
 //! - [`mac`]: the message authentication code (field 64 / 128) every message carries when
 //!   the terminal has a [`MacKey`]: a documented test scheme, HMAC-SHA-256 truncated to 8
 //!   bytes.
+//! - [`cryptogram`]: the application cryptogram (`9F26`) of the virtual cards and its check
+//!   by the issuer: a documented test scheme, HMAC-SHA-256 under a per-card key.
 //!
 //! Only this link carries a full card number (field 2, [`crate::txn::Pan`]); every `Debug`
 //! and `Display` here masks it.
@@ -31,6 +33,7 @@
 //! # Ok::<(), ecrlink_core::Error>(())
 //! ```
 
+pub mod cryptogram;
 mod field;
 pub mod framing;
 pub mod mac;
@@ -47,8 +50,8 @@ pub use messages::{
     ReversalResponse,
 };
 pub use types::{
-    CodeMeaning, MerchantId, MonthDayTime, NetworkCode, OriginalData, ProcessingCode,
-    ProcessingKind, ResponseCode, Rrn,
+    CodeMeaning, Expiry, MerchantId, MonthDayTime, NetworkCode, OriginalData, POS_CONDITION_NORMAL,
+    PosEntryMode, ProcessingCode, ProcessingKind, ResponseCode, Rrn,
 };
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use core::fmt;
 use heapless::String;
 
 use super::message::Mti;
-use crate::txn::{DeclineCode, Outcome, RequestKind, Timestamp};
+use crate::txn::{DeclineCode, EntryMode, Outcome, RequestKind, Timestamp};
 use crate::{Error, Result};
 
 /// `v` as exactly `N` zero-padded ASCII digits, `None` if it has more digits.
@@ -166,6 +166,19 @@ impl ResponseCode {
     pub const EXPIRED_CARD: ResponseCode = ResponseCode(*b"54");
     /// `68` response received too late (reason code of a timeout reversal).
     pub const TOO_LATE: ResponseCode = ResponseCode(*b"68");
+    /// `17` customer cancellation (reason code of a reversal the till asked for).
+    pub const CUSTOMER_CANCELLATION: ResponseCode = ResponseCode(*b"17");
+    /// `21` no action taken (reason code of a reversal of an approval the till could not be
+    /// told of).
+    pub const NO_ACTION_TAKEN: ResponseCode = ResponseCode(*b"21");
+    /// `22` suspected malfunction (reason code of a reversal after a restart).
+    pub const SUSPECTED_MALFUNCTION: ResponseCode = ResponseCode(*b"22");
+    /// `32` completed partially (reason code of the reversal of a partial approval).
+    pub const COMPLETED_PARTIALLY: ResponseCode = ResponseCode(*b"32");
+    /// `82` negative online card authentication (the cryptogram did not verify): the code
+    /// Visa gives it ("negative CAM, dCVV, iCVV or CVV results"); the bank simulator's
+    /// "bad cryptogram" decline.
+    pub const BAD_CRYPTOGRAM: ResponseCode = ResponseCode(*b"82");
     /// `91` issuer or switch inoperative.
     pub const ISSUER_UNAVAILABLE: ResponseCode = ResponseCode(*b"91");
     /// `96` system malfunction.
@@ -539,3 +552,132 @@ impl OriginalData {
         })
     }
 }
+
+/// Field 14, n4 `YYMM`: the card's expiry date. Its `Debug` hides it: like the card number it
+/// belongs on the bank link only.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Expiry {
+    year: u8,
+    month: u8,
+}
+
+impl Expiry {
+    /// Year 0–99 (of the century) and month 1–12; anything else is [`Error::IsoField`] (14).
+    pub fn new(year: u8, month: u8) -> Result<Self> {
+        if year > 99 || !(1..=12).contains(&month) {
+            return Err(Error::IsoField { field: 14 });
+        }
+        Ok(Expiry { year, month })
+    }
+
+    /// Field 14's four ASCII digits `YYMM`.
+    pub fn parse(text: &[u8]) -> Result<Self> {
+        let bad = Error::IsoField { field: 14 };
+        let (yy, mm) = match text {
+            [a, b, c, d] => (number(&[*a, *b]).ok_or(bad)?, number(&[*c, *d]).ok_or(bad)?),
+            _ => return Err(bad),
+        };
+        Self::new(yy as u8, mm as u8)
+    }
+
+    /// The value of EMV tag `5F24` (application expiration date, n6 `YYMMDD` in BCD).
+    pub fn from_emv(value: &[u8]) -> Result<Self> {
+        let bad = Error::IsoField { field: 14 };
+        let bcd = |b: u8| -> Result<u8> {
+            let (hi, lo) = (b >> 4, b & 0x0F);
+            if hi > 9 || lo > 9 {
+                return Err(bad);
+            }
+            Ok(hi * 10 + lo)
+        };
+        match value {
+            [y, m, _] => Self::new(bcd(*y)?, bcd(*m)?),
+            _ => Err(bad),
+        }
+    }
+
+    /// Year of the century, 0–99.
+    pub fn year(self) -> u8 {
+        self.year
+    }
+
+    /// Month, 1–12.
+    pub fn month(self) -> u8 {
+        self.month
+    }
+
+    /// Field 14's four ASCII digits `YYMM`.
+    pub fn to_digits(self) -> [u8; 4] {
+        let two = |v: u8| [b'0' + v / 10 % 10, b'0' + v % 10];
+        let [a, b] = two(self.year);
+        let [c, d] = two(self.month);
+        [a, b, c, d]
+    }
+}
+
+impl fmt::Debug for Expiry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Expiry(**/**)")
+    }
+}
+
+/// Field 22, n3: how the card number was read (two digits) and whether the terminal can take a
+/// PIN (one digit). Entry modes (ISO 8583:1987 field 22, with the values the card schemes
+/// added for chip and contactless): `01` keyed, `02` magnetic stripe, `05` chip, `07`
+/// contactless chip, `90` magnetic stripe with the full track read, `91` contactless in
+/// magnetic-stripe mode. PIN capability: `1` the terminal can take a PIN, `2` it cannot, `0`
+/// unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct PosEntryMode([u8; 3]);
+
+impl PosEntryMode {
+    /// The code for a card read as `entry` on a terminal that can (or cannot) take a PIN: chip
+    /// `05`, contactless `07`, swipe `90` (the reader reads the whole track), keyed `01`.
+    pub fn new(entry: EntryMode, pin_capable: bool) -> Self {
+        let [a, b] = match entry {
+            EntryMode::Chip => *b"05",
+            EntryMode::Contactless => *b"07",
+            EntryMode::Swipe => *b"90",
+            EntryMode::Manual => *b"01",
+        };
+        PosEntryMode([a, b, if pin_capable { b'1' } else { b'2' }])
+    }
+
+    /// Three ASCII digits; anything else is [`Error::IsoField`] (22).
+    pub fn parse(text: &[u8]) -> Result<Self> {
+        match text {
+            [a, b, c] if text.iter().all(u8::is_ascii_digit) => Ok(PosEntryMode([*a, *b, *c])),
+            _ => Err(Error::IsoField { field: 22 }),
+        }
+    }
+
+    /// How the card was read, when the code is one of those [`Self::new`] writes or `02`
+    /// (magnetic stripe) or `91` (contactless magnetic stripe).
+    pub fn entry_mode(&self) -> Option<EntryMode> {
+        let [a, b, _] = self.0;
+        match [a, b] {
+            [b'0', b'5'] => Some(EntryMode::Chip),
+            [b'0', b'7'] | [b'9', b'1'] => Some(EntryMode::Contactless),
+            [b'0', b'2'] | [b'9', b'0'] => Some(EntryMode::Swipe),
+            [b'0', b'1'] => Some(EntryMode::Manual),
+            _ => None,
+        }
+    }
+
+    /// Whether the card was read from its chip (contact or contactless), so that the
+    /// authorization should carry chip data (field 55) with a cryptogram.
+    pub fn is_chip(&self) -> bool {
+        let [a, b, _] = self.0;
+        matches!([a, b], [b'0', b'5'] | [b'0', b'7'])
+    }
+
+    /// The three digits.
+    pub fn as_bytes(&self) -> &[u8; 3] {
+        &self.0
+    }
+}
+
+/// Field 25 (n2) `00`: normal presentment, the cardholder and card at an attended terminal.
+pub const POS_CONDITION_NORMAL: u8 = 0;

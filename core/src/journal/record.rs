@@ -111,6 +111,12 @@ pub enum ReversalReason {
     Recovery,
     /// The till asked for it and the bank has not acknowledged yet.
     TillRequest,
+    /// The bank approved part of the amount (`10`); the terminal never takes a part, so it
+    /// gives the whole back. (Added after format 1: appended, so older files still read.)
+    PartialApproval,
+    /// The bank approved but the till could not be told (its dialect could not carry the
+    /// answer). (Added after format 1: appended, so older files still read.)
+    Undeliverable,
 }
 
 /// A reversal (ISO 8583 0400) waiting for the bank's acknowledgement.

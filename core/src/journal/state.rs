@@ -126,9 +126,23 @@ impl JournalState {
             Record::ReversalAcked {
                 batch,
                 original_stan,
-            } => cp
-                .pending
-                .retain(|p| p.batch != *batch || p.original.stan != *original_stan),
+            } => {
+                cp.pending
+                    .retain(|p| p.batch != *batch || p.original.stan != *original_stan);
+                // An authorization whose final answer could not be written was reversed from
+                // memory: the bank's acknowledgement ends it, and a restart must not reverse
+                // it again.
+                if let Some(i) = self
+                    .open
+                    .iter()
+                    .position(|o| o.stan == *original_stan && o.batch == *batch)
+                {
+                    self.open.remove(i);
+                    if i < self.open_before_last {
+                        self.open_before_last -= 1;
+                    }
+                }
+            }
             Record::BatchClosed { batch, totals } => {
                 if *batch == cp.batch {
                     cp.batch = cp.batch.wrapping_add(1).max(1);

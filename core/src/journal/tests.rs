@@ -183,15 +183,15 @@ fn state_tracks_stan_totals_last_and_reversals() {
     assert_eq!(last.stan, 120);
     assert!(last.delivered);
     assert!(cp.pending.is_empty());
-    // 121 was reversed and acknowledged: nothing open remains after recovery except 121's
-    // auth record, which is still open (no Completed) and so is reversed again (idempotent).
+    // 121 was reversed and acknowledged (its final answer never written): the
+    // acknowledgement ends it, so recovery reverses nothing again and 120 stays the last
+    // transaction, as it was before the restart.
+    assert!(st.open.is_empty());
     let recovered = st.recover().unwrap();
-    assert_eq!(recovered.pending.len(), 1);
-    assert_eq!(recovered.pending[0].original.stan, 121);
-    assert_eq!(
-        recovered.last.as_ref().unwrap().response.outcome,
-        Outcome::Cancelled
-    );
+    assert!(recovered.pending.is_empty());
+    let last = recovered.last.as_ref().unwrap();
+    assert_eq!(last.stan, 120);
+    assert_eq!(last.response.outcome, Outcome::Approved);
 }
 
 #[test]
@@ -217,6 +217,36 @@ fn an_older_open_auth_is_reversed_on_recovery_but_does_not_replace_the_last_tran
     st.apply(&Record::AuthStarted(sale(1, 4, 600))).unwrap();
     let cp = st.recover().unwrap();
     assert_eq!(cp.last.unwrap().stan, 4);
+}
+
+#[test]
+fn an_open_auth_whose_reversal_the_bank_acknowledged_is_not_reversed_again() {
+    // Sale 3's final answer could not be written (a disk error after the bank approved); the
+    // application reversed it from memory and the bank acknowledged: nothing is left open,
+    // and a restart sends no second reversal.
+    let mut st = JournalState::new();
+    st.apply(&Record::AuthStarted(sale(1, 3, 500))).unwrap();
+    st.apply(&Record::ReversalAcked {
+        batch: 1,
+        original_stan: 3,
+    })
+    .unwrap();
+    assert!(st.open.is_empty());
+    st.apply(&Record::AuthStarted(sale(1, 4, 700))).unwrap();
+    st.apply(&approved(RequestKind::Sale, 4, 700)).unwrap();
+    let cp = st.recover().unwrap();
+    assert!(cp.pending.is_empty(), "{:?}", cp.pending);
+    assert_eq!(cp.last.unwrap().stan, 4);
+
+    // The acknowledgement of another batch's trace 3 ends nothing here.
+    let mut st = JournalState::new();
+    st.apply(&Record::AuthStarted(sale(2, 3, 500))).unwrap();
+    st.apply(&Record::ReversalAcked {
+        batch: 1,
+        original_stan: 3,
+    })
+    .unwrap();
+    assert_eq!(st.open.len(), 1);
 }
 
 #[test]

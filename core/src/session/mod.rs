@@ -89,7 +89,7 @@
 
 use heapless::String;
 
-use crate::txn::{Request, Response};
+use crate::txn::{Request, RequestKind, Response};
 
 /// What of a response does not answer the pending request
 /// ([`Error::SessionResponseMismatch`]).
@@ -121,7 +121,10 @@ impl ResponseField {
 
 /// The one rule every dialect's [`TerminalSide::respond`] applies before it sends anything:
 /// `response` answers `request` when
-/// - it is for the same kind of request ([`ResponseField::Kind`]);
+/// - it is for the same kind of request ([`ResponseField::Kind`]); a last-transaction request
+///   is also answered by the last transaction's own answer, of the kind that transaction was
+///   (a sale, cash-back sale, refund or reversal: what [`crate::terminal::Terminal`] answers),
+///   which a dialect writes as its last-transaction answer, naming that kind where it can;
 /// - an amount it carries is the request's, in the request's currency
 ///   ([`ResponseField::Amount`], [`ResponseField::Currency`]); requests without an amount
 ///   (totals, tests, last transaction) take any;
@@ -132,7 +135,8 @@ impl ResponseField {
 /// Errors: [`Error::SessionResponseMismatch`].
 pub fn check_response(request: &Request, response: &Response) -> Result<()> {
     let mismatch = |field| Err(Error::SessionResponseMismatch { field });
-    if response.kind != request.kind() {
+    let last_answer = request.kind() == RequestKind::LastTransaction && response.kind.moves_money();
+    if response.kind != request.kind() && !last_answer {
         return mismatch(ResponseField::Kind);
     }
     match (request.amount(), response.amount) {
@@ -165,14 +169,18 @@ pub enum Dialect {
     Concert,
     /// ČSOB "B" protocol (Czech Republic).
     Csob,
+    /// ZVT, the German till protocol (TCP port 20007 or serial). Not auto-detected: its
+    /// first bytes (`06 …`, `05 01`) overlap Concert's control bytes.
+    Zvt,
 }
 
 impl Dialect {
-    /// Lower-case name as used on command lines (`concert`, `csob`).
+    /// Lower-case name as used on command lines (`concert`, `csob`, `zvt`).
     pub const fn name(self) -> &'static str {
         match self {
             Dialect::Concert => "concert",
             Dialect::Csob => "csob",
+            Dialect::Zvt => "zvt",
         }
     }
 
@@ -181,6 +189,7 @@ impl Dialect {
         match name {
             "concert" => Some(Dialect::Concert),
             "csob" => Some(Dialect::Csob),
+            "zvt" => Some(Dialect::Zvt),
             _ => None,
         }
     }

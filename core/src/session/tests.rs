@@ -278,4 +278,21 @@ fn check_response_is_the_rule() {
         ),
         Ok(())
     );
+    // A last-transaction request takes the last transaction's own answer (its kind kept),
+    // never an answer of a request that moves no money.
+    assert_eq!(
+        check_response(&last, &approved(RequestKind::Refund, Some(eur(1)))),
+        Ok(())
+    );
+    assert_eq!(
+        check_response(&last, &approved(RequestKind::CloseTotals, None)),
+        mismatch(ResponseField::Kind)
+    );
+    assert_eq!(
+        check_response(
+            &sale,
+            &approved(RequestKind::LastTransaction, Some(eur(500)))
+        ),
+        mismatch(ResponseField::Kind)
+    );
 }

@@ -4,9 +4,9 @@
 
 use heapless::String;
 
-use crate::bank::ResponseCode;
-use crate::journal::Original;
-use crate::txn::{Amount, ApprovalCode, EmvData, EntryMode, Money, Pan, Timestamp};
+use crate::bank::{Expiry, ResponseCode};
+use crate::journal::{Original, ReversalReason};
+use crate::txn::{Amount, ApprovalCode, EmvData, EntryMode, Money, Pan, Request, Timestamp};
 
 /// What an authorization asks for (ISO 8583 processing code, field 3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +18,21 @@ pub enum AuthKind {
     Cashback,
     /// Refund (20).
     Refund,
+}
+
+impl AuthKind {
+    /// The kind, total amount and cash-back part of a money request (sale, sale with cash
+    /// back, refund); `None` for other requests.
+    pub fn of(request: &Request) -> Option<(AuthKind, Money, Option<Amount>)> {
+        match request {
+            Request::Sale { amount, .. } => Some((AuthKind::Sale, *amount, None)),
+            Request::SaleWithCashback {
+                amount, cashback, ..
+            } => Some((AuthKind::Cashback, *amount, Some(*cashback))),
+            Request::Refund { amount, .. } => Some((AuthKind::Refund, *amount, None)),
+            _ => None,
+        }
+    }
 }
 
 /// An authorization request (0200).
@@ -33,8 +48,12 @@ pub struct AuthRequest {
     pub cashback: Option<Amount>,
     /// Full card number (field 2): only here, on its way to the bank.
     pub pan: Pan,
-    /// How the card was read.
+    /// How the card was read (field 22).
     pub entry_mode: EntryMode,
+    /// The card's expiry date (field 14), when the reader gave it.
+    pub expiry: Option<Expiry>,
+    /// The card's PAN sequence number (field 23), when the card has one (chip cards).
+    pub card_sequence: Option<u8>,
     /// The card's EMV data (field 55), unredacted: the bank link is the only place for it.
     pub emv: EmvData,
     /// Transmission date and time (field 7) and local date and time (fields 12, 13).
@@ -53,6 +72,8 @@ pub struct ReversalRequest {
     /// The card number, while it is still in memory (never after a restart: it is not
     /// journaled).
     pub pan: Option<Pan>,
+    /// Why (field 39 of the 0400, see [`crate::terminal::wire::reversal_reason_code`]).
+    pub reason: ReversalReason,
     /// Transmission date and time.
     pub transmitted: Timestamp,
 }

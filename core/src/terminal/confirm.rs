@@ -635,6 +635,8 @@ mod terminal_tests {
                 pan: Pan::new("4761739001010119").unwrap(),
                 scheme: CardScheme::Visa,
                 entry_mode: EntryMode::Chip,
+                expiry: None,
+                sequence: None,
                 emv: EmvData::new(),
                 pin: PinCheck::Accepted,
             };
@@ -698,7 +700,14 @@ mod terminal_tests {
         assert!(s.cards.is_empty() && s.bank.is_empty() && s.journal.is_empty());
         assert!(s.answer(id).is_none());
         s.confirm(Confirmation::Pin(PIN));
-        assert_eq!(s.cards, [CardCommand::Read { amount: eur(500) }]);
+        assert_eq!(
+            s.cards,
+            [CardCommand::Read {
+                amount: eur(500),
+                kind: AuthKind::Refund,
+                cashback: None
+            }]
+        );
         s.pay();
         assert_eq!(s.answer(id).unwrap().outcome, Outcome::Approved);
         // A sale needs no PIN.

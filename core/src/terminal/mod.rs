@@ -55,11 +55,15 @@
 //! app.handle_link(now, LinkState::Up);
 //! let sale = Request::Sale { amount: Money::new(1250, Currency::EUR).unwrap(), reference: None };
 //! app.handle_request(now, RequestId(1), TillId(1), sale);
-//! assert_eq!(app.poll_card(), Some(CardCommand::Read { amount: Money::new(1250, Currency::EUR).unwrap() }));
+//! assert_eq!(app.poll_card(), Some(CardCommand::Read {
+//!     amount: Money::new(1250, Currency::EUR).unwrap(), kind: AuthKind::Sale, cashback: None,
+//! }));
 //! let card = CardData {
 //!     pan: Pan::new("4761739001010119").unwrap(),
 //!     scheme: CardScheme::Visa,
 //!     entry_mode: EntryMode::Chip,
+//!     expiry: None,
+//!     sequence: None,
 //!     emv: EmvData::new(),
 //!     pin: PinCheck::Accepted,
 //! };
@@ -105,14 +109,14 @@ pub use bank::{
 pub use confirm::{ConfirmCommand, Confirmation, Lockout, PinHash};
 pub use policy::{DayLine, DayTotals, KindSet, Policy, Refusal};
 
-use crate::bank::CodeMeaning;
+use crate::bank::{CodeMeaning, Expiry};
 use crate::emv;
 use crate::journal::{
     AuthStarted, Checkpoint, JournalState, Original, PendingReversal, Record, ReversalReason,
 };
 use crate::time::{Instant, earliest};
 use crate::txn::{
-    ApprovalCode, CardScheme, Currency, CurrencyTotals, DeclineCode, EmvData, EntryMode,
+    Amount, ApprovalCode, CardScheme, Currency, CurrencyTotals, DeclineCode, EmvData, EntryMode,
     FailReason, Money, Outcome, Pan, Reference, Request, RequestKind, Response, TerminalId,
     Timestamp,
 };
@@ -207,8 +211,12 @@ pub struct TillId(pub u64);
 pub enum CardCommand {
     /// Ask the cardholder for a card for `amount`.
     Read {
-        /// What the card pays.
+        /// What the card pays (cash back included).
         amount: Money,
+        /// Sale, sale with cash back or refund (the card's transaction type, EMV `9C`).
+        kind: AuthKind,
+        /// The cash-back part of `amount` (EMV `9F03`).
+        cashback: Option<Amount>,
     },
     /// Stop reading (aborted or timed out); a card read afterwards is ignored.
     Cancel,
@@ -237,6 +245,10 @@ pub struct CardData {
     pub scheme: CardScheme,
     /// How it was read.
     pub entry_mode: EntryMode,
+    /// Expiry date (chip `5F24`, or the track): to the bank only.
+    pub expiry: Option<Expiry>,
+    /// PAN sequence number (chip `5F34`), if the card has one.
+    pub sequence: Option<u8>,
     /// EMV data from the card (may carry tags 5A, 57…: they go to the bank only).
     pub emv: EmvData,
     /// PIN verification.
@@ -385,11 +397,15 @@ pub struct Terminal {
     /// Reversals owed that could not be journaled (the journal failed): kept in memory.
     volatile: Vec<PendingReversal, 4>,
     pans: Vec<(u32, u32, Pan), MAX_PANS>,
+    /// The card number of the last approved payment (batch, trace, number), for its reversal.
+    last_pan: Option<(u32, u32, Pan)>,
     echo: Option<EchoInFlight>,
     next_echo: Option<Instant>,
     has_receipt: bool,
     /// Last-transaction questions asked while a transaction ran, answered when it is done.
-    waiting_last: Vec<(RequestId, TillId), MAX_ANSWERS>,
+    /// One fewer than [`MAX_ANSWERS`]: the transaction's own answer goes out with theirs, and
+    /// none of them may push another out of the queue.
+    waiting_last: Vec<(RequestId, TillId), { MAX_ANSWERS - 1 }>,
     space: JournalSpace,
     rng: Rng,
     /// Merchant confirmation: what to ask, and wrong tries per operation.
@@ -448,6 +464,7 @@ impl Terminal {
             reversal_next: now,
             volatile: Vec::new(),
             pans: Vec::new(),
+            last_pan: None,
             echo: None,
             space: JournalSpace::Enough,
             waiting_last: Vec::new(),
@@ -529,12 +546,11 @@ impl Terminal {
                 return;
             }
             Request::LastTransaction => {
+                // The last transaction's own answer, its kind kept (a sale, a refund, …): the
+                // dialect writes it as its last-transaction answer and names that kind where
+                // it can (`session::check_response`).
                 let r = match &self.journal.checkpoint.last {
-                    Some(last) => {
-                        let mut r = last.response.clone();
-                        r.kind = RequestKind::LastTransaction;
-                        r
-                    }
+                    Some(last) => last.response.clone(),
                     None => self.response(kind, fail(FailReason::NoMatchingTransaction)),
                 };
                 return self.answer(id, till, r);
@@ -777,6 +793,9 @@ impl Terminal {
                             };
                             let _ = self.volatile.push(p);
                         }
+                        // The authorization is being reversed: its approval code must not
+                        // reach the till or a receipt as if the sale stood.
+                        txn.response.approval_code = None;
                         txn.end_unjournaled(fail(FailReason::Other), JOURNAL_LOST_TEXT);
                     }
                 }
@@ -845,7 +864,7 @@ impl Terminal {
         self.push_record(Record::ReversalQueued(PendingReversal {
             batch,
             original,
-            reason: ReversalReason::TillRequest,
+            reason: ReversalReason::Undeliverable,
         }));
         self.push_record(Record::Completed {
             stan: rev_stan,
@@ -1060,7 +1079,13 @@ impl Terminal {
                     return;
                 }
                 txn.step = Step::ReadingCard;
-                self.card_out = Some(CardCommand::Read { amount });
+                let (kind, cashback) =
+                    AuthKind::of(&txn.request).map_or((AuthKind::Sale, None), |(k, _, c)| (k, c));
+                self.card_out = Some(CardCommand::Read {
+                    amount,
+                    kind,
+                    cashback,
+                });
             }
             Request::Reversal { .. } => self.start_reversal(false),
             Request::CloseTotals => {
@@ -1143,6 +1168,8 @@ impl Terminal {
                 cashback,
                 pan: card.pan,
                 entry_mode: card.entry_mode,
+                expiry: card.expiry,
+                card_sequence: card.sequence,
                 emv: card.emv,
                 transmitted: wall,
                 rrn,
@@ -1206,6 +1233,7 @@ impl Terminal {
                     stan,
                     original,
                     pan,
+                    reason: ReversalReason::TillRequest,
                     transmitted: wall,
                 }),
             };
@@ -1361,12 +1389,16 @@ impl Terminal {
                 match answer.code.meaning() {
                     CodeMeaning::Approved => {
                         txn.response.approval_code = answer.approval;
+                        // Kept in memory only, for a reversal of it (the till's, or after
+                        // an answer the till could not take): field 2 of that 0400.
+                        let kept = txn.auth.as_ref().map(|a| (a.batch, a.stan));
+                        self.last_pan = kept.zip(txn.pan.clone()).map(|((b, s), p)| (b, s, p));
                         self.finish(Outcome::Approved, true);
                     }
                     CodeMeaning::PartialApproval => {
                         // This link never asks for part of an amount: give it all back.
                         let approved = answer.amount.or(txn.response.amount);
-                        self.owe_reversal(approved);
+                        self.owe_reversal(approved, ReversalReason::PartialApproval);
                         let txn_resp = self.txn.as_mut().map(|t| &mut t.response);
                         if let Some(r) = txn_resp {
                             *r = with_text(r.clone(), PARTIAL_TEXT);
@@ -1400,7 +1432,7 @@ impl Terminal {
             Step::AwaitingBank { .. } => {
                 if failure.maybe_delivered() {
                     let amount = txn.response.amount;
-                    self.owe_reversal(amount);
+                    self.owe_reversal(amount, ReversalReason::BankTimeout);
                 } else {
                     self.bank_down = true;
                 }
@@ -1412,7 +1444,7 @@ impl Terminal {
 
     /// The running authorization may be (or is) approved at the bank and must be undone:
     /// queue its reversal, with the card number kept in memory for it.
-    fn owe_reversal(&mut self, amount: Option<Money>) {
+    fn owe_reversal(&mut self, amount: Option<Money>, reason: ReversalReason) {
         let Some(txn) = self.txn.as_ref() else {
             return;
         };
@@ -1425,7 +1457,7 @@ impl Terminal {
         if let Some(a) = amount {
             p.original.amount = a;
         }
-        p.reason = ReversalReason::BankTimeout;
+        p.reason = reason;
         if let Some(pan) = txn.pan.clone() {
             remember_pan(&mut self.pans, p.batch, p.original.stan, pan);
         }
@@ -1526,6 +1558,7 @@ impl Terminal {
             stan,
             original: p.original,
             pan,
+            reason: p.reason,
             transmitted: self.wall,
         })));
     }
@@ -1650,6 +1683,7 @@ impl Terminal {
     fn pan_of(&self, batch: u32, stan: u32) -> Option<Pan> {
         self.pans
             .iter()
+            .chain(self.last_pan.iter())
             .find(|(b, s, _)| *b == batch && *s == stan)
             .map(|(_, _, pan)| pan.clone())
     }

@@ -43,6 +43,8 @@ fn card() -> CardData {
         pan: Pan::new("4761739001010119").unwrap(),
         scheme: CardScheme::Visa,
         entry_mode: EntryMode::Chip,
+        expiry: None,
+        sequence: None,
         emv,
         pin: PinCheck::Accepted,
     }
@@ -972,6 +974,32 @@ fn last_transaction_asked_during_a_sale_is_answered_with_that_sale() {
     let l = rig.answer_for(last);
     assert_eq!(l.outcome, Outcome::Approved);
     assert_eq!(l.amount, Some(eur(1000)));
+    // The answer says what the last transaction was (issue 15 point 7).
+    assert_eq!(l.kind, RequestKind::Sale);
+}
+
+/// Found by the shop simulation through its ČSOB sessions (seeds 105 291 and 209 305): a till
+/// whose connection is cut during a sale reconnects and asks for the last transaction on each
+/// new connection, and the other till asks too. With four questions waiting, the sale's own
+/// answer and theirs made five answers at once; the queue holds four and dropped the oldest,
+/// the sale's. Every request gets its answer: a question that cannot wait is answered busy.
+#[test]
+fn last_transaction_questions_during_a_sale_never_push_out_its_answer() {
+    let mut rig = Rig::new();
+    let sale = rig.sale(1000);
+    let asks: std::vec::Vec<RequestId> = (2..2 + MAX_ANSWERS as u64)
+        .map(|t| rig.request_from(TillId(t), Request::LastTransaction))
+        .collect();
+    rig.present(card());
+    rig.reply("00", Some("A"));
+    assert_eq!(rig.answer_for(sale).outcome, Outcome::Approved);
+    for id in asks {
+        let r = rig.answer_for(id);
+        assert!(
+            r.outcome.is_approved() || r.outcome == fail(FailReason::Busy),
+            "{r:?}"
+        );
+    }
 }
 
 // ---- issue 19: amount limits and refused operations ----------------------------------------
@@ -1026,4 +1054,104 @@ fn a_refused_operation_is_not_supported() {
             .with(RequestKind::Refund)
             .contains(RequestKind::Sale)
     );
+}
+
+// ---- issue 14 point 12: what a reversal and an authorization tell the bank -----------------
+
+fn last_reversal(rig: &Rig) -> ReversalRequest {
+    rig.bank
+        .iter()
+        .rev()
+        .find_map(|m| match m {
+            BankRequest::Reversal(r) => Some(r.clone()),
+            _ => None,
+        })
+        .expect("a reversal sent")
+}
+
+#[test]
+fn a_till_reversal_carries_the_card_number_and_says_the_customer_cancelled() {
+    let mut rig = Rig::new();
+    rig.approved_sale(1000, "AB12");
+    let id = rig.request(Request::Reversal {
+        amount: eur(1000),
+        code: ApprovalCode::new("AB12").unwrap(),
+        reference: None,
+    });
+    let rev = last_reversal(&rig);
+    assert_eq!(rev.pan, Some(card().pan), "field 2 of the till's 0400");
+    assert_eq!(rev.reason, ReversalReason::TillRequest);
+    rig.reply("00", None);
+    assert_eq!(rig.answer_for(id).outcome, Outcome::Approved);
+    // The card number is still never journaled.
+    let text = std::format!("{:?}", rig.journal);
+    assert!(!text.contains("4761739001010119"));
+}
+
+#[test]
+fn each_automatic_reversal_carries_the_card_number_and_its_own_reason() {
+    // The bank's answer never came.
+    let mut rig = Rig::new();
+    rig.sale(1000);
+    rig.present(card());
+    rig.advance(15_000);
+    rig.advance(5_000);
+    let rev = last_reversal(&rig);
+    assert_eq!(
+        (rev.reason, rev.pan.is_some()),
+        (ReversalReason::BankTimeout, true)
+    );
+
+    // A partial approval given back.
+    let mut rig = Rig::new();
+    rig.sale(1000);
+    rig.present(card());
+    let req = rig.sent().clone();
+    rig.reply_to(&req, "10", Some("123456"), Some(eur(600)));
+    let rev = last_reversal(&rig);
+    assert_eq!(
+        (rev.reason, rev.pan.is_some()),
+        (ReversalReason::PartialApproval, true)
+    );
+
+    // An approval the till could not be told of.
+    let mut rig = Rig::new();
+    let id = rig.approved_sale(1000, "AB12");
+    let stan = rig.answer_for(id).trace.unwrap();
+    rig.app.handle_answer_undeliverable(rig.now, stan);
+    rig.pump();
+    let rev = last_reversal(&rig);
+    assert_eq!(
+        (rev.reason, rev.pan.is_some()),
+        (ReversalReason::Undeliverable, true)
+    );
+}
+
+#[test]
+fn the_card_reader_is_told_the_transaction_and_its_expiry_and_sequence_go_to_the_bank() {
+    let mut rig = Rig::new();
+    rig.request(Request::SaleWithCashback {
+        amount: eur(3000),
+        cashback: Amount::new(1000).unwrap(),
+        reference: None,
+    });
+    assert_eq!(
+        rig.cards.last(),
+        Some(&CardCommand::Read {
+            amount: eur(3000),
+            kind: AuthKind::Cashback,
+            cashback: Some(Amount::new(1000).unwrap()),
+        })
+    );
+    rig.present(CardData {
+        expiry: Some(crate::bank::Expiry::new(28, 11).unwrap()),
+        sequence: Some(1),
+        ..card()
+    });
+    let BankRequest::Auth(a) = rig.sent().clone() else {
+        panic!("not a 0200");
+    };
+    assert_eq!(a.expiry, Some(crate::bank::Expiry::new(28, 11).unwrap()));
+    assert_eq!(a.card_sequence, Some(1));
+    assert_eq!(a.entry_mode, EntryMode::Chip);
 }

@@ -21,9 +21,10 @@
 use super::{AuthKind, BankAnswer, BankRequest};
 use crate::bank::{
     AuthorizationRequest, BankMessage, BatchTotals, IsoMessage, MerchantId, MonthDayTime, Mti,
-    NetworkCode, NetworkRequest, OriginalData, ProcessingCode, ReconciliationRequest,
-    ReversalRequest,
+    NetworkCode, NetworkRequest, OriginalData, POS_CONDITION_NORMAL, PosEntryMode, ProcessingCode,
+    ReconciliationRequest, ResponseCode, ReversalRequest,
 };
+use crate::journal::ReversalReason;
 use crate::txn::{Currency, EmvData, RequestKind, TerminalId, Timestamp};
 use crate::{Error, Result};
 
@@ -48,9 +49,39 @@ fn processing(kind: RequestKind) -> ProcessingCode {
     }
 }
 
-/// The field-level ISO 8583 message for `req`. A reversal carries the card number only when
-/// it is still in memory (the journal never holds it): after a restart it goes without
-/// field 2 and is identified by field 90.
+/// Field 39 of a reversal (0400): why the terminal reverses. ISO 8583:1987 has no reason field
+/// of its own (its field 25 is the POS condition code; ISO 8583:1993 moved the reason to a
+/// field 25 "message reason code", n4, `4xxx` for reversals), so a 1987 reversal carries its
+/// reason as a 1987 response code in field 39, from the codes that list marks for reversals
+/// (e.g. the `iso0` code table of the `ut-codec` package: "17 customer cancellation,
+/// reversal", "21 no action taken, reversal", "22 suspected malfunction, reversal", "32
+/// completed partially, reversal") and `68` response received too late:
+///
+/// | reason | field 39 | meaning |
+/// |---|---|---|
+/// | the till asked ([`ReversalReason::TillRequest`]) | `17` | customer cancellation |
+/// | no answer in time, or one that did not verify ([`ReversalReason::BankTimeout`]) | `68` | response received too late |
+/// | the till could not be told ([`ReversalReason::Undeliverable`]) | `21` | no action taken |
+/// | partial approval given back ([`ReversalReason::PartialApproval`]) | `32` | completed partially |
+/// | found open after a restart ([`ReversalReason::Recovery`]) | `22` | suspected malfunction |
+pub fn reversal_reason_code(reason: ReversalReason) -> ResponseCode {
+    match reason {
+        ReversalReason::TillRequest => ResponseCode::CUSTOMER_CANCELLATION,
+        ReversalReason::BankTimeout => ResponseCode::TOO_LATE,
+        ReversalReason::Undeliverable => ResponseCode::NO_ACTION_TAKEN,
+        ReversalReason::PartialApproval => ResponseCode::COMPLETED_PARTIALLY,
+        ReversalReason::Recovery => ResponseCode::SUSPECTED_MALFUNCTION,
+    }
+}
+
+/// The field-level ISO 8583 message for `req`.
+///
+/// An authorization (0200) carries, beside the amount and the card number, how the card was
+/// read (field 22, the terminal taking PINs), its expiry (14) and sequence number (23) when
+/// the reader gave them, the condition code `00` (25: card present, attended) and the chip
+/// data (55). A reversal carries the card number only when it is still in memory (the
+/// journal never holds it): after a restart it goes without field 2 and is identified by
+/// field 90; its reason is field 39 ([`reversal_reason_code`]).
 pub fn to_message(req: &BankRequest, id: &Identity) -> Result<IsoMessage> {
     match req {
         BankRequest::Auth(a) => {
@@ -67,6 +98,10 @@ pub fn to_message(req: &BankRequest, id: &Identity) -> Result<IsoMessage> {
                 stan: a.stan,
                 transmission: Some(t),
                 local: Some(t),
+                expiry: a.expiry,
+                entry: Some(PosEntryMode::new(a.entry_mode, true)),
+                card_sequence: a.card_sequence.map(u16::from),
+                condition: Some(POS_CONDITION_NORMAL),
                 terminal_id: id.terminal_id.clone(),
                 merchant_id: id.merchant_id.clone(),
                 emv: &a.emv,
@@ -81,7 +116,7 @@ pub fn to_message(req: &BankRequest, id: &Identity) -> Result<IsoMessage> {
             transmission: Some(mdt(r.transmitted)?),
             rrn: None,
             approval_code: None,
-            reason: None,
+            reason: Some(reversal_reason_code(r.reason)),
             terminal_id: id.terminal_id.clone(),
             merchant_id: id.merchant_id.clone(),
             original: OriginalData {
@@ -162,7 +197,7 @@ pub fn decode_answer(body: &[u8]) -> Result<BankAnswer> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bank::{AuthorizationResponse, NetworkResponse, ResponseCode, framing};
+    use crate::bank::{AuthorizationResponse, Expiry, NetworkResponse, framing};
     use crate::journal::Original;
     use crate::terminal::{AuthRequest, ReconcileRequest, ReversalRequest as Rev};
     use crate::txn::{ApprovalCode, EntryMode, Money, Pan};
@@ -204,6 +239,8 @@ mod tests {
             cashback: None,
             pan: Pan::new("4761739001010119").unwrap(),
             entry_mode: EntryMode::Chip,
+            expiry: Some(Expiry::new(28, 11).unwrap()),
+            card_sequence: Some(1),
             emv: EmvData::new(),
             transmitted: T,
             rrn: None,
@@ -217,6 +254,80 @@ mod tests {
         assert_eq!(a.processing, ProcessingCode::REFUND);
         assert_eq!(a.pan, Pan::new("4761739001010119").unwrap());
         assert_eq!(a.terminal_id, id().terminal_id);
+        assert_eq!(m.get(14), Some(&b"2811"[..]));
+        assert_eq!(m.get(22), Some(&b"051"[..]));
+        assert_eq!(m.get(23), Some(&b"001"[..]));
+        assert_eq!(m.get(25), Some(&b"00"[..]));
+    }
+
+    #[test]
+    fn a_swiped_or_keyed_card_says_so_in_field_22_and_has_no_sequence_number() {
+        for (entry, code) in [
+            (EntryMode::Swipe, b"901"),
+            (EntryMode::Contactless, b"071"),
+            (EntryMode::Manual, b"011"),
+        ] {
+            let req = BankRequest::Auth(AuthRequest {
+                stan: 1,
+                kind: AuthKind::Sale,
+                amount: eur(100),
+                cashback: None,
+                pan: Pan::new("4761739001010119").unwrap(),
+                entry_mode: entry,
+                expiry: None,
+                card_sequence: None,
+                emv: EmvData::new(),
+                transmitted: T,
+                rrn: None,
+            });
+            let m = roundtrip(&req);
+            assert_eq!(m.get(22), Some(&code[..]), "{entry:?}");
+            assert_eq!(m.get(25), Some(&b"00"[..]));
+            assert!(!m.has(23) && !m.has(14) && !m.has(55));
+        }
+    }
+
+    #[test]
+    fn every_reversal_reason_has_its_own_code() {
+        let reasons = [
+            ReversalReason::TillRequest,
+            ReversalReason::BankTimeout,
+            ReversalReason::Undeliverable,
+            ReversalReason::PartialApproval,
+            ReversalReason::Recovery,
+        ];
+        let mut seen = std::vec::Vec::new();
+        for reason in reasons {
+            let req = BankRequest::Reversal(Rev {
+                stan: 43,
+                original: Original {
+                    kind: RequestKind::Sale,
+                    stan: 42,
+                    amount: eur(2000),
+                    transmitted: T,
+                    scheme: None,
+                },
+                pan: Some(Pan::new("4761739001010119").unwrap()),
+                reason,
+                transmitted: T,
+            });
+            let m = roundtrip(&req);
+            let BankMessage::ReversalRequest(r) = BankMessage::from_message(&m).unwrap() else {
+                panic!("not a 0400");
+            };
+            assert_eq!(r.pan, Some(Pan::new("4761739001010119").unwrap()));
+            let code = r.reason.unwrap();
+            assert_eq!(code, reversal_reason_code(reason));
+            assert!(!code.is_approved(), "{reason:?}");
+            seen.push(code);
+        }
+        seen.sort_by_key(|c| *c.as_bytes());
+        seen.dedup();
+        assert_eq!(seen.len(), reasons.len());
+        assert_eq!(
+            reversal_reason_code(ReversalReason::BankTimeout),
+            ResponseCode::TOO_LATE
+        );
     }
 
     #[test]
@@ -231,6 +342,7 @@ mod tests {
                 scheme: None,
             },
             pan: None,
+            reason: ReversalReason::Recovery,
             transmitted: T,
         });
         let m = roundtrip(&req);

@@ -232,7 +232,9 @@ pub struct Totals {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Response {
-    /// What was asked.
+    /// What was asked. An answer to [`RequestKind::LastTransaction`] is the last
+    /// transaction's own answer, of that transaction's kind where the dialect carries it
+    /// (`crate::session::check_response`).
     pub kind: RequestKind,
     /// How it ended.
     pub outcome: Outcome,

@@ -74,6 +74,11 @@ pub struct LedgerAuth {
     /// The code the bank answered to each of those reversal messages, in order.
     #[serde(default)]
     pub reversal_codes: Vec<String>,
+    /// What the check of the chip cryptogram found: `valid`, `invalid`, `incomplete`,
+    /// `absent` (no chip data), `missing` (a chip read without one, with `--cryptogram
+    /// require`), `unchecked` (`--cryptogram off`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cryptogram: Option<String>,
 }
 
 /// One reconciliation (0500).

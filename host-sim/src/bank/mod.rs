@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use ecrlink_core::bank::cryptogram::{self, CardKey, Check, TEST_ISSUER_MASTER_KEY};
 use ecrlink_core::bank::{
     AuthorizationRequest, BankMessage, BatchTotals, IsoMessage, MacKey, NetworkRequest,
     OriginalData, ProcessingCode, ProcessingKind, ReconciliationRequest, ResponseCode,
@@ -60,6 +61,26 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 32;
 /// Default idle timeout: 5 minutes (a terminal echoes every minute by default).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// What the issuer does with the cryptogram (`9F26`) of an authorization's chip data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum CryptogramCheck {
+    /// Check it when the 0200 has one; one that does not verify is declined 82. A 0200
+    /// without chip data (a swiped or keyed card) is not affected.
+    #[default]
+    Check,
+    /// As `check`, and a chip read (field 22 `05x`/`07x`) without a cryptogram is declined
+    /// 82 too.
+    Require,
+    /// Do not look at it.
+    Off,
+}
+
+/// The response code of the "bad cryptogram" decline: `82`, the code Visa gives a negative
+/// online card authentication ("negative CAM, dCVV, iCVV or CVV results"; CAM is the
+/// issuer's check of the ARQC). Other hosts answer `05` (do not honour) with the reason in a
+/// private field; a rule can answer that instead (`cryptogram = "bad"`, `code = "05"`).
+pub const BAD_CRYPTOGRAM_CODE: &str = "82";
+
 /// How to run the simulated bank.
 #[derive(Clone, Debug)]
 pub struct BankConfig {
@@ -83,6 +104,11 @@ pub struct BankConfig {
     pub mac_key: Option<MacKey>,
     /// Serve TLS 1.3 with this configuration (see [`tls_config`]). `None`: plain TCP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The check of the chip data's cryptogram.
+    pub cryptogram: CryptogramCheck,
+    /// The issuer master key the cards' cryptogram keys come from
+    /// ([`ecrlink_core::bank::cryptogram`]); by default the simulators' public test key.
+    pub issuer_key: MacKey,
 }
 
 impl Default for BankConfig {
@@ -97,6 +123,8 @@ impl Default for BankConfig {
             log: false,
             mac_key: None,
             tls: None,
+            cryptogram: CryptogramCheck::Check,
+            issuer_key: MacKey::new(TEST_ISSUER_MASTER_KEY),
         }
     }
 }
@@ -121,6 +149,8 @@ struct Inner {
     log: bool,
     mac_key: Option<MacKey>,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    cryptogram: CryptogramCheck,
+    issuer_key: MacKey,
 }
 
 /// Starts simulated banks.
@@ -171,6 +201,8 @@ impl BankSim {
             log: cfg.log,
             mac_key: cfg.mac_key,
             tls: cfg.tls.map(tokio_rustls::TlsAcceptor::from),
+            cryptogram: cfg.cryptogram,
+            issuer_key: cfg.issuer_key,
         });
         let task = tokio::spawn(accept_loop(listener, addr, inner.clone(), offline_rx));
         Ok(BankHandle { addr, inner, task })
@@ -528,6 +560,35 @@ pub fn describe(m: &IsoMessage) -> String {
     s
 }
 
+/// What the issuer found checking the cryptogram of `a`: a name for the ledger and the log,
+/// and whether it is a "bad cryptogram" decline. Without chip data nothing is checked
+/// (`absent`), unless `require` and the card was read from its chip (`missing`).
+fn cryptogram_verdict(inner: &Inner, a: &AuthorizationRequest<'_>) -> (&'static str, bool) {
+    if inner.cryptogram == CryptogramCheck::Off {
+        return ("unchecked", false);
+    }
+    let Some(sequence) = a
+        .card_sequence
+        .map_or(Some(0), |s| u8::try_from(s).ok().filter(|s| *s <= 99))
+    else {
+        return ("invalid", true);
+    };
+    let key = CardKey::derive(&inner.issuer_key, &a.pan, sequence);
+    match cryptogram::verify(&key, a.emv) {
+        Check::Valid => ("valid", false),
+        Check::Invalid => ("invalid", true),
+        Check::Incomplete => ("incomplete", true),
+        Check::Absent => {
+            let chip_read = a.entry.is_some_and(|e| e.is_chip());
+            if inner.cryptogram == CryptogramCheck::Require && chip_read {
+                ("missing", true)
+            } else {
+                ("absent", false)
+            }
+        }
+    }
+}
+
 /// Acts on one message and says what to send back.
 fn handle(inner: &Inner, peer: SocketAddr, bytes: &[u8]) -> Reply {
     let msg = match IsoMessage::parse(bytes) {
@@ -609,6 +670,10 @@ fn handle(inner: &Inner, peer: SocketAddr, bytes: &[u8]) -> Reply {
     let mut st = inner.lock();
     st.ledger.messages += 1;
     let mti = msg.mti().as_str().to_string();
+    let verdict = match &typed {
+        BankMessage::AuthorizationRequest(a) => Some(cryptogram_verdict(inner, a)),
+        _ => None,
+    };
     let (amount, pan, kind) = match &typed {
         BankMessage::AuthorizationRequest(a) => (
             Some(a.amount.minor()),
@@ -622,16 +687,36 @@ fn handle(inner: &Inner, peer: SocketAddr, bytes: &[u8]) -> Reply {
         ),
         _ => (None, None, None),
     };
-    let (rule, action) = st.rules.decide_numbered(&Facts {
+    let (rule, mut action) = st.rules.decide_numbered(&Facts {
         mti: &mti,
         amount,
         pan,
         kind,
+        cryptogram: verdict.map(|(name, _)| name),
     });
-    let rule_note = |what: &str| match rule {
-        Some(n) if !what.is_empty() => format!(" [rule #{n}: {what}]"),
-        Some(n) => format!(" [rule #{n}]"),
-        None => String::new(),
+    // The built-in "bad cryptogram" decline, unless a rule about the cryptogram decided.
+    let bad_cryptogram = verdict.is_some_and(|(_, bad)| bad)
+        && !st.rules.is_about_cryptogram(rule)
+        && action.offline.is_none()
+        && !action.close;
+    if bad_cryptogram {
+        action.code = Some(BAD_CRYPTOGRAM_CODE.into());
+        action.partial = None;
+    }
+    let rule_note = |what: &str| {
+        let mut note = match rule {
+            Some(n) if !what.is_empty() => format!(" [rule #{n}: {what}]"),
+            Some(n) => format!(" [rule #{n}]"),
+            None => String::new(),
+        };
+        if let Some((name, bad)) = verdict {
+            if bad_cryptogram {
+                note.push_str(&format!(" [bad cryptogram: {name}]"));
+            } else if bad || name == "valid" {
+                note.push_str(&format!(" [cryptogram {name}]"));
+            }
+        }
+        note
     };
     if let Some(period) = action.offline {
         drop(st);
@@ -651,7 +736,10 @@ fn handle(inner: &Inner, peer: SocketAddr, bytes: &[u8]) -> Reply {
         return Reply::Close;
     }
     let response = match typed {
-        BankMessage::AuthorizationRequest(a) => authorize(&mut st, &a, &msg, &action),
+        BankMessage::AuthorizationRequest(a) => {
+            let checked = verdict.map(|(name, _)| name);
+            authorize(&mut st, &a, &msg, &action, checked)
+        }
         BankMessage::ReversalRequest(r) => reverse(&mut st, &r, &action),
         BankMessage::ReconciliationRequest(r) => reconcile(&mut st, &r, &action),
         BankMessage::NetworkRequest(n) => echo(&mut st, &n, &action),
@@ -715,6 +803,7 @@ fn authorize(
     a: &AuthorizationRequest<'_>,
     msg: &IsoMessage,
     action: &Action,
+    cryptogram: Option<&str>,
 ) -> Option<IsoMessage> {
     st.counter += 1;
     let n = st.counter;
@@ -766,6 +855,7 @@ fn authorize(
         settled_count: 0,
         reversal_messages: 0,
         reversal_codes: Vec::new(),
+        cryptogram: cryptogram.map(str::to_string),
     });
     // Issuer answer in field 55: the authorization response code (8A).
     let rcb = code(&rc);
@@ -923,6 +1013,13 @@ pub struct BankArgs {
     /// (mutual TLS); needs --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
+    /// The chip cryptogram (EMV 9F26) of a 0200: `check` it when there is one and decline one
+    /// that does not verify with 82 (bad cryptogram); `require` one of every chip read
+    /// (field 22 05x/07x) too; `off`. Swiped and keyed cards carry none and are not affected.
+    /// The cards' keys come from the simulators' public test issuer key (a test scheme, not a
+    /// card scheme's ARQC: see ecrlink_core::bank::cryptogram).
+    #[arg(long, value_enum, value_name = "MODE", default_value = "check")]
+    pub cryptogram: CryptogramCheck,
 }
 
 /// The end of `ecrlink-sim bank --help`.
@@ -935,6 +1032,14 @@ const BANK_LONG_HELP: &str = concat!(
     "A length prefix above 1024 bytes (no message of this link is that long), a message that\n",
     "does not parse, or one no terminal sends (e.g. an 0210) is logged and the connection\n",
     "closed. See --max-connections and --idle-timeout.\n\n",
+    "CHIP DATA\n",
+    "A 0200 with chip data (field 55) carrying a cryptogram (9F26) is checked: the card's key\n",
+    "is derived from the card number and sequence number (field 23) under the simulators' test\n",
+    "issuer key, the cryptogram is HMAC-SHA-256 over 9F02 9F03 9F1A 95 5F2A 9A 9C 9F37 82 9F36\n",
+    "9F10 (a test scheme, not a card scheme's). One that does not verify is declined 82 (bad\n",
+    "cryptogram) whatever rule matches, unless a rule with a `cryptogram` condition fired; the\n",
+    "ledger records what was found (`cryptogram`: valid, invalid, incomplete, absent, missing).\n",
+    "See --cryptogram.\n\n",
     "SECURITY\n",
     "--mac-key checks the MAC of every request and signs every answer; --tls-cert/--tls-key\n",
     "serve TLS 1.3, --tls-client-ca requires client certificates. See docs/SECURITY.md.\n\n",
@@ -996,6 +1101,8 @@ pub fn run(args: &BankArgs) -> i32 {
         log: !args.quiet,
         mac_key,
         tls,
+        cryptogram: args.cryptogram,
+        issuer_key: MacKey::new(TEST_ISSUER_MASTER_KEY),
     };
     rt.block_on(async move {
         use tokio::signal::unix::{SignalKind, signal};
@@ -1032,8 +1139,9 @@ pub fn run(args: &BankArgs) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ecrlink_core::bank::{MonthDayTime, NetworkResponse, ProcessingCode};
-    use ecrlink_core::txn::{Currency, Money, Pan, TerminalId};
+    use ecrlink_core::bank::{MonthDayTime, NetworkResponse, PosEntryMode, ProcessingCode};
+    use ecrlink_core::terminal::AuthKind;
+    use ecrlink_core::txn::{CardScheme, Currency, EntryMode, Money, Pan, TerminalId, Timestamp};
 
     async fn send(stream: &mut TcpStream, m: &IsoMessage) -> Option<IsoMessage> {
         stream.write_all(&prefixed(m).unwrap()).await.unwrap();
@@ -1061,6 +1169,10 @@ mod tests {
             stan,
             transmission: Some(t()),
             local: None,
+            expiry: None,
+            entry: None,
+            card_sequence: None,
+            condition: None,
             terminal_id: TerminalId::new("T1").unwrap(),
             merchant_id: None,
             emv: &[],
@@ -1271,6 +1383,133 @@ mod tests {
 
     fn auth(m: &IsoMessage) -> ecrlink_core::bank::AuthorizationResponse<'_> {
         ecrlink_core::bank::AuthorizationResponse::from_message(m).unwrap()
+    }
+
+    /// A 12.50 chip sale of the default card whose chip data came from the virtual card
+    /// (counter 7), with `change` applied to the field 55 bytes.
+    fn chip_sale(stan: u32, entry: EntryMode, change: impl Fn(&mut Vec<u8>)) -> IsoMessage {
+        use ecrlink_agent::card::{CardTxn, Chip, PinOutcome};
+        let pan = Pan::new("4761739001010119").unwrap();
+        let issuer = MacKey::new(TEST_ISSUER_MASTER_KEY);
+        let chip = Chip::new(&pan, 1, CardScheme::Visa, PinOutcome::Accepted, &issuer);
+        let txn = CardTxn {
+            amount: Money::new(1250, Currency::EUR).unwrap(),
+            kind: AuthKind::Sale,
+            cashback: None,
+            date: Timestamp {
+                year: 2026,
+                month: 12,
+                day: 7,
+                hour: 9,
+                minute: 0,
+                second: 0,
+            },
+        };
+        let mut emv = chip.generate(&txn, 1, 7, [1, 2, 3, 4]).to_vec();
+        change(&mut emv);
+        AuthorizationRequest {
+            pan,
+            processing: ProcessingCode::SALE,
+            amount: txn.amount,
+            cashback: None,
+            stan,
+            transmission: Some(t()),
+            local: None,
+            expiry: None,
+            entry: Some(PosEntryMode::new(entry, true)),
+            card_sequence: Some(1),
+            condition: Some(0),
+            terminal_id: TerminalId::new("T1").unwrap(),
+            merchant_id: None,
+            emv: &emv,
+        }
+        .to_message()
+        .unwrap()
+    }
+
+    /// Issue 14 point 11: the bank never looked at the chip data, so the same cryptogram in
+    /// every sale, or one changed on the way, was approved.
+    #[tokio::test]
+    async fn a_chip_cryptogram_that_does_not_verify_is_declined_82() {
+        let bank = bank_with("").await;
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let good = send(&mut s, &chip_sale(1, EntryMode::Chip, |_| {}))
+            .await
+            .unwrap();
+        assert_eq!(auth(&good).response_code, ResponseCode::APPROVED);
+        // One bit of 9F26 (the last object the card writes) flipped on the way.
+        let flip = |e: &mut Vec<u8>| *e.last_mut().unwrap() ^= 0x01;
+        let bad = send(&mut s, &chip_sale(2, EntryMode::Chip, flip))
+            .await
+            .unwrap();
+        assert_eq!(auth(&bad).response_code.as_str(), BAD_CRYPTOGRAM_CODE);
+        // The amount changed in 9F02 (at byte 2 of its value): the cryptogram no longer
+        // covers the data.
+        let amount = |e: &mut Vec<u8>| {
+            let at = e.windows(3).position(|w| w == [0x9F, 0x02, 6]).unwrap();
+            e[at + 7] ^= 0x10;
+        };
+        let bad = send(&mut s, &chip_sale(3, EntryMode::Chip, amount))
+            .await
+            .unwrap();
+        assert_eq!(auth(&bad).response_code.as_str(), BAD_CRYPTOGRAM_CODE);
+        // A swiped card has no chip data: not checked, approved.
+        let swipe = send(&mut s, &sale(4, 1250)).await.unwrap();
+        assert_eq!(auth(&swipe).response_code, ResponseCode::APPROVED);
+        let found: Vec<_> = bank
+            .ledger()
+            .auths
+            .iter()
+            .map(|a| a.cryptogram.clone().unwrap())
+            .collect();
+        assert_eq!(found, ["valid", "invalid", "invalid", "absent"]);
+        let l = bank.ledger();
+        assert_eq!(l.auths[1].state, AuthState::Declined);
+        bank.shutdown().await;
+
+        // A rule about the cryptogram decides instead.
+        let bank = bank_with("[[rule]]\ncryptogram = \"bad\"\ncode = \"05\"\n").await;
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let bad = send(&mut s, &chip_sale(5, EntryMode::Chip, flip))
+            .await
+            .unwrap();
+        assert_eq!(auth(&bad).response_code, ResponseCode::DO_NOT_HONOUR);
+        bank.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn require_declines_a_chip_read_without_a_cryptogram_and_off_checks_nothing() {
+        let bank = BankSim::start(BankConfig {
+            cryptogram: CryptogramCheck::Require,
+            ..BankConfig::default()
+        })
+        .await
+        .unwrap();
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let none = |e: &mut Vec<u8>| e.clear();
+        let r = send(&mut s, &chip_sale(1, EntryMode::Contactless, none))
+            .await
+            .unwrap();
+        assert_eq!(auth(&r).response_code.as_str(), BAD_CRYPTOGRAM_CODE);
+        let r = send(&mut s, &chip_sale(2, EntryMode::Swipe, none))
+            .await
+            .unwrap();
+        assert_eq!(auth(&r).response_code, ResponseCode::APPROVED);
+        bank.shutdown().await;
+
+        let bank = BankSim::start(BankConfig {
+            cryptogram: CryptogramCheck::Off,
+            ..BankConfig::default()
+        })
+        .await
+        .unwrap();
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        let flip = |e: &mut Vec<u8>| *e.last_mut().unwrap() ^= 0x01;
+        let r = send(&mut s, &chip_sale(3, EntryMode::Chip, flip))
+            .await
+            .unwrap();
+        assert_eq!(auth(&r).response_code, ResponseCode::APPROVED);
+        bank.shutdown().await;
     }
 
     #[tokio::test]

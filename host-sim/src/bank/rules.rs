@@ -24,9 +24,18 @@ Conditions (all given must hold):
   amount_min = 10000      amount >= this (minor units); amount_max = N: amount <= N
   pan = "4761739001010119"   the card number; pan_prefix = "476173": its first digits (BIN)
   kind = "refund"         0200/0400 only: "sale", "cashback" or "refund"
+  cryptogram = "bad"      0200 only: what the check of the chip cryptogram (9F26) found:
+                          "valid", "bad" (does not verify, incomplete, or missing from a chip
+                          read with --cryptogram require) or "absent" (no chip data)
   nth = 3                 not before the 3rd message that meets the conditions above
   times = 2               fire at most this often (default: always; 1 when nth is given)
 Counters (nth, times) start at zero when the simulator starts.
+
+Built in, before any rule: a 0200 whose chip cryptogram is bad is declined 82 ("bad
+cryptogram": Visa's code for a negative online card authentication) whatever rule fires,
+unless the rule that fires has a cryptogram condition (to answer it otherwise, e.g.
+cryptogram = "bad" with code = "05", the do-not-honour many hosts give it). Cards without
+chip data (swipe, keyed) are not checked; --cryptogram off turns the check off.
 
 Actions (none: answer as a normal bank would):
   code = "05"             answer with this response code (field 39; any two letters/digits:
@@ -85,6 +94,9 @@ pub struct Facts<'a> {
     pub pan: Option<&'a str>,
     /// "sale", "cashback" or "refund" (field 3 of a 0200 or 0400).
     pub kind: Option<&'a str>,
+    /// 0200: what the cryptogram check found (`valid`, `invalid`, `incomplete`, `missing`,
+    /// `absent`, `unchecked`).
+    pub cryptogram: Option<&'a str>,
 }
 
 /// Field 38 of an approving 0210.
@@ -169,6 +181,7 @@ pub struct Rule {
     pan: Option<String>,
     pan_prefix: Option<String>,
     kind: Option<String>,
+    cryptogram: Option<String>,
     nth: u32,
     times: Option<u32>,
     seen: u32,
@@ -201,7 +214,22 @@ impl Rule {
             .as_deref()
             .is_none_or(|p| f.pan.is_some_and(|x| x.starts_with(p)));
         let kind_ok = self.kind.as_deref().is_none_or(|k| f.kind == Some(k));
-        mti_ok && amount_ok && min_ok && max_ok && ends_ok && pan_ok && prefix_ok && kind_ok
+        let found = match f.cryptogram {
+            Some("valid") => Some("valid"),
+            Some("invalid" | "incomplete" | "missing") => Some("bad"),
+            Some("absent") => Some("absent"),
+            _ => None,
+        };
+        let cryptogram_ok = self.cryptogram.as_deref().is_none_or(|c| found == Some(c));
+        mti_ok
+            && amount_ok
+            && min_ok
+            && max_ok
+            && ends_ok
+            && pan_ok
+            && prefix_ok
+            && kind_ok
+            && cryptogram_ok
     }
 
     fn may_fire(&self) -> bool {
@@ -229,6 +257,7 @@ impl Default for Rules {
                 pan: None,
                 pan_prefix: None,
                 kind: None,
+                cryptogram: None,
                 nth: 1,
                 times: None,
                 seen: 0,
@@ -267,6 +296,7 @@ struct RuleEntry {
     pan: Option<String>,
     pan_prefix: Option<String>,
     kind: Option<String>,
+    cryptogram: Option<String>,
     nth: Option<u32>,
     times: Option<u32>,
     code: Option<String>,
@@ -335,6 +365,14 @@ fn entry_to_rule(e: RuleEntry) -> anyhow::Result<Rule> {
             bail!("kind must be sale, cashback or refund, got {k:?}");
         }
     }
+    if let Some(c) = &e.cryptogram {
+        if !["valid", "bad", "absent"].contains(&c.as_str()) {
+            bail!("cryptogram must be valid, bad or absent, got {c:?}");
+        }
+        if !(e.mti.is_none() || e.mti.as_deref() == Some("0200")) {
+            bail!("cryptogram applies to 0200 only");
+        }
+    }
     if e.nth == Some(0) {
         bail!("nth counts from 1");
     }
@@ -393,6 +431,7 @@ fn entry_to_rule(e: RuleEntry) -> anyhow::Result<Rule> {
         pan: e.pan,
         pan_prefix: e.pan_prefix,
         kind: e.kind,
+        cryptogram: e.cryptogram,
         nth: e.nth.unwrap_or(1),
         times: e.times,
         seen: 0,
@@ -436,6 +475,14 @@ impl Rules {
         Self::parse(&text).with_context(|| format!("rules {}", path.display()))
     }
 
+    /// Whether rule number `n` (from 1, as [`Self::decide_numbered`] gives it) has a
+    /// `cryptogram` condition: it then decides instead of the built-in "bad cryptogram"
+    /// decline.
+    pub fn is_about_cryptogram(&self, n: Option<usize>) -> bool {
+        n.and_then(|n| self.rules.get(n.checked_sub(1)?))
+            .is_some_and(|r| r.cryptogram.is_some())
+    }
+
     /// The action for a message (counting it for every rule whose conditions it meets).
     pub fn decide(&mut self, facts: &Facts<'_>) -> Action {
         self.decide_numbered(facts).1
@@ -471,7 +518,34 @@ mod tests {
             amount: Some(amount),
             pan: Some("4761739001010119"),
             kind: Some("sale"),
+            cryptogram: Some("valid"),
         }
+    }
+
+    #[test]
+    fn a_cryptogram_rule_matches_what_the_check_found() {
+        let mut r = Rules::parse(
+            "[[rule]]\ncryptogram = \"bad\"\ncode = \"05\"\n\
+             [[rule]]\ncryptogram = \"absent\"\ncode = \"12\"\n",
+        )
+        .unwrap();
+        for (found, code, rule) in [
+            ("invalid", Some("05"), Some(1)),
+            ("missing", Some("05"), Some(1)),
+            ("absent", Some("12"), Some(2)),
+            ("valid", None, None),
+        ] {
+            let f = Facts {
+                cryptogram: Some(found),
+                ..sale(100)
+            };
+            let (n, a) = r.decide_numbered(&f);
+            assert_eq!((a.code.as_deref(), n), (code, rule), "{found}");
+            assert_eq!(r.is_about_cryptogram(n), n.is_some());
+        }
+        assert!(!Rules::default().is_about_cryptogram(Some(1)));
+        assert!(Rules::parse("[[rule]]\ncryptogram = \"odd\"\n").is_err());
+        assert!(Rules::parse("[[rule]]\nmti = \"0400\"\ncryptogram = \"bad\"\n").is_err());
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
     for (n, v) in msg.fields() {
         let text = match n {
             2 => masked_pan(msg.get_str(2).unwrap_or_default()),
+            // The card's expiry stays on the bank link, as the chip's 5F24 does.
+            14 => "*".repeat(v.len()),
             55 => {
                 icc = Some(super::tlv::tree(emv::parse(v)));
                 v.iter().map(|b| format!("{b:02X}")).collect()

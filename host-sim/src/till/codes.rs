@@ -50,6 +50,13 @@ pub fn result_codes(dialect: Option<Dialect>, response: Option<&Response>) -> Re
                 terminal_code: Some(terminal),
             }
         }
+        Some(Dialect::Zvt) => {
+            let code = ecrlink_core::dialect::zvt::session::result_code(&r.outcome);
+            ResultCodes {
+                bank_code: declined.map(str::to_string),
+                terminal_code: Some(format!("{code:02X}")),
+            }
+        }
         Some(Dialect::Concert) => {
             let status = concert::map::status_for(&r.outcome).code();
             ResultCodes {

@@ -87,6 +87,8 @@ pub fn other_dialect(
         Dialect::Concert => {
             (heard.first() == Some(&STX) && heard.get(1) == Some(&b'B')).then_some(Dialect::Csob)
         }
+        // A ZVT terminal answers 80 00 00; anything else is judged by the session.
+        Dialect::Zvt => None,
     }
 }
 

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use ecrlink_core::session::{Dialect, EcrSide};
 use ecrlink_core::txn::{
-    Amount, ApprovalCode, Money, Outcome, Reference, Request, RequestKind, Response,
+    Amount, ApprovalCode, FailReason, Money, Outcome, Reference, Request, RequestKind, Response,
 };
 use serde::Serialize;
 
@@ -1007,15 +1007,32 @@ fn compose_message(
             i18n::not_acknowledged_text(lang, o.dialect, p.detected, o.ack_timeout.as_secs_f64())
         }
         _ if request.kind() == RequestKind::LastTransaction && response.is_some() => {
-            let mut s = i18n::last_transaction_text(lang).to_string();
-            if let Some(k) = p.last_kind {
-                s.push_str(&format!(" ({})", i18n::kind_text(lang, k)));
+            // "Last transaction: refund 12.00 CZK — approved": what it was, then its outcome.
+            let mut s = format!("{}: ", i18n::last_transaction_text(lang));
+            let amount = response.and_then(|r| r.amount);
+            let text = response.and_then(|r| r.text.as_ref()).map(|t| t.as_str());
+            match (p.last_kind, amount) {
+                (Some(k), Some(a)) => s.push_str(&format!("{} {a} — ", i18n::kind_text(lang, k))),
+                (Some(k), None) => s.push_str(&format!("{} — ", i18n::kind_text(lang, k))),
+                (None, Some(a)) => {
+                    s.push_str(&format!("{a} ({}) — ", i18n::kind_not_reported_text(lang)))
+                }
+                // No transaction described: none yet, or a refusal of the question.
+                (None, None) => {}
             }
-            s.push_str(": ");
             let word = i18n::outcome_word(lang, outcome);
-            match i18n::refusal_head(lang, outcome) {
-                Some(_) => s.push_str(&refusal(word)),
-                None => s.push_str(word),
+            // Without a kind or an amount, a refusal may be of the question, not of the
+            // last transaction: none yet, or the terminal cannot answer now.
+            let question = (p.last_kind.is_none() && amount.is_none())
+                .then(|| i18n::fail_reason_of(outcome, text))
+                .flatten();
+            match question {
+                Some(FailReason::NoMatchingTransaction) => {
+                    s.push_str(i18n::no_last_transaction_text(lang));
+                }
+                Some(FailReason::Busy) => s.push_str(&refusal(i18n::last_not_known_now_text(lang))),
+                _ if i18n::refusal_head(lang, outcome).is_some() => s.push_str(&refusal(word)),
+                _ => s.push_str(word),
             }
             s
         }
@@ -1046,8 +1063,9 @@ fn compose_message(
 }
 
 /// What a last-transaction answer says the last transaction was: the answer's kind when the
-/// dialect carries it, a sale with cashback when a cashback amount is in it; else unknown
-/// (ČSOB's T82 answer repeats T82, not the original type).
+/// dialect carries it (ČSOB: the `K` field of ecrlink's terminals; the T82 answer itself only
+/// repeats T82), a sale with cashback when a cashback amount is in it; else unknown, and the
+/// message says the terminal did not report it.
 pub fn last_kind(r: &Response) -> Option<RequestKind> {
     if r.kind != RequestKind::LastTransaction {
         return Some(r.kind);
@@ -1124,6 +1142,12 @@ pub fn default_ecr(opts: &TillOptions) -> Result<Box<dyn EcrSide + Send>, TillEr
             }
             Ok(ecr)
         }
+        Dialect::Zvt => Err(TillError::Request {
+            dialect: "zvt",
+            error: ecrlink_core::Error::Unsupported {
+                what: "the ZVT till side",
+            },
+        }),
     }
 }
 

@@ -127,7 +127,7 @@ pub struct Agent {
 
 impl Agent {
     pub fn spawn(args: &[&str], journal: &Path) -> Agent {
-        let mut child = Command::new(AGENT)
+        let mut child = Command::new(ecrlink_tests::procs::agent_bin(AGENT))
             .args(["--terminal-id", TERMINAL_ID])
             // These tests are not about the merchant PIN (tests/tests/security.rs is).
             .arg("--no-merchant-confirmation")

@@ -940,7 +940,7 @@ mod tests {
         assert_eq!(term_events(&mut t), []);
         // The card took 4 s: the final result is taken and not sent.
         t.respond(ms(4000), &approved(req)).unwrap();
-        assert_eq!(take(&mut t), []);
+        assert_eq!(take(&mut t), [0u8; 0]);
         assert_eq!(t.poll_timeout(), None);
         assert!(!t.is_busy());
         // The next request is taken again, and its instant answer carries its own amount.

@@ -33,6 +33,14 @@ pub mod tag {
     pub const CASHBACK: u8 = b'C';
     /// Masked PAN, first 6 / last 4 digits (ecrlink convention).
     pub const PAN: u8 = b'P';
+    /// In the answer to a T82 (last transaction): the two-digit T code of the transaction it
+    /// describes, `K04` for a refund (ecrlink convention; T82 answers repeat `T82`).
+    pub const ORIGINAL: u8 = b'K';
+    /// How the card was read: `Mchip`, `Mcontactless`, `Mswipe`, `Mmanual` (ecrlink
+    /// convention).
+    pub const ENTRY_MODE: u8 = b'M';
+    /// Trace number (ISO 8583 STAN) of the bank exchange, digits (ecrlink convention).
+    pub const TRACE: u8 = b'N';
     /// Totals of one currency, in sub-fields (ecrlink convention, see the message module).
     pub const CURRENCY_TOTALS: u8 = b'Y';
     /// Totals of one card scheme, in sub-fields (ecrlink convention).

@@ -16,6 +16,12 @@
 //! | | | | R-xx other | `Declined{"R-xx"}` |
 //! | T95 | `TestBank` | | Rxx (no `-`) | `Declined{"xx"}` |
 //!
+//! A T82 answer is the last transaction's own [`Response`], of that transaction's kind (see
+//! [`crate::session::check_response`]). Its B2 repeats `T82` and names the kind in `K` (an
+//! ecrlink convention); read back, a T82 answer with `K` has that kind, one without (a terminal
+//! that does not know the convention) has [`RequestKind::LastTransaction`]: the kind is not
+//! known. Entry mode and trace number travel in `M` and `N` (ecrlink conventions too).
+//!
 //! The B2 answers to T60, T65 and T83 carry their [`crate::txn::Totals`] the same way: one `Y`
 //! field per currency and one `Z` field per card scheme (an ecrlink convention, see
 //! [`super::message`]). Empty totals (no currency, no scheme line) write no field; an approved
@@ -248,9 +254,19 @@ impl TransactionRequest {
 impl TransactionResponse {
     /// The txn response this B2 carries. The terminal id and timestamp come from `header`; a
     /// zero `B` or `C` means none; the card scheme is guessed from the PAN's first digits; an
-    /// approved totals answer (T60, T65, T83) without `Y`/`Z` fields has empty totals.
+    /// approved totals answer (T60, T65, T83) without `Y`/`Z` fields has empty totals. A T82
+    /// answer has the kind its `K` names when that is a sale, cash-back sale, refund or
+    /// reversal, else [`RequestKind::LastTransaction`] (kind not reported).
     pub fn to_response(&self, header: &Header, default_currency: Currency) -> Result<Response> {
-        let mut r = Response::new(request_kind(self.code)?, outcome(&self.result));
+        let mut kind = request_kind(self.code)?;
+        if kind == RequestKind::LastTransaction {
+            if let Some(k) = self.original.and_then(|c| request_kind(c).ok()) {
+                if k.moves_money() {
+                    kind = k;
+                }
+            }
+        }
+        let mut r = Response::new(kind, outcome(&self.result));
         r.amount = money(
             self.amount.filter(|&m| m > 0),
             self.currency,
@@ -265,6 +281,8 @@ impl TransactionResponse {
         r.reference = self.reference.clone();
         r.pan = self.pan;
         r.scheme = self.pan.map(|p| CardScheme::from_bin(p.bin()));
+        r.entry_mode = self.entry_mode;
+        r.trace = self.trace;
         r.terminal_id = Some(header.terminal_id.clone());
         r.timestamp = Some(header.timestamp);
         r.text = self.text.clone();
@@ -276,7 +294,8 @@ impl TransactionResponse {
         Ok(r)
     }
 
-    /// The B2 answering `code` with a txn response.
+    /// The B2 answering `code` with a txn response. A T82 answer of another kind (the last
+    /// transaction's own answer) names that kind in `K`.
     pub fn from_response(code: TxnCode, response: &Response) -> Self {
         let mut b2 = TransactionResponse::new(code, result_code(&response.outcome));
         if let Some(m) = response.amount {
@@ -287,6 +306,11 @@ impl TransactionResponse {
         b2.approval_code = response.approval_code.clone();
         b2.reference = response.reference.clone();
         b2.pan = response.pan;
+        b2.entry_mode = response.entry_mode;
+        b2.trace = response.trace;
+        if code == TxnCode::LastTransaction && response.kind != RequestKind::LastTransaction {
+            b2.original = txn_code(response.kind).ok();
+        }
         b2.text = response.text.clone();
         b2.totals = response.totals.clone();
         b2

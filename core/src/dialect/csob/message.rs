@@ -11,7 +11,7 @@
 //! - amounts (`B`, `C`) are written with at least three digits (`B005`), as `Payment.java`
 //!   writes them and as its reader needs them;
 //! - B2: `T`, `R` first (the older `Response.java` reads block 1 as T and block 2 as R), then
-//!   `F`, `B`, `C`, `E`, `9`(`S`), `P`, `g`, `Y`…, `Z`…;
+//!   `F`, `B`, `C`, `E`, `9`(`S`), `P`, `M`, `N`, `K`, `g`, `Y`…, `Z`…;
 //! - B3: `9`(`t`);
 //! - B4: one `T` field per receipt line (`T` + attribute digit + text; the public client reads
 //!   lines starting `T0`…`T3` and drops those two characters), then `t1` if another part follows.
@@ -20,7 +20,12 @@
 //! anything after a GS in them is not text and is not kept.
 //!
 //! *ecrlink conventions* (not in the public source; the public client neither sends nor reads
-//! them): cashback amount `C`; masked PAN `P`; totals of a close `Y` (per currency: sub-fields
+//! them, and its reader skips a field whose tag it does not know): cashback amount `C`; masked
+//! PAN `P`; entry mode `M` (`chip`, `contactless`, `swipe`, `manual`); trace number `N`; in a
+//! T82 answer the T code of the transaction it describes, `K` (the public client's T82 answer
+//! repeats `T82` and carries only `R`, `B` and the reference it compares, so a till of a
+//! terminal without the convention cannot tell a sale from a refund there); totals of a close
+//! `Y` (per currency: sub-fields
 //! `E` currency, `d`/`D` debit count/sum, `c`/`C` credit count/sum, `r` reversal count) and `Z`
 //! (per scheme: `s` scheme name, `E` currency, `n` count, `N` signed net sum).
 
@@ -43,7 +48,8 @@ use crate::link::control::{ETX, FS, GS, STX};
 use crate::link::{Checksum, decode_frame};
 use crate::session::RECEIPT_PART_CAPACITY;
 use crate::txn::{
-    Amount, ApprovalCode, CardScheme, CurrencyTotals, MaskedPan, Reference, SchemeTotals, Totals,
+    Amount, ApprovalCode, CardScheme, CurrencyTotals, EntryMode, MaskedPan, Reference,
+    SchemeTotals, Totals,
 };
 use crate::{Error, Result};
 
@@ -129,6 +135,12 @@ pub struct TransactionResponse {
     pub approval_code: Option<ApprovalCode>,
     /// `P`: masked PAN (ecrlink convention).
     pub pan: Option<MaskedPan>,
+    /// `M`: how the card was read (ecrlink convention).
+    pub entry_mode: Option<EntryMode>,
+    /// `N`: trace number of the bank exchange (ecrlink convention).
+    pub trace: Option<u32>,
+    /// `K`: in a T82 answer, the code of the transaction it describes (ecrlink convention).
+    pub original: Option<TxnCode>,
     /// `g`: response message text.
     pub text: Option<String<MESSAGE_TEXT_CAPACITY>>,
     /// `Y`/`Z`: totals of a close (ecrlink convention).
@@ -147,6 +159,9 @@ impl TransactionResponse {
             reference: None,
             approval_code: None,
             pan: None,
+            entry_mode: None,
+            trace: None,
+            original: None,
             text: None,
             totals: None,
         }
@@ -336,6 +351,18 @@ fn currency_totals(y: &Field<'_>) -> Result<CurrencyTotals> {
     Ok(t)
 }
 
+fn entry_mode(name: &[u8]) -> Result<EntryMode> {
+    [
+        EntryMode::Chip,
+        EntryMode::Contactless,
+        EntryMode::Swipe,
+        EntryMode::Manual,
+    ]
+    .into_iter()
+    .find(|m| m.name().as_bytes() == name)
+    .ok_or(Error::CsobField { field: "M" })
+}
+
 fn scheme_of(name: &[u8]) -> Result<CardScheme> {
     [
         CardScheme::Visa,
@@ -431,6 +458,18 @@ impl TransactionResponse {
             pan: f
                 .first(tag::PAN)
                 .map(|x| MaskedPan::parse(ascii(x.value, "P")?))
+                .transpose()?,
+            entry_mode: f
+                .first(tag::ENTRY_MODE)
+                .map(|x| entry_mode(x.value))
+                .transpose()?,
+            trace: f
+                .first(tag::TRACE)
+                .map(|x| u32_of(x.value, "N"))
+                .transpose()?,
+            original: f
+                .first(tag::ORIGINAL)
+                .map(|x| TxnCode::parse(x.value).map_err(|_| Error::CsobField { field: "K" }))
                 .transpose()?,
             text: f
                 .first(tag::MESSAGE)
@@ -549,6 +588,17 @@ impl Message {
                 if let Some(pan) = &r.pan {
                     s.put(&[FS, tag::PAN]);
                     put_display(s, pan);
+                }
+                if let Some(mode) = r.entry_mode {
+                    put_field(s, tag::ENTRY_MODE, mode.name().as_bytes());
+                }
+                if let Some(trace) = r.trace {
+                    // Six digits at least, as a trace number is printed on the receipt.
+                    s.put(&[FS, tag::TRACE]);
+                    put_u64_min(s, u64::from(trace), 6);
+                }
+                if let Some(code) = r.original {
+                    put_field(s, tag::ORIGINAL, &code.digits());
                 }
                 if let Some(t) = &r.text {
                     text::encoded_len(t, "g")?;

@@ -505,13 +505,15 @@ impl CsobTerminal {
         };
         crate::session::check_response(&self.to_request(b1)?, response)?;
         let b2 = TransactionResponse::from_response(code, response);
-        let flags = if receipt && self.wire.config.announce_receipts && has_receipt(response.kind) {
+        // The kind asked (a T82 answer may carry the last transaction's kind).
+        let asked = super::map::request_kind(code)?;
+        let flags = if receipt && self.wire.config.announce_receipts && has_receipt(asked) {
             Flags::RECEIPT_READY
         } else {
             0
         };
         self.wire.send(now, flags, Body::Response(b2))?;
-        if response.outcome.is_approved() && response.kind.moves_money() {
+        if response.outcome.is_approved() && asked.moves_money() {
             if let (Some(c), Some(m)) = (&response.approval_code, response.amount) {
                 self.last_approved = Some((c.clone(), m));
             }

@@ -12,9 +12,9 @@ use proptest::prelude::*;
 use super::*;
 use crate::session::{EcrEvent, EcrSide, MAX_TRANSMIT, TerminalEvent, TerminalSide};
 use crate::txn::{
-    Amount, ApprovalCode, CardScheme, Currency, CurrencyTotals, DeclineCode, FailReason, MaskedPan,
-    Money, Outcome, Reference, Request, RequestKind, Response, SchemeTotals, TerminalId, Timestamp,
-    Totals,
+    Amount, ApprovalCode, CardScheme, Currency, CurrencyTotals, DeclineCode, EntryMode, FailReason,
+    MaskedPan, Money, Outcome, Reference, Request, RequestKind, Response, SchemeTotals, TerminalId,
+    Timestamp, Totals,
 };
 use crate::{Error, Instant};
 
@@ -436,6 +436,69 @@ fn sale_with_cashback_request_and_answer() {
         },
         &b2,
     );
+}
+
+/// Issue 15 points 7 and 13: a T82 answer names the kind of the transaction it describes
+/// (`K`, an ecrlink convention), and any answer carries the entry mode (`M`) and the trace
+/// number (`N`); a T82 answer without `K` (a terminal without the convention) reads back as
+/// kind not known.
+#[test]
+fn last_transaction_answer_names_its_kind_entry_mode_and_trace() {
+    let b2 = frame(
+        "B2011234567824031514301000000050A5A5",
+        &[
+            b"T82",
+            b"R000",
+            b"F0A1B2C",
+            b"B4500",
+            b"E203",
+            &cat(&[b"9", &[GS], b"SRET-9"]),
+            b"P476173******0119",
+            b"Mcontactless",
+            b"N000042",
+            b"K04",
+        ],
+    );
+    let m = parse(&b2);
+    assert!(m.header.length.matches(), "{:?}", m.header.length);
+    let Body::Response(r) = &m.body else {
+        panic!("not a B2")
+    };
+    assert_eq!(r.code, TxnCode::LastTransaction);
+    assert_eq!(r.original, Some(TxnCode::Refund));
+    let resp = r.to_response(&m.header, Currency::CZK).unwrap();
+    assert_eq!(resp.kind, RequestKind::Refund);
+    assert_eq!(resp.amount, Some(czk(4500)));
+    assert_eq!(resp.entry_mode, Some(EntryMode::Contactless));
+    assert_eq!(resp.trace, Some(42));
+    // And back: the terminal's last-transaction answer is the refund's own; its B2 repeats
+    // T82 and names the refund in K, the same bytes.
+    let again = TransactionResponse::from_response(TxnCode::LastTransaction, &resp);
+    let mut h = header(MessageType::TransactionResponse, 0);
+    h.timestamp = resp.timestamp.unwrap();
+    both_ways(
+        &Message {
+            header: h,
+            body: Body::Response(again),
+        },
+        &b2,
+    );
+    // Without K the kind is not known; an unknown or non-payment K is not taken either.
+    for k in [None, Some(TxnCode::Other(1)), Some(TxnCode::CloseTotals)] {
+        let mut plain = r.clone();
+        plain.original = k;
+        let resp = plain.to_response(&m.header, Currency::CZK).unwrap();
+        assert_eq!(resp.kind, RequestKind::LastTransaction, "{k:?}");
+    }
+    // Values the conventions do not know are field errors naming the field.
+    for (field, name) in [(&b"Mwaved"[..], "M"), (b"N12x", "N"), (b"K4", "K")] {
+        let bad = frame(
+            "B2011234567824031514301000000000A5A5",
+            &[b"T82", b"R000", field],
+        );
+        let err = Message::parse_frame(&bad, &ParseOptions::default()).unwrap_err();
+        assert_eq!(err, Error::CsobField { field: name });
+    }
 }
 
 // ----- responses (B2) -----
@@ -994,11 +1057,22 @@ fn arb_body() -> impl Strategy<Value = Body> {
             proptest::option::of(arb_text(64)),
             arb_totals(),
         ),
+        (
+            proptest::option::of(proptest::sample::select(std::vec![
+                EntryMode::Chip,
+                EntryMode::Contactless,
+                EntryMode::Swipe,
+                EntryMode::Manual
+            ])),
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(arb_code()),
+        ),
     )
         .prop_map(
             |(
                 (code, result, amount, cashback, currency),
                 (reference, approval_code, pan, text, totals),
+                (entry_mode, trace, original),
             )| {
                 Body::Response(TransactionResponse {
                     code,
@@ -1009,6 +1083,9 @@ fn arb_body() -> impl Strategy<Value = Body> {
                     reference,
                     approval_code,
                     pan,
+                    entry_mode,
+                    trace,
+                    original,
                     text: text.map(|t| heapless::String::try_from(t.as_str()).unwrap_or_default()),
                     totals,
                 })
@@ -1382,6 +1459,17 @@ fn late_b2_times_out_then_last_transaction_recovers() {
     };
     assert_eq!(r.kind, RequestKind::LastTransaction);
     assert_eq!(r.reference.as_ref().unwrap().as_str(), "ORDER1");
+    // A terminal that answers with the last transaction's own answer (the payment
+    // application does): the till learns it was a sale.
+    p.ecr.start(p.now, &Request::LastTransaction).unwrap();
+    p.pump();
+    p.term.respond(p.now, &approved_sale()).unwrap();
+    p.pump();
+    let Some(EcrEvent::Response(r)) = p.ecr_events.last() else {
+        panic!("{:?}", p.ecr_events)
+    };
+    assert_eq!(r.kind, RequestKind::Sale);
+    assert_eq!(r.amount, Some(czk(1250)));
 }
 
 #[test]

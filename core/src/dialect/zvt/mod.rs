@@ -1,6 +1,6 @@
 //! ZVT, the German till ⇄ terminal protocol (Germany, Austria, Switzerland; TCP port 20007 by
 //! default, or serial). This module is the codec: bytes ⇄ typed messages, in both
-//! directions, with no session yet.
+//! directions, and the terminal-side session [`ZvtTerminal`] ([`session`]).
 //!
 //! Sources (public facts only; no code or prose is taken from them):
 //! - the specification published by the terminal makers' association: PA00P015 "ZVT protocol
@@ -26,7 +26,9 @@
 //! - [`fields`]: [`Bmps`], the typed set of BMPs a message carries;
 //! - [`message`]: [`Message`], the commands and answers of both sides, `parse` / `emit`;
 //! - [`serial`]: `DLE STX … DLE ETX` + CRC-16 frames with DLE doubling, ACK/NAK, and
-//!   [`SerialAccumulator`]. Over TCP an APDU goes as it is, with no framing around it.
+//!   [`SerialAccumulator`]. Over TCP an APDU goes as it is, with no framing around it;
+//! - [`session`]: [`ZvtTerminal`], the terminal side behind [`crate::session::TerminalSide`]:
+//!   registration, password checks, the answer sequence with its acknowledgements.
 //!
 //! The exchange (PA00P015 chapter 2): the till sends a command and the terminal answers
 //! `80 00 00`; while it works it sends `04 FF` intermediate status, `04 0F` status
@@ -52,6 +54,7 @@ pub mod bmp;
 pub mod fields;
 pub mod message;
 pub mod serial;
+pub mod session;
 
 pub use apdu::{Apdu, ApduAccumulator, ApduStatus};
 pub use fields::{Bmps, RECEIPT_NO_NONE};
@@ -60,6 +63,7 @@ pub use message::{
     WithPassword,
 };
 pub use serial::{SerialAccumulator, SerialFeed};
+pub use session::{ReceiptCopy, ReceiptWanted, Transport, ZvtTerminal, ZvtTerminalConfig};
 
 #[cfg(test)]
 mod tests;

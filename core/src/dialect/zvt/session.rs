@@ -1,0 +1,1257 @@
+//! The ZVT terminal side, sans-IO: [`ZvtTerminal`] maps the till's ZVT commands to
+//! [`crate::txn::Request`]s and the application's [`Response`]s back to the ZVT answer
+//! sequence, behind [`TerminalSide`].
+//!
+//! The exchange (PA00P015 chapter 2; the same in the captured traces of EVerest/zvt
+//! `zvt/data/*.blob` and in the `zvt` crate 0.1.0's `sequences.rs`):
+//! 1. the till (ECR) sends a command; the terminal (PT) answers `80 00 00` at once (or
+//!    `84 xx` when it cannot take it: `84 83` an unknown command, `84 9A` a malformed one,
+//!    `84 9C` while it is busy with another command);
+//! 2. the PT is now master: it sends `04 FF` intermediate status (only to a till that
+//!    registered for it, config bit `08`), `04 0F` status information with the result,
+//!    `06 D1` print lines or a `06 D3` text block of each receipt (only to a till that
+//!    registered for receipts: config bit `02` for payments, `04` for administration; bit `80`
+//!    chooses text blocks), and ends with `06 0F` completion or `06 1E` abort with the result
+//!    code. The till acknowledges each of them with `80 00 00` before the next one goes
+//!    ([`ZvtTerminalConfig::ack_timeout`] each, 5 s by default);
+//! 3. `06 B0` from the till while a command runs asks to abort it: the PT acknowledges and
+//!    the running command ends as the application decides (cancelled if the card was not yet
+//!    read).
+//!
+//! Over TCP an APDU goes as it is. Over serial ([`Transport::Serial`], PA00P016) every APDU
+//! travels in a `DLE STX … DLE ETX CRC` frame that the receiver acknowledges with one `06`
+//! byte (or `15`: the frame is sent again, at most [`SERIAL_RETRIES`] times); the APDU-level
+//! `80 00 00` follows as a frame of its own.
+//!
+//! Commands and what they become:
+//!
+//! | till command | request | answer |
+//! |---|---|---|
+//! | `06 00` registration | none (checked here) | `06 0F` (`19` status, `29` terminal id, `49` currency) |
+//! | `06 02` log-off | none | `06 0F` |
+//! | `06 01` authorisation | [`Request::Sale`] | `04 FF`…, `04 0F`, receipts, `06 0F` / `06 1E` |
+//! | `06 31` refund | [`Request::Refund`] | as authorisation |
+//! | `06 30` reversal (`87` receipt number) | [`Request::Reversal`] of that transaction | as authorisation |
+//! | `06 20` repeat receipt | [`Request::Reprint`] | receipts, `06 0F` / `06 1E` |
+//! | `06 50` end of day | [`Request::CloseTotals`] | `04 0F` (total), receipts, `06 0F` / `06 1E` |
+//! | `05 01` status enquiry | [`Request::TestTerminal`] | `06 0F` with software version and terminal status |
+//! | `06 70` diagnosis | [`Request::TestBank`] | `06 0F` / `06 1E` |
+//! | `06 B0` abort | [`Request::Abort`] while a command runs | `80 00 00`; the running command ends |
+//! | `06 22`, `06 23`, `06 24`, `06 25` pre-authorisation | none yet | `06 1E 83` (function not possible) |
+//!
+//! Password: registration, reversal, refund, repeat receipt, end of day and a status enquiry
+//! that carries one are checked against [`ZvtTerminalConfig::password`]; a wrong one is
+//! answered `06 1E` with [`result::WRONG_PASSWORD`] and nothing runs.
+//!
+//! Receipt numbers: the PT's receipt number (BMP `87`, four digits) is the trace number of
+//! the transaction (ISO 8583 field 11) modulo 10 000, so a reversal by receipt number names
+//! one transaction of the open batch as long as the batch holds fewer than 10 000.
+
+use core::time::Duration;
+
+use heapless::{Deque, String, Vec};
+
+use super::apdu::ApduAccumulator;
+use super::fields::Bmps;
+use super::message::{Abort, Completion, IntermediateStatus, Message, PrintLine};
+use super::serial::{self, SerialAccumulator, SerialFeed};
+use crate::session::{RECEIPT_PART_CAPACITY, TerminalEvent, TerminalSide, check_response};
+use crate::txn::{
+    ApprovalCode, Currency, FailReason, MaskedPan, Money, Outcome, Request, RequestKind, Response,
+};
+use crate::{Error, Instant, Result};
+
+/// The usual TCP port of a ZVT terminal.
+pub const DEFAULT_PORT: u16 = 20007;
+/// The largest till APDU taken (data bytes plus the longest header): till commands are short.
+pub const RX_CAPACITY: usize = 1024 + 5;
+/// Bytes waiting to go to the till: one acknowledgement and the longest message (a text
+/// block of a whole receipt part), serial framing included.
+pub const TX_CAPACITY: usize = 4096;
+/// Events a session holds until polled; past that a protocol error gives way first.
+pub const TERMINAL_EVENTS: usize = 8;
+/// Times a serial frame is sent again after a NAK.
+pub const SERIAL_RETRIES: u8 = 3;
+/// The software version a status enquiry is answered with.
+pub const SOFTWARE_VERSION: &str = "ecrlink";
+
+/// Result codes this session sends (PA00P015 chapter 10 "Error messages"; the `zvt` crate
+/// 0.1.0 lists the same values in `constants.rs`).
+pub mod result {
+    /// Success.
+    pub const SUCCESS: u8 = 0x00;
+    /// Card not readable.
+    pub const CARD_NOT_READABLE: u8 = 0x64;
+    /// Processing error.
+    pub const PROCESSING_ERROR: u8 = 0x66;
+    /// Abort via timeout or abort key.
+    pub const ABORTED: u8 = 0x6C;
+    /// Card in blocked list.
+    pub const CARD_BLOCKED: u8 = 0x6E;
+    /// Wrong currency.
+    pub const WRONG_CURRENCY: u8 = 0x6F;
+    /// Card expired.
+    pub const CARD_EXPIRED: u8 = 0x78;
+    /// Function not possible.
+    pub const FUNCTION_NOT_POSSIBLE: u8 = 0x83;
+    /// The answer to a wrong password. The specification has no code of its own for it;
+    /// this session uses "function not possible", as the command is refused before it runs.
+    pub const WRONG_PASSWORD: u8 = FUNCTION_NOT_POSSIBLE;
+    /// ZVT protocol error (a parsing error, a mandatory field missing).
+    pub const PROTOCOL_ERROR: u8 = 0x9A;
+    /// Please wait (the PT is busy).
+    pub const PLEASE_WAIT: u8 = 0x9C;
+    /// Receiver not ready.
+    pub const RECEIVER_NOT_READY: u8 = 0xA0;
+    /// Remote station does not respond.
+    pub const REMOTE_NO_ANSWER: u8 = 0xA1;
+    /// No connection.
+    pub const NO_CONNECTION: u8 = 0xA3;
+    /// Already reversed.
+    pub const ALREADY_REVERSED: u8 = 0xB4;
+    /// Reversal not possible (no such transaction in the open batch).
+    pub const REVERSAL_NOT_POSSIBLE: u8 = 0xB5;
+    /// Printer not ready.
+    pub const PRINTER_NOT_READY: u8 = 0xCC;
+    /// System error (other or unknown error).
+    pub const SYSTEM_ERROR: u8 = 0xFF;
+}
+
+/// Intermediate status codes (`04 FF`) this session sends (PA00P015 chapter
+/// "Intermediate status").
+pub mod status {
+    /// Waiting for the authorisation host's answer.
+    pub const WAITING_FOR_HOST: u8 = 0x04;
+    /// Insert (or present) the card.
+    pub const INSERT_CARD: u8 = 0x0A;
+    /// Processing, please wait.
+    pub const PROCESSING: u8 = 0x0E;
+    /// Please wait.
+    pub const PLEASE_WAIT: u8 = 0x17;
+}
+
+/// Bits of the registration config byte (PA00P015 2.1).
+pub mod config_bit {
+    /// The ECR prints the payment receipts: the PT sends them to the till.
+    pub const ECR_PRINTS_PAYMENT: u8 = 0x02;
+    /// The ECR prints the administration receipts (end of day, …).
+    pub const ECR_PRINTS_ADMIN: u8 = 0x04;
+    /// The ECR wants intermediate status information.
+    pub const INTERMEDIATE_STATUS: u8 = 0x08;
+    /// The ECR takes receipts as `06 D3` text blocks rather than `06 D1` lines.
+    pub const TEXT_BLOCKS: u8 = 0x80;
+}
+
+/// `1F07` receipt type values of a text block.
+pub mod receipt_type {
+    /// The merchant's copy.
+    pub const MERCHANT: u8 = 0x01;
+    /// The customer's copy.
+    pub const CUSTOMER: u8 = 0x02;
+    /// An administration receipt (end of day).
+    pub const ADMINISTRATION: u8 = 0x03;
+}
+
+/// How APDUs travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Transport {
+    /// TCP: the bare APDU stream.
+    Tcp,
+    /// Serial: `DLE STX … DLE ETX CRC` frames with a one-byte ACK/NAK (PA00P016).
+    Serial,
+}
+
+/// Which copy of a receipt the session asks its driver for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ReceiptCopy {
+    /// The merchant's copy.
+    Merchant,
+    /// The customer's copy.
+    Customer,
+}
+
+/// What the pending [`TerminalEvent::ReceiptRequested`] asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ReceiptWanted {
+    /// The first part of this copy.
+    First(ReceiptCopy),
+    /// The next part of the copy being sent.
+    Next,
+}
+
+/// Settings of a [`ZvtTerminal`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZvtTerminalConfig {
+    /// The PT's password (six digits) checked on registration and admin commands.
+    pub password: u32,
+    /// The PT's currency: what an authorisation without `49` is in.
+    pub currency: Currency,
+    /// Terminal id, eight digits (BMP `29`).
+    pub terminal_id: u32,
+    /// How long the PT waits for the till's `80 00 00` after each message (5 s).
+    pub ack_timeout: Duration,
+    /// How long the PT waits for the driver's receipt text (5 s), then goes on without it.
+    pub receipt_timeout: Duration,
+    /// TCP or serial framing.
+    pub transport: Transport,
+}
+
+impl ZvtTerminalConfig {
+    /// Defaults: password `000000`, currency `currency`, terminal id 0, 5 s waits, TCP.
+    pub fn new(currency: Currency) -> Self {
+        ZvtTerminalConfig {
+            password: 0,
+            currency,
+            terminal_id: 0,
+            ack_timeout: Duration::from_secs(5),
+            receipt_timeout: Duration::from_secs(5),
+            transport: Transport::Tcp,
+        }
+    }
+}
+
+/// What the till registered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Registered {
+    config: u8,
+    currency: Currency,
+}
+
+/// The till command being served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CmdKind {
+    /// Registration, log-off, refused commands: answered here.
+    Local,
+    /// Authorisation, refund, reversal: money, status information and payment receipts.
+    Payment,
+    RepeatReceipt,
+    EndOfDay,
+    StatusEnquiry,
+    Diagnosis,
+}
+
+/// One message still to send in the answer sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Out {
+    Status(u8),
+    Info,
+    Receipt(ReceiptCopy),
+    /// `06 0F` with result code `00` (commands that ran).
+    Done,
+    /// `06 0F` of a registration or log-off: status byte, terminal id, currency.
+    Registered,
+    /// `06 0F` with the software version and this terminal status.
+    Software(u8),
+    /// `06 1E` with this result code.
+    Abort(u8),
+}
+
+/// Where a sent message stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Awaiting {
+    deadline: Instant,
+    /// The last message of the sequence.
+    last: bool,
+}
+
+#[derive(Debug)]
+enum Rx {
+    Tcp(ApduAccumulator<RX_CAPACITY>),
+    Serial(SerialAccumulator<RX_CAPACITY>),
+}
+
+/// Receipt text being sent.
+#[derive(Debug)]
+struct ReceiptText {
+    copy: ReceiptCopy,
+    text: String<RECEIPT_PART_CAPACITY>,
+    /// Bytes of `text` already sent.
+    sent: usize,
+    /// Another part follows.
+    more: bool,
+}
+
+#[derive(Debug)]
+enum ReceiptState {
+    None,
+    /// Waiting for the driver's text until the deadline.
+    Asked {
+        copy: ReceiptCopy,
+        first: bool,
+        deadline: Instant,
+    },
+    Sending(ReceiptText),
+}
+
+/// The terminal side of ZVT (see the module docs).
+///
+/// The session takes one till command at a time. After [`TerminalEvent::Request`] the driver
+/// runs the request and calls [`TerminalSide::respond`]; after
+/// [`TerminalEvent::ReceiptRequested`] it calls [`TerminalSide::send_receipt_part`] with the
+/// copy [`ZvtTerminal::receipt_wanted`] names (empty text: no receipt). While the request
+/// runs, [`ZvtTerminal::intermediate_status`] sends the till a `04 FF` status if it asked for
+/// them. [`TerminalEvent::ResponseDelivered`] comes when the till acknowledged the last
+/// message of the answer.
+#[derive(Debug)]
+pub struct ZvtTerminal {
+    rx: Rx,
+    core: Core,
+}
+
+/// Bytes on their way to the till.
+#[derive(Debug)]
+struct Wire {
+    transport: Transport,
+    tx: Vec<u8, TX_CAPACITY>,
+    tx_sent: usize,
+    /// The last serial frame sent (for a NAK) and how often it was repeated.
+    last_frame: Vec<u8, TX_CAPACITY>,
+    repeats: u8,
+}
+
+#[derive(Debug)]
+struct Core {
+    cfg: ZvtTerminalConfig,
+    reg: Option<Registered>,
+    wire: Wire,
+    events: Deque<TerminalEvent, TERMINAL_EVENTS>,
+    dropped: u32,
+    cmd: Option<CmdKind>,
+    request: Option<Request>,
+    answered: bool,
+    response: Option<Response>,
+    queue: Deque<Out, 8>,
+    awaiting: Option<Awaiting>,
+    receipt: ReceiptState,
+    /// Last approved payments answered on this session: (receipt number, code, amount).
+    approved: Deque<(u16, ApprovalCode, Money), 8>,
+}
+
+impl ZvtTerminal {
+    /// A session with `cfg`; nobody registered yet.
+    pub fn new(cfg: ZvtTerminalConfig) -> Self {
+        let rx = match cfg.transport {
+            Transport::Tcp => Rx::Tcp(ApduAccumulator::new()),
+            Transport::Serial => Rx::Serial(SerialAccumulator::new()),
+        };
+        ZvtTerminal {
+            rx,
+            core: Core {
+                cfg: cfg.clone(),
+                reg: None,
+                wire: Wire {
+                    transport: cfg.transport,
+                    tx: Vec::new(),
+                    tx_sent: 0,
+                    last_frame: Vec::new(),
+                    repeats: 0,
+                },
+                events: Deque::new(),
+                dropped: 0,
+                cmd: None,
+                request: None,
+                answered: false,
+                response: None,
+                queue: Deque::new(),
+                awaiting: None,
+                receipt: ReceiptState::None,
+                approved: Deque::new(),
+            },
+        }
+    }
+
+    /// The config byte the till registered with, if it registered.
+    pub fn registered_config(&self) -> Option<u8> {
+        self.core.reg.map(|r| r.config)
+    }
+
+    /// Events dropped because the queue was full.
+    pub fn dropped_events(&self) -> u32 {
+        self.core.dropped
+    }
+
+    /// Tells the session about an approved payment made before it started (the terminal's
+    /// last transaction), so that a reversal naming its receipt number finds it.
+    pub fn remember_approved(&mut self, trace: u32, code: ApprovalCode, amount: Money) {
+        self.core.remember(trace, code, amount);
+    }
+
+    /// What the pending receipt request asks for, if one is pending.
+    pub fn receipt_wanted(&self) -> Option<ReceiptWanted> {
+        match &self.core.receipt {
+            ReceiptState::Asked { copy, first, .. } => Some(if *first {
+                ReceiptWanted::First(*copy)
+            } else {
+                ReceiptWanted::Next
+            }),
+            _ => None,
+        }
+    }
+
+    /// While a request runs, sends the till the intermediate status `code` (see [`status`])
+    /// if it registered for intermediate status; otherwise, or after the answer, nothing.
+    /// A status that finds the previous one unacknowledged replaces any other one waiting.
+    pub fn intermediate_status(&mut self, now: Instant, code: u8) {
+        self.core.intermediate(now, code);
+    }
+}
+
+/// The receipt number of trace `trace`.
+pub const fn receipt_number(trace: u32) -> u16 {
+    (trace % 10_000) as u16
+}
+
+/// The ZVT result code of an outcome (`00` for an approval). A bank decline whose code is a
+/// number from 1 to 99 is carried as that number (the specification reserves `01`–`63`
+/// hexadecimal for the authorisation system's codes), larger ones as "processing error".
+pub fn result_code(outcome: &Outcome) -> u8 {
+    use result as r;
+    match outcome {
+        Outcome::Approved => r::SUCCESS,
+        Outcome::Declined { code } => match code.as_str().parse::<u8>() {
+            Ok(n) if (1..=0x63).contains(&n) => n,
+            _ => r::PROCESSING_ERROR,
+        },
+        Outcome::Timeout => r::REMOTE_NO_ANSWER,
+        Outcome::TerminalOffline => r::RECEIVER_NOT_READY,
+        Outcome::BankUnavailable => r::NO_CONNECTION,
+        Outcome::Cancelled => r::ABORTED,
+        Outcome::Failed { reason } => match reason {
+            FailReason::CardError => r::CARD_NOT_READABLE,
+            FailReason::CardExpired => r::CARD_EXPIRED,
+            FailReason::CardBlocked => r::CARD_BLOCKED,
+            FailReason::NoMatchingTransaction => r::REVERSAL_NOT_POSSIBLE,
+            FailReason::Busy => r::PLEASE_WAIT,
+            FailReason::NotSupported => r::FUNCTION_NOT_POSSIBLE,
+            FailReason::Protocol => r::PROTOCOL_ERROR,
+            FailReason::PrinterError => r::PRINTER_NOT_READY,
+            FailReason::Other => r::SYSTEM_ERROR,
+        },
+    }
+}
+
+/// The card number of `pan` as BMP `22` BCD bytes: the hidden digits as `E`, an `F` pad.
+fn pan_bcd(pan: &MaskedPan, out: &mut [u8; 10]) -> usize {
+    let len = pan.len().min(19);
+    let hidden = len.saturating_sub(10);
+    let nibble = |i: usize| -> u8 {
+        let digit = |s: &str, k: usize| s.as_bytes().get(k).map_or(0, |c| c.wrapping_sub(b'0'));
+        if i < 6 {
+            digit(pan.bin(), i)
+        } else if i < 6 + hidden {
+            0x0E
+        } else if i < len {
+            digit(pan.last4(), i - 6 - hidden)
+        } else {
+            0x0F
+        }
+    };
+    let bytes = len.div_ceil(2);
+    for (k, slot) in out.iter_mut().take(bytes).enumerate() {
+        *slot = (nibble(2 * k) << 4) | nibble(2 * k + 1);
+    }
+    bytes
+}
+
+/// Appends a BER length to `out`.
+fn ber_len(out: &mut Vec<u8, { TX_CAPACITY / 2 }>, len: usize) -> Result<()> {
+    let full = || Error::CapacityExceeded {
+        what: "zvt text block",
+    };
+    match len {
+        0..=0x7F => out.push(len as u8).map_err(|_| full()),
+        0x80..=0xFF => out
+            .extend_from_slice(&[0x81, len as u8])
+            .map_err(|_| full()),
+        _ => {
+            let [hi, lo] = (len.min(0xFFFF) as u16).to_be_bytes();
+            out.extend_from_slice(&[0x82, hi, lo]).map_err(|_| full())
+        }
+    }
+}
+
+/// The TLV content of a `06 D3` text block: `1F07` receipt type, then `25` with one `07`
+/// per line of `text` (non-ASCII characters as `?`). Returns its length in `out`.
+fn text_block(kind: u8, text: &str, out: &mut [u8]) -> Result<usize> {
+    let full = || Error::CapacityExceeded {
+        what: "zvt text block",
+    };
+    let mut lines: Vec<u8, { TX_CAPACITY / 2 }> = Vec::new();
+    for line in text.lines() {
+        let len = line.chars().count();
+        lines.push(0x07).map_err(|_| full())?;
+        ber_len(&mut lines, len)?;
+        for c in line.chars() {
+            let b = if c.is_ascii() && !c.is_ascii_control() {
+                c as u8
+            } else {
+                b'?'
+            };
+            lines.push(b).map_err(|_| full())?;
+        }
+    }
+    let mut all: Vec<u8, { TX_CAPACITY / 2 }> = Vec::new();
+    all.extend_from_slice(&[0x1F, 0x07, 0x01, kind])
+        .map_err(|_| full())?;
+    all.push(0x25).map_err(|_| full())?;
+    ber_len(&mut all, lines.len())?;
+    all.extend_from_slice(&lines).map_err(|_| full())?;
+    let dst = out
+        .get_mut(..all.len())
+        .ok_or(Error::BufferTooSmall { needed: all.len() })?;
+    dst.copy_from_slice(&all);
+    Ok(all.len())
+}
+
+/// `HHMMSS` as a plain number.
+fn hhmmss(h: u8, m: u8, s: u8) -> u32 {
+    u32::from(h) * 10_000 + u32::from(m) * 100 + u32::from(s)
+}
+
+impl Wire {
+    /// Queues `msg` for the till, framed for the transport.
+    fn send(&mut self, msg: &Message<'_>) -> Result<()> {
+        let mut apdu = [0u8; TX_CAPACITY / 2];
+        let n = msg.emit(&mut apdu)?;
+        let apdu = apdu.get(..n).unwrap_or_default();
+        self.compact();
+        match self.transport {
+            Transport::Tcp => self
+                .tx
+                .extend_from_slice(apdu)
+                .map_err(|_| Error::CapacityExceeded { what: "zvt tx" }),
+            Transport::Serial => {
+                let mut frame = [0u8; TX_CAPACITY];
+                let n = serial::encode_frame(apdu, &mut frame)?;
+                let frame = frame.get(..n).unwrap_or_default();
+                self.tx
+                    .extend_from_slice(frame)
+                    .map_err(|_| Error::CapacityExceeded { what: "zvt tx" })?;
+                self.last_frame.clear();
+                let _ = self.last_frame.extend_from_slice(frame);
+                self.repeats = 0;
+                Ok(())
+            }
+        }
+    }
+
+    fn raw(&mut self, byte: u8) {
+        self.compact();
+        let _ = self.tx.push(byte);
+    }
+
+    /// Drops the bytes already polled out.
+    fn compact(&mut self) {
+        if self.tx_sent == 0 {
+            return;
+        }
+        let len = self.tx.len();
+        if self.tx_sent >= len {
+            self.tx.clear();
+        } else {
+            self.tx.rotate_left(self.tx_sent);
+            self.tx.truncate(len - self.tx_sent);
+        }
+        self.tx_sent = 0;
+    }
+}
+
+impl Core {
+    fn event(&mut self, ev: TerminalEvent) {
+        if crate::queue::push_keeping(&mut self.events, ev, |e| {
+            matches!(e, TerminalEvent::ProtocolError(_))
+        }) {
+            self.dropped = self.dropped.saturating_add(1);
+        }
+    }
+
+    fn remember(&mut self, trace: u32, code: ApprovalCode, amount: Money) {
+        let no = receipt_number(trace);
+        if self.approved.is_full() {
+            let _ = self.approved.pop_front();
+        }
+        let _ = self.approved.push_back((no, code, amount));
+    }
+
+    fn currency(&self) -> Currency {
+        self.reg.map_or(self.cfg.currency, |r| r.currency)
+    }
+
+    fn config_byte(&self) -> u8 {
+        self.reg.map_or(0, |r| r.config)
+    }
+
+    // ----- sending -----
+
+    fn send(&mut self, msg: &Message<'_>) -> Result<()> {
+        self.wire.send(msg)
+    }
+
+    fn ack(&mut self) {
+        let _ = self.send(&Message::Ack(&[]));
+    }
+
+    fn nack(&mut self, code: u8) {
+        let _ = self.send(&Message::Nack(code));
+    }
+
+    /// Starts a command answered by `outs` alone (after the ACK).
+    fn local(&mut self, now: Instant, outs: &[Out]) {
+        self.ack();
+        self.cmd = Some(CmdKind::Local);
+        self.request = None;
+        self.answered = true;
+        self.queue.clear();
+        for o in outs {
+            let _ = self.queue.push_back(*o);
+        }
+        self.pump(now);
+    }
+
+    /// Starts a command that runs `request`.
+    fn run(&mut self, now: Instant, kind: CmdKind, request: Request) {
+        self.ack();
+        self.cmd = Some(kind);
+        self.answered = false;
+        self.response = None;
+        self.queue.clear();
+        if kind == CmdKind::Payment {
+            self.intermediate(now, status::INSERT_CARD);
+        }
+        self.request = Some(request.clone());
+        self.event(TerminalEvent::Request(request));
+    }
+
+    fn intermediate(&mut self, now: Instant, code: u8) {
+        if self.cmd.is_none()
+            || self.answered
+            || self.config_byte() & config_bit::INTERMEDIATE_STATUS == 0
+        {
+            return;
+        }
+        // Only the newest status waits.
+        self.queue.retain(|o| !matches!(o, Out::Status(_)));
+        let _ = self.queue.push_back(Out::Status(code));
+        self.pump(now);
+    }
+
+    /// Sends the next message of the sequence when the previous one was acknowledged.
+    fn pump(&mut self, now: Instant) {
+        while self.awaiting.is_none() {
+            match self.receipt {
+                ReceiptState::Asked { .. } => return,
+                ReceiptState::Sending(_) => {
+                    self.next_receipt_message(now);
+                    continue;
+                }
+                ReceiptState::None => {}
+            }
+            let Some(out) = self.queue.pop_front() else {
+                return;
+            };
+            let last = self.queue.is_empty() && !matches!(out, Out::Status(_) | Out::Receipt(_));
+            let sent = match out {
+                Out::Status(code) => self.send(&Message::IntermediateStatus(IntermediateStatus {
+                    status: code,
+                    timeout: None,
+                    tlv: None,
+                })),
+                Out::Info => self.send_info(),
+                Out::Receipt(copy) => {
+                    self.receipt = ReceiptState::Asked {
+                        copy,
+                        first: true,
+                        deadline: now.saturating_add(self.cfg.receipt_timeout),
+                    };
+                    self.event(TerminalEvent::ReceiptRequested);
+                    return;
+                }
+                Out::Done => self.send(&Message::Completion(Completion::Bitmaps(Bmps {
+                    result_code: Some(result::SUCCESS),
+                    ..Bmps::default()
+                }))),
+                Out::Registered => {
+                    let cc = self.currency().numeric();
+                    let tid = self.cfg.terminal_id;
+                    self.send(&Message::Completion(Completion::Bitmaps(Bmps {
+                        payment_type: Some(0),
+                        terminal_id: Some(tid),
+                        currency: Some(cc),
+                        ..Bmps::default()
+                    })))
+                }
+                Out::Software(code) => self.send(&Message::Completion(Completion::Software {
+                    version: SOFTWARE_VERSION.as_bytes(),
+                    status: code,
+                    tlv: None,
+                })),
+                Out::Abort(code) => self.send(&Message::Abort(Abort {
+                    result_code: code,
+                    currency: None,
+                    bmps: Bmps::default(),
+                })),
+            };
+            if let Err(e) = sent {
+                self.event(TerminalEvent::ProtocolError(e));
+                continue;
+            }
+            self.awaiting = Some(Awaiting {
+                deadline: now.saturating_add(self.cfg.ack_timeout),
+                last,
+            });
+        }
+    }
+
+    /// Sends the next piece of the receipt text being sent (a line, or the whole part as a
+    /// text block); at its end asks the driver for the next part or goes back to the queue.
+    fn next_receipt_message(&mut self, now: Instant) {
+        let blocks = self.config_byte() & config_bit::TEXT_BLOCKS != 0;
+        let admin = self.cmd == Some(CmdKind::EndOfDay);
+        let ReceiptState::Sending(rt) = &mut self.receipt else {
+            return;
+        };
+        let rest = rt.text.get(rt.sent..).unwrap_or_default();
+        if rest.is_empty() {
+            let copy = rt.copy;
+            if rt.more {
+                self.receipt = ReceiptState::Asked {
+                    copy,
+                    first: false,
+                    deadline: now.saturating_add(self.cfg.receipt_timeout),
+                };
+                self.event(TerminalEvent::ReceiptRequested);
+            } else {
+                self.receipt = ReceiptState::None;
+            }
+            return;
+        }
+        let sent = if blocks {
+            let kind = match (admin, rt.copy) {
+                (true, _) => receipt_type::ADMINISTRATION,
+                (false, ReceiptCopy::Merchant) => receipt_type::MERCHANT,
+                (false, ReceiptCopy::Customer) => receipt_type::CUSTOMER,
+            };
+            rt.sent = rt.text.len();
+            let mut tlv = [0u8; TX_CAPACITY / 2 - 16];
+            match text_block(kind, rest, &mut tlv) {
+                Ok(n) => {
+                    let msg = Message::PrintTextBlock(Bmps {
+                        tlv: tlv.get(..n),
+                        ..Bmps::default()
+                    });
+                    self.send(&msg)
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            let (line, used) = match rest.find('\n') {
+                Some(i) => (rest.get(..i).unwrap_or_default(), i + 1),
+                None => (rest, rest.len()),
+            };
+            let last = !rt.more && used >= rest.len();
+            rt.sent += used;
+            let mut bytes: Vec<u8, 256> = Vec::new();
+            for c in line.trim_end_matches('\r').chars() {
+                let b = if c.is_ascii() && !c.is_ascii_control() {
+                    c as u8
+                } else {
+                    b'?'
+                };
+                if bytes.push(b).is_err() {
+                    break;
+                }
+            }
+            self.send(&Message::PrintLine(PrintLine {
+                attribute: if last { 0xFF } else { 0x00 },
+                text: &bytes,
+            }))
+        };
+        match sent {
+            Ok(()) => {
+                self.awaiting = Some(Awaiting {
+                    deadline: now.saturating_add(self.cfg.ack_timeout),
+                    last: false,
+                });
+            }
+            Err(e) => self.event(TerminalEvent::ProtocolError(e)),
+        }
+    }
+
+    fn receipt_part(&mut self, now: Instant, text: &str, more: bool) -> Result<()> {
+        let ReceiptState::Asked { copy, .. } = self.receipt else {
+            return Err(Error::Unsupported {
+                what: "zvt receipt part nobody asked for",
+            });
+        };
+        let mut s = String::new();
+        s.push_str(text).map_err(|_| Error::CapacityExceeded {
+            what: "zvt receipt part",
+        })?;
+        self.receipt = ReceiptState::Sending(ReceiptText {
+            copy,
+            text: s,
+            sent: 0,
+            more,
+        });
+        self.pump(now);
+        Ok(())
+    }
+
+    fn send_info(&mut self) -> Result<()> {
+        let Some(r) = self.response.as_ref() else {
+            return Ok(());
+        };
+        let mut pan = [0u8; 10];
+        let pan_len = r.pan.as_ref().map(|p| pan_bcd(p, &mut pan));
+        let mut aid = [0u8; 8];
+        if let Some(code) = &r.approval_code {
+            for (slot, b) in aid.iter_mut().zip(code.as_str().bytes()) {
+                *slot = b;
+            }
+        }
+        let mut bmps = Bmps {
+            result_code: Some(result_code(&r.outcome)),
+            amount: r.amount.map(|m| m.minor()),
+            currency: r.amount.map(|m| m.currency.numeric()),
+            trace: r.trace,
+            receipt_no: r.trace.map(receipt_number),
+            terminal_id: Some(self.cfg.terminal_id),
+            card_number: pan_len.and_then(|n| pan.get(..n)),
+            aid: r.approval_code.as_ref().map(|_| &aid),
+            card_name: r.scheme.map(|s| s.name().as_bytes()),
+            time: r.timestamp.map(|t| hhmmss(t.hour, t.minute, t.second)),
+            date: r
+                .timestamp
+                .map(|t| u16::from(t.month) * 100 + u16::from(t.day)),
+            text: r.text.as_ref().map(|t| t.as_bytes()),
+            ..Bmps::default()
+        };
+        if let Outcome::Declined { code } = &r.outcome {
+            bmps.result_code_as = code.as_str().parse::<u8>().ok();
+        }
+        if let Some(totals) = &r.totals {
+            if bmps.amount.is_none() {
+                let cc = self.currency().numeric();
+                let net = totals
+                    .currencies
+                    .iter()
+                    .find(|c| c.currency == cc)
+                    .map_or(0, |c| c.debit_minor.saturating_sub(c.credit_minor));
+                bmps.amount = Some(net);
+                bmps.currency = Some(cc);
+            }
+        }
+        let msg = Message::StatusInformation(bmps);
+        match msg.encoded_len() {
+            Ok(_) => self.wire.send(&msg),
+            // A value the BMPs cannot carry (a text too long): send without the extras.
+            Err(_) => self.wire.send(&Message::StatusInformation(Bmps {
+                text: None,
+                card_name: None,
+                ..bmps
+            })),
+        }
+    }
+
+    // ----- receiving -----
+
+    fn on_apdu(&mut self, now: Instant, apdu: &super::Apdu<'_>) {
+        let msg = match Message::parse(apdu) {
+            Ok(m) => m,
+            Err(e) => {
+                let code = if matches!(e, Error::ZvtCommand { .. }) {
+                    result::FUNCTION_NOT_POSSIBLE
+                } else {
+                    result::PROTOCOL_ERROR
+                };
+                self.nack(code);
+                self.event(TerminalEvent::ProtocolError(e));
+                return;
+            }
+        };
+        match msg {
+            Message::Ack(_) | Message::Nack(_) => self.on_ack(now),
+            Message::AbortRequest => self.on_abort_request(now),
+            _ if self.cmd.is_some() => self.nack(result::PLEASE_WAIT),
+            m => self.on_command(now, m),
+        }
+    }
+
+    fn on_ack(&mut self, now: Instant) {
+        let Some(a) = self.awaiting.take() else {
+            // An acknowledgement nobody waits for (a late one): nothing to do.
+            return;
+        };
+        if a.last {
+            self.finish(true);
+        }
+        self.pump(now);
+    }
+
+    /// The sequence ended: delivered (acknowledged) or not.
+    fn finish(&mut self, delivered: bool) {
+        let ran = self.request.is_some();
+        self.cmd = None;
+        self.request = None;
+        self.response = None;
+        self.queue.clear();
+        self.awaiting = None;
+        self.receipt = ReceiptState::None;
+        if ran {
+            self.event(if delivered {
+                TerminalEvent::ResponseDelivered
+            } else {
+                TerminalEvent::ResponseUndelivered(Error::LinkNoAck)
+            });
+        }
+    }
+
+    fn on_abort_request(&mut self, now: Instant) {
+        // A status waiting for its acknowledgement counts as acknowledged.
+        if let Some(a) = self.awaiting {
+            if !a.last && !self.answered {
+                self.awaiting = None;
+            }
+        }
+        self.ack();
+        if self.cmd.is_some() && !self.answered && self.request.is_some() {
+            self.event(TerminalEvent::Request(Request::Abort));
+        }
+        self.pump(now);
+    }
+
+    fn password_ok(&self, password: u32) -> bool {
+        password == self.cfg.password
+    }
+
+    fn on_command(&mut self, now: Instant, msg: Message<'_>) {
+        use CmdKind as K;
+        match msg {
+            Message::Registration(r) => {
+                if !self.password_ok(r.password) {
+                    return self.local(now, &[Out::Abort(result::WRONG_PASSWORD)]);
+                }
+                let currency = match r.currency.map(Currency::from_numeric) {
+                    None => self.cfg.currency,
+                    Some(Ok(c)) => c,
+                    Some(Err(_)) => return self.local(now, &[Out::Abort(result::WRONG_CURRENCY)]),
+                };
+                self.reg = Some(Registered {
+                    config: r.config,
+                    currency,
+                });
+                self.local(now, &[Out::Registered]);
+            }
+            Message::LogOff => {
+                self.reg = None;
+                self.local(now, &[Out::Registered]);
+            }
+            Message::Authorisation(b) => match self.money(b.amount, b.currency) {
+                Ok(amount) => self.run(
+                    now,
+                    K::Payment,
+                    Request::Sale {
+                        amount,
+                        reference: None,
+                    },
+                ),
+                Err(code) => self.local(now, &[Out::Abort(code)]),
+            },
+            Message::Refund(p) => {
+                if !self.password_ok(p.password) {
+                    return self.local(now, &[Out::Abort(result::WRONG_PASSWORD)]);
+                }
+                match self.money(p.bmps.amount, p.bmps.currency) {
+                    Ok(amount) => self.run(
+                        now,
+                        K::Payment,
+                        Request::Refund {
+                            amount,
+                            reference: None,
+                        },
+                    ),
+                    Err(code) => self.local(now, &[Out::Abort(code)]),
+                }
+            }
+            Message::Reversal(p) => {
+                if !self.password_ok(p.password) {
+                    return self.local(now, &[Out::Abort(result::WRONG_PASSWORD)]);
+                }
+                let found = match p.bmps.receipt_no {
+                    Some(no) => self.approved.iter().rev().find(|(n, _, _)| *n == no),
+                    None => self.approved.back(),
+                };
+                match found {
+                    Some((_, code, amount)) => {
+                        let request = Request::Reversal {
+                            amount: *amount,
+                            code: code.clone(),
+                            reference: None,
+                        };
+                        self.run(now, K::Payment, request)
+                    }
+                    None => self.local(now, &[Out::Abort(result::REVERSAL_NOT_POSSIBLE)]),
+                }
+            }
+            Message::RepeatReceipt(p) => {
+                if !self.password_ok(p.password) {
+                    return self.local(now, &[Out::Abort(result::WRONG_PASSWORD)]);
+                }
+                self.run(now, K::RepeatReceipt, Request::Reprint);
+            }
+            Message::EndOfDay(p) => {
+                if !self.password_ok(p.password) {
+                    return self.local(now, &[Out::Abort(result::WRONG_PASSWORD)]);
+                }
+                self.run(now, K::EndOfDay, Request::CloseTotals);
+            }
+            Message::StatusEnquiry(s) => {
+                if s.password.is_some_and(|p| !self.password_ok(p)) {
+                    return self.local(now, &[Out::Abort(result::WRONG_PASSWORD)]);
+                }
+                self.run(now, K::StatusEnquiry, Request::TestTerminal);
+            }
+            Message::Diagnosis(_) => self.run(now, K::Diagnosis, Request::TestBank),
+            Message::Reservation(_)
+            | Message::PartialReversal(_)
+            | Message::BookTotal(_)
+            | Message::PreAuthReversal(_) => {
+                self.local(now, &[Out::Abort(result::FUNCTION_NOT_POSSIBLE)])
+            }
+            // Messages only a terminal sends.
+            other => {
+                let (class, instr) = other.control();
+                self.nack(result::FUNCTION_NOT_POSSIBLE);
+                self.event(TerminalEvent::ProtocolError(Error::ZvtCommand {
+                    class,
+                    instr,
+                }));
+            }
+        }
+    }
+
+    /// The amount of a payment command, or the result code that refuses it.
+    fn money(&self, amount: Option<u64>, currency: Option<u16>) -> core::result::Result<Money, u8> {
+        let currency = match currency.map(Currency::from_numeric) {
+            None => self.currency(),
+            Some(Ok(c)) => c,
+            Some(Err(_)) => return Err(result::WRONG_CURRENCY),
+        };
+        let amount = amount.ok_or(result::PROTOCOL_ERROR)?;
+        Money::new(amount, currency).map_err(|_| result::PROTOCOL_ERROR)
+    }
+
+    fn respond(&mut self, now: Instant, response: &Response) -> Result<()> {
+        if response.kind == RequestKind::Abort {
+            // The answer to the till's 06 B0: the running command ends on its own answer.
+            return Ok(());
+        }
+        let (Some(kind), Some(request), false) = (self.cmd, self.request.clone(), self.answered)
+        else {
+            return Err(Error::SessionNoRequest);
+        };
+        check_response(&request, response)?;
+        let approved = response.outcome.is_approved();
+        let code = result_code(&response.outcome);
+        let cfg = self.config_byte();
+        let end = if approved {
+            Out::Done
+        } else {
+            Out::Abort(code)
+        };
+        let mut outs: Vec<Out, 6> = Vec::new();
+        let payment_receipts = approved && cfg & config_bit::ECR_PRINTS_PAYMENT != 0;
+        match kind {
+            CmdKind::Payment => {
+                if approved || response.trace.is_some() {
+                    let _ = outs.push(Out::Info);
+                }
+                if payment_receipts {
+                    let _ = outs.push(Out::Receipt(ReceiptCopy::Merchant));
+                    let _ = outs.push(Out::Receipt(ReceiptCopy::Customer));
+                }
+                let _ = outs.push(end);
+                if approved && request.kind() != RequestKind::Reversal {
+                    if let (Some(trace), Some(code), Some(amount)) = (
+                        response.trace,
+                        response.approval_code.clone(),
+                        response.amount,
+                    ) {
+                        self.remember(trace, code, amount);
+                    }
+                }
+                if approved && request.kind() == RequestKind::Reversal {
+                    if let Request::Reversal { code, amount, .. } = request {
+                        self.approved
+                            .retain(|(_, c, a)| !(c == &code && *a == amount));
+                    }
+                }
+            }
+            CmdKind::RepeatReceipt => {
+                if payment_receipts {
+                    let _ = outs.push(Out::Receipt(ReceiptCopy::Customer));
+                }
+                let _ = outs.push(end);
+            }
+            CmdKind::EndOfDay => {
+                let _ = outs.push(Out::Info);
+                if approved && cfg & config_bit::ECR_PRINTS_ADMIN != 0 {
+                    let _ = outs.push(Out::Receipt(ReceiptCopy::Merchant));
+                }
+                let _ = outs.push(end);
+            }
+            CmdKind::StatusEnquiry => {
+                let _ = outs.push(Out::Software(if approved { 0 } else { code }));
+            }
+            CmdKind::Diagnosis | CmdKind::Local => {
+                let _ = outs.push(end);
+            }
+        }
+        self.response = Some(response.clone());
+        self.answered = true;
+        // A status not yet sent has no point any more.
+        self.queue.retain(|o| !matches!(o, Out::Status(_)));
+        for o in outs {
+            let _ = self.queue.push_back(o);
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    fn timeout(&mut self, now: Instant) {
+        if let Some(a) = self.awaiting {
+            if now >= a.deadline {
+                self.awaiting = None;
+                if self.answered {
+                    // The answer (or part of it) was not acknowledged: the sequence is over.
+                    self.finish(false);
+                }
+                self.pump(now);
+            }
+        }
+        if let ReceiptState::Asked { deadline, .. } = self.receipt {
+            if now >= deadline {
+                // The driver gave no text: go on without the receipt.
+                self.receipt = ReceiptState::None;
+                self.pump(now);
+            }
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        let a = self.awaiting.map(|a| a.deadline);
+        let r = match self.receipt {
+            ReceiptState::Asked { deadline, .. } => Some(deadline),
+            _ => None,
+        };
+        crate::time::earliest(a, r)
+    }
+}
+
+impl TerminalSide for ZvtTerminal {
+    fn handle_bytes(&mut self, now: Instant, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let used = match &mut self.rx {
+                Rx::Tcp(acc) => {
+                    let (r, used) = acc.feed(bytes);
+                    match r {
+                        Ok(Some(apdu)) => self.core.on_apdu(now, &apdu),
+                        Ok(None) => {}
+                        Err(e) => {
+                            self.core.nack(result::PROTOCOL_ERROR);
+                            self.core.event(TerminalEvent::ProtocolError(e));
+                        }
+                    }
+                    used
+                }
+                Rx::Serial(acc) => {
+                    let (r, used) = acc.feed(bytes);
+                    match r {
+                        Ok(SerialFeed::NeedMore) | Ok(SerialFeed::Ack) => {}
+                        Ok(SerialFeed::Nak) => {
+                            let w = &mut self.core.wire;
+                            if w.repeats < SERIAL_RETRIES && !w.last_frame.is_empty() {
+                                w.repeats += 1;
+                                w.compact();
+                                let _ = w.tx.extend_from_slice(&w.last_frame);
+                            }
+                        }
+                        Ok(SerialFeed::Frame(data)) => {
+                            self.core.wire.raw(serial::ACK);
+                            match super::Apdu::parse_exact(data) {
+                                Ok(apdu) => self.core.on_apdu(now, &apdu),
+                                Err(e) => {
+                                    self.core.nack(result::PROTOCOL_ERROR);
+                                    self.core.event(TerminalEvent::ProtocolError(e));
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            if matches!(e, Error::ZvtCrc { .. }) {
+                                self.core.wire.raw(serial::NAK);
+                            }
+                            self.core.event(TerminalEvent::ProtocolError(e));
+                        }
+                    }
+                    used
+                }
+            };
+            if used == 0 {
+                break;
+            }
+            bytes = bytes.get(used..).unwrap_or_default();
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.core.timeout(now);
+    }
+
+    fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
+        let c = &mut self.core.wire;
+        let pending = c.tx.get(c.tx_sent..).unwrap_or_default();
+        if pending.is_empty() {
+            c.tx.clear();
+            c.tx_sent = 0;
+            return Ok(None);
+        }
+        if buf.is_empty() {
+            return Err(Error::BufferTooSmall {
+                needed: pending.len(),
+            });
+        }
+        let n = pending.len().min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), pending.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        c.tx_sent += n;
+        Ok(Some(n))
+    }
+
+    fn poll_event(&mut self) -> Option<TerminalEvent> {
+        self.core.events.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.core.deadline()
+    }
+
+    fn respond(&mut self, now: Instant, response: &Response) -> Result<()> {
+        self.core.respond(now, response)
+    }
+
+    fn send_receipt_part(&mut self, now: Instant, text: &str, more: bool) -> Result<()> {
+        self.core.receipt_part(now, text, more)
+    }
+
+    fn is_busy(&self) -> bool {
+        self.core.cmd.is_some()
+    }
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

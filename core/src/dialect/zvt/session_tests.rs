@@ -1,0 +1,404 @@
+//! Tests of the ZVT terminal session: till commands in, the answer sequence out.
+
+use super::*;
+use crate::dialect::zvt::{Apdu, ApduStatus, apdu::MAX_DATA};
+use crate::txn::{CardScheme, DeclineCode, Timestamp};
+
+const PW: u32 = 123_456;
+const T0: Instant = Instant::ZERO;
+
+fn hex(s: &str) -> std::vec::Vec<u8> {
+    let s: std::string::String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn terminal() -> ZvtTerminal {
+    let mut cfg = ZvtTerminalConfig::new(Currency::EUR);
+    cfg.password = PW;
+    cfg.terminal_id = 52_500_038;
+    ZvtTerminal::new(cfg)
+}
+
+/// Everything the terminal has to send, as separate APDUs (hex, no spaces).
+fn out(t: &mut ZvtTerminal) -> std::vec::Vec<std::string::String> {
+    let mut all = std::vec::Vec::new();
+    let mut buf = [0u8; 64];
+    while let Some(n) = t.poll_transmit(&mut buf).unwrap() {
+        all.extend_from_slice(&buf[..n]);
+    }
+    let mut rest = &all[..];
+    let mut apdus = std::vec::Vec::new();
+    while !rest.is_empty() {
+        let ApduStatus::Complete(_, used) = Apdu::parse(rest, MAX_DATA).unwrap() else {
+            panic!("incomplete {rest:02X?}")
+        };
+        apdus.push(rest[..used].iter().map(|b| format!("{b:02X}")).collect());
+        rest = &rest[used..];
+    }
+    apdus
+}
+
+fn events(t: &mut ZvtTerminal) -> std::vec::Vec<TerminalEvent> {
+    core::iter::from_fn(|| t.poll_event()).collect()
+}
+
+const ACK: &str = "800000";
+
+fn ack(t: &mut ZvtTerminal) {
+    t.handle_bytes(T0, &hex(ACK));
+}
+
+/// Registers with `config`, checks the answer, acknowledges it.
+fn register(t: &mut ZvtTerminal, config: u8) {
+    t.handle_bytes(T0, &hex(&format!("06 00 06 12 34 56 {config:02X} 09 78")));
+    assert_eq!(
+        out(t),
+        [ACK, "060F0A1900295250003849 0978".replace(' ', "").as_str()]
+    );
+    ack(t);
+    assert!(!t.is_busy());
+    assert!(events(t).is_empty());
+    assert_eq!(t.registered_config(), Some(config));
+}
+
+fn eur(minor: u64) -> Money {
+    Money::new(minor, Currency::EUR).unwrap()
+}
+
+fn approved(kind: RequestKind, amount: Money, trace: u32, code: &str) -> Response {
+    let mut r = Response::new(kind, Outcome::Approved);
+    r.amount = Some(amount);
+    r.trace = Some(trace);
+    r.approval_code = Some(ApprovalCode::new(code).unwrap());
+    r.pan = Some(MaskedPan::parse("476173******0119").unwrap());
+    r.scheme = Some(CardScheme::Visa);
+    r.timestamp = Some(Timestamp::new(2026, 12, 7, 17, 5, 9).unwrap());
+    r
+}
+
+fn expect_request(t: &mut ZvtTerminal) -> Request {
+    match events(t).as_slice() {
+        [TerminalEvent::Request(r)] => r.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Parses one APDU of `out` as a message and hands it to `check`.
+fn with_msg(apdu: &str, check: impl FnOnce(Message<'_>)) {
+    let b = hex(apdu);
+    check(Message::parse_bytes(&b).unwrap());
+}
+
+/// An authorisation of 12.50 EUR from a registered till.
+fn start_sale(t: &mut ZvtTerminal) {
+    t.handle_bytes(T0, &hex("06 01 07 04 00 00 00 00 12 50"));
+}
+
+#[test]
+fn registration_with_the_password_completes() {
+    let mut t = terminal();
+    register(&mut t, 0xDE);
+}
+
+#[test]
+fn registration_with_a_wrong_password_is_refused() {
+    let mut t = terminal();
+    t.handle_bytes(T0, &hex("06 00 06 65 43 21 DE 09 78"));
+    assert_eq!(out(&mut t), [ACK, "061E0183"]);
+    ack(&mut t);
+    assert_eq!(t.registered_config(), None);
+    assert!(events(&mut t).is_empty());
+}
+
+#[test]
+fn admin_commands_check_the_password() {
+    for cmd in [
+        "06 50 03 65 43 21",
+        "06 20 03 00 00 00",
+        "06 30 06 11 11 11 87 00 01",
+    ] {
+        let mut t = terminal();
+        register(&mut t, 0x00);
+        t.handle_bytes(T0, &hex(cmd));
+        assert_eq!(out(&mut t), [ACK, "061E0183"], "{cmd}");
+        ack(&mut t);
+        assert!(events(&mut t).is_empty(), "{cmd}: nothing runs");
+        assert!(!t.is_busy());
+    }
+}
+
+#[test]
+fn authorisation_streams_status_then_completes() {
+    let mut t = terminal();
+    register(&mut t, 0x08);
+    start_sale(&mut t);
+    assert_eq!(out(&mut t), [ACK, "04FF010A"]);
+    assert_eq!(
+        expect_request(&mut t),
+        Request::Sale {
+            amount: eur(1250),
+            reference: None
+        }
+    );
+    ack(&mut t);
+    t.intermediate_status(T0, status::WAITING_FOR_HOST);
+    assert_eq!(out(&mut t), ["04FF0104"]);
+    // The answer comes while the status waits for its acknowledgement: it waits too.
+    t.respond(T0, &approved(RequestKind::Sale, eur(1250), 42, "A1B2C3"))
+        .unwrap();
+    assert!(out(&mut t).is_empty());
+    ack(&mut t);
+    let info = out(&mut t);
+    assert_eq!(info.len(), 1);
+    with_msg(&info[0], |m| {
+        let Message::StatusInformation(b) = m else {
+            panic!("{m:?}")
+        };
+        assert_eq!(b.result_code, Some(0));
+        assert_eq!(b.amount, Some(1250));
+        assert_eq!(b.currency, Some(978));
+        assert_eq!(b.trace, Some(42));
+        assert_eq!(b.receipt_no, Some(42));
+        assert_eq!(b.terminal_id, Some(52_500_038));
+        // The card number masked: first 6, E for each hidden digit, last 4.
+        assert_eq!(b.card_number, Some(&hex("476173EEEEEE0119")[..]));
+        assert_eq!(b.aid, Some(b"A1B2C3\0\0"));
+        assert_eq!(b.time, Some(170_509));
+        assert_eq!(b.date, Some(1207));
+    });
+    assert!(events(&mut t).is_empty());
+    ack(&mut t);
+    assert_eq!(out(&mut t), ["060F022700"]);
+    assert!(t.is_busy());
+    ack(&mut t);
+    assert_eq!(events(&mut t), [TerminalEvent::ResponseDelivered]);
+    assert!(!t.is_busy());
+}
+
+#[test]
+fn no_status_to_a_till_that_did_not_ask() {
+    let mut t = terminal();
+    register(&mut t, 0x00);
+    start_sale(&mut t);
+    assert_eq!(out(&mut t), [ACK]);
+    let _ = expect_request(&mut t);
+    t.intermediate_status(T0, status::WAITING_FOR_HOST);
+    assert!(out(&mut t).is_empty());
+}
+
+#[test]
+fn a_decline_sends_the_result_then_aborts() {
+    let mut t = terminal();
+    register(&mut t, 0x00);
+    start_sale(&mut t);
+    let _ = out(&mut t);
+    let _ = expect_request(&mut t);
+    let mut r = Response::new(
+        RequestKind::Sale,
+        Outcome::Declined {
+            code: DeclineCode::new("51").unwrap(),
+        },
+    );
+    r.amount = Some(eur(1250));
+    r.trace = Some(43);
+    t.respond(T0, &r).unwrap();
+    let info = out(&mut t);
+    with_msg(&info[0], |m| {
+        let Message::StatusInformation(b) = m else {
+            panic!()
+        };
+        assert_eq!(b.result_code, Some(51));
+        assert_eq!(b.result_code_as, Some(51));
+    });
+    ack(&mut t);
+    assert_eq!(out(&mut t), ["061E0133"]);
+    ack(&mut t);
+    assert_eq!(events(&mut t), [TerminalEvent::ResponseDelivered]);
+}
+
+#[test]
+fn a_cancelled_payment_aborts_without_status_information() {
+    let mut t = terminal();
+    start_sale(&mut t);
+    let _ = out(&mut t);
+    let _ = expect_request(&mut t);
+    // The till aborts: acknowledged, and the application is asked to abort.
+    t.handle_bytes(T0, &hex("06 B0 00"));
+    assert_eq!(out(&mut t), [ACK]);
+    assert_eq!(expect_request(&mut t), Request::Abort);
+    t.respond(T0, &Response::new(RequestKind::Abort, Outcome::Approved))
+        .unwrap();
+    assert!(out(&mut t).is_empty());
+    t.respond(T0, &Response::new(RequestKind::Sale, Outcome::Cancelled))
+        .unwrap();
+    assert_eq!(out(&mut t), ["061E016C"]);
+    ack(&mut t);
+    assert_eq!(events(&mut t), [TerminalEvent::ResponseDelivered]);
+}
+
+#[test]
+fn an_unacknowledged_answer_is_undelivered() {
+    let mut t = terminal();
+    start_sale(&mut t);
+    let _ = out(&mut t);
+    let _ = expect_request(&mut t);
+    t.respond(T0, &approved(RequestKind::Sale, eur(1250), 44, "X1"))
+        .unwrap();
+    let _ = out(&mut t);
+    let deadline = t.poll_timeout().unwrap();
+    assert_eq!(deadline, T0.saturating_add(Duration::from_secs(5)));
+    t.handle_timeout(deadline);
+    assert_eq!(
+        events(&mut t),
+        [TerminalEvent::ResponseUndelivered(Error::LinkNoAck)]
+    );
+    assert!(!t.is_busy());
+}
+
+#[test]
+fn reversal_by_receipt_number_names_an_earlier_payment() {
+    let mut t = terminal();
+    for (trace, code, minor) in [(7u32, "AAA111", 1000u64), (8, "BBB222", 2000)] {
+        start_sale(&mut t);
+        let _ = out(&mut t);
+        let _ = expect_request(&mut t);
+        t.respond(T0, &approved(RequestKind::Sale, eur(minor), trace, code))
+            .unwrap_err(); // the amount differs from the request's 12.50
+        t.respond(T0, &approved(RequestKind::Sale, eur(1250), trace, code))
+            .unwrap();
+        for _ in 0..2 {
+            let _ = out(&mut t);
+            ack(&mut t);
+        }
+        assert_eq!(events(&mut t), [TerminalEvent::ResponseDelivered]);
+    }
+    // Receipt 0007 is not the last transaction.
+    t.handle_bytes(T0, &hex("06 30 06 12 34 56 87 00 07"));
+    assert_eq!(out(&mut t), [ACK]);
+    assert_eq!(
+        expect_request(&mut t),
+        Request::Reversal {
+            amount: eur(1250),
+            code: ApprovalCode::new("AAA111").unwrap(),
+            reference: None
+        }
+    );
+    let mut r = approved(RequestKind::Reversal, eur(1250), 9, "AAA111");
+    r.pan = None;
+    t.respond(T0, &r).unwrap();
+    for _ in 0..2 {
+        let _ = out(&mut t);
+        ack(&mut t);
+    }
+    let _ = events(&mut t);
+    // Reversed once: a second reversal of 0007 is refused, as is an unknown number.
+    for no in ["00 07", "12 34"] {
+        t.handle_bytes(T0, &hex(&format!("06 30 06 12 34 56 87 {no}")));
+        assert_eq!(out(&mut t), [ACK, "061E01B5"], "{no}");
+        ack(&mut t);
+        assert!(events(&mut t).is_empty());
+    }
+}
+
+#[test]
+fn receipts_go_as_print_lines_to_a_till_that_prints() {
+    let mut t = terminal();
+    register(&mut t, 0x02);
+    start_sale(&mut t);
+    let _ = out(&mut t);
+    let _ = expect_request(&mut t);
+    t.respond(T0, &approved(RequestKind::Sale, eur(1250), 45, "C"))
+        .unwrap();
+    let _ = out(&mut t);
+    ack(&mut t);
+    assert_eq!(events(&mut t), [TerminalEvent::ReceiptRequested]);
+    assert_eq!(
+        t.receipt_wanted(),
+        Some(ReceiptWanted::First(ReceiptCopy::Merchant))
+    );
+    t.send_receipt_part(T0, "SHOP\n", true).unwrap();
+    assert_eq!(out(&mut t), ["06D1050053484F50"]);
+    ack(&mut t);
+    assert_eq!(events(&mut t), [TerminalEvent::ReceiptRequested]);
+    assert_eq!(t.receipt_wanted(), Some(ReceiptWanted::Next));
+    t.send_receipt_part(T0, "12,50 €", false).unwrap();
+    // The last line of the copy has attribute FF; a character outside ASCII is `?`.
+    assert_eq!(out(&mut t), ["06D108FF31322C3530203F"]);
+    ack(&mut t);
+    assert_eq!(events(&mut t), [TerminalEvent::ReceiptRequested]);
+    assert_eq!(
+        t.receipt_wanted(),
+        Some(ReceiptWanted::First(ReceiptCopy::Customer))
+    );
+    // No text for this copy: nothing printed.
+    t.send_receipt_part(T0, "", false).unwrap();
+    assert_eq!(out(&mut t), ["060F022700"]);
+}
+
+#[test]
+fn receipts_go_as_text_blocks_when_asked() {
+    let mut t = terminal();
+    register(&mut t, 0x84);
+    t.handle_bytes(T0, &hex("06 50 03 12 34 56"));
+    assert_eq!(out(&mut t), [ACK]);
+    assert_eq!(expect_request(&mut t), Request::CloseTotals);
+    t.respond(
+        T0,
+        &Response::new(RequestKind::CloseTotals, Outcome::Approved),
+    )
+    .unwrap();
+    let _ = out(&mut t);
+    ack(&mut t);
+    assert_eq!(events(&mut t), [TerminalEvent::ReceiptRequested]);
+    t.send_receipt_part(T0, "AB\nC\n", false).unwrap();
+    // 06 { 1F07 03, 25 { 07 "AB", 07 "C" } }
+    assert_eq!(
+        out(&mut t),
+        ["06D30F060D1F0701032507070241420701 43".replace(' ', "")]
+    );
+}
+
+#[test]
+fn commands_while_busy_and_unknown_commands_are_refused() {
+    let mut t = terminal();
+    start_sale(&mut t);
+    let _ = out(&mut t);
+    let _ = expect_request(&mut t);
+    t.handle_bytes(T0, &hex("06 50 03 12 34 56"));
+    assert_eq!(out(&mut t), ["849C00"]);
+    let mut t = terminal();
+    t.handle_bytes(T0, &hex("06 99 00"));
+    assert_eq!(out(&mut t), ["848300"]);
+    assert!(matches!(
+        events(&mut t).as_slice(),
+        [TerminalEvent::ProtocolError(Error::ZvtCommand {
+            class: 0x06,
+            instr: 0x99
+        })]
+    ));
+}
+
+#[test]
+fn serial_frames_are_acknowledged_and_answered_framed() {
+    let mut cfg = ZvtTerminalConfig::new(Currency::EUR);
+    cfg.transport = Transport::Serial;
+    let mut t = ZvtTerminal::new(cfg);
+    let mut frame = [0u8; 64];
+    let n = serial::encode_frame(&hex("06 70 00"), &mut frame).unwrap();
+    t.handle_bytes(T0, &frame[..n]);
+    let mut buf = [0u8; 64];
+    let got = t.poll_transmit(&mut buf).unwrap().unwrap();
+    let mut ack_frame = [0u8; 16];
+    let m = serial::encode_frame(&hex(ACK), &mut ack_frame).unwrap();
+    let mut want = std::vec![serial::ACK];
+    want.extend_from_slice(&ack_frame[..m]);
+    assert_eq!(&buf[..got], &want[..]);
+    assert_eq!(expect_request(&mut t), Request::TestBank);
+    // A NAK repeats the last frame.
+    t.handle_bytes(T0, &[serial::NAK]);
+    let again = t.poll_transmit(&mut buf).unwrap().unwrap();
+    assert_eq!(&buf[..again], &ack_frame[..m]);
+}
