@@ -31,6 +31,9 @@ SIGUSR1 wakes the agent from sleep mode, SIGUSR2 puts it to sleep.
 
 Durations are written 500ms, 30s, 5m or 1h.
 
+`ecrlink-agent hash-pin` reads a merchant PIN on standard input and prints the \
+`merchant_pin_hash` line for the config file (see `ecrlink-agent hash-pin --help`).
+
 --ui 127.0.0.1:8080 serves the terminal as a web page (its screen live, the last transactions \
 and their receipts, and a tester's controls: the card, cancel, sleep, the bank link, the \
 till's connection); the agent then prints `UI <address to open>` before READY.

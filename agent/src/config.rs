@@ -535,7 +535,9 @@ pub struct FileConfig {
     pub bank_mac_key: Option<PathBuf>,
     /// `bank_insecure = true`
     pub bank_insecure: Option<bool>,
-    /// The `[policy]` table: what tills may ask ([`FilePolicy`]).
+    /// The `[policy]` table: what tills may ask ([`FilePolicy`]). Not applied by
+    /// [`FileConfig::apply`]: its amounts need the final currency, so the command line applies
+    /// it with [`FilePolicy::apply`] once the currency is known.
     pub policy: Option<FilePolicy>,
 }
 
@@ -896,6 +898,65 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn the_policy_table_applies_and_its_errors_name_line_and_column() {
+        use ecrlink_core::terminal::KindSet;
+        use ecrlink_core::txn::{Currency, RequestKind};
+        let text = "currency = \"CZK\"\n[policy]\nrefuse = [\"cashback\"]\nconfirm = []\n\
+                    max_sale = 5000\nmax_refund_day = \"12.50\"\nmax_cashback = \"none\"\n\
+                    confirm_tries = 5\nconfirm_lock = \"1m\"\n";
+        let f: FileConfig = toml::from_str(text).unwrap();
+        let mut p = default_policy();
+        let path = std::path::Path::new("agent.toml");
+        f.policy
+            .unwrap()
+            .apply(&mut p, Currency::CZK, text, path)
+            .unwrap();
+        assert_eq!(
+            p.refused,
+            KindSet::EMPTY.with(RequestKind::SaleWithCashback)
+        );
+        assert_eq!(p.confirm, KindSet::EMPTY);
+        assert_eq!(
+            (p.max_sale, p.max_refund_day, p.max_cashback),
+            (Some(500_000), Some(1_250), None)
+        );
+        assert_eq!(
+            (p.confirm_tries, p.confirm_lock),
+            (5, Duration::from_secs(60))
+        );
+        // The agent's default: refund, reversal and close totals need the PIN, none is set.
+        let d = default_policy();
+        assert_eq!(d.confirm, KindSet::MERCHANT_DEFAULT);
+        assert!(d.merchant_pin.is_none());
+        for (text, want) in [
+            (
+                "[policy]\nmax_sale = -5\n",
+                "agent.toml:2:12: policy.max_sale",
+            ),
+            (
+                "[policy]\nrefuse = [\"sale\", \"nap\"]\n",
+                "agent.toml:2:10: policy.refuse",
+            ),
+            (
+                "[policy]\nconfirm_tries = 0\n",
+                "agent.toml:2:17: policy.confirm_tries",
+            ),
+            (
+                "[policy]\nmerchant_pin_hash = \"pbkdf2-sha256$0$00$00\"\n",
+                "agent.toml:2:21: policy.merchant_pin_hash: iterations",
+            ),
+        ] {
+            let f: FileConfig = toml::from_str(text).unwrap();
+            let e = f
+                .policy
+                .unwrap()
+                .apply(&mut default_policy(), Currency::CZK, text, path)
+                .unwrap_err();
+            assert!(format!("{e:#}").contains(want), "{text}: {e:#}");
+        }
     }
 
     #[test]

@@ -201,8 +201,8 @@ fn by_default_another_client_cannot_refund_reverse_the_sale_or_close() {
 fn the_right_merchant_pin_lets_the_merchant_refund_and_reverse_a_wrong_one_does_not() {
     let d = dir("pin");
     let bank = BankProc::spawn(BINS, &d.join("bank"), None);
-    // Typed on the terminal, in order: the intruder's guess, then the merchant's PIN twice.
-    let agent = agent_with_pin(&d, &bank, &["1234", PIN, PIN], "");
+    // Typed on the terminal, in order: the intruder's guess, then the merchant's PIN.
+    let agent = agent_with_pin(&d, &bank, &["1234", PIN, PIN, PIN], "");
     let s = sale(&d, &agent, 20_000);
     assert_eq!(s.outcome(), "approved", "{}", s.json);
 
@@ -225,6 +225,15 @@ fn the_right_merchant_pin_lets_the_merchant_refund_and_reverse_a_wrong_one_does_
     // And a reversal of the refund just made, with the PIN again.
     let v = reverse_last(&d, &agent);
     assert_eq!(v.outcome(), "approved", "{}", v.json);
+    // And the close of the day.
+    let c = run(&d, &agent, &["close-totals"]);
+    assert_eq!(c.outcome(), "approved", "{}", c.json);
+    let ledger = bank.ledger();
+    assert_eq!(
+        ledger["reconciliations"].as_array().map(Vec::len),
+        Some(1),
+        "{ledger}"
+    );
     let log = log(&d);
     assert!(log.contains("merchant PIN asked on the terminal"), "{log}");
     assert!(!log.contains(PIN), "the PIN is never logged: {log}");
