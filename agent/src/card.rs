@@ -929,12 +929,6 @@ async fn tester_read(
 }
 
 impl CardReader for LiveReader {
-    /// The page has no merchant keypad yet: the reader behind it (the cards script's
-    /// `[[merchant]]` entries) types the merchant PIN.
-    fn merchant_pin(&mut self, kind: RequestKind) -> BoxFuture<'_, MerchantInput> {
-        self.fallback.merchant_pin(kind)
-    }
-
     fn read(&mut self, txn: CardTxn) -> BoxFuture<'_, CardRead> {
         let LiveReader {
             fallback,
