@@ -650,13 +650,14 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
     }
     rows.append(&mut more);
 
-    let guard_ok = protections(&till, &world).await?;
+    let guard_ok = protections(&till, &world, lang).await?;
+    let owner_ok = abort_ownership(&world, lang).await?;
     let tamper_ok = man_in_the_middle(&world, lang).await?;
 
     println!();
     print!("{}", summary_table(&rows, lang));
     world.shutdown().await;
-    let ok = rows.iter().all(|r| r.as_expected) && tamper_ok && guard_ok;
+    let ok = rows.iter().all(|r| r.as_expected) && tamper_ok && guard_ok && owner_ok;
     Ok(if ok { 0 } else { 1 })
 }
 
@@ -749,10 +750,15 @@ const DEMO_REFUND_DAY: u64 = 50_000;
 
 /// Issue 19, shown: what another till on the network can no longer do. Each attempt must be
 /// refused with its reason, nothing reaching the bank. True when all were.
-async fn protections(till: &Till, world: &crate::world::World) -> anyhow::Result<bool> {
+async fn protections(till: &Till, world: &crate::world::World, lang: Lang) -> anyhow::Result<bool> {
+    let t = |cs, en, fr| pick(lang, cs, en, fr);
     let attempts = [
         (
-            "another till asks a refund; the merchant did not, and cancels at the terminal",
+            t(
+                "jiná pokladna žádá vrácení peněz; obchodník o ně nežádal a na terminálu je zruší",
+                "another till asks a refund; the merchant did not, and cancels at the terminal",
+                "une autre caisse demande un remboursement ; le commerçant ne l'a pas demandé et l'annule sur le terminal",
+            ),
             Request::Refund {
                 amount: money(45_000, Currency::CZK)?,
                 reference: None,
@@ -760,7 +766,11 @@ async fn protections(till: &Till, world: &crate::world::World) -> anyhow::Result
             "not confirmed by the merchant",
         ),
         (
-            "again, and someone at the terminal guesses the merchant PIN: 1234",
+            t(
+                "znovu, a někdo u terminálu hádá PIN obchodníka: 1234",
+                "again, and someone at the terminal guesses the merchant PIN: 1234",
+                "encore, et quelqu'un au terminal devine le code du commerçant : 1234",
+            ),
             Request::Refund {
                 amount: money(45_000, Currency::CZK)?,
                 reference: None,
@@ -768,7 +778,11 @@ async fn protections(till: &Till, world: &crate::world::World) -> anyhow::Result
             "wrong merchant PIN",
         ),
         (
-            "a sale above the terminal's limit of 100 000.00",
+            t(
+                "prodej nad limit terminálu 100 000.00",
+                "a sale above the terminal's limit of 100 000.00",
+                "une vente au-delà de la limite du terminal de 100 000.00",
+            ),
             Request::Sale {
                 amount: money(15_000_000, Currency::CZK)?,
                 reference: None,
@@ -776,7 +790,11 @@ async fn protections(till: &Till, world: &crate::world::World) -> anyhow::Result
             "amount over the terminal's limit",
         ),
         (
-            "the merchant's refund of 480.00: 45.00 refunded today, 500.00 a day at most",
+            t(
+                "vrácení 480.00 obchodníkem: dnes vráceno 45.00, nejvýš 500.00 za den",
+                "the merchant's refund of 480.00: 45.00 refunded today, 500.00 a day at most",
+                "remboursement de 480.00 par le commerçant : 45.00 remboursés aujourd'hui, 500.00 par jour au plus",
+            ),
             Request::Refund {
                 amount: money(48_000, Currency::CZK)?,
                 reference: None,
@@ -808,10 +826,132 @@ async fn protections(till: &Till, world: &crate::world::World) -> anyhow::Result
             if ok { "" } else { "   <-- NOT AS EXPECTED" }
         );
         if ok {
-            println!("      refused by the terminal ({reason}); the bank saw no message");
+            println!(
+                "      {}",
+                t(
+                    "terminál odmítl ({reason}); banka nedostala žádnou zprávu",
+                    "refused by the terminal ({reason}); the bank saw no message",
+                    "refusé par le terminal ({reason}) ; la banque n'a reçu aucun message",
+                )
+                .replace("{reason}", reason)
+            );
         }
     }
     Ok(all)
+}
+
+/// Terminal id of the terminal whose sale another till tries to abort.
+const OWNER_TERMINAL_ID: &str = "ECRLINK8";
+
+/// Issue 19, shown: only the till connection that started a transaction may abort it. A sale
+/// runs on a terminal whose card takes 2 s; another till connection sends an abort meanwhile.
+/// The abort must be refused, the sale must go on, and "last transaction" must report it
+/// approved, with the bank holding exactly that one authorization. True when all held.
+async fn abort_ownership(world: &crate::world::World, lang: Lang) -> anyhow::Result<bool> {
+    let t = |cs, en, fr| pick(lang, cs, en, fr);
+    use ecrlink_agent::config::{DialectChoice, Endpoint, ListenSpec};
+    use ecrlink_core::session::Dialect;
+
+    use crate::till::{Target, TillOptions};
+
+    let agent = ecrlink_agent::Agent::start(ecrlink_agent::Config {
+        listen: vec![ListenSpec {
+            dialect: DialectChoice::Fixed(Dialect::Csob),
+            endpoint: Endpoint::Tcp("127.0.0.1:0".into()),
+        }],
+        bank: Some(world.bank.addr().to_string()),
+        card_delay: Duration::from_secs(2),
+        terminal_id: OWNER_TERMINAL_ID.into(),
+        bank_mac_key: Some(world.mac_key_file.clone()),
+        ..ecrlink_agent::Config::default()
+    })
+    .await?;
+    let addr = agent
+        .tcp_addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("the terminal has no listener"))?;
+    let options = || {
+        let mut o = TillOptions::new(
+            Target::Tcp {
+                address: addr.to_string(),
+            },
+            Dialect::Csob,
+        );
+        o.timeout = Duration::from_secs(20);
+        o.terminal_id = Some(OWNER_TERMINAL_ID.into());
+        o.lang = lang;
+        o
+    };
+    let sale = Request::Sale {
+        amount: money(800, Currency::CZK)?,
+        reference: vs("2026-0098")?,
+    };
+    println!(
+        "[guard] {} — {}",
+        t(
+            "jiná pokladna posílá zrušení, zatímco běží prodej obchodníka na terminálu {id}",
+            "another till sends an abort while the merchant's sale runs on terminal {id}",
+            "une autre caisse envoie une annulation pendant la vente du commerçant sur le terminal {id}",
+        )
+        .replace("{id}", OWNER_TERMINAL_ID),
+        crate::till::describe_request(&sale)
+    );
+    let merchant_till = Till::new(options());
+    let other_till = Till::new(options());
+    let merchant = merchant_till.run(sale);
+    // The card takes 2 s: the abort comes while the terminal waits for it.
+    let other = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        other_till.run(Request::Abort).await
+    };
+    let (_, abort) = tokio::join!(merchant, other);
+    let abort = abort?;
+    let refused = abort.outcome != Outcome::Approved && abort.outcome != Outcome::Cancelled;
+    println!(
+        "      {} {}{}",
+        t(
+            "zrušení z jiné pokladny:",
+            "the other till's abort:",
+            "l'annulation de l'autre caisse :",
+        ),
+        abort.message,
+        if refused {
+            ""
+        } else {
+            "   <-- NOT AS EXPECTED"
+        }
+    );
+    let last = Till::new(options()).run(Request::LastTransaction).await?;
+    let auths = world
+        .bank
+        .ledger()
+        .auths
+        .into_iter()
+        .filter(|a| a.terminal == OWNER_TERMINAL_ID)
+        .count();
+    let _ = agent.shutdown().await;
+    let went_on = last.outcome == Outcome::Approved && auths == 1;
+    println!(
+        "      {}{}",
+        last.message,
+        if went_on {
+            ""
+        } else {
+            "   <-- NOT AS EXPECTED"
+        }
+    );
+    if refused && went_on {
+        println!(
+            "      {}",
+            t(
+                "zrušení bylo odmítnuto; prodej obchodníka pokračoval a je poslední transakcí",
+                "the abort was refused; the merchant's sale went on and is the last transaction",
+                "l'annulation a été refusée ; la vente du commerçant a continué et est la dernière transaction",
+            )
+        );
+    }
+    Ok(refused && went_on)
 }
 
 /// Terminal id of the second terminal the man in the middle sits in front of.

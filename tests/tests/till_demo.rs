@@ -50,6 +50,12 @@ fn demo_runs_a_shop_day_and_exits_0_quickly() {
     assert!(out.contains(" #  command"), "{out}");
     assert!(out.contains("11 steps, 11 as planned"), "{out}");
     assert!(!out.contains("NOT AS EXPECTED"), "{out}");
+    // Issue 19: another till's abort of the merchant's running sale is refused, shown.
+    assert!(
+        out.contains("another till sends an abort while the merchant's sale runs")
+            && out.contains("the abort was refused; the merchant's sale went on"),
+        "{out}"
+    );
     // One numbering for the whole day, the Concert sale included.
     assert!(
         out.contains("[10/11] ") && out.contains("[11/11] "),
