@@ -652,12 +652,13 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
 
     let guard_ok = protections(&till, &world, lang).await?;
     let owner_ok = abort_ownership(&world, lang).await?;
+    let tls_ok = tls_bank_link(&world, lang).await?;
     let tamper_ok = man_in_the_middle(&world, lang).await?;
 
     println!();
     print!("{}", summary_table(&rows, lang));
     world.shutdown().await;
-    let ok = rows.iter().all(|r| r.as_expected) && tamper_ok && guard_ok && owner_ok;
+    let ok = rows.iter().all(|r| r.as_expected) && tamper_ok && guard_ok && owner_ok && tls_ok;
     Ok(if ok { 0 } else { 1 })
 }
 
@@ -836,6 +837,129 @@ async fn protections(till: &Till, world: &crate::world::World, lang: Lang) -> an
                 .replace("{reason}", reason)
             );
         }
+    }
+    Ok(all)
+}
+
+/// Terminal id of the terminal that reaches the bank over TLS.
+const TLS_TERMINAL_ID: &str = "ECRLINK7";
+
+/// Issue 19, shown: the bank link over TLS 1.3 with the bank's certificate checked. A bank
+/// simulator serves TLS with a certificate for `bank.test` from a certificate authority made
+/// for this run; a terminal that trusts that authority is approved, and one that expects
+/// another name refuses the link (its sale is "bank unavailable", nothing reaches the bank).
+/// True when both went so.
+async fn tls_bank_link(world: &crate::world::World, lang: Lang) -> anyhow::Result<bool> {
+    use anyhow::Context as _;
+    use ecrlink_agent::config::{DialectChoice, Endpoint, ListenSpec};
+    use ecrlink_core::session::Dialect;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+
+    use crate::bank::{BankConfig, BankSim};
+    use crate::till::{Target, TillOptions};
+
+    let t = |cs, en, fr| pick(lang, cs, en, fr);
+    let dir = tempfile::Builder::new()
+        .prefix("ecrlink-demo-tls")
+        .tempdir()
+        .context("a directory for the demo's certificates")?;
+    let ca_key = KeyPair::generate()?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key)?;
+    let bank_key = KeyPair::generate()?;
+    let bank_cert = CertificateParams::new(vec!["bank.test".to_string()])?
+        .signed_by(&bank_key, &ca, &ca_key)?;
+    let (ca_pem, cert_pem, key_pem) = (
+        dir.path().join("ca.pem"),
+        dir.path().join("bank.pem"),
+        dir.path().join("bank.key"),
+    );
+    std::fs::write(&ca_pem, ca.pem())?;
+    std::fs::write(&cert_pem, bank_cert.pem())?;
+    std::fs::write(&key_pem, bank_key.serialize_pem())?;
+    let bank = BankSim::start(BankConfig {
+        tls: Some(crate::bank::tls_config(&cert_pem, &key_pem, None)?),
+        mac_key: Some(ecrlink_agent::bank::key::load_mac_key(&world.mac_key_file)?),
+        ..BankConfig::default()
+    })
+    .await?;
+    println!();
+    println!(
+        "[tls] {}",
+        t(
+            "banka přes TLS 1.3 ({addr}, certifikát pro bank.test od autority tohoto běhu)",
+            "the bank over TLS 1.3 ({addr}, a certificate for bank.test from this run's authority)",
+            "la banque en TLS 1.3 ({addr}, un certificat pour bank.test de l'autorité de cette exécution)",
+        )
+        .replace("{addr}", &bank.addr().to_string())
+    );
+    let mut all = true;
+    for (name, expect_ok) in [("bank.test", true), ("other-bank.test", false)] {
+        let agent = ecrlink_agent::Agent::start(ecrlink_agent::Config {
+            listen: vec![ListenSpec {
+                dialect: DialectChoice::Fixed(Dialect::Csob),
+                endpoint: Endpoint::Tcp("127.0.0.1:0".into()),
+            }],
+            bank: Some(bank.addr().to_string()),
+            bank_tls_ca: Some(ca_pem.clone()),
+            bank_tls_name: Some(name.into()),
+            card_delay: Duration::from_millis(80),
+            terminal_id: TLS_TERMINAL_ID.into(),
+            bank_mac_key: Some(world.mac_key_file.clone()),
+            ..ecrlink_agent::Config::default()
+        })
+        .await?;
+        let addr = agent
+            .tcp_addrs()
+            .first()
+            .copied()
+            .ok_or_else(|| anyhow::anyhow!("the terminal has no listener"))?;
+        let mut o = TillOptions::new(
+            Target::Tcp {
+                address: addr.to_string(),
+            },
+            Dialect::Csob,
+        );
+        o.timeout = Duration::from_secs(20);
+        o.terminal_id = Some(TLS_TERMINAL_ID.into());
+        o.lang = lang;
+        let messages = bank.ledger().messages;
+        let result = Till::new(o)
+            .run(Request::Sale {
+                amount: money(990, Currency::CZK)?,
+                reference: None,
+            })
+            .await?;
+        let reached = bank.ledger().messages > messages;
+        let _ = agent.shutdown().await;
+        let ok = if expect_ok {
+            result.outcome == Outcome::Approved && reached
+        } else {
+            result.outcome == Outcome::BankUnavailable && !reached
+        };
+        all &= ok;
+        println!(
+            "      {} {name}: {}{}",
+            t(
+                "terminál očekává jméno",
+                "a terminal that expects the name",
+                "un terminal qui attend le nom",
+            ),
+            result.message,
+            if ok { "" } else { "   <-- NOT AS EXPECTED" }
+        );
+    }
+    bank.shutdown().await;
+    if all {
+        println!(
+            "      {}",
+            t(
+                "certifikát banky ověřen: se správným jménem schváleno, s jiným se spojení odmítne",
+                "the bank's certificate is checked: the right name is approved, another name refuses the link",
+                "le certificat de la banque est vérifié : le bon nom est approuvé, un autre refuse la liaison",
+            )
+        );
     }
     Ok(all)
 }

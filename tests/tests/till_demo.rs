@@ -56,6 +56,12 @@ fn demo_runs_a_shop_day_and_exits_0_quickly() {
             && out.contains("the abort was refused; the merchant's sale went on"),
         "{out}"
     );
+    // Issue 19: the bank link over TLS 1.3 with the bank's certificate checked, shown.
+    assert!(
+        out.contains("[tls] the bank over TLS 1.3")
+            && out.contains("the bank's certificate is checked: the right name is approved"),
+        "{out}"
+    );
     // One numbering for the whole day, the Concert sale included.
     assert!(
         out.contains("[10/11] ") && out.contains("[11/11] "),
