@@ -653,12 +653,18 @@ async fn run_async(args: &DemoArgs) -> anyhow::Result<i32> {
     let guard_ok = protections(&till, &world, lang).await?;
     let owner_ok = abort_ownership(&world, lang).await?;
     let tls_ok = tls_bank_link(&world, lang).await?;
+    let allow_ok = allow_list(&world, lang).await?;
     let tamper_ok = man_in_the_middle(&world, lang).await?;
 
     println!();
     print!("{}", summary_table(&rows, lang));
     world.shutdown().await;
-    let ok = rows.iter().all(|r| r.as_expected) && tamper_ok && guard_ok && owner_ok && tls_ok;
+    let ok = rows.iter().all(|r| r.as_expected)
+        && tamper_ok
+        && guard_ok
+        && owner_ok
+        && tls_ok
+        && allow_ok;
     Ok(if ok { 0 } else { 1 })
 }
 
@@ -839,6 +845,108 @@ async fn protections(till: &Till, world: &crate::world::World, lang: Lang) -> an
         }
     }
     Ok(all)
+}
+
+/// Terminal id of the terminal that admits one till address only.
+const ALLOW_TERMINAL_ID: &str = "ECRLINK6";
+
+/// Issue 19, shown: the till address allow-list. A terminal admits tills from 127.0.0.1
+/// only; a till connecting from 127.0.0.2 (another loopback address, as another machine
+/// would be) is dropped before it can ask anything, and the till from 127.0.0.1 is served.
+/// True when both went so.
+async fn allow_list(world: &crate::world::World, lang: Lang) -> anyhow::Result<bool> {
+    use ecrlink_agent::config::{DialectChoice, Endpoint, ListenSpec};
+    use ecrlink_core::session::Dialect;
+    use tokio::io::AsyncReadExt;
+
+    use crate::till::{Target, TillOptions};
+
+    let t = |cs, en, fr| pick(lang, cs, en, fr);
+    let agent = ecrlink_agent::Agent::start(ecrlink_agent::Config {
+        listen: vec![ListenSpec {
+            dialect: DialectChoice::Fixed(Dialect::Csob),
+            endpoint: Endpoint::Tcp("127.0.0.1:0".into()),
+        }],
+        bank: Some(world.bank.addr().to_string()),
+        allow: vec!["127.0.0.1/32".parse()?],
+        card_delay: Duration::from_millis(80),
+        terminal_id: ALLOW_TERMINAL_ID.into(),
+        bank_mac_key: Some(world.mac_key_file.clone()),
+        ..ecrlink_agent::Config::default()
+    })
+    .await?;
+    let addr = agent
+        .tcp_addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("the terminal has no listener"))?;
+    println!();
+    println!(
+        "[guard] {}",
+        t(
+            "terminál {id} přijímá pokladny jen z 127.0.0.1 (--allow 127.0.0.1/32)",
+            "terminal {id} admits tills from 127.0.0.1 only (--allow 127.0.0.1/32)",
+            "le terminal {id} n'admet que les caisses de 127.0.0.1 (--allow 127.0.0.1/32)",
+        )
+        .replace("{id}", ALLOW_TERMINAL_ID)
+    );
+    // A stranger: a connection from 127.0.0.2 must be closed before it can ask anything.
+    let stranger = async {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind("127.0.0.2:0".parse()?)?;
+        let mut stream = socket.connect(addr).await?;
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+        anyhow::Ok(matches!(read, Ok(Ok(0)) | Ok(Err(_))))
+    };
+    let dropped = match stranger.await {
+        Ok(dropped) => dropped,
+        Err(e) => {
+            println!("      127.0.0.2: {e}");
+            false
+        }
+    };
+    println!(
+        "      {}{}",
+        t(
+            "pokladna z 127.0.0.2: terminál spojení hned zavřel",
+            "a till from 127.0.0.2: the terminal closed the connection at once",
+            "une caisse de 127.0.0.2 : le terminal a fermé la connexion aussitôt",
+        ),
+        if dropped {
+            ""
+        } else {
+            "   <-- NOT AS EXPECTED"
+        }
+    );
+    let mut o = TillOptions::new(
+        Target::Tcp {
+            address: addr.to_string(),
+        },
+        Dialect::Csob,
+    );
+    o.timeout = Duration::from_secs(20);
+    o.terminal_id = Some(ALLOW_TERMINAL_ID.into());
+    o.lang = lang;
+    let result = Till::new(o)
+        .run(Request::Sale {
+            amount: money(550, Currency::CZK)?,
+            reference: None,
+        })
+        .await?;
+    let _ = agent.shutdown().await;
+    let served = result.outcome == Outcome::Approved;
+    println!(
+        "      {} {}{}",
+        t(
+            "pokladna obchodu z 127.0.0.1:",
+            "the shop's till from 127.0.0.1:",
+            "la caisse du magasin, de 127.0.0.1 :",
+        ),
+        result.message,
+        if served { "" } else { "   <-- NOT AS EXPECTED" }
+    );
+    Ok(dropped && served)
 }
 
 /// Terminal id of the terminal that reaches the bank over TLS.

@@ -62,6 +62,12 @@ fn demo_runs_a_shop_day_and_exits_0_quickly() {
             && out.contains("the bank's certificate is checked: the right name is approved"),
         "{out}"
     );
+    // Issue 19: the till address allow-list, shown.
+    assert!(
+        out.contains("a till from 127.0.0.2: the terminal closed the connection at once\n")
+            && out.contains("the shop's till from 127.0.0.1: Payment approved"),
+        "{out}"
+    );
     // One numbering for the whole day, the Concert sale included.
     assert!(
         out.contains("[10/11] ") && out.contains("[11/11] "),
