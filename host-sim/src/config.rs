@@ -38,7 +38,7 @@ currency = "CZK"
 [[terminal]]
 alias = "counter-1"
 address = "192.168.1.50:2050"   # HOST:PORT, or a serial device: /dev/ttyUSB0, COM3, serial:PATH
-dialect = "csob"                # "csob" or "concert"
+dialect = "csob"                # "csob", "concert" or "zvt"
 computers = ["POS-1"]           # by-computer: exact, case-sensitive names (RDP: the client's)
 users = ["alice"]               # by-user: user names
 # terminal_id = "12345678"      # ČSOB terminal id to put in requests, if the terminal wants one
