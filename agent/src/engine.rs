@@ -200,6 +200,12 @@ impl Engine {
                  can refund, reverse the last sale and close the totals"
             );
         }
+        if let (Some(last), Ok(mut g)) = (
+            journal.state().checkpoint.last.as_ref(),
+            shared.ui.journal_last.lock(),
+        ) {
+            *g = Some(answer_stage(&last.response));
+        }
         let mut app = Terminal::new(app_cfg, journal.state().clone(), clock::now());
         app.restore_day_totals(journal.day_totals().clone());
         let (events_tx, events_rx) = mpsc::unbounded_channel();

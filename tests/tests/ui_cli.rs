@@ -148,3 +148,55 @@ fn bad_ui_options_are_usage_errors() {
         assert!(!out.stderr.is_empty(), "{args:?}: no message");
     }
 }
+
+/// The page's list of transactions starts with the journal's last transaction: a restart does
+/// not empty it. A sale is made, the agent restarts on the same journal with `--ui`, and the
+/// first view the page receives lists that sale.
+#[test]
+fn after_a_restart_the_page_lists_the_journals_last_transaction() {
+    use ecrlink_tests::procs::{AgentProc, AgentSpec, BankProc, Bins, sale_args, till};
+    const BINS: Bins = Bins {
+        agent: env!("CARGO_BIN_EXE_ecrlink-agent-e2e"),
+        sim: env!("CARGO_BIN_EXE_ecrlink-sim-e2e"),
+    };
+    let d = tempfile::tempdir().unwrap();
+    let bank = BankProc::spawn(BINS, &d.path().join("bank"), None);
+    let spec = AgentSpec::new(&["csob"], bank.addr);
+    let agent = AgentProc::spawn(BINS, &d.path().join("agent"), &spec).expect("agent");
+    let sale: Vec<String> = sale_args("csob", 1234);
+    let r = till(
+        BINS,
+        "csob",
+        agent.addr("csob"),
+        &sale.iter().map(String::as_str).collect::<Vec<_>>(),
+        60,
+        &d.path().join("logs"),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    drop(agent);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let spec = spec.set("--ui", &format!("127.0.0.1:{port}"));
+    let _agent = AgentProc::spawn(BINS, &d.path().join("agent"), &spec).expect("agent again");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the page");
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "GET /api/t/0/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    )
+    .unwrap();
+    let view = BufReader::new(s)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("data:"))
+        .expect("a view from the page");
+    let history = view.split("\"history\":").nth(1).unwrap_or_default();
+    assert!(
+        history.starts_with("[{") && history.contains("\"sale\"") && history.contains("approved"),
+        "the restarted page does not list the journal's last sale: {view}"
+    );
+}

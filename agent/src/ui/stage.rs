@@ -196,4 +196,7 @@ pub struct Hooks {
     pub desk: Arc<CardDesk>,
     /// The bank link as the tester set it.
     pub bank_fault: Arc<BankFaultCell>,
+    /// The journal's last transaction when the agent started (its answer stage): the page's
+    /// list of transactions starts with it, so a restart does not empty the list.
+    pub journal_last: Arc<std::sync::Mutex<Option<Stage>>>,
 }

@@ -85,7 +85,18 @@ pub(super) fn spawn(controls: &Controls) -> ViewHandle {
         printing: false,
         tester_decides: controls.hooks.desk.tester_decides(),
         bank: controls.hooks.bank_fault.get(),
-        history: VecDeque::new(),
+        history: controls
+            .hooks
+            .journal_last
+            .lock()
+            .ok()
+            .and_then(|g| g.clone())
+            .map(|answer| Txn {
+                answer,
+                receipt: None,
+            })
+            .into_iter()
+            .collect(),
         note: String::new(),
     };
     let json = serde_json::to_string(&view).unwrap_or_default();
