@@ -1,4 +1,6 @@
 //! Tests of the ZVT terminal session: till commands in, the answer sequence out.
+//!
+//! Compiled for tests only: the parent module declares it `#[cfg(test)]`.
 
 use super::*;
 use crate::dialect::zvt::{Apdu, ApduStatus, apdu::MAX_DATA};
