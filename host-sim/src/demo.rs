@@ -847,6 +847,48 @@ async fn protections(till: &Till, world: &crate::world::World, lang: Lang) -> an
     Ok(all)
 }
 
+/// A terminal of its own for one of the demo's security scenes: a ČSOB agent with terminal id
+/// `id` on a loopback port, whose bank link MACs under the demo's key, with `config` applied
+/// last (its bank address, card delay, allow-list, TLS). Returns it and the options of a till
+/// that talks to it in `lang`.
+async fn scene_terminal(
+    world: &crate::world::World,
+    id: &str,
+    lang: Lang,
+    config: ecrlink_agent::Config,
+) -> anyhow::Result<(ecrlink_agent::AgentHandle, crate::till::TillOptions)> {
+    use ecrlink_agent::config::{DialectChoice, Endpoint, ListenSpec};
+    use ecrlink_core::session::Dialect;
+
+    use crate::till::{Target, TillOptions};
+
+    let agent = ecrlink_agent::Agent::start(ecrlink_agent::Config {
+        listen: vec![ListenSpec {
+            dialect: DialectChoice::Fixed(Dialect::Csob),
+            endpoint: Endpoint::Tcp("127.0.0.1:0".into()),
+        }],
+        terminal_id: id.into(),
+        bank_mac_key: Some(world.mac_key_file.clone()),
+        ..config
+    })
+    .await?;
+    let addr = agent
+        .tcp_addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("terminal {id} has no listener"))?;
+    let mut o = TillOptions::new(
+        Target::Tcp {
+            address: addr.to_string(),
+        },
+        Dialect::Csob,
+    );
+    o.timeout = Duration::from_secs(20);
+    o.terminal_id = Some(id.into());
+    o.lang = lang;
+    Ok((agent, o))
+}
+
 /// Terminal id of the terminal that admits one till address only.
 const ALLOW_TERMINAL_ID: &str = "ECRLINK6";
 
@@ -855,25 +897,20 @@ const ALLOW_TERMINAL_ID: &str = "ECRLINK6";
 /// would be) is dropped before it can ask anything, and the till from 127.0.0.1 is served.
 /// True when both went so.
 async fn allow_list(world: &crate::world::World, lang: Lang) -> anyhow::Result<bool> {
-    use ecrlink_agent::config::{DialectChoice, Endpoint, ListenSpec};
-    use ecrlink_core::session::Dialect;
     use tokio::io::AsyncReadExt;
 
-    use crate::till::{Target, TillOptions};
-
     let t = |cs, en, fr| pick(lang, cs, en, fr);
-    let agent = ecrlink_agent::Agent::start(ecrlink_agent::Config {
-        listen: vec![ListenSpec {
-            dialect: DialectChoice::Fixed(Dialect::Csob),
-            endpoint: Endpoint::Tcp("127.0.0.1:0".into()),
-        }],
-        bank: Some(world.bank.addr().to_string()),
-        allow: vec!["127.0.0.1/32".parse()?],
-        card_delay: Duration::from_millis(80),
-        terminal_id: ALLOW_TERMINAL_ID.into(),
-        bank_mac_key: Some(world.mac_key_file.clone()),
-        ..ecrlink_agent::Config::default()
-    })
+    let (agent, till_options) = scene_terminal(
+        world,
+        ALLOW_TERMINAL_ID,
+        lang,
+        ecrlink_agent::Config {
+            bank: Some(world.bank.addr().to_string()),
+            allow: vec!["127.0.0.1/32".parse()?],
+            card_delay: Duration::from_millis(80),
+            ..ecrlink_agent::Config::default()
+        },
+    )
     .await?;
     let addr = agent
         .tcp_addrs()
@@ -919,16 +956,7 @@ async fn allow_list(world: &crate::world::World, lang: Lang) -> anyhow::Result<b
             "   <-- NOT AS EXPECTED"
         }
     );
-    let mut o = TillOptions::new(
-        Target::Tcp {
-            address: addr.to_string(),
-        },
-        Dialect::Csob,
-    );
-    o.timeout = Duration::from_secs(20);
-    o.terminal_id = Some(ALLOW_TERMINAL_ID.into());
-    o.lang = lang;
-    let result = Till::new(o)
+    let result = Till::new(till_options)
         .run(Request::Sale {
             amount: money(550, Currency::CZK)?,
             reference: None,
@@ -959,12 +987,9 @@ const TLS_TERMINAL_ID: &str = "ECRLINK7";
 /// True when both went so.
 async fn tls_bank_link(world: &crate::world::World, lang: Lang) -> anyhow::Result<bool> {
     use anyhow::Context as _;
-    use ecrlink_agent::config::{DialectChoice, Endpoint, ListenSpec};
-    use ecrlink_core::session::Dialect;
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 
     use crate::bank::{BankConfig, BankSim};
-    use crate::till::{Target, TillOptions};
 
     let t = |cs, en, fr| pick(lang, cs, en, fr);
     let dir = tempfile::Builder::new()
@@ -1004,34 +1029,19 @@ async fn tls_bank_link(world: &crate::world::World, lang: Lang) -> anyhow::Resul
     );
     let mut all = true;
     for (name, expect_ok) in [("bank.test", true), ("other-bank.test", false)] {
-        let agent = ecrlink_agent::Agent::start(ecrlink_agent::Config {
-            listen: vec![ListenSpec {
-                dialect: DialectChoice::Fixed(Dialect::Csob),
-                endpoint: Endpoint::Tcp("127.0.0.1:0".into()),
-            }],
-            bank: Some(bank.addr().to_string()),
-            bank_tls_ca: Some(ca_pem.clone()),
-            bank_tls_name: Some(name.into()),
-            card_delay: Duration::from_millis(80),
-            terminal_id: TLS_TERMINAL_ID.into(),
-            bank_mac_key: Some(world.mac_key_file.clone()),
-            ..ecrlink_agent::Config::default()
-        })
-        .await?;
-        let addr = agent
-            .tcp_addrs()
-            .first()
-            .copied()
-            .ok_or_else(|| anyhow::anyhow!("the terminal has no listener"))?;
-        let mut o = TillOptions::new(
-            Target::Tcp {
-                address: addr.to_string(),
+        let (agent, o) = scene_terminal(
+            world,
+            TLS_TERMINAL_ID,
+            lang,
+            ecrlink_agent::Config {
+                bank: Some(bank.addr().to_string()),
+                bank_tls_ca: Some(ca_pem.clone()),
+                bank_tls_name: Some(name.into()),
+                card_delay: Duration::from_millis(80),
+                ..ecrlink_agent::Config::default()
             },
-            Dialect::Csob,
-        );
-        o.timeout = Duration::from_secs(20);
-        o.terminal_id = Some(TLS_TERMINAL_ID.into());
-        o.lang = lang;
+        )
+        .await?;
         let messages = bank.ledger().messages;
         let result = Till::new(o)
             .run(Request::Sale {
@@ -1081,40 +1091,19 @@ const OWNER_TERMINAL_ID: &str = "ECRLINK8";
 /// approved, with the bank holding exactly that one authorization. True when all held.
 async fn abort_ownership(world: &crate::world::World, lang: Lang) -> anyhow::Result<bool> {
     let t = |cs, en, fr| pick(lang, cs, en, fr);
-    use ecrlink_agent::config::{DialectChoice, Endpoint, ListenSpec};
-    use ecrlink_core::session::Dialect;
 
-    use crate::till::{Target, TillOptions};
-
-    let agent = ecrlink_agent::Agent::start(ecrlink_agent::Config {
-        listen: vec![ListenSpec {
-            dialect: DialectChoice::Fixed(Dialect::Csob),
-            endpoint: Endpoint::Tcp("127.0.0.1:0".into()),
-        }],
-        bank: Some(world.bank.addr().to_string()),
-        card_delay: Duration::from_secs(2),
-        terminal_id: OWNER_TERMINAL_ID.into(),
-        bank_mac_key: Some(world.mac_key_file.clone()),
-        ..ecrlink_agent::Config::default()
-    })
+    let (agent, till_options) = scene_terminal(
+        world,
+        OWNER_TERMINAL_ID,
+        lang,
+        ecrlink_agent::Config {
+            bank: Some(world.bank.addr().to_string()),
+            card_delay: Duration::from_secs(2),
+            ..ecrlink_agent::Config::default()
+        },
+    )
     .await?;
-    let addr = agent
-        .tcp_addrs()
-        .first()
-        .copied()
-        .ok_or_else(|| anyhow::anyhow!("the terminal has no listener"))?;
-    let options = || {
-        let mut o = TillOptions::new(
-            Target::Tcp {
-                address: addr.to_string(),
-            },
-            Dialect::Csob,
-        );
-        o.timeout = Duration::from_secs(20);
-        o.terminal_id = Some(OWNER_TERMINAL_ID.into());
-        o.lang = lang;
-        o
-    };
+    let options = || till_options.clone();
     let sale = Request::Sale {
         amount: money(800, Currency::CZK)?,
         reference: vs("2026-0098")?,
@@ -1196,40 +1185,20 @@ async fn man_in_the_middle(
     world: &crate::world::World,
     lang: crate::i18n::Lang,
 ) -> anyhow::Result<bool> {
-    use ecrlink_agent::config::{DialectChoice, Endpoint, ListenSpec};
-    use ecrlink_core::session::Dialect;
-
-    use crate::till::{Target, TillOptions};
-
     let mut find = b"51".to_vec();
     find.extend_from_slice(MITM_TERMINAL_ID.as_bytes());
     let (relay, changed) = tampering_relay(world.bank.addr(), find, b"00".to_vec()).await?;
-    let agent = ecrlink_agent::Agent::start(ecrlink_agent::Config {
-        listen: vec![ListenSpec {
-            dialect: DialectChoice::Fixed(Dialect::Csob),
-            endpoint: Endpoint::Tcp("127.0.0.1:0".into()),
-        }],
-        bank: Some(relay.to_string()),
-        card_delay: Duration::from_millis(80),
-        terminal_id: MITM_TERMINAL_ID.into(),
-        bank_mac_key: Some(world.mac_key_file.clone()),
-        ..ecrlink_agent::Config::default()
-    })
-    .await?;
-    let addr = agent
-        .tcp_addrs()
-        .first()
-        .copied()
-        .ok_or_else(|| anyhow::anyhow!("second terminal has no listener"))?;
-    let mut o = TillOptions::new(
-        Target::Tcp {
-            address: addr.to_string(),
+    let (agent, o) = scene_terminal(
+        world,
+        MITM_TERMINAL_ID,
+        lang,
+        ecrlink_agent::Config {
+            bank: Some(relay.to_string()),
+            card_delay: Duration::from_millis(80),
+            ..ecrlink_agent::Config::default()
         },
-        Dialect::Csob,
-    );
-    o.timeout = Duration::from_secs(20);
-    o.lang = lang;
-    o.terminal_id = Some(MITM_TERMINAL_ID.into());
+    )
+    .await?;
     let request = Request::Sale {
         amount: money(1251, Currency::CZK)?,
         reference: vs("2026-0099")?,
