@@ -39,16 +39,17 @@ fn session_logs(dir: &Path) -> String {
     all
 }
 
-#[test]
-fn a_csob_till_hears_the_terminals_stages_in_order() {
+/// Runs a sale from a `dialect` till and checks that its session log holds the three lines
+/// `markers` (present card, card read, contacting bank) in that order, all before the answer.
+fn stages_in_order(dialect: &str, markers: [&str; 3]) {
     let d = tempfile::tempdir().unwrap();
     let (_bank, agent) = shop(d.path());
     let logs = d.path().join("till-logs");
     let r = till(
         BINS,
-        "csob",
-        agent.addr("csob"),
-        &sale_args("csob", 1250)
+        dialect,
+        agent.addr(dialect),
+        &sale_args(dialect, 1250)
             .iter()
             .map(String::as_str)
             .collect::<Vec<_>>(),
@@ -57,43 +58,39 @@ fn a_csob_till_hears_the_terminals_stages_in_order() {
     );
     assert_eq!(r.code, 0, "{r:?}");
     let log = session_logs(&logs);
-    let at = |stage: &str| {
-        log.find(&format!("terminal stage: {stage}"))
-            .unwrap_or_else(|| panic!("no {stage} in the till's log:\n{log}"))
+    let at = |marker: &str| {
+        log.find(marker)
+            .unwrap_or_else(|| panic!("no {marker:?} in the till's log:\n{log}"))
     };
-    let (card, read, bank) = (at("present-card"), at("card-read"), at("contacting-bank"));
+    let [card, read, bank] = markers.map(at);
     assert!(card < read && read < bank, "stages out of order:\n{log}");
     let answer = log.find("response: sale").expect("the answer in the log");
     assert!(bank < answer, "a stage after the answer:\n{log}");
 }
 
 #[test]
-fn a_zvt_till_hears_the_terminals_stages_as_intermediate_status_in_order() {
-    let d = tempfile::tempdir().unwrap();
-    let (_bank, agent) = shop(d.path());
-    let logs = d.path().join("till-logs");
-    let r = till(
-        BINS,
-        "zvt",
-        agent.addr("zvt"),
-        &sale_args("zvt", 1250)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-        60,
-        &logs,
+fn a_csob_till_hears_the_terminals_stages_in_order() {
+    stages_in_order(
+        "csob",
+        [
+            "terminal stage: present-card",
+            "terminal stage: card-read",
+            "terminal stage: contacting-bank",
+        ],
     );
-    assert_eq!(r.code, 0, "{r:?}");
-    let log = session_logs(&logs);
-    let at = |status: &str| {
-        log.find(&format!("terminal status {status}"))
-            .unwrap_or_else(|| panic!("no status {status} in the till's log:\n{log}"))
-    };
+}
+
+#[test]
+fn a_zvt_till_hears_the_terminals_stages_as_intermediate_status_in_order() {
     // 0A insert card, 0E processing (the card was read), 04 waiting for the host.
-    let (card, read, bank) = (at("0A"), at("0E"), at("04"));
-    assert!(card < read && read < bank, "stages out of order:\n{log}");
-    let answer = log.find("response: sale").expect("the answer in the log");
-    assert!(bank < answer, "a stage after the answer:\n{log}");
+    stages_in_order(
+        "zvt",
+        [
+            "terminal status 0A",
+            "terminal status 0E",
+            "terminal status 04",
+        ],
+    );
 }
 
 /// `ecrlink-sim ARGS` under a pseudo-terminal (so the progress line is drawn); its output, or
