@@ -27,6 +27,15 @@ fn eur(minor: u64) -> Money {
     Money::new(minor, Currency::EUR).unwrap()
 }
 
+/// The till's reversal of the last transaction: `minor` cents of EUR approved with `code`.
+fn reversal(minor: u64, code: &str) -> Request {
+    Request::Reversal {
+        amount: eur(minor),
+        code: ApprovalCode::new(code).unwrap(),
+        reference: None,
+    }
+}
+
 fn code(c: &str) -> ResponseCode {
     ResponseCode::new(c.as_bytes()).unwrap()
 }
@@ -325,11 +334,7 @@ fn a_reversal_while_the_bank_is_down_is_stored_and_forwarded() {
     rig.app.handle_link(rig.now, LinkState::Down);
     rig.pump();
     let before = rig.bank.len();
-    let id = rig.request(Request::Reversal {
-        amount: eur(1000),
-        code: ApprovalCode::new("AB12").unwrap(),
-        reference: None,
-    });
+    let id = rig.request(reversal(1000, "AB12"));
     assert_eq!(rig.answer_for(id).outcome, Outcome::Approved);
     assert_eq!(rig.app.pending_reversals(), 1);
     assert_eq!(rig.bank.len(), before, "nothing sent while down");
@@ -345,11 +350,7 @@ fn a_reversal_while_the_bank_is_down_is_stored_and_forwarded() {
 fn a_reversal_answered_91_is_stored_and_the_sale_is_not_lost() {
     let mut rig = Rig::new();
     rig.approved_sale(1000, "AB12");
-    let id = rig.request(Request::Reversal {
-        amount: eur(1000),
-        code: ApprovalCode::new("AB12").unwrap(),
-        reference: None,
-    });
+    let id = rig.request(reversal(1000, "AB12"));
     rig.reply("91", None);
     assert_eq!(rig.answer_for(id).outcome, Outcome::Approved);
     assert_eq!(rig.app.pending_reversals(), 1, "stored and forwarded");
@@ -359,11 +360,7 @@ fn a_reversal_answered_91_is_stored_and_the_sale_is_not_lost() {
 fn a_reversal_refused_outright_leaves_the_sale_as_last_transaction() {
     let mut rig = Rig::new();
     rig.approved_sale(1000, "AB12");
-    let rev = Request::Reversal {
-        amount: eur(1000),
-        code: ApprovalCode::new("AB12").unwrap(),
-        reference: None,
-    };
+    let rev = reversal(1000, "AB12");
     let id = rig.request(rev.clone());
     rig.reply("12", None);
     assert_eq!(rig.answer_for(id).outcome, declined("12"));
@@ -383,11 +380,7 @@ fn a_reversal_refused_outright_leaves_the_sale_as_last_transaction() {
 fn a_reversal_is_done_once() {
     let mut rig = Rig::new();
     rig.approved_sale(1000, "AB12");
-    let rev = Request::Reversal {
-        amount: eur(1000),
-        code: ApprovalCode::new("AB12").unwrap(),
-        reference: None,
-    };
+    let rev = reversal(1000, "AB12");
     rig.request(rev.clone());
     rig.reply("00", None);
     let second = rig.request(rev);
@@ -783,11 +776,7 @@ fn a_till_reversal_while_the_bank_is_down_that_cannot_be_journaled_is_refused() 
     rig.app.handle_link(rig.now, LinkState::Down);
     rig.pump();
     rig.fail_writes = true;
-    let id = rig.request(Request::Reversal {
-        amount: eur(1000),
-        code: ApprovalCode::new("AB12").unwrap(),
-        reference: None,
-    });
+    let id = rig.request(reversal(1000, "AB12"));
     // Nothing of it is durable: a restart would never send it. Refused, not stored.
     assert_eq!(rig.answer_for(id).outcome, fail(FailReason::Other));
     assert_eq!(rig.answer_for(id).text.as_deref(), Some(JOURNAL_WRITE_TEXT));
@@ -805,11 +794,7 @@ fn a_till_reversal_stored_after_a_silent_bank_survives_a_failed_journal_write() 
     // kept in memory when the queue record cannot be written.
     let mut rig = Rig::new();
     rig.approved_sale(1000, "AB12");
-    let id = rig.request(Request::Reversal {
-        amount: eur(1000),
-        code: ApprovalCode::new("AB12").unwrap(),
-        reference: None,
-    });
+    let id = rig.request(reversal(1000, "AB12"));
     rig.fail_writes = true;
     rig.advance(15_000);
     assert_eq!(rig.answer_for(id).outcome, Outcome::Approved);
@@ -824,11 +809,7 @@ fn a_reversal_whose_completion_cannot_be_journaled_is_not_done_twice() {
     // record failed, and the sale stayed the last transaction: the till reversed it again.
     let mut rig = Rig::new();
     rig.approved_sale(1000, "AB12");
-    let rev = Request::Reversal {
-        amount: eur(1000),
-        code: ApprovalCode::new("AB12").unwrap(),
-        reference: None,
-    };
+    let rev = reversal(1000, "AB12");
     let first = rig.request(rev.clone());
     rig.fail_writes = true;
     rig.reply("00", None);
@@ -880,16 +861,7 @@ fn a_reversal_owed_from_an_earlier_batch_is_sent_beside_a_till_reversal_of_the_s
     let mut cfg = Config::new(Currency::EUR);
     cfg.echo_every = None;
     let mut app = Terminal::new(cfg, state, now);
-    app.handle_request(
-        now,
-        RequestId(9),
-        TillId(1),
-        Request::Reversal {
-            amount: eur(1000),
-            code: ApprovalCode::new("AB12").unwrap(),
-            reference: None,
-        },
-    );
+    app.handle_request(now, RequestId(9), TillId(1), reversal(1000, "AB12"));
     app.handle_link(now, LinkState::Up);
     let mut sent = std::vec::Vec::new();
     for _ in 0..50 {
@@ -1132,11 +1104,7 @@ fn last_reversal(rig: &Rig) -> ReversalRequest {
 fn a_till_reversal_carries_the_card_number_and_says_the_customer_cancelled() {
     let mut rig = Rig::new();
     rig.approved_sale(1000, "AB12");
-    let id = rig.request(Request::Reversal {
-        amount: eur(1000),
-        code: ApprovalCode::new("AB12").unwrap(),
-        reference: None,
-    });
+    let id = rig.request(reversal(1000, "AB12"));
     let rev = last_reversal(&rig);
     assert_eq!(rev.pan, Some(card().pan), "field 2 of the till's 0400");
     assert_eq!(rev.reason, ReversalReason::TillRequest);
