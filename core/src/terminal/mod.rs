@@ -150,6 +150,9 @@ pub const JOURNAL_LOST_TEXT: &str = "journal not writable: reversed";
 /// The text of a till's reversal the bank refused whose answer could not be made durable: a
 /// restart sends it again, so the till cannot be told it was refused.
 pub const JOURNAL_UNKNOWN_REVERSAL_TEXT: &str = "journal not writable: reversal may follow";
+/// The text of a batch close the bank reconciled whose record could not be made durable: the
+/// terminal's batch stays open, and the next close reconciles its totals again.
+pub const JOURNAL_CLOSE_TEXT: &str = "journal not writable: batch open";
 /// The text of an answer the bank approved for part of the amount only, reversed at once.
 pub const PARTIAL_TEXT: &str = "partial approval reversed";
 /// The text of a reversal by receipt number refused because that payment was reversed
@@ -798,6 +801,12 @@ impl Terminal {
                 }
                 Step::Reconciling { .. } | Step::Echoing { .. } | Step::Journaling { .. } => {
                     txn.end_unjournaled(fail(FailReason::Other), JOURNAL_WRITE_TEXT);
+                }
+                Step::Finishing if lost_close => {
+                    // The batch stays open here: the till must not be told it was closed, nor
+                    // print its totals as the closed batch's.
+                    txn.response.totals = None;
+                    txn.end_unjournaled(fail(FailReason::Other), JOURNAL_CLOSE_TEXT);
                 }
                 Step::Finishing if lost_refused_reversal => {
                     // "Unknown until asked again": a restart may still send it.

@@ -678,6 +678,39 @@ fn a_batch_close_that_was_not_made_durable_hands_out_no_trace_number_again() {
     );
 }
 
+/// Known since session 4: when the record of a batch close could not be made durable the
+/// till was still told "closed" (with the totals), while the terminal's batch stayed open and
+/// the next close reconciled the same totals again.
+#[test]
+fn a_batch_close_that_was_not_made_durable_is_not_told_to_the_till_as_closed() {
+    let mut rig = Rig::new();
+    rig.approved_sale(1000, "A1");
+    let printed = rig.prints.len();
+    let close = rig.request(Request::CloseTotals);
+    rig.fail_writes = true;
+    rig.reply("00", None);
+    rig.fail_writes = false;
+    assert_eq!(rig.app.checkpoint().batch, 1, "the batch is still open");
+    let answer = rig.answer_for(close);
+    assert!(!answer.outcome.is_approved(), "told closed: {answer:?}");
+    assert_eq!(
+        answer.totals, None,
+        "the open batch's totals shown as closed"
+    );
+    assert_eq!(answer.text.as_deref(), Some(JOURNAL_CLOSE_TEXT));
+    assert_eq!(
+        rig.prints.len(),
+        printed,
+        "a close receipt printed for an open batch"
+    );
+    // The next close reconciles the same batch and closes it.
+    let again = rig.request(Request::CloseTotals);
+    assert!(matches!(rig.sent(), BankRequest::Reconcile(r) if r.batch == 1));
+    rig.reply("00", None);
+    assert!(rig.answer_for(again).outcome.is_approved());
+    assert_eq!(rig.app.checkpoint().batch, 2);
+}
+
 // ---- timeouts, journal failures, restarts ----------------------------------------------
 
 #[test]
