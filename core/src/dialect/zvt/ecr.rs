@@ -13,6 +13,17 @@
 //! - nothing from the terminal for [`ZvtEcrConfig::response_timeout`] is
 //!   [`EcrEvent::TimedOut`].
 //!
+//! A stream out of step: ZVT messages carry no sequence number, so once a command went
+//! unanswered (no `80 00 00` within [`ZvtEcrConfig::ack_timeout`]) or a serial frame was sent
+//! again after a NAK (the terminal may have taken the first copy and refuses the second with
+//! `84 9C` busy), a later `84 xx` may answer an earlier command, or another copy, rather than
+//! the one just sent. From then on the session takes `84 xx` to a command as "outcome unknown"
+//! ([`EcrEvent::Failed`], [`Error::LinkUnexpected`]), never as a refusal that says the command
+//! was not done; a driver that wants certainty again opens a new connection and a new session.
+//! (Found by the property test `zvt_tcp_till_and_terminal_never_silently_disagree`: a
+//! registration answered 5 s late made the refusal of the second registration read as the
+//! refusal of the sale that followed, which the terminal ran.)
+//!
 //! Requests: sale `06 01`, refund `06 31`, reversal by receipt number `06 30` with `87`
 //! (a reversal by approval code: `06 30` without it, the terminal's last payment), close
 //! totals `06 50`, reprint `06 20`, test terminal `05 01`, test bank `06 70`, abort `06 B0`
@@ -121,6 +132,9 @@ struct Core {
     command: Vec<u8, 64>,
     info: Info,
     receipt: String<RECEIPT_PART_CAPACITY>,
+    /// A command went unanswered or a frame was sent twice: a `84 xx` may not be the answer
+    /// to the command just sent (see the module docs).
+    out_of_step: bool,
 }
 
 impl ZvtEcr {
@@ -139,6 +153,7 @@ impl ZvtEcr {
                 command: Vec::new(),
                 info: Info::default(),
                 receipt: String::new(),
+                out_of_step: false,
             },
         }
     }
@@ -390,6 +405,16 @@ impl Core {
                 self.ack();
                 self.finish(a.result_code);
             }
+            (State::Registering { .. } | State::AwaitAck { .. }, Message::Nack(_))
+                if self.out_of_step =>
+            {
+                // Maybe the answer to an earlier command or to another copy: unknown.
+                self.state = State::Idle;
+                self.request = None;
+                self.event(EcrEvent::Failed(Error::LinkUnexpected {
+                    what: "zvt refusal on a stream out of step",
+                }));
+            }
             (State::Registering { .. } | State::AwaitAck { .. }, Message::Nack(code)) => {
                 self.finish(code);
             }
@@ -479,6 +504,8 @@ impl Core {
     fn timeout(&mut self, now: Instant) {
         match self.state {
             State::Registering { deadline } | State::AwaitAck { deadline } if now >= deadline => {
+                // The command may still be taken, and its answer arrive later.
+                self.out_of_step = true;
                 self.state = State::Idle;
                 self.request = None;
                 self.event(EcrEvent::Failed(Error::LinkNoAck));
@@ -523,7 +550,11 @@ impl EcrSide for ZvtEcr {
                     let (r, used) = acc.feed(bytes);
                     match r {
                         Ok(SerialFeed::NeedMore) | Ok(SerialFeed::Ack) => {}
-                        Ok(SerialFeed::Nak) => self.core.wire.repeat(),
+                        Ok(SerialFeed::Nak) => {
+                            // The terminal may have taken the first copy all the same.
+                            self.core.out_of_step = true;
+                            self.core.wire.repeat();
+                        }
                         Ok(SerialFeed::Frame(data)) => {
                             self.core.wire.raw(serial::ACK);
                             match super::Apdu::parse_exact(data) {
