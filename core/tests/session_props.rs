@@ -28,6 +28,29 @@
 //! reference (an answer that does not is treated as unknown), and after "unknown" on ČSOB it
 //! sends T81 then T82 and compares the reference, retrying while the wire is still bad.
 //!
+//! ZVT (`zvt_tcp_…`, `zvt_serial_…`): our till side `ZvtEcr` against our terminal side
+//! `ZvtTerminal`, over TCP (delays, chunking anywhere, and a cut that breaks the connection
+//! for good) and over serial (lost frames, noise, one damaged byte per chunk — changed, lost or
+//! doubled — which the CRC, the NAK and the repeat must recover from, or both sides report
+//! failure). A ZVT answer carries no till reference, so the check rests on what it does carry:
+//! the status information `04 0F` with the amount, the trace number (BMP `0B`) and the receipt
+//! number (`87`, the trace's last four digits) the terminal gave the sale, and its approval
+//! code. The terminal's application gives each sale its own trace number and each sale of a
+//! case has its own amount; the till takes an answer as its sale's only if the status
+//! information came and echoes the amount. Then:
+//!
+//! | ZVT till view                           | allowed when                                     |
+//! |-----------------------------------------|--------------------------------------------------|
+//! | `Known(r)`, `r` with a trace number     | approved or not, amount, trace number and        |
+//! |                                         | approval code all equal the terminal's           |
+//! | `Known(r)` not approved, no trace       | the terminal did not approve this sale (`84 9C`  |
+//! |                                         | busy, `06 1E` alone: a claim of "not done")      |
+//! | `Unknown` (`TimedOut`/`Failed`)         | always: ZVT has no last-transaction query        |
+//!
+//! `zvt_mutants_are_caught` breaks the harness's till or wire on purpose (a till that trusts
+//! any answer, one that reads a timeout as a decline, a serial link without its CRC) and
+//! checks the same properties flag each within the default case count.
+//!
 //! What is *not* modelled, on purpose: a byte changed inside a ČSOB frame. The ČSOB "B"
 //! protocol has no checksum a receiver can verify (the CRC algorithm is not public, the
 //! public client always sends `A5A5`), so a changed digit in an amount is undetectable by
@@ -1401,4 +1424,163 @@ fn a_flood_of_bad_frames_in_one_read_never_hides_the_link_outcome() {
         ecr.poll_timeout().is_some(),
         "a busy session always has a deadline"
     );
+}
+
+// ----- ZVT: fixed cases and mutants -----
+
+fn zvt_sale(
+    transport: Transport,
+    text_blocks: bool,
+    to_terminal: Vec<Fault>,
+    to_till: Vec<Fault>,
+) -> (Case, Outcome3) {
+    let case = Case {
+        dialect: Dialect::Zvt,
+        transport,
+        text_blocks,
+        sales: vec![Sale {
+            card_ms: 300,
+            bank_ms: 300,
+            approve: true,
+        }],
+        to_terminal,
+        to_till,
+        mutant: Mutant::None,
+    };
+    let o = run(&case);
+    (case, o)
+}
+
+#[test]
+fn zvt_clean_wire_agrees_directly_on_both_links() {
+    for transport in [Transport::Tcp, Transport::Serial] {
+        for blocks in [false, true] {
+            let (c, o) = zvt_sale(transport, blocks, vec![], vec![]);
+            assert!(
+                judge(&c, &o).is_empty(),
+                "{transport:?}: {:?}",
+                judge(&c, &o)
+            );
+            let View::Known(r) = &o.views[0] else {
+                panic!("{transport:?}: {:?}", o.views)
+            };
+            assert!(r.outcome.is_approved());
+            // What the ZVT answer carries and the check rests on.
+            assert_eq!(r.trace, Some(4711), "{transport:?}");
+            assert_eq!(r.amount, Some(amount_of(0)));
+            assert_eq!(o.delivered.len(), 1, "{transport:?}");
+        }
+    }
+}
+
+#[test]
+fn zvt_serial_damaged_frames_are_repeated_and_the_sale_still_known() {
+    // The registration frame damaged on its way to the terminal, and the terminal's first
+    // answer (its ACK byte, then the `80 00 00` frame, damaged at byte 4) on its way back:
+    // the CRC catches each, the NAK brings each again.
+    let (c, o) = zvt_sale(
+        Transport::Serial,
+        false,
+        vec![Fault::Damage(5, Damage::Xor(0x40))],
+        vec![Fault::Pass, Fault::Damage(4, Damage::Xor(0x40))],
+    );
+    assert!(judge(&c, &o).is_empty(), "{:?}", judge(&c, &o));
+    assert!(
+        matches!(&o.views[0], View::Known(r) if r.outcome.is_approved()),
+        "{}",
+        report(&[], &o)
+    );
+    let naks = o.trace.iter().filter(|l| l.contains("ZvtCrc")).count();
+    assert_eq!(naks, 2, "{}", report(&[], &o));
+}
+
+#[test]
+fn zvt_tcp_broken_connection_after_the_approval_is_unknown_not_declined() {
+    // Terminal to till: 80 00 00, 04 FF, 04 FF, then the link breaks in the status
+    // information.
+    let (c, o) = zvt_sale(
+        Transport::Tcp,
+        false,
+        vec![],
+        vec![
+            Fault::Pass,
+            Fault::Pass,
+            Fault::Pass,
+            Fault::Pass,
+            Fault::Cut(100),
+        ],
+    );
+    assert!(judge(&c, &o).is_empty(), "{:?}", judge(&c, &o));
+    assert_eq!(o.views[0], View::Unknown, "{}", report(&[], &o));
+    assert!(o.truth[0].as_ref().is_some_and(|t| t.outcome.is_approved()));
+}
+
+/// How many of `tries` generated cases of `mutant` on `transport` the judge flags.
+fn caught(transport: Transport, mutant: Mutant, tries: usize) -> usize {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let mut caught = 0;
+    for _ in 0..tries {
+        let c = case_on(Dialect::Zvt, transport, mutant)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        if !judge(&c, &run(&c)).is_empty() {
+            caught += 1;
+        }
+    }
+    caught
+}
+
+/// Each deliberate bug of [`Mutant`] is caught by the ZVT properties within the case count
+/// `cargo test` runs (and the same cases without the bug pass: the properties above).
+#[test]
+#[cfg_attr(miri, ignore = "thousands of simulations: too slow under miri")]
+fn zvt_mutants_are_caught() {
+    for (transport, mutant) in [
+        (Transport::Tcp, Mutant::TillTrustsAnyAnswer),
+        (Transport::Serial, Mutant::TillTrustsAnyAnswer),
+        (Transport::Tcp, Mutant::TillReadsTimeoutAsDeclined),
+        (Transport::Serial, Mutant::TillReadsTimeoutAsDeclined),
+        (Transport::Serial, Mutant::SerialWithoutCrc),
+    ] {
+        let n = caught(transport, mutant, 512);
+        println!("{transport:?} {mutant:?}: caught in {n} of 512 cases");
+        assert!(n > 0, "{transport:?} {mutant:?} was not caught");
+    }
+    assert_eq!(caught(Transport::Serial, Mutant::None, 64), 0);
+}
+
+/// The generated ZVT faults reach every ending a ZVT till can have: known directly, unknown.
+#[test]
+#[cfg_attr(miri, ignore = "thousands of simulations: too slow under miri")]
+fn zvt_faults_reach_every_ending() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    for transport in [Transport::Tcp, Transport::Serial] {
+        let mut runner = TestRunner::deterministic();
+        let (mut approved, mut refused, mut unknown) = (0, 0, 0);
+        for _ in 0..1_000 {
+            let c = case_on(Dialect::Zvt, transport, Mutant::None)
+                .new_tree(&mut runner)
+                .unwrap()
+                .current();
+            for v in &run(&c).views {
+                match v {
+                    View::Known(r) if r.outcome.is_approved() => approved += 1,
+                    View::Known(_) | View::NotDone(_) => refused += 1,
+                    View::Unknown => unknown += 1,
+                    View::Pending => {}
+                }
+            }
+        }
+        println!(
+            "ZVT {transport:?}: approved {approved}, declined or refused {refused}, unknown {unknown}"
+        );
+        assert!(
+            approved > 100 && refused > 50 && unknown > 50,
+            "{transport:?}"
+        );
+    }
 }
