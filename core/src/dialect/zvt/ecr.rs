@@ -13,6 +13,17 @@
 //! - nothing from the terminal for [`ZvtEcrConfig::response_timeout`] is
 //!   [`EcrEvent::TimedOut`].
 //!
+//! A stream out of step: ZVT messages carry no sequence number, so once a command went
+//! unanswered (no `80 00 00` within [`ZvtEcrConfig::ack_timeout`]) or a serial frame was sent
+//! again after a NAK (the terminal may have taken the first copy and refuses the second with
+//! `84 9C` busy), a later `84 xx` may answer an earlier command, or another copy, rather than
+//! the one just sent. From then on the session takes `84 xx` to a command as "outcome unknown"
+//! ([`EcrEvent::Failed`], [`Error::LinkUnexpected`]), never as a refusal that says the command
+//! was not done; a driver that wants certainty again opens a new connection and a new session.
+//! (Found by the property test `zvt_tcp_till_and_terminal_never_silently_disagree`: a
+//! registration answered 5 s late made the refusal of the second registration read as the
+//! refusal of the sale that followed, which the terminal ran.)
+//!
 //! Requests: sale `06 01`, refund `06 31`, reversal by receipt number `06 30` with `87`
 //! (a reversal by approval code: `06 30` without it, the terminal's last payment), close
 //! totals `06 50`, reprint `06 20`, test terminal `05 01`, test bank `06 70`, abort `06 B0`
@@ -121,6 +132,9 @@ struct Core {
     command: Vec<u8, 64>,
     info: Info,
     receipt: String<RECEIPT_PART_CAPACITY>,
+    /// A command went unanswered or a frame was sent twice: a `84 xx` may not be the answer
+    /// to the command just sent (see the module docs).
+    out_of_step: bool,
 }
 
 impl ZvtEcr {
@@ -139,6 +153,7 @@ impl ZvtEcr {
                 command: Vec::new(),
                 info: Info::default(),
                 receipt: String::new(),
+                out_of_step: false,
             },
         }
     }
@@ -390,6 +405,16 @@ impl Core {
                 self.ack();
                 self.finish(a.result_code);
             }
+            (State::Registering { .. } | State::AwaitAck { .. }, Message::Nack(_))
+                if self.out_of_step =>
+            {
+                // Maybe the answer to an earlier command or to another copy: unknown.
+                self.state = State::Idle;
+                self.request = None;
+                self.event(EcrEvent::Failed(Error::LinkUnexpected {
+                    what: "zvt refusal on a stream out of step",
+                }));
+            }
             (State::Registering { .. } | State::AwaitAck { .. }, Message::Nack(code)) => {
                 self.finish(code);
             }
@@ -479,6 +504,8 @@ impl Core {
     fn timeout(&mut self, now: Instant) {
         match self.state {
             State::Registering { deadline } | State::AwaitAck { deadline } if now >= deadline => {
+                // The command may still be taken, and its answer arrive later.
+                self.out_of_step = true;
                 self.state = State::Idle;
                 self.request = None;
                 self.event(EcrEvent::Failed(Error::LinkNoAck));
@@ -493,21 +520,24 @@ impl Core {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        match self.state {
+        let own = match self.state {
             State::Idle => None,
             State::Registering { deadline }
             | State::AwaitAck { deadline }
             | State::Running { deadline } => Some(deadline),
-        }
+        };
+        crate::time::earliest(own, self.wire.deadline())
     }
 }
 
 impl EcrSide for ZvtEcr {
     fn start(&mut self, now: Instant, request: &Request) -> Result<()> {
+        self.core.wire.now = now;
         self.core.start(now, request)
     }
 
     fn handle_bytes(&mut self, now: Instant, mut bytes: &[u8]) {
+        self.core.wire.now = now;
         while !bytes.is_empty() {
             let used = match &mut self.rx {
                 Rx::Tcp(acc) => {
@@ -522,8 +552,13 @@ impl EcrSide for ZvtEcr {
                 Rx::Serial(acc) => {
                     let (r, used) = acc.feed(bytes);
                     match r {
-                        Ok(SerialFeed::NeedMore) | Ok(SerialFeed::Ack) => {}
-                        Ok(SerialFeed::Nak) => self.core.wire.repeat(),
+                        Ok(SerialFeed::NeedMore) => {}
+                        Ok(SerialFeed::Ack) => self.core.wire.acked(),
+                        Ok(SerialFeed::Nak) => {
+                            // The terminal may have taken the first copy all the same.
+                            self.core.out_of_step = true;
+                            self.core.wire.repeat();
+                        }
                         Ok(SerialFeed::Frame(data)) => {
                             self.core.wire.raw(serial::ACK);
                             match super::Apdu::parse_exact(data) {
@@ -549,6 +584,7 @@ impl EcrSide for ZvtEcr {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.core.wire.timeout(now);
         self.core.timeout(now);
     }
 
@@ -722,6 +758,93 @@ mod tests {
                 reason: FailReason::NotSupported
             }
         );
+    }
+
+    fn framed(apdu: &[u8]) -> std::vec::Vec<u8> {
+        let mut f = std::vec![0u8; serial::frame_len(apdu)];
+        let n = serial::encode_frame(apdu, &mut f).unwrap();
+        f.truncate(n);
+        f
+    }
+
+    fn drain(ecr: &mut ZvtEcr) -> std::vec::Vec<u8> {
+        let mut all = std::vec::Vec::new();
+        let mut buf = [0u8; 256];
+        while let Some(n) = ecr.poll_transmit(&mut buf).unwrap() {
+            all.extend_from_slice(&buf[..n]);
+        }
+        all
+    }
+
+    /// Found by `zvt_serial_till_and_terminal_never_silently_disagree` (20 000 cases): the
+    /// till sent its `80 00 00` frame and the command right behind it, without waiting for the
+    /// ACK of the first; a NAK meant for the `80 00 00` then repeated the command, and the
+    /// terminal ran the sale twice. Over serial a frame now waits for the ACK of the one
+    /// before it (stop and wait, PA00P016), and a NAK repeats the frame it answers.
+    #[test]
+    fn a_serial_nak_repeats_the_frame_it_answers_never_the_next_command() {
+        let mut cfg = ZvtEcrConfig::new(Currency::EUR);
+        cfg.transport = Transport::Serial;
+        let mut ecr = ZvtEcr::new(cfg);
+        let t = Instant::ZERO;
+        let sale = Request::Sale {
+            amount: eur(1250),
+            reference: None,
+        };
+        ecr.start(t, &sale).unwrap();
+        let registration = drain(&mut ecr);
+        assert_eq!(&registration[..4], &[serial::DLE, serial::STX, 0x06, 0x00]);
+        // The terminal: ACK byte, 80 00 00, then the registration's 06 0F.
+        let mut answer = std::vec![serial::ACK];
+        answer.extend(framed(&[0x80, 0x00, 0x00]));
+        answer.extend(framed(&[0x06, 0x0F, 0x00]));
+        ecr.handle_bytes(t, &answer);
+        let ack_frame = framed(&[0x80, 0x00, 0x00]);
+        let sent = drain(&mut ecr);
+        // Two ACK bytes (one per frame) and the till's 80 00 00; the command waits.
+        let mut want = std::vec![serial::ACK, serial::ACK];
+        want.extend_from_slice(&ack_frame);
+        assert_eq!(sent, want, "the command waits for the ACK of the 80 00 00");
+        // The terminal NAKs the 80 00 00: that frame again, not the command.
+        ecr.handle_bytes(t, &[serial::NAK]);
+        assert_eq!(drain(&mut ecr), ack_frame);
+        // Its ACK lets the command go.
+        ecr.handle_bytes(t, &[serial::ACK]);
+        let command = drain(&mut ecr);
+        assert_eq!(&command[..4], &[serial::DLE, serial::STX, 0x06, 0x01]);
+        // A late NAK after the command's ACK repeats nothing.
+        ecr.handle_bytes(t, &[serial::ACK, serial::NAK]);
+        assert_eq!(drain(&mut ecr), std::vec::Vec::<u8>::new());
+    }
+
+    /// Found by `zvt_tcp_till_and_terminal_never_silently_disagree`: a registration answered
+    /// after the till's wait, read as the answer to the next registration, let the sale go
+    /// out; the terminal's `84 9C` to the second registration then read as the sale's refusal
+    /// ("not done") while the terminal ran the sale. Once the stream is out of step a refusal
+    /// is "unknown".
+    #[test]
+    fn a_refusal_after_a_command_went_unanswered_is_unknown_not_not_done() {
+        let mut ecr = ZvtEcr::new(ZvtEcrConfig::new(Currency::EUR));
+        let sale = |minor| Request::Sale {
+            amount: eur(minor),
+            reference: None,
+        };
+        let t0 = Instant::ZERO;
+        ecr.start(t0, &sale(1000)).unwrap();
+        drain(&mut ecr);
+        let t1 = Instant::from_millis(5_000);
+        ecr.handle_timeout(t1);
+        assert_eq!(ecr.poll_event(), Some(EcrEvent::Failed(Error::LinkNoAck)));
+        ecr.start(t1, &sale(1111)).unwrap();
+        drain(&mut ecr);
+        // The first registration's late answer: the till registers and sends its sale.
+        ecr.handle_bytes(t1, &[0x80, 0x00, 0x00, 0x06, 0x0F, 0x00]);
+        assert_eq!(&drain(&mut ecr)[3..5], &[0x06, 0x01]);
+        // The terminal's answer to the second registration: busy.
+        ecr.handle_bytes(t1, &[0x84, 0x9C, 0x00]);
+        let ev = ecr.poll_event();
+        assert!(matches!(ev, Some(EcrEvent::Failed(_))), "{ev:?}");
+        assert!(!ecr.is_busy());
     }
 
     #[test]

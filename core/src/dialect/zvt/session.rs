@@ -21,7 +21,11 @@
 //! Over TCP an APDU goes as it is. Over serial ([`Transport::Serial`], PA00P016) every APDU
 //! travels in a `DLE STX … DLE ETX CRC` frame that the receiver acknowledges with one `06`
 //! byte (or `15`: the frame is sent again, at most [`SERIAL_RETRIES`] times); the APDU-level
-//! `80 00 00` follows as a frame of its own.
+//! `80 00 00` follows as a frame of its own. Stop and wait: a frame goes only once the one
+//! before it was acknowledged (or [`SERIAL_ACK_TIMEOUT`] passed), so a NAK always names the
+//! frame it repeats. (Both sides used to send the `80 00 00` frame and the next message back
+//! to back; a NAK meant for the first then repeated the second, which for a till command
+//! means running a sale twice.)
 //!
 //! Commands and what they become:
 //!
@@ -74,6 +78,11 @@ pub const TX_CAPACITY: usize = 4096;
 pub const TERMINAL_EVENTS: usize = 8;
 /// Times a serial frame is sent again after a NAK.
 pub const SERIAL_RETRIES: u8 = 3;
+/// How long a serial frame waits for its ACK or NAK before the next frame goes all the same
+/// (the frame is not sent again: the APDU-level waits end what it leaves unfinished).
+pub const SERIAL_ACK_TIMEOUT: Duration = Duration::from_secs(1);
+/// Serial frames held behind one waiting for its ACK.
+const SERIAL_HELD: usize = 4;
 /// The software version a status enquiry is answered with.
 pub const SOFTWARE_VERSION: &str = "ecrlink";
 
@@ -354,6 +363,14 @@ pub(super) struct Wire {
     /// The last serial frame sent (for a NAK) and how often it was repeated.
     last_frame: Vec<u8, TX_CAPACITY>,
     repeats: u8,
+    /// Serial: the last frame waits for its ACK or NAK until this instant.
+    ack_deadline: Option<Instant>,
+    /// Serial: frames waiting for the one in flight to be acknowledged, one after another,
+    /// and their lengths.
+    held: Vec<u8, TX_CAPACITY>,
+    held_lens: Deque<usize, SERIAL_HELD>,
+    /// The time of the session's current call (frames sent in it start their ACK wait then).
+    pub(super) now: Instant,
 }
 
 #[derive(Debug)]
@@ -430,6 +447,7 @@ impl ZvtTerminal {
     /// if it registered for intermediate status; otherwise, or after the answer, nothing.
     /// A status that finds the previous one unacknowledged replaces any other one waiting.
     pub fn intermediate_status(&mut self, now: Instant, code: u8) {
+        self.core.wire.now = now;
         self.core.intermediate(now, code);
     }
 }
@@ -579,16 +597,73 @@ impl Wire {
             tx_sent: 0,
             last_frame: Vec::new(),
             repeats: 0,
+            ack_deadline: None,
+            held: Vec::new(),
+            held_lens: Deque::new(),
+            now: Instant::ZERO,
         }
     }
 
-    /// A NAK from the peer: the last frame once more, at most [`SERIAL_RETRIES`] times.
+    /// A NAK from the peer: the frame waiting for its answer once more, at most
+    /// [`SERIAL_RETRIES`] times; after that the next frame goes. A NAK when no frame waits
+    /// (a late one, or noise) repeats nothing.
     pub(super) fn repeat(&mut self) {
+        if self.ack_deadline.is_none() {
+            return;
+        }
         if self.repeats < SERIAL_RETRIES && !self.last_frame.is_empty() {
             self.repeats += 1;
             self.compact();
             let _ = self.tx.extend_from_slice(&self.last_frame);
+            self.ack_deadline = Some(self.now.saturating_add(SERIAL_ACK_TIMEOUT));
+        } else {
+            self.release();
         }
+    }
+
+    /// An ACK from the peer: the next frame may go.
+    pub(super) fn acked(&mut self) {
+        if self.ack_deadline.is_some() {
+            self.release();
+        }
+    }
+
+    /// When the frame in flight stops waiting for its ACK.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        self.ack_deadline
+    }
+
+    /// No ACK in time: the next frame goes (this one is not sent again).
+    pub(super) fn timeout(&mut self, now: Instant) {
+        self.now = now;
+        if self.ack_deadline.is_some_and(|d| now >= d) {
+            self.release();
+        }
+    }
+
+    /// The frame in flight is done with: the first held frame goes.
+    fn release(&mut self) {
+        self.ack_deadline = None;
+        let Some(len) = self.held_lens.pop_front() else {
+            self.held.clear();
+            return;
+        };
+        let mut frame: Vec<u8, TX_CAPACITY> = Vec::new();
+        let _ = frame.extend_from_slice(self.held.get(..len).unwrap_or_default());
+        let all = self.held.len();
+        self.held.rotate_left(len.min(all));
+        self.held.truncate(all.saturating_sub(len));
+        self.transmit_frame(&frame);
+    }
+
+    /// Puts a serial frame on the line and starts its ACK wait.
+    fn transmit_frame(&mut self, frame: &[u8]) {
+        self.compact();
+        let _ = self.tx.extend_from_slice(frame);
+        self.last_frame.clear();
+        let _ = self.last_frame.extend_from_slice(frame);
+        self.repeats = 0;
+        self.ack_deadline = Some(self.now.saturating_add(SERIAL_ACK_TIMEOUT));
     }
 
     pub(super) fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
@@ -626,12 +701,20 @@ impl Wire {
                 let mut frame = [0u8; TX_CAPACITY];
                 let n = serial::encode_frame(apdu, &mut frame)?;
                 let frame = frame.get(..n).unwrap_or_default();
-                self.tx
-                    .extend_from_slice(frame)
-                    .map_err(|_| Error::CapacityExceeded { what: "zvt tx" })?;
-                self.last_frame.clear();
-                let _ = self.last_frame.extend_from_slice(frame);
-                self.repeats = 0;
+                let full = || Error::CapacityExceeded { what: "zvt tx" };
+                if self.ack_deadline.is_none() {
+                    if self.tx.len() + frame.len() > TX_CAPACITY {
+                        return Err(full());
+                    }
+                    self.transmit_frame(frame);
+                } else {
+                    // Stop and wait: behind the frame in flight.
+                    if self.held_lens.is_full() || self.held.len() + frame.len() > TX_CAPACITY {
+                        return Err(full());
+                    }
+                    let _ = self.held.extend_from_slice(frame);
+                    let _ = self.held_lens.push_back(frame.len());
+                }
                 Ok(())
             }
         }
@@ -1239,12 +1322,13 @@ impl Core {
             ReceiptState::Asked { deadline, .. } => Some(deadline),
             _ => None,
         };
-        crate::time::earliest(a, r)
+        crate::time::earliest(crate::time::earliest(a, r), self.wire.deadline())
     }
 }
 
 impl TerminalSide for ZvtTerminal {
     fn handle_bytes(&mut self, now: Instant, mut bytes: &[u8]) {
+        self.core.wire.now = now;
         while !bytes.is_empty() {
             let used = match &mut self.rx {
                 Rx::Tcp(acc) => {
@@ -1262,7 +1346,8 @@ impl TerminalSide for ZvtTerminal {
                 Rx::Serial(acc) => {
                     let (r, used) = acc.feed(bytes);
                     match r {
-                        Ok(SerialFeed::NeedMore) | Ok(SerialFeed::Ack) => {}
+                        Ok(SerialFeed::NeedMore) => {}
+                        Ok(SerialFeed::Ack) => self.core.wire.acked(),
                         Ok(SerialFeed::Nak) => self.core.wire.repeat(),
                         Ok(SerialFeed::Frame(data)) => {
                             self.core.wire.raw(serial::ACK);
@@ -1292,6 +1377,7 @@ impl TerminalSide for ZvtTerminal {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.core.wire.timeout(now);
         self.core.timeout(now);
     }
 
@@ -1308,10 +1394,12 @@ impl TerminalSide for ZvtTerminal {
     }
 
     fn respond(&mut self, now: Instant, response: &Response) -> Result<()> {
+        self.core.wire.now = now;
         self.core.respond(now, response)
     }
 
     fn send_receipt_part(&mut self, now: Instant, text: &str, more: bool) -> Result<()> {
+        self.core.wire.now = now;
         self.core.receipt_part(now, text, more)
     }
 
