@@ -13,7 +13,21 @@
 //!
 //! Both ends in one thread, on a fake clock: the till asks for a 12.50 EUR sale in Concert,
 //! the terminal approves it, the till gets the answer. Nothing here needs `std` or a heap:
-//! the same code runs in a `#![no_std]` crate that depends on `ecrlink-core`.
+//! the same code runs in a `#![no_std]` crate that depends on `ecrlink-core`. To try it, make
+//! a new crate (`cargo new --lib sale-demo`) of three files. `Cargo.toml` (the example needs
+//! no other dependency: the pipe and the drivers bring their `embedded-io` traits with them):
+//!
+//! ```toml
+//! [package]
+//! name = "sale-demo"
+//! version = "0.1.0"
+//! edition = "2024"
+//!
+//! [dependencies]
+//! ecrlink-core = "0.1"
+//! ```
+//!
+//! `src/lib.rs`, the whole file:
 //!
 //! ```
 //! #![no_std]
@@ -29,7 +43,9 @@
 //! use ecrlink_core::session::{EcrEvent, TerminalEvent};
 //! use ecrlink_core::txn::{Currency, Money, Outcome, Request, Response};
 //!
-//! fn sale_over_a_pipe() -> Result<Response, DriverError<PipeError>> {
+//! /// Runs a 12.50 EUR sale between a till and a terminal over an in-memory pipe; the
+//! /// terminal approves it. Returns the answer the till got.
+//! pub fn sale_over_a_pipe() -> Result<Response, DriverError<PipeError>> {
 //!     // A fake clock the loop advances by hand; firmware reads its SysTick counter instead.
 //!     let millis = Cell::new(0u64);
 //!     let clock = || Instant::from_millis(millis.get());
@@ -70,11 +86,32 @@
 //! }
 //!
 //! # fn main() {
-//! let answer = sale_over_a_pipe().unwrap();
-//! assert_eq!(answer.outcome, Outcome::Approved);
-//! assert_eq!(answer.amount, Money::new(1250, Currency::EUR).ok());
+//! #     let answer = sale_over_a_pipe().unwrap();
+//! #     assert_eq!(answer.outcome, Outcome::Approved);
+//! #     assert_eq!(answer.amount, Money::new(1250, Currency::EUR).ok());
 //! # }
 //! ```
+//!
+//! `tests/sale.rs`, a host test that runs the sale:
+//!
+//! ```ignore
+//! use ecrlink_core::txn::{Currency, Money, Outcome};
+//!
+//! #[test]
+//! fn the_terminal_approves_the_sale() {
+//!     let answer = sale_demo::sale_over_a_pipe().unwrap();
+//!     assert_eq!(answer.outcome, Outcome::Approved);
+//!     assert_eq!(answer.amount, Money::new(1250, Currency::EUR).ok());
+//! }
+//! ```
+//!
+//! Then `cargo test` answers the sale on the host, and
+//! `rustup target add thumbv7em-none-eabihf && cargo build --target thumbv7em-none-eabihf`
+//! builds the same library for a Cortex-M4F, with no `std` and no allocator. (Your firmware's
+//! binary crate, which calls it, brings what every bare-metal binary has: an entry point such
+//! as `cortex-m-rt`'s and a `#[panic_handler]`; ecrlink-core itself never panics on input.)
+//! ecrlink's CI does exactly this with these three blocks in a fresh crate
+//! (`tests/tests/doc_example_crate.rs` in the repository), so they do not drift.
 //!
 //! A till alone (the terminal on the other end of a real line) is one call:
 //! [`BlockingTill::transact`] sends the request and returns the answer. A terminal firmware's

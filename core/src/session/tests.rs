@@ -1,6 +1,6 @@
 //! `respond` behaves the same in every dialect: the same responses are refused with the same
 //! errors, and what goes out is what the response says (nothing filled in). Each test runs
-//! every terminal-side dialect against its own till side.
+//! every terminal-side dialect (Concert, ČSOB, ZVT) against its own till side.
 //!
 //! Compiled for tests only: the parent module declares it `#[cfg(test)]`.
 
@@ -13,6 +13,7 @@ use crate::dialect::concert::{
     ConcertEcr, ConcertEcrConfig, ConcertTerminal, ConcertTerminalConfig,
 };
 use crate::dialect::csob::{CsobConfig, CsobEcr, CsobTerminal};
+use crate::dialect::zvt::{ZvtEcr, ZvtEcrConfig, ZvtTerminal, ZvtTerminalConfig};
 use crate::txn::{Currency, Money, Outcome, RequestKind, TerminalId};
 
 /// A till and a terminal of one dialect, the clock, and the currency the dialect runs in.
@@ -45,6 +46,14 @@ fn pairs() -> Vec<Pair> {
             other_currency: Currency::EUR,
             now: Instant::ZERO,
         },
+        Pair {
+            name: "zvt",
+            ecr: Box::new(ZvtEcr::new(ZvtEcrConfig::new(Currency::EUR))),
+            terminal: Box::new(ZvtTerminal::new(ZvtTerminalConfig::new(Currency::EUR))),
+            currency: Currency::EUR,
+            other_currency: Currency::CZK,
+            now: Instant::ZERO,
+        },
     ]
 }
 
@@ -54,7 +63,8 @@ impl Pair {
     }
 
     /// Moves bytes both ways and fires due deadlines for up to `rounds` steps of 10 ms;
-    /// stops early at the first event of either side, which it returns.
+    /// answers a receipt request with a line of text; stops early once the terminal has a
+    /// request or the till an answer, and returns the events of both sides.
     fn run(&mut self, rounds: usize) -> (Vec<TerminalEvent>, Vec<EcrEvent>) {
         let mut buf = std::vec![0u8; MAX_TRANSMIT];
         let (mut te, mut ee) = (Vec::new(), Vec::new());
@@ -65,7 +75,16 @@ impl Pair {
             while let Some(n) = self.terminal.poll_transmit(&mut buf).unwrap() {
                 self.ecr.handle_bytes(self.now, &buf[..n]);
             }
-            te.extend(core::iter::from_fn(|| self.terminal.poll_event()));
+            while let Some(event) = self.terminal.poll_event() {
+                // A till that prints the receipt itself (ZVT) gets its text.
+                if event == TerminalEvent::ReceiptRequested {
+                    let now = self.now;
+                    self.terminal
+                        .send_receipt_part(now, "Thank you", false)
+                        .unwrap();
+                }
+                te.push(event);
+            }
             ee.extend(core::iter::from_fn(|| self.ecr.poll_event()));
             if te.iter().any(|e| matches!(e, TerminalEvent::Request(_)))
                 || ee.iter().any(|e| matches!(e, EcrEvent::Response(_)))

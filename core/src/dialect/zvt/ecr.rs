@@ -354,10 +354,13 @@ impl Core {
             .currency
             .and_then(|c| Currency::from_numeric(c).ok())
             .unwrap_or(self.cfg.currency);
+        // No status information with an amount: a completion (`06 0F`) approves the command
+        // as sent, so the amount asked is the amount approved; an abort moved no money and
+        // carries none, and the till reports none (never the request's, filled in).
         r.amount = match (info.amount, &self.request) {
             (Some(a), _) => Money::new(a, currency).ok(),
-            (None, Some(req)) => req.amount(),
-            (None, None) => None,
+            (None, Some(req)) if r.outcome.is_approved() => req.amount(),
+            (None, _) => None,
         };
         r.trace = info.trace;
         r.approval_code = info.approval;
