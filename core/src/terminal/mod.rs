@@ -95,6 +95,8 @@ mod book;
 pub mod confirm;
 mod policy;
 #[cfg(test)]
+mod sizes;
+#[cfg(test)]
 mod tests;
 pub mod wire;
 
