@@ -526,6 +526,7 @@ mod terminal_tests {
 
     use super::super::*;
     use crate::bank::ResponseCode;
+    use crate::journal::Record;
     use std::vec::Vec as StdVec;
 
     const PIN: &[u8] = b"4711";
@@ -582,7 +583,7 @@ mod terminal_tests {
         fn pump(&mut self) {
             loop {
                 if let Some(r) = self.app.poll_record() {
-                    self.journal.push(r.clone());
+                    self.journal.push(r.to_record());
                     self.app.handle_persisted(self.now);
                     continue;
                 }
