@@ -365,7 +365,7 @@ impl Txn {
     /// nothing is printed and nothing more is journaled; the answer goes out as is.
     fn end_unjournaled(&mut self, outcome: Outcome, text: &str) {
         self.response.outcome = outcome;
-        self.response = with_text(self.response.clone(), text);
+        set_text(&mut self.response, text);
         self.print = false;
         self.step = Step::Finishing;
     }
@@ -616,31 +616,20 @@ impl Terminal {
                 // The running transaction is the one the till asks about (a till that lost
                 // its answer and reconnected): answer once it is done.
                 if self.waiting_last.push((id, till)).is_err() {
-                    let r = self.response(kind, fail(FailReason::Busy));
-                    self.answer(id, till, r);
+                    self.answer_plain(id, till, kind, fail(FailReason::Busy), None);
                 }
                 return;
             }
-            Request::LastTransaction => {
-                // The last transaction's own answer, its kind kept (a sale, a refund, …): the
-                // dialect writes it as its last-transaction answer and names that kind where
-                // it can (`session::check_response`).
-                let r = match &self.journal.checkpoint.last {
-                    Some(last) => last.response.clone(),
-                    None => self.response(kind, fail(FailReason::NoMatchingTransaction)),
-                };
-                return self.answer(id, till, r);
-            }
+            Request::LastTransaction => return self.answer_last(id, till),
             Request::TestTerminal => {
                 let state = if self.txn.is_some() { "busy" } else { "ready" };
-                let r = with_text(self.response(kind, Outcome::Approved), state);
-                return self.answer(id, till, r);
+                return self.answer_plain(id, till, kind, Outcome::Approved, Some(state));
             }
             _ => {}
         }
         if self.txn.is_some() {
-            let r = self.response(kind, fail(FailReason::Busy));
-            return self.answer(id, till, with_text(r, "busy with another request"));
+            let busy = Some("busy with another request");
+            return self.answer_plain(id, till, kind, fail(FailReason::Busy), busy);
         }
         if let Err(refusal) = self.check_policy(now, &request) {
             return self.refuse(id, till, &request, refusal);
@@ -651,10 +640,24 @@ impl Terminal {
             _ => true,
         };
         if !room {
-            let r = self.response(kind, fail(FailReason::Other));
-            return self.answer(id, till, with_text(r, JOURNAL_FULL_TEXT));
+            let full = Some(JOURNAL_FULL_TEXT);
+            return self.answer_plain(id, till, kind, fail(FailReason::Other), full);
         }
-        let mut response = self.response(kind, Outcome::Approved);
+        self.begin(now, id, till, request);
+        if self.cfg.policy.confirm.contains(kind) {
+            // The merchant's PIN first ([`Self::handle_confirmation`]); nothing starts before.
+            return self.ask_confirmation(kind);
+        }
+        self.start(now);
+        self.advance(now);
+    }
+
+    /// Makes `request` the running one. Out of line, like the other helpers that build an
+    /// answer: its large temporaries are on the stack only while it runs, not under the
+    /// whole of [`Self::handle_request`] and what that calls.
+    #[inline(never)]
+    fn begin(&mut self, now: Instant, id: RequestId, till: TillId, request: Request) {
+        let mut response = self.response(request.kind(), Outcome::Approved);
         response.amount = request.amount();
         response.reference = request.reference().cloned();
         if let Request::SaleWithCashback { cashback, .. } = &request {
@@ -663,7 +666,7 @@ impl Terminal {
         if let Request::Reversal { code, .. } = &request {
             response.approval_code = Some(code.clone());
         }
-        let txn = Txn {
+        self.txn = Some(Txn {
             id,
             till,
             request,
@@ -674,14 +677,39 @@ impl Terminal {
             pan: None,
             close_lines: Vec::new(),
             print: false,
-        };
-        self.txn = Some(txn);
-        if self.cfg.policy.confirm.contains(kind) {
-            // The merchant's PIN first ([`Self::handle_confirmation`]); nothing starts before.
-            return self.ask_confirmation(kind);
+        });
+    }
+
+    /// Answers `id` at once with `outcome` and `text` (out of line: see [`Self::begin`]).
+    #[inline(never)]
+    fn answer_plain(
+        &mut self,
+        id: RequestId,
+        till: TillId,
+        kind: RequestKind,
+        outcome: Outcome,
+        text: Option<&str>,
+    ) {
+        let mut r = self.response(kind, outcome);
+        if let Some(text) = text {
+            set_text(&mut r, text);
         }
-        self.start(now);
-        self.advance(now);
+        self.answer(id, till, r);
+    }
+
+    /// Answers a last-transaction question with the last transaction's own answer, its kind
+    /// kept (a sale, a refund, …): the dialect writes it as its last-transaction answer and
+    /// names that kind where it can (`session::check_response`).
+    #[inline(never)]
+    fn answer_last(&mut self, id: RequestId, till: TillId) {
+        let r = match &self.journal.checkpoint.last {
+            Some(last) => last.response.clone(),
+            None => self.response(
+                RequestKind::LastTransaction,
+                fail(FailReason::NoMatchingTransaction),
+            ),
+        };
+        self.answer(id, till, r);
     }
 
     /// The card reader's report for the running request.
@@ -1107,7 +1135,7 @@ impl Terminal {
             Request::Subtotals => {
                 txn.response.totals = Some(self.journal.checkpoint.totals.clone());
                 let text = text_batch(self.journal.checkpoint.batch, "open");
-                txn.response = with_text(txn.response.clone(), &text);
+                set_text(&mut txn.response, &text);
                 txn.print = true;
             }
             Request::LastSums => {
@@ -1117,7 +1145,7 @@ impl Terminal {
                     None => text_plain("no closed batch"),
                 };
                 txn.response.totals = Some(last.map(|c| c.totals).unwrap_or_default());
-                txn.response = with_text(txn.response.clone(), &text);
+                set_text(&mut txn.response, &text);
                 txn.print = true;
             }
             Request::Reprint => {
@@ -1156,7 +1184,7 @@ impl Terminal {
                     Err(already) => {
                         txn.response.outcome = fail(FailReason::NoMatchingTransaction);
                         if already {
-                            txn.response = with_text(txn.response.clone(), ALREADY_REVERSED_TEXT);
+                            set_text(&mut txn.response, ALREADY_REVERSED_TEXT);
                         }
                     }
                 }
@@ -1213,7 +1241,7 @@ impl Terminal {
             | Request::Refund { amount, .. } => {
                 if self.stan_next > MAX_STAN {
                     txn.response.outcome = fail(FailReason::Other);
-                    txn.response = with_text(txn.response.clone(), "trace numbers used up");
+                    set_text(&mut txn.response, "trace numbers used up");
                     txn.step = Step::Finishing;
                     return;
                 }
@@ -1415,7 +1443,7 @@ impl Terminal {
         if let Some(pan) = txn.pan.clone() {
             remember_pan(&mut self.pans, batch, original.stan, pan);
         }
-        txn.response = with_text(txn.response.clone(), REVERSAL_STORED_TEXT);
+        set_text(&mut txn.response, REVERSAL_STORED_TEXT);
         self.push_record(Queued::ReversalQueued(PendingReversal {
             batch,
             original,
@@ -1458,7 +1486,7 @@ impl Terminal {
             let totals = self.journal.checkpoint.totals.clone();
             if let Some(txn) = self.txn.as_mut() {
                 txn.response.totals = Some(totals.clone());
-                txn.response = with_text(txn.response.clone(), &text_batch(batch, "closed"));
+                set_text(&mut txn.response, &text_batch(batch, "closed"));
             }
             self.push_closed(batch, totals);
             self.stan_next = 1;
@@ -1514,7 +1542,7 @@ impl Terminal {
                     let ms = now.saturating_duration_since(sent).as_millis();
                     let mut text: String<64> = String::new();
                     let _ = core::fmt::write(&mut text, format_args!("bank round trip {ms} ms"));
-                    txn.response = with_text(txn.response.clone(), &text);
+                    set_text(&mut txn.response, &text);
                     self.finish(Outcome::Approved, false);
                 } else {
                     self.bank_down = true;
@@ -1563,7 +1591,7 @@ impl Terminal {
                         self.owe_reversal(approved, ReversalReason::PartialApproval);
                         let txn_resp = self.txn.as_mut().map(|t| &mut t.response);
                         if let Some(r) = txn_resp {
-                            *r = with_text(r.clone(), PARTIAL_TEXT);
+                            set_text(r, PARTIAL_TEXT);
                         }
                         self.finish(declined("10"), true);
                     }
@@ -1755,42 +1783,21 @@ impl Terminal {
         if !self.records.is_empty() {
             return;
         }
-        let step = self.txn.as_ref().map(|t| t.step.clone());
-        match step {
-            Some(Step::Journaling { request }) => {
+        match self.txn.as_ref().map(|t| &t.step) {
+            Some(Step::Journaling { .. }) => {
                 let late = self.txn.as_ref().is_some_and(|t| now >= t.deadline);
                 if late {
                     // The till has given up: never send what it no longer waits for.
                     self.finish(Outcome::Timeout, false);
                     return self.advance(now);
                 }
-                let until = self.bank_until(now);
-                let mti = request.mti();
-                if let Some(txn) = self.txn.as_mut() {
-                    txn.step = Step::AwaitingBank {
-                        stan: request.stan(),
-                        mti,
-                        until,
-                    };
-                }
-                self.push_bank(BankCommand::Send(request));
+                self.send_journaled(now);
             }
             Some(Step::Finishing) => {
-                if let Some(txn) = self.txn.take() {
-                    let print = txn.print;
-                    let response = txn.response;
-                    if print {
-                        self.has_receipt = true;
-                        if self.prints.is_full() {
-                            let _ = self.prints.pop_front();
-                        }
-                        let _ = self.prints.push_back(PrintJob::Receipt(response.clone()));
-                    }
-                    self.answer(txn.id, txn.till, response);
-                }
+                self.answer_finished();
                 let waiting = core::mem::take(&mut self.waiting_last);
                 for (id, till) in waiting {
-                    self.handle_request(now, id, till, Request::LastTransaction);
+                    self.answer_last(id, till);
                 }
                 self.next_echo = self.cfg.echo_every.map(|d| now.saturating_add(d));
             }
@@ -1799,6 +1806,51 @@ impl Terminal {
         }
         self.forward_reversal(now);
         self.maybe_echo(now);
+    }
+
+    /// The running request's start is durable: its bank message goes out (out of line: see
+    /// [`Self::begin`]).
+    #[inline(never)]
+    fn send_journaled(&mut self, now: Instant) {
+        let until = self.bank_until(now);
+        let Some(txn) = self.txn.as_mut() else {
+            return;
+        };
+        let Step::Journaling { request } = &txn.step else {
+            return;
+        };
+        let command = BankCommand::Send(request.clone());
+        txn.step = Step::AwaitingBank {
+            stan: request.stan(),
+            mti: request.mti(),
+            until,
+        };
+        self.push_bank(command);
+    }
+
+    /// The running request is done and durable: its answer (and receipt) go out (out of
+    /// line: see [`Self::begin`]).
+    #[inline(never)]
+    fn answer_finished(&mut self) {
+        let Some(txn) = self.txn.as_mut() else {
+            return;
+        };
+        let (id, till) = (txn.id, txn.till);
+        if txn.print {
+            self.has_receipt = true;
+            if self.prints.is_full() {
+                let _ = self.prints.pop_front();
+            }
+            let _ = self
+                .prints
+                .push_back(PrintJob::Receipt(txn.response.clone()));
+        }
+        let response = core::mem::replace(
+            &mut txn.response,
+            Response::new(RequestKind::LastTransaction, Outcome::Cancelled),
+        );
+        self.txn = None;
+        self.answer(id, till, response);
     }
 
     // ---- small helpers ----------------------------------------------------------------
@@ -1987,9 +2039,18 @@ fn declined(code: &str) -> Outcome {
     }
 }
 
-fn with_text(r: Response, text: &str) -> Response {
-    let fallback = r.clone();
-    r.with_text(text).unwrap_or(fallback)
+fn with_text(mut r: Response, text: &str) -> Response {
+    set_text(&mut r, text);
+    r
+}
+
+/// Sets the answer's free text in place (no copy of the answer); a text over its capacity
+/// leaves the answer as it was.
+fn set_text(r: &mut Response, text: &str) {
+    let mut s = String::new();
+    if s.push_str(text).is_ok() {
+        r.text = Some(s);
+    }
 }
 
 fn text_batch(batch: u32, state: &str) -> String<64> {
