@@ -461,7 +461,7 @@ impl Engine {
             let mut progressed = false;
             while let Some(record) = self.app.poll_record() {
                 progressed = true;
-                let record = record.clone();
+                let record = record.to_record();
                 // Said before the record is written, so that whoever sees the journal change
                 // finds the line already in the log.
                 if let Record::ReversalAcked {

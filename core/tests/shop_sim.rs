@@ -1562,7 +1562,7 @@ impl Sim {
                 self.violation("the application never stops asking (pump loop)".into());
                 return;
             }
-            if let Some(record) = self.app.poll_record().cloned() {
+            if let Some(record) = self.app.poll_record().map(|r| r.to_record()) {
                 if let Some(what) = self.leak_in_record(&record) {
                     self.violation(format!("{what} in journal record {record:?}"));
                 }

@@ -24,7 +24,6 @@
 #![no_std]
 #![no_main]
 
-use core::mem::MaybeUninit;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m_rt::{entry, exception};
@@ -34,7 +33,7 @@ use ecrlink_core::dialect::concert::{ConcertTerminal, ConcertTerminalConfig};
 #[cfg(feature = "csob")]
 use ecrlink_core::dialect::csob::{CsobConfig, CsobTerminal};
 use ecrlink_core::io::BlockingTerminal;
-use ecrlink_core::journal::{self, JournalState, MAX_ENVELOPE, Record};
+use ecrlink_core::journal::{self, JournalState, MAX_ENVELOPE, RecordRef};
 use ecrlink_core::receipt::{self, CopyKind, Lang, MAX_RECEIPT_BYTES, Merchant, ReceiptOptions};
 use ecrlink_core::session::{RECEIPT_PART_CAPACITY, TerminalEvent, TerminalSide};
 use ecrlink_core::terminal::{
@@ -321,7 +320,7 @@ impl Journal {
         Some(end)
     }
 
-    fn append(&mut self, record: &Record) -> bool {
+    fn append(&mut self, record: RecordRef<'_>) -> bool {
         let Ok(n) = journal::encode(record, &mut self.buf) else {
             return false;
         };
@@ -546,13 +545,16 @@ fn run_csob(devices: &mut Devices) -> ! {
     )
 }
 
-/// The application over the journal's state, written into `slot` (a static). A function of
-/// its own, so that `Terminal::new`'s temporaries are not in the caller's frame.
+/// The application over the journal's state, built in its static (`Terminal::empty` holds
+/// no large temporary) and restored there in place. A function of its own, so that its
+/// temporaries are not in the caller's frame.
 #[inline(never)]
-fn new_app(slot: &'static mut MaybeUninit<Terminal>, state: JournalState) -> &'static mut Terminal {
+fn new_app(state: &JournalState) -> &'static mut Terminal {
     let mut cfg = Config::new(Currency::EUR);
     cfg.terminal_id = Some(terminal_id());
-    slot.write(Terminal::new(cfg, state, now()))
+    let app = APP.init_with(|| Terminal::empty(cfg));
+    app.restore(state, now());
+    app
 }
 
 /// Reads the journal back and builds the application and the bank link in their statics.
@@ -566,7 +568,7 @@ fn boot() -> Devices {
         end: end.unwrap_or(flash::JOURNAL_LEN),
         buf: [0; MAX_ENVELOPE],
     });
-    let app = new_app(APP.uninit(), state);
+    let app = new_app(&state);
     // A journal this build cannot read is left untouched: nothing more is written to it.
     app.set_journal_space(if end.is_some() {
         journal.space()

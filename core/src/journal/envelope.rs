@@ -13,7 +13,7 @@
 
 use super::crc::Crc32;
 use super::header::{FileStart, file_start};
-use super::record::Record;
+use super::record::{Record, RecordRef};
 use crate::{Error, Result};
 
 /// The two bytes that open every envelope.
@@ -36,11 +36,13 @@ fn crc_of(len_bytes: &[u8], payload: &[u8]) -> u32 {
     c.finish()
 }
 
-/// Encodes `record` in its envelope at the start of `buf` and returns the length written.
+/// Encodes `record` (a `&`[`Record`] or a [`RecordRef`]) in its envelope at the start of `buf`
+/// and returns the length written.
 /// A buffer shorter than needed is [`Error::BufferTooSmall`] and is left untouched;
 /// [`MAX_ENVELOPE`] bytes are always enough.
-pub fn encode(record: &Record, buf: &mut [u8]) -> Result<usize> {
-    let len = postcard::serialize_with_flavor(record, postcard::ser_flavors::Size::default())
+pub fn encode<'r>(record: impl Into<RecordRef<'r>>, buf: &mut [u8]) -> Result<usize> {
+    let record = record.into();
+    let len = postcard::serialize_with_flavor(&record, postcard::ser_flavors::Size::default())
         .map_err(|_| Error::JournalRecord)?;
     if len > MAX_PAYLOAD {
         return Err(Error::CapacityExceeded {
@@ -57,7 +59,7 @@ pub fn encode(record: &Record, buf: &mut [u8]) -> Result<usize> {
     let (payload, trailer) = rest
         .split_at_mut_checked(len)
         .ok_or(Error::BufferTooSmall { needed: total })?;
-    let written = postcard::to_slice(record, payload)
+    let written = postcard::to_slice(&record, payload)
         .map_err(|_| Error::JournalRecord)?
         .len();
     if written != len {

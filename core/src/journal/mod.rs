@@ -30,7 +30,7 @@ pub use header::{
 };
 pub use record::{
     AuthStarted, Checkpoint, ClosedBatch, LastTransaction, MAX_PENDING_REVERSALS, Original,
-    PendingReversal, Record, ReversalReason,
+    PendingReversal, Record, RecordRef, ReversalReason,
 };
 pub use state::JournalState;
 

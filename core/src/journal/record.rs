@@ -14,7 +14,7 @@ use crate::txn::{
 /// [`super::JournalState`] tracks). More is [`crate::Error::CapacityExceeded`].
 pub const MAX_PENDING_REVERSALS: usize = 16;
 
-/// One journal record.
+/// One journal record. Adding a variant: add it to [`RecordRef`] too, at the same place.
 // Records are moved into the encoder, never kept in bulk; boxing is not available (no alloc).
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +60,118 @@ pub enum Record {
         /// Its totals as reconciled.
         totals: Totals,
     },
+}
+
+/// A [`Record`] that borrows its large parts: what [`super::encode`] and
+/// [`super::JournalState::apply`] take, so that a record can be written straight from where
+/// its parts already are (the payment application keeps one checkpoint and one answer, not a
+/// copy of each per queued record: [`crate::terminal::Terminal::poll_record`]). It encodes to
+/// exactly the bytes of the [`Record`] it mirrors (same variants, same order, same fields).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum RecordRef<'a> {
+    /// [`Record::Checkpoint`].
+    Checkpoint(&'a Checkpoint),
+    /// [`Record::StanReserved`].
+    StanReserved {
+        /// Batch number.
+        batch: u32,
+        /// First trace number not reserved.
+        upto: u32,
+    },
+    /// [`Record::AuthStarted`].
+    AuthStarted(&'a AuthStarted),
+    /// [`Record::Completed`].
+    Completed {
+        /// Trace number of the request.
+        stan: u32,
+        /// The answer as given to the till.
+        response: &'a Response,
+    },
+    /// [`Record::Delivered`].
+    Delivered {
+        /// Trace number of the request.
+        stan: u32,
+    },
+    /// [`Record::ReversalQueued`].
+    ReversalQueued(&'a PendingReversal),
+    /// [`Record::ReversalAcked`].
+    ReversalAcked {
+        /// Batch of the reversed authorization.
+        batch: u32,
+        /// Trace number of the reversed authorization.
+        original_stan: u32,
+    },
+    /// [`Record::BatchClosed`].
+    BatchClosed {
+        /// Batch that was closed.
+        batch: u32,
+        /// Its totals as reconciled.
+        totals: &'a Totals,
+    },
+}
+
+impl RecordRef<'_> {
+    /// The owned record (copies the large parts).
+    pub fn to_record(&self) -> Record {
+        match *self {
+            RecordRef::Checkpoint(c) => Record::Checkpoint(c.clone()),
+            RecordRef::StanReserved { batch, upto } => Record::StanReserved { batch, upto },
+            RecordRef::AuthStarted(a) => Record::AuthStarted(a.clone()),
+            RecordRef::Completed { stan, response } => Record::Completed {
+                stan,
+                response: response.clone(),
+            },
+            RecordRef::Delivered { stan } => Record::Delivered { stan },
+            RecordRef::ReversalQueued(p) => Record::ReversalQueued(*p),
+            RecordRef::ReversalAcked {
+                batch,
+                original_stan,
+            } => Record::ReversalAcked {
+                batch,
+                original_stan,
+            },
+            RecordRef::BatchClosed { batch, totals } => Record::BatchClosed {
+                batch,
+                totals: totals.clone(),
+            },
+        }
+    }
+}
+
+impl<'a> From<&'a Record> for RecordRef<'a> {
+    fn from(record: &'a Record) -> Self {
+        match record {
+            Record::Checkpoint(c) => RecordRef::Checkpoint(c),
+            Record::StanReserved { batch, upto } => RecordRef::StanReserved {
+                batch: *batch,
+                upto: *upto,
+            },
+            Record::AuthStarted(a) => RecordRef::AuthStarted(a),
+            Record::Completed { stan, response } => RecordRef::Completed {
+                stan: *stan,
+                response,
+            },
+            Record::Delivered { stan } => RecordRef::Delivered { stan: *stan },
+            Record::ReversalQueued(p) => RecordRef::ReversalQueued(p),
+            Record::ReversalAcked {
+                batch,
+                original_stan,
+            } => RecordRef::ReversalAcked {
+                batch: *batch,
+                original_stan: *original_stan,
+            },
+            Record::BatchClosed { batch, totals } => RecordRef::BatchClosed {
+                batch: *batch,
+                totals,
+            },
+        }
+    }
+}
+
+impl PartialEq<Record> for RecordRef<'_> {
+    fn eq(&self, other: &Record) -> bool {
+        *self == RecordRef::from(other)
+    }
 }
 
 /// A request sent to the bank, as journaled before sending.

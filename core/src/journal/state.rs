@@ -4,7 +4,7 @@ use heapless::Vec;
 
 use super::record::{
     AuthStarted, Checkpoint, ClosedBatch, LastTransaction, MAX_PENDING_REVERSALS, Original,
-    PendingReversal, Record, ReversalReason,
+    PendingReversal, RecordRef, ReversalReason,
 };
 use crate::txn::{CurrencyTotals, Outcome, RequestKind, Response, SchemeTotals, Totals};
 use crate::{Error, Result};
@@ -31,22 +31,23 @@ impl JournalState {
         Self::default()
     }
 
-    /// Applies one record. An error means a capacity was exceeded (the record is applied as
-    /// far as possible); the caller reports it.
-    pub fn apply(&mut self, record: &Record) -> Result<()> {
+    /// Applies one record (a `&`[`super::Record`] or a [`RecordRef`]). An error means a
+    /// capacity was exceeded (the record is applied as far as possible); the caller reports
+    /// it.
+    pub fn apply<'r>(&mut self, record: impl Into<RecordRef<'r>>) -> Result<()> {
         let cp = &mut self.checkpoint;
-        match record {
-            Record::Checkpoint(c) => {
+        match record.into() {
+            RecordRef::Checkpoint(c) => {
                 *cp = c.clone();
                 self.open.clear();
                 self.open_before_last = 0;
             }
-            Record::StanReserved { batch, upto } => {
-                if *batch == cp.batch && *upto > cp.next_stan {
-                    cp.next_stan = *upto;
+            RecordRef::StanReserved { batch, upto } => {
+                if batch == cp.batch && upto > cp.next_stan {
+                    cp.next_stan = upto;
                 }
             }
-            Record::AuthStarted(a) => {
+            RecordRef::AuthStarted(a) => {
                 if a.batch == cp.batch && a.stan >= cp.next_stan {
                     cp.next_stan = a.stan.saturating_add(1);
                 }
@@ -82,11 +83,11 @@ impl JournalState {
                         what: "open authorizations",
                     })?;
             }
-            Record::Completed { stan, response } => {
+            RecordRef::Completed { stan, response } => {
                 let pos = self
                     .open
                     .iter()
-                    .position(|o| o.stan == *stan && o.batch == cp.batch && *stan != 0);
+                    .position(|o| o.stan == stan && o.batch == cp.batch && stan != 0);
                 let auth = pos.map(|i| self.open.remove(i));
                 // Whatever is still open started before this completion.
                 self.open_before_last = self.open.len();
@@ -102,7 +103,7 @@ impl JournalState {
                     response.kind == RequestKind::Reversal && !response.outcome.is_approved();
                 if (response.kind.moves_money() || auth.is_some()) && !failed_reversal {
                     cp.last = Some(LastTransaction {
-                        stan: *stan,
+                        stan,
                         batch: cp.batch,
                         response: response.clone(),
                         delivered: false,
@@ -115,27 +116,27 @@ impl JournalState {
                 }
                 return result;
             }
-            Record::Delivered { stan } => {
+            RecordRef::Delivered { stan } => {
                 if let Some(last) = cp.last.as_mut() {
-                    if last.stan == *stan {
+                    if last.stan == stan {
                         last.delivered = true;
                     }
                 }
             }
-            Record::ReversalQueued(p) => return push_pending(&mut cp.pending, *p),
-            Record::ReversalAcked {
+            RecordRef::ReversalQueued(p) => return push_pending(&mut cp.pending, *p),
+            RecordRef::ReversalAcked {
                 batch,
                 original_stan,
             } => {
                 cp.pending
-                    .retain(|p| p.batch != *batch || p.original.stan != *original_stan);
+                    .retain(|p| p.batch != batch || p.original.stan != original_stan);
                 // An authorization whose final answer could not be written was reversed from
                 // memory: the bank's acknowledgement ends it, and a restart must not reverse
                 // it again.
                 if let Some(i) = self
                     .open
                     .iter()
-                    .position(|o| o.stan == *original_stan && o.batch == *batch)
+                    .position(|o| o.stan == original_stan && o.batch == batch)
                 {
                     self.open.remove(i);
                     if i < self.open_before_last {
@@ -143,13 +144,13 @@ impl JournalState {
                     }
                 }
             }
-            Record::BatchClosed { batch, totals } => {
-                if *batch == cp.batch {
+            RecordRef::BatchClosed { batch, totals } => {
+                if batch == cp.batch {
                     cp.batch = cp.batch.wrapping_add(1).max(1);
                     cp.next_stan = 1;
                     cp.totals = Totals::default();
                     cp.last_close = Some(ClosedBatch {
-                        batch: *batch,
+                        batch,
                         totals: totals.clone(),
                     });
                 }
@@ -162,9 +163,17 @@ impl JournalState {
     /// (a till's reversal is re-sent), and becomes the last transaction with the outcome the
     /// till must see. Returns the checkpoint to open the next journal file with.
     pub fn recover(mut self) -> Result<Checkpoint> {
+        self.recover_in_place().map(|()| self.checkpoint)
+    }
+
+    /// [`Self::recover`] without moving the state: afterwards `checkpoint` is the recovered
+    /// checkpoint and nothing is open. On an error the checkpoint is recovered as far as its
+    /// capacity allows.
+    pub fn recover_in_place(&mut self) -> Result<()> {
         let mut result = Ok(());
         let open = core::mem::take(&mut self.open);
         let before_last = self.open_before_last;
+        self.open_before_last = 0;
         for (i, auth) in open.iter().enumerate() {
             let Some(p) = reversal_for(auth) else {
                 continue;
@@ -201,7 +210,7 @@ impl JournalState {
                 });
             }
         }
-        result.map(|()| self.checkpoint)
+        result
     }
 }
 

@@ -596,3 +596,25 @@ fn a_damaged_header_is_a_bad_tail_at_offset_0() {
     let t = Reader::new(&flipped).unwrap().next().unwrap().unwrap_err();
     assert_eq!((t.offset, t.torn), (0, false));
 }
+
+#[test]
+fn a_borrowed_record_encodes_to_the_bytes_of_its_record() {
+    let mut totals = Totals::default();
+    state::add_to_totals(&mut totals, &sale(7, 120, 1250)).unwrap();
+    let mut records = sample();
+    records.push(approved(RequestKind::Refund, 0, 300));
+    records.push(Record::BatchClosed { batch: 7, totals });
+    for r in &records {
+        // The record's own encoding, not through `encode` (which borrows it first).
+        let mut own = [0u8; MAX_PAYLOAD];
+        let own = postcard::to_slice(r, &mut own).unwrap();
+        let view = RecordRef::from(r);
+        let mut buf = [0u8; MAX_ENVELOPE];
+        let n = encode(view, &mut buf).unwrap();
+        let payload = &buf[envelope::HEADER_LEN..n - envelope::TRAILER_LEN];
+        assert_eq!(payload, &own[..], "{r:?}");
+        assert_eq!(decode_record(FORMAT_VERSION, payload).unwrap(), *r);
+        assert_eq!(view.to_record(), *r);
+        assert_eq!(view, *r);
+    }
+}

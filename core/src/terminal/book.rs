@@ -69,6 +69,18 @@ pub(crate) struct Book {
 }
 
 impl Book {
+    /// An empty book.
+    pub const fn new() -> Self {
+        Book {
+            entries: Deque::new(),
+        }
+    }
+
+    /// Forgets every entry.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
     /// Adds `entry`, replacing one of the same batch and trace; drops entries of other
     /// batches (a new batch starts the book afresh) and, when full, the oldest.
     pub fn record(&mut self, entry: Entry) {

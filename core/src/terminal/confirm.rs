@@ -296,7 +296,7 @@ impl Lockout {
 
 // ---- the payment application's side ----------------------------------------------------
 
-use super::{Answer, Outcome, Step, Terminal, fail, with_text};
+use super::{Answer, Outcome, Step, Terminal, fail, set_text, with_text};
 use super::{DayTotals, Refusal, RequestId, TillId};
 use crate::txn::{FailReason, Request};
 
@@ -410,7 +410,7 @@ impl Terminal {
     /// (it has no start record).
     fn end_unconfirmed(&mut self, outcome: Outcome, why: Refusal) {
         if let Some(txn) = self.txn.as_mut() {
-            txn.response = with_text(txn.response.clone(), why.text());
+            set_text(&mut txn.response, why.text());
         }
         self.finish(outcome, false);
     }
@@ -526,6 +526,7 @@ mod terminal_tests {
 
     use super::super::*;
     use crate::bank::ResponseCode;
+    use crate::journal::Record;
     use std::vec::Vec as StdVec;
 
     const PIN: &[u8] = b"4711";
@@ -582,7 +583,7 @@ mod terminal_tests {
         fn pump(&mut self) {
             loop {
                 if let Some(r) = self.app.poll_record() {
-                    self.journal.push(r.clone());
+                    self.journal.push(r.to_record());
                     self.app.handle_persisted(self.now);
                     continue;
                 }

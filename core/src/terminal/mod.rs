@@ -71,7 +71,7 @@
 //! // Journal before the bank: persist every record the application asks for.
 //! let mut journal = Vec::new();
 //! while let Some(record) = app.poll_record() {
-//!     journal.push(record.clone());
+//!     journal.push(record.to_record());
 //!     app.handle_persisted(now);
 //! }
 //! let Some(BankCommand::Send(BankRequest::Auth(auth))) = app.poll_bank() else { panic!() };
@@ -80,7 +80,7 @@
 //!     approval: Some(ApprovalCode::new("A1B2C3").unwrap()), amount: None, emv: EmvData::new(),
 //! });
 //! while let Some(record) = app.poll_record() {
-//!     journal.push(record.clone());
+//!     journal.push(record.to_record());
 //!     app.handle_persisted(now);
 //! }
 //! let answer = app.poll_answer().unwrap();
@@ -94,6 +94,9 @@ mod bank;
 mod book;
 pub mod confirm;
 mod policy;
+mod records;
+#[cfg(test)]
+mod sizes;
 #[cfg(test)]
 mod tests;
 pub mod wire;
@@ -110,11 +113,14 @@ pub use bank::{
 pub use book::{MAX_BOOK, receipt_of};
 pub use confirm::{ConfirmCommand, Confirmation, Lockout, PinHash};
 pub use policy::{DayLine, DayTotals, KindSet, Policy, Refusal};
+pub use records::MAX_PAYLOADS;
+
+use records::{Payload, Queued, Records};
 
 use crate::bank::{CodeMeaning, Expiry};
 use crate::emv;
 use crate::journal::{
-    AuthStarted, Checkpoint, JournalState, Original, PendingReversal, Record, ReversalReason,
+    AuthStarted, Checkpoint, JournalState, Original, PendingReversal, RecordRef, ReversalReason,
 };
 use crate::time::{Instant, earliest};
 use crate::txn::{
@@ -125,9 +131,11 @@ use crate::txn::{
 
 /// The largest trace number (ISO 8583 field 11 is n6).
 pub const MAX_STAN: u32 = 999_999;
-/// Trace numbers reserved in the journal with one [`Record::StanReserved`].
+/// Trace numbers reserved in the journal with one
+/// [`crate::journal::Record::StanReserved`].
 pub const STAN_BLOCK: u32 = 100;
-/// Records that may wait to be made durable at once.
+/// Records that may wait to be made durable at once (of them at most [`MAX_PAYLOADS`] with an
+/// answer or totals).
 pub const MAX_RECORDS: usize = 8;
 /// Answers that may wait for the driver at once.
 pub const MAX_ANSWERS: usize = 4;
@@ -360,7 +368,7 @@ impl Txn {
     /// nothing is printed and nothing more is journaled; the answer goes out as is.
     fn end_unjournaled(&mut self, outcome: Outcome, text: &str) {
         self.response.outcome = outcome;
-        self.response = with_text(self.response.clone(), text);
+        set_text(&mut self.response, text);
         self.print = false;
         self.step = Step::Finishing;
     }
@@ -390,7 +398,8 @@ pub struct Terminal {
     wall: Timestamp,
     stan_next: u32,
     stan_reserved: u32,
-    records: Deque<Record, MAX_RECORDS>,
+    /// Records waiting to be made durable, kept small ([`records`]).
+    records: Records,
     answers: Deque<Answer, MAX_ANSWERS>,
     bank_out: Deque<BankCommand, MAX_BANK_OUT>,
     card_out: Option<CardCommand>,
@@ -441,27 +450,40 @@ impl Terminal {
     /// The application over the state its durable records fold into. After a restart,
     /// authorizations that were started and never completed get a reversal queued
     /// ([`JournalState::recover`]); that recovered state is itself the first record to make
-    /// durable.
+    /// durable. The same as [`Self::empty`] then [`Self::restore`]; where the value is large
+    /// for the stack (firmware), build it in place with those two.
     pub fn new(cfg: Config, state: JournalState, now: Instant) -> Self {
-        let needs_checkpoint = !state.open.is_empty();
-        let mut journal = JournalState::new();
-        let checkpoint = match state.clone().recover() {
-            Ok(cp) => cp,
-            // Over capacity: keep what was folded; the overflow was reported when applied.
-            Err(_) => state.checkpoint.clone(),
-        };
-        journal.checkpoint = checkpoint.clone();
-        let stan_next = checkpoint.next_stan.max(1);
-        let rng = Rng::new(cfg.seed);
-        let mut t = Terminal {
-            next_echo: cfg.echo_every.map(|d| now.saturating_add(d)),
+        let mut t = Terminal::empty(cfg);
+        t.restore(&state, now);
+        t
+    }
+
+    /// An application over an empty journal, not yet started: call [`Self::restore`] before
+    /// anything else. It holds no large temporary, so that it can be built in place, e.g. in
+    /// a `static` with `static_cell::StaticCell::init_with(|| Terminal::empty(cfg))`.
+    pub fn empty(cfg: Config) -> Self {
+        Terminal {
+            rng: Rng::new(cfg.seed),
             cfg,
-            has_receipt: checkpoint.last.is_some(),
-            journal,
+            journal: JournalState {
+                checkpoint: Checkpoint {
+                    batch: 1,
+                    next_stan: 1,
+                    totals: crate::txn::Totals {
+                        currencies: Vec::new(),
+                        schemes: Vec::new(),
+                    },
+                    last: None,
+                    pending: Vec::new(),
+                    last_close: None,
+                },
+                open: Vec::new(),
+                open_before_last: 0,
+            },
             wall: ZERO_TIME,
-            stan_next,
-            stan_reserved: stan_next,
-            records: Deque::new(),
+            stan_next: 1,
+            stan_reserved: 1,
+            records: Records::new(),
             answers: Deque::new(),
             bank_out: Deque::new(),
             card_out: None,
@@ -471,23 +493,69 @@ impl Terminal {
             bank_down: false,
             reversal: None,
             reversal_attempt: 0,
-            reversal_next: now,
+            reversal_next: Instant::ZERO,
             volatile: Vec::new(),
             pans: Vec::new(),
             last_pan: None,
             echo: None,
-            space: JournalSpace::Enough,
+            next_echo: None,
+            has_receipt: false,
             waiting_last: Vec::new(),
-            rng,
+            space: JournalSpace::Enough,
             confirm_out: None,
             lockout: Lockout::default(),
             day: DayTotals::new(),
-            book: book::Book::default(),
-        };
-        if needs_checkpoint {
-            t.push_record(Record::Checkpoint(checkpoint));
+            book: book::Book::new(),
         }
-        t
+    }
+
+    /// Starts the application over `state`, the state its durable records fold into, as
+    /// [`Self::new`] does: everything it held before is dropped (what a restart keeps is in
+    /// `state` alone). Changes the value in place: no copy of it is made.
+    pub fn restore(&mut self, state: &JournalState, now: Instant) {
+        let needs_checkpoint = !state.open.is_empty();
+        self.journal.checkpoint.clone_from(&state.checkpoint);
+        self.journal.open.clone_from(&state.open);
+        self.journal.open_before_last = state.open_before_last;
+        if self.journal.recover_in_place().is_err() {
+            // Over capacity: keep what was folded; the overflow was reported when applied.
+            self.journal.checkpoint.clone_from(&state.checkpoint);
+        }
+        self.journal.open.clear();
+        self.journal.open_before_last = 0;
+        let cp = &self.journal.checkpoint;
+        self.has_receipt = cp.last.is_some();
+        self.stan_next = cp.next_stan.max(1);
+        self.stan_reserved = self.stan_next;
+        self.next_echo = self.cfg.echo_every.map(|d| now.saturating_add(d));
+        self.rng = Rng::new(self.cfg.seed);
+        self.wall = ZERO_TIME;
+        self.records.clear();
+        self.answers.clear();
+        self.bank_out.clear();
+        self.card_out = None;
+        self.prints.clear();
+        self.txn = None;
+        self.link = LinkState::Connecting;
+        self.bank_down = false;
+        self.reversal = None;
+        self.reversal_attempt = 0;
+        self.reversal_next = now;
+        self.volatile.clear();
+        self.pans.clear();
+        self.last_pan = None;
+        self.echo = None;
+        self.waiting_last.clear();
+        self.space = JournalSpace::Enough;
+        self.confirm_out = None;
+        self.lockout = Lockout::default();
+        self.day = DayTotals::new();
+        self.book.clear();
+        if needs_checkpoint {
+            // The recovered state is the checkpoint record: it is read from `journal` when
+            // written, and nothing is folded into `journal` before that ([`records`]).
+            self.records.push(Queued::Checkpoint);
+        }
     }
 
     /// The durable state: batch, trace counter, totals, last transaction, pending reversals.
@@ -551,31 +619,20 @@ impl Terminal {
                 // The running transaction is the one the till asks about (a till that lost
                 // its answer and reconnected): answer once it is done.
                 if self.waiting_last.push((id, till)).is_err() {
-                    let r = self.response(kind, fail(FailReason::Busy));
-                    self.answer(id, till, r);
+                    self.answer_plain(id, till, kind, fail(FailReason::Busy), None);
                 }
                 return;
             }
-            Request::LastTransaction => {
-                // The last transaction's own answer, its kind kept (a sale, a refund, …): the
-                // dialect writes it as its last-transaction answer and names that kind where
-                // it can (`session::check_response`).
-                let r = match &self.journal.checkpoint.last {
-                    Some(last) => last.response.clone(),
-                    None => self.response(kind, fail(FailReason::NoMatchingTransaction)),
-                };
-                return self.answer(id, till, r);
-            }
+            Request::LastTransaction => return self.answer_last(id, till),
             Request::TestTerminal => {
                 let state = if self.txn.is_some() { "busy" } else { "ready" };
-                let r = with_text(self.response(kind, Outcome::Approved), state);
-                return self.answer(id, till, r);
+                return self.answer_plain(id, till, kind, Outcome::Approved, Some(state));
             }
             _ => {}
         }
         if self.txn.is_some() {
-            let r = self.response(kind, fail(FailReason::Busy));
-            return self.answer(id, till, with_text(r, "busy with another request"));
+            let busy = Some("busy with another request");
+            return self.answer_plain(id, till, kind, fail(FailReason::Busy), busy);
         }
         if let Err(refusal) = self.check_policy(now, &request) {
             return self.refuse(id, till, &request, refusal);
@@ -586,10 +643,24 @@ impl Terminal {
             _ => true,
         };
         if !room {
-            let r = self.response(kind, fail(FailReason::Other));
-            return self.answer(id, till, with_text(r, JOURNAL_FULL_TEXT));
+            let full = Some(JOURNAL_FULL_TEXT);
+            return self.answer_plain(id, till, kind, fail(FailReason::Other), full);
         }
-        let mut response = self.response(kind, Outcome::Approved);
+        self.begin(now, id, till, request);
+        if self.cfg.policy.confirm.contains(kind) {
+            // The merchant's PIN first ([`Self::handle_confirmation`]); nothing starts before.
+            return self.ask_confirmation(kind);
+        }
+        self.start(now);
+        self.advance(now);
+    }
+
+    /// Makes `request` the running one. Out of line, like the other helpers that build an
+    /// answer: its large temporaries are on the stack only while it runs, not under the
+    /// whole of [`Self::handle_request`] and what that calls.
+    #[inline(never)]
+    fn begin(&mut self, now: Instant, id: RequestId, till: TillId, request: Request) {
+        let mut response = self.response(request.kind(), Outcome::Approved);
         response.amount = request.amount();
         response.reference = request.reference().cloned();
         if let Request::SaleWithCashback { cashback, .. } = &request {
@@ -598,7 +669,7 @@ impl Terminal {
         if let Request::Reversal { code, .. } = &request {
             response.approval_code = Some(code.clone());
         }
-        let txn = Txn {
+        self.txn = Some(Txn {
             id,
             till,
             request,
@@ -609,14 +680,39 @@ impl Terminal {
             pan: None,
             close_lines: Vec::new(),
             print: false,
-        };
-        self.txn = Some(txn);
-        if self.cfg.policy.confirm.contains(kind) {
-            // The merchant's PIN first ([`Self::handle_confirmation`]); nothing starts before.
-            return self.ask_confirmation(kind);
+        });
+    }
+
+    /// Answers `id` at once with `outcome` and `text` (out of line: see [`Self::begin`]).
+    #[inline(never)]
+    fn answer_plain(
+        &mut self,
+        id: RequestId,
+        till: TillId,
+        kind: RequestKind,
+        outcome: Outcome,
+        text: Option<&str>,
+    ) {
+        let mut r = self.response(kind, outcome);
+        if let Some(text) = text {
+            set_text(&mut r, text);
         }
-        self.start(now);
-        self.advance(now);
+        self.answer(id, till, r);
+    }
+
+    /// Answers a last-transaction question with the last transaction's own answer, its kind
+    /// kept (a sale, a refund, …): the dialect writes it as its last-transaction answer and
+    /// names that kind where it can (`session::check_response`).
+    #[inline(never)]
+    fn answer_last(&mut self, id: RequestId, till: TillId) {
+        let r = match &self.journal.checkpoint.last {
+            Some(last) => last.response.clone(),
+            None => self.response(
+                RequestKind::LastTransaction,
+                fail(FailReason::NoMatchingTransaction),
+            ),
+        };
+        self.answer(id, till, r);
     }
 
     /// The card reader's report for the running request.
@@ -709,12 +805,18 @@ impl Terminal {
 
     /// The record from [`Self::poll_record`] is durable.
     pub fn handle_persisted(&mut self, now: Instant) {
-        if let Some(record) = self.records.pop_front() {
-            self.note_in_book(&record);
+        if self.records.front_queued() == Some(&Queued::Checkpoint) {
+            // The checkpoint is the journal state itself: folding it changes nothing else.
+            self.journal.open.clear();
+            self.journal.open_before_last = 0;
+        } else if let Some(record) = self.records.front_not_checkpoint() {
+            let batch = self.journal.checkpoint.batch;
+            note_in_book(&mut self.book, self.txn.as_ref(), self.wall, batch, record);
             // Capacity overflows were prevented when the record was made.
-            let _ = self.journal.apply(&record);
-            self.day.fold(&record);
+            let _ = self.journal.apply(record);
+            self.day.fold(record);
         }
+        let _ = self.records.pop();
         self.advance(now);
     }
 
@@ -736,18 +838,22 @@ impl Terminal {
             .filter(|a| {
                 self.records
                     .iter()
-                    .any(|r| matches!(r, Record::AuthStarted(x) if x == *a))
+                    .any(|r| matches!(r, Queued::AuthStarted(x) if x == *a))
             })
             .and_then(|a| a.original.map(|o| o.stan));
-        while let Some(record) = self.records.pop_front() {
-            if matches!(record, Record::BatchClosed { .. }) {
+        while let Some(queued) = self.records.front_queued() {
+            if matches!(queued, Queued::BatchClosed { .. }) {
                 lost_close = true;
             }
-            if unstarted.is_some() {
-                continue;
-            }
+            let record = match self.records.front_not_checkpoint() {
+                Some(r) if unstarted.is_none() => r,
+                _ => {
+                    let _ = self.records.pop();
+                    continue;
+                }
+            };
             // A reversal owed must not be forgotten with its record: keep it in memory.
-            if let Record::ReversalQueued(p) = &record {
+            if let RecordRef::ReversalQueued(p) = record {
                 let known = self
                     .volatile
                     .iter()
@@ -757,7 +863,7 @@ impl Terminal {
                     let _ = self.volatile.push(*p);
                 }
             }
-            if let Record::Completed { response, .. } = &record {
+            if let RecordRef::Completed { response, .. } = record {
                 if response.kind == RequestKind::Reversal && !response.outcome.is_approved() {
                     // Its start is durable and open: a restart would send it again. The till
                     // must not be told it was refused.
@@ -767,7 +873,7 @@ impl Terminal {
                     // The reversal happened (or is owed, and kept above): the sale must not
                     // stay the last transaction in memory, or the till could reverse it again.
                     // A restart finds the reversal's start open and re-sends it.
-                    let _ = self.journal.apply(&record);
+                    let _ = self.journal.apply(record);
                 }
                 if response.outcome.is_approved()
                     && matches!(
@@ -778,6 +884,7 @@ impl Terminal {
                     lost_approval = self.txn.as_ref().and_then(|t| t.auth.clone());
                 }
             }
+            let _ = self.records.pop();
         }
         if lost_close {
             // The batch stays open: its trace numbers go on from its durable reservation, not
@@ -844,7 +951,7 @@ impl Terminal {
             .as_ref()
             .is_some_and(|last| last.stan == stan && !last.delivered);
         if stan != 0 && news {
-            self.push_record(Record::Delivered { stan });
+            self.push_record(Queued::Delivered { stan });
         }
         self.advance(now);
     }
@@ -874,6 +981,11 @@ impl Terminal {
         let Some(amount) = last.response.amount else {
             return;
         };
+        // Its start, its queued reversal and its completion (and a trace reservation) go
+        // together or not at all.
+        if !self.records.has_room_for_payload(3) {
+            return;
+        }
         let Some(rev_stan) = self.alloc_stan() else {
             return;
         };
@@ -904,16 +1016,13 @@ impl Terminal {
         response.approval_code = last.response.approval_code.clone();
         response.trace = Some(rev_stan);
         let response = with_text(response, "reversed: the till could not be answered");
-        self.push_record(Record::AuthStarted(auth));
-        self.push_record(Record::ReversalQueued(PendingReversal {
+        self.push_record(Queued::AuthStarted(auth));
+        self.push_record(Queued::ReversalQueued(PendingReversal {
             batch,
             original,
             reason: ReversalReason::Undeliverable,
         }));
-        self.push_record(Record::Completed {
-            stan: rev_stan,
-            response,
-        });
+        self.push_completed(rev_stan, response);
         self.advance(now);
     }
 
@@ -959,9 +1068,13 @@ impl Terminal {
 
     /// The next record to make durable. Make it durable, then call
     /// [`Self::handle_persisted`] (or [`Self::handle_persist_failed`]) before polling again.
+    ///
+    /// The record borrows its large parts from the application (its checkpoint, its answer):
+    /// encode it straight into the driver's buffer ([`crate::journal::encode`]), or
+    /// [`RecordRef::to_record`] for a copy.
     #[must_use]
-    pub fn poll_record(&self) -> Option<&Record> {
-        self.records.front()
+    pub fn poll_record(&self) -> Option<RecordRef<'_>> {
+        self.records.front(&self.journal.checkpoint)
     }
 
     /// The next thing to do on the bank link. Nothing comes while a record waits.
@@ -1031,7 +1144,7 @@ impl Terminal {
             Request::Subtotals => {
                 txn.response.totals = Some(self.journal.checkpoint.totals.clone());
                 let text = text_batch(self.journal.checkpoint.batch, "open");
-                txn.response = with_text(txn.response.clone(), &text);
+                set_text(&mut txn.response, &text);
                 txn.print = true;
             }
             Request::LastSums => {
@@ -1041,7 +1154,7 @@ impl Terminal {
                     None => text_plain("no closed batch"),
                 };
                 txn.response.totals = Some(last.map(|c| c.totals).unwrap_or_default());
-                txn.response = with_text(txn.response.clone(), &text);
+                set_text(&mut txn.response, &text);
                 txn.print = true;
             }
             Request::Reprint => {
@@ -1080,7 +1193,7 @@ impl Terminal {
                     Err(already) => {
                         txn.response.outcome = fail(FailReason::NoMatchingTransaction);
                         if already {
-                            txn.response = with_text(txn.response.clone(), ALREADY_REVERSED_TEXT);
+                            set_text(&mut txn.response, ALREADY_REVERSED_TEXT);
                         }
                     }
                 }
@@ -1137,7 +1250,7 @@ impl Terminal {
             | Request::Refund { amount, .. } => {
                 if self.stan_next > MAX_STAN {
                     txn.response.outcome = fail(FailReason::Other);
-                    txn.response = with_text(txn.response.clone(), "trace numbers used up");
+                    set_text(&mut txn.response, "trace numbers used up");
                     txn.step = Step::Finishing;
                     return;
                 }
@@ -1240,7 +1353,7 @@ impl Terminal {
                 rrn,
             }),
         };
-        self.push_record(Record::AuthStarted(auth));
+        self.push_record(Queued::AuthStarted(auth));
     }
 
     /// A till's reversal that matched the last transaction. `store`: the bank cannot be
@@ -1310,7 +1423,7 @@ impl Terminal {
         };
         txn.auth = Some(auth.clone());
         txn.pan = pan.clone();
-        self.push_record(Record::AuthStarted(auth));
+        self.push_record(Queued::AuthStarted(auth));
         if store {
             self.store_till_reversal();
         } else if let Some(txn) = self.txn.as_mut() {
@@ -1339,8 +1452,8 @@ impl Terminal {
         if let Some(pan) = txn.pan.clone() {
             remember_pan(&mut self.pans, batch, original.stan, pan);
         }
-        txn.response = with_text(txn.response.clone(), REVERSAL_STORED_TEXT);
-        self.push_record(Record::ReversalQueued(PendingReversal {
+        set_text(&mut txn.response, REVERSAL_STORED_TEXT);
+        self.push_record(Queued::ReversalQueued(PendingReversal {
             batch,
             original,
             reason: ReversalReason::TillRequest,
@@ -1382,9 +1495,9 @@ impl Terminal {
             let totals = self.journal.checkpoint.totals.clone();
             if let Some(txn) = self.txn.as_mut() {
                 txn.response.totals = Some(totals.clone());
-                txn.response = with_text(txn.response.clone(), &text_batch(batch, "closed"));
+                set_text(&mut txn.response, &text_batch(batch, "closed"));
             }
-            self.push_record(Record::BatchClosed { batch, totals });
+            self.push_closed(batch, totals);
             self.stan_next = 1;
             self.stan_reserved = 1;
             return self.finish(Outcome::Approved, true);
@@ -1438,7 +1551,7 @@ impl Terminal {
                     let ms = now.saturating_duration_since(sent).as_millis();
                     let mut text: String<64> = String::new();
                     let _ = core::fmt::write(&mut text, format_args!("bank round trip {ms} ms"));
-                    txn.response = with_text(txn.response.clone(), &text);
+                    set_text(&mut txn.response, &text);
                     self.finish(Outcome::Approved, false);
                 } else {
                     self.bank_down = true;
@@ -1487,7 +1600,7 @@ impl Terminal {
                         self.owe_reversal(approved, ReversalReason::PartialApproval);
                         let txn_resp = self.txn.as_mut().map(|t| &mut t.response);
                         if let Some(r) = txn_resp {
-                            *r = with_text(r.clone(), PARTIAL_TEXT);
+                            set_text(r, PARTIAL_TEXT);
                         }
                         self.finish(declined("10"), true);
                     }
@@ -1547,7 +1660,7 @@ impl Terminal {
         if let Some(pan) = txn.pan.clone() {
             remember_pan(&mut self.pans, p.batch, p.original.stan, pan);
         }
-        self.push_record(Record::ReversalQueued(p));
+        self.push_record(Queued::ReversalQueued(p));
     }
 
     /// Completes the running request with `outcome`: journaled (with its trace number) when
@@ -1562,7 +1675,7 @@ impl Terminal {
         if let Some(auth) = txn.auth.as_ref() {
             let stan = auth.stan;
             let response = txn.response.clone();
-            self.push_record(Record::Completed { stan, response });
+            self.push_completed(stan, response);
         }
     }
 
@@ -1576,7 +1689,7 @@ impl Terminal {
         txn.print = print;
         txn.step = Step::Finishing;
         let response = txn.response.clone();
-        self.push_record(Record::Completed { stan: 0, response });
+        self.push_completed(0, response);
     }
 
     fn reversal_done(&mut self, batch: u32, original_stan: u32) {
@@ -1584,7 +1697,7 @@ impl Terminal {
             .retain(|(b, s, _)| !(*b == batch && *s == original_stan));
         self.volatile
             .retain(|p| !(p.batch == batch && p.original.stan == original_stan));
-        self.push_record(Record::ReversalAcked {
+        self.push_record(Queued::ReversalAcked {
             batch,
             original_stan,
         });
@@ -1679,42 +1792,21 @@ impl Terminal {
         if !self.records.is_empty() {
             return;
         }
-        let step = self.txn.as_ref().map(|t| t.step.clone());
-        match step {
-            Some(Step::Journaling { request }) => {
+        match self.txn.as_ref().map(|t| &t.step) {
+            Some(Step::Journaling { .. }) => {
                 let late = self.txn.as_ref().is_some_and(|t| now >= t.deadline);
                 if late {
                     // The till has given up: never send what it no longer waits for.
                     self.finish(Outcome::Timeout, false);
                     return self.advance(now);
                 }
-                let until = self.bank_until(now);
-                let mti = request.mti();
-                if let Some(txn) = self.txn.as_mut() {
-                    txn.step = Step::AwaitingBank {
-                        stan: request.stan(),
-                        mti,
-                        until,
-                    };
-                }
-                self.push_bank(BankCommand::Send(request));
+                self.send_journaled(now);
             }
             Some(Step::Finishing) => {
-                if let Some(txn) = self.txn.take() {
-                    let print = txn.print;
-                    let response = txn.response;
-                    if print {
-                        self.has_receipt = true;
-                        if self.prints.is_full() {
-                            let _ = self.prints.pop_front();
-                        }
-                        let _ = self.prints.push_back(PrintJob::Receipt(response.clone()));
-                    }
-                    self.answer(txn.id, txn.till, response);
-                }
+                self.answer_finished();
                 let waiting = core::mem::take(&mut self.waiting_last);
                 for (id, till) in waiting {
-                    self.handle_request(now, id, till, Request::LastTransaction);
+                    self.answer_last(id, till);
                 }
                 self.next_echo = self.cfg.echo_every.map(|d| now.saturating_add(d));
             }
@@ -1723,6 +1815,51 @@ impl Terminal {
         }
         self.forward_reversal(now);
         self.maybe_echo(now);
+    }
+
+    /// The running request's start is durable: its bank message goes out (out of line: see
+    /// [`Self::begin`]).
+    #[inline(never)]
+    fn send_journaled(&mut self, now: Instant) {
+        let until = self.bank_until(now);
+        let Some(txn) = self.txn.as_mut() else {
+            return;
+        };
+        let Step::Journaling { request } = &txn.step else {
+            return;
+        };
+        let command = BankCommand::Send(request.clone());
+        txn.step = Step::AwaitingBank {
+            stan: request.stan(),
+            mti: request.mti(),
+            until,
+        };
+        self.push_bank(command);
+    }
+
+    /// The running request is done and durable: its answer (and receipt) go out (out of
+    /// line: see [`Self::begin`]).
+    #[inline(never)]
+    fn answer_finished(&mut self) {
+        let Some(txn) = self.txn.as_mut() else {
+            return;
+        };
+        let (id, till) = (txn.id, txn.till);
+        if txn.print {
+            self.has_receipt = true;
+            if self.prints.is_full() {
+                let _ = self.prints.pop_front();
+            }
+            let _ = self
+                .prints
+                .push_back(PrintJob::Receipt(txn.response.clone()));
+        }
+        let response = core::mem::replace(
+            &mut txn.response,
+            Response::new(RequestKind::LastTransaction, Outcome::Cancelled),
+        );
+        self.txn = None;
+        self.answer(id, till, response);
     }
 
     // ---- small helpers ----------------------------------------------------------------
@@ -1801,27 +1938,6 @@ impl Terminal {
         Ok(entry)
     }
 
-    /// Keeps the book ([`book`]) in step with a record that just became durable.
-    fn note_in_book(&mut self, record: &Record) {
-        let Record::Completed { stan, response } = record else {
-            return;
-        };
-        let batch = self.journal.checkpoint.batch;
-        let auth = self.txn.as_ref().and_then(|t| t.auth.as_ref());
-        let transmitted = auth
-            .filter(|a| a.stan == *stan)
-            .map_or(self.wall, |a| a.transmitted);
-        if response.kind == RequestKind::Reversal && response.outcome.is_approved() {
-            if let Some(o) = auth.and_then(|a| a.original) {
-                self.book.mark_reversed(batch, o.stan);
-            }
-            return;
-        }
-        if let Some(e) = book::Entry::of(batch, *stan, response, transmitted) {
-            self.book.record(e);
-        }
-    }
-
     fn reversal_matches(&self, amount: Money, code: &ApprovalCode) -> bool {
         self.last_approved()
             .is_some_and(|(c, a)| &c == code && a == amount)
@@ -1860,18 +1976,34 @@ impl Terminal {
             if self.records.is_full() {
                 return None;
             }
-            self.push_record(Record::StanReserved { batch, upto });
+            self.push_record(Queued::StanReserved { batch, upto });
             self.stan_reserved = upto;
         }
         self.stan_next += 1;
         Some(stan)
     }
 
-    fn push_record(&mut self, record: Record) {
+    fn push_record(&mut self, record: Queued) {
         // [`MAX_RECORDS`] is twice the most records any one step makes (a trace reservation,
         // a start, a queued reversal, a completion), and every step waits for the queue to
         // drain before it makes more, so this never overflows.
-        let _ = self.records.push_back(record);
+        let _ = self.records.push(record);
+    }
+
+    /// Queues the completion of trace `stan` (0: a request that reached no bank) with the
+    /// answer the till is given. [`MAX_PAYLOADS`]: never more than one per step, so this never
+    /// overflows either.
+    fn push_completed(&mut self, stan: u32, response: Response) {
+        let _ = self
+            .records
+            .push_with(Queued::Completed { stan }, Payload::Response(response));
+    }
+
+    /// Queues the close of `batch` with the totals the bank reconciled.
+    fn push_closed(&mut self, batch: u32, totals: crate::txn::Totals) {
+        let _ = self
+            .records
+            .push_with(Queued::BatchClosed { batch }, Payload::Totals(totals));
     }
 
     fn push_bank(&mut self, cmd: BankCommand) {
@@ -1916,9 +2048,18 @@ fn declined(code: &str) -> Outcome {
     }
 }
 
-fn with_text(r: Response, text: &str) -> Response {
-    let fallback = r.clone();
-    r.with_text(text).unwrap_or(fallback)
+fn with_text(mut r: Response, text: &str) -> Response {
+    set_text(&mut r, text);
+    r
+}
+
+/// Sets the answer's free text in place (no copy of the answer); a text over its capacity
+/// leaves the answer as it was.
+fn set_text(r: &mut Response, text: &str) {
+    let mut s = String::new();
+    if s.push_str(text).is_ok() {
+        r.text = Some(s);
+    }
 }
 
 fn text_batch(batch: u32, state: &str) -> String<64> {
@@ -1953,4 +2094,30 @@ fn remember_pan(pans: &mut Vec<(u32, u32, Pan), MAX_PANS>, batch: u32, stan: u32
         pans.remove(0);
     }
     let _ = pans.push((batch, stan, pan));
+}
+
+/// Keeps the book ([`book`]) in step with `record`, which just became durable, in `batch`.
+fn note_in_book(
+    book: &mut book::Book,
+    txn: Option<&Txn>,
+    wall: Timestamp,
+    batch: u32,
+    record: RecordRef<'_>,
+) {
+    let RecordRef::Completed { stan, response } = record else {
+        return;
+    };
+    let auth = txn.and_then(|t| t.auth.as_ref());
+    let transmitted = auth
+        .filter(|a| a.stan == stan)
+        .map_or(wall, |a| a.transmitted);
+    if response.kind == RequestKind::Reversal && response.outcome.is_approved() {
+        if let Some(o) = auth.and_then(|a| a.original) {
+            book.mark_reversed(batch, o.stan);
+        }
+        return;
+    }
+    if let Some(e) = book::Entry::of(batch, stan, response, transmitted) {
+        book.record(e);
+    }
 }

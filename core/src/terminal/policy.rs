@@ -8,7 +8,7 @@ use core::time::Duration;
 use heapless::Vec;
 
 use super::confirm::{DEFAULT_LOCK, DEFAULT_TRIES, PinHash};
-use crate::journal::Record;
+use crate::journal::RecordRef;
 use crate::txn::{Request, RequestKind, Timestamp};
 
 /// A set of request kinds.
@@ -297,10 +297,10 @@ impl DayTotals {
         }
     }
 
-    /// Counts `record` if it completes an approved sale, cashback sale or refund (stamped with
-    /// its time).
-    pub fn fold(&mut self, record: &Record) {
-        let Record::Completed { response, .. } = record else {
+    /// Counts `record` (a `&`[`crate::journal::Record`] or a [`RecordRef`]) if it completes an
+    /// approved sale, cashback sale or refund (stamped with its time).
+    pub fn fold<'r>(&mut self, record: impl Into<RecordRef<'r>>) {
+        let RecordRef::Completed { response, .. } = record.into() else {
             return;
         };
         if !response.outcome.is_approved() {

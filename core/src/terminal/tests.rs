@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::bank::ResponseCode;
-use crate::journal::Original;
+use crate::journal::{Original, Record};
 use crate::txn::{Currency, MaskedPan};
 
 const T0: u64 = 1_000_000;
@@ -90,7 +90,7 @@ impl Rig {
                 if self.fail_writes {
                     self.app.handle_persist_failed(self.now);
                 } else {
-                    self.journal.push(r.clone());
+                    self.journal.push(r.to_record());
                     self.app.handle_persisted(self.now);
                 }
                 continue;
