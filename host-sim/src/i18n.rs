@@ -324,6 +324,22 @@ pub fn kind_text(lang: Lang, kind: RequestKind) -> &'static str {
             "dernière transaction"
         ),
         RequestKind::Abort => t!("přerušení", "abort", "interruption"),
+        RequestKind::Reservation => t!("předautorizace", "reservation", "préautorisation"),
+        RequestKind::BookTotal => t!(
+            "dokončení předautorizace",
+            "book total",
+            "clôture de préautorisation"
+        ),
+        RequestKind::PartialReversal => t!(
+            "částečné storno předautorizace",
+            "partial reversal",
+            "annulation partielle"
+        ),
+        RequestKind::PreAuthReversal => t!(
+            "storno předautorizace",
+            "pre-authorisation reversal",
+            "annulation de préautorisation"
+        ),
     }
     .get(lang)
 }
@@ -560,6 +576,22 @@ fn approved_text(kind: RequestKind) -> T {
             "Dernière transaction : acceptée"
         ),
         RequestKind::Abort => t!("Přerušeno", "Aborted", "Interrompu"),
+        RequestKind::Reservation => t!("Částka rezervována", "Amount reserved", "Montant réservé"),
+        RequestKind::BookTotal => t!(
+            "Rezervace zaúčtována",
+            "Reservation booked",
+            "Réservation débitée"
+        ),
+        RequestKind::PartialReversal => t!(
+            "Nevyužitá částka uvolněna, zbytek zaúčtován",
+            "Unused amount released, the rest booked",
+            "Montant inutilisé libéré, le reste débité"
+        ),
+        RequestKind::PreAuthReversal => t!(
+            "Rezervace uvolněna",
+            "Reservation released",
+            "Réservation libérée"
+        ),
     }
 }
 

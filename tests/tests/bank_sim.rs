@@ -178,6 +178,7 @@ fn reversal(stan: u32, of: u32, minor: u64) -> IsoMessage {
             forwarder: 0,
         },
         emv: &[],
+        replacement: None,
     }
     .to_message()
     .unwrap()

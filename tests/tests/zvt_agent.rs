@@ -428,3 +428,228 @@ fn zvt_status_enquiry_diagnosis_and_abort() {
         assert_eq!(abort.error, 0x6C, "abort via abort key: {all:02X?}");
     });
 }
+
+/// 06 24 book total, declared with the zvt crate's derive macro (PA00P015 2.9); zvt 0.1.0
+/// ships no packet for it. Its answers are those of a partial reversal (06 23).
+#[derive(Debug, PartialEq, Zvt)]
+#[zvt_control_field(class = 0x06, instr = 0x24)]
+struct BookTotal {
+    #[zvt_bmp(number = 0x87, length = length::Fixed<2>, encoding = encoding::Bcd)]
+    receipt_no: Option<usize>,
+
+    #[zvt_bmp(number = 0x04, length = length::Fixed<6>, encoding = encoding::Bcd)]
+    amount: Option<usize>,
+
+    #[zvt_bmp(number = 0x49, length = length::Fixed<2>, encoding = encoding::Bcd)]
+    currency: Option<usize>,
+}
+
+/// A reservation of `minor` EUR cents through the crate's own `Reservation` sequence; the
+/// receipt number from its status information.
+async fn reserve(sock: &mut TcpStream, minor: usize) -> usize {
+    let req = packets::Reservation {
+        amount: Some(minor),
+        currency: Some(978),
+        // Payment type 0x40 as EVerest's charger sends it (PT decides).
+        payment_type: Some(0x40),
+        ..packets::Reservation::default()
+    };
+    let got = collect(sequences::Reservation::into_stream(&req, sock)).await;
+    let got: Vec<_> = got
+        .into_iter()
+        .map(|r| r.expect("the zvt crate reads every answer to a reservation"))
+        .collect();
+    assert!(
+        matches!(got.last(), Some(AuthorizationResponse::CompletionData(_))),
+        "{got:?}"
+    );
+    let info = status_info(&got);
+    assert_eq!(info.result_code, Some(0), "{got:?}");
+    assert_eq!(info.amount, Some(minor));
+    info.receipt_no.expect("a receipt number")
+}
+
+/// The answers of a partial reversal, pre-authorisation reversal or book total, every one
+/// read by the crate.
+async fn pre_auth_answers<S, E>(s: S) -> Vec<sequences::PartialReversalResponse>
+where
+    S: futures::Stream<Item = Result<sequences::PartialReversalResponse, E>>,
+    E: std::fmt::Debug,
+{
+    collect(s)
+        .await
+        .into_iter()
+        .map(|r| r.expect("the zvt crate reads every answer"))
+        .collect()
+}
+
+/// Sends `packet` (a 06 24 the crate does not ship), waits for the PT's ACK and reads every
+/// answer with the crate's `PartialReversalResponse` (the answer set of 06 23 and 06 25),
+/// acknowledging each, until completion or abort: what the crate's sequences do.
+async fn run_book<T>(sock: &mut TcpStream, packet: &T) -> Vec<sequences::PartialReversalResponse>
+where
+    T: ZvtSerializer + Sync + Send,
+    encoding::Default: encoding::Encoding<T>,
+{
+    tokio::time::timeout(LIMIT, async {
+        tokio::pin!(sock);
+        sequences::write_with_ack_async(packet, &mut sock)
+            .await
+            .expect("the PT acknowledges the command");
+        let mut all = Vec::new();
+        loop {
+            let bytes = sequences::read_packet_async(&mut sock).await.unwrap();
+            let p = sequences::PartialReversalResponse::zvt_parse(&bytes)
+                .unwrap_or_else(|e| panic!("the zvt crate reads {bytes:02X?}: {e:?}"));
+            sock.write_all(&packets::Ack {}.zvt_serialize())
+                .await
+                .unwrap();
+            let end = matches!(
+                p,
+                sequences::PartialReversalResponse::CompletionData(_)
+                    | sequences::PartialReversalResponse::PartialReversalAbort(_)
+            );
+            all.push(p);
+            if end {
+                return all;
+            }
+        }
+    })
+    .await
+    .expect("the book total ends in time")
+}
+
+fn pre_auth_abort(got: &[sequences::PartialReversalResponse]) -> &packets::PartialReversalAbort {
+    match got.last() {
+        Some(sequences::PartialReversalResponse::PartialReversalAbort(a)) => a,
+        other => panic!("an abort: {other:?} in {got:?}"),
+    }
+}
+
+fn completed(got: &[sequences::PartialReversalResponse]) -> &packets::StatusInformation {
+    assert!(
+        matches!(
+            got.last(),
+            Some(sequences::PartialReversalResponse::CompletionData(_))
+        ),
+        "{got:?}"
+    );
+    got.iter()
+        .find_map(|a| match a {
+            sequences::PartialReversalResponse::StatusInformation(s) => Some(s),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no status information in {got:?}"))
+}
+
+/// The bank's ledger entry of the reservation of `reserved` cents.
+fn reservation(l: &serde_json::Value, reserved: u64) -> Option<serde_json::Value> {
+    l["auths"]
+        .as_array()?
+        .iter()
+        .find(|x| x["kind"] == "reservation" && x["reserved"] == reserved)
+        .cloned()
+}
+
+#[test]
+fn zvt_crate_reservation_then_partial_reversal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bank, agent) = start(dir.path(), None);
+    let addr = agent.addr("zvt");
+    rt().block_on(async {
+        let mut sock = connect(addr).await;
+        register(&mut sock, PASSWORD).await.unwrap();
+        // EV charging: reserve 50.00, charge 31.40, release the unused 18.60.
+        let receipt = reserve(&mut sock, 5000).await;
+        let req = packets::PartialReversal {
+            receipt_no: Some(receipt),
+            amount: Some(1860),
+            payment_type: Some(0x40),
+            currency: Some(978),
+            tlv: None,
+        };
+        let got = pre_auth_answers(sequences::PartialReversal::into_stream(&req, &mut sock)).await;
+        let info = completed(&got);
+        assert_eq!(info.result_code, Some(0), "{got:?}");
+
+        // Again: the reservation is booked; B8 with the open reservations' receipt numbers
+        // (none: FF FF).
+        let got = pre_auth_answers(sequences::PartialReversal::into_stream(&req, &mut sock)).await;
+        let abort = pre_auth_abort(&got);
+        assert_eq!(abort.error, 0xB8, "{got:?}");
+        assert_eq!(abort.receipt_no, Some(0xFFFF), "{got:?}");
+
+        // A second reservation stays open: the query (receipt FF FF) names it.
+        let open = reserve(&mut sock, 2000).await;
+        let query = packets::PartialReversal {
+            receipt_no: Some(0xFFFF),
+            ..packets::PartialReversal::default()
+        };
+        let got =
+            pre_auth_answers(sequences::PartialReversal::into_stream(&query, &mut sock)).await;
+        let abort = pre_auth_abort(&got);
+        assert_eq!(
+            (abort.error, abort.receipt_no),
+            (0xB8, Some(open)),
+            "{got:?}"
+        );
+
+        // Released in full with the crate's PreAuthReversal (06 25).
+        let rel = packets::PreAuthReversal {
+            payment_type: Some(0x40),
+            currency: Some(978),
+            receipt_no: Some(open),
+        };
+        let got = pre_auth_answers(sequences::PreAuthReversal::into_stream(&rel, &mut sock)).await;
+        assert_eq!(completed(&got).result_code, Some(0), "{got:?}");
+        let got = pre_auth_answers(sequences::PreAuthReversal::into_stream(&rel, &mut sock)).await;
+        assert_eq!(
+            pre_auth_abort(&got).error,
+            0xB8,
+            "released already: {got:?}"
+        );
+    });
+    // The bank reserved 50.00 and booked 31.40; the second reservation is reversed.
+    let l = bank.wait_for("the reservations settled", |l| {
+        reservation(l, 2000).is_some_and(|r| r["state"] == "reversed")
+    });
+    let r = reservation(&l, 5000).expect("the first reservation");
+    assert_eq!(r["booked"], 3140, "{r:#}");
+    assert_eq!(r["approved_amount"], 3140, "{r:#}");
+    assert_eq!(r["state"], "approved", "{r:#}");
+}
+
+#[test]
+fn zvt_crate_reservation_then_book_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bank, agent) = start(dir.path(), None);
+    let addr = agent.addr("zvt");
+    rt().block_on(async {
+        let mut sock = connect(addr).await;
+        register(&mut sock, PASSWORD).await.unwrap();
+        let receipt = reserve(&mut sock, 4000).await;
+        let book = |receipt: usize, minor: usize| BookTotal {
+            receipt_no: Some(receipt),
+            amount: Some(minor),
+            currency: Some(978),
+        };
+        // More than reserved: B7, nothing booked.
+        let got = run_book(&mut sock, &book(receipt, 4001)).await;
+        assert_eq!(pre_auth_abort(&got).error, 0xB7, "{got:?}");
+        // A receipt number that names no reservation: B8.
+        let got = run_book(&mut sock, &book(9_999, 100)).await;
+        assert_eq!(pre_auth_abort(&got).error, 0xB8, "{got:?}");
+        // The final amount: 27.15 of the 40.00.
+        let got = run_book(&mut sock, &book(receipt, 2715)).await;
+        let info = completed(&got);
+        assert_eq!((info.result_code, info.amount), (Some(0), Some(2715)));
+        // Booked already: B8.
+        let got = run_book(&mut sock, &book(receipt, 2715)).await;
+        assert_eq!(pre_auth_abort(&got).error, 0xB8, "{got:?}");
+    });
+    let l = bank.wait_for("the reservation booked", |l| {
+        reservation(l, 4000).is_some_and(|r| r["booked"] == 2715)
+    });
+    let r = reservation(&l, 4000).unwrap();
+    assert_eq!(r["approved_amount"], 2715, "{r:#}");
+}

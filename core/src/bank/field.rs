@@ -100,9 +100,10 @@ use Length::{Fixed, LlVar, LllVar};
 /// Every field the codec knows, in field order. Formats from ISO 8583:1987; they agree with
 /// the `default_ascii` spec of the pyiso8583 library (4.0.1) except that field 54 keeps the
 /// 1987 maximum of 120 characters (pyiso8583: 240). Fields 74, 76, 86 and 88 (batch totals)
-/// are known in addition to the acquirer-link list, for reconciliation (0500/0510); fields 64
+/// are known in addition to the acquirer-link list, for reconciliation (0500/0510), and field 95
+/// (replacement amounts) for a partial reversal (0400) of a pre-authorisation; fields 64
 /// and 128 carry the message authentication code (see [`super::mac`]).
-pub const FIELDS: [FieldSpec; 27] = [
+pub const FIELDS: [FieldSpec; 28] = [
     spec(2, N, LlVar(19), "primary account number"),
     spec(3, N, Fixed(6), "processing code"),
     spec(4, N, Fixed(12), "amount, transaction"),
@@ -129,6 +130,7 @@ pub const FIELDS: [FieldSpec; 27] = [
     spec(86, N, Fixed(16), "credits, amount"),
     spec(88, N, Fixed(16), "debits, amount"),
     spec(90, N, Fixed(42), "original data elements"),
+    spec(95, AN, Fixed(42), "replacement amounts"),
     spec(128, RAW, Fixed(8), "message authentication code"),
 ];
 
@@ -139,7 +141,7 @@ pub fn lookup(number: u8) -> Option<(usize, &'static FieldSpec)> {
 }
 
 /// The position of each known field in [`FIELDS`] plus one, by field number (0: unknown):
-/// one load where a search would compare up to 27 numbers.
+/// one load where a search would compare up to 28 numbers.
 // Evaluated at compile time: an index out of range fails the build, it cannot panic at run time.
 #[allow(clippy::indexing_slicing)]
 pub(super) const INDEX_OF: [u8; 129] = {

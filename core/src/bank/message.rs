@@ -16,6 +16,16 @@ impl Mti {
     pub const FINANCIAL_REQUEST: Mti = Mti(*b"0200");
     /// 0210 financial transaction response.
     pub const FINANCIAL_RESPONSE: Mti = Mti(*b"0210");
+    /// 0100 authorization request (authorization only: a pre-authorisation that reserves
+    /// the amount, ISO 8583:1987 class 1).
+    pub const AUTHORIZATION_REQUEST: Mti = Mti(*b"0100");
+    /// 0110 authorization response.
+    pub const AUTHORIZATION_RESPONSE: Mti = Mti(*b"0110");
+    /// 0220 financial transaction advice (the completion of a pre-authorisation: the final
+    /// amount of an 0100 already approved).
+    pub const FINANCIAL_ADVICE: Mti = Mti(*b"0220");
+    /// 0230 financial transaction advice response.
+    pub const FINANCIAL_ADVICE_RESPONSE: Mti = Mti(*b"0230");
     /// 0400 reversal request.
     pub const REVERSAL_REQUEST: Mti = Mti(*b"0400");
     /// 0410 reversal response.

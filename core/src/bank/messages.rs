@@ -2,9 +2,13 @@
 //!
 //! | MTI | type | mandatory fields (parse) |
 //! |---|---|---|
+//! | 0100 | [`AuthorizationRequest`] (authorization only, [`AuthorizationRequest::to_pre_auth_message`]) | as 0200 |
+//! | 0110 | [`AuthorizationResponse`] ([`AuthorizationResponse::to_pre_auth_message`]) | as 0210 |
+//! | 0220 | [`CompletionAdvice`] | 3, 4, 11, 38, 41, 49, 90 (2, 7, 42 optional) |
+//! | 0230 | [`CompletionResponse`] | 11, 39 (3, 4+49, 7, 41, 42 optional) |
 //! | 0200 | [`AuthorizationRequest`] | 2, 3, 4, 11, 41, 49 (7, 12+13, 14, 22, 23, 25, 42, 54, 55 optional) |
 //! | 0210 | [`AuthorizationResponse`] | 11, 39 (3, 4+49, 7, 37, 38, 41, 42, 55 optional) |
-//! | 0400 | [`ReversalRequest`] | 3, 4, 11, 41, 49, 90 (2, 7, 37, 38, 39, 42, 55 optional) |
+//! | 0400 | [`ReversalRequest`] | 3, 4, 11, 41, 49, 90 (2, 7, 37, 38, 39, 42, 55, 95 optional) |
 //! | 0410 | [`ReversalResponse`] | 11, 39 (3, 4+49, 7, 37, 41, 42 optional) |
 //! | 0500 | [`ReconciliationRequest`] | 11, 41 (7, 42, 49+74+76+86+88 optional) |
 //! | 0510 | [`ReconciliationResponse`] | 11, 39 (7, 41, 42, 49+74+76+86+88 optional) |
@@ -15,6 +19,15 @@
 //! one 20-character additional-amount block: account type `00`, amount type `40` (cash back),
 //! currency n3, sign `D`, amount n12 (the layout of ISO 8583:1993 and the card schemes); on
 //! parse the first block of type `40` is read, with sign `C` or `D`.
+//!
+//! Pre-authorisation (ISO 8583:1987): an 0100 authorization request reserves the amount
+//! without charging it; its completion is an 0220 financial transaction advice carrying the
+//! final amount (field 4, at most the reserved one), the approval code the 0110 gave (field
+//! 38) and the original's data elements (field 90: MTI `0100`, trace, transmission time).
+//! A partial release is an 0400 reversal whose field 95 (replacement amounts, an42: actual
+//! amount transaction n12, actual amount settlement n12, two fees x+n8) carries the amount
+//! that stays reserved; a full release is an 0400 without field 95. Field 90 of either names
+//! the 0100.
 
 use super::message::{IsoMessage, Mti};
 use super::types::{
@@ -330,9 +343,25 @@ pub struct AuthorizationRequest<'a> {
 }
 
 impl<'a> AuthorizationRequest<'a> {
-    /// The field-level message.
+    /// The field-level message (0200).
     pub fn to_message(&self) -> Result<IsoMessage> {
-        let mut m = IsoMessage::new(Mti::FINANCIAL_REQUEST);
+        self.emit(Mti::FINANCIAL_REQUEST)
+    }
+
+    /// The same request as an authorization only (0100): a pre-authorisation that reserves
+    /// the amount.
+    pub fn to_pre_auth_message(&self) -> Result<IsoMessage> {
+        self.emit(Mti::AUTHORIZATION_REQUEST)
+    }
+
+    /// Reads an 0100.
+    pub fn from_pre_auth_message(m: &'a IsoMessage) -> Result<Self> {
+        check_mti(m, Mti::AUTHORIZATION_REQUEST)?;
+        Self::read(m)
+    }
+
+    fn emit(&self, mti: Mti) -> Result<IsoMessage> {
+        let mut m = IsoMessage::new(mti);
         m.set_str(2, self.pan.digits())?;
         put_processing(&mut m, self.processing)?;
         put_money(&mut m, self.amount)?;
@@ -358,6 +387,10 @@ impl<'a> AuthorizationRequest<'a> {
     /// Reads a 0200.
     pub fn from_message(m: &'a IsoMessage) -> Result<Self> {
         check_mti(m, Mti::FINANCIAL_REQUEST)?;
+        Self::read(m)
+    }
+
+    fn read(m: &'a IsoMessage) -> Result<Self> {
         Ok(AuthorizationRequest {
             pan: get_pan(m)?,
             processing: get_processing(m)?.ok_or(Error::IsoMissingField { field: 3 })?,
@@ -432,9 +465,24 @@ impl<'a> AuthorizationResponse<'a> {
         self.response_code.is_approved()
     }
 
-    /// The field-level message.
+    /// The field-level message (0210).
     pub fn to_message(&self) -> Result<IsoMessage> {
-        let mut m = IsoMessage::new(Mti::FINANCIAL_RESPONSE);
+        self.emit(Mti::FINANCIAL_RESPONSE)
+    }
+
+    /// The same answer to an authorization only (0110).
+    pub fn to_pre_auth_message(&self) -> Result<IsoMessage> {
+        self.emit(Mti::AUTHORIZATION_RESPONSE)
+    }
+
+    /// Reads an 0110.
+    pub fn from_pre_auth_message(m: &'a IsoMessage) -> Result<Self> {
+        check_mti(m, Mti::AUTHORIZATION_RESPONSE)?;
+        Self::read(m)
+    }
+
+    fn emit(&self, mti: Mti) -> Result<IsoMessage> {
+        let mut m = IsoMessage::new(mti);
         if let Some(p) = self.processing {
             put_processing(&mut m, p)?;
         }
@@ -458,6 +506,10 @@ impl<'a> AuthorizationResponse<'a> {
     /// Reads a 0210.
     pub fn from_message(m: &'a IsoMessage) -> Result<Self> {
         check_mti(m, Mti::FINANCIAL_RESPONSE)?;
+        Self::read(m)
+    }
+
+    fn read(m: &'a IsoMessage) -> Result<Self> {
         Ok(AuthorizationResponse {
             processing: get_processing(m)?,
             amount: get_money(m)?,
@@ -502,6 +554,9 @@ pub struct ReversalRequest<'a> {
     pub original: OriginalData,
     /// Field 55: EMV data of the reversal, if any.
     pub emv: &'a [u8],
+    /// Field 95 (replacement amounts): for a partial reversal, the amount that stays (in the
+    /// currency of field 49); `None`: the whole amount is reversed.
+    pub replacement: Option<Amount>,
 }
 
 impl<'a> ReversalRequest<'a> {
@@ -536,6 +591,7 @@ impl<'a> ReversalRequest<'a> {
                 forwarder: 0,
             },
             emv: &[],
+            replacement: None,
         }
     }
 
@@ -560,6 +616,9 @@ impl<'a> ReversalRequest<'a> {
         put_mid(&mut m, self.merchant_id.as_ref())?;
         put_emv(&mut m, self.emv)?;
         m.set(90, &self.original.to_digits()?)?;
+        if let Some(r) = self.replacement {
+            m.set(95, &replacement_amounts(r)?)?;
+        }
         Ok(m)
     }
 
@@ -579,7 +638,13 @@ impl<'a> ReversalRequest<'a> {
             merchant_id: get_mid(m)?,
             original: OriginalData::parse(need(m, 90)?)?,
             emv: m.get(55).unwrap_or_default(),
+            replacement: m.get(95).map(parse_replacement).transpose()?,
         })
+    }
+
+    /// Whether this is a partial reversal (field 95 present).
+    pub fn is_partial(&self) -> bool {
+        self.replacement.is_some()
     }
 
     /// The 0410 answering this request.
@@ -654,6 +719,164 @@ impl ReversalResponse {
             stan: get_stan(m)?,
             transmission: get_time(m, 7)?,
             rrn: get_rrn(m)?,
+            response_code: get_response_code(m)?,
+            terminal_id: get_tid(m)?,
+            merchant_id: get_mid(m)?,
+        })
+    }
+}
+
+/// Field 95 (ISO 8583:1987 "replacement amounts", an42) with `actual` as the actual amount,
+/// transaction (n12); the actual amount, settlement (n12) is zero and both fees are `D`
+/// followed by eight zeros: this link settles in the transaction currency and takes no fees.
+fn replacement_amounts(actual: Amount) -> Result<[u8; 42]> {
+    let bad = Error::IsoField { field: 95 };
+    let mut out = [b'0'; 42];
+    let (txn, rest) = out.split_at_mut(12);
+    txn.copy_from_slice(&digits::<12>(actual.minor()).ok_or(bad)?);
+    let (_, fees) = rest.split_at_mut(12);
+    let (fee1, fee2) = fees.split_at_mut(9);
+    fee1.get_mut(..1).ok_or(bad)?.copy_from_slice(b"D");
+    fee2.get_mut(..1).ok_or(bad)?.copy_from_slice(b"D");
+    Ok(out)
+}
+
+/// The actual amount, transaction of a field 95.
+fn parse_replacement(v: &[u8]) -> Result<Amount> {
+    let bad = Error::IsoField { field: 95 };
+    let head = v.get(..12).ok_or(bad)?;
+    let minor = number(head).ok_or(bad)?;
+    Amount::new(minor).map_err(|_| bad)
+}
+
+/// 0220: the completion of a pre-authorisation (an 0100 the host approved): the final amount
+/// to charge, at most the reserved one; the host releases the rest. Field 90 names the 0100
+/// (its MTI, trace and transmission time), field 38 carries the approval code it gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompletionAdvice {
+    /// Field 2, when the card number is still in memory (it is never journaled).
+    pub pan: Option<Pan>,
+    /// Field 3, as in the original.
+    pub processing: ProcessingCode,
+    /// Fields 4 and 49: the final amount.
+    pub amount: Money,
+    /// Field 11: this message's own trace number.
+    pub stan: u32,
+    /// Field 7: when this message is sent.
+    pub transmission: Option<MonthDayTime>,
+    /// Field 38: the original's approval code.
+    pub approval_code: Option<ApprovalCode>,
+    /// Field 41.
+    pub terminal_id: TerminalId,
+    /// Field 42.
+    pub merchant_id: Option<MerchantId>,
+    /// Field 90: the pre-authorisation completed.
+    pub original: OriginalData,
+}
+
+impl CompletionAdvice {
+    /// The field-level message.
+    pub fn to_message(&self) -> Result<IsoMessage> {
+        let mut m = IsoMessage::new(Mti::FINANCIAL_ADVICE);
+        if let Some(pan) = &self.pan {
+            m.set_str(2, pan.digits())?;
+        }
+        put_processing(&mut m, self.processing)?;
+        put_money(&mut m, self.amount)?;
+        if let Some(t) = self.transmission {
+            m.set(7, &t.to_field7())?;
+        }
+        put_stan(&mut m, self.stan)?;
+        put_approval(&mut m, self.approval_code.as_ref())?;
+        put_tid(&mut m, &self.terminal_id)?;
+        put_mid(&mut m, self.merchant_id.as_ref())?;
+        m.set(90, &self.original.to_digits()?)?;
+        Ok(m)
+    }
+
+    /// Reads an 0220.
+    pub fn from_message(m: &IsoMessage) -> Result<Self> {
+        check_mti(m, Mti::FINANCIAL_ADVICE)?;
+        Ok(CompletionAdvice {
+            pan: m.has(2).then(|| get_pan(m)).transpose()?,
+            processing: get_processing(m)?.ok_or(Error::IsoMissingField { field: 3 })?,
+            amount: need_money(m)?,
+            stan: get_stan(m)?,
+            transmission: get_time(m, 7)?,
+            approval_code: get_approval(m)?,
+            terminal_id: need_tid(m)?,
+            merchant_id: get_mid(m)?,
+            original: OriginalData::parse(need(m, 90)?)?,
+        })
+    }
+
+    /// The 0230 answering this advice.
+    pub fn respond(&self, response_code: ResponseCode) -> CompletionResponse {
+        CompletionResponse {
+            processing: Some(self.processing),
+            amount: Some(self.amount),
+            stan: self.stan,
+            transmission: self.transmission,
+            response_code,
+            terminal_id: Some(self.terminal_id.clone()),
+            merchant_id: self.merchant_id.clone(),
+        }
+    }
+}
+
+/// 0230: the host's answer to a [`CompletionAdvice`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompletionResponse {
+    /// Field 3, echoed.
+    pub processing: Option<ProcessingCode>,
+    /// Fields 4 and 49, echoed.
+    pub amount: Option<Money>,
+    /// Field 11, echoed.
+    pub stan: u32,
+    /// Field 7, echoed.
+    pub transmission: Option<MonthDayTime>,
+    /// Field 39: `00` booked; [`ResponseCode::NO_RECORD`] no such pre-authorisation.
+    pub response_code: ResponseCode,
+    /// Field 41, echoed.
+    pub terminal_id: Option<TerminalId>,
+    /// Field 42, echoed.
+    pub merchant_id: Option<MerchantId>,
+}
+
+impl CompletionResponse {
+    /// Whether the host booked the amount.
+    pub fn is_approved(&self) -> bool {
+        self.response_code.is_approved()
+    }
+
+    /// The field-level message.
+    pub fn to_message(&self) -> Result<IsoMessage> {
+        let mut m = IsoMessage::new(Mti::FINANCIAL_ADVICE_RESPONSE);
+        if let Some(p) = self.processing {
+            put_processing(&mut m, p)?;
+        }
+        if let Some(a) = self.amount {
+            put_money(&mut m, a)?;
+        }
+        put_response_echo(
+            &mut m,
+            self.transmission,
+            self.stan,
+            &self.response_code,
+            self.terminal_id.as_ref(),
+        )?;
+        put_mid(&mut m, self.merchant_id.as_ref())?;
+        Ok(m)
+    }
+
+    /// Reads an 0230.
+    pub fn from_message(m: &IsoMessage) -> Result<Self> {
+        check_mti(m, Mti::FINANCIAL_ADVICE_RESPONSE)?;
+        Ok(CompletionResponse {
+            processing: get_processing(m)?,
+            amount: get_money(m)?,
+            stan: get_stan(m)?,
+            transmission: get_time(m, 7)?,
             response_code: get_response_code(m)?,
             terminal_id: get_tid(m)?,
             merchant_id: get_mid(m)?,
@@ -977,10 +1200,18 @@ pub enum BankMessage<'a> {
     NetworkRequest(NetworkRequest),
     /// 0810.
     NetworkResponse(NetworkResponse),
+    /// 0100 (authorization only: a pre-authorisation).
+    PreAuthorizationRequest(AuthorizationRequest<'a>),
+    /// 0110.
+    PreAuthorizationResponse(AuthorizationResponse<'a>),
+    /// 0220 (completion of a pre-authorisation).
+    CompletionAdvice(CompletionAdvice),
+    /// 0230.
+    CompletionResponse(CompletionResponse),
 }
 
 impl<'a> BankMessage<'a> {
-    /// Types a field-level message; an MTI other than the eight above is [`Error::IsoMti`].
+    /// Types a field-level message; an MTI other than the twelve above is [`Error::IsoMti`].
     pub fn from_message(m: &'a IsoMessage) -> Result<Self> {
         Ok(match *m.mti().as_bytes() {
             [b'0', b'2', b'0', b'0'] => {
@@ -999,6 +1230,16 @@ impl<'a> BankMessage<'a> {
             }
             [b'0', b'8', b'0', b'0'] => Self::NetworkRequest(NetworkRequest::from_message(m)?),
             [b'0', b'8', b'1', b'0'] => Self::NetworkResponse(NetworkResponse::from_message(m)?),
+            [b'0', b'1', b'0', b'0'] => {
+                Self::PreAuthorizationRequest(AuthorizationRequest::from_pre_auth_message(m)?)
+            }
+            [b'0', b'1', b'1', b'0'] => {
+                Self::PreAuthorizationResponse(AuthorizationResponse::from_pre_auth_message(m)?)
+            }
+            [b'0', b'2', b'2', b'0'] => Self::CompletionAdvice(CompletionAdvice::from_message(m)?),
+            [b'0', b'2', b'3', b'0'] => {
+                Self::CompletionResponse(CompletionResponse::from_message(m)?)
+            }
             _ => return Err(Error::IsoMti),
         })
     }
@@ -1014,6 +1255,10 @@ impl<'a> BankMessage<'a> {
             Self::ReconciliationResponse(x) => x.to_message(),
             Self::NetworkRequest(x) => x.to_message(),
             Self::NetworkResponse(x) => x.to_message(),
+            Self::PreAuthorizationRequest(x) => x.to_pre_auth_message(),
+            Self::PreAuthorizationResponse(x) => x.to_pre_auth_message(),
+            Self::CompletionAdvice(x) => x.to_message(),
+            Self::CompletionResponse(x) => x.to_message(),
         }
     }
 
@@ -1028,6 +1273,10 @@ impl<'a> BankMessage<'a> {
             Self::ReconciliationResponse(x) => x.stan,
             Self::NetworkRequest(x) => x.stan,
             Self::NetworkResponse(x) => x.stan,
+            Self::PreAuthorizationRequest(x) => x.stan,
+            Self::PreAuthorizationResponse(x) => x.stan,
+            Self::CompletionAdvice(x) => x.stan,
+            Self::CompletionResponse(x) => x.stan,
         }
     }
 }

@@ -45,9 +45,9 @@ pub use field::{Charset, FIELDS, FieldSpec, Length, lookup};
 pub use mac::MacKey;
 pub use message::{IsoMessage, Mti};
 pub use messages::{
-    AuthorizationRequest, AuthorizationResponse, BankMessage, BatchTotals, NetworkRequest,
-    NetworkResponse, ReconciliationRequest, ReconciliationResponse, ReversalRequest,
-    ReversalResponse,
+    AuthorizationRequest, AuthorizationResponse, BankMessage, BatchTotals, CompletionAdvice,
+    CompletionResponse, NetworkRequest, NetworkResponse, ReconciliationRequest,
+    ReconciliationResponse, ReversalRequest, ReversalResponse,
 };
 pub use types::{
     CodeMeaning, Expiry, MerchantId, MonthDayTime, NetworkCode, OriginalData, POS_CONDITION_NORMAL,

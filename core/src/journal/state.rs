@@ -183,7 +183,11 @@ impl JournalState {
             }
             // A till's reversal will reach the bank (store and forward): it counts as done.
             // Anything else was not approved as far as the till can know: it is cancelled.
-            let outcome = if auth.kind == RequestKind::Reversal {
+            // The release of a reservation is a till's reversal of it too.
+            let outcome = if matches!(
+                auth.kind,
+                RequestKind::Reversal | RequestKind::PreAuthReversal
+            ) {
                 if let Some(o) = &auth.original {
                     let _ = add_reversal_to_totals(&mut self.checkpoint.totals, o);
                 }
@@ -328,8 +332,22 @@ fn signed(minor: u64) -> i64 {
     i64::try_from(minor).unwrap_or(i64::MAX)
 }
 
-/// Adds an approved authorization to the batch totals.
+/// Adds an approved authorization to the batch totals. A reservation counts nothing until it
+/// is booked: then its booked amount counts as a sale (the start record of a booking or of a
+/// partial reversal carries that amount); a released one counts nothing.
 pub fn add_to_totals(totals: &mut Totals, auth: &AuthStarted) -> Result<()> {
+    match auth.kind {
+        RequestKind::Reservation | RequestKind::PreAuthReversal => return Ok(()),
+        RequestKind::BookTotal | RequestKind::PartialReversal => {
+            let booked = AuthStarted {
+                kind: RequestKind::Sale,
+                original: None,
+                ..auth.clone()
+            };
+            return add_to_totals(totals, &booked);
+        }
+        _ => {}
+    }
     if let Some(original) = &auth.original {
         return add_reversal_to_totals(totals, original);
     }
@@ -365,8 +383,12 @@ pub fn add_to_totals(totals: &mut Totals, auth: &AuthStarted) -> Result<()> {
     Ok(())
 }
 
-/// Takes a reversed authorization out of the batch totals and counts the reversal.
+/// Takes a reversed authorization out of the batch totals and counts the reversal. A
+/// reservation was never in them: its release changes nothing.
 pub fn add_reversal_to_totals(totals: &mut Totals, original: &Original) -> Result<()> {
+    if original.kind == RequestKind::Reservation {
+        return Ok(());
+    }
     let currency = original.amount.currency.numeric();
     let minor = original.amount.minor();
     let credit = original.kind == RequestKind::Refund;

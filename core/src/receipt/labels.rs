@@ -78,7 +78,7 @@ pub(crate) struct Labels {
     pub decimal: char,
     /// Date order and separator.
     pub date: DateStyle,
-    kinds: [&'static str; 12],
+    kinds: [&'static str; 16],
     entry: [&'static str; 4],
     outcomes: Outcomes,
     fails: [&'static str; 9],
@@ -142,6 +142,10 @@ impl Labels {
             RequestKind::Abort => 9,
             RequestKind::Subtotals => 10,
             RequestKind::LastSums => 11,
+            RequestKind::Reservation => 12,
+            RequestKind::BookTotal => 13,
+            RequestKind::PartialReversal => 14,
+            RequestKind::PreAuthReversal => 15,
         };
         self.kinds.get(i).copied().unwrap_or("")
     }
@@ -255,6 +259,10 @@ const CS: Labels = Labels {
         "PŘERUŠENÍ",
         "MEZISOUČTY",
         "POSLEDNÍ UZÁVĚRKA",
+        "PŘEDAUTORIZACE",
+        "DOKONČENÍ PŘEDAUTORIZACE",
+        "ČÁSTEČNÉ STORNO PŘEDAUTORIZACE",
+        "STORNO PŘEDAUTORIZACE",
     ],
     entry: ["čip", "bezkontaktně", "magnetický proužek", "ruční zadání"],
     outcomes: Outcomes {
@@ -336,6 +344,10 @@ const EN: Labels = Labels {
         "ABORT",
         "SUBTOTALS",
         "LAST CLOSE TOTALS",
+        "RESERVATION",
+        "BOOK TOTAL",
+        "PARTIAL REVERSAL",
+        "PRE-AUTH REVERSAL",
     ],
     entry: ["chip", "contactless", "magnetic stripe", "keyed"],
     outcomes: Outcomes {
@@ -417,6 +429,10 @@ const FR: Labels = Labels {
         "ABANDON",
         "SOUS-TOTAUX",
         "DERNIÈRE CLÔTURE",
+        "PRÉAUTORISATION",
+        "CLÔTURE DE PRÉAUTORISATION",
+        "ANNULATION PARTIELLE",
+        "ANNULATION DE PRÉAUTORISATION",
     ],
     entry: [
         "puce",

@@ -78,6 +78,40 @@ pub struct ReversalRequest {
     pub transmitted: Timestamp,
 }
 
+/// The completion (0220 advice) of a pre-authorisation: book `amount` of the reservation
+/// `original` (an 0100), release the rest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompletionRequest {
+    /// This message's own trace number.
+    pub stan: u32,
+    /// The reservation (field 90 carries MTI `0100`, its trace and time).
+    pub original: Original,
+    /// The final amount (field 4), at most `original.amount`.
+    pub amount: Money,
+    /// The reservation's approval code (field 38).
+    pub approval: Option<ApprovalCode>,
+    /// The card number, while still in memory (never after a restart).
+    pub pan: Option<Pan>,
+    /// Transmission date and time.
+    pub transmitted: Timestamp,
+}
+
+/// The partial release (0400 with field 95) of a pre-authorisation: `keep` of the
+/// reservation `original` stays (and is booked), the rest goes back to the card.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReleaseRequest {
+    /// This message's own trace number.
+    pub stan: u32,
+    /// The reservation (field 90 carries MTI `0100`).
+    pub original: Original,
+    /// The amount that stays (field 95, actual amount transaction).
+    pub keep: Amount,
+    /// The card number, while still in memory.
+    pub pan: Option<Pan>,
+    /// Transmission date and time.
+    pub transmitted: Timestamp,
+}
+
 /// A reconciliation (0500) of one currency of the batch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReconcileRequest {
@@ -113,6 +147,12 @@ pub enum BankRequest {
         /// Transmission date and time.
         transmitted: Timestamp,
     },
+    /// 0100: a pre-authorisation (reservation); the card is charged nothing yet.
+    PreAuth(AuthRequest),
+    /// 0220: the completion of a pre-authorisation.
+    Completion(CompletionRequest),
+    /// 0400 with field 95: the partial release of a pre-authorisation.
+    Release(ReleaseRequest),
 }
 
 impl BankRequest {
@@ -123,40 +163,50 @@ impl BankRequest {
             BankRequest::Reversal(r) => r.stan,
             BankRequest::Reconcile(r) => r.stan,
             BankRequest::Echo { stan, .. } => *stan,
+            BankRequest::PreAuth(a) => a.stan,
+            BankRequest::Completion(c) => c.stan,
+            BankRequest::Release(r) => r.stan,
         }
     }
 
-    /// The message type of the request (200, 400, 500, 800); its answer is this plus 10.
+    /// The message type of the request (100, 200, 220, 400, 500, 800); its answer is this
+    /// plus 10.
     pub fn mti(&self) -> u16 {
         match self {
             BankRequest::Auth(_) => 200,
-            BankRequest::Reversal(_) => 400,
+            BankRequest::Reversal(_) | BankRequest::Release(_) => 400,
             BankRequest::Reconcile(_) => 500,
             BankRequest::Echo { .. } => 800,
+            BankRequest::PreAuth(_) => 100,
+            BankRequest::Completion(_) => 220,
         }
     }
 
     /// The full card number in the message, if any (to mask it in a hex dump).
     pub fn pan(&self) -> Option<&Pan> {
         match self {
-            BankRequest::Auth(a) => Some(&a.pan),
+            BankRequest::Auth(a) | BankRequest::PreAuth(a) => Some(&a.pan),
             BankRequest::Reversal(r) => r.pan.as_ref(),
+            BankRequest::Completion(c) => c.pan.as_ref(),
+            BankRequest::Release(r) => r.pan.as_ref(),
             _ => None,
         }
     }
 
-    /// A short name for logs: `0200`, `0400`, `0500`, `0800`.
+    /// A short name for logs: `0100`, `0200`, `0220`, `0400`, `0500`, `0800`.
     pub fn name(&self) -> &'static str {
         match self {
             BankRequest::Auth(_) => "0200",
-            BankRequest::Reversal(_) => "0400",
+            BankRequest::Reversal(_) | BankRequest::Release(_) => "0400",
             BankRequest::Reconcile(_) => "0500",
             BankRequest::Echo { .. } => "0800",
+            BankRequest::PreAuth(_) => "0100",
+            BankRequest::Completion(_) => "0220",
         }
     }
 }
 
-/// The bank's answer (0210, 0410, 0510, 0810) as the driver decoded it. What it means is
+/// The bank's answer (0110, 0210, 0230, 0410, 0510, 0810) as the driver decoded it. What it means is
 /// decided by [`ResponseCode::meaning`], nowhere else.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BankAnswer {

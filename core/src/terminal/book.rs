@@ -1,5 +1,7 @@
 //! The open batch's approved payments, for a till's reversal of any of them by receipt
-//! number ([`crate::txn::Request::ReversalByReceipt`], ZVT `06 30` with BMP `87`).
+//! number ([`crate::txn::Request::ReversalByReceipt`], ZVT `06 30` with BMP `87`), and its
+//! reservations (pre-authorisations, ZVT `06 22`), each reserved → booked (`06 24`, `06 23`)
+//! or released (`06 25`), for the requests that name them by receipt number.
 //!
 //! Kept in memory, filled as completions become durable. The journal's checkpoint keeps only
 //! the last transaction, so after a restart the book starts empty: the last transaction can
@@ -33,8 +35,10 @@ pub(crate) struct Entry {
     pub scheme: Option<CardScheme>,
     pub entry_mode: Option<EntryMode>,
     pub transmitted: Timestamp,
-    /// A reversal of it was approved (or stored to be sent).
+    /// A reversal of it was approved (or stored to be sent); for a reservation: released.
     pub reversed: bool,
+    /// A reservation's booked amount, once booked.
+    pub booked: Option<Money>,
 }
 
 impl Entry {
@@ -42,7 +46,10 @@ impl Entry {
     pub fn of(batch: u32, stan: u32, response: &Response, transmitted: Timestamp) -> Option<Self> {
         let payment = matches!(
             response.kind,
-            RequestKind::Sale | RequestKind::SaleWithCashback | RequestKind::Refund
+            RequestKind::Sale
+                | RequestKind::SaleWithCashback
+                | RequestKind::Refund
+                | RequestKind::Reservation
         );
         if !payment || !response.outcome.is_approved() || stan == 0 {
             return None;
@@ -58,7 +65,13 @@ impl Entry {
             entry_mode: response.entry_mode,
             transmitted,
             reversed: false,
+            booked: None,
         })
+    }
+
+    /// Whether it is a reservation still open: neither booked nor released.
+    pub fn is_open_reservation(&self) -> bool {
+        self.kind == RequestKind::Reservation && !self.reversed && self.booked.is_none()
     }
 }
 
@@ -87,9 +100,26 @@ impl Book {
         let batch = entry.batch;
         self.retain(|e| e.batch == batch && e.stan != entry.stan);
         if self.entries.is_full() {
-            let _ = self.entries.pop_front();
+            // The oldest entry that is not an open reservation goes: an open reservation
+            // must stay findable until it is booked or released.
+            let old = self
+                .entries
+                .iter()
+                .position(|e| !e.is_open_reservation())
+                .unwrap_or(0);
+            let mut i = 0;
+            self.retain(|_| {
+                i += 1;
+                i - 1 != old
+            });
         }
         let _ = self.entries.push_back(entry);
+    }
+
+    /// Whether a new reservation fits: not when every entry is an open reservation
+    /// ([`MAX_BOOK`] of them). Such a reservation is refused before the card is read.
+    pub fn has_room_for_reservation(&self) -> bool {
+        !self.entries.is_full() || self.entries.iter().any(|e| !e.is_open_reservation())
     }
 
     /// The most recent entry of `batch` with receipt number `receipt`.
@@ -98,6 +128,23 @@ impl Book {
             .iter()
             .rev()
             .find(|e| e.batch == batch && receipt_of(e.stan) == receipt)
+    }
+
+    /// The most recent reservation of `batch` still open, if any.
+    pub fn open_reservation(&self, batch: u32) -> Option<&Entry> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| e.batch == batch && e.is_open_reservation())
+    }
+
+    /// Marks the reservation of `batch` and `stan` booked for `amount`.
+    pub fn mark_booked(&mut self, batch: u32, stan: u32, amount: Money) {
+        for e in self.entries.iter_mut() {
+            if e.batch == batch && e.stan == stan {
+                e.booked = Some(amount);
+            }
+        }
     }
 
     /// Marks the payment of `batch` and `stan` reversed.
@@ -109,7 +156,7 @@ impl Book {
         }
     }
 
-    fn retain(&mut self, keep: impl Fn(&Entry) -> bool) {
+    fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
         for _ in 0..self.entries.len() {
             if let Some(e) = self.entries.pop_front() {
                 if keep(&e) {

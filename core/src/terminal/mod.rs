@@ -94,11 +94,14 @@ mod bank;
 mod book;
 pub mod confirm;
 mod policy;
+mod preauth;
 mod records;
 #[cfg(test)]
 mod sizes;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_preauth;
 pub mod wire;
 
 use core::time::Duration;
@@ -107,12 +110,16 @@ use heapless::{Deque, String, Vec};
 
 pub use backoff::{Backoff, Rng};
 pub use bank::{
-    AuthKind, AuthRequest, BankAnswer, BankCommand, BankFailure, BankRequest, ReconcileRequest,
-    ReversalRequest,
+    AuthKind, AuthRequest, BankAnswer, BankCommand, BankFailure, BankRequest, CompletionRequest,
+    ReconcileRequest, ReleaseRequest, ReversalRequest,
 };
 pub use book::{MAX_BOOK, receipt_of};
 pub use confirm::{ConfirmCommand, Confirmation, Lockout, PinHash};
 pub use policy::{DayLine, DayTotals, KindSet, Policy, Refusal};
+pub use preauth::{
+    PREAUTH_AMOUNT_TEXT, PREAUTH_BOOKED_TEXT, PREAUTH_FULL_TEXT, PREAUTH_LOST_TEXT,
+    PREAUTH_RELEASED_TEXT, PREAUTH_UNKNOWN_TEXT,
+};
 pub use records::MAX_PAYLOADS;
 
 use records::{Payload, Queued, Records};
@@ -878,7 +885,10 @@ impl Terminal {
                 if response.outcome.is_approved()
                     && matches!(
                         response.kind,
-                        RequestKind::Sale | RequestKind::SaleWithCashback | RequestKind::Refund
+                        RequestKind::Sale
+                            | RequestKind::SaleWithCashback
+                            | RequestKind::Refund
+                            | RequestKind::Reservation
                     )
                 {
                     lost_approval = self.txn.as_ref().and_then(|t| t.auth.clone());
@@ -1204,6 +1214,10 @@ impl Terminal {
             | Request::CloseTotals
             | Request::TestBank => self.need_bank(now),
             Request::LastTransaction | Request::TestTerminal | Request::Abort => {}
+            Request::Reservation { .. } => self.start_reservation(now),
+            Request::BookTotal { .. }
+            | Request::PartialReversal { .. }
+            | Request::PreAuthReversal { .. } => self.start_on_reservation(now),
         }
     }
 
@@ -1247,7 +1261,8 @@ impl Terminal {
         match txn.request {
             Request::Sale { amount, .. }
             | Request::SaleWithCashback { amount, .. }
-            | Request::Refund { amount, .. } => {
+            | Request::Refund { amount, .. }
+            | Request::Reservation { amount } => {
                 if self.stan_next > MAX_STAN {
                     txn.response.outcome = fail(FailReason::Other);
                     set_text(&mut txn.response, "trace numbers used up");
@@ -1266,6 +1281,9 @@ impl Terminal {
             Request::Reversal { .. } | Request::ReversalByReceipt { .. } => {
                 self.start_reversal(false)
             }
+            Request::BookTotal { .. }
+            | Request::PartialReversal { .. }
+            | Request::PreAuthReversal { .. } => self.send_on_reservation(),
             Request::CloseTotals => {
                 txn.step = Step::CloseWaitingReversals;
                 self.close_if_ready(now);
@@ -1313,8 +1331,10 @@ impl Terminal {
                 reference,
             } => (AuthKind::Cashback, *amount, Some(*cashback), reference),
             Request::Refund { amount, reference } => (AuthKind::Refund, *amount, None, reference),
+            Request::Reservation { amount } => (AuthKind::Sale, *amount, None, &None),
             _ => return,
         };
+        let pre_auth = txn.request.kind() == RequestKind::Reservation;
         let rrn = reference.as_ref().and_then(rrn_of);
         let reference = reference.clone();
         let Some(stan) = self.alloc_stan() else {
@@ -1338,20 +1358,25 @@ impl Terminal {
         };
         txn.auth = Some(auth.clone());
         txn.pan = Some(card.pan.clone());
+        let auth_request = AuthRequest {
+            stan,
+            kind,
+            amount,
+            cashback,
+            pan: card.pan,
+            entry_mode: card.entry_mode,
+            expiry: card.expiry,
+            card_sequence: card.sequence,
+            emv: card.emv,
+            transmitted: wall,
+            rrn,
+        };
         txn.step = Step::Journaling {
-            request: BankRequest::Auth(AuthRequest {
-                stan,
-                kind,
-                amount,
-                cashback,
-                pan: card.pan,
-                entry_mode: card.entry_mode,
-                expiry: card.expiry,
-                card_sequence: card.sequence,
-                emv: card.emv,
-                transmitted: wall,
-                rrn,
-            }),
+            request: if pre_auth {
+                BankRequest::PreAuth(auth_request)
+            } else {
+                BankRequest::Auth(auth_request)
+            },
         };
         self.push_record(Queued::AuthStarted(auth));
     }
@@ -1382,6 +1407,7 @@ impl Terminal {
                     entry_mode: last.response.entry_mode,
                     transmitted: last.transmitted,
                     reversed: false,
+                    booked: None,
                 }
             }
             Request::ReversalByReceipt { receipt } => match self.reversal_target(receipt) {
@@ -1567,6 +1593,9 @@ impl Terminal {
                     self.finish(outcome, false);
                 }
             }
+            Step::AwaitingBank { .. } if preauth::on_reservation(txn.request.kind()) => {
+                self.answer_on_reservation(&answer);
+            }
             Step::AwaitingBank { .. } if txn.request.kind() == RequestKind::Reversal => {
                 if answer.code.ends_reversal() {
                     self.finish(Outcome::Approved, true);
@@ -1627,6 +1656,9 @@ impl Terminal {
             // Whether or not the bank got it, the reversal is owed: store and forward.
             Step::AwaitingBank { .. } if txn.request.kind() == RequestKind::Reversal => {
                 self.store_till_reversal()
+            }
+            Step::AwaitingBank { .. } if preauth::on_reservation(txn.request.kind()) => {
+                self.lost_on_reservation(failure)
             }
             Step::AwaitingBank { .. } => {
                 if failure.maybe_delivered() {
@@ -1925,6 +1957,10 @@ impl Terminal {
             Some(e) => e.clone(),
             None => from_last.ok_or(false)?,
         };
+        if entry.kind == RequestKind::Reservation {
+            // A reservation is released with its own requests (`PreAuthReversal`), not this.
+            return Err(false);
+        }
         let pending = self
             .journal
             .checkpoint
@@ -2116,6 +2152,9 @@ fn note_in_book(
             book.mark_reversed(batch, o.stan);
         }
         return;
+    }
+    if preauth::on_reservation(response.kind) {
+        return preauth::note_reservation(book, auth, batch, response);
     }
     if let Some(e) = book::Entry::of(batch, stan, response, transmitted) {
         book.record(e);

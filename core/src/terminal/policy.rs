@@ -150,7 +150,10 @@ impl Policy {
         }
         let over = |minor: u64, limit: Option<u64>| limit.is_some_and(|l| minor > l);
         let fails = match request {
-            Request::Sale { amount, .. } => over(amount.minor(), self.max_sale),
+            // A reservation may become a sale of that much: the sale's cap.
+            Request::Sale { amount, .. } | Request::Reservation { amount } => {
+                over(amount.minor(), self.max_sale)
+            }
             Request::SaleWithCashback {
                 amount, cashback, ..
             } => over(amount.minor(), self.max_sale) || over(cashback.minor(), self.max_cashback),

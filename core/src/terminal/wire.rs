@@ -20,11 +20,11 @@
 
 use super::{AuthKind, BankAnswer, BankRequest};
 use crate::bank::{
-    AuthorizationRequest, BankMessage, BatchTotals, IsoMessage, MerchantId, MonthDayTime, Mti,
-    NetworkCode, NetworkRequest, OriginalData, POS_CONDITION_NORMAL, PosEntryMode, ProcessingCode,
-    ReconciliationRequest, ResponseCode, ReversalRequest,
+    AuthorizationRequest, BankMessage, BatchTotals, CompletionAdvice, IsoMessage, MerchantId,
+    MonthDayTime, Mti, NetworkCode, NetworkRequest, OriginalData, POS_CONDITION_NORMAL,
+    PosEntryMode, ProcessingCode, ReconciliationRequest, ResponseCode, ReversalRequest,
 };
-use crate::journal::ReversalReason;
+use crate::journal::{Original, ReversalReason};
 use crate::txn::{Currency, EmvData, RequestKind, TerminalId, Timestamp};
 use crate::{Error, Result};
 
@@ -46,6 +46,47 @@ fn processing(kind: RequestKind) -> ProcessingCode {
         RequestKind::SaleWithCashback => ProcessingCode::CASHBACK,
         RequestKind::Refund => ProcessingCode::REFUND,
         _ => ProcessingCode::SALE,
+    }
+}
+
+/// Field 90 of a message that refers to `original`: a reservation's is MTI `0100`, any
+/// other authorization's `0200`.
+fn original_data(original: &Original) -> Result<OriginalData> {
+    let mti = if original.kind == RequestKind::Reservation {
+        Mti::AUTHORIZATION_REQUEST
+    } else {
+        Mti::FINANCIAL_REQUEST
+    };
+    Ok(OriginalData {
+        mti,
+        stan: original.stan,
+        transmission: mdt(original.transmitted)?,
+        acquirer: 0,
+        forwarder: 0,
+    })
+}
+
+fn auth_message<'a>(a: &'a super::AuthRequest, id: &Identity) -> AuthorizationRequest<'a> {
+    let t = mdt(a.transmitted).ok();
+    AuthorizationRequest {
+        pan: a.pan.clone(),
+        processing: match a.kind {
+            AuthKind::Sale => ProcessingCode::SALE,
+            AuthKind::Cashback => ProcessingCode::CASHBACK,
+            AuthKind::Refund => ProcessingCode::REFUND,
+        },
+        amount: a.amount,
+        cashback: a.cashback,
+        stan: a.stan,
+        transmission: t,
+        local: t,
+        expiry: a.expiry,
+        entry: Some(PosEntryMode::new(a.entry_mode, true)),
+        card_sequence: a.card_sequence.map(u16::from),
+        condition: Some(POS_CONDITION_NORMAL),
+        terminal_id: id.terminal_id.clone(),
+        merchant_id: id.merchant_id.clone(),
+        emv: &a.emv,
     }
 }
 
@@ -85,28 +126,8 @@ pub fn reversal_reason_code(reason: ReversalReason) -> ResponseCode {
 pub fn to_message(req: &BankRequest, id: &Identity) -> Result<IsoMessage> {
     match req {
         BankRequest::Auth(a) => {
-            let t = mdt(a.transmitted)?;
-            AuthorizationRequest {
-                pan: a.pan.clone(),
-                processing: match a.kind {
-                    AuthKind::Sale => ProcessingCode::SALE,
-                    AuthKind::Cashback => ProcessingCode::CASHBACK,
-                    AuthKind::Refund => ProcessingCode::REFUND,
-                },
-                amount: a.amount,
-                cashback: a.cashback,
-                stan: a.stan,
-                transmission: Some(t),
-                local: Some(t),
-                expiry: a.expiry,
-                entry: Some(PosEntryMode::new(a.entry_mode, true)),
-                card_sequence: a.card_sequence.map(u16::from),
-                condition: Some(POS_CONDITION_NORMAL),
-                terminal_id: id.terminal_id.clone(),
-                merchant_id: id.merchant_id.clone(),
-                emv: &a.emv,
-            }
-            .to_message()
+            mdt(a.transmitted)?;
+            auth_message(a, id).to_message()
         }
         BankRequest::Reversal(r) => ReversalRequest {
             pan: r.pan.clone(),
@@ -119,14 +140,41 @@ pub fn to_message(req: &BankRequest, id: &Identity) -> Result<IsoMessage> {
             reason: Some(reversal_reason_code(r.reason)),
             terminal_id: id.terminal_id.clone(),
             merchant_id: id.merchant_id.clone(),
-            original: OriginalData {
-                mti: Mti::FINANCIAL_REQUEST,
-                stan: r.original.stan,
-                transmission: mdt(r.original.transmitted)?,
-                acquirer: 0,
-                forwarder: 0,
-            },
+            original: original_data(&r.original)?,
             emv: &[],
+            replacement: None,
+        }
+        .to_message(),
+        BankRequest::PreAuth(a) => {
+            mdt(a.transmitted)?;
+            auth_message(a, id).to_pre_auth_message()
+        }
+        BankRequest::Completion(c) => CompletionAdvice {
+            pan: c.pan.clone(),
+            processing: ProcessingCode::SALE,
+            amount: c.amount,
+            stan: c.stan,
+            transmission: Some(mdt(c.transmitted)?),
+            approval_code: c.approval.clone(),
+            terminal_id: id.terminal_id.clone(),
+            merchant_id: id.merchant_id.clone(),
+            original: original_data(&c.original)?,
+        }
+        .to_message(),
+        BankRequest::Release(r) => ReversalRequest {
+            pan: r.pan.clone(),
+            processing: ProcessingCode::SALE,
+            amount: r.original.amount,
+            stan: r.stan,
+            transmission: Some(mdt(r.transmitted)?),
+            rrn: None,
+            approval_code: None,
+            reason: Some(ResponseCode::COMPLETED_PARTIALLY),
+            terminal_id: id.terminal_id.clone(),
+            merchant_id: id.merchant_id.clone(),
+            original: original_data(&r.original)?,
+            emv: &[],
+            replacement: Some(r.keep),
         }
         .to_message(),
         BankRequest::Reconcile(r) => ReconciliationRequest {
@@ -181,6 +229,17 @@ pub fn decode_answer(body: &[u8]) -> Result<BankAnswer> {
         }
         BankMessage::NetworkResponse(r) => {
             (810, r.stan, r.response_code, None, None, EmvData::new())
+        }
+        BankMessage::PreAuthorizationResponse(r) => (
+            110,
+            r.stan,
+            r.response_code,
+            r.approval_code.clone(),
+            r.amount,
+            EmvData::from_slice(r.emv).unwrap_or_default(),
+        ),
+        BankMessage::CompletionResponse(r) => {
+            (230, r.stan, r.response_code, None, None, EmvData::new())
         }
         _ => return Err(Error::IsoMti),
     };

@@ -153,6 +153,38 @@ pub enum Request {
     LastTransaction,
     /// Abort the transaction waiting for a card.
     Abort,
+    /// Pre-authorisation: reserve `amount` on the card (ISO 8583 0100, authorisation only);
+    /// nothing is charged until the reservation is booked ([`Request::BookTotal`],
+    /// [`Request::PartialReversal`]) or released ([`Request::PreAuthReversal`]). ZVT `06 22`.
+    Reservation {
+        /// The most the card may be charged.
+        amount: Money,
+    },
+    /// Books the final `amount` (at most the reserved one) of the open batch's reservation
+    /// named by its receipt number; the rest is released (ISO 8583 0220 completion). ZVT
+    /// `06 24`.
+    BookTotal {
+        /// The reservation's receipt number, 0–9999.
+        receipt: u16,
+        /// What is charged.
+        amount: Money,
+    },
+    /// Releases `amount` of the reservation named by its receipt number and books the rest
+    /// (ZVT `06 23`: PA00P015 §2.10 "releases the unused amount"; an EV charger sends the
+    /// reserved amount less what was charged). On the bank link a 0400 partial reversal
+    /// whose field 95 carries the amount that stays.
+    PartialReversal {
+        /// The reservation's receipt number, 0–9999.
+        receipt: u16,
+        /// What is released (given back to the card), less than the reserved amount.
+        amount: Money,
+    },
+    /// Releases the whole reservation named by its receipt number (ZVT `06 25`; a 0400 full
+    /// reversal of the 0100).
+    PreAuthReversal {
+        /// The reservation's receipt number, 0–9999.
+        receipt: u16,
+    },
 }
 
 /// The kind of a [`Request`], without its data.
@@ -183,6 +215,14 @@ pub enum RequestKind {
     LastTransaction,
     /// [`Request::Abort`].
     Abort,
+    /// [`Request::Reservation`]. (Appended: older journals keep their numbers.)
+    Reservation,
+    /// [`Request::BookTotal`].
+    BookTotal,
+    /// [`Request::PartialReversal`].
+    PartialReversal,
+    /// [`Request::PreAuthReversal`].
+    PreAuthReversal,
 }
 
 impl RequestKind {
@@ -201,6 +241,10 @@ impl RequestKind {
             RequestKind::Reprint => "reprint",
             RequestKind::LastTransaction => "last",
             RequestKind::Abort => "abort",
+            RequestKind::Reservation => "reservation",
+            RequestKind::BookTotal => "book-total",
+            RequestKind::PartialReversal => "partial-reversal",
+            RequestKind::PreAuthReversal => "pre-auth-reversal",
         }
     }
 
@@ -220,6 +264,21 @@ impl RequestKind {
                 | RequestKind::SaleWithCashback
                 | RequestKind::Reversal
                 | RequestKind::Refund
+                | RequestKind::Reservation
+                | RequestKind::BookTotal
+                | RequestKind::PartialReversal
+                | RequestKind::PreAuthReversal
+        )
+    }
+
+    /// Whether the kind acts on a reservation (pre-authorisation): reserve, book, release.
+    pub fn is_pre_auth(self) -> bool {
+        matches!(
+            self,
+            RequestKind::Reservation
+                | RequestKind::BookTotal
+                | RequestKind::PartialReversal
+                | RequestKind::PreAuthReversal
         )
     }
 }
@@ -256,6 +315,10 @@ impl Request {
             Request::Reprint => RequestKind::Reprint,
             Request::LastTransaction => RequestKind::LastTransaction,
             Request::Abort => RequestKind::Abort,
+            Request::Reservation { .. } => RequestKind::Reservation,
+            Request::BookTotal { .. } => RequestKind::BookTotal,
+            Request::PartialReversal { .. } => RequestKind::PartialReversal,
+            Request::PreAuthReversal { .. } => RequestKind::PreAuthReversal,
         }
     }
 
@@ -265,7 +328,21 @@ impl Request {
             Request::Sale { amount, .. }
             | Request::SaleWithCashback { amount, .. }
             | Request::Reversal { amount, .. }
-            | Request::Refund { amount, .. } => Some(*amount),
+            | Request::Refund { amount, .. }
+            | Request::Reservation { amount }
+            | Request::BookTotal { amount, .. }
+            | Request::PartialReversal { amount, .. } => Some(*amount),
+            _ => None,
+        }
+    }
+
+    /// The receipt number a request on a reservation names.
+    pub fn receipt(&self) -> Option<u16> {
+        match self {
+            Request::BookTotal { receipt, .. }
+            | Request::PartialReversal { receipt, .. }
+            | Request::PreAuthReversal { receipt }
+            | Request::ReversalByReceipt { receipt } => Some(*receipt),
             _ => None,
         }
     }

@@ -40,8 +40,17 @@ pub struct LedgerAuth {
     pub stan: u32,
     /// Transmission date and time (field 7, MMDDhhmmss), part of the identity of the auth.
     pub transmitted: String,
-    /// "sale", "cashback" or "refund".
+    /// "sale", "cashback", "refund" or "reservation" (an 0100 pre-authorisation).
     pub kind: String,
+    /// A reservation's amount as the bank approved it (held on the card), before any
+    /// completion or partial reversal; `None` for other authorizations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved: Option<u64>,
+    /// What a completion (0220) or partial reversal (0400 with field 95) of a reservation
+    /// booked; `approved_amount` is then this and the rest is released. `None` while the
+    /// reservation is only held (a reconciliation does not settle it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booked: Option<u64>,
     /// Amount asked for, in minor units.
     pub amount: u64,
     /// Amount the bank approved (holds), in minor units: `amount`, less for a partial

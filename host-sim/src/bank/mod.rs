@@ -37,9 +37,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use ecrlink_core::bank::cryptogram::{self, CardKey, Check, TEST_ISSUER_MASTER_KEY};
 use ecrlink_core::bank::{
-    AuthorizationRequest, BankMessage, BatchTotals, IsoMessage, MacKey, NetworkRequest,
-    OriginalData, ProcessingCode, ProcessingKind, ReconciliationRequest, ResponseCode,
-    ReversalRequest, Rrn, framing,
+    AuthorizationRequest, BankMessage, BatchTotals, CompletionAdvice, IsoMessage, MacKey, Mti,
+    NetworkRequest, OriginalData, ProcessingCode, ProcessingKind, ReconciliationRequest,
+    ResponseCode, ReversalRequest, Rrn, framing,
 };
 use ecrlink_core::txn::{ApprovalCode, Currency, Money, Pan};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -627,6 +627,8 @@ fn handle(inner: &Inner, peer: SocketAddr, bytes: &[u8]) -> Reply {
     let is_request = matches!(
         typed,
         BankMessage::AuthorizationRequest(_)
+            | BankMessage::PreAuthorizationRequest(_)
+            | BankMessage::CompletionAdvice(_)
             | BankMessage::ReversalRequest(_)
             | BankMessage::ReconciliationRequest(_)
             | BankMessage::NetworkRequest(_)
@@ -649,6 +651,10 @@ fn handle(inner: &Inner, peer: SocketAddr, bytes: &[u8]) -> Reply {
             let refused = code("63");
             let answer = match &typed {
                 BankMessage::AuthorizationRequest(a) => a.respond(refused, None, None).to_message(),
+                BankMessage::PreAuthorizationRequest(a) => {
+                    a.respond(refused, None, None).to_pre_auth_message()
+                }
+                BankMessage::CompletionAdvice(c) => c.respond(refused).to_message(),
                 BankMessage::ReversalRequest(r) => r.respond(refused).to_message(),
                 BankMessage::ReconciliationRequest(r) => r.respond(refused, None).to_message(),
                 BankMessage::NetworkRequest(n) => n.respond(refused).to_message(),
@@ -677,10 +683,22 @@ fn handle(inner: &Inner, peer: SocketAddr, bytes: &[u8]) -> Reply {
     st.ledger.messages += 1;
     let mti = msg.mti().as_str().to_string();
     let verdict = match &typed {
-        BankMessage::AuthorizationRequest(a) => Some(cryptogram_verdict(inner, a)),
+        BankMessage::AuthorizationRequest(a) | BankMessage::PreAuthorizationRequest(a) => {
+            Some(cryptogram_verdict(inner, a))
+        }
         _ => None,
     };
-    let (amount, pan, kind) = match &typed {
+    let (amount, pan, kind): (Option<u64>, Option<&str>, Option<&str>) = match &typed {
+        BankMessage::PreAuthorizationRequest(a) => (
+            Some(a.amount.minor()),
+            Some(a.pan.digits()),
+            Some("reservation"),
+        ),
+        BankMessage::CompletionAdvice(c) => (
+            Some(c.amount.minor()),
+            c.pan.as_ref().map(Pan::digits),
+            Some("completion"),
+        ),
         BankMessage::AuthorizationRequest(a) => (
             Some(a.amount.minor()),
             Some(a.pan.digits()),
@@ -746,6 +764,11 @@ fn handle(inner: &Inner, peer: SocketAddr, bytes: &[u8]) -> Reply {
             let checked = verdict.map(|(name, _)| name);
             authorize(&mut st, &a, &msg, &action, checked)
         }
+        BankMessage::PreAuthorizationRequest(a) => {
+            let checked = verdict.map(|(name, _)| name);
+            authorize(&mut st, &a, &msg, &action, checked)
+        }
+        BankMessage::CompletionAdvice(c) => complete(&mut st, &c, &action),
         BankMessage::ReversalRequest(r) => reverse(&mut st, &r, &action),
         BankMessage::ReconciliationRequest(r) => reconcile(&mut st, &r, &action),
         BankMessage::NetworkRequest(n) => echo(&mut st, &n, &action),
@@ -838,11 +861,18 @@ fn authorize(
         f.approval = ApprovalChoice::Generated;
         Some(f.describe()).filter(|d| !d.is_empty())
     };
+    let pre_auth = msg.mti() == Mti::AUTHORIZATION_REQUEST;
     st.ledger.auths.push(LedgerAuth {
         terminal: a.terminal_id.as_str().to_string(),
         stan: a.stan,
         transmitted: field7(msg),
-        kind: kind_name(a.processing.kind).into(),
+        kind: if pre_auth {
+            "reservation".into()
+        } else {
+            kind_name(a.processing.kind).into()
+        },
+        reserved: pre_auth.then_some(approved_amount),
+        booked: None,
         amount: asked,
         approved_amount,
         cashback: a.cashback.map(|c| c.minor()),
@@ -872,10 +902,84 @@ fn authorize(
         resp.amount = Money::new(approved_amount, a.amount.currency).ok();
     }
     resp.emv = &arc;
-    resp.to_message().ok()
+    if pre_auth {
+        resp.to_pre_auth_message().ok()
+    } else {
+        resp.to_message().ok()
+    }
+}
+
+/// The reservation (an approved 0100, not settled, reversed or booked yet) a completion or
+/// a partial reversal names by its field 90, or the response code that refuses it: `25` no
+/// such reservation, `12` booked or released already, `13` more than reserved.
+fn open_reservation<'l>(
+    st: &'l mut State,
+    terminal: &str,
+    original: &ecrlink_core::bank::OriginalData,
+    amount: u64,
+) -> Result<&'l mut LedgerAuth, &'static str> {
+    let orig_time = String::from_utf8_lossy(&original.transmission.to_field7()).to_string();
+    let auth = st
+        .ledger
+        .find_mut(terminal, original.stan, &orig_time)
+        .filter(|a| a.reserved.is_some())
+        .ok_or("25")?;
+    if auth.state != AuthState::Approved || auth.booked.is_some() {
+        return Err("12");
+    }
+    if amount > auth.approved_amount {
+        return Err("13");
+    }
+    Ok(auth)
+}
+
+/// 0220: books `c.amount` of the reservation field 90 names; the rest is released.
+fn complete(st: &mut State, c: &CompletionAdvice, action: &Action) -> Option<IsoMessage> {
+    let terminal = c.terminal_id.as_str().to_string();
+    let asked = action.code.clone().unwrap_or_else(|| "00".into());
+    let rc = match open_reservation(st, &terminal, &c.original, c.amount.minor()) {
+        Ok(auth) => {
+            if asked == "00" {
+                auth.booked = Some(c.amount.minor());
+                auth.approved_amount = c.amount.minor();
+            }
+            asked
+        }
+        Err(code) => code.to_string(),
+    };
+    c.respond(code(&rc)).to_message().ok()
+}
+
+/// A 0400 with field 95 (partial reversal) of a reservation: `keep` stays and is booked.
+fn release_part(
+    st: &mut State,
+    r: &ReversalRequest<'_>,
+    keep: u64,
+    action: &Action,
+) -> Option<IsoMessage> {
+    let terminal = r.terminal_id.as_str().to_string();
+    let asked = action.code.clone().unwrap_or_else(|| "00".into());
+    let rc = match open_reservation(st, &terminal, &r.original, keep) {
+        Ok(auth) => {
+            auth.reversal_messages += 1;
+            auth.reversal_codes.push(asked.clone());
+            auth.reversal_reasons
+                .push(r.reason.map_or("-".into(), |c| c.as_str().to_string()));
+            if asked == "00" {
+                auth.booked = Some(keep);
+                auth.approved_amount = keep;
+            }
+            asked
+        }
+        Err(code) => code.to_string(),
+    };
+    r.respond(code(&rc)).to_message().ok()
 }
 
 fn reverse(st: &mut State, r: &ReversalRequest<'_>, action: &Action) -> Option<IsoMessage> {
+    if let Some(keep) = r.replacement {
+        return release_part(st, r, keep.minor(), action);
+    }
     let terminal = r.terminal_id.as_str().to_string();
     let orig_time = String::from_utf8_lossy(&r.original.transmission.to_field7()).to_string();
     let rc = match st.ledger.find_mut(&terminal, r.original.stan, &orig_time) {
@@ -928,6 +1032,10 @@ fn reconcile(st: &mut State, r: &ReconciliationRequest, action: &Action) -> Opti
     let mut settled = 0;
     for a in st.ledger.auths.iter_mut() {
         if a.terminal != terminal || a.state != AuthState::Approved {
+            continue;
+        }
+        // A reservation not booked yet is a hold, not a payment: it stays open.
+        if a.reserved.is_some() && a.booked.is_none() {
             continue;
         }
         if currency.is_some_and(|c| c != a.currency) {
@@ -1228,6 +1336,7 @@ mod tests {
                 merchant_id: None,
                 original: orig,
                 emv: &[],
+                replacement: None,
             };
             let r = send(&mut s, &rev.to_message().unwrap()).await.unwrap();
             assert_eq!(r.get(39), Some(&b"00"[..]));
@@ -1385,6 +1494,7 @@ mod tests {
                 forwarder: 0,
             },
             emv: &[],
+            replacement: None,
         }
         .to_message()
         .unwrap()

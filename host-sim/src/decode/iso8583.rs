@@ -50,6 +50,10 @@ fn type_name(m: &BankMessage<'_>) -> &'static str {
         BankMessage::ReconciliationResponse(_) => "reconciliation-response",
         BankMessage::NetworkRequest(_) => "network-request",
         BankMessage::NetworkResponse(_) => "network-response",
+        BankMessage::PreAuthorizationRequest(_) => "pre-authorization-request",
+        BankMessage::PreAuthorizationResponse(_) => "pre-authorization-response",
+        BankMessage::CompletionAdvice(_) => "completion-advice",
+        BankMessage::CompletionResponse(_) => "completion-response",
     }
 }
 

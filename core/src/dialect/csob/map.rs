@@ -94,6 +94,14 @@ pub fn txn_code(kind: RequestKind) -> Result<TxnCode> {
                 what: "csob reprint (use a B3 receipt request)",
             });
         }
+        RequestKind::Reservation
+        | RequestKind::BookTotal
+        | RequestKind::PartialReversal
+        | RequestKind::PreAuthReversal => {
+            return Err(Error::Unsupported {
+                what: "csob pre-authorisation",
+            });
+        }
     })
 }
 

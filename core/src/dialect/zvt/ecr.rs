@@ -261,6 +261,27 @@ impl Core {
             Request::Reprint => Message::RepeatReceipt(with_pw(Bmps::default())),
             Request::TestTerminal => Message::StatusEnquiry(Default::default()),
             Request::TestBank => Message::Diagnosis(Bmps::default()),
+            Request::Reservation { amount } => Message::Reservation(Bmps {
+                amount: Some(amount.minor()),
+                currency: Some(amount.currency.numeric()),
+                ..Bmps::default()
+            }),
+            Request::BookTotal { receipt, amount } => Message::BookTotal(Bmps {
+                receipt_no: Some(*receipt),
+                amount: Some(amount.minor()),
+                currency: Some(amount.currency.numeric()),
+                ..Bmps::default()
+            }),
+            Request::PartialReversal { receipt, amount } => Message::PartialReversal(Bmps {
+                receipt_no: Some(*receipt),
+                amount: Some(amount.minor()),
+                currency: Some(amount.currency.numeric()),
+                ..Bmps::default()
+            }),
+            Request::PreAuthReversal { receipt } => Message::PreAuthReversal(Bmps {
+                receipt_no: Some(*receipt),
+                ..Bmps::default()
+            }),
             Request::SaleWithCashback { .. }
             | Request::Subtotals
             | Request::LastSums

@@ -41,7 +41,19 @@
 //! | `05 01` status enquiry | [`Request::TestTerminal`] | `06 0F` with software version and terminal status |
 //! | `06 70` diagnosis | [`Request::TestBank`] | `06 0F` / `06 1E` |
 //! | `06 B0` abort | [`Request::Abort`] while a command runs | `80 00 00`; the running command ends |
-//! | `06 22`, `06 23`, `06 24`, `06 25` pre-authorisation | none yet | `06 1E 83` (function not possible) |
+//! | `06 22` reservation (`04` amount, `49`) | [`Request::Reservation`] | as authorisation |
+//! | `06 24` book total (`87` receipt number, `04` final amount) | [`Request::BookTotal`] | as authorisation |
+//! | `06 23` partial reversal (`87`, `04` the amount released) | [`Request::PartialReversal`] | as authorisation |
+//! | `06 25` pre-authorisation reversal (`87`) | [`Request::PreAuthReversal`] | as authorisation |
+//!
+//! Pre-authorisation (PA00P015 §2.8–2.10, §2.14): a request that names a receipt number with
+//! no open reservation behind it (unknown, booked or released) is answered `06 1E` with
+//! [`result::PRE_AUTH_ERROR`] (`B8`) and BMP `87` carrying the receipt number of an open
+//! reservation, `FF FF` when there is none (§2.10.1; a `06 23` with receipt number `FF FF`
+//! asks exactly that); an amount over the reservation gets [`result::PRE_AUTH_INCORRECT`]
+//! (`B7`). The amount of a `06 23` is what is released: the `zvt` crate's documentation says
+//! the partial reversal "releases the unused amount", and EVerest's charger sends the reserved
+//! amount less what was charged.
 //!
 //! Password: registration, reversal, refund, repeat receipt, end of day and a status enquiry
 //! that carries one are checked against [`ZvtTerminalConfig::password`]; a wrong one is
@@ -120,6 +132,10 @@ pub mod result {
     pub const NO_CONNECTION: u8 = 0xA3;
     /// Already reversed.
     pub const ALREADY_REVERSED: u8 = 0xB4;
+    /// Pre-authorisation incorrect (amount too high) or amount wrong.
+    pub const PRE_AUTH_INCORRECT: u8 = 0xB7;
+    /// Error pre-authorisation (no open reservation with this receipt number).
+    pub const PRE_AUTH_ERROR: u8 = 0xB8;
     /// Reversal not possible (no such transaction in the open batch).
     pub const REVERSAL_NOT_POSSIBLE: u8 = 0xB5;
     /// Printer not ready.
@@ -282,6 +298,8 @@ enum CmdKind {
     EndOfDay,
     StatusEnquiry,
     Diagnosis,
+    /// Reservation, book total, partial reversal, pre-authorisation reversal.
+    PreAuth,
 }
 
 /// One message still to send in the answer sequence.
@@ -298,6 +316,8 @@ enum Out {
     Software(u8),
     /// `06 1E` with this result code.
     Abort(u8),
+    /// `06 1E` with this result code and BMP `87` (PA00P015 §2.10.1).
+    AbortReceipt(u8, u16),
 }
 
 /// Where a sent message stands.
@@ -495,8 +515,22 @@ pub fn response_result_code(response: &Response) -> u8 {
                 reason: FailReason::NoMatchingTransaction,
             })
         && response.text.as_deref() == Some(crate::terminal::ALREADY_REVERSED_TEXT);
+    let no_match = response.outcome
+        == (Outcome::Failed {
+            reason: FailReason::NoMatchingTransaction,
+        });
+    let on_reservation = matches!(
+        response.kind,
+        RequestKind::BookTotal | RequestKind::PartialReversal | RequestKind::PreAuthReversal
+    );
     if already {
         result::ALREADY_REVERSED
+    } else if on_reservation && no_match {
+        if response.text.as_deref() == Some(crate::terminal::PREAUTH_AMOUNT_TEXT) {
+            result::PRE_AUTH_INCORRECT
+        } else {
+            result::PRE_AUTH_ERROR
+        }
     } else {
         result_code(&response.outcome)
     }
@@ -875,6 +909,14 @@ impl Core {
                     currency: None,
                     bmps: Bmps::default(),
                 })),
+                Out::AbortReceipt(code, receipt) => self.send(&Message::Abort(Abort {
+                    result_code: code,
+                    currency: None,
+                    bmps: Bmps {
+                        receipt_no: Some(receipt),
+                        ..Bmps::default()
+                    },
+                })),
             };
             if let Err(e) = sent {
                 self.event(TerminalEvent::ProtocolError(e));
@@ -1193,12 +1235,40 @@ impl Core {
                 self.run(now, K::StatusEnquiry, Request::TestTerminal);
             }
             Message::Diagnosis(_) => self.run(now, K::Diagnosis, Request::TestBank),
-            Message::Reservation(_)
-            | Message::PartialReversal(_)
-            | Message::BookTotal(_)
-            | Message::PreAuthReversal(_) => {
-                self.local(now, &[Out::Abort(result::FUNCTION_NOT_POSSIBLE)])
+            Message::Reservation(b) => match self.money(b.amount, b.currency) {
+                Ok(amount) => self.run(now, K::PreAuth, Request::Reservation { amount }),
+                Err(code) => self.local(now, &[Out::Abort(code)]),
+            },
+            Message::BookTotal(b) => {
+                let Some(receipt) = b.receipt_no else {
+                    return self.local(now, &[Out::Abort(result::PROTOCOL_ERROR)]);
+                };
+                match self.money(b.amount, b.currency) {
+                    Ok(amount) => self.run(now, K::PreAuth, Request::BookTotal { receipt, amount }),
+                    Err(code) => self.local(now, &[Out::Abort(code)]),
+                }
             }
+            Message::PartialReversal(b) => {
+                let receipt = b.receipt_no.unwrap_or(super::RECEIPT_NO_NONE);
+                // Receipt number FF FF asks for the open reservations (§2.10.1): no amount
+                // needed; the smallest one stands in, and no reservation matches it.
+                let amount = match b.amount {
+                    None if receipt == super::RECEIPT_NO_NONE => Some(1),
+                    a => a,
+                };
+                match self.money(amount, b.currency) {
+                    Ok(amount) => self.run(
+                        now,
+                        K::PreAuth,
+                        Request::PartialReversal { receipt, amount },
+                    ),
+                    Err(code) => self.local(now, &[Out::Abort(code)]),
+                }
+            }
+            Message::PreAuthReversal(b) => match b.receipt_no {
+                Some(receipt) => self.run(now, K::PreAuth, Request::PreAuthReversal { receipt }),
+                None => self.local(now, &[Out::Abort(result::PROTOCOL_ERROR)]),
+            },
             // Messages only a terminal sends.
             other => {
                 let (class, instr) = other.control();
@@ -1277,6 +1347,23 @@ impl Core {
                     let _ = outs.push(Out::Receipt(ReceiptCopy::Merchant));
                 }
                 let _ = outs.push(end);
+            }
+            CmdKind::PreAuth => {
+                if code == result::PRE_AUTH_ERROR {
+                    let open = response
+                        .trace
+                        .map_or(super::RECEIPT_NO_NONE, receipt_number);
+                    let _ = outs.push(Out::AbortReceipt(code, open));
+                } else {
+                    if approved || response.trace.is_some() {
+                        let _ = outs.push(Out::Info);
+                    }
+                    if payment_receipts {
+                        let _ = outs.push(Out::Receipt(ReceiptCopy::Merchant));
+                        let _ = outs.push(Out::Receipt(ReceiptCopy::Customer));
+                    }
+                    let _ = outs.push(end);
+                }
             }
             CmdKind::StatusEnquiry => {
                 let _ = outs.push(Out::Software(if approved { 0 } else { code }));
