@@ -60,6 +60,10 @@ pub enum Record {
         /// Its totals as reconciled.
         totals: Totals,
     },
+    /// One entry of the open batch's book ([`super::Book`]), written after the checkpoint that
+    /// opens a new file so that a restart still finds the batch's payments and reservations
+    /// by receipt number. (Appended after format 1: older files still read.)
+    Booked(super::book::Entry),
 }
 
 /// A request sent to the bank, as journaled before sending.

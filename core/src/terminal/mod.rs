@@ -91,7 +91,6 @@
 
 mod backoff;
 mod bank;
-mod book;
 pub mod confirm;
 mod policy;
 mod preauth;
@@ -105,12 +104,12 @@ use core::time::Duration;
 
 use heapless::{Deque, String, Vec};
 
+pub use crate::journal::book::{self, MAX_BOOK, receipt_of};
 pub use backoff::{Backoff, Rng};
 pub use bank::{
     AuthKind, AuthRequest, BankAnswer, BankCommand, BankFailure, BankRequest, CompletionRequest,
     ReconcileRequest, ReleaseRequest, ReversalRequest,
 };
-pub use book::{MAX_BOOK, receipt_of};
 pub use confirm::{ConfirmCommand, Confirmation, Lockout, PinHash};
 pub use policy::{DayLine, DayTotals, KindSet, Policy, Refusal};
 pub use preauth::{
@@ -425,8 +424,6 @@ pub struct Terminal {
     lockout: Lockout,
     /// What today approved, for the per-day limits.
     day: DayTotals,
-    /// The open batch's approved payments, for reversals by receipt number ([`book`]).
-    book: book::Book,
 }
 
 /// How much room the driver's journal has left, from [`Terminal::set_journal_space`].
@@ -455,6 +452,7 @@ impl Terminal {
             Err(_) => state.checkpoint.clone(),
         };
         journal.checkpoint = checkpoint.clone();
+        journal.book = state.book.clone();
         let stan_next = checkpoint.next_stan.max(1);
         let rng = Rng::new(cfg.seed);
         let mut t = Terminal {
@@ -486,7 +484,6 @@ impl Terminal {
             confirm_out: None,
             lockout: Lockout::default(),
             day: DayTotals::new(),
-            book: book::Book::default(),
         };
         if needs_checkpoint {
             t.push_record(Record::Checkpoint(checkpoint));
@@ -714,7 +711,6 @@ impl Terminal {
     /// The record from [`Self::poll_record`] is durable.
     pub fn handle_persisted(&mut self, now: Instant) {
         if let Some(record) = self.records.pop_front() {
-            self.note_in_book(&record);
             // Capacity overflows were prevented when the record was made.
             let _ = self.journal.apply(&record);
             self.day.fold(&record);
@@ -1807,7 +1803,7 @@ impl Terminal {
                 .then(|| book::Entry::of(l.batch, l.stan, &l.response, l.transmitted))
                 .flatten()
         });
-        let entry = match self.book.find(batch, receipt) {
+        let entry = match self.journal.book.find(batch, receipt) {
             Some(e) => e.clone(),
             None => from_last.ok_or(false)?,
         };
@@ -1826,31 +1822,6 @@ impl Terminal {
             return Err(true);
         }
         Ok(entry)
-    }
-
-    /// Keeps the book ([`book`]) in step with a record that just became durable.
-    fn note_in_book(&mut self, record: &Record) {
-        let Record::Completed { stan, response } = record else {
-            return;
-        };
-        let batch = self.journal.checkpoint.batch;
-        let auth = self.txn.as_ref().and_then(|t| t.auth.as_ref());
-        let transmitted = auth
-            .filter(|a| a.stan == *stan)
-            .map_or(self.wall, |a| a.transmitted);
-        if response.kind == RequestKind::Reversal && response.outcome.is_approved() {
-            if let Some(o) = auth.and_then(|a| a.original) {
-                self.book.mark_reversed(batch, o.stan);
-            }
-            return;
-        }
-        if preauth::on_reservation(response.kind) {
-            let response = response.clone();
-            return self.note_reservation(&response);
-        }
-        if let Some(e) = book::Entry::of(batch, *stan, response, transmitted) {
-            self.book.record(e);
-        }
     }
 
     fn reversal_matches(&self, amount: Money, code: &ApprovalCode) -> bool {

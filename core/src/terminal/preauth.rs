@@ -51,6 +51,7 @@ impl Terminal {
         let batch = self.journal.checkpoint.batch;
         let receipt = request.receipt().ok_or(PREAUTH_UNKNOWN_TEXT)?;
         let entry = self
+            .journal
             .book
             .find(batch, receipt)
             .filter(|e| e.kind == RequestKind::Reservation)
@@ -90,6 +91,7 @@ impl Terminal {
         };
         let target = self.reservation_for(&request);
         let open = self
+            .journal
             .book
             .open_reservation(self.journal.checkpoint.batch)
             .map(|e| e.stan);
@@ -116,7 +118,7 @@ impl Terminal {
 
     /// `start` of a reservation: refused when the book has no room for it.
     pub(super) fn start_reservation(&mut self, now: crate::Instant) {
-        if self.book.has_room_for_reservation() {
+        if self.journal.book.has_room_for_reservation() {
             return self.need_bank(now);
         }
         if let Some(txn) = self.txn.as_mut() {
@@ -274,23 +276,5 @@ impl Terminal {
             reason: ReversalReason::BankTimeout,
         }));
         self.finish(Outcome::BankUnavailable, false);
-    }
-
-    /// Keeps the book in step with the durable completion of a booking or release.
-    pub(super) fn note_reservation(&mut self, response: &crate::txn::Response) {
-        if !response.outcome.is_approved() || !on_reservation(response.kind) {
-            return;
-        }
-        let batch = self.journal.checkpoint.batch;
-        let Some(auth) = self.txn.as_ref().and_then(|t| t.auth.as_ref()) else {
-            return;
-        };
-        let Some(original) = auth.original else {
-            return;
-        };
-        match auth.amount {
-            Some(amount) => self.book.mark_booked(batch, original.stan, amount),
-            None => self.book.mark_reversed(batch, original.stan),
-        }
     }
 }
