@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use ecrlink_core::journal::{
-    BadTail, Checkpoint, FORMAT_VERSION, JournalState, MAX_ENVELOPE, Reader, Record, encode,
+    BadTail, Book, Checkpoint, FORMAT_VERSION, JournalState, MAX_ENVELOPE, Reader, Record, encode,
     file_header,
 };
 use ecrlink_core::terminal::{DayLine, DayTotals};
@@ -318,6 +318,8 @@ impl Journal {
             }
         }
         report.reversed_open = state.open.len();
+        // The open batch's book goes into the new file after its checkpoint.
+        let book = state.book.clone();
         let checkpoint = state
             .recover()
             .map_err(|e| anyhow::anyhow!("journal: {e}"))?;
@@ -332,15 +334,26 @@ impl Journal {
             migrated,
             day,
         };
-        j.start_file(checkpoint)?;
+        j.start_file(checkpoint, &book)?;
         Ok((j, report))
     }
 
-    /// Starts a new file holding `checkpoint`, then removes the older files.
-    fn start_file(&mut self, checkpoint: Checkpoint) -> anyhow::Result<()> {
+    /// Starts a new file holding `checkpoint` and the entries of `book` of its batch (one
+    /// [`Record::Booked`] each), then removes the older files.
+    fn start_file(&mut self, checkpoint: Checkpoint, book: &Book) -> anyhow::Result<()> {
         self.state = JournalState::new();
+        let batch = checkpoint.batch;
         let record = Record::Checkpoint(checkpoint);
         let _ = self.state.apply(&record);
+        let booked: Vec<Record> = book
+            .entries()
+            .iter()
+            .filter(|e| e.batch == batch)
+            .map(|e| Record::Booked(e.clone()))
+            .collect();
+        for r in &booked {
+            let _ = self.state.apply(r);
+        }
         let Some(dir) = self.dir.clone() else {
             return Ok(());
         };
@@ -354,10 +367,14 @@ impl Journal {
             .with_context(|| format!("creating {}", path.display()))?;
         let header = file_header();
         let n = encode(&record, &mut self.buf).map_err(|e| anyhow::anyhow!("journal: {e}"))?;
-        // Header and checkpoint in one write: a file is never left with a header alone.
+        // Header, checkpoint and book in one write: a file is never left with a header alone.
         let mut first = Vec::with_capacity(header.len() + n);
         first.extend_from_slice(&header);
         first.extend_from_slice(&self.buf[..n]);
+        for r in &booked {
+            let n = encode(r, &mut self.buf).map_err(|e| anyhow::anyhow!("journal: {e}"))?;
+            first.extend_from_slice(&self.buf[..n]);
+        }
         file.write_all(&first)?;
         file.sync_all()?;
         File::open(&dir)?.sync_all()?;
@@ -448,7 +465,8 @@ impl Journal {
         self.day.fold(record);
         if let Record::BatchClosed { .. } = record {
             let cp = self.state.checkpoint.clone();
-            self.start_file(cp).map_err(AppendError::Rotate)?;
+            let book = self.state.book.clone();
+            self.start_file(cp, &book).map_err(AppendError::Rotate)?;
         }
         Ok(())
     }

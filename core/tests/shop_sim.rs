@@ -2766,6 +2766,7 @@ fn record_name(r: &Record) -> String {
             format!("reversal acknowledged for stan {original_stan}")
         }
         Record::BatchClosed { batch, .. } => format!("batch {batch} closed"),
+        Record::Booked(e) => format!("book entry stan {}", e.stan),
     }
 }
 

@@ -201,7 +201,7 @@ fn bank_message_dispatches_by_mti() {
         assert_eq!(typed.stan(), stan);
         assert_eq!(emit(&typed.to_message().unwrap()), bytes);
     }
-    let other = IsoMessage::new(Mti::new(b"0100").unwrap());
+    let other = IsoMessage::new(Mti::new(b"0300").unwrap());
     assert_eq!(BankMessage::from_message(&other), Err(Error::IsoMti));
 }
 

@@ -13,17 +13,21 @@
 //! - [`state`]: [`JournalState`] folds records into what a restart needs: batch, next trace
 //!   number, totals, last transaction, the reversals still owed to the bank and the totals of
 //!   the last closed batch.
+//! - [`book`]: the open batch's payments and reservations by receipt number, folded from the
+//!   records and carried into each new file as [`Record::Booked`] entries.
 //! - [`crc`]: CRC-32 (IEEE), table built at compile time.
 //!
 //! The writer (the agent) starts each file with [`file_header`], appends `encode`d records and syncs the file before the answer they
 //! describe leaves the terminal.
 
+pub mod book;
 pub mod crc;
 pub mod envelope;
 pub mod header;
 pub mod record;
 pub mod state;
 
+pub use book::{Book, MAX_BOOK, receipt_of};
 pub use envelope::{BadTail, Entry, MAX_ENVELOPE, MAX_PAYLOAD, Reader, decode_record, encode};
 pub use header::{
     FILE_HEADER_LEN, FORMAT_VERSION, OLDEST_READABLE, check_version, file_header, file_start,

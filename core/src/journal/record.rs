@@ -60,6 +60,10 @@ pub enum Record {
         /// Its totals as reconciled.
         totals: Totals,
     },
+    /// One entry of the open batch's book ([`super::Book`]), written after the checkpoint that
+    /// opens a new file so that a restart still finds the batch's payments and reservations
+    /// by receipt number. (Appended after format 1: older files still read.)
+    Booked(super::book::Entry),
 }
 
 /// A [`Record`] that borrows its large parts: what [`super::encode`] and
@@ -108,6 +112,8 @@ pub enum RecordRef<'a> {
         /// Its totals as reconciled.
         totals: &'a Totals,
     },
+    /// [`Record::Booked`].
+    Booked(&'a super::book::Entry),
 }
 
 impl RecordRef<'_> {
@@ -134,6 +140,7 @@ impl RecordRef<'_> {
                 batch,
                 totals: totals.clone(),
             },
+            RecordRef::Booked(e) => Record::Booked(e.clone()),
         }
     }
 }
@@ -164,6 +171,7 @@ impl<'a> From<&'a Record> for RecordRef<'a> {
                 batch: *batch,
                 totals,
             },
+            Record::Booked(e) => RecordRef::Booked(e),
         }
     }
 }

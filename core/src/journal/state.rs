@@ -23,6 +23,9 @@ pub struct JournalState {
     /// How many of the first entries of `open` were started before the last transaction was
     /// completed: after a restart they are reversed but do not replace it as the last one.
     pub open_before_last: usize,
+    /// The open batch's approved payments and reservations, by receipt number. Not part of
+    /// the [`Checkpoint`]: a new file carries it as [`Record::Booked`] entries.
+    pub book: super::book::Book,
 }
 
 impl JournalState {
@@ -89,6 +92,8 @@ impl JournalState {
                     .iter()
                     .position(|o| o.stan == stan && o.batch == cp.batch && stan != 0);
                 let auth = pos.map(|i| self.open.remove(i));
+                self.book
+                    .fold_completed(cp.batch, stan, response, auth.as_ref());
                 // Whatever is still open started before this completion.
                 self.open_before_last = self.open.len();
                 let mut result = Ok(());
@@ -144,6 +149,7 @@ impl JournalState {
                     }
                 }
             }
+            RecordRef::Booked(e) => self.book.record(e.clone()),
             RecordRef::BatchClosed { batch, totals } => {
                 if batch == cp.batch {
                     cp.batch = cp.batch.wrapping_add(1).max(1);

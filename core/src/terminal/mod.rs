@@ -91,7 +91,6 @@
 
 mod backoff;
 mod bank;
-mod book;
 pub mod confirm;
 mod policy;
 mod preauth;
@@ -108,12 +107,12 @@ use core::time::Duration;
 
 use heapless::{Deque, String, Vec};
 
+pub use crate::journal::book::{self, MAX_BOOK, receipt_of};
 pub use backoff::{Backoff, Rng};
 pub use bank::{
     AuthKind, AuthRequest, BankAnswer, BankCommand, BankFailure, BankRequest, CompletionRequest,
     ReconcileRequest, ReleaseRequest, ReversalRequest,
 };
-pub use book::{MAX_BOOK, receipt_of};
 pub use confirm::{ConfirmCommand, Confirmation, Lockout, PinHash};
 pub use policy::{DayLine, DayTotals, KindSet, Policy, Refusal};
 pub use preauth::{
@@ -437,8 +436,6 @@ pub struct Terminal {
     lockout: Lockout,
     /// What today approved, for the per-day limits.
     day: DayTotals,
-    /// The open batch's approved payments, for reversals by receipt number ([`book`]).
-    book: book::Book,
 }
 
 /// How much room the driver's journal has left, from [`Terminal::set_journal_space`].
@@ -486,6 +483,7 @@ impl Terminal {
                 },
                 open: Vec::new(),
                 open_before_last: 0,
+                book: book::Book::new(),
             },
             wall: ZERO_TIME,
             stan_next: 1,
@@ -512,7 +510,6 @@ impl Terminal {
             confirm_out: None,
             lockout: Lockout::default(),
             day: DayTotals::new(),
-            book: book::Book::new(),
         }
     }
 
@@ -524,6 +521,7 @@ impl Terminal {
         self.journal.checkpoint.clone_from(&state.checkpoint);
         self.journal.open.clone_from(&state.open);
         self.journal.open_before_last = state.open_before_last;
+        self.journal.book.clone_from(&state.book);
         if self.journal.recover_in_place().is_err() {
             // Over capacity: keep what was folded; the overflow was reported when applied.
             self.journal.checkpoint.clone_from(&state.checkpoint);
@@ -557,7 +555,6 @@ impl Terminal {
         self.confirm_out = None;
         self.lockout = Lockout::default();
         self.day = DayTotals::new();
-        self.book.clear();
         if needs_checkpoint {
             // The recovered state is the checkpoint record: it is read from `journal` when
             // written, and nothing is folded into `journal` before that ([`records`]).
@@ -817,8 +814,6 @@ impl Terminal {
             self.journal.open.clear();
             self.journal.open_before_last = 0;
         } else if let Some(record) = self.records.front_not_checkpoint() {
-            let batch = self.journal.checkpoint.batch;
-            note_in_book(&mut self.book, self.txn.as_ref(), self.wall, batch, record);
             // Capacity overflows were prevented when the record was made.
             let _ = self.journal.apply(record);
             self.day.fold(record);
@@ -1953,7 +1948,7 @@ impl Terminal {
                 .then(|| book::Entry::of(l.batch, l.stan, &l.response, l.transmitted))
                 .flatten()
         });
-        let entry = match self.book.find(batch, receipt) {
+        let entry = match self.journal.book.find(batch, receipt) {
             Some(e) => e.clone(),
             None => from_last.ok_or(false)?,
         };
@@ -2130,33 +2125,4 @@ fn remember_pan(pans: &mut Vec<(u32, u32, Pan), MAX_PANS>, batch: u32, stan: u32
         pans.remove(0);
     }
     let _ = pans.push((batch, stan, pan));
-}
-
-/// Keeps the book ([`book`]) in step with `record`, which just became durable, in `batch`.
-fn note_in_book(
-    book: &mut book::Book,
-    txn: Option<&Txn>,
-    wall: Timestamp,
-    batch: u32,
-    record: RecordRef<'_>,
-) {
-    let RecordRef::Completed { stan, response } = record else {
-        return;
-    };
-    let auth = txn.and_then(|t| t.auth.as_ref());
-    let transmitted = auth
-        .filter(|a| a.stan == stan)
-        .map_or(wall, |a| a.transmitted);
-    if response.kind == RequestKind::Reversal && response.outcome.is_approved() {
-        if let Some(o) = auth.and_then(|a| a.original) {
-            book.mark_reversed(batch, o.stan);
-        }
-        return;
-    }
-    if preauth::on_reservation(response.kind) {
-        return preauth::note_reservation(book, auth, batch, response);
-    }
-    if let Some(e) = book::Entry::of(batch, stan, response, transmitted) {
-        book.record(e);
-    }
 }

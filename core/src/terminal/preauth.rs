@@ -52,6 +52,7 @@ impl Terminal {
         let batch = self.journal.checkpoint.batch;
         let receipt = request.receipt().ok_or(PREAUTH_UNKNOWN_TEXT)?;
         let entry = self
+            .journal
             .book
             .find(batch, receipt)
             .filter(|e| e.kind == RequestKind::Reservation)
@@ -91,6 +92,7 @@ impl Terminal {
         };
         let target = self.reservation_for(&request);
         let open = self
+            .journal
             .book
             .open_reservation(self.journal.checkpoint.batch)
             .map(|e| e.stan);
@@ -117,7 +119,7 @@ impl Terminal {
 
     /// `start` of a reservation: refused when the book has no room for it.
     pub(super) fn start_reservation(&mut self, now: crate::Instant) {
-        if self.book.has_room_for_reservation() {
+        if self.journal.book.has_room_for_reservation() {
             return self.need_bank(now);
         }
         if let Some(txn) = self.txn.as_mut() {
@@ -275,25 +277,5 @@ impl Terminal {
             reason: ReversalReason::BankTimeout,
         }));
         self.finish(Outcome::BankUnavailable, false);
-    }
-}
-
-/// Keeps the book in step with the durable completion of a booking or release; `auth` is the
-/// running request's bank message.
-pub(super) fn note_reservation(
-    book: &mut book::Book,
-    auth: Option<&AuthStarted>,
-    batch: u32,
-    response: &crate::txn::Response,
-) {
-    if !response.outcome.is_approved() || !on_reservation(response.kind) {
-        return;
-    }
-    let Some(original) = auth.and_then(|a| a.original) else {
-        return;
-    };
-    match auth.and_then(|a| a.amount) {
-        Some(amount) => book.mark_booked(batch, original.stan, amount),
-        None => book.mark_reversed(batch, original.stan),
     }
 }
