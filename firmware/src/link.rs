@@ -50,7 +50,10 @@ const _: () = assert!(
 );
 
 /// Which copy of the receipt the till asked for.
-#[cfg_attr(not(all(feature = "app", any(feature = "csob", feature = "zvt"))), allow(dead_code))]
+#[cfg_attr(
+    not(all(feature = "app", any(feature = "csob", feature = "zvt"))),
+    allow(dead_code)
+)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Copy {
     /// The merchant's copy.
@@ -60,7 +63,10 @@ pub enum Copy {
 }
 
 /// What a receipt request asks for.
-#[cfg_attr(not(all(feature = "app", any(feature = "csob", feature = "zvt"))), allow(dead_code))]
+#[cfg_attr(
+    not(all(feature = "app", any(feature = "csob", feature = "zvt"))),
+    allow(dead_code)
+)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReceiptAsk {
     /// The first part of this copy.

@@ -90,12 +90,20 @@ static DIALECT: u32 = 0;
 #[unsafe(no_mangle)]
 static MAC_KEY: [u8; 32] = [0x5A; 32];
 
-#[cfg(feature = "concert")]
-static CONCERT: StaticCell<Till<ConcertTerminal, { link::CONCERT_BUF }>> = StaticCell::new();
-#[cfg(feature = "csob")]
-static CSOB: StaticCell<Till<CsobTerminal, { link::CSOB_BUF }>> = StaticCell::new();
-#[cfg(feature = "zvt")]
-static ZVT: StaticCell<Till<ZvtTerminal, { link::ZVT_BUF }>> = StaticCell::new();
+/// The till link of the dialect chosen at boot: one static for all linked dialects, as large
+/// as the largest, since only one runs.
+// The variants differ in size by design: the one static holds the largest.
+#[allow(clippy::large_enum_variant)]
+enum Link {
+    #[cfg(feature = "concert")]
+    Concert(Till<ConcertTerminal, { link::CONCERT_BUF }>),
+    #[cfg(feature = "csob")]
+    Csob(Till<CsobTerminal, { link::CSOB_BUF }>),
+    #[cfg(feature = "zvt")]
+    Zvt(Till<ZvtTerminal, { link::ZVT_BUF }>),
+}
+
+static LINK: StaticCell<Link> = StaticCell::new();
 #[cfg(feature = "app")]
 static APP: StaticCell<Terminal> = StaticCell::new();
 #[cfg(feature = "app")]
@@ -114,8 +122,8 @@ fn now() -> Instant {
     Instant::from_millis(u64::from(MILLIS.load(Ordering::Relaxed)))
 }
 
-/// Stops on a configuration error at boot (a bad terminal id in flash).
-#[cfg(any(feature = "app", feature = "csob"))]
+/// Stops on a configuration error at boot (a bad terminal id in flash, a link that is not the
+/// dialect just started).
 #[allow(clippy::empty_loop)]
 fn halt() -> ! {
     loop {}
@@ -594,40 +602,48 @@ fn run<S: Session, const N: usize>(till: &'static mut Till<S, N>, ctx: &mut Ctx)
 #[cfg(feature = "concert")]
 fn run_concert(ctx: &mut Ctx) -> ! {
     let clock: Clock = now;
-    run(
-        CONCERT.init_with(|| {
-            let session = ConcertTerminal::new(ConcertTerminalConfig::default());
-            BlockingTerminal::new(session, Usart::usart2(), clock)
-        }),
-        ctx,
-    )
+    let link = LINK.init_with(|| {
+        let session = ConcertTerminal::new(ConcertTerminalConfig::default());
+        Link::Concert(BlockingTerminal::new(session, Usart::usart2(), clock))
+    });
+    #[allow(irrefutable_let_patterns)]
+    let Link::Concert(till) = link else { halt() };
+    run(till, ctx)
 }
 
 #[cfg(feature = "csob")]
 fn run_csob(ctx: &mut Ctx) -> ! {
     let clock: Clock = now;
-    run(
-        CSOB.init_with(|| {
-            let mut config = CsobConfig::new(terminal_id());
-            // No frame, and no batch of frames, larger than the driver's buffer.
-            config.till_read = link::CSOB_BUF;
-            BlockingTerminal::new(CsobTerminal::new(config), Usart::usart2(), clock)
-        }),
-        ctx,
-    )
+    let link = LINK.init_with(|| {
+        let mut config = CsobConfig::new(terminal_id());
+        // No frame, and no batch of frames, larger than the driver's buffer.
+        config.till_read = link::CSOB_BUF;
+        Link::Csob(BlockingTerminal::new(
+            CsobTerminal::new(config),
+            Usart::usart2(),
+            clock,
+        ))
+    });
+    #[allow(irrefutable_let_patterns)]
+    let Link::Csob(till) = link else { halt() };
+    run(till, ctx)
 }
 
 #[cfg(feature = "zvt")]
 fn run_zvt(ctx: &mut Ctx) -> ! {
     let clock: Clock = now;
-    run(
-        ZVT.init_with(|| {
-            let mut config = ZvtTerminalConfig::new(Currency::EUR);
-            config.transport = Transport::Serial;
-            BlockingTerminal::new(ZvtTerminal::new(config), Usart::usart2(), clock)
-        }),
-        ctx,
-    )
+    let link = LINK.init_with(|| {
+        let mut config = ZvtTerminalConfig::new(Currency::EUR);
+        config.transport = Transport::Serial;
+        Link::Zvt(BlockingTerminal::new(
+            ZvtTerminal::new(config),
+            Usart::usart2(),
+            clock,
+        ))
+    });
+    #[allow(irrefutable_let_patterns)]
+    let Link::Zvt(till) = link else { halt() };
+    run(till, ctx)
 }
 
 #[cfg(feature = "app")]

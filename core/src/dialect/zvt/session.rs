@@ -611,28 +611,48 @@ impl Wire {
         Ok(Some(n))
     }
 
-    /// Queues `msg` for the till, framed for the transport.
+    /// Queues `msg` for the peer, framed for the transport. The APDU is written straight into
+    /// the free end of the queue and, on a serial line, framed from there into `last_frame`
+    /// (kept for a repeat after a NAK) and copied back: no message-sized buffer on the stack.
+    /// On an error nothing is queued (and no frame is kept for a repeat).
     pub(super) fn send(&mut self, msg: &Message<'_>) -> Result<()> {
-        let mut apdu = [0u8; TX_CAPACITY / 2];
-        let n = msg.emit(&mut apdu)?;
-        let apdu = apdu.get(..n).unwrap_or_default();
+        let full = Error::CapacityExceeded { what: "zvt tx" };
         self.compact();
-        match self.transport {
-            Transport::Tcp => self
-                .tx
-                .extend_from_slice(apdu)
-                .map_err(|_| Error::CapacityExceeded { what: "zvt tx" }),
-            Transport::Serial => {
-                let mut frame = [0u8; TX_CAPACITY];
-                let n = serial::encode_frame(apdu, &mut frame)?;
-                let frame = frame.get(..n).unwrap_or_default();
-                self.tx
-                    .extend_from_slice(frame)
-                    .map_err(|_| Error::CapacityExceeded { what: "zvt tx" })?;
-                self.last_frame.clear();
-                let _ = self.last_frame.extend_from_slice(frame);
-                self.repeats = 0;
+        let start = self.tx.len();
+        self.tx.resize(TX_CAPACITY, 0).map_err(|_| full)?;
+        let emitted = msg.emit(self.tx.get_mut(start..).unwrap_or_default());
+        let n = match emitted {
+            Ok(n) => n,
+            Err(e) => {
+                self.tx.truncate(start);
+                return Err(match e {
+                    Error::BufferTooSmall { .. } => full,
+                    e => e,
+                });
+            }
+        };
+        self.tx.truncate(start + n);
+        if self.transport == Transport::Tcp {
+            return Ok(());
+        }
+        self.last_frame.clear();
+        self.repeats = 0;
+        let _ = self.last_frame.resize(TX_CAPACITY, 0);
+        let apdu = self.tx.get(start..).unwrap_or_default();
+        let framed = serial::encode_frame(apdu, &mut self.last_frame);
+        self.tx.truncate(start);
+        match framed {
+            Ok(m) => {
+                self.last_frame.truncate(m);
+                if self.tx.extend_from_slice(&self.last_frame).is_err() {
+                    self.last_frame.clear();
+                    return Err(full);
+                }
                 Ok(())
+            }
+            Err(e) => {
+                self.last_frame.clear();
+                Err(e)
             }
         }
     }
