@@ -80,6 +80,21 @@ use uart::Usart;
 
 static MILLIS: AtomicU32 = AtomicU32::new(0);
 
+/// Interrupts of an STM32F407 (reference manual RM0090, vector table: IRQ 0 to 81).
+const IRQS: usize = 82;
+
+unsafe extern "C" {
+    /// cortex-m-rt's handler of anything without its own.
+    fn DefaultHandler();
+}
+
+/// The device's part of the vector table (cortex-m-rt feature `device`): as many entries as
+/// the part has interrupts, all to `DefaultHandler` (the loop polls its peripherals), instead
+/// of cortex-m-rt's generic 240 (632 bytes of flash more).
+#[unsafe(link_section = ".vector_table.interrupts")]
+#[unsafe(no_mangle)]
+static __INTERRUPTS: [unsafe extern "C" fn(); IRQS] = [DefaultHandler; IRQS];
+
 /// Which dialect to run when several are linked: 0 Concert, 1 ČSOB, 2 ZVT (another value or
 /// a dialect not linked: the first linked of Concert, ČSOB, ZVT). In flash, read at boot.
 #[unsafe(no_mangle)]

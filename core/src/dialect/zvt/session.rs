@@ -507,54 +507,61 @@ fn pan_bcd(pan: &MaskedPan, out: &mut [u8; 10]) -> usize {
     bytes
 }
 
-/// Appends a BER length to `out`.
-fn ber_len(out: &mut Vec<u8, { TX_CAPACITY / 2 }>, len: usize) -> Result<()> {
-    let full = || Error::CapacityExceeded {
-        what: "zvt text block",
-    };
+/// The bytes of a BER length.
+fn ber_len(len: usize) -> ([u8; 3], usize) {
     match len {
-        0..=0x7F => out.push(len as u8).map_err(|_| full()),
-        0x80..=0xFF => out
-            .extend_from_slice(&[0x81, len as u8])
-            .map_err(|_| full()),
+        0..=0x7F => ([len as u8, 0, 0], 1),
+        0x80..=0xFF => ([0x81, len as u8, 0], 2),
         _ => {
             let [hi, lo] = (len.min(0xFFFF) as u16).to_be_bytes();
-            out.extend_from_slice(&[0x82, hi, lo]).map_err(|_| full())
+            ([0x82, hi, lo], 3)
         }
     }
 }
 
+/// A line's text byte: ASCII as it is, anything else as `?`.
+fn text_byte(c: char) -> u8 {
+    if c.is_ascii() && !c.is_ascii_control() {
+        c as u8
+    } else {
+        b'?'
+    }
+}
+
 /// The TLV content of a `06 D3` text block: `1F07` receipt type, then `25` with one `07`
-/// per line of `text` (non-ASCII characters as `?`). Returns its length in `out`.
+/// per line of `text` (non-ASCII characters as `?`). Written straight into `out` (the
+/// container's length is counted first): [`Error::CapacityExceeded`] when it does not fit.
+/// Returns its length in `out`.
 fn text_block(kind: u8, text: &str, out: &mut [u8]) -> Result<usize> {
-    let full = || Error::CapacityExceeded {
+    let full = Error::CapacityExceeded {
         what: "zvt text block",
     };
-    let mut lines: Vec<u8, { TX_CAPACITY / 2 }> = Vec::new();
+    let lines_len: usize = text
+        .lines()
+        .map(|line| {
+            let n = line.chars().count();
+            1 + ber_len(n).1 + n
+        })
+        .sum();
+    let mut at = 0;
+    let mut put = |bytes: &[u8]| -> Result<()> {
+        let dst = out.get_mut(at..at + bytes.len()).ok_or(full)?;
+        dst.copy_from_slice(bytes);
+        at += bytes.len();
+        Ok(())
+    };
+    put(&[0x1F, 0x07, 0x01, kind, 0x25])?;
+    let (len, n) = ber_len(lines_len);
+    put(len.get(..n).unwrap_or_default())?;
     for line in text.lines() {
-        let len = line.chars().count();
-        lines.push(0x07).map_err(|_| full())?;
-        ber_len(&mut lines, len)?;
+        let (len, n) = ber_len(line.chars().count());
+        put(&[0x07])?;
+        put(len.get(..n).unwrap_or_default())?;
         for c in line.chars() {
-            let b = if c.is_ascii() && !c.is_ascii_control() {
-                c as u8
-            } else {
-                b'?'
-            };
-            lines.push(b).map_err(|_| full())?;
+            put(&[text_byte(c)])?;
         }
     }
-    let mut all: Vec<u8, { TX_CAPACITY / 2 }> = Vec::new();
-    all.extend_from_slice(&[0x1F, 0x07, 0x01, kind])
-        .map_err(|_| full())?;
-    all.push(0x25).map_err(|_| full())?;
-    ber_len(&mut all, lines.len())?;
-    all.extend_from_slice(&lines).map_err(|_| full())?;
-    let dst = out
-        .get_mut(..all.len())
-        .ok_or(Error::BufferTooSmall { needed: all.len() })?;
-    dst.copy_from_slice(&all);
-    Ok(all.len())
+    Ok(at)
 }
 
 /// `HHMMSS` as a plain number.
