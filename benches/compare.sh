@@ -114,7 +114,8 @@ echo
 echo "### Firmware (benches/firmware-size.sh)"
 echo
 echo '```text'
-if ((quick)); then "$root/benches/firmware-size.sh" --no-stack; else "$root/benches/firmware-size.sh"; fi
+# A missed budget is printed as MISSED; the comparison goes on (CI fails on it instead).
+if ((quick)); then "$root/benches/firmware-size.sh" --no-stack || true; else "$root/benches/firmware-size.sh" || true; fi
 echo
 echo "sizes on the host (x86_64), for comparison:"
 "$probe" sizes | sed 's/^/  /'

@@ -3,9 +3,14 @@
 //! costs in flash and RAM (`benches/firmware-size.sh` runs `llvm-size` on it and measures the
 //! worst-case stack).
 //!
-//! One super-loop drives:
-//! - a till session on USART2, both dialects linked (Concert or ČSOB, chosen at boot from a
-//!   configuration word in flash);
+//! Cargo features choose what is linked: the dialects `concert`, `csob` and `zvt` (one is
+//! chosen at boot from a configuration word in flash when several are linked), and `app`, the
+//! payment application and its devices. All four are on by default; without `app` the
+//! firmware is the till link alone, answering every request "not supported"
+//! (`link::serve_alone`), which is what the link's own flash budget is measured on.
+//!
+//! With `app`, one super-loop drives:
+//! - a till session on USART2 (Concert, ČSOB or ZVT over serial);
 //! - the payment application, [`ecrlink_core::terminal::Terminal`]: till requests go to it,
 //!   its answers go back through the session;
 //! - the bank link on USART3: ISO 8583 with the 2-byte length prefix and a MAC
@@ -27,57 +32,98 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m_rt::{entry, exception};
+use ecrlink_core::Instant;
+#[cfg(feature = "app")]
 use ecrlink_core::bank::{IsoMessage, MacKey, framing, mac};
 #[cfg(feature = "concert")]
 use ecrlink_core::dialect::concert::{ConcertTerminal, ConcertTerminalConfig};
 #[cfg(feature = "csob")]
 use ecrlink_core::dialect::csob::{CsobConfig, CsobTerminal};
+#[cfg(feature = "zvt")]
+use ecrlink_core::dialect::zvt::{Transport, ZvtTerminal, ZvtTerminalConfig};
+#[cfg(feature = "app")]
+use ecrlink_core::emv;
 use ecrlink_core::io::BlockingTerminal;
+#[cfg(feature = "app")]
 use ecrlink_core::journal::{self, JournalState, MAX_ENVELOPE, RecordRef};
+#[cfg(feature = "app")]
 use ecrlink_core::receipt::{self, CopyKind, Lang, MAX_RECEIPT_BYTES, Merchant, ReceiptOptions};
-use ecrlink_core::session::{RECEIPT_PART_CAPACITY, TerminalEvent, TerminalSide};
+#[cfg(feature = "app")]
+use ecrlink_core::session::TerminalEvent;
+#[cfg(feature = "app")]
 use ecrlink_core::terminal::{
     BankCommand, BankFailure, CardCommand, CardData, CardEvent, Config, JournalSpace, LinkState,
     MAX_BANK_OUT, PinCheck, PrintJob, RequestId, Terminal, TillId, wire,
 };
+#[cfg(any(feature = "app", feature = "zvt"))]
+use ecrlink_core::txn::Currency;
+#[cfg(any(feature = "app", feature = "csob"))]
+use ecrlink_core::txn::TerminalId;
+#[cfg(feature = "app")]
 use ecrlink_core::txn::{
-    CardScheme, Currency, EmvData, EntryMode, FailReason, Outcome, Pan, Response, TerminalId,
-    Timestamp,
+    CardScheme, EmvData, EntryMode, FailReason, Outcome, Pan, Response, Timestamp,
 };
-use ecrlink_core::{Instant, emv};
+#[cfg(feature = "app")]
 use heapless::{String, Vec};
 use panic_halt as _;
 use static_cell::StaticCell;
 
+#[cfg(feature = "app")]
 mod flash;
+mod link;
 mod uart;
 
+use link::{Clock, Session, Till};
 use uart::Usart;
 
 static MILLIS: AtomicU32 = AtomicU32::new(0);
 
-/// Which dialect to run when both are linked: 0 Concert, anything else ČSOB. In flash, read
-/// at boot. (Features `concert` and `csob` choose what is linked; both by default.)
+/// Interrupts of an STM32F407 (reference manual RM0090, vector table: IRQ 0 to 81).
+const IRQS: usize = 82;
+
+unsafe extern "C" {
+    /// cortex-m-rt's handler of anything without its own.
+    fn DefaultHandler();
+}
+
+/// The device's part of the vector table (cortex-m-rt feature `device`): as many entries as
+/// the part has interrupts, all to `DefaultHandler` (the loop polls its peripherals), instead
+/// of cortex-m-rt's generic 240 (632 bytes of flash more).
+#[unsafe(link_section = ".vector_table.interrupts")]
+#[unsafe(no_mangle)]
+static __INTERRUPTS: [unsafe extern "C" fn(); IRQS] = [DefaultHandler; IRQS];
+
+/// Which dialect to run when several are linked: 0 Concert, 1 ČSOB, 2 ZVT (another value or
+/// a dialect not linked: the first linked of Concert, ČSOB, ZVT). In flash, read at boot.
 #[unsafe(no_mangle)]
 static DIALECT: u32 = 0;
 
 /// The terminal's MAC key for the bank link (`core::bank::mac`), provisioned into flash.
+#[cfg(feature = "app")]
 #[unsafe(no_mangle)]
 static MAC_KEY: [u8; 32] = [0x5A; 32];
 
-/// The driver's receive buffer for the till link.
-const TILL_BUF: usize = 512;
+/// The till link of the dialect chosen at boot: one static for all linked dialects, as large
+/// as the largest, since only one runs.
+// The variants differ in size by design: the one static holds the largest.
+#[allow(clippy::large_enum_variant)]
+enum Link {
+    #[cfg(feature = "concert")]
+    Concert(Till<ConcertTerminal, { link::CONCERT_BUF }>),
+    #[cfg(feature = "csob")]
+    Csob(Till<CsobTerminal, { link::CSOB_BUF }>),
+    #[cfg(feature = "zvt")]
+    Zvt(Till<ZvtTerminal, { link::ZVT_BUF }>),
+}
 
-type Clock = fn() -> Instant;
-type Till<S> = BlockingTerminal<S, Usart, Clock, TILL_BUF>;
-
-#[cfg(feature = "concert")]
-static CONCERT: StaticCell<Till<ConcertTerminal>> = StaticCell::new();
-#[cfg(feature = "csob")]
-static CSOB: StaticCell<Till<CsobTerminal>> = StaticCell::new();
+static LINK: StaticCell<Link> = StaticCell::new();
+#[cfg(feature = "app")]
 static APP: StaticCell<Terminal> = StaticCell::new();
+#[cfg(feature = "app")]
 static BANK: StaticCell<BankLink> = StaticCell::new();
+#[cfg(feature = "app")]
 static JOURNAL: StaticCell<Journal> = StaticCell::new();
+#[cfg(feature = "app")]
 static RECEIPT: StaticCell<String<MAX_RECEIPT_BYTES>> = StaticCell::new();
 
 #[exception]
@@ -89,16 +135,19 @@ fn now() -> Instant {
     Instant::from_millis(u64::from(MILLIS.load(Ordering::Relaxed)))
 }
 
-/// Stops on a configuration error at boot (a bad terminal id in flash).
+/// Stops on a configuration error at boot (a bad terminal id in flash, a link that is not the
+/// dialect just started).
 #[allow(clippy::empty_loop)]
 fn halt() -> ! {
     loop {}
 }
 
+#[cfg(any(feature = "app", feature = "csob"))]
 fn terminal_id() -> TerminalId {
     TerminalId::new("T0000001").unwrap_or_else(|_| halt())
 }
 
+#[cfg(feature = "app")]
 /// The calendar from the STM32F4 RTC (time and date registers, BCD); `None` while it holds
 /// no valid date.
 fn wall_time() -> Option<Timestamp> {
@@ -123,6 +172,7 @@ fn wall_time() -> Option<Timestamp> {
     .ok()
 }
 
+#[cfg(feature = "app")]
 /// The card reader: a model on GPIOA's input register. Bits 0–1: 0 no card yet, 1 a chip
 /// card presented, 2 the cardholder cancelled, 3 the card could not be read; bit 2: the PIN
 /// was wrong.
@@ -130,6 +180,7 @@ struct CardReader {
     reading: bool,
 }
 
+#[cfg(feature = "app")]
 /// EMV data a chip card gives the kernel: AID, TVR, TSI, ARC.
 const EMV_TAGS: &[(u16, &[u8])] = &[
     (0x004F, &[0xA0, 0x00, 0x00, 0x00, 0x03, 0x10, 0x10]),
@@ -138,6 +189,7 @@ const EMV_TAGS: &[(u16, &[u8])] = &[
     (0x008A, b"00"),
 ];
 
+#[cfg(feature = "app")]
 fn card_emv() -> EmvData {
     let mut buf = [0u8; 64];
     let mut at = 0;
@@ -156,6 +208,7 @@ fn card_emv() -> EmvData {
     }
 }
 
+#[cfg(feature = "app")]
 impl CardReader {
     fn command(&mut self, command: CardCommand) {
         self.reading = matches!(command, CardCommand::Read { .. });
@@ -192,6 +245,7 @@ impl CardReader {
     }
 }
 
+#[cfg(feature = "app")]
 /// The bank link: a UART carrying length-prefixed ISO 8583 messages.
 struct BankLink {
     port: Usart,
@@ -203,6 +257,7 @@ struct BankLink {
     in_flight: Vec<u32, MAX_BANK_OUT>,
 }
 
+#[cfg(feature = "app")]
 impl BankLink {
     fn send(
         &mut self,
@@ -273,6 +328,7 @@ impl BankLink {
     }
 }
 
+#[cfg(feature = "app")]
 /// The journal: envelopes appended to a flash sector.
 struct Journal {
     /// Where the next record goes.
@@ -281,6 +337,7 @@ struct Journal {
     buf: [u8; MAX_ENVELOPE],
 }
 
+#[cfg(feature = "app")]
 impl Journal {
     /// Room kept for closing the batch (its records and a checkpoint).
     const CLOSE_RESERVE: usize = 2 * 1024;
@@ -346,6 +403,7 @@ impl Journal {
     }
 }
 
+#[cfg(feature = "app")]
 fn options(copy: CopyKind, duplicate: bool) -> ReceiptOptions<'static> {
     ReceiptOptions {
         width: 32,
@@ -356,6 +414,7 @@ fn options(copy: CopyKind, duplicate: bool) -> ReceiptOptions<'static> {
     }
 }
 
+#[cfg(feature = "app")]
 /// Prints both copies of `response` on the printer UART.
 fn print(response: &Response, duplicate: bool) {
     let mut printer = Usart::usart1();
@@ -364,6 +423,7 @@ fn print(response: &Response, duplicate: bool) {
     }
 }
 
+#[cfg(feature = "app")]
 /// Everything but the till session, which is generic over the dialect.
 struct Devices {
     app: &'static mut Terminal,
@@ -375,10 +435,13 @@ struct Devices {
     next_id: u64,
     /// The trace number of the answer being delivered to the till.
     delivering: Option<u32>,
+    /// Where in `receipt` the next part for the till starts (a till asks part by part).
+    receipt_at: usize,
 }
 
+#[cfg(feature = "app")]
 /// Runs the till session `till` and the application until power-off.
-fn serve<S: TerminalSide>(till: &'static mut Till<S>, d: &mut Devices) -> ! {
+fn serve<S: Session, const N: usize>(till: &'static mut Till<S, N>, d: &mut Devices) -> ! {
     loop {
         let now = now();
         if let Some(wall) = wall_time() {
@@ -411,8 +474,9 @@ fn serve<S: TerminalSide>(till: &'static mut Till<S>, d: &mut Devices) -> ! {
     }
 }
 
+#[cfg(feature = "app")]
 /// Carries out what the application asks, in the order of the driver contract.
-fn drain<S: TerminalSide>(till: &mut Till<S>, d: &mut Devices, now: Instant) {
+fn drain<S: Session, const N: usize>(till: &mut Till<S, N>, d: &mut Devices, now: Instant) {
     loop {
         let mut progressed = false;
         while let Some(record) = d.app.poll_record() {
@@ -472,79 +536,130 @@ fn drain<S: TerminalSide>(till: &mut Till<S>, d: &mut Devices, now: Instant) {
     }
 }
 
-/// The customer copy of the last transaction, in parts, to the till (ČSOB B3).
-fn send_receipt<S: TerminalSide>(till: &mut Till<S>, d: &mut Devices) {
-    d.receipt.clear();
-    let rendered = match &d.app.checkpoint().last {
-        Some(last) => receipt::render(
-            &last.response,
-            &options(CopyKind::Customer, true),
-            d.receipt,
-        )
-        .is_ok(),
-        None => false,
+#[cfg(feature = "app")]
+/// Answers the till's receipt request (ČSOB B3, ZVT's receipt during an answer) with one part
+/// of the last transaction's receipt: the first part of the copy asked for (the customer's
+/// when the dialect does not say), or the next part of the copy being sent. Each request gets
+/// one part; "more" tells the till to ask again.
+fn send_receipt<S: Session, const N: usize>(till: &mut Till<S, N>, d: &mut Devices) {
+    let copy = match till.session().receipt_ask() {
+        Some(link::ReceiptAsk::Next) => None,
+        Some(link::ReceiptAsk::First(link::Copy::Merchant)) => Some(CopyKind::Merchant),
+        Some(link::ReceiptAsk::First(link::Copy::Customer)) | None => Some(CopyKind::Customer),
     };
-    if !rendered {
-        let _ = till.send_receipt_part("", false);
-        return;
-    }
-    let mut parts = receipt::parts(d.receipt, RECEIPT_PART_CAPACITY).peekable();
-    while let Some(part) = parts.next() {
-        if till
-            .send_receipt_part(part, parts.peek().is_some())
-            .is_err()
-        {
-            return;
+    if let Some(copy) = copy {
+        d.receipt.clear();
+        d.receipt_at = 0;
+        let rendered = match &d.app.checkpoint().last {
+            Some(last) => receipt::render(&last.response, &options(copy, false), d.receipt).is_ok(),
+            None => false,
+        };
+        if !rendered {
+            d.receipt.clear();
         }
+    }
+    let rest = d.receipt.get(d.receipt_at..).unwrap_or("");
+    let (part, more) = link::next_part(till.session(), rest);
+    if till.send_receipt_part(part, more).is_ok() {
+        d.receipt_at += part.len();
     }
 }
 
 #[entry]
 fn main() -> ! {
-    let mut devices = boot();
-    #[cfg(all(feature = "concert", feature = "csob"))]
-    {
-        // SAFETY: a plain read of a static in flash, volatile so the choice stays a run-time
-        // one.
-        let dialect = unsafe { core::ptr::read_volatile(&raw const DIALECT) };
-        if dialect == 0 {
-            run_concert(&mut devices)
-        } else {
-            run_csob(&mut devices)
-        }
+    #[cfg(feature = "app")]
+    let mut ctx = boot();
+    #[cfg(not(feature = "app"))]
+    let mut ctx = ();
+    // SAFETY: a plain read of a static in flash, volatile so the choice stays a run-time one.
+    let dialect = unsafe { core::ptr::read_volatile(&raw const DIALECT) };
+    match dialect {
+        #[cfg(feature = "csob")]
+        1 => run_csob(&mut ctx),
+        #[cfg(feature = "zvt")]
+        2 => run_zvt(&mut ctx),
+        _ => run_first(&mut ctx),
     }
-    #[cfg(all(feature = "concert", not(feature = "csob")))]
-    run_concert(&mut devices);
+}
+
+/// Runs the first dialect linked of Concert, ČSOB, ZVT.
+fn run_first(ctx: &mut Ctx) -> ! {
+    #[cfg(feature = "concert")]
+    run_concert(ctx);
     #[cfg(all(feature = "csob", not(feature = "concert")))]
-    run_csob(&mut devices);
-    #[cfg(not(any(feature = "concert", feature = "csob")))]
-    compile_error!("link at least one dialect: features `concert` and/or `csob`");
+    run_csob(ctx);
+    #[cfg(all(feature = "zvt", not(any(feature = "concert", feature = "csob"))))]
+    run_zvt(ctx);
+    #[cfg(not(any(feature = "concert", feature = "csob", feature = "zvt")))]
+    compile_error!("link at least one dialect: features `concert`, `csob`, `zvt`");
+}
+
+/// What the dialect's loop runs with: the application and its devices, or nothing.
+#[cfg(feature = "app")]
+type Ctx = Devices;
+/// What the dialect's loop runs with: the application and its devices, or nothing.
+#[cfg(not(feature = "app"))]
+type Ctx = ();
+
+/// Runs `till` with the application, or alone when it is not linked.
+fn run<S: Session, const N: usize>(till: &'static mut Till<S, N>, ctx: &mut Ctx) -> ! {
+    #[cfg(feature = "app")]
+    serve(till, ctx);
+    #[cfg(not(feature = "app"))]
+    {
+        let () = *ctx;
+        link::serve_alone(till)
+    }
 }
 
 #[cfg(feature = "concert")]
-fn run_concert(devices: &mut Devices) -> ! {
+fn run_concert(ctx: &mut Ctx) -> ! {
     let clock: Clock = now;
-    serve(
-        CONCERT.init_with(|| {
-            let session = ConcertTerminal::new(ConcertTerminalConfig::default());
-            BlockingTerminal::new(session, Usart::usart2(), clock)
-        }),
-        devices,
-    )
+    let link = LINK.init_with(|| {
+        let session = ConcertTerminal::new(ConcertTerminalConfig::default());
+        Link::Concert(BlockingTerminal::new(session, Usart::usart2(), clock))
+    });
+    #[allow(irrefutable_let_patterns)]
+    let Link::Concert(till) = link else { halt() };
+    run(till, ctx)
 }
 
 #[cfg(feature = "csob")]
-fn run_csob(devices: &mut Devices) -> ! {
+fn run_csob(ctx: &mut Ctx) -> ! {
     let clock: Clock = now;
-    serve(
-        CSOB.init_with(|| {
-            let session = CsobTerminal::new(CsobConfig::new(terminal_id()));
-            BlockingTerminal::new(session, Usart::usart2(), clock)
-        }),
-        devices,
-    )
+    let link = LINK.init_with(|| {
+        let mut config = CsobConfig::new(terminal_id());
+        // No frame, and no batch of frames, larger than the driver's buffer.
+        config.till_read = link::CSOB_BUF;
+        Link::Csob(BlockingTerminal::new(
+            CsobTerminal::new(config),
+            Usart::usart2(),
+            clock,
+        ))
+    });
+    #[allow(irrefutable_let_patterns)]
+    let Link::Csob(till) = link else { halt() };
+    run(till, ctx)
 }
 
+#[cfg(feature = "zvt")]
+fn run_zvt(ctx: &mut Ctx) -> ! {
+    let clock: Clock = now;
+    let link = LINK.init_with(|| {
+        let mut config = ZvtTerminalConfig::new(Currency::EUR);
+        config.transport = Transport::Serial;
+        Link::Zvt(BlockingTerminal::new(
+            ZvtTerminal::new(config),
+            Usart::usart2(),
+            clock,
+        ))
+    });
+    #[allow(irrefutable_let_patterns)]
+    let Link::Zvt(till) = link else { halt() };
+    run(till, ctx)
+}
+
+#[cfg(feature = "app")]
 /// The application over the journal's state, built in its static (`Terminal::empty` holds
 /// no large temporary) and restored there in place. A function of its own, so that its
 /// temporaries are not in the caller's frame.
@@ -557,6 +672,7 @@ fn new_app(state: &JournalState) -> &'static mut Terminal {
     app
 }
 
+#[cfg(feature = "app")]
 /// Reads the journal back and builds the application and the bank link in their statics.
 /// Its own frame (the journal state folded at boot, the application's recovery) is gone
 /// before the main loop runs, so it is not under the loop's stack.
@@ -597,5 +713,6 @@ fn boot() -> Devices {
         card: CardReader { reading: false },
         next_id: 0,
         delivering: None,
+        receipt_at: 0,
     }
 }

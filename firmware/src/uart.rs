@@ -21,11 +21,13 @@ impl Usart {
     }
 
     /// USART3 of an STM32F4: the bank link.
+    #[cfg(feature = "app")]
     pub fn usart3() -> Self {
         Usart { base: 0x4000_4800 }
     }
 
     /// USART1 of an STM32F4: the receipt printer.
+    #[cfg(feature = "app")]
     pub fn usart1() -> Self {
         Usart { base: 0x4001_1000 }
     }

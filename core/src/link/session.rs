@@ -68,7 +68,13 @@ pub const TX_CAPACITY: usize = MAX_PAYLOAD + 3 + 5;
 /// Events the session holds until [`LinkSession::poll_event`] takes them; when more pile up
 /// (the driver does not poll, or one call brought many bad frames), one is dropped and counted
 /// in [`LinkSession::dropped_events`]: a protocol error first, else the oldest event.
-pub const EVENT_CAPACITY: usize = 8;
+///
+/// As deep as the protocol needs: one exchange carries one frame, and the peer sends its next
+/// frame only after our ACK, which leaves after the call that received the frame; so one call
+/// brings at most one received frame and the outcome of our own send, plus protocol errors
+/// (dropped first). Each event can carry a whole payload, so every slot costs
+/// [`MAX_PAYLOAD`] bytes of RAM.
+pub const EVENT_CAPACITY: usize = 4;
 
 /// Which end of the line the session is (it decides who yields when both send ENQ at once).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -315,3 +315,38 @@ fn check_response_is_the_rule() {
         mismatch(ResponseField::Kind)
     );
 }
+
+/// The RAM each session takes (what a firmware puts in a `static`), on this target: the
+/// bounds hold the sizes issue 18 brought down (the ČSOB outbox of one frame, not two; event
+/// queues as deep as the protocol needs). benches/firmware-size.sh measures the firmware.
+#[test]
+fn session_ram_is_bounded() {
+    use crate::dialect::concert::{ConcertEcr, ConcertTerminal};
+    use crate::dialect::csob::{CsobEcr, CsobTerminal};
+    use crate::dialect::zvt::{ZvtEcr, ZvtTerminal};
+    use core::mem::size_of;
+    let sizes = [
+        ("ConcertTerminal", size_of::<ConcertTerminal>()),
+        ("ConcertEcr", size_of::<ConcertEcr>()),
+        ("CsobTerminal", size_of::<CsobTerminal>()),
+        ("CsobEcr", size_of::<CsobEcr>()),
+        ("ZvtTerminal", size_of::<ZvtTerminal>()),
+        ("ZvtEcr", size_of::<ZvtEcr>()),
+    ];
+    std::println!("{sizes:?}");
+    // On a 64-bit host (a Cortex-M4 needs somewhat less: 4-byte words). Before issue 18's
+    // cuts: ConcertTerminal 2 536 (8-deep queues of 136-byte link events and of terminal
+    // events), CsobTerminal 7 160 (a 4 KiB outbox, a 2 KiB receive buffer, 8 events).
+    let bounds = [
+        ("ConcertTerminal", 1_700),
+        ("CsobTerminal", 3_300),
+        ("ZvtTerminal", 12_300),
+    ];
+    for (name, bound) in bounds {
+        let size = sizes
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, s)| *s);
+        assert!(size <= bound, "{name}: {size} bytes, more than {bound}");
+    }
+}

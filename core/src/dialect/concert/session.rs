@@ -22,7 +22,7 @@ use crate::{Error, Instant, Result};
 
 /// Events a Concert session holds for its driver; past that one is dropped: a protocol error
 /// first, else the oldest (the driver must poll).
-pub const SESSION_EVENT_CAPACITY: usize = 8;
+pub const SESSION_EVENT_CAPACITY: usize = 4;
 
 /// Configuration of a [`ConcertTerminal`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

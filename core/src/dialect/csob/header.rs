@@ -291,7 +291,7 @@ impl Sink for SliceWriter<'_> {
     }
 }
 
-fn put_hex4(s: &mut impl Sink, v: u16) {
+fn put_hex4(s: &mut (impl Sink + ?Sized), v: u16) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = [0u8; 4];
     for (i, slot) in out.iter_mut().enumerate() {
@@ -301,13 +301,18 @@ fn put_hex4(s: &mut impl Sink, v: u16) {
     s.put(&out);
 }
 
-fn put_2(s: &mut impl Sink, v: u16) {
+fn put_2(s: &mut (impl Sink + ?Sized), v: u16) {
     let v = v % 100;
     s.put(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
 }
 
 /// Writes the 36 header characters with `data_len` as the length field.
-pub(crate) fn emit_header(h: &Header, ty: MessageType, data_len: u16, s: &mut impl Sink) {
+pub(crate) fn emit_header(
+    h: &Header,
+    ty: MessageType,
+    data_len: u16,
+    s: &mut (impl Sink + ?Sized),
+) {
     s.put(ty.code().as_bytes());
     s.put(&h.version);
     let id = h.terminal_id.as_str().as_bytes();

@@ -564,7 +564,9 @@ impl Message {
         Ok((Message::parse_payload(frame.payload, opts)?, frame.len))
     }
 
-    fn write_data(&self, s: &mut impl Sink) -> Result<()> {
+    // One body for both passes (counting, writing): a `dyn` sink, not two monomorphs (about
+    // 1 KiB of flash on a Cortex-M).
+    fn write_data(&self, s: &mut dyn Sink) -> Result<()> {
         match &self.body {
             Body::Activity => {}
             Body::Progress(p) => put_field(s, tag::PROGRESS, p.name().as_bytes()),
@@ -680,17 +682,17 @@ pub fn activity(f: &FieldsView<'_>) -> Body {
     }
 }
 
-fn put_field(s: &mut impl Sink, t: u8, value: &[u8]) {
+fn put_field(s: &mut (impl Sink + ?Sized), t: u8, value: &[u8]) {
     s.put(&[FS, t]);
     s.put(value);
 }
 
-fn put_u64(s: &mut impl Sink, v: u64) {
+fn put_u64(s: &mut (impl Sink + ?Sized), v: u64) {
     put_u64_min(s, v, 1);
 }
 
 /// Writes `v` in decimal with at least `min` digits (zero-padded; `min` is at most 20).
-fn put_u64_min(s: &mut impl Sink, mut v: u64, min: usize) {
+fn put_u64_min(s: &mut (impl Sink + ?Sized), mut v: u64, min: usize) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let floor = buf.len().saturating_sub(min);
@@ -709,7 +711,12 @@ fn put_u64_min(s: &mut impl Sink, mut v: u64, min: usize) {
 }
 
 /// An amount field (`B`, `C`): at least [`AMOUNT_MIN_DIGITS`] digits.
-fn put_number(s: &mut impl Sink, t: u8, v: Option<u64>, field: &'static str) -> Result<()> {
+fn put_number(
+    s: &mut (impl Sink + ?Sized),
+    t: u8,
+    v: Option<u64>,
+    field: &'static str,
+) -> Result<()> {
     if let Some(v) = v {
         if v > Amount::MAX_MINOR {
             return Err(Error::CsobField { field });
@@ -721,7 +728,7 @@ fn put_number(s: &mut impl Sink, t: u8, v: Option<u64>, field: &'static str) -> 
 }
 
 fn put_currency(
-    s: &mut impl Sink,
+    s: &mut (impl Sink + ?Sized),
     prefix: &[u8],
     t: u8,
     v: Option<u16>,
@@ -742,16 +749,16 @@ fn put_currency(
     Ok(())
 }
 
-fn put_reference(s: &mut impl Sink, r: Option<&Reference>) {
+fn put_reference(s: &mut (impl Sink + ?Sized), r: Option<&Reference>) {
     if let Some(r) = r {
         s.put(&[FS, tag::SUB, GS, tag::SUB_REFERENCE]);
         s.put(r.as_str().as_bytes());
     }
 }
 
-fn put_display(s: &mut impl Sink, v: &impl core::fmt::Display) {
-    struct W<'a, S: Sink>(&'a mut S);
-    impl<S: Sink> core::fmt::Write for W<'_, S> {
+fn put_display(s: &mut (impl Sink + ?Sized), v: &impl core::fmt::Display) {
+    struct W<'a, S: Sink + ?Sized>(&'a mut S);
+    impl<S: Sink + ?Sized> core::fmt::Write for W<'_, S> {
         fn write_str(&mut self, t: &str) -> core::fmt::Result {
             self.0.put(t.as_bytes());
             Ok(())
@@ -760,12 +767,12 @@ fn put_display(s: &mut impl Sink, v: &impl core::fmt::Display) {
     let _ = core::fmt::write(&mut W(s), format_args!("{v}"));
 }
 
-fn put_sub_u64(s: &mut impl Sink, t: u8, v: u64) {
+fn put_sub_u64(s: &mut (impl Sink + ?Sized), t: u8, v: u64) {
     s.put(&[GS, t]);
     put_u64(s, v);
 }
 
-fn put_totals(s: &mut impl Sink, t: &Totals) -> Result<()> {
+fn put_totals(s: &mut (impl Sink + ?Sized), t: &Totals) -> Result<()> {
     for c in &t.currencies {
         s.put(&[FS, tag::CURRENCY_TOTALS]);
         put_currency(s, &[GS], b'E', Some(c.currency), "Y/E")?;

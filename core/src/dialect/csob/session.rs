@@ -35,8 +35,12 @@ use crate::txn::{
 };
 use crate::{Error, Instant, Result};
 
-/// Bytes of frames a session can hold before they are polled out (two full frames).
-pub const OUTBOX_CAPACITY: usize = 2 * MAX_FRAME;
+/// Bytes of frames a session can hold before they are polled out: one full frame. A terminal
+/// builds no frame, and no batch of frames, larger than [`CsobConfig::till_read`] (1 024 by
+/// default), and a driver drains `poll_transmit` after every call that queues one (the driver
+/// contract in [`crate::io`]), so what waits is at most an answer and its B0; a till sends
+/// short B1, B0 and B3 frames. A frame that finds no room is [`Error::CapacityExceeded`].
+pub const OUTBOX_CAPACITY: usize = MAX_FRAME;
 /// The most bytes the public client takes in one read: `SocketConnection.read` reads once
 /// into a 1024-byte buffer, and `bytesToMessage` keeps only the `STX … ETX` frames complete in
 /// it. A frame cut at the end of the buffer is lost (the client then waits for an answer that
@@ -45,10 +49,15 @@ pub const OUTBOX_CAPACITY: usize = 2 * MAX_FRAME;
 pub const PUBLIC_CLIENT_READ: usize = 1024;
 /// Frames a session can hold before they are polled out.
 pub const OUTBOX_FRAMES: usize = 8;
+/// The largest frame payload a terminal takes from the till (a longer frame is a protocol
+/// error). A till sends B1, B0 and B3: a header and a few short fields (amount, currency,
+/// reference, approval code), far below this; the till receives up to [`MAX_PAYLOAD`].
+pub const TERMINAL_RX: usize = 512;
 /// Events a terminal session holds until polled; past that one is dropped and counted
 /// ([`CsobTerminal::dropped_events`]): a protocol error first, else the oldest. Drivers poll
-/// after every call, so a few suffice.
-pub const TERMINAL_EVENTS: usize = 8;
+/// after every call, and one call brings at most one request (a second B1 while one runs is
+/// refused busy: a protocol error) and one delivery outcome, so a few suffice.
+pub const TERMINAL_EVENTS: usize = 4;
 /// Events a till session holds until polled (they are large: a receipt part is 1 KiB); past
 /// that one is dropped and counted ([`CsobEcr::dropped_events`]): a protocol error first,
 /// else the oldest.
@@ -191,10 +200,11 @@ impl WallClock {
 
 // ----- shared link plumbing -----
 
-/// Frame accumulation, the outbox and header building, shared by both sides.
-struct Wire {
+/// Frame accumulation (frames of at most `RX` payload bytes), the outbox and header building,
+/// shared by both sides.
+struct Wire<const RX: usize> {
     config: CsobConfig,
-    acc: FrameAccumulator<MAX_PAYLOAD>,
+    acc: FrameAccumulator<RX>,
     outbox: Vec<u8, OUTBOX_CAPACITY>,
     frames: Deque<usize, OUTBOX_FRAMES>,
     clock: WallClock,
@@ -203,7 +213,7 @@ struct Wire {
     batch: usize,
 }
 
-impl Wire {
+impl<const RX: usize> Wire<RX> {
     fn new(config: CsobConfig, batch: usize) -> Self {
         Wire {
             config,
@@ -415,7 +425,7 @@ enum TerminalState {
 ///   [`CsobTerminal::receipt_selector`]. Answer with [`TerminalSide::send_receipt_part`]. The
 ///   till's B0 after a B4 needs no answer.
 pub struct CsobTerminal {
-    wire: Wire,
+    wire: Wire<TERMINAL_RX>,
     state: TerminalState,
     receipt: Option<ReceiptSelector>,
     last_approved: Option<(ApprovalCode, Money)>,
@@ -778,7 +788,7 @@ enum EcrState {
 ///   B0 and reported as [`EcrEvent::ReceiptPart`]. [`CsobEcr::request_receipt_copy`] picks
 ///   explicitly.
 pub struct CsobEcr {
-    wire: Wire,
+    wire: Wire<MAX_PAYLOAD>,
     state: EcrState,
     last_flags: Flags,
     receipt_copy: Option<ReceiptSelector>,

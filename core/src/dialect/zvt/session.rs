@@ -559,54 +559,61 @@ fn pan_bcd(pan: &MaskedPan, out: &mut [u8; 10]) -> usize {
     bytes
 }
 
-/// Appends a BER length to `out`.
-fn ber_len(out: &mut Vec<u8, { TX_CAPACITY / 2 }>, len: usize) -> Result<()> {
-    let full = || Error::CapacityExceeded {
-        what: "zvt text block",
-    };
+/// The bytes of a BER length.
+fn ber_len(len: usize) -> ([u8; 3], usize) {
     match len {
-        0..=0x7F => out.push(len as u8).map_err(|_| full()),
-        0x80..=0xFF => out
-            .extend_from_slice(&[0x81, len as u8])
-            .map_err(|_| full()),
+        0..=0x7F => ([len as u8, 0, 0], 1),
+        0x80..=0xFF => ([0x81, len as u8, 0], 2),
         _ => {
             let [hi, lo] = (len.min(0xFFFF) as u16).to_be_bytes();
-            out.extend_from_slice(&[0x82, hi, lo]).map_err(|_| full())
+            ([0x82, hi, lo], 3)
         }
     }
 }
 
+/// A line's text byte: ASCII as it is, anything else as `?`.
+fn text_byte(c: char) -> u8 {
+    if c.is_ascii() && !c.is_ascii_control() {
+        c as u8
+    } else {
+        b'?'
+    }
+}
+
 /// The TLV content of a `06 D3` text block: `1F07` receipt type, then `25` with one `07`
-/// per line of `text` (non-ASCII characters as `?`). Returns its length in `out`.
+/// per line of `text` (non-ASCII characters as `?`). Written straight into `out` (the
+/// container's length is counted first): [`Error::CapacityExceeded`] when it does not fit.
+/// Returns its length in `out`.
 fn text_block(kind: u8, text: &str, out: &mut [u8]) -> Result<usize> {
-    let full = || Error::CapacityExceeded {
+    let full = Error::CapacityExceeded {
         what: "zvt text block",
     };
-    let mut lines: Vec<u8, { TX_CAPACITY / 2 }> = Vec::new();
+    let lines_len: usize = text
+        .lines()
+        .map(|line| {
+            let n = line.chars().count();
+            1 + ber_len(n).1 + n
+        })
+        .sum();
+    let mut at = 0;
+    let mut put = |bytes: &[u8]| -> Result<()> {
+        let dst = out.get_mut(at..at + bytes.len()).ok_or(full)?;
+        dst.copy_from_slice(bytes);
+        at += bytes.len();
+        Ok(())
+    };
+    put(&[0x1F, 0x07, 0x01, kind, 0x25])?;
+    let (len, n) = ber_len(lines_len);
+    put(len.get(..n).unwrap_or_default())?;
     for line in text.lines() {
-        let len = line.chars().count();
-        lines.push(0x07).map_err(|_| full())?;
-        ber_len(&mut lines, len)?;
+        let (len, n) = ber_len(line.chars().count());
+        put(&[0x07])?;
+        put(len.get(..n).unwrap_or_default())?;
         for c in line.chars() {
-            let b = if c.is_ascii() && !c.is_ascii_control() {
-                c as u8
-            } else {
-                b'?'
-            };
-            lines.push(b).map_err(|_| full())?;
+            put(&[text_byte(c)])?;
         }
     }
-    let mut all: Vec<u8, { TX_CAPACITY / 2 }> = Vec::new();
-    all.extend_from_slice(&[0x1F, 0x07, 0x01, kind])
-        .map_err(|_| full())?;
-    all.push(0x25).map_err(|_| full())?;
-    ber_len(&mut all, lines.len())?;
-    all.extend_from_slice(&lines).map_err(|_| full())?;
-    let dst = out
-        .get_mut(..all.len())
-        .ok_or(Error::BufferTooSmall { needed: all.len() })?;
-    dst.copy_from_slice(&all);
-    Ok(all.len())
+    Ok(at)
 }
 
 /// `HHMMSS` as a plain number.
@@ -675,27 +682,28 @@ impl Wire {
         }
     }
 
-    /// The frame in flight is done with: the first held frame goes.
+    /// The frame in flight is done with: the first held frame goes (moved into `last_frame`
+    /// for a repeat, then onto the line; no frame-sized buffer on the stack).
     fn release(&mut self) {
         self.ack_deadline = None;
         let Some(len) = self.held_lens.pop_front() else {
             self.held.clear();
             return;
         };
-        let mut frame: Vec<u8, TX_CAPACITY> = Vec::new();
-        let _ = frame.extend_from_slice(self.held.get(..len).unwrap_or_default());
+        self.last_frame.clear();
+        let _ = self
+            .last_frame
+            .extend_from_slice(self.held.get(..len).unwrap_or_default());
         let all = self.held.len();
         self.held.rotate_left(len.min(all));
         self.held.truncate(all.saturating_sub(len));
-        self.transmit_frame(&frame);
+        self.put_last_frame_on_the_line();
     }
 
-    /// Puts a serial frame on the line and starts its ACK wait.
-    fn transmit_frame(&mut self, frame: &[u8]) {
+    /// Puts `last_frame` on the line and starts its ACK wait.
+    fn put_last_frame_on_the_line(&mut self) {
         self.compact();
-        let _ = self.tx.extend_from_slice(frame);
-        self.last_frame.clear();
-        let _ = self.last_frame.extend_from_slice(frame);
+        let _ = self.tx.extend_from_slice(&self.last_frame);
         self.repeats = 0;
         self.ack_deadline = Some(self.now.saturating_add(SERIAL_ACK_TIMEOUT));
     }
@@ -720,36 +728,71 @@ impl Wire {
         Ok(Some(n))
     }
 
-    /// Queues `msg` for the till, framed for the transport.
+    /// Queues `msg` for the peer, framed for the transport. The APDU is written straight into
+    /// the free end of the queue: no message-sized buffer on the stack. On a serial line it is
+    /// framed from there: into `last_frame` (kept for a repeat after a NAK) and onto the line
+    /// when no frame waits for its ACK, else behind the held frames (stop and wait, PA00P016).
+    /// On an error nothing is queued.
     pub(super) fn send(&mut self, msg: &Message<'_>) -> Result<()> {
-        let mut apdu = [0u8; TX_CAPACITY / 2];
-        let n = msg.emit(&mut apdu)?;
-        let apdu = apdu.get(..n).unwrap_or_default();
+        let full = Error::CapacityExceeded { what: "zvt tx" };
+        let too_small = |e| match e {
+            Error::BufferTooSmall { .. } => full,
+            e => e,
+        };
         self.compact();
-        match self.transport {
-            Transport::Tcp => self
-                .tx
-                .extend_from_slice(apdu)
-                .map_err(|_| Error::CapacityExceeded { what: "zvt tx" }),
-            Transport::Serial => {
-                let mut frame = [0u8; TX_CAPACITY];
-                let n = serial::encode_frame(apdu, &mut frame)?;
-                let frame = frame.get(..n).unwrap_or_default();
-                let full = || Error::CapacityExceeded { what: "zvt tx" };
-                if self.ack_deadline.is_none() {
-                    if self.tx.len() + frame.len() > TX_CAPACITY {
-                        return Err(full());
-                    }
-                    self.transmit_frame(frame);
-                } else {
-                    // Stop and wait: behind the frame in flight.
-                    if self.held_lens.is_full() || self.held.len() + frame.len() > TX_CAPACITY {
-                        return Err(full());
-                    }
-                    let _ = self.held.extend_from_slice(frame);
-                    let _ = self.held_lens.push_back(frame.len());
+        let start = self.tx.len();
+        self.tx.resize(TX_CAPACITY, 0).map_err(|_| full)?;
+        let n = match msg.emit(self.tx.get_mut(start..).unwrap_or_default()) {
+            Ok(n) => n,
+            Err(e) => {
+                self.tx.truncate(start);
+                return Err(too_small(e));
+            }
+        };
+        self.tx.truncate(start + n);
+        if self.transport == Transport::Tcp {
+            return Ok(());
+        }
+        let apdu = self.tx.get(start..).unwrap_or_default();
+        if self.ack_deadline.is_none() {
+            self.last_frame.clear();
+            let _ = self.last_frame.resize(TX_CAPACITY, 0);
+            let framed = serial::encode_frame(apdu, &mut self.last_frame);
+            self.tx.truncate(start);
+            match framed {
+                Ok(m) if start + m <= TX_CAPACITY => {
+                    self.last_frame.truncate(m);
+                    self.put_last_frame_on_the_line();
+                    Ok(())
                 }
-                Ok(())
+                Ok(_) => {
+                    self.last_frame.clear();
+                    Err(full)
+                }
+                Err(e) => {
+                    self.last_frame.clear();
+                    Err(too_small(e))
+                }
+            }
+        } else {
+            if self.held_lens.is_full() {
+                self.tx.truncate(start);
+                return Err(full);
+            }
+            let held = self.held.len();
+            let _ = self.held.resize(TX_CAPACITY, 0);
+            let framed = serial::encode_frame(apdu, self.held.get_mut(held..).unwrap_or_default());
+            self.tx.truncate(start);
+            match framed {
+                Ok(m) => {
+                    self.held.truncate(held + m);
+                    let _ = self.held_lens.push_back(m);
+                    Ok(())
+                }
+                Err(e) => {
+                    self.held.truncate(held);
+                    Err(too_small(e))
+                }
             }
         }
     }
