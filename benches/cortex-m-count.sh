@@ -20,20 +20,25 @@
 # Needs cargo, python3, valgrind (x86-64 rows), and qemu-system-arm: installed here with
 # apt-get when missing and run as root (otherwise the Cortex-M4 rows say why they are empty).
 #
-# usage: benches/cortex-m-count.sh [--opt-level LEVEL]
+# usage: benches/cortex-m-count.sh [--opt-level LEVEL] [--x86 INSTR_FILE]
 #   --opt-level: count a build with another opt-level (default: z, the firmware's)
+#   --x86: take the x86-64 counts from benches/compare.sh's instr.txt instead of running callgrind
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/target/compare"
 opt=z
+x86_file=""
 while (($#)); do
     case "$1" in
         --opt-level)
             [[ "${2:-}" =~ ^(0|1|2|3|s|z)$ ]] || { echo "cortex-m-count: --opt-level takes 0, 1, 2, 3, s or z" >&2; exit 2; }
             opt=$2; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
-        *) echo "cortex-m-count: unknown argument: $1 (usage: $0 [--opt-level LEVEL])" >&2; exit 2 ;;
+        --x86)
+            [[ -r "${2:-}" ]] || { echo "cortex-m-count: --x86 takes a readable instr.txt from benches/compare.sh" >&2; exit 2; }
+            x86_file=$2; shift ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        *) echo "cortex-m-count: unknown argument: $1 (usage: $0 [--opt-level LEVEL] [--x86 INSTR_FILE])" >&2; exit 2 ;;
     esac
     shift
 done
@@ -54,12 +59,16 @@ for line in sys.stdin:
 [[ -x "$probe" ]] || { echo "cortex-m-count: probe did not build" >&2; exit 1; }
 "$probe" fixtures "$out"
 
-cases=(framing framing+concert_decode framing_1 framing_1+concert_decode concert_decode)
+cases=(framing framing+concert_decode framing_1 framing_1+concert_decode concert_decode framing_byte framing_byte+concert_decode)
 units=20
 
 # ---- x86-64: callgrind, N units minus the N = 0 run (as benches/compare.sh) -------------------
 declare -A x86
-if command -v valgrind >/dev/null; then
+if [[ -n "$x86_file" ]]; then
+    while read -r case msgs bytes n base runs; do
+        x86[$case]=$(python3 -c "print(f'{($runs - $base) / $n / $bytes:.1f}')")
+    done <"$x86_file"
+elif command -v valgrind >/dev/null; then
     log "counting x86-64 instructions with callgrind"
     count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$probe" count "$1" "$2" 2>&1 |
         sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
@@ -136,7 +145,8 @@ echo "| case | reads | x86-64 instructions/byte | Cortex-M4 instructions/byte (o
 echo "|---|---|---:|---:|"
 for c in "${cases[@]}"; do
     case "$c" in
-        framing*_1*) reads="1 byte" ;;
+        framing*_1*) reads="1 byte per feed call" ;;
+        framing_byte*) reads="1 byte per feed_byte call" ;;
         framing*) reads="ENQ, whole frame, EOT" ;;
         *) reads="whole frame" ;;
     esac
@@ -145,9 +155,17 @@ done
 echo
 echo "| target (framing + Concert decode) | measured | |"
 echo "|---|---:|---|"
-echo "| Cortex-M4, 1-byte reads ≤ 30 | ${m4[framing_1+concert_decode]:-} | $(verdict "${m4[framing_1+concert_decode]:-}" 30) |"
+for api in byte 1; do
+    c="framing_$api+concert_decode"
+    how=$([[ $api == byte ]] && echo "feed_byte" || echo "feed of a 1-byte slice")
+    echo "| Cortex-M4, 1-byte reads ≤ 30 ($how) | ${m4[$c]:-} | $(verdict "${m4[$c]:-}" 30) |"
+done
 echo "| Cortex-M4, whole frames ≤ 20 | ${m4[framing+concert_decode]:-} | $(verdict "${m4[framing+concert_decode]:-}" 20) |"
-echo "| x86-64, 1-byte reads ≤ 15 | ${x86[framing_1+concert_decode]:-} | $(verdict "${x86[framing_1+concert_decode]:-}" 15) |"
+for api in byte 1; do
+    c="framing_$api+concert_decode"
+    how=$([[ $api == byte ]] && echo "feed_byte" || echo "feed of a 1-byte slice")
+    echo "| x86-64, 1-byte reads ≤ 15 ($how) | ${x86[$c]:-} | $(verdict "${x86[$c]:-}" 15) |"
+done
 echo
 [[ -n "$m4_note" ]] && { echo "Cortex-M4: $m4_note."; echo; }
 echo "Bytes: the probe's Concert line, $(stat -c %s "$out/concert_line.bin") bytes per unit (three exchanges, ENQ frame EOT each; concert_decode: the 148 bytes of the three frames). Cortex-M4: thumbv7em-none-eabihf, the firmware's profile unless --opt-level says otherwise, Debian's qemu-system-arm ($(qemu-system-arm --version 2>/dev/null | head -1 | sed 's/QEMU emulator version //')) on mps2-an386, one instruction per translation block, every executed instruction logged and counted between calls of count_mark, $units units per case. x86-64: callgrind, N = 2000 units minus the N = 0 run."
