@@ -15,14 +15,24 @@
 # range of the ratios within each round. Instruction counts (callgrind, qemu) do not vary with
 # load.
 #
-# usage: benches/compare.sh [--quick]     (--quick: one timing round, no stack analysis)
+# usage: benches/compare.sh [--quick] [--no-firmware]
+#   --quick: one timing round, no stack analysis
+#   --no-firmware: leave out benches/firmware-size.sh (its tables are kept in PERFORMANCE.md)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/target/compare"
 rounds=3
 quick=0
-[[ "${1:-}" == "--quick" ]] && { rounds=1; quick=1; }
+firmware=1
+for arg in "$@"; do
+    case "$arg" in
+        --quick) rounds=1; quick=1 ;;
+        --no-firmware) firmware=0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        *) echo "compare: unknown argument: $arg (usage: $0 [--quick] [--no-firmware])" >&2; exit 2 ;;
+    esac
+done
 mkdir -p "$out"
 t0=$(date +%s)
 log() { echo "compare: [$(($(date +%s) - t0))s] $*" >&2; }
@@ -137,15 +147,17 @@ python3 "$root/benches/compare_report.py" "$out" "$($out/venv/bin/python --versi
 echo
 log "Cortex-M4 instruction counts (benches/cortex-m-count.sh)"
 "$root/benches/cortex-m-count.sh" --x86 "$out/instr.txt" | sed 's/^### /#### /'
-echo
-echo "### Firmware (benches/firmware-size.sh)"
-echo
-echo '```text'
-if ((quick)); then "$root/benches/firmware-size.sh" --no-stack; else "$root/benches/firmware-size.sh"; fi
-echo
-echo "sizes on the host (x86_64), for comparison:"
-"$probe" sizes | sed 's/^/  /'
-echo '```'
+if ((firmware)); then
+    echo
+    echo "### Firmware (benches/firmware-size.sh)"
+    echo
+    echo '```text'
+    if ((quick)); then "$root/benches/firmware-size.sh" --no-stack; else "$root/benches/firmware-size.sh"; fi
+    echo
+    echo "sizes on the host (x86_64), for comparison:"
+    "$probe" sizes | sed 's/^/  /'
+    echo '```'
+fi
 echo
 echo "### Machine"
 echo

@@ -37,7 +37,7 @@ while (($#)); do
         --x86)
             [[ -r "${2:-}" ]] || { echo "cortex-m-count: --x86 takes a readable instr.txt from benches/compare.sh" >&2; exit 2; }
             x86_file=$2; shift ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "cortex-m-count: unknown argument: $1 (usage: $0 [--opt-level LEVEL] [--x86 INSTR_FILE])" >&2; exit 2 ;;
     esac
     shift

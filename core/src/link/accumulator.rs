@@ -100,17 +100,29 @@ impl<const N: usize> FrameAccumulator<N> {
     /// A frame that arrives whole in one `input` is handed out from `input` itself, without a
     /// copy; a frame that arrives in pieces is collected in the accumulator. Either way the
     /// payload is scanned once, a machine word per step, for its end and its LRC together.
-    /// One byte per call (a UART driver's read) goes to [`FrameAccumulator::feed_byte`]:
-    /// no scan set-up, and a payload byte is a store and an XOR inlined into the caller.
+    /// One payload byte per call (a UART driver's read) takes [`FrameAccumulator::feed_byte`]'s
+    /// short path: no scan set-up, a store and an XOR inlined into the caller.
     #[inline]
     pub fn feed<'a>(&'a mut self, input: &'a [u8]) -> (Result<Feed<'a>>, usize) {
         if let [b] = *input {
-            // `feed_byte`'s short path, written out: the result goes straight into the pair.
-            if self.scan.state == State::Payload && b | 1 != ETX && self.buf.push(b).is_ok() {
-                self.scan.lrc ^= b;
-                return (Ok(Feed::NeedMore), 1);
+            // The two common single bytes, inline: a payload byte (`feed_byte`'s short path,
+            // the result going straight into the pair) and a control byte between frames
+            // (which leaves the buffer alone, so a delivered frame is still cleared by the
+            // next call that needs the buffer). Anything else takes the general path.
+            match self.scan.state {
+                State::Payload => {
+                    if b | 1 != ETX && self.buf.push(b).is_ok() {
+                        self.scan.lrc ^= b;
+                        return (Ok(Feed::NeedMore), 1);
+                    }
+                }
+                State::Idle => {
+                    if let Some(c) = Control::from_byte(b) {
+                        return (Ok(Feed::Control(c)), 1);
+                    }
+                }
+                _ => {}
             }
-            return (self.scan.step(self.buf.as_mut_view(), b), 1);
         }
         self.scan.feed(self.buf.as_mut_view(), input)
     }
