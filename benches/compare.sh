@@ -5,21 +5,34 @@
 #
 # Peers, installed here and never vendored: the `iso8583_rs` crate (a throwaway cargo project
 # under target/compare/ that depends on it), the Python packages `pyiso8583` and
-# `pyTeliumManager` (a throwaway venv under target/compare/). Needs cargo, python3 (with venv),
-# valgrind, and network access for crates.io and PyPI on the first run.
+# `pyTeliumManager` (throwaway venvs under target/compare/: one on the `python3` first on PATH,
+# one on Debian's /usr/bin/python3 when there is one). Needs cargo, python3 (with venv),
+# valgrind, and network access for crates.io and PyPI on the first run; the Cortex-M4 counts
+# (benches/cortex-m-count.sh) install Debian's qemu-system-arm when run as root.
 #
 # Wall-clock numbers vary with machine load, so every implementation is timed in the same run,
-# three rounds interleaved, best of each kept, and the table reports ratios. Instruction counts
-# (callgrind) do not vary with load.
+# three rounds interleaved; the table reports the ratio of the best times and, beside it, the
+# range of the ratios within each round. Instruction counts (callgrind, qemu) do not vary with
+# load.
 #
-# usage: benches/compare.sh [--quick]     (--quick: one timing round, no stack analysis)
+# usage: benches/compare.sh [--quick] [--no-firmware]
+#   --quick: one timing round, no stack analysis
+#   --no-firmware: leave out benches/firmware-size.sh (its tables are kept in PERFORMANCE.md)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/target/compare"
 rounds=3
 quick=0
-[[ "${1:-}" == "--quick" ]] && { rounds=1; quick=1; }
+firmware=1
+for arg in "$@"; do
+    case "$arg" in
+        --quick) rounds=1; quick=1 ;;
+        --no-firmware) firmware=0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        *) echo "compare: unknown argument: $arg (usage: $0 [--quick] [--no-firmware])" >&2; exit 2 ;;
+    esac
+done
 mkdir -p "$out"
 t0=$(date +%s)
 log() { echo "compare: [$(($(date +%s) - t0))s] $*" >&2; }
@@ -67,6 +80,20 @@ log "installing the Python peers in a venv"
 [[ -x "$out/venv/bin/python" ]] || python3 -m venv "$out/venv"
 "$out/venv/bin/pip" install --quiet --disable-pip-version-check pyiso8583==4.0.1 pyTeliumManager==2.4.2
 run_py_peers() { "$out/venv/bin/python" "$root/benches/peers/py_peers.py" "$out"; }
+# The same peers on Debian's own python3 (built with PGO and LTO; the python3 first on PATH may
+# be a local build without them). Skipped, and said so, where there is none.
+debian_py=""
+path_py=$(python3 -c 'import os, sys; print(os.path.realpath(sys.executable))')
+if [[ -x /usr/bin/python3 && "$(readlink -f /usr/bin/python3)" != "$path_py" ]]; then
+    log "installing the Python peers in a venv on Debian's python3"
+    if [[ -x "$out/venv-debian/bin/python" ]] || /usr/bin/python3 -m venv "$out/venv-debian" 2>"$out/venv-debian.log" ||
+        { [[ $(id -u) == 0 ]] && apt-get install -y python3-venv >>"$out/venv-debian.log" 2>&1 && /usr/bin/python3 -m venv "$out/venv-debian"; }; then
+        "$out/venv-debian/bin/pip" install --quiet --disable-pip-version-check pyiso8583==4.0.1 pyTeliumManager==2.4.2 &&
+            debian_py="$out/venv-debian/bin/python"
+    fi
+    [[ -n "$debian_py" ]] || log "no venv on Debian's python3 (see $out/venv-debian.log): its rows stay empty"
+fi
+run_py_debian() { "$debian_py" "$root/benches/peers/py_peers.py" "$out"; }
 
 # ---- every peer must read what ecrlink reads ----------------------------------------------
 log "checking that the peers read the same values"
@@ -86,14 +113,20 @@ grep '^CONCERT ' "$out/py.check" | sed 's/ card=.*//' >"$out/concert.py"
 sed 's/ card=.*//' "$out/concert_decoded.txt" >"$out/concert.ours"
 diff "$out/concert.ours" "$out/concert.py" >/dev/null ||
     { echo "compare: pyTeliumManager reads other values than ecrlink:" >&2; diff "$out/concert.ours" "$out/concert.py" >&2; exit 1; }
+if [[ -n "$debian_py" ]]; then
+    run_py_debian >"$out/py-debian.check"
+    diff <(grep -v '^TIME ' "$out/py.check") <(grep -v '^TIME ' "$out/py-debian.check") >/dev/null ||
+        { echo "compare: the peers read other values on Debian's python3" >&2; exit 1; }
+fi
 
 # ---- wall clock: all implementations, interleaved rounds -----------------------------------
 : >"$out/times.txt"
 for round in $(seq 1 "$rounds"); do
     log "timing round $round of $rounds"
-    "$probe" time | sed 's/^/ecrlink /' >>"$out/times.txt"
-    [[ -n "$rs_peer" ]] && run_rs_peer | grep '^TIME ' | sed 's/^TIME /iso8583_rs /' >>"$out/times.txt"
-    run_py_peers | grep '^TIME ' | sed 's/^TIME /python /' >>"$out/times.txt"
+    "$probe" time | sed "s/^/$round ecrlink /" >>"$out/times.txt"
+    [[ -n "$rs_peer" ]] && run_rs_peer | grep '^TIME ' | sed "s/^TIME /$round iso8583_rs /" >>"$out/times.txt"
+    run_py_peers | grep '^TIME ' | sed "s/^TIME /$round python /" >>"$out/times.txt"
+    [[ -n "$debian_py" ]] && run_py_debian | grep '^TIME ' | sed "s/^TIME /$round python-debian /" >>"$out/times.txt"
 done
 
 # ---- instructions per message (callgrind): N messages minus the N = 0 baseline -------------
@@ -109,23 +142,29 @@ done
 
 # ---- report ---------------------------------------------------------------------------------
 log "report"
-python3 "$root/benches/compare_report.py" "$out"
+python3 "$root/benches/compare_report.py" "$out" "$($out/venv/bin/python --version 2>&1 | cut -d' ' -f2)" \
+    "$([[ -n "$debian_py" ]] && "$debian_py" --version 2>&1 | cut -d' ' -f2)"
 echo
-echo "### Firmware (benches/firmware-size.sh)"
-echo
-echo '```text'
-# A missed budget is printed as MISSED; the comparison goes on (CI fails on it instead).
-if ((quick)); then "$root/benches/firmware-size.sh" --no-stack || true; else "$root/benches/firmware-size.sh" || true; fi
-echo
-echo "sizes on the host (x86_64), for comparison:"
-"$probe" sizes | sed 's/^/  /'
-echo '```'
+log "Cortex-M4 instruction counts (benches/cortex-m-count.sh)"
+"$root/benches/cortex-m-count.sh" --x86 "$out/instr.txt" | sed 's/^### /#### /'
+if ((firmware)); then
+    echo
+    echo "### Firmware (benches/firmware-size.sh)"
+    echo
+    echo '```text'
+    # A missed budget is printed as MISSED; the comparison goes on (CI fails on it instead).
+    if ((quick)); then "$root/benches/firmware-size.sh" --no-stack || true; else "$root/benches/firmware-size.sh" || true; fi
+    echo
+    echo "sizes on the host (x86_64), for comparison:"
+    "$probe" sizes | sed 's/^/  /'
+    echo '```'
+fi
 echo
 echo "### Machine"
 echo
 echo '```text'
 echo "nproc: $(nproc); CPU: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$(rustc --version); $(cargo --version); $(python3 --version); $(valgrind --version)"
-echo "peers: iso8583_rs 0.1.10, pyiso8583 4.0.1, pyTeliumManager 2.4.2 ($("$out/venv/bin/python" --version))"
+echo "peers: iso8583_rs 0.1.10, pyiso8583 4.0.1, pyTeliumManager 2.4.2 ($("$out/venv/bin/python" --version) from $path_py$([[ -n "$debian_py" ]] && echo "; Debian's $("$debian_py" --version) from /usr/bin/python3"))"
 echo "script time: $(($(date +%s) - t0)) s"
 echo '```'

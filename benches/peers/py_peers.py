@@ -3,6 +3,14 @@ ecrlink probe wrote (target/compare/*.hex). Prints what each peer read (FIELD / 
 checked against ecrlink by the script) and `TIME case ns_per_message bytes_per_message`, the
 best of 7 runs of about 0.1 s each, as the Rust probe measures.
 
+Two Concert cases: `concert_decode`, pyTeliumManager as published, and
+`concert_decode_nobrand`, the same decoders with its card-brand lookup switched off. Every
+TeliumResponse runs `payment_card_identifier.CardIdentifier.from_numbers` on the report field,
+a series of regular expressions that names the card brand, which ecrlink does not do (it
+finds the card number and masks it). For the second case this process replaces
+`telium.payment.CardIdentifier` with a stub that identifies no brand (a patch inside the
+throwaway venv's interpreter, nothing on disk); everything else pyTeliumManager does stays.
+
 usage: python py_peers.py FIXTURE_DIR
 """
 
@@ -65,6 +73,25 @@ def main():
     ns = best_ns_per_call(decode_all) / len(decoders)
     size = sum(len(fr) for fr in frames) / len(frames)
     print(f"TIME concert_decode {ns:.1f} {size:.1f}")
+
+    # The same without the card-brand regular expressions (see the module doc).
+    import telium.payment
+
+    class NoBrand:
+        @staticmethod
+        def from_numbers(numbers):
+            return None
+
+    published = telium.payment.CardIdentifier
+    telium.payment.CardIdentifier = NoBrand
+    try:
+        for decode, fr in decoders:
+            m = decode(fr)
+            assert not isinstance(m, TeliumResponse) or m.card_type is None, "the patch did not take"
+        ns = best_ns_per_call(decode_all) / len(decoders)
+    finally:
+        telium.payment.CardIdentifier = published
+    print(f"TIME concert_decode_nobrand {ns:.1f} {size:.1f}")
 
 
 if __name__ == "__main__":

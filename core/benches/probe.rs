@@ -33,6 +33,8 @@ struct Fixtures {
     /// Each read in its own buffer, as a driver's read calls return them.
     line_whole: Vec<Vec<u8>>,
     line_pieces: Vec<Vec<u8>>,
+    /// One byte per read, as a UART driver at 9600 baud hands them over.
+    line_single: Vec<Vec<u8>>,
     csob: Vec<Vec<u8>>,
     csob_msgs: Vec<Message>,
     tlv: Vec<u8>,
@@ -54,6 +56,7 @@ impl Fixtures {
             ranges.into_iter().map(|r| line[r].to_vec()).collect()
         };
         let (line_whole, line_pieces) = (reads(whole), reads(pieces));
+        let line_single = line.chunks(1).map(<[u8]>::to_vec).collect();
         let csob_msgs = vec![common::csob_b1(), common::csob_b2()];
         let csob = csob_msgs.iter().map(common::csob_frame).collect();
         let iso = common::iso_0200();
@@ -64,6 +67,7 @@ impl Fixtures {
             line,
             line_whole,
             line_pieces,
+            line_single,
             csob,
             csob_msgs,
             tlv: common::field55(),
@@ -97,8 +101,10 @@ fn feed_line(acc: &mut FrameAccumulator<128>, reads: &[Vec<u8>], decode: bool) -
             let (r, used) = acc.feed(input);
             match r {
                 Ok(Feed::Frame(p)) if decode => {
-                    // The whole typed result goes to `black_box`, so no field can be skipped.
-                    seen += usize::from(black_box(ConcertMessage::parse(p)).is_ok());
+                    // The whole typed result goes to `black_box` (by reference: it stays
+                    // where `parse` wrote it, no copy is timed), so no field can be skipped.
+                    let m = ConcertMessage::parse(p);
+                    seen += usize::from(black_box(&m).is_ok());
                 }
                 Ok(Feed::Frame(p)) => seen += black_box(p).len(),
                 Ok(Feed::Control(c)) => {
@@ -107,6 +113,26 @@ fn feed_line(acc: &mut FrameAccumulator<128>, reads: &[Vec<u8>], decode: bool) -
                 _ => {}
             }
             input = &input[used..];
+        }
+    }
+    seen
+}
+
+/// The line one byte at a time through `feed_byte` (a driver with one byte per read, such as
+/// a UART receive interrupt).
+fn feed_bytes(acc: &mut FrameAccumulator<128>, line: &[u8], decode: bool) -> usize {
+    let mut seen = 0;
+    for &b in black_box(line) {
+        match acc.feed_byte(b) {
+            Ok(Feed::Frame(p)) if decode => {
+                let m = ConcertMessage::parse(p);
+                seen += usize::from(black_box(&m).is_ok());
+            }
+            Ok(Feed::Frame(p)) => seen += black_box(p).len(),
+            Ok(Feed::Control(c)) => {
+                black_box(c);
+            }
+            _ => {}
         }
     }
     seen
@@ -138,6 +164,34 @@ const CASES: &[Case] = &[
         name: "framing_1_16+concert_decode",
         about: "reads of 1-16 bytes, each frame then typed by ConcertMessage::parse",
         run: |f, acc| feed_line(acc, &f.line_pieces, true),
+        messages: |f| f.concert.len(),
+        bytes: |f| f.line.len(),
+    },
+    Case {
+        name: "framing_1",
+        about: "link accumulator, the same line one byte per read (a UART driver)",
+        run: |f, acc| feed_line(acc, &f.line_single, false),
+        messages: |f| f.concert.len(),
+        bytes: |f| f.line.len(),
+    },
+    Case {
+        name: "framing_1+concert_decode",
+        about: "one byte per read, each frame then typed by ConcertMessage::parse",
+        run: |f, acc| feed_line(acc, &f.line_single, true),
+        messages: |f| f.concert.len(),
+        bytes: |f| f.line.len(),
+    },
+    Case {
+        name: "framing_byte",
+        about: "link accumulator, the same line through feed_byte, one byte per call",
+        run: |f, acc| feed_bytes(acc, &f.line, false),
+        messages: |f| f.concert.len(),
+        bytes: |f| f.line.len(),
+    },
+    Case {
+        name: "framing_byte+concert_decode",
+        about: "feed_byte, each frame then typed by ConcertMessage::parse",
+        run: |f, acc| feed_bytes(acc, &f.line, true),
         messages: |f| f.concert.len(),
         bytes: |f| f.line.len(),
     },
@@ -304,6 +358,8 @@ fn write_fixtures(dir: &str, f: &Fixtures) {
         "concert_frames.hex",
         f.concert.iter().map(|x| hex(x)).collect(),
     );
+    // The line the Cortex-M4 count (benches/cortex-m-count/) feeds, as raw bytes.
+    std::fs::write(format!("{dir}/concert_line.bin"), &f.line).expect("write fixture");
     write("iso_0200.hex", vec![hex(&f.iso)]);
     write(
         "iso_0200_binary_bitmap.hex",

@@ -12,7 +12,6 @@ use heapless::vec::VecView;
 
 use super::control::{Control, ETX, STX};
 use super::frame::{Checksum, scan_payload};
-use crate::ascii::FAST_PATHS;
 use crate::{Error, Result};
 
 /// What one call to [`FrameAccumulator::feed`] found.
@@ -101,9 +100,50 @@ impl<const N: usize> FrameAccumulator<N> {
     /// A frame that arrives whole in one `input` is handed out from `input` itself, without a
     /// copy; a frame that arrives in pieces is collected in the accumulator. Either way the
     /// payload is scanned once, a machine word per step, for its end and its LRC together.
-    #[cfg_attr(target_pointer_width = "64", inline)]
+    /// One payload byte per call (a UART driver's read) takes [`FrameAccumulator::feed_byte`]'s
+    /// short path: no scan set-up, a store and an XOR inlined into the caller.
+    #[inline]
     pub fn feed<'a>(&'a mut self, input: &'a [u8]) -> (Result<Feed<'a>>, usize) {
+        if let [b] = *input {
+            // The two common single bytes, inline: a payload byte (`feed_byte`'s short path,
+            // the result going straight into the pair) and a control byte between frames
+            // (which leaves the buffer alone, so a delivered frame is still cleared by the
+            // next call that needs the buffer). Anything else takes the general path.
+            match self.scan.state {
+                State::Payload => {
+                    if b | 1 != ETX && self.buf.push(b).is_ok() {
+                        self.scan.lrc ^= b;
+                        return (Ok(Feed::NeedMore), 1);
+                    }
+                }
+                State::Idle => {
+                    if let Some(c) = Control::from_byte(b) {
+                        return (Ok(Feed::Control(c)), 1);
+                    }
+                }
+                _ => {}
+            }
+        }
         self.scan.feed(self.buf.as_mut_view(), input)
+    }
+
+    /// Takes one byte: the same items, in the same order, as [`FrameAccumulator::feed`] over
+    /// the same bytes, for a driver that has one byte at a time (a UART receive interrupt, a
+    /// serial line at 9600 baud). It always consumes the byte: an STX inside a frame reports
+    /// [`Error::LinkMalformedFrame`] and starts the next frame at once.
+    ///
+    /// A payload byte (the common case) is handled inline: a bounds-checked store into the
+    /// buffer and an XOR into the running LRC; everything else is one out-of-line step of
+    /// the byte state machine.
+    #[inline(always)]
+    pub fn feed_byte(&mut self, b: u8) -> Result<Feed<'_>> {
+        // In `Payload` nothing was delivered (a delivery leaves `Idle`), so the buffer holds
+        // this frame's start. STX, ETX and a full buffer take the general step.
+        if self.scan.state == State::Payload && b | 1 != ETX && self.buf.push(b).is_ok() {
+            self.scan.lrc ^= b;
+            return Ok(Feed::NeedMore);
+        }
+        self.scan.step(self.buf.as_mut_view(), b)
     }
 }
 
@@ -121,10 +161,8 @@ impl Scanner {
                 if let Some(c) = Control::from_byte(first) {
                     return (Ok(Feed::Control(c)), 1);
                 }
-            } else if FAST_PATHS {
-                if let Some(found) = self.start_frame(buf, body) {
-                    return found;
-                }
+            } else if let Some(found) = self.start_frame(buf, body) {
+                return found;
             }
         }
         let mut i = 0;
@@ -227,6 +265,75 @@ impl Scanner {
             }
         }
         (Ok(Feed::NeedMore), i)
+    }
+
+    /// One byte through the state machine ([`FrameAccumulator::feed_byte`]).
+    #[inline(never)]
+    fn step<'a>(&mut self, buf: &'a mut VecView<u8>, b: u8) -> Result<Feed<'a>> {
+        if self.delivered {
+            buf.clear();
+            self.delivered = false;
+        }
+        match self.state {
+            State::Idle => {
+                if b == STX {
+                    buf.clear();
+                    self.lrc = 0;
+                    self.state = State::Payload;
+                } else if let Some(c) = Control::from_byte(b) {
+                    return Ok(Feed::Control(c));
+                } else {
+                    self.discarded += 1;
+                }
+            }
+            State::Payload => {
+                if b == ETX {
+                    if self.checksum == Checksum::None {
+                        self.state = State::Idle;
+                        self.delivered = true;
+                        return Ok(Feed::Frame(buf));
+                    }
+                    self.state = State::Lrc;
+                } else if b == STX {
+                    // Abandon this frame; the STX starts the next one.
+                    buf.clear();
+                    self.lrc = 0;
+                    return Err(Error::LinkMalformedFrame);
+                } else if buf.push(b).is_err() {
+                    buf.clear();
+                    self.state = State::Skip;
+                    return Err(Error::LinkFrameTooLong);
+                } else {
+                    self.lrc ^= b;
+                }
+            }
+            State::Lrc => {
+                self.state = State::Idle;
+                let computed = self.lrc ^ ETX;
+                if computed != b {
+                    buf.clear();
+                    return Err(Error::LinkBadLrc {
+                        computed,
+                        received: b,
+                    });
+                }
+                self.delivered = true;
+                return Ok(Feed::Frame(buf));
+            }
+            State::Skip => {
+                if b == ETX {
+                    self.state = match self.checksum {
+                        Checksum::Lrc => State::SkipLrc,
+                        Checksum::None => State::Idle,
+                    };
+                } else if b == STX {
+                    self.lrc = 0;
+                    self.state = State::Payload;
+                }
+            }
+            State::SkipLrc => self.state = State::Idle,
+        }
+        Ok(Feed::NeedMore)
     }
 
     /// Reads a frame from `body` (the bytes after its STX) in one scan: a frame that is all
@@ -424,6 +531,43 @@ mod tests {
     }
 
     #[test]
+    fn feed_byte_reports_every_item_and_consumes_every_byte() {
+        // A frame, an abandoned half frame (the STX restarts at once), a bad LRC, a control
+        // byte, an over-long frame and an empty frame, one byte at a time.
+        let mut bad = frame(b"BAD");
+        *bad.last_mut().unwrap() ^= 1;
+        let bytes = [
+            &frame(b"ONE")[..],
+            b"\x02HALF",
+            &frame(b"TWO"),
+            &bad,
+            &[0x15],
+            &frame(&[b'x'; 20]),
+            &frame(b""),
+        ]
+        .concat();
+        let mut acc = FrameAccumulator::<16>::new(Checksum::Lrc);
+        let mut items = StdVec::new();
+        for &b in &bytes {
+            match acc.feed_byte(b) {
+                Ok(Feed::NeedMore) => {}
+                Ok(Feed::Control(c)) => items.push(Item::Ctl(c)),
+                Ok(Feed::Frame(f)) => items.push(Item::Frame(f.to_vec())),
+                Err(e) => items.push(Item::Err(e)),
+            }
+        }
+        assert_eq!(items.len(), 7, "{items:?}");
+        assert_eq!(items[0], Item::Frame(b"ONE".to_vec()));
+        assert_eq!(items[1], Item::Err(Error::LinkMalformedFrame));
+        assert_eq!(items[2], Item::Frame(b"TWO".to_vec()));
+        assert!(matches!(items[3], Item::Err(Error::LinkBadLrc { .. })));
+        assert_eq!(items[4], Item::Ctl(Control::Nak));
+        assert_eq!(items[5], Item::Err(Error::LinkFrameTooLong));
+        assert_eq!(items[6], Item::Frame(StdVec::new()));
+        assert!(!acc.in_frame());
+    }
+
+    #[test]
     fn no_checksum_mode() {
         let mut acc = FrameAccumulator::<16>::new(Checksum::None);
         let mut items = StdVec::new();
@@ -579,6 +723,42 @@ mod tests {
             let mut last = 0;
             for p in points.into_iter().chain(core::iter::once(stream.len())) {
                 drain(&mut acc, &stream[last..p], &mut items);
+                last = p;
+            }
+            prop_assert_eq!(items, expected);
+            prop_assert_eq!(acc.discarded(), model.discarded);
+            prop_assert_eq!(acc.in_frame(), model.state != State::Idle);
+        }
+
+        #[test]
+        fn feed_byte_and_feed_agree_with_the_byte_model(
+            pieces in proptest::collection::vec(line_piece(), 0..10),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
+            lrc in any::<bool>(),
+        ) {
+            // Alternate reads go byte by byte through `feed_byte`, the others through `feed`.
+            let checksum = if lrc { Checksum::Lrc } else { Checksum::None };
+            let stream: StdVec<u8> = pieces.concat();
+            let mut model = Model::new(16, checksum);
+            let expected: StdVec<Item> = stream.iter().filter_map(|&b| model.step(b)).collect();
+            let mut points: StdVec<usize> = cuts.iter().map(|c| c.index(stream.len() + 1)).collect();
+            points.sort_unstable();
+            let mut acc = FrameAccumulator::<16>::new(checksum);
+            let mut items = StdVec::new();
+            let mut last = 0;
+            for (k, p) in points.into_iter().chain(core::iter::once(stream.len())).enumerate() {
+                if k % 2 == 0 {
+                    for &b in &stream[last..p] {
+                        match acc.feed_byte(b) {
+                            Ok(Feed::NeedMore) => {}
+                            Ok(Feed::Control(c)) => items.push(Item::Ctl(c)),
+                            Ok(Feed::Frame(f)) => items.push(Item::Frame(f.to_vec())),
+                            Err(e) => items.push(Item::Err(e)),
+                        }
+                    }
+                } else {
+                    drain(&mut acc, &stream[last..p], &mut items);
+                }
                 last = p;
             }
             prop_assert_eq!(items, expected);

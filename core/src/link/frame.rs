@@ -8,7 +8,7 @@
 //!   including ETX (Concert; source: the public Concert notes in DESIGN.md).
 
 use super::control::{ETX, STX};
-use crate::ascii::{FAST_PATHS, HIGHS, ONES, W, Word, word};
+use crate::ascii::{HIGHS, ONES, W, Word, word};
 use crate::{Error, Result};
 
 /// Whether a checksum byte follows ETX.
@@ -106,12 +106,11 @@ fn fold_xor(mut acc: Word) -> u8 {
 /// One pass over a payload run: the index of the first STX or ETX in `bytes` (`None`: there
 /// is none) and the XOR of every byte before it (of all of `bytes` when there is none).
 ///
-/// A machine word per step (SWAR, [`crate::ascii`]), so the delimiter search and the LRC
-/// cost about one instruction per byte together, on any CPU. With the fast paths (64-bit
-/// hosts) two words per step, tested with a cheap test that never misses a delimiter but may
-/// fire on bytes of 0x80 and above; only then is each word tested exactly. The last bytes are
-/// one overlapping word instead of a byte loop (inputs shorter than a word take the byte
-/// loop).
+/// Two machine words per step (SWAR, [`crate::ascii`]), so the delimiter search and the LRC
+/// cost about one instruction per byte together on a 64-bit host and two on a Cortex-M4: a
+/// cheap test that never misses a delimiter but may fire on bytes of 0x80 and above, and
+/// only then each word tested exactly. The last bytes are one overlapping word instead of a
+/// byte loop (inputs shorter than a word take the byte loop).
 #[cfg_attr(target_pointer_width = "64", inline(always))]
 pub(crate) fn scan_payload(bytes: &[u8]) -> (Option<usize>, u8) {
     // A byte of `x ^ STXS` is below 2 exactly where `x` has STX or ETX; subtracting 2 from
@@ -121,25 +120,22 @@ pub(crate) fn scan_payload(bytes: &[u8]) -> (Option<usize>, u8) {
     let maybe = |x: Word| (x ^ STXS).wrapping_sub(2 * ONES);
     let mut acc: Word = 0;
     let mut base = 0usize;
-    let mut rest = bytes;
-    if FAST_PATHS {
-        let mut pairs = bytes.chunks_exact(2 * W);
-        for pair in &mut pairs {
-            let (a, b) = pair.split_at(W);
-            let (x, y) = (word(a), word(b));
-            if (maybe(x) | maybe(y)) & HIGHS != 0 {
-                if let Some(k) = delimiter_in_word(x) {
-                    return found(acc, x, base, k);
-                }
-                if let Some(k) = delimiter_in_word(y) {
-                    return found(acc ^ x, y, base + W, k);
-                }
+    let mut pairs = bytes.chunks_exact(2 * W);
+    for pair in &mut pairs {
+        let (a, b) = pair.split_at(W);
+        let (x, y) = (word(a), word(b));
+        if (maybe(x) | maybe(y)) & HIGHS != 0 {
+            if let Some(k) = delimiter_in_word(x) {
+                return found(acc, x, base, k);
             }
-            acc ^= x ^ y;
-            base += 2 * W;
+            if let Some(k) = delimiter_in_word(y) {
+                return found(acc ^ x, y, base + W, k);
+            }
         }
-        rest = pairs.remainder();
+        acc ^= x ^ y;
+        base += 2 * W;
     }
+    let mut rest = pairs.remainder();
     while let Some((a, tail)) = rest.split_at_checked(W) {
         let x = word(a);
         if let Some(k) = delimiter_in_word(x) {
