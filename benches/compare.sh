@@ -144,6 +144,48 @@ done
 log "report"
 python3 "$root/benches/compare_report.py" "$out" "$($out/venv/bin/python --version 2>&1 | cut -d' ' -f2)" \
     "$([[ -n "$debian_py" ]] && "$debian_py" --version 2>&1 | cut -d' ' -f2)"
+
+# ---- zvt (issue 16): begin --------------------------------------------------------------------
+# ZVT decode next to Concert's: core/benches/zvt_probe.rs, same method (N = 2000 units minus
+# the N = 0 run under callgrind; wall clock best of 7, as noisy as the machine). Kept in its own
+# block (and its own probe) so the Concert/Cortex-M parts of this script can change apart.
+log "zvt: building zvt_probe, counting instructions"
+zprobe=$(cd "$root" && cargo bench -p ecrlink-core --bench zvt_probe --no-run --message-format=json 2>/dev/null |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "zvt_probe" and m.get("executable"):
+        print(m["executable"])')
+if [[ -x "$zprobe" ]]; then
+    "$zprobe" time >"$out/zvt_times.txt"
+    : >"$out/zvt_instr.txt"
+    "$zprobe" cases | cut -d'#' -f1 | while read -r case msgs bytes; do
+        zb=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$zprobe" count "$case" 0 2>&1 |
+            sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
+        zr=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$zprobe" count "$case" 2000 2>&1 |
+            sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
+        echo "$case $msgs $bytes 2000 $zb $zr" >>"$out/zvt_instr.txt"
+    done
+    echo
+    echo "### ZVT decode: time and instructions per message"
+    echo
+    echo "| case | bytes/msg | ns/msg | instructions/msg | instructions/byte |"
+    echo "|---|---:|---:|---:|---:|"
+    while read -r case msgs bytes n zb zr; do
+        ns=$(awk -v c="$case" '$1 == c { print $2 }' "$out/zvt_times.txt")
+        awk -v c="$case" -v m="$msgs" -v b="$bytes" -v n="$n" -v zb="$zb" -v zr="$zr" -v ns="${ns:-nan}" \
+            'BEGIN { per = (zr - zb) / (n * m); printf "| %s | %.1f | %s | %.0f | %.1f |\n", c, b / m, ns, per, per / (b / m) }'
+    done <"$out/zvt_instr.txt"
+    echo
+    echo "Frames: a till's 06 01 authorisation (15 bytes), a captured 04 0F status information"
+    echo "(93 bytes) and a captured 06 D3 text block (1126 bytes, a whole receipt); the framing cases"
+    echo "take the three in one read each, over TCP (bare APDUs) and over serial (DLE STX … DLE ETX"
+    echo "CRC, the CRC checked). The ZVT row to set beside Concert's framing+concert_decode is"
+    echo "zvt_framing+decode."
+else
+    log "zvt: zvt_probe did not build; no ZVT rows"
+fi
+# ---- zvt (issue 16): end ----------------------------------------------------------------------
 echo
 log "Cortex-M4 instruction counts (benches/cortex-m-count.sh)"
 "$root/benches/cortex-m-count.sh" --x86 "$out/instr.txt" | sed 's/^### /#### /'
