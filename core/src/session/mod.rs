@@ -319,6 +319,14 @@ pub trait TerminalSide {
     /// The earliest deadline at which [`TerminalSide::handle_timeout`] must be called.
     fn poll_timeout(&self) -> Option<Instant>;
     /// Answers the request last reported by [`TerminalEvent::Request`].
+    ///
+    /// Every dialect refuses alike, and sends nothing when it refuses:
+    /// [`Error::SessionNoRequest`] when no request waits for an answer (none came, or it
+    /// was answered already; an answer to an abort too); [`Error::SessionResponseMismatch`]
+    /// when `response` does not answer the request by [`check_response`]: then the request
+    /// stays pending for the right answer. Nothing is filled in: an amount the response
+    /// lacks is not taken from the request. A response the dialect cannot encode is
+    /// refused with the dialect's own error.
     fn respond(&mut self, now: Instant, response: &Response) -> Result<()>;
     /// Tells the till what the terminal is doing while a request runs. Dialects that carry no
     /// such message return [`Error::Unsupported`]; with no request running nothing is sent.

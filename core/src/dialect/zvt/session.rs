@@ -1197,14 +1197,14 @@ impl Core {
     }
 
     fn respond(&mut self, now: Instant, response: &Response) -> Result<()> {
-        if response.kind == RequestKind::Abort {
-            // The answer to the till's 06 B0: the running command ends on its own answer.
-            return Ok(());
-        }
         let (Some(kind), Some(request), false) = (self.cmd, self.request.clone(), self.answered)
         else {
             return Err(Error::SessionNoRequest);
         };
+        if response.kind == RequestKind::Abort {
+            // The answer to the till's 06 B0: the running command ends on its own answer.
+            return Ok(());
+        }
         check_response(&request, response)?;
         let approved = response.outcome.is_approved();
         let code = response_result_code(response);
