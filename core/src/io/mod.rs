@@ -118,7 +118,7 @@
 //! main loop is [`BlockingTerminal::next_event`] and [`BlockingTerminal::respond`]:
 //!
 //! ```
-//! # use ecrlink_core::io::{BlockingTerminal, Clock, DriverError};
+//! # use ecrlink_core::io::{BlockingTerminal, Clock, DriverError, embedded_io};
 //! # use ecrlink_core::session::{TerminalEvent, TerminalSide};
 //! # use ecrlink_core::txn::{Outcome, Response};
 //! # fn wfi() {}
@@ -207,6 +207,12 @@ use crate::{Error, Instant};
 mod pipe;
 mod till;
 
+/// The blocking port traits the drivers take, as the version this crate uses: implement
+/// them for your UART through this path, and your port fits whatever `embedded-io` your
+/// other crates use.
+pub use embedded_io;
+/// The async port traits the async drivers take (see [`embedded_io`]).
+pub use embedded_io_async;
 pub use pipe::{Pipe, PipeEnd, PipeError};
 pub use till::{AsyncTill, BlockingTill};
 
