@@ -29,10 +29,13 @@
 //!
 //! # Getting started
 //!
-//! [`io`] has a runnable example to copy into a `#![no_std]` crate: a till and a terminal
-//! connected by an in-memory pipe run a sale on a fake clock. [`session`] shows the same
-//! without a driver, for a loop of your own, and [`io`] spells out the contract such a loop
-//! keeps (call order, when `poll_timeout` changes, buffer sizes).
+//! [`io`] has a runnable example to copy into a `#![no_std]` crate (its `Cargo.toml`, its
+//! `src/lib.rs`, a host test and the two commands that build it for a Cortex-M4F and run it
+//! on the host): a till and a terminal connected by an in-memory pipe run a sale on a fake
+//! clock. [`session`] runs the same sale over the pipe without a driver, each session in a
+//! loop of its own, and [`io`] spells out the contract such a loop keeps (call order, when
+//! `poll_timeout` changes, buffer sizes, what `respond` refuses). [`terminal`] puts the
+//! payment application behind the driver: it decides the answer.
 //!
 //! # Cargo features
 //!
