@@ -8,8 +8,8 @@
 //!   and deadlines.
 //! - [`txn`] — the transaction model every dialect maps to: [`txn::Request`], [`txn::Response`],
 //!   [`txn::Outcome`], exact money ([`txn::Money`]: minor units + ISO 4217 currency), masked PANs.
-//! - [`dialect`] — one module per till protocol, bytes ⇄ [`txn`]: Concert V2, ČSOB "B";
-//!   and the ZVT codec (APDUs, BMPs, messages, serial framing; no session yet).
+//! - [`dialect`] — one module per till protocol, bytes ⇄ [`txn`], with the sessions of both
+//!   sides: Concert V2, ČSOB "B" and ZVT (APDUs over TCP or DLE-framed serial).
 //! - [`session`] — the dialect-neutral sans-IO sessions the agent (terminal side) and the
 //!   host simulator (till side) drive: `handle_bytes`, `handle_timeout`, `poll_transmit`,
 //!   `poll_event`, `poll_timeout`.
@@ -17,6 +17,9 @@
 //! - [`bank`] — ISO 8583 (1987, ASCII) messages of the acquirer link and its length-prefix framing.
 //! - [`receipt`] — receipt layout into any [`core::fmt::Write`].
 //! - [`journal`] — the records the agent persists, in a length + CRC-32 envelope.
+//! - [`terminal`] — the payment application, a sans-IO state machine over the layers above:
+//!   every decision between the till's request and its answer (card, journal, bank, receipt),
+//!   behind `handle_*` / `poll_*`, with its own driver contract.
 //! - [`io`] — blocking and async drivers over `embedded-io` for both sides (terminal and
 //!   till), an in-memory [`io::Pipe`] to run them against each other, and the driver contract
 //!   (call order, deadlines, buffer sizes) with a runnable example to start from.
@@ -26,10 +29,13 @@
 //!
 //! # Getting started
 //!
-//! [`io`] has a runnable example to copy into a `#![no_std]` crate: a till and a terminal
-//! connected by an in-memory pipe run a sale on a fake clock. [`session`] shows the same
-//! without a driver, for a loop of your own, and [`io`] spells out the contract such a loop
-//! keeps (call order, when `poll_timeout` changes, buffer sizes).
+//! [`io`] has a runnable example to copy into a `#![no_std]` crate (its `Cargo.toml`, its
+//! `src/lib.rs`, a host test and the two commands that build it for a Cortex-M4F and run it
+//! on the host): a till and a terminal connected by an in-memory pipe run a sale on a fake
+//! clock. [`session`] runs the same sale over the pipe without a driver, each session in a
+//! loop of its own, and [`io`] spells out the contract such a loop keeps (call order, when
+//! `poll_timeout` changes, buffer sizes, what `respond` refuses). [`terminal`] puts the
+//! payment application behind the driver: it decides the answer.
 //!
 //! # Cargo features
 //!
@@ -75,3 +81,9 @@ pub mod txn;
 
 pub use error::{Error, Result};
 pub use time::Instant;
+
+/// The crate's README (the crates.io page), compiled and run as doctests so its example
+/// cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

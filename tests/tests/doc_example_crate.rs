@@ -6,9 +6,10 @@
 //! This test takes them from the rustdoc source as a reader sees them (rustdoc's hidden `# `
 //! lines left out), makes the crate in a temporary directory with `ecrlink-core` by path,
 //! and does what the docs say next: builds the library for `thumbv7em-none-eabihf` and runs
-//! `cargo test` on the host. A second crate links the library into a `staticlib` for the same
-//! target with nothing but a panic handler: that fails if anything in the sale needs `std` or
-//! an allocator. When the docs drift from the crate, this fails.
+//! `cargo test` on the host. The sales of the `session` and `terminal` docs are built the same
+//! way, each as the whole `src/lib.rs` of a crate. A last crate links all three into a
+//! `staticlib` for the same target with nothing but a panic handler: that fails if anything in
+//! a sale needs `std` or an allocator. When the docs drift from the crate, this fails.
 //!
 //! The builds go to `target/doc-example-crate` (kept between runs, so only the first run
 //! compiles the dependencies). Without the Cortex-M target installed the test says SKIPPED;
@@ -183,24 +184,71 @@ fn the_io_doc_example_answers_a_sale_in_a_fresh_no_std_crate() {
         "{tested}"
     );
 
-    // A bare-metal link of the sale: a staticlib with only a panic handler. rustc refuses it
-    // if anything the sale reaches needs std or a global allocator.
+    // The other two sales of the docs, each the whole `src/lib.rs` of a crate like the one
+    // above: two bare sessions in loops of their own (`session`), and the payment
+    // application behind a driver (`terminal`). Built for the target, with no warning.
+    let others = [
+        (
+            "session-demo",
+            "core/src/session/mod.rs",
+            "# Example: a till session and a terminal session answer a sale over a pipe",
+        ),
+        (
+            "terminal-demo",
+            "core/src/terminal/mod.rs",
+            "# Example: the application answers a till's sale over a pipe",
+        ),
+    ];
+    for (name, file, heading) in others {
+        let source = std::fs::read_to_string(root().join(file)).unwrap();
+        let blocks = section_blocks(&source, heading);
+        let lib = blocks
+            .first()
+            .unwrap_or_else(|| panic!("no example in {file}"));
+        assert!(
+            lib.text.starts_with("#![no_std]\n"),
+            "{file}:\n{}",
+            lib.text
+        );
+        let crate_dir = dir.path().join(name);
+        std::fs::create_dir_all(crate_dir.join("src")).unwrap();
+        let manifest = std::fs::read_to_string(demo.join("Cargo.toml"))
+            .unwrap()
+            .replace("name = \"sale-demo\"", &format!("name = {name:?}"));
+        std::fs::write(crate_dir.join("Cargo.toml"), manifest).unwrap();
+        std::fs::write(crate_dir.join("src/lib.rs"), &lib.text).unwrap();
+        std::fs::copy(demo.join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
+        let built = cargo(&crate_dir, &["build", "--target", TARGET]);
+        assert!(
+            !built.contains("warning"),
+            "{file} builds with warnings:\n{built}"
+        );
+    }
+
+    // A bare-metal link of the three sales: a staticlib with only a panic handler. rustc
+    // refuses it if anything a sale reaches needs std or a global allocator.
     let link = dir.path().join("link-check");
     std::fs::create_dir_all(link.join("src")).unwrap();
     std::fs::write(
         link.join("Cargo.toml"),
         "[package]\nname = \"link-check\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
          [lib]\ncrate-type = [\"staticlib\"]\n\n\
-         [dependencies]\nsale-demo = { path = \"../sale-demo\" }\n\n[workspace]\n",
+         [dependencies]\nsale-demo = { path = \"../sale-demo\" }\n\
+         session-demo = { path = \"../session-demo\" }\n\
+         terminal-demo = { path = \"../terminal-demo\" }\n\n[workspace]\n",
     )
     .unwrap();
     std::fs::write(
         link.join("src/lib.rs"),
         "#![no_std]\n\
-         /// The example's sale, callable from C or assembly: 1 when approved.\n\
+         /// The docs' sales, callable from C or assembly: 1 when all three are approved.\n\
          #[unsafe(no_mangle)]\n\
-         pub extern \"C\" fn sale_demo_approved() -> u8 {\n    \
-             u8::from(sale_demo::sale_over_a_pipe().is_ok_and(|a| a.outcome.is_approved()))\n\
+         pub extern \"C\" fn doc_sales_approved() -> u8 {\n    \
+             let io = sale_demo::sale_over_a_pipe().is_ok_and(|a| a.outcome.is_approved());\n    \
+             let session = session_demo::sale().is_ok_and(|a| a.outcome.is_approved());\n    \
+             let app = terminal_demo::sale_through_the_application()\n        \
+                 .is_ok_and(|a| a.outcome.is_approved());\n    \
+             u8::from(io && session && app)\n\
          }\n\n\
          #[panic_handler]\n\
          fn panic(_: &core::panic::PanicInfo) -> ! {\n    loop {}\n}\n",

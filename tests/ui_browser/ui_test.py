@@ -10,6 +10,7 @@ Screenshots of each state go to --shots.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -163,6 +164,18 @@ def merchant_prompt(page, args, name, i=0):
     return field
 
 
+@contextlib.contextmanager
+def on_page(ctx, world):
+    """A new page on `world`'s UI; the world's processes are stopped when the block ends,
+    however it ends."""
+    try:
+        page = ctx.new_page()
+        page.goto(world.url)
+        yield page
+    finally:
+        world.procs.stop()
+
+
 def shot(page, args, name):
     page.screenshot(path=os.path.join(args.shots, name + ".png"), full_page=True)
 
@@ -202,9 +215,7 @@ def approved(ctx, args, tmp):
     """A tester presents a card (by keyboard only) and the till sees approved; the page shows
     the approval, the last transactions and the receipt as printed (PAN masked)."""
     w = World(args, tmp, ["--merchant-name", '<b id="xss">Shop</b>'])
-    try:
-        page = ctx.new_page()
-        page.goto(w.url)
+    with on_page(ctx, w) as page:
         till = w.till()
         wait_card(page, args, "approved")
         expect(screen(page)).to_contain_text("12.50 EUR")
@@ -252,16 +263,12 @@ def approved(ctx, args, tmp):
             check(False, "foreign Host accepted")
         except urllib.error.HTTPError as e:
             check(e.code == 403, f"foreign Host: HTTP {e.code}")
-    finally:
-        w.procs.stop()
 
 
 def wrong_pin(ctx, args, tmp):
     """A wrong PIN: declined 55, the till sees declined."""
     w = World(args, tmp)
-    try:
-        page = ctx.new_page()
-        page.goto(w.url)
+    with on_page(ctx, w) as page:
         till = w.till()
         wait_card(page, args, "wrong-pin")
         present(page, pin="wrong")
@@ -270,16 +277,12 @@ def wrong_pin(ctx, args, tmp):
         shot(page, args, "wrong-pin")
         code, j = till.result()
         check(code == 1 and j.get("outcome") == "declined", f"till: {code} {j}")
-    finally:
-        w.procs.stop()
 
 
 def bank_declines(ctx, args, tmp):
     """A card the bank declines with a chosen code (05): the till sees declined, code 05."""
     w = World(args, tmp)
-    try:
-        page = ctx.new_page()
-        page.goto(w.url)
+    with on_page(ctx, w) as page:
         till = w.till()
         wait_card(page, args, "bank-declines")
         present(page, entry="contactless", decline="05")
@@ -288,16 +291,12 @@ def bank_declines(ctx, args, tmp):
         shot(page, args, "bank-declines")
         code, j = till.result()
         check(code == 1 and j.get("bank_code") == "05", f"till: {code} {j}")
-    finally:
-        w.procs.stop()
 
 
 def timeout(ctx, args, tmp):
     """Nobody presents a card: the terminal gives up at its transaction limit (8 s here)."""
     w = World(args, tmp, ["--txn-limit", "8s"])
-    try:
-        page = ctx.new_page()
-        page.goto(w.url)
+    with on_page(ctx, w) as page:
         till = w.till()
         wait_card(page, args, "timeout")
         expect(screen(page)).to_contain_text("s left")
@@ -306,16 +305,12 @@ def timeout(ctx, args, tmp):
         shot(page, args, "timeout")
         code, j = till.result()
         check(code == 3 and j.get("outcome") == "timeout", f"till: {code} {j}")
-    finally:
-        w.procs.stop()
 
 
 def cancel(ctx, args, tmp):
     """Cancel on the terminal while it waits for the card: the till sees cancelled."""
     w = World(args, tmp)
-    try:
-        page = ctx.new_page()
-        page.goto(w.url)
+    with on_page(ctx, w) as page:
         till = w.till()
         wait_card(page, args, "cancel")
         panel(page).get_by_role("button", name="Cancel on the terminal").click()
@@ -323,17 +318,13 @@ def cancel(ctx, args, tmp):
         shot(page, args, "cancel")
         code, j = till.result()
         check(code == 6 and j.get("outcome") == "cancelled", f"till: {code} {j}")
-    finally:
-        w.procs.stop()
 
 
 def bank_offline(ctx, args, tmp):
     """The tester takes the bank link offline: the till sees bank unavailable (at once: the
     terminal knows its link is down); back to normal, the next sale is approved."""
     w = World(args, tmp)
-    try:
-        page = ctx.new_page()
-        page.goto(w.url)
+    with on_page(ctx, w) as page:
         p = panel(page)
         p.get_by_label("Link", exact=True).select_option("offline")
         p.get_by_role("button", name="Apply").click()
@@ -353,16 +344,12 @@ def bank_offline(ctx, args, tmp):
         expect(screen(page)).to_have_attribute("data-outcome", "approved", timeout=WAIT_MS)
         code, j = till.result()
         check(code == 0 and j.get("outcome") == "approved", f"till after offline: {code} {j}")
-    finally:
-        w.procs.stop()
 
 
 def sleep_wake(ctx, args, tmp):
     """Sleep from the page: the screen goes dark and a till finds no terminal; wake: idle."""
     w = World(args, tmp)
-    try:
-        page = ctx.new_page()
-        page.goto(w.url)
+    with on_page(ctx, w) as page:
         p = panel(page)
         expect(screen(page)).to_have_attribute("data-power", "awake", timeout=WAIT_MS)
         p.get_by_role("button", name="Sleep").click()
@@ -374,8 +361,6 @@ def sleep_wake(ctx, args, tmp):
         p.get_by_role("button", name="Wake").click()
         expect(screen(page)).to_have_attribute("data-power", "awake", timeout=WAIT_MS)
         expect(screen(page)).to_have_attribute("data-stage", "idle")
-    finally:
-        w.procs.stop()
 
 
 def two_terminals(ctx, args, tmp):
@@ -427,9 +412,7 @@ def two_terminals(ctx, args, tmp):
 def bank_slow(ctx, args, tmp):
     """A slow bank link (3 s): the page shows "contacting bank" meanwhile; then approved."""
     w = World(args, tmp)
-    try:
-        page = ctx.new_page()
-        page.goto(w.url)
+    with on_page(ctx, w) as page:
         p = panel(page)
         p.get_by_label("Link", exact=True).select_option("slow")
         p.get_by_label("Delay when slow, ms", exact=True).fill("3000")
@@ -444,16 +427,12 @@ def bank_slow(ctx, args, tmp):
         expect(screen(page)).to_have_attribute("data-outcome", "approved", timeout=WAIT_MS)
         code, j = till.result()
         check(code == 0, f"till: {code} {j}")
-    finally:
-        w.procs.stop()
 
 
 def remove_card(ctx, args, tmp):
     """The card taken out during PIN entry: the read fails, the till is told it was not done."""
     w = World(args, tmp)
-    try:
-        page = ctx.new_page()
-        page.goto(w.url)
+    with on_page(ctx, w) as page:
         till = w.till()
         wait_card(page, args, "remove-card")
         present(page)
@@ -464,17 +443,13 @@ def remove_card(ctx, args, tmp):
         shot(page, args, "remove-card")
         code, j = till.result()
         check(code not in (0, 3), f"till after the card was removed: {code} {j}")
-    finally:
-        w.procs.stop()
 
 
 def cut_till(ctx, args, tmp):
     """The till's connection cut while the terminal waits for the card: the till does not
     report approved; the terminal's sale goes on and its answer is on the page."""
     w = World(args, tmp)
-    try:
-        page = ctx.new_page()
-        page.goto(w.url)
+    with on_page(ctx, w) as page:
         till = w.till()
         wait_card(page, args, "cut-till")
         panel(page).get_by_role("button", name="Cut the till's connection").click()
@@ -484,8 +459,6 @@ def cut_till(ctx, args, tmp):
         present(page, entry="swipe")
         expect(screen(page)).to_have_attribute("data-outcome", "approved", timeout=WAIT_MS)
         shot(page, args, "cut-till")
-    finally:
-        w.procs.stop()
 
 
 def merchant_pin(ctx, args, tmp):
@@ -493,9 +466,7 @@ def merchant_pin(ctx, args, tmp):
     only) and confirms; then presents the card: the till sees approved, the bank has the refund.
     The PIN is never shown or kept on the page."""
     w = merchant_world(args, tmp)
-    try:
-        page = ctx.new_page()
-        page.goto(w.url)
+    with on_page(ctx, w) as page:
         till = w.till(kind="refund", amount="5.00")
         field = merchant_prompt(page, args, "merchant-pin")
         # Typed with the keyboard into the focused field, Enter confirms.
@@ -514,17 +485,13 @@ def merchant_pin(ctx, args, tmp):
         check(len(auths) == 1, f"the bank's ledger: {auths}")
         with open(os.path.join(tmp, "agent.log"), "rb") as f:
             check(MERCHANT_PIN.encode() not in f.read(), "the merchant PIN is in the agent's log")
-    finally:
-        w.procs.stop()
 
 
 def merchant_wrong_pin(ctx, args, tmp):
     """A wrong merchant PIN on the page: the till is refused ("wrong merchant PIN"), no card is
     asked and nothing reaches the bank; a cancel on the prompt refuses the next one too."""
     w = merchant_world(args, tmp)
-    try:
-        page = ctx.new_page()
-        page.goto(w.url)
+    with on_page(ctx, w) as page:
         till = w.till(kind="refund", amount="5.00")
         field = merchant_prompt(page, args, "merchant-wrong-pin")
         field.fill("1234")
@@ -551,8 +518,6 @@ def merchant_wrong_pin(ctx, args, tmp):
         code, j = till.result()
         check(code == 6 and j.get("outcome") == "cancelled", f"till after Escape: {code} {j}")
         check(ledger_auths(tmp) == [], f"the bank got: {ledger_auths(tmp)}")
-    finally:
-        w.procs.stop()
 
 
 SCENARIOS = {

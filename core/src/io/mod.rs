@@ -118,7 +118,7 @@
 //! main loop is [`BlockingTerminal::next_event`] and [`BlockingTerminal::respond`]:
 //!
 //! ```
-//! # use ecrlink_core::io::{BlockingTerminal, Clock, DriverError};
+//! # use ecrlink_core::io::{BlockingTerminal, Clock, DriverError, embedded_io};
 //! # use ecrlink_core::session::{TerminalEvent, TerminalSide};
 //! # use ecrlink_core::txn::{Outcome, Response};
 //! # fn wfi() {}
@@ -159,7 +159,9 @@
 //!    (`handle_bytes`, `handle_timeout`, `start`, `respond`, `request_receipt`,
 //!    `send_receipt_part`), drain `poll_transmit` and write the bytes out *before* waiting
 //!    for anything: the session's deadlines count from that `now`. `respond` only after a
-//!    [`TerminalEvent::Request`], `send_receipt_part` only after
+//!    [`TerminalEvent::Request`] (else [`Error::SessionNoRequest`], in every dialect; an
+//!    answer that does not fit the request is [`Error::SessionResponseMismatch`] and the
+//!    request stays pending: see [`TerminalSide::respond`]), `send_receipt_part` only after
 //!    [`TerminalEvent::ReceiptRequested`], `start` only while [`EcrSide::is_busy`] is false
 //!    (else [`Error::LinkBusy`]).
 //! 2. **When `poll_timeout` changes.** Only in the calls that take `now` listed above;
@@ -170,13 +172,16 @@
 //! 3. **Buffer sizes.** The transmit buffer must hold the largest single transmission of the
 //!    dialect: [`link::session::TX_CAPACITY`](crate::link::session::TX_CAPACITY) (136 bytes)
 //!    for Concert, [`csob::MAX_FRAME`](crate::dialect::csob::MAX_FRAME) (2 048 bytes) for
-//!    ČSOB; [`session::MAX_TRANSMIT`](crate::session::MAX_TRANSMIT) fits every dialect. A
+//!    ČSOB; ZVT takes any buffer (it hands out what it has queued in pieces of the buffer's
+//!    size); [`session::MAX_TRANSMIT`](crate::session::MAX_TRANSMIT) fits every dialect. A
 //!    smaller buffer is not a crash: `poll_transmit` returns [`Error::BufferTooSmall`] with
 //!    the size needed and keeps the bytes queued (the drivers report it as
 //!    [`DriverError::Session`]). Received bytes need no particular buffer: the sessions
 //!    accumulate frames themselves. The drivers use their one `BUF` for both directions, so
 //!    `BUF` follows the transmit rule. A [`Pipe`] must hold what one side writes before the
-//!    other reads: a frame and its control bytes each way (256 for Concert, 4 096 for ČSOB).
+//!    other reads: a frame and its control bytes each way (256 for Concert, 4 096 for ČSOB;
+//!    for ZVT what a side queues at once, up to its
+//!    [`TX_CAPACITY`](crate::dialect::zvt::session::TX_CAPACITY)).
 //! 4. **Events are bounded.** Each session holds a few events (see its `*_EVENTS` /
 //!    `SESSION_EVENT_CAPACITY` constant); poll them after every call that takes `now`, or the
 //!    least important are dropped.
@@ -202,6 +207,12 @@ use crate::{Error, Instant};
 mod pipe;
 mod till;
 
+/// The blocking port traits the drivers take, as the version this crate uses: implement
+/// them for your UART through this path, and your port fits whatever `embedded-io` your
+/// other crates use.
+pub use embedded_io;
+/// The async port traits the async drivers take (see [`embedded_io`]).
+pub use embedded_io_async;
 pub use pipe::{Pipe, PipeEnd, PipeError};
 pub use till::{AsyncTill, BlockingTill};
 
@@ -1226,6 +1237,9 @@ mod tests {
                             terminal.respond(now, &approve(&r)).unwrap()
                         }
                         Some(TerminalEvent::ResponseDelivered) => delivered = true,
+                        Some(TerminalEvent::ReceiptRequested) => {
+                            terminal.send_receipt_part(now, "Thank you", false).unwrap()
+                        }
                         Some(_) => {}
                         None => break,
                     }
@@ -1279,6 +1293,13 @@ mod tests {
             reference: None,
         };
         run(CsobEcr::new(config.clone()), CsobTerminal::new(config), czk);
+        // ZVT: the till prints the receipts, so the terminal also asks its driver for them.
+        use crate::dialect::zvt::{ZvtEcr, ZvtEcrConfig, ZvtTerminal, ZvtTerminalConfig};
+        run(
+            ZvtEcr::new(ZvtEcrConfig::new(Currency::EUR)),
+            ZvtTerminal::new(ZvtTerminalConfig::new(Currency::EUR)),
+            sale,
+        );
     }
 
     #[test]

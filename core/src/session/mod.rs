@@ -14,42 +14,49 @@
 //! Both traits are object safe, so a std driver can hold a `Box<dyn TerminalSide + Send>`
 //! chosen at run time; firmware uses the concrete types.
 //!
-//! # Example: a till session and a terminal session answer a sale
+//! # Example: a till session and a terminal session answer a sale over a pipe
 //!
-//! No driver, no port: the bytes one session transmits are handed to the other, and a fake
-//! clock moves on 1 ms per round. This is the loop to write when your UART has no
-//! `embedded-io` driver: replace the hand-over with your UART's write and read. It needs no
-//! `std` and no heap.
+//! No driver: each session has a loop of its own over its end of an in-memory
+//! [`Pipe`](crate::io::Pipe), on a fake clock that moves on 1 ms per round. This is the loop
+//! to write when your UART has no `embedded-io` driver: replace the pipe's `read_ready`,
+//! `read` and `write_all` with your UART's. Each side does the same four steps: feed what
+//! the line brought, act on the events, send what there is to send, fire a due deadline.
+//! It needs no `std` and no heap.
 //!
 //! ```
 //! #![no_std]
 //! # extern crate std;
 //! use core::time::Duration;
 //!
+//! use ecrlink_core::Instant;
 //! use ecrlink_core::dialect::concert::{
 //!     ConcertEcr, ConcertEcrConfig, ConcertTerminal, ConcertTerminalConfig,
 //! };
+//! use ecrlink_core::io::embedded_io::{Read, ReadReady, Write};
+//! use ecrlink_core::io::{DriverError, Pipe, PipeError};
 //! use ecrlink_core::link::session::TX_CAPACITY;
 //! use ecrlink_core::session::{EcrEvent, EcrSide, TerminalEvent, TerminalSide};
 //! use ecrlink_core::txn::{Currency, Money, Outcome, Request, Response};
-//! use ecrlink_core::{Error, Instant};
 //!
 //! /// Runs a 12.50 EUR sale between a till and a terminal; the terminal approves it.
-//! fn sale() -> Result<Response, Error> {
+//! pub fn sale() -> Result<Response, DriverError<PipeError>> {
 //!     let mut till = ConcertEcr::new(ConcertEcrConfig::default());
 //!     let mut terminal = ConcertTerminal::new(ConcertTerminalConfig::default());
-//!     // The largest thing a Concert session transmits at once.
-//!     let mut wire = [0u8; TX_CAPACITY];
+//!     let mut pipe = Pipe::<256>::new();
+//!     let (mut till_port, mut terminal_port) = pipe.split();
+//!     // Large enough for the largest thing a Concert session transmits at once.
+//!     let mut buf = [0u8; TX_CAPACITY];
 //!     let mut now = Instant::ZERO;
 //!
 //!     let amount = Money::new(1250, Currency::EUR)?;
 //!     till.start(now, &Request::Sale { amount, reference: None })?;
 //!     loop {
-//!         // Till -> terminal: every byte the till has to send.
-//!         while let Some(n) = till.poll_transmit(&mut wire)? {
-//!             terminal.handle_bytes(now, wire.get(..n).unwrap_or_default());
+//!         // The terminal: bytes in, events (approve each request; a real terminal asks its
+//!         // payment application), bytes out.
+//!         while terminal_port.read_ready().map_err(DriverError::Io)? {
+//!             let n = terminal_port.read(&mut buf).map_err(DriverError::Io)?;
+//!             terminal.handle_bytes(now, buf.get(..n).unwrap_or_default());
 //!         }
-//!         // The terminal's events: approve each request (a real terminal asks its kernel).
 //!         while let Some(event) = terminal.poll_event() {
 //!             if let TerminalEvent::Request(request) = event {
 //!                 let mut answer = Response::new(request.kind(), Outcome::Approved);
@@ -57,18 +64,25 @@
 //!                 terminal.respond(now, &answer)?;
 //!             }
 //!         }
-//!         // Terminal -> till.
-//!         while let Some(n) = terminal.poll_transmit(&mut wire)? {
-//!             till.handle_bytes(now, wire.get(..n).unwrap_or_default());
+//!         while let Some(n) = terminal.poll_transmit(&mut buf)? {
+//!             let bytes = buf.get(..n).unwrap_or_default();
+//!             terminal_port.write_all(bytes).map_err(DriverError::Io)?;
 //!         }
-//!         // The till's events: the answer, or why there is none.
+//!         // The till: the same steps; its events are the answer, or why there is none.
+//!         while till_port.read_ready().map_err(DriverError::Io)? {
+//!             let n = till_port.read(&mut buf).map_err(DriverError::Io)?;
+//!             till.handle_bytes(now, buf.get(..n).unwrap_or_default());
+//!         }
 //!         while let Some(event) = till.poll_event() {
 //!             match event {
 //!                 EcrEvent::Response(answer) => return Ok(answer),
-//!                 EcrEvent::TimedOut => return Err(Error::LinkTimeout),
-//!                 EcrEvent::Failed(e) => return Err(e),
+//!                 EcrEvent::TimedOut => return Err(DriverError::TimedOut),
+//!                 EcrEvent::Failed(e) => return Err(DriverError::NotDelivered(e)),
 //!                 _ => {}
 //!             }
+//!         }
+//!         while let Some(n) = till.poll_transmit(&mut buf)? {
+//!             till_port.write_all(buf.get(..n).unwrap_or_default()).map_err(DriverError::Io)?;
 //!         }
 //!         // Time passes; fire the deadlines that are due.
 //!         now = now.saturating_add(Duration::from_millis(1));
@@ -81,9 +95,9 @@
 //!     }
 //! }
 //! # fn main() {
-//! let answer = sale().unwrap();
-//! assert_eq!(answer.outcome, Outcome::Approved);
-//! assert_eq!(answer.amount, Money::new(1250, Currency::EUR).ok());
+//! #     let answer = sale().unwrap();
+//! #     assert_eq!(answer.outcome, Outcome::Approved);
+//! #     assert_eq!(answer.amount, Money::new(1250, Currency::EUR).ok());
 //! # }
 //! ```
 
@@ -319,6 +333,14 @@ pub trait TerminalSide {
     /// The earliest deadline at which [`TerminalSide::handle_timeout`] must be called.
     fn poll_timeout(&self) -> Option<Instant>;
     /// Answers the request last reported by [`TerminalEvent::Request`].
+    ///
+    /// Every dialect refuses alike, and sends nothing when it refuses:
+    /// [`Error::SessionNoRequest`] when no request waits for an answer (none came, or it
+    /// was answered already; an answer to an abort too); [`Error::SessionResponseMismatch`]
+    /// when `response` does not answer the request by [`check_response`]: then the request
+    /// stays pending for the right answer. Nothing is filled in: an amount the response
+    /// lacks is not taken from the request. A response the dialect cannot encode is
+    /// refused with the dialect's own error.
     fn respond(&mut self, now: Instant, response: &Response) -> Result<()>;
     /// Tells the till what the terminal is doing while a request runs. Dialects that carry no
     /// such message return [`Error::Unsupported`]; with no request running nothing is sent.

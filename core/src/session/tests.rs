@@ -150,6 +150,14 @@ fn nothing_pending_is_one_error_in_every_dialect() {
     for mut p in pairs() {
         let sale = approved(RequestKind::Sale, Some(p.money(100)));
         assert_eq!(p.respond(&sale), Err(Error::SessionNoRequest), "{}", p.name);
+        // An answer to an abort is no exception: no abort is pending either.
+        let abort = Response::new(RequestKind::Abort, Outcome::Approved);
+        assert_eq!(
+            p.respond(&abort),
+            Err(Error::SessionNoRequest),
+            "{}: abort",
+            p.name
+        );
         // Answered once: nothing is pending any more.
         let request = p.pending(&Request::Sale {
             amount: p.money(100),

@@ -88,6 +88,134 @@
 //! assert_eq!(answer.response.pan.unwrap().last4(), "0119");
 //! assert!(app.poll_print().is_some());
 //! ```
+//!
+//! # Example: the application answers a till's sale over a pipe
+//!
+//! The whole terminal in one loop, as firmware runs it: a Concert line driver
+//! ([`crate::io::BlockingTerminal`]) brings the till's request, the application decides, and
+//! the driver sends the answer back; a till driver on the other end of an in-memory
+//! [`crate::io::Pipe`] asks for the sale. The card reader, the journal and the bank are
+//! stand-ins here (a card is presented at once, a record is durable at once, the bank
+//! approves). No `std`, no heap: this is a `#![no_std]` library as it stands.
+//!
+//! ```
+//! #![no_std]
+//! # extern crate std;
+//! use core::cell::Cell;
+//!
+//! use ecrlink_core::Instant;
+//! use ecrlink_core::bank::ResponseCode;
+//! use ecrlink_core::dialect::concert::{
+//!     ConcertEcr, ConcertEcrConfig, ConcertTerminal, ConcertTerminalConfig,
+//! };
+//! use ecrlink_core::io::{BlockingTerminal, BlockingTill, DriverError, Pipe, PipeError};
+//! use ecrlink_core::journal::JournalState;
+//! use ecrlink_core::link::session::TX_CAPACITY;
+//! use ecrlink_core::session::{EcrEvent, TerminalEvent};
+//! use ecrlink_core::terminal::{
+//!     BankAnswer, BankCommand, BankRequest, CardCommand, CardData, CardEvent, Config,
+//!     LinkState, PinCheck, RequestId, Terminal, TillId,
+//! };
+//! use ecrlink_core::txn::{
+//!     ApprovalCode, CardScheme, Currency, EmvData, EntryMode, Money, Pan, Request, Response,
+//! };
+//!
+//! /// A till asks for a 12.50 EUR sale; the payment application answers it. Returns the
+//! /// answer the till got.
+//! pub fn sale_through_the_application() -> Result<Response, DriverError<PipeError>> {
+//!     let millis = Cell::new(0u64);
+//!     let clock = || Instant::from_millis(millis.get());
+//!     let mut pipe = Pipe::<256>::new();
+//!     let (till_port, terminal_port) = pipe.split();
+//!     let mut till = BlockingTill::<_, _, _, TX_CAPACITY>::new(
+//!         ConcertEcr::new(ConcertEcrConfig::default()),
+//!         till_port,
+//!         &clock,
+//!     );
+//!     // The terminal: its till line and its payment application.
+//!     let mut line = BlockingTerminal::<_, _, _, TX_CAPACITY>::new(
+//!         ConcertTerminal::new(ConcertTerminalConfig::default()),
+//!         terminal_port,
+//!         &clock,
+//!     );
+//!     let mut app = Terminal::new(Config::new(Currency::EUR), JournalState::new(), clock());
+//!     app.handle_link(clock(), LinkState::Up);
+//!     // The trace number of the answer on the line, for its delivery.
+//!     let mut answering = None;
+//!
+//!     till.start(&Request::Sale { amount: Money::new(1250, Currency::EUR)?, reference: None })?;
+//!     loop {
+//!         let now = clock();
+//!         // The till line: a request goes to the application; a delivered answer is
+//!         // journaled as delivered.
+//!         match line.poll()? {
+//!             Some(TerminalEvent::Request(request)) => {
+//!                 app.handle_request(now, RequestId(1), TillId(1), request);
+//!             }
+//!             Some(TerminalEvent::ResponseDelivered) => {
+//!                 if let Some(stan) = answering.take() {
+//!                     app.handle_delivered(now, stan);
+//!                 }
+//!             }
+//!             _ => {}
+//!         }
+//!         // The application's outputs, in the contract's order; records first: write each
+//!         // to flash, then say so.
+//!         if app.poll_record().is_some() {
+//!             app.handle_persisted(now);
+//!             continue;
+//!         }
+//!         if let Some(BankCommand::Send(BankRequest::Auth(auth))) = app.poll_bank() {
+//!             // The bank link's stand-in approves every authorisation.
+//!             app.handle_bank_answer(now, BankAnswer {
+//!                 mti: 210,
+//!                 stan: auth.stan,
+//!                 code: ResponseCode::APPROVED,
+//!                 approval: Some(ApprovalCode::new("A1B2C3")?),
+//!                 amount: None,
+//!                 emv: EmvData::new(),
+//!             });
+//!             continue;
+//!         }
+//!         if let Some(CardCommand::Read { .. }) = app.poll_card() {
+//!             // The card reader's stand-in: a chip card and its PIN, at once.
+//!             app.handle_card(now, CardEvent::Presented(CardData {
+//!                 pan: Pan::new("4761739001010119")?,
+//!                 scheme: CardScheme::Visa,
+//!                 entry_mode: EntryMode::Chip,
+//!                 expiry: None,
+//!                 sequence: None,
+//!                 emv: EmvData::new(),
+//!                 pin: PinCheck::Accepted,
+//!             }));
+//!             continue;
+//!         }
+//!         if let Some(answer) = app.poll_answer() {
+//!             answering = answer.response.trace;
+//!             line.respond(&answer.response)?;
+//!         }
+//!         while app.poll_print().is_some() {} // the receipt printer's stand-in
+//!         // The till: the answer, or why there is none.
+//!         match till.poll()? {
+//!             Some(EcrEvent::Response(answer)) => return Ok(answer),
+//!             Some(EcrEvent::TimedOut) => return Err(DriverError::TimedOut),
+//!             Some(EcrEvent::Failed(e)) => return Err(DriverError::NotDelivered(e)),
+//!             _ => {}
+//!         }
+//!         // Time passes; the application's deadline fires when due.
+//!         millis.set(millis.get() + 1);
+//!         if app.poll_timeout().is_some_and(|deadline| clock() >= deadline) {
+//!             app.handle_timeout(clock());
+//!         }
+//!     }
+//! }
+//! # fn main() {
+//! #     let answer = sale_through_the_application().unwrap();
+//! #     assert_eq!(answer.outcome, ecrlink_core::txn::Outcome::Approved);
+//! #     assert_eq!(answer.amount, Money::new(1250, Currency::EUR).ok());
+//! #     assert_eq!(answer.pan.as_ref().map(|p| p.last4()), Some("0119"));
+//! # }
+//! ```
 
 mod backoff;
 mod bank;

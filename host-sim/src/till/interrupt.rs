@@ -7,6 +7,7 @@
 //! result that says plainly the outcome is unknown and how to find it. A second press ends the
 //! wait at once with that "unknown" result.
 
+use ecrlink_core::session::EcrSide;
 use ecrlink_core::txn::{Outcome, Request, Response};
 use tokio::sync::watch;
 
@@ -121,6 +122,33 @@ impl Till {
         }
     }
 
+    /// One exchange of the recovery on `io` with `ecr`: sends `what` and waits for its end
+    /// up to the recovery timeout (never past `limit`), for its acknowledgement up to the
+    /// acknowledgement timeout.
+    async fn recovery_exchange(
+        &self,
+        io: &mut dyn Io,
+        ecr: &mut (dyn EcrSide + Send),
+        what: &'static Request,
+        limit: tokio::time::Instant,
+        clock: &Clock,
+    ) -> End {
+        let o = &self.opts;
+        let now = tokio::time::Instant::now();
+        exchange(
+            io,
+            ecr,
+            self.log_dialect(),
+            Action::Request(what),
+            (now + o.recovery_timeout).min(limit),
+            Some(now + o.ack_timeout),
+            false,
+            &o.log,
+            clock,
+        )
+        .await
+    }
+
     async fn abort_and_ask(
         &self,
         io: &mut dyn Io,
@@ -138,28 +166,10 @@ impl Till {
             }
         };
         let clock = Clock::start();
-        let ask = |what: &'static Request| {
-            let deadline = (tokio::time::Instant::now() + o.recovery_timeout).min(limit);
-            (
-                Action::Request(what),
-                deadline,
-                Some(tokio::time::Instant::now() + o.ack_timeout),
-            )
-        };
         log.line("interrupted: asking the terminal to cancel the request");
-        let (action, deadline, ack) = ask(&Request::Abort);
-        let end = exchange(
-            io,
-            ecr.as_mut(),
-            self.log_dialect(),
-            action,
-            deadline,
-            ack,
-            false,
-            log,
-            &clock,
-        )
-        .await;
+        let end = self
+            .recovery_exchange(io, ecr.as_mut(), &Request::Abort, limit, &clock)
+            .await;
         // The terminal confirmed the cancel: its answer to the abort is "done".
         let cancelled = match &end {
             End::Response { response, .. } => {
@@ -174,19 +184,9 @@ impl Till {
                 false
             }
         };
-        let (action, deadline, ack) = ask(&Request::LastTransaction);
-        let end = exchange(
-            io,
-            ecr.as_mut(),
-            self.log_dialect(),
-            action,
-            deadline,
-            ack,
-            false,
-            log,
-            &clock,
-        )
-        .await;
+        let end = self
+            .recovery_exchange(io, ecr.as_mut(), &Request::LastTransaction, limit, &clock)
+            .await;
         let detail = if cancelled {
             "interrupted at the till; the terminal cancelled the request"
         } else {

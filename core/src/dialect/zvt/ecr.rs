@@ -36,8 +36,7 @@ use heapless::{Deque, String, Vec};
 
 use super::fields::Bmps;
 use super::message::{Message, Registration, WithPassword};
-use super::serial::{self, SerialFeed};
-use super::session::{Rx, Transport, Wire, config_bit, result};
+use super::session::{Receive, Rx, Transport, Wire, config_bit, result};
 use crate::session::{EcrEvent, EcrSide, RECEIPT_PART_CAPACITY};
 use crate::txn::{
     ApprovalCode, CardScheme, Currency, DeclineCode, FailReason, MaskedPan, Money, Outcome,
@@ -554,57 +553,35 @@ impl Core {
     }
 }
 
+/// The till reports whatever it cannot read.
+impl Receive for Core {
+    fn wire(&mut self) -> &mut Wire {
+        &mut self.wire
+    }
+    fn apdu(&mut self, now: Instant, apdu: &super::Apdu<'_>) {
+        self.on_apdu(now, apdu);
+    }
+    fn bad_apdu(&mut self, error: Error) {
+        self.event(EcrEvent::ProtocolError(error));
+    }
+    fn bad_frame(&mut self, error: Error) {
+        self.event(EcrEvent::ProtocolError(error));
+    }
+    fn nak(&mut self) {
+        // The terminal may have taken the first copy all the same.
+        self.out_of_step = true;
+        self.wire.repeat();
+    }
+}
+
 impl EcrSide for ZvtEcr {
     fn start(&mut self, now: Instant, request: &Request) -> Result<()> {
         self.core.wire.now = now;
         self.core.start(now, request)
     }
 
-    fn handle_bytes(&mut self, now: Instant, mut bytes: &[u8]) {
-        self.core.wire.now = now;
-        while !bytes.is_empty() {
-            let used = match &mut self.rx {
-                Rx::Tcp(acc) => {
-                    let (r, used) = acc.feed(bytes);
-                    match r {
-                        Ok(Some(apdu)) => self.core.on_apdu(now, &apdu),
-                        Ok(None) => {}
-                        Err(e) => self.core.event(EcrEvent::ProtocolError(e)),
-                    }
-                    used
-                }
-                Rx::Serial(acc) => {
-                    let (r, used) = acc.feed(bytes);
-                    match r {
-                        Ok(SerialFeed::NeedMore) => {}
-                        Ok(SerialFeed::Ack) => self.core.wire.acked(),
-                        Ok(SerialFeed::Nak) => {
-                            // The terminal may have taken the first copy all the same.
-                            self.core.out_of_step = true;
-                            self.core.wire.repeat();
-                        }
-                        Ok(SerialFeed::Frame(data)) => {
-                            self.core.wire.raw(serial::ACK);
-                            match super::Apdu::parse_exact(data) {
-                                Ok(apdu) => self.core.on_apdu(now, &apdu),
-                                Err(e) => self.core.event(EcrEvent::ProtocolError(e)),
-                            }
-                        }
-                        Err(e) => {
-                            if matches!(e, Error::ZvtCrc { .. }) {
-                                self.core.wire.raw(serial::NAK);
-                            }
-                            self.core.event(EcrEvent::ProtocolError(e));
-                        }
-                    }
-                    used
-                }
-            };
-            if used == 0 {
-                break;
-            }
-            bytes = bytes.get(used..).unwrap_or_default();
-        }
+    fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
+        self.rx.feed(&mut self.core, now, bytes);
     }
 
     fn handle_timeout(&mut self, now: Instant) {

@@ -621,11 +621,74 @@ fn hhmmss(h: u8, m: u8, s: u8) -> u32 {
     u32::from(h) * 10_000 + u32::from(m) * 100 + u32::from(s)
 }
 
+/// What a side does with what [`Rx::feed`] finds: both sides frame alike and differ only in
+/// what they make of it.
+pub(super) trait Receive {
+    /// The side's outgoing bytes (serial ACK/NAK go there, a NAK repeats the last frame).
+    fn wire(&mut self) -> &mut Wire;
+    /// A whole APDU arrived.
+    fn apdu(&mut self, now: Instant, apdu: &super::Apdu<'_>);
+    /// Bytes that are no APDU (a bad length, an APDU that does not fill its serial frame).
+    fn bad_apdu(&mut self, error: Error);
+    /// A serial frame that failed its CRC or its framing (NAKed already when the CRC failed).
+    fn bad_frame(&mut self, error: Error);
+    /// The peer NAKed the frame in flight: it is repeated.
+    fn nak(&mut self) {
+        self.wire().repeat();
+    }
+}
+
 impl Rx {
     pub(super) fn new(transport: Transport) -> Self {
         match transport {
             Transport::Tcp => Rx::Tcp(ApduAccumulator::new()),
             Transport::Serial => Rx::Serial(SerialAccumulator::new()),
+        }
+    }
+
+    /// Feeds `bytes` (any split) through the transport's framing and hands each APDU, or what
+    /// went wrong, to `side`. Over serial it also acknowledges each frame (ACK, NAK on a bad
+    /// CRC) and sends the last frame again on the peer's NAK.
+    pub(super) fn feed(&mut self, side: &mut impl Receive, now: Instant, mut bytes: &[u8]) {
+        side.wire().now = now;
+        while !bytes.is_empty() {
+            let used = match self {
+                Rx::Tcp(acc) => {
+                    let (r, used) = acc.feed(bytes);
+                    match r {
+                        Ok(Some(apdu)) => side.apdu(now, &apdu),
+                        Ok(None) => {}
+                        Err(e) => side.bad_apdu(e),
+                    }
+                    used
+                }
+                Rx::Serial(acc) => {
+                    let (r, used) = acc.feed(bytes);
+                    match r {
+                        Ok(SerialFeed::NeedMore) => {}
+                        Ok(SerialFeed::Ack) => side.wire().acked(),
+                        Ok(SerialFeed::Nak) => side.nak(),
+                        Ok(SerialFeed::Frame(data)) => {
+                            side.wire().raw(serial::ACK);
+                            match super::Apdu::parse_exact(data) {
+                                Ok(apdu) => side.apdu(now, &apdu),
+                                Err(e) => side.bad_apdu(e),
+                            }
+                        }
+                        Err(e) => {
+                            if matches!(e, Error::ZvtCrc { .. }) {
+                                side.wire().raw(serial::NAK);
+                            }
+                            side.bad_frame(e);
+                        }
+                    }
+                    used
+                }
+            };
+            if used == 0 {
+                break;
+            }
+            bytes = bytes.get(used..).unwrap_or_default();
         }
     }
 }
@@ -1336,14 +1399,14 @@ impl Core {
     }
 
     fn respond(&mut self, now: Instant, response: &Response) -> Result<()> {
-        if response.kind == RequestKind::Abort {
-            // The answer to the till's 06 B0: the running command ends on its own answer.
-            return Ok(());
-        }
         let (Some(kind), Some(request), false) = (self.cmd, self.request.clone(), self.answered)
         else {
             return Err(Error::SessionNoRequest);
         };
+        if response.kind == RequestKind::Abort {
+            // The answer to the till's 06 B0: the running command ends on its own answer.
+            return Ok(());
+        }
         check_response(&request, response)?;
         let approved = response.outcome.is_approved();
         let code = response_result_code(response);
@@ -1456,54 +1519,26 @@ impl Core {
     }
 }
 
+/// The terminal refuses bytes that are no APDU with `84 9A` as well as reporting them.
+impl Receive for Core {
+    fn wire(&mut self) -> &mut Wire {
+        &mut self.wire
+    }
+    fn apdu(&mut self, now: Instant, apdu: &super::Apdu<'_>) {
+        self.on_apdu(now, apdu);
+    }
+    fn bad_apdu(&mut self, error: Error) {
+        self.nack(result::PROTOCOL_ERROR);
+        self.event(TerminalEvent::ProtocolError(error));
+    }
+    fn bad_frame(&mut self, error: Error) {
+        self.event(TerminalEvent::ProtocolError(error));
+    }
+}
+
 impl TerminalSide for ZvtTerminal {
-    fn handle_bytes(&mut self, now: Instant, mut bytes: &[u8]) {
-        self.core.wire.now = now;
-        while !bytes.is_empty() {
-            let used = match &mut self.rx {
-                Rx::Tcp(acc) => {
-                    let (r, used) = acc.feed(bytes);
-                    match r {
-                        Ok(Some(apdu)) => self.core.on_apdu(now, &apdu),
-                        Ok(None) => {}
-                        Err(e) => {
-                            self.core.nack(result::PROTOCOL_ERROR);
-                            self.core.event(TerminalEvent::ProtocolError(e));
-                        }
-                    }
-                    used
-                }
-                Rx::Serial(acc) => {
-                    let (r, used) = acc.feed(bytes);
-                    match r {
-                        Ok(SerialFeed::NeedMore) => {}
-                        Ok(SerialFeed::Ack) => self.core.wire.acked(),
-                        Ok(SerialFeed::Nak) => self.core.wire.repeat(),
-                        Ok(SerialFeed::Frame(data)) => {
-                            self.core.wire.raw(serial::ACK);
-                            match super::Apdu::parse_exact(data) {
-                                Ok(apdu) => self.core.on_apdu(now, &apdu),
-                                Err(e) => {
-                                    self.core.nack(result::PROTOCOL_ERROR);
-                                    self.core.event(TerminalEvent::ProtocolError(e));
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            if matches!(e, Error::ZvtCrc { .. }) {
-                                self.core.wire.raw(serial::NAK);
-                            }
-                            self.core.event(TerminalEvent::ProtocolError(e));
-                        }
-                    }
-                    used
-                }
-            };
-            if used == 0 {
-                break;
-            }
-            bytes = bytes.get(used..).unwrap_or_default();
-        }
+    fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
+        self.rx.feed(&mut self.core, now, bytes);
     }
 
     fn handle_timeout(&mut self, now: Instant) {

@@ -401,3 +401,35 @@ fn serial_frames_are_acknowledged_and_answered_framed() {
     let again = t.poll_transmit(&mut buf).unwrap().unwrap();
     assert_eq!(&buf[..again], &ack_frame[..m]);
 }
+
+#[test]
+fn serial_frames_that_fail_are_nakked_or_refused() {
+    let mut cfg = ZvtTerminalConfig::new(Currency::EUR);
+    cfg.transport = Transport::Serial;
+    let mut t = ZvtTerminal::new(cfg);
+    let mut buf = [0u8; 64];
+    // A frame whose CRC fails: NAK, reported, nothing else.
+    let mut frame = [0u8; 64];
+    let n = serial::encode_frame(&hex("06 70 00"), &mut frame).unwrap();
+    frame[n - 1] ^= 0xFF;
+    t.handle_bytes(T0, &frame[..n]);
+    let got = t.poll_transmit(&mut buf).unwrap().unwrap();
+    assert_eq!(&buf[..got], &[serial::NAK]);
+    assert!(matches!(
+        events(&mut t).as_slice(),
+        [TerminalEvent::ProtocolError(Error::ZvtCrc { .. })]
+    ));
+    // A good frame that holds no whole APDU: acknowledged, then refused with `84 9A`.
+    let n = serial::encode_frame(&hex("06 70 00 FF"), &mut frame).unwrap();
+    t.handle_bytes(T0, &frame[..n]);
+    let got = t.poll_transmit(&mut buf).unwrap().unwrap();
+    let mut refusal = [0u8; 16];
+    let m = serial::encode_frame(&hex("84 9A 00"), &mut refusal).unwrap();
+    let mut want = std::vec![serial::ACK];
+    want.extend_from_slice(&refusal[..m]);
+    assert_eq!(&buf[..got], &want[..]);
+    assert!(matches!(
+        events(&mut t).as_slice(),
+        [TerminalEvent::ProtocolError(_)]
+    ));
+}
