@@ -32,7 +32,8 @@ fuzz_target!(|data: &[u8]| {
                 assert!(p.len() <= 256);
                 let payload = p.to_vec();
                 let mut wire = [0u8; 260];
-                let n = encode_frame(&payload, checksum, &mut wire).expect("a received payload encodes");
+                let n = encode_frame(&payload, checksum, &mut wire)
+                    .expect("a received payload encodes");
                 let view = decode_frame(&wire[..n], checksum).expect("an encoded frame decodes");
                 assert_eq!(view.payload, &payload[..]);
                 let mut again = FrameAccumulator::<256>::new(checksum);
@@ -55,7 +56,11 @@ fuzz_target!(|data: &[u8]| {
         byte_items.push(item(&by_byte.feed_byte(b)));
     }
     let found = |v: Vec<String>| v.into_iter().filter(|s| s != "more").collect::<Vec<_>>();
-    assert_eq!(found(items), found(byte_items), "feed_byte disagrees with feed");
+    assert_eq!(
+        found(items),
+        found(byte_items),
+        "feed_byte disagrees with feed"
+    );
     assert_eq!(acc.discarded(), by_byte.discarded());
 });
 

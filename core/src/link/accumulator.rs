@@ -109,19 +109,15 @@ impl<const N: usize> FrameAccumulator<N> {
             // the result going straight into the pair) and a control byte between frames
             // (which leaves the buffer alone, so a delivered frame is still cleared by the
             // next call that needs the buffer). Anything else takes the general path.
-            match self.scan.state {
-                State::Payload => {
-                    if b | 1 != ETX && self.buf.push(b).is_ok() {
-                        self.scan.lrc ^= b;
-                        return (Ok(Feed::NeedMore), 1);
-                    }
-                }
-                State::Idle => {
-                    if let Some(c) = Control::from_byte(b) {
-                        return (Ok(Feed::Control(c)), 1);
-                    }
-                }
-                _ => {}
+            let state = self.scan.state;
+            if state == State::Payload && b | 1 != ETX && self.buf.push(b).is_ok() {
+                self.scan.lrc ^= b;
+                return (Ok(Feed::NeedMore), 1);
+            }
+            if state == State::Idle
+                && let Some(c) = Control::from_byte(b)
+            {
+                return (Ok(Feed::Control(c)), 1);
             }
         }
         self.scan.feed(self.buf.as_mut_view(), input)

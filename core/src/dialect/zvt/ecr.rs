@@ -609,6 +609,7 @@ impl EcrSide for ZvtEcr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dialect::zvt::serial;
     use crate::dialect::zvt::session::{ZvtTerminal, ZvtTerminalConfig};
     use crate::session::{TerminalEvent, TerminalSide};
 
