@@ -38,7 +38,7 @@ impl JournalState {
         let cp = &mut self.checkpoint;
         match record.into() {
             RecordRef::Checkpoint(c) => {
-                *cp = c.clone();
+                cp.clone_from(c);
                 self.open.clear();
                 self.open_before_last = 0;
             }
