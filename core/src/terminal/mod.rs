@@ -510,14 +510,28 @@ impl Terminal {
     /// [`Self::new`] does: everything it held before is dropped (what a restart keeps is in
     /// `state` alone). Changes the value in place: no copy of it is made.
     pub fn restore(&mut self, state: &JournalState, now: Instant) {
-        let needs_checkpoint = !state.open.is_empty();
         self.journal.checkpoint.clone_from(&state.checkpoint);
         self.journal.open.clone_from(&state.open);
         self.journal.open_before_last = state.open_before_last;
-        if self.journal.recover_in_place().is_err() {
-            // Over capacity: keep what was folded; the overflow was reported when applied.
-            self.journal.checkpoint.clone_from(&state.checkpoint);
-        }
+        self.resume(now);
+    }
+
+    /// Folds one record read back from the journal into the application's own state, on an
+    /// application from [`Self::empty`] and before [`Self::resume`]: a firmware restores
+    /// this way without a separate [`JournalState`] (2.6 KiB) on its stack. An error is the
+    /// one [`JournalState::apply`] reports (a capacity exceeded; the record is applied as far
+    /// as possible).
+    pub fn replay<'r>(&mut self, record: impl Into<RecordRef<'r>>) -> crate::Result<()> {
+        self.journal.apply(record)
+    }
+
+    /// Starts the application over the records [`Self::replay`]ed into it: the same as
+    /// [`Self::restore`] with the state they fold into.
+    pub fn resume(&mut self, now: Instant) {
+        let needs_checkpoint = !self.journal.open.is_empty();
+        // All or nothing: over capacity, what was folded is kept; the overflow was reported
+        // when the records were applied.
+        let _ = self.journal.recover_in_place();
         self.journal.open.clear();
         self.journal.open_before_last = 0;
         let cp = &self.journal.checkpoint;
