@@ -25,7 +25,10 @@
 //!
 //! # The driver contract
 //! 1. Build with [`Terminal::new`] from the [`JournalState`] the durable records fold into
-//!    (after a restart, that state alone: nothing else survives).
+//!    (after a restart, that state alone: nothing else survives). Where the application
+//!    (about 16 KiB on a 32-bit target) must not pass through the stack, build it in place
+//!    with [`Terminal::empty`] (e.g. in a `static`), then [`Terminal::restore`] it from that
+//!    state, or [`Terminal::replay`] each record read back and [`Terminal::resume`].
 //! 2. Feed every input as it happens: [`Terminal::handle_request`], [`Terminal::handle_card`],
 //!    [`Terminal::handle_bank_answer`], [`Terminal::handle_bank_failure`],
 //!    [`Terminal::handle_link`], [`Terminal::handle_delivered`],
@@ -34,7 +37,8 @@
 //!    from [`Terminal::poll_timeout`] has come. Call [`Terminal::set_wall_time`] before any of
 //!    them whenever the calendar time has moved (it stamps bank messages and answers).
 //! 3. After any `handle_*`, drain the outputs in this order until each gives `None`:
-//!    [`Terminal::poll_record`] (make it durable, then [`Terminal::handle_persisted`] — or
+//!    [`Terminal::poll_record`] (make it durable — it lends the record: encode it straight into
+//!    the journal's buffer — then [`Terminal::handle_persisted`] — or
 //!    [`Terminal::handle_persist_failed`] — before anything else), [`Terminal::poll_bank`],
 //!    [`Terminal::poll_card`], [`Terminal::poll_confirmation`], [`Terminal::poll_answer`],
 //!    [`Terminal::poll_print`].
