@@ -45,7 +45,7 @@ use ecrlink_core::dialect::zvt::{Transport, ZvtTerminal, ZvtTerminalConfig};
 use ecrlink_core::emv;
 use ecrlink_core::io::BlockingTerminal;
 #[cfg(feature = "app")]
-use ecrlink_core::journal::{self, JournalState, MAX_ENVELOPE, RecordRef};
+use ecrlink_core::journal::{self, MAX_ENVELOPE, RecordRef};
 #[cfg(feature = "app")]
 use ecrlink_core::receipt::{self, CopyKind, Lang, MAX_RECEIPT_BYTES, Merchant, ReceiptOptions};
 #[cfg(feature = "app")]
@@ -344,11 +344,11 @@ impl Journal {
     /// Room below which money requests are refused.
     const TXN_RESERVE: usize = 8 * 1024;
 
-    /// Reads the sector back into `state` (the state its records fold into); starts a fresh
-    /// journal when the sector holds none. Returns where the next record goes, or `None` when
-    /// the sector holds a format this build does not read.
+    /// Reads the sector back into the application (`Terminal::replay`: the state its records
+    /// fold into); starts a fresh journal when the sector holds none. Returns where the next
+    /// record goes, or `None` when the sector holds a format this build does not read.
     #[inline(never)]
-    fn open(state: &mut JournalState) -> Option<usize> {
+    fn open(app: &mut Terminal) -> Option<usize> {
         let mut end = 0;
         let mut readable = true;
         match journal::Reader::new(flash::journal_area()) {
@@ -356,7 +356,7 @@ impl Journal {
                 for entry in reader.by_ref() {
                     match entry {
                         Ok(entry) => {
-                            let _ = state.apply(&entry.record);
+                            let _ = app.replay(&entry.record);
                         }
                         Err(_) => break,
                     }
@@ -660,16 +660,14 @@ fn run_zvt(ctx: &mut Ctx) -> ! {
 }
 
 #[cfg(feature = "app")]
-/// The application over the journal's state, built in its static (`Terminal::empty` holds
-/// no large temporary) and restored there in place. A function of its own, so that its
-/// temporaries are not in the caller's frame.
+/// The application, built in its static (`Terminal::empty` holds no large temporary); the
+/// journal is replayed into it there. A function of its own, so that its temporaries are not
+/// in the caller's frame.
 #[inline(never)]
-fn new_app(state: &JournalState) -> &'static mut Terminal {
+fn new_app() -> &'static mut Terminal {
     let mut cfg = Config::new(Currency::EUR);
     cfg.terminal_id = Some(terminal_id());
-    let app = APP.init_with(|| Terminal::empty(cfg));
-    app.restore(state, now());
-    app
+    APP.init_with(|| Terminal::empty(cfg))
 }
 
 #[cfg(feature = "app")]
@@ -678,13 +676,13 @@ fn new_app(state: &JournalState) -> &'static mut Terminal {
 /// before the main loop runs, so it is not under the loop's stack.
 #[inline(never)]
 fn boot() -> Devices {
-    let mut state = JournalState::new();
-    let end = Journal::open(&mut state);
+    let app = new_app();
+    let end = Journal::open(app);
+    app.resume(now());
     let journal = JOURNAL.init_with(|| Journal {
         end: end.unwrap_or(flash::JOURNAL_LEN),
         buf: [0; MAX_ENVELOPE],
     });
-    let app = new_app(&state);
     // A journal this build cannot read is left untouched: nothing more is written to it.
     app.set_journal_space(if end.is_some() {
         journal.space()

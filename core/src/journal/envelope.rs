@@ -74,6 +74,9 @@ pub fn encode<'r>(record: impl Into<RecordRef<'r>>, buf: &mut [u8]) -> Result<us
 /// Decodes one payload written in format `version`. Formats 0 and 1 encode [`Record`]
 /// identically (format 1 only added the file header); a future format that changes a record
 /// keeps the previous types here and converts them.
+// Out of line: the decoder's temporaries (a record is as large as a checkpoint) are on the
+// stack only while it runs, not under whatever reads the journal.
+#[inline(never)]
 pub fn decode_record(version: u16, payload: &[u8]) -> Result<Record> {
     match version {
         0 | 1 => match postcard::take_from_bytes::<Record>(payload) {

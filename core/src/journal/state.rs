@@ -41,7 +41,7 @@ impl JournalState {
         let cp = &mut self.checkpoint;
         match record.into() {
             RecordRef::Checkpoint(c) => {
-                *cp = c.clone();
+                cp.clone_from(c);
                 self.open.clear();
                 self.open_before_last = 0;
             }
@@ -173,9 +173,25 @@ impl JournalState {
     }
 
     /// [`Self::recover`] without moving the state: afterwards `checkpoint` is the recovered
-    /// checkpoint and nothing is open. On an error the checkpoint is recovered as far as its
-    /// capacity allows.
+    /// checkpoint and nothing is open. All or nothing: when the reversals it would queue do
+    /// not fit ([`MAX_PENDING_REVERSALS`]), it changes nothing and says so.
     pub fn recover_in_place(&mut self) -> Result<()> {
+        let pending = &self.checkpoint.pending;
+        let new = self
+            .open
+            .iter()
+            .filter_map(reversal_for)
+            .filter(|p| {
+                !pending
+                    .iter()
+                    .any(|q| q.batch == p.batch && q.original.stan == p.original.stan)
+            })
+            .count();
+        if pending.len() + new > MAX_PENDING_REVERSALS {
+            return Err(Error::CapacityExceeded {
+                what: "pending reversals",
+            });
+        }
         let mut result = Ok(());
         let open = core::mem::take(&mut self.open);
         let before_last = self.open_before_last;

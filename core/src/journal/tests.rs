@@ -618,3 +618,33 @@ fn a_borrowed_record_encodes_to_the_bytes_of_its_record() {
         assert_eq!(view, *r);
     }
 }
+
+/// Recovery in place is all or nothing: reversals that do not fit leave the state as folded
+/// (what `Terminal::restore` keeps), and one already pending is not counted again.
+#[test]
+fn recovery_that_does_not_fit_changes_nothing() {
+    let mut st = JournalState::new();
+    for stan in 1..=(MAX_PENDING_REVERSALS as u32) {
+        st.apply(&Record::ReversalQueued(
+            state::reversal_for(&sale(1, stan, 100)).unwrap(),
+        ))
+        .unwrap();
+    }
+    // Open again: its reversal is pending already, so it fits.
+    st.apply(&Record::AuthStarted(sale(1, 3, 100))).unwrap();
+    let mut fits = st.clone();
+    fits.recover_in_place().unwrap();
+    assert!(fits.open.is_empty());
+    assert_eq!(fits.checkpoint.last.as_ref().unwrap().stan, 3);
+    // One more open authorization does not fit.
+    st.apply(&Record::AuthStarted(sale(1, 500, 100))).unwrap();
+    let before = st.clone();
+    assert_eq!(
+        st.recover_in_place(),
+        Err(Error::CapacityExceeded {
+            what: "pending reversals"
+        })
+    );
+    assert_eq!(st, before);
+    assert!(before.recover().is_err());
+}

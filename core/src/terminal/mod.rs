@@ -25,7 +25,10 @@
 //!
 //! # The driver contract
 //! 1. Build with [`Terminal::new`] from the [`JournalState`] the durable records fold into
-//!    (after a restart, that state alone: nothing else survives).
+//!    (after a restart, that state alone: nothing else survives). Where the application
+//!    (about 16 KiB on a 32-bit target) must not pass through the stack, build it in place
+//!    with [`Terminal::empty`] (e.g. in a `static`), then [`Terminal::restore`] it from that
+//!    state, or [`Terminal::replay`] each record read back and [`Terminal::resume`].
 //! 2. Feed every input as it happens: [`Terminal::handle_request`], [`Terminal::handle_card`],
 //!    [`Terminal::handle_bank_answer`], [`Terminal::handle_bank_failure`],
 //!    [`Terminal::handle_link`], [`Terminal::handle_delivered`],
@@ -34,7 +37,8 @@
 //!    from [`Terminal::poll_timeout`] has come. Call [`Terminal::set_wall_time`] before any of
 //!    them whenever the calendar time has moved (it stamps bank messages and answers).
 //! 3. After any `handle_*`, drain the outputs in this order until each gives `None`:
-//!    [`Terminal::poll_record`] (make it durable, then [`Terminal::handle_persisted`] — or
+//!    [`Terminal::poll_record`] (make it durable — it lends the record: encode it straight into
+//!    the journal's buffer — then [`Terminal::handle_persisted`] — or
 //!    [`Terminal::handle_persist_failed`] — before anything else), [`Terminal::poll_bank`],
 //!    [`Terminal::poll_card`], [`Terminal::poll_confirmation`], [`Terminal::poll_answer`],
 //!    [`Terminal::poll_print`].
@@ -645,15 +649,29 @@ impl Terminal {
     /// [`Self::new`] does: everything it held before is dropped (what a restart keeps is in
     /// `state` alone). Changes the value in place: no copy of it is made.
     pub fn restore(&mut self, state: &JournalState, now: Instant) {
-        let needs_checkpoint = !state.open.is_empty();
         self.journal.checkpoint.clone_from(&state.checkpoint);
         self.journal.open.clone_from(&state.open);
         self.journal.open_before_last = state.open_before_last;
         self.journal.book.clone_from(&state.book);
-        if self.journal.recover_in_place().is_err() {
-            // Over capacity: keep what was folded; the overflow was reported when applied.
-            self.journal.checkpoint.clone_from(&state.checkpoint);
-        }
+        self.resume(now);
+    }
+
+    /// Folds one record read back from the journal into the application's own state, on an
+    /// application from [`Self::empty`] and before [`Self::resume`]: a firmware restores
+    /// this way without a separate [`JournalState`] (2.6 KiB) on its stack. An error is the
+    /// one [`JournalState::apply`] reports (a capacity exceeded; the record is applied as far
+    /// as possible).
+    pub fn replay<'r>(&mut self, record: impl Into<RecordRef<'r>>) -> crate::Result<()> {
+        self.journal.apply(record)
+    }
+
+    /// Starts the application over the records [`Self::replay`]ed into it: the same as
+    /// [`Self::restore`] with the state they fold into.
+    pub fn resume(&mut self, now: Instant) {
+        let needs_checkpoint = !self.journal.open.is_empty();
+        // All or nothing: over capacity, what was folded is kept; the overflow was reported
+        // when the records were applied.
+        let _ = self.journal.recover_in_place();
         self.journal.open.clear();
         self.journal.open_before_last = 0;
         let cp = &self.journal.checkpoint;

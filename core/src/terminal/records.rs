@@ -25,7 +25,9 @@ use super::MAX_RECORDS;
 /// the queue to drain before it makes more, so no step finds both taken.
 pub const MAX_PAYLOADS: usize = 2;
 
-/// One record waiting, without its large parts.
+/// One record waiting, without its large parts. (Its variants are named after the
+/// [`crate::journal::Record`] each stands for.)
+#[allow(clippy::enum_variant_names)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Queued {
     /// The application's journal checkpoint.

@@ -86,7 +86,9 @@ fn card() -> CardData {
 
 /// [`Terminal::restore`] in place over an application that was in use is the application
 /// [`Terminal::new`] builds: nothing of the old run stays (the in-place construction the
-/// firmware uses must not keep a queue, a card number or a running request).
+/// firmware uses must not keep a queue, a card number or a running request); so is
+/// [`Terminal::replay`] of the same records into [`Terminal::empty`], then
+/// [`Terminal::resume`].
 #[test]
 fn restore_over_a_used_application_is_a_new_one() {
     let cfg = Config::new(Currency::EUR);
@@ -117,8 +119,15 @@ fn restore_over_a_used_application_is_a_new_one() {
 
     let t1 = Instant::from_millis(9_000);
     app.restore(&state, t1);
-    let fresh = Terminal::new(cfg, state.clone(), t1);
+    let fresh = Terminal::new(cfg.clone(), state.clone(), t1);
     assert_eq!(std::format!("{app:?}"), std::format!("{fresh:?}"));
+    // The firmware's way: the records replayed into an empty application, then resumed.
+    let mut replayed = Terminal::empty(cfg);
+    for r in &journal {
+        replayed.replay(r).unwrap();
+    }
+    replayed.resume(t1);
+    assert_eq!(std::format!("{replayed:?}"), std::format!("{fresh:?}"));
     // The first record is the recovered checkpoint, read from the application's own state.
     let expected = state.recover().unwrap();
     assert_eq!(app.poll_record(), Some(RecordRef::Checkpoint(&expected)));
