@@ -298,21 +298,20 @@ impl<const RX: usize> Wire<RX> {
         Ok(Some(len))
     }
 
-    /// Feeds bytes up to the first complete item: a message (or the error of a bad one), with
-    /// the bytes consumed. `body` types the fields (a side types only what it can receive).
-    fn next(
+    /// Feeds bytes up to the first complete item: a message's header and body (or the error
+    /// of a bad one), with the bytes consumed. `body` types the fields into what a side can
+    /// receive (the terminal's [`TerminalBody`] has no room for a B4's receipt text).
+    fn next<B>(
         &mut self,
         input: &[u8],
-        body: impl Fn(&MessageView<'_>) -> Result<Body>,
-    ) -> (Option<Result<Message>>, usize) {
+        body: impl Fn(&MessageView<'_>) -> Result<B>,
+    ) -> (Option<Result<(Header, B)>>, usize) {
         let (r, used) = self.acc.feed(input);
         let item = match r {
             Ok(Feed::Frame(payload)) => Some(
                 MessageView::parse(payload, &self.config.parse).and_then(|view| {
-                    Ok(Message {
-                        body: body(&view)?,
-                        header: view.header,
-                    })
+                    let b = body(&view)?;
+                    Ok((view.header, b))
                 }),
             ),
             Ok(Feed::NeedMore | Feed::Control(_)) => None,
@@ -642,40 +641,51 @@ impl CsobTerminal {
         }
     }
 
-    fn on_message(&mut self, now: Instant, msg: Result<Message>) {
-        let msg = match msg {
+    fn on_message(&mut self, now: Instant, msg: Result<(Header, TerminalBody)>) {
+        let (header, body) = match msg {
             Ok(m) => m,
             Err(e) => return self.event(TerminalEvent::ProtocolError(e)),
         };
-        match msg.body {
-            Body::Request(b1) => self.on_request(now, msg.header.timestamp, b1),
-            Body::Activity | Body::Progress(_) => {
+        match body {
+            TerminalBody::Request(b1) => self.on_request(now, header.timestamp, b1),
+            TerminalBody::Activity => {
                 if let TerminalState::AwaitConfirm { .. } = self.state {
                     self.state = TerminalState::Idle;
                     self.event(TerminalEvent::ResponseDelivered);
                 }
             }
-            Body::TicketRequest(t) => {
+            TerminalBody::TicketRequest(t) => {
                 self.receipt = Some(t.selector);
                 self.event(TerminalEvent::ReceiptRequested);
-            }
-            Body::Response(_) | Body::TicketResponse(_) => {
-                self.event(TerminalEvent::ProtocolError(Error::CsobUnexpected {
-                    what: "B2/B4 sent to a terminal",
-                }));
             }
         }
     }
 }
 
+/// What a terminal receives: a [`Body`] without the B2 and B4 (whose receipt text makes every
+/// `Body` over 1 KiB: this one, on the stack of every `handle_bytes`, is a few hundred bytes).
+#[allow(clippy::large_enum_variant)]
+enum TerminalBody {
+    /// B0 (its fields, the stage included, are not kept).
+    Activity,
+    /// B1.
+    Request(TransactionRequest),
+    /// B3.
+    TicketRequest(TicketRequest),
+}
+
 /// Types what a terminal can receive (B0, B1, B3). A B2 or B4 is refused before its fields
 /// are typed: a terminal has no use for them, and firmware then links no B2/B4 parser.
-fn terminal_body(view: &MessageView<'_>) -> Result<Body> {
+fn terminal_body(view: &MessageView<'_>) -> Result<TerminalBody> {
     let f = &view.fields;
     match view.header.message_type {
-        MessageType::Activity => Ok(Body::Activity),
-        MessageType::TransactionRequest => TransactionRequest::from_fields(f).map(Body::Request),
-        MessageType::TicketRequest => TicketRequest::from_fields(f).map(Body::TicketRequest),
+        MessageType::Activity => Ok(TerminalBody::Activity),
+        MessageType::TransactionRequest => {
+            TransactionRequest::from_fields(f).map(TerminalBody::Request)
+        }
+        MessageType::TicketRequest => {
+            TicketRequest::from_fields(f).map(TerminalBody::TicketRequest)
+        }
         MessageType::TransactionResponse | MessageType::TicketResponse => {
             Err(Error::CsobUnexpected {
                 what: "B2/B4 sent to a terminal",
@@ -867,9 +877,9 @@ impl CsobEcr {
         }
     }
 
-    fn on_message(&mut self, now: Instant, msg: Result<Message>) {
+    fn on_message(&mut self, now: Instant, msg: Result<(Header, Body)>) {
         let msg = match msg {
-            Ok(m) => m,
+            Ok((header, body)) => Message { header, body },
             Err(e) => return self.event(EcrEvent::ProtocolError(e)),
         };
         let header = msg.header;
