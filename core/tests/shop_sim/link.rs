@@ -44,6 +44,8 @@ use ecrlink_core::txn::{Currency, TerminalId};
 use super::{Prng, SEC};
 
 /// The till's session of one connection.
+// One per simulated till, never moved around: the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum EcrSession {
     Concert(ConcertEcr),
     Csob(CsobEcr),

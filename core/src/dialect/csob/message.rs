@@ -564,13 +564,100 @@ impl Message {
         Ok((Message::parse_payload(frame.payload, opts)?, frame.len))
     }
 
-    // One body for both passes (counting, writing): a `dyn` sink, not two monomorphs (about
-    // 1 KiB of flash on a Cortex-M).
-    fn write_data(&self, s: &mut dyn Sink) -> Result<()> {
-        match &self.body {
-            Body::Activity => {}
-            Body::Progress(p) => put_field(s, tag::PROGRESS, p.name().as_bytes()),
-            Body::Request(r) => {
+    /// Length of the frame [`Message::emit`] writes.
+    pub fn frame_len(&self) -> Result<usize> {
+        frame_len(self.body.borrowed())
+    }
+
+    /// Writes the whole frame `STX header fields ETX` into `out` and returns its length.
+    ///
+    /// Errors: a value the wire cannot carry ([`Error::CsobField`] naming it, e.g. a character
+    /// outside ISO-8859-2 or an amount over twelve digits); [`Error::BufferTooSmall`] if `out`
+    /// is too small, in which case `out` is untouched.
+    pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
+        emit(&self.header, self.body.borrowed(), out)
+    }
+
+    /// The header's flags.
+    pub fn flags(&self) -> Flags {
+        self.header.flags
+    }
+}
+
+/// A [`Body`] to emit, borrowed: what the sessions send without first building a `Body`
+/// (which is over 1 KiB, for the receipt text a B4 holds inline).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum BodyRef<'a> {
+    Activity,
+    Progress(crate::session::Progress),
+    Request(&'a TransactionRequest),
+    Response(&'a TransactionResponse),
+    TicketRequest(&'a TicketRequest),
+    TicketResponse { text: &'a str, more: bool },
+}
+
+impl BodyRef<'_> {
+    /// The message type of this body.
+    pub(crate) fn message_type(self) -> MessageType {
+        match self {
+            BodyRef::Activity | BodyRef::Progress(_) => MessageType::Activity,
+            BodyRef::Request(_) => MessageType::TransactionRequest,
+            BodyRef::Response(_) => MessageType::TransactionResponse,
+            BodyRef::TicketRequest(_) => MessageType::TicketRequest,
+            BodyRef::TicketResponse { .. } => MessageType::TicketResponse,
+        }
+    }
+}
+
+impl Body {
+    fn borrowed(&self) -> BodyRef<'_> {
+        match self {
+            Body::Activity => BodyRef::Activity,
+            Body::Progress(p) => BodyRef::Progress(*p),
+            Body::Request(r) => BodyRef::Request(r),
+            Body::Response(r) => BodyRef::Response(r),
+            Body::TicketRequest(t) => BodyRef::TicketRequest(t),
+            Body::TicketResponse(t) => BodyRef::TicketResponse {
+                text: &t.text,
+                more: t.more,
+            },
+        }
+    }
+}
+
+/// Length of the frame [`emit`] writes for `body`.
+pub(crate) fn frame_len(body: BodyRef<'_>) -> Result<usize> {
+    let mut c = Counter::default();
+    write_body(body, &mut c)?;
+    Ok(c.0 + HEADER_LEN + 2)
+}
+
+/// Writes the frame `STX header fields ETX` of `header` and `body` into `out`, as
+/// [`Message::emit`].
+pub(crate) fn emit(header: &Header, body: BodyRef<'_>, out: &mut [u8]) -> Result<usize> {
+    let total = frame_len(body)?;
+    let data_len = u16::try_from(total - HEADER_LEN - 2).map_err(|_| Error::CapacityExceeded {
+        what: "csob data length",
+    })?;
+    let buf = out
+        .get_mut(..total)
+        .ok_or(Error::BufferTooSmall { needed: total })?;
+    let mut w = SliceWriter { buf, pos: 0 };
+    w.put(&[STX]);
+    emit_header(header, body.message_type(), data_len, &mut w);
+    write_body(body, &mut w)?;
+    w.put(&[ETX]);
+    Ok(total)
+}
+
+// One body for both passes (counting, writing): a `dyn` sink, not two monomorphs (about 1 KiB
+// of flash on a Cortex-M).
+fn write_body(body: BodyRef<'_>, s: &mut dyn Sink) -> Result<()> {
+    {
+        match body {
+            BodyRef::Activity => {}
+            BodyRef::Progress(p) => put_field(s, tag::PROGRESS, p.name().as_bytes()),
+            BodyRef::Request(r) => {
                 put_field(s, tag::TXN, &r.code.digits());
                 if let Some(code) = &r.approval_code {
                     put_field(s, tag::APPROVAL, code.as_str().as_bytes());
@@ -580,7 +667,7 @@ impl Message {
                 put_reference(s, r.reference.as_ref());
                 put_currency(s, &[FS], tag::CURRENCY, r.currency, "E")?;
             }
-            Body::Response(r) => {
+            BodyRef::Response(r) => {
                 put_field(s, tag::TXN, &r.code.digits());
                 put_field(s, tag::RESULT, r.result.text().as_bytes());
                 if let Some(code) = &r.approval_code {
@@ -614,57 +701,23 @@ impl Message {
                     put_totals(s, t)?;
                 }
             }
-            Body::TicketRequest(t) => {
+            BodyRef::TicketRequest(t) => {
                 s.put(&[FS, tag::SUB, GS, tag::SUB_TICKET, t.selector.byte()]);
             }
-            Body::TicketResponse(t) => {
-                if !t.text.is_empty() {
-                    for line in t.text.split('\n') {
+            BodyRef::TicketResponse { text, more } => {
+                if !text.is_empty() {
+                    for line in text.split('\n') {
                         text::encoded_len(line, "T (receipt line)")?;
                         s.put(&[FS, tag::TXN, RECEIPT_LINE_ATTRIBUTE]);
                         text::for_each_byte(line, |b| s.put(&[b]));
                     }
                 }
-                if t.more {
+                if more {
                     s.put(&[FS, tag::RECEIPT_MORE, b'1']);
                 }
             }
         }
         Ok(())
-    }
-
-    /// Length of the frame [`Message::emit`] writes.
-    pub fn frame_len(&self) -> Result<usize> {
-        let mut c = Counter::default();
-        self.write_data(&mut c)?;
-        Ok(c.0 + HEADER_LEN + 2)
-    }
-
-    /// Writes the whole frame `STX header fields ETX` into `out` and returns its length.
-    ///
-    /// Errors: a value the wire cannot carry ([`Error::CsobField`] naming it, e.g. a character
-    /// outside ISO-8859-2 or an amount over twelve digits); [`Error::BufferTooSmall`] if `out`
-    /// is too small, in which case `out` is untouched.
-    pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
-        let total = self.frame_len()?;
-        let data_len =
-            u16::try_from(total - HEADER_LEN - 2).map_err(|_| Error::CapacityExceeded {
-                what: "csob data length",
-            })?;
-        let buf = out
-            .get_mut(..total)
-            .ok_or(Error::BufferTooSmall { needed: total })?;
-        let mut w = SliceWriter { buf, pos: 0 };
-        w.put(&[STX]);
-        emit_header(&self.header, self.body.message_type(), data_len, &mut w);
-        self.write_data(&mut w)?;
-        w.put(&[ETX]);
-        Ok(total)
-    }
-
-    /// The header's flags.
-    pub fn flags(&self) -> Flags {
-        self.header.flags
     }
 }
 

@@ -25,8 +25,8 @@ use heapless::{Deque, String, Vec};
 use super::codes::{Flags, MessageType, ReceiptSelector, ResultCode, TxnCode};
 use super::header::{CrcField, Header};
 use super::message::{
-    Body, MAX_FRAME, MAX_PAYLOAD, Message, MessageView, ParseOptions, TicketRequest,
-    TicketResponse, TransactionRequest, TransactionResponse,
+    self, Body, BodyRef, MAX_FRAME, MAX_PAYLOAD, Message, MessageView, ParseOptions, TicketRequest,
+    TransactionRequest, TransactionResponse,
 };
 use crate::link::{Checksum, Feed, FrameAccumulator};
 use crate::session::{EcrEvent, EcrSide, Progress, TerminalEvent, TerminalSide};
@@ -241,13 +241,10 @@ impl<const RX: usize> Wire<RX> {
         h
     }
 
-    /// Emits `body` as a frame into the outbox; the outbox is unchanged on error.
-    fn send(&mut self, now: Instant, flags: u16, body: Body) -> Result<()> {
-        let msg = Message {
-            header: self.header(now, body.message_type(), flags),
-            body,
-        };
-        let len = msg.frame_len()?;
+    /// Emits `body` as a frame into the outbox; the outbox is unchanged on error. The body is
+    /// borrowed: no `Body` (over 1 KiB) is built on the stack to send a B0 or a B2.
+    fn send(&mut self, now: Instant, flags: u16, body: BodyRef<'_>) -> Result<()> {
+        let len = message::frame_len(body)?;
         if len > self.max_frame() {
             return Err(Error::CapacityExceeded { what: "csob frame" });
         }
@@ -259,8 +256,9 @@ impl<const RX: usize> Wire<RX> {
         }
         let start = self.outbox.len();
         self.outbox.resize(start + len, 0).map_err(|_| full)?;
+        let header = self.header(now, body.message_type(), flags);
         let slot = self.outbox.get_mut(start..).unwrap_or_default();
-        if let Err(e) = msg.emit(slot) {
+        if let Err(e) = message::emit(&header, body, slot) {
             self.outbox.truncate(start);
             return Err(e);
         }
@@ -298,21 +296,20 @@ impl<const RX: usize> Wire<RX> {
         Ok(Some(len))
     }
 
-    /// Feeds bytes up to the first complete item: a message (or the error of a bad one), with
-    /// the bytes consumed. `body` types the fields (a side types only what it can receive).
-    fn next(
+    /// Feeds bytes up to the first complete item: a message's header and body (or the error
+    /// of a bad one), with the bytes consumed. `body` types the fields into what a side can
+    /// receive (the terminal's [`TerminalBody`] has no room for a B4's receipt text).
+    fn next<B>(
         &mut self,
         input: &[u8],
-        body: impl Fn(&MessageView<'_>) -> Result<Body>,
-    ) -> (Option<Result<Message>>, usize) {
+        body: impl Fn(&MessageView<'_>) -> Result<B>,
+    ) -> (Option<Result<(Header, B)>>, usize) {
         let (r, used) = self.acc.feed(input);
         let item = match r {
             Ok(Feed::Frame(payload)) => Some(
                 MessageView::parse(payload, &self.config.parse).and_then(|view| {
-                    Ok(Message {
-                        body: body(&view)?,
-                        header: view.header,
-                    })
+                    let b = body(&view)?;
+                    Ok((view.header, b))
                 }),
             ),
             Ok(Feed::NeedMore | Feed::Control(_)) => None,
@@ -480,18 +477,9 @@ impl CsobTerminal {
     /// [`CsobConfig::till_read`] bytes, with the `t1` field when `more`. A driver cuts receipt
     /// text into parts that fit before [`TerminalSide::send_receipt_part`].
     pub fn receipt_part_fits(&self, text: &str, more: bool) -> bool {
-        let mut s: String<{ super::message::RECEIPT_TEXT_CAPACITY }> = String::new();
-        if s.push_str(text).is_err() {
-            return false;
-        }
-        let msg = Message {
-            header: self
-                .wire
-                .header(Instant::ZERO, MessageType::TicketResponse, 0),
-            body: Body::TicketResponse(TicketResponse { text: s, more }),
-        };
-        msg.frame_len()
-            .is_ok_and(|len| len <= self.wire.max_frame())
+        text.len() <= super::message::RECEIPT_TEXT_CAPACITY
+            && message::frame_len(BodyRef::TicketResponse { text, more })
+                .is_ok_and(|len| len <= self.wire.max_frame())
     }
 
     /// Answers the pending request like [`TerminalSide::respond`], saying whether the driver
@@ -522,7 +510,7 @@ impl CsobTerminal {
         } else {
             0
         };
-        self.wire.send(now, flags, Body::Response(b2))?;
+        self.wire.send(now, flags, BodyRef::Response(&b2))?;
         if response.outcome.is_approved() && asked.moves_money() {
             if let (Some(c), Some(m)) = (&response.approval_code, response.amount) {
                 self.last_approved = Some((c.clone(), m));
@@ -543,7 +531,7 @@ impl CsobTerminal {
     /// Sends B2 `code` R-21 at once (no confirmation awaited) and reports `err`.
     fn refuse(&mut self, now: Instant, code: TxnCode, err: Error) {
         let b2 = TransactionResponse::new(code, ResultCode::Discarded);
-        if let Err(e) = self.wire.send(now, 0, Body::Response(b2)) {
+        if let Err(e) = self.wire.send(now, 0, BodyRef::Response(&b2)) {
             self.event(TerminalEvent::ProtocolError(e));
         }
         self.event(TerminalEvent::ProtocolError(err));
@@ -560,7 +548,7 @@ impl CsobTerminal {
         b2.cashback = b1.cashback;
         b2.currency = b1.currency;
         b2.reference = b1.reference.clone();
-        if let Err(e) = self.wire.send(now, 0, Body::Response(b2)) {
+        if let Err(e) = self.wire.send(now, 0, BodyRef::Response(&b2)) {
             self.event(TerminalEvent::ProtocolError(e));
         }
         self.event(TerminalEvent::ProtocolError(Error::LinkBusy));
@@ -607,7 +595,7 @@ impl CsobTerminal {
             TerminalState::Idle => false,
         };
         if repeat {
-            if let Err(e) = self.wire.send(now, 0, Body::Activity) {
+            if let Err(e) = self.wire.send(now, 0, BodyRef::Activity) {
                 self.event(TerminalEvent::ProtocolError(e));
             }
             return;
@@ -616,7 +604,7 @@ impl CsobTerminal {
             self.state = TerminalState::Idle;
             self.event(TerminalEvent::ResponseUndelivered(Error::LinkNoAck));
         }
-        if let Err(e) = self.wire.send(now, 0, Body::Activity) {
+        if let Err(e) = self.wire.send(now, 0, BodyRef::Activity) {
             self.event(TerminalEvent::ProtocolError(e));
             return;
         }
@@ -642,40 +630,51 @@ impl CsobTerminal {
         }
     }
 
-    fn on_message(&mut self, now: Instant, msg: Result<Message>) {
-        let msg = match msg {
+    fn on_message(&mut self, now: Instant, msg: Result<(Header, TerminalBody)>) {
+        let (header, body) = match msg {
             Ok(m) => m,
             Err(e) => return self.event(TerminalEvent::ProtocolError(e)),
         };
-        match msg.body {
-            Body::Request(b1) => self.on_request(now, msg.header.timestamp, b1),
-            Body::Activity | Body::Progress(_) => {
+        match body {
+            TerminalBody::Request(b1) => self.on_request(now, header.timestamp, b1),
+            TerminalBody::Activity => {
                 if let TerminalState::AwaitConfirm { .. } = self.state {
                     self.state = TerminalState::Idle;
                     self.event(TerminalEvent::ResponseDelivered);
                 }
             }
-            Body::TicketRequest(t) => {
+            TerminalBody::TicketRequest(t) => {
                 self.receipt = Some(t.selector);
                 self.event(TerminalEvent::ReceiptRequested);
-            }
-            Body::Response(_) | Body::TicketResponse(_) => {
-                self.event(TerminalEvent::ProtocolError(Error::CsobUnexpected {
-                    what: "B2/B4 sent to a terminal",
-                }));
             }
         }
     }
 }
 
+/// What a terminal receives: a [`Body`] without the B2 and B4 (whose receipt text makes every
+/// `Body` over 1 KiB: this one, on the stack of every `handle_bytes`, is a few hundred bytes).
+#[allow(clippy::large_enum_variant)]
+enum TerminalBody {
+    /// B0 (its fields, the stage included, are not kept).
+    Activity,
+    /// B1.
+    Request(TransactionRequest),
+    /// B3.
+    TicketRequest(TicketRequest),
+}
+
 /// Types what a terminal can receive (B0, B1, B3). A B2 or B4 is refused before its fields
 /// are typed: a terminal has no use for them, and firmware then links no B2/B4 parser.
-fn terminal_body(view: &MessageView<'_>) -> Result<Body> {
+fn terminal_body(view: &MessageView<'_>) -> Result<TerminalBody> {
     let f = &view.fields;
     match view.header.message_type {
-        MessageType::Activity => Ok(Body::Activity),
-        MessageType::TransactionRequest => TransactionRequest::from_fields(f).map(Body::Request),
-        MessageType::TicketRequest => TicketRequest::from_fields(f).map(Body::TicketRequest),
+        MessageType::Activity => Ok(TerminalBody::Activity),
+        MessageType::TransactionRequest => {
+            TransactionRequest::from_fields(f).map(TerminalBody::Request)
+        }
+        MessageType::TicketRequest => {
+            TicketRequest::from_fields(f).map(TerminalBody::TicketRequest)
+        }
         MessageType::TransactionResponse | MessageType::TicketResponse => {
             Err(Error::CsobUnexpected {
                 what: "B2/B4 sent to a terminal",
@@ -726,7 +725,7 @@ impl TerminalSide for CsobTerminal {
     /// runs; nothing otherwise (the till would take a stray B0 for activity of nothing).
     fn send_progress(&mut self, now: Instant, progress: Progress) -> Result<()> {
         if let TerminalState::Processing { .. } = self.state {
-            self.wire.send(now, 0, Body::Progress(progress))?;
+            self.wire.send(now, 0, BodyRef::Progress(progress))?;
         }
         Ok(())
     }
@@ -737,15 +736,13 @@ impl TerminalSide for CsobTerminal {
                 what: "receipt part with no B3 pending",
             });
         }
-        let mut s: String<{ super::message::RECEIPT_TEXT_CAPACITY }> = String::new();
-        s.push_str(text).map_err(|_| Error::CapacityExceeded {
-            what: "csob receipt part",
-        })?;
-        self.wire.send(
-            now,
-            0,
-            Body::TicketResponse(TicketResponse { text: s, more }),
-        )?;
+        if text.len() > super::message::RECEIPT_TEXT_CAPACITY {
+            return Err(Error::CapacityExceeded {
+                what: "csob receipt part",
+            });
+        }
+        self.wire
+            .send(now, 0, BodyRef::TicketResponse { text, more })?;
         self.receipt = None;
         Ok(())
     }
@@ -844,7 +841,7 @@ impl CsobEcr {
         self.wire.send(
             now,
             Flags::CONFIRM,
-            Body::TicketRequest(TicketRequest { selector }),
+            BodyRef::TicketRequest(&TicketRequest { selector }),
         )?;
         if selector != ReceiptSelector::Next {
             self.receipt_copy = Some(selector);
@@ -862,14 +859,14 @@ impl CsobEcr {
     }
 
     fn confirm(&mut self, now: Instant) {
-        if let Err(e) = self.wire.send(now, 0, Body::Activity) {
+        if let Err(e) = self.wire.send(now, 0, BodyRef::Activity) {
             self.event(EcrEvent::ProtocolError(e));
         }
     }
 
-    fn on_message(&mut self, now: Instant, msg: Result<Message>) {
+    fn on_message(&mut self, now: Instant, msg: Result<(Header, Body)>) {
         let msg = match msg {
-            Ok(m) => m,
+            Ok((header, body)) => Message { header, body },
             Err(e) => return self.event(EcrEvent::ProtocolError(e)),
         };
         let header = msg.header;
@@ -945,7 +942,8 @@ impl EcrSide for CsobEcr {
         }
         let b1 = TransactionRequest::from_request(request)?;
         let code = b1.code;
-        self.wire.send(now, request_flags(&b1), Body::Request(b1))?;
+        self.wire
+            .send(now, request_flags(&b1), BodyRef::Request(&b1))?;
         self.receipt_copy = None;
         self.receipt_more = false;
         self.state = EcrState::AwaitResponse {
