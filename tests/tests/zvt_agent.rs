@@ -54,6 +54,12 @@ struct AbortCommand {}
 /// A bank simulator and an agent with a ZVT listener whose password is [`PASSWORD`].
 fn start(dir: &Path, cards: Option<&str>) -> (Bank, Agent) {
     let bank = Bank::spawn(None);
+    let agent = start_agent(dir, cards, &bank);
+    (bank, agent)
+}
+
+/// An agent (journal in `dir`) with a ZVT listener, against `bank`.
+fn start_agent(dir: &Path, cards: Option<&str>, bank: &Bank) -> Agent {
     let bank_addr = bank.addr.to_string();
     let mut args = vec![
         "--listen".to_string(),
@@ -70,8 +76,7 @@ fn start(dir: &Path, cards: Option<&str>) -> (Bank, Agent) {
         args.push(path.to_string_lossy().into_owned());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let agent = Agent::spawn(&args, &dir.join("journal"));
-    (bank, agent)
+    Agent::spawn(&args, &dir.join("journal"))
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -652,4 +657,54 @@ fn zvt_crate_reservation_then_book_total() {
     });
     let r = reservation(&l, 4000).unwrap();
     assert_eq!(r["approved_amount"], 2715, "{r:#}");
+}
+
+#[test]
+fn zvt_crate_books_a_reservation_made_before_the_agent_was_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bank, mut agent) = start(dir.path(), None);
+    let (first, second) = rt().block_on(async {
+        let mut sock = connect(agent.addr("zvt")).await;
+        register(&mut sock, PASSWORD).await.unwrap();
+        let first = reserve(&mut sock, 6000).await;
+        // A payment after it: the reservation is not the last transaction.
+        let _ = run_payment(&mut sock, &pay(990)).await;
+        let second = reserve(&mut sock, 3000).await;
+        (first, second)
+    });
+    // Charging goes on for hours; the agent dies meanwhile (kill -9) and starts again on the
+    // same journal, then is restarted once more cleanly (a new journal file each time).
+    agent.kill9();
+    let mut agent = start_agent(dir.path(), None, &bank);
+    assert_eq!(agent.terminate(), Some(0));
+    let agent = start_agent(dir.path(), None, &bank);
+    rt().block_on(async {
+        let mut sock = connect(agent.addr("zvt")).await;
+        register(&mut sock, PASSWORD).await.unwrap();
+        let got = run_book(
+            &mut sock,
+            &BookTotal {
+                receipt_no: Some(first),
+                amount: Some(4250),
+                currency: Some(978),
+            },
+        )
+        .await;
+        let info = completed(&got);
+        assert_eq!((info.result_code, info.amount), (Some(0), Some(4250)));
+        let req = packets::PartialReversal {
+            receipt_no: Some(second),
+            amount: Some(1000),
+            payment_type: Some(0x40),
+            currency: Some(978),
+            tlv: None,
+        };
+        let got = pre_auth_answers(sequences::PartialReversal::into_stream(&req, &mut sock)).await;
+        assert_eq!(completed(&got).result_code, Some(0), "{got:?}");
+    });
+    let l = bank.wait_for("both reservations booked", |l| {
+        reservation(l, 6000).is_some_and(|r| r["booked"] == 4250)
+            && reservation(l, 3000).is_some_and(|r| r["booked"] == 2000)
+    });
+    assert_eq!(reservation(&l, 6000).unwrap()["reversal_messages"], 0);
 }
