@@ -491,3 +491,27 @@ fn releasing_needs_the_merchant_when_the_policy_says_so() {
         "{a:?}"
     );
 }
+
+#[test]
+fn a_reservation_the_till_could_not_be_told_of_is_released() {
+    let mut rig = Rig::new();
+    let r = rig.request(Request::Reservation { amount: eur(3000) });
+    let stan = r.trace.unwrap();
+    rig.app.handle_answer_undeliverable(rig.now, stan);
+    rig.pump();
+    let p = rig
+        .app
+        .checkpoint()
+        .pending
+        .first()
+        .expect("a reversal owed");
+    assert_eq!(
+        (p.original.stan, p.original.kind),
+        (stan, RequestKind::Reservation)
+    );
+    let r = rig.request(Request::BookTotal {
+        receipt: receipt_of(stan),
+        amount: eur(100),
+    });
+    refused_with(&r, PREAUTH_RELEASED_TEXT);
+}
