@@ -559,7 +559,10 @@ fn reservation(l: &serde_json::Value, reserved: u64) -> Option<serde_json::Value
 #[test]
 fn zvt_crate_reservation_then_partial_reversal() {
     let dir = tempfile::tempdir().unwrap();
-    let (bank, agent) = start(dir.path(), None);
+    // A chip card whose data carries the card number (5A) and track 2 (57), as real ones do.
+    let cards = "[[card]]\npan = \"4761739001010119\"\nentry = \"chip\"\n\
+        emv = \"5A08476173900101011957094761739001010119D2\"\n";
+    let (bank, agent) = start(dir.path(), Some(&cards.repeat(2)));
     let addr = agent.addr("zvt");
     rt().block_on(async {
         let mut sock = connect(addr).await;
@@ -614,6 +617,13 @@ fn zvt_crate_reservation_then_partial_reversal() {
             "released already: {got:?}"
         );
     });
+    // The agent's debug log (every bank frame in hex) and journal hold no card number: the
+    // 0100 carries the card's chip data, masked in the log as a 0200's is.
+    drop(agent);
+    std::fs::remove_file(dir.path().join("cards.toml")).unwrap();
+    let (files, found) = ecrlink_tests::pan::scan_tree(dir.path(), &["4761739001010119"]);
+    assert!(files >= 2, "{files} files");
+    assert!(found.is_empty(), "{found:?}");
     // The bank reserved 50.00 and booked 31.40; the second reservation is reversed.
     let l = bank.wait_for("the reservations settled", |l| {
         reservation(l, 2000).is_some_and(|r| r["state"] == "reversed")
