@@ -661,12 +661,28 @@ fn zvt_crate_reservation_then_book_total() {
         // Booked already: B8.
         let got = run_book(&mut sock, &book(receipt, 2715)).await;
         assert_eq!(pre_auth_abort(&got).error, 0xB8, "{got:?}");
+        // A reservation still open at the end of day is a hold, not in the totals.
+        let _ = reserve(&mut sock, 1500).await;
+        let eod = packets::EndOfDay { password: PASSWORD };
+        let got = collect(sequences::EndOfDay::into_stream(&eod, &mut sock)).await;
+        assert!(
+            matches!(
+                got.last(),
+                Some(Ok(sequences::EndOfDayResponse::CompletionData(_)))
+            ),
+            "{got:?}"
+        );
     });
     let l = bank.wait_for("the reservation booked", |l| {
         reservation(l, 4000).is_some_and(|r| r["booked"] == 2715)
     });
     let r = reservation(&l, 4000).unwrap();
     assert_eq!(r["approved_amount"], 2715, "{r:#}");
+    assert_eq!(r["state"], "settled", "{r:#}");
+    // The terminal's totals (27.15 booked) matched the bank's at the end of day.
+    let rec = &l["reconciliations"][0];
+    assert_eq!(rec["matched"], true, "{l:#}");
+    assert_eq!(reservation(&l, 1500).unwrap()["state"], "approved", "{l:#}");
 }
 
 #[test]
