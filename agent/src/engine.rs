@@ -585,7 +585,7 @@ impl Engine {
     }
 
     fn send_bank(&mut self, req: BankRequest) {
-        if matches!(req, BankRequest::Auth(_)) {
+        if matches!(req, BankRequest::Auth(_) | BankRequest::PreAuth(_)) {
             crate::crash::point("before-bank-request");
             self.start_wait_clock();
             self.shared.ui.stages.publish(Stage::ContactingBank);

@@ -52,6 +52,27 @@ pub enum Command {
     /// is that transaction's outcome, as for a sale (0 approved, 1 declined or refused, …), and
     /// 1 when the terminal has none. ČSOB only (T82): Concert cannot ask.
     Last(tillcli::TillArgs),
+    /// ZVT pre-authorisation: reserve an amount on the card (06 22), nothing charged yet.
+    ///
+    /// An EV charger reserves the most a session may cost, e.g. `reserve --amount 50
+    /// --currency EUR --terminal 127.0.0.1:20007 --dialect zvt`; the answer gives the
+    /// reservation's receipt number. Then either `book-total` the final amount,
+    /// `partial-reversal` the unused part, or `pre-auth-reversal` to release it all.
+    Reserve(tillcli::ReserveCmd),
+    /// ZVT: book the final amount of a reservation (06 24); the rest is released.
+    ///
+    /// `book-total --receipt-no 12 --amount 31.40 --currency EUR …`: at most the reserved
+    /// amount. A receipt number that names no open reservation (unknown, booked or released)
+    /// is refused with ZVT code B8, an amount over the reservation with B7.
+    BookTotal(tillcli::PreAuthCmd),
+    /// ZVT: release the unused part of a reservation and book the rest (06 23).
+    ///
+    /// `--amount` is what is released (given back to the card): the reserved amount less what
+    /// was used, as EV chargers send it. `partial-reversal --receipt-no 12 --amount 18.60
+    /// --currency EUR …` on a 50.00 reservation books 31.40.
+    PartialReversal(tillcli::PreAuthCmd),
+    /// ZVT: release a whole reservation (06 25), e.g. a charging session that never started.
+    PreAuthReversal(tillcli::ReceiptCmd),
     /// List the configured terminals and which one this computer/user gets.
     Terminals(tillcli::TerminalsArgs),
     /// Bank simulator + terminal + till in one process: a short shop day, receipts, a summary.

@@ -504,6 +504,8 @@ pub enum Label {
     Reference,
     /// Trace number (as the receipt prints it).
     Trace,
+    /// ZVT receipt number (BMP 87): what a reversal, book total or partial reversal names.
+    ReceiptNo,
     /// Terminal.
     Terminal,
     /// Time taken.
@@ -527,6 +529,7 @@ pub fn label(lang: Lang, label: Label) -> &'static str {
         Label::Card => t!("Karta", "Card", "Carte"),
         Label::Reference => t!("Variabilní symbol", "Reference", "Référence"),
         Label::Trace => t!("Číslo transakce", "Trace no.", "N° transaction"),
+        Label::ReceiptNo => t!("Číslo účtenky", "Receipt no.", "N° de ticket"),
         Label::Terminal => t!("Terminál", "Terminal", "Terminal"),
         Label::Elapsed => t!("Doba", "Time", "Durée"),
         Label::Log => t!("Záznam", "Log", "Journal"),

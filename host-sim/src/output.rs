@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use ecrlink_core::session::Dialect;
 use ecrlink_core::txn::{Money, Outcome, Request, Response};
 use serde_json::{Map, Value, json};
 
@@ -305,6 +306,11 @@ pub fn to_human(result: &TillResult, opts: &TillOptions, log_file: Option<&str>)
     }
     if let Some(trace) = r.and_then(|r| r.trace) {
         line(&mut s, Label::Trace, &format!("{trace:06}"));
+        if opts.dialect == Dialect::Zvt {
+            // What `reversal`, `book-total`, `partial-reversal` and `pre-auth-reversal` take.
+            let no = ecrlink_core::terminal::receipt_of(trace);
+            line(&mut s, Label::ReceiptNo, &no.to_string());
+        }
     }
     if let Some(totals) = r.and_then(|r| r.totals.as_ref()) {
         if totals.currencies.is_empty() {

@@ -180,6 +180,56 @@ pub struct ReversalCmd {
     pub till: TillArgs,
 }
 
+/// `reserve`.
+#[derive(Debug, Clone, Args)]
+pub struct ReserveCmd {
+    /// The most the card may be charged, as a decimal, e.g. 50.00.
+    #[arg(long, allow_hyphen_values = true)]
+    pub amount: String,
+    /// ISO 4217 currency, e.g. EUR [default: the config's currency].
+    #[arg(long)]
+    pub currency: Option<String>,
+    /// Where and how.
+    #[command(flatten)]
+    pub till: TillArgs,
+}
+
+/// `book-total` and `partial-reversal`.
+#[derive(Debug, Clone, Args)]
+pub struct PreAuthCmd {
+    /// The reservation's receipt number (0-9999), as `reserve` printed it.
+    #[arg(long, value_name = "NUMBER")]
+    pub receipt_no: String,
+    /// `book-total`: the final amount to charge (at most the reserved one).
+    /// `partial-reversal`: the amount to release (the rest is charged).
+    #[arg(long, allow_hyphen_values = true)]
+    pub amount: String,
+    /// ISO 4217 currency, the reservation's [default: the config's currency].
+    #[arg(long)]
+    pub currency: Option<String>,
+    /// Where and how.
+    #[command(flatten)]
+    pub till: TillArgs,
+}
+
+/// `pre-auth-reversal`.
+#[derive(Debug, Clone, Args)]
+pub struct ReceiptCmd {
+    /// The reservation's receipt number (0-9999), as `reserve` printed it.
+    #[arg(long, value_name = "NUMBER")]
+    pub receipt_no: String,
+    /// Where and how.
+    #[command(flatten)]
+    pub till: TillArgs,
+}
+
+fn receipt_no(no: &str) -> Result<u16, String> {
+    no.parse::<u16>()
+        .ok()
+        .filter(|n| *n <= 9999)
+        .ok_or_else(|| format!("invalid --receipt-no '{no}': a number from 0 to 9999"))
+}
+
 /// `terminals`.
 #[derive(Debug, Clone, Args)]
 #[command(after_long_help = TERMINALS_HELP)]
@@ -403,6 +453,28 @@ fn request_of<'a>(
             };
             (req, &c.till)
         }
+        Command::Reserve(c) => {
+            let cur = currency(c.currency.as_deref(), config)?;
+            let amount = money(&c.amount, &cur)?;
+            (Request::Reservation { amount }, &c.till)
+        }
+        Command::BookTotal(c) | Command::PartialReversal(c) => {
+            let receipt = receipt_no(&c.receipt_no)?;
+            let cur = currency(c.currency.as_deref(), config)?;
+            let amount = money(&c.amount, &cur)?;
+            let req = if matches!(cmd, Command::BookTotal(_)) {
+                Request::BookTotal { receipt, amount }
+            } else {
+                Request::PartialReversal { receipt, amount }
+            };
+            (req, &c.till)
+        }
+        Command::PreAuthReversal(c) => (
+            Request::PreAuthReversal {
+                receipt: receipt_no(&c.receipt_no)?,
+            },
+            &c.till,
+        ),
         Command::CloseTotals(a) => (Request::CloseTotals, a),
         Command::Subtotals(a) => (Request::Subtotals, a),
         Command::LastSums(a) => (Request::LastSums, a),
@@ -425,6 +497,9 @@ fn till_args(cmd: &Command) -> Option<&TillArgs> {
         Command::Sale(c) | Command::Refund(c) => Some(&c.till),
         Command::Cashback(c) => Some(&c.till),
         Command::Reversal(c) => Some(&c.till),
+        Command::Reserve(c) => Some(&c.till),
+        Command::BookTotal(c) | Command::PartialReversal(c) => Some(&c.till),
+        Command::PreAuthReversal(c) => Some(&c.till),
         Command::CloseTotals(a)
         | Command::Subtotals(a)
         | Command::LastSums(a)

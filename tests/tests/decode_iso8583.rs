@@ -80,9 +80,9 @@ fn the_card_read_fields_decode_and_the_expiry_is_masked() {
 
 #[test]
 fn field_level_message_of_an_unhandled_type_still_decodes() {
-    // 0100 (authorization request, not used on this link) with field 11 only.
-    let v = decode_ok(&hex(b"01000020000000000000000042"));
-    assert_eq!(v["mti"], "0100");
+    // 0120 (authorization advice, not used on this link) with field 11 only.
+    let v = decode_ok(&hex(b"01200020000000000000000042"));
+    assert_eq!(v["mti"], "0120");
     assert_eq!(v["fields"]["11"], "000042");
     assert!(v["type"].is_null());
     assert!(v["type_error"].as_str().unwrap().contains("message type"));

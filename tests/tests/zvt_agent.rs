@@ -54,6 +54,12 @@ struct AbortCommand {}
 /// A bank simulator and an agent with a ZVT listener whose password is [`PASSWORD`].
 fn start(dir: &Path, cards: Option<&str>) -> (Bank, Agent) {
     let bank = Bank::spawn(None);
+    let agent = start_agent(dir, cards, &bank);
+    (bank, agent)
+}
+
+/// An agent (journal in `dir`) with a ZVT listener, against `bank`.
+fn start_agent(dir: &Path, cards: Option<&str>, bank: &Bank) -> Agent {
     let bank_addr = bank.addr.to_string();
     let mut args = vec![
         "--listen".to_string(),
@@ -70,8 +76,7 @@ fn start(dir: &Path, cards: Option<&str>) -> (Bank, Agent) {
         args.push(path.to_string_lossy().into_owned());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let agent = Agent::spawn(&args, &dir.join("journal"));
-    (bank, agent)
+    Agent::spawn(&args, &dir.join("journal"))
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -554,7 +559,10 @@ fn reservation(l: &serde_json::Value, reserved: u64) -> Option<serde_json::Value
 #[test]
 fn zvt_crate_reservation_then_partial_reversal() {
     let dir = tempfile::tempdir().unwrap();
-    let (bank, agent) = start(dir.path(), None);
+    // A chip card whose data carries the card number (5A) and track 2 (57), as real ones do.
+    let cards = "[[card]]\npan = \"4761739001010119\"\nentry = \"chip\"\n\
+        emv = \"5A08476173900101011957094761739001010119D2\"\n";
+    let (bank, agent) = start(dir.path(), Some(&cards.repeat(2)));
     let addr = agent.addr("zvt");
     rt().block_on(async {
         let mut sock = connect(addr).await;
@@ -609,6 +617,13 @@ fn zvt_crate_reservation_then_partial_reversal() {
             "released already: {got:?}"
         );
     });
+    // The agent's debug log (every bank frame in hex) and journal hold no card number: the
+    // 0100 carries the card's chip data, masked in the log as a 0200's is.
+    drop(agent);
+    std::fs::remove_file(dir.path().join("cards.toml")).unwrap();
+    let (files, found) = ecrlink_tests::pan::scan_tree(dir.path(), &["4761739001010119"]);
+    assert!(files >= 2, "{files} files");
+    assert!(found.is_empty(), "{found:?}");
     // The bank reserved 50.00 and booked 31.40; the second reservation is reversed.
     let l = bank.wait_for("the reservations settled", |l| {
         reservation(l, 2000).is_some_and(|r| r["state"] == "reversed")
@@ -646,10 +661,76 @@ fn zvt_crate_reservation_then_book_total() {
         // Booked already: B8.
         let got = run_book(&mut sock, &book(receipt, 2715)).await;
         assert_eq!(pre_auth_abort(&got).error, 0xB8, "{got:?}");
+        // A reservation still open at the end of day is a hold, not in the totals.
+        let _ = reserve(&mut sock, 1500).await;
+        let eod = packets::EndOfDay { password: PASSWORD };
+        let got = collect(sequences::EndOfDay::into_stream(&eod, &mut sock)).await;
+        assert!(
+            matches!(
+                got.last(),
+                Some(Ok(sequences::EndOfDayResponse::CompletionData(_)))
+            ),
+            "{got:?}"
+        );
     });
     let l = bank.wait_for("the reservation booked", |l| {
         reservation(l, 4000).is_some_and(|r| r["booked"] == 2715)
     });
     let r = reservation(&l, 4000).unwrap();
     assert_eq!(r["approved_amount"], 2715, "{r:#}");
+    assert_eq!(r["state"], "settled", "{r:#}");
+    // The terminal's totals (27.15 booked) matched the bank's at the end of day.
+    let rec = &l["reconciliations"][0];
+    assert_eq!(rec["matched"], true, "{l:#}");
+    assert_eq!(reservation(&l, 1500).unwrap()["state"], "approved", "{l:#}");
+}
+
+#[test]
+fn zvt_crate_books_a_reservation_made_before_the_agent_was_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bank, mut agent) = start(dir.path(), None);
+    let (first, second) = rt().block_on(async {
+        let mut sock = connect(agent.addr("zvt")).await;
+        register(&mut sock, PASSWORD).await.unwrap();
+        let first = reserve(&mut sock, 6000).await;
+        // A payment after it: the reservation is not the last transaction.
+        let _ = run_payment(&mut sock, &pay(990)).await;
+        let second = reserve(&mut sock, 3000).await;
+        (first, second)
+    });
+    // Charging goes on for hours; the agent dies meanwhile (kill -9) and starts again on the
+    // same journal, then is restarted once more cleanly (a new journal file each time).
+    agent.kill9();
+    let mut agent = start_agent(dir.path(), None, &bank);
+    assert_eq!(agent.terminate(), Some(0));
+    let agent = start_agent(dir.path(), None, &bank);
+    rt().block_on(async {
+        let mut sock = connect(agent.addr("zvt")).await;
+        register(&mut sock, PASSWORD).await.unwrap();
+        let got = run_book(
+            &mut sock,
+            &BookTotal {
+                receipt_no: Some(first),
+                amount: Some(4250),
+                currency: Some(978),
+            },
+        )
+        .await;
+        let info = completed(&got);
+        assert_eq!((info.result_code, info.amount), (Some(0), Some(4250)));
+        let req = packets::PartialReversal {
+            receipt_no: Some(second),
+            amount: Some(1000),
+            payment_type: Some(0x40),
+            currency: Some(978),
+            tlv: None,
+        };
+        let got = pre_auth_answers(sequences::PartialReversal::into_stream(&req, &mut sock)).await;
+        assert_eq!(completed(&got).result_code, Some(0), "{got:?}");
+    });
+    let l = bank.wait_for("both reservations booked", |l| {
+        reservation(l, 6000).is_some_and(|r| r["booked"] == 4250)
+            && reservation(l, 3000).is_some_and(|r| r["booked"] == 2000)
+    });
+    assert_eq!(reservation(&l, 6000).unwrap()["reversal_messages"], 0);
 }

@@ -142,3 +142,94 @@ fn zvt_till_with_a_wrong_password_is_refused() {
     );
     assert_eq!(r.code, 2, "a malformed password is a usage error: {r:?}");
 }
+
+#[test]
+fn zvt_till_reserves_books_and_releases() {
+    let shop = open();
+    let receipt_of = |r: &Run| {
+        let v = r.json();
+        format!("{}", v["trace"].as_u64().expect("a trace number") % 10_000)
+    };
+    // Reserve 50.00, release the unused 18.60: 31.40 booked.
+    let r = shop.run(&["reserve", "--amount", "50.00", "--currency", "EUR"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["amount_minor"], 5000);
+    let first = receipt_of(&r);
+    let r = shop.run(&[
+        "partial-reversal",
+        "--receipt-no",
+        &first,
+        "--amount",
+        "18.60",
+        "--currency",
+        "EUR",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    // Booked already: B8.
+    let r = shop.run(&[
+        "book-total",
+        "--receipt-no",
+        &first,
+        "--amount",
+        "1.00",
+        "--currency",
+        "EUR",
+    ]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(r.json()["terminal_code"], "B8", "{r:?}");
+
+    // Reserve 40.00: more than that is refused (B7), 27.15 booked.
+    let r = shop.run(&["reserve", "--amount", "40", "--currency", "EUR"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let second = receipt_of(&r);
+    let book = |amount: &str| {
+        shop.run(&[
+            "book-total",
+            "--receipt-no",
+            &second,
+            "--amount",
+            amount,
+            "--currency",
+            "EUR",
+        ])
+    };
+    let r = book("40.01");
+    assert_eq!(
+        (r.code, r.json()["terminal_code"].clone()),
+        (1, "B7".into()),
+        "{r:?}"
+    );
+    let r = book("27.15");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["amount_minor"], 2715);
+
+    // Reserve 20.00 and release it all; twice is refused.
+    let r = shop.run(&["reserve", "--amount", "20", "--currency", "EUR"]);
+    let third = receipt_of(&r);
+    let r = shop.run(&["pre-auth-reversal", "--receipt-no", &third]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = shop.run(&["pre-auth-reversal", "--receipt-no", &third]);
+    assert_eq!(
+        (r.code, r.json()["terminal_code"].clone()),
+        (1, "B8".into()),
+        "{r:?}"
+    );
+
+    // A usage error before any connection: a bad receipt number.
+    let r = shop.run(&["pre-auth-reversal", "--receipt-no", "10000"]);
+    assert_eq!(r.code, 2, "{r:?}");
+
+    let l = shop.bank.ledger();
+    let by_reserved = |n: u64| {
+        l["auths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["reserved"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("reservation {n}: {l:#}"))
+    };
+    assert_eq!(by_reserved(5000)["booked"], 3140);
+    assert_eq!(by_reserved(4000)["booked"], 2715);
+    assert_eq!(by_reserved(2000)["state"], "reversed");
+}

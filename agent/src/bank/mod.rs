@@ -466,7 +466,7 @@ async fn connected(
                             Some(p) => msg::mask_pan_in(&body, p.digits()),
                             None => body.to_vec(),
                         };
-                        if let BankRequest::Auth(a) = &req {
+                        if let BankRequest::Auth(a) | BankRequest::PreAuth(a) = &req {
                             shown = msg::mask_emv_in(&shown, &a.emv);
                         }
                         tracing::debug!(stan = req.stan(), msg = req.name(), frame = %Hex(&shown), "bank ->");

@@ -201,7 +201,7 @@ fn bank_message_dispatches_by_mti() {
         assert_eq!(typed.stan(), stan);
         assert_eq!(emit(&typed.to_message().unwrap()), bytes);
     }
-    let other = IsoMessage::new(Mti::new(b"0300").unwrap());
+    let other = IsoMessage::new(Mti::new(b"0120").unwrap());
     assert_eq!(BankMessage::from_message(&other), Err(Error::IsoMti));
 }
 
@@ -679,4 +679,180 @@ fn expiry_and_entry_mode_values_are_checked_and_the_expiry_never_shows() {
         ..sale()
     };
     assert_eq!(req.to_message(), Err(Error::IsoField { field: 23 }));
+}
+
+// ----- pre-authorisation: 0100/0110, 0220/0230, 0400 with field 95 -----
+
+fn preauth_original() -> OriginalData {
+    OriginalData {
+        mti: Mti::AUTHORIZATION_REQUEST,
+        stan: 42,
+        transmission: t(12, 7, 9, 29, 0),
+        acquirer: 0,
+        forwarder: 0,
+    }
+}
+
+fn completion() -> CompletionAdvice {
+    CompletionAdvice {
+        pan: None,
+        processing: ProcessingCode::SALE,
+        amount: Money::new(1250, Currency::EUR).unwrap(),
+        stan: 7,
+        transmission: Some(t(12, 7, 9, 30, 0)),
+        approval_code: Some(ApprovalCode::new("A1B2C3").unwrap()),
+        terminal_id: tid(),
+        merchant_id: None,
+        original: preauth_original(),
+    }
+}
+
+#[test]
+fn pre_auth_request_is_the_sale_with_mti_0100() {
+    // The same fields as pyiso8583's 0200 above; only the MTI differs.
+    let mut want = b"0100".to_vec();
+    want.extend_from_slice(&PY_SALE[4..]);
+    let m = sale().to_pre_auth_message().unwrap();
+    assert_eq!(emit(&m), want);
+    let parsed = IsoMessage::parse(&want).unwrap();
+    let BankMessage::PreAuthorizationRequest(back) = BankMessage::from_message(&parsed).unwrap()
+    else {
+        panic!("an 0100");
+    };
+    assert_eq!(back, sale());
+    // A 0200 parser refuses it, and the other way round.
+    assert_eq!(
+        AuthorizationRequest::from_message(&parsed),
+        Err(Error::IsoMti)
+    );
+    let answer = sale().respond(
+        ResponseCode::APPROVED,
+        Some(ApprovalCode::new("A1B2C3").unwrap()),
+        None,
+    );
+    let bytes = emit(&answer.to_pre_auth_message().unwrap());
+    assert_eq!(&bytes[..4], b"0110");
+    let parsed = IsoMessage::parse(&bytes).unwrap();
+    let BankMessage::PreAuthorizationResponse(back) = BankMessage::from_message(&parsed).unwrap()
+    else {
+        panic!("an 0110");
+    };
+    assert_eq!(back, answer);
+}
+
+#[test]
+fn completion_advice_bytes() {
+    // ISO 8583:1987 layout by hand: MTI, primary bitmap (1 3 4 7 11 38 41 49), secondary
+    // bitmap (90), then the fields in order; field 90 = original MTI, trace, field 7, two
+    // zero institution codes of 11 digits.
+    let want: &[u8] = b"0220B2200000048080000000004000000000\
+000000\
+000000001250\
+1207093000\
+000007\
+A1B2C3\
+TERM0001\
+978\
+010000004212070929000000000000000000000000";
+    let m = completion().to_message().unwrap();
+    assert_eq!(
+        std::string::String::from_utf8(emit(&m)).unwrap(),
+        std::string::String::from_utf8(want.to_vec()).unwrap()
+    );
+    let parsed = IsoMessage::parse(want).unwrap();
+    assert_eq!(
+        BankMessage::from_message(&parsed).unwrap(),
+        BankMessage::CompletionAdvice(completion())
+    );
+    let answer = completion().respond(ResponseCode::APPROVED);
+    let bytes = emit(&answer.to_message().unwrap());
+    assert_eq!(&bytes[..4], b"0230");
+    let back = CompletionResponse::from_message(&IsoMessage::parse(&bytes).unwrap()).unwrap();
+    assert!(back.is_approved());
+    assert_eq!(back, answer);
+    // Without field 90 it is no completion.
+    let mut m = completion().to_message().unwrap();
+    let mut bare = IsoMessage::new(Mti::FINANCIAL_ADVICE);
+    for (n, v) in m.fields() {
+        if n != 90 {
+            bare.set(n, v).unwrap();
+        }
+    }
+    m = bare;
+    assert_eq!(
+        CompletionAdvice::from_message(&m),
+        Err(Error::IsoMissingField { field: 90 })
+    );
+}
+
+#[test]
+fn partial_reversal_carries_the_amount_that_stays_in_field_95() {
+    let req = ReversalRequest {
+        replacement: Some(Amount::new(3140).unwrap()),
+        original: preauth_original(),
+        ..ReversalRequest::for_authorization(&sale(), None, 8, t(12, 7, 10, 0, 0), None)
+    };
+    let m = req.to_message().unwrap();
+    assert_eq!(
+        m.get(95).unwrap(),
+        b"000000003140000000000000D00000000D00000000"
+    );
+    assert_eq!(&m.get(90).unwrap()[..4], b"0100");
+    let parsed = IsoMessage::parse(&emit(&m)).unwrap();
+    let back = ReversalRequest::from_message(&parsed).unwrap();
+    assert!(back.is_partial());
+    assert_eq!(back, req);
+    // A full reversal has no field 95.
+    let full = ReversalRequest::for_authorization(&sale(), None, 9, t(12, 7, 10, 0, 0), None);
+    assert!(!full.to_message().unwrap().has(95));
+    // Field 95 that does not start with twelve digits is refused.
+    let mut bad = m.clone();
+    bad.set(95, b"00000000314X000000000000D00000000D00000000")
+        .unwrap();
+    assert_eq!(
+        ReversalRequest::from_message(&bad),
+        Err(Error::IsoField { field: 95 })
+    );
+}
+
+proptest! {
+    #[test]
+    fn any_pre_auth_round_trips(req in any_sale()) {
+        let bytes = emit(&req.to_pre_auth_message().unwrap());
+        let parsed = IsoMessage::parse(&bytes).unwrap();
+        let back = AuthorizationRequest::from_pre_auth_message(&parsed).unwrap();
+        prop_assert_eq!(back, req);
+    }
+
+    #[test]
+    fn any_completion_round_trips(
+        amount in 1u64..=Amount::MAX_MINOR,
+        stan in 0u32..=999_999,
+        orig in 0u32..=999_999,
+        with_pan in any::<bool>(),
+    ) {
+        let c = CompletionAdvice {
+            pan: with_pan.then(|| Pan::new("4761739001010119").unwrap()),
+            amount: Money::new(amount, Currency::EUR).unwrap(),
+            stan,
+            original: OriginalData { stan: orig, ..preauth_original() },
+            ..completion()
+        };
+        let bytes = emit(&c.to_message().unwrap());
+        let back = CompletionAdvice::from_message(&IsoMessage::parse(&bytes).unwrap()).unwrap();
+        prop_assert_eq!(back, c);
+    }
+
+    #[test]
+    fn any_partial_reversal_round_trips(keep in 1u64..=Amount::MAX_MINOR, stan in 0u32..=999_999) {
+        let req = ReversalRequest {
+            replacement: Some(Amount::new(keep).unwrap()),
+            original: preauth_original(),
+            ..ReversalRequest::for_authorization(&sale(), None, stan, t(12, 7, 10, 0, 0), None)
+        };
+        let bytes = emit(&req.to_message().unwrap());
+        let parsed = IsoMessage::parse(&bytes).unwrap();
+        let back = ReversalRequest::from_message(&parsed).unwrap();
+        prop_assert_eq!(back, req);
+    }
 }

@@ -348,7 +348,9 @@ fn session_ram_is_bounded() {
     let bounds = [
         ("ConcertTerminal", 1_700),
         ("CsobTerminal", 3_300),
-        ("ZvtTerminal", 12_300),
+        // 4 KiB of it is the serial stop-and-wait queue (frames held behind the one waiting
+        // for its ACK, PA00P016), added after the bound was first set: see PERFORMANCE.md.
+        ("ZvtTerminal", 16_500),
     ];
     for (name, bound) in bounds {
         let size = sizes

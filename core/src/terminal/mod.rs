@@ -1117,9 +1117,13 @@ impl Terminal {
         let Some(last) = self.journal.checkpoint.last.clone() else {
             return;
         };
+        // A reservation the till was not told of is released the same way.
         let payment = matches!(
             last.response.kind,
-            RequestKind::Sale | RequestKind::SaleWithCashback | RequestKind::Refund
+            RequestKind::Sale
+                | RequestKind::SaleWithCashback
+                | RequestKind::Refund
+                | RequestKind::Reservation
         );
         if stan == 0
             || last.stan != stan

@@ -1790,6 +1790,130 @@ mod tests {
         bank.shutdown().await;
     }
 
+    fn pre_auth(stan: u32, minor: u64) -> IsoMessage {
+        AuthorizationRequest::from_message(&sale(stan, minor))
+            .unwrap()
+            .to_pre_auth_message()
+            .unwrap()
+    }
+
+    fn reservation_of(stan: u32, minor: u64) -> (OriginalData, Money) {
+        let orig = OriginalData {
+            mti: Mti::AUTHORIZATION_REQUEST,
+            stan,
+            transmission: t(),
+            acquirer: 0,
+            forwarder: 0,
+        };
+        (orig, Money::new(minor, Currency::EUR).unwrap())
+    }
+
+    fn completion(stan: u32, of: u32, minor: u64) -> IsoMessage {
+        let (original, _) = reservation_of(of, minor);
+        CompletionAdvice {
+            pan: None,
+            processing: ProcessingCode::SALE,
+            amount: Money::new(minor, Currency::EUR).unwrap(),
+            stan,
+            transmission: Some(t()),
+            approval_code: None,
+            terminal_id: TerminalId::new("T1").unwrap(),
+            merchant_id: None,
+            original,
+        }
+        .to_message()
+        .unwrap()
+    }
+
+    fn release(stan: u32, of: u32, reserved: u64, keep: Option<u64>) -> IsoMessage {
+        let (original, amount) = reservation_of(of, reserved);
+        ReversalRequest {
+            pan: None,
+            processing: ProcessingCode::SALE,
+            amount,
+            stan,
+            transmission: Some(t()),
+            rrn: None,
+            approval_code: None,
+            reason: None,
+            terminal_id: TerminalId::new("T1").unwrap(),
+            merchant_id: None,
+            original,
+            emv: &[],
+            replacement: keep.map(|k| ecrlink_core::txn::Amount::new(k).unwrap()),
+        }
+        .to_message()
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn reservations_are_held_then_booked_or_released() {
+        let bank = BankSim::start(BankConfig::default()).await.unwrap();
+        let mut s = TcpStream::connect(bank.addr()).await.unwrap();
+        // Three reservations: 0110 answers with an approval code.
+        for (stan, minor) in [(1, 5000), (2, 4000), (3, 2000)] {
+            let r = send(&mut s, &pre_auth(stan, minor)).await.unwrap();
+            assert_eq!(r.mti(), Mti::AUTHORIZATION_RESPONSE);
+            let a = ecrlink_core::bank::AuthorizationResponse::from_pre_auth_message(&r).unwrap();
+            assert!(a.is_approved() && a.approval_code.is_some());
+        }
+        // 1: partial reversal keeping 31.40; again: refused 12 (booked already).
+        let r = send(&mut s, &release(4, 1, 5000, Some(3140)))
+            .await
+            .unwrap();
+        assert_eq!(r.get(39), Some(&b"00"[..]));
+        let r = send(&mut s, &release(5, 1, 5000, Some(3140)))
+            .await
+            .unwrap();
+        assert_eq!(r.get(39), Some(&b"12"[..]));
+        // 2: completion over the reservation refused 13; then 27.15 booked (0230).
+        let r = send(&mut s, &completion(6, 2, 4001)).await.unwrap();
+        assert_eq!(r.get(39), Some(&b"13"[..]));
+        let r = send(&mut s, &completion(7, 2, 2715)).await.unwrap();
+        assert_eq!(r.mti(), Mti::FINANCIAL_ADVICE_RESPONSE);
+        assert_eq!(r.get(39), Some(&b"00"[..]));
+        // Unknown reservation: 25.
+        let r = send(&mut s, &completion(8, 99, 100)).await.unwrap();
+        assert_eq!(r.get(39), Some(&b"25"[..]));
+        // 3: released in full.
+        let r = send(&mut s, &release(9, 3, 2000, None)).await.unwrap();
+        assert_eq!(r.get(39), Some(&b"00"[..]));
+        let l = bank.ledger();
+        let by = |stan: u32| l.auths.iter().find(|a| a.stan == stan).unwrap().clone();
+        assert_eq!(by(1).kind, "reservation");
+        assert_eq!(
+            (by(1).reserved, by(1).booked, by(1).approved_amount),
+            (Some(5000), Some(3140), 3140)
+        );
+        assert_eq!((by(2).booked, by(2).approved_amount), (Some(2715), 2715));
+        assert_eq!(by(3).state, AuthState::Reversed);
+        // A reconciliation settles what was booked, not an open hold.
+        let r = send(&mut s, &pre_auth(10, 900)).await.unwrap();
+        assert_eq!(r.get(39), Some(&b"00"[..]));
+        let close = ReconciliationRequest {
+            stan: 11,
+            transmission: Some(t()),
+            terminal_id: TerminalId::new("T1").unwrap(),
+            merchant_id: None,
+            totals: None,
+        }
+        .to_message()
+        .unwrap();
+        let r = send(&mut s, &close).await.unwrap();
+        let totals = ecrlink_core::bank::ReconciliationResponse::from_message(&r)
+            .unwrap()
+            .totals
+            .unwrap();
+        assert_eq!((totals.debit_count, totals.debit_minor), (2, 3140 + 2715));
+        let l = bank.ledger();
+        assert_eq!(
+            l.auths.iter().find(|a| a.stan == 10).unwrap().state,
+            AuthState::Approved
+        );
+        assert!(l.violations().is_empty(), "{:?}", l.violations());
+        bank.shutdown().await;
+    }
+
     /// Defect: the ledger file was overwritten with an empty ledger at every start, so a
     /// reversal after a restart was answered 25 (original unknown).
     #[tokio::test]

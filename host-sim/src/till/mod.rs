@@ -1116,7 +1116,13 @@ pub fn describe_request(r: &Request) -> String {
             s.push_str(&format!(" {amount} cashback {c}"));
         }
         Request::Reversal { amount, code, .. } => s.push_str(&format!(" {amount} code {code}")),
-        Request::ReversalByReceipt { receipt } => s.push_str(&format!(" receipt {receipt:04}")),
+        Request::ReversalByReceipt { receipt } | Request::PreAuthReversal { receipt } => {
+            s.push_str(&format!(" receipt {receipt:04}"))
+        }
+        Request::Reservation { amount } => s.push_str(&format!(" {amount}")),
+        Request::BookTotal { receipt, amount } | Request::PartialReversal { receipt, amount } => {
+            s.push_str(&format!(" receipt {receipt:04} {amount}"))
+        }
         _ => {}
     }
     if let Some(reference) = r.reference() {

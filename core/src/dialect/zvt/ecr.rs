@@ -177,7 +177,10 @@ pub fn outcome_of(code: u8) -> Outcome {
         r::CARD_NOT_READABLE => failed(FailReason::CardError),
         r::CARD_EXPIRED => failed(FailReason::CardExpired),
         r::CARD_BLOCKED => failed(FailReason::CardBlocked),
-        r::ALREADY_REVERSED | r::REVERSAL_NOT_POSSIBLE => failed(FailReason::NoMatchingTransaction),
+        r::ALREADY_REVERSED
+        | r::REVERSAL_NOT_POSSIBLE
+        | r::PRE_AUTH_INCORRECT
+        | r::PRE_AUTH_ERROR => failed(FailReason::NoMatchingTransaction),
         r::FUNCTION_NOT_POSSIBLE => failed(FailReason::NotSupported),
         r::PROTOCOL_ERROR => failed(FailReason::Protocol),
         r::PLEASE_WAIT => failed(FailReason::Busy),
@@ -364,9 +367,17 @@ impl Core {
     fn finish(&mut self, code: u8) {
         self.flush_receipt();
         let mut r = Response::new(self.kind(), outcome_of(code));
-        if code == result::ALREADY_REVERSED {
+        // The texts the terminal side words these codes from, so that the till reads the
+        // same result code back ([`super::session::response_result_code`]).
+        let text = match code {
+            result::ALREADY_REVERSED => Some(crate::terminal::ALREADY_REVERSED_TEXT),
+            result::PRE_AUTH_INCORRECT => Some(crate::terminal::PREAUTH_AMOUNT_TEXT),
+            result::PRE_AUTH_ERROR => Some(crate::terminal::PREAUTH_UNKNOWN_TEXT),
+            _ => None,
+        };
+        if let Some(text) = text {
             let mut t: String<64> = String::new();
-            let _ = t.push_str(crate::terminal::ALREADY_REVERSED_TEXT);
+            let _ = t.push_str(text);
             r.text = Some(t);
         }
         let info = core::mem::take(&mut self.info);

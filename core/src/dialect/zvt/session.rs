@@ -51,7 +51,9 @@
 //! [`result::PRE_AUTH_ERROR`] (`B8`) and BMP `87` carrying the receipt number of an open
 //! reservation, `FF FF` when there is none (§2.10.1; a `06 23` with receipt number `FF FF`
 //! asks exactly that); an amount over the reservation gets [`result::PRE_AUTH_INCORRECT`]
-//! (`B7`). The amount of a `06 23` is what is released: the `zvt` crate's documentation says
+//! (`B7`); a reservation refused because the terminal holds as many open ones as it can
+//! ([`crate::terminal::MAX_BOOK`]) gets [`result::MEMORY_FULL`] (`B1`). The amount of a
+//! `06 23` is what is released: the `zvt` crate's documentation says
 //! the partial reversal "releases the unused amount", and EVerest's charger sends the reserved
 //! amount less what was charged.
 //!
@@ -132,6 +134,8 @@ pub mod result {
     pub const NO_CONNECTION: u8 = 0xA3;
     /// Already reversed.
     pub const ALREADY_REVERSED: u8 = 0xB4;
+    /// Memory full (here: the book holds as many open reservations as it can).
+    pub const MEMORY_FULL: u8 = 0xB1;
     /// Pre-authorisation incorrect (amount too high) or amount wrong.
     pub const PRE_AUTH_INCORRECT: u8 = 0xB7;
     /// Error pre-authorisation (no open reservation with this receipt number).
@@ -523,8 +527,12 @@ pub fn response_result_code(response: &Response) -> u8 {
         response.kind,
         RequestKind::BookTotal | RequestKind::PartialReversal | RequestKind::PreAuthReversal
     );
+    let book_full = response.kind == RequestKind::Reservation
+        && response.text.as_deref() == Some(crate::terminal::PREAUTH_FULL_TEXT);
     if already {
         result::ALREADY_REVERSED
+    } else if book_full {
+        result::MEMORY_FULL
     } else if on_reservation && no_match {
         if response.text.as_deref() == Some(crate::terminal::PREAUTH_AMOUNT_TEXT) {
             result::PRE_AUTH_INCORRECT

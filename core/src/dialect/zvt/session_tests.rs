@@ -433,3 +433,127 @@ fn serial_frames_that_fail_are_nakked_or_refused() {
         [TerminalEvent::ProtocolError(_)]
     ));
 }
+
+/// Runs one pre-authorisation command: acknowledged, one request out.
+fn pre_auth_command(t: &mut ZvtTerminal, apdu: &str) -> Request {
+    t.handle_bytes(T0, &hex(apdu));
+    assert_eq!(out(t), [ACK], "{apdu}");
+    expect_request(t)
+}
+
+/// Refuses the running command with `text` (the open reservation: trace `open`); the bytes.
+fn refuse(
+    t: &mut ZvtTerminal,
+    kind: RequestKind,
+    text: &str,
+    open: Option<u32>,
+) -> std::string::String {
+    let mut r = Response::new(
+        kind,
+        Outcome::Failed {
+            reason: FailReason::NoMatchingTransaction,
+        },
+    );
+    r.trace = open;
+    let r = r.with_text(text).unwrap();
+    t.respond(T0, &r).unwrap();
+    let got = out(t);
+    assert_eq!(got.len(), 1, "{got:?}");
+    ack(t);
+    assert_eq!(events(t), [TerminalEvent::ResponseDelivered]);
+    got[0].clone()
+}
+
+#[test]
+fn pre_authorisation_commands_and_their_refusals() {
+    let mut t = terminal();
+    register(&mut t, 0x00);
+    // 06 22: 25.00 EUR reserved; status information with receipt number 0231, completion.
+    let r = pre_auth_command(&mut t, "06 22 0A 04 00 00 00 00 25 00 49 09 78");
+    assert_eq!(r, Request::Reservation { amount: eur(2500) });
+    t.respond(
+        T0,
+        &approved(RequestKind::Reservation, eur(2500), 231, "A1B2"),
+    )
+    .unwrap();
+    let info = out(&mut t);
+    assert!(
+        info[0].starts_with("040F") && info[0].contains("870231"),
+        "{info:?}"
+    );
+    ack(&mut t);
+    assert!(out(&mut t)[0].starts_with("060F"));
+    ack(&mut t);
+    assert_eq!(events(&mut t), [TerminalEvent::ResponseDelivered]);
+
+    // 06 24 book total of 20.00 on receipt 0231; 06 23 partial reversal of 5.00; 06 25.
+    let r = pre_auth_command(&mut t, "06 24 0A 87 02 31 04 00 00 00 00 20 00");
+    assert_eq!(
+        r,
+        Request::BookTotal {
+            receipt: 231,
+            amount: eur(2000)
+        }
+    );
+    // More than reserved: B7.
+    assert_eq!(
+        refuse(
+            &mut t,
+            RequestKind::BookTotal,
+            crate::terminal::PREAUTH_AMOUNT_TEXT,
+            None
+        ),
+        "061E01B7"
+    );
+    let r = pre_auth_command(&mut t, "06 23 0A 87 02 31 04 00 00 00 00 05 00");
+    assert_eq!(
+        r,
+        Request::PartialReversal {
+            receipt: 231,
+            amount: eur(500)
+        }
+    );
+    // No such reservation: B8 and, in BMP 87, the open one's receipt number (§2.10.1).
+    assert_eq!(
+        refuse(
+            &mut t,
+            RequestKind::PartialReversal,
+            crate::terminal::PREAUTH_UNKNOWN_TEXT,
+            Some(10_017)
+        ),
+        "061E04B8870017"
+    );
+    // Receipt FF FF without an amount asks for the open reservations: none (FF FF).
+    let r = pre_auth_command(&mut t, "06 23 03 87 FF FF");
+    assert_eq!(
+        r,
+        Request::PartialReversal {
+            receipt: 0xFFFF,
+            amount: eur(1)
+        }
+    );
+    assert_eq!(
+        refuse(
+            &mut t,
+            RequestKind::PartialReversal,
+            crate::terminal::PREAUTH_BOOKED_TEXT,
+            None
+        ),
+        "061E04B887FFFF"
+    );
+    let r = pre_auth_command(&mut t, "06 25 03 87 02 31");
+    assert_eq!(r, Request::PreAuthReversal { receipt: 231 });
+    assert_eq!(
+        refuse(
+            &mut t,
+            RequestKind::PreAuthReversal,
+            crate::terminal::PREAUTH_RELEASED_TEXT,
+            None
+        ),
+        "061E04B887FFFF"
+    );
+    // A book total without a receipt number is malformed; nothing runs.
+    t.handle_bytes(T0, &hex("06 24 07 04 00 00 00 00 20 00"));
+    assert_eq!(out(&mut t), [ACK, "061E019A"]);
+    assert!(events(&mut t).is_empty());
+}
