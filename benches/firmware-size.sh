@@ -33,7 +33,7 @@ while (($#)); do
         --all) all=1 ;;
         --no-stack) stack=0 ;;
         --detail) detail=1 ;;
-        -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument: $1 (usage: $0 [--all] [--no-stack] [--detail]; --help says more)" >&2; exit 2 ;;
     esac
     shift
