@@ -249,7 +249,7 @@ pub use confirm::{ConfirmCommand, Confirmation, Lockout, PinHash};
 pub use policy::{DayLine, DayTotals, KindSet, Policy, Refusal};
 pub use preauth::{
     PREAUTH_AMOUNT_TEXT, PREAUTH_BOOKED_TEXT, PREAUTH_FULL_TEXT, PREAUTH_LOST_TEXT,
-    PREAUTH_RELEASED_TEXT, PREAUTH_UNKNOWN_TEXT,
+    PREAUTH_OPEN_TEXT, PREAUTH_RELEASED_TEXT, PREAUTH_UNKNOWN_TEXT,
 };
 pub use records::MAX_PAYLOADS;
 
@@ -1353,10 +1353,10 @@ impl Terminal {
                     }
                 }
             }
+            Request::CloseTotals => self.start_close(now),
             Request::Sale { .. }
             | Request::SaleWithCashback { .. }
             | Request::Refund { .. }
-            | Request::CloseTotals
             | Request::TestBank => self.need_bank(now),
             Request::LastTransaction | Request::TestTerminal | Request::Abort => {}
             Request::Reservation { .. } => self.start_reservation(now),

@@ -38,6 +38,12 @@ pub const PREAUTH_AMOUNT_TEXT: &str = "amount over the reservation";
 /// The text of a reservation refused because the book is full of open reservations
 /// ([`super::MAX_BOOK`]).
 pub const PREAUTH_FULL_TEXT: &str = "too many open reservations";
+/// The text of a close totals refused while reservations are open: a closed batch's
+/// reservation could no longer be named by its receipt number (the next batch's trace
+/// numbers start at 1 again), so it would stay held at the bank for nothing. Book or release
+/// them first (ZVT: `B8`; EVerest's charger releases its open reservations before its end of
+/// day).
+pub const PREAUTH_OPEN_TEXT: &str = "open reservations: book or release them first";
 /// The text of a booking whose answer was lost: the whole reservation is released.
 pub const PREAUTH_LOST_TEXT: &str = "booking not confirmed: reservation released";
 
@@ -114,6 +120,33 @@ impl Terminal {
                 txn.response.trace = open;
                 txn.response = with_text(txn.response.clone(), text);
             }
+        }
+    }
+
+    /// `start` of close totals: refused while a reservation of the batch is open (neither
+    /// booked nor released, nor its release owed).
+    pub(super) fn start_close(&mut self, now: crate::Instant) {
+        let batch = self.journal.checkpoint.batch;
+        let owed = |stan: u32| {
+            self.journal
+                .checkpoint
+                .pending
+                .iter()
+                .chain(self.volatile.iter())
+                .any(|p| p.batch == batch && p.original.stan == stan)
+        };
+        let open = self
+            .journal
+            .book
+            .entries()
+            .iter()
+            .any(|e| e.batch == batch && e.is_open_reservation() && !owed(e.stan));
+        if !open {
+            return self.need_bank(now);
+        }
+        if let Some(txn) = self.txn.as_mut() {
+            txn.response.outcome = fail(FailReason::Other);
+            txn.response = with_text(txn.response.clone(), PREAUTH_OPEN_TEXT);
         }
     }
 

@@ -516,3 +516,23 @@ fn a_reservation_the_till_could_not_be_told_of_is_released() {
     });
     refused_with(&r, PREAUTH_RELEASED_TEXT);
 }
+
+#[test]
+fn close_totals_waits_for_open_reservations() {
+    let mut rig = Rig::new();
+    let receipt = rig.reserve(2500);
+    let sent = rig.bank.len();
+    let r = rig.request(Request::CloseTotals);
+    assert_eq!(r.text.as_deref(), Some(PREAUTH_OPEN_TEXT), "{r:?}");
+    assert!(!r.outcome.is_approved());
+    assert_eq!(rig.bank.len(), sent, "nothing sent");
+    let r = rig.request(Request::BookTotal {
+        receipt,
+        amount: eur(2000),
+    });
+    assert_eq!(r.outcome, Outcome::Approved);
+    let r = rig.request(Request::CloseTotals);
+    assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+    let totals = r.totals.unwrap();
+    assert_eq!(totals.currencies[0].debit_minor, 2000);
+}

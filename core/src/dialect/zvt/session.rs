@@ -52,7 +52,8 @@
 //! reservation, `FF FF` when there is none (§2.10.1; a `06 23` with receipt number `FF FF`
 //! asks exactly that); an amount over the reservation gets [`result::PRE_AUTH_INCORRECT`]
 //! (`B7`); a reservation refused because the terminal holds as many open ones as it can
-//! ([`crate::terminal::MAX_BOOK`]) gets [`result::MEMORY_FULL`] (`B1`). The amount of a
+//! ([`crate::terminal::MAX_BOOK`]) gets [`result::MEMORY_FULL`] (`B1`), an end of day while
+//! reservations are open `B8`. The amount of a
 //! `06 23` is what is released: the `zvt` crate's documentation says
 //! the partial reversal "releases the unused amount", and EVerest's charger sends the reserved
 //! amount less what was charged.
@@ -529,10 +530,14 @@ pub fn response_result_code(response: &Response) -> u8 {
     );
     let book_full = response.kind == RequestKind::Reservation
         && response.text.as_deref() == Some(crate::terminal::PREAUTH_FULL_TEXT);
+    let open_reservations = response.kind == RequestKind::CloseTotals
+        && response.text.as_deref() == Some(crate::terminal::PREAUTH_OPEN_TEXT);
     if already {
         result::ALREADY_REVERSED
     } else if book_full {
         result::MEMORY_FULL
+    } else if open_reservations {
+        result::PRE_AUTH_ERROR
     } else if on_reservation && no_match {
         if response.text.as_deref() == Some(crate::terminal::PREAUTH_AMOUNT_TEXT) {
             result::PRE_AUTH_INCORRECT
