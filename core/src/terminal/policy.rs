@@ -184,7 +184,10 @@ impl Policy {
             limit.is_some_and(|l| sum.saturating_add(add) > l)
         };
         let fails = match request {
-            Request::Sale { amount, .. } => over(used.sale, amount.minor(), self.max_sale_day),
+            // A reservation may become a sale of that much: it counts as one.
+            Request::Sale { amount, .. } | Request::Reservation { amount } => {
+                over(used.sale, amount.minor(), self.max_sale_day)
+            }
             Request::SaleWithCashback {
                 amount, cashback, ..
             } => {
@@ -220,7 +223,8 @@ pub struct DayLine {
 /// Currencies one business day keeps apart.
 pub const DAY_CURRENCIES: usize = 4;
 
-/// The sums the per-day limits count: approved sales, cash back and refunds of one business
+/// The sums the per-day limits count: approved sales (reservations at their reserved amount),
+/// cash back and refunds of one business
 /// day (the calendar date of the terminal's wall time), per currency. It folds completed
 /// records ([`DayTotals::fold`]): the terminal folds each one it makes durable, and a driver
 /// that restarts rebuilds the day by folding the journal's records. A reversal does not give
@@ -315,7 +319,9 @@ impl DayTotals {
         let minor = amount.minor();
         let cashback = response.cashback.map_or(0, |c| c.minor());
         let line = match response.kind {
-            RequestKind::Sale => DayLine {
+            // A reservation counts at the amount it holds; its booking or release gives
+            // nothing back (the safe side, as with reversals), and is not counted again.
+            RequestKind::Sale | RequestKind::Reservation => DayLine {
                 sale: minor,
                 ..DayLine::default()
             },

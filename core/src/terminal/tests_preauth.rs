@@ -43,7 +43,17 @@ impl Rig {
 
     /// A terminal started over `state`, keeping `journal` as the records so far.
     fn from_state(state: JournalState, journal: std::vec::Vec<Record>) -> Rig {
+        Rig::from_config(Config::new(Currency::EUR), state, journal)
+    }
+
+    /// A fresh terminal under `policy`.
+    fn with_policy(policy: Policy) -> Rig {
         let mut cfg = Config::new(Currency::EUR);
+        cfg.policy = policy;
+        Rig::from_config(cfg, JournalState::new(), std::vec::Vec::new())
+    }
+
+    fn from_config(mut cfg: Config, state: JournalState, journal: std::vec::Vec<Record>) -> Rig {
         cfg.echo_every = None;
         let now = Instant::from_millis(T0);
         let mut rig = Rig {
@@ -535,4 +545,39 @@ fn close_totals_waits_for_open_reservations() {
     assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
     let totals = r.totals.unwrap();
     assert_eq!(totals.currencies[0].debit_minor, 2000);
+}
+
+/// Found in session 5's review: a reservation was not counted against the per-day sales
+/// limit, nor checked against it, so reservations then bookings moved past the merchant's
+/// daily cap. A reservation now counts at its reserved amount (its booking or release gives
+/// nothing back: the limit stays on the safe side, as with reversals).
+#[test]
+fn reservations_count_against_the_daily_sales_limit() {
+    let mut rig = Rig::with_policy(Policy {
+        max_sale_day: Some(10_000),
+        ..Policy::default()
+    });
+    let receipt = rig.reserve(8_000);
+    let r = rig.request(Request::BookTotal {
+        receipt,
+        amount: eur(8_000),
+    });
+    assert_eq!(r.outcome, Outcome::Approved, "{r:?}");
+    let r = rig.request(Request::Reservation { amount: eur(2_001) });
+    assert_eq!(
+        r.text.as_deref(),
+        Some(Refusal::OverDayLimit.text()),
+        "{r:?}"
+    );
+    let r = rig.request(Request::Sale {
+        amount: eur(2_001),
+        reference: None,
+    });
+    assert_eq!(
+        r.text.as_deref(),
+        Some(Refusal::OverDayLimit.text()),
+        "{r:?}"
+    );
+    // Exactly up to the limit is allowed.
+    let _ = rig.reserve(2_000);
 }
