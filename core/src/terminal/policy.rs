@@ -224,8 +224,8 @@ pub struct DayLine {
 pub const DAY_CURRENCIES: usize = 4;
 
 /// The sums the per-day limits count: approved sales (reservations at their reserved amount),
-/// cash back and refunds of one business
-/// day (the calendar date of the terminal's wall time), per currency. It folds completed
+/// cash back and refunds of one business day (the calendar date of the terminal's wall time),
+/// per currency. It folds completed
 /// records ([`DayTotals::fold`]): the terminal folds each one it makes durable, and a driver
 /// that restarts rebuilds the day by folding the journal's records. A reversal does not give
 /// the amount back (a limit stays on the safe side). A new date starts from zero.
