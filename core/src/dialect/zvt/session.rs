@@ -621,6 +621,18 @@ impl Wire {
         }
     }
 
+    /// The serial frame waiting for its ACK or NAK, if one waits.
+    pub(super) fn in_flight(&self) -> Option<&[u8]> {
+        self.ack_deadline.map(|_| self.last_frame.as_slice())
+    }
+
+    /// Gives up on the frame waiting for its answer (not sent again): the next frame goes.
+    pub(super) fn give_up(&mut self) {
+        if self.ack_deadline.is_some() {
+            self.release();
+        }
+    }
+
     /// An ACK from the peer: the next frame may go.
     pub(super) fn acked(&mut self) {
         if self.ack_deadline.is_some() {
