@@ -14,10 +14,11 @@
 //!   [`EcrEvent::TimedOut`].
 //!
 //! A stream out of step: ZVT messages carry no sequence number, so once a command went
-//! unanswered (no `80 00 00` within [`ZvtEcrConfig::ack_timeout`]) or a serial frame was sent
+//! unanswered (no `80 00 00` within [`ZvtEcrConfig::ack_timeout`]), a serial frame was sent
 //! again after a NAK (the terminal may have taken the first copy and refuses the second with
-//! `84 9C` busy), a later `84 xx` may answer an earlier command, or another copy, rather than
-//! the one just sent. From then on the session takes `84 xx` to a command as "outcome unknown"
+//! `84 9C` busy) or the till sent a NAK (the terminal repeats its frame, twice if the NAK is
+//! doubled on the line), a later `84 xx` may answer an earlier command, or be a copy, rather
+//! than answer the one just sent. From then on the session takes `84 xx` to a command as "outcome unknown"
 //! ([`EcrEvent::Failed`], [`Error::LinkUnexpected`]), never as a refusal that says the command
 //! was not done; a driver that wants certainty again opens a new connection and a new session.
 //! Over serial, a NAK to a command that moves money (`06 01`, `06 30`, `06 31`, `06 50`,
@@ -595,6 +596,9 @@ impl EcrSide for ZvtEcr {
                         Err(e) => {
                             if matches!(e, Error::ZvtCrc { .. }) {
                                 self.core.wire.raw(serial::NAK);
+                                // The terminal repeats its frame, more than once if the NAK
+                                // is doubled on the line: a copy may come late.
+                                self.core.out_of_step = true;
                             }
                             self.core.event(EcrEvent::ProtocolError(e));
                         }
@@ -841,6 +845,48 @@ mod tests {
         // A late NAK after the command's ACK repeats nothing.
         ecr.handle_bytes(t, &[serial::ACK, serial::NAK]);
         assert_eq!(drain(&mut ecr), std::vec::Vec::<u8>::new());
+    }
+
+    /// Found by `zvt_serial_till_and_terminal_never_silently_disagree` (100 000 cases): the
+    /// till NAKed a damaged `84 9C`, its NAK was doubled on the line, the terminal sent the
+    /// refusal twice more, and the spare copy was read as the refusal of the till's next sale,
+    /// which the terminal then ran. After the till sent a NAK, a refusal is "unknown".
+    #[test]
+    fn a_refusal_after_the_till_sent_a_nak_is_unknown() {
+        let mut cfg = ZvtEcrConfig::new(Currency::EUR);
+        cfg.transport = Transport::Serial;
+        let mut ecr = ZvtEcr::new(cfg);
+        let t = Instant::ZERO;
+        let sale = Request::Sale {
+            amount: eur(1250),
+            reference: None,
+        };
+        ecr.start(t, &sale).unwrap();
+        drain(&mut ecr);
+        let mut answer = std::vec![serial::ACK];
+        answer.extend(framed(&[0x80, 0x00, 0x00]));
+        answer.extend(framed(&[0x06, 0x0F, 0x00]));
+        ecr.handle_bytes(t, &answer);
+        drain(&mut ecr);
+        ecr.handle_bytes(t, &[serial::ACK]);
+        drain(&mut ecr);
+        ecr.handle_bytes(t, &[serial::ACK]);
+        while ecr.poll_event().is_some() {}
+        // The refusal arrives damaged: NAK; then whole.
+        let mut damaged = framed(&[0x84, 0x9C, 0x00]);
+        damaged[2] ^= 0x01;
+        ecr.handle_bytes(t, &damaged);
+        assert_eq!(drain(&mut ecr), std::vec![serial::NAK]);
+        ecr.handle_bytes(t, &framed(&[0x84, 0x9C, 0x00]));
+        let events: std::vec::Vec<_> = core::iter::from_fn(|| ecr.poll_event()).collect();
+        assert!(
+            events.iter().any(|e| matches!(e, EcrEvent::Failed(_))),
+            "{events:?}"
+        );
+        assert!(
+            !events.iter().any(|e| matches!(e, EcrEvent::Response(_))),
+            "{events:?}"
+        );
     }
 
     /// Found by `zvt_serial_till_and_terminal_never_silently_disagree` (20 000 cases): a
