@@ -79,8 +79,12 @@ pub const TERMINAL_EVENTS: usize = 8;
 /// Times a serial frame is sent again after a NAK.
 pub const SERIAL_RETRIES: u8 = 3;
 /// How long a serial frame waits for its ACK or NAK before the next frame goes all the same
-/// (the frame is not sent again: the APDU-level waits end what it leaves unfinished).
+/// (the frame is not sent again: the APDU-level waits end what it leaves unfinished), on top
+/// of the time the frame itself takes on the line ([`SERIAL_BYTE_TIME`] per byte).
 pub const SERIAL_ACK_TIMEOUT: Duration = Duration::from_secs(1);
+/// The time one byte takes on a 9600-baud line with 8 data bits and 2 stop bits (11 bits), the
+/// slowest ZVT line: a 1126-byte text block takes 1.3 s to send.
+pub const SERIAL_BYTE_TIME: Duration = Duration::from_micros(1146);
 /// Serial frames held behind one waiting for its ACK.
 const SERIAL_HELD: usize = 4;
 /// The software version a status enquiry is answered with.
@@ -615,7 +619,7 @@ impl Wire {
             self.repeats += 1;
             self.compact();
             let _ = self.tx.extend_from_slice(&self.last_frame);
-            self.ack_deadline = Some(self.now.saturating_add(SERIAL_ACK_TIMEOUT));
+            self.ack_deadline = Some(self.ack_wait(self.last_frame.len()));
         } else {
             self.release();
         }
@@ -675,7 +679,15 @@ impl Wire {
         self.last_frame.clear();
         let _ = self.last_frame.extend_from_slice(frame);
         self.repeats = 0;
-        self.ack_deadline = Some(self.now.saturating_add(SERIAL_ACK_TIMEOUT));
+        self.ack_deadline = Some(self.ack_wait(frame.len()));
+    }
+
+    /// When a frame of `len` bytes queued now stops waiting for its answer.
+    fn ack_wait(&self, len: usize) -> Instant {
+        let line = SERIAL_BYTE_TIME.saturating_mul(u32::try_from(len).unwrap_or(u32::MAX));
+        self.now
+            .saturating_add(SERIAL_ACK_TIMEOUT)
+            .saturating_add(line)
     }
 
     pub(super) fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
