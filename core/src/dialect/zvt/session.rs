@@ -902,6 +902,13 @@ impl Core {
             };
             if let Err(e) = sent {
                 self.event(TerminalEvent::ProtocolError(e));
+                if self.answered {
+                    // A message of the answer that cannot go (the serial line holds too many
+                    // frames its peer has not acknowledged): the answer is undelivered, and
+                    // the session must not wait for an acknowledgement of nothing.
+                    self.finish(false);
+                    return;
+                }
                 continue;
             }
             self.awaiting = Some(Awaiting {
