@@ -1584,3 +1584,48 @@ fn zvt_faults_reach_every_ending() {
         );
     }
 }
+
+/// Found by the serial property (20 000 cases): a frame damaged and cut drew a NAK that reached
+/// the till just after it had sent its sale; the till sent the sale again, the copy arrived
+/// after the terminal had finished the first, and the terminal ran the sale twice. Fixed in
+/// `ZvtEcr`: a NAK never brings a command that moves money again (`a_serial_nak_never_sends_a_
+/// sale_twice`); this is the case as the property shrank it.
+#[test]
+fn zvt_serial_late_nak_never_runs_a_sale_twice() {
+    let case = Case {
+        dialect: Dialect::Zvt,
+        transport: Transport::Serial,
+        text_blocks: false,
+        sales: vec![
+            Sale {
+                card_ms: 0,
+                bank_ms: 0,
+                approve: false,
+            },
+            Sale {
+                card_ms: 0,
+                bank_ms: 0,
+                approve: false,
+            },
+        ],
+        to_terminal: vec![
+            Fault::Garbage(vec![0]),
+            Fault::Garbage(vec![7]),
+            Fault::Pass,
+            Fault::Damage(1982, Damage::Xor(1)),
+            Fault::Damage(11921, Damage::Double),
+            Fault::Delay(5001),
+        ],
+        to_till: vec![
+            Fault::Drop,
+            Fault::Damage(9331, Damage::Xor(1)),
+            Fault::Garbage(vec![0]),
+            Fault::Pass,
+            Fault::Garbage(vec![21]),
+        ],
+        mutant: Mutant::None,
+    };
+    let o = run(&case);
+    let bad = judge(&case, &o);
+    assert!(bad.is_empty(), "{}", report(&bad, &o));
+}

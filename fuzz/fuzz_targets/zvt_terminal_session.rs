@@ -116,12 +116,18 @@ fuzz_target!(|data: &[u8]| {
     }
     assert!(ends <= requests, "{ends} ends of {requests} requests");
     now = now.saturating_add(Duration::from_secs(3600));
-    for _ in 0..8 {
-        if let Some(t) = term.poll_timeout() {
-            term.handle_timeout(now.max(t));
-        }
+    // Each timer that fires may start the next (a serial frame's ACK wait, the next message's
+    // acknowledgement wait, a receipt wait): run them out, however many there are.
+    for _ in 0..256 {
+        let Some(t) = term.poll_timeout() else { break };
+        term.handle_timeout(now.max(t));
+        now = now.max(t);
         while term.poll_event().is_some() {}
         while term.poll_transmit(&mut out).unwrap().is_some() {}
     }
+    assert!(
+        term.poll_timeout().is_none(),
+        "timers that never run out"
+    );
     assert!(!term.is_busy(), "a terminal session whose till went quiet ends idle");
 });

@@ -14,12 +14,17 @@
 //!   [`EcrEvent::TimedOut`].
 //!
 //! A stream out of step: ZVT messages carry no sequence number, so once a command went
-//! unanswered (no `80 00 00` within [`ZvtEcrConfig::ack_timeout`]) or a serial frame was sent
+//! unanswered (no `80 00 00` within [`ZvtEcrConfig::ack_timeout`]), a serial frame was sent
 //! again after a NAK (the terminal may have taken the first copy and refuses the second with
-//! `84 9C` busy), a later `84 xx` may answer an earlier command, or another copy, rather than
-//! the one just sent. From then on the session takes `84 xx` to a command as "outcome unknown"
+//! `84 9C` busy) or the till sent a NAK (the terminal repeats its frame, twice if the NAK is
+//! doubled on the line), a later `84 xx` may answer an earlier command, or be a copy, rather
+//! than answer the one just sent. From then on the session takes `84 xx` to a command as "outcome unknown"
 //! ([`EcrEvent::Failed`], [`Error::LinkUnexpected`]), never as a refusal that says the command
 //! was not done; a driver that wants certainty again opens a new connection and a new session.
+//! Over serial, a NAK to a command that moves money (`06 01`, `06 30`, `06 31`, `06 50`,
+//! `06 22`–`06 25`) does not make the till send it again: a NAK names no frame, and a late one
+//! meant for an earlier, damaged frame would have the terminal run the command twice. The
+//! command's outcome is then unknown. Other frames are repeated after a NAK.
 //! (Found by the property test `zvt_tcp_till_and_terminal_never_silently_disagree`: a
 //! registration answered 5 s late made the refusal of the second registration read as the
 //! refusal of the sale that followed, which the terminal ran.)
@@ -195,6 +200,21 @@ pub fn outcome_of(code: u8) -> Outcome {
         }
         _ => failed(FailReason::Other),
     }
+}
+
+/// Whether a serial frame carries a command that moves money or closes the day (`06 01`
+/// authorisation, `06 30` reversal, `06 31` refund, `06 50` end of day, `06 22`–`06 25`
+/// pre-authorisation). The till does not send such a frame again after a NAK: a NAK names no
+/// frame, and one that answered an earlier, damaged frame (a late one) would make the
+/// terminal run the command twice. The command then goes unanswered and its outcome is
+/// unknown, which the till reports; acknowledgements, registration, abort and enquiries are
+/// sent again as PA00P016 asks.
+fn moves_money(frame: &[u8]) -> bool {
+    // DLE STX class instr …: no class or instruction below is a DLE, so no doubling before.
+    matches!(
+        frame.get(2..4),
+        Some([0x06, 0x01 | 0x30 | 0x31 | 0x50 | 0x22 | 0x23 | 0x24 | 0x25])
+    )
 }
 
 /// A card number of BMP `22` (BCD, `E` a masked digit, `F` a pad) as a masked PAN.
@@ -480,22 +500,24 @@ impl Core {
         match m {
             Message::IntermediateStatus(s) => self.event(EcrEvent::Status { code: s.status }),
             Message::StatusInformation(b) => {
-                let i = &mut self.info;
-                i.result = b.result_code.or(i.result);
-                i.bank_code = b.result_code_as.or(i.bank_code);
-                i.amount = b.amount.or(i.amount);
-                i.currency = b.currency.or(i.currency);
-                i.trace = b.trace.or(i.trace);
-                if let Some(aid) = b.aid {
+                // Each status information describes the transaction whole: it replaces what
+                // an earlier one said, never mixes with it (an earlier one may belong to
+                // another transaction on a stream out of step).
+                let approval = b.aid.and_then(|aid| {
                     let end = aid.iter().position(|&c| c == 0).unwrap_or(aid.len());
-                    let code = core::str::from_utf8(aid.get(..end).unwrap_or_default())
+                    core::str::from_utf8(aid.get(..end).unwrap_or_default())
                         .ok()
-                        .and_then(|s| ApprovalCode::new(s.trim()).ok());
-                    i.approval = code.or(i.approval.take());
-                }
-                if let Some(pan) = b.card_number.and_then(masked_pan) {
-                    i.pan = Some(pan);
-                }
+                        .and_then(|s| ApprovalCode::new(s.trim()).ok())
+                });
+                self.info = Info {
+                    result: b.result_code,
+                    bank_code: b.result_code_as,
+                    amount: b.amount,
+                    currency: b.currency,
+                    trace: b.trace,
+                    approval,
+                    pan: b.card_number.and_then(masked_pan),
+                };
             }
             Message::PrintLine(p) => {
                 let fits = self.receipt.len() + p.text.len() < RECEIPT_PART_CAPACITY;
@@ -581,7 +603,17 @@ impl Receive for Core {
     fn nak(&mut self) {
         // The terminal may have taken the first copy all the same.
         self.out_of_step = true;
-        self.wire.repeat();
+        if self.wire.in_flight().is_some_and(moves_money) {
+            // Never a second copy of a command that moves money.
+            self.wire.give_up();
+        } else {
+            self.wire.repeat();
+        }
+    }
+    fn nakked(&mut self) {
+        // The terminal repeats its frame, more than once if the NAK is doubled on the line:
+        // a copy may come late.
+        self.out_of_step = true;
     }
 }
 
@@ -828,6 +860,133 @@ mod tests {
         // A late NAK after the command's ACK repeats nothing.
         ecr.handle_bytes(t, &[serial::ACK, serial::NAK]);
         assert_eq!(drain(&mut ecr), std::vec::Vec::<u8>::new());
+    }
+
+    /// Found by `zvt_serial_till_and_terminal_never_silently_disagree` (100 000 cases): the
+    /// till NAKed a damaged `84 9C`, its NAK was doubled on the line, the terminal sent the
+    /// refusal twice more, and the spare copy was read as the refusal of the till's next sale,
+    /// which the terminal then ran. After the till sent a NAK, a refusal is "unknown".
+    #[test]
+    fn a_refusal_after_the_till_sent_a_nak_is_unknown() {
+        let mut cfg = ZvtEcrConfig::new(Currency::EUR);
+        cfg.transport = Transport::Serial;
+        let mut ecr = ZvtEcr::new(cfg);
+        let t = Instant::ZERO;
+        let sale = Request::Sale {
+            amount: eur(1250),
+            reference: None,
+        };
+        ecr.start(t, &sale).unwrap();
+        drain(&mut ecr);
+        let mut answer = std::vec![serial::ACK];
+        answer.extend(framed(&[0x80, 0x00, 0x00]));
+        answer.extend(framed(&[0x06, 0x0F, 0x00]));
+        ecr.handle_bytes(t, &answer);
+        drain(&mut ecr);
+        ecr.handle_bytes(t, &[serial::ACK]);
+        drain(&mut ecr);
+        ecr.handle_bytes(t, &[serial::ACK]);
+        while ecr.poll_event().is_some() {}
+        // The refusal arrives damaged: NAK; then whole.
+        let mut damaged = framed(&[0x84, 0x9C, 0x00]);
+        damaged[2] ^= 0x01;
+        ecr.handle_bytes(t, &damaged);
+        assert_eq!(drain(&mut ecr), std::vec![serial::NAK]);
+        ecr.handle_bytes(t, &framed(&[0x84, 0x9C, 0x00]));
+        let events: std::vec::Vec<_> = core::iter::from_fn(|| ecr.poll_event()).collect();
+        assert!(
+            events.iter().any(|e| matches!(e, EcrEvent::Failed(_))),
+            "{events:?}"
+        );
+        assert!(
+            !events.iter().any(|e| matches!(e, EcrEvent::Response(_))),
+            "{events:?}"
+        );
+    }
+
+    /// Found by `zvt_serial_till_and_terminal_never_silently_disagree` (20 000 cases): a
+    /// frame cut short and completed by noise drew a NAK from the terminal just as the till's
+    /// next sale arrived whole; the till took the NAK for its sale and sent the sale again,
+    /// which reached the terminal after it had finished the first copy: the sale ran twice.
+    /// A NAK never brings a money command again; an acknowledgement still is.
+    #[test]
+    fn a_serial_nak_never_sends_a_sale_twice() {
+        let mut cfg = ZvtEcrConfig::new(Currency::EUR);
+        cfg.transport = Transport::Serial;
+        let mut ecr = ZvtEcr::new(cfg);
+        let t = Instant::ZERO;
+        let sale = Request::Sale {
+            amount: eur(1250),
+            reference: None,
+        };
+        ecr.start(t, &sale).unwrap();
+        drain(&mut ecr);
+        let mut answer = std::vec![serial::ACK];
+        answer.extend(framed(&[0x80, 0x00, 0x00]));
+        answer.extend(framed(&[0x06, 0x0F, 0x00]));
+        ecr.handle_bytes(t, &answer);
+        drain(&mut ecr);
+        ecr.handle_bytes(t, &[serial::ACK]);
+        let command = drain(&mut ecr);
+        assert_eq!(&command[..4], &[serial::DLE, serial::STX, 0x06, 0x01]);
+        ecr.handle_bytes(t, &[serial::NAK]);
+        assert_eq!(
+            drain(&mut ecr),
+            std::vec::Vec::<u8>::new(),
+            "no second copy"
+        );
+        // Unanswered, the sale ends unknown (no refusal, no approval).
+        ecr.handle_timeout(Instant::from_millis(5_000));
+        let events: std::vec::Vec<_> = core::iter::from_fn(|| ecr.poll_event()).collect();
+        assert!(
+            events.iter().any(|e| matches!(e, EcrEvent::Failed(_))),
+            "{events:?}"
+        );
+    }
+
+    /// Found by `zvt_tcp_till_and_terminal_never_silently_disagree` (20 000 cases): on a
+    /// stream out of step the till read an earlier sale's status information (approved, with
+    /// its approval code) and then its own sale's (declined, no approval code), and answered
+    /// "declined" with the other sale's approval code: the fields of two status informations
+    /// were merged. Now the last one replaces the others.
+    #[test]
+    fn a_status_information_replaces_the_one_before_it() {
+        let mut ecr = ZvtEcr::new(ZvtEcrConfig::new(Currency::EUR));
+        let t = Instant::ZERO;
+        let sale = Request::Sale {
+            amount: eur(1111),
+            reference: None,
+        };
+        ecr.start(t, &sale).unwrap();
+        ecr.handle_bytes(t, &[0x80, 0x00, 0x00, 0x06, 0x0F, 0x00]);
+        ecr.handle_bytes(t, &[0x80, 0x00, 0x00]);
+        let mut stale = std::vec![0u8; 64];
+        let n = Message::StatusInformation(Bmps {
+            result_code: Some(0),
+            amount: Some(1000),
+            trace: Some(4711),
+            aid: Some(b"A05000\0\0"),
+            ..Bmps::default()
+        })
+        .emit(&mut stale)
+        .unwrap();
+        ecr.handle_bytes(t, &stale[..n]);
+        let mut own = std::vec![0u8; 64];
+        let n = Message::StatusInformation(Bmps {
+            result_code: Some(5),
+            amount: Some(1111),
+            trace: Some(4712),
+            ..Bmps::default()
+        })
+        .emit(&mut own)
+        .unwrap();
+        ecr.handle_bytes(t, &own[..n]);
+        ecr.handle_bytes(t, &[0x06, 0x1E, 0x01, 0x05]);
+        let events: std::vec::Vec<_> = core::iter::from_fn(|| ecr.poll_event()).collect();
+        let r = response_of(&events);
+        assert!(!r.outcome.is_approved());
+        assert_eq!((r.amount, r.trace), (Some(eur(1111)), Some(4712)));
+        assert_eq!(r.approval_code, None, "no approval code of another sale");
     }
 
     /// Found by `zvt_tcp_till_and_terminal_never_silently_disagree`: a registration answered

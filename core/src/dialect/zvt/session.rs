@@ -94,8 +94,12 @@ pub const TERMINAL_EVENTS: usize = 8;
 /// Times a serial frame is sent again after a NAK.
 pub const SERIAL_RETRIES: u8 = 3;
 /// How long a serial frame waits for its ACK or NAK before the next frame goes all the same
-/// (the frame is not sent again: the APDU-level waits end what it leaves unfinished).
+/// (the frame is not sent again: the APDU-level waits end what it leaves unfinished), on top
+/// of the time the frame itself takes on the line ([`SERIAL_BYTE_TIME`] per byte).
 pub const SERIAL_ACK_TIMEOUT: Duration = Duration::from_secs(1);
+/// The time one byte takes on a 9600-baud line with 8 data bits and 2 stop bits (11 bits), the
+/// slowest ZVT line: a 1126-byte text block takes 1.3 s to send.
+pub const SERIAL_BYTE_TIME: Duration = Duration::from_micros(1146);
 /// Serial frames held behind one waiting for its ACK.
 const SERIAL_HELD: usize = 4;
 /// The software version a status enquiry is answered with.
@@ -649,6 +653,8 @@ pub(super) trait Receive {
     fn nak(&mut self) {
         self.wire().repeat();
     }
+    /// This side NAKed a frame that failed its CRC (the peer will repeat it).
+    fn nakked(&mut self) {}
 }
 
 impl Rx {
@@ -691,6 +697,7 @@ impl Rx {
                         Err(e) => {
                             if matches!(e, Error::ZvtCrc { .. }) {
                                 side.wire().raw(serial::NAK);
+                                side.nakked();
                             }
                             side.bad_frame(e);
                         }
@@ -732,8 +739,20 @@ impl Wire {
             self.repeats += 1;
             self.compact();
             let _ = self.tx.extend_from_slice(&self.last_frame);
-            self.ack_deadline = Some(self.now.saturating_add(SERIAL_ACK_TIMEOUT));
+            self.ack_deadline = Some(self.ack_wait(self.last_frame.len()));
         } else {
+            self.release();
+        }
+    }
+
+    /// The serial frame waiting for its ACK or NAK, if one waits.
+    pub(super) fn in_flight(&self) -> Option<&[u8]> {
+        self.ack_deadline.map(|_| self.last_frame.as_slice())
+    }
+
+    /// Gives up on the frame waiting for its answer (not sent again): the next frame goes.
+    pub(super) fn give_up(&mut self) {
+        if self.ack_deadline.is_some() {
             self.release();
         }
     }
@@ -781,7 +800,15 @@ impl Wire {
         self.compact();
         let _ = self.tx.extend_from_slice(&self.last_frame);
         self.repeats = 0;
-        self.ack_deadline = Some(self.now.saturating_add(SERIAL_ACK_TIMEOUT));
+        self.ack_deadline = Some(self.ack_wait(self.last_frame.len()));
+    }
+
+    /// When a frame of `len` bytes queued now stops waiting for its answer.
+    fn ack_wait(&self, len: usize) -> Instant {
+        let line = SERIAL_BYTE_TIME.saturating_mul(u32::try_from(len).unwrap_or(u32::MAX));
+        self.now
+            .saturating_add(SERIAL_ACK_TIMEOUT)
+            .saturating_add(line)
     }
 
     pub(super) fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
@@ -1039,6 +1066,13 @@ impl Core {
             };
             if let Err(e) = sent {
                 self.event(TerminalEvent::ProtocolError(e));
+                if self.answered {
+                    // A message of the answer that cannot go (the serial line holds too many
+                    // frames its peer has not acknowledged): the answer is undelivered, and
+                    // the session must not wait for an acknowledgement of nothing.
+                    self.finish(false);
+                    return;
+                }
                 continue;
             }
             self.awaiting = Some(Awaiting {

@@ -557,3 +557,39 @@ fn pre_authorisation_commands_and_their_refusals() {
     assert_eq!(out(&mut t), [ACK, "061E019A"]);
     assert!(events(&mut t).is_empty());
 }
+
+/// Fuzz find (`zvt_terminal_session`): over serial, with frames the till never acknowledged
+/// filling the held queue, the answer to a new command could not be queued; the session
+/// dropped it and stayed busy with nothing to wait for and no deadline, for ever. Now an
+/// answer that cannot go ends the command undelivered.
+#[test]
+fn serial_answer_that_cannot_be_queued_never_leaves_the_session_stuck() {
+    let mut cfg = ZvtTerminalConfig::new(Currency::EUR);
+    cfg.transport = Transport::Serial;
+    let mut t = ZvtTerminal::new(cfg);
+    let mut frame = [0u8; 64];
+    let n = serial::encode_frame(&hex("06 02 00"), &mut frame).unwrap();
+    let log_off = frame[..n].to_vec();
+    let n = serial::encode_frame(&hex(ACK), &mut frame).unwrap();
+    let ack_apdu = frame[..n].to_vec();
+    // A log-off, then four more while it runs (each refused busy): no frame of the
+    // terminal is acknowledged with an ACK byte, so its frames wait behind the first.
+    for _ in 0..5 {
+        t.handle_bytes(T0, &log_off);
+    }
+    // The till acknowledges the log-off's answer at the APDU level: the command is over.
+    t.handle_bytes(T0, &ack_apdu);
+    assert!(!t.is_busy());
+    // Another log-off: its answer cannot be queued behind the waiting frames.
+    t.handle_bytes(T0, &log_off);
+    // Every timer run out (the waiting frames go one by one, unacknowledged): idle.
+    let mut buf = [0u8; 256];
+    for _ in 0..64 {
+        let Some(at) = t.poll_timeout() else { break };
+        t.handle_timeout(at);
+        while t.poll_transmit(&mut buf).unwrap().is_some() {}
+        while t.poll_event().is_some() {}
+    }
+    assert!(t.poll_timeout().is_none());
+    assert!(!t.is_busy(), "busy with nothing to wait for");
+}
