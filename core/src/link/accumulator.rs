@@ -11,7 +11,7 @@ use heapless::Vec;
 use heapless::vec::VecView;
 
 use super::control::{Control, ETX, STX};
-use super::frame::{Checksum, scan_payload};
+use super::frame::{Checksum, lrc, scan_payload};
 use crate::{Error, Result};
 
 /// What one call to [`FrameAccumulator::feed`] found.
@@ -54,7 +54,9 @@ struct Scanner {
     checksum: Checksum,
     /// The previous call returned a frame borrowed from the buffer; clear it before reading more.
     delivered: bool,
-    /// XOR of the payload bytes received so far (the LRC without ETX).
+    /// In [`State::Lrc`]: XOR of the frame's payload (the LRC without ETX). Not kept while
+    /// the payload arrives: a payload byte costs a store, and the XOR of the collected part
+    /// is taken a word at a time when ETX comes.
     lrc: u8,
     discarded: u64,
 }
@@ -101,7 +103,7 @@ impl<const N: usize> FrameAccumulator<N> {
     /// copy; a frame that arrives in pieces is collected in the accumulator. Either way the
     /// payload is scanned once, a machine word per step, for its end and its LRC together.
     /// One payload byte per call (a UART driver's read) takes [`FrameAccumulator::feed_byte`]'s
-    /// short path: no scan set-up, a store and an XOR inlined into the caller.
+    /// short path: no scan set-up, a bounds-checked store inlined into the caller.
     #[inline]
     pub fn feed<'a>(&'a mut self, input: &'a [u8]) -> (Result<Feed<'a>>, usize) {
         if let [b] = *input {
@@ -111,7 +113,6 @@ impl<const N: usize> FrameAccumulator<N> {
             // next call that needs the buffer). Anything else takes the general path.
             let state = self.scan.state;
             if state == State::Payload && b | 1 != ETX && self.buf.push(b).is_ok() {
-                self.scan.lrc ^= b;
                 return (Ok(Feed::NeedMore), 1);
             }
             if state == State::Idle
@@ -129,14 +130,13 @@ impl<const N: usize> FrameAccumulator<N> {
     /// [`Error::LinkMalformedFrame`] and starts the next frame at once.
     ///
     /// A payload byte (the common case) is handled inline: a bounds-checked store into the
-    /// buffer and an XOR into the running LRC; everything else is one out-of-line step of
-    /// the byte state machine.
+    /// buffer (the LRC is taken over the buffer, a word at a time, when ETX arrives);
+    /// everything else is one out-of-line step of the byte state machine.
     #[inline(always)]
     pub fn feed_byte(&mut self, b: u8) -> Result<Feed<'_>> {
         // In `Payload` nothing was delivered (a delivery leaves `Idle`), so the buffer holds
         // this frame's start. STX, ETX and a full buffer take the general step.
         if self.scan.state == State::Payload && b | 1 != ETX && self.buf.push(b).is_ok() {
-            self.scan.lrc ^= b;
             return Ok(Feed::NeedMore);
         }
         self.scan.step(self.buf.as_mut_view(), b)
@@ -168,7 +168,6 @@ impl Scanner {
                     i += 1;
                     if b == STX {
                         buf.clear();
-                        self.lrc = 0;
                         self.state = State::Payload;
                     } else if let Some(c) = Control::from_byte(b) {
                         return (Ok(Feed::Control(c)), i);
@@ -188,7 +187,6 @@ impl Scanner {
                         self.state = State::Skip;
                         return (Err(Error::LinkFrameTooLong), i);
                     }
-                    self.lrc ^= run_xor;
                     match after {
                         [] => {
                             // More payload to come: keep it (fits, checked above).
@@ -204,7 +202,7 @@ impl Scanner {
                                 (Checksum::Lrc, Some(&received)) => {
                                     i += 1;
                                     self.state = State::Idle;
-                                    let computed = self.lrc ^ ETX;
+                                    let computed = lrc(buf) ^ run_xor ^ ETX;
                                     if computed != received {
                                         buf.clear();
                                         return (Err(Error::LinkBadLrc { computed, received }), i);
@@ -212,6 +210,7 @@ impl Scanner {
                                     return (Ok(self.frame(buf, chunk)), i);
                                 }
                                 (Checksum::Lrc, None) => {
+                                    self.lrc = lrc(buf) ^ run_xor;
                                     let _ = buf.extend_from_slice(chunk);
                                     self.state = State::Lrc;
                                 }
@@ -250,7 +249,6 @@ impl Scanner {
                             Checksum::None => State::Idle,
                         };
                     } else if b == STX {
-                        self.lrc = 0;
                         self.state = State::Payload;
                     }
                 }
@@ -274,7 +272,6 @@ impl Scanner {
             State::Idle => {
                 if b == STX {
                     buf.clear();
-                    self.lrc = 0;
                     self.state = State::Payload;
                 } else if let Some(c) = Control::from_byte(b) {
                     return Ok(Feed::Control(c));
@@ -289,18 +286,16 @@ impl Scanner {
                         self.delivered = true;
                         return Ok(Feed::Frame(buf));
                     }
+                    self.lrc = lrc(buf);
                     self.state = State::Lrc;
                 } else if b == STX {
                     // Abandon this frame; the STX starts the next one.
                     buf.clear();
-                    self.lrc = 0;
                     return Err(Error::LinkMalformedFrame);
                 } else if buf.push(b).is_err() {
                     buf.clear();
                     self.state = State::Skip;
                     return Err(Error::LinkFrameTooLong);
-                } else {
-                    self.lrc ^= b;
                 }
             }
             State::Lrc => {
@@ -323,7 +318,6 @@ impl Scanner {
                         Checksum::None => State::Idle,
                     };
                 } else if b == STX {
-                    self.lrc = 0;
                     self.state = State::Payload;
                 }
             }
