@@ -165,14 +165,7 @@ impl Book {
                 let transmitted = auth
                     .map(|a| a.transmitted)
                     .or(response.timestamp)
-                    .unwrap_or(Timestamp {
-                        year: 2000,
-                        month: 1,
-                        day: 1,
-                        hour: 0,
-                        minute: 0,
-                        second: 0,
-                    });
+                    .unwrap_or(Timestamp::MILLENNIUM);
                 if let Some(e) = Entry::of(batch, stan, response, transmitted) {
                     self.record(e);
                 }

@@ -240,14 +240,7 @@ impl JournalState {
     }
 }
 
-const ZERO_TIME: crate::txn::Timestamp = crate::txn::Timestamp {
-    year: 2000,
-    month: 1,
-    day: 1,
-    hour: 0,
-    minute: 0,
-    second: 0,
-};
+const ZERO_TIME: crate::txn::Timestamp = crate::txn::Timestamp::MILLENNIUM;
 
 /// The reversal that undoes `auth` if it was (or may have been) approved; `None` for requests
 /// that move no money.

@@ -2209,14 +2209,7 @@ impl Terminal {
     }
 }
 
-const ZERO_TIME: Timestamp = Timestamp {
-    year: 2000,
-    month: 1,
-    day: 1,
-    hour: 0,
-    minute: 0,
-    second: 0,
-};
+const ZERO_TIME: Timestamp = Timestamp::MILLENNIUM;
 
 fn fail(reason: FailReason) -> Outcome {
     Outcome::Failed { reason }

@@ -150,6 +150,16 @@ pub struct Timestamp {
 }
 
 impl Timestamp {
+    /// 2000-01-01 00:00:00: the wall time a terminal keeps until it is told the date.
+    pub const MILLENNIUM: Timestamp = Timestamp {
+        year: 2000,
+        month: 1,
+        day: 1,
+        hour: 0,
+        minute: 0,
+        second: 0,
+    };
+
     /// A validated timestamp (ranges as documented on the fields; days checked up to 31).
     pub fn new(year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8) -> Result<Self> {
         let ok = (1..=12).contains(&month)

@@ -182,14 +182,7 @@ struct WallClock {
 impl WallClock {
     const START: WallClock = WallClock {
         anchor: Instant::ZERO,
-        wall: Timestamp {
-            year: 2000,
-            month: 1,
-            day: 1,
-            hour: 0,
-            minute: 0,
-            second: 0,
-        },
+        wall: Timestamp::MILLENNIUM,
     };
 
     fn at(&self, now: Instant) -> Timestamp {
