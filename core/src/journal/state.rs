@@ -24,7 +24,7 @@ pub struct JournalState {
     /// completed: after a restart they are reversed but do not replace it as the last one.
     pub open_before_last: usize,
     /// The open batch's approved payments and reservations, by receipt number. Not part of
-    /// the [`Checkpoint`]: a new file carries it as [`Record::Booked`] entries.
+    /// the [`Checkpoint`]: a new file carries it as [`Record::Booked`](super::Record::Booked) entries.
     pub book: super::book::Book,
 }
 
