@@ -681,7 +681,7 @@ impl ConcertMessage {
     ///
     /// (Inlining hints in the hot codecs apply on 64-bit hosts only: there they save the
     /// calls; on a 32-bit microcontroller, built for size, the compiler decides.)
-    #[cfg_attr(target_pointer_width = "64", inline)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub fn parse(payload: &[u8]) -> Result<Self> {
         match payload.len() {
             request::LEN => ConcertRequest::parse(payload).map(ConcertMessage::Request),
