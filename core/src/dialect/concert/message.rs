@@ -284,7 +284,7 @@ impl ConcertRequest {
     ///
     /// Errors: [`Error::ConcertLength`] unless `payload` has 34 bytes, [`Error::ConcertField`]
     /// naming the first field that is not valid.
-    #[cfg_attr(target_pointer_width = "64", inline)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub fn parse(payload: &[u8]) -> Result<Self> {
         if FAST_PATHS {
             if let Some(request) = Self::parse_fast(payload) {
@@ -455,7 +455,7 @@ impl ConcertAnswer {
     ///
     /// Errors: [`Error::ConcertLength`] for another length, [`Error::ConcertField`] naming the
     /// first field that is not valid.
-    #[cfg_attr(target_pointer_width = "64", inline)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub fn parse(payload: &[u8]) -> Result<Self> {
         if FAST_PATHS {
             if let Some(answer) = Self::parse_fast(payload) {
