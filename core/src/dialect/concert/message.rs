@@ -681,6 +681,9 @@ impl ConcertMessage {
     ///
     /// (Inlining hints in the hot codecs apply on 64-bit hosts only: there they save the
     /// calls; on a 32-bit microcontroller, built for size, the compiler decides.)
+    // `always`, not a hint: with a hint LLVM inlines it only while the binary has a single
+    // call site, and a second one (the probe's byte loop) cost 25 x86 instructions per frame
+    // (docs/PERFORMANCE.md, "Bytes one at a time").
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub fn parse(payload: &[u8]) -> Result<Self> {
         match payload.len() {
