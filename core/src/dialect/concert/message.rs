@@ -284,7 +284,7 @@ impl ConcertRequest {
     ///
     /// Errors: [`Error::ConcertLength`] unless `payload` has 34 bytes, [`Error::ConcertField`]
     /// naming the first field that is not valid.
-    #[cfg_attr(target_pointer_width = "64", inline)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub fn parse(payload: &[u8]) -> Result<Self> {
         if FAST_PATHS {
             if let Some(request) = Self::parse_fast(payload) {
@@ -455,7 +455,7 @@ impl ConcertAnswer {
     ///
     /// Errors: [`Error::ConcertLength`] for another length, [`Error::ConcertField`] naming the
     /// first field that is not valid.
-    #[cfg_attr(target_pointer_width = "64", inline)]
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub fn parse(payload: &[u8]) -> Result<Self> {
         if FAST_PATHS {
             if let Some(answer) = Self::parse_fast(payload) {
@@ -681,7 +681,10 @@ impl ConcertMessage {
     ///
     /// (Inlining hints in the hot codecs apply on 64-bit hosts only: there they save the
     /// calls; on a 32-bit microcontroller, built for size, the compiler decides.)
-    #[cfg_attr(target_pointer_width = "64", inline)]
+    // `always`, not a hint: with a hint LLVM inlines it only while the binary has a single
+    // call site, and a second one (the probe's byte loop) cost 25 x86 instructions per frame
+    // (docs/PERFORMANCE.md, "Bytes one at a time").
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     pub fn parse(payload: &[u8]) -> Result<Self> {
         match payload.len() {
             request::LEN => ConcertRequest::parse(payload).map(ConcertMessage::Request),
