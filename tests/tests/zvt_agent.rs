@@ -120,13 +120,14 @@ async fn register(
     }
 }
 
-/// Sends `packet`, waits for the PT's ACK and reads every answer with the crate's
-/// `AuthorizationResponse` (the answer set of 06 01, 06 22 and 06 30), acknowledging each,
-/// until completion or abort.
-async fn run_payment<T>(sock: &mut TcpStream, packet: &T) -> Vec<AuthorizationResponse>
+/// Sends `packet`, waits for the PT's ACK and reads every answer with the crate's parser for
+/// `R`, acknowledging each, until `ends` says the command is over: what the crate's sequences
+/// do, for commands it does not ship.
+async fn run_command<T, R>(sock: &mut TcpStream, packet: &T, ends: fn(&R) -> bool) -> Vec<R>
 where
     T: ZvtSerializer + Sync + Send,
     encoding::Default: encoding::Encoding<T>,
+    R: ZvtParser,
 {
     tokio::time::timeout(LIMIT, async {
         tokio::pin!(sock);
@@ -136,15 +137,12 @@ where
         let mut all = Vec::new();
         loop {
             let bytes = sequences::read_packet_async(&mut sock).await.unwrap();
-            let p = AuthorizationResponse::zvt_parse(&bytes)
+            let p = R::zvt_parse(&bytes)
                 .unwrap_or_else(|e| panic!("the zvt crate reads {bytes:02X?}: {e:?}"));
             sock.write_all(&packets::Ack {}.zvt_serialize())
                 .await
                 .unwrap();
-            let end = matches!(
-                p,
-                AuthorizationResponse::CompletionData(_) | AuthorizationResponse::Abort(_)
-            );
+            let end = ends(&p);
             all.push(p);
             if end {
                 return all;
@@ -152,7 +150,23 @@ where
         }
     })
     .await
-    .expect("the payment ends in time")
+    .expect("the command ends in time")
+}
+
+/// [`run_command`] with the crate's `AuthorizationResponse` (the answer set of 06 01, 06 22
+/// and 06 30), until completion or abort.
+async fn run_payment<T>(sock: &mut TcpStream, packet: &T) -> Vec<AuthorizationResponse>
+where
+    T: ZvtSerializer + Sync + Send,
+    encoding::Default: encoding::Encoding<T>,
+{
+    run_command(sock, packet, |p| {
+        matches!(
+            p,
+            AuthorizationResponse::CompletionData(_) | AuthorizationResponse::Abort(_)
+        )
+    })
+    .await
 }
 
 fn status_info(answers: &[AuthorizationResponse]) -> &packets::StatusInformation {
@@ -488,40 +502,21 @@ where
         .collect()
 }
 
-/// Sends `packet` (a 06 24 the crate does not ship), waits for the PT's ACK and reads every
-/// answer with the crate's `PartialReversalResponse` (the answer set of 06 23 and 06 25),
-/// acknowledging each, until completion or abort: what the crate's sequences do.
+/// [`run_command`] for a 06 24 (the crate does not ship it) with the crate's
+/// `PartialReversalResponse` (the answer set of 06 23 and 06 25), until completion or abort.
 async fn run_book<T>(sock: &mut TcpStream, packet: &T) -> Vec<sequences::PartialReversalResponse>
 where
     T: ZvtSerializer + Sync + Send,
     encoding::Default: encoding::Encoding<T>,
 {
-    tokio::time::timeout(LIMIT, async {
-        tokio::pin!(sock);
-        sequences::write_with_ack_async(packet, &mut sock)
-            .await
-            .expect("the PT acknowledges the command");
-        let mut all = Vec::new();
-        loop {
-            let bytes = sequences::read_packet_async(&mut sock).await.unwrap();
-            let p = sequences::PartialReversalResponse::zvt_parse(&bytes)
-                .unwrap_or_else(|e| panic!("the zvt crate reads {bytes:02X?}: {e:?}"));
-            sock.write_all(&packets::Ack {}.zvt_serialize())
-                .await
-                .unwrap();
-            let end = matches!(
-                p,
-                sequences::PartialReversalResponse::CompletionData(_)
-                    | sequences::PartialReversalResponse::PartialReversalAbort(_)
-            );
-            all.push(p);
-            if end {
-                return all;
-            }
-        }
+    run_command(sock, packet, |p| {
+        matches!(
+            p,
+            sequences::PartialReversalResponse::CompletionData(_)
+                | sequences::PartialReversalResponse::PartialReversalAbort(_)
+        )
     })
     .await
-    .expect("the book total ends in time")
 }
 
 fn pre_auth_abort(got: &[sequences::PartialReversalResponse]) -> &packets::PartialReversalAbort {
