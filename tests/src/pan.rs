@@ -61,9 +61,16 @@ pub fn luhn_runs(bytes: &[u8]) -> Vec<Vec<u8>> {
             i += 1;
         }
         let run = &bytes[start..i];
+        // A run that touches a hex letter is part of a hex string (chip data written as ASCII
+        // hex, e.g. a random 9F26 cryptogram whose hex happens to be all digits), not a card
+        // number in text. A card number inside chip data is found through `known` instead.
+        let hex_letter = |b: Option<&u8>| b.is_some_and(|c| matches!(c, b'A'..=b'F' | b'a'..=b'f'));
+        let in_hex =
+            hex_letter(start.checked_sub(1).and_then(|s| bytes.get(s))) || hex_letter(bytes.get(i));
         // Card numbers start with 2-6 (the major industry identifiers of the card schemes):
         // protocol frames are full of zero-padded digit runs that pass Luhn one time in ten.
-        if (13..=19).contains(&run.len()) && (b'2'..=b'6').contains(&run[0]) && luhn(run) {
+        if !in_hex && (13..=19).contains(&run.len()) && (b'2'..=b'6').contains(&run[0]) && luhn(run)
+        {
             out.push(run.to_vec());
         }
     }
@@ -207,6 +214,25 @@ mod tests {
         // A masked frame is clean.
         let masked = line.replace(&hex(PAN), &hex("476173******0119"));
         assert!(scan_bytes(p, masked.as_bytes(), &[PAN]).is_empty());
+    }
+
+    /// Seen once in CI (session 5): a fresh 9F26 cryptogram in a 0200's field 55, written as
+    /// ASCII hex, was all digits for 17 characters and passed Luhn; the scanner took it for an
+    /// unmasked card number. A card number in chip data is still found by `known`.
+    #[test]
+    fn digits_inside_ascii_hex_chip_data_are_not_a_card_number() {
+        let p = Path::new("x");
+        // As seen: tag 9F26, length 08, value 21 21 26 27 20 43 6E 8E.
+        let field55 = "9F02060000000143009F26082121262720436E8E";
+        let line = format!("DEBUG bank -> frame={}\n", hex(&format!("0200{field55}")));
+        assert!(scan_bytes(p, line.as_bytes(), &[]).is_empty(), "{line}");
+        // The same digits in text are a card number (they pass Luhn).
+        assert!(luhn(b"26082121262720436"));
+        assert_eq!(scan_bytes(p, b"pan 26082121262720436 ok", &[]).len(), 1);
+        // A card number inside chip data (tag 5A) is found through the known list.
+        let chip = format!("5A08{PAN}9F2608AB");
+        let line = format!("frame={}\n", hex(&chip));
+        assert_eq!(scan_bytes(p, line.as_bytes(), &[PAN]).len(), 1);
     }
 
     fn hex(s: &str) -> String {
