@@ -1277,6 +1277,19 @@ mod tests {
         MonthDayTime::new(11, 25, 17, 13, 0).unwrap()
     }
 
+    /// A reconciliation without totals (the bank simulator settles from its ledger).
+    fn close(transmission: MonthDayTime, stan: u32) -> IsoMessage {
+        ReconciliationRequest {
+            stan,
+            transmission: Some(transmission),
+            terminal_id: TerminalId::new("T1").unwrap(),
+            merchant_id: None,
+            totals: None,
+        }
+        .to_message()
+        .unwrap()
+    }
+
     fn sale(stan: u32, minor: u64) -> IsoMessage {
         AuthorizationRequest {
             pan: Pan::new("4761739001010119").unwrap(),
@@ -1765,15 +1778,7 @@ mod tests {
         let mut s = TcpStream::connect(bank.addr()).await.unwrap();
         send(&mut s, &sale(1, 1000)).await.unwrap();
         send(&mut s, &sale(2, 250)).await.unwrap();
-        let close = ReconciliationRequest {
-            stan: 3,
-            transmission: Some(t()),
-            terminal_id: TerminalId::new("T1").unwrap(),
-            merchant_id: None,
-            totals: None,
-        }
-        .to_message()
-        .unwrap();
+        let close = close(t(), 3);
         let r = send(&mut s, &close).await.unwrap();
         assert_eq!(r.get(39), Some(&b"96"[..]));
         assert!(bank.ledger().auths.iter().all(|a| a.settled_count == 0));
@@ -1890,15 +1895,7 @@ mod tests {
         // A reconciliation settles what was booked, not an open hold.
         let r = send(&mut s, &pre_auth(10, 900)).await.unwrap();
         assert_eq!(r.get(39), Some(&b"00"[..]));
-        let close = ReconciliationRequest {
-            stan: 11,
-            transmission: Some(t()),
-            terminal_id: TerminalId::new("T1").unwrap(),
-            merchant_id: None,
-            totals: None,
-        }
-        .to_message()
-        .unwrap();
+        let close = close(t(), 11);
         let r = send(&mut s, &close).await.unwrap();
         let totals = ecrlink_core::bank::ReconciliationResponse::from_message(&r)
             .unwrap()
