@@ -173,7 +173,7 @@ echo "reported, no budget (the RAM budgets count the application; these are the 
 report "  total RAM, link alone, Concert only" "$(total link:concert)" $((2 * 1024))
 report "  total RAM, link alone, ČSOB only" "$(total link:csob)" $((5 * 1024))
 report "  total RAM, link alone, all dialects" "$(total link:all)" $((6 * 1024))
-echo "(heap: none, no allocator is linked; the stack is a lower bound where stack_depth.py reports indirect calls: --detail lists them)"
+echo "(heap: none, no allocator is linked; the worst-case stack lets every call through a register reach any address-taken function: --detail lists them)"
 
 if ((missed)); then
     echo "firmware budgets: MISSED (see above)"

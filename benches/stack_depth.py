@@ -6,8 +6,11 @@ comes from the disassembly (`bl` calls and `b.w` tail calls between functions). 
 path from `Reset` is the stack the program needs, plus the deepest exception handler on top
 of it (hardware exception frame included).
 
-What it cannot see, reported rather than guessed: calls through a register (`blx rN`: trait
-objects, function pointers; core::fmt's `write` is one) and recursion (a cycle in the graph).
+Calls through a register (`blx rN`: trait objects, function pointers; core::fmt's `write` is
+one) are bounded, not guessed: such a call can only reach a function whose address is stored in
+the binary's data (a vtable, a function pointer), so the worst case lets each one reach any of
+those. The chain with direct calls only is printed too; the functions with indirect calls are
+listed. Recursion (a cycle in the graph) is cut and shown in the chain.
 
 usage: python3 stack_depth.py ELF LLVM_BIN_DIR
 """
@@ -49,13 +52,50 @@ def call_graph(elf, bindir):
             targets.append((current, int(m.group(2), 16)))
         elif re.search(r"\sblx\s+r\d+", line):
             indirect.add(current)
+    # (the function starts are also what address_taken() matches data words against)
     # A branch to the start of another function is a call (`b`/`b.w`: a tail call); a branch
     # inside the function is a jump.
     for caller, addr in targets:
         callee = starts.get(addr) or starts.get(addr & ~1)
         if callee is not None and callee != caller:
             calls[caller].add(callee)
-    return calls, indirect
+    return calls, indirect, starts
+
+
+def address_taken(elf, bindir, starts):
+    """Functions whose address is stored in the binary's data (vtables, function pointers):
+    the only places a call through a register can go. Thumb addresses carry bit 0."""
+    # Literal pools live in .text: a word there that is a Thumb function start is counted too
+    # (an instruction that happens to look like one only makes the bound more careful).
+    out = subprocess.run([f"{bindir}/llvm-objdump", "-s", "-j", ".rodata", "-j", ".data",
+                          "-j", ".text", elf],
+                         check=True, capture_output=True, text=True).stdout
+    data = {}
+    for line in out.splitlines():
+        m = re.match(r"^ ([0-9a-f]{4,}) ((?:[0-9a-f]{2,8} ){1,4})", line)
+        if m:
+            base = int(m.group(1), 16)
+            for i, byte in enumerate(bytes.fromhex(m.group(2).replace(" ", ""))):
+                data[base + i] = byte
+    taken = set()
+    for addr in data:
+        if addr % 4 == 0 and all(addr + i in data for i in range(4)):
+            word = int.from_bytes(bytes(data[addr + i] for i in range(4)), "little")
+            if word & 1 and (word & ~1) in starts:
+                taken.add(starts[word & ~1])
+    # An address built in a register: `movw rN, #lo` then `movt rN, #hi`.
+    dis = subprocess.run([f"{bindir}/llvm-objdump", "-d", "--no-show-raw-insn", elf],
+                         check=True, capture_output=True, text=True).stdout
+    low = {}
+    for m in re.finditer(r"\s(movw|movt)\s+(r\d+|lr|ip), #(0x[0-9a-f]+|\d+)", dis):
+        op, reg, imm = m.group(1), m.group(2), int(m.group(3), 0)
+        if op == "movw":
+            low[reg] = imm
+        elif reg in low:
+            word = (imm << 16) | low.pop(reg)
+            if word & 1 and (word & ~1) in starts:
+                taken.add(starts[word & ~1])
+    return taken
 
 
 def demangler(elf, bindir):
@@ -89,7 +129,7 @@ def deepest(root, sizes, calls, memo, path):
 def main():
     elf, bindir = sys.argv[1], sys.argv[2]
     sizes = stack_sizes(elf, bindir)
-    calls, indirect = call_graph(elf, bindir)
+    calls, indirect, starts = call_graph(elf, bindir)
     show = demangler(elf, bindir)
     memo = {}
     # The reset handler: cortex-m-rt's `Reset`, which objdump may show under its alias.
@@ -112,8 +152,18 @@ def main():
     print(f"stack: deepest call chain from the reset handler: {total} bytes")
     for name in path:
         print(f"  {sizes.get(name, 0):6d}  {show(name)[:110]}")
+    # The bound with calls through a register: each may reach any address-taken function.
+    taken = address_taken(elf, bindir, {a: n for a, n in starts.items()})
+    wide = {f: set(c) | (taken if f in indirect else set()) for f, c in calls.items()}
+    wide_total, wide_path = deepest(root, sizes, wide, {}, frozenset())
     print(f"stack: + deepest exception handler {irq} bytes + exception frame {EXCEPTION_FRAME} bytes"
-          f" = {total + irq + EXCEPTION_FRAME} bytes worst case")
+          f" = {total + irq + EXCEPTION_FRAME} bytes through direct calls")
+    wide_irq = max((deepest(h, sizes, wide, {}, frozenset())[0] for h in handlers), default=0)
+    print(f"stack: with calls through a register reaching any of the {len(taken)} address-taken"
+          f" functions: = {wide_total + wide_irq + EXCEPTION_FRAME} bytes worst case")
+    if wide_total > total:
+        for name in wide_path:
+            print(f"  {sizes.get(name, 0):6d}  {show(name)[:110]}")
     reachable = set()
     todo = [root]
     while todo:
@@ -123,7 +173,7 @@ def main():
             todo.extend(calls.get(f, ()))
     blind = sorted(f for f in indirect if f in reachable)
     if blind:
-        print("stack: indirect calls not followed (their callees' frames are not counted):")
+        print("stack: functions calling through a register (bounded by the address-taken functions):")
         for f in blind:
             print(f"    {show(f)[:110]}")
 
