@@ -353,14 +353,11 @@ impl Journal {
         let mut readable = true;
         match journal::Reader::new(flash::journal_area()) {
             Ok(mut reader) => {
-                for entry in reader.by_ref() {
-                    match entry {
-                        Ok(entry) => {
-                            let _ = app.replay(&entry.record);
-                        }
-                        Err(_) => break,
-                    }
-                }
+                // Each record folded straight from its bytes (no `Record` on the stack); a
+                // record that does not decode ends the valid part, as it ends the iterator.
+                while let Some(Ok(_)) =
+                    reader.next_with(|version, payload| app.replay_payload(version, payload))
+                {}
                 end = reader.valid_len();
             }
             // A format this build does not read: leave it untouched and refuse to write.

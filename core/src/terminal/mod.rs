@@ -665,6 +665,21 @@ impl Terminal {
         self.journal.apply(record)
     }
 
+    /// [`Self::replay`] of a record still in its encoded form, the payload of a journal
+    /// envelope of format `version` ([`crate::journal::apply_payload`]): no record is built
+    /// on the stack (a checkpoint is decoded straight into the application's). The outer
+    /// error is [`crate::Error::JournalRecord`], the payload does not decode (nothing is
+    /// applied); the inner result is what [`Self::replay`] reports. With
+    /// [`crate::journal::Reader::next_with`]:
+    /// `reader.next_with(|version, payload| app.replay_payload(version, payload))`.
+    pub fn replay_payload(
+        &mut self,
+        version: u16,
+        payload: &[u8],
+    ) -> crate::Result<crate::Result<()>> {
+        crate::journal::apply_payload(version, payload, &mut self.journal)
+    }
+
     /// Starts the application over the records [`Self::replay`]ed into it: the same as
     /// [`Self::restore`] with the state they fold into.
     pub fn resume(&mut self, now: Instant) {
