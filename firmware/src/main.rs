@@ -45,7 +45,7 @@ use ecrlink_core::dialect::zvt::{Transport, ZvtTerminal, ZvtTerminalConfig};
 use ecrlink_core::emv;
 use ecrlink_core::io::BlockingTerminal;
 #[cfg(feature = "app")]
-use ecrlink_core::journal::{self, MAX_ENVELOPE, RecordRef};
+use ecrlink_core::journal::{self, RecordRef};
 #[cfg(feature = "app")]
 use ecrlink_core::receipt::{self, CopyKind, Lang, MAX_RECEIPT_BYTES, Merchant, ReceiptOptions};
 #[cfg(feature = "app")]
@@ -329,12 +329,12 @@ impl BankLink {
 }
 
 #[cfg(feature = "app")]
-/// The journal: envelopes appended to a flash sector.
+/// The journal: envelopes appended to a flash sector. No buffer: each record is programmed
+/// as it is encoded ([`journal::encode_with`]), where a buffer for the largest record took
+/// 4 KiB of RAM.
 struct Journal {
     /// Where the next record goes.
     end: usize,
-    /// One record's envelope, encoded before it is programmed.
-    buf: [u8; MAX_ENVELOPE],
 }
 
 #[cfg(feature = "app")]
@@ -374,18 +374,28 @@ impl Journal {
         Some(end)
     }
 
+    /// Programs `record` after the last one; `false` when it does not fit or the flash
+    /// refuses a byte (a record programmed in part is a torn tail, not read back).
     fn append(&mut self, record: RecordRef<'_>) -> bool {
-        let Ok(n) = journal::encode(record, &mut self.buf) else {
-            return false;
-        };
-        if self.end + n > flash::JOURNAL_LEN {
-            return false;
+        let room = flash::JOURNAL_LEN.saturating_sub(self.end);
+        let mut at = self.end;
+        let written = journal::encode_with(record, room, |bytes| {
+            if flash::program(at, bytes) {
+                at += bytes.len();
+                Ok(())
+            } else {
+                Err(ecrlink_core::Error::CapacityExceeded {
+                    what: "journal flash",
+                })
+            }
+        });
+        match written {
+            Ok(n) => {
+                self.end += n;
+                true
+            }
+            Err(_) => false,
         }
-        let ok = flash::program(self.end, self.buf.get(..n).unwrap_or(&[]));
-        if ok {
-            self.end += n;
-        }
-        ok
     }
 
     fn space(&self) -> JournalSpace {
@@ -678,7 +688,6 @@ fn boot() -> Devices {
     app.resume(now());
     let journal = JOURNAL.init_with(|| Journal {
         end: end.unwrap_or(flash::JOURNAL_LEN),
-        buf: [0; MAX_ENVELOPE],
     });
     // A journal this build cannot read is left untouched: nothing more is written to it.
     app.set_journal_space(if end.is_some() {

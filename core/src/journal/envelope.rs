@@ -46,6 +46,32 @@ fn crc_of(len_bytes: &[u8], payload: &[u8]) -> u32 {
 /// A buffer shorter than needed is [`Error::BufferTooSmall`] and is left untouched;
 /// [`MAX_ENVELOPE`] bytes are always enough.
 pub fn encode<'r>(record: impl Into<RecordRef<'r>>, buf: &mut [u8]) -> Result<usize> {
+    let room = buf.len();
+    let mut at = 0;
+    encode_with(record, room, |bytes| {
+        let end = at + bytes.len();
+        let out = buf
+            .get_mut(at..end)
+            .ok_or(Error::BufferTooSmall { needed: end })?;
+        out.copy_from_slice(bytes);
+        at = end;
+        Ok(())
+    })
+}
+
+/// Encodes `record` in its envelope and hands the bytes, in order, to `write`, as they are
+/// made; returns the envelope's length. Nothing is buffered: a firmware programs the record
+/// straight into its flash, without a [`MAX_ENVELOPE`]-byte buffer for the largest record.
+///
+/// An envelope longer than `room` bytes is [`Error::BufferTooSmall`] before `write` is
+/// called; an error from `write` stops the encoding and is returned (the bytes written until
+/// then are a torn record, which [`Reader`] reports as such). The bytes are those of
+/// [`encode`], which is this over a buffer.
+pub fn encode_with<'r>(
+    record: impl Into<RecordRef<'r>>,
+    room: usize,
+    mut write: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<usize> {
     let record = record.into();
     let len = postcard::serialize_with_flavor(&record, postcard::ser_flavors::Size::default())
         .map_err(|_| Error::JournalRecord)?;
@@ -55,25 +81,71 @@ pub fn encode<'r>(record: impl Into<RecordRef<'r>>, buf: &mut [u8]) -> Result<us
         });
     }
     let total = HEADER_LEN + len + TRAILER_LEN;
-    let Some(out) = buf.get_mut(..total) else {
+    if total > room {
         return Err(Error::BufferTooSmall { needed: total });
-    };
-    let (header, rest) = out
-        .split_at_mut_checked(HEADER_LEN)
-        .ok_or(Error::BufferTooSmall { needed: total })?;
-    let (payload, trailer) = rest
-        .split_at_mut_checked(len)
-        .ok_or(Error::BufferTooSmall { needed: total })?;
-    let written = postcard::to_slice(&record, payload)
-        .map_err(|_| Error::JournalRecord)?
-        .len();
-    if written != len {
-        return Err(Error::JournalRecord);
     }
     let len_bytes = (len as u16).to_le_bytes();
-    header.copy_from_slice(&[MAGIC[0], MAGIC[1], len_bytes[0], len_bytes[1]]);
-    trailer.copy_from_slice(&crc_of(&len_bytes, payload).to_le_bytes());
+    write(&[MAGIC[0], MAGIC[1], len_bytes[0], len_bytes[1]])?;
+    let mut stream = Stream {
+        write: &mut write,
+        crc: Crc32::new(),
+        len: 0,
+        failed: None,
+    };
+    stream.crc.update(&len_bytes);
+    let serialized = postcard::serialize_with_flavor(&record, &mut stream);
+    let Stream {
+        crc,
+        len: written,
+        failed,
+        ..
+    } = stream;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if serialized.is_err() || written != len {
+        return Err(Error::JournalRecord);
+    }
+    write(&crc.finish().to_le_bytes())?;
     Ok(total)
+}
+
+/// The postcard output of [`encode_with`]: each byte to the caller's `write` and into the
+/// CRC; the first error from `write` is kept (postcard's own error cannot carry it).
+struct Stream<'w, W> {
+    write: &'w mut W,
+    crc: Crc32,
+    len: usize,
+    failed: Option<Error>,
+}
+
+impl<W: FnMut(&[u8]) -> Result<()>> postcard::ser_flavors::Flavor for &mut Stream<'_, W> {
+    type Output = ();
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.try_extend(&[byte])
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        if self.failed.is_some() {
+            return Err(postcard::Error::SerializeBufferFull);
+        }
+        match (self.write)(bytes) {
+            Ok(()) => {
+                self.crc.update(bytes);
+                self.len += bytes.len();
+                Ok(())
+            }
+            Err(e) => {
+                self.failed = Some(e);
+                Err(postcard::Error::SerializeBufferFull)
+            }
+        }
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
 }
 
 /// Decodes one payload written in format `version`. Formats 0 and 1 encode [`Record`]

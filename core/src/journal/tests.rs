@@ -765,3 +765,45 @@ fn a_payload_that_does_not_decode_changes_nothing() {
         }
     }
 }
+
+/// `encode_with` hands out exactly the bytes `encode` writes, refuses a record longer than
+/// its room before writing anything, and stops at the first error of its writer, returning
+/// it.
+#[test]
+fn streamed_envelopes_are_the_encoded_ones() {
+    let mut buf = [0u8; MAX_ENVELOPE];
+    for record in &every_variant() {
+        let n = encode(record, &mut buf).unwrap();
+        let mut streamed = StdVec::new();
+        let mut writes = 0;
+        let written = encode_with(record, n, |bytes| {
+            streamed.extend_from_slice(bytes);
+            writes += 1;
+            Ok(())
+        });
+        assert_eq!(written, Ok(n));
+        assert_eq!(streamed, &buf[..n]);
+
+        let mut calls = 0;
+        let short = encode_with(record, n - 1, |_| {
+            calls += 1;
+            Ok(())
+        });
+        assert_eq!(short, Err(Error::BufferTooSmall { needed: n }));
+        assert_eq!(calls, 0);
+
+        for fail_at in 1..=writes {
+            let mut calls = 0;
+            let failed = encode_with(record, n, |_| {
+                calls += 1;
+                if calls == fail_at {
+                    Err(Error::JournalCrc)
+                } else {
+                    Ok(())
+                }
+            });
+            assert_eq!(failed, Err(Error::JournalCrc));
+            assert_eq!(calls, fail_at, "nothing is written after the error");
+        }
+    }
+}
