@@ -49,7 +49,7 @@ use ecrlink_core::journal::{self, RecordRef};
 #[cfg(feature = "app")]
 use ecrlink_core::receipt::{self, CopyKind, Lang, MAX_RECEIPT_BYTES, Merchant, ReceiptOptions};
 #[cfg(feature = "app")]
-use ecrlink_core::session::TerminalEvent;
+use ecrlink_core::session::{RECEIPT_PART_CAPACITY, TerminalEvent};
 #[cfg(feature = "app")]
 use ecrlink_core::terminal::{
     BankCommand, BankFailure, CardCommand, CardData, CardEvent, Config, JournalSpace, LinkState,
@@ -64,7 +64,7 @@ use ecrlink_core::txn::{
     CardScheme, EmvData, EntryMode, FailReason, Outcome, Pan, Response, Timestamp,
 };
 #[cfg(feature = "app")]
-use heapless::{String, Vec};
+use heapless::Vec;
 use panic_halt as _;
 use static_cell::StaticCell;
 
@@ -123,8 +123,6 @@ static APP: StaticCell<Terminal> = StaticCell::new();
 static BANK: StaticCell<BankLink> = StaticCell::new();
 #[cfg(feature = "app")]
 static JOURNAL: StaticCell<Journal> = StaticCell::new();
-#[cfg(feature = "app")]
-static RECEIPT: StaticCell<String<MAX_RECEIPT_BYTES>> = StaticCell::new();
 
 #[exception]
 fn SysTick() {
@@ -436,13 +434,15 @@ struct Devices {
     app: &'static mut Terminal,
     bank: &'static mut BankLink,
     journal: &'static mut Journal,
-    receipt: &'static mut String<MAX_RECEIPT_BYTES>,
     card: CardReader,
     /// Request ids handed to the application.
     next_id: u64,
     /// The trace number of the answer being delivered to the till.
     delivering: Option<u32>,
-    /// Where in `receipt` the next part for the till starts (a till asks part by part).
+    /// The copy of the last transaction's receipt being sent to the till.
+    receipt_copy: Option<CopyKind>,
+    /// Where in that receipt's text the next part for the till starts (a till asks part by
+    /// part).
     receipt_at: usize,
 }
 
@@ -544,10 +544,20 @@ fn drain<S: Session, const N: usize>(till: &mut Till<S, N>, d: &mut Devices, now
 }
 
 #[cfg(feature = "app")]
+/// Bytes of the receipt text kept while a part is chosen: the largest part and one character
+/// more, so that the part chosen from the window is the one chosen from the whole rest
+/// ([`receipt::Window`]).
+const RECEIPT_WINDOW: usize = RECEIPT_PART_CAPACITY + 4;
+
+#[cfg(feature = "app")]
 /// Answers the till's receipt request (ČSOB B3, ZVT's receipt during an answer) with one part
 /// of the last transaction's receipt: the first part of the copy asked for (the customer's
 /// when the dialect does not say), or the next part of the copy being sent. Each request gets
-/// one part; "more" tells the till to ask again.
+/// one part; "more" tells the till to ask again. The receipt is rendered again for each
+/// part, into a window of the part's size on the stack (no 4 KiB buffer for a whole receipt
+/// in RAM); a receipt that does not render (longer than [`MAX_RECEIPT_BYTES`]) is sent empty.
+/// Out of line: the window is on the stack only while a part is sent.
+#[inline(never)]
 fn send_receipt<S: Session, const N: usize>(till: &mut Till<S, N>, d: &mut Devices) {
     let copy = match till.session().receipt_ask() {
         Some(link::ReceiptAsk::Next) => None,
@@ -555,17 +565,17 @@ fn send_receipt<S: Session, const N: usize>(till: &mut Till<S, N>, d: &mut Devic
         Some(link::ReceiptAsk::First(link::Copy::Customer)) | None => Some(CopyKind::Customer),
     };
     if let Some(copy) = copy {
-        d.receipt.clear();
+        d.receipt_copy = Some(copy);
         d.receipt_at = 0;
-        let rendered = match &d.app.checkpoint().last {
-            Some(last) => receipt::render(&last.response, &options(copy, false), d.receipt).is_ok(),
-            None => false,
-        };
-        if !rendered {
-            d.receipt.clear();
-        }
     }
-    let rest = d.receipt.get(d.receipt_at..).unwrap_or("");
+    let mut window = receipt::Window::<RECEIPT_WINDOW>::new(d.receipt_at, MAX_RECEIPT_BYTES);
+    let rendered = match (&d.app.checkpoint().last, d.receipt_copy) {
+        (Some(last), Some(copy)) => {
+            receipt::render(&last.response, &options(copy, false), &mut window).is_ok()
+        }
+        _ => false,
+    };
+    let rest = if rendered { window.as_str() } else { "" };
     let (part, more) = link::next_part(till.session(), rest);
     if till.send_receipt_part(part, more).is_ok() {
         d.receipt_at += part.len();
@@ -713,10 +723,10 @@ fn boot() -> Devices {
         app,
         bank,
         journal,
-        receipt: RECEIPT.init_with(String::new),
         card: CardReader { reading: false },
         next_id: 0,
         delivering: None,
+        receipt_copy: None,
         receipt_at: 0,
     }
 }

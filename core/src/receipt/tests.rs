@@ -305,3 +305,58 @@ mod props {
         }
     }
 }
+
+/// Sends `full` part by part the way a firmware does with a [`Window`] of `N` bytes (the
+/// receipt rendered again for each part, parts of at most `N - 4` bytes) and checks each part
+/// and its "more follows" against [`parts`] of the whole text.
+fn window_parts_match<const N: usize>(r: &Response, o: &ReceiptOptions<'_>) {
+    let full = text(r, o);
+    let max = N - 4;
+    let mut at = 0;
+    loop {
+        let mut window = Window::<N>::new(at, MAX_RECEIPT_BYTES);
+        render(r, o, &mut window).unwrap();
+        assert_eq!(window.total_len(), full.len());
+        let rest = &full[at..];
+        assert!(rest.starts_with(window.as_str()));
+        assert!(window.as_str().len() == rest.len() || window.as_str().len() > max);
+        let expected = parts(rest, max).next().unwrap_or("");
+        let got = parts(window.as_str(), max).next().unwrap_or("");
+        assert_eq!(got, expected, "part at {at}");
+        assert_eq!(
+            got.len() < window.as_str().len(),
+            expected.len() < rest.len(),
+            "more follows, at {at}"
+        );
+        if got.is_empty() {
+            assert_eq!(at, full.len());
+            return;
+        }
+        at += got.len();
+    }
+}
+
+/// A receipt rendered again into a part-sized [`Window`] for each part gives the parts of
+/// the receipt rendered whole, with multi-byte characters at the window's edges (Czech) and
+/// parts of several sizes; a receipt longer than the window's limit is refused as a full
+/// buffer refuses it.
+#[test]
+fn a_window_gives_the_parts_of_the_whole_receipt() {
+    for lang in [Lang::Cs, Lang::En, Lang::Fr] {
+        for width in WIDTHS {
+            for copy in [CopyKind::Merchant, CopyKind::Customer] {
+                let o = options(width, lang, copy);
+                window_parts_match::<8>(&sale(), &o);
+                window_parts_match::<37>(&sale(), &o);
+                window_parts_match::<68>(&sale(), &o);
+                window_parts_match::<{ crate::session::RECEIPT_PART_CAPACITY + 4 }>(&sale(), &o);
+            }
+        }
+    }
+    let o = options(32, Lang::Cs, CopyKind::Merchant);
+    let len = text(&sale(), &o).len();
+    let mut exact = Window::<16>::new(0, len);
+    assert_eq!(render(&sale(), &o, &mut exact), Ok(()));
+    let mut short = Window::<16>::new(0, len - 1);
+    assert_eq!(render(&sale(), &o, &mut short), Err(Error::ReceiptWrite));
+}
