@@ -297,18 +297,17 @@ impl BankLink {
                 let (feed, used) = self.rx.feed(input);
                 let answer = match feed {
                     Ok(framing::Feed::NeedMore) => None,
-                    Ok(framing::Feed::Message(body)) => match IsoMessage::parse(body) {
+                    Ok(framing::Feed::Message(body)) => match bad_mac(body, &self.key) {
                         // An answer whose MAC does not verify is no answer: the bank may
                         // have approved.
-                        Ok(m) if mac::verify_parsed(&m, body, &self.key).is_err() => {
-                            let stan = m.get_str(11).and_then(|s| s.parse::<u32>().ok());
+                        Some(stan) => {
                             if let Some(stan) = stan {
                                 self.in_flight.retain(|&s| s != stan);
                             }
                             app.handle_bank_failure(now, stan, BankFailure::BadMac);
                             None
                         }
-                        _ => Some(wire::decode_answer(body)),
+                        None => Some(wire::decode_answer(body)),
                     },
                     Err(_) => Some(Err(ecrlink_core::Error::IsoFrameLength { len: 0 })),
                 };
@@ -323,6 +322,21 @@ impl BankLink {
                 input = input.get(used.max(1)..).unwrap_or(&[]);
             }
         }
+    }
+}
+
+#[cfg(feature = "app")]
+/// `Some(trace number, if it has one)` when `body` is a message whose MAC does not verify;
+/// `None` when it verifies or the message does not parse (the answer's decoder says why). Out
+/// of line: the parsed message (2 KiB) is on the stack only while it runs, not beside the
+/// decoded answer.
+#[inline(never)]
+fn bad_mac(body: &[u8], key: &MacKey) -> Option<Option<u32>> {
+    match IsoMessage::parse(body) {
+        Ok(m) if mac::verify_parsed(&m, body, key).is_err() => {
+            Some(m.get_str(11).and_then(|s| s.parse::<u32>().ok()))
+        }
+        _ => None,
     }
 }
 
