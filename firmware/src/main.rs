@@ -438,8 +438,21 @@ fn options(copy: CopyKind, duplicate: bool) -> ReceiptOptions<'static> {
 fn print(response: &Response, duplicate: bool) {
     let mut printer = Usart::usart1();
     for copy in [CopyKind::Merchant, CopyKind::Customer] {
-        let _ = receipt::render(response, &options(copy, duplicate), &mut printer);
+        let _ = render(response, copy, duplicate, &mut printer);
     }
+}
+
+#[cfg(feature = "app")]
+/// Lays out one copy of `response`'s receipt into `out`: one copy of the layout code for the
+/// printer and for the till's receipt parts (a `&mut dyn Write`, where a generic sink made two
+/// copies of 4 KiB).
+fn render(
+    response: &Response,
+    copy: CopyKind,
+    duplicate: bool,
+    mut out: &mut dyn core::fmt::Write,
+) -> ecrlink_core::Result<()> {
+    receipt::render(response, &options(copy, duplicate), &mut out)
 }
 
 #[cfg(feature = "app")]
@@ -496,30 +509,12 @@ fn serve<S: Session, const N: usize>(till: &'static mut Till<S, N>, d: &mut Devi
 }
 
 #[cfg(feature = "app")]
-/// Carries out what the application asks, in the order of the driver contract.
+/// Carries out what the application asks, in the order of the driver contract: records,
+/// bank, card, answers, prints. Only the answers go to the till; the rest is in functions that
+/// are not generic over the dialect, one copy for all dialects linked.
 fn drain<S: Session, const N: usize>(till: &mut Till<S, N>, d: &mut Devices, now: Instant) {
     loop {
-        let mut progressed = false;
-        while let Some(record) = d.app.poll_record() {
-            progressed = true;
-            if d.journal.append(record) {
-                d.app.handle_persisted(now);
-            } else {
-                d.app.handle_persist_failed(now);
-            }
-            d.app.set_journal_space(d.journal.space());
-        }
-        while let Some(command) = d.app.poll_bank() {
-            progressed = true;
-            match command {
-                BankCommand::Send(request) => d.bank.send(d.app, now, &request),
-                BankCommand::Reconnect => d.bank.reconnect(d.app, now),
-            }
-        }
-        while let Some(command) = d.app.poll_card() {
-            progressed = true;
-            d.card.command(command);
-        }
+        let mut progressed = drain_devices(d, now);
         while let Some(answer) = d.app.poll_answer() {
             progressed = true;
             let response = &answer.response;
@@ -540,21 +535,59 @@ fn drain<S: Session, const N: usize>(till: &mut Till<S, N>, d: &mut Devices, now
                 let _ = till.respond(&plain);
             }
         }
-        while let Some(job) = d.app.poll_print() {
-            progressed = true;
-            match job {
-                PrintJob::Receipt(response) => print(&response, false),
-                PrintJob::Reprint => {
-                    if let Some(last) = &d.app.checkpoint().last {
-                        print(&last.response, true);
-                    }
-                }
-            }
-        }
+        progressed |= drain_prints(d);
         if !progressed {
             return;
         }
     }
+}
+
+#[cfg(feature = "app")]
+/// The part of [`drain`] before the answers: records to the journal, messages to the bank,
+/// commands to the card reader. Whether there was any.
+#[inline(never)]
+fn drain_devices(d: &mut Devices, now: Instant) -> bool {
+    let mut progressed = false;
+    while let Some(record) = d.app.poll_record() {
+        progressed = true;
+        if d.journal.append(record) {
+            d.app.handle_persisted(now);
+        } else {
+            d.app.handle_persist_failed(now);
+        }
+        d.app.set_journal_space(d.journal.space());
+    }
+    while let Some(command) = d.app.poll_bank() {
+        progressed = true;
+        match command {
+            BankCommand::Send(request) => d.bank.send(d.app, now, &request),
+            BankCommand::Reconnect => d.bank.reconnect(d.app, now),
+        }
+    }
+    while let Some(command) = d.app.poll_card() {
+        progressed = true;
+        d.card.command(command);
+    }
+    progressed
+}
+
+#[cfg(feature = "app")]
+/// The part of [`drain`] after the answers: the receipts to print. Whether there was any.
+#[inline(never)]
+fn drain_prints(d: &mut Devices) -> bool {
+    let mut progressed = false;
+    while let Some(job) = d.app.poll_print() {
+        progressed = true;
+        match job {
+            PrintJob::Receipt(response) => print(&response, false),
+            PrintJob::Reprint => {
+                if let Some(last) = &d.app.checkpoint().last {
+                    print(&last.response, true);
+                }
+            }
+        }
+    }
+    progressed
 }
 
 #[cfg(feature = "app")]
@@ -584,9 +617,7 @@ fn send_receipt<S: Session, const N: usize>(till: &mut Till<S, N>, d: &mut Devic
     }
     let mut window = receipt::Window::<RECEIPT_WINDOW>::new(d.receipt_at, MAX_RECEIPT_BYTES);
     let rendered = match (&d.app.checkpoint().last, d.receipt_copy) {
-        (Some(last), Some(copy)) => {
-            receipt::render(&last.response, &options(copy, false), &mut window).is_ok()
-        }
+        (Some(last), Some(copy)) => render(&last.response, copy, false, &mut window).is_ok(),
         _ => false,
     };
     let rest = if rendered { window.as_str() } else { "" };
