@@ -61,7 +61,7 @@ use ecrlink_core::txn::Currency;
 use ecrlink_core::txn::TerminalId;
 #[cfg(feature = "app")]
 use ecrlink_core::txn::{
-    CardScheme, EmvData, EntryMode, FailReason, Outcome, Pan, Response, Timestamp,
+    CardScheme, EmvData, EntryMode, FailReason, Outcome, Pan, RequestKind, Response, Timestamp,
 };
 #[cfg(feature = "app")]
 use heapless::Vec;
@@ -212,6 +212,7 @@ impl CardReader {
         self.reading = matches!(command, CardCommand::Read { .. });
     }
 
+    #[inline(never)]
     fn poll(&mut self) -> Option<CardEvent> {
         const GPIOA_IDR: usize = 0x4002_0010;
         if !self.reading {
@@ -257,6 +258,9 @@ struct BankLink {
 
 #[cfg(feature = "app")]
 impl BankLink {
+    // Out of line (as the other device calls below): the message being signed is on the
+    // stack only while it is sent, not under the loop's other calls.
+    #[inline(never)]
     fn send(
         &mut self,
         app: &mut Terminal,
@@ -288,6 +292,7 @@ impl BankLink {
     }
 
     /// Reads what the UART has and hands every whole answer to the application.
+    #[inline(never)]
     fn receive(&mut self, app: &mut Terminal, now: Instant) {
         let mut chunk = [0u8; 32];
         while embedded_io::ReadReady::read_ready(&mut self.port).unwrap_or(false) {
@@ -515,31 +520,61 @@ fn serve<S: Session, const N: usize>(till: &'static mut Till<S, N>, d: &mut Devi
 fn drain<S: Session, const N: usize>(till: &mut Till<S, N>, d: &mut Devices, now: Instant) {
     loop {
         let mut progressed = drain_devices(d, now);
-        while let Some(answer) = d.app.poll_answer() {
-            progressed = true;
-            let response = &answer.response;
-            if till.respond(response).is_ok() {
-                d.delivering = response.trace;
-            } else {
-                d.delivering = None;
-                if let Some(stan) = response.trace {
-                    // The till is told "failed": an approval it never sees must not stand.
-                    d.app.handle_answer_undeliverable(now, stan);
-                }
-                let plain = Response::new(
-                    response.kind,
-                    Outcome::Failed {
-                        reason: FailReason::Other,
-                    },
-                );
-                let _ = till.respond(&plain);
-            }
-        }
+        progressed |= deliver_answers(till, d, now);
         progressed |= drain_prints(d);
         if !progressed {
             return;
         }
     }
+}
+
+#[cfg(feature = "app")]
+/// The answers of [`drain`], to the till; whether there was any. Out of line: an answer
+/// and the refusal sent in its place are on the stack only while they are sent.
+#[inline(never)]
+fn deliver_answers<S: Session, const N: usize>(
+    till: &mut Till<S, N>,
+    d: &mut Devices,
+    now: Instant,
+) -> bool {
+    let mut progressed = false;
+    while let Some(answer) = d.app.poll_answer() {
+        progressed = true;
+        let response = &answer.response;
+        if respond(till, response) {
+            d.delivering = response.trace;
+        } else {
+            d.delivering = None;
+            if let Some(stan) = response.trace {
+                // The till is told "failed": an approval it never sees must not stand.
+                d.app.handle_answer_undeliverable(now, stan);
+            }
+            refuse(till, response.kind);
+        }
+    }
+    progressed
+}
+
+#[cfg(feature = "app")]
+/// Sends `response` to the till; whether the dialect took it. Out of line: the dialect's
+/// encoding of the answer is on the stack only while it runs.
+#[inline(never)]
+fn respond<S: Session, const N: usize>(till: &mut Till<S, N>, response: &Response) -> bool {
+    till.respond(response).is_ok()
+}
+
+#[cfg(feature = "app")]
+/// Tells the till its request of `kind` failed, in place of an answer its dialect could not
+/// carry. Out of line, for the same reason as [`respond`].
+#[inline(never)]
+fn refuse<S: Session, const N: usize>(till: &mut Till<S, N>, kind: RequestKind) {
+    let plain = Response::new(
+        kind,
+        Outcome::Failed {
+            reason: FailReason::Other,
+        },
+    );
+    let _ = respond(till, &plain);
 }
 
 #[cfg(feature = "app")]

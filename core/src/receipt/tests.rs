@@ -360,3 +360,61 @@ fn a_window_gives_the_parts_of_the_whole_receipt() {
     let mut short = Window::<16>::new(0, len - 1);
     assert_eq!(render(&sale(), &o, &mut short), Err(Error::ReceiptWrite));
 }
+
+/// The largest totals a batch can hold print exactly: sales and refunds of `u64::MAX` minor
+/// units and the nets between them (`-u64::MAX` to `u64::MAX`), in a currency with two
+/// decimals and one with none.
+#[test]
+fn the_largest_totals_print_exactly() {
+    for (currency, exp) in [(203, 2), (392, 0)] {
+        let mut totals = Totals::default();
+        for (debit, credit) in [(u64::MAX, 0), (0, u64::MAX)] {
+            totals
+                .currencies
+                .push(CurrencyTotals {
+                    currency,
+                    debit_count: 1,
+                    debit_minor: debit,
+                    credit_count: 1,
+                    credit_minor: credit,
+                    reversal_count: 0,
+                })
+                .unwrap();
+        }
+        for net in [i64::MIN, i64::MAX] {
+            totals
+                .schemes
+                .push(SchemeTotals {
+                    scheme: CardScheme::Visa,
+                    currency,
+                    count: 1,
+                    net_minor: net,
+                })
+                .unwrap();
+        }
+        let mut r = Response::new(RequestKind::CloseTotals, Outcome::Approved);
+        r.totals = Some(totals);
+        let t = text(&r, &options(48, Lang::En, CopyKind::Merchant));
+        let max = if exp == 2 {
+            "184467440737095516.15"
+        } else {
+            "18446744073709551615"
+        };
+        let (min64, max64) = if exp == 2 {
+            ("-92233720368547758.08", "92233720368547758.07")
+        } else {
+            ("-9223372036854775808", "9223372036854775807")
+        };
+        let code = if exp == 2 { "CZK" } else { "JPY" };
+        let has = |label: &str, value: &str| {
+            t.lines()
+                .any(|l| l.starts_with(label) && l.ends_with(&std::format!(" {value} {code}")))
+        };
+        assert!(has("Sales (1)", max), "{t}");
+        assert!(has("Refunds (1)", &std::format!("-{max}")), "{t}");
+        assert!(has("Net total", max), "{t}");
+        assert!(has("Net total", &std::format!("-{max}")), "{t}");
+        assert!(has("VISA (1)", min64), "{t}");
+        assert!(has("VISA (1)", max64), "{t}");
+    }
+}
