@@ -768,6 +768,25 @@ fn new_app() -> &'static mut Terminal {
 }
 
 #[cfg(feature = "app")]
+/// The bank link, built in its static. A function of its own, as [`new_app`]: the link as
+/// built (2 KiB, its transmit buffer) is not in [`boot`]'s frame under the journal's replay.
+#[inline(never)]
+fn new_bank() -> &'static mut BankLink {
+    BANK.init_with(|| BankLink {
+        port: Usart::usart3(),
+        identity: wire::Identity {
+            terminal_id: terminal_id(),
+            merchant_id: None,
+        },
+        // SAFETY: a plain read of a static in flash, volatile so the key stays a run-time value.
+        key: MacKey::new(unsafe { core::ptr::read_volatile(&raw const MAC_KEY) }),
+        rx: framing::Accumulator::new(),
+        tx: [0; framing::PREFIX_LEN + IsoMessage::MAX_LEN],
+        in_flight: Vec::new(),
+    })
+}
+
+#[cfg(feature = "app")]
 /// Reads the journal back and builds the application and the bank link in their statics.
 /// Its own frame (the journal state folded at boot, the application's recovery) is gone
 /// before the main loop runs, so it is not under the loop's stack.
@@ -787,18 +806,7 @@ fn boot() -> Devices {
     });
     // A UART has no connection to make: the link is up from the start.
     app.handle_link(now(), LinkState::Up);
-    let bank = BANK.init_with(|| BankLink {
-        port: Usart::usart3(),
-        identity: wire::Identity {
-            terminal_id: terminal_id(),
-            merchant_id: None,
-        },
-        // SAFETY: a plain read of a static in flash, volatile so the key stays a run-time value.
-        key: MacKey::new(unsafe { core::ptr::read_volatile(&raw const MAC_KEY) }),
-        rx: framing::Accumulator::new(),
-        tx: [0; framing::PREFIX_LEN + IsoMessage::MAX_LEN],
-        in_flight: Vec::new(),
-    });
+    let bank = new_bank();
     Devices {
         app,
         bank,
