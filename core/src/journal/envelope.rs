@@ -275,7 +275,7 @@ fn checkpoint_fields(bytes: &[u8], mut place: Option<&mut Checkpoint>) -> Result
     field(&mut de, place.as_deref_mut().map(|c| &mut c.totals))?;
     field(&mut de, place.as_deref_mut().map(|c| &mut c.last))?;
     field(&mut de, place.as_deref_mut().map(|c| &mut c.pending))?;
-    field(&mut de, place.as_deref_mut().map(|c| &mut c.last_close))?;
+    field(&mut de, place.map(|c| &mut c.last_close))?;
     match de.finalize() {
         Ok([]) => Ok(()),
         _ => Err(Error::JournalRecord),
