@@ -45,11 +45,11 @@ use ecrlink_core::dialect::zvt::{Transport, ZvtTerminal, ZvtTerminalConfig};
 use ecrlink_core::emv;
 use ecrlink_core::io::BlockingTerminal;
 #[cfg(feature = "app")]
-use ecrlink_core::journal::{self, MAX_ENVELOPE, RecordRef};
+use ecrlink_core::journal::{self, RecordRef};
 #[cfg(feature = "app")]
 use ecrlink_core::receipt::{self, CopyKind, Lang, MAX_RECEIPT_BYTES, Merchant, ReceiptOptions};
 #[cfg(feature = "app")]
-use ecrlink_core::session::TerminalEvent;
+use ecrlink_core::session::{RECEIPT_PART_CAPACITY, TerminalEvent};
 #[cfg(feature = "app")]
 use ecrlink_core::terminal::{
     BankCommand, BankFailure, CardCommand, CardData, CardEvent, Config, JournalSpace, LinkState,
@@ -61,10 +61,10 @@ use ecrlink_core::txn::Currency;
 use ecrlink_core::txn::TerminalId;
 #[cfg(feature = "app")]
 use ecrlink_core::txn::{
-    CardScheme, EmvData, EntryMode, FailReason, Outcome, Pan, Response, Timestamp,
+    CardScheme, EmvData, EntryMode, FailReason, Outcome, Pan, RequestKind, Response, Timestamp,
 };
 #[cfg(feature = "app")]
-use heapless::{String, Vec};
+use heapless::Vec;
 use panic_halt as _;
 use static_cell::StaticCell;
 
@@ -123,8 +123,6 @@ static APP: StaticCell<Terminal> = StaticCell::new();
 static BANK: StaticCell<BankLink> = StaticCell::new();
 #[cfg(feature = "app")]
 static JOURNAL: StaticCell<Journal> = StaticCell::new();
-#[cfg(feature = "app")]
-static RECEIPT: StaticCell<String<MAX_RECEIPT_BYTES>> = StaticCell::new();
 
 #[exception]
 fn SysTick() {
@@ -214,6 +212,7 @@ impl CardReader {
         self.reading = matches!(command, CardCommand::Read { .. });
     }
 
+    #[inline(never)]
     fn poll(&mut self) -> Option<CardEvent> {
         const GPIOA_IDR: usize = 0x4002_0010;
         if !self.reading {
@@ -259,6 +258,9 @@ struct BankLink {
 
 #[cfg(feature = "app")]
 impl BankLink {
+    // Out of line (as the other device calls below): the message being signed is on the
+    // stack only while it is sent, not under the loop's other calls.
+    #[inline(never)]
     fn send(
         &mut self,
         app: &mut Terminal,
@@ -290,6 +292,7 @@ impl BankLink {
     }
 
     /// Reads what the UART has and hands every whole answer to the application.
+    #[inline(never)]
     fn receive(&mut self, app: &mut Terminal, now: Instant) {
         let mut chunk = [0u8; 32];
         while embedded_io::ReadReady::read_ready(&mut self.port).unwrap_or(false) {
@@ -299,18 +302,17 @@ impl BankLink {
                 let (feed, used) = self.rx.feed(input);
                 let answer = match feed {
                     Ok(framing::Feed::NeedMore) => None,
-                    Ok(framing::Feed::Message(body)) => match IsoMessage::parse(body) {
+                    Ok(framing::Feed::Message(body)) => match bad_mac(body, &self.key) {
                         // An answer whose MAC does not verify is no answer: the bank may
                         // have approved.
-                        Ok(m) if mac::verify_parsed(&m, body, &self.key).is_err() => {
-                            let stan = m.get_str(11).and_then(|s| s.parse::<u32>().ok());
+                        Some(stan) => {
                             if let Some(stan) = stan {
                                 self.in_flight.retain(|&s| s != stan);
                             }
                             app.handle_bank_failure(now, stan, BankFailure::BadMac);
                             None
                         }
-                        _ => Some(wire::decode_answer(body)),
+                        None => Some(wire::decode_answer(body)),
                     },
                     Err(_) => Some(Err(ecrlink_core::Error::IsoFrameLength { len: 0 })),
                 };
@@ -329,12 +331,27 @@ impl BankLink {
 }
 
 #[cfg(feature = "app")]
-/// The journal: envelopes appended to a flash sector.
+/// `Some(trace number, if it has one)` when `body` is a message whose MAC does not verify;
+/// `None` when it verifies or the message does not parse (the answer's decoder says why). Out
+/// of line: the parsed message (2 KiB) is on the stack only while it runs, not beside the
+/// decoded answer.
+#[inline(never)]
+fn bad_mac(body: &[u8], key: &MacKey) -> Option<Option<u32>> {
+    match IsoMessage::parse(body) {
+        Ok(m) if mac::verify_parsed(&m, body, key).is_err() => {
+            Some(m.get_str(11).and_then(|s| s.parse::<u32>().ok()))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(feature = "app")]
+/// The journal: envelopes appended to a flash sector. No buffer: each record is programmed
+/// as it is encoded ([`journal::encode_with`]), where a buffer for the largest record took
+/// 4 KiB of RAM.
 struct Journal {
     /// Where the next record goes.
     end: usize,
-    /// One record's envelope, encoded before it is programmed.
-    buf: [u8; MAX_ENVELOPE],
 }
 
 #[cfg(feature = "app")]
@@ -353,14 +370,11 @@ impl Journal {
         let mut readable = true;
         match journal::Reader::new(flash::journal_area()) {
             Ok(mut reader) => {
-                for entry in reader.by_ref() {
-                    match entry {
-                        Ok(entry) => {
-                            let _ = app.replay(&entry.record);
-                        }
-                        Err(_) => break,
-                    }
-                }
+                // Each record folded straight from its bytes (no `Record` on the stack); a
+                // record that does not decode ends the valid part, as it ends the iterator.
+                while let Some(Ok(_)) =
+                    reader.next_with(|version, payload| app.replay_payload(version, payload))
+                {}
                 end = reader.valid_len();
             }
             // A format this build does not read: leave it untouched and refuse to write.
@@ -377,18 +391,28 @@ impl Journal {
         Some(end)
     }
 
+    /// Programs `record` after the last one; `false` when it does not fit or the flash
+    /// refuses a byte (a record programmed in part is a torn tail, not read back).
     fn append(&mut self, record: RecordRef<'_>) -> bool {
-        let Ok(n) = journal::encode(record, &mut self.buf) else {
-            return false;
-        };
-        if self.end + n > flash::JOURNAL_LEN {
-            return false;
+        let room = flash::JOURNAL_LEN.saturating_sub(self.end);
+        let mut at = self.end;
+        let written = journal::encode_with(record, room, |bytes| {
+            if flash::program(at, bytes) {
+                at += bytes.len();
+                Ok(())
+            } else {
+                Err(ecrlink_core::Error::CapacityExceeded {
+                    what: "journal flash",
+                })
+            }
+        });
+        match written {
+            Ok(n) => {
+                self.end += n;
+                true
+            }
+            Err(_) => false,
         }
-        let ok = flash::program(self.end, self.buf.get(..n).unwrap_or(&[]));
-        if ok {
-            self.end += n;
-        }
-        ok
     }
 
     fn space(&self) -> JournalSpace {
@@ -419,8 +443,21 @@ fn options(copy: CopyKind, duplicate: bool) -> ReceiptOptions<'static> {
 fn print(response: &Response, duplicate: bool) {
     let mut printer = Usart::usart1();
     for copy in [CopyKind::Merchant, CopyKind::Customer] {
-        let _ = receipt::render(response, &options(copy, duplicate), &mut printer);
+        let _ = render(response, copy, duplicate, &mut printer);
     }
+}
+
+#[cfg(feature = "app")]
+/// Lays out one copy of `response`'s receipt into `out`: one copy of the layout code for the
+/// printer and for the till's receipt parts (a `&mut dyn Write`, where a generic sink made two
+/// copies of 4 KiB).
+fn render(
+    response: &Response,
+    copy: CopyKind,
+    duplicate: bool,
+    mut out: &mut dyn core::fmt::Write,
+) -> ecrlink_core::Result<()> {
+    receipt::render(response, &options(copy, duplicate), &mut out)
 }
 
 #[cfg(feature = "app")]
@@ -429,13 +466,15 @@ struct Devices {
     app: &'static mut Terminal,
     bank: &'static mut BankLink,
     journal: &'static mut Journal,
-    receipt: &'static mut String<MAX_RECEIPT_BYTES>,
     card: CardReader,
     /// Request ids handed to the application.
     next_id: u64,
     /// The trace number of the answer being delivered to the till.
     delivering: Option<u32>,
-    /// Where in `receipt` the next part for the till starts (a till asks part by part).
+    /// The copy of the last transaction's receipt being sent to the till.
+    receipt_copy: Option<CopyKind>,
+    /// Where in that receipt's text the next part for the till starts (a till asks part by
+    /// part).
     receipt_at: usize,
 }
 
@@ -475,61 +514,14 @@ fn serve<S: Session, const N: usize>(till: &'static mut Till<S, N>, d: &mut Devi
 }
 
 #[cfg(feature = "app")]
-/// Carries out what the application asks, in the order of the driver contract.
+/// Carries out what the application asks, in the order of the driver contract: records,
+/// bank, card, answers, prints. Only the answers go to the till; the rest is in functions that
+/// are not generic over the dialect, one copy for all dialects linked.
 fn drain<S: Session, const N: usize>(till: &mut Till<S, N>, d: &mut Devices, now: Instant) {
     loop {
-        let mut progressed = false;
-        while let Some(record) = d.app.poll_record() {
-            progressed = true;
-            if d.journal.append(record) {
-                d.app.handle_persisted(now);
-            } else {
-                d.app.handle_persist_failed(now);
-            }
-            d.app.set_journal_space(d.journal.space());
-        }
-        while let Some(command) = d.app.poll_bank() {
-            progressed = true;
-            match command {
-                BankCommand::Send(request) => d.bank.send(d.app, now, &request),
-                BankCommand::Reconnect => d.bank.reconnect(d.app, now),
-            }
-        }
-        while let Some(command) = d.app.poll_card() {
-            progressed = true;
-            d.card.command(command);
-        }
-        while let Some(answer) = d.app.poll_answer() {
-            progressed = true;
-            let response = &answer.response;
-            if till.respond(response).is_ok() {
-                d.delivering = response.trace;
-            } else {
-                d.delivering = None;
-                if let Some(stan) = response.trace {
-                    // The till is told "failed": an approval it never sees must not stand.
-                    d.app.handle_answer_undeliverable(now, stan);
-                }
-                let plain = Response::new(
-                    response.kind,
-                    Outcome::Failed {
-                        reason: FailReason::Other,
-                    },
-                );
-                let _ = till.respond(&plain);
-            }
-        }
-        while let Some(job) = d.app.poll_print() {
-            progressed = true;
-            match job {
-                PrintJob::Receipt(response) => print(&response, false),
-                PrintJob::Reprint => {
-                    if let Some(last) = &d.app.checkpoint().last {
-                        print(&last.response, true);
-                    }
-                }
-            }
-        }
+        let mut progressed = drain_devices(d, now);
+        progressed |= deliver_answers(till, d, now);
+        progressed |= drain_prints(d);
         if !progressed {
             return;
         }
@@ -537,10 +529,117 @@ fn drain<S: Session, const N: usize>(till: &mut Till<S, N>, d: &mut Devices, now
 }
 
 #[cfg(feature = "app")]
+/// The answers of [`drain`], to the till; whether there was any. Out of line: an answer
+/// and the refusal sent in its place are on the stack only while they are sent.
+#[inline(never)]
+fn deliver_answers<S: Session, const N: usize>(
+    till: &mut Till<S, N>,
+    d: &mut Devices,
+    now: Instant,
+) -> bool {
+    let mut progressed = false;
+    while let Some(answer) = d.app.poll_answer() {
+        progressed = true;
+        let response = &answer.response;
+        if respond(till, response) {
+            d.delivering = response.trace;
+        } else {
+            d.delivering = None;
+            if let Some(stan) = response.trace {
+                // The till is told "failed": an approval it never sees must not stand.
+                d.app.handle_answer_undeliverable(now, stan);
+            }
+            refuse(till, response.kind);
+        }
+    }
+    progressed
+}
+
+#[cfg(feature = "app")]
+/// Sends `response` to the till; whether the dialect took it. Out of line: the dialect's
+/// encoding of the answer is on the stack only while it runs.
+#[inline(never)]
+fn respond<S: Session, const N: usize>(till: &mut Till<S, N>, response: &Response) -> bool {
+    till.respond(response).is_ok()
+}
+
+#[cfg(feature = "app")]
+/// Tells the till its request of `kind` failed, in place of an answer its dialect could not
+/// carry. Out of line, for the same reason as [`respond`].
+#[inline(never)]
+fn refuse<S: Session, const N: usize>(till: &mut Till<S, N>, kind: RequestKind) {
+    let plain = Response::new(
+        kind,
+        Outcome::Failed {
+            reason: FailReason::Other,
+        },
+    );
+    let _ = respond(till, &plain);
+}
+
+#[cfg(feature = "app")]
+/// The part of [`drain`] before the answers: records to the journal, messages to the bank,
+/// commands to the card reader. Whether there was any.
+#[inline(never)]
+fn drain_devices(d: &mut Devices, now: Instant) -> bool {
+    let mut progressed = false;
+    while let Some(record) = d.app.poll_record() {
+        progressed = true;
+        if d.journal.append(record) {
+            d.app.handle_persisted(now);
+        } else {
+            d.app.handle_persist_failed(now);
+        }
+        d.app.set_journal_space(d.journal.space());
+    }
+    while let Some(command) = d.app.poll_bank() {
+        progressed = true;
+        match command {
+            BankCommand::Send(request) => d.bank.send(d.app, now, &request),
+            BankCommand::Reconnect => d.bank.reconnect(d.app, now),
+        }
+    }
+    while let Some(command) = d.app.poll_card() {
+        progressed = true;
+        d.card.command(command);
+    }
+    progressed
+}
+
+#[cfg(feature = "app")]
+/// The part of [`drain`] after the answers: the receipts to print. Whether there was any.
+#[inline(never)]
+fn drain_prints(d: &mut Devices) -> bool {
+    let mut progressed = false;
+    while let Some(job) = d.app.poll_print() {
+        progressed = true;
+        match job {
+            PrintJob::Receipt(response) => print(&response, false),
+            PrintJob::Reprint => {
+                if let Some(last) = &d.app.checkpoint().last {
+                    print(&last.response, true);
+                }
+            }
+        }
+    }
+    progressed
+}
+
+#[cfg(feature = "app")]
+/// Bytes of the receipt text kept while a part is chosen: the largest part and one character
+/// more, so that the part chosen from the window is the one chosen from the whole rest
+/// ([`receipt::Window`]).
+const RECEIPT_WINDOW: usize = RECEIPT_PART_CAPACITY + 4;
+
+#[cfg(feature = "app")]
 /// Answers the till's receipt request (ČSOB B3, ZVT's receipt during an answer) with one part
 /// of the last transaction's receipt: the first part of the copy asked for (the customer's
 /// when the dialect does not say), or the next part of the copy being sent. Each request gets
-/// one part; "more" tells the till to ask again.
+/// one part; "more" tells the till to ask again. The receipt is rendered again for each
+/// part, into a window of the part's size on the stack (no 4 KiB buffer for a whole receipt
+/// in RAM); a receipt that does not render (longer than [`MAX_RECEIPT_BYTES`]) is sent empty.
+/// Out of line: the window is on the stack only while a part is sent.
+#[inline(never)]
 fn send_receipt<S: Session, const N: usize>(till: &mut Till<S, N>, d: &mut Devices) {
     let copy = match till.session().receipt_ask() {
         Some(link::ReceiptAsk::Next) => None,
@@ -548,17 +647,15 @@ fn send_receipt<S: Session, const N: usize>(till: &mut Till<S, N>, d: &mut Devic
         Some(link::ReceiptAsk::First(link::Copy::Customer)) | None => Some(CopyKind::Customer),
     };
     if let Some(copy) = copy {
-        d.receipt.clear();
+        d.receipt_copy = Some(copy);
         d.receipt_at = 0;
-        let rendered = match &d.app.checkpoint().last {
-            Some(last) => receipt::render(&last.response, &options(copy, false), d.receipt).is_ok(),
-            None => false,
-        };
-        if !rendered {
-            d.receipt.clear();
-        }
     }
-    let rest = d.receipt.get(d.receipt_at..).unwrap_or("");
+    let mut window = receipt::Window::<RECEIPT_WINDOW>::new(d.receipt_at, MAX_RECEIPT_BYTES);
+    let rendered = match (&d.app.checkpoint().last, d.receipt_copy) {
+        (Some(last), Some(copy)) => render(&last.response, copy, false, &mut window).is_ok(),
+        _ => false,
+    };
+    let rest = if rendered { window.as_str() } else { "" };
     let (part, more) = link::next_part(till.session(), rest);
     if till.send_receipt_part(part, more).is_ok() {
         d.receipt_at += part.len();
@@ -671,27 +768,11 @@ fn new_app() -> &'static mut Terminal {
 }
 
 #[cfg(feature = "app")]
-/// Reads the journal back and builds the application and the bank link in their statics.
-/// Its own frame (the journal state folded at boot, the application's recovery) is gone
-/// before the main loop runs, so it is not under the loop's stack.
+/// The bank link, built in its static. A function of its own, as [`new_app`]: the link as
+/// built (2 KiB, its transmit buffer) is not in [`boot`]'s frame under the journal's replay.
 #[inline(never)]
-fn boot() -> Devices {
-    let app = new_app();
-    let end = Journal::open(app);
-    app.resume(now());
-    let journal = JOURNAL.init_with(|| Journal {
-        end: end.unwrap_or(flash::JOURNAL_LEN),
-        buf: [0; MAX_ENVELOPE],
-    });
-    // A journal this build cannot read is left untouched: nothing more is written to it.
-    app.set_journal_space(if end.is_some() {
-        journal.space()
-    } else {
-        JournalSpace::Full
-    });
-    // A UART has no connection to make: the link is up from the start.
-    app.handle_link(now(), LinkState::Up);
-    let bank = BANK.init_with(|| BankLink {
+fn new_bank() -> &'static mut BankLink {
+    BANK.init_with(|| BankLink {
         port: Usart::usart3(),
         identity: wire::Identity {
             terminal_id: terminal_id(),
@@ -702,15 +783,38 @@ fn boot() -> Devices {
         rx: framing::Accumulator::new(),
         tx: [0; framing::PREFIX_LEN + IsoMessage::MAX_LEN],
         in_flight: Vec::new(),
+    })
+}
+
+#[cfg(feature = "app")]
+/// Reads the journal back and builds the application and the bank link in their statics.
+/// Its own frame (the journal state folded at boot, the application's recovery) is gone
+/// before the main loop runs, so it is not under the loop's stack.
+#[inline(never)]
+fn boot() -> Devices {
+    let app = new_app();
+    let end = Journal::open(app);
+    app.resume(now());
+    let journal = JOURNAL.init_with(|| Journal {
+        end: end.unwrap_or(flash::JOURNAL_LEN),
     });
+    // A journal this build cannot read is left untouched: nothing more is written to it.
+    app.set_journal_space(if end.is_some() {
+        journal.space()
+    } else {
+        JournalSpace::Full
+    });
+    // A UART has no connection to make: the link is up from the start.
+    app.handle_link(now(), LinkState::Up);
+    let bank = new_bank();
     Devices {
         app,
         bank,
         journal,
-        receipt: RECEIPT.init_with(String::new),
         card: CardReader { reading: false },
         next_id: 0,
         delivering: None,
+        receipt_copy: None,
         receipt_at: 0,
     }
 }

@@ -11,9 +11,14 @@
 //! alone (format 0). The envelope is the same in every format; what the payload means is
 //! decided per format ([`decode_record`]).
 
+use serde::Deserialize;
+
+use super::book;
 use super::crc::Crc32;
 use super::header::{FileStart, file_start};
-use super::record::{Record, RecordRef};
+use super::record::{AuthStarted, Checkpoint, PendingReversal, Record, RecordRef};
+use super::state::JournalState;
+use crate::txn::{Response, Totals};
 use crate::{Error, Result};
 
 /// The two bytes that open every envelope.
@@ -41,6 +46,32 @@ fn crc_of(len_bytes: &[u8], payload: &[u8]) -> u32 {
 /// A buffer shorter than needed is [`Error::BufferTooSmall`] and is left untouched;
 /// [`MAX_ENVELOPE`] bytes are always enough.
 pub fn encode<'r>(record: impl Into<RecordRef<'r>>, buf: &mut [u8]) -> Result<usize> {
+    let room = buf.len();
+    let mut at = 0;
+    encode_with(record, room, |bytes| {
+        let end = at + bytes.len();
+        let out = buf
+            .get_mut(at..end)
+            .ok_or(Error::BufferTooSmall { needed: end })?;
+        out.copy_from_slice(bytes);
+        at = end;
+        Ok(())
+    })
+}
+
+/// Encodes `record` in its envelope and hands the bytes, in order, to `write`, as they are
+/// made; returns the envelope's length. Nothing is buffered: a firmware programs the record
+/// straight into its flash, without a [`MAX_ENVELOPE`]-byte buffer for the largest record.
+///
+/// An envelope longer than `room` bytes is [`Error::BufferTooSmall`] before `write` is
+/// called; an error from `write` stops the encoding and is returned (the bytes written until
+/// then are a torn record, which [`Reader`] reports as such). The bytes are those of
+/// [`encode`], which is this over a buffer.
+pub fn encode_with<'r>(
+    record: impl Into<RecordRef<'r>>,
+    room: usize,
+    mut write: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<usize> {
     let record = record.into();
     let len = postcard::serialize_with_flavor(&record, postcard::ser_flavors::Size::default())
         .map_err(|_| Error::JournalRecord)?;
@@ -50,25 +81,71 @@ pub fn encode<'r>(record: impl Into<RecordRef<'r>>, buf: &mut [u8]) -> Result<us
         });
     }
     let total = HEADER_LEN + len + TRAILER_LEN;
-    let Some(out) = buf.get_mut(..total) else {
+    if total > room {
         return Err(Error::BufferTooSmall { needed: total });
-    };
-    let (header, rest) = out
-        .split_at_mut_checked(HEADER_LEN)
-        .ok_or(Error::BufferTooSmall { needed: total })?;
-    let (payload, trailer) = rest
-        .split_at_mut_checked(len)
-        .ok_or(Error::BufferTooSmall { needed: total })?;
-    let written = postcard::to_slice(&record, payload)
-        .map_err(|_| Error::JournalRecord)?
-        .len();
-    if written != len {
-        return Err(Error::JournalRecord);
     }
     let len_bytes = (len as u16).to_le_bytes();
-    header.copy_from_slice(&[MAGIC[0], MAGIC[1], len_bytes[0], len_bytes[1]]);
-    trailer.copy_from_slice(&crc_of(&len_bytes, payload).to_le_bytes());
+    write(&[MAGIC[0], MAGIC[1], len_bytes[0], len_bytes[1]])?;
+    let mut stream = Stream {
+        write: &mut write,
+        crc: Crc32::new(),
+        len: 0,
+        failed: None,
+    };
+    stream.crc.update(&len_bytes);
+    let serialized = postcard::serialize_with_flavor(&record, &mut stream);
+    let Stream {
+        crc,
+        len: written,
+        failed,
+        ..
+    } = stream;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if serialized.is_err() || written != len {
+        return Err(Error::JournalRecord);
+    }
+    write(&crc.finish().to_le_bytes())?;
     Ok(total)
+}
+
+/// The postcard output of [`encode_with`]: each byte to the caller's `write` and into the
+/// CRC; the first error from `write` is kept (postcard's own error cannot carry it).
+struct Stream<'w, W> {
+    write: &'w mut W,
+    crc: Crc32,
+    len: usize,
+    failed: Option<Error>,
+}
+
+impl<W: FnMut(&[u8]) -> Result<()>> postcard::ser_flavors::Flavor for &mut Stream<'_, W> {
+    type Output = ();
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.try_extend(&[byte])
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        if self.failed.is_some() {
+            return Err(postcard::Error::SerializeBufferFull);
+        }
+        match (self.write)(bytes) {
+            Ok(()) => {
+                self.crc.update(bytes);
+                self.len += bytes.len();
+                Ok(())
+            }
+            Err(e) => {
+                self.failed = Some(e);
+                Err(postcard::Error::SerializeBufferFull)
+            }
+        }
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
 }
 
 /// Decodes one payload written in format `version`. Formats 0 and 1 encode [`Record`]
@@ -78,13 +155,157 @@ pub fn encode<'r>(record: impl Into<RecordRef<'r>>, buf: &mut [u8]) -> Result<us
 // stack only while it runs, not under whatever reads the journal.
 #[inline(never)]
 pub fn decode_record(version: u16, payload: &[u8]) -> Result<Record> {
-    match version {
-        0 | 1 => match postcard::take_from_bytes::<Record>(payload) {
-            Ok((record, [])) => Ok(record),
-            _ => Err(Error::JournalRecord),
-        },
+    if !records_of(version) {
+        return Err(Error::JournalRecord);
+    }
+    take_all::<Record>(payload)
+}
+
+/// Whether payloads of format `version` are [`Record`]s as this build declares them (formats
+/// 0 and 1: the same encoding).
+const fn records_of(version: u16) -> bool {
+    matches!(version, 0 | 1)
+}
+
+/// `T` decoded from the whole of `bytes` (bytes left over are an error, as for a record).
+fn take_all<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T> {
+    match postcard::take_from_bytes::<T>(bytes) {
+        Ok((value, [])) => Ok(value),
         _ => Err(Error::JournalRecord),
     }
+}
+
+/// Folds one payload written in format `version` into `state`: what
+/// `state.apply(&decode_record(version, payload)?)` does, without a [`Record`] on the stack.
+///
+/// A [`Record`] is as large as its largest variant, a [`Checkpoint`] (about 2 KiB), and
+/// postcard builds it by value through several layers; decoding one took 10 KiB of stack on
+/// the firmware, at boot, while the journal is read. Here only the variant the payload holds
+/// is decoded (postcard writes an enum as its variant index, a varint, then the variant's
+/// fields in order, exactly as a tuple of them), each in a function of its own, and a
+/// checkpoint is decoded straight into `state`'s.
+///
+/// The outer error is [`Error::JournalRecord`], the payload does not decode (as
+/// [`decode_record`] says), and `state` is unchanged; the inner result is what
+/// [`JournalState::apply`] reports.
+#[inline(never)]
+pub fn apply_payload(version: u16, payload: &[u8], state: &mut JournalState) -> Result<Result<()>> {
+    if !records_of(version) {
+        return Err(Error::JournalRecord);
+    }
+    let Ok((variant, rest)) = postcard::take_from_bytes::<u32>(payload) else {
+        return Err(Error::JournalRecord);
+    };
+    // The variants in the order `Record` declares them (postcard's variant index).
+    match variant {
+        0 => {
+            decode_checkpoint(rest, &mut state.checkpoint)?;
+            state.checkpoint_replaced();
+            Ok(Ok(()))
+        }
+        1 => apply_decoded(rest, state, |s, &(batch, upto): &(u32, u32)| {
+            s.apply(RecordRef::StanReserved { batch, upto })
+        }),
+        2 => apply_decoded(rest, state, |s, a: &AuthStarted| {
+            s.apply(RecordRef::AuthStarted(a))
+        }),
+        3 => apply_decoded(rest, state, |s, (stan, response): &(u32, Response)| {
+            s.apply(RecordRef::Completed {
+                stan: *stan,
+                response,
+            })
+        }),
+        // A struct variant of one field is that field alone.
+        4 => apply_decoded(rest, state, |s, &stan: &u32| {
+            s.apply(RecordRef::Delivered { stan })
+        }),
+        5 => apply_decoded(rest, state, |s, p: &PendingReversal| {
+            s.apply(RecordRef::ReversalQueued(p))
+        }),
+        6 => apply_decoded(rest, state, |s, &(batch, original_stan): &(u32, u32)| {
+            s.apply(RecordRef::ReversalAcked {
+                batch,
+                original_stan,
+            })
+        }),
+        7 => apply_decoded(rest, state, |s, (batch, totals): &(u32, Totals)| {
+            s.apply(RecordRef::BatchClosed {
+                batch: *batch,
+                totals,
+            })
+        }),
+        8 => apply_decoded(rest, state, |s, e: &book::Entry| {
+            s.apply(RecordRef::Booked(e))
+        }),
+        _ => Err(Error::JournalRecord),
+    }
+}
+
+/// Decodes a checkpoint from the whole of `bytes` into `place`, which changes only when it
+/// decodes.
+///
+/// Field by field, never a whole checkpoint on the stack: postcard's derived decoder built
+/// one by value through nested layers, a 10 KiB frame on the firmware. It reads the fields
+/// twice: first each must decode (and is dropped at once), then each is decoded into its
+/// place; so a payload that does not decode leaves `place` as it was.
+#[inline(never)]
+fn decode_checkpoint(bytes: &[u8], place: &mut Checkpoint) -> Result<()> {
+    checkpoint_fields(bytes, None)?;
+    checkpoint_fields(bytes, Some(place))
+}
+
+/// One pass of [`decode_checkpoint`]: every field of the checkpoint in `bytes`, in the order
+/// [`Checkpoint`] declares them (postcard writes a struct as its fields in order), each into
+/// its place in `place` when there is one.
+fn checkpoint_fields(bytes: &[u8], mut place: Option<&mut Checkpoint>) -> Result<()> {
+    // A field added to `Checkpoint` fails to compile here: add it below, in its place.
+    let _all_fields = |c: &Checkpoint| {
+        let Checkpoint {
+            batch: _,
+            next_stan: _,
+            totals: _,
+            last: _,
+            pending: _,
+            last_close: _,
+        } = c;
+    };
+    let mut de = postcard::Deserializer::from_bytes(bytes);
+    field(&mut de, place.as_deref_mut().map(|c| &mut c.batch))?;
+    field(&mut de, place.as_deref_mut().map(|c| &mut c.next_stan))?;
+    field(&mut de, place.as_deref_mut().map(|c| &mut c.totals))?;
+    field(&mut de, place.as_deref_mut().map(|c| &mut c.last))?;
+    field(&mut de, place.as_deref_mut().map(|c| &mut c.pending))?;
+    field(&mut de, place.map(|c| &mut c.last_close))?;
+    match de.finalize() {
+        Ok([]) => Ok(()),
+        _ => Err(Error::JournalRecord),
+    }
+}
+
+/// Decodes the next `T` from `de` into `place` (or only checks that it decodes). Out of
+/// line, one copy per field type: only one field's temporaries are on the stack at a time.
+#[inline(never)]
+fn field<'de, T: Deserialize<'de>>(
+    de: &mut postcard::Deserializer<'de, postcard::de_flavors::Slice<'de>>,
+    place: Option<&mut T>,
+) -> Result<()> {
+    let value = T::deserialize(de).map_err(|_| Error::JournalRecord)?;
+    if let Some(place) = place {
+        *place = value;
+    }
+    Ok(())
+}
+
+/// Decodes a `T` from the whole of `bytes` and applies it to `state` with `apply`. Out of
+/// line, one copy per variant: only the decoded variant's temporaries are on the stack.
+#[inline(never)]
+fn apply_decoded<'de, T: Deserialize<'de>>(
+    bytes: &'de [u8],
+    state: &mut JournalState,
+    apply: impl FnOnce(&mut JournalState, &T) -> Result<()>,
+) -> Result<Result<()>> {
+    let value = take_all::<T>(bytes)?;
+    Ok(apply(state, &value))
 }
 
 /// One record read back, with where its envelope starts in the input.
@@ -168,7 +389,7 @@ impl<'a> Reader<'a> {
         self.pos
     }
 
-    fn bad(&mut self, torn: bool, error: Error) -> Option<Result<Entry, BadTail>> {
+    fn bad<T>(&mut self, torn: bool, error: Error) -> Option<Result<T, BadTail>> {
         self.done = true;
         Some(Err(BadTail {
             offset: self.pos,
@@ -179,10 +400,17 @@ impl<'a> Reader<'a> {
     }
 }
 
-impl Iterator for Reader<'_> {
-    type Item = Result<Entry, BadTail>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl Reader<'_> {
+    /// The next record as [`Iterator::next`] reads it, but decoded by `decode` (given the
+    /// file's format version and the payload, whose envelope and CRC are checked): `Ok` with
+    /// the envelope's offset and what `decode` returned, or, where the input stops being
+    /// valid, one `Err(BadTail)` (an error from `decode` is a corrupt tail with that error);
+    /// then `None`. With [`apply_payload`], a firmware folds its journal back without a
+    /// [`Record`] on the stack.
+    pub fn next_with<T>(
+        &mut self,
+        decode: impl FnOnce(u16, &[u8]) -> Result<T>,
+    ) -> Option<Result<(usize, T), BadTail>> {
         if self.done {
             return None;
         }
@@ -230,12 +458,21 @@ impl Iterator for Reader<'_> {
         if u32::from_le_bytes(stored) != crc_of(len_bytes, payload) {
             return self.bad(false, Error::JournalCrc);
         }
-        let record = match decode_record(self.version, payload) {
-            Ok(record) => record,
+        let decoded = match decode(self.version, payload) {
+            Ok(decoded) => decoded,
             Err(e) => return self.bad(false, e),
         };
         let offset = self.pos;
         self.pos += total;
-        Some(Ok(Entry { offset, record }))
+        Some(Ok((offset, decoded)))
+    }
+}
+
+impl Iterator for Reader<'_> {
+    type Item = Result<Entry, BadTail>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_with(decode_record)
+            .map(|read| read.map(|(offset, record)| Entry { offset, record }))
     }
 }

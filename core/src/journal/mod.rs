@@ -28,7 +28,10 @@ pub mod record;
 pub mod state;
 
 pub use book::{Book, MAX_BOOK, receipt_of};
-pub use envelope::{BadTail, Entry, MAX_ENVELOPE, MAX_PAYLOAD, Reader, decode_record, encode};
+pub use envelope::{
+    BadTail, Entry, MAX_ENVELOPE, MAX_PAYLOAD, Reader, apply_payload, decode_record, encode,
+    encode_with,
+};
 pub use header::{
     FILE_HEADER_LEN, FORMAT_VERSION, OLDEST_READABLE, check_version, file_header, file_start,
 };

@@ -42,8 +42,7 @@ impl JournalState {
         match record.into() {
             RecordRef::Checkpoint(c) => {
                 cp.clone_from(c);
-                self.open.clear();
-                self.open_before_last = 0;
+                self.checkpoint_replaced();
             }
             RecordRef::StanReserved { batch, upto } => {
                 if batch == cp.batch && upto > cp.next_stan {
@@ -163,6 +162,14 @@ impl JournalState {
             }
         }
         Ok(())
+    }
+
+    /// What a checkpoint record does besides replacing [`Self::checkpoint`]: it opens a file,
+    /// so nothing is open before it. (Shared by [`Self::apply`] and
+    /// [`super::apply_payload`], which decodes the checkpoint into its place.)
+    pub(super) fn checkpoint_replaced(&mut self) {
+        self.open.clear();
+        self.open_before_last = 0;
     }
 
     /// After a restart: every authorization without a final answer gets a reversal queued

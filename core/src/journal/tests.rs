@@ -648,3 +648,162 @@ fn recovery_that_does_not_fit_changes_nothing() {
     assert_eq!(st, before);
     assert!(before.recover().is_err());
 }
+
+/// Every kind of record, with every optional part of a checkpoint filled in: a checkpoint
+/// folded from the sample and a batch close, then more records after it.
+fn every_variant() -> StdVec<Record> {
+    let mut records = sample();
+    let mut st = JournalState::new();
+    for r in &records {
+        st.apply(r).unwrap();
+    }
+    let totals = st.checkpoint.totals.clone();
+    records.push(Record::BatchClosed { batch: 7, totals });
+    st.apply(records.last().unwrap()).unwrap();
+    st.apply(&Record::AuthStarted(sale(8, 1, 500))).unwrap();
+    st.apply(&approved(RequestKind::Sale, 1, 500)).unwrap();
+    st.apply(&Record::ReversalQueued(
+        state::reversal_for(&sale(8, 2, 700)).unwrap(),
+    ))
+    .unwrap();
+    let full = st.checkpoint.clone();
+    assert!(full.last.is_some() && full.last_close.is_some() && !full.pending.is_empty());
+    assert!(!full.totals.currencies.is_empty());
+    let Record::Completed { response, .. } = approved(RequestKind::Sale, 2, 300) else {
+        unreachable!()
+    };
+    let entry = book::Entry::of(8, 2, &response, ts(2)).unwrap();
+    records.extend([
+        Record::Checkpoint(full),
+        Record::AuthStarted(sale(8, 2, 300)),
+        approved(RequestKind::Sale, 2, 300),
+        Record::Booked(entry),
+        Record::Delivered { stan: 2 },
+    ]);
+    records
+}
+
+/// `state` folded from `file` by `Reader::next_with(apply_payload)`, and the valid length.
+fn fold_payloads(file: &[u8]) -> (JournalState, usize) {
+    let mut st = JournalState::new();
+    let mut reader = Reader::new(file).unwrap();
+    while let Some(Ok(_)) = reader.next_with(|v, p| apply_payload(v, p, &mut st)) {}
+    (st, reader.valid_len())
+}
+
+/// The firmware's way of reading a journal (each payload folded as it is decoded, no
+/// `Record` built) gives the state the records give, for every kind of record, in both
+/// formats and for the committed format 0 fixture, and stops where the iterator stops.
+#[test]
+fn folding_payloads_is_folding_their_records() {
+    let records = every_variant();
+    let mut files: StdVec<StdVec<u8>> = [true, false]
+        .iter()
+        .map(|&headed| file_in(headed, &records))
+        .collect();
+    files.push(fixture_v0::V0_FILE.to_vec());
+    for file in &files {
+        let mut expected = JournalState::new();
+        let mut reader = Reader::new(file).unwrap();
+        for entry in reader.by_ref() {
+            expected.apply(&entry.unwrap().record).unwrap();
+        }
+        let (got, len) = fold_payloads(file);
+        assert_eq!(len, file.len());
+        assert_eq!(got, expected);
+        // Cut anywhere: the same valid prefix, the same state.
+        for cut in (0..file.len()).step_by(7) {
+            let mut expected = JournalState::new();
+            let mut reader = Reader::new(&file[..cut]).unwrap();
+            for entry in reader.by_ref() {
+                let Ok(entry) = entry else { break };
+                expected.apply(&entry.record).unwrap();
+            }
+            let (got, len) = fold_payloads(&file[..cut]);
+            assert_eq!((len, &got), (reader.valid_len(), &expected), "cut at {cut}");
+        }
+    }
+}
+
+/// A payload that does not decode (cut short, a byte too many, an unknown variant, a format
+/// that is not read) is refused by `apply_payload` exactly when `decode_record` refuses it,
+/// and then leaves the state as it was, a checkpoint decoded halfway included.
+#[test]
+fn a_payload_that_does_not_decode_changes_nothing() {
+    let records = every_variant();
+    let mut before = JournalState::new();
+    for r in &records {
+        before.apply(r).unwrap();
+    }
+    let mut buf = [0u8; MAX_ENVELOPE];
+    for record in &records {
+        let n = encode(record, &mut buf).unwrap();
+        let payload = &buf[envelope::HEADER_LEN..n - envelope::TRAILER_LEN];
+        let mut longer = payload.to_vec();
+        longer.push(0);
+        let mut unknown = payload.to_vec();
+        unknown[0] = 9;
+        let mut cases: StdVec<(u16, StdVec<u8>)> = (0..payload.len())
+            .map(|cut| (1, payload[..cut].to_vec()))
+            .collect();
+        cases.extend([(1, longer), (1, unknown), (2, payload.to_vec())]);
+        for (version, bytes) in cases {
+            let mut st = before.clone();
+            let applied = apply_payload(version, &bytes, &mut st);
+            match decode_record(version, &bytes) {
+                Ok(decoded) => {
+                    let mut expected = before.clone();
+                    let result = expected.apply(&decoded);
+                    assert_eq!(applied, Ok(result));
+                    assert_eq!(st, expected);
+                }
+                Err(e) => {
+                    assert_eq!(applied, Err(e), "{record:?} as {bytes:02x?}");
+                    assert_eq!(st, before, "{record:?} as {bytes:02x?}");
+                }
+            }
+        }
+    }
+}
+
+/// `encode_with` hands out exactly the bytes `encode` writes, refuses a record longer than
+/// its room before writing anything, and stops at the first error of its writer, returning
+/// it.
+#[test]
+fn streamed_envelopes_are_the_encoded_ones() {
+    let mut buf = [0u8; MAX_ENVELOPE];
+    for record in &every_variant() {
+        let n = encode(record, &mut buf).unwrap();
+        let mut streamed = StdVec::new();
+        let mut writes = 0;
+        let written = encode_with(record, n, |bytes| {
+            streamed.extend_from_slice(bytes);
+            writes += 1;
+            Ok(())
+        });
+        assert_eq!(written, Ok(n));
+        assert_eq!(streamed, &buf[..n]);
+
+        let mut calls = 0;
+        let short = encode_with(record, n - 1, |_| {
+            calls += 1;
+            Ok(())
+        });
+        assert_eq!(short, Err(Error::BufferTooSmall { needed: n }));
+        assert_eq!(calls, 0);
+
+        for fail_at in 1..=writes {
+            let mut calls = 0;
+            let failed = encode_with(record, n, |_| {
+                calls += 1;
+                if calls == fail_at {
+                    Err(Error::JournalCrc)
+                } else {
+                    Ok(())
+                }
+            });
+            assert_eq!(failed, Err(Error::JournalCrc));
+            assert_eq!(calls, fail_at, "nothing is written after the error");
+        }
+    }
+}

@@ -178,6 +178,79 @@ pub fn parts(text: &str, max_bytes: usize) -> Parts<'_> {
     }
 }
 
+/// A [`core::fmt::Write`] sink that keeps up to `N` bytes of the text written into it, from
+/// byte `skip` on, and counts the rest: a receipt sent in parts is rendered again for each
+/// part into a window as large as a part, instead of whole into a buffer as large as the
+/// longest receipt ([`MAX_RECEIPT_BYTES`]; a firmware keeps about a quarter of that).
+///
+/// The window ends at a character boundary, so what it keeps is the text from `skip` cut to
+/// at most `N` bytes (at least `N - 3` when more follows). With `N` at least a part's
+/// largest size plus 4, [`parts`] of [`Window::as_str`] gives the same first part, and the
+/// same "more follows", as [`parts`] of the whole rest. Text past `limit` bytes in all is
+/// refused, as a `heapless::String` of `limit` bytes would refuse it.
+#[derive(Clone, Debug)]
+pub struct Window<const N: usize> {
+    skip: usize,
+    limit: usize,
+    seen: usize,
+    full: bool,
+    kept: heapless::String<N>,
+}
+
+impl<const N: usize> Window<N> {
+    /// An empty window that keeps the text from byte `skip` on (a character boundary of the
+    /// text, such as the end of a part) and refuses text past `limit` bytes.
+    pub const fn new(skip: usize, limit: usize) -> Self {
+        Window {
+            skip,
+            limit,
+            seen: 0,
+            full: false,
+            kept: heapless::String::new(),
+        }
+    }
+
+    /// The text kept: from `skip`, at most `N` bytes.
+    pub fn as_str(&self) -> &str {
+        self.kept.as_str()
+    }
+
+    /// Bytes written into the window in all, kept or not.
+    pub fn total_len(&self) -> usize {
+        self.seen
+    }
+}
+
+impl<const N: usize> Write for Window<N> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let start = self.seen;
+        let end = start.saturating_add(s.len());
+        if end > self.limit {
+            return Err(core::fmt::Error);
+        }
+        self.seen = end;
+        if self.full || end <= self.skip {
+            return Ok(());
+        }
+        let mut from = self.skip.saturating_sub(start);
+        while !s.is_char_boundary(from) {
+            from += 1;
+        }
+        let tail = s.get(from..).unwrap_or("");
+        let room = N - self.kept.len();
+        let mut cut = tail.len().min(room);
+        while !tail.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        if cut < tail.len() {
+            self.full = true;
+        }
+        self.kept
+            .push_str(tail.get(..cut).unwrap_or(""))
+            .map_err(|_| core::fmt::Error)
+    }
+}
+
 /// Iterator returned by [`parts`].
 #[derive(Clone, Debug)]
 pub struct Parts<'a> {
@@ -525,11 +598,16 @@ fn money(l: &Labels, minor: i128, currency: Option<Currency>, numeric: u16) -> R
         None => currency_code(numeric),
     };
     let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
+    // Every caller's value is a u64, an i64 or the difference of two u64: its magnitude fits
+    // a u64, whose formatting and division the firmware links anyway (u128's cost 1.4 KiB
+    // of flash more). A larger one is refused, never printed wrong.
+    let Ok(abs) = u64::try_from(minor.unsigned_abs()) else {
+        return Err(Error::ReceiptWrite);
+    };
     if exp == 0 {
         return Cell::format(format_args!("{sign}{abs} {}", code.as_str()));
     }
-    let scale = 10u128.pow(u32::from(exp));
+    let scale = 10u64.pow(u32::from(exp));
     Cell::format(format_args!(
         "{sign}{}{}{:0width$} {}",
         abs / scale,

@@ -305,3 +305,116 @@ mod props {
         }
     }
 }
+
+/// Sends `full` part by part the way a firmware does with a [`Window`] of `N` bytes (the
+/// receipt rendered again for each part, parts of at most `N - 4` bytes) and checks each part
+/// and its "more follows" against [`parts`] of the whole text.
+fn window_parts_match<const N: usize>(r: &Response, o: &ReceiptOptions<'_>) {
+    let full = text(r, o);
+    let max = N - 4;
+    let mut at = 0;
+    loop {
+        let mut window = Window::<N>::new(at, MAX_RECEIPT_BYTES);
+        render(r, o, &mut window).unwrap();
+        assert_eq!(window.total_len(), full.len());
+        let rest = &full[at..];
+        assert!(rest.starts_with(window.as_str()));
+        assert!(window.as_str().len() == rest.len() || window.as_str().len() > max);
+        let expected = parts(rest, max).next().unwrap_or("");
+        let got = parts(window.as_str(), max).next().unwrap_or("");
+        assert_eq!(got, expected, "part at {at}");
+        assert_eq!(
+            got.len() < window.as_str().len(),
+            expected.len() < rest.len(),
+            "more follows, at {at}"
+        );
+        if got.is_empty() {
+            assert_eq!(at, full.len());
+            return;
+        }
+        at += got.len();
+    }
+}
+
+/// A receipt rendered again into a part-sized [`Window`] for each part gives the parts of
+/// the receipt rendered whole, with multi-byte characters at the window's edges (Czech) and
+/// parts of several sizes; a receipt longer than the window's limit is refused as a full
+/// buffer refuses it.
+#[test]
+fn a_window_gives_the_parts_of_the_whole_receipt() {
+    for lang in [Lang::Cs, Lang::En, Lang::Fr] {
+        for width in WIDTHS {
+            for copy in [CopyKind::Merchant, CopyKind::Customer] {
+                let o = options(width, lang, copy);
+                window_parts_match::<8>(&sale(), &o);
+                window_parts_match::<37>(&sale(), &o);
+                window_parts_match::<68>(&sale(), &o);
+                window_parts_match::<{ crate::session::RECEIPT_PART_CAPACITY + 4 }>(&sale(), &o);
+            }
+        }
+    }
+    let o = options(32, Lang::Cs, CopyKind::Merchant);
+    let len = text(&sale(), &o).len();
+    let mut exact = Window::<16>::new(0, len);
+    assert_eq!(render(&sale(), &o, &mut exact), Ok(()));
+    let mut short = Window::<16>::new(0, len - 1);
+    assert_eq!(render(&sale(), &o, &mut short), Err(Error::ReceiptWrite));
+}
+
+/// The largest totals a batch can hold print exactly: sales and refunds of `u64::MAX` minor
+/// units and the nets between them (`-u64::MAX` to `u64::MAX`), in a currency with two
+/// decimals and one with none.
+#[test]
+fn the_largest_totals_print_exactly() {
+    for (currency, exp) in [(203, 2), (392, 0)] {
+        let mut totals = Totals::default();
+        for (debit, credit) in [(u64::MAX, 0), (0, u64::MAX)] {
+            totals
+                .currencies
+                .push(CurrencyTotals {
+                    currency,
+                    debit_count: 1,
+                    debit_minor: debit,
+                    credit_count: 1,
+                    credit_minor: credit,
+                    reversal_count: 0,
+                })
+                .unwrap();
+        }
+        for net in [i64::MIN, i64::MAX] {
+            totals
+                .schemes
+                .push(SchemeTotals {
+                    scheme: CardScheme::Visa,
+                    currency,
+                    count: 1,
+                    net_minor: net,
+                })
+                .unwrap();
+        }
+        let mut r = Response::new(RequestKind::CloseTotals, Outcome::Approved);
+        r.totals = Some(totals);
+        let t = text(&r, &options(48, Lang::En, CopyKind::Merchant));
+        let max = if exp == 2 {
+            "184467440737095516.15"
+        } else {
+            "18446744073709551615"
+        };
+        let (min64, max64) = if exp == 2 {
+            ("-92233720368547758.08", "92233720368547758.07")
+        } else {
+            ("-9223372036854775808", "9223372036854775807")
+        };
+        let code = if exp == 2 { "CZK" } else { "JPY" };
+        let has = |label: &str, value: &str| {
+            t.lines()
+                .any(|l| l.starts_with(label) && l.ends_with(&std::format!(" {value} {code}")))
+        };
+        assert!(has("Sales (1)", max), "{t}");
+        assert!(has("Refunds (1)", &std::format!("-{max}")), "{t}");
+        assert!(has("Net total", max), "{t}");
+        assert!(has("Net total", &std::format!("-{max}")), "{t}");
+        assert!(has("VISA (1)", min64), "{t}");
+        assert!(has("VISA (1)", max64), "{t}");
+    }
+}

@@ -665,6 +665,21 @@ impl Terminal {
         self.journal.apply(record)
     }
 
+    /// [`Self::replay`] of a record still in its encoded form, the payload of a journal
+    /// envelope of format `version` ([`crate::journal::apply_payload`]): no record is built
+    /// on the stack (a checkpoint is decoded straight into the application's). The outer
+    /// error is [`crate::Error::JournalRecord`], the payload does not decode (nothing is
+    /// applied); the inner result is what [`Self::replay`] reports. With
+    /// [`crate::journal::Reader::next_with`]:
+    /// `reader.next_with(|version, payload| app.replay_payload(version, payload))`.
+    pub fn replay_payload(
+        &mut self,
+        version: u16,
+        payload: &[u8],
+    ) -> crate::Result<crate::Result<()>> {
+        crate::journal::apply_payload(version, payload, &mut self.journal)
+    }
+
     /// Starts the application over the records [`Self::replay`]ed into it: the same as
     /// [`Self::restore`] with the state they fold into.
     pub fn resume(&mut self, now: Instant) {
@@ -1114,42 +1129,53 @@ impl Terminal {
     /// last-transaction question names the same trace number, and a sale the till knows of
     /// stands.
     pub fn handle_answer_undeliverable(&mut self, now: Instant, stan: u32) {
-        let Some(last) = self.journal.checkpoint.last.clone() else {
-            return;
+        if self.queue_undeliverable_reversal(stan) {
+            self.advance(now);
+        }
+    }
+
+    /// The records of [`Self::handle_answer_undeliverable`]: its reversal's start, the
+    /// reversal owed and its completion; whether they were queued. Out of line, and without a
+    /// copy of the last transaction: the answer it builds is not on the stack under
+    /// [`Self::advance`].
+    #[inline(never)]
+    fn queue_undeliverable_reversal(&mut self, stan: u32) -> bool {
+        let Some(last) = self.journal.checkpoint.last.as_ref() else {
+            return false;
         };
+        let r = &last.response;
         // A reservation the till was not told of is released the same way.
         let payment = matches!(
-            last.response.kind,
+            r.kind,
             RequestKind::Sale
                 | RequestKind::SaleWithCashback
                 | RequestKind::Refund
                 | RequestKind::Reservation
         );
-        if stan == 0
-            || last.stan != stan
-            || last.delivered
-            || !payment
-            || !last.response.outcome.is_approved()
+        if stan == 0 || last.stan != stan || last.delivered || !payment || !r.outcome.is_approved()
         {
-            return;
+            return false;
         }
-        let Some(amount) = last.response.amount else {
-            return;
+        let Some(amount) = r.amount else {
+            return false;
         };
         // Its start, its queued reversal and its completion (and a trace reservation) go
         // together or not at all.
         if !self.records.has_room_for_payload(3) {
-            return;
+            return false;
         }
-        let Some(rev_stan) = self.alloc_stan() else {
-            return;
-        };
         let original = Original {
             stan: last.stan,
-            kind: last.response.kind,
+            kind: r.kind,
             amount,
             transmitted: last.transmitted,
-            scheme: last.response.scheme,
+            scheme: r.scheme,
+        };
+        let (pan, scheme) = (r.pan, r.scheme);
+        let reference = r.reference.clone();
+        let approval_code = r.approval_code.clone();
+        let Some(rev_stan) = self.alloc_stan() else {
+            return false;
         };
         let batch = self.journal.checkpoint.batch;
         let auth = AuthStarted {
@@ -1158,27 +1184,27 @@ impl Terminal {
             kind: RequestKind::Reversal,
             amount: Some(amount),
             cashback: None,
-            pan: last.response.pan,
-            scheme: last.response.scheme,
-            reference: last.response.reference.clone(),
+            pan,
+            scheme,
+            reference,
             transmitted: self.wall,
             original: Some(original),
         };
-        let mut response = self.response(RequestKind::Reversal, Outcome::Approved);
-        response.amount = Some(amount);
-        response.pan = last.response.pan;
-        response.scheme = last.response.scheme;
-        response.approval_code = last.response.approval_code.clone();
-        response.trace = Some(rev_stan);
-        let response = with_text(response, "reversed: the till could not be answered");
         self.push_record(Queued::AuthStarted(auth));
         self.push_record(Queued::ReversalQueued(PendingReversal {
             batch,
             original,
             reason: ReversalReason::Undeliverable,
         }));
+        let mut response = self.response(RequestKind::Reversal, Outcome::Approved);
+        response.amount = Some(amount);
+        response.pan = pan;
+        response.scheme = scheme;
+        response.approval_code = approval_code;
+        response.trace = Some(rev_stan);
+        set_text(&mut response, "reversed: the till could not be answered");
         self.push_completed(rev_stan, response);
-        self.advance(now);
+        true
     }
 
     /// The time from [`Self::poll_timeout`] has come (calling it early does no harm).

@@ -122,12 +122,25 @@ fn restore_over_a_used_application_is_a_new_one() {
     let fresh = Terminal::new(cfg.clone(), state.clone(), t1);
     assert_eq!(std::format!("{app:?}"), std::format!("{fresh:?}"));
     // The firmware's way: the records replayed into an empty application, then resumed.
-    let mut replayed = Terminal::empty(cfg);
+    let mut replayed = Terminal::empty(cfg.clone());
     for r in &journal {
         replayed.replay(r).unwrap();
     }
     replayed.resume(t1);
     assert_eq!(std::format!("{replayed:?}"), std::format!("{fresh:?}"));
+    // The same from the encoded records (`replay_payload`, what the firmware does).
+    let mut from_bytes = Terminal::empty(cfg.clone());
+    let mut buf = [0u8; crate::journal::MAX_ENVELOPE];
+    for r in &journal {
+        let n = crate::journal::encode(r, &mut buf).unwrap();
+        let payload = &buf[crate::journal::envelope::HEADER_LEN..n - 4];
+        from_bytes
+            .replay_payload(crate::journal::FORMAT_VERSION, payload)
+            .unwrap()
+            .unwrap();
+    }
+    from_bytes.resume(t1);
+    assert_eq!(std::format!("{from_bytes:?}"), std::format!("{fresh:?}"));
     // The first record is the recovered checkpoint, read from the application's own state.
     let expected = state.recover().unwrap();
     assert_eq!(app.poll_record(), Some(RecordRef::Checkpoint(&expected)));

@@ -210,6 +210,9 @@ pub fn encode_prefixed(req: &BankRequest, id: &Identity, out: &mut [u8]) -> Resu
 /// Decodes one answer (the message without its prefix). A request type (0200, 0400, …)
 /// coming from the bank is [`Error::IsoMti`]; issuer EMV data longer than [`EmvData`] holds
 /// is dropped (the answer itself still counts).
+// Out of line: the parsed message (2 KiB on the firmware) is on the stack only while this
+// runs, not under whatever the caller does with the answer.
+#[inline(never)]
 pub fn decode_answer(body: &[u8]) -> Result<BankAnswer> {
     let m = IsoMessage::parse(body)?;
     let (mti, stan, code, approval, amount, emv) = match BankMessage::from_message(&m)? {
