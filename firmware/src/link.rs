@@ -142,25 +142,36 @@ pub fn next_part<'a, S: Session>(session: &S, rest: &'a str) -> (&'a str, bool) 
 /// code, card, totals): what is measured is the link's code for any answer.
 #[cfg(not(feature = "app"))]
 pub fn serve_alone<S: Session, const N: usize>(till: &'static mut Till<S, N>) -> ! {
-    use core::hint::black_box;
     use ecrlink_core::session::TerminalEvent;
-    use ecrlink_core::txn::{FailReason, Outcome, Response};
     loop {
         match till.poll() {
-            Ok(Some(TerminalEvent::Request(request))) => {
-                let answer = Response::new(
-                    request.kind(),
-                    Outcome::Failed {
-                        reason: FailReason::NotSupported,
-                    },
-                );
-                let _ = till.respond(black_box(&answer));
-            }
+            Ok(Some(TerminalEvent::Request(request))) => refuse(till, request.kind()),
             Ok(Some(TerminalEvent::ReceiptRequested)) => {
-                let (part, more) = next_part(till.session(), black_box(""));
+                let (part, more) = next_part(till.session(), core::hint::black_box(""));
                 let _ = till.send_receipt_part(part, more);
             }
             Ok(Some(_) | None) | Err(_) => {}
         }
     }
+}
+
+/// Answers a request of `kind` "not supported". A function of its own, never inlined: the
+/// [`ecrlink_core::txn::Response`] it builds (760 bytes on this target) is then on the stack
+/// only while the answer is given, not under [`BlockingTerminal::poll`]'s receive path as
+/// well (the two are never active at once, so the worst-case stack is the larger of the two
+/// instead of their sum).
+///
+/// [`BlockingTerminal::poll`]: ecrlink_core::io::BlockingTerminal::poll
+#[cfg(not(feature = "app"))]
+#[inline(never)]
+fn refuse<S: Session, const N: usize>(till: &mut Till<S, N>, kind: ecrlink_core::txn::RequestKind) {
+    use core::hint::black_box;
+    use ecrlink_core::txn::{FailReason, Outcome, Response};
+    let answer = Response::new(
+        kind,
+        Outcome::Failed {
+            reason: FailReason::NotSupported,
+        },
+    );
+    let _ = till.respond(black_box(&answer));
 }

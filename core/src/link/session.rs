@@ -51,18 +51,20 @@ use core::time::Duration;
 use heapless::{Deque, Vec};
 
 use super::accumulator::{Feed, FrameAccumulator};
-use super::control::{ACK, Control, ENQ, EOT, NAK};
+use super::control::{ACK, Control, ENQ, EOT, ETX, NAK, STX};
 use super::frame::{Checksum, encode_frame};
 use crate::time::earliest;
 use crate::{Error, Instant, Result};
 
-/// Largest frame payload the link session sends or receives, in bytes. Concert's longest
-/// message, the full answer, has 80; a longer frame is refused with NAK
-/// ([`Error::LinkFrameTooLong`]).
-pub const MAX_PAYLOAD: usize = 128;
+/// Largest frame payload the link session sends or receives, in bytes: Concert's longest
+/// message, the full answer (`dialect::concert::message::answer::FULL_LEN`, 80 bytes; the
+/// request has 34). A longer frame is refused with NAK ([`Error::LinkFrameTooLong`]). Every
+/// buffer of the session is sized from it (the receive buffer, the frame being sent, the last
+/// frame received, the transmit queue), so it is what the protocol needs and no more.
+pub const MAX_PAYLOAD: usize = 80;
 
-/// Bytes the transmit queue holds: one frame plus a few control bytes. A buffer of this size
-/// is always large enough for [`LinkSession::poll_transmit`].
+/// Bytes the transmit queue holds: one frame (STX, payload, ETX, LRC) plus five control
+/// bytes. A buffer of this size is always large enough for [`LinkSession::poll_transmit`].
 pub const TX_CAPACITY: usize = MAX_PAYLOAD + 3 + 5;
 
 /// Events the session holds until [`LinkSession::poll_event`] takes them; when more pile up
@@ -72,8 +74,8 @@ pub const TX_CAPACITY: usize = MAX_PAYLOAD + 3 + 5;
 /// As deep as the protocol needs: one exchange carries one frame, and the peer sends its next
 /// frame only after our ACK, which leaves after the call that received the frame; so one call
 /// brings at most one received frame and the outcome of our own send, plus protocol errors
-/// (dropped first). Each event can carry a whole payload, so every slot costs
-/// [`MAX_PAYLOAD`] bytes of RAM.
+/// (dropped first). An event does not carry the payload (it stays in the session, see
+/// [`LinkSession::received`]), so a slot costs a few bytes, not a frame.
 pub const EVENT_CAPACITY: usize = 4;
 
 /// Which end of the line the session is (it decides who yields when both send ENQ at once).
@@ -87,6 +89,9 @@ pub enum LinkRole {
 }
 
 /// Timers and retry counts of a [`LinkSession`]. [`LinkConfig::default`] documents each value.
+///
+/// The session keeps the timers in whole milliseconds (the unit of [`Instant`]), each at most
+/// `u32::MAX` ms (49 days): a longer duration counts as that.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct LinkConfig {
@@ -138,6 +143,62 @@ impl Default for LinkConfig {
     }
 }
 
+/// A [`LinkConfig`] as the session keeps it: timers in milliseconds, 28 bytes instead of 104
+/// on a 32-bit target, and no 128-bit arithmetic when a deadline is set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Timers {
+    ack: u32,
+    enq_retry: u32,
+    frame: u32,
+    inter_byte: u32,
+    enq_guard: u32,
+    eot: u32,
+    enq_tries: u8,
+    frame_tries: u8,
+}
+
+/// `d` in whole milliseconds, at most `u32::MAX`.
+fn millis(d: Duration) -> u32 {
+    // Whole seconds first: no 128-bit product.
+    let secs = d.as_secs().min(u64::from(u32::MAX / 1000) + 1);
+    let ms = secs * 1000 + u64::from(d.subsec_millis());
+    u32::try_from(ms).unwrap_or(u32::MAX)
+}
+
+impl Timers {
+    fn new(c: &LinkConfig) -> Self {
+        Timers {
+            ack: millis(c.ack_timeout),
+            enq_retry: millis(c.enq_retry_delay),
+            frame: millis(c.frame_timeout),
+            inter_byte: millis(c.inter_byte_timeout),
+            enq_guard: millis(c.enq_guard),
+            eot: millis(c.eot_timeout),
+            enq_tries: c.enq_tries,
+            frame_tries: c.frame_tries,
+        }
+    }
+
+    fn config(&self) -> LinkConfig {
+        let d = |ms: u32| Duration::from_millis(u64::from(ms));
+        LinkConfig {
+            ack_timeout: d(self.ack),
+            enq_tries: self.enq_tries,
+            enq_retry_delay: d(self.enq_retry),
+            frame_tries: self.frame_tries,
+            frame_timeout: d(self.frame),
+            inter_byte_timeout: d(self.inter_byte),
+            enq_guard: d(self.enq_guard),
+            eot_timeout: d(self.eot),
+        }
+    }
+}
+
+/// `now` plus `ms` milliseconds, saturating.
+fn after(now: Instant, ms: u32) -> Instant {
+    Instant::from_millis(now.as_millis().saturating_add(u64::from(ms)))
+}
+
 /// A frame payload as the link carries it.
 pub type Payload = Vec<u8, MAX_PAYLOAD>;
 
@@ -155,6 +216,22 @@ pub enum LinkEvent {
     Failed(Error),
     /// Bytes the session rejected or did not expect (bad LRC, over-long frame, a frame that
     /// stopped halfway, a frame outside an exchange). The session went on.
+    ProtocolError(Error),
+}
+
+/// [`LinkEvent`] without the payload, as [`LinkSession::poll_note`] reports it: a few bytes
+/// to move instead of a whole frame. The payload of [`LinkNote::Received`] is
+/// [`LinkSession::received`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LinkNote {
+    /// [`LinkEvent::Received`]: the payload is [`LinkSession::received`].
+    Received,
+    /// [`LinkEvent::Sent`].
+    Sent,
+    /// [`LinkEvent::Failed`].
+    Failed(Error),
+    /// [`LinkEvent::ProtocolError`].
     ProtocolError(Error),
 }
 
@@ -182,17 +259,18 @@ enum State {
 #[derive(Debug)]
 pub struct LinkSession {
     role: LinkRole,
-    config: LinkConfig,
+    timers: Timers,
     state: State,
     acc: FrameAccumulator<MAX_PAYLOAD>,
     /// When the last byte of a partial frame arrived (for the inter-byte timer).
     last_rx: Instant,
     /// The frame we are sending (or will send after yielding to the peer).
     outgoing: Option<Payload>,
-    /// The last frame we received and ACKed, to recognise its retransmission.
+    /// The last frame we received and ACKed: the payload of [`LinkNote::Received`], and how
+    /// its retransmission is recognised.
     last_received: Option<Payload>,
     tx: Vec<u8, TX_CAPACITY>,
-    events: Deque<LinkEvent, EVENT_CAPACITY>,
+    events: Deque<LinkNote, EVENT_CAPACITY>,
     dropped_events: u32,
     /// ENQs that would open an exchange are answered NAK.
     refuse_enq: bool,
@@ -202,12 +280,36 @@ pub struct LinkSession {
     frame_check: Option<fn(&[u8]) -> bool>,
 }
 
+/// What to do with a complete frame, decided while it is still in the accumulator (so that
+/// it is copied once, into `last_received`, and only when it is taken).
+enum Verdict {
+    /// Taken: copied into `last_received`, to be ACKed and reported.
+    Taken,
+    /// The owner's check rejected it: NAK.
+    Rejected,
+    /// The previous frame taken is not yet polled and this one would overwrite it: NAK, the
+    /// sender sends it again.
+    Unpolled,
+    /// The last frame again (our ACK was lost): ACK, report nothing.
+    Duplicate,
+    /// A frame outside an exchange.
+    Unexpected,
+}
+
+/// What one step of the accumulator found.
+enum Item {
+    Nothing,
+    Control(Control),
+    Frame(Verdict),
+    Error(Error),
+}
+
 impl LinkSession {
     /// A session for `role` with `config`.
     pub fn new(role: LinkRole, config: LinkConfig) -> Self {
         LinkSession {
             role,
-            config,
+            timers: Timers::new(&config),
             state: State::Idle,
             acc: FrameAccumulator::new(Checksum::Lrc),
             last_rx: Instant::ZERO,
@@ -267,9 +369,9 @@ impl LinkSession {
         true
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &LinkConfig {
-        &self.config
+    /// The configuration (its timers in whole milliseconds, see [`LinkConfig`]).
+    pub fn config(&self) -> LinkConfig {
+        self.timers.config()
     }
 
     /// The role given at construction.
@@ -292,6 +394,14 @@ impl LinkSession {
         self.acc.discarded()
     }
 
+    /// The payload of the last frame received and ACKed (empty before the first): what
+    /// [`LinkNote::Received`] reports. It stays until the next frame is taken, and the
+    /// session takes no new frame while a [`LinkNote::Received`] waits to be polled (the
+    /// frame is answered NAK and the sender sends it again).
+    pub fn received(&self) -> &[u8] {
+        self.last_received.as_deref().unwrap_or_default()
+    }
+
     /// Starts an exchange that delivers `payload` (ENQ first). [`LinkEvent::Sent`] or
     /// [`LinkEvent::Failed`] follows. While the peer's exchange is still under way (its EOT
     /// not yet received) the frame waits and goes as soon as the line is free.
@@ -300,23 +410,49 @@ impl LinkSession {
     /// [`Error::CapacityExceeded`] for a payload over [`MAX_PAYLOAD`],
     /// [`Error::LinkPayloadByte`] for a payload holding STX or ETX.
     pub fn send(&mut self, now: Instant, payload: &[u8]) -> Result<()> {
+        self.send_with(now, |buf| {
+            let dst = buf
+                .get_mut(..payload.len())
+                .ok_or(Error::CapacityExceeded {
+                    what: "link payload",
+                })?;
+            dst.copy_from_slice(payload);
+            Ok(payload.len())
+        })
+    }
+
+    /// [`LinkSession::send`] of the payload `emit` writes into the session's own frame buffer
+    /// ([`MAX_PAYLOAD`] bytes) and whose length it returns: no copy of the payload on the
+    /// caller's stack. An error from `emit` is returned and nothing is sent; the other errors
+    /// are those of [`LinkSession::send`].
+    pub fn send_with(
+        &mut self,
+        now: Instant,
+        emit: impl FnOnce(&mut [u8]) -> Result<usize>,
+    ) -> Result<()> {
         if self.outgoing.is_some() {
             return Err(Error::LinkBusy);
         }
-        // Validates the bytes (STX/ETX) without keeping the result.
-        let mut probe = [0u8; MAX_PAYLOAD + 3];
-        if payload.len() > MAX_PAYLOAD {
-            return Err(Error::CapacityExceeded {
+        let out = self.outgoing.insert(Payload::new());
+        // Cannot fail: the capacity is MAX_PAYLOAD.
+        let _ = out.resize(MAX_PAYLOAD, 0);
+        let checked = match emit(out.as_mut_slice()) {
+            Ok(n) if n <= MAX_PAYLOAD => {
+                out.truncate(n);
+                match out.iter().find(|&&b| b == STX || b == ETX) {
+                    Some(&byte) => Err(Error::LinkPayloadByte { byte }),
+                    None => Ok(()),
+                }
+            }
+            Ok(_) => Err(Error::CapacityExceeded {
                 what: "link payload",
-            });
+            }),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = checked {
+            self.outgoing = None;
+            return Err(e);
         }
-        encode_frame(payload, Checksum::Lrc, &mut probe)?;
-        let mut out = Payload::new();
-        out.extend_from_slice(payload)
-            .map_err(|_| Error::CapacityExceeded {
-                what: "link payload",
-            })?;
-        self.outgoing = Some(out);
         if self.state == State::Idle {
             self.start_enq(now, 1);
         }
@@ -334,21 +470,22 @@ impl LinkSession {
                 // sender sends its frame again, and go on waiting for that frame.
                 self.queue(&[NAK]);
                 self.state = State::AwaitFrame {
-                    deadline: now.saturating_add(self.config.frame_timeout),
+                    deadline: after(now, self.timers.frame),
                 };
             }
             let was_in_frame = self.acc.in_frame();
             let (result, used) = self.acc.feed(bytes);
-            // Copy what the accumulator found so that `self` is free again.
+            // Decide what the accumulator found while it holds it; `self` is free again after.
             let item = match result {
                 Ok(Feed::NeedMore) => Item::Nothing,
                 Ok(Feed::Control(c)) => Item::Control(c),
-                Ok(Feed::Frame(p)) => {
-                    let mut v = Payload::new();
-                    // Cannot fail: the accumulator holds at most MAX_PAYLOAD bytes.
-                    let _ = v.extend_from_slice(p);
-                    Item::Frame(v)
-                }
+                Ok(Feed::Frame(p)) => Item::Frame(judge(
+                    p,
+                    self.state,
+                    self.frame_check,
+                    &self.events,
+                    &mut self.last_received,
+                )),
                 Err(e) => Item::Error(e),
             };
             bytes = bytes.get(used..).unwrap_or_default();
@@ -358,7 +495,7 @@ impl LinkSession {
             match item {
                 Item::Nothing => {}
                 Item::Control(c) => self.on_control(now, c),
-                Item::Frame(p) => self.on_frame(now, p),
+                Item::Frame(v) => self.on_frame(now, v),
                 Item::Error(e) => self.on_frame_error(now, e),
             }
         }
@@ -368,7 +505,7 @@ impl LinkSession {
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.acc.in_frame() && now >= self.inter_byte_deadline() {
             self.acc.reset();
-            self.push_event(LinkEvent::ProtocolError(Error::LinkTimeout));
+            self.push_event(LinkNote::ProtocolError(Error::LinkTimeout));
             if matches!(
                 self.state,
                 State::AwaitFrame { .. } | State::AwaitEot { .. }
@@ -381,10 +518,10 @@ impl LinkSession {
             State::Idle => {}
             State::EnqSent { tries, deadline } if now >= deadline => {
                 self.queue(&[EOT]);
-                if tries < self.config.enq_tries {
+                if tries < self.timers.enq_tries {
                     self.state = State::EnqPause {
                         tries,
-                        until: now.saturating_add(self.config.enq_retry_delay),
+                        until: after(now, self.timers.enq_retry),
                     };
                 } else {
                     self.fail(now, Error::LinkNoAck);
@@ -394,7 +531,7 @@ impl LinkSession {
                 self.start_enq(now, tries.saturating_add(1));
             }
             State::FrameSent { tries, deadline } if now >= deadline => {
-                if tries < self.config.frame_tries {
+                if tries < self.timers.frame_tries {
                     self.send_frame(now, tries.saturating_add(1));
                 } else {
                     self.queue(&[EOT]);
@@ -403,7 +540,7 @@ impl LinkSession {
             }
             State::AwaitFrame { deadline } if now >= deadline => {
                 self.acc.reset();
-                self.push_event(LinkEvent::ProtocolError(Error::LinkTimeout));
+                self.push_event(LinkNote::ProtocolError(Error::LinkTimeout));
                 self.go_idle(now);
             }
             State::EnqHold { until } if now >= until => self.accept_enq(now),
@@ -429,9 +566,24 @@ impl LinkSession {
         Ok(Some(n))
     }
 
-    /// The next event, if any.
+    /// The next event, if any. [`LinkSession::poll_note`] is the same without a copy of the
+    /// received payload.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<LinkEvent> {
+        Some(match self.poll_note()? {
+            LinkNote::Received => {
+                LinkEvent::Received(self.last_received.clone().unwrap_or_default())
+            }
+            LinkNote::Sent => LinkEvent::Sent,
+            LinkNote::Failed(e) => LinkEvent::Failed(e),
+            LinkNote::ProtocolError(e) => LinkEvent::ProtocolError(e),
+        })
+    }
+
+    /// The next event, if any, without its payload: after [`LinkNote::Received`], read it
+    /// with [`LinkSession::received`] before the next call that feeds bytes.
+    #[must_use]
+    pub fn poll_note(&mut self) -> Option<LinkNote> {
         self.events.pop_front()
     }
 
@@ -452,7 +604,7 @@ impl LinkSession {
     // ----- internals -----
 
     fn inter_byte_deadline(&self) -> Instant {
-        self.last_rx.saturating_add(self.config.inter_byte_timeout)
+        after(self.last_rx, self.timers.inter_byte)
     }
 
     fn on_control(&mut self, now: Instant, c: Control) {
@@ -479,7 +631,7 @@ impl LinkSession {
             (Control::Enq, State::AwaitFrame { .. }) => {
                 self.acc.reset();
                 self.state = State::EnqHold {
-                    until: now.saturating_add(self.config.enq_guard),
+                    until: after(now, self.timers.enq_guard),
                 };
             }
             (Control::Enq, State::EnqPause { .. }) => self.accept_enq(now),
@@ -491,11 +643,11 @@ impl LinkSession {
             (Control::Ack, State::FrameSent { .. }) => {
                 self.queue(&[EOT]);
                 self.outgoing = None;
-                self.push_event(LinkEvent::Sent);
+                self.push_event(LinkNote::Sent);
                 self.go_idle(now);
             }
             (Control::Nak, State::FrameSent { tries, .. }) => {
-                if tries < self.config.frame_tries {
+                if tries < self.timers.frame_tries {
                     self.send_frame(now, tries.saturating_add(1));
                 } else {
                     self.queue(&[EOT]);
@@ -519,41 +671,43 @@ impl LinkSession {
         }
     }
 
-    fn on_frame(&mut self, now: Instant, payload: Payload) {
-        match self.state {
-            State::AwaitFrame { .. } if self.frame_check.is_some_and(|check| !check(&payload)) => {
-                // Not a frame the owner can take: NAK, so that the sender knows.
+    fn on_frame(&mut self, now: Instant, verdict: Verdict) {
+        match verdict {
+            Verdict::Rejected | Verdict::Unpolled => {
+                // Not a frame the owner can take (now): NAK, so that the sender knows.
                 self.queue(&[NAK]);
                 self.refresh_receive_deadline(now);
-                self.push_event(LinkEvent::ProtocolError(Error::LinkUnexpected {
-                    what: "frame the receiver cannot take (NAKed)",
+                self.push_event(LinkNote::ProtocolError(Error::LinkUnexpected {
+                    what: match verdict {
+                        Verdict::Unpolled => "frame before the previous one was polled (NAKed)",
+                        _ => "frame the receiver cannot take (NAKed)",
+                    },
                 }));
             }
-            State::AwaitFrame { .. } => {
+            Verdict::Taken => {
                 self.queue(&[ACK]);
-                self.last_received = Some(payload.clone());
                 if self.close_after_frame {
                     self.refuse_enq = true;
                 }
-                self.push_event(LinkEvent::Received(payload));
+                self.push_event(LinkNote::Received);
                 self.state = State::AwaitEot {
-                    deadline: now.saturating_add(self.config.eot_timeout),
+                    deadline: after(now, self.timers.eot),
                 };
             }
-            State::AwaitEot { .. } | State::Idle
-                if self.last_received.as_ref() == Some(&payload) =>
-            {
+            Verdict::Duplicate => {
                 // Our ACK was lost and the sender tried again: acknowledge, report nothing.
                 self.queue(&[ACK]);
                 if let State::AwaitEot { .. } = self.state {
                     self.state = State::AwaitEot {
-                        deadline: now.saturating_add(self.config.eot_timeout),
+                        deadline: after(now, self.timers.eot),
                     };
                 }
             }
-            _ => self.push_event(LinkEvent::ProtocolError(Error::LinkUnexpected {
-                what: "frame outside an exchange",
-            })),
+            Verdict::Unexpected => {
+                self.push_event(LinkNote::ProtocolError(Error::LinkUnexpected {
+                    what: "frame outside an exchange",
+                }))
+            }
         }
     }
 
@@ -566,13 +720,13 @@ impl LinkSession {
             self.queue(&[NAK]);
             self.refresh_receive_deadline(now);
         }
-        self.push_event(LinkEvent::ProtocolError(e));
+        self.push_event(LinkNote::ProtocolError(e));
     }
 
     fn refresh_receive_deadline(&mut self, now: Instant) {
         if let State::AwaitFrame { .. } = self.state {
             self.state = State::AwaitFrame {
-                deadline: now.saturating_add(self.config.frame_timeout),
+                deadline: after(now, self.timers.frame),
             };
         }
     }
@@ -581,7 +735,7 @@ impl LinkSession {
         self.acc.reset();
         self.queue(&[ACK]);
         self.state = State::AwaitFrame {
-            deadline: now.saturating_add(self.config.frame_timeout),
+            deadline: after(now, self.timers.frame),
         };
     }
 
@@ -589,36 +743,48 @@ impl LinkSession {
         self.queue(&[ENQ]);
         self.state = State::EnqSent {
             tries,
-            deadline: now.saturating_add(self.config.ack_timeout),
+            deadline: after(now, self.timers.ack),
         };
     }
 
+    /// Queues the frame of `outgoing`, encoded straight into the transmit queue.
     fn send_frame(&mut self, now: Instant, tries: u8) {
-        let mut frame = [0u8; MAX_PAYLOAD + 3];
+        let Some(payload) = self.outgoing.as_ref() else {
+            // Nothing to send means the exchange is over.
+            return self.go_idle(now);
+        };
+        let len = payload.len() + Checksum::Lrc.overhead();
+        if self.tx.len() + len > TX_CAPACITY {
+            // Stale bytes (see `queue`).
+            self.tx.clear();
+        }
+        let at = self.tx.len();
+        // Cannot fail: the frame fits (MAX_PAYLOAD + 3 <= TX_CAPACITY) and `send` checked
+        // the payload; should it fail all the same, the exchange ends.
+        let _ = self.tx.resize(at + len, 0);
         let encoded = self
-            .outgoing
-            .as_ref()
-            .map(|p| encode_frame(p, Checksum::Lrc, &mut frame));
+            .tx
+            .get_mut(at..)
+            .ok_or(Error::BufferTooSmall { needed: len })
+            .and_then(|dst| encode_frame(payload, Checksum::Lrc, dst));
         match encoded {
-            Some(Ok(n)) => {
-                self.queue(frame.get(..n).unwrap_or_default());
+            Ok(_) => {
                 self.state = State::FrameSent {
                     tries,
-                    deadline: now.saturating_add(self.config.ack_timeout),
+                    deadline: after(now, self.timers.ack),
                 };
             }
-            // `send` checked the payload; nothing to send means the exchange is over.
-            Some(Err(e)) => {
+            Err(e) => {
+                self.tx.truncate(at);
                 self.queue(&[EOT]);
                 self.fail(now, e);
             }
-            None => self.go_idle(now),
         }
     }
 
     fn fail(&mut self, now: Instant, e: Error) {
         self.outgoing = None;
-        self.push_event(LinkEvent::Failed(e));
+        self.push_event(LinkNote::Failed(e));
         self.go_idle(now);
     }
 
@@ -639,20 +805,41 @@ impl LinkSession {
         }
     }
 
-    fn push_event(&mut self, e: LinkEvent) {
+    fn push_event(&mut self, e: LinkNote) {
         if crate::queue::push_keeping(&mut self.events, e, |e| {
-            matches!(e, LinkEvent::ProtocolError(_))
+            matches!(e, LinkNote::ProtocolError(_))
         }) {
             self.dropped_events = self.dropped_events.saturating_add(1);
         }
     }
 }
 
-enum Item {
-    Nothing,
-    Control(Control),
-    Frame(Payload),
-    Error(Error),
+/// What to do with the complete frame `payload` in `state` (see [`Verdict`]); a frame taken
+/// is copied into `last_received`. A free function over the fields it needs, so that the
+/// frame can be judged while the accumulator still holds it.
+fn judge(
+    payload: &[u8],
+    state: State,
+    check: Option<fn(&[u8]) -> bool>,
+    events: &Deque<LinkNote, EVENT_CAPACITY>,
+    last_received: &mut Option<Payload>,
+) -> Verdict {
+    match state {
+        State::AwaitFrame { .. } if check.is_some_and(|check| !check(payload)) => Verdict::Rejected,
+        State::AwaitFrame { .. } if events.iter().any(|e| *e == LinkNote::Received) => {
+            Verdict::Unpolled
+        }
+        State::AwaitFrame { .. } => {
+            let last = last_received.insert(Payload::new());
+            // Cannot fail: the accumulator holds at most MAX_PAYLOAD bytes.
+            let _ = last.extend_from_slice(payload);
+            Verdict::Taken
+        }
+        State::AwaitEot { .. } | State::Idle if last_received.as_deref() == Some(payload) => {
+            Verdict::Duplicate
+        }
+        _ => Verdict::Unexpected,
+    }
 }
 
 #[cfg(test)]
