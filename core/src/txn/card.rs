@@ -135,6 +135,19 @@ impl MaskedPan {
         })
     }
 
+    /// Writes the masked number as [`fmt::Display`] shows it (`476173******0119`) into the
+    /// start of `out`, as ASCII bytes, and returns its length; `None` (nothing written) when
+    /// `out` is shorter. For codecs that fill a fixed field without `core::fmt`.
+    pub(crate) fn write_ascii(&self, out: &mut [u8]) -> Option<usize> {
+        let len = self.len().max(10);
+        let (head, rest) = out.get_mut(..len)?.split_first_chunk_mut::<6>()?;
+        let (mid, tail) = rest.split_last_chunk_mut::<4>()?;
+        *head = self.first6;
+        mid.fill(b'*');
+        *tail = self.last4;
+        Some(len)
+    }
+
     /// Number of digits of the full PAN.
     pub fn len(&self) -> usize {
         usize::from(self.len)
@@ -241,6 +254,23 @@ mod tests {
     use super::*;
     extern crate std;
     use std::{format, string::ToString};
+
+    /// `write_ascii` writes exactly what `Display` shows, for every PAN length, and nothing
+    /// into a buffer too short.
+    #[test]
+    fn write_ascii_is_the_display() {
+        let digits = "4761739001010119123";
+        for len in 12..=19 {
+            let masked = Pan::new(&digits[..len]).unwrap().masked();
+            let mut out = [b' '; 24];
+            let n = masked.write_ascii(&mut out).unwrap();
+            assert_eq!(&out[..n], masked.to_string().as_bytes());
+            assert!(out[n..].iter().all(|&b| b == b' '));
+            let mut short = [b' '; 24];
+            assert_eq!(masked.write_ascii(&mut short[..len - 1]), None);
+            assert_eq!(short, [b' '; 24]);
+        }
+    }
 
     #[test]
     fn pan_is_masked_everywhere() {

@@ -22,8 +22,6 @@
 //! exactly [`ConcertRequest::LEN`] / [`ConcertAnswer::len`] bytes or fails with the output
 //! untouched; `parse(emit(x)) == x` for every value `emit` accepts.
 
-use core::fmt::Write as _;
-
 use super::fields::{
     AnswerForm, Authorization, Delay, PaymentMode, PrivateData, Status, TransactionType, put_digits,
 };
@@ -655,15 +653,11 @@ fn report_pan(field: &[u8]) -> Option<MaskedPan> {
 
 fn emit_report(pan: Option<&MaskedPan>, out: &mut [u8]) -> Result<()> {
     out.fill(b' ');
-    if let Some(pan) = pan {
-        let mut text: heapless::String<24> = heapless::String::new();
-        write!(text, "{pan}").map_err(|_| Error::ConcertField { field: "pan" })?;
-        let dst = out
-            .get_mut(..text.len())
-            .ok_or(Error::ConcertField { field: "pan" })?;
-        dst.copy_from_slice(text.as_bytes());
+    // The masked number as it displays, written straight into the field (no `core::fmt`).
+    match pan.map(|pan| pan.write_ascii(out)) {
+        Some(None) => Err(Error::ConcertField { field: "pan" }),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// A Concert message of either direction, told apart by its length.
