@@ -78,6 +78,11 @@ pub enum ReceiptAsk {
 /// A till session plus what the firmware needs beyond [`TerminalSide`] to answer a receipt
 /// request part by part.
 pub trait Session: TerminalSide {
+    /// Whether the dialect ever reports [`ecrlink_core::session::TerminalEvent::ReceiptRequested`]
+    /// (ČSOB, ZVT; Concert has no receipt transfer): without it the loops leave out the code
+    /// that cuts a receipt into parts.
+    const RECEIPTS: bool = true;
+
     /// What the pending receipt request asks for; `None` when the dialect does not say.
     #[cfg_attr(not(feature = "app"), allow(dead_code))]
     fn receipt_ask(&self) -> Option<ReceiptAsk> {
@@ -92,7 +97,9 @@ pub trait Session: TerminalSide {
 }
 
 #[cfg(feature = "concert")]
-impl Session for ConcertTerminal {}
+impl Session for ConcertTerminal {
+    const RECEIPTS: bool = false;
+}
 
 #[cfg(feature = "csob")]
 impl Session for CsobTerminal {
@@ -146,7 +153,7 @@ pub fn serve_alone<S: Session, const N: usize>(till: &'static mut Till<S, N>) ->
     loop {
         match till.poll() {
             Ok(Some(TerminalEvent::Request(request))) => refuse(till, request.kind()),
-            Ok(Some(TerminalEvent::ReceiptRequested)) => {
+            Ok(Some(TerminalEvent::ReceiptRequested)) if S::RECEIPTS => {
                 let (part, more) = next_part(till.session(), core::hint::black_box(""));
                 let _ = till.send_receipt_part(part, more);
             }

@@ -135,17 +135,18 @@ impl MaskedPan {
         })
     }
 
-    /// Writes the masked number as [`fmt::Display`] shows it (`476173******0119`) into the
-    /// start of `out`, as ASCII bytes, and returns its length; `None` (nothing written) when
-    /// `out` is shorter. For codecs that fill a fixed field without `core::fmt`.
-    pub(crate) fn write_ascii(&self, out: &mut [u8]) -> Option<usize> {
-        let len = self.len().max(10);
-        let (head, rest) = out.get_mut(..len)?.split_first_chunk_mut::<6>()?;
-        let (mid, tail) = rest.split_last_chunk_mut::<4>()?;
-        *head = self.first6;
-        mid.fill(b'*');
-        *tail = self.last4;
-        Some(len)
+    /// Byte `i` of the masked number as [`fmt::Display`] shows it (`476173******0119`), as
+    /// ASCII; `None` past its end. For codecs that fill a fixed field byte by byte, without
+    /// `core::fmt` (and without `memset`, which a fill of the mask characters would link).
+    pub(crate) fn ascii_at(&self, i: usize) -> Option<u8> {
+        let stars_end = self.len().max(10) - 4;
+        if i < 6 {
+            self.first6.get(i).copied()
+        } else if i < stars_end {
+            Some(b'*')
+        } else {
+            self.last4.get(i - stars_end).copied()
+        }
     }
 
     /// Number of digits of the full PAN.
@@ -255,20 +256,16 @@ mod tests {
     extern crate std;
     use std::{format, string::ToString};
 
-    /// `write_ascii` writes exactly what `Display` shows, for every PAN length, and nothing
-    /// into a buffer too short.
+    /// `ascii_at` gives exactly the bytes `Display` shows, for every PAN length, and `None`
+    /// past them.
     #[test]
-    fn write_ascii_is_the_display() {
+    fn ascii_at_is_the_display() {
         let digits = "4761739001010119123";
         for len in 12..=19 {
             let masked = Pan::new(&digits[..len]).unwrap().masked();
-            let mut out = [b' '; 24];
-            let n = masked.write_ascii(&mut out).unwrap();
-            assert_eq!(&out[..n], masked.to_string().as_bytes());
-            assert!(out[n..].iter().all(|&b| b == b' '));
-            let mut short = [b' '; 24];
-            assert_eq!(masked.write_ascii(&mut short[..len - 1]), None);
-            assert_eq!(short, [b' '; 24]);
+            let bytes: std::vec::Vec<u8> = (0..).map_while(|i| masked.ascii_at(i)).collect();
+            assert_eq!(bytes, masked.to_string().as_bytes());
+            assert_eq!(masked.ascii_at(len + 5), None);
         }
     }
 
