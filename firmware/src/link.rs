@@ -149,17 +149,31 @@ pub fn next_part<'a, S: Session>(session: &S, rest: &'a str) -> (&'a str, bool) 
 /// code, card, totals): what is measured is the link's code for any answer.
 #[cfg(not(feature = "app"))]
 pub fn serve_alone<S: Session, const N: usize>(till: &'static mut Till<S, N>) -> ! {
-    use ecrlink_core::session::TerminalEvent;
     loop {
-        match till.poll() {
-            Ok(Some(TerminalEvent::Request(request))) => refuse(till, request.kind()),
-            Ok(Some(TerminalEvent::ReceiptRequested)) if S::RECEIPTS => {
-                let (part, more) = next_part(till.session(), core::hint::black_box(""));
-                let _ = till.send_receipt_part(part, more);
-            }
-            Ok(Some(_) | None) | Err(_) => {}
+        if let Some(kind) = step(till) {
+            refuse(till, kind);
         }
     }
+}
+
+/// One step of the driver, with a receipt request answered; returns the kind of a request to
+/// answer. A function of its own, never inlined: the event it polls (64 bytes) is on the
+/// stack only during the step, not while [`refuse`] answers.
+#[cfg(not(feature = "app"))]
+#[inline(never)]
+fn step<S: Session, const N: usize>(
+    till: &mut Till<S, N>,
+) -> Option<ecrlink_core::txn::RequestKind> {
+    use ecrlink_core::session::TerminalEvent;
+    match till.poll() {
+        Ok(Some(TerminalEvent::Request(request))) => return Some(request.kind()),
+        Ok(Some(TerminalEvent::ReceiptRequested)) if S::RECEIPTS => {
+            let (part, more) = next_part(till.session(), core::hint::black_box(""));
+            let _ = till.send_receipt_part(part, more);
+        }
+        Ok(Some(_) | None) | Err(_) => {}
+    }
+    None
 }
 
 /// Answers a request of `kind` "not supported". A function of its own, never inlined: the

@@ -63,9 +63,22 @@ use crate::{Error, Instant, Result};
 /// frame received, the transmit queue), so it is what the protocol needs and no more.
 pub const MAX_PAYLOAD: usize = 80;
 
-/// Bytes the transmit queue holds: one frame (STX, payload, ETX, LRC) plus five control
-/// bytes. A buffer of this size is always large enough for [`LinkSession::poll_transmit`].
+/// Bytes the session transmits at most at once: one frame (STX, payload, ETX, LRC) plus five
+/// control bytes. A buffer of this size is always large enough for
+/// [`LinkSession::poll_transmit`]. (The session keeps no copy of the frame to send: it
+/// encodes it into the caller's buffer from the payload it holds.)
 pub const TX_CAPACITY: usize = MAX_PAYLOAD + 3 + 5;
+// The count of queued bytes is kept in a `u8`.
+const _: () = assert!(TX_CAPACITY <= u8::MAX as usize);
+
+/// Items the transmit queue holds: control bytes, and [`FRAME`] where the frame goes. One
+/// call queues at most a few (a frame, its EOT, the answer to an ENQ); more are stale and the
+/// queue is emptied first (see `LinkSession::queue`).
+const TX_ITEMS: usize = 8;
+
+/// In the transmit queue: the frame of our payload, encoded when it is polled. STX never
+/// stands alone on the line, so it cannot be taken for a control byte.
+const FRAME: u8 = STX;
 
 /// Events the session holds until [`LinkSession::poll_event`] takes them; when more pile up
 /// (the driver does not poll, or one call brought many bad frames), one is dropped and counted
@@ -264,12 +277,18 @@ pub struct LinkSession {
     acc: FrameAccumulator<MAX_PAYLOAD>,
     /// When the last byte of a partial frame arrived (for the inter-byte timer).
     last_rx: Instant,
-    /// The frame we are sending (or will send after yielding to the peer).
-    outgoing: Option<Payload>,
+    /// The payload of our frame. It stays after the exchange ends, until the next `send`, so
+    /// that a frame queued and acknowledged in the same call still goes out as it was queued.
+    outgoing: Payload,
+    /// We are sending `outgoing` (or will send it after yielding to the peer).
+    sending: bool,
     /// The last frame we received and ACKed: the payload of [`LinkNote::Received`], and how
     /// its retransmission is recognised.
     last_received: Option<Payload>,
-    tx: Vec<u8, TX_CAPACITY>,
+    /// What to send, in order: control bytes and [`FRAME`].
+    tx: Vec<u8, TX_ITEMS>,
+    /// Bytes `tx` stands for (at most [`TX_CAPACITY`]).
+    tx_len: u8,
     events: Deque<LinkNote, EVENT_CAPACITY>,
     dropped_events: u32,
     /// ENQs that would open an exchange are answered NAK.
@@ -313,9 +332,11 @@ impl LinkSession {
             state: State::Idle,
             acc: FrameAccumulator::new(Checksum::Lrc),
             last_rx: Instant::ZERO,
-            outgoing: None,
+            outgoing: Payload::new(),
+            sending: false,
             last_received: None,
             tx: Vec::new(),
+            tx_len: 0,
             events: Deque::new(),
             dropped_events: 0,
             refuse_enq: false,
@@ -354,7 +375,7 @@ impl LinkSession {
     /// (waiting for the line, or under way: then EOT ends our exchange). Returns whether
     /// there was one. Nothing is reported for it: the caller knows.
     pub fn cancel_send(&mut self, now: Instant) -> bool {
-        if self.outgoing.take().is_none() {
+        if !core::mem::replace(&mut self.sending, false) {
             return false;
         }
         if matches!(
@@ -381,7 +402,7 @@ impl LinkSession {
 
     /// Whether an exchange is under way or a frame waits to be sent.
     pub fn is_busy(&self) -> bool {
-        self.state != State::Idle || self.outgoing.is_some()
+        self.state != State::Idle || self.sending
     }
 
     /// Events dropped because the driver did not take them (see [`EVENT_CAPACITY`]).
@@ -430,10 +451,18 @@ impl LinkSession {
         now: Instant,
         emit: impl FnOnce(&mut [u8]) -> Result<usize>,
     ) -> Result<()> {
-        if self.outgoing.is_some() {
+        if self.sending {
             return Err(Error::LinkBusy);
         }
-        let out = self.outgoing.insert(Payload::new());
+        // A frame of the last exchange still queued (acknowledged or given up in the call that
+        // queued it) is stale: its payload is about to be replaced.
+        if self.tx.contains(&FRAME) {
+            self.tx.retain(|&b| b != FRAME);
+            // What is left is control bytes, one byte each.
+            self.tx_len = self.tx.len() as u8;
+        }
+        let out = &mut self.outgoing;
+        out.clear();
         // Cannot fail: the capacity is MAX_PAYLOAD.
         let _ = out.resize(MAX_PAYLOAD, 0);
         let checked = match emit(out.as_mut_slice()) {
@@ -450,9 +479,10 @@ impl LinkSession {
             Err(e) => Err(e),
         };
         if let Err(e) = checked {
-            self.outgoing = None;
+            self.outgoing.clear();
             return Err(e);
         }
+        self.sending = true;
         if self.state == State::Idle {
             self.start_enq(now, 1);
         }
@@ -557,13 +587,24 @@ impl LinkSession {
         if self.tx.is_empty() {
             return Ok(None);
         }
-        let n = self.tx.len();
-        let dst = buf
-            .get_mut(..n)
-            .ok_or(Error::BufferTooSmall { needed: n })?;
-        dst.copy_from_slice(&self.tx);
+        let needed = usize::from(self.tx_len);
+        if buf.len() < needed {
+            return Err(Error::BufferTooSmall { needed });
+        }
+        let mut at = 0;
+        for &item in self.tx.iter() {
+            let Some(dst) = buf.get_mut(at..) else { break };
+            if item == FRAME {
+                // Cannot fail: `send` checked the payload and `buf` holds `needed` bytes.
+                at += encode_frame(&self.outgoing, Checksum::Lrc, dst).unwrap_or(0);
+            } else if let Some(slot) = dst.first_mut() {
+                *slot = item;
+                at += 1;
+            }
+        }
         self.tx.clear();
-        Ok(Some(n))
+        self.tx_len = 0;
+        Ok(Some(at))
     }
 
     /// The next event, if any. [`LinkSession::poll_note`] is the same without a copy of the
@@ -642,7 +683,7 @@ impl LinkSession {
             (Control::Ack, State::EnqSent { .. }) => self.send_frame(now, 1),
             (Control::Ack, State::FrameSent { .. }) => {
                 self.queue(&[EOT]);
-                self.outgoing = None;
+                self.sending = false;
                 self.push_event(LinkNote::Sent);
                 self.go_idle(now);
             }
@@ -678,10 +719,7 @@ impl LinkSession {
                 self.queue(&[NAK]);
                 self.refresh_receive_deadline(now);
                 self.push_event(LinkNote::ProtocolError(Error::LinkUnexpected {
-                    what: match verdict {
-                        Verdict::Unpolled => "frame before the previous one was polled (NAKed)",
-                        _ => "frame the receiver cannot take (NAKed)",
-                    },
+                    what: "frame the receiver cannot take (NAKed)",
                 }));
             }
             Verdict::Taken => {
@@ -747,43 +785,21 @@ impl LinkSession {
         };
     }
 
-    /// Queues the frame of `outgoing`, encoded straight into the transmit queue.
+    /// Queues the frame of `outgoing` (encoded when polled).
     fn send_frame(&mut self, now: Instant, tries: u8) {
-        let Some(payload) = self.outgoing.as_ref() else {
+        if !self.sending {
             // Nothing to send means the exchange is over.
             return self.go_idle(now);
+        }
+        self.queue(&[FRAME]);
+        self.state = State::FrameSent {
+            tries,
+            deadline: after(now, self.timers.ack),
         };
-        let len = payload.len() + Checksum::Lrc.overhead();
-        if self.tx.len() + len > TX_CAPACITY {
-            // Stale bytes (see `queue`).
-            self.tx.clear();
-        }
-        let at = self.tx.len();
-        // Cannot fail: the frame fits (MAX_PAYLOAD + 3 <= TX_CAPACITY) and `send` checked
-        // the payload; should it fail all the same, the exchange ends.
-        let _ = self.tx.resize(at + len, 0);
-        let encoded = self
-            .tx
-            .get_mut(at..)
-            .ok_or(Error::BufferTooSmall { needed: len })
-            .and_then(|dst| encode_frame(payload, Checksum::Lrc, dst));
-        match encoded {
-            Ok(_) => {
-                self.state = State::FrameSent {
-                    tries,
-                    deadline: after(now, self.timers.ack),
-                };
-            }
-            Err(e) => {
-                self.tx.truncate(at);
-                self.queue(&[EOT]);
-                self.fail(now, e);
-            }
-        }
     }
 
     fn fail(&mut self, now: Instant, e: Error) {
-        self.outgoing = None;
+        self.sending = false;
         self.push_event(LinkNote::Failed(e));
         self.go_idle(now);
     }
@@ -791,17 +807,27 @@ impl LinkSession {
     /// Ends the exchange; a frame that waited for the line (we yielded) starts now.
     fn go_idle(&mut self, now: Instant) {
         self.state = State::Idle;
-        if self.outgoing.is_some() {
+        if self.sending {
             self.start_enq(now, 1);
         }
     }
 
     /// Queues bytes to send. The line is half-duplex: bytes still queued when the driver has
     /// not sent them by the next step are stale, so a full queue is emptied first.
-    fn queue(&mut self, bytes: &[u8]) {
-        if self.tx.extend_from_slice(bytes).is_err() {
+    fn queue(&mut self, item: &[u8; 1]) {
+        let [item] = *item;
+        let len = if item == FRAME {
+            self.outgoing.len() + Checksum::Lrc.overhead()
+        } else {
+            1
+        };
+        if self.tx.is_full() || usize::from(self.tx_len) + len > TX_CAPACITY {
             self.tx.clear();
-            let _ = self.tx.extend_from_slice(bytes);
+            self.tx_len = 0;
+        }
+        if self.tx.push(item).is_ok() {
+            // At most TX_CAPACITY (checked above), which fits a byte.
+            self.tx_len = self.tx_len.saturating_add(len as u8);
         }
     }
 
