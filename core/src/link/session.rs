@@ -1415,6 +1415,59 @@ mod tests {
         assert_eq!(out(&mut b), [ENQ]);
     }
 
+    /// A frame arriving while the previous one taken is not yet polled (two exchanges in one
+    /// read) would overwrite it (events carry no payload): it is NAKed, and taken when the
+    /// sender sends it again after the first was polled. Nothing is lost or reported twice.
+    #[test]
+    fn a_frame_before_the_previous_is_polled_is_naked_then_taken() {
+        let mut b = LinkSession::new(LinkRole::Ecr, LinkConfig::default());
+        let mut bytes = StdVec::from([ENQ]);
+        bytes.extend(frame(b"FIRST"));
+        bytes.extend([EOT, ENQ]);
+        bytes.extend(frame(b"SECOND"));
+        b.handle_bytes(T0, &bytes);
+        assert_eq!(out(&mut b), [ACK, ACK, ACK, NAK]);
+        assert_eq!(b.poll_note(), Some(LinkNote::Received));
+        assert_eq!(b.received(), b"FIRST");
+        assert!(matches!(b.poll_note(), Some(LinkNote::ProtocolError(_))));
+        assert_eq!(b.poll_note(), None);
+        b.handle_bytes(ms(10), &frame(b"SECOND"));
+        assert_eq!(out(&mut b), [ACK]);
+        assert_eq!(events(&mut b), [LinkEvent::Received(payload(b"SECOND"))]);
+    }
+
+    /// `send_with` builds the payload in the session's buffer; an error from the builder, an
+    /// over-long length or a delimiter byte sends nothing and leaves the session free.
+    #[test]
+    fn send_with_builds_in_place_or_sends_nothing() {
+        let mut a = LinkSession::new(LinkRole::Ecr, LinkConfig::default());
+        assert_eq!(
+            a.send_with(T0, |_| Err(Error::AmountTooLarge)),
+            Err(Error::AmountTooLarge)
+        );
+        assert!(matches!(
+            a.send_with(T0, |_| Ok(MAX_PAYLOAD + 1)),
+            Err(Error::CapacityExceeded { .. })
+        ));
+        assert_eq!(
+            a.send_with(T0, |buf| {
+                buf[..2].copy_from_slice(b"a\x02");
+                Ok(2)
+            }),
+            Err(Error::LinkPayloadByte { byte: STX })
+        );
+        assert!(!a.is_busy());
+        assert_eq!(out(&mut a), []);
+        a.send_with(T0, |buf| {
+            buf[..5].copy_from_slice(b"HELLO");
+            Ok(5)
+        })
+        .unwrap();
+        assert_eq!(out(&mut a), [ENQ]);
+        a.handle_bytes(T0, &[ACK]);
+        assert_eq!(out(&mut a), frame(b"HELLO"));
+    }
+
     #[test]
     fn send_validates_the_payload() {
         let mut a = LinkSession::new(LinkRole::Ecr, LinkConfig::default());
