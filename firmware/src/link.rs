@@ -78,6 +78,11 @@ pub enum ReceiptAsk {
 /// A till session plus what the firmware needs beyond [`TerminalSide`] to answer a receipt
 /// request part by part.
 pub trait Session: TerminalSide {
+    /// Whether the dialect ever reports [`ecrlink_core::session::TerminalEvent::ReceiptRequested`]
+    /// (ČSOB, ZVT; Concert has no receipt transfer): without it the loops leave out the code
+    /// that cuts a receipt into parts.
+    const RECEIPTS: bool = true;
+
     /// What the pending receipt request asks for; `None` when the dialect does not say.
     #[cfg_attr(not(feature = "app"), allow(dead_code))]
     fn receipt_ask(&self) -> Option<ReceiptAsk> {
@@ -92,7 +97,9 @@ pub trait Session: TerminalSide {
 }
 
 #[cfg(feature = "concert")]
-impl Session for ConcertTerminal {}
+impl Session for ConcertTerminal {
+    const RECEIPTS: bool = false;
+}
 
 #[cfg(feature = "csob")]
 impl Session for CsobTerminal {
@@ -142,25 +149,50 @@ pub fn next_part<'a, S: Session>(session: &S, rest: &'a str) -> (&'a str, bool) 
 /// code, card, totals): what is measured is the link's code for any answer.
 #[cfg(not(feature = "app"))]
 pub fn serve_alone<S: Session, const N: usize>(till: &'static mut Till<S, N>) -> ! {
-    use core::hint::black_box;
-    use ecrlink_core::session::TerminalEvent;
-    use ecrlink_core::txn::{FailReason, Outcome, Response};
     loop {
-        match till.poll() {
-            Ok(Some(TerminalEvent::Request(request))) => {
-                let answer = Response::new(
-                    request.kind(),
-                    Outcome::Failed {
-                        reason: FailReason::NotSupported,
-                    },
-                );
-                let _ = till.respond(black_box(&answer));
-            }
-            Ok(Some(TerminalEvent::ReceiptRequested)) => {
-                let (part, more) = next_part(till.session(), black_box(""));
-                let _ = till.send_receipt_part(part, more);
-            }
-            Ok(Some(_) | None) | Err(_) => {}
+        if let Some(kind) = step(till) {
+            refuse(till, kind);
         }
     }
+}
+
+/// One step of the driver, with a receipt request answered; returns the kind of a request to
+/// answer. A function of its own, never inlined: the event it polls (64 bytes) is on the
+/// stack only during the step, not while [`refuse`] answers.
+#[cfg(not(feature = "app"))]
+#[inline(never)]
+fn step<S: Session, const N: usize>(
+    till: &mut Till<S, N>,
+) -> Option<ecrlink_core::txn::RequestKind> {
+    use ecrlink_core::session::TerminalEvent;
+    match till.poll() {
+        Ok(Some(TerminalEvent::Request(request))) => return Some(request.kind()),
+        Ok(Some(TerminalEvent::ReceiptRequested)) if S::RECEIPTS => {
+            let (part, more) = next_part(till.session(), core::hint::black_box(""));
+            let _ = till.send_receipt_part(part, more);
+        }
+        Ok(Some(_) | None) | Err(_) => {}
+    }
+    None
+}
+
+/// Answers a request of `kind` "not supported". A function of its own, never inlined: the
+/// [`ecrlink_core::txn::Response`] it builds (760 bytes on this target) is then on the stack
+/// only while the answer is given, not under [`BlockingTerminal::poll`]'s receive path as
+/// well (the two are never active at once, so the worst-case stack is the larger of the two
+/// instead of their sum).
+///
+/// [`BlockingTerminal::poll`]: ecrlink_core::io::BlockingTerminal::poll
+#[cfg(not(feature = "app"))]
+#[inline(never)]
+fn refuse<S: Session, const N: usize>(till: &mut Till<S, N>, kind: ecrlink_core::txn::RequestKind) {
+    use core::hint::black_box;
+    use ecrlink_core::txn::{FailReason, Outcome, Response};
+    let answer = Response::new(
+        kind,
+        Outcome::Failed {
+            reason: FailReason::NotSupported,
+        },
+    );
+    let _ = till.respond(black_box(&answer));
 }

@@ -170,7 +170,7 @@
 //!    means no timer runs: wait for bytes only. A deadline in the past means "call
 //!    `handle_timeout` now". Calling `handle_timeout` early is harmless (it does nothing).
 //! 3. **Buffer sizes.** The transmit buffer must hold the largest single transmission of the
-//!    dialect: [`link::session::TX_CAPACITY`](crate::link::session::TX_CAPACITY) (136 bytes)
+//!    dialect: [`link::session::TX_CAPACITY`](crate::link::session::TX_CAPACITY) (88 bytes)
 //!    for Concert, [`csob::MAX_FRAME`](crate::dialect::csob::MAX_FRAME) (2 048 bytes) for
 //!    ČSOB; ZVT takes any buffer (it hands out what it has queued in pieces of the buffer's
 //!    size); [`session::MAX_TRANSMIT`](crate::session::MAX_TRANSMIT) fits every dialect. A

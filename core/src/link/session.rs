@@ -51,19 +51,34 @@ use core::time::Duration;
 use heapless::{Deque, Vec};
 
 use super::accumulator::{Feed, FrameAccumulator};
-use super::control::{ACK, Control, ENQ, EOT, NAK};
+use super::control::{ACK, Control, ENQ, EOT, ETX, NAK, STX};
 use super::frame::{Checksum, encode_frame};
 use crate::time::earliest;
 use crate::{Error, Instant, Result};
 
-/// Largest frame payload the link session sends or receives, in bytes. Concert's longest
-/// message, the full answer, has 80; a longer frame is refused with NAK
-/// ([`Error::LinkFrameTooLong`]).
-pub const MAX_PAYLOAD: usize = 128;
+/// Largest frame payload the link session sends or receives, in bytes: Concert's longest
+/// message, the full answer (`dialect::concert::message::answer::FULL_LEN`, 80 bytes; the
+/// request has 34). A longer frame is refused with NAK ([`Error::LinkFrameTooLong`]). Every
+/// buffer of the session is sized from it (the receive buffer, the frame being sent, the last
+/// frame received, the transmit queue), so it is what the protocol needs and no more.
+pub const MAX_PAYLOAD: usize = 80;
 
-/// Bytes the transmit queue holds: one frame plus a few control bytes. A buffer of this size
-/// is always large enough for [`LinkSession::poll_transmit`].
+/// Bytes the session transmits at most at once: one frame (STX, payload, ETX, LRC) plus five
+/// control bytes. A buffer of this size is always large enough for
+/// [`LinkSession::poll_transmit`]. (The session keeps no copy of the frame to send: it
+/// encodes it into the caller's buffer from the payload it holds.)
 pub const TX_CAPACITY: usize = MAX_PAYLOAD + 3 + 5;
+// The count of queued bytes is kept in a `u8`.
+const _: () = assert!(TX_CAPACITY <= u8::MAX as usize);
+
+/// Items the transmit queue holds: control bytes, and [`FRAME`] where the frame goes. One
+/// call queues at most a few (a frame, its EOT, the answer to an ENQ); more are stale and the
+/// queue is emptied first (see `LinkSession::queue`).
+const TX_ITEMS: usize = 8;
+
+/// In the transmit queue: the frame of our payload, encoded when it is polled. STX never
+/// stands alone on the line, so it cannot be taken for a control byte.
+const FRAME: u8 = STX;
 
 /// Events the session holds until [`LinkSession::poll_event`] takes them; when more pile up
 /// (the driver does not poll, or one call brought many bad frames), one is dropped and counted
@@ -72,8 +87,8 @@ pub const TX_CAPACITY: usize = MAX_PAYLOAD + 3 + 5;
 /// As deep as the protocol needs: one exchange carries one frame, and the peer sends its next
 /// frame only after our ACK, which leaves after the call that received the frame; so one call
 /// brings at most one received frame and the outcome of our own send, plus protocol errors
-/// (dropped first). Each event can carry a whole payload, so every slot costs
-/// [`MAX_PAYLOAD`] bytes of RAM.
+/// (dropped first). An event does not carry the payload (it stays in the session, see
+/// [`LinkSession::received`]), so a slot costs a few bytes, not a frame.
 pub const EVENT_CAPACITY: usize = 4;
 
 /// Which end of the line the session is (it decides who yields when both send ENQ at once).
@@ -87,6 +102,9 @@ pub enum LinkRole {
 }
 
 /// Timers and retry counts of a [`LinkSession`]. [`LinkConfig::default`] documents each value.
+///
+/// The session keeps the timers in whole milliseconds (the unit of [`Instant`]), each at most
+/// `u32::MAX` ms (49 days): a longer duration counts as that.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct LinkConfig {
@@ -138,6 +156,62 @@ impl Default for LinkConfig {
     }
 }
 
+/// A [`LinkConfig`] as the session keeps it: timers in milliseconds, 28 bytes instead of 104
+/// on a 32-bit target, and no 128-bit arithmetic when a deadline is set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Timers {
+    ack: u32,
+    enq_retry: u32,
+    frame: u32,
+    inter_byte: u32,
+    enq_guard: u32,
+    eot: u32,
+    enq_tries: u8,
+    frame_tries: u8,
+}
+
+/// `d` in whole milliseconds, at most `u32::MAX`.
+fn millis(d: Duration) -> u32 {
+    // Whole seconds first: no 128-bit product.
+    let secs = d.as_secs().min(u64::from(u32::MAX / 1000) + 1);
+    let ms = secs * 1000 + u64::from(d.subsec_millis());
+    u32::try_from(ms).unwrap_or(u32::MAX)
+}
+
+impl Timers {
+    fn new(c: &LinkConfig) -> Self {
+        Timers {
+            ack: millis(c.ack_timeout),
+            enq_retry: millis(c.enq_retry_delay),
+            frame: millis(c.frame_timeout),
+            inter_byte: millis(c.inter_byte_timeout),
+            enq_guard: millis(c.enq_guard),
+            eot: millis(c.eot_timeout),
+            enq_tries: c.enq_tries,
+            frame_tries: c.frame_tries,
+        }
+    }
+
+    fn config(&self) -> LinkConfig {
+        let d = |ms: u32| Duration::from_millis(u64::from(ms));
+        LinkConfig {
+            ack_timeout: d(self.ack),
+            enq_tries: self.enq_tries,
+            enq_retry_delay: d(self.enq_retry),
+            frame_tries: self.frame_tries,
+            frame_timeout: d(self.frame),
+            inter_byte_timeout: d(self.inter_byte),
+            enq_guard: d(self.enq_guard),
+            eot_timeout: d(self.eot),
+        }
+    }
+}
+
+/// `now` plus `ms` milliseconds, saturating.
+fn after(now: Instant, ms: u32) -> Instant {
+    Instant::from_millis(now.as_millis().saturating_add(u64::from(ms)))
+}
+
 /// A frame payload as the link carries it.
 pub type Payload = Vec<u8, MAX_PAYLOAD>;
 
@@ -155,6 +229,22 @@ pub enum LinkEvent {
     Failed(Error),
     /// Bytes the session rejected or did not expect (bad LRC, over-long frame, a frame that
     /// stopped halfway, a frame outside an exchange). The session went on.
+    ProtocolError(Error),
+}
+
+/// [`LinkEvent`] without the payload, as [`LinkSession::poll_note`] reports it: a few bytes
+/// to move instead of a whole frame. The payload of [`LinkNote::Received`] is
+/// [`LinkSession::received`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LinkNote {
+    /// [`LinkEvent::Received`]: the payload is [`LinkSession::received`].
+    Received,
+    /// [`LinkEvent::Sent`].
+    Sent,
+    /// [`LinkEvent::Failed`].
+    Failed(Error),
+    /// [`LinkEvent::ProtocolError`].
     ProtocolError(Error),
 }
 
@@ -182,17 +272,24 @@ enum State {
 #[derive(Debug)]
 pub struct LinkSession {
     role: LinkRole,
-    config: LinkConfig,
+    timers: Timers,
     state: State,
     acc: FrameAccumulator<MAX_PAYLOAD>,
     /// When the last byte of a partial frame arrived (for the inter-byte timer).
     last_rx: Instant,
-    /// The frame we are sending (or will send after yielding to the peer).
-    outgoing: Option<Payload>,
-    /// The last frame we received and ACKed, to recognise its retransmission.
+    /// The payload of our frame. It stays after the exchange ends, until the next `send`, so
+    /// that a frame queued and acknowledged in the same call still goes out as it was queued.
+    outgoing: Payload,
+    /// We are sending `outgoing` (or will send it after yielding to the peer).
+    sending: bool,
+    /// The last frame we received and ACKed: the payload of [`LinkNote::Received`], and how
+    /// its retransmission is recognised.
     last_received: Option<Payload>,
-    tx: Vec<u8, TX_CAPACITY>,
-    events: Deque<LinkEvent, EVENT_CAPACITY>,
+    /// What to send, in order: control bytes and [`FRAME`].
+    tx: Vec<u8, TX_ITEMS>,
+    /// Bytes `tx` stands for (at most [`TX_CAPACITY`]).
+    tx_len: u8,
+    events: Deque<LinkNote, EVENT_CAPACITY>,
     dropped_events: u32,
     /// ENQs that would open an exchange are answered NAK.
     refuse_enq: bool,
@@ -202,18 +299,44 @@ pub struct LinkSession {
     frame_check: Option<fn(&[u8]) -> bool>,
 }
 
+/// What to do with a complete frame, decided while it is still in the accumulator (so that
+/// it is copied once, into `last_received`, and only when it is taken).
+enum Verdict {
+    /// Taken: copied into `last_received`, to be ACKed and reported.
+    Taken,
+    /// The owner's check rejected it: NAK.
+    Rejected,
+    /// The previous frame taken is not yet polled and this one would overwrite it: NAK, the
+    /// sender sends it again.
+    Unpolled,
+    /// The last frame again (our ACK was lost): ACK, report nothing.
+    Duplicate,
+    /// A frame outside an exchange.
+    Unexpected,
+}
+
+/// What one step of the accumulator found.
+enum Item {
+    Nothing,
+    Control(Control),
+    Frame(Verdict),
+    Error(Error),
+}
+
 impl LinkSession {
     /// A session for `role` with `config`.
     pub fn new(role: LinkRole, config: LinkConfig) -> Self {
         LinkSession {
             role,
-            config,
+            timers: Timers::new(&config),
             state: State::Idle,
             acc: FrameAccumulator::new(Checksum::Lrc),
             last_rx: Instant::ZERO,
-            outgoing: None,
+            outgoing: Payload::new(),
+            sending: false,
             last_received: None,
             tx: Vec::new(),
+            tx_len: 0,
             events: Deque::new(),
             dropped_events: 0,
             refuse_enq: false,
@@ -252,7 +375,7 @@ impl LinkSession {
     /// (waiting for the line, or under way: then EOT ends our exchange). Returns whether
     /// there was one. Nothing is reported for it: the caller knows.
     pub fn cancel_send(&mut self, now: Instant) -> bool {
-        if self.outgoing.take().is_none() {
+        if !core::mem::replace(&mut self.sending, false) {
             return false;
         }
         if matches!(
@@ -267,9 +390,9 @@ impl LinkSession {
         true
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &LinkConfig {
-        &self.config
+    /// The configuration (its timers in whole milliseconds, see [`LinkConfig`]).
+    pub fn config(&self) -> LinkConfig {
+        self.timers.config()
     }
 
     /// The role given at construction.
@@ -279,7 +402,7 @@ impl LinkSession {
 
     /// Whether an exchange is under way or a frame waits to be sent.
     pub fn is_busy(&self) -> bool {
-        self.state != State::Idle || self.outgoing.is_some()
+        self.state != State::Idle || self.sending
     }
 
     /// Events dropped because the driver did not take them (see [`EVENT_CAPACITY`]).
@@ -292,6 +415,14 @@ impl LinkSession {
         self.acc.discarded()
     }
 
+    /// The payload of the last frame received and ACKed (empty before the first): what
+    /// [`LinkNote::Received`] reports. It stays until the next frame is taken, and the
+    /// session takes no new frame while a [`LinkNote::Received`] waits to be polled (the
+    /// frame is answered NAK and the sender sends it again).
+    pub fn received(&self) -> &[u8] {
+        self.last_received.as_deref().unwrap_or_default()
+    }
+
     /// Starts an exchange that delivers `payload` (ENQ first). [`LinkEvent::Sent`] or
     /// [`LinkEvent::Failed`] follows. While the peer's exchange is still under way (its EOT
     /// not yet received) the frame waits and goes as soon as the line is free.
@@ -300,23 +431,58 @@ impl LinkSession {
     /// [`Error::CapacityExceeded`] for a payload over [`MAX_PAYLOAD`],
     /// [`Error::LinkPayloadByte`] for a payload holding STX or ETX.
     pub fn send(&mut self, now: Instant, payload: &[u8]) -> Result<()> {
-        if self.outgoing.is_some() {
+        self.send_with(now, |buf| {
+            let dst = buf
+                .get_mut(..payload.len())
+                .ok_or(Error::CapacityExceeded {
+                    what: "link payload",
+                })?;
+            dst.copy_from_slice(payload);
+            Ok(payload.len())
+        })
+    }
+
+    /// [`LinkSession::send`] of the payload `emit` writes into the session's own frame buffer
+    /// ([`MAX_PAYLOAD`] bytes) and whose length it returns: no copy of the payload on the
+    /// caller's stack. An error from `emit` is returned and nothing is sent; the other errors
+    /// are those of [`LinkSession::send`].
+    pub fn send_with(
+        &mut self,
+        now: Instant,
+        emit: impl FnOnce(&mut [u8]) -> Result<usize>,
+    ) -> Result<()> {
+        if self.sending {
             return Err(Error::LinkBusy);
         }
-        // Validates the bytes (STX/ETX) without keeping the result.
-        let mut probe = [0u8; MAX_PAYLOAD + 3];
-        if payload.len() > MAX_PAYLOAD {
-            return Err(Error::CapacityExceeded {
-                what: "link payload",
-            });
+        // A frame of the last exchange still queued (acknowledged or given up in the call that
+        // queued it) is stale: its payload is about to be replaced.
+        if self.tx.contains(&FRAME) {
+            self.tx.retain(|&b| b != FRAME);
+            // What is left is control bytes, one byte each.
+            self.tx_len = self.tx.len() as u8;
         }
-        encode_frame(payload, Checksum::Lrc, &mut probe)?;
-        let mut out = Payload::new();
-        out.extend_from_slice(payload)
-            .map_err(|_| Error::CapacityExceeded {
+        let out = &mut self.outgoing;
+        out.clear();
+        // Cannot fail: the capacity is MAX_PAYLOAD.
+        let _ = out.resize(MAX_PAYLOAD, 0);
+        let checked = match emit(out.as_mut_slice()) {
+            Ok(n) if n <= MAX_PAYLOAD => {
+                out.truncate(n);
+                match out.iter().find(|&&b| b == STX || b == ETX) {
+                    Some(&byte) => Err(Error::LinkPayloadByte { byte }),
+                    None => Ok(()),
+                }
+            }
+            Ok(_) => Err(Error::CapacityExceeded {
                 what: "link payload",
-            })?;
-        self.outgoing = Some(out);
+            }),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = checked {
+            self.outgoing.clear();
+            return Err(e);
+        }
+        self.sending = true;
         if self.state == State::Idle {
             self.start_enq(now, 1);
         }
@@ -334,21 +500,22 @@ impl LinkSession {
                 // sender sends its frame again, and go on waiting for that frame.
                 self.queue(&[NAK]);
                 self.state = State::AwaitFrame {
-                    deadline: now.saturating_add(self.config.frame_timeout),
+                    deadline: after(now, self.timers.frame),
                 };
             }
             let was_in_frame = self.acc.in_frame();
             let (result, used) = self.acc.feed(bytes);
-            // Copy what the accumulator found so that `self` is free again.
+            // Decide what the accumulator found while it holds it; `self` is free again after.
             let item = match result {
                 Ok(Feed::NeedMore) => Item::Nothing,
                 Ok(Feed::Control(c)) => Item::Control(c),
-                Ok(Feed::Frame(p)) => {
-                    let mut v = Payload::new();
-                    // Cannot fail: the accumulator holds at most MAX_PAYLOAD bytes.
-                    let _ = v.extend_from_slice(p);
-                    Item::Frame(v)
-                }
+                Ok(Feed::Frame(p)) => Item::Frame(judge(
+                    p,
+                    self.state,
+                    self.frame_check,
+                    &self.events,
+                    &mut self.last_received,
+                )),
                 Err(e) => Item::Error(e),
             };
             bytes = bytes.get(used..).unwrap_or_default();
@@ -358,7 +525,7 @@ impl LinkSession {
             match item {
                 Item::Nothing => {}
                 Item::Control(c) => self.on_control(now, c),
-                Item::Frame(p) => self.on_frame(now, p),
+                Item::Frame(v) => self.on_frame(now, v),
                 Item::Error(e) => self.on_frame_error(now, e),
             }
         }
@@ -368,7 +535,7 @@ impl LinkSession {
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.acc.in_frame() && now >= self.inter_byte_deadline() {
             self.acc.reset();
-            self.push_event(LinkEvent::ProtocolError(Error::LinkTimeout));
+            self.push_event(LinkNote::ProtocolError(Error::LinkTimeout));
             if matches!(
                 self.state,
                 State::AwaitFrame { .. } | State::AwaitEot { .. }
@@ -381,10 +548,10 @@ impl LinkSession {
             State::Idle => {}
             State::EnqSent { tries, deadline } if now >= deadline => {
                 self.queue(&[EOT]);
-                if tries < self.config.enq_tries {
+                if tries < self.timers.enq_tries {
                     self.state = State::EnqPause {
                         tries,
-                        until: now.saturating_add(self.config.enq_retry_delay),
+                        until: after(now, self.timers.enq_retry),
                     };
                 } else {
                     self.fail(now, Error::LinkNoAck);
@@ -394,7 +561,7 @@ impl LinkSession {
                 self.start_enq(now, tries.saturating_add(1));
             }
             State::FrameSent { tries, deadline } if now >= deadline => {
-                if tries < self.config.frame_tries {
+                if tries < self.timers.frame_tries {
                     self.send_frame(now, tries.saturating_add(1));
                 } else {
                     self.queue(&[EOT]);
@@ -403,7 +570,7 @@ impl LinkSession {
             }
             State::AwaitFrame { deadline } if now >= deadline => {
                 self.acc.reset();
-                self.push_event(LinkEvent::ProtocolError(Error::LinkTimeout));
+                self.push_event(LinkNote::ProtocolError(Error::LinkTimeout));
                 self.go_idle(now);
             }
             State::EnqHold { until } if now >= until => self.accept_enq(now),
@@ -420,18 +587,44 @@ impl LinkSession {
         if self.tx.is_empty() {
             return Ok(None);
         }
-        let n = self.tx.len();
-        let dst = buf
-            .get_mut(..n)
-            .ok_or(Error::BufferTooSmall { needed: n })?;
-        dst.copy_from_slice(&self.tx);
+        let needed = usize::from(self.tx_len);
+        if buf.len() < needed {
+            return Err(Error::BufferTooSmall { needed });
+        }
+        let mut at = 0;
+        for &item in self.tx.iter() {
+            let Some(dst) = buf.get_mut(at..) else { break };
+            if item == FRAME {
+                // Cannot fail: `send` checked the payload and `buf` holds `needed` bytes.
+                at += encode_frame(&self.outgoing, Checksum::Lrc, dst).unwrap_or(0);
+            } else if let Some(slot) = dst.first_mut() {
+                *slot = item;
+                at += 1;
+            }
+        }
         self.tx.clear();
-        Ok(Some(n))
+        self.tx_len = 0;
+        Ok(Some(at))
     }
 
-    /// The next event, if any.
+    /// The next event, if any. [`LinkSession::poll_note`] is the same without a copy of the
+    /// received payload.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<LinkEvent> {
+        Some(match self.poll_note()? {
+            LinkNote::Received => {
+                LinkEvent::Received(self.last_received.clone().unwrap_or_default())
+            }
+            LinkNote::Sent => LinkEvent::Sent,
+            LinkNote::Failed(e) => LinkEvent::Failed(e),
+            LinkNote::ProtocolError(e) => LinkEvent::ProtocolError(e),
+        })
+    }
+
+    /// The next event, if any, without its payload: after [`LinkNote::Received`], read it
+    /// with [`LinkSession::received`] before the next call that feeds bytes.
+    #[must_use]
+    pub fn poll_note(&mut self) -> Option<LinkNote> {
         self.events.pop_front()
     }
 
@@ -452,7 +645,7 @@ impl LinkSession {
     // ----- internals -----
 
     fn inter_byte_deadline(&self) -> Instant {
-        self.last_rx.saturating_add(self.config.inter_byte_timeout)
+        after(self.last_rx, self.timers.inter_byte)
     }
 
     fn on_control(&mut self, now: Instant, c: Control) {
@@ -479,7 +672,7 @@ impl LinkSession {
             (Control::Enq, State::AwaitFrame { .. }) => {
                 self.acc.reset();
                 self.state = State::EnqHold {
-                    until: now.saturating_add(self.config.enq_guard),
+                    until: after(now, self.timers.enq_guard),
                 };
             }
             (Control::Enq, State::EnqPause { .. }) => self.accept_enq(now),
@@ -490,12 +683,12 @@ impl LinkSession {
             (Control::Ack, State::EnqSent { .. }) => self.send_frame(now, 1),
             (Control::Ack, State::FrameSent { .. }) => {
                 self.queue(&[EOT]);
-                self.outgoing = None;
-                self.push_event(LinkEvent::Sent);
+                self.sending = false;
+                self.push_event(LinkNote::Sent);
                 self.go_idle(now);
             }
             (Control::Nak, State::FrameSent { tries, .. }) => {
-                if tries < self.config.frame_tries {
+                if tries < self.timers.frame_tries {
                     self.send_frame(now, tries.saturating_add(1));
                 } else {
                     self.queue(&[EOT]);
@@ -519,41 +712,40 @@ impl LinkSession {
         }
     }
 
-    fn on_frame(&mut self, now: Instant, payload: Payload) {
-        match self.state {
-            State::AwaitFrame { .. } if self.frame_check.is_some_and(|check| !check(&payload)) => {
-                // Not a frame the owner can take: NAK, so that the sender knows.
+    fn on_frame(&mut self, now: Instant, verdict: Verdict) {
+        match verdict {
+            Verdict::Rejected | Verdict::Unpolled => {
+                // Not a frame the owner can take (now): NAK, so that the sender knows.
                 self.queue(&[NAK]);
                 self.refresh_receive_deadline(now);
-                self.push_event(LinkEvent::ProtocolError(Error::LinkUnexpected {
+                self.push_event(LinkNote::ProtocolError(Error::LinkUnexpected {
                     what: "frame the receiver cannot take (NAKed)",
                 }));
             }
-            State::AwaitFrame { .. } => {
+            Verdict::Taken => {
                 self.queue(&[ACK]);
-                self.last_received = Some(payload.clone());
                 if self.close_after_frame {
                     self.refuse_enq = true;
                 }
-                self.push_event(LinkEvent::Received(payload));
+                self.push_event(LinkNote::Received);
                 self.state = State::AwaitEot {
-                    deadline: now.saturating_add(self.config.eot_timeout),
+                    deadline: after(now, self.timers.eot),
                 };
             }
-            State::AwaitEot { .. } | State::Idle
-                if self.last_received.as_ref() == Some(&payload) =>
-            {
+            Verdict::Duplicate => {
                 // Our ACK was lost and the sender tried again: acknowledge, report nothing.
                 self.queue(&[ACK]);
                 if let State::AwaitEot { .. } = self.state {
                     self.state = State::AwaitEot {
-                        deadline: now.saturating_add(self.config.eot_timeout),
+                        deadline: after(now, self.timers.eot),
                     };
                 }
             }
-            _ => self.push_event(LinkEvent::ProtocolError(Error::LinkUnexpected {
-                what: "frame outside an exchange",
-            })),
+            Verdict::Unexpected => {
+                self.push_event(LinkNote::ProtocolError(Error::LinkUnexpected {
+                    what: "frame outside an exchange",
+                }))
+            }
         }
     }
 
@@ -566,13 +758,13 @@ impl LinkSession {
             self.queue(&[NAK]);
             self.refresh_receive_deadline(now);
         }
-        self.push_event(LinkEvent::ProtocolError(e));
+        self.push_event(LinkNote::ProtocolError(e));
     }
 
     fn refresh_receive_deadline(&mut self, now: Instant) {
         if let State::AwaitFrame { .. } = self.state {
             self.state = State::AwaitFrame {
-                deadline: now.saturating_add(self.config.frame_timeout),
+                deadline: after(now, self.timers.frame),
             };
         }
     }
@@ -581,7 +773,7 @@ impl LinkSession {
         self.acc.reset();
         self.queue(&[ACK]);
         self.state = State::AwaitFrame {
-            deadline: now.saturating_add(self.config.frame_timeout),
+            deadline: after(now, self.timers.frame),
         };
     }
 
@@ -589,70 +781,91 @@ impl LinkSession {
         self.queue(&[ENQ]);
         self.state = State::EnqSent {
             tries,
-            deadline: now.saturating_add(self.config.ack_timeout),
+            deadline: after(now, self.timers.ack),
         };
     }
 
+    /// Queues the frame of `outgoing` (encoded when polled).
     fn send_frame(&mut self, now: Instant, tries: u8) {
-        let mut frame = [0u8; MAX_PAYLOAD + 3];
-        let encoded = self
-            .outgoing
-            .as_ref()
-            .map(|p| encode_frame(p, Checksum::Lrc, &mut frame));
-        match encoded {
-            Some(Ok(n)) => {
-                self.queue(frame.get(..n).unwrap_or_default());
-                self.state = State::FrameSent {
-                    tries,
-                    deadline: now.saturating_add(self.config.ack_timeout),
-                };
-            }
-            // `send` checked the payload; nothing to send means the exchange is over.
-            Some(Err(e)) => {
-                self.queue(&[EOT]);
-                self.fail(now, e);
-            }
-            None => self.go_idle(now),
+        if !self.sending {
+            // Nothing to send means the exchange is over.
+            return self.go_idle(now);
         }
+        self.queue(&[FRAME]);
+        self.state = State::FrameSent {
+            tries,
+            deadline: after(now, self.timers.ack),
+        };
     }
 
     fn fail(&mut self, now: Instant, e: Error) {
-        self.outgoing = None;
-        self.push_event(LinkEvent::Failed(e));
+        self.sending = false;
+        self.push_event(LinkNote::Failed(e));
         self.go_idle(now);
     }
 
     /// Ends the exchange; a frame that waited for the line (we yielded) starts now.
     fn go_idle(&mut self, now: Instant) {
         self.state = State::Idle;
-        if self.outgoing.is_some() {
+        if self.sending {
             self.start_enq(now, 1);
         }
     }
 
     /// Queues bytes to send. The line is half-duplex: bytes still queued when the driver has
     /// not sent them by the next step are stale, so a full queue is emptied first.
-    fn queue(&mut self, bytes: &[u8]) {
-        if self.tx.extend_from_slice(bytes).is_err() {
+    fn queue(&mut self, item: &[u8; 1]) {
+        let [item] = *item;
+        let len = if item == FRAME {
+            self.outgoing.len() + Checksum::Lrc.overhead()
+        } else {
+            1
+        };
+        if self.tx.is_full() || usize::from(self.tx_len) + len > TX_CAPACITY {
             self.tx.clear();
-            let _ = self.tx.extend_from_slice(bytes);
+            self.tx_len = 0;
+        }
+        if self.tx.push(item).is_ok() {
+            // At most TX_CAPACITY (checked above), which fits a byte.
+            self.tx_len = self.tx_len.saturating_add(len as u8);
         }
     }
 
-    fn push_event(&mut self, e: LinkEvent) {
+    fn push_event(&mut self, e: LinkNote) {
         if crate::queue::push_keeping(&mut self.events, e, |e| {
-            matches!(e, LinkEvent::ProtocolError(_))
+            matches!(e, LinkNote::ProtocolError(_))
         }) {
             self.dropped_events = self.dropped_events.saturating_add(1);
         }
     }
 }
 
-enum Item {
-    Nothing,
-    Control(Control),
-    Frame(Payload),
-    Error(Error),
+/// What to do with the complete frame `payload` in `state` (see [`Verdict`]); a frame taken
+/// is copied into `last_received`. A free function over the fields it needs, so that the
+/// frame can be judged while the accumulator still holds it.
+fn judge(
+    payload: &[u8],
+    state: State,
+    check: Option<fn(&[u8]) -> bool>,
+    events: &Deque<LinkNote, EVENT_CAPACITY>,
+    last_received: &mut Option<Payload>,
+) -> Verdict {
+    match state {
+        State::AwaitFrame { .. } if check.is_some_and(|check| !check(payload)) => Verdict::Rejected,
+        State::AwaitFrame { .. } if events.iter().any(|e| *e == LinkNote::Received) => {
+            Verdict::Unpolled
+        }
+        State::AwaitFrame { .. } => {
+            let last = last_received.insert(Payload::new());
+            // Cannot fail: the accumulator holds at most MAX_PAYLOAD bytes.
+            let _ = last.extend_from_slice(payload);
+            Verdict::Taken
+        }
+        State::AwaitEot { .. } | State::Idle if last_received.as_deref() == Some(payload) => {
+            Verdict::Duplicate
+        }
+        _ => Verdict::Unexpected,
+    }
 }
 
 #[cfg(test)]
@@ -1200,6 +1413,59 @@ mod tests {
         b.send(ms(5), b"ANS").unwrap();
         b.handle_timeout(ms(3000));
         assert_eq!(out(&mut b), [ENQ]);
+    }
+
+    /// A frame arriving while the previous one taken is not yet polled (two exchanges in one
+    /// read) would overwrite it (events carry no payload): it is NAKed, and taken when the
+    /// sender sends it again after the first was polled. Nothing is lost or reported twice.
+    #[test]
+    fn a_frame_before_the_previous_is_polled_is_naked_then_taken() {
+        let mut b = LinkSession::new(LinkRole::Ecr, LinkConfig::default());
+        let mut bytes = StdVec::from([ENQ]);
+        bytes.extend(frame(b"FIRST"));
+        bytes.extend([EOT, ENQ]);
+        bytes.extend(frame(b"SECOND"));
+        b.handle_bytes(T0, &bytes);
+        assert_eq!(out(&mut b), [ACK, ACK, ACK, NAK]);
+        assert_eq!(b.poll_note(), Some(LinkNote::Received));
+        assert_eq!(b.received(), b"FIRST");
+        assert!(matches!(b.poll_note(), Some(LinkNote::ProtocolError(_))));
+        assert_eq!(b.poll_note(), None);
+        b.handle_bytes(ms(10), &frame(b"SECOND"));
+        assert_eq!(out(&mut b), [ACK]);
+        assert_eq!(events(&mut b), [LinkEvent::Received(payload(b"SECOND"))]);
+    }
+
+    /// `send_with` builds the payload in the session's buffer; an error from the builder, an
+    /// over-long length or a delimiter byte sends nothing and leaves the session free.
+    #[test]
+    fn send_with_builds_in_place_or_sends_nothing() {
+        let mut a = LinkSession::new(LinkRole::Ecr, LinkConfig::default());
+        assert_eq!(
+            a.send_with(T0, |_| Err(Error::AmountTooLarge)),
+            Err(Error::AmountTooLarge)
+        );
+        assert!(matches!(
+            a.send_with(T0, |_| Ok(MAX_PAYLOAD + 1)),
+            Err(Error::CapacityExceeded { .. })
+        ));
+        assert_eq!(
+            a.send_with(T0, |buf| {
+                buf[..2].copy_from_slice(b"a\x02");
+                Ok(2)
+            }),
+            Err(Error::LinkPayloadByte { byte: STX })
+        );
+        assert!(!a.is_busy());
+        assert_eq!(out(&mut a), []);
+        a.send_with(T0, |buf| {
+            buf[..5].copy_from_slice(b"HELLO");
+            Ok(5)
+        })
+        .unwrap();
+        assert_eq!(out(&mut a), [ENQ]);
+        a.handle_bytes(T0, &[ACK]);
+        assert_eq!(out(&mut a), frame(b"HELLO"));
     }
 
     #[test]

@@ -135,6 +135,20 @@ impl MaskedPan {
         })
     }
 
+    /// Byte `i` of the masked number as [`fmt::Display`] shows it (`476173******0119`), as
+    /// ASCII; `None` past its end. For codecs that fill a fixed field byte by byte, without
+    /// `core::fmt` (and without `memset`, which a fill of the mask characters would link).
+    pub(crate) fn ascii_at(&self, i: usize) -> Option<u8> {
+        let stars_end = self.len().max(10) - 4;
+        if i < 6 {
+            self.first6.get(i).copied()
+        } else if i < stars_end {
+            Some(b'*')
+        } else {
+            self.last4.get(i - stars_end).copied()
+        }
+    }
+
     /// Number of digits of the full PAN.
     pub fn len(&self) -> usize {
         usize::from(self.len)
@@ -241,6 +255,19 @@ mod tests {
     use super::*;
     extern crate std;
     use std::{format, string::ToString};
+
+    /// `ascii_at` gives exactly the bytes `Display` shows, for every PAN length, and `None`
+    /// past them.
+    #[test]
+    fn ascii_at_is_the_display() {
+        let digits = "4761739001010119123";
+        for len in 12..=19 {
+            let masked = Pan::new(&digits[..len]).unwrap().masked();
+            let bytes: std::vec::Vec<u8> = (0..).map_while(|i| masked.ascii_at(i)).collect();
+            assert_eq!(bytes, masked.to_string().as_bytes());
+            assert_eq!(masked.ascii_at(len + 5), None);
+        }
+    }
 
     #[test]
     fn pan_is_masked_everywhere() {

@@ -34,6 +34,25 @@ macro_rules! bounded_text {
                 Ok($name(s))
             }
 
+            /// [`Self::new`] from bytes (the same checks; a byte that is not ASCII fails them
+            /// too), without a UTF-8 check: for codecs that read text fields off the wire.
+            #[allow(dead_code)]
+            pub(crate) fn from_ascii(bytes: &[u8]) -> Result<Self> {
+                if bytes.is_empty() || bytes.len() > $cap {
+                    return Err($err_len);
+                }
+                let ok: fn(u8) -> bool = $ok;
+                if !bytes.iter().all(|&b| b.is_ascii() && ok(b)) {
+                    return Err($err_char);
+                }
+                let mut s = String::new();
+                for &b in bytes {
+                    // ASCII (checked above): one byte each, never more than $cap in all.
+                    s.push(char::from(b & 0x7F)).map_err(|_| $err_len)?;
+                }
+                Ok($name(s))
+            }
+
             /// The text.
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -363,6 +382,31 @@ impl Request {
 mod tests {
     use super::*;
     use crate::txn::Currency;
+
+    /// `from_ascii` (the codecs' byte path) agrees with `new` on every input, including
+    /// bytes that are not ASCII (they fail its checks, as `new` fails on them).
+    #[test]
+    fn from_ascii_agrees_with_new() {
+        for text in [
+            "2024000123",
+            "",
+            "123456789012345678901",
+            "ab\u{1}",
+            "INV-7",
+            "é",
+            "x y",
+        ] {
+            assert_eq!(
+                Reference::from_ascii(text.as_bytes()),
+                Reference::new(text),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            Reference::from_ascii(&[b'a', 0xC3]),
+            Err(Error::ReferenceInvalid)
+        );
+    }
 
     #[test]
     fn texts_validate() {

@@ -424,6 +424,16 @@ impl PrivateData {
     pub fn trimmed(&self) -> &str {
         self.as_str().trim_end_matches(' ')
     }
+
+    /// [`PrivateData::trimmed`] as bytes: no UTF-8 check, no string machinery (what the
+    /// firmware's till link uses).
+    pub fn trimmed_bytes(&self) -> &[u8] {
+        let mut len = Self::LEN;
+        while len > 0 && self.0.get(len - 1) == Some(&b' ') {
+            len -= 1;
+        }
+        self.0.get(..len).unwrap_or_default()
+    }
 }
 
 impl Default for PrivateData {

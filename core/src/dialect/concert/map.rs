@@ -76,11 +76,11 @@ fn private_field(reference: Option<&Reference>) -> Result<PrivateData> {
 }
 
 fn reference_of(private: &PrivateData) -> Option<Reference> {
-    let text = private.trimmed();
+    let text = private.trimmed_bytes();
     if text.is_empty() {
         None
     } else {
-        Reference::new(text).ok()
+        Reference::from_ascii(text).ok()
     }
 }
 

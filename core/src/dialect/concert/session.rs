@@ -14,7 +14,7 @@ use heapless::Deque;
 use super::fields::Delay;
 use super::map::RequestOptions;
 use super::message::{ConcertAnswer, ConcertRequest};
-use crate::link::session::{LinkConfig, LinkEvent, LinkRole, LinkSession};
+use crate::link::session::{LinkConfig, LinkNote, LinkRole, LinkSession};
 use crate::session::{EcrEvent, EcrSide, TerminalEvent, TerminalSide};
 use crate::time::earliest;
 use crate::txn::{Request, RequestKind, Response};
@@ -45,6 +45,36 @@ enum TerminalState {
     },
     /// The answer to `request` is on its way to the till.
     Answering { request: ConcertRequest },
+}
+
+/// A [`TerminalEvent`] as the session queues it: a request is kept as the Concert request
+/// (24 bytes on a 32-bit target) and turned into a [`Request`] (64) when it is polled, so a
+/// queue slot costs 28 bytes, not 64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Queued {
+    /// [`TerminalEvent::Request`] of this request (its `to_txn` succeeded when it came).
+    Request(ConcertRequest),
+    /// [`TerminalEvent::ResponseDelivered`].
+    Delivered,
+    /// [`TerminalEvent::ResponseUndelivered`].
+    Undelivered(Error),
+    /// [`TerminalEvent::ProtocolError`].
+    ProtocolError(Error),
+}
+
+impl Queued {
+    fn event(self) -> TerminalEvent {
+        match self {
+            Queued::Request(r) => match r.to_txn() {
+                Ok(txn) => TerminalEvent::Request(txn),
+                // Not reachable: the request was queued only after `to_txn` succeeded.
+                Err(e) => TerminalEvent::ProtocolError(e),
+            },
+            Queued::Delivered => TerminalEvent::ResponseDelivered,
+            Queued::Undelivered(e) => TerminalEvent::ResponseUndelivered(e),
+            Queued::ProtocolError(e) => TerminalEvent::ProtocolError(e),
+        }
+    }
 }
 
 /// An answer frame given to the link and not yet acknowledged.
@@ -86,7 +116,7 @@ pub struct ConcertTerminal {
     leg: Option<AnswerLeg>,
     /// The application outside the session is busy (see `set_application_busy`).
     app_busy: bool,
-    events: Deque<TerminalEvent, SESSION_EVENT_CAPACITY>,
+    events: Deque<Queued, SESSION_EVENT_CAPACITY>,
 }
 
 /// Whether a received frame is a Concert request (else the link NAKs it).
@@ -135,14 +165,17 @@ impl ConcertTerminal {
         self.link.set_refuse_enq(processing || self.app_busy);
     }
 
-    fn push(&mut self, e: TerminalEvent) {
+    fn push(&mut self, e: Queued) {
         // A full queue: a protocol error gives way first (see `crate::queue`).
         let _ = crate::queue::push_keeping(&mut self.events, e, |e| {
-            matches!(e, TerminalEvent::ProtocolError(_))
+            matches!(e, Queued::ProtocolError(_))
         });
     }
 
-    /// Sends `answer` to `request`, after checking once more that it is that request's.
+    /// Sends `answer` to `request`, after checking once more that it is that request's. The
+    /// answer is written straight into the link's frame buffer. Never inlined: one copy for
+    /// the three callers (an answer, an instant answer, a refusal).
+    #[inline(never)]
     fn send_answer(
         &mut self,
         now: Instant,
@@ -151,9 +184,7 @@ impl ConcertTerminal {
         report: bool,
     ) -> Result<()> {
         answer.check_answers(request)?;
-        let mut payload = [0u8; super::message::answer::FULL_LEN];
-        let n = answer.emit(&mut payload)?;
-        self.link.send(now, payload.get(..n).unwrap_or_default())?;
+        self.link.send_with(now, |buf| answer.emit(buf))?;
         self.leg = Some(AnswerLeg { report });
         Ok(())
     }
@@ -163,7 +194,7 @@ impl ConcertTerminal {
         let cancelled = self.link.cancel_send(now);
         if let Some(leg) = self.leg.take() {
             if cancelled && leg.report {
-                self.push(TerminalEvent::ResponseUndelivered(Error::ConcertSuperseded));
+                self.push(Queued::Undelivered(Error::ConcertSuperseded));
             }
         }
         if let TerminalState::Answering { .. } = self.state {
@@ -171,15 +202,16 @@ impl ConcertTerminal {
         }
     }
 
-    fn on_request(&mut self, now: Instant, payload: &[u8]) {
-        let request = match ConcertRequest::parse(payload) {
+    /// A frame the link took: `parsed` is its parse.
+    fn on_request(&mut self, now: Instant, parsed: Result<ConcertRequest>) {
+        let request = match parsed {
             Ok(r) => r,
-            Err(e) => return self.push(TerminalEvent::ProtocolError(e)),
+            Err(e) => return self.push(Queued::ProtocolError(e)),
         };
         if let TerminalState::Processing { .. } = self.state {
             // Not reachable through the link (it refuses ENQs while processing); kept so that
             // a second request can never replace the one being processed.
-            return self.push(TerminalEvent::ProtocolError(Error::LinkBusy));
+            return self.push(Queued::ProtocolError(Error::LinkBusy));
         }
         if let TerminalState::Answering { request: answering } = self.state {
             if answering == request {
@@ -191,47 +223,44 @@ impl ConcertTerminal {
         // A new request: the till no longer waits for an answer not yet delivered.
         self.drop_stale_answer(now);
         match request.to_txn() {
-            Ok(txn) => {
+            Ok(_) => {
                 let instant = request.delay == Delay::Immediate;
                 self.state = TerminalState::Processing { request, instant };
-                self.push(TerminalEvent::Request(txn));
+                self.push(Queued::Request(request));
                 if instant {
                     let answer = ConcertAnswer::instant(&request);
                     if let Err(e) = self.send_answer(now, &request, &answer, false) {
-                        self.push(TerminalEvent::ProtocolError(e));
+                        self.push(Queued::ProtocolError(e));
                     }
                 }
             }
             Err(e) => {
-                self.push(TerminalEvent::ProtocolError(e));
-                let kind = request.kind().unwrap_or(RequestKind::Sale);
-                let refusal = Response::new(
-                    kind,
-                    crate::txn::Outcome::Failed {
-                        reason: crate::txn::FailReason::NotSupported,
-                    },
-                );
-                let sent = ConcertAnswer::from_response(&request, &refusal)
-                    .or_else(|_| Ok(refusal_answer(&request)))
-                    .and_then(|a| self.send_answer(now, &request, &a, false));
-                match sent {
+                self.push(Queued::ProtocolError(e));
+                // The refusal "not supported" (status '7'), built from the request alone: what
+                // `ConcertAnswer::from_response` gives for a `Failed` response without amount,
+                // card or codes, without a 760-byte `Response` on the stack.
+                let refusal = refusal_answer(&request);
+                match self.send_answer(now, &request, &refusal, false) {
                     Ok(()) => self.state = TerminalState::Answering { request },
-                    Err(e) => self.push(TerminalEvent::ProtocolError(e)),
+                    Err(e) => self.push(Queued::ProtocolError(e)),
                 }
             }
         }
     }
 
     fn pump(&mut self, now: Instant) {
-        while let Some(ev) = self.link.poll_event() {
-            match ev {
-                LinkEvent::Received(p) => self.on_request(now, &p),
-                LinkEvent::Sent | LinkEvent::Failed(_) => {
+        while let Some(note) = self.link.poll_note() {
+            match note {
+                LinkNote::Received => {
+                    let parsed = ConcertRequest::parse(self.link.received());
+                    self.on_request(now, parsed);
+                }
+                LinkNote::Sent | LinkNote::Failed(_) => {
                     if let Some(leg) = self.leg.take() {
                         if leg.report {
-                            self.push(match ev {
-                                LinkEvent::Failed(e) => TerminalEvent::ResponseUndelivered(e),
-                                _ => TerminalEvent::ResponseDelivered,
+                            self.push(match note {
+                                LinkNote::Failed(e) => Queued::Undelivered(e),
+                                _ => Queued::Delivered,
                             });
                         }
                     }
@@ -239,7 +268,7 @@ impl ConcertTerminal {
                         self.state = TerminalState::Idle;
                     }
                 }
-                LinkEvent::ProtocolError(e) => self.push(TerminalEvent::ProtocolError(e)),
+                LinkNote::ProtocolError(e) => self.push(Queued::ProtocolError(e)),
             }
         }
         self.sync_admission();
@@ -270,7 +299,7 @@ impl TerminalSide for ConcertTerminal {
     }
 
     fn poll_event(&mut self) -> Option<TerminalEvent> {
-        self.events.pop_front()
+        self.events.pop_front().map(Queued::event)
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -397,9 +426,9 @@ impl ConcertEcr {
     }
 
     fn pump(&mut self, now: Instant) {
-        while let Some(ev) = self.link.poll_event() {
-            match (ev, self.state) {
-                (LinkEvent::Sent, EcrState::Sending { kind, request }) => {
+        while let Some(note) = self.link.poll_note() {
+            match (note, self.state) {
+                (LinkNote::Sent, EcrState::Sending { kind, request }) => {
                     self.state = EcrState::Waiting {
                         kind,
                         request,
@@ -407,14 +436,14 @@ impl ConcertEcr {
                     };
                     self.push(EcrEvent::Accepted);
                 }
-                (LinkEvent::Failed(e), EcrState::Sending { .. }) => {
+                (LinkNote::Failed(e), EcrState::Sending { .. }) => {
                     self.state = EcrState::Idle;
                     self.push(EcrEvent::Failed(e));
                 }
-                (LinkEvent::Received(p), EcrState::Waiting { kind, request, .. }) => {
+                (LinkNote::Received, EcrState::Waiting { kind, request, .. }) => {
                     // An answer that is not this request's (another amount, currency or POS)
                     // is reported and the wait goes on: it is never taken as the response.
-                    match ConcertAnswer::parse(&p)
+                    match ConcertAnswer::parse(self.link.received())
                         .and_then(|a| a.check_answers(&request).map(|()| a))
                     {
                         Ok(a) => {
@@ -424,14 +453,14 @@ impl ConcertEcr {
                         Err(e) => self.push(EcrEvent::ProtocolError(e)),
                     }
                 }
-                (LinkEvent::Received(_), _) => {
+                (LinkNote::Received, _) => {
                     self.push(EcrEvent::ProtocolError(Error::LinkUnexpected {
                         what: "concert answer with no request waiting",
                     }))
                 }
-                (LinkEvent::ProtocolError(e), _) => self.push(EcrEvent::ProtocolError(e)),
+                (LinkNote::ProtocolError(e), _) => self.push(EcrEvent::ProtocolError(e)),
                 // Sent / Failed outside Sending cannot happen: only `start` sends.
-                (LinkEvent::Sent | LinkEvent::Failed(_), _) => {}
+                (LinkNote::Sent | LinkNote::Failed(_), _) => {}
             }
         }
     }
