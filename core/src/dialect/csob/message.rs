@@ -566,7 +566,7 @@ impl Message {
 
     /// Length of the frame [`Message::emit`] writes.
     pub fn frame_len(&self) -> Result<usize> {
-        frame_len(self.body.borrowed())
+        self.body.with_borrowed(frame_len)
     }
 
     /// Writes the whole frame `STX header fields ETX` into `out` and returns its length.
@@ -575,7 +575,7 @@ impl Message {
     /// outside ISO-8859-2 or an amount over twelve digits); [`Error::BufferTooSmall`] if `out`
     /// is too small, in which case `out` is untouched.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
-        emit(&self.header, self.body.borrowed(), out)
+        self.body.with_borrowed(|b| emit(&self.header, b, out))
     }
 
     /// The header's flags.
@@ -591,9 +591,85 @@ pub(crate) enum BodyRef<'a> {
     Activity,
     Progress(crate::session::Progress),
     Request(&'a TransactionRequest),
-    Response(&'a TransactionResponse),
+    Response(&'a B2Ref<'a>),
     TicketRequest(&'a TicketRequest),
     TicketResponse { text: &'a str, more: bool },
+}
+
+/// The fields of a B2 to emit, borrowed from wherever they are: a [`TransactionResponse`]
+/// ([`B2Ref::of`]), a txn [`crate::txn::Response`] being answered
+/// ([`B2Ref::answer`](super::map)), or a refused B1 ([`B2Ref::refusal`]). No
+/// `TransactionResponse` (over 500 bytes on a Cortex-M4, for its totals) is built on the stack
+/// to send an answer, and no field is copied.
+#[derive(Clone, Debug)]
+pub(crate) struct B2Ref<'a> {
+    pub(crate) code: TxnCode,
+    pub(crate) result: ResultCode,
+    pub(crate) amount: Option<u64>,
+    pub(crate) cashback: Option<u64>,
+    pub(crate) currency: Option<u16>,
+    pub(crate) reference: Option<&'a Reference>,
+    pub(crate) approval_code: Option<&'a ApprovalCode>,
+    pub(crate) pan: Option<&'a MaskedPan>,
+    pub(crate) entry_mode: Option<EntryMode>,
+    pub(crate) trace: Option<u32>,
+    pub(crate) original: Option<TxnCode>,
+    pub(crate) text: Option<&'a str>,
+    pub(crate) totals: Option<&'a Totals>,
+}
+
+impl<'a> B2Ref<'a> {
+    /// A B2 with `code` and `result` and nothing else.
+    pub(crate) fn new(code: TxnCode, result: ResultCode) -> Self {
+        B2Ref {
+            code,
+            result,
+            amount: None,
+            cashback: None,
+            currency: None,
+            reference: None,
+            approval_code: None,
+            pan: None,
+            entry_mode: None,
+            trace: None,
+            original: None,
+            text: None,
+            totals: None,
+        }
+    }
+
+    /// The fields of `b2`.
+    pub(crate) fn of(b2: &'a TransactionResponse) -> Self {
+        B2Ref {
+            code: b2.code,
+            result: b2.result.clone(),
+            amount: b2.amount,
+            cashback: b2.cashback,
+            currency: b2.currency,
+            reference: b2.reference.as_ref(),
+            approval_code: b2.approval_code.as_ref(),
+            pan: b2.pan.as_ref(),
+            entry_mode: b2.entry_mode,
+            trace: b2.trace,
+            original: b2.original,
+            text: b2.text.as_deref(),
+            totals: b2.totals.as_ref(),
+        }
+    }
+
+    /// A refusal of `b1` with `result`, carrying `b1`'s own code and, with `echo`, its amount,
+    /// cashback, currency and reference (so that it cannot be taken for another request's
+    /// answer).
+    pub(crate) fn refusal(b1: &'a TransactionRequest, result: ResultCode, echo: bool) -> Self {
+        let mut b2 = B2Ref::new(b1.code, result);
+        if echo {
+            b2.amount = b1.amount;
+            b2.cashback = b1.cashback;
+            b2.currency = b1.currency;
+            b2.reference = b1.reference.as_ref();
+        }
+        b2
+    }
 }
 
 impl BodyRef<'_> {
@@ -610,18 +686,23 @@ impl BodyRef<'_> {
 }
 
 impl Body {
-    fn borrowed(&self) -> BodyRef<'_> {
-        match self {
+    /// Calls `f` with this body borrowed.
+    fn with_borrowed<T>(&self, f: impl FnOnce(BodyRef<'_>) -> T) -> T {
+        let b2;
+        f(match self {
             Body::Activity => BodyRef::Activity,
             Body::Progress(p) => BodyRef::Progress(*p),
             Body::Request(r) => BodyRef::Request(r),
-            Body::Response(r) => BodyRef::Response(r),
+            Body::Response(r) => {
+                b2 = B2Ref::of(r);
+                BodyRef::Response(&b2)
+            }
             Body::TicketRequest(t) => BodyRef::TicketRequest(t),
             Body::TicketResponse(t) => BodyRef::TicketResponse {
                 text: &t.text,
                 more: t.more,
             },
-        }
+        })
     }
 }
 
@@ -670,16 +751,21 @@ fn write_body(body: BodyRef<'_>, s: &mut dyn Sink) -> Result<()> {
             BodyRef::Response(r) => {
                 put_field(s, tag::TXN, &r.code.digits());
                 put_field(s, tag::RESULT, r.result.text().as_bytes());
-                if let Some(code) = &r.approval_code {
+                if let Some(code) = r.approval_code {
                     put_field(s, tag::APPROVAL, code.as_str().as_bytes());
                 }
                 put_number(s, tag::AMOUNT, r.amount, "B")?;
                 put_number(s, tag::CASHBACK, r.cashback, "C")?;
                 put_currency(s, &[FS], tag::CURRENCY, r.currency, "E")?;
-                put_reference(s, r.reference.as_ref());
-                if let Some(pan) = &r.pan {
-                    s.put(&[FS, tag::PAN]);
-                    put_display(s, pan);
+                put_reference(s, r.reference);
+                if let Some(pan) = r.pan {
+                    // First six, a star for each hidden digit, last four: the masked PAN's
+                    // `Display`, written without `core::fmt` (not linked by the link alone).
+                    put_field(s, tag::PAN, pan.bin().as_bytes());
+                    for _ in 0..pan.len().saturating_sub(10) {
+                        s.put(b"*");
+                    }
+                    s.put(pan.last4().as_bytes());
                 }
                 if let Some(mode) = r.entry_mode {
                     put_field(s, tag::ENTRY_MODE, mode.name().as_bytes());
@@ -692,12 +778,12 @@ fn write_body(body: BodyRef<'_>, s: &mut dyn Sink) -> Result<()> {
                 if let Some(code) = r.original {
                     put_field(s, tag::ORIGINAL, &code.digits());
                 }
-                if let Some(t) = &r.text {
+                if let Some(t) = r.text {
                     text::encoded_len(t, "g")?;
                     s.put(&[FS, tag::MESSAGE]);
                     text::for_each_byte(t, |b| s.put(&[b]));
                 }
-                if let Some(t) = &r.totals {
+                if let Some(t) = r.totals {
                     put_totals(s, t)?;
                 }
             }
@@ -807,17 +893,6 @@ fn put_reference(s: &mut (impl Sink + ?Sized), r: Option<&Reference>) {
         s.put(&[FS, tag::SUB, GS, tag::SUB_REFERENCE]);
         s.put(r.as_str().as_bytes());
     }
-}
-
-fn put_display(s: &mut (impl Sink + ?Sized), v: &impl core::fmt::Display) {
-    struct W<'a, S: Sink + ?Sized>(&'a mut S);
-    impl<S: Sink + ?Sized> core::fmt::Write for W<'_, S> {
-        fn write_str(&mut self, t: &str) -> core::fmt::Result {
-            self.0.put(t.as_bytes());
-            Ok(())
-        }
-    }
-    let _ = core::fmt::write(&mut W(s), format_args!("{v}"));
 }
 
 fn put_sub_u64(s: &mut (impl Sink + ?Sized), t: u8, v: u64) {
