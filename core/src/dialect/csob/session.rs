@@ -535,13 +535,31 @@ impl CsobTerminal {
         });
     }
 
+    /// Reports [`TerminalEvent::ProtocolError`] with `e`.
+    fn error(&mut self, e: Error) {
+        self.note(Note::Error(e));
+    }
+
+    /// Reports an event that carries no request. The [`TerminalEvent`] (as large as a
+    /// [`Request`]) is built in here, not in the frame of each caller.
+    #[inline(never)]
+    fn note(&mut self, note: Note) {
+        self.event(match note {
+            Note::Error(e) => TerminalEvent::ProtocolError(e),
+            Note::Delivered => TerminalEvent::ResponseDelivered,
+            Note::Undelivered => TerminalEvent::ResponseUndelivered(Error::LinkNoAck),
+            Note::ReceiptRequested => TerminalEvent::ReceiptRequested,
+        });
+    }
+
     /// Sends B2 `code` R-21 at once (no confirmation awaited) and reports `err`.
+    #[inline(never)]
     fn refuse(&mut self, now: Instant, code: TxnCode, err: Error) {
         let b2 = B2Ref::new(code, ResultCode::Discarded);
         if let Err(e) = self.wire.send(now, 0, BodyRef::Response(&b2)) {
-            self.event(TerminalEvent::ProtocolError(e));
+            self.error(e);
         }
-        self.event(TerminalEvent::ProtocolError(err));
+        self.error(err);
     }
 
     /// Refuses `b1`, sent while another request runs, with a B2 that says busy: R-02 (the
@@ -549,12 +567,13 @@ impl CsobTerminal {
     /// terminal that cannot take a request now), carrying `b1`'s own code, amount, currency
     /// and reference, so that it cannot be taken for the running request's answer. The
     /// driver gets [`TerminalEvent::ProtocolError`] with [`Error::LinkBusy`].
+    #[inline(never)]
     fn refuse_busy(&mut self, now: Instant, b1: &TransactionRequest) {
         let b2 = B2Ref::refusal(b1, super::map::busy_code(), true);
         if let Err(e) = self.wire.send(now, 0, BodyRef::Response(&b2)) {
-            self.event(TerminalEvent::ProtocolError(e));
+            self.error(e);
         }
-        self.event(TerminalEvent::ProtocolError(Error::LinkBusy));
+        self.error(Error::LinkBusy);
     }
 
     fn to_request(&self, b1: &TransactionRequest) -> Result<Request> {
@@ -603,16 +622,16 @@ impl CsobTerminal {
         };
         if repeat {
             if let Err(e) = self.wire.send(now, 0, BodyRef::Activity) {
-                self.event(TerminalEvent::ProtocolError(e));
+                self.error(e);
             }
             return;
         }
         if let TerminalState::AwaitConfirm { .. } = self.state {
             self.state = TerminalState::Idle;
-            self.event(TerminalEvent::ResponseUndelivered(Error::LinkNoAck));
+            self.note(Note::Undelivered);
         }
         if let Err(e) = self.wire.send(now, 0, BodyRef::Activity) {
-            self.event(TerminalEvent::ProtocolError(e));
+            self.error(e);
             return;
         }
         if let TerminalState::Processing { .. } = self.state {
@@ -621,42 +640,61 @@ impl CsobTerminal {
                 return;
             }
         }
-        match self.to_request(b1) {
-            Ok(req) => {
-                self.state = TerminalState::Processing { code: b1.code };
-                self.current = Some((sent_at, b1.clone()));
-                self.event(TerminalEvent::Request(req));
-            }
-            Err(e) => {
-                if self.state == TerminalState::Idle {
-                    self.refuse(now, b1.code, e);
-                } else {
-                    self.event(TerminalEvent::ProtocolError(e));
-                }
+        if let Err(e) = self.take(sent_at, b1) {
+            if self.state == TerminalState::Idle {
+                self.refuse(now, b1.code, e);
+            } else {
+                self.error(e);
             }
         }
+    }
+
+    /// Takes `b1` as the request under way and reports it, or says why it cannot be turned
+    /// into a txn request (nothing changed then).
+    // Never inlined, as the refusals: the txn request and its event, and a refusal's B2, then
+    // never share one frame with the sending below the refusal.
+    #[inline(never)]
+    fn take(&mut self, sent_at: Timestamp, b1: &TransactionRequest) -> Result<()> {
+        let req = self.to_request(b1)?;
+        self.state = TerminalState::Processing { code: b1.code };
+        self.current = Some((sent_at, b1.clone()));
+        self.event(TerminalEvent::Request(req));
+        Ok(())
     }
 
     #[inline(never)]
     fn on_message(&mut self, now: Instant, msg: Result<(Header, TerminalBody)>) {
         let (header, body) = match msg {
             Ok(m) => m,
-            Err(e) => return self.event(TerminalEvent::ProtocolError(e)),
+            Err(e) => return self.error(e),
         };
         match body {
             TerminalBody::Request(b1) => self.on_request(now, header.timestamp, &b1),
             TerminalBody::Activity => {
                 if let TerminalState::AwaitConfirm { .. } = self.state {
                     self.state = TerminalState::Idle;
-                    self.event(TerminalEvent::ResponseDelivered);
+                    self.note(Note::Delivered);
                 }
             }
             TerminalBody::TicketRequest(t) => {
                 self.receipt = Some(t.selector);
-                self.event(TerminalEvent::ReceiptRequested);
+                self.note(Note::ReceiptRequested);
             }
         }
     }
+}
+
+/// A [`TerminalEvent`] without a request, small enough to pass around.
+#[derive(Clone, Copy)]
+enum Note {
+    /// [`TerminalEvent::ProtocolError`].
+    Error(Error),
+    /// [`TerminalEvent::ResponseDelivered`].
+    Delivered,
+    /// [`TerminalEvent::ResponseUndelivered`] with [`Error::LinkNoAck`].
+    Undelivered,
+    /// [`TerminalEvent::ReceiptRequested`].
+    ReceiptRequested,
 }
 
 /// What a terminal receives: a [`Body`] without the B2 and B4 (whose receipt text makes every
@@ -705,7 +743,7 @@ impl TerminalSide for CsobTerminal {
         if let TerminalState::AwaitConfirm { deadline } = self.state {
             if now >= deadline {
                 self.state = TerminalState::Idle;
-                self.event(TerminalEvent::ResponseUndelivered(Error::LinkNoAck));
+                self.note(Note::Undelivered);
             }
         }
     }
