@@ -8,10 +8,6 @@
 //! cuts each message from STX to ETX inclusive.
 
 use heapless::String;
-use nom::{
-    IResult, Parser,
-    bytes::complete::{take, take_while_m_n},
-};
 
 use super::codes::{Flags, MessageType};
 use crate::txn::{TerminalId, Timestamp};
@@ -141,40 +137,12 @@ impl Header {
     }
 }
 
-type Parts<'a> = (
-    &'a [u8],
-    &'a [u8],
-    &'a [u8],
-    &'a [u8],
-    &'a [u8],
-    &'a [u8],
-    &'a [u8],
-);
-
-fn parts(input: &[u8]) -> IResult<&[u8], Parts<'_>> {
-    (
-        take(MESSAGE_TYPE.len()),
-        take(VERSION.len()),
-        take(TERMINAL_ID.len()),
-        take(TIMESTAMP.len()),
-        take(FLAGS.len()),
-        take(LENGTH.len()),
-        take(CRC.len()),
-    )
-        .parse(input)
-}
-
 fn hex4(input: &[u8], field: &'static str) -> Result<u16> {
     let err = Error::CsobHeader { field };
-    let (rest, digits) =
-        take_while_m_n::<_, _, nom::error::Error<&[u8]>>(4, 4, |b: u8| b.is_ascii_hexdigit())(
-            input,
-        )
-        .map_err(|_| err)?;
-    if !rest.is_empty() {
+    if input.len() != 4 {
         return Err(err);
     }
-    digits.iter().try_fold(0u16, |acc, &b| {
+    input.iter().try_fold(0u16, |acc, &b| {
         let d = char::from(b).to_digit(16).ok_or(err)?;
         Ok(acc << 4 | d as u16)
     })
@@ -212,10 +180,17 @@ pub fn parse_header(
     crc: CrcPolicy,
     length: LengthPolicy,
 ) -> Result<(Header, &[u8])> {
-    let (data, (ty, version, tid, ts, flags, len, crc_field)) =
-        parts(payload).map_err(|_| Error::Truncated {
-            what: "csob header",
-        })?;
+    let (head, data) = payload.split_at_checked(HEADER_LEN).ok_or(Error::Truncated {
+        what: "csob header",
+    })?;
+    let part = |range: core::ops::Range<usize>| head.get(range).unwrap_or_default();
+    let (ty, version, tid, ts) = (
+        part(MESSAGE_TYPE),
+        part(VERSION),
+        part(TERMINAL_ID),
+        part(TIMESTAMP),
+    );
+    let (flags, len, crc_field) = (part(FLAGS), part(LENGTH), part(CRC));
     let message_type = MessageType::from_code(ty)?;
     let version: [u8; 2] = match version {
         [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => [*a, *b],

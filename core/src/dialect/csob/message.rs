@@ -30,12 +30,6 @@
 //! (per scheme: `s` scheme name, `E` currency, `n` count, `N` signed net sum).
 
 use heapless::String;
-use nom::{
-    Parser,
-    bytes::complete::tag as ntag,
-    character::complete::digit1,
-    combinator::{all_consuming, opt},
-};
 
 use super::codes::{Flags, MessageType, ReceiptSelector, ResultCode, TxnCode};
 use super::fields::{Field, FieldsView, tag};
@@ -252,28 +246,31 @@ impl<'a> MessageView<'a> {
 
 // ----- value parsers -----
 
+/// The value of 1 to `max` ASCII digits.
 fn digits(value: &[u8], max: usize, field: &'static str) -> Result<u64> {
     let err = Error::CsobField { field };
-    let (_, d) = all_consuming(digit1::<_, nom::error::Error<&[u8]>>)
-        .parse(value)
-        .map_err(|_| err)?;
-    if d.len() > max {
+    if value.is_empty() || value.len() > max {
         return Err(err);
     }
-    d.iter().try_fold(0u64, |acc, &b| {
+    value.iter().try_fold(0u64, |acc, &b| {
+        if !b.is_ascii_digit() {
+            return Err(err);
+        }
         acc.checked_mul(10)
             .and_then(|a| a.checked_add(u64::from(b - b'0')))
             .ok_or(err)
     })
 }
 
+/// Digits with an optional leading `-`.
 fn signed(value: &[u8], field: &'static str) -> Result<i64> {
     let err = Error::CsobField { field };
-    let (rest, minus) = opt(ntag::<_, _, nom::error::Error<&[u8]>>(&b"-"[..]))
-        .parse(value)
-        .map_err(|_| err)?;
+    let (minus, rest) = match value.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, value),
+    };
     let n = digits(rest, 20, field)?;
-    if minus.is_some() {
+    if minus {
         0i64.checked_sub_unsigned(n).ok_or(err)
     } else {
         i64::try_from(n).map_err(|_| err)
@@ -792,11 +789,18 @@ fn write_body(body: BodyRef<'_>, s: &mut dyn Sink) -> Result<()> {
             }
             BodyRef::TicketResponse { text, more } => {
                 if !text.is_empty() {
-                    for line in text.split('\n') {
-                        text::encoded_len(line, "T (receipt line)")?;
-                        s.put(&[FS, tag::TXN, RECEIPT_LINE_ATTRIBUTE]);
-                        text::for_each_byte(line, |b| s.put(&[b]));
-                    }
+                    // One `T0` field per line: the text in one pass, each `\n` (a byte of
+                    // its own in UTF-8 and ISO-8859-2 alike, and not one the framing
+                    // reserves) starting the next field.
+                    text::encoded_len(text, "T (receipt line)")?;
+                    s.put(&[FS, tag::TXN, RECEIPT_LINE_ATTRIBUTE]);
+                    text::for_each_byte(text, |b| {
+                        if b == b'\n' {
+                            s.put(&[FS, tag::TXN, RECEIPT_LINE_ATTRIBUTE]);
+                        } else {
+                            s.put(&[b]);
+                        }
+                    });
                 }
                 if more {
                     s.put(&[FS, tag::RECEIPT_MORE, b'1']);
