@@ -169,8 +169,10 @@ fn terminal_id(bytes: &[u8]) -> Result<TerminalId> {
     let err = Error::CsobHeader {
         field: "terminal id",
     };
-    let text = core::str::from_utf8(bytes).map_err(|_| err)?;
-    TerminalId::new(text.trim_end_matches(' ')).map_err(|_| err)
+    // Right-padded with spaces: trimmed as bytes (no `str` pattern searcher linked).
+    let end = bytes.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
+    let text = core::str::from_utf8(bytes.get(..end).unwrap_or_default()).map_err(|_| err)?;
+    TerminalId::new(text).map_err(|_| err)
 }
 
 /// Parses the header at the start of `payload` (the bytes after STX) and returns it with the

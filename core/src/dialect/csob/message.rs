@@ -422,17 +422,18 @@ fn totals(f: &FieldsView<'_>) -> Result<Option<Totals>> {
 impl TransactionRequest {
     /// Types the fields of a B1.
     pub fn from_fields(f: &FieldsView<'_>) -> Result<Self> {
-        Ok(TransactionRequest {
-            code: txn_code(f)?,
-            amount: opt_digits(f, tag::AMOUNT, "B")?,
-            cashback: opt_digits(f, tag::CASHBACK, "C")?,
-            currency: f
-                .first(tag::CURRENCY)
-                .map(|x| currency(x.value, "E"))
-                .transpose()?,
-            reference: reference(f)?,
-            approval_code: approval(f)?,
-        })
+        // Filled in place, field by field in the order the errors are checked: no
+        // `Result<Option<…>>` of each value moved into a struct literal (less code on a
+        // Cortex-M4, where this is the terminal's B1 reader).
+        let mut b1 = TransactionRequest::new(txn_code(f)?);
+        b1.amount = opt_digits(f, tag::AMOUNT, "B")?;
+        b1.cashback = opt_digits(f, tag::CASHBACK, "C")?;
+        if let Some(x) = f.first(tag::CURRENCY) {
+            b1.currency = Some(currency(x.value, "E")?);
+        }
+        b1.reference = reference(f)?;
+        b1.approval_code = approval(f)?;
+        Ok(b1)
     }
 }
 
