@@ -283,9 +283,33 @@ fn put_2(s: &mut (impl Sink + ?Sized), v: u16) {
     s.put(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
 }
 
+/// What a header is written from, borrowed: the sessions write theirs from their
+/// configuration and clock without building (and cloning the terminal id into) a [`Header`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeaderRef<'a> {
+    pub(crate) version: [u8; 2],
+    pub(crate) terminal_id: &'a TerminalId,
+    pub(crate) timestamp: Timestamp,
+    pub(crate) flags: Flags,
+    pub(crate) crc: CrcField,
+}
+
+impl Header {
+    /// The fields written on emit, borrowed.
+    pub(crate) fn borrowed(&self) -> HeaderRef<'_> {
+        HeaderRef {
+            version: self.version,
+            terminal_id: &self.terminal_id,
+            timestamp: self.timestamp,
+            flags: self.flags,
+            crc: self.crc,
+        }
+    }
+}
+
 /// Writes the 36 header characters with `data_len` as the length field.
 pub(crate) fn emit_header(
-    h: &Header,
+    h: HeaderRef<'_>,
     ty: MessageType,
     data_len: u16,
     s: &mut (impl Sink + ?Sized),
@@ -316,7 +340,7 @@ pub fn header_text(h: &Header, data_len: u16) -> String<HEADER_LEN> {
         buf: &mut buf,
         pos: 0,
     };
-    emit_header(h, h.message_type, data_len, &mut w);
+    emit_header(h.borrowed(), h.message_type, data_len, &mut w);
     let mut s = String::new();
     for &b in &buf {
         let _ = s.push(char::from(b));

@@ -34,7 +34,8 @@ use heapless::String;
 use super::codes::{Flags, MessageType, ReceiptSelector, ResultCode, TxnCode};
 use super::fields::{Field, FieldsView, tag};
 use super::header::{
-    Counter, CrcPolicy, HEADER_LEN, Header, LengthPolicy, Sink, SliceWriter, emit_header,
+    Counter, CrcPolicy, HEADER_LEN, Header, HeaderRef, LengthPolicy, Sink, SliceWriter,
+    emit_header,
     parse_header,
 };
 use super::text;
@@ -573,7 +574,7 @@ impl Message {
     /// outside ISO-8859-2 or an amount over twelve digits); [`Error::BufferTooSmall`] if `out`
     /// is too small, in which case `out` is untouched.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
-        self.body.with_borrowed(|b| emit(&self.header, b, out))
+        self.body.with_borrowed(|b| emit(self.header.borrowed(), b, out))
     }
 
     /// The header's flags.
@@ -713,7 +714,7 @@ pub(crate) fn frame_len(body: BodyRef<'_>) -> Result<usize> {
 
 /// Writes the frame `STX header fields ETX` of `header` and `body` into `out`, as
 /// [`Message::emit`].
-pub(crate) fn emit(header: &Header, body: BodyRef<'_>, out: &mut [u8]) -> Result<usize> {
+pub(crate) fn emit(header: HeaderRef<'_>, body: BodyRef<'_>, out: &mut [u8]) -> Result<usize> {
     let total = frame_len(body)?;
     let data_len = u16::try_from(total - HEADER_LEN - 2).map_err(|_| Error::CapacityExceeded {
         what: "csob data length",

@@ -23,7 +23,7 @@ use core::time::Duration;
 use heapless::{Deque, String, Vec};
 
 use super::codes::{Flags, MessageType, ReceiptSelector, ResultCode, TxnCode};
-use super::header::{CrcField, Header};
+use super::header::{CrcField, Header, HeaderRef, VERSION_01};
 use super::message::{
     self, B2Ref, Body, BodyRef, MAX_FRAME, MAX_PAYLOAD, Message, MessageView, ParseOptions, TicketRequest,
     TransactionRequest,
@@ -238,13 +238,6 @@ impl<const RX: usize, const TX: usize> Wire<RX, TX> {
         }
     }
 
-    fn header(&self, now: Instant, ty: MessageType, flags: u16) -> Header {
-        let mut h = Header::new(ty, self.config.terminal_id.clone(), self.clock.at(now));
-        h.crc = self.config.crc;
-        h.flags = Flags(flags);
-        h
-    }
-
     /// Emits `body` as a frame into the outbox; the outbox is unchanged on error. The body is
     /// borrowed: no `Body` (over 1 KiB) is built on the stack to send a B0 or a B2.
     fn send(&mut self, now: Instant, flags: u16, body: BodyRef<'_>) -> Result<()> {
@@ -260,9 +253,15 @@ impl<const RX: usize, const TX: usize> Wire<RX, TX> {
         }
         let start = self.outbox.len();
         self.outbox.resize(start + len, 0).map_err(|_| full)?;
-        let header = self.header(now, body.message_type(), flags);
+        let header = HeaderRef {
+            version: VERSION_01,
+            terminal_id: &self.config.terminal_id,
+            timestamp: self.clock.at(now),
+            flags: Flags(flags),
+            crc: self.config.crc,
+        };
         let slot = self.outbox.get_mut(start..).unwrap_or_default();
-        if let Err(e) = message::emit(&header, body, slot) {
+        if let Err(e) = message::emit(header, body, slot) {
             self.outbox.truncate(start);
             return Err(e);
         }

@@ -1150,7 +1150,7 @@ proptest! {
             };
             let mut out = std::vec![0u8; MAX_TRANSMIT];
             let direct = message::emit(
-                &header,
+                header.borrowed(),
                 message::BodyRef::Response(&message::B2Ref::answer(code, &response)),
                 &mut out,
             );
