@@ -8,10 +8,6 @@
 //! cuts each message from STX to ETX inclusive.
 
 use heapless::String;
-use nom::{
-    IResult, Parser,
-    bytes::complete::{take, take_while_m_n},
-};
 
 use super::codes::{Flags, MessageType};
 use crate::txn::{TerminalId, Timestamp};
@@ -141,40 +137,12 @@ impl Header {
     }
 }
 
-type Parts<'a> = (
-    &'a [u8],
-    &'a [u8],
-    &'a [u8],
-    &'a [u8],
-    &'a [u8],
-    &'a [u8],
-    &'a [u8],
-);
-
-fn parts(input: &[u8]) -> IResult<&[u8], Parts<'_>> {
-    (
-        take(MESSAGE_TYPE.len()),
-        take(VERSION.len()),
-        take(TERMINAL_ID.len()),
-        take(TIMESTAMP.len()),
-        take(FLAGS.len()),
-        take(LENGTH.len()),
-        take(CRC.len()),
-    )
-        .parse(input)
-}
-
 fn hex4(input: &[u8], field: &'static str) -> Result<u16> {
     let err = Error::CsobHeader { field };
-    let (rest, digits) =
-        take_while_m_n::<_, _, nom::error::Error<&[u8]>>(4, 4, |b: u8| b.is_ascii_hexdigit())(
-            input,
-        )
-        .map_err(|_| err)?;
-    if !rest.is_empty() {
+    if input.len() != 4 {
         return Err(err);
     }
-    digits.iter().try_fold(0u16, |acc, &b| {
+    input.iter().try_fold(0u16, |acc, &b| {
         let d = char::from(b).to_digit(16).ok_or(err)?;
         Ok(acc << 4 | d as u16)
     })
@@ -201,8 +169,10 @@ fn terminal_id(bytes: &[u8]) -> Result<TerminalId> {
     let err = Error::CsobHeader {
         field: "terminal id",
     };
-    let text = core::str::from_utf8(bytes).map_err(|_| err)?;
-    TerminalId::new(text.trim_end_matches(' ')).map_err(|_| err)
+    // Right-padded with spaces: trimmed as bytes (no `str` pattern searcher linked).
+    let end = bytes.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
+    let text = core::str::from_utf8(bytes.get(..end).unwrap_or_default()).map_err(|_| err)?;
+    TerminalId::new(text).map_err(|_| err)
 }
 
 /// Parses the header at the start of `payload` (the bytes after STX) and returns it with the
@@ -212,10 +182,17 @@ pub fn parse_header(
     crc: CrcPolicy,
     length: LengthPolicy,
 ) -> Result<(Header, &[u8])> {
-    let (data, (ty, version, tid, ts, flags, len, crc_field)) =
-        parts(payload).map_err(|_| Error::Truncated {
-            what: "csob header",
-        })?;
+    let (head, data) = payload.split_at_checked(HEADER_LEN).ok_or(Error::Truncated {
+        what: "csob header",
+    })?;
+    let part = |range: core::ops::Range<usize>| head.get(range).unwrap_or_default();
+    let (ty, version, tid, ts) = (
+        part(MESSAGE_TYPE),
+        part(VERSION),
+        part(TERMINAL_ID),
+        part(TIMESTAMP),
+    );
+    let (flags, len, crc_field) = (part(FLAGS), part(LENGTH), part(CRC));
     let message_type = MessageType::from_code(ty)?;
     let version: [u8; 2] = match version {
         [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => [*a, *b],
@@ -306,9 +283,33 @@ fn put_2(s: &mut (impl Sink + ?Sized), v: u16) {
     s.put(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
 }
 
+/// What a header is written from, borrowed: the sessions write theirs from their
+/// configuration and clock without building (and cloning the terminal id into) a [`Header`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeaderRef<'a> {
+    pub(crate) version: [u8; 2],
+    pub(crate) terminal_id: &'a TerminalId,
+    pub(crate) timestamp: Timestamp,
+    pub(crate) flags: Flags,
+    pub(crate) crc: CrcField,
+}
+
+impl Header {
+    /// The fields written on emit, borrowed.
+    pub(crate) fn borrowed(&self) -> HeaderRef<'_> {
+        HeaderRef {
+            version: self.version,
+            terminal_id: &self.terminal_id,
+            timestamp: self.timestamp,
+            flags: self.flags,
+            crc: self.crc,
+        }
+    }
+}
+
 /// Writes the 36 header characters with `data_len` as the length field.
 pub(crate) fn emit_header(
-    h: &Header,
+    h: HeaderRef<'_>,
     ty: MessageType,
     data_len: u16,
     s: &mut (impl Sink + ?Sized),
@@ -339,7 +340,7 @@ pub fn header_text(h: &Header, data_len: u16) -> String<HEADER_LEN> {
         buf: &mut buf,
         pos: 0,
     };
-    emit_header(h, h.message_type, data_len, &mut w);
+    emit_header(h.borrowed(), h.message_type, data_len, &mut w);
     let mut s = String::new();
     for &b in &buf {
         let _ = s.push(char::from(b));

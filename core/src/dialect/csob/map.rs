@@ -46,7 +46,7 @@ use heapless::String;
 
 use super::codes::{ResultCode, TxnCode};
 use super::header::Header;
-use super::message::{TransactionRequest, TransactionResponse};
+use super::message::{B2Ref, TransactionRequest, TransactionResponse};
 use crate::txn::{
     Amount, CardScheme, Currency, DeclineCode, FailReason, Money, Outcome, Request, RequestKind,
     Response, Totals,
@@ -321,6 +321,30 @@ impl TransactionResponse {
         }
         b2.text = response.text.clone();
         b2.totals = response.totals.clone();
+        b2
+    }
+}
+
+impl<'a> B2Ref<'a> {
+    /// The B2 answering `code` with a txn response, borrowed from it: the fields of
+    /// [`TransactionResponse::from_response`], without building one.
+    pub(crate) fn answer(code: TxnCode, response: &'a Response) -> Self {
+        let mut b2 = B2Ref::new(code, result_code(&response.outcome));
+        if let Some(m) = response.amount {
+            b2.amount = Some(m.minor());
+            b2.currency = Some(m.currency.numeric());
+        }
+        b2.cashback = response.cashback.map(Amount::minor);
+        b2.approval_code = response.approval_code.as_ref();
+        b2.reference = response.reference.as_ref();
+        b2.pan = response.pan.as_ref();
+        b2.entry_mode = response.entry_mode;
+        b2.trace = response.trace;
+        if code == TxnCode::LastTransaction && response.kind != RequestKind::LastTransaction {
+            b2.original = txn_code(response.kind).ok();
+        }
+        b2.text = response.text.as_deref();
+        b2.totals = response.totals.as_ref();
         b2
     }
 }

@@ -30,17 +30,12 @@
 //! (per scheme: `s` scheme name, `E` currency, `n` count, `N` signed net sum).
 
 use heapless::String;
-use nom::{
-    Parser,
-    bytes::complete::tag as ntag,
-    character::complete::digit1,
-    combinator::{all_consuming, opt},
-};
 
 use super::codes::{Flags, MessageType, ReceiptSelector, ResultCode, TxnCode};
 use super::fields::{Field, FieldsView, tag};
 use super::header::{
-    Counter, CrcPolicy, HEADER_LEN, Header, LengthPolicy, Sink, SliceWriter, emit_header,
+    Counter, CrcPolicy, HEADER_LEN, Header, HeaderRef, LengthPolicy, Sink, SliceWriter,
+    emit_header,
     parse_header,
 };
 use super::text;
@@ -252,28 +247,31 @@ impl<'a> MessageView<'a> {
 
 // ----- value parsers -----
 
+/// The value of 1 to `max` ASCII digits.
 fn digits(value: &[u8], max: usize, field: &'static str) -> Result<u64> {
     let err = Error::CsobField { field };
-    let (_, d) = all_consuming(digit1::<_, nom::error::Error<&[u8]>>)
-        .parse(value)
-        .map_err(|_| err)?;
-    if d.len() > max {
+    if value.is_empty() || value.len() > max {
         return Err(err);
     }
-    d.iter().try_fold(0u64, |acc, &b| {
+    value.iter().try_fold(0u64, |acc, &b| {
+        if !b.is_ascii_digit() {
+            return Err(err);
+        }
         acc.checked_mul(10)
             .and_then(|a| a.checked_add(u64::from(b - b'0')))
             .ok_or(err)
     })
 }
 
+/// Digits with an optional leading `-`.
 fn signed(value: &[u8], field: &'static str) -> Result<i64> {
     let err = Error::CsobField { field };
-    let (rest, minus) = opt(ntag::<_, _, nom::error::Error<&[u8]>>(&b"-"[..]))
-        .parse(value)
-        .map_err(|_| err)?;
+    let (minus, rest) = match value.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, value),
+    };
     let n = digits(rest, 20, field)?;
-    if minus.is_some() {
+    if minus {
         0i64.checked_sub_unsigned(n).ok_or(err)
     } else {
         i64::try_from(n).map_err(|_| err)
@@ -425,17 +423,18 @@ fn totals(f: &FieldsView<'_>) -> Result<Option<Totals>> {
 impl TransactionRequest {
     /// Types the fields of a B1.
     pub fn from_fields(f: &FieldsView<'_>) -> Result<Self> {
-        Ok(TransactionRequest {
-            code: txn_code(f)?,
-            amount: opt_digits(f, tag::AMOUNT, "B")?,
-            cashback: opt_digits(f, tag::CASHBACK, "C")?,
-            currency: f
-                .first(tag::CURRENCY)
-                .map(|x| currency(x.value, "E"))
-                .transpose()?,
-            reference: reference(f)?,
-            approval_code: approval(f)?,
-        })
+        // Filled in place, field by field in the order the errors are checked: no
+        // `Result<Option<…>>` of each value moved into a struct literal (less code on a
+        // Cortex-M4, where this is the terminal's B1 reader).
+        let mut b1 = TransactionRequest::new(txn_code(f)?);
+        b1.amount = opt_digits(f, tag::AMOUNT, "B")?;
+        b1.cashback = opt_digits(f, tag::CASHBACK, "C")?;
+        if let Some(x) = f.first(tag::CURRENCY) {
+            b1.currency = Some(currency(x.value, "E")?);
+        }
+        b1.reference = reference(f)?;
+        b1.approval_code = approval(f)?;
+        Ok(b1)
     }
 }
 
@@ -566,7 +565,7 @@ impl Message {
 
     /// Length of the frame [`Message::emit`] writes.
     pub fn frame_len(&self) -> Result<usize> {
-        frame_len(self.body.borrowed())
+        self.body.with_borrowed(frame_len)
     }
 
     /// Writes the whole frame `STX header fields ETX` into `out` and returns its length.
@@ -575,7 +574,7 @@ impl Message {
     /// outside ISO-8859-2 or an amount over twelve digits); [`Error::BufferTooSmall`] if `out`
     /// is too small, in which case `out` is untouched.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
-        emit(&self.header, self.body.borrowed(), out)
+        self.body.with_borrowed(|b| emit(self.header.borrowed(), b, out))
     }
 
     /// The header's flags.
@@ -591,9 +590,85 @@ pub(crate) enum BodyRef<'a> {
     Activity,
     Progress(crate::session::Progress),
     Request(&'a TransactionRequest),
-    Response(&'a TransactionResponse),
+    Response(&'a B2Ref<'a>),
     TicketRequest(&'a TicketRequest),
     TicketResponse { text: &'a str, more: bool },
+}
+
+/// The fields of a B2 to emit, borrowed from wherever they are: a [`TransactionResponse`]
+/// ([`B2Ref::of`]), a txn [`crate::txn::Response`] being answered
+/// ([`B2Ref::answer`](super::map)), or a refused B1 ([`B2Ref::refusal`]). No
+/// `TransactionResponse` (over 500 bytes on a Cortex-M4, for its totals) is built on the stack
+/// to send an answer, and no field is copied.
+#[derive(Clone, Debug)]
+pub(crate) struct B2Ref<'a> {
+    pub(crate) code: TxnCode,
+    pub(crate) result: ResultCode,
+    pub(crate) amount: Option<u64>,
+    pub(crate) cashback: Option<u64>,
+    pub(crate) currency: Option<u16>,
+    pub(crate) reference: Option<&'a Reference>,
+    pub(crate) approval_code: Option<&'a ApprovalCode>,
+    pub(crate) pan: Option<&'a MaskedPan>,
+    pub(crate) entry_mode: Option<EntryMode>,
+    pub(crate) trace: Option<u32>,
+    pub(crate) original: Option<TxnCode>,
+    pub(crate) text: Option<&'a str>,
+    pub(crate) totals: Option<&'a Totals>,
+}
+
+impl<'a> B2Ref<'a> {
+    /// A B2 with `code` and `result` and nothing else.
+    pub(crate) fn new(code: TxnCode, result: ResultCode) -> Self {
+        B2Ref {
+            code,
+            result,
+            amount: None,
+            cashback: None,
+            currency: None,
+            reference: None,
+            approval_code: None,
+            pan: None,
+            entry_mode: None,
+            trace: None,
+            original: None,
+            text: None,
+            totals: None,
+        }
+    }
+
+    /// The fields of `b2`.
+    pub(crate) fn of(b2: &'a TransactionResponse) -> Self {
+        B2Ref {
+            code: b2.code,
+            result: b2.result.clone(),
+            amount: b2.amount,
+            cashback: b2.cashback,
+            currency: b2.currency,
+            reference: b2.reference.as_ref(),
+            approval_code: b2.approval_code.as_ref(),
+            pan: b2.pan.as_ref(),
+            entry_mode: b2.entry_mode,
+            trace: b2.trace,
+            original: b2.original,
+            text: b2.text.as_deref(),
+            totals: b2.totals.as_ref(),
+        }
+    }
+
+    /// A refusal of `b1` with `result`, carrying `b1`'s own code and, with `echo`, its amount,
+    /// cashback, currency and reference (so that it cannot be taken for another request's
+    /// answer).
+    pub(crate) fn refusal(b1: &'a TransactionRequest, result: ResultCode, echo: bool) -> Self {
+        let mut b2 = B2Ref::new(b1.code, result);
+        if echo {
+            b2.amount = b1.amount;
+            b2.cashback = b1.cashback;
+            b2.currency = b1.currency;
+            b2.reference = b1.reference.as_ref();
+        }
+        b2
+    }
 }
 
 impl BodyRef<'_> {
@@ -610,18 +685,23 @@ impl BodyRef<'_> {
 }
 
 impl Body {
-    fn borrowed(&self) -> BodyRef<'_> {
-        match self {
+    /// Calls `f` with this body borrowed.
+    fn with_borrowed<T>(&self, f: impl FnOnce(BodyRef<'_>) -> T) -> T {
+        let b2;
+        f(match self {
             Body::Activity => BodyRef::Activity,
             Body::Progress(p) => BodyRef::Progress(*p),
             Body::Request(r) => BodyRef::Request(r),
-            Body::Response(r) => BodyRef::Response(r),
+            Body::Response(r) => {
+                b2 = B2Ref::of(r);
+                BodyRef::Response(&b2)
+            }
             Body::TicketRequest(t) => BodyRef::TicketRequest(t),
             Body::TicketResponse(t) => BodyRef::TicketResponse {
                 text: &t.text,
                 more: t.more,
             },
-        }
+        })
     }
 }
 
@@ -634,7 +714,7 @@ pub(crate) fn frame_len(body: BodyRef<'_>) -> Result<usize> {
 
 /// Writes the frame `STX header fields ETX` of `header` and `body` into `out`, as
 /// [`Message::emit`].
-pub(crate) fn emit(header: &Header, body: BodyRef<'_>, out: &mut [u8]) -> Result<usize> {
+pub(crate) fn emit(header: HeaderRef<'_>, body: BodyRef<'_>, out: &mut [u8]) -> Result<usize> {
     let total = frame_len(body)?;
     let data_len = u16::try_from(total - HEADER_LEN - 2).map_err(|_| Error::CapacityExceeded {
         what: "csob data length",
@@ -670,16 +750,21 @@ fn write_body(body: BodyRef<'_>, s: &mut dyn Sink) -> Result<()> {
             BodyRef::Response(r) => {
                 put_field(s, tag::TXN, &r.code.digits());
                 put_field(s, tag::RESULT, r.result.text().as_bytes());
-                if let Some(code) = &r.approval_code {
+                if let Some(code) = r.approval_code {
                     put_field(s, tag::APPROVAL, code.as_str().as_bytes());
                 }
                 put_number(s, tag::AMOUNT, r.amount, "B")?;
                 put_number(s, tag::CASHBACK, r.cashback, "C")?;
                 put_currency(s, &[FS], tag::CURRENCY, r.currency, "E")?;
-                put_reference(s, r.reference.as_ref());
-                if let Some(pan) = &r.pan {
-                    s.put(&[FS, tag::PAN]);
-                    put_display(s, pan);
+                put_reference(s, r.reference);
+                if let Some(pan) = r.pan {
+                    // First six, a star for each hidden digit, last four: the masked PAN's
+                    // `Display`, written without `core::fmt` (not linked by the link alone).
+                    put_field(s, tag::PAN, pan.bin().as_bytes());
+                    for _ in 0..pan.len().saturating_sub(10) {
+                        s.put(b"*");
+                    }
+                    s.put(pan.last4().as_bytes());
                 }
                 if let Some(mode) = r.entry_mode {
                     put_field(s, tag::ENTRY_MODE, mode.name().as_bytes());
@@ -692,12 +777,12 @@ fn write_body(body: BodyRef<'_>, s: &mut dyn Sink) -> Result<()> {
                 if let Some(code) = r.original {
                     put_field(s, tag::ORIGINAL, &code.digits());
                 }
-                if let Some(t) = &r.text {
+                if let Some(t) = r.text {
                     text::encoded_len(t, "g")?;
                     s.put(&[FS, tag::MESSAGE]);
                     text::for_each_byte(t, |b| s.put(&[b]));
                 }
-                if let Some(t) = &r.totals {
+                if let Some(t) = r.totals {
                     put_totals(s, t)?;
                 }
             }
@@ -706,11 +791,18 @@ fn write_body(body: BodyRef<'_>, s: &mut dyn Sink) -> Result<()> {
             }
             BodyRef::TicketResponse { text, more } => {
                 if !text.is_empty() {
-                    for line in text.split('\n') {
-                        text::encoded_len(line, "T (receipt line)")?;
-                        s.put(&[FS, tag::TXN, RECEIPT_LINE_ATTRIBUTE]);
-                        text::for_each_byte(line, |b| s.put(&[b]));
-                    }
+                    // One `T0` field per line: the text in one pass, each `\n` (a byte of
+                    // its own in UTF-8 and ISO-8859-2 alike, and not one the framing
+                    // reserves) starting the next field.
+                    text::encoded_len(text, "T (receipt line)")?;
+                    s.put(&[FS, tag::TXN, RECEIPT_LINE_ATTRIBUTE]);
+                    text::for_each_byte(text, |b| {
+                        if b == b'\n' {
+                            s.put(&[FS, tag::TXN, RECEIPT_LINE_ATTRIBUTE]);
+                        } else {
+                            s.put(&[b]);
+                        }
+                    });
                 }
                 if more {
                     s.put(&[FS, tag::RECEIPT_MORE, b'1']);
@@ -807,17 +899,6 @@ fn put_reference(s: &mut (impl Sink + ?Sized), r: Option<&Reference>) {
         s.put(&[FS, tag::SUB, GS, tag::SUB_REFERENCE]);
         s.put(r.as_str().as_bytes());
     }
-}
-
-fn put_display(s: &mut (impl Sink + ?Sized), v: &impl core::fmt::Display) {
-    struct W<'a, S: Sink + ?Sized>(&'a mut S);
-    impl<S: Sink + ?Sized> core::fmt::Write for W<'_, S> {
-        fn write_str(&mut self, t: &str) -> core::fmt::Result {
-            self.0.put(t.as_bytes());
-            Ok(())
-        }
-    }
-    let _ = core::fmt::write(&mut W(s), format_args!("{v}"));
 }
 
 fn put_sub_u64(s: &mut (impl Sink + ?Sized), t: u8, v: u64) {

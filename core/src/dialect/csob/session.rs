@@ -23,10 +23,10 @@ use core::time::Duration;
 use heapless::{Deque, String, Vec};
 
 use super::codes::{Flags, MessageType, ReceiptSelector, ResultCode, TxnCode};
-use super::header::{CrcField, Header};
+use super::header::{CrcField, Header, HeaderRef, VERSION_01};
 use super::message::{
-    self, Body, BodyRef, MAX_FRAME, MAX_PAYLOAD, Message, MessageView, ParseOptions, TicketRequest,
-    TransactionRequest, TransactionResponse,
+    self, B2Ref, Body, BodyRef, MAX_FRAME, MAX_PAYLOAD, Message, MessageView, ParseOptions, TicketRequest,
+    TransactionRequest,
 };
 use crate::link::{Checksum, Feed, FrameAccumulator};
 use crate::session::{EcrEvent, EcrSide, Progress, TerminalEvent, TerminalSide};
@@ -35,12 +35,18 @@ use crate::txn::{
 };
 use crate::{Error, Instant, Result};
 
-/// Bytes of frames a session can hold before they are polled out: one full frame. A terminal
-/// builds no frame, and no batch of frames, larger than [`CsobConfig::till_read`] (1 024 by
-/// default), and a driver drains `poll_transmit` after every call that queues one (the driver
-/// contract in [`crate::io`]), so what waits is at most an answer and its B0; a till sends
-/// short B1, B0 and B3 frames. A frame that finds no room is [`Error::CapacityExceeded`].
+/// Bytes of frames the till session ([`CsobEcr`]) can hold before they are polled out: one
+/// full frame. A till sends short B1, B0 and B3 frames, and a driver drains `poll_transmit`
+/// after every call that queues one (the driver contract in [`crate::io`]). A frame that finds
+/// no room is [`Error::CapacityExceeded`].
 pub const OUTBOX_CAPACITY: usize = MAX_FRAME;
+/// Bytes of frames the terminal session ([`CsobTerminal`]) can hold before they are polled
+/// out: one read of the public client ([`PUBLIC_CLIENT_READ`]). A terminal builds no frame, and
+/// no batch of frames that leave together, larger than [`CsobConfig::till_read`] (1 024 by
+/// default; a larger setting is capped at this), and a driver drains `poll_transmit` after
+/// every call that queues one, so what waits is at most an answer and its B0. A frame that
+/// finds no room is [`Error::CapacityExceeded`].
+pub const TERMINAL_OUTBOX: usize = PUBLIC_CLIENT_READ;
 /// The most bytes the public client takes in one read: `SocketConnection.read` reads once
 /// into a 1024-byte buffer, and `bytesToMessage` keeps only the `STX … ETX` frames complete in
 /// it. A frame cut at the end of the buffer is lost (the client then waits for an answer that
@@ -50,9 +56,12 @@ pub const PUBLIC_CLIENT_READ: usize = 1024;
 /// Frames a session can hold before they are polled out.
 pub const OUTBOX_FRAMES: usize = 8;
 /// The largest frame payload a terminal takes from the till (a longer frame is a protocol
-/// error). A till sends B1, B0 and B3: a header and a few short fields (amount, currency,
-/// reference, approval code), far below this; the till receives up to [`MAX_PAYLOAD`].
-pub const TERMINAL_RX: usize = 512;
+/// error). A till sends B1, B0 and B3: a header and a few short fields. The longest B1 the
+/// public client or [`CsobEcr`] writes is 107 bytes between STX and ETX (the 36-byte header,
+/// `T`, an 8-character `F` approval code, 12-digit `B` and `C` amounts, a 20-character
+/// reference in `9 GS S`, `E`); this leaves more than twice that for fields a till adds that
+/// ecrlink does not know. The till side receives up to [`MAX_PAYLOAD`] (B4 receipt parts).
+pub const TERMINAL_RX: usize = 256;
 /// Events a terminal session holds until polled; past that one is dropped and counted
 /// ([`CsobTerminal::dropped_events`]): a protocol error first, else the oldest. Drivers poll
 /// after every call, and one call brings at most one request (a second B1 while one runs is
@@ -85,8 +94,9 @@ pub struct CsobConfig {
     /// reversals, close totals, subtotals and last sums (default true), when the driver has a
     /// receipt of that transaction ([`CsobTerminal::respond_with_receipt`]).
     pub announce_receipts: bool,
-    /// Terminal: the most bytes the till takes in one read (default [`PUBLIC_CLIENT_READ`]).
-    /// No frame larger than this is built (a B2 or B4 that would not fit is
+    /// Terminal: the most bytes the till takes in one read (default [`PUBLIC_CLIENT_READ`];
+    /// a larger value counts as [`TERMINAL_OUTBOX`], the terminal's outbox, and zero as that
+    /// too, with one frame per `poll_transmit`). No frame larger than this is built (a B2 or B4 that would not fit is
     /// [`Error::CapacityExceeded`]; cut receipt text with [`CsobTerminal::receipt_part_fits`]),
     /// and frames that are ready together leave together from one `poll_transmit`, up to this
     /// size, so that a till reading once gets the B0 and the B2 of an answer given at once.
@@ -193,12 +203,12 @@ impl WallClock {
 
 // ----- shared link plumbing -----
 
-/// Frame accumulation (frames of at most `RX` payload bytes), the outbox and header building,
-/// shared by both sides.
-struct Wire<const RX: usize> {
+/// Frame accumulation (frames of at most `RX` payload bytes), the outbox (`TX` bytes) and
+/// header building, shared by both sides.
+struct Wire<const RX: usize, const TX: usize> {
     config: CsobConfig,
     acc: FrameAccumulator<RX>,
-    outbox: Vec<u8, OUTBOX_CAPACITY>,
+    outbox: Vec<u8, TX>,
     frames: Deque<usize, OUTBOX_FRAMES>,
     clock: WallClock,
     /// Largest frame built and most bytes handed out by one `poll_transmit` (whole frames;
@@ -206,7 +216,7 @@ struct Wire<const RX: usize> {
     batch: usize,
 }
 
-impl<const RX: usize> Wire<RX> {
+impl<const RX: usize, const TX: usize> Wire<RX, TX> {
     fn new(config: CsobConfig, batch: usize) -> Self {
         Wire {
             config,
@@ -218,20 +228,14 @@ impl<const RX: usize> Wire<RX> {
         }
     }
 
-    /// The largest frame this side builds.
+    /// The largest frame this side builds: the batch size (when set), at most the outbox.
     fn max_frame(&self) -> usize {
+        let cap = if MAX_FRAME < TX { MAX_FRAME } else { TX };
         if self.batch == 0 {
-            MAX_FRAME
+            cap
         } else {
-            self.batch.min(MAX_FRAME)
+            self.batch.min(cap)
         }
-    }
-
-    fn header(&self, now: Instant, ty: MessageType, flags: u16) -> Header {
-        let mut h = Header::new(ty, self.config.terminal_id.clone(), self.clock.at(now));
-        h.crc = self.config.crc;
-        h.flags = Flags(flags);
-        h
     }
 
     /// Emits `body` as a frame into the outbox; the outbox is unchanged on error. The body is
@@ -244,14 +248,20 @@ impl<const RX: usize> Wire<RX> {
         let full = Error::CapacityExceeded {
             what: "csob outbox",
         };
-        if self.frames.is_full() || self.outbox.len() + len > OUTBOX_CAPACITY {
+        if self.frames.is_full() || self.outbox.len() + len > TX {
             return Err(full);
         }
         let start = self.outbox.len();
         self.outbox.resize(start + len, 0).map_err(|_| full)?;
-        let header = self.header(now, body.message_type(), flags);
+        let header = HeaderRef {
+            version: VERSION_01,
+            terminal_id: &self.config.terminal_id,
+            timestamp: self.clock.at(now),
+            flags: Flags(flags),
+            crc: self.config.crc,
+        };
         let slot = self.outbox.get_mut(start..).unwrap_or_default();
-        if let Err(e) = message::emit(&header, body, slot) {
+        if let Err(e) = message::emit(header, body, slot) {
             self.outbox.truncate(start);
             return Err(e);
         }
@@ -292,6 +302,9 @@ impl<const RX: usize> Wire<RX> {
     /// Feeds bytes up to the first complete item: a message's header and body (or the error
     /// of a bad one), with the bytes consumed. `body` types the fields into what a side can
     /// receive (the terminal's [`TerminalBody`] has no room for a B4's receipt text).
+    // Never inlined: the parser's temporaries then take stack only while parsing, not under
+    // the handling of what was parsed (which sends frames).
+    #[inline(never)]
     fn next<B>(
         &mut self,
         input: &[u8],
@@ -415,7 +428,7 @@ enum TerminalState {
 ///   [`CsobTerminal::receipt_selector`]. Answer with [`TerminalSide::send_receipt_part`]. The
 ///   till's B0 after a B4 needs no answer.
 pub struct CsobTerminal {
-    wire: Wire<TERMINAL_RX>,
+    wire: Wire<TERMINAL_RX, TERMINAL_OUTBOX>,
     state: TerminalState,
     receipt: Option<ReceiptSelector>,
     last_approved: Option<(ApprovalCode, Money)>,
@@ -495,7 +508,7 @@ impl CsobTerminal {
             return Err(Error::SessionNoRequest);
         };
         crate::session::check_response(&self.to_request(b1)?, response)?;
-        let b2 = TransactionResponse::from_response(code, response);
+        let b2 = B2Ref::answer(code, response);
         // The kind asked (a T82 answer may carry the last transaction's kind).
         let asked = super::map::request_kind(code)?;
         let flags = if receipt && self.wire.config.announce_receipts && has_receipt(asked) {
@@ -521,13 +534,31 @@ impl CsobTerminal {
         });
     }
 
+    /// Reports [`TerminalEvent::ProtocolError`] with `e`.
+    fn error(&mut self, e: Error) {
+        self.note(Note::Error(e));
+    }
+
+    /// Reports an event that carries no request. The [`TerminalEvent`] (as large as a
+    /// [`Request`]) is built in here, not in the frame of each caller.
+    #[inline(never)]
+    fn note(&mut self, note: Note) {
+        self.event(match note {
+            Note::Error(e) => TerminalEvent::ProtocolError(e),
+            Note::Delivered => TerminalEvent::ResponseDelivered,
+            Note::Undelivered => TerminalEvent::ResponseUndelivered(Error::LinkNoAck),
+            Note::ReceiptRequested => TerminalEvent::ReceiptRequested,
+        });
+    }
+
     /// Sends B2 `code` R-21 at once (no confirmation awaited) and reports `err`.
+    #[inline(never)]
     fn refuse(&mut self, now: Instant, code: TxnCode, err: Error) {
-        let b2 = TransactionResponse::new(code, ResultCode::Discarded);
+        let b2 = B2Ref::new(code, ResultCode::Discarded);
         if let Err(e) = self.wire.send(now, 0, BodyRef::Response(&b2)) {
-            self.event(TerminalEvent::ProtocolError(e));
+            self.error(e);
         }
-        self.event(TerminalEvent::ProtocolError(err));
+        self.error(err);
     }
 
     /// Refuses `b1`, sent while another request runs, with a B2 that says busy: R-02 (the
@@ -535,16 +566,13 @@ impl CsobTerminal {
     /// terminal that cannot take a request now), carrying `b1`'s own code, amount, currency
     /// and reference, so that it cannot be taken for the running request's answer. The
     /// driver gets [`TerminalEvent::ProtocolError`] with [`Error::LinkBusy`].
+    #[inline(never)]
     fn refuse_busy(&mut self, now: Instant, b1: &TransactionRequest) {
-        let mut b2 = TransactionResponse::new(b1.code, super::map::busy_code());
-        b2.amount = b1.amount;
-        b2.cashback = b1.cashback;
-        b2.currency = b1.currency;
-        b2.reference = b1.reference.clone();
+        let b2 = B2Ref::refusal(b1, super::map::busy_code(), true);
         if let Err(e) = self.wire.send(now, 0, BodyRef::Response(&b2)) {
-            self.event(TerminalEvent::ProtocolError(e));
+            self.error(e);
         }
-        self.event(TerminalEvent::ProtocolError(Error::LinkBusy));
+        self.error(Error::LinkBusy);
     }
 
     fn to_request(&self, b1: &TransactionRequest) -> Result<Request> {
@@ -565,7 +593,11 @@ impl CsobTerminal {
         b1.to_request(cur)
     }
 
-    fn on_request(&mut self, now: Instant, sent_at: Timestamp, b1: TransactionRequest) {
+    // Never inlined, nor is `on_message`: inlined into `handle_bytes`, their temporaries (the
+    // typed B1, its txn request, the event, a refusal's B2) added up with the parser's in one
+    // frame of 1.2 KiB on a Cortex-M4; apart, the deepest path holds one of each.
+    #[inline(never)]
+    fn on_request(&mut self, now: Instant, sent_at: Timestamp, b1: &TransactionRequest) {
         // The same B1 again (same header time, same fields) while it is under way: a
         // retransmission, not a second request. Acknowledged again and nothing else — refusing
         // it with a B2 R-21 would tell the till "discarded" while its sale goes on (found by
@@ -579,69 +611,89 @@ impl CsobTerminal {
         // answer). Answering it R-21 told the till "discarded" while the sale went on.
         let repeat = match self.state {
             TerminalState::Processing { .. } => {
-                self.current.as_ref().is_some_and(|(_, c)| *c == b1)
+                self.current.as_ref().is_some_and(|(_, c)| c == b1)
             }
             TerminalState::AwaitConfirm { .. } => self
                 .current
                 .as_ref()
-                .is_some_and(|(t, c)| *t == sent_at && *c == b1),
+                .is_some_and(|(t, c)| *t == sent_at && c == b1),
             TerminalState::Idle => false,
         };
         if repeat {
             if let Err(e) = self.wire.send(now, 0, BodyRef::Activity) {
-                self.event(TerminalEvent::ProtocolError(e));
+                self.error(e);
             }
             return;
         }
         if let TerminalState::AwaitConfirm { .. } = self.state {
             self.state = TerminalState::Idle;
-            self.event(TerminalEvent::ResponseUndelivered(Error::LinkNoAck));
+            self.note(Note::Undelivered);
         }
         if let Err(e) = self.wire.send(now, 0, BodyRef::Activity) {
-            self.event(TerminalEvent::ProtocolError(e));
+            self.error(e);
             return;
         }
         if let TerminalState::Processing { .. } = self.state {
             if b1.code != TxnCode::Passivate {
-                self.refuse_busy(now, &b1);
+                self.refuse_busy(now, b1);
                 return;
             }
         }
-        match self.to_request(&b1) {
-            Ok(req) => {
-                self.state = TerminalState::Processing { code: b1.code };
-                self.current = Some((sent_at, b1.clone()));
-                self.event(TerminalEvent::Request(req));
-            }
-            Err(e) => {
-                if self.state == TerminalState::Idle {
-                    self.refuse(now, b1.code, e);
-                } else {
-                    self.event(TerminalEvent::ProtocolError(e));
-                }
+        if let Err(e) = self.take(sent_at, b1) {
+            if self.state == TerminalState::Idle {
+                self.refuse(now, b1.code, e);
+            } else {
+                self.error(e);
             }
         }
     }
 
+    /// Takes `b1` as the request under way and reports it, or says why it cannot be turned
+    /// into a txn request (nothing changed then).
+    // Never inlined, as the refusals: the txn request and its event, and a refusal's B2, then
+    // never share one frame with the sending below the refusal.
+    #[inline(never)]
+    fn take(&mut self, sent_at: Timestamp, b1: &TransactionRequest) -> Result<()> {
+        let req = self.to_request(b1)?;
+        self.state = TerminalState::Processing { code: b1.code };
+        self.current = Some((sent_at, b1.clone()));
+        self.event(TerminalEvent::Request(req));
+        Ok(())
+    }
+
+    #[inline(never)]
     fn on_message(&mut self, now: Instant, msg: Result<(Header, TerminalBody)>) {
         let (header, body) = match msg {
             Ok(m) => m,
-            Err(e) => return self.event(TerminalEvent::ProtocolError(e)),
+            Err(e) => return self.error(e),
         };
         match body {
-            TerminalBody::Request(b1) => self.on_request(now, header.timestamp, b1),
+            TerminalBody::Request(b1) => self.on_request(now, header.timestamp, &b1),
             TerminalBody::Activity => {
                 if let TerminalState::AwaitConfirm { .. } = self.state {
                     self.state = TerminalState::Idle;
-                    self.event(TerminalEvent::ResponseDelivered);
+                    self.note(Note::Delivered);
                 }
             }
             TerminalBody::TicketRequest(t) => {
                 self.receipt = Some(t.selector);
-                self.event(TerminalEvent::ReceiptRequested);
+                self.note(Note::ReceiptRequested);
             }
         }
     }
+}
+
+/// A [`TerminalEvent`] without a request, small enough to pass around.
+#[derive(Clone, Copy)]
+enum Note {
+    /// [`TerminalEvent::ProtocolError`].
+    Error(Error),
+    /// [`TerminalEvent::ResponseDelivered`].
+    Delivered,
+    /// [`TerminalEvent::ResponseUndelivered`] with [`Error::LinkNoAck`].
+    Undelivered,
+    /// [`TerminalEvent::ReceiptRequested`].
+    ReceiptRequested,
 }
 
 /// What a terminal receives: a [`Body`] without the B2 and B4 (whose receipt text makes every
@@ -690,7 +742,7 @@ impl TerminalSide for CsobTerminal {
         if let TerminalState::AwaitConfirm { deadline } = self.state {
             if now >= deadline {
                 self.state = TerminalState::Idle;
-                self.event(TerminalEvent::ResponseUndelivered(Error::LinkNoAck));
+                self.note(Note::Undelivered);
             }
         }
     }
@@ -778,7 +830,7 @@ enum EcrState {
 ///   B0 and reported as [`EcrEvent::ReceiptPart`]. [`CsobEcr::request_receipt_copy`] picks
 ///   explicitly.
 pub struct CsobEcr {
-    wire: Wire<MAX_PAYLOAD>,
+    wire: Wire<MAX_PAYLOAD, OUTBOX_CAPACITY>,
     state: EcrState,
     last_flags: Flags,
     receipt_copy: Option<ReceiptSelector>,

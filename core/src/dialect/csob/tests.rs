@@ -1130,6 +1130,40 @@ fn arb_header() -> impl Strategy<Value = Header> {
 }
 
 proptest! {
+    /// The terminal writes its B2 straight from the txn response it answers
+    /// (`B2Ref::answer`), without building a `TransactionResponse`: the bytes are the ones of
+    /// `TransactionResponse::from_response` emitted, for any answer, to the code asked and to
+    /// a T82 (which names the kind in `K`).
+    #[test]
+    fn b2_written_from_the_response_is_the_b2_of_from_response(
+        header in arb_header(),
+        body in arb_body(),
+    ) {
+        let Body::Response(b2) = body else { return Ok(()) };
+        let Ok(response) = b2.to_response(&header, Currency::CZK) else { return Ok(()) };
+        for code in [b2.code, TxnCode::LastTransaction] {
+            let mut header = header.clone();
+            header.message_type = MessageType::TransactionResponse;
+            let built = Message {
+                header: header.clone(),
+                body: Body::Response(TransactionResponse::from_response(code, &response)),
+            };
+            let mut out = std::vec![0u8; MAX_TRANSMIT];
+            let direct = message::emit(
+                header.borrowed(),
+                message::BodyRef::Response(&message::B2Ref::answer(code, &response)),
+                &mut out,
+            );
+            match built.emit(&mut std::vec![0u8; MAX_TRANSMIT]) {
+                Ok(n) => {
+                    prop_assert_eq!(direct, Ok(n));
+                    prop_assert_eq!(&out[..n], &emit(&built)[..]);
+                }
+                Err(e) => prop_assert_eq!(direct, Err(e)),
+            }
+        }
+    }
+
     #[test]
     fn emit_then_parse_is_identity(mut header in arb_header(), body in arb_body()) {
         header.message_type = body.message_type();
@@ -1910,6 +1944,61 @@ fn an_answer_given_at_once_leaves_with_its_b0() {
             "{till_read} {buf_len}"
         );
     }
+}
+
+/// The longest B1 a till writes (every field at its longest: 107 bytes between STX and ETX)
+/// fits the terminal's receive buffer (`session::TERMINAL_RX`) with room to spare.
+#[test]
+fn the_longest_b1_fits_the_terminal_receive_buffer() {
+    let b1 = frame(
+        "B1011234567824031514300580000047A5A5",
+        &[
+            b"T10",
+            b"FABCD1234",
+            b"B999999999999",
+            b"C999999999999",
+            &[b'9', GS, b'S', b'1', b'2', b'3', b'4', b'5', b'6', b'7', b'8', b'9', b'0', b'1', b'2', b'3', b'4', b'5', b'6', b'7', b'8', b'9', b'0'],
+            b"E203",
+        ],
+    );
+    assert_eq!(b1.len(), 109);
+    assert!(b1.len() - 2 <= session::TERMINAL_RX / 2);
+    let mut term = CsobTerminal::new(CsobConfig::new(tid()));
+    term.handle_bytes(Instant::ZERO, &b1);
+    assert!(
+        matches!(term.poll_event(), Some(TerminalEvent::Request(Request::Reversal { .. }))),
+        "the longest B1 is taken"
+    );
+}
+
+/// The terminal's outbox holds one read of the public client (`session::TERMINAL_OUTBOX`): a
+/// `till_read` set larger builds no larger frame, and a part that would need one is refused
+/// before anything is queued.
+#[test]
+fn till_read_past_the_outbox_is_capped_at_it() {
+    let mut cfg = CsobConfig::new(tid());
+    cfg.till_read = MAX_TRANSMIT;
+    let mut term = CsobTerminal::new(cfg);
+    let line = "x".repeat(40);
+    let lines = |n: usize| std::vec![line.as_str(); n].join("\n");
+    // Frame: 38 (STX, header, ETX) + n * (3 + 40).
+    assert!(term.receipt_part_fits(&lines(22), false)); // 38 + 946 = 984
+    assert!(!term.receipt_part_fits(&lines(23), false)); // 38 + 989 = 1027
+    let b3 = frame(
+        "B3011234567824031514300580000005A5A5",
+        &[&[b'9', GS, b't', b'M']],
+    );
+    term.handle_bytes(Instant::ZERO, &b3);
+    assert_eq!(term.poll_event(), Some(TerminalEvent::ReceiptRequested));
+    assert_eq!(
+        term.send_receipt_part(Instant::ZERO, &lines(23), false),
+        Err(Error::CapacityExceeded { what: "csob frame" })
+    );
+    let mut buf = [0u8; MAX_TRANSMIT];
+    assert_eq!(term.poll_transmit(&mut buf), Ok(None));
+    // The part that fits goes out whole.
+    term.send_receipt_part(Instant::ZERO, &lines(22), false).unwrap();
+    assert_eq!(term.poll_transmit(&mut buf), Ok(Some(984)));
 }
 
 /// `Response.java` takes a B4 only if its `STX … ETX` is complete within one 1024-byte read:
