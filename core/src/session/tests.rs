@@ -351,7 +351,7 @@ fn session_ram_is_bounded() {
         // Was 16 500: a 4 KiB transmit queue, a 4 KiB copy of the last serial frame and a
         // 4 KiB serial stop-and-wait queue. Now frames are described and built when polled;
         // what is left is mostly the 1 KiB receive buffer and the 1 KiB receipt part.
-        ("ZvtTerminal", 4_600),
+        ("ZvtTerminal", 3_100),
     ];
     for (name, bound) in bounds {
         let size = sizes

@@ -79,7 +79,8 @@ use crate::session::{
     Progress, RECEIPT_PART_CAPACITY, TerminalEvent, TerminalSide, check_response,
 };
 use crate::txn::{
-    ApprovalCode, Currency, FailReason, MaskedPan, Money, Outcome, Request, RequestKind, Response,
+    ApprovalCode, CardScheme, Currency, FailReason, MaskedPan, Money, Outcome, Request,
+    RequestKind, Response,
 };
 use crate::{Error, Instant, Result};
 
@@ -97,8 +98,10 @@ pub const TX_CAPACITY: usize = 4096;
 /// answers one message at a time (stop and wait, PA00P015 chapter 2 and PA00P016), plus the
 /// `80 00 00`, `84 xx` and serial ACK/NAK of what the till sent meanwhile.
 pub const LINE_FRAMES: usize = 16;
-/// Events a session holds until polled; past that a protocol error gives way first.
-pub const TERMINAL_EVENTS: usize = 8;
+/// Events a session holds until polled; past that a protocol error gives way first. Four, as
+/// in ČSOB: one call of the session makes at most a request or a receipt request, the end of
+/// a command and a protocol error or two (the driver polls events after every call).
+pub const TERMINAL_EVENTS: usize = 4;
 /// Times a serial frame is sent again after a NAK.
 pub const SERIAL_RETRIES: u8 = 3;
 /// How long a serial frame waits for its ACK or NAK before the next frame goes all the same
@@ -448,11 +451,9 @@ impl Frame {
 
 /// What a frame is built from.
 struct Src<'a> {
-    response: Option<&'a Response>,
+    info: Option<&'a Info>,
     text: &'a str,
     terminal_id: u32,
-    /// The currency a total is reported in.
-    currency: u16,
 }
 
 /// A byte or a frame on its way to the till.
@@ -460,8 +461,9 @@ struct Src<'a> {
 enum Item {
     /// A serial ACK or NAK.
     Byte(u8),
-    /// A frame and its length in bytes.
-    Frame(Frame, usize),
+    /// A frame and its length in bytes (frames are far shorter than 64 KiB: a receipt part
+    /// is at most [`RECEIPT_PART_CAPACITY`] bytes).
+    Frame(Frame, u16),
 }
 
 /// The terminal's outgoing side: frames described, built when polled (no frame-sized buffer:
@@ -475,11 +477,11 @@ struct Line {
     sent: usize,
     /// Serial: the frame waiting for its ACK or NAK (and its length), how often it was
     /// repeated, and until when it waits.
-    in_flight: Option<(Frame, usize)>,
+    in_flight: Option<(Frame, u16)>,
     repeats: u8,
     ack_deadline: Option<Instant>,
     /// Serial: frames waiting for the one in flight to be acknowledged, one after another.
-    held: Deque<(Frame, usize), SERIAL_HELD>,
+    held: Deque<(Frame, u16), SERIAL_HELD>,
     /// The time of the session's current call (frames sent in it start their ACK wait then).
     now: Instant,
 }
@@ -494,15 +496,17 @@ struct Core {
     cmd: Option<CmdKind>,
     request: Option<Request>,
     answered: bool,
-    response: Option<Response>,
+    /// What the status information of the answer says.
+    info: Option<Info>,
     queue: Deque<Out, 8>,
     awaiting: Option<Awaiting>,
     receipt: ReceiptState,
     /// The receipt part being sent, kept until the next one replaces it (a frame of it may be
     /// repeated after its acknowledgement is lost).
     receipt_text: String<RECEIPT_PART_CAPACITY>,
-    /// Last approved payments answered on this session: (receipt number, code, amount).
-    approved: Deque<(u16, ApprovalCode, Money), 8>,
+    /// Receipt numbers of the last approved payments answered on this session (a reversal
+    /// without one names the newest).
+    approved: Deque<u16, 8>,
 }
 
 impl ZvtTerminal {
@@ -520,7 +524,7 @@ impl ZvtTerminal {
                 cmd: None,
                 request: None,
                 answered: false,
-                response: None,
+                info: None,
                 queue: Deque::new(),
                 awaiting: None,
                 receipt: ReceiptState::None,
@@ -542,8 +546,11 @@ impl ZvtTerminal {
 
     /// Tells the session about an approved payment made before it started (the terminal's
     /// last transaction), so that a reversal naming its receipt number finds it.
+    /// (Only the receipt number is kept; `code` and `amount` say the payment was a whole
+    /// approval.)
     pub fn remember_approved(&mut self, trace: u32, code: ApprovalCode, amount: Money) {
-        self.core.remember(trace, code, amount);
+        let _ = (code, amount);
+        self.core.remember(trace);
     }
 
     /// What the pending receipt request asks for, if one is pending.
@@ -733,53 +740,94 @@ fn emit_print_line<'b>(line: &str, last: bool, window: Window<'b>) -> Result<Win
     w.into_window().ok_or(Error::ZvtApduLength { len: 0 })
 }
 
-/// Builds the `04 0F` status information of `r` into `window`; a value the BMPs cannot carry
-/// (a text too long) leaves the extras (text, card name) out.
-fn emit_info<'b>(
-    r: &Response,
-    terminal_id: u32,
-    currency: u16,
-    window: Window<'b>,
-) -> Result<Window<'b>> {
-    let mut pan = [0u8; 10];
-    let pan_len = r.pan.as_ref().map(|p| pan_bcd(p, &mut pan));
-    let mut aid = [0u8; 8];
-    if let Some(code) = &r.approval_code {
-        for (slot, b) in aid.iter_mut().zip(code.as_str().bytes()) {
-            *slot = b;
+/// What the status information (`04 0F`) of an answer says, taken from the application's
+/// [`Response`] when it answers: the response itself is not kept (it is several hundred bytes,
+/// most of which ZVT does not send).
+#[derive(Clone, Debug)]
+struct Info {
+    result_code: u8,
+    /// The bank's code of a decline.
+    result_code_as: Option<u8>,
+    amount: Option<u64>,
+    currency: Option<u16>,
+    trace: Option<u32>,
+    /// BMP `22`: the masked card number in BCD, and its length.
+    pan: [u8; 10],
+    pan_len: Option<u8>,
+    /// BMP `3B`: the approval code.
+    aid: Option<[u8; 8]>,
+    scheme: Option<CardScheme>,
+    time: Option<u32>,
+    date: Option<u16>,
+    text: Option<String<64>>,
+}
+
+impl Info {
+    /// The status information of `r`; a total without an amount is reported as the net total
+    /// in `currency`.
+    fn of(r: &Response, currency: u16) -> Self {
+        let mut pan = [0u8; 10];
+        let pan_len = r.pan.as_ref().map(|p| pan_bcd(p, &mut pan) as u8);
+        let aid = r.approval_code.as_ref().map(|code| {
+            let mut aid = [0u8; 8];
+            for (slot, b) in aid.iter_mut().zip(code.as_str().bytes()) {
+                *slot = b;
+            }
+            aid
+        });
+        let mut info = Info {
+            result_code: response_result_code(r),
+            result_code_as: None,
+            amount: r.amount.map(|m| m.minor()),
+            currency: r.amount.map(|m| m.currency.numeric()),
+            trace: r.trace,
+            pan,
+            pan_len,
+            aid,
+            scheme: r.scheme,
+            time: r.timestamp.map(|t| hhmmss(t.hour, t.minute, t.second)),
+            date: r
+                .timestamp
+                .map(|t| u16::from(t.month) * 100 + u16::from(t.day)),
+            text: r.text.clone(),
+        };
+        if let Outcome::Declined { code } = &r.outcome {
+            info.result_code_as = code.as_str().parse::<u8>().ok();
         }
+        if let Some(totals) = &r.totals {
+            if info.amount.is_none() {
+                let net = totals
+                    .currencies
+                    .iter()
+                    .find(|c| c.currency == currency)
+                    .map_or(0, |c| c.debit_minor.saturating_sub(c.credit_minor));
+                info.amount = Some(net);
+                info.currency = Some(currency);
+            }
+        }
+        info
     }
-    let mut bmps = Bmps {
-        result_code: Some(response_result_code(r)),
-        amount: r.amount.map(|m| m.minor()),
-        currency: r.amount.map(|m| m.currency.numeric()),
-        trace: r.trace,
-        receipt_no: r.trace.map(receipt_number),
+}
+
+/// Builds the `04 0F` status information `info` into `window`; a value the BMPs cannot carry
+/// (a text too long) leaves the extras (text, card name) out.
+fn emit_info<'b>(info: &Info, terminal_id: u32, window: Window<'b>) -> Result<Window<'b>> {
+    let bmps = Bmps {
+        result_code: Some(info.result_code),
+        amount: info.amount,
+        currency: info.currency,
+        trace: info.trace,
+        receipt_no: info.trace.map(receipt_number),
         terminal_id: Some(terminal_id),
-        card_number: pan_len.and_then(|n| pan.get(..n)),
-        aid: r.approval_code.as_ref().map(|_| &aid),
-        card_name: r.scheme.map(|s| s.name().as_bytes()),
-        time: r.timestamp.map(|t| hhmmss(t.hour, t.minute, t.second)),
-        date: r
-            .timestamp
-            .map(|t| u16::from(t.month) * 100 + u16::from(t.day)),
-        text: r.text.as_ref().map(|t| t.as_bytes()),
+        card_number: info.pan_len.and_then(|n| info.pan.get(..usize::from(n))),
+        aid: info.aid.as_ref(),
+        card_name: info.scheme.map(|s| s.name().as_bytes()),
+        time: info.time,
+        date: info.date,
+        text: info.text.as_ref().map(|t| t.as_bytes()),
+        result_code_as: info.result_code_as,
         ..Bmps::default()
     };
-    if let Outcome::Declined { code } = &r.outcome {
-        bmps.result_code_as = code.as_str().parse::<u8>().ok();
-    }
-    if let Some(totals) = &r.totals {
-        if bmps.amount.is_none() {
-            let net = totals
-                .currencies
-                .iter()
-                .find(|c| c.currency == currency)
-                .map_or(0, |c| c.debit_minor.saturating_sub(c.credit_minor));
-            bmps.amount = Some(net);
-            bmps.currency = Some(currency);
-        }
-    }
     let msg = Message::StatusInformation(bmps);
     match msg.encoded_len() {
         Ok(_) => msg.emit_window(window),
@@ -811,8 +859,8 @@ impl Src<'_> {
         };
         let msg = match frame {
             Frame::Info => {
-                let r = self.response.ok_or(gone)?;
-                return emit_info(r, self.terminal_id, self.currency, window);
+                let info = self.info.ok_or(gone)?;
+                return emit_info(info, self.terminal_id, window);
             }
             Frame::Line { start, end, last } => {
                 let line = self
@@ -853,9 +901,10 @@ impl Src<'_> {
     }
 
     /// The length of `frame` on a line with `transport`'s framing.
-    fn frame_len(&self, frame: Frame, transport: Transport) -> Result<usize> {
+    fn frame_len(&self, frame: Frame, transport: Transport) -> Result<u16> {
         let window = Window::new(&mut [], 0, transport == Transport::Serial);
-        Ok(self.build(frame, window)?.finish().1)
+        let len = self.build(frame, window)?.finish().1;
+        u16::try_from(len).map_err(|_| Error::CapacityExceeded { what: "zvt tx" })
     }
 }
 
@@ -1166,7 +1215,7 @@ impl Line {
     /// Queues `frame` of `len` bytes: over TCP onto the line; over serial onto the line when
     /// no frame waits for its ACK, else behind the held frames (stop and wait, PA00P016). When
     /// there is no room nothing is queued.
-    fn send(&mut self, frame: Frame, len: usize) -> Result<()> {
+    fn send(&mut self, frame: Frame, len: u16) -> Result<()> {
         let full = Error::CapacityExceeded { what: "zvt tx" };
         if self.transport == Transport::Tcp {
             return self
@@ -1247,8 +1296,8 @@ impl Line {
     }
 
     /// When a frame of `len` bytes queued now stops waiting for its answer.
-    fn ack_wait(&self, len: usize) -> Instant {
-        let line = SERIAL_BYTE_TIME.saturating_mul(u32::try_from(len).unwrap_or(u32::MAX));
+    fn ack_wait(&self, len: u16) -> Instant {
+        let line = SERIAL_BYTE_TIME.saturating_mul(u32::from(len));
         self.now
             .saturating_add(SERIAL_ACK_TIMEOUT)
             .saturating_add(line)
@@ -1264,7 +1313,7 @@ impl Line {
                 Some(item) => Err(Error::BufferTooSmall {
                     needed: match *item {
                         Item::Byte(_) => 1,
-                        Item::Frame(_, len) => len.saturating_sub(self.sent).max(1),
+                        Item::Frame(_, len) => usize::from(len).saturating_sub(self.sent).max(1),
                     },
                 }),
             };
@@ -1306,12 +1355,12 @@ impl Core {
         }
     }
 
-    fn remember(&mut self, trace: u32, code: ApprovalCode, amount: Money) {
+    fn remember(&mut self, trace: u32) {
         let no = receipt_number(trace);
         if self.approved.is_full() {
             let _ = self.approved.pop_front();
         }
-        let _ = self.approved.push_back((no, code, amount));
+        let _ = self.approved.push_back(no);
     }
 
     fn currency(&self) -> Currency {
@@ -1327,10 +1376,9 @@ impl Core {
     /// What frames are built from.
     fn src(&self) -> Src<'_> {
         Src {
-            response: self.response.as_ref(),
+            info: self.info.as_ref(),
             text: &self.receipt_text,
             terminal_id: self.cfg.terminal_id,
-            currency: self.currency().numeric(),
         }
     }
 
@@ -1351,10 +1399,9 @@ impl Core {
 
     fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
         let src = Src {
-            response: self.response.as_ref(),
+            info: self.info.as_ref(),
             text: &self.receipt_text,
             terminal_id: self.cfg.terminal_id,
-            currency: self.reg.map_or(self.cfg.currency, |r| r.currency).numeric(),
         };
         self.wire.poll(buf, &src)
     }
@@ -1377,7 +1424,7 @@ impl Core {
         self.ack();
         self.cmd = Some(kind);
         self.answered = false;
-        self.response = None;
+        self.info = None;
         self.queue.clear();
         self.request = Some(request.clone());
         if matches!(request, Request::Sale { .. } | Request::Refund { .. }) {
@@ -1659,10 +1706,7 @@ impl Core {
                     return self.local(now, &[Out::Abort(result::WRONG_PASSWORD)]);
                 }
                 // Without a receipt number: the last payment this session approved.
-                let receipt = p
-                    .bmps
-                    .receipt_no
-                    .or_else(|| self.approved.back().map(|(n, _, _)| *n));
+                let receipt = p.bmps.receipt_no.or_else(|| self.approved.back().copied());
                 match receipt {
                     Some(receipt) if receipt != super::RECEIPT_NO_NONE => {
                         self.run(now, K::Payment, Request::ReversalByReceipt { receipt })
@@ -1747,7 +1791,7 @@ impl Core {
     }
 
     fn respond(&mut self, now: Instant, response: &Response) -> Result<()> {
-        let (Some(kind), Some(request), false) = (self.cmd, self.request.clone(), self.answered)
+        let (Some(kind), Some(request), false) = (self.cmd, self.request.as_ref(), self.answered)
         else {
             return Err(Error::SessionNoRequest);
         };
@@ -1755,7 +1799,12 @@ impl Core {
             // The answer to the till's 06 B0: the running command ends on its own answer.
             return Ok(());
         }
-        check_response(&request, response)?;
+        check_response(request, response)?;
+        let reversal = request.kind() == RequestKind::Reversal;
+        let reversed = match request {
+            Request::ReversalByReceipt { receipt } => Some(*receipt),
+            _ => None,
+        };
         let approved = response.outcome.is_approved();
         let code = response_result_code(response);
         let cfg = self.config_byte();
@@ -1776,17 +1825,15 @@ impl Core {
                     let _ = outs.push(Out::Receipt(ReceiptCopy::Customer));
                 }
                 let _ = outs.push(end);
-                if approved && request.kind() != RequestKind::Reversal {
-                    if let (Some(trace), Some(code), Some(amount)) = (
-                        response.trace,
-                        response.approval_code.clone(),
-                        response.amount,
-                    ) {
-                        self.remember(trace, code, amount);
+                if approved && !reversal {
+                    if let (Some(trace), Some(_), Some(_)) =
+                        (response.trace, &response.approval_code, response.amount)
+                    {
+                        self.remember(trace);
                     }
                 }
-                if let (true, Request::ReversalByReceipt { receipt }) = (approved, &request) {
-                    self.approved.retain(|(n, _, _)| n != receipt);
+                if let (true, Some(receipt)) = (approved, reversed) {
+                    self.approved.retain(|n| *n != receipt);
                 }
             }
             CmdKind::RepeatReceipt => {
@@ -1829,7 +1876,7 @@ impl Core {
         // A status information of an answer before, still waiting for its serial ACK, cannot
         // be built again.
         self.wire.no_repeat_if(|f| f == Frame::Info);
-        self.response = Some(response.clone());
+        self.info = Some(Info::of(response, self.currency().numeric()));
         self.answered = true;
         // A status not yet sent has no point any more.
         self.queue.retain(|o| !matches!(o, Out::Status(_)));

@@ -627,7 +627,10 @@ fn serial_frames_built_when_polled_are_whole_in_any_buffer_and_repeat_alike() {
     assert_eq!(poll1(&mut t), with_ack(framed(ACK)));
     t.handle_bytes(T0, &[serial::ACK]);
     let reg = poll1(&mut t);
-    assert!(reg.starts_with(&[serial::DLE, serial::STX, 0x06, 0x0F]), "{reg:02X?}");
+    assert!(
+        reg.starts_with(&[serial::DLE, serial::STX, 0x06, 0x0F]),
+        "{reg:02X?}"
+    );
     t.handle_bytes(T0, &[serial::ACK]);
     t.handle_bytes(T0, &framed(ACK));
     assert_eq!(poll1(&mut t), [serial::ACK]);
@@ -643,7 +646,10 @@ fn serial_frames_built_when_polled_are_whole_in_any_buffer_and_repeat_alike() {
     )
     .unwrap();
     let info = poll1(&mut t);
-    assert!(info.starts_with(&[serial::DLE, serial::STX, 0x04, 0x0F]), "{info:02X?}");
+    assert!(
+        info.starts_with(&[serial::DLE, serial::STX, 0x04, 0x0F]),
+        "{info:02X?}"
+    );
     t.handle_bytes(T0, &[serial::ACK]);
     t.handle_bytes(T0, &framed(ACK));
     assert_eq!(poll1(&mut t), [serial::ACK]);
