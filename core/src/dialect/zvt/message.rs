@@ -506,13 +506,7 @@ impl<'a> Message<'a> {
                         });
                     }
                     w.bcd(number::CURRENCY, u64::from(cc), 2)?;
-                } else if a.result_code == RESULT_WRONG_CURRENCY
-                    && !(Bmps {
-                        tlv: None,
-                        ..a.bmps
-                    })
-                    .is_empty()
-                {
+                } else if a.result_code == RESULT_WRONG_CURRENCY && !a.bmps.is_empty_but_tlv() {
                     // The parser reads two bytes after code 6F as the currency.
                     return Err(Error::ZvtField {
                         bmp: number::CURRENCY,

@@ -810,9 +810,11 @@ impl Info {
 }
 
 /// Builds the `04 0F` status information `info` into `window`; a value the BMPs cannot carry
-/// (a text too long) leaves the extras (text, card name) out.
+/// (a text too long) leaves the extras (text, card name) out. Not inlined: its BMPs stay out of
+/// the frames of the other messages' builders.
+#[inline(never)]
 fn emit_info<'b>(info: &Info, terminal_id: u32, window: Window<'b>) -> Result<Window<'b>> {
-    let bmps = Bmps {
+    let mut bmps = Bmps {
         result_code: Some(info.result_code),
         amount: info.amount,
         currency: info.currency,
@@ -828,16 +830,59 @@ fn emit_info<'b>(info: &Info, terminal_id: u32, window: Window<'b>) -> Result<Wi
         result_code_as: info.result_code_as,
         ..Bmps::default()
     };
-    let msg = Message::StatusInformation(bmps);
-    match msg.encoded_len() {
-        Ok(_) => msg.emit_window(window),
-        Err(_) => Message::StatusInformation(Bmps {
-            text: None,
-            card_name: None,
-            ..bmps
-        })
-        .emit_window(window),
+    if Message::StatusInformation(bmps).encoded_len().is_err() {
+        bmps.text = None;
+        bmps.card_name = None;
     }
+    Message::StatusInformation(bmps).emit_window(window)
+}
+
+/// Builds a frame that says all it sends (an acknowledgement, a status, a completion or an
+/// abort) into `window`. Not inlined: its message stays out of the other builders' frames.
+#[inline(never)]
+fn emit_plain<'b>(frame: Frame, terminal_id: u32, window: Window<'b>) -> Result<Window<'b>> {
+    let done = |bmps| Message::Completion(Completion::Bitmaps(bmps));
+    let abort = |code, receipt_no| {
+        Message::Abort(Abort {
+            result_code: code,
+            currency: None,
+            bmps: Bmps {
+                receipt_no,
+                ..Bmps::default()
+            },
+        })
+    };
+    let msg = match frame {
+        Frame::Ack => Message::Ack(&[]),
+        Frame::Nack(code) => Message::Nack(code),
+        Frame::Status(code) => Message::IntermediateStatus(IntermediateStatus {
+            status: code,
+            timeout: None,
+            tlv: None,
+        }),
+        Frame::Done => done(Bmps {
+            result_code: Some(result::SUCCESS),
+            ..Bmps::default()
+        }),
+        Frame::Registered(currency) => done(Bmps {
+            payment_type: Some(0),
+            terminal_id: Some(terminal_id),
+            currency: Some(currency),
+            ..Bmps::default()
+        }),
+        Frame::Software(code) => Message::Completion(Completion::Software {
+            version: SOFTWARE_VERSION.as_bytes(),
+            status: code,
+            tlv: None,
+        }),
+        Frame::Abort(code) => abort(code, None),
+        Frame::AbortReceipt(code, receipt) => abort(code, Some(receipt)),
+        // Built from the session's state: see `Src::build`.
+        Frame::Info | Frame::Line { .. } | Frame::Block { .. } => {
+            return Err(Error::SessionNoRequest);
+        }
+    };
+    msg.emit_window(window)
 }
 
 impl Src<'_> {
@@ -845,59 +890,24 @@ impl Src<'_> {
     /// text replaced by a shorter one) is an error.
     fn build<'b>(&self, frame: Frame, window: Window<'b>) -> Result<Window<'b>> {
         let gone = Error::SessionNoRequest;
-        let text_from = |start: u16| self.text.get(usize::from(start)..).ok_or(gone);
-        let done = |bmps| Message::Completion(Completion::Bitmaps(bmps));
-        let abort = |code, receipt_no| {
-            Message::Abort(Abort {
-                result_code: code,
-                currency: None,
-                bmps: Bmps {
-                    receipt_no,
-                    ..Bmps::default()
-                },
-            })
-        };
-        let msg = match frame {
+        match frame {
             Frame::Info => {
                 let info = self.info.ok_or(gone)?;
-                return emit_info(info, self.terminal_id, window);
+                emit_info(info, self.terminal_id, window)
             }
             Frame::Line { start, end, last } => {
                 let line = self
                     .text
                     .get(usize::from(start)..usize::from(end))
                     .ok_or(gone)?;
-                return emit_print_line(line, last, window);
+                emit_print_line(line, last, window)
             }
             Frame::Block { kind, start } => {
-                return emit_text_block(kind, text_from(start)?, window);
+                let text = self.text.get(usize::from(start)..).ok_or(gone)?;
+                emit_text_block(kind, text, window)
             }
-            Frame::Ack => Message::Ack(&[]),
-            Frame::Nack(code) => Message::Nack(code),
-            Frame::Status(code) => Message::IntermediateStatus(IntermediateStatus {
-                status: code,
-                timeout: None,
-                tlv: None,
-            }),
-            Frame::Done => done(Bmps {
-                result_code: Some(result::SUCCESS),
-                ..Bmps::default()
-            }),
-            Frame::Registered(currency) => done(Bmps {
-                payment_type: Some(0),
-                terminal_id: Some(self.terminal_id),
-                currency: Some(currency),
-                ..Bmps::default()
-            }),
-            Frame::Software(code) => Message::Completion(Completion::Software {
-                version: SOFTWARE_VERSION.as_bytes(),
-                status: code,
-                tlv: None,
-            }),
-            Frame::Abort(code) => abort(code, None),
-            Frame::AbortReceipt(code, receipt) => abort(code, Some(receipt)),
-        };
-        msg.emit_window(window)
+            _ => emit_plain(frame, self.terminal_id, window),
+        }
     }
 
     /// The length of `frame` on a line with `transport`'s framing.
@@ -1790,6 +1800,9 @@ impl Core {
         Money::new(amount, currency).map_err(|_| result::PROTOCOL_ERROR)
     }
 
+    /// Not inlined: its temporaries stay out of the driver's frame, which is under the deepest
+    /// call chain.
+    #[inline(never)]
     fn respond(&mut self, now: Instant, response: &Response) -> Result<()> {
         let (Some(kind), Some(request), false) = (self.cmd, self.request.as_ref(), self.answered)
         else {
