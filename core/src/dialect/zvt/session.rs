@@ -681,23 +681,47 @@ fn ber_len(len: usize) -> ([u8; 3], usize) {
     }
 }
 
-/// A line's text byte: ASCII as it is, anything else as `?`.
-fn text_byte(c: char) -> u8 {
-    if c.is_ascii() && !c.is_ascii_control() {
-        c as u8
-    } else {
-        b'?'
-    }
+/// The bytes a line of text is sent as, one per character: ASCII as it is, anything else
+/// (a control character, a character outside ASCII) as `?`. Read from the UTF-8 bytes: a
+/// character is its first byte (continuation bytes are `10xxxxxx`), so no `char` decoding
+/// and no `core::str` searchers are linked.
+fn text_bytes(line: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    line.iter().filter(|&&b| b & 0xC0 != 0x80).map(|&b| {
+        if b.is_ascii() && !b.is_ascii_control() {
+            b
+        } else {
+            b'?'
+        }
+    })
+}
+
+/// The lines of `text` as [`str::lines`] splits them (at `\n`, a `\r` before it dropped; no
+/// empty line after a final `\n`), as bytes.
+fn text_lines(text: &str) -> impl Iterator<Item = &[u8]> {
+    let mut rest = text.as_bytes();
+    core::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let line = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                let line = rest.get(..i).unwrap_or_default();
+                rest = rest.get(i + 1..).unwrap_or_default();
+                line.strip_suffix(b"\r").unwrap_or(line)
+            }
+            None => core::mem::take(&mut rest),
+        };
+        Some(line)
+    })
 }
 
 /// Builds a `06 D3` text block of `text` into `window`: BMP `06` holding `1F07` receipt
 /// type `kind`, then `25` with one `07` per line (non-ASCII characters as `?`). The lengths are
 /// counted first, so the block goes straight into the window.
 fn emit_text_block<'b>(kind: u8, text: &str, window: Window<'b>) -> Result<Window<'b>> {
-    let lines_len: usize = text
-        .lines()
+    let lines_len: usize = text_lines(text)
         .map(|line| {
-            let n = line.chars().count();
+            let n = text_bytes(line).count();
             1 + ber_len(n).1 + n
         })
         .sum();
@@ -711,12 +735,12 @@ fn emit_text_block<'b>(kind: u8, text: &str, window: Window<'b>) -> Result<Windo
     w.put(content_ber.get(..content_ber_len).unwrap_or_default())?;
     w.put(&[0x1F, 0x07, 0x01, kind, 0x25])?;
     w.put(lines_ber.get(..lines_ber_len).unwrap_or_default())?;
-    for line in text.lines() {
-        let (len, n) = ber_len(line.chars().count());
+    for line in text_lines(text) {
+        let (len, n) = ber_len(text_bytes(line).count());
         w.put(&[0x07])?;
         w.put(len.get(..n).unwrap_or_default())?;
-        for c in line.chars() {
-            w.put(&[text_byte(c)])?;
+        for b in text_bytes(line) {
+            w.put(&[b])?;
         }
     }
     w.into_window().ok_or(Error::ZvtApduLength { len: 0 })
@@ -727,15 +751,18 @@ const PRINT_LINE_MAX: usize = 256;
 
 /// Builds a `06 D1` print line of `line` (a trailing CR dropped, non-ASCII characters as `?`,
 /// at most [`PRINT_LINE_MAX`]) into `window`; attribute `FF` for the receipt's `last` line.
-fn emit_print_line<'b>(line: &str, last: bool, window: Window<'b>) -> Result<Window<'b>> {
-    let line = line.trim_end_matches('\r');
-    let n = line.chars().count().min(PRINT_LINE_MAX);
+fn emit_print_line<'b>(line: &[u8], last: bool, window: Window<'b>) -> Result<Window<'b>> {
+    let mut line = line;
+    while let Some(l) = line.strip_suffix(b"\r") {
+        line = l;
+    }
+    let n = text_bytes(line).count().min(PRINT_LINE_MAX);
     let mut w = Writer::window(window);
     let (class, instr) = command::PRINT_LINE;
     put_header(&mut w, class, instr, 1 + n)?;
     w.put(&[if last { 0xFF } else { 0x00 }])?;
-    for c in line.chars().take(n) {
-        w.put(&[text_byte(c)])?;
+    for b in text_bytes(line).take(n) {
+        w.put(&[b])?;
     }
     w.into_window().ok_or(Error::ZvtApduLength { len: 0 })
 }
@@ -898,6 +925,7 @@ impl Src<'_> {
             Frame::Line { start, end, last } => {
                 let line = self
                     .text
+                    .as_bytes()
                     .get(usize::from(start)..usize::from(end))
                     .ok_or(gone)?;
                 emit_print_line(line, last, window)
@@ -1307,10 +1335,12 @@ impl Line {
 
     /// When a frame of `len` bytes queued now stops waiting for its answer.
     fn ack_wait(&self, len: u16) -> Instant {
-        let line = SERIAL_BYTE_TIME.saturating_mul(u32::from(len));
-        self.now
-            .saturating_add(SERIAL_ACK_TIMEOUT)
-            .saturating_add(line)
+        // In 32-bit milliseconds (at most 65 535 bytes of 1 146 µs each fit): a `Duration`
+        // multiplied divides 64-bit nanoseconds, which links the 64-bit division routine.
+        const BYTE_MICROS: u32 = SERIAL_BYTE_TIME.as_micros() as u32;
+        let line_ms = u32::from(len) * BYTE_MICROS / 1000;
+        let after = self.now.saturating_add(SERIAL_ACK_TIMEOUT).as_millis();
+        Instant::from_millis(after.saturating_add(u64::from(line_ms)))
     }
 
     /// Builds what is on the line from `src` into `buf`, as much as fits, from where the last
@@ -1542,7 +1572,7 @@ impl Core {
             rt.sent = self.receipt_text.len();
             Frame::Block { kind, start }
         } else {
-            let (line, used) = match rest.find('\n') {
+            let (line, used) = match rest.bytes().position(|b| b == b'\n') {
                 Some(i) => (i, i + 1),
                 None => (rest.len(), rest.len()),
             };

@@ -673,3 +673,56 @@ fn serial_frames_built_when_polled_are_whole_in_any_buffer_and_repeat_alike() {
     let n = t.poll_transmit(&mut big).unwrap().unwrap();
     assert_eq!(&big[..n], &block[..]);
 }
+
+/// The serial ACK wait, counted in 32-bit milliseconds (no 64-bit division on a Cortex-M), is
+/// the ACK timeout plus the frame's time on the line, as with `Duration`s.
+#[test]
+fn serial_ack_wait_is_the_timeout_plus_the_line_time() {
+    let mut line = Line::new(Transport::Serial);
+    line.now = Instant::from_millis(123_456);
+    for len in [0u16, 1, 7, 999, 1000, 1126, 65_535] {
+        let want = line
+            .now
+            .saturating_add(SERIAL_ACK_TIMEOUT)
+            .saturating_add(SERIAL_BYTE_TIME * u32::from(len));
+        assert_eq!(line.ack_wait(len), want, "{len} bytes");
+    }
+}
+
+/// The byte-wise text helpers say what `str::lines` and `chars` say: one byte per character,
+/// ASCII as it is and anything else `?`, lines split as `str::lines` splits them.
+#[test]
+fn text_lines_and_bytes_agree_with_str_lines_and_chars() {
+    let samples = [
+        "",
+        "\n",
+        "a",
+        "a\n",
+        "a\r\nb",
+        "a\r\n\r\nb\n",
+        "\r",
+        "a\r",
+        "a\rb\n",
+        "12,50 €\nnaïve\tx\n\n",
+        "ŘÍZENÍ\r\n\u{1F600}z",
+    ];
+    for text in samples {
+        let ours: std::vec::Vec<std::vec::Vec<u8>> =
+            text_lines(text).map(|l| text_bytes(l).collect()).collect();
+        let std_: std::vec::Vec<std::vec::Vec<u8>> = text
+            .lines()
+            .map(|l| {
+                l.chars()
+                    .map(|c| {
+                        if c.is_ascii() && !c.is_ascii_control() {
+                            c as u8
+                        } else {
+                            b'?'
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(ours, std_, "{text:?}");
+    }
+}
