@@ -286,26 +286,124 @@ pub fn check_card_number(bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// A cursor over the caller's output buffer, or a dry run that only measures and checks
-/// (the message emitters run it first, so a too-small buffer is reported before anything is
-/// written and the caller's buffer is left untouched).
+/// A cursor over the caller's output buffer, a dry run that only measures and checks (the
+/// message emitters run it first, so a too-small buffer is reported before anything is
+/// written and the caller's buffer is left untouched), or a [`Window`] onto a frame.
 pub(crate) struct Writer<'b> {
-    buf: Option<&'b mut [u8]>,
+    sink: Sink<'b>,
     pos: usize,
+}
+
+/// Where a [`Writer`]'s bytes go.
+enum Sink<'b> {
+    Dry,
+    Buf(&'b mut [u8]),
+    Window(Window<'b>),
+}
+
+/// A window onto a frame built byte by byte, so that a frame goes out of a session without a
+/// frame-sized buffer anywhere: the frame's bytes from `skip` on land in the caller's buffer
+/// as far as it reaches, the others are only counted. Over serial the APDU is framed as it
+/// goes (`DLE STX`, each DLE doubled, `DLE ETX`, CRC; PA00P016); over TCP it goes as it is.
+/// Building a frame again gives the same bytes, so a frame is sent in pieces, or again after
+/// a NAK, by building it once more from what it says.
+pub(crate) struct Window<'b> {
+    out: &'b mut [u8],
+    skip: usize,
+    serial: bool,
+    crc: u16,
+    /// Bytes of the frame produced so far.
+    at: usize,
+}
+
+impl<'b> Window<'b> {
+    /// A window onto the frame's bytes from `skip` on, written to `out`; `serial` frames the
+    /// APDU for a serial line.
+    pub(crate) fn new(out: &'b mut [u8], skip: usize, serial: bool) -> Self {
+        let mut w = Window {
+            out,
+            skip,
+            serial,
+            crc: 0,
+            at: 0,
+        };
+        if serial {
+            w.push(super::serial::DLE);
+            w.push(super::serial::STX);
+        }
+        w
+    }
+
+    /// One byte of the frame.
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self
+            .at
+            .checked_sub(self.skip)
+            .and_then(|i| self.out.get_mut(i))
+        {
+            *slot = b;
+        }
+        self.at += 1;
+    }
+
+    /// One byte of the APDU.
+    fn data(&mut self, b: u8) {
+        if self.serial {
+            self.crc = super::serial::crc16_update(self.crc, &[b]);
+            self.push(b);
+            if b == super::serial::DLE {
+                self.push(b);
+            }
+        } else {
+            self.push(b);
+        }
+    }
+
+    /// Ends the frame: the bytes written to the caller's buffer and the frame's whole length.
+    pub(crate) fn finish(mut self) -> (usize, usize) {
+        if self.serial {
+            use super::serial::{DLE, ETX};
+            let [lo, hi] = super::serial::crc16_update(self.crc, &[ETX]).to_le_bytes();
+            for b in [DLE, ETX, lo, hi] {
+                self.push(b);
+            }
+        }
+        let written = self.at.saturating_sub(self.skip).min(self.out.len());
+        (written, self.at)
+    }
 }
 
 impl<'b> Writer<'b> {
     /// A writer at the start of `buf`.
     pub(crate) fn new(buf: &'b mut [u8]) -> Self {
         Writer {
-            buf: Some(buf),
+            sink: Sink::Buf(buf),
             pos: 0,
         }
     }
 
     /// A dry run: counts bytes and checks values, writes nothing.
     pub(crate) fn dry() -> Writer<'static> {
-        Writer { buf: None, pos: 0 }
+        Writer {
+            sink: Sink::Dry,
+            pos: 0,
+        }
+    }
+
+    /// A writer whose bytes are the APDU of the frame `window` shows.
+    pub(crate) fn window(window: Window<'b>) -> Self {
+        Writer {
+            sink: Sink::Window(window),
+            pos: 0,
+        }
+    }
+
+    /// The window a [`Writer::window`] writer wrote to.
+    pub(crate) fn into_window(self) -> Option<Window<'b>> {
+        match self.sink {
+            Sink::Window(w) => Some(w),
+            _ => None,
+        }
     }
 
     /// Bytes written (or counted) so far.
@@ -313,25 +411,27 @@ impl<'b> Writer<'b> {
         self.pos
     }
 
-    /// The next `n` bytes of the buffer (`None` in a dry run).
-    fn room(&mut self, n: usize) -> Result<Option<&mut [u8]>> {
-        let start = self.pos;
-        let end = start + n;
-        self.pos = end;
-        match &mut self.buf {
-            None => Ok(None),
-            Some(buf) => buf
-                .get_mut(start..end)
-                .map(Some)
-                .ok_or(Error::BufferTooSmall { needed: end }),
-        }
-    }
-
     /// Raw bytes.
     pub(crate) fn put(&mut self, bytes: &[u8]) -> Result<()> {
-        if let Some(dst) = self.room(bytes.len())? {
-            dst.copy_from_slice(bytes);
+        let start = self.pos;
+        let end = start + bytes.len();
+        match &mut self.sink {
+            Sink::Dry => {}
+            Sink::Buf(buf) => {
+                let dst = buf
+                    .get_mut(start..end)
+                    .ok_or(Error::BufferTooSmall { needed: end })?;
+                for (d, s) in dst.iter_mut().zip(bytes) {
+                    *d = *s;
+                }
+            }
+            Sink::Window(w) => {
+                for &b in bytes {
+                    w.data(b);
+                }
+            }
         }
+        self.pos = end;
         Ok(())
     }
 

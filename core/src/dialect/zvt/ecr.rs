@@ -588,8 +588,14 @@ impl Core {
 
 /// The till reports whatever it cannot read.
 impl Receive for Core {
-    fn wire(&mut self) -> &mut Wire {
-        &mut self.wire
+    fn set_now(&mut self, now: Instant) {
+        self.wire.now = now;
+    }
+    fn acked(&mut self) {
+        self.wire.acked();
+    }
+    fn raw(&mut self, byte: u8) {
+        self.wire.raw(byte);
     }
     fn apdu(&mut self, now: Instant, apdu: &super::Apdu<'_>) {
         self.on_apdu(now, apdu);

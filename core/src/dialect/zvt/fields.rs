@@ -180,10 +180,20 @@ impl<'a> Bmps<'a> {
 
     /// Whether no BMP is set.
     pub fn is_empty(&self) -> bool {
-        Bmps {
-            ignored: 0,
-            ..*self
-        } == Bmps::default()
+        self.writes_nothing(true)
+    }
+
+    /// Whether no BMP other than the TLV container `06` is set.
+    pub(crate) fn is_empty_but_tlv(&self) -> bool {
+        self.writes_nothing(false)
+    }
+
+    /// Whether [`Bmps::write`] (without the TLV container unless `tlv`) writes nothing: every
+    /// BMP that is set writes at least its number, and one that cannot be written is set. A dry
+    /// run, so no copy of the BMPs is made (they are a few hundred bytes).
+    fn writes_nothing(&self, tlv: bool) -> bool {
+        let mut w = Writer::dry();
+        self.write_parts(&mut w, tlv).is_ok() && w.pos() == 0
     }
 
     /// Writes the BMPs that are set, in ascending order with `06` last. A value with more
@@ -191,6 +201,11 @@ impl<'a> Bmps<'a> {
     /// final `F`, a TLV container that is not valid BER-TLV or a variable field too long for
     /// its LL/LLL length is [`Error::ZvtField`].
     pub(crate) fn write(&self, w: &mut Writer<'_>) -> Result<()> {
+        self.write_parts(w, true)
+    }
+
+    /// [`Bmps::write`], with the TLV container only when `tlv`.
+    fn write_parts(&self, w: &mut Writer<'_>, tlv: bool) -> Result<()> {
         fn one(w: &mut Writer<'_>, bmp: u8, v: Option<u8>) -> Result<()> {
             if let Some(v) = v {
                 w.byte(bmp)?;
@@ -261,7 +276,7 @@ impl<'a> Bmps<'a> {
         one(w, n::CARD_TYPE_ID, self.card_type_id)?;
         one(w, n::RESULT_CODE_AS, self.result_code_as)?;
         bcd(w, n::DATE_YYMMDD, wide(self.date_yymmdd), 3)?;
-        if let Some(tlv) = self.tlv {
+        if let (true, Some(tlv)) = (tlv, self.tlv) {
             crate::emv::validate(tlv).map_err(|_| Error::ZvtField { bmp: n::TLV })?;
             w.byte(n::TLV)?;
             w.tlv(tlv)?;

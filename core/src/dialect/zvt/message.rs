@@ -37,7 +37,7 @@
 //! of `06` before a TLV container can therefore read back differently: avoid it).
 
 use super::apdu::{Apdu, emit_header, length_field_len};
-use super::bmp::{Writer, bcd_to_u64, number, tlv_len};
+use super::bmp::{Window, Writer, bcd_to_u64, number, tlv_len};
 use super::fields::Bmps;
 use crate::{Error, Result};
 
@@ -506,13 +506,7 @@ impl<'a> Message<'a> {
                         });
                     }
                     w.bcd(number::CURRENCY, u64::from(cc), 2)?;
-                } else if a.result_code == RESULT_WRONG_CURRENCY
-                    && !(Bmps {
-                        tlv: None,
-                        ..a.bmps
-                    })
-                    .is_empty()
-                {
+                } else if a.result_code == RESULT_WRONG_CURRENCY && !a.bmps.is_empty_but_tlv() {
                     // The parser reads two bytes after code 6F as the currency.
                     return Err(Error::ZvtField {
                         bmp: number::CURRENCY,
@@ -548,6 +542,18 @@ impl<'a> Message<'a> {
         Ok(dry.pos())
     }
 
+    /// Builds the message's APDU into `window` (a session's frame, built when polled: see
+    /// [`Window`]); errors as [`Message::emit`] except the buffer's, found before a byte is
+    /// written.
+    pub(crate) fn emit_window<'b>(&self, window: Window<'b>) -> Result<Window<'b>> {
+        let len = self.data_len()?;
+        let (class, instr) = self.control();
+        let mut w = Writer::window(window);
+        put_header(&mut w, class, instr, len)?;
+        self.write_data(&mut w)?;
+        w.into_window().ok_or(Error::ZvtApduLength { len: 0 })
+    }
+
     /// Bytes [`Message::emit`] writes; errors as [`Message::emit`] except the buffer's.
     pub fn encoded_len(&self) -> Result<usize> {
         let len = self.data_len()?;
@@ -570,5 +576,20 @@ impl<'a> Message<'a> {
         let mut w = Writer::new(out.get_mut(head..).unwrap_or_default());
         self.write_data(&mut w)?;
         Ok(head + w.pos())
+    }
+}
+
+/// Writes an APDU header (`class instr length`, the length one byte or `FF` and two bytes
+/// little-endian) through `w`; a length over 65 535 is [`Error::ZvtApduLength`].
+pub(crate) fn put_header(w: &mut Writer<'_>, class: u8, instr: u8, len: usize) -> Result<()> {
+    let Ok(len16) = u16::try_from(len) else {
+        return Err(Error::ZvtApduLength { len: u16::MAX });
+    };
+    match u8::try_from(len16) {
+        Ok(short) if short != super::apdu::EXTENDED_LENGTH => w.put(&[class, instr, short]),
+        _ => {
+            let [lo, hi] = len16.to_le_bytes();
+            w.put(&[class, instr, super::apdu::EXTENDED_LENGTH, lo, hi])
+        }
     }
 }

@@ -71,14 +71,16 @@ use core::time::Duration;
 use heapless::{Deque, String, Vec};
 
 use super::apdu::ApduAccumulator;
+use super::bmp::{Window, Writer, number};
 use super::fields::Bmps;
-use super::message::{Abort, Completion, IntermediateStatus, Message, PrintLine};
+use super::message::{Abort, Completion, IntermediateStatus, Message, command, put_header};
 use super::serial::{self, SerialAccumulator, SerialFeed};
 use crate::session::{
     Progress, RECEIPT_PART_CAPACITY, TerminalEvent, TerminalSide, check_response,
 };
 use crate::txn::{
-    ApprovalCode, Currency, FailReason, MaskedPan, Money, Outcome, Request, RequestKind, Response,
+    ApprovalCode, CardScheme, Currency, FailReason, MaskedPan, Money, Outcome, Request,
+    RequestKind, Response,
 };
 use crate::{Error, Instant, Result};
 
@@ -86,11 +88,20 @@ use crate::{Error, Instant, Result};
 pub const DEFAULT_PORT: u16 = 20007;
 /// The largest till APDU taken (data bytes plus the longest header): till commands are short.
 pub const RX_CAPACITY: usize = 1024 + 5;
-/// Bytes waiting to go to the till: one acknowledgement and the longest message (a text
-/// block of a whole receipt part), serial framing included.
+/// Bytes the till side ([`super::ZvtEcr`]) holds to send: one acknowledgement and the
+/// longest message, serial framing included. The terminal side holds no bytes: it builds each
+/// frame from what it says when polled ([`LINE_FRAMES`]).
 pub const TX_CAPACITY: usize = 4096;
-/// Events a session holds until polled; past that a protocol error gives way first.
-pub const TERMINAL_EVENTS: usize = 8;
+/// Frames and serial control bytes the terminal side holds released to the line, in order,
+/// until polled: each is a few bytes that say what to build (an acknowledgement, a message of
+/// the answer, a line of the receipt), not the frame. The protocol needs few: the terminal
+/// answers one message at a time (stop and wait, PA00P015 chapter 2 and PA00P016), plus the
+/// `80 00 00`, `84 xx` and serial ACK/NAK of what the till sent meanwhile.
+pub const LINE_FRAMES: usize = 16;
+/// Events a session holds until polled; past that a protocol error gives way first. Four, as
+/// in ČSOB: one call of the session makes at most a request or a receipt request, the end of
+/// a command and a protocol error or two (the driver polls events after every call).
+pub const TERMINAL_EVENTS: usize = 4;
 /// Times a serial frame is sent again after a NAK.
 pub const SERIAL_RETRIES: u8 = 3;
 /// How long a serial frame waits for its ACK or NAK before the next frame goes all the same
@@ -100,7 +111,9 @@ pub const SERIAL_ACK_TIMEOUT: Duration = Duration::from_secs(1);
 /// The time one byte takes on a 9600-baud line with 8 data bits and 2 stop bits (11 bits), the
 /// slowest ZVT line: a 1126-byte text block takes 1.3 s to send.
 pub const SERIAL_BYTE_TIME: Duration = Duration::from_micros(1146);
-/// Serial frames held behind one waiting for its ACK.
+/// Serial frames held behind one waiting for its ACK (described, as on the line: see
+/// [`LINE_FRAMES`]). Stop and wait (PA00P016) sends one frame at a time; behind it wait at most
+/// the next message of the answer and the acknowledgements of the till's commands.
 const SERIAL_HELD: usize = 4;
 /// The software version a status enquiry is answered with.
 pub const SOFTWARE_VERSION: &str = "ecrlink";
@@ -343,20 +356,17 @@ pub(super) enum Rx {
     Serial(SerialAccumulator<RX_CAPACITY>),
 }
 
-/// Receipt text being sent.
-#[derive(Debug)]
+/// Receipt text being sent (the text itself is [`Core::receipt_text`]).
+#[derive(Clone, Copy, Debug)]
 struct ReceiptText {
     copy: ReceiptCopy,
-    text: String<RECEIPT_PART_CAPACITY>,
-    /// Bytes of `text` already sent.
+    /// Bytes of the text already sent.
     sent: usize,
     /// Another part follows.
     more: bool,
 }
 
-// No heap in core: the text cannot be boxed; the state is moved rarely.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 enum ReceiptState {
     None,
     /// Waiting for the driver's text until the deadline.
@@ -383,7 +393,7 @@ pub struct ZvtTerminal {
     core: Core,
 }
 
-/// Bytes on their way to the peer (shared by both sides).
+/// Bytes on their way to the terminal (the till side's wire; the terminal side's is [`Line`]).
 #[derive(Debug)]
 pub(super) struct Wire {
     transport: Transport,
@@ -402,22 +412,101 @@ pub(super) struct Wire {
     pub(super) now: Instant,
 }
 
+/// One frame the terminal sends, described by what it says: its bytes are built from this
+/// and the session's state ([`Src`]) each time it is polled, straight into the caller's
+/// buffer (see [`Window`]), and again after a NAK.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Frame {
+    /// `80 00 00`.
+    Ack,
+    /// `84` and this code.
+    Nack(u8),
+    /// `04 FF` intermediate status with this code.
+    Status(u8),
+    /// `04 0F` status information of the response.
+    Info,
+    /// `06 D1`: the receipt text's bytes `start..end` as one print line; `last`: the
+    /// receipt's last line.
+    Line { start: u16, end: u16, last: bool },
+    /// `06 D3`: the receipt text from `start` on as one text block of receipt type `kind`.
+    Block { kind: u8, start: u16 },
+    /// `06 0F` with result code `00`.
+    Done,
+    /// `06 0F` of a registration or log-off, with this currency.
+    Registered(u16),
+    /// `06 0F` with the software version and this terminal status.
+    Software(u8),
+    /// `06 1E` with this result code.
+    Abort(u8),
+    /// `06 1E` with this result code and BMP `87`.
+    AbortReceipt(u8, u16),
+}
+
+impl Frame {
+    /// Whether the frame is built from the receipt text.
+    fn reads_text(self) -> bool {
+        matches!(self, Frame::Line { .. } | Frame::Block { .. })
+    }
+}
+
+/// What a frame is built from.
+struct Src<'a> {
+    info: Option<&'a Info>,
+    text: &'a str,
+    terminal_id: u32,
+}
+
+/// A byte or a frame on its way to the till.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Item {
+    /// A serial ACK or NAK.
+    Byte(u8),
+    /// A frame and its length in bytes (frames are far shorter than 64 KiB: a receipt part
+    /// is at most [`RECEIPT_PART_CAPACITY`] bytes).
+    Frame(Frame, u16),
+}
+
+/// The terminal's outgoing side: frames described, built when polled (no frame-sized buffer:
+/// the till's receipt text is the only text held), with the serial stop-and-wait rules of
+/// PA00P016 (one frame in flight; a NAK repeats it; the next goes on its ACK or its timeout).
+#[derive(Debug)]
+struct Line {
+    transport: Transport,
+    /// Released to the line, in order; the first has `sent` bytes polled out.
+    out: Deque<Item, LINE_FRAMES>,
+    sent: usize,
+    /// Serial: the frame waiting for its ACK or NAK (and its length), how often it was
+    /// repeated, and until when it waits.
+    in_flight: Option<(Frame, u16)>,
+    repeats: u8,
+    ack_deadline: Option<Instant>,
+    /// Serial: frames waiting for the one in flight to be acknowledged, one after another.
+    held: Deque<(Frame, u16), SERIAL_HELD>,
+    /// The time of the session's current call (frames sent in it start their ACK wait then).
+    now: Instant,
+}
+
 #[derive(Debug)]
 struct Core {
     cfg: ZvtTerminalConfig,
     reg: Option<Registered>,
-    wire: Wire,
+    wire: Line,
     events: Deque<TerminalEvent, TERMINAL_EVENTS>,
     dropped: u32,
     cmd: Option<CmdKind>,
     request: Option<Request>,
     answered: bool,
-    response: Option<Response>,
+    /// What the status information of the answer says.
+    info: Option<Info>,
     queue: Deque<Out, 8>,
     awaiting: Option<Awaiting>,
     receipt: ReceiptState,
-    /// Last approved payments answered on this session: (receipt number, code, amount).
-    approved: Deque<(u16, ApprovalCode, Money), 8>,
+    /// The receipt part being sent, kept until the next one replaces it (a frame of it may be
+    /// repeated after its acknowledgement is lost).
+    receipt_text: String<RECEIPT_PART_CAPACITY>,
+    /// Receipt numbers of the last approved payments answered on this session (a reversal
+    /// without one names the newest).
+    approved: Deque<u16, 8>,
 }
 
 impl ZvtTerminal {
@@ -429,16 +518,17 @@ impl ZvtTerminal {
             core: Core {
                 cfg: cfg.clone(),
                 reg: None,
-                wire: Wire::new(cfg.transport),
+                wire: Line::new(cfg.transport),
                 events: Deque::new(),
                 dropped: 0,
                 cmd: None,
                 request: None,
                 answered: false,
-                response: None,
+                info: None,
                 queue: Deque::new(),
                 awaiting: None,
                 receipt: ReceiptState::None,
+                receipt_text: String::new(),
                 approved: Deque::new(),
             },
         }
@@ -456,8 +546,11 @@ impl ZvtTerminal {
 
     /// Tells the session about an approved payment made before it started (the terminal's
     /// last transaction), so that a reversal naming its receipt number finds it.
+    /// (Only the receipt number is kept; `code` and `amount` say the payment was a whole
+    /// approval.)
     pub fn remember_approved(&mut self, trace: u32, code: ApprovalCode, amount: Money) {
-        self.core.remember(trace, code, amount);
+        let _ = (code, amount);
+        self.core.remember(trace);
     }
 
     /// What the pending receipt request asks for, if one is pending.
@@ -588,49 +681,269 @@ fn ber_len(len: usize) -> ([u8; 3], usize) {
     }
 }
 
-/// A line's text byte: ASCII as it is, anything else as `?`.
-fn text_byte(c: char) -> u8 {
-    if c.is_ascii() && !c.is_ascii_control() {
-        c as u8
-    } else {
-        b'?'
-    }
+/// The bytes a line of text is sent as, one per character: ASCII as it is, anything else
+/// (a control character, a character outside ASCII) as `?`. Read from the UTF-8 bytes: a
+/// character is its first byte (continuation bytes are `10xxxxxx`), so no `char` decoding
+/// and no `core::str` searchers are linked.
+fn text_bytes(line: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    line.iter().filter(|&&b| b & 0xC0 != 0x80).map(|&b| {
+        if b.is_ascii() && !b.is_ascii_control() {
+            b
+        } else {
+            b'?'
+        }
+    })
 }
 
-/// The TLV content of a `06 D3` text block: `1F07` receipt type, then `25` with one `07`
-/// per line of `text` (non-ASCII characters as `?`). Written straight into `out` (the
-/// container's length is counted first): [`Error::CapacityExceeded`] when it does not fit.
-/// Returns its length in `out`.
-fn text_block(kind: u8, text: &str, out: &mut [u8]) -> Result<usize> {
-    let full = Error::CapacityExceeded {
-        what: "zvt text block",
-    };
-    let lines_len: usize = text
-        .lines()
+/// The lines of `text` as [`str::lines`] splits them (at `\n`, a `\r` before it dropped; no
+/// empty line after a final `\n`), as bytes.
+fn text_lines(text: &str) -> impl Iterator<Item = &[u8]> {
+    let mut rest = text.as_bytes();
+    core::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let line = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                let line = rest.get(..i).unwrap_or_default();
+                rest = rest.get(i + 1..).unwrap_or_default();
+                line.strip_suffix(b"\r").unwrap_or(line)
+            }
+            None => core::mem::take(&mut rest),
+        };
+        Some(line)
+    })
+}
+
+/// Builds a `06 D3` text block of `text` into `window`: BMP `06` holding `1F07` receipt
+/// type `kind`, then `25` with one `07` per line (non-ASCII characters as `?`). The lengths are
+/// counted first, so the block goes straight into the window.
+fn emit_text_block<'b>(kind: u8, text: &str, window: Window<'b>) -> Result<Window<'b>> {
+    let lines_len: usize = text_lines(text)
         .map(|line| {
-            let n = line.chars().count();
+            let n = text_bytes(line).count();
             1 + ber_len(n).1 + n
         })
         .sum();
-    let mut at = 0;
-    let mut put = |bytes: &[u8]| -> Result<()> {
-        let dst = out.get_mut(at..at + bytes.len()).ok_or(full)?;
-        dst.copy_from_slice(bytes);
-        at += bytes.len();
-        Ok(())
-    };
-    put(&[0x1F, 0x07, 0x01, kind, 0x25])?;
-    let (len, n) = ber_len(lines_len);
-    put(len.get(..n).unwrap_or_default())?;
-    for line in text.lines() {
-        let (len, n) = ber_len(line.chars().count());
-        put(&[0x07])?;
-        put(len.get(..n).unwrap_or_default())?;
-        for c in line.chars() {
-            put(&[text_byte(c)])?;
+    let (lines_ber, lines_ber_len) = ber_len(lines_len);
+    let content = 5 + lines_ber_len + lines_len;
+    let (content_ber, content_ber_len) = ber_len(content);
+    let mut w = Writer::window(window);
+    let (class, instr) = command::PRINT_TEXT_BLOCK;
+    put_header(&mut w, class, instr, 1 + content_ber_len + content)?;
+    w.put(&[number::TLV])?;
+    w.put(content_ber.get(..content_ber_len).unwrap_or_default())?;
+    w.put(&[0x1F, 0x07, 0x01, kind, 0x25])?;
+    w.put(lines_ber.get(..lines_ber_len).unwrap_or_default())?;
+    for line in text_lines(text) {
+        let (len, n) = ber_len(text_bytes(line).count());
+        w.put(&[0x07])?;
+        w.put(len.get(..n).unwrap_or_default())?;
+        for b in text_bytes(line) {
+            w.put(&[b])?;
         }
     }
-    Ok(at)
+    w.into_window().ok_or(Error::ZvtApduLength { len: 0 })
+}
+
+/// The most characters of a `06 D1` print line (more are cut off).
+const PRINT_LINE_MAX: usize = 256;
+
+/// Builds a `06 D1` print line of `line` (a trailing CR dropped, non-ASCII characters as `?`,
+/// at most [`PRINT_LINE_MAX`]) into `window`; attribute `FF` for the receipt's `last` line.
+fn emit_print_line<'b>(line: &[u8], last: bool, window: Window<'b>) -> Result<Window<'b>> {
+    let mut line = line;
+    while let Some(l) = line.strip_suffix(b"\r") {
+        line = l;
+    }
+    let n = text_bytes(line).count().min(PRINT_LINE_MAX);
+    let mut w = Writer::window(window);
+    let (class, instr) = command::PRINT_LINE;
+    put_header(&mut w, class, instr, 1 + n)?;
+    w.put(&[if last { 0xFF } else { 0x00 }])?;
+    for b in text_bytes(line).take(n) {
+        w.put(&[b])?;
+    }
+    w.into_window().ok_or(Error::ZvtApduLength { len: 0 })
+}
+
+/// What the status information (`04 0F`) of an answer says, taken from the application's
+/// [`Response`] when it answers: the response itself is not kept (it is several hundred bytes,
+/// most of which ZVT does not send).
+#[derive(Clone, Debug)]
+struct Info {
+    result_code: u8,
+    /// The bank's code of a decline.
+    result_code_as: Option<u8>,
+    amount: Option<u64>,
+    currency: Option<u16>,
+    trace: Option<u32>,
+    /// BMP `22`: the masked card number in BCD, and its length.
+    pan: [u8; 10],
+    pan_len: Option<u8>,
+    /// BMP `3B`: the approval code.
+    aid: Option<[u8; 8]>,
+    scheme: Option<CardScheme>,
+    time: Option<u32>,
+    date: Option<u16>,
+    text: Option<String<64>>,
+}
+
+impl Info {
+    /// The status information of `r`; a total without an amount is reported as the net total
+    /// in `currency`.
+    fn of(r: &Response, currency: u16) -> Self {
+        let mut pan = [0u8; 10];
+        let pan_len = r.pan.as_ref().map(|p| pan_bcd(p, &mut pan) as u8);
+        let aid = r.approval_code.as_ref().map(|code| {
+            let mut aid = [0u8; 8];
+            for (slot, b) in aid.iter_mut().zip(code.as_str().bytes()) {
+                *slot = b;
+            }
+            aid
+        });
+        let mut info = Info {
+            result_code: response_result_code(r),
+            result_code_as: None,
+            amount: r.amount.map(|m| m.minor()),
+            currency: r.amount.map(|m| m.currency.numeric()),
+            trace: r.trace,
+            pan,
+            pan_len,
+            aid,
+            scheme: r.scheme,
+            time: r.timestamp.map(|t| hhmmss(t.hour, t.minute, t.second)),
+            date: r
+                .timestamp
+                .map(|t| u16::from(t.month) * 100 + u16::from(t.day)),
+            text: r.text.clone(),
+        };
+        if let Outcome::Declined { code } = &r.outcome {
+            info.result_code_as = code.as_str().parse::<u8>().ok();
+        }
+        if let Some(totals) = &r.totals {
+            if info.amount.is_none() {
+                let net = totals
+                    .currencies
+                    .iter()
+                    .find(|c| c.currency == currency)
+                    .map_or(0, |c| c.debit_minor.saturating_sub(c.credit_minor));
+                info.amount = Some(net);
+                info.currency = Some(currency);
+            }
+        }
+        info
+    }
+}
+
+/// Builds the `04 0F` status information `info` into `window`; a value the BMPs cannot carry
+/// (a text too long) leaves the extras (text, card name) out. Not inlined: its BMPs stay out of
+/// the frames of the other messages' builders.
+#[inline(never)]
+fn emit_info<'b>(info: &Info, terminal_id: u32, window: Window<'b>) -> Result<Window<'b>> {
+    let mut bmps = Bmps {
+        result_code: Some(info.result_code),
+        amount: info.amount,
+        currency: info.currency,
+        trace: info.trace,
+        receipt_no: info.trace.map(receipt_number),
+        terminal_id: Some(terminal_id),
+        card_number: info.pan_len.and_then(|n| info.pan.get(..usize::from(n))),
+        aid: info.aid.as_ref(),
+        card_name: info.scheme.map(|s| s.name().as_bytes()),
+        time: info.time,
+        date: info.date,
+        text: info.text.as_ref().map(|t| t.as_bytes()),
+        result_code_as: info.result_code_as,
+        ..Bmps::default()
+    };
+    if Message::StatusInformation(bmps).encoded_len().is_err() {
+        bmps.text = None;
+        bmps.card_name = None;
+    }
+    Message::StatusInformation(bmps).emit_window(window)
+}
+
+/// Builds a frame that says all it sends (an acknowledgement, a status, a completion or an
+/// abort) into `window`. Not inlined: its message stays out of the other builders' frames.
+#[inline(never)]
+fn emit_plain<'b>(frame: Frame, terminal_id: u32, window: Window<'b>) -> Result<Window<'b>> {
+    let done = |bmps| Message::Completion(Completion::Bitmaps(bmps));
+    let abort = |code, receipt_no| {
+        Message::Abort(Abort {
+            result_code: code,
+            currency: None,
+            bmps: Bmps {
+                receipt_no,
+                ..Bmps::default()
+            },
+        })
+    };
+    let msg = match frame {
+        Frame::Ack => Message::Ack(&[]),
+        Frame::Nack(code) => Message::Nack(code),
+        Frame::Status(code) => Message::IntermediateStatus(IntermediateStatus {
+            status: code,
+            timeout: None,
+            tlv: None,
+        }),
+        Frame::Done => done(Bmps {
+            result_code: Some(result::SUCCESS),
+            ..Bmps::default()
+        }),
+        Frame::Registered(currency) => done(Bmps {
+            payment_type: Some(0),
+            terminal_id: Some(terminal_id),
+            currency: Some(currency),
+            ..Bmps::default()
+        }),
+        Frame::Software(code) => Message::Completion(Completion::Software {
+            version: SOFTWARE_VERSION.as_bytes(),
+            status: code,
+            tlv: None,
+        }),
+        Frame::Abort(code) => abort(code, None),
+        Frame::AbortReceipt(code, receipt) => abort(code, Some(receipt)),
+        // Built from the session's state: see `Src::build`.
+        Frame::Info | Frame::Line { .. } | Frame::Block { .. } => {
+            return Err(Error::SessionNoRequest);
+        }
+    };
+    msg.emit_window(window)
+}
+
+impl Src<'_> {
+    /// Builds `frame` into `window`. A frame whose source is gone (no response, the receipt
+    /// text replaced by a shorter one) is an error.
+    fn build<'b>(&self, frame: Frame, window: Window<'b>) -> Result<Window<'b>> {
+        let gone = Error::SessionNoRequest;
+        match frame {
+            Frame::Info => {
+                let info = self.info.ok_or(gone)?;
+                emit_info(info, self.terminal_id, window)
+            }
+            Frame::Line { start, end, last } => {
+                let line = self
+                    .text
+                    .as_bytes()
+                    .get(usize::from(start)..usize::from(end))
+                    .ok_or(gone)?;
+                emit_print_line(line, last, window)
+            }
+            Frame::Block { kind, start } => {
+                let text = self.text.get(usize::from(start)..).ok_or(gone)?;
+                emit_text_block(kind, text, window)
+            }
+            _ => emit_plain(frame, self.terminal_id, window),
+        }
+    }
+
+    /// The length of `frame` on a line with `transport`'s framing.
+    fn frame_len(&self, frame: Frame, transport: Transport) -> Result<u16> {
+        let window = Window::new(&mut [], 0, transport == Transport::Serial);
+        let len = self.build(frame, window)?.finish().1;
+        u16::try_from(len).map_err(|_| Error::CapacityExceeded { what: "zvt tx" })
+    }
 }
 
 /// `HHMMSS` as a plain number.
@@ -641,18 +954,20 @@ fn hhmmss(h: u8, m: u8, s: u8) -> u32 {
 /// What a side does with what [`Rx::feed`] finds: both sides frame alike and differ only in
 /// what they make of it.
 pub(super) trait Receive {
-    /// The side's outgoing bytes (serial ACK/NAK go there, a NAK repeats the last frame).
-    fn wire(&mut self) -> &mut Wire;
+    /// The time of the current call.
+    fn set_now(&mut self, now: Instant);
+    /// The peer ACKed the serial frame in flight: the next frame may go.
+    fn acked(&mut self);
+    /// Queues a serial ACK or NAK byte for the peer.
+    fn raw(&mut self, byte: u8);
     /// A whole APDU arrived.
     fn apdu(&mut self, now: Instant, apdu: &super::Apdu<'_>);
     /// Bytes that are no APDU (a bad length, an APDU that does not fill its serial frame).
     fn bad_apdu(&mut self, error: Error);
     /// A serial frame that failed its CRC or its framing (NAKed already when the CRC failed).
     fn bad_frame(&mut self, error: Error);
-    /// The peer NAKed the frame in flight: it is repeated.
-    fn nak(&mut self) {
-        self.wire().repeat();
-    }
+    /// The peer NAKed the frame in flight.
+    fn nak(&mut self);
     /// This side NAKed a frame that failed its CRC (the peer will repeat it).
     fn nakked(&mut self) {}
 }
@@ -669,7 +984,7 @@ impl Rx {
     /// went wrong, to `side`. Over serial it also acknowledges each frame (ACK, NAK on a bad
     /// CRC) and sends the last frame again on the peer's NAK.
     pub(super) fn feed(&mut self, side: &mut impl Receive, now: Instant, mut bytes: &[u8]) {
-        side.wire().now = now;
+        side.set_now(now);
         while !bytes.is_empty() {
             let used = match self {
                 Rx::Tcp(acc) => {
@@ -685,10 +1000,10 @@ impl Rx {
                     let (r, used) = acc.feed(bytes);
                     match r {
                         Ok(SerialFeed::NeedMore) => {}
-                        Ok(SerialFeed::Ack) => side.wire().acked(),
+                        Ok(SerialFeed::Ack) => side.acked(),
                         Ok(SerialFeed::Nak) => side.nak(),
                         Ok(SerialFeed::Frame(data)) => {
-                            side.wire().raw(serial::ACK);
+                            side.raw(serial::ACK);
                             match super::Apdu::parse_exact(data) {
                                 Ok(apdu) => side.apdu(now, &apdu),
                                 Err(e) => side.bad_apdu(e),
@@ -696,7 +1011,7 @@ impl Rx {
                         }
                         Err(e) => {
                             if matches!(e, Error::ZvtCrc { .. }) {
-                                side.wire().raw(serial::NAK);
+                                side.raw(serial::NAK);
                                 side.nakked();
                             }
                             side.bad_frame(e);
@@ -921,6 +1236,156 @@ impl Wire {
     }
 }
 
+impl Line {
+    fn new(transport: Transport) -> Self {
+        Line {
+            transport,
+            out: Deque::new(),
+            sent: 0,
+            in_flight: None,
+            repeats: 0,
+            ack_deadline: None,
+            held: Deque::new(),
+            now: Instant::ZERO,
+        }
+    }
+
+    /// Queues `frame` of `len` bytes: over TCP onto the line; over serial onto the line when
+    /// no frame waits for its ACK, else behind the held frames (stop and wait, PA00P016). When
+    /// there is no room nothing is queued.
+    fn send(&mut self, frame: Frame, len: u16) -> Result<()> {
+        let full = Error::CapacityExceeded { what: "zvt tx" };
+        if self.transport == Transport::Tcp {
+            return self
+                .out
+                .push_back(Item::Frame(frame, len))
+                .map_err(|_| full);
+        }
+        if self.ack_deadline.is_none() {
+            self.out
+                .push_back(Item::Frame(frame, len))
+                .map_err(|_| full)?;
+            self.in_flight = Some((frame, len));
+            self.repeats = 0;
+            self.ack_deadline = Some(self.ack_wait(len));
+            Ok(())
+        } else {
+            self.held.push_back((frame, len)).map_err(|_| full)
+        }
+    }
+
+    /// Queues a serial ACK or NAK byte (dropped when the line holds all it can).
+    fn raw(&mut self, byte: u8) {
+        let _ = self.out.push_back(Item::Byte(byte));
+    }
+
+    /// A NAK from the peer: the frame waiting for its answer once more, at most
+    /// [`SERIAL_RETRIES`] times; after that the next frame goes. A NAK when no frame waits
+    /// (a late one, or noise) repeats nothing.
+    fn repeat(&mut self) {
+        if self.ack_deadline.is_none() {
+            return;
+        }
+        match self.in_flight {
+            Some((frame, len)) if self.repeats < SERIAL_RETRIES => {
+                self.repeats += 1;
+                let _ = self.out.push_back(Item::Frame(frame, len));
+                self.ack_deadline = Some(self.ack_wait(len));
+            }
+            _ => self.release(),
+        }
+    }
+
+    /// The frame in flight is not to be repeated any more: what it was built from is gone.
+    fn no_repeat_if(&mut self, reads: impl Fn(Frame) -> bool) {
+        if self.in_flight.is_some_and(|(f, _)| reads(f)) {
+            self.repeats = SERIAL_RETRIES;
+        }
+    }
+
+    /// An ACK from the peer: the next frame may go.
+    fn acked(&mut self) {
+        if self.ack_deadline.is_some() {
+            self.release();
+        }
+    }
+
+    /// When the frame in flight stops waiting for its ACK.
+    fn deadline(&self) -> Option<Instant> {
+        self.ack_deadline
+    }
+
+    /// No ACK in time: the next frame goes (this one is not sent again).
+    fn timeout(&mut self, now: Instant) {
+        self.now = now;
+        if self.ack_deadline.is_some_and(|d| now >= d) {
+            self.release();
+        }
+    }
+
+    /// The frame in flight is done with: the first held frame goes.
+    fn release(&mut self) {
+        self.ack_deadline = None;
+        self.in_flight = None;
+        if let Some((frame, len)) = self.held.pop_front() {
+            // Room on the line: `send` queued it when there was.
+            let _ = self.send(frame, len);
+        }
+    }
+
+    /// When a frame of `len` bytes queued now stops waiting for its answer.
+    fn ack_wait(&self, len: u16) -> Instant {
+        // In 32-bit milliseconds (at most 65 535 bytes of 1 146 µs each fit): a `Duration`
+        // multiplied divides 64-bit nanoseconds, which links the 64-bit division routine.
+        const BYTE_MICROS: u32 = SERIAL_BYTE_TIME.as_micros() as u32;
+        let line_ms = u32::from(len) * BYTE_MICROS / 1000;
+        let after = self.now.saturating_add(SERIAL_ACK_TIMEOUT).as_millis();
+        Instant::from_millis(after.saturating_add(u64::from(line_ms)))
+    }
+
+    /// Builds what is on the line from `src` into `buf`, as much as fits, from where the last
+    /// call stopped. A frame that can no longer be built is dropped.
+    fn poll(&mut self, buf: &mut [u8], src: &Src<'_>) -> Result<Option<usize>> {
+        let serial = self.transport == Transport::Serial;
+        if buf.is_empty() {
+            return match self.out.front() {
+                None => Ok(None),
+                Some(item) => Err(Error::BufferTooSmall {
+                    needed: match *item {
+                        Item::Byte(_) => 1,
+                        Item::Frame(_, len) => usize::from(len).saturating_sub(self.sent).max(1),
+                    },
+                }),
+            };
+        }
+        let mut n = 0;
+        while let Some(item) = self.out.front().copied() {
+            let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) else {
+                break;
+            };
+            let (written, total) = match item {
+                Item::Byte(b) => {
+                    if let Some(slot) = rest.first_mut() {
+                        *slot = b;
+                    }
+                    (1, 1)
+                }
+                Item::Frame(frame, _) => src
+                    .build(frame, Window::new(rest, self.sent, serial))
+                    .map_or((0, 0), Window::finish),
+            };
+            n += written;
+            self.sent += written;
+            if self.sent < total {
+                break;
+            }
+            let _ = self.out.pop_front();
+            self.sent = 0;
+        }
+        Ok((n > 0).then_some(n))
+    }
+}
+
 impl Core {
     fn event(&mut self, ev: TerminalEvent) {
         if crate::queue::push_keeping(&mut self.events, ev, |e| {
@@ -930,12 +1395,12 @@ impl Core {
         }
     }
 
-    fn remember(&mut self, trace: u32, code: ApprovalCode, amount: Money) {
+    fn remember(&mut self, trace: u32) {
         let no = receipt_number(trace);
         if self.approved.is_full() {
             let _ = self.approved.pop_front();
         }
-        let _ = self.approved.push_back((no, code, amount));
+        let _ = self.approved.push_back(no);
     }
 
     fn currency(&self) -> Currency {
@@ -948,16 +1413,37 @@ impl Core {
 
     // ----- sending -----
 
-    fn send(&mut self, msg: &Message<'_>) -> Result<()> {
-        self.wire.send(msg)
+    /// What frames are built from.
+    fn src(&self) -> Src<'_> {
+        Src {
+            info: self.info.as_ref(),
+            text: &self.receipt_text,
+            terminal_id: self.cfg.terminal_id,
+        }
+    }
+
+    /// Queues `frame` (checked by building it once: a frame that cannot be built is not
+    /// queued).
+    fn send(&mut self, frame: Frame) -> Result<()> {
+        let len = self.src().frame_len(frame, self.cfg.transport)?;
+        self.wire.send(frame, len)
     }
 
     fn ack(&mut self) {
-        let _ = self.send(&Message::Ack(&[]));
+        let _ = self.send(Frame::Ack);
     }
 
     fn nack(&mut self, code: u8) {
-        let _ = self.send(&Message::Nack(code));
+        let _ = self.send(Frame::Nack(code));
+    }
+
+    fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
+        let src = Src {
+            info: self.info.as_ref(),
+            text: &self.receipt_text,
+            terminal_id: self.cfg.terminal_id,
+        };
+        self.wire.poll(buf, &src)
     }
 
     /// Starts a command answered by `outs` alone (after the ACK).
@@ -978,7 +1464,7 @@ impl Core {
         self.ack();
         self.cmd = Some(kind);
         self.answered = false;
-        self.response = None;
+        self.info = None;
         self.queue.clear();
         self.request = Some(request.clone());
         if matches!(request, Request::Sale { .. } | Request::Refund { .. }) {
@@ -1015,13 +1501,9 @@ impl Core {
                 return;
             };
             let last = self.queue.is_empty() && !matches!(out, Out::Status(_) | Out::Receipt(_));
-            let sent = match out {
-                Out::Status(code) => self.send(&Message::IntermediateStatus(IntermediateStatus {
-                    status: code,
-                    timeout: None,
-                    tlv: None,
-                })),
-                Out::Info => self.send_info(),
+            let frame = match out {
+                Out::Status(code) => Frame::Status(code),
+                Out::Info => Frame::Info,
                 Out::Receipt(copy) => {
                     self.receipt = ReceiptState::Asked {
                         copy,
@@ -1031,39 +1513,13 @@ impl Core {
                     self.event(TerminalEvent::ReceiptRequested);
                     return;
                 }
-                Out::Done => self.send(&Message::Completion(Completion::Bitmaps(Bmps {
-                    result_code: Some(result::SUCCESS),
-                    ..Bmps::default()
-                }))),
-                Out::Registered => {
-                    let cc = self.currency().numeric();
-                    let tid = self.cfg.terminal_id;
-                    self.send(&Message::Completion(Completion::Bitmaps(Bmps {
-                        payment_type: Some(0),
-                        terminal_id: Some(tid),
-                        currency: Some(cc),
-                        ..Bmps::default()
-                    })))
-                }
-                Out::Software(code) => self.send(&Message::Completion(Completion::Software {
-                    version: SOFTWARE_VERSION.as_bytes(),
-                    status: code,
-                    tlv: None,
-                })),
-                Out::Abort(code) => self.send(&Message::Abort(Abort {
-                    result_code: code,
-                    currency: None,
-                    bmps: Bmps::default(),
-                })),
-                Out::AbortReceipt(code, receipt) => self.send(&Message::Abort(Abort {
-                    result_code: code,
-                    currency: None,
-                    bmps: Bmps {
-                        receipt_no: Some(receipt),
-                        ..Bmps::default()
-                    },
-                })),
+                Out::Done => Frame::Done,
+                Out::Registered => Frame::Registered(self.currency().numeric()),
+                Out::Software(code) => Frame::Software(code),
+                Out::Abort(code) => Frame::Abort(code),
+                Out::AbortReceipt(code, receipt) => Frame::AbortReceipt(code, receipt),
             };
+            let sent = self.send(frame);
             if let Err(e) = sent {
                 self.event(TerminalEvent::ProtocolError(e));
                 if self.answered {
@@ -1087,15 +1543,14 @@ impl Core {
     fn next_receipt_message(&mut self, now: Instant) {
         let blocks = self.config_byte() & config_bit::TEXT_BLOCKS != 0;
         let admin = self.cmd == Some(CmdKind::EndOfDay);
-        let ReceiptState::Sending(rt) = &mut self.receipt else {
+        let ReceiptState::Sending(mut rt) = self.receipt else {
             return;
         };
-        let rest = rt.text.get(rt.sent..).unwrap_or_default();
+        let rest = self.receipt_text.get(rt.sent..).unwrap_or_default();
         if rest.is_empty() {
-            let copy = rt.copy;
             if rt.more {
                 self.receipt = ReceiptState::Asked {
-                    copy,
+                    copy: rt.copy,
                     first: false,
                     deadline: now.saturating_add(self.cfg.receipt_timeout),
                 };
@@ -1105,48 +1560,33 @@ impl Core {
             }
             return;
         }
-        let sent = if blocks {
+        // The text holds at most RECEIPT_PART_CAPACITY bytes: its offsets fit in 16 bits.
+        let at = |i: usize| u16::try_from(i).unwrap_or(u16::MAX);
+        let frame = if blocks {
             let kind = match (admin, rt.copy) {
                 (true, _) => receipt_type::ADMINISTRATION,
                 (false, ReceiptCopy::Merchant) => receipt_type::MERCHANT,
                 (false, ReceiptCopy::Customer) => receipt_type::CUSTOMER,
             };
-            rt.sent = rt.text.len();
-            let mut tlv = [0u8; TX_CAPACITY / 2 - 16];
-            match text_block(kind, rest, &mut tlv) {
-                Ok(n) => {
-                    let msg = Message::PrintTextBlock(Bmps {
-                        tlv: tlv.get(..n),
-                        ..Bmps::default()
-                    });
-                    self.send(&msg)
-                }
-                Err(e) => Err(e),
-            }
+            let start = at(rt.sent);
+            rt.sent = self.receipt_text.len();
+            Frame::Block { kind, start }
         } else {
-            let (line, used) = match rest.find('\n') {
-                Some(i) => (rest.get(..i).unwrap_or_default(), i + 1),
-                None => (rest, rest.len()),
+            let (line, used) = match rest.bytes().position(|b| b == b'\n') {
+                Some(i) => (i, i + 1),
+                None => (rest.len(), rest.len()),
             };
             let last = !rt.more && used >= rest.len();
+            let start = rt.sent;
             rt.sent += used;
-            let mut bytes: Vec<u8, 256> = Vec::new();
-            for c in line.trim_end_matches('\r').chars() {
-                let b = if c.is_ascii() && !c.is_ascii_control() {
-                    c as u8
-                } else {
-                    b'?'
-                };
-                if bytes.push(b).is_err() {
-                    break;
-                }
+            Frame::Line {
+                start: at(start),
+                end: at(start + line),
+                last,
             }
-            self.send(&Message::PrintLine(PrintLine {
-                attribute: if last { 0xFF } else { 0x00 },
-                text: &bytes,
-            }))
         };
-        match sent {
+        self.receipt = ReceiptState::Sending(rt);
+        match self.send(frame) {
             Ok(()) => {
                 self.awaiting = Some(Awaiting {
                     deadline: now.saturating_add(self.cfg.ack_timeout),
@@ -1163,74 +1603,22 @@ impl Core {
                 what: "zvt receipt part nobody asked for",
             });
         };
-        let mut s = String::new();
-        s.push_str(text).map_err(|_| Error::CapacityExceeded {
-            what: "zvt receipt part",
-        })?;
+        if text.len() > RECEIPT_PART_CAPACITY {
+            return Err(Error::CapacityExceeded {
+                what: "zvt receipt part",
+            });
+        }
+        // A frame of the part before, still waiting for its serial ACK, cannot be built again.
+        self.wire.no_repeat_if(Frame::reads_text);
+        self.receipt_text.clear();
+        let _ = self.receipt_text.push_str(text);
         self.receipt = ReceiptState::Sending(ReceiptText {
             copy,
-            text: s,
             sent: 0,
             more,
         });
         self.pump(now);
         Ok(())
-    }
-
-    fn send_info(&mut self) -> Result<()> {
-        let Some(r) = self.response.as_ref() else {
-            return Ok(());
-        };
-        let mut pan = [0u8; 10];
-        let pan_len = r.pan.as_ref().map(|p| pan_bcd(p, &mut pan));
-        let mut aid = [0u8; 8];
-        if let Some(code) = &r.approval_code {
-            for (slot, b) in aid.iter_mut().zip(code.as_str().bytes()) {
-                *slot = b;
-            }
-        }
-        let mut bmps = Bmps {
-            result_code: Some(response_result_code(r)),
-            amount: r.amount.map(|m| m.minor()),
-            currency: r.amount.map(|m| m.currency.numeric()),
-            trace: r.trace,
-            receipt_no: r.trace.map(receipt_number),
-            terminal_id: Some(self.cfg.terminal_id),
-            card_number: pan_len.and_then(|n| pan.get(..n)),
-            aid: r.approval_code.as_ref().map(|_| &aid),
-            card_name: r.scheme.map(|s| s.name().as_bytes()),
-            time: r.timestamp.map(|t| hhmmss(t.hour, t.minute, t.second)),
-            date: r
-                .timestamp
-                .map(|t| u16::from(t.month) * 100 + u16::from(t.day)),
-            text: r.text.as_ref().map(|t| t.as_bytes()),
-            ..Bmps::default()
-        };
-        if let Outcome::Declined { code } = &r.outcome {
-            bmps.result_code_as = code.as_str().parse::<u8>().ok();
-        }
-        if let Some(totals) = &r.totals {
-            if bmps.amount.is_none() {
-                let cc = self.currency().numeric();
-                let net = totals
-                    .currencies
-                    .iter()
-                    .find(|c| c.currency == cc)
-                    .map_or(0, |c| c.debit_minor.saturating_sub(c.credit_minor));
-                bmps.amount = Some(net);
-                bmps.currency = Some(cc);
-            }
-        }
-        let msg = Message::StatusInformation(bmps);
-        match msg.encoded_len() {
-            Ok(_) => self.wire.send(&msg),
-            // A value the BMPs cannot carry (a text too long): send without the extras.
-            Err(_) => self.wire.send(&Message::StatusInformation(Bmps {
-                text: None,
-                card_name: None,
-                ..bmps
-            })),
-        }
     }
 
     // ----- receiving -----
@@ -1273,7 +1661,7 @@ impl Core {
         let ran = self.request.is_some();
         self.cmd = None;
         self.request = None;
-        self.response = None;
+        // The response stays until the next one: a frame of it may still be on its way.
         self.queue.clear();
         self.awaiting = None;
         self.receipt = ReceiptState::None;
@@ -1358,10 +1746,7 @@ impl Core {
                     return self.local(now, &[Out::Abort(result::WRONG_PASSWORD)]);
                 }
                 // Without a receipt number: the last payment this session approved.
-                let receipt = p
-                    .bmps
-                    .receipt_no
-                    .or_else(|| self.approved.back().map(|(n, _, _)| *n));
+                let receipt = p.bmps.receipt_no.or_else(|| self.approved.back().copied());
                 match receipt {
                     Some(receipt) if receipt != super::RECEIPT_NO_NONE => {
                         self.run(now, K::Payment, Request::ReversalByReceipt { receipt })
@@ -1445,8 +1830,11 @@ impl Core {
         Money::new(amount, currency).map_err(|_| result::PROTOCOL_ERROR)
     }
 
+    /// Not inlined: its temporaries stay out of the driver's frame, which is under the deepest
+    /// call chain.
+    #[inline(never)]
     fn respond(&mut self, now: Instant, response: &Response) -> Result<()> {
-        let (Some(kind), Some(request), false) = (self.cmd, self.request.clone(), self.answered)
+        let (Some(kind), Some(request), false) = (self.cmd, self.request.as_ref(), self.answered)
         else {
             return Err(Error::SessionNoRequest);
         };
@@ -1454,7 +1842,12 @@ impl Core {
             // The answer to the till's 06 B0: the running command ends on its own answer.
             return Ok(());
         }
-        check_response(&request, response)?;
+        check_response(request, response)?;
+        let reversal = request.kind() == RequestKind::Reversal;
+        let reversed = match request {
+            Request::ReversalByReceipt { receipt } => Some(*receipt),
+            _ => None,
+        };
         let approved = response.outcome.is_approved();
         let code = response_result_code(response);
         let cfg = self.config_byte();
@@ -1475,17 +1868,15 @@ impl Core {
                     let _ = outs.push(Out::Receipt(ReceiptCopy::Customer));
                 }
                 let _ = outs.push(end);
-                if approved && request.kind() != RequestKind::Reversal {
-                    if let (Some(trace), Some(code), Some(amount)) = (
-                        response.trace,
-                        response.approval_code.clone(),
-                        response.amount,
-                    ) {
-                        self.remember(trace, code, amount);
+                if approved && !reversal {
+                    if let (Some(trace), Some(_), Some(_)) =
+                        (response.trace, &response.approval_code, response.amount)
+                    {
+                        self.remember(trace);
                     }
                 }
-                if let (true, Request::ReversalByReceipt { receipt }) = (approved, &request) {
-                    self.approved.retain(|(n, _, _)| n != receipt);
+                if let (true, Some(receipt)) = (approved, reversed) {
+                    self.approved.retain(|n| *n != receipt);
                 }
             }
             CmdKind::RepeatReceipt => {
@@ -1525,7 +1916,10 @@ impl Core {
                 let _ = outs.push(end);
             }
         }
-        self.response = Some(response.clone());
+        // A status information of an answer before, still waiting for its serial ACK, cannot
+        // be built again.
+        self.wire.no_repeat_if(|f| f == Frame::Info);
+        self.info = Some(Info::of(response, self.currency().numeric()));
         self.answered = true;
         // A status not yet sent has no point any more.
         self.queue.retain(|o| !matches!(o, Out::Status(_)));
@@ -1568,8 +1962,17 @@ impl Core {
 
 /// The terminal refuses bytes that are no APDU with `84 9A` as well as reporting them.
 impl Receive for Core {
-    fn wire(&mut self) -> &mut Wire {
-        &mut self.wire
+    fn set_now(&mut self, now: Instant) {
+        self.wire.now = now;
+    }
+    fn acked(&mut self) {
+        self.wire.acked();
+    }
+    fn raw(&mut self, byte: u8) {
+        self.wire.raw(byte);
+    }
+    fn nak(&mut self) {
+        self.wire.repeat();
     }
     fn apdu(&mut self, now: Instant, apdu: &super::Apdu<'_>) {
         self.on_apdu(now, apdu);
@@ -1594,7 +1997,7 @@ impl TerminalSide for ZvtTerminal {
     }
 
     fn poll_transmit(&mut self, buf: &mut [u8]) -> Result<Option<usize>> {
-        self.core.wire.poll_transmit(buf)
+        self.core.poll_transmit(buf)
     }
 
     fn poll_event(&mut self) -> Option<TerminalEvent> {

@@ -593,3 +593,136 @@ fn serial_answer_that_cannot_be_queued_never_leaves_the_session_stuck() {
     assert!(t.poll_timeout().is_none());
     assert!(!t.is_busy(), "busy with nothing to wait for");
 }
+
+/// Over serial, every frame of the terminal is built when polled, straight into the caller's
+/// buffer: polled one byte at a time it is the same frame (DLE doubling and CRC included) as
+/// [`serial::encode_frame`] makes of the APDU, and a NAK gets exactly the same frame again,
+/// even a text block of a whole receipt part (no copy of it is kept).
+#[test]
+fn serial_frames_built_when_polled_are_whole_in_any_buffer_and_repeat_alike() {
+    let mut cfg = ZvtTerminalConfig::new(Currency::EUR);
+    cfg.transport = Transport::Serial;
+    let mut t = ZvtTerminal::new(cfg);
+    let framed = |apdu: &str| {
+        let mut f = [0u8; 128];
+        let n = serial::encode_frame(&hex(apdu), &mut f).unwrap();
+        f[..n].to_vec()
+    };
+    // Everything queued, polled one byte at a time.
+    let poll1 = |t: &mut ZvtTerminal| {
+        let mut all = std::vec::Vec::new();
+        let mut b = [0u8; 1];
+        while let Some(n) = t.poll_transmit(&mut b).unwrap() {
+            all.extend_from_slice(&b[..n]);
+        }
+        all
+    };
+    let with_ack = |frame: std::vec::Vec<u8>| {
+        let mut v = std::vec![serial::ACK];
+        v.extend_from_slice(&frame);
+        v
+    };
+    // Registration for administration receipts as text blocks (config 84).
+    t.handle_bytes(T0, &framed("06 00 06 00 00 00 84 09 78"));
+    assert_eq!(poll1(&mut t), with_ack(framed(ACK)));
+    t.handle_bytes(T0, &[serial::ACK]);
+    let reg = poll1(&mut t);
+    assert!(
+        reg.starts_with(&[serial::DLE, serial::STX, 0x06, 0x0F]),
+        "{reg:02X?}"
+    );
+    t.handle_bytes(T0, &[serial::ACK]);
+    t.handle_bytes(T0, &framed(ACK));
+    assert_eq!(poll1(&mut t), [serial::ACK]);
+    assert_eq!(t.registered_config(), Some(0x84));
+    // End of day: acknowledged, run, answered with its status information.
+    t.handle_bytes(T0, &framed("06 50 03 00 00 00"));
+    assert_eq!(poll1(&mut t), with_ack(framed(ACK)));
+    assert_eq!(expect_request(&mut t), Request::CloseTotals);
+    t.handle_bytes(T0, &[serial::ACK]);
+    t.respond(
+        T0,
+        &Response::new(RequestKind::CloseTotals, Outcome::Approved),
+    )
+    .unwrap();
+    let info = poll1(&mut t);
+    assert!(
+        info.starts_with(&[serial::DLE, serial::STX, 0x04, 0x0F]),
+        "{info:02X?}"
+    );
+    t.handle_bytes(T0, &[serial::ACK]);
+    t.handle_bytes(T0, &framed(ACK));
+    assert_eq!(poll1(&mut t), [serial::ACK]);
+    assert_eq!(events(&mut t), [TerminalEvent::ReceiptRequested]);
+    // A line of 16 characters: its length byte is a DLE, doubled on the line.
+    t.send_receipt_part(T0, "AAAAAAAAAAAAAAAA\nB\n", false)
+        .unwrap();
+    // 06 { 1F07 03, 25 { 07 10 "A" x 16, 07 01 "B" } }
+    let block = framed(&format!(
+        "06 D3 1D 06 1B 1F 07 01 03 25 15 07 10 {} 07 01 42",
+        "41 ".repeat(16)
+    ));
+    assert!(block.windows(2).any(|w| w == [serial::DLE, serial::DLE]));
+    assert_eq!(poll1(&mut t), block);
+    // The till's NAK: the same frame once more, built again.
+    t.handle_bytes(T0, &[serial::NAK]);
+    assert_eq!(poll1(&mut t), block);
+    // Polled into a large buffer, the repeat is the same too.
+    t.handle_bytes(T0, &[serial::NAK]);
+    let mut big = [0u8; 256];
+    let n = t.poll_transmit(&mut big).unwrap().unwrap();
+    assert_eq!(&big[..n], &block[..]);
+}
+
+/// The serial ACK wait, counted in 32-bit milliseconds (no 64-bit division on a Cortex-M), is
+/// the ACK timeout plus the frame's time on the line, as with `Duration`s.
+#[test]
+fn serial_ack_wait_is_the_timeout_plus_the_line_time() {
+    let mut line = Line::new(Transport::Serial);
+    line.now = Instant::from_millis(123_456);
+    for len in [0u16, 1, 7, 999, 1000, 1126, 65_535] {
+        let want = line
+            .now
+            .saturating_add(SERIAL_ACK_TIMEOUT)
+            .saturating_add(SERIAL_BYTE_TIME * u32::from(len));
+        assert_eq!(line.ack_wait(len), want, "{len} bytes");
+    }
+}
+
+/// The byte-wise text helpers say what `str::lines` and `chars` say: one byte per character,
+/// ASCII as it is and anything else `?`, lines split as `str::lines` splits them.
+#[test]
+fn text_lines_and_bytes_agree_with_str_lines_and_chars() {
+    let samples = [
+        "",
+        "\n",
+        "a",
+        "a\n",
+        "a\r\nb",
+        "a\r\n\r\nb\n",
+        "\r",
+        "a\r",
+        "a\rb\n",
+        "12,50 €\nnaïve\tx\n\n",
+        "ŘÍZENÍ\r\n\u{1F600}z",
+    ];
+    for text in samples {
+        let ours: std::vec::Vec<std::vec::Vec<u8>> =
+            text_lines(text).map(|l| text_bytes(l).collect()).collect();
+        let std_: std::vec::Vec<std::vec::Vec<u8>> = text
+            .lines()
+            .map(|l| {
+                l.chars()
+                    .map(|c| {
+                        if c.is_ascii() && !c.is_ascii_control() {
+                            c as u8
+                        } else {
+                            b'?'
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(ours, std_, "{text:?}");
+    }
+}
