@@ -870,11 +870,20 @@ fn emit_info<'b>(info: &Info, terminal_id: u32, window: Window<'b>) -> Result<Wi
         result_code_as: info.result_code_as,
         ..Bmps::default()
     };
-    if Message::StatusInformation(bmps).encoded_len().is_err() {
+    // The BMPs are written as they are, with no `Message` around them (one copy of them on
+    // the stack, not three).
+    let mut dry = Writer::dry();
+    if bmps.write(&mut dry).is_err() {
         bmps.text = None;
         bmps.card_name = None;
+        dry = Writer::dry();
+        bmps.write(&mut dry)?;
     }
-    Message::StatusInformation(bmps).emit_window(window)
+    let mut w = Writer::window(window);
+    let (class, instr) = command::STATUS_INFORMATION;
+    put_header(&mut w, class, instr, dry.pos())?;
+    bmps.write(&mut w)?;
+    w.into_window().ok_or(Error::ZvtApduLength { len: 0 })
 }
 
 /// Builds a frame that says all it sends (an acknowledgement, a status, a completion or an
