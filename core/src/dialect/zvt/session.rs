@@ -574,6 +574,19 @@ impl ZvtTerminal {
     }
 }
 
+/// Keeps the items of `q` that `f` keeps, in order. Not `Deque::retain`, which links a
+/// panicking `expect`.
+fn keep<T, const N: usize>(q: &mut Deque<T, N>, f: impl Fn(&T) -> bool) {
+    for _ in 0..q.len() {
+        if let Some(item) = q.pop_front() {
+            if f(&item) {
+                // Room: one was taken out.
+                let _ = q.push_back(item);
+            }
+        }
+    }
+}
+
 /// The receipt number of trace `trace`.
 pub const fn receipt_number(trace: u32) -> u16 {
     crate::terminal::receipt_of(trace)
@@ -857,11 +870,20 @@ fn emit_info<'b>(info: &Info, terminal_id: u32, window: Window<'b>) -> Result<Wi
         result_code_as: info.result_code_as,
         ..Bmps::default()
     };
-    if Message::StatusInformation(bmps).encoded_len().is_err() {
+    // The BMPs are written as they are, with no `Message` around them (one copy of them on
+    // the stack, not three).
+    let mut dry = Writer::dry();
+    if bmps.write(&mut dry).is_err() {
         bmps.text = None;
         bmps.card_name = None;
+        dry = Writer::dry();
+        bmps.write(&mut dry)?;
     }
-    Message::StatusInformation(bmps).emit_window(window)
+    let mut w = Writer::window(window);
+    let (class, instr) = command::STATUS_INFORMATION;
+    put_header(&mut w, class, instr, dry.pos())?;
+    bmps.write(&mut w)?;
+    w.into_window().ok_or(Error::ZvtApduLength { len: 0 })
 }
 
 /// Builds a frame that says all it sends (an acknowledgement, a status, a completion or an
@@ -1481,7 +1503,7 @@ impl Core {
             return;
         }
         // Only the newest status waits.
-        self.queue.retain(|o| !matches!(o, Out::Status(_)));
+        keep(&mut self.queue, |o| !matches!(o, Out::Status(_)));
         let _ = self.queue.push_back(Out::Status(code));
         self.pump(now);
     }
@@ -1876,7 +1898,7 @@ impl Core {
                     }
                 }
                 if let (true, Some(receipt)) = (approved, reversed) {
-                    self.approved.retain(|n| *n != receipt);
+                    keep(&mut self.approved, |n| *n != receipt);
                 }
             }
             CmdKind::RepeatReceipt => {
@@ -1922,7 +1944,7 @@ impl Core {
         self.info = Some(Info::of(response, self.currency().numeric()));
         self.answered = true;
         // A status not yet sent has no point any more.
-        self.queue.retain(|o| !matches!(o, Out::Status(_)));
+        keep(&mut self.queue, |o| !matches!(o, Out::Status(_)));
         for o in outs {
             let _ = self.queue.push_back(o);
         }
