@@ -2067,6 +2067,8 @@ impl Terminal {
 
     // ---- small helpers ----------------------------------------------------------------
 
+    // Out of line: its answers are not in `handle_request`'s frame, under a request's start.
+    #[inline(never)]
     fn abort(&mut self, now: Instant, id: RequestId, till: TillId) {
         let kind = RequestKind::Abort;
         let owner = self.txn.as_ref().map(|t| t.till);
