@@ -278,7 +278,7 @@ pub struct Response {
 
 impl Response {
     /// A response of `kind` with `outcome` and nothing else.
-    pub fn new(kind: RequestKind, outcome: Outcome) -> Self {
+    pub const fn new(kind: RequestKind, outcome: Outcome) -> Self {
         Response {
             kind,
             outcome,
