@@ -1688,13 +1688,13 @@ impl Terminal {
             .as_ref()
             .and_then(|t| t.close_lines.get(index).copied())
         else {
-            // Every currency reconciled: close the batch.
-            let totals = self.journal.checkpoint.totals.clone();
+            // Every currency reconciled: close the batch. (The totals copied from where
+            // they are, each once: not two copies on the stack.)
             if let Some(txn) = self.txn.as_mut() {
-                txn.response.totals = Some(totals.clone());
+                txn.response.totals = Some(self.journal.checkpoint.totals.clone());
                 set_text(&mut txn.response, &text_batch(batch, "closed"));
             }
-            self.push_closed(batch, totals);
+            self.push_closed(batch, self.journal.checkpoint.totals.clone());
             self.stan_next = 1;
             self.stan_reserved = 1;
             return self.finish(Outcome::Approved, true);
