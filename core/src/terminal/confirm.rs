@@ -296,8 +296,8 @@ impl Lockout {
 
 // ---- the payment application's side ----------------------------------------------------
 
-use super::{Outcome, Step, Terminal, fail, set_text};
 use super::{DayTotals, Refusal, RequestId, TillId};
+use super::{Outcome, Step, Terminal, fail, set_text};
 use crate::txn::{FailReason, Request};
 
 impl Terminal {

@@ -1322,22 +1322,8 @@ impl Terminal {
             return;
         };
         match txn.request {
-            Request::Subtotals => {
-                txn.response.totals = Some(self.journal.checkpoint.totals.clone());
-                let text = text_batch(self.journal.checkpoint.batch, "open");
-                set_text(&mut txn.response, &text);
-                txn.print = true;
-            }
-            Request::LastSums => {
-                let last = self.journal.checkpoint.last_close.clone();
-                let text = match &last {
-                    Some(c) => text_batch(c.batch, "closed"),
-                    None => text_plain("no closed batch"),
-                };
-                txn.response.totals = Some(last.map(|c| c.totals).unwrap_or_default());
-                set_text(&mut txn.response, &text);
-                txn.print = true;
-            }
+            Request::Subtotals => self.start_report(false),
+            Request::LastSums => self.start_report(true),
             Request::Reprint => {
                 if self.has_receipt {
                     let _ = self.prints.push_back(PrintJob::Reprint);
@@ -1390,6 +1376,28 @@ impl Terminal {
             | Request::PartialReversal { .. }
             | Request::PreAuthReversal { .. } => self.start_on_reservation(now),
         }
+    }
+
+    /// Subtotals (the open batch's totals) or, `last_sums`, the last closed batch's: the
+    /// running request's answer carries them, and they are printed. Out of line: the totals
+    /// are not in the frame of [`Self::handle_request`], which [`Self::start`] is part of.
+    #[inline(never)]
+    fn start_report(&mut self, last_sums: bool) {
+        let Some(txn) = self.txn.as_mut() else {
+            return;
+        };
+        let cp = &self.journal.checkpoint;
+        let (totals, text) = if !last_sums {
+            (Some(&cp.totals), text_batch(cp.batch, "open"))
+        } else {
+            match &cp.last_close {
+                Some(c) => (Some(&c.totals), text_batch(c.batch, "closed")),
+                None => (None, text_plain("no closed batch")),
+            }
+        };
+        txn.response.totals = Some(totals.cloned().unwrap_or_default());
+        set_text(&mut txn.response, &text);
+        txn.print = true;
     }
 
     /// Money and bank requests need the bank link: go on, wait for its first connection, or
