@@ -268,9 +268,7 @@ impl BankLink {
         request: &ecrlink_core::terminal::BankRequest,
     ) {
         let stan = request.stan();
-        let signed = wire::to_message(request, &self.identity)
-            .and_then(|mut m| mac::emit_signed_prefixed(&mut m, &self.key, &mut self.tx));
-        match signed {
+        match self.sign(request) {
             Ok(n) => {
                 let _ = embedded_io::Write::write(&mut self.port, self.tx.get(..n).unwrap_or(&[]));
                 if self.in_flight.push(stan).is_err() {
@@ -279,6 +277,15 @@ impl BankLink {
             }
             Err(_) => app.handle_bank_failure(now, Some(stan), BankFailure::NotSent),
         }
+    }
+
+    /// Builds the message of `request`, signed and length-prefixed, in `tx`; its length. Out
+    /// of line: the message (2 KiB) is gone from the stack before the application hears of a
+    /// failure.
+    #[inline(never)]
+    fn sign(&mut self, request: &ecrlink_core::terminal::BankRequest) -> ecrlink_core::Result<usize> {
+        wire::to_message(request, &self.identity)
+            .and_then(|mut m| mac::emit_signed_prefixed(&mut m, &self.key, &mut self.tx))
     }
 
     /// Out of step: everything in flight is lost; the framing starts over.

@@ -106,17 +106,30 @@ impl JournalState {
                 let failed_reversal =
                     response.kind == RequestKind::Reversal && !response.outcome.is_approved();
                 if (response.kind.moves_money() || auth.is_some()) && !failed_reversal {
-                    cp.last = Some(LastTransaction {
-                        stan,
-                        batch: cp.batch,
-                        response: response.clone(),
-                        delivered: false,
-                        transmitted: auth
-                            .as_ref()
-                            .map(|a| a.transmitted)
-                            .or(response.timestamp)
-                            .unwrap_or(ZERO_TIME),
-                    });
+                    let transmitted = auth
+                        .as_ref()
+                        .map(|a| a.transmitted)
+                        .or(response.timestamp)
+                        .unwrap_or(ZERO_TIME);
+                    // In place when there is one: no second answer on the stack.
+                    match cp.last.as_mut() {
+                        Some(last) => {
+                            last.stan = stan;
+                            last.batch = cp.batch;
+                            last.response.clone_from(response);
+                            last.delivered = false;
+                            last.transmitted = transmitted;
+                        }
+                        None => {
+                            cp.last = Some(LastTransaction {
+                                stan,
+                                batch: cp.batch,
+                                response: response.clone(),
+                                delivered: false,
+                                transmitted,
+                            })
+                        }
+                    }
                 }
                 return result;
             }

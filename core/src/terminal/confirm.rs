@@ -296,8 +296,8 @@ impl Lockout {
 
 // ---- the payment application's side ----------------------------------------------------
 
-use super::{Answer, Outcome, Step, Terminal, fail, set_text, with_text};
 use super::{DayTotals, Refusal, RequestId, TillId};
+use super::{Outcome, Step, Terminal, fail, set_text};
 use crate::txn::{FailReason, Request};
 
 impl Terminal {
@@ -375,7 +375,9 @@ impl Terminal {
         policy.check_day(request, &self.day, self.wall)
     }
 
-    /// Answers `request` refused by the policy before anything started.
+    /// Answers `request` refused by the policy before anything started. Out of line: its
+    /// answer is not in [`Terminal::handle_request`]'s frame, under the request's start.
+    #[inline(never)]
     pub(super) fn refuse(&mut self, id: RequestId, till: TillId, request: &Request, why: Refusal) {
         let reason = match why {
             Refusal::NotAllowed => FailReason::NotSupported,
@@ -383,15 +385,8 @@ impl Terminal {
         };
         let mut r = self.response(request.kind(), fail(reason));
         r.amount = request.amount();
-        let r = with_text(r, why.text());
-        if self.answers.is_full() {
-            let _ = self.answers.pop_front();
-        }
-        let _ = self.answers.push_back(Answer {
-            id,
-            till,
-            response: r,
-        });
+        set_text(&mut r, why.text());
+        self.answer(id, till, r);
     }
 
     pub(super) fn ask_confirmation(&mut self, kind: crate::txn::RequestKind) {

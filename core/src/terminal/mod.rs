@@ -1322,22 +1322,8 @@ impl Terminal {
             return;
         };
         match txn.request {
-            Request::Subtotals => {
-                txn.response.totals = Some(self.journal.checkpoint.totals.clone());
-                let text = text_batch(self.journal.checkpoint.batch, "open");
-                set_text(&mut txn.response, &text);
-                txn.print = true;
-            }
-            Request::LastSums => {
-                let last = self.journal.checkpoint.last_close.clone();
-                let text = match &last {
-                    Some(c) => text_batch(c.batch, "closed"),
-                    None => text_plain("no closed batch"),
-                };
-                txn.response.totals = Some(last.map(|c| c.totals).unwrap_or_default());
-                set_text(&mut txn.response, &text);
-                txn.print = true;
-            }
+            Request::Subtotals => self.start_report(false),
+            Request::LastSums => self.start_report(true),
             Request::Reprint => {
                 if self.has_receipt {
                     let _ = self.prints.push_back(PrintJob::Reprint);
@@ -1390,6 +1376,28 @@ impl Terminal {
             | Request::PartialReversal { .. }
             | Request::PreAuthReversal { .. } => self.start_on_reservation(now),
         }
+    }
+
+    /// Subtotals (the open batch's totals) or, `last_sums`, the last closed batch's: the
+    /// running request's answer carries them, and they are printed. Out of line: the totals
+    /// are not in the frame of [`Self::handle_request`], which [`Self::start`] is part of.
+    #[inline(never)]
+    fn start_report(&mut self, last_sums: bool) {
+        let Some(txn) = self.txn.as_mut() else {
+            return;
+        };
+        let cp = &self.journal.checkpoint;
+        let (totals, text) = if !last_sums {
+            (Some(&cp.totals), text_batch(cp.batch, "open"))
+        } else {
+            match &cp.last_close {
+                Some(c) => (Some(&c.totals), text_batch(c.batch, "closed")),
+                None => (None, text_plain("no closed batch")),
+            }
+        };
+        txn.response.totals = Some(totals.cloned().unwrap_or_default());
+        set_text(&mut txn.response, &text);
+        txn.print = true;
     }
 
     /// Money and bank requests need the bank link: go on, wait for its first connection, or
@@ -1688,13 +1696,13 @@ impl Terminal {
             .as_ref()
             .and_then(|t| t.close_lines.get(index).copied())
         else {
-            // Every currency reconciled: close the batch.
-            let totals = self.journal.checkpoint.totals.clone();
+            // Every currency reconciled: close the batch. (The totals copied from where
+            // they are, each once: not two copies on the stack.)
             if let Some(txn) = self.txn.as_mut() {
-                txn.response.totals = Some(totals.clone());
+                txn.response.totals = Some(self.journal.checkpoint.totals.clone());
                 set_text(&mut txn.response, &text_batch(batch, "closed"));
             }
-            self.push_closed(batch, totals);
+            self.push_closed(batch, self.journal.checkpoint.totals.clone());
             self.stan_next = 1;
             self.stan_reserved = 1;
             return self.finish(Outcome::Approved, true);
@@ -2067,6 +2075,8 @@ impl Terminal {
 
     // ---- small helpers ----------------------------------------------------------------
 
+    // Out of line: its answers are not in `handle_request`'s frame, under a request's start.
+    #[inline(never)]
     fn abort(&mut self, now: Instant, id: RequestId, till: TillId) {
         let kind = RequestKind::Abort;
         let owner = self.txn.as_ref().map(|t| t.till);

@@ -239,7 +239,7 @@ pub struct Totals {
 }
 
 /// The terminal's answer to a request. Fields a dialect cannot carry stay `None`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Response {
     /// What was asked. An answer to [`RequestKind::LastTransaction`] is the last
@@ -276,9 +276,70 @@ pub struct Response {
     pub text: Option<String<64>>,
 }
 
+// By hand, for `clone_from`: the derived one builds a whole copy on the stack first (816
+// bytes), this one copies field by field into the place it overwrites (the journal's last
+// transaction, on a small firmware stack).
+impl Clone for Response {
+    fn clone(&self) -> Self {
+        // Every field, by name: a field added to `Response` fails to compile here.
+        let Response {
+            kind,
+            outcome,
+            amount,
+            cashback,
+            approval_code,
+            pan,
+            scheme,
+            entry_mode,
+            reference,
+            terminal_id,
+            timestamp,
+            trace,
+            emv,
+            totals,
+            text,
+        } = self;
+        Response {
+            kind: *kind,
+            outcome: outcome.clone(),
+            amount: *amount,
+            cashback: *cashback,
+            approval_code: approval_code.clone(),
+            pan: *pan,
+            scheme: *scheme,
+            entry_mode: *entry_mode,
+            reference: reference.clone(),
+            terminal_id: terminal_id.clone(),
+            timestamp: *timestamp,
+            trace: *trace,
+            emv: emv.clone(),
+            totals: totals.clone(),
+            text: text.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.kind = source.kind;
+        self.outcome.clone_from(&source.outcome);
+        self.amount = source.amount;
+        self.cashback = source.cashback;
+        self.approval_code.clone_from(&source.approval_code);
+        self.pan = source.pan;
+        self.scheme = source.scheme;
+        self.entry_mode = source.entry_mode;
+        self.reference.clone_from(&source.reference);
+        self.terminal_id.clone_from(&source.terminal_id);
+        self.timestamp = source.timestamp;
+        self.trace = source.trace;
+        self.emv.clone_from(&source.emv);
+        self.totals.clone_from(&source.totals);
+        self.text.clone_from(&source.text);
+    }
+}
+
 impl Response {
     /// A response of `kind` with `outcome` and nothing else.
-    pub fn new(kind: RequestKind, outcome: Outcome) -> Self {
+    pub const fn new(kind: RequestKind, outcome: Outcome) -> Self {
         Response {
             kind,
             outcome,
