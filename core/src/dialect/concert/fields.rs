@@ -131,29 +131,18 @@ pub enum PaymentMode {
     Unknown(u8),
 }
 
-/// The named payment modes, one list: wire byte, mode, name. It becomes three `match`es
-/// (`code`, `named`, `name`) rather than a table: no table of names and of 128 bytes for the
-/// reverse lookup in flash, and `name` is not linked where nothing asks for it.
+/// The named payment modes, one list: wire byte, mode, name. It becomes two short arrays
+/// (the wire bytes, the modes: 39 bytes of flash) searched by `code` and `named`, and a
+/// `match` for `name`, which is not linked where nothing asks for it; no 128-byte reverse
+/// table.
 macro_rules! payment_modes {
     ($(($code:literal, $mode:ident, $name:literal)),* $(,)?) => {
+        /// The wire bytes of the named modes, in the order of [`NAMED_MODES`].
+        const NAMED_CODES: &[u8] = &[$($code),*];
+        /// The named modes, in the order of [`NAMED_CODES`].
+        const NAMED_MODES: &[PaymentMode] = &[$(PaymentMode::$mode),*];
+
         impl PaymentMode {
-            /// The byte on the wire. [`PaymentMode::Unknown`] gives its byte back unchecked;
-            /// the emitters check it with [`PaymentMode::validate`].
-            pub fn code(self) -> u8 {
-                match self {
-                    $(PaymentMode::$mode => $code,)*
-                    PaymentMode::Unknown(b) => b,
-                }
-            }
-
-            /// The named mode of a wire byte, if any.
-            fn named(b: u8) -> Option<Self> {
-                match b {
-                    $($code => Some(PaymentMode::$mode),)*
-                    _ => None,
-                }
-            }
-
             /// A lower-case name (`card`, `cheque`, …, `unknown`).
             pub fn name(self) -> &'static str {
                 match self {
@@ -182,6 +171,29 @@ payment_modes![
 ];
 
 impl PaymentMode {
+    /// The byte on the wire. [`PaymentMode::Unknown`] gives its byte back unchecked; the
+    /// emitters check it with [`PaymentMode::validate`].
+    pub fn code(self) -> u8 {
+        match self {
+            PaymentMode::Unknown(b) => b,
+            known => NAMED_MODES
+                .iter()
+                .position(|&m| m == known)
+                .and_then(|i| NAMED_CODES.get(i))
+                .copied()
+                .unwrap_or(b'0'),
+        }
+    }
+
+    /// The named mode of a wire byte, if any.
+    fn named(b: u8) -> Option<Self> {
+        NAMED_CODES
+            .iter()
+            .position(|&c| c == b)
+            .and_then(|i| NAMED_MODES.get(i))
+            .copied()
+    }
+
     /// The mode for a wire byte: a named one, or [`PaymentMode::Unknown`] for another ASCII
     /// letter or digit.
     pub fn from_code(b: u8) -> Result<Self> {
