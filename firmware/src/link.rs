@@ -81,6 +81,7 @@ pub trait Session: TerminalSide {
     /// Whether the dialect ever reports [`ecrlink_core::session::TerminalEvent::ReceiptRequested`]
     /// (ČSOB, ZVT; Concert has no receipt transfer): without it the loops leave out the code
     /// that cuts a receipt into parts.
+    #[cfg_attr(feature = "app", allow(dead_code))]
     const RECEIPTS: bool = true;
 
     /// What the pending receipt request asks for; `None` when the dialect does not say.

@@ -57,10 +57,19 @@ pub fn encode_frame(payload: &[u8], checksum: Checksum, out: &mut [u8]) -> Resul
     let frame = out
         .get_mut(..len)
         .ok_or(Error::BufferTooSmall { needed: len })?;
-    let (head, rest) = frame.split_at_mut(1);
-    let (body, tail) = rest.split_at_mut(payload.len());
-    head.fill(STX);
-    body.copy_from_slice(payload);
+    // Checked splits and a zipped copy: no panicking path (`split_at_mut` and
+    // `copy_from_slice` would link one). `frame` holds `len` bytes, so neither split fails.
+    let (head, body, tail) = frame
+        .split_first_mut()
+        .and_then(|(head, rest)| {
+            rest.split_at_mut_checked(payload.len())
+                .map(|(b, t)| (head, b, t))
+        })
+        .ok_or(Error::BufferTooSmall { needed: len })?;
+    *head = STX;
+    for (dst, &src) in body.iter_mut().zip(payload) {
+        *dst = src;
+    }
     if let Some((etx, lrc_slot)) = tail.split_first_mut() {
         *etx = ETX;
         if let Some(slot) = lrc_slot.first_mut() {

@@ -131,36 +131,44 @@ pub enum PaymentMode {
     Unknown(u8),
 }
 
-const PAYMENT_MODES: &[(u8, PaymentMode, &str)] = &[
-    (b'1', PaymentMode::Card, "card"),
-    (b'C', PaymentMode::Cheque, "cheque"),
-    (b'2', PaymentMode::Amex, "amex"),
-    (b'3', PaymentMode::Cetelem, "cetelem"),
-    (b'5', PaymentMode::Cofinoga, "cofinoga"),
-    (b'6', PaymentMode::Diners, "diners"),
-    (b'8', PaymentMode::Franfinance, "franfinance"),
-    (b'9', PaymentMode::Jcb, "jcb"),
-    (b'A', PaymentMode::AccordFinance, "accord-finance"),
-    (b'O', PaymentMode::Moneo, "moneo"),
-    (b'U', PaymentMode::Cup, "cup"),
-    (b'F', PaymentMode::FintraxEmv, "fintrax-emv"),
-    (b'0', PaymentMode::Other, "other"),
-];
+/// The named payment modes, one list: wire byte, mode, name. It becomes two short arrays
+/// (the wire bytes, the modes: 39 bytes of flash) searched by `code` and `named`, and a
+/// `match` for `name`, which is not linked where nothing asks for it; no 128-byte reverse
+/// table.
+macro_rules! payment_modes {
+    ($(($code:literal, $mode:ident, $name:literal)),* $(,)?) => {
+        /// The wire bytes of the named modes, in the order of [`NAMED_MODES`].
+        const NAMED_CODES: &[u8] = &[$($code),*];
+        /// The named modes, in the order of [`NAMED_CODES`].
+        const NAMED_MODES: &[PaymentMode] = &[$(PaymentMode::$mode),*];
 
-/// For each byte below 0x80, its index in [`PAYMENT_MODES`] (0xFF: none), so that reading a
-/// mode is one lookup instead of a search. Built at compile time, where an out-of-range index
-/// fails the build instead of panicking at run time.
-#[allow(clippy::indexing_slicing)]
-const MODE_BY_BYTE: [u8; 128] = {
-    let mut table = [0xFFu8; 128];
-    let mut i = 0;
-    while i < PAYMENT_MODES.len() {
-        let code = PAYMENT_MODES[i].0;
-        table[code as usize] = i as u8;
-        i += 1;
-    }
-    table
-};
+        impl PaymentMode {
+            /// A lower-case name (`card`, `cheque`, …, `unknown`).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(PaymentMode::$mode => $name,)*
+                    PaymentMode::Unknown(_) => "unknown",
+                }
+            }
+        }
+    };
+}
+
+payment_modes![
+    (b'1', Card, "card"),
+    (b'C', Cheque, "cheque"),
+    (b'2', Amex, "amex"),
+    (b'3', Cetelem, "cetelem"),
+    (b'5', Cofinoga, "cofinoga"),
+    (b'6', Diners, "diners"),
+    (b'8', Franfinance, "franfinance"),
+    (b'9', Jcb, "jcb"),
+    (b'A', AccordFinance, "accord-finance"),
+    (b'O', Moneo, "moneo"),
+    (b'U', Cup, "cup"),
+    (b'F', FintraxEmv, "fintrax-emv"),
+    (b'0', Other, "other"),
+];
 
 impl PaymentMode {
     /// The byte on the wire. [`PaymentMode::Unknown`] gives its byte back unchecked; the
@@ -168,21 +176,29 @@ impl PaymentMode {
     pub fn code(self) -> u8 {
         match self {
             PaymentMode::Unknown(b) => b,
-            known => PAYMENT_MODES
+            known => NAMED_MODES
                 .iter()
-                .find(|(_, m, _)| *m == known)
-                .map_or(b'0', |(c, _, _)| *c),
+                .position(|&m| m == known)
+                .and_then(|i| NAMED_CODES.get(i))
+                .copied()
+                .unwrap_or(b'0'),
         }
+    }
+
+    /// The named mode of a wire byte, if any.
+    fn named(b: u8) -> Option<Self> {
+        NAMED_CODES
+            .iter()
+            .position(|&c| c == b)
+            .and_then(|i| NAMED_MODES.get(i))
+            .copied()
     }
 
     /// The mode for a wire byte: a named one, or [`PaymentMode::Unknown`] for another ASCII
     /// letter or digit.
     pub fn from_code(b: u8) -> Result<Self> {
-        let named = MODE_BY_BYTE
-            .get(usize::from(b))
-            .and_then(|&i| PAYMENT_MODES.get(usize::from(i)));
-        if let Some((_, m, _)) = named {
-            return Ok(*m);
+        if let Some(m) = Self::named(b) {
+            return Ok(m);
         }
         if b.is_ascii_alphanumeric() {
             Ok(PaymentMode::Unknown(b))
@@ -202,14 +218,6 @@ impl PaymentMode {
                 field: "payment_mode",
             }),
         }
-    }
-
-    /// A lower-case name (`card`, `cheque`, …, `unknown`).
-    pub fn name(self) -> &'static str {
-        PAYMENT_MODES
-            .iter()
-            .find(|(_, m, _)| *m == self)
-            .map_or("unknown", |(_, _, n)| *n)
     }
 }
 
