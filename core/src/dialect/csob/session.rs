@@ -551,28 +551,25 @@ impl CsobTerminal {
         });
     }
 
-    /// Sends B2 `code` R-21 at once (no confirmation awaited) and reports `err`.
+    /// Refuses `b1` at once with a B2 (no confirmation awaited) and reports `err` as a
+    /// [`TerminalEvent::ProtocolError`]:
+    /// - a B1 the session cannot take (`busy` false): R-21 with `b1`'s code;
+    /// - a B1 sent while another request runs (`busy` true, `err` [`Error::LinkBusy`]): R-02
+    ///   (the public client's `MERCH_ERR_CANTDOIT`, the answer its connection check takes for
+    ///   a terminal that cannot take a request now), carrying `b1`'s own code, amount,
+    ///   currency and reference, so that it cannot be taken for the running request's answer.
     #[inline(never)]
-    fn refuse(&mut self, now: Instant, code: TxnCode, err: Error) {
-        let b2 = B2Ref::new(code, ResultCode::Discarded);
+    fn refuse(&mut self, now: Instant, b1: &TransactionRequest, busy: bool, err: Error) {
+        let result = if busy {
+            super::map::busy_code()
+        } else {
+            ResultCode::Discarded
+        };
+        let b2 = B2Ref::refusal(b1, result, busy);
         if let Err(e) = self.wire.send(now, 0, BodyRef::Response(&b2)) {
             self.error(e);
         }
         self.error(err);
-    }
-
-    /// Refuses `b1`, sent while another request runs, with a B2 that says busy: R-02 (the
-    /// public client's `MERCH_ERR_CANTDOIT`, the answer its connection check takes for a
-    /// terminal that cannot take a request now), carrying `b1`'s own code, amount, currency
-    /// and reference, so that it cannot be taken for the running request's answer. The
-    /// driver gets [`TerminalEvent::ProtocolError`] with [`Error::LinkBusy`].
-    #[inline(never)]
-    fn refuse_busy(&mut self, now: Instant, b1: &TransactionRequest) {
-        let b2 = B2Ref::refusal(b1, super::map::busy_code(), true);
-        if let Err(e) = self.wire.send(now, 0, BodyRef::Response(&b2)) {
-            self.error(e);
-        }
-        self.error(Error::LinkBusy);
     }
 
     fn to_request(&self, b1: &TransactionRequest) -> Result<Request> {
@@ -635,13 +632,13 @@ impl CsobTerminal {
         }
         if let TerminalState::Processing { .. } = self.state {
             if b1.code != TxnCode::Passivate {
-                self.refuse_busy(now, b1);
+                self.refuse(now, b1, true, Error::LinkBusy);
                 return;
             }
         }
         if let Err(e) = self.take(sent_at, b1) {
             if self.state == TerminalState::Idle {
-                self.refuse(now, b1.code, e);
+                self.refuse(now, b1, false, e);
             } else {
                 self.error(e);
             }
