@@ -25,8 +25,8 @@ use heapless::{Deque, String, Vec};
 use super::codes::{Flags, MessageType, ReceiptSelector, ResultCode, TxnCode};
 use super::header::{CrcField, Header, HeaderRef, VERSION_01};
 use super::message::{
-    self, B2Ref, Body, BodyRef, MAX_FRAME, MAX_PAYLOAD, Message, MessageView, ParseOptions, TicketRequest,
-    TransactionRequest,
+    self, B2Ref, Body, BodyRef, MAX_FRAME, MAX_PAYLOAD, Message, MessageView, ParseOptions,
+    TicketRequest, TransactionRequest,
 };
 use crate::link::{Checksum, Feed, FrameAccumulator};
 use crate::session::{EcrEvent, EcrSide, Progress, TerminalEvent, TerminalSide};
@@ -607,9 +607,7 @@ impl CsobTerminal {
         // request's B2 answers it (the public client takes the first B2 it reads as its
         // answer). Answering it R-21 told the till "discarded" while the sale went on.
         let repeat = match self.state {
-            TerminalState::Processing { .. } => {
-                self.current.as_ref().is_some_and(|(_, c)| c == b1)
-            }
+            TerminalState::Processing { .. } => self.current.as_ref().is_some_and(|(_, c)| c == b1),
             TerminalState::AwaitConfirm { .. } => self
                 .current
                 .as_ref()
