@@ -299,9 +299,10 @@ impl<const RX: usize, const TX: usize> Wire<RX, TX> {
         Ok(Some(len))
     }
 
-    /// Feeds bytes up to the first complete item: a message's header and body (or the error
-    /// of a bad one), with the bytes consumed. `body` types the fields into what a side can
-    /// receive (the terminal's [`TerminalBody`] has no room for a B4's receipt text).
+    /// Feeds bytes up to the first complete item: what `body` takes from a message (or the
+    /// error of a bad one), with the bytes consumed. `body` types the header and fields into
+    /// what a side keeps (the terminal's [`TerminalBody`] has no room for a B4's receipt text,
+    /// and the terminal keeps only the header's time, not a copy of the whole header).
     // Never inlined: the parser's temporaries then take stack only while parsing, not under
     // the handling of what was parsed (which sends frames).
     #[inline(never)]
@@ -309,15 +310,12 @@ impl<const RX: usize, const TX: usize> Wire<RX, TX> {
         &mut self,
         input: &[u8],
         body: impl Fn(&MessageView<'_>) -> Result<B>,
-    ) -> (Option<Result<(Header, B)>>, usize) {
+    ) -> (Option<Result<B>>, usize) {
         let (r, used) = self.acc.feed(input);
         let item = match r {
-            Ok(Feed::Frame(payload)) => Some(
-                MessageView::parse(payload, &self.config.parse).and_then(|view| {
-                    let b = body(&view)?;
-                    Ok((view.header, b))
-                }),
-            ),
+            Ok(Feed::Frame(payload)) => {
+                Some(MessageView::parse(payload, &self.config.parse).and_then(|view| body(&view)))
+            }
             Ok(Feed::NeedMore | Feed::Control(_)) => None,
             Err(e) => Some(Err(e)),
         };
@@ -657,13 +655,13 @@ impl CsobTerminal {
     }
 
     #[inline(never)]
-    fn on_message(&mut self, now: Instant, msg: Result<(Header, TerminalBody)>) {
-        let (header, body) = match msg {
+    fn on_message(&mut self, now: Instant, msg: Result<(Timestamp, TerminalBody)>) {
+        let (sent_at, body) = match msg {
             Ok(m) => m,
             Err(e) => return self.error(e),
         };
         match body {
-            TerminalBody::Request(b1) => self.on_request(now, header.timestamp, &b1),
+            TerminalBody::Request(b1) => self.on_request(now, sent_at, &b1),
             TerminalBody::Activity => {
                 if let TerminalState::AwaitConfirm { .. } = self.state {
                     self.state = TerminalState::Idle;
@@ -730,7 +728,9 @@ fn has_receipt(kind: RequestKind) -> bool {
 
 impl TerminalSide for CsobTerminal {
     fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
-        feed_all!(self, now, bytes, terminal_body);
+        feed_all!(self, now, bytes, |view: &MessageView<'_>| {
+            terminal_body(view).map(|b| (view.header.timestamp, b))
+        });
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -1007,7 +1007,9 @@ impl EcrSide for CsobEcr {
     }
 
     fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
-        feed_all!(self, now, bytes, Body::from_view);
+        feed_all!(self, now, bytes, |view: &MessageView<'_>| {
+            Ok((view.header.clone(), Body::from_view(view)?))
+        });
     }
 
     fn handle_timeout(&mut self, now: Instant) {
