@@ -96,8 +96,9 @@ pub struct CsobConfig {
     pub announce_receipts: bool,
     /// Terminal: the most bytes the till takes in one read (default [`PUBLIC_CLIENT_READ`];
     /// a larger value counts as [`TERMINAL_OUTBOX`], the terminal's outbox, and zero as that
-    /// too, with one frame per `poll_transmit`). No frame larger than this is built (a B2 or B4 that would not fit is
-    /// [`Error::CapacityExceeded`]; cut receipt text with [`CsobTerminal::receipt_part_fits`]),
+    /// too, with one frame per `poll_transmit`). No frame larger than this is built (a B2 or
+    /// B4 that would not fit is [`Error::CapacityExceeded`]; cut receipt text with
+    /// [`CsobTerminal::receipt_part_fits`]),
     /// and frames that are ready together leave together from one `poll_transmit`, up to this
     /// size, so that a till reading once gets the B0 and the B2 of an answer given at once.
     pub till_read: usize,
