@@ -182,9 +182,11 @@ pub fn parse_header(
     crc: CrcPolicy,
     length: LengthPolicy,
 ) -> Result<(Header, &[u8])> {
-    let (head, data) = payload.split_at_checked(HEADER_LEN).ok_or(Error::Truncated {
-        what: "csob header",
-    })?;
+    let (head, data) = payload
+        .split_at_checked(HEADER_LEN)
+        .ok_or(Error::Truncated {
+            what: "csob header",
+        })?;
     let part = |range: core::ops::Range<usize>| head.get(range).unwrap_or_default();
     let (ty, version, tid, ts) = (
         part(MESSAGE_TYPE),

@@ -35,8 +35,7 @@ use super::codes::{Flags, MessageType, ReceiptSelector, ResultCode, TxnCode};
 use super::fields::{Field, FieldsView, tag};
 use super::header::{
     Counter, CrcPolicy, HEADER_LEN, Header, HeaderRef, LengthPolicy, Sink, SliceWriter,
-    emit_header,
-    parse_header,
+    emit_header, parse_header,
 };
 use super::text;
 use crate::link::control::{ETX, FS, GS, STX};
@@ -574,7 +573,8 @@ impl Message {
     /// outside ISO-8859-2 or an amount over twelve digits); [`Error::BufferTooSmall`] if `out`
     /// is too small, in which case `out` is untouched.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
-        self.body.with_borrowed(|b| emit(self.header.borrowed(), b, out))
+        self.body
+            .with_borrowed(|b| emit(self.header.borrowed(), b, out))
     }
 
     /// The header's flags.

@@ -25,8 +25,8 @@ use heapless::{Deque, String, Vec};
 use super::codes::{Flags, MessageType, ReceiptSelector, ResultCode, TxnCode};
 use super::header::{CrcField, Header, HeaderRef, VERSION_01};
 use super::message::{
-    self, B2Ref, Body, BodyRef, MAX_FRAME, MAX_PAYLOAD, Message, MessageView, ParseOptions, TicketRequest,
-    TransactionRequest,
+    self, B2Ref, Body, BodyRef, MAX_FRAME, MAX_PAYLOAD, Message, MessageView, ParseOptions,
+    TicketRequest, TransactionRequest,
 };
 use crate::link::{Checksum, Feed, FrameAccumulator};
 use crate::session::{EcrEvent, EcrSide, Progress, TerminalEvent, TerminalSide};
@@ -96,8 +96,9 @@ pub struct CsobConfig {
     pub announce_receipts: bool,
     /// Terminal: the most bytes the till takes in one read (default [`PUBLIC_CLIENT_READ`];
     /// a larger value counts as [`TERMINAL_OUTBOX`], the terminal's outbox, and zero as that
-    /// too, with one frame per `poll_transmit`). No frame larger than this is built (a B2 or B4 that would not fit is
-    /// [`Error::CapacityExceeded`]; cut receipt text with [`CsobTerminal::receipt_part_fits`]),
+    /// too, with one frame per `poll_transmit`). No frame larger than this is built (a B2 or
+    /// B4 that would not fit is [`Error::CapacityExceeded`]; cut receipt text with
+    /// [`CsobTerminal::receipt_part_fits`]),
     /// and frames that are ready together leave together from one `poll_transmit`, up to this
     /// size, so that a till reading once gets the B0 and the B2 of an answer given at once.
     pub till_read: usize,
@@ -122,60 +123,57 @@ impl CsobConfig {
 
 // ----- wall clock -----
 //
-// The civil-date algorithm in 32-bit arithmetic (firmware links no 64-bit division for the
-// header clock; see `crate::num`). Days count from 0000-03-01 of the proleptic Gregorian
-// calendar shifted back by one 400-year era, so that every `u16` year is non-negative.
+// The header clock: the anchor time plus the seconds since, walked forward month by month in
+// 32-bit arithmetic (no 64-bit division but `crate::num`'s; a day-count algorithm took 0.9 KB
+// of flash on a Cortex-M4, this a fraction of it). A driver anchors the clock at boot, so the
+// walk is a few months; it stops at the year `u16::MAX` whatever the count.
 
-/// Days in a 400-year era.
-const ERA_DAYS: u32 = 146_097;
-/// Years the day count is shifted by.
-const YEAR_SHIFT: u32 = 400;
-
-fn days_from_civil(y: u16, m: u8, d: u8) -> u32 {
-    let (m, d) = (u32::from(m), u32::from(d));
-    let y = u32::from(y) + YEAR_SHIFT - u32::from(m <= 2);
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d.saturating_sub(1);
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * ERA_DAYS + doe
-}
-
-/// (year, month, day) of a day count of [`days_from_civil`]; the year is `u32` as the count
-/// can pass `u16::MAX`.
-fn civil_from_days(z: u32) -> (u32, u8, u8) {
-    let era = z / ERA_DAYS;
-    let doe = z - era * ERA_DAYS;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = (yoe + era * 400 + u32::from(m <= 2)).saturating_sub(YEAR_SHIFT);
-    (y, m as u8, d as u8)
+/// Days in month `m` (1–12) of year `y` of the proleptic Gregorian calendar.
+fn month_days(y: u32, m: u32) -> u32 {
+    match m {
+        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// `t` plus `secs` seconds in the proleptic Gregorian calendar (a year past `u16::MAX` is
-/// `u16::MAX`).
+/// `u16::MAX`). A day past the end of `t`'s month (`Timestamp` takes 31 in any month) counts
+/// on into the next.
 fn add_seconds(t: Timestamp, secs: u64) -> Timestamp {
     use crate::num::div_rem_u64;
     let (hours, s) = div_rem_u64(secs, 3600);
     let (days, h) = div_rem_u64(hours, 24);
     let mut sod = u32::from(t.hour) * 3600 + u32::from(t.minute) * 60 + u32::from(t.second);
     sod += u32::from(h) * 3600 + u32::from(s);
-    let carry = u64::from(sod >= 86_400);
+    // Days after the first of `t`'s month.
+    let mut d = days.saturating_add(u64::from(t.day.saturating_sub(1)));
     if sod >= 86_400 {
         sod -= 86_400;
+        d = d.saturating_add(1);
     }
-    let z = u64::from(days_from_civil(t.year, t.month, t.day))
-        .saturating_add(days)
-        .saturating_add(carry);
-    let (y, m, d) = civil_from_days(u32::try_from(z).unwrap_or(u32::MAX));
+    let (mut y, mut m) = (u32::from(t.year), u32::from(t.month));
+    loop {
+        let n = u64::from(month_days(y, m));
+        if d < n {
+            break;
+        }
+        if y >= u32::from(u16::MAX) && m == 12 {
+            d = n - 1;
+            break;
+        }
+        d -= n;
+        m += 1;
+        if m > 12 {
+            m = 1;
+            y += 1;
+        }
+    }
     Timestamp::new(
         u16::try_from(y).unwrap_or(u16::MAX),
-        m,
-        d,
+        m as u8,
+        d as u8 + 1,
         (sod / 3600) as u8,
         (sod / 60 % 60) as u8,
         (sod % 60) as u8,
@@ -299,9 +297,10 @@ impl<const RX: usize, const TX: usize> Wire<RX, TX> {
         Ok(Some(len))
     }
 
-    /// Feeds bytes up to the first complete item: a message's header and body (or the error
-    /// of a bad one), with the bytes consumed. `body` types the fields into what a side can
-    /// receive (the terminal's [`TerminalBody`] has no room for a B4's receipt text).
+    /// Feeds bytes up to the first complete item: what `body` takes from a message (or the
+    /// error of a bad one), with the bytes consumed. `body` types the header and fields into
+    /// what a side keeps (the terminal's [`TerminalBody`] has no room for a B4's receipt text,
+    /// and the terminal keeps only the header's time, not a copy of the whole header).
     // Never inlined: the parser's temporaries then take stack only while parsing, not under
     // the handling of what was parsed (which sends frames).
     #[inline(never)]
@@ -309,15 +308,12 @@ impl<const RX: usize, const TX: usize> Wire<RX, TX> {
         &mut self,
         input: &[u8],
         body: impl Fn(&MessageView<'_>) -> Result<B>,
-    ) -> (Option<Result<(Header, B)>>, usize) {
+    ) -> (Option<Result<B>>, usize) {
         let (r, used) = self.acc.feed(input);
         let item = match r {
-            Ok(Feed::Frame(payload)) => Some(
-                MessageView::parse(payload, &self.config.parse).and_then(|view| {
-                    let b = body(&view)?;
-                    Ok((view.header, b))
-                }),
-            ),
+            Ok(Feed::Frame(payload)) => {
+                Some(MessageView::parse(payload, &self.config.parse).and_then(|view| body(&view)))
+            }
             Ok(Feed::NeedMore | Feed::Control(_)) => None,
             Err(e) => Some(Err(e)),
         };
@@ -551,28 +547,25 @@ impl CsobTerminal {
         });
     }
 
-    /// Sends B2 `code` R-21 at once (no confirmation awaited) and reports `err`.
+    /// Refuses `b1` at once with a B2 (no confirmation awaited) and reports `err` as a
+    /// [`TerminalEvent::ProtocolError`]:
+    /// - a B1 the session cannot take (`busy` false): R-21 with `b1`'s code;
+    /// - a B1 sent while another request runs (`busy` true, `err` [`Error::LinkBusy`]): R-02
+    ///   (the public client's `MERCH_ERR_CANTDOIT`, the answer its connection check takes for
+    ///   a terminal that cannot take a request now), carrying `b1`'s own code, amount,
+    ///   currency and reference, so that it cannot be taken for the running request's answer.
     #[inline(never)]
-    fn refuse(&mut self, now: Instant, code: TxnCode, err: Error) {
-        let b2 = B2Ref::new(code, ResultCode::Discarded);
+    fn refuse(&mut self, now: Instant, b1: &TransactionRequest, busy: bool, err: Error) {
+        let result = if busy {
+            super::map::busy_code()
+        } else {
+            ResultCode::Discarded
+        };
+        let b2 = B2Ref::refusal(b1, result, busy);
         if let Err(e) = self.wire.send(now, 0, BodyRef::Response(&b2)) {
             self.error(e);
         }
         self.error(err);
-    }
-
-    /// Refuses `b1`, sent while another request runs, with a B2 that says busy: R-02 (the
-    /// public client's `MERCH_ERR_CANTDOIT`, the answer its connection check takes for a
-    /// terminal that cannot take a request now), carrying `b1`'s own code, amount, currency
-    /// and reference, so that it cannot be taken for the running request's answer. The
-    /// driver gets [`TerminalEvent::ProtocolError`] with [`Error::LinkBusy`].
-    #[inline(never)]
-    fn refuse_busy(&mut self, now: Instant, b1: &TransactionRequest) {
-        let b2 = B2Ref::refusal(b1, super::map::busy_code(), true);
-        if let Err(e) = self.wire.send(now, 0, BodyRef::Response(&b2)) {
-            self.error(e);
-        }
-        self.error(Error::LinkBusy);
     }
 
     fn to_request(&self, b1: &TransactionRequest) -> Result<Request> {
@@ -610,9 +603,7 @@ impl CsobTerminal {
         // request's B2 answers it (the public client takes the first B2 it reads as its
         // answer). Answering it R-21 told the till "discarded" while the sale went on.
         let repeat = match self.state {
-            TerminalState::Processing { .. } => {
-                self.current.as_ref().is_some_and(|(_, c)| c == b1)
-            }
+            TerminalState::Processing { .. } => self.current.as_ref().is_some_and(|(_, c)| c == b1),
             TerminalState::AwaitConfirm { .. } => self
                 .current
                 .as_ref()
@@ -635,13 +626,13 @@ impl CsobTerminal {
         }
         if let TerminalState::Processing { .. } = self.state {
             if b1.code != TxnCode::Passivate {
-                self.refuse_busy(now, b1);
+                self.refuse(now, b1, true, Error::LinkBusy);
                 return;
             }
         }
         if let Err(e) = self.take(sent_at, b1) {
             if self.state == TerminalState::Idle {
-                self.refuse(now, b1.code, e);
+                self.refuse(now, b1, false, e);
             } else {
                 self.error(e);
             }
@@ -662,13 +653,13 @@ impl CsobTerminal {
     }
 
     #[inline(never)]
-    fn on_message(&mut self, now: Instant, msg: Result<(Header, TerminalBody)>) {
-        let (header, body) = match msg {
+    fn on_message(&mut self, now: Instant, msg: Result<(Timestamp, TerminalBody)>) {
+        let (sent_at, body) = match msg {
             Ok(m) => m,
             Err(e) => return self.error(e),
         };
         match body {
-            TerminalBody::Request(b1) => self.on_request(now, header.timestamp, &b1),
+            TerminalBody::Request(b1) => self.on_request(now, sent_at, &b1),
             TerminalBody::Activity => {
                 if let TerminalState::AwaitConfirm { .. } = self.state {
                     self.state = TerminalState::Idle;
@@ -735,7 +726,9 @@ fn has_receipt(kind: RequestKind) -> bool {
 
 impl TerminalSide for CsobTerminal {
     fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
-        feed_all!(self, now, bytes, terminal_body);
+        feed_all!(self, now, bytes, |view: &MessageView<'_>| {
+            terminal_body(view).map(|b| (view.header.timestamp, b))
+        });
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -1012,7 +1005,9 @@ impl EcrSide for CsobEcr {
     }
 
     fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
-        feed_all!(self, now, bytes, Body::from_view);
+        feed_all!(self, now, bytes, |view: &MessageView<'_>| {
+            Ok((view.header.clone(), Body::from_view(view)?))
+        });
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -1110,7 +1105,7 @@ mod clock_tests {
     proptest! {
         #[test]
         fn add_seconds_agrees_with_the_64_bit_calendar(
-            year in 0u16..=9999, month in 1u8..=12, day in 1u8..=28,
+            year in 0u16..=9999, month in 1u8..=12, day in 1u8..=31,
             hour in 0u8..24, minute in 0u8..60, second in 0u8..60,
             secs in 0u64..(3_000 * 366 * 86_400),
         ) {

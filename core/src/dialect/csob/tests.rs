@@ -1957,7 +1957,10 @@ fn the_longest_b1_fits_the_terminal_receive_buffer() {
             b"FABCD1234",
             b"B999999999999",
             b"C999999999999",
-            &[b'9', GS, b'S', b'1', b'2', b'3', b'4', b'5', b'6', b'7', b'8', b'9', b'0', b'1', b'2', b'3', b'4', b'5', b'6', b'7', b'8', b'9', b'0'],
+            &[
+                b'9', GS, b'S', b'1', b'2', b'3', b'4', b'5', b'6', b'7', b'8', b'9', b'0', b'1',
+                b'2', b'3', b'4', b'5', b'6', b'7', b'8', b'9', b'0',
+            ],
             b"E203",
         ],
     );
@@ -1966,7 +1969,10 @@ fn the_longest_b1_fits_the_terminal_receive_buffer() {
     let mut term = CsobTerminal::new(CsobConfig::new(tid()));
     term.handle_bytes(Instant::ZERO, &b1);
     assert!(
-        matches!(term.poll_event(), Some(TerminalEvent::Request(Request::Reversal { .. }))),
+        matches!(
+            term.poll_event(),
+            Some(TerminalEvent::Request(Request::Reversal { .. }))
+        ),
         "the longest B1 is taken"
     );
 }
@@ -1997,7 +2003,8 @@ fn till_read_past_the_outbox_is_capped_at_it() {
     let mut buf = [0u8; MAX_TRANSMIT];
     assert_eq!(term.poll_transmit(&mut buf), Ok(None));
     // The part that fits goes out whole.
-    term.send_receipt_part(Instant::ZERO, &lines(22), false).unwrap();
+    term.send_receipt_part(Instant::ZERO, &lines(22), false)
+        .unwrap();
     assert_eq!(term.poll_transmit(&mut buf), Ok(Some(984)));
 }
 
