@@ -599,8 +599,8 @@ pub fn result_code(outcome: &Outcome) -> u8 {
     use result as r;
     match outcome {
         Outcome::Approved => r::SUCCESS,
-        Outcome::Declined { code } => match code.as_str().parse::<u8>() {
-            Ok(n) if (1..=0x63).contains(&n) => n,
+        Outcome::Declined { code } => match decimal_u8(code.as_str()) {
+            Some(n) if (1..=0x63).contains(&n) => n,
             _ => r::PROCESSING_ERROR,
         },
         Outcome::Timeout => r::REMOTE_NO_ANSWER,
@@ -619,6 +619,26 @@ pub fn result_code(outcome: &Outcome) -> u8 {
             FailReason::Other => r::SYSTEM_ERROR,
         },
     }
+}
+
+/// The number a decline code writes in decimal, read as `str::parse::<u8>` reads it (an
+/// optional `+`, then at least one digit, at most 255), without linking the generic integer
+/// parser (156 bytes of flash on the firmware).
+fn decimal_u8(code: &str) -> Option<u8> {
+    let bytes = code.as_bytes();
+    let digits = bytes.strip_prefix(b"+").unwrap_or(bytes);
+    if digits.is_empty() {
+        return None;
+    }
+    let mut n = 0u8;
+    for &c in digits {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(d)?;
+    }
+    Some(n)
 }
 
 /// The ZVT result code of `response`: [`result_code`] of its outcome, except that a reversal
@@ -663,14 +683,15 @@ pub fn response_result_code(response: &Response) -> u8 {
 fn pan_bcd(pan: &MaskedPan, out: &mut [u8; 10]) -> usize {
     let len = pan.len().min(19);
     let hidden = len.saturating_sub(10);
+    let (bin, last4) = pan.visible_digits();
     let nibble = |i: usize| -> u8 {
-        let digit = |s: &str, k: usize| s.as_bytes().get(k).map_or(0, |c| c.wrapping_sub(b'0'));
+        let digit = |s: &[u8], k: usize| s.get(k).map_or(0, |c| c.wrapping_sub(b'0'));
         if i < 6 {
-            digit(pan.bin(), i)
+            digit(bin, i)
         } else if i < 6 + hidden {
             0x0E
         } else if i < len {
-            digit(pan.last4(), i - 6 - hidden)
+            digit(last4, i - 6 - hidden)
         } else {
             0x0F
         }
@@ -832,7 +853,7 @@ impl Info {
             text: r.text.clone(),
         };
         if let Outcome::Declined { code } = &r.outcome {
-            info.result_code_as = code.as_str().parse::<u8>().ok();
+            info.result_code_as = decimal_u8(code.as_str());
         }
         if let Some(totals) = &r.totals {
             if info.amount.is_none() {
