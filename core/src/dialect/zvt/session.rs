@@ -1899,64 +1899,58 @@ impl Core {
         } else {
             Out::Abort(code)
         };
-        let mut outs: Vec<Out, 6> = Vec::new();
+        // A status not yet sent has no point any more; the answer's messages follow what
+        // is still queued.
+        keep(&mut self.queue, |o| !matches!(o, Out::Status(_)));
         let payment_receipts = approved && cfg & config_bit::ECR_PRINTS_PAYMENT != 0;
         match kind {
-            CmdKind::Payment => {
+            CmdKind::PreAuth if code == result::PRE_AUTH_ERROR => {
+                let open = response
+                    .trace
+                    .map_or(super::RECEIPT_NO_NONE, receipt_number);
+                let _ = self.queue.push_back(Out::AbortReceipt(code, open));
+            }
+            // A payment and the other pre-authorisation answers: the same messages.
+            CmdKind::Payment | CmdKind::PreAuth => {
                 if approved || response.trace.is_some() {
-                    let _ = outs.push(Out::Info);
+                    let _ = self.queue.push_back(Out::Info);
                 }
                 if payment_receipts {
-                    let _ = outs.push(Out::Receipt(ReceiptCopy::Merchant));
-                    let _ = outs.push(Out::Receipt(ReceiptCopy::Customer));
+                    let _ = self.queue.push_back(Out::Receipt(ReceiptCopy::Merchant));
+                    let _ = self.queue.push_back(Out::Receipt(ReceiptCopy::Customer));
                 }
-                let _ = outs.push(end);
-                if approved && !reversal {
-                    if let (Some(trace), Some(_), Some(_)) =
-                        (response.trace, &response.approval_code, response.amount)
-                    {
-                        self.remember(trace);
-                    }
-                }
-                if let (true, Some(receipt)) = (approved, reversed) {
-                    keep(&mut self.approved, |n| *n != receipt);
-                }
+                let _ = self.queue.push_back(end);
             }
             CmdKind::RepeatReceipt => {
                 if payment_receipts {
-                    let _ = outs.push(Out::Receipt(ReceiptCopy::Customer));
+                    let _ = self.queue.push_back(Out::Receipt(ReceiptCopy::Customer));
                 }
-                let _ = outs.push(end);
+                let _ = self.queue.push_back(end);
             }
             CmdKind::EndOfDay => {
-                let _ = outs.push(Out::Info);
+                let _ = self.queue.push_back(Out::Info);
                 if approved && cfg & config_bit::ECR_PRINTS_ADMIN != 0 {
-                    let _ = outs.push(Out::Receipt(ReceiptCopy::Merchant));
+                    let _ = self.queue.push_back(Out::Receipt(ReceiptCopy::Merchant));
                 }
-                let _ = outs.push(end);
-            }
-            CmdKind::PreAuth => {
-                if code == result::PRE_AUTH_ERROR {
-                    let open = response
-                        .trace
-                        .map_or(super::RECEIPT_NO_NONE, receipt_number);
-                    let _ = outs.push(Out::AbortReceipt(code, open));
-                } else {
-                    if approved || response.trace.is_some() {
-                        let _ = outs.push(Out::Info);
-                    }
-                    if payment_receipts {
-                        let _ = outs.push(Out::Receipt(ReceiptCopy::Merchant));
-                        let _ = outs.push(Out::Receipt(ReceiptCopy::Customer));
-                    }
-                    let _ = outs.push(end);
-                }
+                let _ = self.queue.push_back(end);
             }
             CmdKind::StatusEnquiry => {
-                let _ = outs.push(Out::Software(if approved { 0 } else { code }));
+                let _ = self.queue.push_back(Out::Software(if approved { 0 } else { code }));
             }
             CmdKind::Diagnosis | CmdKind::Local => {
-                let _ = outs.push(end);
+                let _ = self.queue.push_back(end);
+            }
+        }
+        if kind == CmdKind::Payment {
+            if approved && !reversal {
+                if let (Some(trace), Some(_), Some(_)) =
+                    (response.trace, &response.approval_code, response.amount)
+                {
+                    self.remember(trace);
+                }
+            }
+            if let (true, Some(receipt)) = (approved, reversed) {
+                keep(&mut self.approved, |n| *n != receipt);
             }
         }
         // A status information of an answer before, still waiting for its serial ACK, cannot
@@ -1964,11 +1958,6 @@ impl Core {
         self.wire.no_repeat_if(|f| f == Frame::Info);
         self.info = Some(Info::of(response, self.currency().numeric()));
         self.answered = true;
-        // A status not yet sent has no point any more.
-        keep(&mut self.queue, |o| !matches!(o, Out::Status(_)));
-        for o in outs {
-            let _ = self.queue.push_back(o);
-        }
         self.pump(now);
         Ok(())
     }
