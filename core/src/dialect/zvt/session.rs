@@ -703,6 +703,13 @@ fn pan_bcd(pan: &MaskedPan, out: &mut [u8; 10]) -> usize {
     bytes
 }
 
+/// `now` plus `d`, saturating. Not inlined: `Duration`'s 128-bit millisecond count is
+/// computed in one place on a 32-bit target, not at each deadline set.
+#[inline(never)]
+fn after(now: Instant, d: Duration) -> Instant {
+    now.saturating_add(d)
+}
+
 /// The bytes of a BER length.
 fn ber_len(len: usize) -> ([u8; 3], usize) {
     match len {
@@ -1551,7 +1558,7 @@ impl Core {
                     self.receipt = ReceiptState::Asked {
                         copy,
                         first: true,
-                        deadline: now.saturating_add(self.cfg.receipt_timeout),
+                        deadline: after(now, self.cfg.receipt_timeout),
                     };
                     self.event(TerminalEvent::ReceiptRequested);
                     return;
@@ -1575,7 +1582,7 @@ impl Core {
                 continue;
             }
             self.awaiting = Some(Awaiting {
-                deadline: now.saturating_add(self.cfg.ack_timeout),
+                deadline: after(now, self.cfg.ack_timeout),
                 last,
             });
         }
@@ -1595,7 +1602,7 @@ impl Core {
                 self.receipt = ReceiptState::Asked {
                     copy: rt.copy,
                     first: false,
-                    deadline: now.saturating_add(self.cfg.receipt_timeout),
+                    deadline: after(now, self.cfg.receipt_timeout),
                 };
                 self.event(TerminalEvent::ReceiptRequested);
             } else {
@@ -1632,7 +1639,7 @@ impl Core {
         match self.send(frame) {
             Ok(()) => {
                 self.awaiting = Some(Awaiting {
-                    deadline: now.saturating_add(self.cfg.ack_timeout),
+                    deadline: after(now, self.cfg.ack_timeout),
                     last: false,
                 });
             }
