@@ -180,8 +180,11 @@
 //!    accumulate frames themselves. The drivers use their one `BUF` for both directions, so
 //!    `BUF` follows the transmit rule. A [`Pipe`] must hold what one side writes before the
 //!    other reads: a frame and its control bytes each way (256 for Concert, 4 096 for ČSOB;
-//!    for ZVT what a side queues at once, up to its
-//!    [`TX_CAPACITY`](crate::dialect::zvt::session::TX_CAPACITY)).
+//!    for ZVT what a side writes at once: the terminal side holds no bytes and builds each
+//!    frame into whatever buffer it is polled with, so its own buffer can be any size, while
+//!    the till side queues up to its
+//!    [`TX_CAPACITY`](crate::dialect::zvt::session::TX_CAPACITY), an acknowledgement and the
+//!    longest till message, which a pipe of that size holds).
 //! 4. **Events are bounded.** Each session holds a few events (see its `*_EVENTS` /
 //!    `SESSION_EVENT_CAPACITY` constant); poll them after every call that takes `now`, or the
 //!    least important are dropped.

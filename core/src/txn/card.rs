@@ -168,6 +168,13 @@ impl MaskedPan {
     pub fn bin(&self) -> &str {
         core::str::from_utf8(&self.first6).unwrap_or("??????")
     }
+
+    /// The first six and the last four digits as ASCII bytes (what [`MaskedPan::bin`] and
+    /// [`MaskedPan::last4`] say, read without a UTF-8 check: a codec that writes them as BCD
+    /// links no `str` conversion).
+    pub(crate) fn visible_digits(&self) -> (&[u8; 6], &[u8; 4]) {
+        (&self.first6, &self.last4)
+    }
 }
 
 impl fmt::Display for MaskedPan {

@@ -86,6 +86,18 @@ pub struct Bmps<'a> {
     pub ignored: u8,
 }
 
+/// Where [`Bmps::take`] stores a BMP of the common kinds, and so how its value is read.
+enum Slot<'s, 'a> {
+    /// One byte as it is.
+    Byte(&'s mut Option<u8>),
+    /// Two BCD bytes.
+    Bcd16(&'s mut Option<u16>),
+    /// Up to four BCD bytes.
+    Bcd32(&'s mut Option<u32>),
+    /// The value bytes as they are.
+    Bytes(&'s mut Option<&'a [u8]>),
+}
+
 fn set<T>(slot: &mut Option<T>, bmp: u8, value: T) -> Result<()> {
     if slot.is_some() {
         return Err(Error::ZvtField { bmp });
@@ -120,61 +132,65 @@ impl<'a> Bmps<'a> {
 
     fn take(&mut self, b: &Bmp<'a>) -> Result<()> {
         let num = b.number;
-        match num {
-            n::TIMEOUT => set(&mut self.timeout, num, byte(b)),
-            n::MAX_STATUS_INFOS => set(&mut self.max_status_infos, num, byte(b)),
-            n::SERVICE_BYTE => set(&mut self.service_byte, num, byte(b)),
-            n::AMOUNT => set(&mut self.amount, num, bcd_to_u64(num, b.value)?),
-            n::PUMP_NO => set(&mut self.pump_no, num, byte(b)),
-            n::TRACE => set(&mut self.trace, num, bcd32(b)?),
-            n::TIME => set(&mut self.time, num, bcd32(b)?),
-            n::DATE => set(&mut self.date, num, bcd16(b)?),
-            n::EXPIRY => set(&mut self.expiry, num, bcd16(b)?),
-            n::CARD_SEQUENCE => set(&mut self.card_sequence, num, bcd16(b)?),
-            n::PAYMENT_TYPE => set(&mut self.payment_type, num, byte(b)),
+        // The arms only choose where the value goes; it is read and stored once per kind
+        // below (one copy of each check instead of one per BMP).
+        let slot = match num {
+            n::TIMEOUT => Slot::Byte(&mut self.timeout),
+            n::MAX_STATUS_INFOS => Slot::Byte(&mut self.max_status_infos),
+            n::SERVICE_BYTE => Slot::Byte(&mut self.service_byte),
+            n::AMOUNT => return set(&mut self.amount, num, bcd_to_u64(num, b.value)?),
+            n::PUMP_NO => Slot::Byte(&mut self.pump_no),
+            n::TRACE => Slot::Bcd32(&mut self.trace),
+            n::TIME => Slot::Bcd32(&mut self.time),
+            n::DATE => Slot::Bcd16(&mut self.date),
+            n::EXPIRY => Slot::Bcd16(&mut self.expiry),
+            n::CARD_SEQUENCE => Slot::Bcd16(&mut self.card_sequence),
+            n::PAYMENT_TYPE => Slot::Byte(&mut self.payment_type),
             n::CARD_NUMBER => {
                 check_card_number(b.value)?;
-                set(&mut self.card_number, num, b.value)
+                Slot::Bytes(&mut self.card_number)
             }
-            n::RESULT_CODE => set(&mut self.result_code, num, byte(b)),
-            n::TERMINAL_ID => set(&mut self.terminal_id, num, bcd32(b)?),
+            n::RESULT_CODE => Slot::Byte(&mut self.result_code),
+            n::TERMINAL_ID => Slot::Bcd32(&mut self.terminal_id),
             n::VU_NUMBER => {
                 let v = b
                     .value
                     .try_into()
                     .map_err(|_| Error::ZvtField { bmp: num })?;
-                set(&mut self.vu_number, num, v)
+                return set(&mut self.vu_number, num, v);
             }
-            n::ORIGINAL_TRACE => set(&mut self.original_trace, num, bcd32(b)?),
+            n::ORIGINAL_TRACE => Slot::Bcd32(&mut self.original_trace),
             n::AID => {
                 let v = b
                     .value
                     .try_into()
                     .map_err(|_| Error::ZvtField { bmp: num })?;
-                set(&mut self.aid, num, v)
+                return set(&mut self.aid, num, v);
             }
-            n::TEXT => set(&mut self.text, num, b.value),
-            n::CURRENCY => set(&mut self.currency, num, bcd16(b)?),
-            n::SINGLE_TOTALS => set(&mut self.single_totals, num, b.value),
-            n::RECEIPT_NO => {
-                let v = if b.value == [0xFF, 0xFF] {
-                    RECEIPT_NO_NONE
-                } else {
-                    bcd16(b)?
-                };
-                set(&mut self.receipt_no, num, v)
+            n::TEXT => Slot::Bytes(&mut self.text),
+            n::CURRENCY => Slot::Bcd16(&mut self.currency),
+            n::SINGLE_TOTALS => Slot::Bytes(&mut self.single_totals),
+            n::RECEIPT_NO if b.value == [0xFF, 0xFF] => {
+                return set(&mut self.receipt_no, num, RECEIPT_NO_NONE);
             }
-            n::TURNOVER_NO => set(&mut self.turnover_no, num, bcd32(b)?),
-            n::ZVT_CARD_TYPE => set(&mut self.zvt_card_type, num, byte(b)),
-            n::CARD_NAME => set(&mut self.card_name, num, b.value),
-            n::CARD_TYPE_ID => set(&mut self.card_type_id, num, byte(b)),
-            n::RESULT_CODE_AS => set(&mut self.result_code_as, num, byte(b)),
-            n::DATE_YYMMDD => set(&mut self.date_yymmdd, num, bcd32(b)?),
-            n::TLV => set(&mut self.tlv, num, b.value),
+            n::RECEIPT_NO => Slot::Bcd16(&mut self.receipt_no),
+            n::TURNOVER_NO => Slot::Bcd32(&mut self.turnover_no),
+            n::ZVT_CARD_TYPE => Slot::Byte(&mut self.zvt_card_type),
+            n::CARD_NAME => Slot::Bytes(&mut self.card_name),
+            n::CARD_TYPE_ID => Slot::Byte(&mut self.card_type_id),
+            n::RESULT_CODE_AS => Slot::Byte(&mut self.result_code_as),
+            n::DATE_YYMMDD => Slot::Bcd32(&mut self.date_yymmdd),
+            n::TLV => Slot::Bytes(&mut self.tlv),
             _ => {
                 self.ignored = self.ignored.saturating_add(1);
-                Ok(())
+                return Ok(());
             }
+        };
+        match slot {
+            Slot::Byte(s) => set(s, num, byte(b)),
+            Slot::Bcd16(s) => set(s, num, bcd16(b)?),
+            Slot::Bcd32(s) => set(s, num, bcd32(b)?),
+            Slot::Bytes(s) => set(s, num, b.value),
         }
     }
 

@@ -253,6 +253,87 @@ fn whole_tlv(data: &[u8]) -> Option<&[u8]> {
     (rest.len() == len && crate::emv::validate(rest).is_ok()).then_some(rest)
 }
 
+/// A command whose data is one layout read the same way for all of them: which variant
+/// holds it.
+#[derive(Clone, Copy)]
+enum Plain {
+    /// BMPs alone.
+    Bmps(BmpsCommand),
+    /// A password, then BMPs.
+    WithPassword(PasswordCommand),
+}
+
+/// The commands whose data is BMPs alone.
+#[derive(Clone, Copy)]
+enum BmpsCommand {
+    Authorisation,
+    StatusInformation,
+    PrintTextBlock,
+    Diagnosis,
+    Reservation,
+    PartialReversal,
+    BookTotal,
+    PreAuthReversal,
+}
+
+/// The commands whose data is a password, then BMPs.
+#[derive(Clone, Copy)]
+enum PasswordCommand {
+    Reversal,
+    Refund,
+    RepeatReceipt,
+    EndOfDay,
+}
+
+impl Plain {
+    /// The layout of the command `ctrl`, when it is one of these.
+    fn of(ctrl: (u8, u8)) -> Option<Self> {
+        use command as c;
+        use {BmpsCommand as B, PasswordCommand as P};
+        Some(match ctrl {
+            c::AUTHORISATION => Plain::Bmps(B::Authorisation),
+            c::STATUS_INFORMATION => Plain::Bmps(B::StatusInformation),
+            c::PRINT_TEXT_BLOCK => Plain::Bmps(B::PrintTextBlock),
+            c::DIAGNOSIS => Plain::Bmps(B::Diagnosis),
+            c::RESERVATION => Plain::Bmps(B::Reservation),
+            c::PARTIAL_REVERSAL => Plain::Bmps(B::PartialReversal),
+            c::BOOK_TOTAL => Plain::Bmps(B::BookTotal),
+            c::PRE_AUTH_REVERSAL => Plain::Bmps(B::PreAuthReversal),
+            c::REVERSAL => Plain::WithPassword(P::Reversal),
+            c::REFUND => Plain::WithPassword(P::Refund),
+            c::REPEAT_RECEIPT => Plain::WithPassword(P::RepeatReceipt),
+            c::END_OF_DAY => Plain::WithPassword(P::EndOfDay),
+            _ => return None,
+        })
+    }
+}
+
+impl BmpsCommand {
+    fn message(self, b: Bmps<'_>) -> Message<'_> {
+        match self {
+            BmpsCommand::Authorisation => Message::Authorisation(b),
+            BmpsCommand::StatusInformation => Message::StatusInformation(b),
+            BmpsCommand::PrintTextBlock => Message::PrintTextBlock(b),
+            BmpsCommand::Diagnosis => Message::Diagnosis(b),
+            BmpsCommand::Reservation => Message::Reservation(b),
+            BmpsCommand::PartialReversal => Message::PartialReversal(b),
+            BmpsCommand::BookTotal => Message::BookTotal(b),
+            BmpsCommand::PreAuthReversal => Message::PreAuthReversal(b),
+        }
+    }
+}
+
+impl PasswordCommand {
+    fn message(self, p: WithPassword<'_>) -> Message<'_> {
+        match self {
+            PasswordCommand::Reversal => Message::Reversal(p),
+            PasswordCommand::Refund => Message::Refund(p),
+            PasswordCommand::RepeatReceipt => Message::RepeatReceipt(p),
+            PasswordCommand::EndOfDay => Message::EndOfDay(p),
+        }
+    }
+}
+
 impl<'a> Message<'a> {
     /// The message in `apdu`. Errors: [`Error::ZvtCommand`] for a control field not in the
     /// table above, [`Error::ZvtField`] / [`Error::ZvtUnknownBmp`] / [`Error::Truncated`]
@@ -264,6 +345,15 @@ impl<'a> Message<'a> {
         if apdu.class == c::NACK_CLASS {
             empty(data)?;
             return Ok(Message::Nack(apdu.instr));
+        }
+        // The commands whose data is BMPs alone, or a password and BMPs: their data is read
+        // by one call for all, then put in the variant (one copy of the parse and its error
+        // path, not one per command).
+        if let Some(wrap) = Plain::of(ctrl) {
+            return Ok(match wrap {
+                Plain::Bmps(wrap) => wrap.message(Bmps::parse(data)?),
+                Plain::WithPassword(wrap) => wrap.message(with_password(data)?),
+            });
         }
         Ok(match ctrl {
             c::REGISTRATION => {
@@ -286,7 +376,6 @@ impl<'a> Message<'a> {
                 empty(data)?;
                 Message::LogOff
             }
-            c::AUTHORISATION => Message::Authorisation(Bmps::parse(data)?),
             c::INTERMEDIATE_STATUS => {
                 let (&status, rest) = data
                     .split_first()
@@ -312,14 +401,12 @@ impl<'a> Message<'a> {
                     tlv,
                 })
             }
-            c::STATUS_INFORMATION => Message::StatusInformation(Bmps::parse(data)?),
             c::PRINT_LINE => {
                 let (&attribute, text) = data.split_first().ok_or(Error::Truncated {
                     what: "zvt print line",
                 })?;
                 Message::PrintLine(PrintLine { attribute, text })
             }
-            c::PRINT_TEXT_BLOCK => Message::PrintTextBlock(Bmps::parse(data)?),
             c::COMPLETION => match data.first() {
                 Some(b) if b >> 4 == 0x0F => {
                     let digits = data.get(..3).ok_or(Error::Truncated { what: "zvt LLL" })?;
@@ -370,10 +457,6 @@ impl<'a> Message<'a> {
                 })
             }
             c::ACK => Message::Ack(data),
-            c::REVERSAL => Message::Reversal(with_password(data)?),
-            c::REFUND => Message::Refund(with_password(data)?),
-            c::REPEAT_RECEIPT => Message::RepeatReceipt(with_password(data)?),
-            c::END_OF_DAY => Message::EndOfDay(with_password(data)?),
             c::STATUS_ENQUIRY => {
                 // The password is optional, and its three BCD bytes followed by the service
                 // byte's number can also be the start of a TLV container (`06 82 01 03`: a
@@ -391,15 +474,10 @@ impl<'a> Message<'a> {
                 };
                 Message::StatusEnquiry(StatusEnquiry { password: pw, bmps })
             }
-            c::DIAGNOSIS => Message::Diagnosis(Bmps::parse(data)?),
             c::ABORT_REQUEST => {
                 empty(data)?;
                 Message::AbortRequest
             }
-            c::RESERVATION => Message::Reservation(Bmps::parse(data)?),
-            c::PARTIAL_REVERSAL => Message::PartialReversal(Bmps::parse(data)?),
-            c::BOOK_TOTAL => Message::BookTotal(Bmps::parse(data)?),
-            c::PRE_AUTH_REVERSAL => Message::PreAuthReversal(Bmps::parse(data)?),
             (class, instr) => return Err(Error::ZvtCommand { class, instr }),
         })
     }

@@ -599,8 +599,8 @@ pub fn result_code(outcome: &Outcome) -> u8 {
     use result as r;
     match outcome {
         Outcome::Approved => r::SUCCESS,
-        Outcome::Declined { code } => match code.as_str().parse::<u8>() {
-            Ok(n) if (1..=0x63).contains(&n) => n,
+        Outcome::Declined { code } => match decimal_u8(code.as_str()) {
+            Some(n) if (1..=0x63).contains(&n) => n,
             _ => r::PROCESSING_ERROR,
         },
         Outcome::Timeout => r::REMOTE_NO_ANSWER,
@@ -619,6 +619,26 @@ pub fn result_code(outcome: &Outcome) -> u8 {
             FailReason::Other => r::SYSTEM_ERROR,
         },
     }
+}
+
+/// The number a decline code writes in decimal, read as `str::parse::<u8>` reads it (an
+/// optional `+`, then at least one digit, at most 255), without linking the generic integer
+/// parser (156 bytes of flash on the firmware).
+fn decimal_u8(code: &str) -> Option<u8> {
+    let bytes = code.as_bytes();
+    let digits = bytes.strip_prefix(b"+").unwrap_or(bytes);
+    if digits.is_empty() {
+        return None;
+    }
+    let mut n = 0u8;
+    for &c in digits {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(d)?;
+    }
+    Some(n)
 }
 
 /// The ZVT result code of `response`: [`result_code`] of its outcome, except that a reversal
@@ -663,14 +683,15 @@ pub fn response_result_code(response: &Response) -> u8 {
 fn pan_bcd(pan: &MaskedPan, out: &mut [u8; 10]) -> usize {
     let len = pan.len().min(19);
     let hidden = len.saturating_sub(10);
+    let (bin, last4) = pan.visible_digits();
     let nibble = |i: usize| -> u8 {
-        let digit = |s: &str, k: usize| s.as_bytes().get(k).map_or(0, |c| c.wrapping_sub(b'0'));
+        let digit = |s: &[u8], k: usize| s.get(k).map_or(0, |c| c.wrapping_sub(b'0'));
         if i < 6 {
-            digit(pan.bin(), i)
+            digit(bin, i)
         } else if i < 6 + hidden {
             0x0E
         } else if i < len {
-            digit(pan.last4(), i - 6 - hidden)
+            digit(last4, i - 6 - hidden)
         } else {
             0x0F
         }
@@ -680,6 +701,13 @@ fn pan_bcd(pan: &MaskedPan, out: &mut [u8; 10]) -> usize {
         *slot = (nibble(2 * k) << 4) | nibble(2 * k + 1);
     }
     bytes
+}
+
+/// `now` plus `d`, saturating. Not inlined: `Duration`'s 128-bit millisecond count is
+/// computed in one place on a 32-bit target, not at each deadline set.
+#[inline(never)]
+fn after(now: Instant, d: Duration) -> Instant {
+    now.saturating_add(d)
 }
 
 /// The bytes of a BER length.
@@ -832,7 +860,7 @@ impl Info {
             text: r.text.clone(),
         };
         if let Outcome::Declined { code } = &r.outcome {
-            info.result_code_as = code.as_str().parse::<u8>().ok();
+            info.result_code_as = decimal_u8(code.as_str());
         }
         if let Some(totals) = &r.totals {
             if info.amount.is_none() {
@@ -1530,7 +1558,7 @@ impl Core {
                     self.receipt = ReceiptState::Asked {
                         copy,
                         first: true,
-                        deadline: now.saturating_add(self.cfg.receipt_timeout),
+                        deadline: after(now, self.cfg.receipt_timeout),
                     };
                     self.event(TerminalEvent::ReceiptRequested);
                     return;
@@ -1554,7 +1582,7 @@ impl Core {
                 continue;
             }
             self.awaiting = Some(Awaiting {
-                deadline: now.saturating_add(self.cfg.ack_timeout),
+                deadline: after(now, self.cfg.ack_timeout),
                 last,
             });
         }
@@ -1574,7 +1602,7 @@ impl Core {
                 self.receipt = ReceiptState::Asked {
                     copy: rt.copy,
                     first: false,
-                    deadline: now.saturating_add(self.cfg.receipt_timeout),
+                    deadline: after(now, self.cfg.receipt_timeout),
                 };
                 self.event(TerminalEvent::ReceiptRequested);
             } else {
@@ -1611,7 +1639,7 @@ impl Core {
         match self.send(frame) {
             Ok(()) => {
                 self.awaiting = Some(Awaiting {
-                    deadline: now.saturating_add(self.cfg.ack_timeout),
+                    deadline: after(now, self.cfg.ack_timeout),
                     last: false,
                 });
             }
@@ -1878,64 +1906,58 @@ impl Core {
         } else {
             Out::Abort(code)
         };
-        let mut outs: Vec<Out, 6> = Vec::new();
+        // A status not yet sent has no point any more; the answer's messages follow what
+        // is still queued.
+        keep(&mut self.queue, |o| !matches!(o, Out::Status(_)));
         let payment_receipts = approved && cfg & config_bit::ECR_PRINTS_PAYMENT != 0;
         match kind {
-            CmdKind::Payment => {
+            CmdKind::PreAuth if code == result::PRE_AUTH_ERROR => {
+                let open = response
+                    .trace
+                    .map_or(super::RECEIPT_NO_NONE, receipt_number);
+                let _ = self.queue.push_back(Out::AbortReceipt(code, open));
+            }
+            // A payment and the other pre-authorisation answers: the same messages.
+            CmdKind::Payment | CmdKind::PreAuth => {
                 if approved || response.trace.is_some() {
-                    let _ = outs.push(Out::Info);
+                    let _ = self.queue.push_back(Out::Info);
                 }
                 if payment_receipts {
-                    let _ = outs.push(Out::Receipt(ReceiptCopy::Merchant));
-                    let _ = outs.push(Out::Receipt(ReceiptCopy::Customer));
+                    let _ = self.queue.push_back(Out::Receipt(ReceiptCopy::Merchant));
+                    let _ = self.queue.push_back(Out::Receipt(ReceiptCopy::Customer));
                 }
-                let _ = outs.push(end);
-                if approved && !reversal {
-                    if let (Some(trace), Some(_), Some(_)) =
-                        (response.trace, &response.approval_code, response.amount)
-                    {
-                        self.remember(trace);
-                    }
-                }
-                if let (true, Some(receipt)) = (approved, reversed) {
-                    keep(&mut self.approved, |n| *n != receipt);
-                }
+                let _ = self.queue.push_back(end);
             }
             CmdKind::RepeatReceipt => {
                 if payment_receipts {
-                    let _ = outs.push(Out::Receipt(ReceiptCopy::Customer));
+                    let _ = self.queue.push_back(Out::Receipt(ReceiptCopy::Customer));
                 }
-                let _ = outs.push(end);
+                let _ = self.queue.push_back(end);
             }
             CmdKind::EndOfDay => {
-                let _ = outs.push(Out::Info);
+                let _ = self.queue.push_back(Out::Info);
                 if approved && cfg & config_bit::ECR_PRINTS_ADMIN != 0 {
-                    let _ = outs.push(Out::Receipt(ReceiptCopy::Merchant));
+                    let _ = self.queue.push_back(Out::Receipt(ReceiptCopy::Merchant));
                 }
-                let _ = outs.push(end);
-            }
-            CmdKind::PreAuth => {
-                if code == result::PRE_AUTH_ERROR {
-                    let open = response
-                        .trace
-                        .map_or(super::RECEIPT_NO_NONE, receipt_number);
-                    let _ = outs.push(Out::AbortReceipt(code, open));
-                } else {
-                    if approved || response.trace.is_some() {
-                        let _ = outs.push(Out::Info);
-                    }
-                    if payment_receipts {
-                        let _ = outs.push(Out::Receipt(ReceiptCopy::Merchant));
-                        let _ = outs.push(Out::Receipt(ReceiptCopy::Customer));
-                    }
-                    let _ = outs.push(end);
-                }
+                let _ = self.queue.push_back(end);
             }
             CmdKind::StatusEnquiry => {
-                let _ = outs.push(Out::Software(if approved { 0 } else { code }));
+                let _ = self.queue.push_back(Out::Software(if approved { 0 } else { code }));
             }
             CmdKind::Diagnosis | CmdKind::Local => {
-                let _ = outs.push(end);
+                let _ = self.queue.push_back(end);
+            }
+        }
+        if kind == CmdKind::Payment {
+            if approved && !reversal {
+                if let (Some(trace), Some(_), Some(_)) =
+                    (response.trace, &response.approval_code, response.amount)
+                {
+                    self.remember(trace);
+                }
+            }
+            if let (true, Some(receipt)) = (approved, reversed) {
+                keep(&mut self.approved, |n| *n != receipt);
             }
         }
         // A status information of an answer before, still waiting for its serial ACK, cannot
@@ -1943,11 +1965,6 @@ impl Core {
         self.wire.no_repeat_if(|f| f == Frame::Info);
         self.info = Some(Info::of(response, self.currency().numeric()));
         self.answered = true;
-        // A status not yet sent has no point any more.
-        keep(&mut self.queue, |o| !matches!(o, Out::Status(_)));
-        for o in outs {
-            let _ = self.queue.push_back(o);
-        }
         self.pump(now);
         Ok(())
     }
