@@ -215,6 +215,15 @@ impl Scanner {
                 return found;
             }
         }
+        self.feed_loop(buf, input)
+    }
+
+    /// The byte loop of [`Scanner::feed`]: everything but its fast paths between frames.
+    /// On a 32-bit target its own function, so that the fast paths do not pay for the
+    /// registers it saves.
+    #[cfg_attr(target_pointer_width = "64", inline)]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
+    fn feed_loop<'a>(&mut self, buf: &'a mut [u8], input: &'a [u8]) -> (Result<Feed<'a>>, usize) {
         let mut i = 0;
         while let Some(&b) = input.get(i) {
             match self.state {
