@@ -211,7 +211,10 @@ impl Scanner {
                 if let Some(c) = Control::from_byte(first) {
                     return (Ok(Feed::Control(c)), 1);
                 }
-            } else if let Some(found) = self.start_frame(buf, body) {
+            } else if !body.is_empty()
+                && let Some(found) = self.start_frame(buf, body)
+            {
+                // (An STX read alone takes the loop: nothing to scan or keep.)
                 return found;
             }
         }
