@@ -7,8 +7,7 @@
 //! [`FrameAccumulator::discarded`]. An STX inside a frame abandons the partial frame
 //! ([`Error::LinkMalformedFrame`]) and starts a new one, so one lost ETX costs one frame.
 
-use heapless::Vec;
-use heapless::vec::VecView;
+use core::fmt;
 
 use super::control::{Control, ETX, STX};
 use super::frame::{Checksum, lrc, scan_payload};
@@ -39,21 +38,32 @@ enum State {
     SkipLrc,
 }
 
+/// The flag in [`Scanner::pos`] of every state but [`State::Payload`]. With it set, `pos`
+/// lies beyond any buffer, so the one bounds check of a payload byte's store also tells
+/// whether payload is being collected: a payload byte costs one compare against the
+/// control bytes, one bounds check, a store and an increment.
+const CLOSED: usize = 1 << (usize::BITS - 1);
+
 /// Accumulates frames of at most `N` payload bytes.
-#[derive(Debug)]
+///
+/// `repr(C)` with the buffer first: the store of a payload byte addresses the accumulator
+/// plus the index, with no offset to add (an ARM store takes base + register, nothing more).
+#[repr(C)]
 pub struct FrameAccumulator<const N: usize> {
-    buf: Vec<u8, N>,
+    /// The payload collected so far, `buf[..scan.len()]`.
+    buf: [u8; N],
     scan: Scanner,
 }
 
-/// Everything of the accumulator but its buffer: the code works on the buffer as a
-/// `VecView` (its capacity a run-time value), so it exists once, not once per `N`.
-#[derive(Debug)]
+/// Everything of the accumulator but its buffer: the code works on the buffer as a slice
+/// (its capacity a run-time value), so it exists once, not once per `N`.
 struct Scanner {
+    /// In [`State::Payload`], where the next payload byte goes (the length so far); in every
+    /// other state, the length of what the buffer holds with [`CLOSED`] set. Only
+    /// [`Scanner::set`] changes the state, so the two always agree.
+    pos: usize,
     state: State,
     checksum: Checksum,
-    /// The previous call returned a frame borrowed from the buffer; clear it before reading more.
-    delivered: bool,
     /// In [`State::Lrc`]: XOR of the frame's payload (the LRC without ETX). Not kept while
     /// the payload arrives: a payload byte costs a store, and the XOR of the collected part
     /// is taken a word at a time when ETX comes.
@@ -61,15 +71,26 @@ struct Scanner {
     discarded: u64,
 }
 
+impl<const N: usize> fmt::Debug for FrameAccumulator<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrameAccumulator")
+            .field("state", &self.scan.state)
+            .field("held", &self.buf.get(..self.scan.len()).unwrap_or_default())
+            .field("checksum", &self.scan.checksum)
+            .field("discarded", &self.scan.discarded)
+            .finish()
+    }
+}
+
 impl<const N: usize> FrameAccumulator<N> {
     /// An empty accumulator for frames with the given checksum.
     pub const fn new(checksum: Checksum) -> Self {
         FrameAccumulator {
-            buf: Vec::new(),
+            buf: [0; N],
             scan: Scanner {
+                pos: CLOSED,
                 state: State::Idle,
                 checksum,
-                delivered: false,
                 lrc: 0,
                 discarded: 0,
             },
@@ -88,9 +109,7 @@ impl<const N: usize> FrameAccumulator<N> {
 
     /// Drops any partial frame.
     pub fn reset(&mut self) {
-        self.buf.clear();
-        self.scan.state = State::Idle;
-        self.scan.delivered = false;
+        self.scan.set(State::Idle, 0);
     }
 
     /// Consumes bytes from `input` up to and including the first complete item and returns it
@@ -102,26 +121,31 @@ impl<const N: usize> FrameAccumulator<N> {
     /// A frame that arrives whole in one `input` is handed out from `input` itself, without a
     /// copy; a frame that arrives in pieces is collected in the accumulator. Either way the
     /// payload is scanned once, a machine word per step, for its end and its LRC together.
-    /// One payload byte per call (a UART driver's read) takes [`FrameAccumulator::feed_byte`]'s
-    /// short path: no scan set-up, a bounds-checked store inlined into the caller.
+    /// One byte per call (a UART driver's read) is [`FrameAccumulator::feed_byte`]: a payload
+    /// byte is a store inlined into the caller, anything else one out-of-line step.
     #[inline]
     pub fn feed<'a>(&'a mut self, input: &'a [u8]) -> (Result<Feed<'a>>, usize) {
         if let [b] = *input {
-            // The two common single bytes, inline: a payload byte (`feed_byte`'s short path,
-            // the result going straight into the pair) and a control byte between frames
-            // (which leaves the buffer alone, so a delivered frame is still cleared by the
-            // next call that needs the buffer). Anything else takes the general path.
-            let state = self.scan.state;
-            if state == State::Payload && b | 1 != ETX && self.buf.push(b).is_ok() {
-                return (Ok(Feed::NeedMore), 1);
-            }
-            if state == State::Idle
+            // A control byte between frames, inline on 64-bit hosts (on a 32-bit target,
+            // built for size, the general path's first test takes it).
+            #[cfg(target_pointer_width = "64")]
+            if self.scan.state == State::Idle
                 && let Some(c) = Control::from_byte(b)
             {
                 return (Ok(Feed::Control(c)), 1);
             }
+            // `feed_byte`'s short path, written out so that its result goes straight into
+            // the pair.
+            let pos = self.scan.pos;
+            if b > ETX
+                && let Some(slot) = self.buf.get_mut(pos)
+            {
+                *slot = b;
+                self.scan.pos = pos + 1;
+                return (Ok(Feed::NeedMore), 1);
+            }
         }
-        self.scan.feed(self.buf.as_mut_view(), input)
+        self.scan.feed(&mut self.buf, input)
     }
 
     /// Takes one byte: the same items, in the same order, as [`FrameAccumulator::feed`] over
@@ -129,46 +153,87 @@ impl<const N: usize> FrameAccumulator<N> {
     /// serial line at 9600 baud). It always consumes the byte: an STX inside a frame reports
     /// [`Error::LinkMalformedFrame`] and starts the next frame at once.
     ///
-    /// A payload byte (the common case) is handled inline: a bounds-checked store into the
-    /// buffer (the LRC is taken over the buffer, a word at a time, when ETX arrives);
-    /// everything else is one out-of-line step of the byte state machine.
+    /// A payload byte (the common case) is handled inline: one compare against the control
+    /// bytes, one bounds check that also tells whether a frame's payload is being collected,
+    /// a store and an increment (the LRC is taken over the buffer, a word at a time, when
+    /// ETX arrives); everything else is one out-of-line step of the byte state machine.
     #[inline(always)]
     pub fn feed_byte(&mut self, b: u8) -> Result<Feed<'_>> {
-        // In `Payload` nothing was delivered (a delivery leaves `Idle`), so the buffer holds
-        // this frame's start. STX, ETX and a full buffer take the general step.
-        if self.scan.state == State::Payload && b | 1 != ETX && self.buf.push(b).is_ok() {
+        // Bytes 0..=3 (STX and ETX among them) take the step; `pos` is in the buffer only
+        // in `Payload` with room left (a full buffer or any other state takes the step).
+        let pos = self.scan.pos;
+        if b > ETX
+            && let Some(slot) = self.buf.get_mut(pos)
+        {
+            *slot = b;
+            self.scan.pos = pos + 1;
             return Ok(Feed::NeedMore);
         }
-        self.scan.step(self.buf.as_mut_view(), b)
+        self.scan.step(&mut self.buf, b)
     }
 }
 
+/// Copies `chunk` into `buf` from `at` on; the caller checked that it fits.
+fn put(buf: &mut [u8], at: usize, chunk: &[u8]) {
+    if let Some(dst) = buf.get_mut(at..at.wrapping_add(chunk.len())) {
+        dst.copy_from_slice(chunk);
+    }
+}
+
+/// The first `len` bytes of `buf` (all of it if it is shorter, which the callers rule out).
+fn held(buf: &[u8], len: usize) -> &[u8] {
+    buf.get(..len).unwrap_or(buf)
+}
+
 impl Scanner {
-    /// [`FrameAccumulator::feed`] over the buffer's view.
+    /// Bytes the buffer holds: the payload so far in [`State::Payload`] and [`State::Lrc`].
+    fn len(&self) -> usize {
+        self.pos & !CLOSED
+    }
+
+    /// Enters `state` with `len` bytes held in the buffer.
+    fn set(&mut self, state: State, len: usize) {
+        self.state = state;
+        self.pos = if state == State::Payload {
+            len
+        } else {
+            len | CLOSED
+        };
+    }
+
+    /// [`FrameAccumulator::feed`] over the buffer.
     #[cfg_attr(target_pointer_width = "64", inline)]
-    fn feed<'a>(&mut self, buf: &'a mut VecView<u8>, input: &'a [u8]) -> (Result<Feed<'a>>, usize) {
-        if self.delivered {
-            buf.clear();
-            self.delivered = false;
-        }
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
+    fn feed<'a>(&mut self, buf: &'a mut [u8], input: &'a [u8]) -> (Result<Feed<'a>>, usize) {
         // Fast paths between frames: a control byte, or a frame read in one scan.
         if let (State::Idle, Some((&first, body))) = (self.state, input.split_first()) {
             if first != STX {
                 if let Some(c) = Control::from_byte(first) {
                     return (Ok(Feed::Control(c)), 1);
                 }
-            } else if let Some(found) = self.start_frame(buf, body) {
+            } else if !body.is_empty()
+                && let Some(found) = self.start_frame(buf, body)
+            {
+                // (An STX read alone takes the loop: nothing to scan or keep.)
                 return found;
             }
         }
+        self.feed_loop(buf, input)
+    }
+
+    /// The byte loop of [`Scanner::feed`]: everything but its fast paths between frames.
+    /// On a 32-bit target its own function, so that the fast paths do not pay for the
+    /// registers it saves.
+    #[cfg_attr(target_pointer_width = "64", inline)]
+    #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
+    fn feed_loop<'a>(&mut self, buf: &'a mut [u8], input: &'a [u8]) -> (Result<Feed<'a>>, usize) {
         let mut i = 0;
         while let Some(&b) = input.get(i) {
             match self.state {
                 State::Idle => {
                     i += 1;
                     if b == STX {
-                        buf.clear();
-                        self.state = State::Payload;
+                        self.set(State::Payload, 0);
                     } else if let Some(c) = Control::from_byte(b) {
                         return (Ok(Feed::Control(c)), i);
                     } else {
@@ -182,97 +247,83 @@ impl Scanner {
                     let run = end.unwrap_or(rest.len());
                     let (chunk, after) = rest.split_at_checked(run).unwrap_or((rest, &[]));
                     i += run;
-                    if buf.len() + run > buf.capacity() {
-                        buf.clear();
-                        self.state = State::Skip;
+                    let len = self.len();
+                    if len + run > buf.len() {
+                        self.set(State::Skip, 0);
                         return (Err(Error::LinkFrameTooLong), i);
                     }
                     match after {
                         [] => {
                             // More payload to come: keep it (fits, checked above).
-                            let _ = buf.extend_from_slice(chunk);
+                            put(buf, len, chunk);
+                            self.set(State::Payload, len + run);
                         }
-                        [ETX, tail @ ..] => {
+                        [ETX, ..] => {
                             i += 1;
-                            match (self.checksum, tail.first()) {
-                                (Checksum::None, _) => {
-                                    self.state = State::Idle;
-                                    return (Ok(self.frame(buf, chunk)), i);
-                                }
-                                (Checksum::Lrc, Some(&received)) => {
-                                    i += 1;
-                                    self.state = State::Idle;
-                                    let computed = lrc(buf) ^ run_xor ^ ETX;
-                                    if computed != received {
-                                        buf.clear();
-                                        return (Err(Error::LinkBadLrc { computed, received }), i);
-                                    }
-                                    return (Ok(self.frame(buf, chunk)), i);
-                                }
-                                (Checksum::Lrc, None) => {
-                                    self.lrc = lrc(buf) ^ run_xor;
-                                    let _ = buf.extend_from_slice(chunk);
-                                    self.state = State::Lrc;
-                                }
+                            if self.checksum == Checksum::None {
+                                self.set(State::Idle, 0);
+                                return (Ok(frame(buf, len, chunk)), i);
                             }
+                            // The LRC byte is the loop's next (now or in the next read).
+                            self.lrc = lrc(held(buf, len)) ^ run_xor;
+                            put(buf, len, chunk);
+                            self.set(State::Lrc, len + run);
                         }
                         _ => {
                             // An STX inside a frame: abandon this one, let the STX start the next.
-                            buf.clear();
-                            self.state = State::Idle;
+                            self.set(State::Idle, 0);
                             return (Err(Error::LinkMalformedFrame), i);
                         }
                     }
                 }
                 State::Lrc => {
                     i += 1;
-                    self.state = State::Idle;
-                    let computed = self.lrc ^ ETX;
-                    if computed != b {
-                        buf.clear();
-                        return (
-                            Err(Error::LinkBadLrc {
-                                computed,
-                                received: b,
-                            }),
-                            i,
-                        );
-                    }
-                    self.delivered = true;
-                    return (Ok(Feed::Frame(buf)), i);
+                    return (self.end_lrc(buf, b), i);
                 }
                 State::Skip => {
                     i += 1;
-                    if b == ETX {
-                        self.state = match self.checksum {
-                            Checksum::Lrc => State::SkipLrc,
-                            Checksum::None => State::Idle,
-                        };
-                    } else if b == STX {
-                        self.state = State::Payload;
-                    }
+                    self.skip(b);
                 }
                 State::SkipLrc => {
                     i += 1;
-                    self.state = State::Idle;
+                    self.set(State::Idle, 0);
                 }
             }
         }
         (Ok(Feed::NeedMore), i)
     }
 
+    /// The LRC byte `received` of the frame the buffer holds: the frame, or the error.
+    fn end_lrc<'a>(&mut self, buf: &'a [u8], received: u8) -> Result<Feed<'a>> {
+        let len = self.len();
+        self.set(State::Idle, 0);
+        let computed = self.lrc ^ ETX;
+        if computed != received {
+            return Err(Error::LinkBadLrc { computed, received });
+        }
+        Ok(Feed::Frame(held(buf, len)))
+    }
+
+    /// Byte `b` of an over-long frame being skipped.
+    fn skip(&mut self, b: u8) {
+        if b == ETX {
+            let next = match self.checksum {
+                Checksum::Lrc => State::SkipLrc,
+                Checksum::None => State::Idle,
+            };
+            self.set(next, 0);
+        } else if b == STX {
+            self.set(State::Payload, 0);
+        }
+    }
+
     /// One byte through the state machine ([`FrameAccumulator::feed_byte`]).
     #[inline(never)]
-    fn step<'a>(&mut self, buf: &'a mut VecView<u8>, b: u8) -> Result<Feed<'a>> {
-        if self.delivered {
-            buf.clear();
-            self.delivered = false;
-        }
+    fn step<'a>(&mut self, buf: &'a mut [u8], b: u8) -> Result<Feed<'a>> {
         match self.state {
             State::Idle => {
                 if b == STX {
-                    buf.clear();
-                    self.state = State::Payload;
+                    self.set(State::Payload, 0);
                 } else if let Some(c) = Control::from_byte(b) {
                     return Ok(Feed::Control(c));
                 } else {
@@ -280,48 +331,30 @@ impl Scanner {
                 }
             }
             State::Payload => {
+                let len = self.len();
                 if b == ETX {
                     if self.checksum == Checksum::None {
-                        self.state = State::Idle;
-                        self.delivered = true;
-                        return Ok(Feed::Frame(buf));
+                        self.set(State::Idle, 0);
+                        return Ok(Feed::Frame(held(buf, len)));
                     }
-                    self.lrc = lrc(buf);
-                    self.state = State::Lrc;
+                    self.lrc = lrc(held(buf, len));
+                    self.set(State::Lrc, len);
                 } else if b == STX {
                     // Abandon this frame; the STX starts the next one.
-                    buf.clear();
+                    self.set(State::Payload, 0);
                     return Err(Error::LinkMalformedFrame);
-                } else if buf.push(b).is_err() {
-                    buf.clear();
-                    self.state = State::Skip;
+                } else if let Some(slot) = buf.get_mut(len) {
+                    // A payload byte below STX (0x00, 0x01).
+                    *slot = b;
+                    self.set(State::Payload, len + 1);
+                } else {
+                    self.set(State::Skip, 0);
                     return Err(Error::LinkFrameTooLong);
                 }
             }
-            State::Lrc => {
-                self.state = State::Idle;
-                let computed = self.lrc ^ ETX;
-                if computed != b {
-                    buf.clear();
-                    return Err(Error::LinkBadLrc {
-                        computed,
-                        received: b,
-                    });
-                }
-                self.delivered = true;
-                return Ok(Feed::Frame(buf));
-            }
-            State::Skip => {
-                if b == ETX {
-                    self.state = match self.checksum {
-                        Checksum::Lrc => State::SkipLrc,
-                        Checksum::None => State::Idle,
-                    };
-                } else if b == STX {
-                    self.state = State::Payload;
-                }
-            }
-            State::SkipLrc => self.state = State::Idle,
+            State::Lrc => return self.end_lrc(buf, b),
+            State::Skip => self.skip(b),
+            State::SkipLrc => self.set(State::Idle, 0),
         }
         Ok(Feed::NeedMore)
     }
@@ -333,12 +366,12 @@ impl Scanner {
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn start_frame<'a>(
         &mut self,
-        buf: &mut VecView<u8>,
+        buf: &mut [u8],
         body: &'a [u8],
     ) -> Option<(Result<Feed<'a>>, usize)> {
         let (end, payload_xor) = scan_payload(body);
         let run = end.unwrap_or(body.len());
-        if run > buf.capacity() {
+        if run > buf.len() {
             return None;
         }
         let (payload, after) = body.split_at_checked(run)?;
@@ -376,31 +409,23 @@ impl Scanner {
     /// Keeps the start of a frame (at most the capacity bytes, checked by the caller) for later reads.
     #[cold]
     #[inline(never)]
-    fn keep_partial(
-        &mut self,
-        buf: &mut VecView<u8>,
-        payload: &[u8],
-        payload_xor: u8,
-        state: State,
-    ) {
-        buf.clear();
-        let _ = buf.extend_from_slice(payload);
+    fn keep_partial(&mut self, buf: &mut [u8], payload: &[u8], payload_xor: u8, state: State) {
+        put(buf, 0, payload);
         self.lrc = payload_xor;
-        self.state = state;
+        self.set(state, payload.len());
     }
+}
 
-    /// The completed frame whose last run is `chunk`: `chunk` itself when the whole payload
-    /// came in this call (no copy), else the collected payload.
-    #[cfg_attr(target_pointer_width = "64", inline)]
-    fn frame<'a>(&mut self, buf: &'a mut VecView<u8>, chunk: &'a [u8]) -> Feed<'a> {
-        if buf.is_empty() {
-            return Feed::Frame(chunk);
-        }
-        // Fits: the caller checked `buf.len() + chunk.len() <= N`.
-        let _ = buf.extend_from_slice(chunk);
-        self.delivered = true;
-        Feed::Frame(buf)
+/// The completed frame whose last run is `chunk`, after `len` bytes held: `chunk` itself when
+/// the whole payload came in this call (no copy), else the collected payload.
+#[cfg_attr(target_pointer_width = "64", inline)]
+fn frame<'a>(buf: &'a mut [u8], len: usize, chunk: &'a [u8]) -> Feed<'a> {
+    if len == 0 {
+        return Feed::Frame(chunk);
     }
+    // Fits: the caller checked `len + chunk.len() <= buf.len()`.
+    put(buf, len, chunk);
+    Feed::Frame(held(buf, len + chunk.len()))
 }
 
 #[cfg(test)]
@@ -745,9 +770,14 @@ mod tests {
                             Ok(Feed::Frame(f)) => items.push(Item::Frame(f.to_vec())),
                             Err(e) => items.push(Item::Err(e)),
                         }
+                        // The short path's one bounds check stands for "collecting payload".
+                        prop_assert_eq!(acc.scan.pos < 16, acc.scan.state == State::Payload && acc.scan.len() < 16);
+                        prop_assert!(acc.scan.len() <= 16);
                     }
                 } else {
                     drain(&mut acc, &stream[last..p], &mut items);
+                    prop_assert_eq!(acc.scan.pos & CLOSED == 0, acc.scan.state == State::Payload);
+                    prop_assert!(acc.scan.len() <= 16);
                 }
                 last = p;
             }
