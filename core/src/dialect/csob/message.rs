@@ -564,7 +564,7 @@ impl Message {
 
     /// Length of the frame [`Message::emit`] writes.
     pub fn frame_len(&self) -> Result<usize> {
-        self.body.with_borrowed(frame_len)
+        self.body.with_borrowed(frame_len::<true>)
     }
 
     /// Writes the whole frame `STX header fields ETX` into `out` and returns its length.
@@ -574,7 +574,7 @@ impl Message {
     /// is too small, in which case `out` is untouched.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize> {
         self.body
-            .with_borrowed(|b| emit(self.header.borrowed(), b, out))
+            .with_borrowed(|b| emit::<true>(self.header.borrowed(), b, out))
     }
 
     /// The header's flags.
@@ -705,17 +705,21 @@ impl Body {
     }
 }
 
-/// Length of the frame [`emit`] writes for `body`.
-pub(crate) fn frame_len(body: BodyRef<'_>) -> Result<usize> {
+/// Length of the frame [`emit`] writes for `body` (`TILL`: see [`write_body`]).
+pub(crate) fn frame_len<const TILL: bool>(body: BodyRef<'_>) -> Result<usize> {
     let mut c = Counter::default();
-    write_body(body, &mut c)?;
+    write_body::<TILL>(body, &mut c)?;
     Ok(c.0 + HEADER_LEN + 2)
 }
 
 /// Writes the frame `STX header fields ETX` of `header` and `body` into `out`, as
-/// [`Message::emit`].
-pub(crate) fn emit(header: HeaderRef<'_>, body: BodyRef<'_>, out: &mut [u8]) -> Result<usize> {
-    let total = frame_len(body)?;
+/// [`Message::emit`] (`TILL`: see [`write_body`]).
+pub(crate) fn emit<const TILL: bool>(
+    header: HeaderRef<'_>,
+    body: BodyRef<'_>,
+    out: &mut [u8],
+) -> Result<usize> {
+    let total = frame_len::<TILL>(body)?;
     let data_len = u16::try_from(total - HEADER_LEN - 2).map_err(|_| Error::CapacityExceeded {
         what: "csob data length",
     })?;
@@ -725,18 +729,26 @@ pub(crate) fn emit(header: HeaderRef<'_>, body: BodyRef<'_>, out: &mut [u8]) -> 
     let mut w = SliceWriter { buf, pos: 0 };
     w.put(&[STX]);
     emit_header(header, body.message_type(), data_len, &mut w);
-    write_body(body, &mut w)?;
+    write_body::<TILL>(body, &mut w)?;
     w.put(&[ETX]);
     Ok(total)
 }
 
+/// Writes the fields of `body`. With `TILL` false (the terminal's sending), the till's
+/// messages B1 and B3 are not written but refused ([`Error::CsobUnexpected`]): a terminal
+/// never sends them, and firmware then links no B1/B3 writer (0.3 KB on a Cortex-M4).
 // One body for both passes (counting, writing): a `dyn` sink, not two monomorphs (about 1 KiB
 // of flash on a Cortex-M).
-fn write_body(body: BodyRef<'_>, s: &mut dyn Sink) -> Result<()> {
+fn write_body<const TILL: bool>(body: BodyRef<'_>, s: &mut dyn Sink) -> Result<()> {
     {
         match body {
             BodyRef::Activity => {}
             BodyRef::Progress(p) => put_field(s, tag::PROGRESS, p.name().as_bytes()),
+            BodyRef::Request(_) | BodyRef::TicketRequest(_) if !TILL => {
+                return Err(Error::CsobUnexpected {
+                    what: "B1/B3 sent by a terminal",
+                });
+            }
             BodyRef::Request(r) => {
                 put_field(s, tag::TXN, &r.code.digits());
                 if let Some(code) = &r.approval_code {

@@ -202,8 +202,9 @@ impl WallClock {
 // ----- shared link plumbing -----
 
 /// Frame accumulation (frames of at most `RX` payload bytes), the outbox (`TX` bytes) and
-/// header building, shared by both sides.
-struct Wire<const RX: usize, const TX: usize> {
+/// header building, shared by both sides. `TILL`: the till's side, which sends B1 and B3 (the
+/// terminal's refuses to write them, and firmware links no writer for them).
+struct Wire<const RX: usize, const TX: usize, const TILL: bool> {
     config: CsobConfig,
     acc: FrameAccumulator<RX>,
     outbox: Vec<u8, TX>,
@@ -214,7 +215,7 @@ struct Wire<const RX: usize, const TX: usize> {
     batch: usize,
 }
 
-impl<const RX: usize, const TX: usize> Wire<RX, TX> {
+impl<const RX: usize, const TX: usize, const TILL: bool> Wire<RX, TX, TILL> {
     fn new(config: CsobConfig, batch: usize) -> Self {
         Wire {
             config,
@@ -239,7 +240,7 @@ impl<const RX: usize, const TX: usize> Wire<RX, TX> {
     /// Emits `body` as a frame into the outbox; the outbox is unchanged on error. The body is
     /// borrowed: no `Body` (over 1 KiB) is built on the stack to send a B0 or a B2.
     fn send(&mut self, now: Instant, flags: u16, body: BodyRef<'_>) -> Result<()> {
-        let len = message::frame_len(body)?;
+        let len = message::frame_len::<TILL>(body)?;
         if len > self.max_frame() {
             return Err(Error::CapacityExceeded { what: "csob frame" });
         }
@@ -259,7 +260,7 @@ impl<const RX: usize, const TX: usize> Wire<RX, TX> {
             crc: self.config.crc,
         };
         let slot = self.outbox.get_mut(start..).unwrap_or_default();
-        if let Err(e) = message::emit(header, body, slot) {
+        if let Err(e) = message::emit::<TILL>(header, body, slot) {
             self.outbox.truncate(start);
             return Err(e);
         }
@@ -424,7 +425,7 @@ enum TerminalState {
 ///   [`CsobTerminal::receipt_selector`]. Answer with [`TerminalSide::send_receipt_part`]. The
 ///   till's B0 after a B4 needs no answer.
 pub struct CsobTerminal {
-    wire: Wire<TERMINAL_RX, TERMINAL_OUTBOX>,
+    wire: Wire<TERMINAL_RX, TERMINAL_OUTBOX, false>,
     state: TerminalState,
     receipt: Option<ReceiptSelector>,
     last_approved: Option<(ApprovalCode, Money)>,
@@ -480,7 +481,7 @@ impl CsobTerminal {
     /// text into parts that fit before [`TerminalSide::send_receipt_part`].
     pub fn receipt_part_fits(&self, text: &str, more: bool) -> bool {
         text.len() <= super::message::RECEIPT_TEXT_CAPACITY
-            && message::frame_len(BodyRef::TicketResponse { text, more })
+            && message::frame_len::<false>(BodyRef::TicketResponse { text, more })
                 .is_ok_and(|len| len <= self.wire.max_frame())
     }
 
@@ -823,7 +824,7 @@ enum EcrState {
 ///   B0 and reported as [`EcrEvent::ReceiptPart`]. [`CsobEcr::request_receipt_copy`] picks
 ///   explicitly.
 pub struct CsobEcr {
-    wire: Wire<MAX_PAYLOAD, OUTBOX_CAPACITY>,
+    wire: Wire<MAX_PAYLOAD, OUTBOX_CAPACITY, true>,
     state: EcrState,
     last_flags: Flags,
     receipt_copy: Option<ReceiptSelector>,

@@ -1149,7 +1149,7 @@ proptest! {
                 body: Body::Response(TransactionResponse::from_response(code, &response)),
             };
             let mut out = std::vec![0u8; MAX_TRANSMIT];
-            let direct = message::emit(
+            let direct = message::emit::<false>(
                 header.borrowed(),
                 message::BodyRef::Response(&message::B2Ref::answer(code, &response)),
                 &mut out,
@@ -1944,6 +1944,29 @@ fn an_answer_given_at_once_leaves_with_its_b0() {
             "{till_read} {buf_len}"
         );
     }
+}
+
+/// The terminal's writer has no B1 or B3 (a terminal never sends them; firmware then links no
+/// writer for them): it refuses them, and the till's writes them.
+#[test]
+fn only_the_till_side_writes_b1_and_b3() {
+    let b1 = TransactionRequest::new(TxnCode::Sale);
+    let b3 = TicketRequest {
+        selector: ReceiptSelector::Merchant,
+    };
+    for body in [
+        message::BodyRef::Request(&b1),
+        message::BodyRef::TicketRequest(&b3),
+    ] {
+        assert_eq!(
+            message::frame_len::<false>(body),
+            Err(Error::CsobUnexpected {
+                what: "B1/B3 sent by a terminal"
+            })
+        );
+        assert!(message::frame_len::<true>(body).is_ok());
+    }
+    assert!(message::frame_len::<false>(message::BodyRef::Activity).is_ok());
 }
 
 /// The longest B1 a till writes (every field at its longest: 107 bytes between STX and ETX)
