@@ -39,8 +39,8 @@
 //!
 //! # Cargo features
 //!
-//! - `std` (off by default): links `std` and turns on `std` in the `serde` and `nom`
-//!   dependencies. No API needs it: the error types implement [`core::error::Error`] without
+//! - `std` (off by default): links `std` and turns on `std` in the `serde`
+//!   dependency. No API needs it: the error types implement [`core::error::Error`] without
 //!   it.
 //! - `defmt` (off by default): derives `defmt::Format` on the public types (errors, events,
 //!   configurations, the transaction model) and enables `defmt` in `heapless` and `postcard`,
