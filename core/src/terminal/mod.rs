@@ -2110,8 +2110,8 @@ impl Terminal {
             Some(_) if self.is_waiting_for_card() => fail(FailReason::Busy),
             _ => fail(FailReason::NoMatchingTransaction),
         };
-        let r = self.response(kind, outcome);
-        self.answer(id, till, r);
+        // Its answer built out of line: not on the stack under `advance`.
+        self.answer_plain(id, till, kind, outcome, None);
         self.advance(now);
     }
 
