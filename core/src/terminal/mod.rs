@@ -2258,11 +2258,6 @@ fn declined(code: &str) -> Outcome {
     }
 }
 
-fn with_text(mut r: Response, text: &str) -> Response {
-    set_text(&mut r, text);
-    r
-}
-
 /// Sets the answer's free text in place (no copy of the answer); a text over its capacity
 /// leaves the answer as it was.
 fn set_text(r: &mut Response, text: &str) {
