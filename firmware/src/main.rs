@@ -536,30 +536,45 @@ fn drain<S: Session, const N: usize>(till: &mut Till<S, N>, d: &mut Devices, now
 }
 
 #[cfg(feature = "app")]
-/// The answers of [`drain`], to the till; whether there was any. Out of line: an answer
-/// and the refusal sent in its place are on the stack only while they are sent.
-#[inline(never)]
+/// The answers of [`drain`], to the till; whether there was any. An answer the dialect
+/// cannot carry is undone (an approval the till never sees must not stand) and the till is
+/// told its request failed.
 fn deliver_answers<S: Session, const N: usize>(
     till: &mut Till<S, N>,
     d: &mut Devices,
     now: Instant,
 ) -> bool {
     let mut progressed = false;
-    while let Some(answer) = d.app.poll_answer() {
+    while let Some(delivered) = deliver_one(till, d) {
         progressed = true;
-        let response = &answer.response;
-        if respond(till, response) {
-            d.delivering = response.trace;
-        } else {
-            d.delivering = None;
-            if let Some(stan) = response.trace {
-                // The till is told "failed": an approval it never sees must not stand.
+        if let Err((kind, trace)) = delivered {
+            if let Some(stan) = trace {
                 d.app.handle_answer_undeliverable(now, stan);
             }
-            refuse(till, response.kind);
+            refuse(till, kind);
         }
     }
     progressed
+}
+
+#[cfg(feature = "app")]
+/// Sends the next answer to the till: `None` when there is none, `Err` with its kind and
+/// trace number when the dialect cannot carry it. Out of line: the answer (a `Response`) is
+/// not on the stack while a refused one is undone and refused.
+#[inline(never)]
+fn deliver_one<S: Session, const N: usize>(
+    till: &mut Till<S, N>,
+    d: &mut Devices,
+) -> Option<Result<(), (RequestKind, Option<u32>)>> {
+    let answer = d.app.poll_answer()?;
+    let response = &answer.response;
+    if respond(till, response) {
+        d.delivering = response.trace;
+        Some(Ok(()))
+    } else {
+        d.delivering = None;
+        Some(Err((response.kind, response.trace)))
+    }
 }
 
 #[cfg(feature = "app")]

@@ -2110,8 +2110,8 @@ impl Terminal {
             Some(_) if self.is_waiting_for_card() => fail(FailReason::Busy),
             _ => fail(FailReason::NoMatchingTransaction),
         };
-        let r = self.response(kind, outcome);
-        self.answer(id, till, r);
+        // Its answer built out of line: not on the stack under `advance`.
+        self.answer_plain(id, till, kind, outcome, None);
         self.advance(now);
     }
 
@@ -2256,11 +2256,6 @@ fn declined(code: &str) -> Outcome {
         Ok(code) => Outcome::Declined { code },
         Err(_) => fail(FailReason::Other),
     }
-}
-
-fn with_text(mut r: Response, text: &str) -> Response {
-    set_text(&mut r, text);
-    r
 }
 
 /// Sets the answer's free text in place (no copy of the answer); a text over its capacity

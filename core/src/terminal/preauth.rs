@@ -19,7 +19,7 @@
 use super::records::Queued;
 use super::{
     BankAnswer, BankFailure, BankRequest, CompletionRequest, ReleaseRequest, ReversalRequest, Step,
-    Terminal, book, fail, with_text,
+    Terminal, book, fail, set_text,
 };
 use crate::bank::CodeMeaning;
 use crate::journal::{AuthStarted, Original, PendingReversal, ReversalReason};
@@ -118,7 +118,7 @@ impl Terminal {
             Err(text) => {
                 txn.response.outcome = fail(FailReason::NoMatchingTransaction);
                 txn.response.trace = open;
-                txn.response = with_text(txn.response.clone(), text);
+                set_text(&mut txn.response, text);
             }
         }
     }
@@ -146,7 +146,7 @@ impl Terminal {
         }
         if let Some(txn) = self.txn.as_mut() {
             txn.response.outcome = fail(FailReason::Other);
-            txn.response = with_text(txn.response.clone(), PREAUTH_OPEN_TEXT);
+            set_text(&mut txn.response, PREAUTH_OPEN_TEXT);
         }
     }
 
@@ -157,7 +157,7 @@ impl Terminal {
         }
         if let Some(txn) = self.txn.as_mut() {
             txn.response.outcome = fail(FailReason::Other);
-            txn.response = with_text(txn.response.clone(), PREAUTH_FULL_TEXT);
+            set_text(&mut txn.response, PREAUTH_FULL_TEXT);
         }
     }
 
@@ -172,7 +172,7 @@ impl Terminal {
             Ok(e) => e,
             Err(text) => {
                 if let Some(txn) = self.txn.as_mut() {
-                    txn.response = with_text(txn.response.clone(), text);
+                    set_text(&mut txn.response, text);
                 }
                 return self.finish(fail(FailReason::NoMatchingTransaction), false);
             }
@@ -303,7 +303,7 @@ impl Terminal {
         if let Some(pan) = txn.pan.clone() {
             super::remember_pan(&mut self.pans, batch, original.stan, pan);
         }
-        txn.response = with_text(txn.response.clone(), PREAUTH_LOST_TEXT);
+        set_text(&mut txn.response, PREAUTH_LOST_TEXT);
         self.push_record(Queued::ReversalQueued(PendingReversal {
             batch,
             original,
