@@ -319,7 +319,11 @@ impl Scanner {
         }
     }
 
-    /// One byte through the state machine ([`FrameAccumulator::feed_byte`]).
+    /// One byte through the state machine ([`FrameAccumulator::feed_byte`]). Cold on 64-bit
+    /// hosts (payload bytes, most of a frame, never come here): x86-64 then tests the two
+    /// conditions of the short path with two branches instead of combining them
+    /// (`framing_byte` 18.8 -> 17.1 instructions per byte); on the Cortex-M4 it costs 0.15.
+    #[cfg_attr(target_pointer_width = "64", cold)]
     #[inline(never)]
     fn step<'a>(&mut self, buf: &'a mut [u8], b: u8) -> Result<Feed<'a>> {
         match self.state {
