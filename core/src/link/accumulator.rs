@@ -121,8 +121,10 @@ impl<const N: usize> FrameAccumulator<N> {
     /// A frame that arrives whole in one `input` is handed out from `input` itself, without a
     /// copy; a frame that arrives in pieces is collected in the accumulator. Either way the
     /// payload is scanned once, a machine word per step, for its end and its LRC together.
-    /// One byte per call (a UART driver's read) is [`FrameAccumulator::feed_byte`]: a payload
-    /// byte is a store inlined into the caller, anything else one out-of-line step.
+    /// A 1-byte `input` (a UART driver's read) that is a payload byte takes
+    /// [`FrameAccumulator::feed_byte`]'s short path, a store inlined into the caller. A driver
+    /// that has one byte at a time does better to call `feed_byte` itself: no `(result, used)`
+    /// pair to unpack, and every other byte is one small out-of-line step.
     #[inline]
     pub fn feed<'a>(&'a mut self, input: &'a [u8]) -> (Result<Feed<'a>>, usize) {
         if let [b] = *input {
@@ -317,7 +319,11 @@ impl Scanner {
         }
     }
 
-    /// One byte through the state machine ([`FrameAccumulator::feed_byte`]).
+    /// One byte through the state machine ([`FrameAccumulator::feed_byte`]). Cold on 64-bit
+    /// hosts (payload bytes, most of a frame, never come here): x86-64 then tests the two
+    /// conditions of the short path with two branches instead of combining them
+    /// (`framing_byte` 18.8 -> 17.1 instructions per byte); on the Cortex-M4 it costs 0.15.
+    #[cfg_attr(target_pointer_width = "64", cold)]
     #[inline(never)]
     fn step<'a>(&mut self, buf: &'a mut [u8], b: u8) -> Result<Feed<'a>> {
         match self.state {
@@ -360,8 +366,8 @@ impl Scanner {
     }
 
     /// Reads a frame from `body` (the bytes after its STX) in one scan: a frame that is all
-    /// there is checked and handed out from `body`; the start of a frame is kept (state and
-    /// running LRC included) for the next call. `None` (nothing changed) for an STX inside the
+    /// there is checked and handed out from `body`; the start of a frame is kept for the next
+    /// call. `None` (nothing changed) for an STX inside the
     /// frame or a frame too long, which the byte loop of [`FrameAccumulator::feed`] reports.
     #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn start_frame<'a>(
