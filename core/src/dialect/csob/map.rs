@@ -173,7 +173,8 @@ pub fn result_code(outcome: &Outcome) -> ResultCode {
         }
         Outcome::Declined { code } => {
             let c = code.as_str();
-            if c == "51" {
+            // Two byte compares, not a string compare (which links `memcmp` into firmware).
+            if let [b'5', b'1'] = c.as_bytes() {
                 return ResultCode::InsufficientFunds;
             }
             let body = c.strip_prefix('R').unwrap_or(c);

@@ -849,22 +849,27 @@ fn put_u64(s: &mut (impl Sink + ?Sized), v: u64) {
 }
 
 /// Writes `v` in decimal with at least `min` digits (zero-padded; `min` is at most 20).
+// The digits are kept four bits each, eight to a word, not one to a byte: a zeroed 20-byte
+// array links the `memclr` built-in into firmware for this alone.
 fn put_u64_min(s: &mut (impl Sink + ?Sized), mut v: u64, min: usize) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let floor = buf.len().saturating_sub(min);
+    let mut words = [0u32; 3];
+    let mut n = 0usize;
     loop {
-        i -= 1;
         let (rest, digit) = crate::num::div_rem_u64(v, 10);
-        if let Some(slot) = buf.get_mut(i) {
-            *slot = b'0' + digit as u8;
+        if let Some(w) = words.get_mut(n / 8) {
+            *w |= u32::from(digit) << (4 * (n % 8));
         }
+        n += 1;
         v = rest;
-        if (v == 0 && i <= floor) || i == 0 {
+        if (v == 0 && n >= min) || n == 20 {
             break;
         }
     }
-    s.put(buf.get(i..).unwrap_or_default());
+    while n > 0 {
+        n -= 1;
+        let word = words.get(n / 8).copied().unwrap_or(0);
+        s.put(&[b'0' + ((word >> (4 * (n % 8))) & 0xF) as u8]);
+    }
 }
 
 /// An amount field (`B`, `C`): at least [`AMOUNT_MIN_DIGITS`] digits.
@@ -940,4 +945,44 @@ fn put_totals(s: &mut (impl Sink + ?Sized), t: &Totals) -> Result<()> {
         put_u64(s, z.net_minor.unsigned_abs());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Collects what a writer puts.
+    struct Collect(std::vec::Vec<u8>);
+
+    impl Sink for Collect {
+        fn put(&mut self, bytes: &[u8]) {
+            self.0.extend_from_slice(bytes);
+        }
+    }
+
+    fn decimal(v: u64, min: usize) -> std::string::String {
+        let mut c = Collect(std::vec::Vec::new());
+        put_u64_min(&mut c, v, min);
+        std::string::String::from_utf8(c.0).unwrap()
+    }
+
+    #[test]
+    fn decimal_edges() {
+        assert_eq!(decimal(0, 1), "0");
+        assert_eq!(decimal(0, 6), "000000");
+        assert_eq!(decimal(7, 3), "007");
+        assert_eq!(decimal(u64::MAX, 1), "18446744073709551615");
+        assert_eq!(decimal(u64::MAX, 20), "18446744073709551615");
+        assert_eq!(decimal(10_000_000_000_000_000, 1), "10000000000000000");
+        assert_eq!(decimal(1, 20), "00000000000000000001");
+    }
+
+    proptest! {
+        #[test]
+        fn decimal_is_std_formatting(v in any::<u64>(), min in 0usize..=20, shift in 0u32..64) {
+            let v = v >> shift;
+            prop_assert_eq!(decimal(v, min), std::format!("{v:0min$}", min = min.max(1)));
+        }
+    }
 }
