@@ -575,7 +575,7 @@ impl CsobTerminal {
             if let (Some(code), Some((last_code, amount))) =
                 (&b1.approval_code, &self.last_approved)
             {
-                if code == last_code {
+                if same_text(code.as_str(), last_code.as_str()) {
                     return Ok(Request::Reversal {
                         amount: *amount,
                         code: code.clone(),
@@ -604,11 +604,13 @@ impl CsobTerminal {
         // request's B2 answers it (the public client takes the first B2 it reads as its
         // answer). Answering it R-21 told the till "discarded" while the sale went on.
         let repeat = match self.state {
-            TerminalState::Processing { .. } => self.current.as_ref().is_some_and(|(_, c)| c == b1),
+            TerminalState::Processing { .. } => {
+                self.current.as_ref().is_some_and(|(_, c)| same_b1(c, b1))
+            }
             TerminalState::AwaitConfirm { .. } => self
                 .current
                 .as_ref()
-                .is_some_and(|(t, c)| *t == sent_at && c == b1),
+                .is_some_and(|(t, c)| *t == sent_at && same_b1(c, b1)),
             TerminalState::Idle => false,
         };
         if repeat {
@@ -702,6 +704,33 @@ enum TerminalBody {
 
 /// Types what a terminal can receive (B0, B1, B3). A B2 or B4 is refused before its fields
 /// are typed: a terminal has no use for them, and firmware then links no B2/B4 parser.
+/// Whether two B1s ask the same (every field equal): `==` on [`TransactionRequest`], with the
+/// text fields compared by [`same_text`].
+fn same_b1(a: &TransactionRequest, b: &TransactionRequest) -> bool {
+    let text = |a: Option<&str>, b: Option<&str>| match (a, b) {
+        (Some(a), Some(b)) => same_text(a, b),
+        (a, b) => a.is_none() && b.is_none(),
+    };
+    a.code == b.code
+        && a.amount == b.amount
+        && a.cashback == b.cashback
+        && a.currency == b.currency
+        && text(
+            a.reference.as_ref().map(|r| r.as_str()),
+            b.reference.as_ref().map(|r| r.as_str()),
+        )
+        && text(
+            a.approval_code.as_ref().map(|c| c.as_str()),
+            b.approval_code.as_ref().map(|c| c.as_str()),
+        )
+}
+
+/// `a == b`, byte by byte: the string compare links `memcmp` into firmware for the terminal's
+/// two compares of short codes alone (116 bytes of flash on a Cortex-M4).
+fn same_text(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
 fn terminal_body(view: &MessageView<'_>) -> Result<TerminalBody> {
     let f = &view.fields;
     match view.header.message_type {
@@ -1068,6 +1097,50 @@ mod shift_tests {
                 expected.copy_within(by.., 0);
             }
             prop_assert_eq!(ours, expected);
+        }
+    }
+}
+
+#[cfg(test)]
+mod same_tests {
+    use proptest::prelude::*;
+
+    use super::{TransactionRequest, TxnCode, same_b1, same_text};
+    use crate::txn::{ApprovalCode, Reference};
+
+    /// A B1 from a few values per field, so that equal pairs are common.
+    fn b1() -> impl Strategy<Value = TransactionRequest> {
+        let text = prop::option::of(prop::sample::select(vec!["", "1", "12", "21", "123456"]));
+        (
+            prop::sample::select(vec![TxnCode::Sale, TxnCode::Reversal]),
+            prop::option::of(0u64..3),
+            prop::option::of(0u64..2),
+            prop::option::of(prop::sample::select(vec![203u16, 978])),
+            text.clone(),
+            text,
+        )
+            .prop_map(|(code, amount, cashback, currency, reference, approval)| {
+                let mut b1 = TransactionRequest::new(code);
+                b1.amount = amount;
+                b1.cashback = cashback;
+                b1.currency = currency;
+                b1.reference = reference.and_then(|r| Reference::new(r).ok());
+                b1.approval_code = approval.and_then(|c| ApprovalCode::new(c).ok());
+                b1
+            })
+    }
+
+    proptest! {
+        /// The byte-wise compare the terminal uses agrees with the derived `==`.
+        #[test]
+        fn same_b1_is_eq(a in b1(), b in b1()) {
+            prop_assert_eq!(same_b1(&a, &b), a == b);
+            prop_assert!(same_b1(&a, &a));
+        }
+
+        #[test]
+        fn same_text_is_eq(a in "[ab]{0,3}", b in "[ab]{0,3}") {
+            prop_assert_eq!(same_text(&a, &b), a == b);
         }
     }
 }
