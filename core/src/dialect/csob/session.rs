@@ -345,9 +345,21 @@ fn shift_to_front(buf: &mut [u8], by: usize) {
 }
 
 /// Feeds `bytes` to `wire` and hands every item to `on` (a macro, not a closure: `on` needs
-/// the session mutably while the wire is part of it).
+/// the session mutably while the wire is part of it). `on` gets what `Wire::next` gave, an
+/// `Option`; by default `on_message` gets the item in it.
 macro_rules! feed_all {
-    ($self:ident, $now:ident, $bytes:ident, $body:expr) => {{
+    ($self:ident, $now:ident, $bytes:ident, $body:expr) => {
+        feed_all!(
+            $self,
+            $now,
+            $bytes,
+            $body,
+            |item| if let Some(item) = item {
+                $self.on_message($now, item)
+            }
+        )
+    };
+    ($self:ident, $now:ident, $bytes:ident, $body:expr, |$item:ident| $on:expr) => {{
         let mut input = $bytes;
         // The accumulator may consume nothing once after an error (see its docs); a second
         // time in a row would be a bug there: stop rather than spin.
@@ -356,9 +368,8 @@ macro_rules! feed_all {
             let (item, used) = $self.wire.next(input, $body);
             input = input.get(used..).unwrap_or_default();
             idle = if used == 0 { idle + 1 } else { 0 };
-            if let Some(item) = item {
-                $self.on_message($now, item);
-            }
+            let $item = item;
+            $on;
         }
     }};
 }
@@ -656,13 +667,13 @@ impl CsobTerminal {
     }
 
     #[inline(never)]
-    fn on_message(&mut self, now: Instant, msg: Result<(Timestamp, TerminalBody)>) {
+    fn on_message(&mut self, now: Instant, msg: &Result<(Timestamp, TerminalBody)>) {
         let (sent_at, body) = match msg {
             Ok(m) => m,
-            Err(e) => return self.error(e),
+            Err(e) => return self.error(*e),
         };
         match body {
-            TerminalBody::Request(b1) => self.on_request(now, sent_at, &b1),
+            TerminalBody::Request(b1) => self.on_request(now, *sent_at, b1),
             TerminalBody::Activity => {
                 if let TerminalState::AwaitConfirm { .. } = self.state {
                     self.state = TerminalState::Idle;
@@ -702,8 +713,6 @@ enum TerminalBody {
     TicketRequest(TicketRequest),
 }
 
-/// Types what a terminal can receive (B0, B1, B3). A B2 or B4 is refused before its fields
-/// are typed: a terminal has no use for them, and firmware then links no B2/B4 parser.
 /// Whether two B1s ask the same (every field equal): `==` on [`TransactionRequest`], with the
 /// text fields compared by [`same_text`].
 fn same_b1(a: &TransactionRequest, b: &TransactionRequest) -> bool {
@@ -731,6 +740,8 @@ fn same_text(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
+/// Types what a terminal can receive (B0, B1, B3). A B2 or B4 is refused before its fields
+/// are typed: a terminal has no use for them, and firmware then links no B2/B4 parser.
 fn terminal_body(view: &MessageView<'_>) -> Result<TerminalBody> {
     let f = &view.fields;
     match view.header.message_type {
@@ -756,9 +767,17 @@ fn has_receipt(kind: RequestKind) -> bool {
 
 impl TerminalSide for CsobTerminal {
     fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
-        feed_all!(self, now, bytes, |view: &MessageView<'_>| {
-            terminal_body(view).map(|b| (view.header.timestamp, b))
-        });
+        // The item is handled where it lies, borrowed: moved, it was copied twice (a
+        // `memcpy8` linked into firmware for these copies of a B1).
+        feed_all!(
+            self,
+            now,
+            bytes,
+            |view: &MessageView<'_>| terminal_body(view).map(|b| (view.header.timestamp, b)),
+            |item| if let Some(item) = &item {
+                self.on_message(now, item)
+            }
+        );
     }
 
     fn handle_timeout(&mut self, now: Instant) {
