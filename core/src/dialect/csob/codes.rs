@@ -234,9 +234,11 @@ impl ResultCode {
         if value.is_empty() || !value.iter().all(|b| (0x21..0x7f).contains(b)) {
             return Err(err);
         }
-        let text = core::str::from_utf8(value).map_err(|_| err)?;
+        // Printable ASCII, checked above: pushed as characters, without a UTF-8 check.
         let mut s = String::new();
-        s.push_str(text).map_err(|_| err)?;
+        for &b in value {
+            s.push(char::from(b)).map_err(|_| err)?;
+        }
         Ok(ResultCode::Other(s))
     }
 

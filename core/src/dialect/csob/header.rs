@@ -171,8 +171,8 @@ fn terminal_id(bytes: &[u8]) -> Result<TerminalId> {
     };
     // Right-padded with spaces: trimmed as bytes (no `str` pattern searcher linked).
     let end = bytes.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
-    let text = core::str::from_utf8(bytes.get(..end).unwrap_or_default()).map_err(|_| err)?;
-    TerminalId::new(text).map_err(|_| err)
+    // From the bytes, without a UTF-8 check (`str::from_utf8` is not linked into firmware).
+    TerminalId::from_ascii(bytes.get(..end).unwrap_or_default()).map_err(|_| err)
 }
 
 /// Parses the header at the start of `payload` (the bytes after STX) and returns it with the

@@ -294,24 +294,27 @@ fn ascii<'a>(value: &'a [u8], field: &'static str) -> Result<&'a str> {
 
 /// The reference: the `9`/`S` sub-field, else a plain `S` field (how `Payment.java` sends a
 /// reference shorter than ten characters).
+// Text fields are typed from their bytes (`from_ascii`: a byte that is not printable ASCII is the
+// type's own error), not through `str::from_utf8`, which with its 256-byte table costs firmware
+// over 600 bytes of flash.
 fn reference(f: &FieldsView<'_>) -> Result<Option<Reference>> {
     let sub = f
         .first(tag::SUB)
         .and_then(|nine| nine.subfield(tag::SUB_REFERENCE))
         .filter(|v| !v.is_empty());
     if let Some(v) = sub {
-        return Reference::new(ascii(v, "9/S")?).map(Some);
+        return Reference::from_ascii(v).map(Some);
     }
     match f.first(tag::REFERENCE).map(|x| x.value) {
         None | Some(b"") => Ok(None),
-        Some(v) => Reference::new(ascii(v, "S")?).map(Some),
+        Some(v) => Reference::from_ascii(v).map(Some),
     }
 }
 
 fn approval(f: &FieldsView<'_>) -> Result<Option<ApprovalCode>> {
     match f.first(tag::APPROVAL).map(|x| x.value) {
         None | Some(b"") => Ok(None),
-        Some(v) => ApprovalCode::new(ascii(v, "F")?).map(Some),
+        Some(v) => ApprovalCode::from_ascii(v).map(Some),
     }
 }
 
@@ -771,12 +774,14 @@ fn write_body<const TILL: bool>(body: BodyRef<'_>, s: &mut dyn Sink) -> Result<(
                 put_reference(s, r.reference);
                 if let Some(pan) = r.pan {
                     // First six, a star for each hidden digit, last four: the masked PAN's
-                    // `Display`, written without `core::fmt` (not linked by the link alone).
-                    put_field(s, tag::PAN, pan.bin().as_bytes());
+                    // `Display`, written without `core::fmt` (not linked by the link alone)
+                    // and from the digits' bytes (no `str::from_utf8`).
+                    let (bin, last4) = pan.visible_digits();
+                    put_field(s, tag::PAN, bin);
                     for _ in 0..pan.len().saturating_sub(10) {
                         s.put(b"*");
                     }
-                    s.put(pan.last4().as_bytes());
+                    s.put(last4);
                 }
                 if let Some(mode) = r.entry_mode {
                     put_field(s, tag::ENTRY_MODE, mode.name().as_bytes());
