@@ -237,7 +237,9 @@ impl ResultCode {
         // Printable ASCII, checked above: pushed as characters, without a UTF-8 check.
         let mut s = String::new();
         for &b in value {
-            s.push(char::from(b)).map_err(|_| err)?;
+            // Masked to seven bits, as it is ASCII: the compiler then pushes one byte, with no
+            // UTF-8 encoder.
+            s.push(char::from(b & 0x7F)).map_err(|_| err)?;
         }
         Ok(ResultCode::Other(s))
     }
