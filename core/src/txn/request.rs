@@ -53,6 +53,13 @@ macro_rules! bounded_text {
                 Ok($name(s))
             }
 
+            /// Whether [`Self::from_ascii`] takes `bytes` (checked without building the value).
+            #[allow(dead_code)]
+            pub(crate) fn is_valid_ascii(bytes: &[u8]) -> bool {
+                let ok: fn(u8) -> bool = $ok;
+                !bytes.is_empty() && bytes.len() <= $cap && bytes.iter().all(|&b| b.is_ascii() && ok(b))
+            }
+
             /// The text.
             pub fn as_str(&self) -> &str {
                 &self.0

@@ -165,23 +165,48 @@ fn timestamp(bytes: &[u8]) -> Result<Timestamp> {
     Timestamp::new(2000 + u16::from(yy), mo, dd, hh, mi, ss).map_err(|_| err)
 }
 
-fn terminal_id(bytes: &[u8]) -> Result<TerminalId> {
-    let err = Error::CsobHeader {
+fn terminal_id_error() -> Error {
+    Error::CsobHeader {
         field: "terminal id",
-    };
-    // Right-padded with spaces: trimmed as bytes (no `str` pattern searcher linked).
-    let end = bytes.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
-    // From the bytes, without a UTF-8 check (`str::from_utf8` is not linked into firmware).
-    TerminalId::from_ascii(bytes.get(..end).unwrap_or_default()).map_err(|_| err)
+    }
 }
 
-/// Parses the header at the start of `payload` (the bytes after STX) and returns it with the
-/// data that follows. The data length is checked per `length`, the CRC field per `crc`.
-pub fn parse_header(
+/// The terminal id field without its right padding of spaces (trimmed as bytes: no `str`
+/// pattern searcher linked).
+fn trim_terminal_id(bytes: &[u8]) -> &[u8] {
+    let end = bytes.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
+    bytes.get(..end).unwrap_or_default()
+}
+
+/// A header checked as [`parse_header`] checks it (the same checks in the same order, so the
+/// same error for the same bytes), its terminal id left as the bytes received.
+pub(crate) struct HeaderParts<'a> {
+    /// `B0`…`B4`.
+    pub message_type: MessageType,
+    /// Two version digits as received.
+    pub version: [u8; 2],
+    /// The terminal id, its padding trimmed: a valid [`TerminalId`].
+    pub terminal_id: &'a [u8],
+    /// Local date and time.
+    pub timestamp: Timestamp,
+    /// Flag bits.
+    pub flags: Flags,
+    /// The declared data length.
+    pub declared: u16,
+    /// CRC field as received.
+    pub crc: CrcField,
+    /// The data after the header.
+    pub data: &'a [u8],
+}
+
+/// Checks the header at the start of `payload` as [`parse_header`] does, without building a
+/// [`Header`]: what a terminal receives with (it keeps the message type and time only; the
+/// header and its terminal id copied and moved cost firmware flash and stack).
+pub(crate) fn check_header(
     payload: &[u8],
     crc: CrcPolicy,
     length: LengthPolicy,
-) -> Result<(Header, &[u8])> {
+) -> Result<HeaderParts<'_>> {
     let (head, data) = payload
         .split_at_checked(HEADER_LEN)
         .ok_or(Error::Truncated {
@@ -200,7 +225,10 @@ pub fn parse_header(
         [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => [*a, *b],
         _ => return Err(Error::CsobHeader { field: "version" }),
     };
-    let terminal_id = terminal_id(tid)?;
+    let terminal_id = trim_terminal_id(tid);
+    if !TerminalId::is_valid_ascii(terminal_id) {
+        return Err(terminal_id_error());
+    }
     let timestamp = timestamp(ts)?;
     let flags = Flags(hex4(flags, "flags")?);
     let declared = hex4(len, "data length")?;
@@ -224,17 +252,41 @@ pub fn parse_header(
             actual: u16::try_from(data.len()).unwrap_or(u16::MAX),
         });
     }
+    Ok(HeaderParts {
+        message_type,
+        version,
+        terminal_id,
+        timestamp,
+        flags,
+        declared,
+        crc: crc_value,
+        data,
+    })
+}
+
+/// Parses the header at the start of `payload` (the bytes after STX) and returns it with the
+/// data that follows. The data length is checked per `length`, the CRC field per `crc`.
+pub fn parse_header(
+    payload: &[u8],
+    crc: CrcPolicy,
+    length: LengthPolicy,
+) -> Result<(Header, &[u8])> {
+    let p = check_header(payload, crc, length)?;
     Ok((
         Header {
-            message_type,
-            version,
-            terminal_id,
-            timestamp,
-            flags,
-            length: length_field,
-            crc: crc_value,
+            message_type: p.message_type,
+            version: p.version,
+            // From the bytes, without a UTF-8 check (no `str::from_utf8` in firmware).
+            terminal_id: TerminalId::from_ascii(p.terminal_id).map_err(|_| terminal_id_error())?,
+            timestamp: p.timestamp,
+            flags: p.flags,
+            length: DataLength {
+                declared: p.declared,
+                actual: p.data.len(),
+            },
+            crc: p.crc,
         },
-        data,
+        p.data,
     ))
 }
 
@@ -362,6 +414,33 @@ mod tests {
         );
         h.flags = Flags(0x8000);
         h
+    }
+
+    proptest::proptest! {
+        /// The check without a header agrees with the parse: the same error, or both accept
+        /// with the same fields (terminal ids mostly valid, some with padding inside, a DEL, a
+        /// control or a high byte).
+        #[test]
+        fn check_header_agrees_with_parse_header(
+            tid in proptest::collection::vec(proptest::sample::select(vec![b' ', b' ', b'A', b'A', b'7', b'~', b'z', b'0', 0x7f, 0xe8, 0x1f]), 8),
+            strict in proptest::bool::ANY,
+        ) {
+            let mut bytes = b"B101".to_vec();
+            bytes.extend_from_slice(&tid);
+            bytes.extend_from_slice(b"24031514300580000013A5A5\x1cT00");
+            let length = if strict { LengthPolicy::Strict } else { LengthPolicy::Lenient };
+            let checked = check_header(&bytes, CrcPolicy::Ignore, length);
+            match parse_header(&bytes, CrcPolicy::Ignore, length) {
+                Ok((h, data)) => {
+                    let p = checked.map_err(|e| proptest::test_runner::TestCaseError::fail(std::format!("{e:?}")))?;
+                    proptest::prop_assert_eq!(p.terminal_id, h.terminal_id.as_str().as_bytes());
+                    proptest::prop_assert_eq!(p.timestamp, h.timestamp);
+                    proptest::prop_assert_eq!(p.message_type, h.message_type);
+                    proptest::prop_assert_eq!(p.data, data);
+                }
+                Err(e) => proptest::prop_assert_eq!(checked.err(), Some(e)),
+            }
+        }
     }
 
     #[test]

@@ -23,7 +23,8 @@ use core::time::Duration;
 use heapless::{Deque, String, Vec};
 
 use super::codes::{Flags, MessageType, ReceiptSelector, ResultCode, TxnCode};
-use super::header::{CrcField, Header, HeaderRef, VERSION_01};
+use super::fields::FieldsView;
+use super::header::{CrcField, Header, HeaderRef, VERSION_01, check_header};
 use super::message::{
     self, B2Ref, Body, BodyRef, MAX_FRAME, MAX_PAYLOAD, Message, MessageView, ParseOptions,
     TicketRequest, TransactionRequest,
@@ -298,23 +299,21 @@ impl<const RX: usize, const TX: usize, const TILL: bool> Wire<RX, TX, TILL> {
         Ok(Some(len))
     }
 
-    /// Feeds bytes up to the first complete item: what `body` takes from a message (or the
-    /// error of a bad one), with the bytes consumed. `body` types the header and fields into
-    /// what a side keeps (the terminal's [`TerminalBody`] has no room for a B4's receipt text,
-    /// and the terminal keeps only the header's time, not a copy of the whole header).
+    /// Feeds bytes up to the first complete item: what `parse` takes from a message's payload
+    /// (or the error of a bad one), with the bytes consumed. `parse` types the header and
+    /// fields into what a side keeps (the terminal's [`TerminalBody`] has no room for a B4's
+    /// receipt text, and the terminal keeps only the header's time: it builds no header).
     // Never inlined: the parser's temporaries then take stack only while parsing, not under
     // the handling of what was parsed (which sends frames).
     #[inline(never)]
     fn next<B>(
         &mut self,
         input: &[u8],
-        body: impl Fn(&MessageView<'_>) -> Result<B>,
+        parse: impl Fn(&[u8], &ParseOptions) -> Result<B>,
     ) -> (Option<Result<B>>, usize) {
         let (r, used) = self.acc.feed(input);
         let item = match r {
-            Ok(Feed::Frame(payload)) => {
-                Some(MessageView::parse(payload, &self.config.parse).and_then(|view| body(&view)))
-            }
+            Ok(Feed::Frame(payload)) => Some(parse(payload, &self.config.parse)),
             Ok(Feed::NeedMore | Feed::Control(_)) => None,
             Err(e) => Some(Err(e)),
         };
@@ -740,11 +739,18 @@ fn same_text(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
+/// What a terminal takes from a message's payload: the header's time and the body. The header
+/// is checked (as [`MessageView::parse`] checks it), not built.
+fn terminal_message(payload: &[u8], opts: &ParseOptions) -> Result<(Timestamp, TerminalBody)> {
+    let h = check_header(payload, opts.crc, opts.length)?;
+    let fields = FieldsView::new(h.data)?;
+    terminal_body(h.message_type, &fields).map(|b| (h.timestamp, b))
+}
+
 /// Types what a terminal can receive (B0, B1, B3). A B2 or B4 is refused before its fields
 /// are typed: a terminal has no use for them, and firmware then links no B2/B4 parser.
-fn terminal_body(view: &MessageView<'_>) -> Result<TerminalBody> {
-    let f = &view.fields;
-    match view.header.message_type {
+fn terminal_body(message_type: MessageType, f: &FieldsView<'_>) -> Result<TerminalBody> {
+    match message_type {
         MessageType::Activity => Ok(TerminalBody::Activity),
         MessageType::TransactionRequest => {
             TransactionRequest::from_fields(f).map(TerminalBody::Request)
@@ -773,7 +779,7 @@ impl TerminalSide for CsobTerminal {
             self,
             now,
             bytes,
-            |view: &MessageView<'_>| terminal_body(view).map(|b| (view.header.timestamp, b)),
+            terminal_message,
             |item| if let Some(item) = &item {
                 self.on_message(now, item)
             }
@@ -1054,8 +1060,9 @@ impl EcrSide for CsobEcr {
     }
 
     fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
-        feed_all!(self, now, bytes, |view: &MessageView<'_>| {
-            Ok((view.header.clone(), Body::from_view(view)?))
+        feed_all!(self, now, bytes, |payload: &[u8], opts: &ParseOptions| {
+            let view = MessageView::parse(payload, opts)?;
+            Ok((view.header.clone(), Body::from_view(&view)?))
         });
     }
 

@@ -907,8 +907,14 @@ fn parse_errors_are_precise() {
         (frame(h, &[b"T10", b"F12 34"]), Error::ApprovalCodeInvalid),
         // Text fields read as bytes: a byte that is not ASCII (a Windows-1250 `č`, not UTF-8;
         // or UTF-8 `é`) is the field type's own error.
-        (frame(h, &[b"T00", b"B100", b"S12\xe8"]), Error::ReferenceInvalid),
-        (frame(h, &[b"T00", b"B100", b"S\xc3\xa9"]), Error::ReferenceInvalid),
+        (
+            frame(h, &[b"T00", b"B100", b"S12\xe8"]),
+            Error::ReferenceInvalid,
+        ),
+        (
+            frame(h, &[b"T00", b"B100", b"S\xc3\xa9"]),
+            Error::ReferenceInvalid,
+        ),
         (
             frame(h, &[b"T00", b"B100", b"9\x1dS\xe8"]),
             Error::ReferenceInvalid,
