@@ -148,12 +148,22 @@ impl ResponseField {
 ///
 /// Errors: [`Error::SessionResponseMismatch`].
 pub fn check_response(request: &Request, response: &Response) -> Result<()> {
+    check_answer(request.kind(), request.amount(), response)
+}
+
+/// [`check_response`] given only the request's kind and amount: what a session that does not
+/// keep the txn request it reported remembers of it (ČSOB's terminal keeps the B1).
+pub(crate) fn check_answer(
+    kind: RequestKind,
+    amount: Option<crate::txn::Money>,
+    response: &Response,
+) -> Result<()> {
     let mismatch = |field| Err(Error::SessionResponseMismatch { field });
-    let last_answer = request.kind() == RequestKind::LastTransaction && response.kind.moves_money();
-    if response.kind != request.kind() && !last_answer {
+    let last_answer = kind == RequestKind::LastTransaction && response.kind.moves_money();
+    if response.kind != kind && !last_answer {
         return mismatch(ResponseField::Kind);
     }
-    match (request.amount(), response.amount) {
+    match (amount, response.amount) {
         (Some(asked), Some(answered)) if answered.currency != asked.currency => {
             mismatch(ResponseField::Currency)
         }

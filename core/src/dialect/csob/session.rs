@@ -401,6 +401,11 @@ enum TerminalState {
     /// A B1 was taken (B0 sent); waiting for [`TerminalSide::respond`].
     Processing {
         code: TxnCode,
+        /// The kind of the txn request reported for it.
+        kind: RequestKind,
+        /// Its amount: with `kind`, what its answer is checked against (so the answer path
+        /// builds no txn request again).
+        amount: Option<Money>,
     },
     /// A B2 was sent; waiting for the till's B0 until `deadline`.
     AwaitConfirm {
@@ -510,11 +515,12 @@ impl CsobTerminal {
         response: &Response,
         receipt: bool,
     ) -> Result<()> {
-        let (TerminalState::Processing { code }, Some((_, b1))) = (self.state, &self.current)
+        let (TerminalState::Processing { code, kind, amount }, Some(_)) =
+            (self.state, &self.current)
         else {
             return Err(Error::SessionNoRequest);
         };
-        crate::session::check_response(&self.to_request(b1)?, response)?;
+        crate::session::check_answer(kind, amount, response)?;
         let b2 = B2Ref::answer(code, response);
         // The kind asked (a T82 answer may carry the last transaction's kind).
         let asked = super::map::request_kind(code)?;
@@ -659,7 +665,11 @@ impl CsobTerminal {
     #[inline(never)]
     fn take(&mut self, sent_at: Timestamp, b1: &TransactionRequest) -> Result<()> {
         let req = self.to_request(b1)?;
-        self.state = TerminalState::Processing { code: b1.code };
+        self.state = TerminalState::Processing {
+            code: b1.code,
+            kind: req.kind(),
+            amount: req.amount(),
+        };
         self.current = Some((sent_at, b1.clone()));
         self.event(TerminalEvent::Request(req));
         Ok(())
