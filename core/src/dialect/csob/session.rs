@@ -343,32 +343,22 @@ fn shift_to_front(buf: &mut [u8], by: usize) {
     }
 }
 
-/// Feeds `bytes` to `wire` and hands every item to `on` (a macro, not a closure: `on` needs
-/// the session mutably while the wire is part of it). `on` gets what `Wire::next` gave, an
-/// `Option`; by default `on_message` gets the item in it.
+/// Feeds `bytes` to `wire` and hands every item to `on_message` (a macro, not a closure:
+/// `on_message` needs the session mutably while the wire is part of it). The terminal's
+/// `handle_bytes` writes this out, to handle an item without moving it.
 macro_rules! feed_all {
-    ($self:ident, $now:ident, $bytes:ident, $body:expr) => {
-        feed_all!(
-            $self,
-            $now,
-            $bytes,
-            $body,
-            |item| if let Some(item) = item {
-                $self.on_message($now, item)
-            }
-        )
-    };
-    ($self:ident, $now:ident, $bytes:ident, $body:expr, |$item:ident| $on:expr) => {{
+    ($self:ident, $now:ident, $bytes:ident, $parse:expr) => {{
         let mut input = $bytes;
         // The accumulator may consume nothing once after an error (see its docs); a second
         // time in a row would be a bug there: stop rather than spin.
         let mut idle = 0;
         while !input.is_empty() && idle < 2 {
-            let (item, used) = $self.wire.next(input, $body);
+            let (item, used) = $self.wire.next(input, $parse);
             input = input.get(used..).unwrap_or_default();
             idle = if used == 0 { idle + 1 } else { 0 };
-            let $item = item;
-            $on;
+            if let Some(item) = item {
+                $self.on_message($now, item);
+            }
         }
     }};
 }
@@ -664,14 +654,35 @@ impl CsobTerminal {
     // never share one frame with the sending below the refusal.
     #[inline(never)]
     fn take(&mut self, sent_at: Timestamp, b1: &TransactionRequest) -> Result<()> {
-        let req = self.to_request(b1)?;
-        self.state = TerminalState::Processing {
-            code: b1.code,
-            kind: req.kind(),
-            amount: req.amount(),
-        };
-        self.current = Some((sent_at, b1.clone()));
-        self.event(TerminalEvent::Request(req));
+        // The event built at once around the txn request, not the request moved into it (a
+        // copy, and a `memcpy8` in firmware for it).
+        let ev = TerminalEvent::Request(self.to_request(b1)?);
+        if let TerminalEvent::Request(req) = &ev {
+            self.state = TerminalState::Processing {
+                code: b1.code,
+                kind: req.kind(),
+                amount: req.amount(),
+            };
+        }
+        // Copied field by field into its place: a clone moved in was copied whole again (a
+        // `memcpy8` in firmware for it). Every field is named, so a new one cannot be missed.
+        let TransactionRequest {
+            code,
+            amount,
+            cashback,
+            currency,
+            reference,
+            approval_code,
+        } = b1;
+        let (_, kept) = self
+            .current
+            .insert((sent_at, TransactionRequest::new(*code)));
+        kept.amount = *amount;
+        kept.cashback = *cashback;
+        kept.currency = *currency;
+        kept.reference.clone_from(reference);
+        kept.approval_code.clone_from(approval_code);
+        self.event(ev);
         Ok(())
     }
 
@@ -783,17 +794,20 @@ fn has_receipt(kind: RequestKind) -> bool {
 
 impl TerminalSide for CsobTerminal {
     fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
-        // The item is handled where it lies, borrowed: moved, it was copied twice (a
-        // `memcpy8` linked into firmware for these copies of a B1).
-        feed_all!(
-            self,
-            now,
-            bytes,
-            terminal_message,
-            |item| if let Some(item) = &item {
-                self.on_message(now, item)
+        // `feed_all!` written out, the item handled where `Wire::next` left it, borrowed:
+        // moved out of its result, it was copied (a `memcpy8` in firmware for this alone).
+        let mut input = bytes;
+        // The accumulator may consume nothing once after an error (see its docs); a second
+        // time in a row would be a bug there: stop rather than spin.
+        let mut idle = 0;
+        while !input.is_empty() && idle < 2 {
+            let next = self.wire.next(input, terminal_message);
+            input = input.get(next.1..).unwrap_or_default();
+            idle = if next.1 == 0 { idle + 1 } else { 0 };
+            if let Some(item) = &next.0 {
+                self.on_message(now, item);
             }
-        );
+        }
     }
 
     fn handle_timeout(&mut self, now: Instant) {

@@ -1901,6 +1901,40 @@ fn a_retransmitted_request_is_acknowledged_not_refused() {
     assert_eq!(Pair::types_sent(&sent), ["B0", "B0", "B2"]);
 }
 
+/// The B1 under way is kept whole (the terminal copies it field by field): a repeat of a B1
+/// with every field is the same request, and one that differs in any single field is not.
+#[test]
+fn the_request_under_way_is_kept_with_every_field() {
+    let h = "B1011234567824031514300500000004A5A5";
+    let full: [&[u8]; 6] = [b"T08", b"B1000", b"C200", b"E203", b"S12345", b"F123456"];
+    let sent_for = |second: &[&[u8]]| {
+        let mut term = CsobTerminal::new(CsobConfig::new(tid()));
+        term.handle_bytes(Instant::ZERO, &cat(&[&frame(h, &full), &frame(h, second)]));
+        assert!(matches!(
+            term.poll_event(),
+            Some(TerminalEvent::Request(Request::SaleWithCashback { .. }))
+        ));
+        let mut buf = [0u8; MAX_TRANSMIT];
+        let mut sent = Vec::new();
+        while let Some(n) = term.poll_transmit(&mut buf).unwrap() {
+            sent.extend(frames_of(&buf[..n]));
+        }
+        Pair::types_sent(&sent).join(" ")
+    };
+    assert_eq!(sent_for(&full), "B0 B0", "the same B1 again");
+    let changed: [&[u8]; 6] = [b"T00", b"B1001", b"C201", b"E978", b"S12346", b"F123457"];
+    for i in 0..full.len() {
+        let mut other = full;
+        other[i] = changed[i];
+        assert_eq!(
+            sent_for(&other),
+            "B0 B0 B2",
+            "a B1 that differs in {:?} is another request",
+            std::str::from_utf8(changed[i]).unwrap()
+        );
+    }
+}
+
 // ----- what the public client reads (issue 14, points 7, 8 and 10) -----
 
 /// The public client reads once into 1024 bytes (`SocketConnection.read`) right after it sent
