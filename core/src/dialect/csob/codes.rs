@@ -210,17 +210,26 @@ impl ResultCode {
     }
 
     fn known(value: &[u8]) -> Option<Self> {
-        Some(match value {
-            b"000" => ResultCode::Ok,
-            b"-01" => ResultCode::UserCancel,
-            b"-09" => ResultCode::CardError,
-            b"-10" => ResultCode::CardExpired,
-            b"-11" => ResultCode::CardNotYetValid,
-            b"-12" => ResultCode::InsufficientFunds,
-            b"-18" => ResultCode::Timeout,
-            b"-21" => ResultCode::Discarded,
-            b"-29" => ResultCode::CardBlocked,
-            _ => return None,
+        // The listed codes' values, in the order of the variants: one search over them, not a
+        // compare per code (less flash on a Cortex-M4).
+        const VALUES: [&[u8; 3]; 9] = [
+            b"000", b"-01", b"-09", b"-10", b"-11", b"-12", b"-18", b"-21", b"-29",
+        ];
+        let &[a, b, c] = value else {
+            return None;
+        };
+        // Arrays compared, not slices (a slice compare links `memcmp`).
+        let i = VALUES.iter().position(|v| **v == [a, b, c])?;
+        Some(match i {
+            0 => ResultCode::Ok,
+            1 => ResultCode::UserCancel,
+            2 => ResultCode::CardError,
+            3 => ResultCode::CardExpired,
+            4 => ResultCode::CardNotYetValid,
+            5 => ResultCode::InsufficientFunds,
+            6 => ResultCode::Timeout,
+            7 => ResultCode::Discarded,
+            _ => ResultCode::CardBlocked,
         })
     }
 
