@@ -844,6 +844,8 @@ pub fn activity(f: &FieldsView<'_>) -> Body {
     }
 }
 
+// Never inlined: a tag and a value at each of a dozen places were two `dyn` calls each.
+#[inline(never)]
 fn put_field(s: &mut (impl Sink + ?Sized), t: u8, value: &[u8]) {
     s.put(&[FS, t]);
     s.put(value);
