@@ -239,14 +239,14 @@ impl<'a> Bmps<'a> {
         fn ll(w: &mut Writer<'_>, bmp: u8, v: Option<&[u8]>) -> Result<()> {
             if let Some(v) = v {
                 w.byte(bmp)?;
-                w.var::<2>(bmp, v)?;
+                w.var(bmp, v, 2)?;
             }
             Ok(())
         }
         fn lll(w: &mut Writer<'_>, bmp: u8, v: Option<&[u8]>) -> Result<()> {
             if let Some(v) = v {
                 w.byte(bmp)?;
-                w.var::<3>(bmp, v)?;
+                w.var(bmp, v, 3)?;
             }
             Ok(())
         }
