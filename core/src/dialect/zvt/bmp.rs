@@ -468,16 +468,16 @@ impl<'b> Writer<'b> {
 
     /// A TLV container's BER length, then its content.
     pub(crate) fn tlv(&mut self, content: &[u8]) -> Result<()> {
-        let len = content.len();
-        match tlv_len_len(len) {
-            1 => self.byte(len as u8)?,
-            2 => self.put(&[0x81, len as u8])?,
-            _ => {
-                let l = u16::try_from(len).map_err(|_| Error::ZvtField { bmp: 0x06 })?;
-                let [hi, lo] = l.to_be_bytes();
-                self.put(&[0x82, hi, lo])?;
-            }
-        }
+        // One `put` of the length's bytes, chosen by the length (`< 80`, `81 nn`, `82 nn nn`).
+        let len = u16::try_from(content.len()).map_err(|_| Error::ZvtField { bmp: 0x06 })?;
+        let [hi, lo] = len.to_be_bytes();
+        let ber = [0x82, hi, lo, 0x81, lo];
+        let at = match tlv_len_len(usize::from(len)) {
+            1 => 2..3,
+            2 => 3..5,
+            _ => 0..3,
+        };
+        self.put(ber.get(at).unwrap_or_default())?;
         self.put(content)
     }
 }
