@@ -275,10 +275,11 @@ pub fn u64_to_bcd(bmp: u8, mut value: u64, out: &mut [u8]) -> Result<()> {
 /// Checks a card number's BCD bytes: digits `0`–`9` or `E` (masked); `F` only as the last
 /// nibble (padding of an odd count).
 pub fn check_card_number(bytes: &[u8]) -> Result<()> {
-    let n = bytes.len() * 2;
-    for (i, nib) in bytes.iter().flat_map(|b| [b >> 4, b & 0x0F]).enumerate() {
-        let ok = nib <= 9 || nib == 0x0E || (nib == 0x0F && i + 1 == n);
-        if !ok {
+    let digit = |nib: u8| nib <= 9 || nib == 0x0E;
+    let last = bytes.len().wrapping_sub(1);
+    for (i, &b) in bytes.iter().enumerate() {
+        let (hi, lo) = (b >> 4, b & 0x0F);
+        if !digit(hi) || !(digit(lo) || (lo == 0x0F && i == last)) {
             return Err(Error::ZvtField {
                 bmp: number::CARD_NUMBER,
             });
