@@ -490,44 +490,96 @@ impl LinkSession {
     }
 
     /// Feeds bytes received from the peer, in any split.
-    pub fn handle_bytes(&mut self, now: Instant, mut bytes: &[u8]) {
+    ///
+    /// A read of one byte (a UART driver's read at 9600 baud) goes through
+    /// [`FrameAccumulator::feed_byte`]: a payload byte is then a store inlined here, with no
+    /// `(result, consumed)` pair to unpack and no loop around it. On a 32-bit target (a
+    /// microcontroller, built for size, whose UART hands over a byte or two per read) every
+    /// read goes that way, a byte at a time, so that the accumulator's slice path (its
+    /// one-scan frame reader, about 1.2 KB of Cortex-M4 code) is not linked; 64-bit hosts,
+    /// whose reads hold whole frames, take the slice path for longer reads. Both give the
+    /// same items in the same order (the accumulator's `feed_byte` and `feed` agree byte for
+    /// byte).
+    pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
+        #[cfg(not(target_pointer_width = "64"))]
+        for &b in bytes {
+            self.handle_byte(now, b);
+        }
+        #[cfg(target_pointer_width = "64")]
+        self.handle_slice(now, bytes);
+    }
+
+    /// [`LinkSession::handle_bytes`] on a 64-bit host: a 1-byte read through `feed_byte`,
+    /// longer reads through the accumulator's `feed`.
+    #[cfg(target_pointer_width = "64")]
+    fn handle_slice(&mut self, now: Instant, mut bytes: &[u8]) {
+        if let [b] = *bytes {
+            self.handle_byte(now, b);
+            return;
+        }
         if !bytes.is_empty() && self.acc.in_frame() {
             self.last_rx = now;
         }
         while !bytes.is_empty() {
-            if let State::EnqHold { .. } = self.state {
-                // Bytes right behind a repeated ENQ: it was a damaged STX. NAK it, so that the
-                // sender sends its frame again, and go on waiting for that frame.
-                self.queue(&[NAK]);
-                self.state = State::AwaitFrame {
-                    deadline: after(now, self.timers.frame),
-                };
-            }
+            self.end_enq_hold(now);
             let was_in_frame = self.acc.in_frame();
             let (result, used) = self.acc.feed(bytes);
             // Decide what the accumulator found while it holds it; `self` is free again after.
-            let item = match result {
-                Ok(Feed::NeedMore) => Item::Nothing,
-                Ok(Feed::Control(c)) => Item::Control(c),
-                Ok(Feed::Frame(p)) => Item::Frame(judge(
-                    p,
-                    self.state,
-                    self.frame_check,
-                    &self.events,
-                    &mut self.last_received,
-                )),
-                Err(e) => Item::Error(e),
-            };
+            let item = classify(
+                result,
+                self.state,
+                self.frame_check,
+                &self.events,
+                &mut self.last_received,
+            );
             bytes = bytes.get(used..).unwrap_or_default();
             if !was_in_frame && self.acc.in_frame() {
                 self.last_rx = now;
             }
-            match item {
-                Item::Nothing => {}
-                Item::Control(c) => self.on_control(now, c),
-                Item::Frame(v) => self.on_frame(now, v),
-                Item::Error(e) => self.on_frame_error(now, e),
-            }
+            self.on_item(now, item);
+        }
+    }
+
+    /// [`LinkSession::handle_bytes`] of one byte.
+    #[inline(always)]
+    fn handle_byte(&mut self, now: Instant, b: u8) {
+        self.end_enq_hold(now);
+        let was_in_frame = self.acc.in_frame();
+        let item = classify(
+            self.acc.feed_byte(b),
+            self.state,
+            self.frame_check,
+            &self.events,
+            &mut self.last_received,
+        );
+        if was_in_frame || self.acc.in_frame() {
+            self.last_rx = now;
+        }
+        if !matches!(item, Item::Nothing) {
+            self.on_item(now, item);
+        }
+    }
+
+    /// Bytes right behind a repeated ENQ: it was a damaged STX. NAKs it, so that the sender
+    /// sends its frame again, and goes on waiting for that frame.
+    #[inline(always)]
+    fn end_enq_hold(&mut self, now: Instant) {
+        if let State::EnqHold { .. } = self.state {
+            self.queue(&[NAK]);
+            self.state = State::AwaitFrame {
+                deadline: after(now, self.timers.frame),
+            };
+        }
+    }
+
+    /// Acts on what the accumulator found. Not inlined: one copy serves both byte paths.
+    #[inline(never)]
+    fn on_item(&mut self, now: Instant, item: Item) {
+        match item {
+            Item::Nothing => {}
+            Item::Control(c) => self.on_control(now, c),
+            Item::Frame(v) => self.on_frame(now, v),
+            Item::Error(e) => self.on_frame_error(now, e),
         }
     }
 
@@ -843,6 +895,24 @@ impl LinkSession {
 /// What to do with the complete frame `payload` in `state` (see [`Verdict`]); a frame taken
 /// is copied into `last_received`. A free function over the fields it needs, so that the
 /// frame can be judged while the accumulator still holds it.
+/// What the accumulator's `result` means for the session (a frame judged while the
+/// accumulator still holds it).
+#[inline(always)]
+fn classify(
+    result: Result<Feed<'_>>,
+    state: State,
+    check: Option<fn(&[u8]) -> bool>,
+    events: &Deque<LinkNote, EVENT_CAPACITY>,
+    last_received: &mut Option<Payload>,
+) -> Item {
+    match result {
+        Ok(Feed::NeedMore) => Item::Nothing,
+        Ok(Feed::Control(c)) => Item::Control(c),
+        Ok(Feed::Frame(p)) => Item::Frame(judge(p, state, check, events, last_received)),
+        Err(e) => Item::Error(e),
+    }
+}
+
 fn judge(
     payload: &[u8],
     state: State,
