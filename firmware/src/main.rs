@@ -283,7 +283,10 @@ impl BankLink {
     /// of line: the message (2 KiB) is gone from the stack before the application hears of a
     /// failure.
     #[inline(never)]
-    fn sign(&mut self, request: &ecrlink_core::terminal::BankRequest) -> ecrlink_core::Result<usize> {
+    fn sign(
+        &mut self,
+        request: &ecrlink_core::terminal::BankRequest,
+    ) -> ecrlink_core::Result<usize> {
         wire::to_message(request, &self.identity)
             .and_then(|mut m| mac::emit_signed_prefixed(&mut m, &self.key, &mut self.tx))
     }
@@ -381,7 +384,8 @@ impl Journal {
                 // record that does not decode ends the valid part, as it ends the iterator.
                 while let Some(Ok(_)) =
                     reader.next_with(|version, payload| app.replay_payload(version, payload))
-                {}
+                {
+                }
                 end = reader.valid_len();
             }
             // A format this build does not read: leave it untouched and refuse to write.
