@@ -59,7 +59,7 @@ for line in sys.stdin:
 [[ -x "$probe" ]] || { echo "cortex-m-count: probe did not build" >&2; exit 1; }
 "$probe" fixtures "$out"
 
-cases=(framing framing+concert_decode framing_1 framing_1+concert_decode concert_decode framing_byte framing_byte+concert_decode)
+cases=(framing framing+concert_decode framing_1 framing_1+concert_decode concert_decode framing_byte framing_byte+concert_decode session_1+concert_decode session+concert_decode)
 units=20
 
 # ---- x86-64: callgrind, N units minus the N = 0 run (as benches/compare.sh) -------------------
@@ -147,6 +147,8 @@ for c in "${cases[@]}"; do
     case "$c" in
         framing*_1*) reads="1 byte per feed call" ;;
         framing_byte*) reads="1 byte per feed_byte call" ;;
+        session_1*) reads="1 byte per LinkSession::handle_bytes call, then poll_transmit and poll_note" ;;
+        session*) reads="ENQ, whole frame, EOT to LinkSession::handle_bytes, then poll_transmit and poll_note" ;;
         framing*) reads="ENQ, whole frame, EOT" ;;
         *) reads="whole frame" ;;
     esac
@@ -160,6 +162,7 @@ for api in byte 1; do
     how=$([[ $api == byte ]] && echo "feed_byte" || echo "feed of a 1-byte slice")
     echo "| Cortex-M4, 1-byte reads ≤ 30 ($how) | ${m4[$c]:-} | $(verdict "${m4[$c]:-}" 30) |"
 done
+echo "| Cortex-M4, 1-byte reads ≤ 30 (the firmware's path: LinkSession::handle_bytes and the driver's polls) | ${m4[session_1+concert_decode]:-} | $(verdict "${m4[session_1+concert_decode]:-}" 30) |"
 echo "| Cortex-M4, whole frames ≤ 20 | ${m4[framing+concert_decode]:-} | $(verdict "${m4[framing+concert_decode]:-}" 20) |"
 for api in byte 1; do
     c="framing_$api+concert_decode"

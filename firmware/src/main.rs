@@ -283,7 +283,10 @@ impl BankLink {
     /// of line: the message (2 KiB) is gone from the stack before the application hears of a
     /// failure.
     #[inline(never)]
-    fn sign(&mut self, request: &ecrlink_core::terminal::BankRequest) -> ecrlink_core::Result<usize> {
+    fn sign(
+        &mut self,
+        request: &ecrlink_core::terminal::BankRequest,
+    ) -> ecrlink_core::Result<usize> {
         wire::to_message(request, &self.identity)
             .and_then(|mut m| mac::emit_signed_prefixed(&mut m, &self.key, &mut self.tx))
     }
@@ -381,7 +384,8 @@ impl Journal {
                 // record that does not decode ends the valid part, as it ends the iterator.
                 while let Some(Ok(_)) =
                     reader.next_with(|version, payload| app.replay_payload(version, payload))
-                {}
+                {
+                }
                 end = reader.valid_len();
             }
             // A format this build does not read: leave it untouched and refuse to write.
@@ -839,4 +843,46 @@ fn boot() -> Devices {
         receipt_copy: None,
         receipt_at: 0,
     }
+}
+
+// The aligned zeroing and copying entry points of the ARM run-time ABI forward to the
+// unaligned ones, so that the binary holds one copy of the zeroing loop instead of three and
+// one copy of the copying loop instead of two (compiler_builtins defines them as weak
+// symbols, each its own copy of `memset` or `memcpy`: `memclr` 208, `memclr4` and `memclr8`
+// 174 each, `memcpy4` 156 bytes; the unaligned ones test the alignment and then copy or zero
+// a word at a time, so an aligned call costs a few instructions more). In the Concert link
+// alone only the boot-time construction of the link's `static` calls the aligned ones.
+unsafe extern "C" {
+    fn __aeabi_memclr(dest: *mut u8, n: usize);
+    fn __aeabi_memcpy(dest: *mut u8, src: *const u8, n: usize);
+}
+
+/// `__aeabi_memcpy4`: copies `n` bytes from the word-aligned `src` to the word-aligned `dest`.
+///
+/// # Safety
+/// As `memcpy`: `src` valid for `n` bytes of reads, `dest` for `n` bytes of writes, no overlap.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __aeabi_memcpy4(dest: *mut u8, src: *const u8, n: usize) {
+    // SAFETY: the caller's promise, passed on unchanged.
+    unsafe { __aeabi_memcpy(dest, src, n) }
+}
+
+/// `__aeabi_memclr4`: zeroes `n` bytes at the word-aligned `dest`.
+///
+/// # Safety
+/// As `memset`: `dest` is valid for `n` bytes of writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __aeabi_memclr4(dest: *mut u8, n: usize) {
+    // SAFETY: the caller's promise, passed on unchanged.
+    unsafe { __aeabi_memclr(dest, n) }
+}
+
+/// `__aeabi_memclr8`: zeroes `n` bytes at the doubleword-aligned `dest`.
+///
+/// # Safety
+/// As `memset`: `dest` is valid for `n` bytes of writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __aeabi_memclr8(dest: *mut u8, n: usize) {
+    // SAFETY: the caller's promise, passed on unchanged.
+    unsafe { __aeabi_memclr(dest, n) }
 }

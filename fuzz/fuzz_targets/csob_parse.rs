@@ -19,8 +19,12 @@ fuzz_target!(|data: &[u8]| {
         let _ = Message::parse_frame(data, &opts);
         let _ = Message::parse_payload(data, &opts);
     }
-    let Some((&split, rest)) = data.split_first() else { return };
-    let Ok(id) = TerminalId::new("FUZZ0001") else { return };
+    let Some((&split, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(id) = TerminalId::new("FUZZ0001") else {
+        return;
+    };
     let mut t = CsobTerminal::new(CsobConfig::new(id.clone()));
     let mut e = CsobEcr::new(CsobConfig::new(id));
     let mut buf = [0u8; MAX_TRANSMIT];

@@ -17,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
             assert!(token.contains('*') || token == "(hidden)", "{token}");
         }
     }
-    let Some((&split, rest)) = data.split_first() else { return };
+    let Some((&split, rest)) = data.split_first() else {
+        return;
+    };
     let step = usize::from(split).max(1);
     let mut acc = framing::Accumulator::<{ framing::MAX_MESSAGE_LEN }>::new();
     for chunk in rest.chunks(step) {

@@ -5,7 +5,9 @@ use ecrlink_core::bank::{BankMessage, IsoMessage};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(m) = IsoMessage::parse(data) else { return };
+    let Ok(m) = IsoMessage::parse(data) else {
+        return;
+    };
     let mut buf = [0u8; IsoMessage::MAX_LEN];
     let n = m.emit(&mut buf).expect("MAX_LEN holds any message");
     assert_eq!(n, m.encoded_len());

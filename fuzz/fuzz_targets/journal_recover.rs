@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
     let mut reader = match Reader::new(data) {
         Ok(r) => r,
         Err(e) => {
-            assert!(matches!(e, ecrlink_core::Error::JournalFormat { .. }), "{e:?}");
+            assert!(
+                matches!(e, ecrlink_core::Error::JournalFormat { .. }),
+                "{e:?}"
+            );
             return;
         }
     };

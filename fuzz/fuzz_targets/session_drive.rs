@@ -187,8 +187,14 @@ fuzz_target!(|data: &[u8]| {
             term.handle_timeout(t);
         }
     }
-    assert!(!ecr.is_busy(), "till session still busy after every timer ran out");
+    assert!(
+        !ecr.is_busy(),
+        "till session still busy after every timer ran out"
+    );
     // A terminal stays busy only with a request its driver was told about and has not answered
     // (the drain above answers those), so it must be idle too.
-    assert!(!term.is_busy(), "terminal session still busy after every timer ran out");
+    assert!(
+        !term.is_busy(),
+        "terminal session still busy after every timer ran out"
+    );
 });

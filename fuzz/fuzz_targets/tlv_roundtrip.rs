@@ -7,7 +7,11 @@ use libfuzzer_sys::fuzz_target;
 fn flatten(data: &[u8]) -> Vec<(usize, u32, Option<Vec<u8>>)> {
     let mut out = Vec::new();
     emv::walk(data, &mut |t| {
-        out.push((t.depth(), t.tag.value(), (!t.is_constructed()).then(|| t.value.to_vec())));
+        out.push((
+            t.depth(),
+            t.tag.value(),
+            (!t.is_constructed()).then(|| t.value.to_vec()),
+        ));
         Ok(())
     })
     .expect("validated data walks");

@@ -22,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let serial = mode & 1 == 1;
     let mut cfg = ZvtEcrConfig::new(Currency::EUR);
-    cfg.transport = if serial { Transport::Serial } else { Transport::Tcp };
+    cfg.transport = if serial {
+        Transport::Serial
+    } else {
+        Transport::Tcp
+    };
     cfg.config_byte = mode & 0x8E;
     let mut ecr = ZvtEcr::new(cfg);
     let mut now = Instant::ZERO;
@@ -78,7 +82,10 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         if ecr.is_busy() {
-            assert!(ecr.poll_timeout().is_some(), "a busy till session has a deadline");
+            assert!(
+                ecr.poll_timeout().is_some(),
+                "a busy till session has a deadline"
+            );
         }
         // Time passes: the last data byte's low bits, in seconds.
         let step = body.last().map_or(0, |b| u64::from(b & 0x07));
@@ -102,5 +109,6 @@ fuzz_target!(|data: &[u8]| {
         while ecr.poll_transmit(&mut out).unwrap().is_some() {}
     }
     assert!(!ecr.is_busy(), "a till session waits for nothing");
-    ecr.start(now, request).expect("an idle session takes the next request");
+    ecr.start(now, request)
+        .expect("an idle session takes the next request");
 });

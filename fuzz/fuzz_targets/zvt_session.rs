@@ -8,9 +8,7 @@
 use core::time::Duration;
 
 use ecrlink_core::Instant;
-use ecrlink_core::dialect::zvt::{
-    Transport, ZvtEcr, ZvtEcrConfig, ZvtTerminal, ZvtTerminalConfig,
-};
+use ecrlink_core::dialect::zvt::{Transport, ZvtEcr, ZvtEcrConfig, ZvtTerminal, ZvtTerminalConfig};
 use ecrlink_core::session::{EcrSide, MAX_TRANSMIT, TerminalEvent, TerminalSide};
 use ecrlink_core::txn::{Currency, Money, Outcome, Request, Response};
 use libfuzzer_sys::fuzz_target;

@@ -49,7 +49,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let serial = mode & 1 == 1;
     let mut cfg = ZvtTerminalConfig::new(Currency::EUR);
-    cfg.transport = if serial { Transport::Serial } else { Transport::Tcp };
+    cfg.transport = if serial {
+        Transport::Serial
+    } else {
+        Transport::Tcp
+    };
     let mut term = ZvtTerminal::new(cfg);
     let mut now = Instant::ZERO;
     let mut out = [0u8; MAX_TRANSMIT];
@@ -99,7 +103,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(n > 0 && n <= out.len());
         }
         if term.is_busy() && term.receipt_wanted().is_none() {
-            assert!(term.poll_timeout().is_some(), "a busy terminal session has a deadline");
+            assert!(
+                term.poll_timeout().is_some(),
+                "a busy terminal session has a deadline"
+            );
         }
         now = now.saturating_add(Duration::from_secs(u64::from(pick & 0x07)));
         if term.poll_timeout().is_some_and(|t| now >= t) {
@@ -125,9 +132,9 @@ fuzz_target!(|data: &[u8]| {
         while term.poll_event().is_some() {}
         while term.poll_transmit(&mut out).unwrap().is_some() {}
     }
+    assert!(term.poll_timeout().is_none(), "timers that never run out");
     assert!(
-        term.poll_timeout().is_none(),
-        "timers that never run out"
+        !term.is_busy(),
+        "a terminal session whose till went quiet ends idle"
     );
-    assert!(!term.is_busy(), "a terminal session whose till went quiet ends idle");
 });

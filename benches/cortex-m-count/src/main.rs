@@ -12,7 +12,13 @@
 //! 3. `framing_1+concert_decode`: one byte per read, each frame typed;
 //! 4. `concert_decode`: `ConcertMessage::parse_frame` of the three frames;
 //! 5. `framing_byte`: one byte per call through `FrameAccumulator::feed_byte`;
-//! 6. `framing_byte+concert_decode`: the same, each frame typed.
+//! 6. `framing_byte+concert_decode`: the same, each frame typed;
+//! 7. `session_1+concert_decode`: the path the firmware's driver takes (core's `BlockingIo`
+//!    over `firmware/src/uart.rs`): a terminal-side `LinkSession` given one byte per
+//!    `handle_bytes` call, its transmit queue and its notes polled after every read (the
+//!    ACKs it sends are taken out), each frame received typed;
+//! 8. `session+concert_decode`: the same with each read as the peer sends it (ENQ, the whole
+//!    frame, EOT).
 //!
 //! The program ends through semihosting (`SYS_EXIT`), with status 0 when every unit found the
 //! three frames, 1 otherwise (a count of an error path would be worthless).
@@ -22,7 +28,9 @@
 use core::hint::black_box;
 
 use cortex_m_rt::entry;
+use ecrlink_core::Instant;
 use ecrlink_core::dialect::concert::ConcertMessage;
+use ecrlink_core::link::session::{LinkConfig, LinkNote, LinkRole, LinkSession};
 use ecrlink_core::link::{Checksum, Feed, FrameAccumulator};
 
 /// The line: `ENQ frame EOT` for a request, a full answer and a short answer.
@@ -103,6 +111,28 @@ fn feed_bytes(acc: &mut FrameAccumulator<128>, line: &[u8], decode: bool) -> usi
     seen
 }
 
+/// The driver's round over `reads`: each read handed to `handle_bytes`, then what the session
+/// sends taken out (`poll_transmit`) and its notes read (`poll_note`); a frame received is
+/// typed from [`LinkSession::received`].
+#[inline(never)]
+fn session_line(link: &mut LinkSession, reads: &[&[u8]], tx: &mut [u8]) -> usize {
+    let mut seen = 0;
+    let now = Instant::ZERO;
+    for piece in black_box(reads) {
+        link.handle_bytes(now, piece);
+        while let Ok(Some(n)) = link.poll_transmit(tx) {
+            black_box(n);
+        }
+        while let Some(note) = link.poll_note() {
+            if note == LinkNote::Received {
+                let m = ConcertMessage::parse(link.received());
+                seen += usize::from(black_box(&m).is_ok());
+            }
+        }
+    }
+    seen
+}
+
 /// The three frames of the line (STX … LRC).
 fn frames() -> heapless::Vec<&'static [u8], 3> {
     let mut out = heapless::Vec::new();
@@ -164,6 +194,14 @@ fn main() -> ! {
             ok &= feed_bytes(&mut acc, LINE, decode) == 3;
         }
     }
-    count_mark(7);
+    let mut link = LinkSession::new(LinkRole::Terminal, LinkConfig::default());
+    let mut tx = [0u8; 16];
+    for (case, reads) in [(7, &single), (8, &whole)] {
+        count_mark(case);
+        for _ in 0..UNITS {
+            ok &= session_line(&mut link, reads, &mut tx) == 3;
+        }
+    }
+    count_mark(9);
     exit(u32::from(!ok))
 }

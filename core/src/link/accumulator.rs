@@ -161,6 +161,18 @@ impl<const N: usize> FrameAccumulator<N> {
     /// ETX arrives); everything else is one out-of-line step of the byte state machine.
     #[inline(always)]
     pub fn feed_byte(&mut self, b: u8) -> Result<Feed<'_>> {
+        if self.store_payload(b) {
+            return Ok(Feed::NeedMore);
+        }
+        self.step(b)
+    }
+
+    /// [`FrameAccumulator::feed_byte`]'s short path: stores `b` and says `true` when it is a
+    /// payload byte of a frame being collected with room left (the accumulator is then in a
+    /// frame, before and after); `false`, with nothing changed, for any other byte, which
+    /// [`FrameAccumulator::step`] takes.
+    #[inline(always)]
+    pub(crate) fn store_payload(&mut self, b: u8) -> bool {
         // Bytes 0..=3 (STX and ETX among them) take the step; `pos` is in the buffer only
         // in `Payload` with room left (a full buffer or any other state takes the step).
         let pos = self.scan.pos;
@@ -169,8 +181,15 @@ impl<const N: usize> FrameAccumulator<N> {
         {
             *slot = b;
             self.scan.pos = pos + 1;
-            return Ok(Feed::NeedMore);
+            return true;
         }
+        false
+    }
+
+    /// [`FrameAccumulator::feed_byte`] of a byte that [`FrameAccumulator::store_payload`]
+    /// did not take: one step of the byte state machine, out of line.
+    #[inline(always)]
+    pub(crate) fn step(&mut self, b: u8) -> Result<Feed<'_>> {
         self.scan.step(&mut self.buf, b)
     }
 }

@@ -158,8 +158,8 @@ impl<'a> BmpIter<'a> {
         let fmt = format(number).ok_or(Error::ZvtUnknownBmp { bmp: number })?;
         let (len, rest) = match fmt {
             Format::Fixed(n) => (usize::from(n), rest),
-            Format::Ll => var_len::<2>(number, rest)?,
-            Format::Lll => var_len::<3>(number, rest)?,
+            Format::Ll => var_len(number, rest, 2)?,
+            Format::Lll => var_len(number, rest, 3)?,
             Format::Tlv => tlv_len(rest)?,
         };
         let (value, rest) = rest
@@ -190,10 +190,11 @@ impl<'a> Iterator for BmpIter<'a> {
 
 impl core::iter::FusedIterator for BmpIter<'_> {}
 
-/// Reads an LL (`N` = 2) or LLL (`N` = 3) length: each byte `F`d (or `0`d) with d a digit.
-fn var_len<const N: usize>(bmp: u8, data: &[u8]) -> Result<(usize, &[u8])> {
+/// Reads an LL (`digits` = 2) or LLL (`digits` = 3) length: each byte `F`d (or `0`d) with d
+/// a digit. One function for both (not one copy per count).
+fn var_len(bmp: u8, data: &[u8], digits: usize) -> Result<(usize, &[u8])> {
     let (digits, rest) = data
-        .split_first_chunk::<N>()
+        .split_at_checked(digits)
         .ok_or(Error::Truncated { what: "zvt LL/LLL" })?;
     let mut len = 0usize;
     for &d in digits {
@@ -274,10 +275,11 @@ pub fn u64_to_bcd(bmp: u8, mut value: u64, out: &mut [u8]) -> Result<()> {
 /// Checks a card number's BCD bytes: digits `0`–`9` or `E` (masked); `F` only as the last
 /// nibble (padding of an odd count).
 pub fn check_card_number(bytes: &[u8]) -> Result<()> {
-    let n = bytes.len() * 2;
-    for (i, nib) in bytes.iter().flat_map(|b| [b >> 4, b & 0x0F]).enumerate() {
-        let ok = nib <= 9 || nib == 0x0E || (nib == 0x0F && i + 1 == n);
-        if !ok {
+    let digit = |nib: u8| nib <= 9 || nib == 0x0E;
+    let last = bytes.len().wrapping_sub(1);
+    for (i, &b) in bytes.iter().enumerate() {
+        let (hi, lo) = (b >> 4, b & 0x0F);
+        if !digit(hi) || !(digit(lo) || (lo == 0x0F && i == last)) {
             return Err(Error::ZvtField {
                 bmp: number::CARD_NUMBER,
             });
@@ -448,34 +450,35 @@ impl<'b> Writer<'b> {
         self.put(digits)
     }
 
-    /// An LL (`N` = 2) or LLL (`N` = 3) length with `F` nibbles, then `value`.
-    pub(crate) fn var<const N: usize>(&mut self, bmp: u8, value: &[u8]) -> Result<()> {
-        let max = if N == 2 { 99 } else { 999 };
+    /// An LL (`digits` = 2) or LLL (`digits` = 3) length with `F` nibbles, then `value`. One
+    /// function for both (not one copy per count).
+    pub(crate) fn var(&mut self, bmp: u8, value: &[u8], digits: usize) -> Result<()> {
+        let max = if digits == 2 { 99 } else { 999 };
         if value.len() > max {
             return Err(Error::ZvtField { bmp });
         }
         let mut len = value.len();
-        let mut digits = [0u8; N];
-        for d in digits.iter_mut().rev() {
+        let mut lll = [0u8; 3];
+        for d in lll.iter_mut().rev() {
             *d = 0xF0 | (len % 10) as u8;
             len /= 10;
         }
-        self.put(&digits)?;
+        self.put(lll.get(3 - digits.min(3)..).unwrap_or_default())?;
         self.put(value)
     }
 
     /// A TLV container's BER length, then its content.
     pub(crate) fn tlv(&mut self, content: &[u8]) -> Result<()> {
-        let len = content.len();
-        match tlv_len_len(len) {
-            1 => self.byte(len as u8)?,
-            2 => self.put(&[0x81, len as u8])?,
-            _ => {
-                let l = u16::try_from(len).map_err(|_| Error::ZvtField { bmp: 0x06 })?;
-                let [hi, lo] = l.to_be_bytes();
-                self.put(&[0x82, hi, lo])?;
-            }
-        }
+        // One `put` of the length's bytes, chosen by the length (`< 80`, `81 nn`, `82 nn nn`).
+        let len = u16::try_from(content.len()).map_err(|_| Error::ZvtField { bmp: 0x06 })?;
+        let [hi, lo] = len.to_be_bytes();
+        let ber = [0x82, hi, lo, 0x81, lo];
+        let at = match tlv_len_len(usize::from(len)) {
+            1 => 2..3,
+            2 => 3..5,
+            _ => 0..3,
+        };
+        self.put(ber.get(at).unwrap_or_default())?;
         self.put(content)
     }
 }

@@ -222,76 +222,70 @@ impl<'a> Bmps<'a> {
 
     /// [`Bmps::write`], with the TLV container only when `tlv`.
     fn write_parts(&self, w: &mut Writer<'_>, tlv: bool) -> Result<()> {
-        fn one(w: &mut Writer<'_>, bmp: u8, v: Option<u8>) -> Result<()> {
-            if let Some(v) = v {
-                w.byte(bmp)?;
-                w.byte(v)?;
+        // Each helper writes one BMP unless an earlier one failed (`st` keeps the first
+        // error): one call per BMP, no error check at each call site.
+        fn one(st: &mut Result<()>, w: &mut Writer<'_>, bmp: u8, v: Option<u8>) {
+            if let (Ok(()), Some(v)) = (&st, v) {
+                *st = w.put(&[bmp, v]);
             }
-            Ok(())
         }
-        fn bcd(w: &mut Writer<'_>, bmp: u8, v: Option<u64>, len: usize) -> Result<()> {
-            if let Some(v) = v {
-                w.byte(bmp)?;
-                w.bcd(bmp, v, len)?;
+        fn bcd(st: &mut Result<()>, w: &mut Writer<'_>, bmp: u8, v: Option<u64>, len: usize) {
+            if let (Ok(()), Some(v)) = (&st, v) {
+                *st = w.byte(bmp).and_then(|()| w.bcd(bmp, v, len));
             }
-            Ok(())
         }
-        fn ll(w: &mut Writer<'_>, bmp: u8, v: Option<&[u8]>) -> Result<()> {
-            if let Some(v) = v {
-                w.byte(bmp)?;
-                w.var::<2>(bmp, v)?;
+        fn var(st: &mut Result<()>, w: &mut Writer<'_>, bmp: u8, v: Option<&[u8]>, n: usize) {
+            if let (Ok(()), Some(v)) = (&st, v) {
+                *st = w.byte(bmp).and_then(|()| w.var(bmp, v, n));
             }
-            Ok(())
         }
-        fn lll(w: &mut Writer<'_>, bmp: u8, v: Option<&[u8]>) -> Result<()> {
-            if let Some(v) = v {
-                w.byte(bmp)?;
-                w.var::<3>(bmp, v)?;
+        fn raw(st: &mut Result<()>, w: &mut Writer<'_>, bmp: u8, v: Option<&[u8]>) {
+            if let (Ok(()), Some(v)) = (&st, v) {
+                *st = w.byte(bmp).and_then(|()| w.put(v));
             }
-            Ok(())
         }
-        fn raw(w: &mut Writer<'_>, bmp: u8, v: Option<&[u8]>) -> Result<()> {
-            if let Some(v) = v {
-                w.byte(bmp)?;
-                w.put(v)?;
-            }
-            Ok(())
-        }
+        let mut st = Ok(());
         let wide = |v: Option<u32>| v.map(u64::from);
         let short = |v: Option<u16>| v.map(u64::from);
-        one(w, n::TIMEOUT, self.timeout)?;
-        one(w, n::MAX_STATUS_INFOS, self.max_status_infos)?;
-        one(w, n::SERVICE_BYTE, self.service_byte)?;
-        bcd(w, n::AMOUNT, self.amount, 6)?;
-        one(w, n::PUMP_NO, self.pump_no)?;
-        bcd(w, n::TRACE, wide(self.trace), 3)?;
-        bcd(w, n::TIME, wide(self.time), 3)?;
-        bcd(w, n::DATE, short(self.date), 2)?;
-        bcd(w, n::EXPIRY, short(self.expiry), 2)?;
-        bcd(w, n::CARD_SEQUENCE, short(self.card_sequence), 2)?;
-        one(w, n::PAYMENT_TYPE, self.payment_type)?;
-        if let Some(pan) = self.card_number {
-            check_card_number(pan)?;
+        one(&mut st, w, n::TIMEOUT, self.timeout);
+        one(&mut st, w, n::MAX_STATUS_INFOS, self.max_status_infos);
+        one(&mut st, w, n::SERVICE_BYTE, self.service_byte);
+        bcd(&mut st, w, n::AMOUNT, self.amount, 6);
+        one(&mut st, w, n::PUMP_NO, self.pump_no);
+        bcd(&mut st, w, n::TRACE, wide(self.trace), 3);
+        bcd(&mut st, w, n::TIME, wide(self.time), 3);
+        bcd(&mut st, w, n::DATE, short(self.date), 2);
+        bcd(&mut st, w, n::EXPIRY, short(self.expiry), 2);
+        bcd(&mut st, w, n::CARD_SEQUENCE, short(self.card_sequence), 2);
+        one(&mut st, w, n::PAYMENT_TYPE, self.payment_type);
+        if let (Ok(()), Some(pan)) = (&st, self.card_number) {
+            st = check_card_number(pan);
         }
-        ll(w, n::CARD_NUMBER, self.card_number)?;
-        one(w, n::RESULT_CODE, self.result_code)?;
-        bcd(w, n::TERMINAL_ID, wide(self.terminal_id), 4)?;
-        raw(w, n::VU_NUMBER, self.vu_number.map(|v| v.as_slice()))?;
-        bcd(w, n::ORIGINAL_TRACE, wide(self.original_trace), 3)?;
-        raw(w, n::AID, self.aid.map(|v| v.as_slice()))?;
-        lll(w, n::TEXT, self.text)?;
-        bcd(w, n::CURRENCY, short(self.currency), 2)?;
-        lll(w, n::SINGLE_TOTALS, self.single_totals)?;
+        var(&mut st, w, n::CARD_NUMBER, self.card_number, 2);
+        one(&mut st, w, n::RESULT_CODE, self.result_code);
+        bcd(&mut st, w, n::TERMINAL_ID, wide(self.terminal_id), 4);
+        raw(
+            &mut st,
+            w,
+            n::VU_NUMBER,
+            self.vu_number.map(|v| v.as_slice()),
+        );
+        bcd(&mut st, w, n::ORIGINAL_TRACE, wide(self.original_trace), 3);
+        raw(&mut st, w, n::AID, self.aid.map(|v| v.as_slice()));
+        var(&mut st, w, n::TEXT, self.text, 3);
+        bcd(&mut st, w, n::CURRENCY, short(self.currency), 2);
+        var(&mut st, w, n::SINGLE_TOTALS, self.single_totals, 3);
         match self.receipt_no {
-            Some(RECEIPT_NO_NONE) => raw(w, n::RECEIPT_NO, Some(&[0xFF, 0xFF]))?,
-            other => bcd(w, n::RECEIPT_NO, short(other), 2)?,
+            Some(RECEIPT_NO_NONE) => raw(&mut st, w, n::RECEIPT_NO, Some(&[0xFF, 0xFF])),
+            other => bcd(&mut st, w, n::RECEIPT_NO, short(other), 2),
         }
-        bcd(w, n::TURNOVER_NO, wide(self.turnover_no), 3)?;
-        one(w, n::ZVT_CARD_TYPE, self.zvt_card_type)?;
-        ll(w, n::CARD_NAME, self.card_name)?;
-        one(w, n::CARD_TYPE_ID, self.card_type_id)?;
-        one(w, n::RESULT_CODE_AS, self.result_code_as)?;
-        bcd(w, n::DATE_YYMMDD, wide(self.date_yymmdd), 3)?;
+        bcd(&mut st, w, n::TURNOVER_NO, wide(self.turnover_no), 3);
+        one(&mut st, w, n::ZVT_CARD_TYPE, self.zvt_card_type);
+        var(&mut st, w, n::CARD_NAME, self.card_name, 2);
+        one(&mut st, w, n::CARD_TYPE_ID, self.card_type_id);
+        one(&mut st, w, n::RESULT_CODE_AS, self.result_code_as);
+        bcd(&mut st, w, n::DATE_YYMMDD, wide(self.date_yymmdd), 3);
+        st?;
         if let (true, Some(tlv)) = (tlv, self.tlv) {
             crate::emv::validate(tlv).map_err(|_| Error::ZvtField { bmp: n::TLV })?;
             w.byte(n::TLV)?;

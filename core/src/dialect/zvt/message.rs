@@ -571,7 +571,7 @@ impl<'a> Message<'a> {
                 status,
                 tlv: t,
             }) => {
-                w.var::<3>(0, version)?;
+                w.var(0, version, 3)?;
                 w.byte(*status)?;
                 tlv(w, *t)
             }

@@ -309,6 +309,50 @@ struct Registered {
     currency: Currency,
 }
 
+/// The request a till command runs: only the requests ZVT's commands make, so the session
+/// keeps a copy of a few bytes and builds the [`Request`] when it needs one (a `Request` clone
+/// links the clone of every variant's reference text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Run {
+    Sale(Money),
+    Refund(Money),
+    ReversalByReceipt(u16),
+    Reprint,
+    CloseTotals,
+    TestTerminal,
+    TestBank,
+    Reservation(Money),
+    BookTotal(u16, Money),
+    PartialReversal(u16, Money),
+    PreAuthReversal(u16),
+}
+
+impl Run {
+    /// The request to the application.
+    #[inline(never)]
+    fn request(self) -> Request {
+        match self {
+            Run::Sale(amount) => Request::Sale {
+                amount,
+                reference: None,
+            },
+            Run::Refund(amount) => Request::Refund {
+                amount,
+                reference: None,
+            },
+            Run::ReversalByReceipt(receipt) => Request::ReversalByReceipt { receipt },
+            Run::Reprint => Request::Reprint,
+            Run::CloseTotals => Request::CloseTotals,
+            Run::TestTerminal => Request::TestTerminal,
+            Run::TestBank => Request::TestBank,
+            Run::Reservation(amount) => Request::Reservation { amount },
+            Run::BookTotal(receipt, amount) => Request::BookTotal { receipt, amount },
+            Run::PartialReversal(receipt, amount) => Request::PartialReversal { receipt, amount },
+            Run::PreAuthReversal(receipt) => Request::PreAuthReversal { receipt },
+        }
+    }
+}
+
 /// The till command being served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum CmdKind {
@@ -494,7 +538,7 @@ struct Core {
     events: Deque<TerminalEvent, TERMINAL_EVENTS>,
     dropped: u32,
     cmd: Option<CmdKind>,
-    request: Option<Request>,
+    request: Option<Run>,
     answered: bool,
     /// What the status information of the answer says.
     info: Option<Info>,
@@ -1510,13 +1554,14 @@ impl Core {
     }
 
     /// Starts a command that runs `request`.
-    fn run(&mut self, now: Instant, kind: CmdKind, request: Request) {
+    fn run(&mut self, now: Instant, kind: CmdKind, run: Run) {
         self.ack();
         self.cmd = Some(kind);
         self.answered = false;
         self.info = None;
         self.queue.clear();
-        self.request = Some(request.clone());
+        self.request = Some(run);
+        let request = run.request();
         if matches!(request, Request::Sale { .. } | Request::Refund { .. }) {
             self.intermediate(now, status::INSERT_CARD);
         }
@@ -1765,14 +1810,7 @@ impl Core {
                 self.local(now, &[Out::Registered]);
             }
             Message::Authorisation(b) => match self.money(b.amount, b.currency) {
-                Ok(amount) => self.run(
-                    now,
-                    K::Payment,
-                    Request::Sale {
-                        amount,
-                        reference: None,
-                    },
-                ),
+                Ok(amount) => self.run(now, K::Payment, Run::Sale(amount)),
                 Err(code) => self.local(now, &[Out::Abort(code)]),
             },
             Message::Refund(p) => {
@@ -1780,14 +1818,7 @@ impl Core {
                     return self.local(now, &[Out::Abort(result::WRONG_PASSWORD)]);
                 }
                 match self.money(p.bmps.amount, p.bmps.currency) {
-                    Ok(amount) => self.run(
-                        now,
-                        K::Payment,
-                        Request::Refund {
-                            amount,
-                            reference: None,
-                        },
-                    ),
+                    Ok(amount) => self.run(now, K::Payment, Run::Refund(amount)),
                     Err(code) => self.local(now, &[Out::Abort(code)]),
                 }
             }
@@ -1799,7 +1830,7 @@ impl Core {
                 let receipt = p.bmps.receipt_no.or_else(|| self.approved.back().copied());
                 match receipt {
                     Some(receipt) if receipt != super::RECEIPT_NO_NONE => {
-                        self.run(now, K::Payment, Request::ReversalByReceipt { receipt })
+                        self.run(now, K::Payment, Run::ReversalByReceipt(receipt))
                     }
                     _ => self.local(now, &[Out::Abort(result::REVERSAL_NOT_POSSIBLE)]),
                 }
@@ -1808,23 +1839,23 @@ impl Core {
                 if !self.password_ok(p.password) {
                     return self.local(now, &[Out::Abort(result::WRONG_PASSWORD)]);
                 }
-                self.run(now, K::RepeatReceipt, Request::Reprint);
+                self.run(now, K::RepeatReceipt, Run::Reprint);
             }
             Message::EndOfDay(p) => {
                 if !self.password_ok(p.password) {
                     return self.local(now, &[Out::Abort(result::WRONG_PASSWORD)]);
                 }
-                self.run(now, K::EndOfDay, Request::CloseTotals);
+                self.run(now, K::EndOfDay, Run::CloseTotals);
             }
             Message::StatusEnquiry(s) => {
                 if s.password.is_some_and(|p| !self.password_ok(p)) {
                     return self.local(now, &[Out::Abort(result::WRONG_PASSWORD)]);
                 }
-                self.run(now, K::StatusEnquiry, Request::TestTerminal);
+                self.run(now, K::StatusEnquiry, Run::TestTerminal);
             }
-            Message::Diagnosis(_) => self.run(now, K::Diagnosis, Request::TestBank),
+            Message::Diagnosis(_) => self.run(now, K::Diagnosis, Run::TestBank),
             Message::Reservation(b) => match self.money(b.amount, b.currency) {
-                Ok(amount) => self.run(now, K::PreAuth, Request::Reservation { amount }),
+                Ok(amount) => self.run(now, K::PreAuth, Run::Reservation(amount)),
                 Err(code) => self.local(now, &[Out::Abort(code)]),
             },
             Message::BookTotal(b) => {
@@ -1832,7 +1863,7 @@ impl Core {
                     return self.local(now, &[Out::Abort(result::PROTOCOL_ERROR)]);
                 };
                 match self.money(b.amount, b.currency) {
-                    Ok(amount) => self.run(now, K::PreAuth, Request::BookTotal { receipt, amount }),
+                    Ok(amount) => self.run(now, K::PreAuth, Run::BookTotal(receipt, amount)),
                     Err(code) => self.local(now, &[Out::Abort(code)]),
                 }
             }
@@ -1845,16 +1876,12 @@ impl Core {
                     a => a,
                 };
                 match self.money(amount, b.currency) {
-                    Ok(amount) => self.run(
-                        now,
-                        K::PreAuth,
-                        Request::PartialReversal { receipt, amount },
-                    ),
+                    Ok(amount) => self.run(now, K::PreAuth, Run::PartialReversal(receipt, amount)),
                     Err(code) => self.local(now, &[Out::Abort(code)]),
                 }
             }
             Message::PreAuthReversal(b) => match b.receipt_no {
-                Some(receipt) => self.run(now, K::PreAuth, Request::PreAuthReversal { receipt }),
+                Some(receipt) => self.run(now, K::PreAuth, Run::PreAuthReversal(receipt)),
                 None => self.local(now, &[Out::Abort(result::PROTOCOL_ERROR)]),
             },
             // Messages only a terminal sends.
@@ -1884,18 +1911,18 @@ impl Core {
     /// call chain.
     #[inline(never)]
     fn respond(&mut self, now: Instant, response: &Response) -> Result<()> {
-        let (Some(kind), Some(request), false) = (self.cmd, self.request.as_ref(), self.answered)
-        else {
+        let (Some(kind), Some(run), false) = (self.cmd, self.request, self.answered) else {
             return Err(Error::SessionNoRequest);
         };
         if response.kind == RequestKind::Abort {
             // The answer to the till's 06 B0: the running command ends on its own answer.
             return Ok(());
         }
-        check_response(request, response)?;
+        let request = run.request();
+        check_response(&request, response)?;
         let reversal = request.kind() == RequestKind::Reversal;
-        let reversed = match request {
-            Request::ReversalByReceipt { receipt } => Some(*receipt),
+        let reversed = match run {
+            Run::ReversalByReceipt(receipt) => Some(receipt),
             _ => None,
         };
         let approved = response.outcome.is_approved();
@@ -1942,7 +1969,9 @@ impl Core {
                 let _ = self.queue.push_back(end);
             }
             CmdKind::StatusEnquiry => {
-                let _ = self.queue.push_back(Out::Software(if approved { 0 } else { code }));
+                let _ = self
+                    .queue
+                    .push_back(Out::Software(if approved { 0 } else { code }));
             }
             CmdKind::Diagnosis | CmdKind::Local => {
                 let _ = self.queue.push_back(end);

@@ -730,8 +730,26 @@ fn text_lines_and_bytes_agree_with_str_lines_and_chars() {
 #[test]
 fn decline_codes_read_as_str_parse_reads_them() {
     for code in [
-        "", "+", "++1", "-1", "0", "00", "05", "+5", "51", "99", "255", "256", "0000000255",
-        "1a", "a1", " 1", "1 ", "٣", "R-12", "9999999999999999999999",
+        "",
+        "+",
+        "++1",
+        "-1",
+        "0",
+        "00",
+        "05",
+        "+5",
+        "51",
+        "99",
+        "255",
+        "256",
+        "0000000255",
+        "1a",
+        "a1",
+        " 1",
+        "1 ",
+        "٣",
+        "R-12",
+        "9999999999999999999999",
     ] {
         assert_eq!(decimal_u8(code), code.parse::<u8>().ok(), "{code:?}");
     }
@@ -745,5 +763,34 @@ fn masked_card_number_as_bcd_from_its_visible_digits() {
     assert_eq!(&out[..n], &[0x47, 0x61, 0x73, 0xEE, 0xEE, 0xEE, 0x01, 0x19]);
     let pan = MaskedPan::parse("4761739999990119123").unwrap();
     let n = pan_bcd(&pan, &mut out);
-    assert_eq!(&out[..n], &[0x47, 0x61, 0x73, 0xEE, 0xEE, 0xEE, 0xEE, 0xE9, 0x12, 0x3F]);
+    assert_eq!(
+        &out[..n],
+        &[0x47, 0x61, 0x73, 0xEE, 0xEE, 0xEE, 0xEE, 0xE9, 0x12, 0x3F]
+    );
+}
+
+#[test]
+fn card_number_nibbles_checked_as_before() {
+    // The nibble-by-nibble rule: digits or E anywhere, F only as the very last nibble.
+    let reference = |bytes: &[u8]| {
+        let n = bytes.len() * 2;
+        bytes
+            .iter()
+            .flat_map(|b| [b >> 4, b & 0x0F])
+            .enumerate()
+            .all(|(i, nib)| nib <= 9 || nib == 0x0E || (nib == 0x0F && i + 1 == n))
+    };
+    let mut cases: std::vec::Vec<std::vec::Vec<u8>> = std::vec![std::vec![]];
+    for a in 0..=255u8 {
+        cases.push(std::vec![a]);
+        cases.push(std::vec![0x47, a]);
+        cases.push(std::vec![a, 0x19]);
+    }
+    for bytes in cases {
+        assert_eq!(
+            super::super::bmp::check_card_number(&bytes).is_ok(),
+            reference(&bytes),
+            "{bytes:02X?}"
+        );
+    }
 }
