@@ -722,10 +722,23 @@ pub(crate) fn emit<const TILL: bool>(
     body: BodyRef<'_>,
     out: &mut [u8],
 ) -> Result<usize> {
-    let total = frame_len::<TILL>(body)?;
-    let data_len = u16::try_from(total - HEADER_LEN - 2).map_err(|_| Error::CapacityExceeded {
-        what: "csob data length",
-    })?;
+    emit_counted::<TILL>(header, body, frame_len::<TILL>(body)?, out)
+}
+
+/// [`emit`] of a body whose frame length `total` the caller has from [`frame_len`] (the
+/// terminal's sending counts it first, to check its outbox: counted once, not twice).
+pub(crate) fn emit_counted<const TILL: bool>(
+    header: HeaderRef<'_>,
+    body: BodyRef<'_>,
+    total: usize,
+    out: &mut [u8],
+) -> Result<usize> {
+    let data_len = total
+        .checked_sub(HEADER_LEN + 2)
+        .and_then(|n| u16::try_from(n).ok())
+        .ok_or(Error::CapacityExceeded {
+            what: "csob data length",
+        })?;
     let buf = out
         .get_mut(..total)
         .ok_or(Error::BufferTooSmall { needed: total })?;
@@ -972,6 +985,29 @@ mod tests {
         let mut c = Collect(std::vec::Vec::new());
         put_u64_min(&mut c, v, min);
         std::string::String::from_utf8(c.0).unwrap()
+    }
+
+    #[test]
+    fn a_frame_length_shorter_than_a_header_is_an_error_not_a_panic() {
+        let header = Header::new(
+            MessageType::Activity,
+            crate::txn::TerminalId::new("T1").unwrap(),
+            crate::txn::Timestamp::new(2024, 3, 15, 14, 30, 5).unwrap(),
+        );
+        let mut out = [0u8; 64];
+        for total in [0, HEADER_LEN + 1] {
+            assert_eq!(
+                emit_counted::<false>(header.borrowed(), BodyRef::Activity, total, &mut out),
+                Err(Error::CapacityExceeded {
+                    what: "csob data length"
+                })
+            );
+        }
+        let total = frame_len::<false>(BodyRef::Activity).unwrap();
+        assert_eq!(
+            emit_counted::<false>(header.borrowed(), BodyRef::Activity, total, &mut out),
+            emit::<false>(header.borrowed(), BodyRef::Activity, &mut [0u8; 64])
+        );
     }
 
     #[test]

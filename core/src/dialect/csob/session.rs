@@ -261,7 +261,7 @@ impl<const RX: usize, const TX: usize, const TILL: bool> Wire<RX, TX, TILL> {
             crc: self.config.crc,
         };
         let slot = self.outbox.get_mut(start..).unwrap_or_default();
-        if let Err(e) = message::emit::<TILL>(header, body, slot) {
+        if let Err(e) = message::emit_counted::<TILL>(header, body, len, slot) {
             self.outbox.truncate(start);
             return Err(e);
         }
