@@ -848,10 +848,48 @@ fn boot() -> Devices {
 // 174 each, `memcpy4` 156 bytes; the unaligned ones test the alignment and then copy or zero
 // a word at a time, so an aligned call costs a few instructions more). In the Concert link
 // alone only the boot-time construction of the link's `static` calls the aligned ones.
+#[cfg(feature = "app")]
 unsafe extern "C" {
-    #[cfg(feature = "app")]
     fn __aeabi_memclr(dest: *mut u8, n: usize);
     fn __aeabi_memcpy(dest: *mut u8, src: *const u8, n: usize);
+}
+
+/// `__aeabi_memcpy`: copies `n` bytes from `src` to `dest` (any alignment, no overlap).
+///
+/// Replaces compiler_builtins' weak definition (a 12-byte jump to its 730-byte `memcpy`,
+/// unrolled, with shifted copies for misaligned pairs) with a plain one: words while both
+/// pointers are word-aligned, then bytes. The link copies small values (a request of 24
+/// bytes, a frame of at most 88), so the unrolling buys little there. The loads and stores
+/// are volatile so that LLVM does not turn the loop back into a call to `memcpy`. Only the
+/// builds without the application take it (as `__aeabi_memclr`).
+///
+/// # Safety
+/// As `memcpy`: `src` valid for `n` bytes of reads, `dest` for `n` bytes of writes, no overlap.
+#[cfg(not(feature = "app"))]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __aeabi_memcpy(mut dest: *mut u8, mut src: *const u8, mut n: usize) {
+    // The pointers and the count move together (no separate index), so that the loop needs
+    // no register beyond the four argument ones and the function no frame of its own.
+    // SAFETY: every access is within the `n` bytes the caller says `src` may be read and
+    // `dest` written at; the word accesses are at word-aligned addresses (both pointers were
+    // aligned and move by 4) with at least 4 bytes left.
+    unsafe {
+        if (dest as usize | src as usize) % 4 == 0 {
+            while n >= 4 {
+                let word = src.cast::<u32>().read_volatile();
+                dest.cast::<u32>().write_volatile(word);
+                src = src.add(4);
+                dest = dest.add(4);
+                n -= 4;
+            }
+        }
+        while n != 0 {
+            dest.write_volatile(src.read_volatile());
+            src = src.add(1);
+            dest = dest.add(1);
+            n -= 1;
+        }
+    }
 }
 
 /// `__aeabi_memclr`: zeroes `n` bytes at `dest` (any alignment).
@@ -894,6 +932,18 @@ pub unsafe extern "C" fn __aeabi_memclr(dest: *mut u8, n: usize) {
 /// As `memcpy`: `src` valid for `n` bytes of reads, `dest` for `n` bytes of writes, no overlap.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn __aeabi_memcpy4(dest: *mut u8, src: *const u8, n: usize) {
+    // SAFETY: the caller's promise, passed on unchanged.
+    unsafe { __aeabi_memcpy(dest, src, n) }
+}
+
+/// `__aeabi_memcpy8`: copies `n` bytes from the doubleword-aligned `src` to the
+/// doubleword-aligned `dest` (compiler_builtins' weak one is another 156-byte loop in front
+/// of its `memcpy`; the ČSOB link calls it).
+///
+/// # Safety
+/// As `memcpy`: `src` valid for `n` bytes of reads, `dest` for `n` bytes of writes, no overlap.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __aeabi_memcpy8(dest: *mut u8, src: *const u8, n: usize) {
     // SAFETY: the caller's promise, passed on unchanged.
     unsafe { __aeabi_memcpy(dest, src, n) }
 }
