@@ -874,7 +874,7 @@ pub unsafe extern "C" fn __aeabi_memcpy(mut dest: *mut u8, mut src: *const u8, m
     // `dest` written at; the word accesses are at word-aligned addresses (both pointers were
     // aligned and move by 4) with at least 4 bytes left.
     unsafe {
-        if (dest as usize | src as usize) % 4 == 0 {
+        if (dest as usize | src as usize).is_multiple_of(4) {
             while n >= 4 {
                 let word = src.cast::<u32>().read_volatile();
                 dest.cast::<u32>().write_volatile(word);
@@ -911,7 +911,7 @@ pub unsafe extern "C" fn __aeabi_memclr(dest: *mut u8, n: usize) {
     // SAFETY: every store is inside `dest..dest + n`, which the caller says is writable; the
     // word stores are at a word-aligned address with at least four bytes left before `end`.
     unsafe {
-        while p != end && (p as usize) % 4 != 0 {
+        while p != end && !(p as usize).is_multiple_of(4) {
             p.write_volatile(0);
             p = p.add(1);
         }

@@ -27,7 +27,7 @@ use super::fields::{
 };
 use crate::ascii::{
     FAST_PATHS, Layout, all_digits, all_printable, digits_value, eight_digits, eight_digits_value,
-    find_byte, first_outside, words,
+    find_byte, first_outside, small_digits, words,
 };
 use crate::link::frame::{Checksum, decode_frame, encode_frame};
 use crate::txn::{MaskedPan, Pan};
@@ -114,25 +114,8 @@ fn byte(payload: &[u8], index: usize) -> Result<u8> {
     })
 }
 
-/// The value of a short run of ASCII digits, `None` if any byte is not one: one out-of-line
-/// copy shared by the POS (2 digits) and currency (3) readers on a 32-bit target, where two
-/// inlined copies of the loop cost more flash than the call (the Concert link's firmware);
-/// inlined on 64-bit hosts.
-#[cfg_attr(target_pointer_width = "64", inline(always))]
-#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
-fn short_digits(b: &[u8]) -> Option<u32> {
-    let mut value = 0u32;
-    let mut worst = 0u8;
-    for &c in b {
-        let d = c.wrapping_sub(b'0');
-        worst = worst.max(d);
-        value = value.wrapping_mul(10).wrapping_add(u32::from(d));
-    }
-    (worst < 10).then_some(value)
-}
-
 fn pos(b: &[u8; 2]) -> Result<u8> {
-    short_digits(b)
+    small_digits(b)
         .map(|v| v as u8)
         .ok_or(Error::ConcertField { field: "pos" })
 }
@@ -143,13 +126,13 @@ fn amount(b: &[u8; 8]) -> Result<u32> {
     if cfg!(target_pointer_width = "64") {
         eight_digits(b)
     } else {
-        short_digits(b)
+        small_digits(b)
     }
     .ok_or(Error::ConcertField { field: "amount" })
 }
 
 fn currency(b: &[u8; 3]) -> Result<u16> {
-    short_digits(b)
+    small_digits(b)
         .map(|v| v as u16)
         .ok_or(Error::ConcertField { field: "currency" })
 }
@@ -747,31 +730,18 @@ mod tests {
     use proptest::prelude::*;
 
     /// The shared digit loop (what a 32-bit target reads the amount with) agrees with the
-    /// SWAR reading (what a 64-bit host uses) for every byte at every position of 8 digits,
-    /// and with `small_digits` for the POS and currency widths.
+    /// SWAR reading (what a 64-bit host uses) for every byte at every position of 8 digits.
     #[test]
-    fn short_digits_agrees_with_eight_digits_and_small_digits() {
+    fn small_digits_agrees_with_eight_digits() {
         for at in 0..8 {
             for b in crate::ascii::test_bytes() {
                 let mut v = *b"98765432";
                 v[at] = b;
-                assert_eq!(short_digits(&v), eight_digits(&v), "{v:?}");
-                let two: [u8; 2] = [v[at], b'7'];
-                let three: [u8; 3] = [b'1', b'2', v[at]];
-                assert_eq!(
-                    short_digits(&two),
-                    crate::ascii::small_digits(&two),
-                    "{two:?}"
-                );
-                assert_eq!(
-                    short_digits(&three),
-                    crate::ascii::small_digits(&three),
-                    "{three:?}"
-                );
+                assert_eq!(small_digits(&v), eight_digits(&v), "{v:?}");
             }
         }
-        assert_eq!(short_digits(b"99999999"), Some(MAX_AMOUNT_MINOR));
-        assert_eq!(short_digits(b"00000000"), Some(0));
+        assert_eq!(small_digits(b"99999999"), Some(MAX_AMOUNT_MINOR));
+        assert_eq!(small_digits(b"00000000"), Some(0));
     }
 
     /// The example request from DESIGN.md: POS 01, 12.50 EUR, full answer, card, debit.
