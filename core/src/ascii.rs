@@ -246,15 +246,9 @@ pub(crate) fn digits_value<const N: usize>(b: &[u8; N]) -> u32 {
     })
 }
 
-/// The value of a run of at most 9 ASCII digits, or `None` if any byte is not a digit.
-///
-/// One out-of-line copy on a 32-bit target, shared by the Concert request's POS (2 digits),
-/// amount (8) and currency (3) readers: there the inlined copies (and the 64-bit SWAR amount
-/// reading, which needs register pairs) cost more flash than the calls (the Concert link's
-/// firmware, issue 18). Inlined on 64-bit hosts.
-#[cfg_attr(target_pointer_width = "64", inline(always))]
-#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
-pub(crate) fn small_digits(b: &[u8]) -> Option<u32> {
+/// The value of `N` ASCII digits (`N` at most 9), or `None` if any byte is not a digit.
+#[inline(always)]
+pub(crate) fn small_digits<const N: usize>(b: &[u8; N]) -> Option<u32> {
     let mut value = 0u32;
     let mut worst = 0u8;
     for &c in b {

@@ -859,37 +859,38 @@ unsafe extern "C" {
 /// Replaces compiler_builtins' weak definition (a 12-byte jump to its 730-byte `memcpy`,
 /// unrolled, with shifted copies for misaligned pairs) with a plain one: words while both
 /// pointers are word-aligned, then bytes. The link copies small values (a request of 24
-/// bytes, a frame of at most 88), so the unrolling buys little there. The loads and stores
-/// are volatile so that LLVM does not turn the loop back into a call to `memcpy`. Only the
-/// builds without the application take it (as `__aeabi_memclr`).
+/// bytes, a frame of at most 88), so the unrolling buys little there. Only the builds
+/// without the application take it (as `__aeabi_memclr`).
 ///
 /// # Safety
 /// As `memcpy`: `src` valid for `n` bytes of reads, `dest` for `n` bytes of writes, no overlap.
 #[cfg(not(feature = "app"))]
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn __aeabi_memcpy(mut dest: *mut u8, mut src: *const u8, mut n: usize) {
-    // The pointers and the count move together (no separate index), so that the loop needs
-    // no register beyond the four argument ones and the function no frame of its own.
-    // SAFETY: every access is within the `n` bytes the caller says `src` may be read and
-    // `dest` written at; the word accesses are at word-aligned addresses (both pointers were
-    // aligned and move by 4) with at least 4 bytes left.
-    unsafe {
-        if (dest as usize | src as usize).is_multiple_of(4) {
-            while n >= 4 {
-                let word = src.cast::<u32>().read_volatile();
-                dest.cast::<u32>().write_volatile(word);
-                src = src.add(4);
-                dest = dest.add(4);
-                n -= 4;
-            }
-        }
-        while n != 0 {
-            dest.write_volatile(src.read_volatile());
-            src = src.add(1);
-            dest = dest.add(1);
-            n -= 1;
-        }
-    }
+#[unsafe(naked)]
+pub unsafe extern "C" fn __aeabi_memcpy(dest: *mut u8, src: *const u8, n: usize) {
+    // In assembly so that it needs no frame at all (the compiled loop pushed r7 and lr for
+    // the frame pointer: 8 bytes on the deepest stack chain through calls by register).
+    // r0 = dest, r1 = src, r2 = n, r3 scratch; only caller-saved registers are used.
+    core::arch::naked_asm!(
+        "orr.w r3, r0, r1",
+        "lsls r3, r3, #30", // either pointer not word-aligned: bytes only
+        "bne 3f",
+        "2:",
+        "cmp r2, #4",
+        "blo 3f",
+        "ldr r3, [r1], #4",
+        "str r3, [r0], #4",
+        "subs r2, #4",
+        "b 2b",
+        "3:",
+        "cbz r2, 4f",
+        "ldrb r3, [r1], #1",
+        "strb r3, [r0], #1",
+        "subs r2, #1",
+        "b 3b",
+        "4:",
+        "bx lr",
+    )
 }
 
 /// `__aeabi_memclr`: zeroes `n` bytes at `dest` (any alignment).

@@ -121,14 +121,7 @@ fn pos(b: &[u8; 2]) -> Result<u8> {
 }
 
 fn amount(b: &[u8; 8]) -> Result<u32> {
-    // On a 32-bit target the shared loop (eight digits fit a `u32`: at most 99 999 999) is
-    // smaller than the 64-bit SWAR reading, which needs register pairs there.
-    if cfg!(target_pointer_width = "64") {
-        eight_digits(b)
-    } else {
-        small_digits(b)
-    }
-    .ok_or(Error::ConcertField { field: "amount" })
+    eight_digits(b).ok_or(Error::ConcertField { field: "amount" })
 }
 
 fn currency(b: &[u8; 3]) -> Result<u16> {
@@ -728,21 +721,6 @@ mod tests {
 
     use super::*;
     use proptest::prelude::*;
-
-    /// The shared digit loop (what a 32-bit target reads the amount with) agrees with the
-    /// SWAR reading (what a 64-bit host uses) for every byte at every position of 8 digits.
-    #[test]
-    fn small_digits_agrees_with_eight_digits() {
-        for at in 0..8 {
-            for b in crate::ascii::test_bytes() {
-                let mut v = *b"98765432";
-                v[at] = b;
-                assert_eq!(small_digits(&v), eight_digits(&v), "{v:?}");
-            }
-        }
-        assert_eq!(small_digits(b"99999999"), Some(MAX_AMOUNT_MINOR));
-        assert_eq!(small_digits(b"00000000"), Some(0));
-    }
 
     /// The example request from DESIGN.md: POS 01, 12.50 EUR, full answer, card, debit.
     const EXAMPLE_FRAME: [u8; 37] = *b"\x020100001250110978          A010B010\x03\x01";
