@@ -1942,9 +1942,7 @@ impl Core {
                 let _ = self.queue.push_back(end);
             }
             CmdKind::StatusEnquiry => {
-                let _ = self
-                    .queue
-                    .push_back(Out::Software(if approved { 0 } else { code }));
+                let _ = self.queue.push_back(Out::Software(if approved { 0 } else { code }));
             }
             CmdKind::Diagnosis | CmdKind::Local => {
                 let _ = self.queue.push_back(end);

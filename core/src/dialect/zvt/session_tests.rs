@@ -730,26 +730,8 @@ fn text_lines_and_bytes_agree_with_str_lines_and_chars() {
 #[test]
 fn decline_codes_read_as_str_parse_reads_them() {
     for code in [
-        "",
-        "+",
-        "++1",
-        "-1",
-        "0",
-        "00",
-        "05",
-        "+5",
-        "51",
-        "99",
-        "255",
-        "256",
-        "0000000255",
-        "1a",
-        "a1",
-        " 1",
-        "1 ",
-        "٣",
-        "R-12",
-        "9999999999999999999999",
+        "", "+", "++1", "-1", "0", "00", "05", "+5", "51", "99", "255", "256", "0000000255",
+        "1a", "a1", " 1", "1 ", "٣", "R-12", "9999999999999999999999",
     ] {
         assert_eq!(decimal_u8(code), code.parse::<u8>().ok(), "{code:?}");
     }
@@ -763,8 +745,5 @@ fn masked_card_number_as_bcd_from_its_visible_digits() {
     assert_eq!(&out[..n], &[0x47, 0x61, 0x73, 0xEE, 0xEE, 0xEE, 0x01, 0x19]);
     let pan = MaskedPan::parse("4761739999990119123").unwrap();
     let n = pan_bcd(&pan, &mut out);
-    assert_eq!(
-        &out[..n],
-        &[0x47, 0x61, 0x73, 0xEE, 0xEE, 0xEE, 0xEE, 0xE9, 0x12, 0x3F]
-    );
+    assert_eq!(&out[..n], &[0x47, 0x61, 0x73, 0xEE, 0xEE, 0xEE, 0xEE, 0xE9, 0x12, 0x3F]);
 }
