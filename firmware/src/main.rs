@@ -488,6 +488,10 @@ struct Devices {
     /// Where in that receipt's text the next part for the till starts (a till asks part by
     /// part).
     receipt_at: usize,
+    /// The transaction (batch, trace number) whose receipt is being sent: a part is rendered
+    /// again for each request, so a later part is sent only while the last transaction is
+    /// still that one (never the rest of another receipt).
+    receipt_of: Option<(u32, u32)>,
 }
 
 #[cfg(feature = "app")]
@@ -664,7 +668,8 @@ const RECEIPT_WINDOW: usize = RECEIPT_PART_CAPACITY + 4;
 /// when the dialect does not say), or the next part of the copy being sent. Each request gets
 /// one part; "more" tells the till to ask again. The receipt is rendered again for each
 /// part, into a window of the part's size on the stack (no 4 KiB buffer for a whole receipt
-/// in RAM); a receipt that does not render (longer than [`MAX_RECEIPT_BYTES`]) is sent empty.
+/// in RAM); a receipt that does not render (longer than [`MAX_RECEIPT_BYTES`]) is sent empty,
+/// and so is a later part once the last transaction is another one than the receipt's.
 /// Out of line: the window is on the stack only while a part is sent.
 #[inline(never)]
 fn send_receipt<S: Session, const N: usize>(till: &mut Till<S, N>, d: &mut Devices) {
@@ -673,13 +678,19 @@ fn send_receipt<S: Session, const N: usize>(till: &mut Till<S, N>, d: &mut Devic
         Some(link::ReceiptAsk::First(link::Copy::Merchant)) => Some(CopyKind::Merchant),
         Some(link::ReceiptAsk::First(link::Copy::Customer)) | None => Some(CopyKind::Customer),
     };
+    let last = d.app.checkpoint().last.as_ref();
+    let current = last.map(|l| (l.batch, l.stan));
     if let Some(copy) = copy {
         d.receipt_copy = Some(copy);
         d.receipt_at = 0;
+        d.receipt_of = current;
     }
     let mut window = receipt::Window::<RECEIPT_WINDOW>::new(d.receipt_at, MAX_RECEIPT_BYTES);
-    let rendered = match (&d.app.checkpoint().last, d.receipt_copy) {
-        (Some(last), Some(copy)) => render(&last.response, copy, false, &mut window).is_ok(),
+    // A later part of a receipt whose transaction is no longer the last one ends it empty.
+    let rendered = match (last, d.receipt_copy) {
+        (Some(last), Some(copy)) if d.receipt_of == current => {
+            render(&last.response, copy, false, &mut window).is_ok()
+        }
         _ => false,
     };
     let rest = if rendered { window.as_str() } else { "" };
@@ -843,5 +854,6 @@ fn boot() -> Devices {
         delivering: None,
         receipt_copy: None,
         receipt_at: 0,
+        receipt_of: None,
     }
 }
