@@ -171,8 +171,11 @@
 //!    `handle_timeout` now". Calling `handle_timeout` early is harmless (it does nothing).
 //! 3. **Buffer sizes.** The transmit buffer must hold the largest single transmission of the
 //!    dialect: [`link::session::TX_CAPACITY`](crate::link::session::TX_CAPACITY) (88 bytes)
-//!    for Concert, [`csob::MAX_FRAME`](crate::dialect::csob::MAX_FRAME) (2 048 bytes) for
-//!    ČSOB; ZVT takes any buffer (it hands out what it has queued in pieces of the buffer's
+//!    for Concert; for ČSOB
+//!    [`TERMINAL_OUTBOX`](crate::dialect::csob::session::TERMINAL_OUTBOX) (1 024 bytes, one
+//!    read of the public client) on the terminal side and
+//!    [`csob::MAX_FRAME`](crate::dialect::csob::MAX_FRAME) (2 048 bytes) on the till side;
+//!    ZVT takes any buffer (it hands out what it has queued in pieces of the buffer's
 //!    size); [`session::MAX_TRANSMIT`](crate::session::MAX_TRANSMIT) fits every dialect. A
 //!    smaller buffer is not a crash: `poll_transmit` returns [`Error::BufferTooSmall`] with
 //!    the size needed and keeps the bytes queued (the drivers report it as
